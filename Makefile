@@ -1,0 +1,66 @@
+# Developer and CI entry points. Everything installs itself: a fresh Debian 12
+# machine needs only python3 (>= 3.11), make and network access to the package
+# registries.
+
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+ARGS ?=
+PYTEST_ARGS ?=
+
+# sudo only when we are not root and it exists; apt never asks questions.
+SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then echo sudo; fi)
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: run test lint bench clean setup indi-bin
+
+run: setup
+	$(VENV)/bin/indiws $(ARGS)
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+bench: setup
+	@set -e; found=0; \
+	for script in bench/*.py; do \
+		[ -e "$$script" ] || continue; found=1; \
+		echo "== $$script"; \
+		$(VENV_PY) "$$script"; \
+	done; \
+	[ "$$found" = 1 ] || echo "no benchmark scripts in bench/"
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache .ruff_cache *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+
+setup: indi-bin $(STAMP)
+
+# INDI's server and simulator drivers come from Debian's indi-bin; install it
+# only when indiserver is missing, so machines with their own INDI keep it.
+indi-bin:
+	@if ! command -v indiserver >/dev/null 2>&1; then \
+		echo "indiserver not found: installing Debian's indi-bin"; \
+		$(APT) update && $(APT) install -y indi-bin; \
+	fi
+
+# Debian's own python3 ships venv/ensurepip in the separate python3-venv.
+$(VENV_PY):
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+		echo "error: $(PYTHON) not found; indiws needs Python >= 3.11" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+		echo "error: indiws needs Python >= 3.11, but $(PYTHON) is $$($(PYTHON) -V 2>&1)." >&2; \
+		echo "       Run with PYTHON=/path/to/python3.11 (or newer)." >&2; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { \
+		echo "python venv support missing: installing Debian's python3-venv"; \
+		$(APT) update && $(APT) install -y python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when pyproject.toml changed since the last install.
+$(STAMP): pyproject.toml | $(VENV_PY)
+	$(VENV_PY) -m pip install --disable-pip-version-check -q -e '.[test]'
+	touch $@
