@@ -1,0 +1,586 @@
+"""Persistent state of the service in one SQLite file: role assignments and profiles.
+
+One :class:`StateDB` owns one ``sqlite3`` connection to a file under the data
+directory (see :meth:`StateDB.in_data_dir`).  Every method is one short
+transaction on a local file (well under a millisecond to a few milliseconds),
+so callers on the event loop may call the methods directly; code that does many
+of them in a row, or runs on a slow disk, can use ``asyncio.to_thread``: a lock
+serialises access, so calls from several threads are safe.
+
+The schema version is kept in SQLite's ``user_version`` pragma and migrated
+forward step by step when the file is opened; a file written by a newer
+version of the service is refused rather than guessed at.
+
+A new file is seeded with the "Simulators" profile (telescope, CCD, focuser and
+filter wheel simulators, with the four roles assigned to their devices), so
+that a first start of the service has something to run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+__all__ = [
+    "DB_FILENAME",
+    "DEFAULT_PORT",
+    "ROLES",
+    "SCHEMA_VERSION",
+    "SIMULATORS_PROFILE",
+    "Profile",
+    "ProfileDriver",
+    "ProfileExistsError",
+    "ProfileNotFoundError",
+    "StateDB",
+    "StateDBError",
+]
+
+#: The roles a device can play; one device per role.
+ROLES: tuple[str, ...] = ("telescope", "camera", "focuser", "filter_wheel")
+
+#: Name of the state file inside the data directory.
+DB_FILENAME = "indiws.sqlite3"
+
+#: indiserver's own default port, the default of a new profile.
+DEFAULT_PORT = 7624
+
+#: Version of the schema this code writes (``PRAGMA user_version``).
+SCHEMA_VERSION = 1
+
+#: Name of the profile seeded into a new file.
+SIMULATORS_PROFILE = "Simulators"
+
+
+class StateDBError(Exception):
+    """The state file cannot be used (e.g. written by a newer version)."""
+
+
+class ProfileExistsError(StateDBError, ValueError):
+    """A profile with that name exists already."""
+
+
+class ProfileNotFoundError(StateDBError, KeyError):
+    """No profile has that name."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of the message
+        return str(self.args[0]) if self.args else "profile not found"
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileDriver:
+    """One driver of a profile.
+
+    ``executable`` is the driver binary (``indi_simulator_wheel``) or, for a
+    driver on another indiserver, ``"Device Name@host[:port]"`` (chained
+    server, see :attr:`is_remote`).  ``name`` starts a local driver under
+    another device name (indiserver's ``-n``), which is how a second instance
+    of the same driver is told apart.  ``label`` is the catalog label it was
+    chosen by, if any (INDI Web Manager refers to drivers by label).
+    """
+
+    executable: str
+    name: str | None = None
+    label: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.executable or self.executable != self.executable.strip():
+            raise ValueError(f"driver executable must be a non-empty word: {self.executable!r}")
+        if "\n" in self.executable:
+            raise ValueError("driver executable must not contain a newline")
+        if not self.is_remote and any(c.isspace() for c in self.executable):
+            raise ValueError(f"driver executable must not contain spaces: {self.executable!r}")
+        if self.name is not None:
+            if not self.name.strip():
+                raise ValueError("device name must not be empty (use None for the default)")
+            # indiserver reads the name between double quotes, and treats any
+            # '@' in a FIFO line as a remote driver.
+            for bad in ('"', "\n", "@"):
+                if bad in self.name:
+                    raise ValueError(f"device name must not contain {bad!r}: {self.name!r}")
+            if self.is_remote:
+                raise ValueError("a remote driver takes its device name from 'Device@host'")
+
+    @property
+    def is_remote(self) -> bool:
+        """True for ``Device@host[:port]``: a device served by another indiserver."""
+        return "@" in self.executable
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"executable": self.executable, "name": self.name, "label": self.label}
+
+    @classmethod
+    def from_value(cls, value: ProfileDriver | str | Mapping[str, str | None]) -> ProfileDriver:
+        """Accept a ``ProfileDriver``, an executable, or a dict with ``executable``
+        (and optional ``name``, ``label``)."""
+        if isinstance(value, ProfileDriver):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        executable = value.get("executable")
+        if not isinstance(executable, str):
+            raise ValueError(f"driver entry without an executable: {dict(value)!r}")
+        return cls(executable, value.get("name"), value.get("label"))
+
+
+@dataclass(slots=True)
+class Profile:
+    """A named set of drivers to run on one indiserver, with optional roles.
+
+    ``auto_start``: start this profile when the service starts (at most one
+    profile has it).  ``auto_connect``: connect every device once its driver is
+    up.  ``roles`` maps a role (see :data:`ROLES`) to the device name that plays
+    it once the profile runs.
+    """
+
+    name: str
+    port: int = DEFAULT_PORT
+    auto_start: bool = False
+    auto_connect: bool = False
+    drivers: list[ProfileDriver] = field(default_factory=list)
+    roles: dict[str, str] = field(default_factory=dict)
+    id: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "port": self.port,
+            "auto_start": self.auto_start,
+            "auto_connect": self.auto_connect,
+            "drivers": [driver.to_dict() for driver in self.drivers],
+            "roles": dict(self.roles),
+        }
+
+
+def _simulators_profile() -> Profile:
+    return Profile(
+        name=SIMULATORS_PROFILE,
+        port=DEFAULT_PORT,
+        auto_start=False,
+        auto_connect=True,
+        drivers=[
+            ProfileDriver("indi_simulator_telescope", label="Telescope Simulator"),
+            ProfileDriver("indi_simulator_ccd", label="CCD Simulator"),
+            ProfileDriver("indi_simulator_focus", label="Focuser Simulator"),
+            ProfileDriver("indi_simulator_wheel", label="Filter Simulator"),
+        ],
+        roles={
+            "telescope": "Telescope Simulator",
+            "camera": "CCD Simulator",
+            "focuser": "Focuser Simulator",
+            "filter_wheel": "Filter Simulator",
+        },
+    )
+
+
+def _check_role(role: str) -> str:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; the roles are {', '.join(ROLES)}")
+    return role
+
+
+def _check_device(device: str) -> str:
+    if not isinstance(device, str) or not device.strip():
+        raise ValueError("device name must be a non-empty string")
+    return device
+
+
+def _check_port(port: int) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ValueError(f"port must be an integer from 1 to 65535, not {port!r}")
+    return port
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+_ROLE_LIST = ", ".join(f"'{role}'" for role in ROLES)
+
+# Each entry brings the schema from version i to i + 1.
+_MIGRATIONS: tuple[str, ...] = (
+    f"""
+    CREATE TABLE roles (
+        role TEXT PRIMARY KEY CHECK (role IN ({_ROLE_LIST})),
+        device_name TEXT NOT NULL,
+        assigned_at TEXT NOT NULL
+    );
+    CREATE TABLE profiles (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        port INTEGER NOT NULL DEFAULT {DEFAULT_PORT},
+        auto_start INTEGER NOT NULL DEFAULT 0,
+        auto_connect INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE profile_drivers (
+        profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        executable TEXT NOT NULL,
+        device_name TEXT,
+        label TEXT,
+        PRIMARY KEY (profile_id, position)
+    );
+    CREATE TABLE profile_roles (
+        profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ({_ROLE_LIST})),
+        device_name TEXT NOT NULL,
+        PRIMARY KEY (profile_id, role)
+    );
+    """,
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+class StateDB:
+    """Role assignments and profiles, in one SQLite file at ``path``.
+
+    The parent folder is created if needed.  Open once per process and keep it
+    for the life of the service; :meth:`close` (or ``with``) releases the file.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        # Autocommit mode: transactions are opened explicitly in _transaction().
+        self._conn = sqlite3.connect(
+            self.path, check_same_thread=False, isolation_level=None, timeout=5.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._migrate()
+
+    @classmethod
+    def in_data_dir(cls, data_dir: str | Path) -> StateDB:
+        """Open (or create) the state file ``indiws.sqlite3`` in ``data_dir``."""
+        return cls(Path(data_dir) / DB_FILENAME)
+
+    # ------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._transaction() as conn:
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:
+                raise StateDBError(
+                    f"{self.path} has schema version {version}, newer than this "
+                    f"version of indiws understands ({SCHEMA_VERSION}); upgrade indiws "
+                    "or point it at another data directory"
+                )
+            fresh = version == 0
+            for step in range(version, SCHEMA_VERSION):
+                for statement in _MIGRATIONS[step].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+            # PRAGMA takes no parameters; the value is our own integer.
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+            if fresh:
+                self._insert_profile(conn, _simulators_profile())
+
+    # ----------------------------------------------------------------- roles
+
+    def get_roles(self) -> dict[str, str]:
+        """The current role assignments: ``{"camera": "CCD Simulator", ...}``."""
+        with self._lock:
+            rows = self._conn.execute("SELECT role, device_name FROM roles ORDER BY role")
+            return {row["role"]: row["device_name"] for row in rows}
+
+    def get_role(self, role: str) -> str | None:
+        """The device assigned to ``role``, or None."""
+        _check_role(role)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT device_name FROM roles WHERE role = ?", (role,)
+            ).fetchone()
+            return None if row is None else str(row["device_name"])
+
+    def set_role(self, role: str, device: str) -> None:
+        """Assign ``device`` to ``role``, replacing any earlier assignment."""
+        _check_role(role)
+        _check_device(device)
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO roles (role, device_name, assigned_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(role) DO UPDATE SET device_name = excluded.device_name, "
+                "assigned_at = excluded.assigned_at",
+                (role, device, _now()),
+            )
+
+    def clear_role(self, role: str) -> bool:
+        """Release ``role``; True if it was assigned."""
+        _check_role(role)
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM roles WHERE role = ?", (role,)).rowcount > 0
+
+    def role_assigned_at(self, role: str) -> datetime | None:
+        """When ``role`` was last assigned (UTC), or None."""
+        _check_role(role)
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT assigned_at FROM roles WHERE role = ?", (role,)
+            ).fetchone()
+            return None if row is None else datetime.fromisoformat(row["assigned_at"])
+
+    # -------------------------------------------------------------- profiles
+
+    def list_profiles(self) -> list[Profile]:
+        """Every profile, by name."""
+        with self._lock:
+            names = [
+                row["name"] for row in self._conn.execute("SELECT name FROM profiles ORDER BY name")
+            ]
+            return [profile for name in names if (profile := self.get_profile(name))]
+
+    def profile_names(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT name FROM profiles ORDER BY name")
+            return [row["name"] for row in rows]
+
+    def get_profile(self, name: str) -> Profile | None:
+        """The profile called ``name``, or None."""
+        with self._lock:
+            row = self._conn.execute("SELECT * FROM profiles WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                return None
+            drivers = [
+                ProfileDriver(d["executable"], d["device_name"], d["label"])
+                for d in self._conn.execute(
+                    "SELECT executable, device_name, label FROM profile_drivers "
+                    "WHERE profile_id = ? ORDER BY position",
+                    (row["id"],),
+                )
+            ]
+            roles = {
+                r["role"]: r["device_name"]
+                for r in self._conn.execute(
+                    "SELECT role, device_name FROM profile_roles WHERE profile_id = ? "
+                    "ORDER BY role",
+                    (row["id"],),
+                )
+            }
+            return Profile(
+                name=row["name"],
+                port=int(row["port"]),
+                auto_start=bool(row["auto_start"]),
+                auto_connect=bool(row["auto_connect"]),
+                drivers=drivers,
+                roles=roles,
+                id=int(row["id"]),
+            )
+
+    def require_profile(self, name: str) -> Profile:
+        """Like :meth:`get_profile`, but raise :class:`ProfileNotFoundError`."""
+        profile = self.get_profile(name)
+        if profile is None:
+            raise ProfileNotFoundError(f"no profile named {name!r}")
+        return profile
+
+    def create_profile(
+        self,
+        name: str,
+        *,
+        port: int = DEFAULT_PORT,
+        auto_start: bool = False,
+        auto_connect: bool = False,
+        drivers: Iterable[ProfileDriver | str | Mapping[str, str | None]] = (),
+        roles: Mapping[str, str] | None = None,
+    ) -> Profile:
+        """Add a profile; :class:`ProfileExistsError` if the name is taken."""
+        profile = Profile(
+            name=name,
+            port=port,
+            auto_start=auto_start,
+            auto_connect=auto_connect,
+            drivers=[ProfileDriver.from_value(d) for d in drivers],
+            roles=dict(roles or {}),
+        )
+        with self._transaction() as conn:
+            self._insert_profile(conn, profile)
+        return self.require_profile(name)
+
+    def update_profile(
+        self,
+        name: str,
+        *,
+        new_name: str | None = None,
+        port: int | None = None,
+        auto_start: bool | None = None,
+        auto_connect: bool | None = None,
+        drivers: Iterable[ProfileDriver | str | Mapping[str, str | None]] | None = None,
+        roles: Mapping[str, str] | None = None,
+    ) -> Profile:
+        """Change the given fields of a profile (None leaves a field as it is).
+
+        ``drivers`` and ``roles`` replace the whole list / mapping.
+        """
+        driver_list = None if drivers is None else [ProfileDriver.from_value(d) for d in drivers]
+        if new_name is not None:
+            _check_profile_name(new_name)
+        if port is not None:
+            _check_port(port)
+        if roles is not None:
+            for role, device in roles.items():
+                _check_role(role)
+                _check_device(device)
+        with self._transaction() as conn:
+            row = conn.execute("SELECT id FROM profiles WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                raise ProfileNotFoundError(f"no profile named {name!r}")
+            profile_id = int(row["id"])
+            if new_name is not None and new_name != name:
+                taken = conn.execute("SELECT 1 FROM profiles WHERE name = ?", (new_name,))
+                if taken.fetchone():
+                    raise ProfileExistsError(f"a profile named {new_name!r} exists already")
+            if auto_start:
+                conn.execute("UPDATE profiles SET auto_start = 0")
+            assignments = {
+                "name": new_name,
+                "port": port,
+                "auto_start": None if auto_start is None else int(auto_start),
+                "auto_connect": None if auto_connect is None else int(auto_connect),
+            }
+            for column, value in assignments.items():
+                if value is not None:
+                    # Column names come from the fixed dict above, never from input.
+                    conn.execute(
+                        f"UPDATE profiles SET {column} = ? WHERE id = ?", (value, profile_id)
+                    )
+            conn.execute("UPDATE profiles SET updated_at = ? WHERE id = ?", (_now(), profile_id))
+            if driver_list is not None:
+                self._write_drivers(conn, profile_id, driver_list)
+            if roles is not None:
+                self._write_roles(conn, profile_id, roles)
+        return self.require_profile(new_name or name)
+
+    def save_profile(self, profile: Profile) -> Profile:
+        """Create ``profile`` or replace the stored one of the same name."""
+        if self.get_profile(profile.name) is None:
+            return self.create_profile(
+                profile.name,
+                port=profile.port,
+                auto_start=profile.auto_start,
+                auto_connect=profile.auto_connect,
+                drivers=profile.drivers,
+                roles=profile.roles,
+            )
+        return self.update_profile(
+            profile.name,
+            port=profile.port,
+            auto_start=profile.auto_start,
+            auto_connect=profile.auto_connect,
+            drivers=profile.drivers,
+            roles=profile.roles,
+        )
+
+    def delete_profile(self, name: str) -> bool:
+        """Remove a profile with its drivers and roles; True if it existed."""
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM profiles WHERE name = ?", (name,)).rowcount > 0
+
+    def get_auto_start_profile(self) -> Profile | None:
+        """The profile to start with the service, if one is marked."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT name FROM profiles WHERE auto_start = 1 ORDER BY id LIMIT 1"
+            ).fetchone()
+            return None if row is None else self.get_profile(row["name"])
+
+    # -------------------------------------------------------------- internal
+
+    def _insert_profile(self, conn: sqlite3.Connection, profile: Profile) -> None:
+        _check_profile_name(profile.name)
+        _check_port(profile.port)
+        for role, device in profile.roles.items():
+            _check_role(role)
+            _check_device(device)
+        if conn.execute("SELECT 1 FROM profiles WHERE name = ?", (profile.name,)).fetchone():
+            raise ProfileExistsError(f"a profile named {profile.name!r} exists already")
+        if profile.auto_start:
+            conn.execute("UPDATE profiles SET auto_start = 0")
+        now = _now()
+        cursor = conn.execute(
+            "INSERT INTO profiles (name, port, auto_start, auto_connect, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                profile.name,
+                profile.port,
+                int(profile.auto_start),
+                int(profile.auto_connect),
+                now,
+                now,
+            ),
+        )
+        profile_id = cursor.lastrowid
+        assert profile_id is not None
+        self._write_drivers(conn, profile_id, profile.drivers)
+        self._write_roles(conn, profile_id, profile.roles)
+
+    @staticmethod
+    def _write_drivers(
+        conn: sqlite3.Connection, profile_id: int, drivers: Iterable[ProfileDriver]
+    ) -> None:
+        conn.execute("DELETE FROM profile_drivers WHERE profile_id = ?", (profile_id,))
+        conn.executemany(
+            "INSERT INTO profile_drivers (profile_id, position, executable, device_name, label) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (profile_id, position, d.executable, d.name, d.label)
+                for position, d in enumerate(drivers)
+            ],
+        )
+
+    @staticmethod
+    def _write_roles(conn: sqlite3.Connection, profile_id: int, roles: Mapping[str, str]) -> None:
+        conn.execute("DELETE FROM profile_roles WHERE profile_id = ?", (profile_id,))
+        conn.executemany(
+            "INSERT INTO profile_roles (profile_id, role, device_name) VALUES (?, ?, ?)",
+            [(profile_id, role, device) for role, device in roles.items()],
+        )
+
+
+def _check_profile_name(name: str) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("profile name must be a non-empty string")
+    if "/" in name:
+        # Names appear in URL paths (/api/profiles/<name>).
+        raise ValueError(f"profile name must not contain '/': {name!r}")
+    return name

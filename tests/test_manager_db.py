@@ -1,0 +1,214 @@
+"""The state file: roles and profiles in SQLite, across reopening."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from indiws.db import (
+    ROLES,
+    SCHEMA_VERSION,
+    SIMULATORS_PROFILE,
+    ProfileDriver,
+    ProfileExistsError,
+    ProfileNotFoundError,
+    StateDB,
+    StateDBError,
+)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "indiws.sqlite3"
+
+
+def test_new_file_has_schema_and_simulators_profile(tmp_path: Path) -> None:
+    with StateDB.in_data_dir(tmp_path / "data") as db:
+        assert db.path == tmp_path / "data" / "indiws.sqlite3"
+        assert db.schema_version == SCHEMA_VERSION
+        assert db.profile_names() == [SIMULATORS_PROFILE]
+        profile = db.require_profile(SIMULATORS_PROFILE)
+        assert [d.executable for d in profile.drivers] == [
+            "indi_simulator_telescope",
+            "indi_simulator_ccd",
+            "indi_simulator_focus",
+            "indi_simulator_wheel",
+        ]
+        assert profile.roles == {
+            "telescope": "Telescope Simulator",
+            "camera": "CCD Simulator",
+            "focuser": "Focuser Simulator",
+            "filter_wheel": "Filter Simulator",
+        }
+        assert profile.port == 7624
+        # Global roles start empty: they are assigned when a profile starts.
+        assert db.get_roles() == {}
+
+
+def test_simulators_profile_is_seeded_only_once(db_path: Path) -> None:
+    with StateDB(db_path) as db:
+        db.delete_profile(SIMULATORS_PROFILE)
+    with StateDB(db_path) as db:
+        assert db.profile_names() == []
+
+
+def test_roles_set_replace_clear_and_survive_reopening(db_path: Path) -> None:
+    with StateDB(db_path) as db:
+        db.set_role("camera", "CCD Simulator")
+        db.set_role("telescope", "Telescope Simulator")
+        db.set_role("camera", "Guide Simulator")  # a newer start replaces the older one
+        assert db.get_roles() == {"camera": "Guide Simulator", "telescope": "Telescope Simulator"}
+        assert db.role_assigned_at("camera") is not None
+    with StateDB(db_path) as db:
+        assert db.get_role("camera") == "Guide Simulator"
+        assert db.clear_role("camera") is True
+        assert db.clear_role("camera") is False
+        assert db.get_roles() == {"telescope": "Telescope Simulator"}
+
+
+def test_unknown_role_is_refused_with_the_valid_ones(db_path: Path) -> None:
+    with StateDB(db_path) as db:
+        with pytest.raises(ValueError, match="unknown role 'dome'.*filter_wheel"):
+            db.set_role("dome", "Dome Simulator")
+        with pytest.raises(ValueError, match="device name"):
+            db.set_role("camera", "")
+        assert set(ROLES) == {"telescope", "camera", "focuser", "filter_wheel"}
+
+
+def test_profile_crud_round_trip_survives_reopening(db_path: Path) -> None:
+    drivers = [
+        ProfileDriver("indi_simulator_telescope", label="Telescope Simulator"),
+        ProfileDriver("indi_simulator_wheel"),
+        ProfileDriver("indi_simulator_wheel", name="Wheel Two"),
+        ProfileDriver("Dome Simulator@observatory.local:7624"),
+    ]
+    with StateDB(db_path) as db:
+        created = db.create_profile(
+            "Backyard",
+            port=7625,
+            auto_connect=True,
+            drivers=drivers,
+            roles={"telescope": "Telescope Simulator", "filter_wheel": "Wheel Two"},
+        )
+        assert created.id is not None
+        with pytest.raises(ProfileExistsError):
+            db.create_profile("Backyard")
+
+    with StateDB(db_path) as db:
+        profile = db.require_profile("Backyard")
+        assert profile.port == 7625
+        assert profile.auto_connect is True
+        assert profile.auto_start is False
+        assert profile.drivers == drivers  # order and second instance kept
+        assert profile.drivers[3].is_remote
+        assert profile.roles == {"telescope": "Telescope Simulator", "filter_wheel": "Wheel Two"}
+        assert profile.to_dict()["drivers"][2] == {
+            "executable": "indi_simulator_wheel",
+            "name": "Wheel Two",
+            "label": None,
+        }
+
+        updated = db.update_profile(
+            "Backyard",
+            new_name="Backyard Pier",
+            auto_start=True,
+            drivers=["indi_simulator_ccd", {"executable": "indi_simulator_focus", "name": "F2"}],
+            roles={"camera": "CCD Simulator"},
+        )
+        assert updated.name == "Backyard Pier"
+        assert updated.port == 7625  # untouched fields stay
+        assert [(d.executable, d.name) for d in updated.drivers] == [
+            ("indi_simulator_ccd", None),
+            ("indi_simulator_focus", "F2"),
+        ]
+        assert updated.roles == {"camera": "CCD Simulator"}
+        assert db.get_profile("Backyard") is None
+
+    with StateDB(db_path) as db:
+        assert db.profile_names() == ["Backyard Pier", SIMULATORS_PROFILE]
+        auto = db.get_auto_start_profile()
+        assert auto is not None and auto.name == "Backyard Pier"
+        # Only one profile starts with the service.
+        db.update_profile(SIMULATORS_PROFILE, auto_start=True)
+        auto = db.get_auto_start_profile()
+        assert auto is not None and auto.name == SIMULATORS_PROFILE
+        assert db.require_profile("Backyard Pier").auto_start is False
+
+        assert db.delete_profile("Backyard Pier") is True
+        assert db.delete_profile("Backyard Pier") is False
+        with pytest.raises(ProfileNotFoundError, match="Backyard Pier"):
+            db.update_profile("Backyard Pier", port=1)
+
+    # Deleting a profile deletes its drivers and roles too.
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM profile_drivers").fetchone()[0] == 4
+        assert raw.execute("SELECT COUNT(*) FROM profile_roles").fetchone()[0] == 4
+
+
+def test_save_profile_creates_then_replaces(db_path: Path) -> None:
+    with StateDB(db_path) as db:
+        profile = db.require_profile(SIMULATORS_PROFILE)
+        profile.name = "Copy"
+        profile.drivers = profile.drivers[:2]
+        saved = db.save_profile(profile)
+        assert [d.executable for d in saved.drivers] == [
+            "indi_simulator_telescope",
+            "indi_simulator_ccd",
+        ]
+        saved.port = 9000
+        assert db.save_profile(saved).port == 9000
+        assert len(db.list_profiles()) == 2
+
+
+@pytest.mark.parametrize(
+    ("executable", "name", "message"),
+    [
+        ("", None, "non-empty"),
+        ("indi simulator", None, "spaces"),
+        ("indi_simulator_wheel", 'Wheel "2"', "must not contain"),
+        ("indi_simulator_wheel", "Wheel@2", "must not contain"),
+        ("indi_simulator_wheel", "  ", "empty"),
+    ],
+)
+def test_driver_entries_that_indiserver_cannot_take_are_refused(
+    executable: str, name: str | None, message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        ProfileDriver(executable, name)
+
+
+def test_bad_profile_fields_are_refused(db_path: Path) -> None:
+    with StateDB(db_path) as db:
+        with pytest.raises(ValueError, match="port"):
+            db.create_profile("P", port=70000)
+        with pytest.raises(ValueError, match="unknown role"):
+            db.create_profile("P", roles={"guider": "Guide Simulator"})
+        with pytest.raises(ValueError, match="profile name"):
+            db.create_profile("")
+        # Nothing half-written after a refusal.
+        assert db.profile_names() == [SIMULATORS_PROFILE]
+
+
+def test_file_from_a_newer_version_is_refused(db_path: Path) -> None:
+    StateDB(db_path).close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    with pytest.raises(StateDBError, match="newer"):
+        StateDB(db_path)
+
+
+async def test_calls_from_threads_and_loop_are_safe(db_path: Path) -> None:
+    db = StateDB(db_path)
+    try:
+        devices = [f"Camera {i}" for i in range(20)]
+        await asyncio.gather(*(asyncio.to_thread(db.set_role, "camera", d) for d in devices))
+        await asyncio.gather(
+            *(asyncio.to_thread(db.create_profile, f"P{i}", port=7700 + i) for i in range(10))
+        )
+        assert db.get_role("camera") in devices
+        assert len(db.profile_names()) == 11
+    finally:
+        db.close()
