@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import unescape
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 __all__ = [
     "DEFAULT_SIMULATORS",
@@ -585,3 +585,43 @@ def _fifo_line(verb: str, driver: str, name: str | None) -> str:
     if '"' in name or "\n" in name:
         raise ValueError(f"device name not usable in a FIFO command: {name!r}")
     return f'{verb} {driver} -n "{name}"'
+
+
+# ---------------------------------------------------------------- the service
+
+
+class RunningService:
+    """The service with its HTTP server, running in the test's event loop."""
+
+    def __init__(self, service: Any, server: Any, port: int) -> None:
+        self.service = service
+        self.server = server
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self.ws_url = f"ws://127.0.0.1:{port}"
+
+    async def stop(self) -> None:
+        self.server.stop()
+        await self.server.close_all_connections()
+        await self.service.stop()
+
+
+async def start_service(indi: IndiServerProcess, data_dir: Path, **config: Any) -> RunningService:
+    """Start `indiws` (in-process) against ``indi`` and wait for the mirror."""
+    from .service import Config, Service
+    from .web.app import make_app
+
+    port = free_port()
+    cfg = Config(
+        indi_host=indi.host,
+        indi_port=indi.port,
+        host="127.0.0.1",
+        port=port,
+        data_dir=data_dir,
+        **config,
+    )
+    service = Service(cfg)
+    await service.start()
+    await service.client.wait_synced(timeout=15)
+    server = make_app(service).listen(port, "127.0.0.1")
+    return RunningService(service, server, port)

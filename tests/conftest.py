@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from indiws.testing import DEFAULT_SIMULATORS, IndiServerFactory, IndiServerProcess
+from indiws.testing import (
+    DEFAULT_SIMULATORS,
+    IndiServerFactory,
+    IndiServerProcess,
+    RunningService,
+    start_service,
+)
 
 
 @pytest.fixture(scope="session")
@@ -44,3 +50,13 @@ def indiserver_factory(tmp_path: Path) -> Iterator[IndiServerFactory]:
     yield start
     for server in reversed(servers):
         server.close()
+
+
+@pytest.fixture
+async def running_service(
+    indiserver: IndiServerProcess, tmp_path: Path
+) -> AsyncIterator[RunningService]:
+    """`indiws` against the shared four-simulator indiserver, fresh data dir."""
+    running = await start_service(indiserver, tmp_path / "data")
+    yield running
+    await running.stop()

@@ -1,0 +1,162 @@
+"""Which device plays which role (telescope, camera, focuser, filter wheel).
+
+A role holds one device; a newer assignment replaces the older one.  The
+assignments are stored in the state database, so that the next start of the
+service needs no setup: when an assigned device appears on the indiserver
+(at start, after a reconnect, after its driver restarted) it is connected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from .client import (
+    Event,
+    EventType,
+    INDIClient,
+    INDIError,
+    PropertyTimeoutError,
+    UnknownDeviceError,
+)
+from .db import ROLES, StateDB
+from .protocol import PropertyState
+
+__all__ = ["ROLES", "ConnectFailedError", "RoleManager", "UnknownRoleError"]
+
+log = logging.getLogger("indiws.roles")
+
+
+class UnknownRoleError(INDIError, LookupError):
+    def __init__(self, role: str) -> None:
+        super().__init__(f"unknown device type {role!r}: use one of {', '.join(ROLES)}")
+        self.role = role
+
+
+class ConnectFailedError(INDIError):
+    """The driver refused or failed to connect its device."""
+
+
+class RoleManager:
+    def __init__(self, client: INDIClient, db: StateDB, *, connect_timeout: float = 30.0) -> None:
+        self.client = client
+        self.db = db
+        self.connect_timeout = connect_timeout
+        self._auto: dict[str, asyncio.Task[None]] = {}
+        self._sub = client.subscribe(self._on_event)
+
+    def close(self) -> None:
+        self._sub.close()
+        for task in self._auto.values():
+            task.cancel()
+
+    @staticmethod
+    def check_role(role: str) -> str:
+        if role not in ROLES:
+            raise UnknownRoleError(role)
+        return role
+
+    def device_for(self, role: str) -> str | None:
+        return self.db.get_role(self.check_role(role))
+
+    def assignments(self) -> dict[str, str | None]:
+        roles = self.db.get_roles()
+        return {role: roles.get(role) for role in ROLES}
+
+    def roles_of(self, device: str) -> list[str]:
+        return [role for role, dev in self.db.get_roles().items() if dev == device]
+
+    async def assign(self, role: str, device: str, *, connect: bool = True) -> dict[str, Any]:
+        """Give ``role`` to ``device`` (replacing any other) and connect it.
+
+        The device must be known to the indiserver.  Answers once the device
+        is connected; `ConnectFailedError` carries the driver's message if it
+        could not connect (the assignment stays: it is retried when the
+        device next appears).
+        """
+        self.check_role(role)
+        self.client.get_device(device)  # UnknownDeviceError names it
+        previous = self.db.get_role(role)
+        self.db.set_role(role, device)
+        if previous and previous != device:
+            log.info("role %s: %s replaces %s", role, device, previous)
+        else:
+            log.info("role %s: %s", role, device)
+        if connect:
+            await self.connect(device)
+        return self.describe(role)
+
+    def release(self, role: str) -> str | None:
+        """Free ``role``; returns the device that held it (None if none)."""
+        previous = self.db.get_role(self.check_role(role))
+        self.db.clear_role(role)
+        if previous:
+            log.info("role %s released (was %s)", role, previous)
+        return previous
+
+    def describe(self, role: str) -> dict[str, Any]:
+        device = self.db.get_role(role)
+        dev = self.client.devices.get(device) if device else None
+        return {
+            "role": role,
+            "device_name": device,
+            "present": dev is not None,
+            "connected": bool(dev and dev.connected),
+        }
+
+    async def connect(self, device: str) -> None:
+        """Connect ``device`` (no-op if connected); raise if the driver fails."""
+        dev = self.client.get_device(device)
+        if dev.connected:
+            return
+        if "CONNECTION" not in dev.properties:
+            await self.client.wait_for_property(device, "CONNECTION", timeout=5)
+        try:
+            prop = await self.client.set_property(
+                device, "CONNECTION", {"CONNECT": True}, wait=True, timeout=self.connect_timeout
+            )
+        except PropertyTimeoutError as exc:
+            raise ConnectFailedError(
+                f"{device} did not finish connecting within {exc.timeout:g} s"
+            ) from None
+        if prop.state is PropertyState.ALERT or not self.client.devices[device].connected:
+            detail = prop.message or _last_message(self.client, device)
+            raise ConnectFailedError(
+                f"{device} failed to connect" + (f": {detail}" if detail else "")
+            )
+
+    def restore(self) -> None:
+        """Connect every assigned device that is present and not connected."""
+        for device in set(self.db.get_roles().values()):
+            if device in self.client.devices:
+                self._schedule_connect(device)
+
+    def _on_event(self, event: Event) -> None:
+        if event.type is EventType.DEFINED and event.name == "CONNECTION":
+            if event.device in set(self.db.get_roles().values()):
+                self._schedule_connect(event.device)
+
+    def _schedule_connect(self, device: str) -> None:
+        task = self._auto.get(device)
+        if task is not None and not task.done():
+            return
+        self._auto[device] = asyncio.get_running_loop().create_task(self._auto_connect(device))
+
+    async def _auto_connect(self, device: str) -> None:
+        await asyncio.sleep(0)  # let the rest of the device's definitions arrive
+        try:
+            dev = self.client.devices.get(device)
+            if dev is None or dev.connected:
+                return
+            log.info("connecting %s (assigned to %s)", device, ", ".join(self.roles_of(device)))
+            await self.connect(device)
+        except (INDIError, UnknownDeviceError, TimeoutError) as exc:
+            log.warning("could not connect %s: %s", device, exc)
+
+
+def _last_message(client: INDIClient, device: str) -> str | None:
+    dev = client.devices.get(device)
+    if dev and dev.messages:
+        return dev.messages[-1][1]
+    return None

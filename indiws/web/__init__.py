@@ -1,0 +1,1 @@
+"""The web layer: thin tornado handlers over the service."""

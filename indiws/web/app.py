@@ -1,0 +1,34 @@
+"""The tornado application: every route of the service in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tornado.web
+
+from ..service import Service
+from . import seed
+from .base import JsonHandler
+
+
+class NotFoundHandler(JsonHandler):
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, f"no such endpoint: {self.request.path}")
+
+
+#: Modules that contribute routes: each has ``routes(service) -> list``.
+ROUTE_MODULES: list[Any] = [seed]
+
+
+def make_app(service: Service, **settings: Any) -> tornado.web.Application:
+    handlers: list = []
+    for module in ROUTE_MODULES:
+        handlers.extend(module.routes(service))
+    settings.setdefault("websocket_ping_interval", 20)
+    settings.setdefault("websocket_max_message_size", 64 << 20)
+    return tornado.web.Application(
+        handlers,
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"service": service},
+        **settings,
+    )

@@ -1,0 +1,96 @@
+"""One table from exceptions to HTTP statuses and JSON-RPC error codes.
+
+Every handler, HTTP or WebSocket, reports errors through `describe_error`,
+so a given fault has the same code and wording everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import (
+    InvalidValueError,
+    NotConnectedError,
+    PropertyDeletedError,
+    PropertyTimeoutError,
+    ReadOnlyPropertyError,
+    UnknownDeviceError,
+    UnknownElementError,
+    UnknownPropertyError,
+)
+from ..roles import ConnectFailedError, UnknownRoleError
+
+__all__ = ["APIError", "JSONRPC_CODES", "describe_error"]
+
+# JSON-RPC 2.0 reserves -32768..-32000; -32000..-32099 are for servers.
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+
+
+class APIError(Exception):
+    """An error with its HTTP status, JSON-RPC code and a stable name."""
+
+    def __init__(
+        self, status: int, code: int, name: str, message: str, data: dict | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status, self.code, self.name, self.message = status, code, name, message
+        self.data = data or {}
+
+
+def invalid_params(message: str, **data: Any) -> APIError:
+    return APIError(400, INVALID_PARAMS, "invalid_params", message, data)
+
+
+#: exception class → (HTTP status, JSON-RPC code, name).  Order matters:
+#: the first matching class wins.
+_TABLE: list[tuple[type[BaseException], int, int, str]] = [
+    (UnknownRoleError, 404, -32010, "unknown_role"),
+    (UnknownDeviceError, 404, -32011, "unknown_device"),
+    (UnknownPropertyError, 404, -32012, "unknown_property"),
+    (UnknownElementError, 404, -32013, "unknown_element"),
+    (ReadOnlyPropertyError, 400, -32014, "read_only"),
+    (InvalidValueError, 400, -32015, "invalid_value"),
+    (NotConnectedError, 503, -32020, "indiserver_unreachable"),
+    (ConnectFailedError, 502, -32021, "connect_failed"),
+    (PropertyTimeoutError, 504, -32030, "timeout"),
+    (PropertyDeletedError, 409, -32031, "property_gone"),
+    (TimeoutError, 504, -32030, "timeout"),
+]
+
+#: name → JSON-RPC code, for the docs and for clients.
+JSONRPC_CODES: dict[str, int] = {name: code for _, _, code, name in _TABLE}
+JSONRPC_CODES.update(
+    parse_error=PARSE_ERROR,
+    invalid_request=INVALID_REQUEST,
+    method_not_found=METHOD_NOT_FOUND,
+    invalid_params=INVALID_PARAMS,
+    internal_error=INTERNAL_ERROR,
+)
+
+
+def register(exc_type: type[BaseException], status: int, code: int, name: str) -> None:
+    """Add an exception of a later layer (devices, manager) to the table."""
+    _TABLE.insert(0, (exc_type, status, code, name))
+    JSONRPC_CODES[name] = code
+
+
+def describe_error(exc: BaseException) -> APIError:
+    """The `APIError` for any exception (unknown ones become internal errors)."""
+    if isinstance(exc, APIError):
+        return exc
+    for exc_type, status, code, name in _TABLE:
+        if isinstance(exc, exc_type):
+            data: dict[str, Any] = {"error": name}
+            prop = getattr(exc, "prop", None)
+            if prop is not None:
+                data["current"] = prop.to_dict()
+            for attr in ("device", "name", "element", "role"):
+                value = getattr(exc, attr, None)
+                if isinstance(value, str):
+                    data[attr if attr != "name" else "property"] = value
+            return APIError(status, code, name, str(exc), data)
+    return APIError(500, INTERNAL_ERROR, "internal_error", f"internal error: {exc!r}")

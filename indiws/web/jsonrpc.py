@@ -1,0 +1,431 @@
+"""JSON-RPC 2.0 over a tornado WebSocket.
+
+A subclass of `JsonRpcSocket` declares its methods with `@rpc`::
+
+    class MySocket(JsonRpcSocket):
+        @rpc("echo")
+        async def echo(self, text: str, times: int = 1) -> str:
+            '''Say it back.'''
+            return text * times
+
+Parameters are bound by name (a JSON object) or position (an array) and
+checked against the annotations; a wrong or missing one gives error
+-32602 naming it.  Every request runs in its own task, so a long action
+(a slew, an exposure) does not hold up other requests on the same socket;
+`progress()` sends a notification that carries the id of the request
+being served.  Notifications from the server have no id.  `rpc.discover`
+answers with every method, its parameters and result (OpenRPC style).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import json
+import logging
+import types
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlparse
+
+from tornado.websocket import WebSocketHandler
+
+from .. import __version__
+from ..service import Service
+from .base import dumps
+from .errors import (
+    INTERNAL_ERROR,
+    INVALID_PARAMS,
+    INVALID_REQUEST,
+    METHOD_NOT_FOUND,
+    PARSE_ERROR,
+    APIError,
+    describe_error,
+)
+from .outbox import Outbox
+
+__all__ = ["JsonRpcSocket", "RpcMethod", "rpc"]
+
+log = logging.getLogger("indiws.web")
+
+_current_id: contextvars.ContextVar[Any] = contextvars.ContextVar("jsonrpc_id", default=None)
+
+
+@dataclass(slots=True)
+class RpcMethod:
+    name: str
+    func: Callable[..., Awaitable[Any]]
+    summary: str
+    description: str
+    signature: inspect.Signature
+    hints: dict[str, Any]
+    #: Events (notification methods) this method may send while it runs.
+    events: tuple[str, ...] = ()
+
+    def describe(self) -> dict[str, Any]:
+        params = []
+        for name, p in list(self.signature.parameters.items())[1:]:
+            entry: dict[str, Any] = {
+                "name": name,
+                "required": p.default is inspect.Parameter.empty,
+                "schema": _schema(self.hints.get(name, Any)),
+            }
+            if p.default is not inspect.Parameter.empty:
+                entry["schema"]["default"] = p.default
+            params.append(entry)
+        out: dict[str, Any] = {
+            "name": self.name,
+            "summary": self.summary,
+            "params": params,
+            "result": {"name": "result", "schema": _schema(self.hints.get("return", Any))},
+        }
+        if self.description:
+            out["description"] = self.description
+        if self.events:
+            out["x-events"] = list(self.events)
+        return out
+
+
+def rpc(name: str, *, events: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
+    """Mark an async method of a `JsonRpcSocket` subclass as a JSON-RPC method."""
+
+    def mark(func: Callable) -> Callable:
+        func.__rpc_name__ = name  # type: ignore[attr-defined]
+        func.__rpc_events__ = events  # type: ignore[attr-defined]
+        return func
+
+    return mark
+
+
+class JsonRpcSocket(WebSocketHandler):
+    """Base of the JSON-RPC WebSockets; subclasses add `@rpc` methods."""
+
+    methods: ClassVar[dict[str, RpcMethod]] = {}
+    service: Service
+    outbox: Outbox
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        methods: dict[str, RpcMethod] = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                name = getattr(attr, "__rpc_name__", None)
+                if name is None:
+                    continue
+                doc = inspect.getdoc(attr) or ""
+                summary, _, description = doc.partition("\n")
+                methods[name] = RpcMethod(
+                    name,
+                    attr,
+                    summary.strip(),
+                    description.strip(),
+                    inspect.signature(attr),
+                    typing.get_type_hints(attr),
+                    attr.__rpc_events__,
+                )
+        cls.methods = methods
+
+    def initialize(self, service: Service) -> None:
+        self.service = service
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # Connection ---------------------------------------------------------
+
+    def check_origin(self, origin: str) -> bool:
+        allowed = self.service.config.allowed_origins
+        if "*" in allowed or origin in allowed:
+            return True
+        # Same host as the request (any port), like a browser page we served.
+        host = (self.request.host or "").rsplit(":", 1)[0].strip("[]")
+        return urlparse(origin).hostname in (host, "localhost", "127.0.0.1", "::1")
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return None  # frames are small and latency matters more
+
+    def open(self, *args: str, **kwargs: str) -> None:
+        self.outbox = Outbox(self, self.service.config.max_pending_messages)
+        self.opened()
+
+    def opened(self) -> None:
+        """Hook for subclasses: the socket is open (self.outbox is ready)."""
+
+    def on_close(self) -> None:
+        self.outbox.close()
+        for task in list(self._tasks):
+            task.cancel()
+        self.closed()
+
+    def closed(self) -> None:
+        """Hook for subclasses: the socket closed; release subscriptions."""
+
+    # Sending ------------------------------------------------------------
+
+    def notify(self, method: str, params: Any, key: Any = None) -> None:
+        """Send a notification; ``key`` lets a slow client get only the latest."""
+        self.outbox.send(dumps({"jsonrpc": "2.0", "method": method, "params": params}), key)
+
+    def send_text(self, text: str, key: Any = None) -> None:
+        self.outbox.send(text, key)
+
+    def progress(self, **data: Any) -> None:
+        """Progress of the request being served, as a ``progress`` notification."""
+        rid = _current_id.get()
+        self.notify("progress", {"id": rid, **data}, key=("progress", _hashable(rid)))
+
+    def _reply(self, rid: Any, result: Any = None, error: APIError | None = None) -> None:
+        if error is None:
+            msg = {"jsonrpc": "2.0", "id": rid, "result": result}
+        else:
+            msg = {"jsonrpc": "2.0", "id": rid, "error": _error_object(error)}
+        try:
+            text = dumps(msg)
+        except (TypeError, ValueError) as exc:
+            log.exception("cannot encode the answer to %r", rid)
+            text = dumps(
+                {
+                    "jsonrpc": "2.0",
+                    "id": rid,
+                    "error": {"code": INTERNAL_ERROR, "message": f"unencodable result: {exc}"},
+                }
+            )
+        self.outbox.send(text)
+
+    # Receiving ----------------------------------------------------------
+
+    def on_message(self, message: str | bytes) -> None:
+        try:
+            data = json.loads(message)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._reply(
+                None, error=APIError(400, PARSE_ERROR, "parse_error", f"invalid JSON: {exc}")
+            )
+            return
+        if isinstance(data, list):
+            if not data:
+                self._reply(None, error=_invalid("empty batch"))
+            for item in data:
+                self._start(item)
+        else:
+            self._start(data)
+
+    def _start(self, req: Any) -> None:
+        if not isinstance(req, dict):
+            self._reply(None, error=_invalid("a request must be a JSON object"))
+            return
+        rid = req.get("id")
+        is_notification = "id" not in req
+        if req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
+            self._reply(rid, error=_invalid('need "jsonrpc": "2.0" and a "method" string'))
+            return
+        if rid is not None and not isinstance(rid, str | int | float):
+            self._reply(None, error=_invalid('"id" must be a string or a number'))
+            return
+        name = req["method"]
+        params = req.get("params", {})
+        if name == "rpc.discover":
+            self._reply(rid, self.discover())
+            return
+        method = self.methods.get(name)
+        if method is None:
+            if not is_notification:
+                self._reply(
+                    rid,
+                    error=APIError(
+                        404,
+                        METHOD_NOT_FOUND,
+                        "method_not_found",
+                        f"unknown method {name!r}; rpc.discover lists them",
+                    ),
+                )
+            return
+        try:
+            args, kwargs = _bind(method, params)
+        except APIError as exc:
+            if not is_notification:
+                self._reply(rid, error=exc)
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._call(method, rid, is_notification, args, kwargs),
+            context=contextvars.copy_context(),
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(
+        self, method: RpcMethod, rid: Any, quiet: bool, args: list, kwargs: dict
+    ) -> None:
+        _current_id.set(rid)
+        try:
+            result = await method.func(self, *args, **kwargs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            err = describe_error(exc)
+            if err.code == INTERNAL_ERROR:
+                log.exception("%s failed", method.name)
+            if not quiet:
+                self._reply(rid, error=err)
+            return
+        if not quiet:
+            self._reply(rid, result)
+
+    def discover(self) -> dict[str, Any]:
+        return {
+            "openrpc": "1.3.2",
+            "info": {"title": f"indiws {self.request.path}", "version": __version__},
+            "methods": [m.describe() for m in self.methods.values()],
+        }
+
+
+def _invalid(message: str) -> APIError:
+    return APIError(400, INVALID_REQUEST, "invalid_request", message)
+
+
+def _error_object(err: APIError) -> dict[str, Any]:
+    data = {k: v for k, v in err.data.items() if k != "error"}
+    return {"code": err.code, "message": err.message, "data": {"error": err.name, **data}}
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | type(None)) else repr(value)
+
+
+def _bind(method: RpcMethod, params: Any) -> tuple[list, dict]:
+    sig = method.signature
+    names = list(sig.parameters)[1:]
+    if isinstance(params, list):
+        if len(params) > len(names):
+            raise APIError(
+                400,
+                INVALID_PARAMS,
+                "invalid_params",
+                f"{method.name} takes at most {len(names)} parameters, got {len(params)}",
+            )
+        kwargs = dict(zip(names, params, strict=False))
+    elif isinstance(params, dict):
+        unknown = [k for k in params if k not in names]
+        if unknown:
+            raise APIError(
+                400,
+                INVALID_PARAMS,
+                "invalid_params",
+                f"{method.name} has no parameter {', '.join(map(repr, unknown))}"
+                f" (it takes: {', '.join(names) or 'none'})",
+                {"params": unknown},
+            )
+        kwargs = dict(params)
+    else:
+        raise APIError(400, INVALID_PARAMS, "invalid_params", '"params" must be an object or array')
+    for name in names:
+        p = sig.parameters[name]
+        if name not in kwargs:
+            if p.default is inspect.Parameter.empty:
+                raise APIError(
+                    400,
+                    INVALID_PARAMS,
+                    "invalid_params",
+                    f"{method.name} needs parameter {name!r}",
+                    {"param": name},
+                )
+            continue
+        hint = method.hints.get(name, Any)
+        ok, value = _check(kwargs[name], hint)
+        if not ok:
+            raise APIError(
+                400,
+                INVALID_PARAMS,
+                "invalid_params",
+                f"parameter {name!r} of {method.name} must be {_describe(hint)},"
+                f" got {json.dumps(kwargs[name])[:80]}",
+                {"param": name},
+            )
+        kwargs[name] = value
+    return [], kwargs
+
+
+def _check(value: Any, hint: Any) -> tuple[bool, Any]:
+    """Is ``value`` (from JSON) of type ``hint``? Returns (ok, converted)."""
+    if hint is Any:
+        return True, value
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        for arm in typing.get_args(hint):
+            ok, converted = _check(value, arm)
+            if ok:
+                return True, converted
+        return False, value
+    if origin is typing.Literal:
+        return value in typing.get_args(hint), value
+    if hint is type(None):
+        return value is None, value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False, value
+        return True, float(value)
+    if hint is int:
+        if isinstance(value, float) and value.is_integer():
+            return True, int(value)
+        return isinstance(value, int) and not isinstance(value, bool), value
+    if hint is bool:
+        return isinstance(value, bool), value
+    if hint is str:
+        return isinstance(value, str), value
+    base = origin or hint
+    if base in (dict, typing.Mapping):
+        return isinstance(value, dict), value
+    if base in (list, tuple, typing.Sequence):
+        if not isinstance(value, list):
+            return False, value
+        args = typing.get_args(hint)
+        if args and args[-1] is not Ellipsis and base is list:
+            converted = []
+            for item in value:
+                ok, c = _check(item, args[0])
+                if not ok:
+                    return False, value
+                converted.append(c)
+            return True, converted
+        return True, value
+    return True, value
+
+
+def _describe(hint: Any) -> str:
+    schema = _schema(hint)
+    if "enum" in schema:
+        return "one of " + ", ".join(json.dumps(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return " or ".join(s.get("type", "value") for s in schema["anyOf"])
+    return f"a {schema.get('type', 'value')}"
+
+
+def _schema(hint: Any) -> dict[str, Any]:
+    """A JSON Schema for a type hint (the subset the APIs use)."""
+    if hint is Any or hint is inspect.Parameter.empty:
+        return {}
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return {"anyOf": [_schema(a) for a in typing.get_args(hint)]}
+    if origin is typing.Literal:
+        return {"enum": list(typing.get_args(hint))}
+    simple = {
+        str: "string",
+        float: "number",
+        int: "integer",
+        bool: "boolean",
+        type(None): "null",
+    }
+    if hint in simple:
+        return {"type": simple[hint]}
+    base = origin or hint
+    if base in (dict, typing.Mapping):
+        return {"type": "object"}
+    if base in (list, tuple, typing.Sequence):
+        args = typing.get_args(hint)
+        schema: dict[str, Any] = {"type": "array"}
+        if args and args[-1] is not Ellipsis:
+            schema["items"] = _schema(args[0])
+        return schema
+    return {}

@@ -1,0 +1,85 @@
+"""Bounded, coalescing send queue for one WebSocket client.
+
+Messages are written one at a time: the next waits until tornado has
+flushed the previous one to the socket.  While a client is slow, messages
+with a coalescing key (a property's updates) replace the one waiting under
+the same key, so a client that cannot keep up gets the latest state rather
+than every intermediate one; messages without a key (answers to requests,
+device messages) queue up.  When more than ``max_pending`` messages wait, the
+client is disconnected (close code 1008): it never grows the service's
+memory without bound, and it never delays other clients.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import Any
+
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+log = logging.getLogger("indiws.web")
+
+TOO_SLOW = 1008  # policy violation: the client does not read its messages
+
+
+class Outbox:
+    __slots__ = ("_handler", "_pending", "_inflight", "_seq", "max_pending", "closed", "stats")
+
+    def __init__(self, handler: WebSocketHandler, max_pending: int = 5000) -> None:
+        self._handler = handler
+        self._pending: OrderedDict[Hashable, str | bytes] = OrderedDict()
+        self._inflight: Any = None
+        self._seq = itertools.count()
+        self.max_pending = max_pending
+        self.closed = False
+        self.stats = {"sent": 0, "coalesced": 0}
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def send(self, message: str | bytes, key: Hashable | None = None) -> None:
+        if self.closed:
+            return
+        if self._inflight is None and not self._pending:
+            self._write(message)
+            return
+        if key is None:
+            key = ("_", next(self._seq))
+        elif key in self._pending:
+            self.stats["coalesced"] += 1
+        self._pending[key] = message
+        if len(self._pending) > self.max_pending:
+            log.warning(
+                "closing WebSocket %s: %d messages waiting (client too slow)",
+                self._handler.request.remote_ip,
+                len(self._pending),
+            )
+            self.close()
+            self._handler.close(TOO_SLOW, "client too slow: messages were not being read")
+
+    def close(self) -> None:
+        self.closed = True
+        self._pending.clear()
+
+    def _write(self, message: str | bytes) -> None:
+        try:
+            fut = self._handler.write_message(message, binary=isinstance(message, bytes))
+        except WebSocketClosedError:
+            self.close()
+            return
+        self.stats["sent"] += 1
+        self._inflight = fut
+        fut.add_done_callback(self._flushed)  # runs via the loop, never recursively
+
+    def _flushed(self, fut: Any) -> None:
+        self._inflight = None
+        if fut.cancelled() or fut.exception() is not None:
+            self.close()
+            return
+        if self._pending and not self.closed:
+            _, message = self._pending.popitem(last=False)
+            self._write(message)
