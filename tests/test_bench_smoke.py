@@ -1,0 +1,43 @@
+"""The BLOB ingest benchmark runs end to end and reports its figures.
+
+Only the shape of the report is checked: speed is the benchmark's business,
+not the tests'.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "blob_ingest.py"
+
+KEYS = (
+    "parser_mb_s",
+    "overhead_ratio_vs_indipyclient",
+    "median_floor_ms",
+    "median_indiws_ms",
+    "median_indipyclient_ms",
+)
+
+
+@pytest.mark.slow
+def test_blob_ingest_quick_run_reports_json() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--quick"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=SCRIPT.parent.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    last = proc.stdout.strip().splitlines()[-1]
+    summary = json.loads(last)
+    for key in KEYS:
+        value = summary[key]
+        assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
+        assert math.isfinite(value) and value > 0, (key, value)
