@@ -283,3 +283,48 @@ def test_commands_round_trip_through_the_parser() -> None:
 def test_lights_cannot_be_sent() -> None:
     with pytest.raises(ValueError):
         new_vector_bytes(PropertyKind.LIGHT, "D", "L", {"A": "Ok"})
+
+
+def _blob_vector(*elements: tuple[str, str, bytes], wrap: int = 0, eol: bytes = b"\n") -> bytes:
+    parts = [b'<setBLOBVector device="Cam" name="CCD1" state="Ok" timestamp="2026-01-01T00:00:00">']
+    for name, fmt, payload in elements:
+        encoded = base64.b64encode(payload)
+        if wrap:
+            encoded = eol.join(encoded[i : i + wrap] for i in range(0, len(encoded), wrap))
+        parts.append(
+            b'\n  <oneBLOB name="%s" size="%d" format="%s">\n%s\n  </oneBLOB>'
+            % (name.encode(), len(payload), fmt.encode(), encoded)
+        )
+    parts.append(b"\n</setBLOBVector>\n")
+    return b"".join(parts)
+
+
+@pytest.mark.parametrize(("wrap", "eol"), [(0, b""), (76, b"\n"), (72, b"\r\n"), (61, b" \t ")])
+def test_blob_payload_split_anywhere_decodes_the_same(wrap: int, eol: bytes) -> None:
+    rng = random.Random(wrap)
+    first = bytes(rng.getrandbits(8) for _ in range(3001))  # not a multiple of 3: padding
+    second = zlib.compress(b"SIMPLE" + bytes(9000))
+    stream = _blob_vector(("A", ".fits", first), ("B", ".fits.z", second), wrap=wrap, eol=eol)
+    stream += b'<message message="after"/>'
+    for sizes in (iter(lambda: 1, 0), random_sizes(wrap, 97), iter([len(stream)])):
+        got = feed_in_chunks(stream, sizes)
+        assert len(got) == 2, got
+        blob_a, blob_b = got[0].elements
+        assert (blob_a.name, blob_a.format, blob_a.data) == ("A", ".fits", first)
+        assert (blob_b.name, blob_b.format, blob_b.data) == ("B", ".fits", b"SIMPLE" + bytes(9000))
+        assert got[1] == Message(None, None, "after")
+
+
+def test_a_broken_blob_loses_only_itself() -> None:
+    good = _blob_vector(("A", ".fits", b"SIMPLE" * 100))
+    bad_padding = good.replace(b"</oneBLOB>", b"A</oneBLOB>")
+    never_closed = good[: len(good) // 2]
+    bad_zlib = _blob_vector(("A", ".fits.z", b"not zlib at all"))
+    after = b'<message message="after"/>'
+    for broken in (bad_padding, never_closed, bad_zlib):
+        stream = good + broken + after + good
+        for sizes in (iter(lambda: 1, 0), random_sizes(3, 50), iter([len(stream)])):
+            got = feed_in_chunks(stream, sizes)
+            assert isinstance(got[1], ProtocolError), got[1]
+            assert [type(m) for m in got] == [SetVector, ProtocolError, Message, SetVector]
+            assert got[0] == got[3]
