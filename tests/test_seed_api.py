@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+from urllib.parse import quote
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
-from indiws.testing import RunningService
+from indiws.client import INDIClient
+from indiws.protocol import SwitchState
+from indiws.testing import IndiServerProcess, RunningService, start_service
 
 
 async def fetch(url: str, method: str = "GET") -> tuple[int, object]:
@@ -35,3 +39,134 @@ async def test_all_devices_lists_driver_info(running_service: RunningService) ->
         "device_driver_exec": "indi_simulator_ccd",
         "driver_version": "1.0",
     }
+
+
+# ---------------------------------------------------------------- roles
+
+
+SEED_ROLES = {
+    "telescope": "Telescope Simulator",
+    "camera": "CCD Simulator",
+    "focuser": "Focuser Simulator",
+    "filter_wheel": "Filter Simulator",
+}
+
+
+def quoted(name: str) -> str:
+    return quote(name, safe="")
+
+
+async def disconnect(client: INDIClient, device: str) -> None:
+    if client.devices[device].connected:
+        await client.set_property(device, "CONNECTION", {"DISCONNECT": True}, wait=True)
+    assert not client.devices[device].connected
+
+
+async def test_fifo_start_connects_before_answering(running_service: RunningService) -> None:
+    svc = running_service
+    client = svc.service.client
+    for method, device in [("GET", "CCD Simulator"), ("POST", "Focuser Simulator")]:
+        await disconnect(client, device)
+        role = "camera" if device == "CCD Simulator" else "focuser"
+        code, body = await fetch(f"{svc.url}/FIFO/start/{role}/{quoted(device)}/", method)
+        assert code == 200, body
+        assert body == {
+            "result": "started",
+            "role": role,
+            "device_name": device,
+            "present": True,
+            "connected": True,
+        }
+        # Connected when the answer arrives, not some time later.
+        assert client.devices[device].connected
+        code, prop = await fetch(f"{svc.url}/api/v1/devices/{quoted(device)}/properties/CONNECTION")
+        assert {e["name"]: e["value"] for e in prop["elements"]}["CONNECT"] == "On"
+        assert svc.service.db.get_role(role) == device
+
+
+async def test_fifo_start_replaces_and_shares_roles(running_service: RunningService) -> None:
+    url = running_service.url
+    db = running_service.service.db
+    code, _ = await fetch(f"{url}/FIFO/start/filter_wheel/Filter%20Simulator/")
+    assert code == 200 and db.get_role("filter_wheel") == "Filter Simulator"
+    # A newer start replaces the device holding the role ...
+    code, body = await fetch(f"{url}/FIFO/start/filter_wheel/CCD%20Simulator/")
+    assert code == 200 and body["device_name"] == "CCD Simulator"
+    assert db.get_role("filter_wheel") == "CCD Simulator"
+    # ... and one device can hold two roles (the CCD simulator has a filter wheel).
+    code, _ = await fetch(f"{url}/FIFO/start/camera/CCD%20Simulator/")
+    assert code == 200
+    assert db.get_roles() == {"camera": "CCD Simulator", "filter_wheel": "CCD Simulator"}
+    code, devices = await fetch(f"{url}/api/v1/devices")
+    by_name = {d["name"]: d for d in devices}
+    assert by_name["CCD Simulator"]["roles"] == ["camera", "filter_wheel"]
+    assert by_name["Filter Simulator"]["roles"] == []
+
+
+async def test_fifo_stop_releases(running_service: RunningService) -> None:
+    url = running_service.url
+    await fetch(f"{url}/FIFO/start/focuser/Focuser%20Simulator/")
+    code, body = await fetch(f"{url}/FIFO/stop/focuser/Focuser%20Simulator/", "POST")
+    assert code == 200
+    assert body == {
+        "result": "stopped",
+        "role": "focuser",
+        "device_name": "Focuser Simulator",
+        "released": True,
+        "requested_device": "Focuser Simulator",
+    }
+    code, role = await fetch(f"{url}/api/v1/roles/focuser")
+    assert role["device_name"] is None
+    # Stopping a free role is not an error; it says nothing was released.
+    code, body = await fetch(f"{url}/FIFO/stop/focuser/Focuser%20Simulator/")
+    assert code == 200
+    assert body["released"] is False and body["device_name"] is None
+
+
+async def test_fifo_unknown_type_or_device(running_service: RunningService) -> None:
+    url = running_service.url
+    code, body = await fetch(f"{url}/FIFO/start/spectrograph/CCD%20Simulator/")
+    assert code == 404
+    assert body["error"]["code"] == "unknown_role"
+    assert "'spectrograph'" in body["error"]["message"]
+    assert body["error"]["data"]["role"] == "spectrograph"
+    code, body = await fetch(f"{url}/FIFO/stop/dome/Dome%20Simulator/")
+    assert code == 404 and body["error"]["code"] == "unknown_role"
+
+    code, body = await fetch(f"{url}/FIFO/start/camera/No%20Such%20Camera/")
+    assert code == 404
+    assert body["error"]["code"] == "unknown_device"
+    assert "'No Such Camera'" in body["error"]["message"]
+    assert body["error"]["data"]["device"] == "No Such Camera"
+    assert running_service.service.db.get_role("camera") is None
+
+
+async def test_roles_restored_after_restart(indiserver: IndiServerProcess, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    first = await start_service(indiserver, data)
+    try:
+        for role, device in SEED_ROLES.items():
+            code, body = await fetch(f"{first.url}/FIFO/start/{role}/{quoted(device)}/")
+            assert code == 200 and body["connected"], body
+    finally:
+        await first.stop()
+
+    # While the service is down, someone disconnects every device.
+    async with INDIClient(indiserver.host, indiserver.port) as raw:
+        for device in SEED_ROLES.values():
+            await disconnect(raw, device)
+
+    second = await start_service(indiserver, data)
+    try:
+        code, roles = await fetch(f"{second.url}/api/v1/roles")
+        assert {r: v["device_name"] for r, v in roles.items()} == SEED_ROLES
+        # The new instance connects the assigned devices by itself.
+        client = second.service.client
+        for device in SEED_ROLES.values():
+            await client.wait_for(
+                device, "CONNECTION", lambda p: p["CONNECT"] is SwitchState.ON, timeout=15
+            )
+        code, devices = await fetch(f"{second.url}/api/v1/devices")
+        assert all(d["connected"] for d in devices if d["name"] in SEED_ROLES.values())
+    finally:
+        await second.stop()
