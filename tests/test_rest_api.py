@@ -134,6 +134,7 @@ async def test_unknown_names_are_404_naming_them(running_service: RunningService
     for path, code_name, data in [
         ("/devices/No%20Such%20Camera", "unknown_device", {"device": "No Such Camera"}),
         ("/devices/No%20Such/properties", "unknown_device", {"device": "No Such"}),
+        ("/devices/A%2FB%3F%25", "unknown_device", {"device": "A/B?%"}),
         (
             "/devices/CCD%20Simulator/properties/NO_SUCH_PROP",
             "unknown_property",
@@ -376,6 +377,9 @@ async def test_bad_input_is_4xx_and_nothing_is_sent(running_service: RunningServ
             assert err["code"] == code_name, (what, err)
             assert text.lower() in err["message"].lower(), (what, err)
             assert isinstance(err["data"], dict)
+            if code_name in ("invalid_value", "read_only", "unknown_element"):
+                assert url.endswith("/" + err["data"]["property"]), (what, err)
+                assert err["data"]["device"] in ("Focuser Simulator", "Telescope Simulator")
         assert stats["bytes_out"] == sent, f"{what}: something was sent to indiserver"
 
 

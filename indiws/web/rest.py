@@ -28,7 +28,7 @@ from typing import Any
 import tornado.web
 
 from .. import __version__
-from ..client import Device, INDIClient, NotConnectedError
+from ..client import Device, INDIClient, InvalidValueError, NotConnectedError
 from ..protocol import PropertyKind
 from ..roles import ROLES
 from ..service import Service
@@ -303,7 +303,12 @@ class PropertyHandler(ApiHandler):
         client = self.indi()
         if client.get_property(device, name).kind is PropertyKind.BLOB:
             values = _blob_values(values)
-        prop = await client.set_property(device, name, values, wait=wait, timeout=timeout)
+        try:
+            prop = await client.set_property(device, name, values, wait=wait, timeout=timeout)
+        except InvalidValueError as exc:
+            # The error table reports these attributes in the error's data.
+            exc.device, exc.name = device, name  # type: ignore[attr-defined]
+            raise
         # Without waiting, the values are sent but not yet applied: 202.
         self.write_json(prop.to_dict(), 200 if wait else 202)
 
