@@ -1,17 +1,23 @@
 """Bounded, coalescing send queue for one WebSocket client.
 
-Messages are written one at a time: the next waits until tornado has
-flushed the previous one to the socket.  While a client is slow, messages
+Up to ``window`` bytes of messages may be on their way at once (handed to
+tornado and not yet flushed to the socket); more wait here.  A window
+rather than one message at a time: indiserver often delivers a burst of
+updates of a property in one read, and a client that keeps up must get
+every one of them, not only the last.  While a client is slow, messages
 with a coalescing key (a property's updates) replace the one waiting under
 the same key, so a client that cannot keep up gets the latest state rather
-than every intermediate one; messages without a key (answers to requests,
-device messages) queue up.  When more than ``max_pending`` messages wait, the
-client is disconnected (close code 1008): it never grows the service's
-memory without bound, and it never delays other clients.
+than every intermediate one; the newer message takes the back of the
+queue, so it never overtakes a message queued after the one it replaces.
+Messages without a key (answers to requests, device messages) queue up.
+When more than ``max_pending`` messages wait, the client is disconnected
+(close code 1008): it never grows the service's memory without bound, and
+it never delays other clients.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from collections import OrderedDict
@@ -26,14 +32,26 @@ TOO_SLOW = 1008  # policy violation: the client does not read its messages
 
 
 class Outbox:
-    __slots__ = ("_handler", "_pending", "_inflight", "_seq", "max_pending", "closed", "stats")
+    __slots__ = (
+        "_handler",
+        "_pending",
+        "_inflight",
+        "_seq",
+        "max_pending",
+        "window",
+        "closed",
+        "stats",
+    )
 
-    def __init__(self, handler: WebSocketHandler, max_pending: int = 5000) -> None:
+    def __init__(
+        self, handler: WebSocketHandler, max_pending: int = 5000, window: int = 256 * 1024
+    ) -> None:
         self._handler = handler
         self._pending: OrderedDict[Hashable, str | bytes] = OrderedDict()
-        self._inflight: Any = None
+        self._inflight = 0  # bytes written and not yet flushed
         self._seq = itertools.count()
         self.max_pending = max_pending
+        self.window = max(1, window)
         self.closed = False
         self.stats = {"sent": 0, "coalesced": 0}
 
@@ -44,13 +62,16 @@ class Outbox:
     def send(self, message: str | bytes, key: Hashable | None = None) -> None:
         if self.closed:
             return
-        if self._inflight is None and not self._pending:
+        if self._inflight < self.window and not self._pending:
             self._write(message)
             return
         if key is None:
             key = ("_", next(self._seq))
         elif key in self._pending:
             self.stats["coalesced"] += 1
+            # The replaced message goes to the back: it must not overtake a
+            # message queued after the one it replaces (a device deletion).
+            self._pending.move_to_end(key)
         self._pending[key] = message
         if len(self._pending) > self.max_pending:
             log.warning(
@@ -72,14 +93,16 @@ class Outbox:
             self.close()
             return
         self.stats["sent"] += 1
-        self._inflight = fut
-        fut.add_done_callback(self._flushed)  # runs via the loop, never recursively
+        size = len(message)
+        self._inflight += size
+        # Runs via the loop, never recursively.
+        fut.add_done_callback(functools.partial(self._flushed, size))
 
-    def _flushed(self, fut: Any) -> None:
-        self._inflight = None
+    def _flushed(self, size: int, fut: Any) -> None:
+        self._inflight -= size
         if fut.cancelled() or fut.exception() is not None:
             self.close()
             return
-        if self._pending and not self.closed:
+        while self._pending and self._inflight < self.window and not self.closed:
             _, message = self._pending.popitem(last=False)
             self._write(message)
