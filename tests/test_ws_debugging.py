@@ -1,0 +1,317 @@
+"""``/ws/debugging/``: snapshots for each filter, live events, connection
+loss and recovery, and the BLOB download endpoint, over real WebSockets
+against a real indiserver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError
+from tornado.websocket import websocket_connect
+from ws_support import WsClient, tick_driver_command
+
+from indiws.testing import IndiServerFactory, RunningService, start_service
+from indiws.web.streams import blob_url
+
+SIMULATORS = {"Telescope Simulator", "CCD Simulator", "Focuser Simulator", "Filter Simulator"}
+PROPERTY_KEYS = {
+    "device",
+    "name",
+    "kind",
+    "label",
+    "group",
+    "state",
+    "perm",
+    "rule",
+    "timeout",
+    "timestamp",
+    "message",
+    "elements",
+}
+
+
+async def open_stream(running: RunningService, query: str = "") -> tuple[WsClient, dict]:
+    client = await WsClient.open(f"{running.ws_url}/ws/debugging/{query}")
+    snapshot = await client.next_note()
+    assert snapshot["method"] == "snapshot"
+    return client, snapshot["params"]
+
+
+async def test_snapshot_of_all_devices_maps_indi_one_to_one(
+    running_service: RunningService,
+) -> None:
+    client, snap = await open_stream(running_service)
+    try:
+        assert snap["connected"] is True
+        assert snap["device"] is None and snap["property"] is None
+        assert SIMULATORS <= set(snap["devices"])
+        props = {(p["device"], p["name"]): p for p in snap["properties"]}
+        assert {d for d, _ in props} == set(snap["devices"])
+        for prop in snap["properties"]:
+            assert set(prop) == PROPERTY_KEYS, prop["name"]
+        conn = props[("Telescope Simulator", "CONNECTION")]
+        assert conn["kind"] == "Switch" and conn["rule"] == "OneOfMany" and conn["perm"] == "rw"
+        assert {e["name"]: e["value"] for e in conn["elements"]}.keys() == {"CONNECT", "DISCONNECT"}
+        info = props[("CCD Simulator", "DRIVER_INFO")]
+        assert info["kind"] == "Text" and info["perm"] == "ro"
+        values = {e["name"]: e["value"] for e in info["elements"]}
+        assert values["DRIVER_EXEC"] == "indi_simulator_ccd"
+        # Every number element carries its range and format.
+        numbers = [p for p in snap["properties"] if p["kind"] == "Number"]
+        assert numbers
+        for prop in numbers:
+            for el in prop["elements"]:
+                assert {"value", "min", "max", "step", "format", "formatted"} <= set(el)
+    finally:
+        await client.close()
+
+
+async def test_snapshot_of_one_device(running_service: RunningService) -> None:
+    client, snap = await open_stream(running_service, "?device=Focuser%20Simulator")
+    try:
+        assert snap["device"] == "Focuser Simulator" and snap["devices"] == ["Focuser Simulator"]
+        names = {p["name"] for p in snap["properties"]}
+        assert {"CONNECTION", "DRIVER_INFO"} <= names
+        assert {p["device"] for p in snap["properties"]} == {"Focuser Simulator"}
+    finally:
+        await client.close()
+
+
+async def test_snapshot_of_one_property(running_service: RunningService) -> None:
+    client, snap = await open_stream(
+        running_service, "?device=Telescope%20Simulator&property=CONNECTION"
+    )
+    try:
+        assert [(p["device"], p["name"]) for p in snap["properties"]] == [
+            ("Telescope Simulator", "CONNECTION")
+        ]
+    finally:
+        await client.close()
+
+
+async def test_unknown_device_gives_an_empty_snapshot_and_waits_for_it(
+    running_service: RunningService,
+) -> None:
+    client, snap = await open_stream(running_service, "?device=Nobody")
+    try:
+        assert snap["properties"] == [] and snap["devices"] == []
+        assert await client.call("status") == {
+            "device": "Nobody",
+            "property": None,
+            "connected": True,
+            "pending": 0,
+            "max_pending": running_service.service.config.max_pending_messages,
+            "sent": 1,
+            "coalesced": 0,
+        }
+    finally:
+        await client.close()
+
+
+async def test_subscribe_changes_the_filter_and_sends_a_fresh_snapshot(
+    running_service: RunningService,
+) -> None:
+    client, _ = await open_stream(running_service)
+    try:
+        answer = await client.request(
+            "subscribe", {"device": "CCD Simulator", "property": "DRIVER_INFO"}
+        )
+        assert answer["result"] == {"device": "CCD Simulator", "property": "DRIVER_INFO"}
+        # The snapshot came before the answer.
+        order = [m.get("method", "answer") for _, m in client.log]
+        assert order[-2:] == ["snapshot", "answer"]
+        snap = client.log[-2][1]["params"]
+        assert [p["name"] for p in snap["properties"]] == ["DRIVER_INFO"]
+
+        # Back to one whole device, by position this time.
+        await client.call("subscribe", ["Filter Simulator"])
+        snap = (await client.next_note("snapshot", lambda p: p["device"] == "Filter Simulator"))[
+            "params"
+        ]
+        assert snap["property"] is None
+        assert {p["device"] for p in snap["properties"]} == {"Filter Simulator"}
+    finally:
+        await client.close()
+
+
+async def test_bad_filters_are_refused(running_service: RunningService) -> None:
+    # In the URL: refused before the upgrade, with a JSON body.
+    with pytest.raises(HTTPClientError) as info:
+        await websocket_connect(f"{running_service.ws_url}/ws/debugging/?property=CONNECTION")
+    assert info.value.code == 400 and info.value.response is not None
+    body = json.loads(info.value.response.body)
+    assert body["error"]["code"] == "invalid_params" and body["error"]["data"]["param"] == "device"
+    # By request: a JSON-RPC error, and the socket keeps working.
+    client, _ = await open_stream(running_service)
+    try:
+        error = await client.error("subscribe", {"property": "CONNECTION"})
+        assert error["code"] == -32602 and error["data"]["param"] == "device"
+        error = await client.error("subscribe", {"device": 5})
+        assert error["code"] == -32602
+        error = await client.error("subscribe", {"devices": "CCD Simulator"})
+        assert error["code"] == -32602
+        error = await client.error("no_such_method")
+        assert error["code"] == -32601
+        assert (await client.raw("{not json"))["error"]["code"] == -32700
+        assert (await client.call("status"))["device"] is None
+    finally:
+        await client.close()
+
+
+async def test_blob_elements_carry_a_url_and_the_endpoint_serves_the_bytes(
+    running_service: RunningService,
+) -> None:
+    """A real frame from the CCD simulator: metadata in the stream, bytes by URL."""
+    ccd = "CCD Simulator"
+    http = AsyncHTTPClient()
+    url = running_service.url + blob_url(ccd, "CCD1", "CCD1")
+    assert url.endswith("/api/v1/devices/CCD%20Simulator/properties/CCD1/elements/CCD1/blob")
+
+    async def get(path: str) -> tuple[int, dict]:
+        with pytest.raises(HTTPClientError) as info:
+            await http.fetch(running_service.url + path)
+        assert info.value.response is not None
+        return info.value.code, json.loads(info.value.response.body)
+
+    indi = await WsClient.open(running_service.ws_url + "/ws/indi/")
+    was_connected = running_service.service.client.devices[ccd].connected
+    try:
+        await indi.connect_device(ccd, "CCD_FRAME", "CCD_EXPOSURE", "CCD1")
+        stream, snap = await open_stream(running_service, "?device=CCD%20Simulator&property=CCD1")
+        (ccd1,) = snap["properties"]
+        assert ccd1["kind"] == "BLOB"
+        (element,) = ccd1["elements"]
+        assert "value" not in element
+        assert element["url"] == blob_url(ccd, "CCD1", "CCD1")
+        assert {"format", "size"} <= set(element)
+
+        if running_service.service.client.devices[ccd]["CCD1"]["CCD1"] is None:
+            code, body = await get(element["url"])
+            assert code == 404 and body["error"]["code"] == "no_blob_data"
+        code, body = await get(blob_url(ccd, "CCD1", "NOPE"))
+        assert code == 404 and body["error"]["code"] == "unknown_element"
+        code, body = await get(blob_url(ccd, "CONNECTION", "CONNECT"))
+        assert code == 400 and body["error"]["code"] == "invalid_params"
+        code, body = await get(blob_url("No Such Camera", "CCD1", "CCD1"))
+        assert code == 404 and body["error"]["code"] == "unknown_device"
+
+        await indi.call("enable_blobs", {"device": ccd})
+        # A small frame keeps the test quick.
+        await indi.call(
+            "set",
+            {
+                "device": ccd,
+                "property": "CCD_FRAME",
+                "values": {"X": 0, "Y": 0, "WIDTH": 64, "HEIGHT": 48},
+            },
+        )
+        await indi.call(
+            "set",
+            {"device": ccd, "property": "CCD_EXPOSURE", "values": {"CCD_EXPOSURE_VALUE": 0.05}},
+            timeout=30,
+        )
+        note = await stream.next_note("updated", timeout=30)
+        (element,) = note["params"]["elements"]
+        assert element["format"] == ".fits" and element["size"] > 0
+        assert "value" not in element and len(json.dumps(note)) < 2000
+
+        resp = await http.fetch(running_service.url + element["url"])
+        assert resp.headers["Content-Type"] == "application/fits"
+        assert int(resp.headers["Content-Length"]) == len(resp.body) == element["size"]
+        assert resp.body.startswith(b"SIMPLE  =")
+
+        # Setting a BLOB: base64 in, checked before sending.
+        error = await indi.error(
+            "set",
+            {"device": ccd, "property": "CCD1", "values": {"CCD1": {"data": "***", "format": ""}}},
+        )
+        assert error["code"] == -32014  # CCD1 is read-only
+        await stream.close()
+    finally:
+        await indi.call("enable_blobs", {"device": ccd, "mode": "Never"})
+        if not was_connected:
+            await indi.call(
+                "set", {"device": ccd, "property": "CONNECTION", "values": {"DISCONNECT": True}}
+            )
+        await indi.close()
+
+
+@pytest.mark.slow
+async def test_connection_loss_restore_and_device_deletion_are_events(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    tick = tick_driver_command(tmp_path / "driver")
+    server = indiserver_factory([tick])
+    running = await start_service(server, tmp_path / "data")
+    try:
+        client, snap = await open_stream(running)
+        assert snap["devices"] == ["Tick"]
+
+        server.kill()
+        lost = await client.next_note("connection_lost", timeout=10)
+        assert lost["params"] == {"devices": ["Tick"]}
+
+        server.restart_same_port()
+        defined = await client.next_note("defined", timeout=20)
+        assert defined["params"]["device"] == "Tick"
+        restored = await client.next_note("connection_restored", timeout=20)
+        assert restored["params"] == {"devices": ["Tick"], "missing": []}
+
+        server.stop_driver(tick)
+        deleted = await client.next_note("deleted", lambda p: p["name"] is None, timeout=10)
+        assert deleted["params"]["device"] == "Tick"
+        await client.close()
+    finally:
+        await running.stop()
+
+
+async def test_live_updates_follow_the_snapshot(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    """Every update of a property reaches a property stream, in order, whole."""
+    server = indiserver_factory([tick_driver_command(tmp_path / "driver")])
+    running = await start_service(server, tmp_path / "data")
+    try:
+        stream, snap = await open_stream(running, "?device=Tick&property=TICK")
+        assert [p["name"] for p in snap["properties"]] == ["TICK"]
+        everything, _ = await open_stream(running, "?device=Tick")
+        indi = await WsClient.open(running.ws_url + "/ws/indi/")
+        result = await indi.call(
+            "set",
+            {
+                "device": "Tick",
+                "property": "TICK_RATE",
+                "values": {"RATE": 200, "COUNT": 40, "RUN": 7, "MESSAGE_EVERY": 20},
+            },
+        )
+        assert result["state"] == "Ok" and result["values"]["COUNT"] == 40
+        seqs = []
+        while len(seqs) < 40:
+            note = await stream.next_note()
+            if note["method"] == "updated":
+                assert set(note["params"]) == PROPERTY_KEYS
+                values = {e["name"]: e["value"] for e in note["params"]["elements"]}
+                assert values["RUN"] == 7
+                seqs.append(int(values["SEQ"]))
+            else:
+                assert note["method"] == "message"
+                assert note["params"]["message"].startswith("tick 7/")
+        assert seqs == list(range(1, 41))
+        # The device stream also saw TICK_RATE go Busy then Ok, and the messages.
+        rate_states, messages = [], []
+        while len(messages) < 2 or rate_states[-1:] != ["Ok"]:
+            note = await everything.next_note()
+            if note["method"] == "updated" and note["params"]["name"] == "TICK_RATE":
+                rate_states.append(note["params"]["state"])
+            elif note["method"] == "message":
+                messages.append(note["params"]["message"])
+        assert rate_states[0] == "Busy" and messages == ["tick 7/20", "tick 7/40"]
+        for client in (stream, everything, indi):
+            await client.close()
+        await asyncio.sleep(0.05)
+        assert not running.service.client.devices["Tick"].properties["TICK_RATE"].busy
+    finally:
+        await running.stop()

@@ -1,0 +1,142 @@
+"""A small JSON-RPC WebSocket client for the WebSocket tests (tornado's client)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import os
+import stat
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+#: The bench's own INDI driver: device "Tick", property TICK updated at a set rate.
+TICK_DRIVER = Path(__file__).resolve().parent.parent / "bench" / "tick_driver.py"
+
+
+def tick_driver_command(folder: Path) -> str:
+    """A path indiserver can run: the tick driver under this test's interpreter."""
+    folder.mkdir(parents=True, exist_ok=True)
+    wrapper = folder / "tick_driver"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{TICK_DRIVER}" "$@"\n')
+    wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return os.fspath(wrapper)
+
+
+class WsClient:
+    """Sends requests, matches answers by id, queues notifications.
+
+    ``notes`` receives every notification with the time it arrived;
+    `next_note` takes them in order.
+    """
+
+    def __init__(self, conn: WebSocketClientConnection) -> None:
+        self.conn = conn
+        self._ids = itertools.count(1)
+        self._waiting: dict[Any, asyncio.Future[dict]] = {}
+        #: Answers without an id (parse errors, invalid requests), in order.
+        self.anonymous: asyncio.Queue[dict] = asyncio.Queue()
+        self.notes: asyncio.Queue[tuple[float, dict]] = asyncio.Queue()
+        #: Every message, in arrival order: (time.time(), message).
+        self.log: list[tuple[float, dict]] = []
+        self.closed = asyncio.Event()
+        self._reader = asyncio.ensure_future(self._read())
+
+    @classmethod
+    async def open(cls, url: str) -> WsClient:
+        return cls(await websocket_connect(url))
+
+    async def _read(self) -> None:
+        while True:
+            text = await self.conn.read_message()
+            if text is None:
+                self.closed.set()
+                for fut in self._waiting.values():
+                    if not fut.done():
+                        fut.set_exception(ConnectionError("WebSocket closed"))
+                return
+            msg = json.loads(text)
+            now = time.time()
+            self.log.append((now, msg))
+            if "method" in msg:
+                self.notes.put_nowait((now, msg))
+            elif msg.get("id") is None:
+                self.anonymous.put_nowait(msg)
+            else:
+                fut = self._waiting.pop(msg["id"], None)
+                if fut is not None and not fut.done():
+                    fut.set_result(msg)
+
+    async def request(self, method: str, params: Any = None, timeout: float = 10.0) -> dict:
+        """Send a request; return the whole answer (with ``result`` or ``error``)."""
+        rid = next(self._ids)
+        msg: dict[str, Any] = {"jsonrpc": "2.0", "id": rid, "method": method}
+        if params is not None:
+            msg["params"] = params
+        fut: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        await self.conn.write_message(json.dumps(msg))
+        return await asyncio.wait_for(fut, timeout)
+
+    async def call(self, method: str, params: Any = None, timeout: float = 10.0) -> Any:
+        """Send a request; return its result (AssertionError on an error answer)."""
+        answer = await self.request(method, params, timeout)
+        assert "error" not in answer, answer
+        return answer["result"]
+
+    async def error(self, method: str, params: Any = None, timeout: float = 10.0) -> dict:
+        """Send a request that must fail; return its ``error`` object."""
+        answer = await self.request(method, params, timeout)
+        assert "error" in answer, answer
+        return answer["error"]
+
+    async def raw(self, text: str, rid: Any = None, timeout: float = 5.0) -> dict:
+        """Send text as it is; return the answer with id ``rid`` (next one without an id
+        by default)."""
+        if rid is None:
+            await self.conn.write_message(text)
+            return await asyncio.wait_for(self.anonymous.get(), timeout)
+        fut: asyncio.Future[dict] = asyncio.get_running_loop().create_future()
+        self._waiting[rid] = fut
+        await self.conn.write_message(text)
+        return await asyncio.wait_for(fut, timeout)
+
+    async def next_note(
+        self,
+        method: str | None = None,
+        where: Callable[[dict], bool] | None = None,
+        timeout: float = 10.0,
+    ) -> dict:
+        """The next notification of ``method`` (skipping others) that satisfies ``where``."""
+        async with asyncio.timeout(timeout):
+            while True:
+                _, msg = await self.notes.get()
+                if method is not None and msg["method"] != method:
+                    continue
+                if where is None or where(msg["params"]):
+                    return msg
+
+    async def connect_device(self, device: str, *needs: str, timeout: float = 15.0) -> None:
+        """Connect ``device`` (INDI CONNECTION) and wait until the properties
+        it defines once connected (``needs``) are there."""
+        await self.call(
+            "set", {"device": device, "property": "CONNECTION", "values": {"CONNECT": True}}
+        )
+        async with asyncio.timeout(timeout):
+            for name in needs:
+                while "error" in await self.request(  # noqa: ASYNC110 (polling over the socket)
+                    "get", {"device": device, "property": name}
+                ):
+                    await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        self.conn.close()
+        self._reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._reader
