@@ -232,6 +232,8 @@ class Device:
     messages: collections.deque[tuple[str | None, str]] = field(
         default_factory=lambda: collections.deque(maxlen=200)
     )
+    #: Event-loop time of the device's latest property definition.
+    last_defined: float = 0.0
 
     def __getitem__(self, name: str) -> Property:
         return self.properties[name]
@@ -569,6 +571,7 @@ class INDIClient:
             elements,
         )
         device.properties[msg.name] = prop
+        device.last_defined = self._last_def
         self.stats["defs"] += 1
         self._dispatch(
             Event(EventType.DEFINED, msg.device, msg.name, prop, timestamp=msg.timestamp)
@@ -818,6 +821,22 @@ class INDIClient:
                         f"{device}.{name} was not defined within {timeout} s"
                     ) from None
                 raise PropertyTimeoutError(prop, timeout or 0) from None
+
+    async def wait_device_settled(
+        self, device: str, quiet: float = 0.2, timeout: float = 3.0
+    ) -> Device:
+        """Wait until ``device`` has defined no property for ``quiet`` seconds
+        (at most ``timeout``).  Drivers define their connected-only
+        properties just after CONNECTION goes On; this waits for them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            dev = self.get_device(device)
+            now = loop.time()
+            left = min(dev.last_defined + quiet, deadline) - now
+            if left <= 0:
+                return dev
+            await asyncio.sleep(left)  # noqa: ASYNC110 - the deadline moves with each definition
 
     async def wait_idle(self, device: str, name: str, timeout: float | None = 60.0) -> Property:
         """Wait until the property is not Busy; returns it (state Ok, Idle or Alert)."""

@@ -125,6 +125,8 @@ class RoleManager:
             raise ConnectFailedError(
                 f"{device} failed to connect" + (f": {detail}" if detail else "")
             )
+        # Answer once the properties a connected device adds are defined.
+        await self.client.wait_device_settled(device)
 
     def restore(self) -> None:
         """Connect every assigned device that is present and not connected."""

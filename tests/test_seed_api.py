@@ -10,7 +10,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from indiws.client import INDIClient
 from indiws.protocol import SwitchState
-from indiws.testing import IndiServerProcess, RunningService, start_service
+from indiws.testing import IndiServerFactory, IndiServerProcess, RunningService, start_service
 
 
 async def fetch(url: str, method: str = "GET") -> tuple[int, object]:
@@ -170,3 +170,26 @@ async def test_roles_restored_after_restart(indiserver: IndiServerProcess, tmp_p
         assert all(d["connected"] for d in devices if d["name"] in SEED_ROLES.values())
     finally:
         await second.stop()
+
+
+async def test_fifo_start_answers_with_the_connected_properties_defined(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    """A sequence may take an exposure right after the start call answers."""
+    indi = indiserver_factory(["indi_simulator_ccd", "indi_simulator_wheel"])
+    running = await start_service(indi, tmp_path / "data")
+    try:
+        for role, device, needed in (
+            ("camera", "CCD Simulator", "CCD_EXPOSURE"),
+            ("filter_wheel", "Filter Simulator", "FILTER_SLOT"),
+        ):
+            assert needed not in running.service.client.devices[device].properties
+            code, _ = await fetch(f"{running.url}/FIFO/start/{role}/{quote(device)}/")
+            assert code == 200
+            assert needed in running.service.client.devices[device].properties
+        # A name with a literal '%' is decoded once, not twice.
+        code, body = await fetch(f"{running.url}/FIFO/start/camera/CCD%2520Simulator/")
+        assert code == 404
+        assert body["error"]["data"]["device"] == "CCD%20Simulator"
+    finally:
+        await running.stop()

@@ -9,7 +9,7 @@ from typing import Any
 import tornado.web
 
 from ..service import Service
-from .errors import APIError, describe_error, invalid_params
+from .errors import INTERNAL_ERROR, APIError, describe_error, invalid_params
 
 log = logging.getLogger("indiws.web")
 
@@ -31,10 +31,29 @@ class JsonHandler(tornado.web.RequestHandler):
 
     def initialize(self, service: Service) -> None:
         self.service = service
+        self._cors_headers()
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
+        if hasattr(self, "service"):  # not yet on the first call, from __init__
+            self._cors_headers()
+
+    def _cors_headers(self) -> None:
+        origin = self.request.headers.get("Origin")
+        allowed = self.service.config.allowed_origins
+        if origin and ("*" in allowed or origin in allowed):
+            # Pages served elsewhere (--allow-origin) may call the API.
+            self.set_header("Access-Control-Allow-Origin", origin)
+            self.set_header("Vary", "Origin")
+
+    def options(self, *args: Any) -> None:
+        """CORS preflight: allowed origins may use every method with JSON."""
+        self.set_header("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+        self.set_header("Access-Control-Allow-Headers", "Content-Type, Authorization")
+        self.set_header("Access-Control-Max-Age", "600")
+        self.set_status(204)
+        self.finish()
 
     def write_json(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -53,9 +72,14 @@ class JsonHandler(tornado.web.RequestHandler):
         return body
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, tornado.web.HTTPError) or describe_error(value).status < 500:
-            return  # client errors are answered, not logged as failures
-        super().log_exception(typ, value, tb)
+        if isinstance(value, tornado.web.HTTPError):
+            return
+        err = describe_error(value)
+        if err.code == INTERNAL_ERROR:
+            super().log_exception(typ, value, tb)  # a bug: keep the traceback
+        elif err.status >= 500:
+            # Expected failures of the devices or indiserver: one line.
+            log.warning("%s %s: %s", self.request.method, self.request.path, err.message)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

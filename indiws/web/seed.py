@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote
 
 from ..client import Device
 from .base import JsonHandler
@@ -33,10 +32,7 @@ class FifoHandler(JsonHandler):
     """``/FIFO/(start|stop)/<device_type>/<device_name>/``."""
 
     async def get(self, action: str, device_type: str, device_name: str) -> None:
-        roles = self.service.roles
-        # Tornado hands path arguments over still %-encoded.
-        device_type = unquote(device_type)
-        device_name = unquote(device_name)
+        roles = self.service.roles  # tornado has already %-decoded the path arguments
         roles.check_role(device_type)
         if action == "start":
             result = await roles.assign(device_type, device_name)
