@@ -10,6 +10,10 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .db import ProfileNotFoundError, StateDBError
+from .manager import IndiServerError
+from .manager.catalog import DEFAULT_INDI_DATA_DIR
+from .manager.server import DEFAULT_INDI_PORT
 from .service import Config, Service, default_data_dir
 
 log = logging.getLogger("indiws")
@@ -23,12 +27,51 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"indiws {__version__}")
-    parser.add_argument(
-        "--indi-host",
-        default="localhost",
-        help="host of the indiserver to connect to",
+    indi = parser.add_argument_group(
+        "INDI server",
+        "With no --indi-host/--indi-port, indiws runs its own indiserver (embedded mode) and "
+        "starts the auto-start profile (a new data directory has the simulators). With "
+        "either option it only connects to that indiserver.",
     )
-    parser.add_argument("--indi-port", type=int, default=7624, help="port of that indiserver")
+    indi.add_argument(
+        "--indi-host",
+        default=None,
+        help="host of an indiserver to connect to (default: run our own; with only "
+        "--indi-port: localhost)",
+    )
+    indi.add_argument(
+        "--indi-port",
+        type=int,
+        default=None,
+        help=f"port of that indiserver (default with --indi-host: {DEFAULT_INDI_PORT})",
+    )
+    indi.add_argument(
+        "--embedded-indi-port",
+        type=int,
+        default=None,
+        metavar="PORT",
+        help=f"port of the embedded indiserver (default: {DEFAULT_INDI_PORT} when free, "
+        "else a free port)",
+    )
+    indi.add_argument(
+        "--profile",
+        default=None,
+        metavar="NAME",
+        help="profile the embedded indiserver starts (default: the auto-start profile)",
+    )
+    indi.add_argument(
+        "--indiserver",
+        default="indiserver",
+        metavar="PATH",
+        help="indiserver executable of the embedded mode",
+    )
+    indi.add_argument(
+        "--indi-data-dir",
+        type=Path,
+        default=DEFAULT_INDI_DATA_DIR,
+        metavar="DIR",
+        help="folder of INDI's driver catalog drivers.xml (or $INDI_DATA_DIR)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address the service listens on")
     parser.add_argument("--port", type=int, default=7999, help="HTTP/WebSocket port")
     parser.add_argument(
@@ -60,34 +103,66 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
+    embedded = args.indi_host is None and args.indi_port is None
     return Config(
-        indi_host=args.indi_host,
-        indi_port=args.indi_port,
+        indi_host=None if embedded else (args.indi_host or "localhost"),
+        indi_port=DEFAULT_INDI_PORT if args.indi_port is None else args.indi_port,
         host=args.host,
         port=args.port,
         data_dir=args.data_dir,
         status_interval=args.status_interval,
         allowed_origins=tuple(args.allow_origin),
+        embedded_indi_port=args.embedded_indi_port,
+        profile=args.profile,
+        indiserver=args.indiserver,
+        indi_data_dir=args.indi_data_dir,
     )
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    external = args.indi_host is not None or args.indi_port is not None
+    if external:
+        for option, value in (
+            ("--embedded-indi-port", args.embedded_indi_port),
+            ("--profile", args.profile),
+        ):
+            if value is not None:
+                parser.error(
+                    f"{option} is for the embedded indiserver; it cannot be used with "
+                    "--indi-host/--indi-port, which connect to an indiserver run elsewhere"
+                )
+    for option, port in (
+        ("--indi-port", args.indi_port),
+        ("--embedded-indi-port", args.embedded_indi_port),
+        ("--port", args.port),
+    ):
+        if port is not None and not 1 <= port <= 65535:
+            parser.error(f"{option} must be from 1 to 65535, not {port}")
 
 
 async def serve(config: Config) -> None:
     from .web.app import make_app
 
-    service = Service(config)
-    await service.start()
+    try:
+        service = Service(config)
+    except StateDBError as exc:
+        raise SystemExit(f"indiws: {exc}") from None
     app = make_app(service)
     try:
         server = app.listen(config.port, config.host, max_body_size=256 << 20)
     except OSError as exc:
         await service.stop()
         raise SystemExit(f"indiws: cannot listen on {config.host}:{config.port}: {exc}") from None
-    log.info("indiws %s listening on http://%s:%d/", __version__, config.host, config.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        try:
+            await service.start()
+        except (IndiServerError, ProfileNotFoundError) as exc:
+            raise SystemExit(f"indiws: cannot start: {exc}") from None
+        log.info("indiws %s listening on http://%s:%d/", __version__, config.host, config.port)
         await stop.wait()
     finally:
         log.info("stopping")
@@ -97,7 +172,9 @@ async def serve(config: Config) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
     logging.basicConfig(
         level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,19 +1,63 @@
 """The running service: configuration and the long-lived objects the web
-layer calls into (INDI client, state database, roles)."""
+layer calls into (INDI client, state database, roles, and in embedded mode
+the indiserver supervisor).
+
+Two modes:
+
+- **embedded** (``Config.indi_host is None``, the command line's default): the
+  service runs its own ``indiserver`` under an
+  :class:`~indiws.manager.IndiServerSupervisor`, starts the auto-start profile
+  (or the one asked for) and assigns its roles.  Server and driver control
+  (start/stop server, start/stop/restart drivers, start profiles) is offered.
+- **external** (``indi_host`` set): the service only connects to an indiserver
+  run by someone else; server and driver control raise
+  :class:`IndiServerNotManagedError`.
+
+The driver operations here also wait, briefly, until the INDI client's mirror
+shows the change (the started driver's devices defined, the stopped driver's
+devices deleted), so that a caller who reads ``/get/all/devices/`` right after
+sees it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
+import time
+from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .client import INDIClient
-from .db import StateDB
+from .client import INDIClient, INDIError
+from .db import DB_FILENAME, SIMULATORS_PROFILE, Profile, ProfileDriver, StateDB
+from .manager import (
+    DriverCatalog,
+    DriverError,
+    DriverInfo,
+    DriverInstance,
+    DriverState,
+    IndiServerError,
+    IndiServerSupervisor,
+    ProfileStartError,
+    SupervisorEvent,
+    choose_port,
+)
+from .manager.catalog import DEFAULT_INDI_DATA_DIR
+from .manager.server import DEFAULT_INDI_PORT
 from .roles import RoleManager
 
-__all__ = ["Config", "Service", "default_data_dir"]
+__all__ = [
+    "Config",
+    "DriverNotRunningError",
+    "IndiServerNotManagedError",
+    "IndiServerStoppedError",
+    "Service",
+    "UnknownDriverError",
+    "default_data_dir",
+]
 
 log = logging.getLogger("indiws")
 
@@ -24,11 +68,31 @@ def default_data_dir() -> Path:
     return Path(base) / "indiws"
 
 
+class IndiServerNotManagedError(RuntimeError):
+    """Server or driver control asked of a service that only connects to an
+    indiserver run by someone else."""
+
+
+class UnknownDriverError(LookupError):
+    """No driver with that label in the catalog (nor among the custom drivers)."""
+
+    def __str__(self) -> str:  # LookupError shows the repr of a lone argument
+        return str(self.args[0]) if self.args else "unknown driver"
+
+
+class DriverNotRunningError(DriverError, LookupError):
+    """The driver instance asked for is not running."""
+
+
+class IndiServerStoppedError(IndiServerError):
+    """A driver operation while the managed indiserver is stopped."""
+
+
 @dataclass(slots=True)
 class Config:
     #: indiserver to connect to; None host means "start our own" (embedded).
     indi_host: str | None = "localhost"
-    indi_port: int = 7624
+    indi_port: int = DEFAULT_INDI_PORT
     #: Where the HTTP/WebSocket server listens.
     host: str = "127.0.0.1"
     port: int = 7999
@@ -40,26 +104,467 @@ class Config:
     max_pending_messages: int = 5000
     #: Origins allowed to open WebSockets (besides same-host); "*" allows any.
     allowed_origins: tuple[str, ...] = ()
+    #: Embedded mode: port of our indiserver; None takes 7624 when it is free,
+    #: else any free port.
+    embedded_indi_port: int | None = None
+    #: Embedded mode: profile started with the service; None takes the
+    #: profile marked auto-start.
+    profile: str | None = None
+    #: Embedded mode: the indiserver executable (name on PATH, or a path).
+    indiserver: str = "indiserver"
+    #: Embedded mode: variables set for indiserver and the drivers on top of
+    #: this process's environment (tests give drivers their own HOME here).
+    indiserver_env: dict[str, str] = field(default_factory=dict)
+    #: Folder (or file) of INDI's driver catalog, ``drivers.xml``.
+    indi_data_dir: Path = DEFAULT_INDI_DATA_DIR
+    #: How long a driver operation waits for the mirror to show its devices.
+    device_wait: float = 5.0
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def embedded(self) -> bool:
+        return self.indi_host is None
 
 
 class Service:
-    """Owns the INDI client, the state database and the role manager."""
+    """Owns the INDI client, the state database, the role manager and, in
+    embedded mode, the indiserver supervisor."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        new_db = not (config.data_dir / DB_FILENAME).exists()
         self.db = StateDB.in_data_dir(config.data_dir)
-        self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
+        #: Profile started last (by the service or over HTTP); None when stopped.
+        self.active_profile: str | None = None
+        #: Drivers added by INDI Web Manager clients (``/api/profiles/custom/add``),
+        #: by label; kept for the life of the process.
+        self.custom_drivers: dict[str, DriverInfo] = {}
+        self.supervisor: IndiServerSupervisor | None = None
+        self._catalog: DriverCatalog | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._client_started = False
+        self._port_note = ""
+        if config.embedded:
+            if new_db and self.db.get_profile(SIMULATORS_PROFILE) is not None:
+                # A first start runs the simulators; a user may later pick
+                # another auto-start profile, or none.
+                self.db.update_profile(SIMULATORS_PROFILE, auto_start=True)
+            port = config.embedded_indi_port
+            if port is None:
+                port = choose_port(DEFAULT_INDI_PORT)
+                if port != DEFAULT_INDI_PORT:
+                    self._port_note = (
+                        f"port {DEFAULT_INDI_PORT} is in use (another indiserver?); "
+                        f"the embedded indiserver uses free port {port} instead "
+                        "(choose one with --embedded-indi-port)"
+                    )
+            self.supervisor = IndiServerSupervisor(
+                port,
+                indiserver=config.indiserver,
+                run_dir=config.data_dir / "indiserver",
+                env=config.indiserver_env,
+            )
+            self.supervisor.subscribe(self._on_supervisor_event)
+            self.client = INDIClient("127.0.0.1", port)
+        else:
+            self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
         self.roles = RoleManager(self.client, self.db)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @property
+    def managed(self) -> bool:
+        """True when this service runs the indiserver (embedded mode)."""
+        return self.supervisor is not None
+
+    @property
+    def catalog(self) -> DriverCatalog:
+        """INDI's driver catalog (read on first use)."""
+        if self._catalog is None:
+            self._catalog = DriverCatalog(self.config.indi_data_dir)
+        return self._catalog
 
     async def start(self) -> None:
         """Start connecting to indiserver (in the background: the HTTP API
-        answers even while indiserver is not reachable yet)."""
+        answers even while indiserver is not reachable yet).
+
+        In embedded mode, first start indiserver and then the start-up
+        profile.  Raises :class:`~indiws.manager.IndiServerError` when
+        indiserver cannot run (not installed, port taken) and
+        :class:`~indiws.db.ProfileNotFoundError` for an unknown ``profile``.
+        """
         log.info("data directory: %s", self.config.data_dir)
-        self.client.start()
+        supervisor = self.supervisor
+        if supervisor is None:
+            log.info("connecting to the indiserver at %s:%d", self.client.host, self.client.port)
+            self._start_client()
+            return
+        profile = self._startup_profile()
+        if self._port_note:
+            log.warning("%s", self._port_note)
+        log.info("starting the embedded indiserver on port %d", supervisor.port)
+        await supervisor.start()
+        log.info("embedded indiserver (pid %s) listens on port %d", supervisor.pid, supervisor.port)
+        self._start_client()
+        if profile is None:
+            log.warning(
+                "no profile is marked auto-start: indiserver runs with no driver; start one "
+                "with POST /api/server/start/<profile> or run with --profile NAME"
+            )
+            return
+        try:
+            await self.start_profile(profile.name, replace=False, wait=False)
+        except DriverError as error:
+            # The server and the other drivers run; the listing shows what failed.
+            log.error("%s", error)
 
     async def stop(self) -> None:
+        """Stop everything this service started: no indiserver or driver is left."""
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         self.roles.close()
         await self.client.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
         self.db.close()
+
+    def _startup_profile(self) -> Profile | None:
+        if self.config.profile is not None:
+            return self.db.require_profile(self.config.profile)
+        return self.db.get_auto_start_profile()
+
+    def _start_client(self) -> None:
+        self._client_started = True
+        self.client.start()
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_supervisor_event(self, event: SupervisorEvent) -> None:
+        if event.kind in ("server_started", "server_restarted") and self._client_started:
+            self._spawn(self._reconnect_client(), "indi-client-reconnect")
+
+    async def _reconnect_client(self) -> None:
+        """Connect at once to a (re)started indiserver instead of waiting for
+        the client's reconnect backoff (up to several seconds)."""
+        if self.client.connected:
+            return
+        await self.client.close()
+        self.client.start()
+
+    # -------------------------------------------------------------- status
+
+    def require_supervisor(self) -> IndiServerSupervisor:
+        if self.supervisor is None:
+            raise IndiServerNotManagedError(
+                "indiserver is not managed by this service: it connects to the indiserver at "
+                f"{self.client.host}:{self.client.port} run by someone else; start and stop "
+                "drivers there, or run indiws without --indi-host/--indi-port"
+            )
+        return self.supervisor
+
+    def require_running_supervisor(self) -> IndiServerSupervisor:
+        supervisor = self.require_supervisor()
+        if not supervisor.running:
+            raise IndiServerStoppedError(
+                "indiserver is stopped; start it first (POST /api/server/start/<profile> "
+                "or /api/v1/server/start)"
+            )
+        return supervisor
+
+    @property
+    def server_running(self) -> bool:
+        """The managed indiserver listens; for an external one: we are connected."""
+        if self.supervisor is None:
+            return self.client.connected
+        return self.supervisor.running
+
+    def server_status(self) -> dict[str, Any]:
+        """A JSON-ready summary: mode, indiserver, drivers and their devices, roles."""
+        status: dict[str, Any] = {
+            "managed": self.managed,
+            "running": self.server_running,
+            "host": self.client.host,
+            "port": self.client.port,
+            "connected": self.client.connected,
+            "active_profile": self.active_profile,
+        }
+        if self.supervisor is not None:
+            sup = self.supervisor.status()
+            status.update(
+                pid=sup["pid"],
+                fifo=sup["fifo"],
+                started_at=sup["started_at"],
+                server_restarts=sup["server_restarts"],
+                drivers=[self.describe_driver(d) for d in self.supervisor.drivers()],
+            )
+        status["roles"] = {role: self.roles.describe(role) for role in self.roles.assignments()}
+        return status
+
+    def describe_driver(self, driver: DriverInstance) -> dict[str, Any]:
+        """The instance as the supervisor lists it, plus its devices in the mirror."""
+        return {**driver.to_dict(), "present_devices": self.devices_of(driver)}
+
+    # ------------------------------------------------------------- devices
+
+    def devices_of(self, driver: DriverInstance) -> list[str]:
+        """Devices of ``driver`` defined in the mirror now (by their DRIVER_INFO)."""
+        if driver.state not in (DriverState.RUNNING, DriverState.STARTING, DriverState.STOPPING):
+            return []
+        if driver.is_remote:
+            device = driver.executable.rpartition("@")[0]
+            return [device] if device in self.client.devices else []
+        if driver.name is not None:
+            dev = self.client.devices.get(driver.name)
+            ok = dev is not None and dev.driver_info.get("DRIVER_EXEC") == driver.executable
+            return [driver.name] if ok else []
+        others = {
+            d.name
+            for d in (self.supervisor.drivers() if self.supervisor else ())
+            if d.executable == driver.executable and d.name is not None
+        }
+        return sorted(
+            name
+            for name, dev in self.client.devices.items()
+            if dev.driver_info.get("DRIVER_EXEC") == driver.executable and name not in others
+        )
+
+    async def _wait_devices(
+        self, drivers: Iterable[DriverInstance], *, present: bool, gone: Iterable[str] = ()
+    ) -> bool:
+        """Wait (``config.device_wait`` at most) until every driver shows a
+        device in the mirror (``present``), and until the ``gone`` devices are
+        deleted from it."""
+        drivers = [d for d in drivers if d.state is DriverState.RUNNING]
+        gone = set(gone)
+        deadline = time.monotonic() + self.config.device_wait
+
+        def done() -> bool:
+            if gone & self.client.devices.keys():
+                return False
+            return not present or all(self.devices_of(d) for d in drivers)
+
+        # Polling the mirror: simpler than subscribing to every device, and a
+        # driver defines its properties within a few hundred milliseconds.
+        while not done():  # noqa: ASYNC110
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    # ------------------------------------------------------------- drivers
+
+    def find_driver(self, label: str) -> DriverInfo | None:
+        """The catalog (or custom) driver for ``label``, matched like INDI Web
+        Manager does: the exact label first, else the longest label that
+        ``label`` starts with ("CCD Simulator 2" -> "CCD Simulator")."""
+        exact = self.catalog.by_label(label) or self.custom_drivers.get(label)
+        if exact is not None:
+            return exact
+        candidates = [
+            d for d in (*self.catalog, *self.custom_drivers.values()) if label.startswith(d.label)
+        ]
+        return max(candidates, key=lambda d: len(d.label), default=None)
+
+    def require_driver(self, label: str) -> DriverInfo:
+        driver = self.find_driver(label)
+        if driver is None:
+            raise UnknownDriverError(f"driver {label!r} not found in the driver catalog")
+        return driver
+
+    def driver_info_for(self, executable: str, label: str | None = None) -> DriverInfo | None:
+        """Catalog entry of a running driver: by its label, else by its executable."""
+        if label:
+            info = self.custom_drivers.get(label) or self.catalog.by_label(label)
+            if info is not None and info.executable == executable:
+                return info
+        for info in self.custom_drivers.values():
+            if info.executable == executable:
+                return info
+        return self.catalog.by_executable(executable)
+
+    def profile_driver_for_label(self, label: str) -> ProfileDriver:
+        """How INDI Web Manager runs the driver it knows by ``label``: a local
+        driver that is not multi-device gets the label as its device name
+        (``-n "<label>"``); remote ones (``Device@host``) run as given."""
+        if "@" in label:
+            return ProfileDriver(label)
+        info = self.require_driver(label)
+        return ProfileDriver(info.executable, None if info.mdpd else label, label)
+
+    def find_instance(self, label: str) -> DriverInstance | None:
+        """The running (or crashed) instance INDI Web Manager's ``label`` means."""
+        drivers = self.require_supervisor().drivers()
+        for driver in drivers:
+            if driver.name == label or (driver.is_remote and driver.executable == label):
+                return driver
+        for driver in drivers:
+            if driver.name is None and driver.label == label:
+                return driver
+        info = self.find_driver(label)
+        if info is not None:
+            for driver in drivers:
+                if driver.executable == info.executable and driver.name is None:
+                    if info.mdpd or label in self.devices_of(driver):
+                        return driver
+        return None
+
+    async def start_driver(
+        self, executable: str, name: str | None = None, *, label: str | None = None
+    ) -> DriverInstance:
+        """Start a driver (a second instance when ``name`` is given) and wait
+        until its devices are defined in the mirror."""
+        supervisor = self.require_running_supervisor()
+        driver = await supervisor.start_driver(executable, name, label=label)
+        if not await self._wait_devices([driver], present=True):
+            log.warning("driver %s runs but defined no device yet", driver.describe())
+        return driver
+
+    async def stop_driver(self, executable: str, name: str | None = None) -> DriverInstance:
+        """Stop a driver and wait until its devices are gone from the mirror."""
+        supervisor = self.require_supervisor()
+        driver = supervisor.get_driver(executable, name)
+        if driver is None:
+            described = f"{executable} ({name})" if name else executable
+            raise DriverNotRunningError(f"driver {described} is not running")
+        devices = self.devices_of(driver)
+        await supervisor.stop_driver(executable, name, device=devices[0] if devices else None)
+        await self._wait_devices((), present=False, gone=devices)
+        return driver
+
+    async def restart_driver(self, executable: str, name: str | None = None) -> DriverInstance:
+        """Stop the driver if it runs (forget it if it crashed), then start it."""
+        supervisor = self.require_supervisor()
+        existing = supervisor.get_driver(executable, name)
+        label = existing.label if existing is not None else None
+        if existing is not None:
+            await self.stop_driver(executable, name)
+        return await self.start_driver(executable, name, label=label)
+
+    async def start_driver_by_label(self, label: str) -> DriverInstance:
+        """INDI Web Manager's ``/api/drivers/start/<label>``; a driver that runs
+        under that label already is returned, not started twice."""
+        self.require_supervisor()
+        spec = self.profile_driver_for_label(label)
+        existing = self.find_instance(label)
+        if existing is not None and existing.running:
+            return existing
+        return await self.start_driver(spec.executable, spec.name, label=spec.label)
+
+    async def stop_driver_by_label(self, label: str) -> DriverInstance:
+        """INDI Web Manager's ``/api/drivers/stop/<label>``."""
+        self.require_supervisor()
+        driver = self.find_instance(label)
+        if driver is None:
+            if "@" not in label:
+                self.require_driver(label)  # unknown_driver rather than not running
+            raise DriverNotRunningError(f"driver {label!r} is not running")
+        return await self.stop_driver(driver.executable, driver.name)
+
+    async def restart_driver_by_label(self, label: str) -> DriverInstance:
+        """INDI Web Manager's ``/api/drivers/restart/<label>`` (starts it if it
+        is not running)."""
+        self.require_supervisor()
+        driver = self.find_instance(label)
+        if driver is None:
+            return await self.start_driver_by_label(label)
+        return await self.restart_driver(driver.executable, driver.name)
+
+    # ------------------------------------------------------------- profiles
+
+    async def start_server(self) -> None:
+        """Start the managed indiserver with no driver (no-op if it runs)."""
+        supervisor = self.require_supervisor()
+        await supervisor.start()
+
+    async def stop_server(self) -> None:
+        """Stop the managed indiserver and every driver."""
+        supervisor = self.require_supervisor()
+        await supervisor.stop()
+        self.active_profile = None
+
+    async def start_profile(
+        self, name: str, *, replace: bool = True, wait: bool = True
+    ) -> list[DriverInstance]:
+        """Start indiserver if needed, then the drivers of profile ``name``;
+        assign its roles (connected when their devices appear).
+
+        ``replace`` first stops running drivers that are not in the profile.
+        ``wait`` waits until the drivers' devices are in the mirror.  Raises
+        :class:`~indiws.manager.ProfileStartError` after starting every
+        driver that could start.
+        """
+        supervisor = self.require_supervisor()
+        profile = self.db.require_profile(name)
+        if not supervisor.running:
+            await supervisor.start()
+        if profile.port != supervisor.port:
+            log.info(
+                "profile %r names port %d; the embedded indiserver keeps port %d",
+                profile.name,
+                profile.port,
+                supervisor.port,
+            )
+        if replace:
+            wanted = {(d.executable, d.name) for d in profile.drivers}
+            for driver in supervisor.running_drivers():
+                if driver.key not in wanted:
+                    await self.stop_driver(driver.executable, driver.name)
+        self.active_profile = profile.name
+        self._apply_roles(profile.roles)
+        log.info("starting profile %r (%d drivers)", profile.name, len(profile.drivers))
+        failure: ProfileStartError | None = None
+        try:
+            started = await supervisor.start_profile(profile)
+        except ProfileStartError as error:
+            started, failure = error.started, error
+        if profile.auto_connect:
+            self._spawn(self._connect_all(started), f"auto-connect {profile.name}")
+        if wait:
+            await self._wait_devices(started, present=True)
+        if failure is not None:
+            raise failure
+        return started
+
+    def _apply_roles(self, roles: Mapping[str, str]) -> None:
+        for role, device in roles.items():
+            if self.db.get_role(role) != device:
+                log.info("role %s: %s (from the profile)", role, device)
+            self.db.set_role(role, device)
+        # Devices defined already are connected now; the others when they appear.
+        self.roles.restore()
+
+    async def _connect_all(self, drivers: list[DriverInstance]) -> None:
+        """Connect every device of ``drivers`` (a profile's auto-connect)."""
+        await self._wait_devices(drivers, present=True)
+        devices = sorted({name for d in drivers for name in self.devices_of(d)})
+        results = await asyncio.gather(
+            *(self.roles.connect(device) for device in devices), return_exceptions=True
+        )
+        for device, result in zip(devices, results, strict=True):
+            if isinstance(result, INDIError | TimeoutError):
+                log.warning("could not connect %s: %s", device, result)
+            elif isinstance(result, BaseException):
+                log.error("connecting %s failed: %r", device, result)
+
+    # -------------------------------------------------------- custom drivers
+
+    def add_custom_driver(
+        self, label: str, name: str, family: str, executable: str, version: str = "1.0"
+    ) -> DriverInfo:
+        """A driver that is not in the catalog, known by ``label`` from now on."""
+        info = DriverInfo(
+            label=label,
+            executable=executable,
+            name=name or label,
+            group=family or "Custom",
+            version=version or "1.0",
+        )
+        self.custom_drivers[label] = info
+        return info
