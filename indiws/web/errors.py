@@ -18,7 +18,24 @@ from ..client import (
     UnknownElementError,
     UnknownPropertyError,
 )
+from ..db import ProfileExistsError, ProfileNotFoundError
+from ..manager import (
+    DriverError,
+    DriverNotFoundError,
+    FifoError,
+    IndiServerError,
+    IndiServerNotFoundError,
+    IndiServerStartError,
+    PortInUseError,
+    ProfileStartError,
+)
 from ..roles import ConnectFailedError, UnknownRoleError
+from ..service import (
+    DriverNotRunningError,
+    IndiServerNotManagedError,
+    IndiServerStoppedError,
+    UnknownDriverError,
+)
 
 __all__ = ["APIError", "JSONRPC_CODES", "describe_error"]
 
@@ -59,6 +76,21 @@ _TABLE: list[tuple[type[BaseException], int, int, str]] = [
     (PropertyTimeoutError, 504, -32030, "timeout"),
     (PropertyDeletedError, 409, -32031, "property_gone"),
     (TimeoutError, 504, -32030, "timeout"),
+    # Server, drivers and profiles (indiws.manager, indiws.db, indiws.service).
+    (IndiServerNotManagedError, 409, -32060, "indiserver_not_managed"),
+    (IndiServerStoppedError, 409, -32061, "indiserver_stopped"),
+    (ProfileNotFoundError, 404, -32062, "unknown_profile"),
+    (ProfileExistsError, 409, -32063, "profile_exists"),
+    (UnknownDriverError, 404, -32064, "unknown_driver"),
+    (DriverNotRunningError, 404, -32065, "driver_not_running"),
+    (DriverNotFoundError, 404, -32066, "driver_not_installed"),
+    (ProfileStartError, 502, -32067, "profile_start_failed"),
+    (FifoError, 503, -32068, "fifo_error"),
+    (DriverError, 409, -32069, "driver_error"),
+    (IndiServerNotFoundError, 503, -32070, "indiserver_not_installed"),
+    (PortInUseError, 409, -32071, "port_in_use"),
+    (IndiServerStartError, 502, -32072, "indiserver_start_failed"),
+    (IndiServerError, 503, -32073, "indiserver_error"),
 ]
 
 #: name → JSON-RPC code, for the docs and for clients.
