@@ -163,7 +163,8 @@ def _simulators_profile() -> Profile:
     return Profile(
         name=SIMULATORS_PROFILE,
         port=DEFAULT_PORT,
-        auto_start=False,
+        # A first start with no arguments runs the simulators.
+        auto_start=True,
         auto_connect=True,
         drivers=[
             ProfileDriver("indi_simulator_telescope", label="Telescope Simulator"),

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .client import INDIClient, INDIError
-from .db import DB_FILENAME, SIMULATORS_PROFILE, Profile, ProfileDriver, StateDB
+from .db import Profile, ProfileDriver, StateDB
 from .manager import (
     DriverCatalog,
     DriverError,
@@ -133,7 +133,6 @@ class Service:
     def __init__(self, config: Config) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        new_db = not (config.data_dir / DB_FILENAME).exists()
         self.db = StateDB.in_data_dir(config.data_dir)
         #: Profile started last (by the service or over HTTP); None when stopped.
         self.active_profile: str | None = None
@@ -146,10 +145,6 @@ class Service:
         self._client_started = False
         self._port_note = ""
         if config.embedded:
-            if new_db and self.db.get_profile(SIMULATORS_PROFILE) is not None:
-                # A first start runs the simulators; a user may later pick
-                # another auto-start profile, or none.
-                self.db.update_profile(SIMULATORS_PROFILE, auto_start=True)
             port = config.embedded_indi_port
             if port is None:
                 port = choose_port(DEFAULT_INDI_PORT)

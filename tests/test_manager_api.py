@@ -116,7 +116,7 @@ async def test_indiweb_profiles(running_service: RunningService) -> None:
             "id": 1,
             "name": "Simulators",
             "port": 7624,
-            "autostart": 0,  # marked auto-start only by an embedded service's first start
+            "autostart": 1,  # the seeded profile: a first start runs the simulators
             "autoconnect": 1,
             "scripts": None,
         }
