@@ -1,0 +1,512 @@
+"""Camera frames, stored once and referenced by a short id.
+
+`BlobStore` keeps frames in memory, bounded by count and total bytes (the
+oldest go first; the newest frame is always kept, however big), optionally
+also writes each frame to a folder under a name pattern, and makes
+auto-stretched 8-bit previews (PNG or JPEG) for a human to look at.
+
+File writes and preview rendering run off the event loop
+(``asyncio.to_thread``).  FITS is read with astropy (tile-compressed
+``.fits.fz`` included), previews are encoded with Pillow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import io
+import logging
+import os
+import re
+import secrets
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_PATTERN",
+    "Blob",
+    "BlobInfo",
+    "BlobNotFound",
+    "BlobStore",
+    "content_type",
+    "default_store",
+    "render_preview",
+]
+
+log = logging.getLogger("indiws.blobs")
+
+#: Name of a frame written to the store's folder.  Fields: device,
+#: frame_type, exposure, filter, timestamp (UTC, 20250101T221500),
+#: date (UTC, 2025-01-01), seq, id, property, element, ext (``.fits``);
+#: missing fields become ``unknown``.  ``/`` makes subfolders.
+DEFAULT_PATTERN = "{device}_{frame_type}_{exposure}s_{timestamp}_{seq:04d}{ext}"
+
+_CONTENT_TYPES = {
+    ".fits": "application/fits",
+    ".fit": "application/fits",
+    ".fts": "application/fits",
+    ".fits.fz": "application/fits",
+    ".fz": "application/fits",
+    ".xisf": "application/xisf",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+    ".webp": "image/webp",
+    ".json": "application/json",
+    ".txt": "text/plain",
+}
+_PREVIEW_FORMATS = {
+    "png": ("PNG", "image/png"),
+    "jpeg": ("JPEG", "image/jpeg"),
+    "jpg": ("JPEG", "image/jpeg"),
+}
+_SAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+
+
+def content_type(fmt: str) -> str:
+    """HTTP content type of a frame format (``.fits`` → ``application/fits``)."""
+    f = fmt.strip().lower()
+    if f and not f.startswith("."):
+        f = "." + f
+    return _CONTENT_TYPES.get(f, "application/octet-stream")
+
+
+class BlobNotFound(KeyError):
+    """No frame with that id (never stored, or evicted)."""
+
+    def __init__(self, blob_id: str) -> None:
+        super().__init__(blob_id)
+        self.blob_id = blob_id
+
+    def __str__(self) -> str:
+        return f"no frame {self.blob_id!r} (unknown or evicted)"
+
+
+@dataclass(slots=True)
+class BlobInfo:
+    id: str
+    seq: int
+    device: str
+    property: str
+    element: str
+    format: str
+    size: int
+    #: UTC, ISO 8601.
+    created: str
+    #: What the frame is: exposure settings, filter, ... (from the camera).
+    metadata: dict[str, Any] = field(default_factory=dict)
+    #: Where it was written (write-through folder), or why it was not.
+    path: str | None = None
+    write_error: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        return content_type(self.format)
+
+    @property
+    def filename(self) -> str:
+        """A download name: the written file's name, else device and id."""
+        if self.path:
+            return os.path.basename(self.path)
+        return f"{_safe(self.device)}_{self.id}{self.format or '.bin'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["content_type"] = self.content_type
+        d["filename"] = self.filename
+        return d
+
+
+@dataclass(slots=True)
+class Blob:
+    info: BlobInfo
+    data: bytes
+
+
+def _safe(value: Any) -> str:
+    return _SAFE.sub("_", str(value)).strip("_") or "unknown"
+
+
+class _Fields(dict):
+    def __missing__(self, key: str) -> str:
+        return "unknown"
+
+
+class BlobStore:
+    """Frames in memory, by id; see the module docstring.
+
+    ``max_count``/``max_bytes`` bound the store; ``folder`` (optional) gets
+    a copy of every frame named by ``pattern``; ``preview_cache`` previews
+    are kept (least recently used dropped first).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_count: int = 100,
+        max_bytes: int = 1 << 30,
+        folder: str | os.PathLike[str] | None = None,
+        pattern: str = DEFAULT_PATTERN,
+        preview_cache: int = 32,
+    ) -> None:
+        if max_count < 1 or max_bytes < 1:
+            raise ValueError("max_count and max_bytes must be at least 1")
+        self.max_count = max_count
+        self.max_bytes = max_bytes
+        self.folder = Path(folder) if folder is not None else None
+        self.pattern = pattern
+        self.preview_cache = preview_cache
+        self._blobs: collections.OrderedDict[str, Blob] = collections.OrderedDict()
+        self._bytes = 0
+        self._seq = 0
+        self._previews: collections.OrderedDict[tuple[str, str, int | None], bytes] = (
+            collections.OrderedDict()
+        )
+        self._rendering: dict[tuple[str, str, int | None], asyncio.Future[bytes]] = {}
+        self.evicted = 0
+        self.written = 0
+        _check_pattern(pattern)
+
+    # Storing ------------------------------------------------------------
+
+    def put(
+        self,
+        data: bytes,
+        *,
+        device: str,
+        property: str = "CCD1",
+        element: str = "CCD1",
+        format: str = ".fits",
+        metadata: dict[str, Any] | None = None,
+    ) -> BlobInfo:
+        """Store a frame in memory (no file write); returns its info."""
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        blob_id = secrets.token_urlsafe(6)
+        while blob_id in self._blobs:
+            blob_id = secrets.token_urlsafe(6)
+        self._seq += 1
+        info = BlobInfo(
+            id=blob_id,
+            seq=self._seq,
+            device=device,
+            property=property,
+            element=element,
+            format=format or "",
+            size=len(data),
+            created=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            metadata=dict(metadata or {}),
+        )
+        self._blobs[blob_id] = Blob(info, data)
+        self._bytes += len(data)
+        self._evict()
+        return info
+
+    async def add(
+        self,
+        data: bytes,
+        *,
+        device: str,
+        property: str = "CCD1",
+        element: str = "CCD1",
+        format: str = ".fits",
+        metadata: dict[str, Any] | None = None,
+    ) -> BlobInfo:
+        """Store a frame and, with a folder, write it there (off the loop).
+
+        A failed write is logged and noted in ``info.write_error``; the
+        frame stays available in memory.
+        """
+        info = self.put(
+            data,
+            device=device,
+            property=property,
+            element=element,
+            format=format,
+            metadata=metadata,
+        )
+        if self.folder is not None:
+            path = self._path_for(info)
+            try:
+                written = await asyncio.to_thread(_write_new, path, data)
+            except OSError as exc:
+                log.error("could not write frame %s to %s: %s", info.id, path, exc)
+                info.write_error = str(exc)
+            else:
+                info.path = str(written)
+                self.written += 1
+        return info
+
+    def _path_for(self, info: BlobInfo) -> Path:
+        assert self.folder is not None
+        created = datetime.fromisoformat(info.created.replace("Z", "+00:00"))
+        meta = info.metadata
+        exposure = meta.get("exposure", meta.get("duration"))
+        fields = _Fields({k: _safe(v) for k, v in meta.items() if isinstance(v, str | int | float)})
+        fields.update(
+            device=_safe(info.device),
+            frame_type=_safe(meta.get("frame_type", "unknown")).lower(),
+            exposure=_safe(f"{exposure:g}" if isinstance(exposure, int | float) else exposure),
+            filter=_safe(meta.get("filter") or "none"),
+            timestamp=created.strftime("%Y%m%dT%H%M%S"),
+            date=created.strftime("%Y-%m-%d"),
+            seq=info.seq,
+            id=info.id,
+            property=_safe(info.property),
+            element=_safe(info.element),
+            ext=info.format if info.format.startswith(".") else f".{info.format or 'bin'}",
+        )
+        name = self.pattern.format_map(fields)
+        path = (self.folder / name).resolve()
+        root = self.folder.resolve()
+        if root not in path.parents:
+            raise ValueError(f"file name pattern leads outside {root}: {name!r}")
+        return path
+
+    def _evict(self) -> None:
+        while len(self._blobs) > 1 and (
+            len(self._blobs) > self.max_count or self._bytes > self.max_bytes
+        ):
+            old_id, old = self._blobs.popitem(last=False)
+            self._bytes -= old.info.size
+            self.evicted += 1
+            for key in [k for k in self._previews if k[0] == old_id]:
+                del self._previews[key]
+
+    # Reading ------------------------------------------------------------
+
+    def get(self, blob_id: str) -> Blob:
+        """The frame (``.info``, ``.data``); `BlobNotFound` if unknown or evicted."""
+        try:
+            return self._blobs[blob_id]
+        except KeyError:
+            raise BlobNotFound(blob_id) from None
+
+    def info(self, blob_id: str) -> BlobInfo:
+        return self.get(blob_id).info
+
+    def list(self) -> list[BlobInfo]:
+        """Infos of the stored frames, oldest first."""
+        return [b.info for b in self._blobs.values()]
+
+    def latest(self, device: str | None = None) -> BlobInfo | None:
+        for blob in reversed(self._blobs.values()):
+            if device is None or blob.info.device == device:
+                return blob.info
+        return None
+
+    def delete(self, blob_id: str) -> None:
+        blob = self._blobs.pop(blob_id, None)
+        if blob is None:
+            raise BlobNotFound(blob_id)
+        self._bytes -= blob.info.size
+        for key in [k for k in self._previews if k[0] == blob_id]:
+            del self._previews[key]
+
+    def __contains__(self, blob_id: object) -> bool:
+        return blob_id in self._blobs
+
+    def __len__(self) -> int:
+        return len(self._blobs)
+
+    @property
+    def total_bytes(self) -> int:
+        return self._bytes
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "count": len(self._blobs),
+            "bytes": self._bytes,
+            "max_count": self.max_count,
+            "max_bytes": self.max_bytes,
+            "added": self._seq,
+            "evicted": self.evicted,
+            "written": self.written,
+            "folder": str(self.folder) if self.folder else None,
+            "previews_cached": len(self._previews),
+        }
+
+    content_type = staticmethod(content_type)
+
+    # Previews -----------------------------------------------------------
+
+    async def preview(self, blob_id: str, fmt: str = "png", max_size: int | None = None) -> bytes:
+        """An auto-stretched 8-bit preview of the frame, as PNG or JPEG bytes.
+
+        The preview has the frame's size, or is scaled down so that its
+        longer side is at most ``max_size``.  Rendered off the loop and
+        cached; concurrent requests for the same preview share one render.
+        """
+        fmt = fmt.lower().lstrip(".")
+        if fmt not in _PREVIEW_FORMATS:
+            raise ValueError(f"preview format must be png or jpeg, got {fmt!r}")
+        if fmt == "jpg":
+            fmt = "jpeg"
+        if max_size is not None and (isinstance(max_size, bool) or max_size < 1):
+            raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
+        blob = self.get(blob_id)
+        key = (blob_id, fmt, max_size)
+        cached = self._previews.get(key)
+        if cached is not None:
+            self._previews.move_to_end(key)
+            return cached
+        pending = self._rendering.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(
+                asyncio.to_thread(render_preview, blob.data, blob.info.format, fmt, max_size)
+            )
+            self._rendering[key] = pending
+            pending.add_done_callback(lambda _f: self._rendering.pop(key, None))
+        data = await asyncio.shield(pending)
+        if blob_id in self._blobs and self.preview_cache > 0:
+            self._previews[key] = data
+            while len(self._previews) > self.preview_cache:
+                self._previews.popitem(last=False)
+        return data
+
+    @staticmethod
+    def preview_content_type(fmt: str) -> str:
+        return _PREVIEW_FORMATS.get(fmt.lower().lstrip("."), ("", "application/octet-stream"))[1]
+
+
+def _check_pattern(pattern: str) -> None:
+    try:
+        pattern.format_map(_Fields(seq=1))
+    except (ValueError, IndexError, KeyError) as exc:
+        raise ValueError(f"bad file name pattern {pattern!r}: {exc}") from None
+
+
+def _write_new(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` (or ``path_1``, ... if taken), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name, suffix = path.name, ""
+    for ext in (".fits.fz", *(path.suffixes[-1:])):
+        if name.endswith(ext):
+            name, suffix = name[: -len(ext)], ext
+            break
+    candidate, n = path, 0
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{name}_{n}{suffix}")
+    tmp = candidate.with_name(f".{candidate.name}.part")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, candidate)
+    return candidate
+
+
+# ---------------------------------------------------------------- preview
+
+
+def render_preview(
+    data: bytes, in_format: str, fmt: str = "png", max_size: int | None = None
+) -> bytes:
+    """Auto-stretched 8-bit PNG/JPEG of a frame (FITS, or any image Pillow reads)."""
+    from PIL import Image
+
+    pil_format = _PREVIEW_FORMATS[fmt.lower().lstrip(".")][0]
+    f = in_format.lower()
+    if ".fit" in f or ".fts" in f or f.endswith(".fz") or data[:9] == b"SIMPLE  =":
+        pixels = _stretch(_fits_image(data))
+        image = Image.fromarray(pixels)
+    else:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        if image.mode not in ("L", "RGB"):
+            image = image.convert("RGB")
+    if max_size is not None and max(image.size) > max_size:
+        image.thumbnail((max_size, max_size), Image.Resampling.LANCZOS)
+    if pil_format == "JPEG" and image.mode not in ("L", "RGB"):
+        image = image.convert("RGB")
+    out = io.BytesIO()
+    if pil_format == "PNG":
+        image.save(out, "PNG", compress_level=3)
+    else:
+        image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def _fits_image(data: bytes) -> np.ndarray:
+    """The first image in a FITS file as float32, (H, W) or (H, W, 3), top row first."""
+    from astropy.io import fits
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # padding and header-fixing chatter
+        with fits.open(io.BytesIO(data), memmap=False) as hdus:
+            for hdu in hdus:
+                if hdu.data is not None and getattr(hdu.data, "ndim", 0) >= 2 and hdu.is_image:
+                    arr = np.asarray(hdu.data, dtype=np.float32)
+                    row_order = str(hdu.header.get("ROWORDER", "TOP-DOWN")).upper()
+                    break
+            else:
+                raise ValueError("the FITS file holds no image")
+    while arr.ndim > 3:
+        arr = arr[0]
+    if arr.ndim == 3:
+        if arr.shape[0] in (3, 4):
+            arr = np.moveaxis(arr[:3], 0, -1)
+        elif arr.shape[-1] not in (3, 4):
+            arr = arr[0]
+        else:
+            arr = arr[..., :3]
+    if row_order == "BOTTOM-UP":
+        arr = arr[::-1]
+    return arr
+
+
+def _stretch(arr: np.ndarray, target: float = 0.25, shadows: float = -2.8) -> np.ndarray:
+    """Midtone transfer stretch (like PixInsight's auto STF) to uint8.
+
+    Shadows are clipped ``shadows`` normalised MADs below the median, and
+    the midtone balance puts the median at ``target`` brightness.  Colour
+    planes are stretched with shared (linked) parameters.
+    """
+    finite = np.isfinite(arr)
+    if not finite.all():
+        arr = np.where(finite, arr, np.nan)
+    step = max(1, arr.size // 500_000)
+    sample = arr.reshape(-1)[::step]
+    sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    lo, hi = float(sample.min()), float(sample.max())
+    if hi <= lo:
+        return np.zeros(arr.shape, dtype=np.uint8)
+    norm = (sample - lo) / (hi - lo)
+    median = float(np.median(norm))
+    mad = float(np.median(np.abs(norm - median))) * 1.4826
+    if mad <= 0:
+        # A flat frame (bias without noise, saturated): a plain percentile stretch.
+        p_lo, p_hi = np.percentile(sample, (0.5, 99.5))
+        scale = max(float(p_hi - p_lo), 1e-12)
+        y = np.clip((arr - p_lo) / scale, 0.0, 1.0)
+        return np.nan_to_num(y * 255.0 + 0.5).astype(np.uint8)
+    c0 = min(max(0.0, median + shadows * mad), median)
+    x = (median - c0) / (1.0 - c0) if c0 < 1.0 else 0.5
+    m = _mtf(target, x)
+    y = np.clip(((arr - lo) / (hi - lo) - c0) / (1.0 - c0), 0.0, 1.0)
+    y = _mtf(m, y)
+    return np.nan_to_num(y * 255.0 + 0.5).astype(np.uint8)
+
+
+def _mtf(m: float, x: Any) -> Any:
+    """Midtones transfer function: maps 0→0, m→0.5, 1→1."""
+    return ((m - 1.0) * x) / ((2.0 * m - 1.0) * x - m)
+
+
+_default: BlobStore | None = None
+
+
+def default_store() -> BlobStore:
+    """A process-wide store for callers that were not given one."""
+    global _default
+    if _default is None:
+        _default = BlobStore()
+    return _default
