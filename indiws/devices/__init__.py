@@ -1,0 +1,53 @@
+"""High-level verbs for the devices that play a role: telescope, camera,
+focuser, filter wheel.  Free of any web framework; the web layer calls them.
+
+    telescope = Telescope(client, "Telescope Simulator")
+    await telescope.connect()
+    await telescope.unpark()
+    result = await telescope.goto(5.5, 22.0, epoch="J2000", progress=print)
+
+Every long verb ends only when the action has really ended, returns a
+result dict, and raises one of the errors in `indiws.devices.errors`.
+"""
+
+from __future__ import annotations
+
+from .base import (
+    Action,
+    ActionListener,
+    ProgressCallback,
+    RoleDevice,
+    running_actions,
+    subscribe_actions,
+)
+from .errors import (
+    ActionAborted,
+    ActionFailed,
+    ActionTimeout,
+    CapabilityError,
+    DeviceBusyError,
+    DeviceError,
+    DeviceNotConnectedError,
+    DeviceStateError,
+    InvalidValueError,
+    NoDeviceError,
+)
+
+__all__ = [
+    "Action",
+    "ActionAborted",
+    "ActionFailed",
+    "ActionListener",
+    "ActionTimeout",
+    "CapabilityError",
+    "DeviceBusyError",
+    "DeviceError",
+    "DeviceNotConnectedError",
+    "DeviceStateError",
+    "InvalidValueError",
+    "NoDeviceError",
+    "ProgressCallback",
+    "RoleDevice",
+    "running_actions",
+    "subscribe_actions",
+]

@@ -1,0 +1,850 @@
+"""What every role device shares: finding the device, connecting it,
+checking capabilities, and the action engine.
+
+An *action* is an INDI command whose end is only known from what the driver
+sends afterwards: a slew, an exposure, a focuser move.  `Action` subscribes
+to the device before the command is sent, queues snapshots of the watched
+properties as they change, and lets a verb walk through them until the
+action has really ended.  It also carries what every long action needs:
+
+- a deadline (`ActionTimeout`; the device is told to stop where it can),
+- abort from elsewhere (`RoleDevice.abort` flags the running actions of its
+  role; they wait until the driver has stopped, then raise `ActionAborted`),
+- supersession (a newer action on the same channel, e.g. a second goto,
+  ends the older one with `ActionAborted`),
+- cancellation of the awaiting task (the device is told to stop, then the
+  `CancelledError` goes on),
+- progress reports to the caller's callback and to every action listener
+  (`subscribe_actions`), so a second client can follow the same action.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import inspect
+import logging
+import secrets
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, ClassVar
+
+from ..client import (
+    Device,
+    Event,
+    EventType,
+    INDIClient,
+    InvalidValueError,
+    NotConnectedError,
+    Property,
+)
+from ..protocol import Permission, PropertyKind, PropertyState, SwitchState
+from .errors import (
+    ActionAborted,
+    ActionFailed,
+    ActionTimeout,
+    CapabilityError,
+    DeviceError,
+    DeviceNotConnectedError,
+    NoDeviceError,
+)
+
+__all__ = [
+    "Action",
+    "ActionListener",
+    "ProgressCallback",
+    "RoleDevice",
+    "Update",
+    "running_actions",
+    "subscribe_actions",
+]
+
+log = logging.getLogger("indiws.devices")
+
+#: Called with a progress dict while a long action runs.  It runs on the
+#: event loop and must not block; an awaitable it returns is scheduled.
+ProgressCallback = Callable[[dict[str, Any]], Any]
+#: Called with every action event (started, progress, finished) of a client.
+ActionListener = Callable[[dict[str, Any]], Any]
+
+#: DRIVER_INTERFACE bits (INDI's DeviceInterface).
+INTERFACES: dict[int, str] = {
+    1: "telescope",
+    2: "ccd",
+    4: "guider",
+    8: "focuser",
+    16: "filter",
+    32: "dome",
+    64: "gps",
+    128: "weather",
+    256: "ao",
+    512: "dustcap",
+    1024: "lightbox",
+    2048: "detector",
+    4096: "rotator",
+    8192: "spectrograph",
+    16384: "correlator",
+    32768: "aux",
+}
+
+#: How long an aborted action waits for the driver to leave Busy.
+SETTLE_TIMEOUT = 15.0
+#: A switch answered otherwise than asked, with no better answer this many
+#: seconds later, was refused by the driver.
+REFUSED_AFTER = 2.0
+_MAX_MESSAGES = 50
+
+
+@dataclass(slots=True)
+class Update:
+    """A snapshot of one watched change, taken when it arrived.
+
+    ``kind`` is ``defined``, ``updated``, ``deleted`` (the property or the
+    whole device went) or ``lost`` (the indiserver connection dropped).
+    """
+
+    kind: str
+    name: str | None
+    state: PropertyState | None = None
+    values: dict[str, Any] | None = None
+    changed: tuple[str, ...] = ()
+    message: str | None = None
+    #: BLOB properties: the format of each element (``.fits``, ...).
+    formats: dict[str, str | None] | None = None
+
+    def __getitem__(self, element: str) -> Any:
+        return (self.values or {}).get(element)
+
+
+class _Registry:
+    """Running actions and action listeners of one client."""
+
+    def __init__(self) -> None:
+        self.actions: dict[str, set[Action]] = {}
+        self.listeners: list[ActionListener] = []
+
+    def emit(self, event: dict[str, Any]) -> None:
+        for listener in list(self.listeners):
+            _call_safely(listener, event, "action listener")
+
+
+_REGISTRIES: weakref.WeakKeyDictionary[INDIClient, _Registry] = weakref.WeakKeyDictionary()
+_PENDING: set[asyncio.Future[Any]] = set()  # awaitables returned by callbacks
+
+
+def _registry(client: INDIClient) -> _Registry:
+    reg = _REGISTRIES.get(client)
+    if reg is None:
+        reg = _REGISTRIES[client] = _Registry()
+    return reg
+
+
+def _call_safely(
+    callback: Callable[[dict[str, Any]], Any], data: dict[str, Any], what: str
+) -> None:
+    try:
+        result = callback(data)
+    except Exception:
+        log.exception("%s failed", what)
+        return
+    if inspect.isawaitable(result):
+        fut = asyncio.ensure_future(result)
+        _PENDING.add(fut)
+        fut.add_done_callback(_PENDING.discard)
+
+
+class _ListenerHandle:
+    def __init__(self, client: INDIClient, callback: ActionListener) -> None:
+        self._client, self._callback = client, callback
+
+    def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            _registry(self._client).listeners.remove(self._callback)
+
+    def __enter__(self) -> _ListenerHandle:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def subscribe_actions(client: INDIClient, callback: ActionListener) -> _ListenerHandle:
+    """Call ``callback(event)`` for every action started on ``client``.
+
+    Events are dicts with ``event`` = ``started`` (with ``params``),
+    ``progress`` (the same dict the caller's progress callback gets) or
+    ``finished`` (with ``outcome``: ``ok``, an error code such as
+    ``aborted``/``timeout``/``action_failed``, or ``cancelled``; plus
+    ``result`` or ``error``), and always ``action_id``, ``action``,
+    ``role``, ``device``.  ``close()`` the handle to stop.
+    """
+    _registry(client).listeners.append(callback)
+    return _ListenerHandle(client, callback)
+
+
+def running_actions(
+    client: INDIClient, device: str | None = None, role: str | None = None
+) -> list[dict[str, Any]]:
+    """The actions running now (optionally of one device and/or role)."""
+    reg = _registry(client)
+    out = []
+    for dev, actions in reg.actions.items():
+        if device is not None and dev != device:
+            continue
+        out.extend(a.describe() for a in actions if role is None or a.role == role)
+    return sorted(out, key=lambda a: a["started"])
+
+
+class Action:
+    """One running action; use as ``async with owner._action(...) as act``."""
+
+    def __init__(
+        self,
+        owner: RoleDevice,
+        verb: str,
+        watch: Iterable[str] | None,
+        *,
+        timeout: float | None,
+        progress: ProgressCallback | None = None,
+        abort: Callable[[], Awaitable[Any]] | None = None,
+        channel: str | None = None,
+        main: str | None = None,
+        params: dict[str, Any] | None = None,
+        quiet: bool = False,
+    ) -> None:
+        if timeout is not None and timeout <= 0:
+            raise InvalidValueError(f"timeout must be positive, got {timeout:g}")
+        self.owner = owner
+        self.client = owner.client
+        self.device: str = owner._device().name
+        self.role = owner.role
+        self.verb = verb
+        self.id = secrets.token_hex(4)
+        self.watch = None if watch is None else frozenset(watch)
+        self.timeout = timeout
+        self.channel = channel
+        self.main = main
+        self.params = dict(params or {})
+        #: A quiet action (a setting) is neither listed nor announced.
+        self.quiet = quiet
+        #: Updated by the verb as it learns where the action is; goes into errors.
+        self.details: dict[str, Any] = {}
+        #: Set by the verb: where the device is now (merged into ``details``
+        #: when the action ends early, after the device stopped).
+        self.where: Callable[[], dict[str, Any]] | None = None
+        self.messages: list[str] = []
+        self.last_progress: dict[str, Any] | None = None
+        self.result: dict[str, Any] | None = None
+        self._progress = progress
+        self._abort = abort
+        self._queue: collections.deque[Update] = collections.deque()
+        self._wakeup = asyncio.Event()
+        self._interrupt: tuple[str, str] | None = None
+        self._sent = False
+        self._sub: Any = None
+        self._loop = asyncio.get_running_loop()
+        self.started = time.time()
+        self._t0 = self._loop.time()
+        self._deadline = None if timeout is None else self._t0 + timeout
+
+    # Lifecycle ----------------------------------------------------------
+
+    async def __aenter__(self) -> Action:
+        reg = _registry(self.client)
+        if self.channel is not None:
+            for other in list(reg.actions.get(self.device, ())):
+                if other.channel == self.channel:
+                    other.interrupt("superseded", f"{other.verb} superseded by a newer {self.verb}")
+        self._sub = self.client.subscribe(self._on_event, device=self.device)
+        if not self.quiet:
+            reg.actions.setdefault(self.device, set()).add(self)
+            reg.emit(self._event("started", params=self.params))
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._sub.close()
+        reg = _registry(self.client)
+        actions = reg.actions.get(self.device)
+        if actions is not None:
+            actions.discard(self)
+            if not actions:
+                del reg.actions[self.device]
+        cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+        if self.quiet:
+            return
+        if cancelled and self._sent and self._abort and self.owner.abort_on_cancel:
+            # The caller gave up waiting: stop the device rather than leave it
+            # moving with nobody watching.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._abort()), 5)
+            except Exception as err:  # best effort while cancelling
+                log.warning("%s: could not stop %s after cancel: %s", self.verb, self.device, err)
+        if exc is None:
+            reg.emit(self._event("finished", outcome="ok", result=self.result))
+        elif cancelled:
+            reg.emit(self._event("finished", outcome="cancelled"))
+        else:
+            code = exc.code if isinstance(exc, DeviceError) else "error"
+            error = exc.to_dict() if isinstance(exc, DeviceError) else {"message": str(exc)}
+            reg.emit(self._event("finished", outcome=code, error=error))
+
+    def _event(self, kind: str, **data: Any) -> dict[str, Any]:
+        return {
+            "event": kind,
+            "action_id": self.id,
+            "action": self.verb,
+            "role": self.role,
+            "device": self.device,
+            **data,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "action_id": self.id,
+            "action": self.verb,
+            "role": self.role,
+            "device": self.device,
+            "params": self.params,
+            "started": self.started,
+            "elapsed": round(self.elapsed, 3),
+            "progress": self.last_progress,
+        }
+
+    @property
+    def elapsed(self) -> float:
+        return self._loop.time() - self._t0
+
+    # Events -------------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        etype = event.type
+        if etype is EventType.MESSAGE:
+            if event.message:
+                self.messages.append(event.message)
+                del self.messages[:-_MAX_MESSAGES]
+            return
+        if etype is EventType.CONNECTION_LOST:
+            self._queue.append(Update("lost", None))
+        elif etype is EventType.DELETED:
+            if event.name is None or self.watch is None or event.name in self.watch:
+                self._queue.append(Update("deleted", event.name))
+            else:
+                return
+        elif etype in (EventType.UPDATED, EventType.DEFINED):
+            if self.watch is not None and event.name not in self.watch:
+                return
+            prop = event.property
+            assert prop is not None
+            formats = None
+            if prop.kind is PropertyKind.BLOB:
+                formats = {n: el.format for n, el in prop.elements.items()}
+            self._queue.append(
+                Update(
+                    etype.value,
+                    event.name,
+                    prop.state,
+                    prop.values(),
+                    event.changed,
+                    event.message,
+                    formats,
+                )
+            )
+        else:
+            return
+        self._wakeup.set()
+
+    def interrupt(self, reason: str, text: str) -> None:
+        """End the action from outside: ``reason`` is ``abort`` or ``superseded``."""
+        if self._interrupt is None:
+            self._interrupt = (reason, text)
+            self._wakeup.set()
+
+    # For verbs ----------------------------------------------------------
+
+    async def send(self, name: str, values: dict[str, Any]) -> None:
+        """Send new values (checked against the definition first)."""
+        await self.client.set_property(self.device, name, values)
+        self._sent = True
+
+    async def next(self, within: float | None = None) -> Update | None:
+        """The next watched change.
+
+        Returns None when ``within`` seconds pass without one.  Raises
+        `ActionTimeout` at the action's deadline, `ActionAborted` when
+        aborted or superseded, `ActionFailed` when the device or the
+        indiserver connection goes away.
+        """
+        until = None if within is None else self._loop.time() + within
+        while True:
+            if self._interrupt is not None:
+                await self._end_interrupted()
+            if self._queue:
+                update = self._queue.popleft()
+                if update.kind == "lost":
+                    raise self.fail(f"{self.verb}: lost the connection to indiserver")
+                if update.kind == "deleted":
+                    what = "the device" if update.name is None else update.name
+                    raise self.fail(f"{self.verb}: {what} went away (device disconnected?)")
+                return update
+            now = self._loop.time()
+            if self._deadline is not None and now >= self._deadline:
+                await self._end_timed_out()
+            if until is not None and now >= until:
+                return None
+            limits = [t for t in (self._deadline, until) if t is not None]
+            self._wakeup.clear()
+            try:
+                async with asyncio.timeout(min(limits) - now if limits else None):
+                    await self._wakeup.wait()
+            except TimeoutError:
+                pass
+
+    def report(self, progress: dict[str, Any]) -> None:
+        """Send a progress dict to the caller and to the action listeners."""
+        data = {
+            "action": self.verb,
+            "action_id": self.id,
+            "role": self.role,
+            "device": self.device,
+            "elapsed": round(self.elapsed, 3),
+            **progress,
+        }
+        self.last_progress = data
+        if self._progress is not None:
+            _call_safely(self._progress, data, f"progress callback of {self.verb}")
+        if not self.quiet:
+            _registry(self.client).emit({"event": "progress", **data})
+
+    def fail(self, text: str) -> ActionFailed:
+        """An `ActionFailed` carrying the driver's messages."""
+        return ActionFailed(
+            text + _last_words(self.messages),
+            device=self.device,
+            role=self.role,
+            action=self.verb,
+            messages=self._messages_for_error(),
+            details=self.details,
+        )
+
+    def done(self, result: dict[str, Any]) -> dict[str, Any]:
+        """Record and return the verb's result (adds action, device, elapsed)."""
+        self.result = {
+            "action": self.verb,
+            "device": self.device,
+            "elapsed": round(self.elapsed, 3),
+            **result,
+        }
+        return self.result
+
+    def main_busy(self) -> bool:
+        prop = self._mirror(self.main)
+        return prop is not None and prop.state is PropertyState.BUSY
+
+    # Endings ------------------------------------------------------------
+
+    def _mirror(self, name: str | None) -> Property | None:
+        if name is None:
+            return None
+        dev = self.client.devices.get(self.device)
+        return dev.properties.get(name) if dev else None
+
+    def _messages_for_error(self) -> list[str]:
+        if self.messages:
+            return self.messages[-5:]
+        dev = self.client.devices.get(self.device)
+        return [text for _, text in list(dev.messages)[-3:]] if dev else []
+
+    async def settle(self, limit: float = SETTLE_TIMEOUT) -> bool:
+        """Wait (at most ``limit`` s) until the main property is not Busy."""
+        until = self._loop.time() + limit
+        while self.main_busy():
+            left = until - self._loop.time()
+            if left <= 0:
+                return False
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await self._wakeup.wait()
+        return True
+
+    def _where(self) -> dict[str, Any]:
+        if self.where is None:
+            return {}
+        try:
+            return self.where()
+        except Exception:  # the device may be gone; the error matters more
+            return {}
+
+    async def _end_interrupted(self) -> None:
+        assert self._interrupt is not None
+        reason, text = self._interrupt
+        stopped = True
+        if reason == "abort":
+            stopped = await self.settle()
+        details = dict(self.details, **self._where(), reason=reason)
+        if not stopped:
+            details["still_busy"] = True
+        raise ActionAborted(
+            text,
+            device=self.device,
+            role=self.role,
+            action=self.verb,
+            messages=self.messages[-5:],
+            details=details,
+        )
+
+    async def _end_timed_out(self) -> None:
+        told = stopped = False
+        if self._abort is not None and self._sent:
+            try:
+                await self._abort()
+                told = True
+                stopped = await self.settle()
+            except Exception as err:  # report the timeout, not this
+                log.warning("%s: could not stop %s after timeout: %s", self.verb, self.device, err)
+        text = f"{self.verb} did not end within {self.timeout:g} s"
+        if told:
+            text += "; the device was told to stop" + ("" if stopped else " (still busy)")
+        raise ActionTimeout(
+            text,
+            device=self.device,
+            role=self.role,
+            action=self.verb,
+            messages=self.messages[-5:],
+            details=dict(self.details, **self._where(), stopped=stopped),
+        )
+
+
+def _last_words(messages: list[str]) -> str:
+    return f" (driver said: {messages[-1]})" if messages else ""
+
+
+class RoleDevice:
+    """A device playing a role, as seen through one `INDIClient`.
+
+    Cheap to create: it holds the client and the device name, nothing else,
+    so make one per call (``Telescope(client, name)``).  Everything is read
+    from the client's live mirror when a verb runs.  ``device`` may be None
+    for a role with no device assigned: every verb then raises
+    `NoDeviceError` (and `status()` says so).
+
+    ``abort_on_cancel``: when the task awaiting a long action is cancelled,
+    tell the device to stop (default).  The web layer may pass False to let
+    an action run on after its caller went away.
+    """
+
+    role: ClassVar[str] = "device"
+
+    def __init__(
+        self, client: INDIClient, device: str | None, *, abort_on_cancel: bool = True
+    ) -> None:
+        self.client = client
+        self.name = device
+        self.abort_on_cancel = abort_on_cancel
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    # Lookups ------------------------------------------------------------
+
+    def _device(self) -> Device:
+        if self.name is None:
+            raise NoDeviceError(f"no device is assigned to the {self.role} role", role=self.role)
+        dev = self.client.devices.get(self.name)
+        if dev is None:
+            if not self.client.connected:
+                raise NotConnectedError(
+                    f"not connected to indiserver {self.client.host}:{self.client.port}"
+                )
+            raise NoDeviceError(
+                f"device {self.name!r} ({self.role}) is not on the indiserver",
+                device=self.name,
+                role=self.role,
+            )
+        return dev
+
+    def _connected(self) -> Device:
+        dev = self._device()
+        if not dev.connected:
+            raise DeviceNotConnectedError(
+                f"device {dev.name!r} ({self.role}) is not connected: connect it first",
+                device=dev.name,
+                role=self.role,
+            )
+        return dev
+
+    def has(self, *names: str) -> bool:
+        """True if the device defines every named property now."""
+        dev = self.client.devices.get(self.name) if self.name else None
+        return dev is not None and all(n in dev.properties for n in names)
+
+    def _prop(self, name: str, what: str) -> Property:
+        """The property, or `CapabilityError` saying the device cannot ``what``."""
+        dev = self._connected()
+        prop = dev.properties.get(name)
+        if prop is None:
+            raise CapabilityError(
+                f"{dev.name} cannot {what} (it does not define {name})",
+                device=dev.name,
+                role=self.role,
+                properties=[name],
+            )
+        return prop
+
+    def _optional(self, name: str) -> Property | None:
+        dev = self.client.devices.get(self.name) if self.name else None
+        return dev.properties.get(name) if dev else None
+
+    def _number(self, name: str, element: str) -> float | None:
+        prop = self._optional(name)
+        if prop is None or element not in prop.elements:
+            return None
+        value = prop[element]
+        return float(value) if isinstance(value, int | float) else None
+
+    def _switch_on(self, name: str) -> list[str] | None:
+        prop = self._optional(name)
+        return None if prop is None else prop.on_switches()
+
+    @staticmethod
+    def _writable(prop: Property | None) -> bool:
+        return prop is not None and prop.perm is not Permission.RO
+
+    @staticmethod
+    def _choose(prop: Property, wanted: str, what: str) -> str:
+        """The switch element meant by ``wanted``: its name or label (any
+        case), or the last part of its name (``"centering"`` for
+        ``SLEW_CENTERING``, ``"sidereal"`` for ``TRACK_SIDEREAL``)."""
+        if not isinstance(wanted, str) or not wanted.strip():
+            raise InvalidValueError(f"{what}: give a name, got {wanted!r}")
+        w = wanted.strip().lower()
+        for el in prop.elements.values():
+            if w in (el.name.lower(), el.label.lower()):
+                return el.name
+        for el in prop.elements.values():
+            if el.name.lower().endswith("_" + w):
+                return el.name
+        choices = ", ".join(f"{el.name} ({el.label})" for el in prop.elements.values())
+        raise InvalidValueError(f"{prop.device} has no {what} {wanted!r}: choose one of {choices}")
+
+    # Actions ------------------------------------------------------------
+
+    def _action(
+        self,
+        verb: str,
+        watch: Iterable[str] | None,
+        *,
+        timeout: float | None,
+        progress: ProgressCallback | None = None,
+        abort: Callable[[], Awaitable[Any]] | None = None,
+        channel: str | None = None,
+        main: str | None = None,
+        params: dict[str, Any] | None = None,
+        quiet: bool = False,
+    ) -> Action:
+        return Action(
+            self,
+            verb,
+            watch,
+            timeout=timeout,
+            progress=progress,
+            abort=abort,
+            channel=None if channel is None else f"{self.role}.{channel}",
+            main=main,
+            params=params,
+            quiet=quiet,
+        )
+
+    def _interrupt_actions(self, text: str, channel: str | None = None) -> int:
+        """Flag this role's running actions on the device as aborted."""
+        if self.name is None:
+            return 0
+        wanted = None if channel is None else f"{self.role}.{channel}"
+        count = 0
+        for act in list(_registry(self.client).actions.get(self.name, ())):
+            if act.role == self.role and (wanted is None or act.channel == wanted):
+                act.interrupt("abort", text)
+                count += 1
+        return count
+
+    def running(self) -> list[dict[str, Any]]:
+        """This role's actions running now on the device."""
+        if self.name is None:
+            return []
+        return running_actions(self.client, self.name, self.role)
+
+    async def _set(
+        self,
+        name: str,
+        values: dict[str, Any],
+        *,
+        verb: str | None = None,
+        timeout: float = 10.0,
+        accept_busy: bool = False,
+        confirm: bool = True,
+    ) -> Property:
+        """Send values and wait for the driver's answer.
+
+        Returns once the driver answered with a state other than Busy (or
+        any state but Alert with ``accept_busy``, for properties such as
+        CCD_COOLER or TELESCOPE_TRACK_STATE that stay Busy while active).
+        Alert raises `ActionFailed` with the driver's message.  For a switch
+        the answer must show the switches turned as asked: an update that
+        does not is taken as a late one from before, unless no matching
+        update follows within `REFUSED_AFTER` seconds (then the driver
+        refused: `ActionFailed`).  ``confirm=False`` skips that check, for
+        buttons that the driver turns off again at once (TELESCOPE_PARK_OPTION).
+        """
+        prop = self.client.get_property(self._device().name, name)
+        wanted: dict[str, SwitchState] = {}
+        if prop.kind is PropertyKind.SWITCH and confirm:
+            _, items = self.client.validate(prop.device, name, values)
+            wanted = dict(items)
+        async with self._action(verb or f"set {name}", [name], timeout=timeout, quiet=True) as act:
+            await act.send(name, values)
+            refused_at: float | None = None
+            while True:
+                within = None if refused_at is None else max(0.0, refused_at - act.elapsed)
+                u = await act.next(within)
+                if u is None:
+                    raise act.fail(f"{act.device} did not apply {name}")
+                if u.kind != "updated":
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail(f"{act.device} refused {name}")
+                if u.state is PropertyState.BUSY and not accept_busy:
+                    continue
+                if wanted and any(u[e] is not v for e, v in wanted.items()):
+                    if refused_at is None:
+                        refused_at = act.elapsed + REFUSED_AFTER
+                    continue
+                return self.client.get_property(act.device, name)
+
+    # Common verbs -------------------------------------------------------
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the device (CONNECTION switch); returns `status()`.
+
+        Ends once the driver reports the device connected and has finished
+        defining the properties that come with the connection.
+        """
+        dev = self._device()
+        if dev.connected:
+            return self.status()
+        if "CONNECTION" not in dev.properties:
+            raise CapabilityError(
+                f"{dev.name} has no CONNECTION property",
+                device=dev.name,
+                role=self.role,
+                properties=["CONNECTION"],
+            )
+        async with self._action("connect", None, timeout=timeout) as act:
+            await act.send("CONNECTION", {"CONNECT": True})
+            connected_at: float | None = None
+            last_defined = 0.0
+            while True:
+                # Once connected, wait for a short spell without new
+                # definitions: INDI has no "all properties defined" marker.
+                within = None
+                if connected_at is not None:
+                    if act.elapsed - connected_at > 5:
+                        break
+                    within = max(0.0, last_defined + 0.3 - act.elapsed)
+                u = await act.next(within)
+                if u is None:
+                    break
+                if u.kind == "defined":
+                    last_defined = act.elapsed
+                    continue
+                if u.kind != "updated" or u.name != "CONNECTION":
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail(f"{act.device} failed to connect")
+                if u.state is PropertyState.BUSY:
+                    continue
+                if u["CONNECT"] is SwitchState.ON:
+                    connected_at = last_defined = act.elapsed
+                else:
+                    raise act.fail(f"{act.device} did not connect")
+            act.done({"connected": True})
+        return self.status()
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the device; returns `status()`."""
+        dev = self._device()
+        if not dev.connected:
+            return self.status()
+        self._interrupt_actions(f"{dev.name} is being disconnected")
+        async with self._action("disconnect", ["CONNECTION"], timeout=timeout) as act:
+            await act.send("CONNECTION", {"DISCONNECT": True})
+            while True:
+                u = await act.next()
+                assert u is not None
+                if u.kind != "updated":
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail(f"{act.device} failed to disconnect")
+                if u.state is not PropertyState.BUSY and u["DISCONNECT"] is SwitchState.ON:
+                    break
+            act.done({"connected": False})
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        """A brief state for periodic status pushes; never raises for an
+        absent or disconnected device (``present``/``connected`` say so)."""
+        out: dict[str, Any] = {"role": self.role, "device": self.name}
+        dev = self.client.devices.get(self.name) if self.name else None
+        out["present"] = dev is not None
+        out["connected"] = bool(dev and dev.connected)
+        if dev is not None and dev.connected:
+            try:
+                out.update(self._status())
+            except Exception as exc:  # a status push must not fail on odd drivers
+                log.exception("status of %s failed", self.name)
+                out["error"] = str(exc)
+            out["busy"] = bool(self.running())
+        return out
+
+    def _status(self) -> dict[str, Any]:
+        return {}
+
+    def info(self) -> dict[str, Any]:
+        """Static facts and capabilities.
+
+        Capabilities are derived from the properties the device defines
+        now; most drivers define them only once connected, so
+        ``capabilities`` is None while the device is not connected.
+        """
+        dev = self._device()
+        bits = dev.interfaces
+        out: dict[str, Any] = {
+            "role": self.role,
+            "device": dev.name,
+            "connected": dev.connected,
+            "driver": {
+                "name": dev.driver_info.get("DRIVER_NAME"),
+                "exec": dev.driver_info.get("DRIVER_EXEC"),
+                "version": dev.driver_info.get("DRIVER_VERSION"),
+                "interface": bits,
+            },
+            "interfaces": [name for bit, name in INTERFACES.items() if bits & bit],
+            "capabilities": self._capabilities() if dev.connected else None,
+        }
+        if dev.connected:
+            out.update(self._facts())
+        return out
+
+    def _capabilities(self) -> dict[str, Any]:
+        return {}
+
+    def _facts(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,141 @@
+"""Errors of the device verbs.
+
+Every error says which device (and role) it concerns; `to_dict()` gives the
+JSON-ready details (driver messages, property names) for an API answer.
+Out-of-range or malformed values raise the client's `InvalidValueError`
+(re-exported here), the same error the client raises for a bad
+``set_property`` call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..client import INDIError, InvalidValueError
+
+__all__ = [
+    "ActionAborted",
+    "ActionFailed",
+    "ActionTimeout",
+    "CapabilityError",
+    "DeviceBusyError",
+    "DeviceError",
+    "DeviceNotConnectedError",
+    "DeviceStateError",
+    "InvalidValueError",
+    "NoDeviceError",
+]
+
+
+class DeviceError(INDIError):
+    """Base of the errors raised by the device verbs.
+
+    ``code`` is a stable short name (``no_device``, ``not_connected``, ...)
+    for API answers.
+    """
+
+    code = "device_error"
+
+    def __init__(self, message: str, *, device: str | None = None, role: str | None = None) -> None:
+        super().__init__(message)
+        self.device = device
+        self.role = role
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"error": self.code, "message": str(self)}
+        if self.device is not None:
+            data["device"] = self.device
+        if self.role is not None:
+            data["role"] = self.role
+        return data
+
+
+class NoDeviceError(DeviceError, LookupError):
+    """The role has no device, or the device is not on the indiserver."""
+
+    code = "no_device"
+
+
+class DeviceNotConnectedError(DeviceError):
+    """The device is known but not connected (its CONNECTION switch is off)."""
+
+    code = "not_connected"
+
+
+class CapabilityError(DeviceError):
+    """The device does not define the property a verb needs."""
+
+    code = "capability_missing"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        device: str | None = None,
+        role: str | None = None,
+        properties: Iterable[str] = (),
+    ) -> None:
+        super().__init__(message, device=device, role=role)
+        self.properties = tuple(properties)
+        # `name` is what the web layer's error table reads as "property".
+        self.name = self.properties[0] if self.properties else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return super().to_dict() | {"properties": list(self.properties)}
+
+
+class DeviceStateError(DeviceError):
+    """The device's state forbids the verb now (e.g. a goto while parked)."""
+
+    code = "invalid_state"
+
+
+class DeviceBusyError(DeviceStateError):
+    """The device is busy with an action that must end first (e.g. an exposure)."""
+
+    code = "busy"
+
+
+class _ActionError(DeviceError):
+    def __init__(
+        self,
+        message: str,
+        *,
+        device: str | None = None,
+        role: str | None = None,
+        action: str | None = None,
+        messages: Iterable[str] = (),
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message, device=device, role=role)
+        self.action = action
+        #: The driver's messages during the action (or its last ones), oldest first.
+        self.messages = list(messages)
+        #: Where the action ended (position, time left, ...), when known.
+        self.details = dict(details or {})
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data.update(action=self.action, messages=self.messages)
+        if self.details:
+            data["details"] = self.details
+        return data
+
+
+class ActionFailed(_ActionError):
+    """The driver reported failure (state Alert), refused, or the device went away."""
+
+    code = "action_failed"
+
+
+class ActionAborted(_ActionError):
+    """The action was aborted (by `abort()`, another client, or a newer action)."""
+
+    code = "aborted"
+
+
+class ActionTimeout(_ActionError, TimeoutError):
+    """The action did not end in time; the device was told to stop where it can."""
+
+    code = "timeout"
