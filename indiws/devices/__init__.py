@@ -32,8 +32,10 @@ from .errors import (
     InvalidValueError,
     NoDeviceError,
 )
+from .telescope import DIRECTIONS, Telescope
 
 __all__ = [
+    "DIRECTIONS",
     "Action",
     "ActionAborted",
     "ActionFailed",
@@ -48,6 +50,7 @@ __all__ = [
     "NoDeviceError",
     "ProgressCallback",
     "RoleDevice",
+    "Telescope",
     "running_actions",
     "subscribe_actions",
 ]

@@ -1,0 +1,1069 @@
+"""The telescope (mount) role."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+from ..client import InvalidValueError
+from ..protocol import PropertyState, SwitchState
+from . import astro
+from .base import Action, ProgressCallback, RoleDevice
+from .errors import ActionAborted, CapabilityError, DeviceStateError
+
+__all__ = ["DIRECTIONS", "Telescope"]
+
+#: A slew that ends Idle (not tracking) counts as arrived within this many degrees.
+ARRIVED_TOLERANCE = 0.25
+#: The driver must show it took a goto (Busy) within this many seconds.
+START_TIMEOUT = 10.0
+
+#: direction → (property, element) for manual moves and pulse guiding.
+DIRECTIONS: dict[str, tuple[str, str, str, str]] = {
+    # direction: (motion property, motion element, pulse property, pulse element)
+    "north": ("TELESCOPE_MOTION_NS", "MOTION_NORTH", "TELESCOPE_TIMED_GUIDE_NS", "TIMED_GUIDE_N"),
+    "south": ("TELESCOPE_MOTION_NS", "MOTION_SOUTH", "TELESCOPE_TIMED_GUIDE_NS", "TIMED_GUIDE_S"),
+    "east": ("TELESCOPE_MOTION_WE", "MOTION_EAST", "TELESCOPE_TIMED_GUIDE_WE", "TIMED_GUIDE_E"),
+    "west": ("TELESCOPE_MOTION_WE", "MOTION_WEST", "TELESCOPE_TIMED_GUIDE_WE", "TIMED_GUIDE_W"),
+}
+_SHORT_DIRECTIONS = {"n": "north", "s": "south", "e": "east", "w": "west"}
+
+
+def _direction(direction: str) -> str:
+    d = str(direction).strip().lower()
+    d = _SHORT_DIRECTIONS.get(d, d)
+    if d not in DIRECTIONS:
+        raise InvalidValueError(f"direction must be north, south, east or west, got {direction!r}")
+    return d
+
+
+def _finite(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValueError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise InvalidValueError(f"{what} must be finite, got {value!r}")
+    return float(value)
+
+
+def _check_radec(ra: Any, dec: Any) -> tuple[float, float]:
+    ra, dec = _finite(ra, "ra"), _finite(dec, "dec")
+    if not 0.0 <= ra <= 24.0:
+        raise InvalidValueError(f"ra must be within [0, 24] hours, got {ra:g}")
+    if not -90.0 <= dec <= 90.0:
+        raise InvalidValueError(f"dec must be within [-90, 90] degrees, got {dec:g}")
+    return ra % 24.0, dec
+
+
+def _epoch(epoch: str) -> str:
+    e = str(epoch).strip().upper()
+    if e in ("J2000", "J2000.0", "ICRS", "FK5"):
+        return "J2000"
+    if e in ("JNOW", "EOD", "APPARENT"):
+        return "JNow"
+    raise InvalidValueError(f'epoch must be "J2000" or "JNow", got {epoch!r}')
+
+
+class Telescope(RoleDevice):
+    """A mount: gotos in RA/Dec (J2000 or JNow), HA/Dec and Alt/Az, sync,
+    park, home, tracking, rates, manual motion, pulse guiding, site.
+
+    Coordinates: RA and HA in hours, everything else in degrees; longitude
+    east positive (-180..180; INDI's 0..360 is converted both ways).
+    """
+
+    role = "telescope"
+
+    # Reading ------------------------------------------------------------
+
+    def _eq_now(self) -> tuple[float, float] | None:
+        """Current JNow RA/Dec from EQUATORIAL_EOD_COORD (None if undefined)."""
+        prop = self._optional("EQUATORIAL_EOD_COORD")
+        if prop is None:
+            return None
+        return float(prop["RA"]), float(prop["DEC"])
+
+    def _site(self) -> tuple[float, float, float] | None:
+        prop = self._optional("GEOGRAPHIC_COORD")
+        if prop is None:
+            return None
+        return (
+            float(prop["LAT"]),
+            astro.longitude_east(float(prop["LONG"])),
+            float(prop.values().get("ELEV", 0.0)),
+        )
+
+    def _parked(self) -> bool | None:
+        on = self._switch_on("TELESCOPE_PARK")
+        return None if on is None else "PARK" in on
+
+    def _tracking(self) -> bool | None:
+        on = self._switch_on("TELESCOPE_TRACK_STATE")
+        return None if on is None else "TRACK_ON" in on
+
+    def _pier_side(self) -> str | None:
+        on = self._switch_on("TELESCOPE_PIER_SIDE")
+        if not on:
+            return None
+        return {"PIER_EAST": "east", "PIER_WEST": "west"}.get(on[0])
+
+    def _slewing(self) -> bool:
+        for name in ("EQUATORIAL_EOD_COORD", "EQUATORIAL_COORD", "HORIZONTAL_COORD"):
+            prop = self._optional(name)
+            if prop is not None and prop.state is PropertyState.BUSY:
+                return True
+        park = self._optional("TELESCOPE_PARK")
+        return park is not None and park.state is PropertyState.BUSY
+
+    def _require_site(self, what: str) -> tuple[float, float, float]:
+        self._prop("GEOGRAPHIC_COORD", what)
+        site = self._site()
+        assert site is not None
+        return site
+
+    def _local(self, ra: float, dec: float, when: datetime | None = None) -> dict[str, Any]:
+        site = self._site()
+        if site is None:
+            return {"ha": None, "lst": None, "alt": None, "az": None}
+        lat, lon, _ = site
+        lst = astro.local_sidereal_time(lon, when)
+        ha = astro.hour_angle(ra, lst)
+        alt, az = astro.altaz_from_hadec(ha, dec, lat)
+        horizontal = self._optional("HORIZONTAL_COORD")
+        if horizontal is not None:  # the driver knows better (refraction, model)
+            alt, az = float(horizontal["ALT"]), float(horizontal["AZ"])
+        return {"ha": ha, "lst": lst, "alt": alt, "az": az}
+
+    async def position(self) -> dict[str, Any]:
+        """Where the mount points now.
+
+        ``ra``/``dec``: JNow (what the mount reports); ``ra_j2000``/
+        ``dec_j2000``: the same converted to J2000; ``ha``, ``lst`` in
+        hours; ``alt``/``az`` in degrees (None without a site);
+        ``pier_side`` ``east``/``west``/None; ``slewing``, ``tracking``,
+        ``parked``.
+        """
+        self._connected()
+        now = datetime.now(UTC)
+        eq = self._eq_now()
+        if eq is not None:
+            ra, dec = eq
+            ra2k, dec2k = await asyncio.to_thread(astro.jnow_to_j2000, ra, dec, now)
+        else:
+            j2k = self._prop("EQUATORIAL_COORD", "report its position")
+            ra2k, dec2k = float(j2k["RA"]), float(j2k["DEC"])
+            ra, dec = await asyncio.to_thread(astro.j2000_to_jnow, ra2k, dec2k, now)
+        return {
+            "ra": ra,
+            "dec": dec,
+            "ra_j2000": ra2k,
+            "dec_j2000": dec2k,
+            **self._local(ra, dec, now),
+            "pier_side": self._pier_side(),
+            "slewing": self._slewing(),
+            "tracking": self._tracking(),
+            "parked": self._parked(),
+            "time": now.isoformat(timespec="seconds"),
+        }
+
+    def _status(self) -> dict[str, Any]:
+        eq = self._eq_now()
+        out: dict[str, Any] = {
+            "ra": None,
+            "dec": None,
+            "slewing": self._slewing(),
+            "tracking": self._tracking(),
+            "parked": self._parked(),
+            "pier_side": self._pier_side(),
+        }
+        if eq is not None:
+            out.update(ra=eq[0], dec=eq[1], **self._local(*eq))
+        return out
+
+    def _capabilities(self) -> dict[str, Any]:
+        eod = self._optional("EQUATORIAL_EOD_COORD")
+        j2k = self._optional("EQUATORIAL_COORD")
+        horizontal = self._optional("HORIZONTAL_COORD")
+        coord_set = self._optional("ON_COORD_SET")
+        site = self._optional("GEOGRAPHIC_COORD")
+        park_option = self._optional("TELESCOPE_PARK_OPTION")
+        park_position = self._optional("TELESCOPE_PARK_POSITION")
+        track_mode = self._optional("TELESCOPE_TRACK_MODE")
+        slew_rate = self._optional("TELESCOPE_SLEW_RATE")
+        can_goto = self._writable(eod) or self._writable(j2k)
+        return {
+            "can_goto": can_goto,
+            "can_goto_hadec": can_goto and site is not None,
+            "can_goto_altaz": can_goto and (self._writable(horizontal) or site is not None),
+            "can_sync": coord_set is not None and "SYNC" in coord_set.elements,
+            "can_abort": self.has("TELESCOPE_ABORT_MOTION"),
+            "can_park": self.has("TELESCOPE_PARK"),
+            "can_set_park": park_option is not None or self._writable(park_position),
+            "park_options": list(park_option.elements) if park_option else [],
+            "park_position_axes": list(park_position.elements) if park_position else [],
+            "can_home": self.has("TELESCOPE_HOME"),
+            "can_track": self.has("TELESCOPE_TRACK_STATE"),
+            "track_modes": list(track_mode.elements) if track_mode else [],
+            "can_set_track_rate": self.has("TELESCOPE_TRACK_RATE"),
+            "slew_rates": [
+                {"name": el.name, "label": el.label} for el in slew_rate.elements.values()
+            ]
+            if slew_rate
+            else [],
+            "has_guide_rate": self.has("GUIDE_RATE"),
+            "can_move": self.has("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"),
+            "can_pulse_guide": self.has("TELESCOPE_TIMED_GUIDE_NS", "TELESCOPE_TIMED_GUIDE_WE"),
+            "has_pier_side": self.has("TELESCOPE_PIER_SIDE"),
+            "has_site": site is not None,
+            "has_time": self.has("TIME_UTC"),
+            "has_j2000_coords": j2k is not None,
+            "has_horizontal_coords": horizontal is not None,
+        }
+
+    def _facts(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        info = self._optional("TELESCOPE_INFO")
+        if info is not None:
+            v = info.values()
+            out["optics"] = {
+                "aperture_mm": v.get("TELESCOPE_APERTURE"),
+                "focal_length_mm": v.get("TELESCOPE_FOCAL_LENGTH"),
+                "guider_aperture_mm": v.get("GUIDER_APERTURE"),
+                "guider_focal_length_mm": v.get("GUIDER_FOCAL_LENGTH"),
+            }
+        site = self._site()
+        if site is not None:
+            out["site"] = {"latitude": site[0], "longitude": site[1], "elevation": site[2]}
+        out["coordinates"] = "JNow" if self.has("EQUATORIAL_EOD_COORD") else "J2000"
+        return out
+
+    # Site and time ------------------------------------------------------
+
+    def site(self) -> dict[str, Any]:
+        """``latitude``, ``longitude`` (east positive, -180..180), ``elevation`` (m)."""
+        self._prop("GEOGRAPHIC_COORD", "report its site")
+        lat, lon, elev = self._site()  # type: ignore[misc]
+        return {"latitude": lat, "longitude": lon, "elevation": elev}
+
+    async def set_site(
+        self,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        elevation: float | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Set the site (any part left None keeps its value); returns `site()`."""
+        prop = self._prop("GEOGRAPHIC_COORD", "set its site")
+        values: dict[str, Any] = {}
+        if latitude is not None:
+            values["LAT"] = _finite(latitude, "latitude")
+        if longitude is not None:
+            lon = _finite(longitude, "longitude")
+            if not -180.0 <= lon < 360.0:
+                raise InvalidValueError(
+                    f"longitude must be within [-180, 180] (east positive), got {lon:g}"
+                )
+            values["LONG"] = astro.longitude_indi(lon)
+        if elevation is not None and "ELEV" in prop.elements:
+            values["ELEV"] = _finite(elevation, "elevation")
+        if not values:
+            raise InvalidValueError("give latitude, longitude and/or elevation")
+        # Send the whole vector: some drivers only act on a complete site.
+        full = {n: prop[n] for n in ("LAT", "LONG", "ELEV") if n in prop.elements} | values
+        await self._set("GEOGRAPHIC_COORD", full, verb="set_site", timeout=timeout)
+        return self.site()
+
+    async def set_time(self, when: datetime | None = None, *, timeout: float = 10.0) -> dict:
+        """Set the mount's clock (TIME_UTC) to ``when`` (default: now, UTC)."""
+        prop = self._prop("TIME_UTC", "set its time")
+        t = (when or datetime.now(UTC)).astimezone(UTC)
+        values: dict[str, Any] = {"UTC": t.strftime("%Y-%m-%dT%H:%M:%S")}
+        if "OFFSET" in prop.elements:
+            values["OFFSET"] = "0.00"
+        await self._set("TIME_UTC", values, verb="set_time", timeout=timeout)
+        return {"utc": values["UTC"]}
+
+    # Gotos --------------------------------------------------------------
+
+    def _check_unparked(self, verb: str) -> None:
+        if self._parked():
+            raise DeviceStateError(
+                f"{self.name} is parked: unpark it before {verb}",
+                device=self.name,
+                role=self.role,
+            )
+
+    async def goto(
+        self,
+        ra: float,
+        dec: float,
+        *,
+        epoch: str = "J2000",
+        track: bool = True,
+        timeout: float = 300.0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Slew to RA (hours) / Dec (degrees) and return once the mount
+        arrived (or raise).
+
+        ``epoch`` says what the coordinates are: ``J2000`` (converted to
+        JNow for EQUATORIAL_EOD_COORD, or sent as is to EQUATORIAL_COORD
+        when the driver defines it) or ``JNow``.  ``track``: track the
+        target after the slew (ON_COORD_SET TRACK) or stop there (SLEW).
+        """
+        ra, dec = _check_radec(ra, dec)
+        epoch = _epoch(epoch)
+        params = {"ra": ra, "dec": dec, "epoch": epoch, "track": track}
+        self._connected()
+        self._check_unparked("a goto")
+        j2k = self._optional("EQUATORIAL_COORD")
+        if epoch == "J2000" and self._writable(j2k):
+            return await self._slew(
+                "goto", "EQUATORIAL_COORD", ra, dec, "J2000", track, timeout, progress, params
+            )
+        self._prop("EQUATORIAL_EOD_COORD", "goto")
+        if epoch == "J2000":
+            ra, dec = await asyncio.to_thread(astro.j2000_to_jnow, ra, dec)
+        return await self._slew(
+            "goto", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
+        )
+
+    async def goto_hadec(
+        self,
+        ha: float,
+        dec: float,
+        *,
+        track: bool = True,
+        timeout: float = 300.0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Slew to hour angle (hours, positive west) / Dec (JNow degrees).
+
+        RA = LST − HA, with the local sidereal time of the site at the
+        moment of the command.
+        """
+        ha, dec = _finite(ha, "ha"), _finite(dec, "dec")
+        if not -24.0 <= ha <= 24.0:
+            raise InvalidValueError(f"ha must be within [-24, 24] hours, got {ha:g}")
+        if not -90.0 <= dec <= 90.0:
+            raise InvalidValueError(f"dec must be within [-90, 90] degrees, got {dec:g}")
+        self._connected()
+        _, lon, _ = self._require_site("goto an hour angle (no site)")
+        self._prop("EQUATORIAL_EOD_COORD", "goto")
+        self._check_unparked("a goto")
+        ra = (astro.local_sidereal_time(lon) - ha) % 24.0
+        params = {"ha": ha, "dec": dec, "track": track}
+        return await self._slew(
+            "goto_hadec", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
+        )
+
+    async def goto_altaz(
+        self,
+        alt: float,
+        az: float,
+        *,
+        track: bool = False,
+        timeout: float = 300.0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Slew to altitude / azimuth (degrees, azimuth from north through east).
+
+        Uses HORIZONTAL_COORD when the driver takes it; otherwise converts
+        to JNow RA/Dec for the site at the moment of the command.
+        ``track`` defaults to False: an Alt/Az target is a place, not a star.
+        """
+        alt, az = _finite(alt, "alt"), _finite(az, "az")
+        if not -90.0 <= alt <= 90.0:
+            raise InvalidValueError(f"alt must be within [-90, 90] degrees, got {alt:g}")
+        if not 0.0 <= az <= 360.0:
+            raise InvalidValueError(f"az must be within [0, 360] degrees, got {az:g}")
+        az %= 360.0
+        params = {"alt": alt, "az": az, "track": track}
+        self._connected()
+        self._check_unparked("a goto")
+        horizontal = self._optional("HORIZONTAL_COORD")
+        if self._writable(horizontal):
+            return await self._slew_altaz(alt, az, track, timeout, progress, params)
+        lat, lon, _ = self._require_site("goto Alt/Az (no site)")
+        self._prop("EQUATORIAL_EOD_COORD", "goto")
+        ha, dec = astro.hadec_from_altaz(alt, az, lat)
+        ra = (astro.local_sidereal_time(lon) - ha) % 24.0
+        return await self._slew(
+            "goto_altaz", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
+        )
+
+    async def _coord_mode(self, act: Action, mode: str) -> None:
+        coord_set = self._optional("ON_COORD_SET")
+        if coord_set is None:
+            return
+        if mode not in coord_set.elements:
+            mode = next((m for m in ("TRACK", "SLEW") if m in coord_set.elements), "")
+        if mode and coord_set.on_switches() != [mode]:
+            await act.send("ON_COORD_SET", {mode: True})
+
+    async def _slew(
+        self,
+        verb: str,
+        prop_name: str,
+        ra: float,
+        dec: float,
+        frame: str,
+        track: bool,
+        timeout: float | None,
+        progress: ProgressCallback | None,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        async with self._action(
+            verb,
+            [prop_name],
+            timeout=timeout,
+            progress=progress,
+            abort=self._send_abort,
+            channel="motion",
+            main=prop_name,
+            params=params,
+        ) as act:
+            act.details["target"] = {"ra": ra, "dec": dec, "epoch": frame}
+
+            def where() -> dict[str, Any]:
+                now = self.client.get_property(act.device, prop_name)
+                cur_ra, cur_dec = float(now["RA"]), float(now["DEC"])
+                return {
+                    "ra": cur_ra,
+                    "dec": cur_dec,
+                    "distance": astro.angular_distance(cur_ra, cur_dec, ra, dec),
+                }
+
+            act.where = where
+            await self._coord_mode(act, "TRACK" if track else "SLEW")
+            await act.send(prop_name, {"RA": ra, "DEC": dec})
+            started = False
+            while True:
+                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
+                u = await act.next(within)
+                if u is None:
+                    raise act.fail(f"{verb}: the mount did not start the slew")
+                if u.kind != "updated" or u["RA"] is None:
+                    continue
+                cur_ra, cur_dec = float(u["RA"]), float(u["DEC"])
+                left = astro.angular_distance(cur_ra, cur_dec, ra, dec)
+                act.details.update(ra=cur_ra, dec=cur_dec, distance=left)
+                if u.state is PropertyState.ALERT:
+                    raise act.fail(f"{verb} failed")
+                if u.state is PropertyState.BUSY:
+                    started = True
+                    act.report(
+                        {
+                            "state": "slewing",
+                            "ra": cur_ra,
+                            "dec": cur_dec,
+                            "epoch": frame,
+                            "target_ra": ra,
+                            "target_dec": dec,
+                            "distance": left,
+                        }
+                    )
+                    continue
+                if left <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK):
+                    break
+                if started:
+                    raise ActionAborted(
+                        f"{verb}: the slew stopped {left:.2f}° before the target "
+                        "(aborted by the driver or another client)",
+                        device=act.device,
+                        role=self.role,
+                        action=verb,
+                        messages=act.messages[-5:],
+                        details=act.details,
+                    )
+                # An Idle/Ok update sent before the driver took the command: wait on.
+            await self._honour_tracking(track)
+            pos = await self.position()
+            return act.done(
+                {
+                    "ra": pos["ra"],
+                    "dec": pos["dec"],
+                    "ra_j2000": pos["ra_j2000"],
+                    "dec_j2000": pos["dec_j2000"],
+                    "alt": pos["alt"],
+                    "az": pos["az"],
+                    "target": {"ra": ra, "dec": dec, "epoch": frame},
+                    "distance": left,
+                    "tracking": pos["tracking"],
+                    "pier_side": pos["pier_side"],
+                }
+            )
+
+    async def _slew_altaz(
+        self,
+        alt: float,
+        az: float,
+        track: bool,
+        timeout: float | None,
+        progress: ProgressCallback | None,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        async with self._action(
+            "goto_altaz",
+            ["HORIZONTAL_COORD"],
+            timeout=timeout,
+            progress=progress,
+            abort=self._send_abort,
+            channel="motion",
+            main="HORIZONTAL_COORD",
+            params=params,
+        ) as act:
+            await self._coord_mode(act, "TRACK" if track else "SLEW")
+            await act.send("HORIZONTAL_COORD", {"ALT": alt, "AZ": az})
+            started = False
+            while True:
+                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
+                u = await act.next(within)
+                if u is None:
+                    raise act.fail("goto_altaz: the mount did not start the slew")
+                if u.kind != "updated" or u["ALT"] is None:
+                    continue
+                cur_alt, cur_az = float(u["ALT"]), float(u["AZ"])
+                # Alt/Az as Dec/RA on a sphere: the same great-circle formula.
+                left = astro.angular_distance(cur_az / 15, cur_alt, az / 15, alt)
+                act.details.update(alt=cur_alt, az=cur_az, distance=left)
+                if u.state is PropertyState.ALERT:
+                    raise act.fail("goto_altaz failed")
+                if u.state is PropertyState.BUSY:
+                    started = True
+                    act.report(
+                        {
+                            "state": "slewing",
+                            "alt": cur_alt,
+                            "az": cur_az,
+                            "target_alt": alt,
+                            "target_az": az,
+                            "distance": left,
+                        }
+                    )
+                    continue
+                if left <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK):
+                    break
+                if started:
+                    raise ActionAborted(
+                        f"goto_altaz: the slew stopped {left:.2f}° before the target",
+                        device=act.device,
+                        role=self.role,
+                        action="goto_altaz",
+                        messages=act.messages[-5:],
+                        details=act.details,
+                    )
+            await self._honour_tracking(track)
+            pos = await self.position()
+            return act.done({**pos, "target": {"alt": alt, "az": az}, "distance": left})
+
+    async def _honour_tracking(self, track: bool) -> None:
+        # Some drivers (INDI's simulator among them) track after every slew,
+        # even in SLEW mode: stop tracking when the caller asked for that.
+        if not track and self._tracking():
+            await self._set(
+                "TELESCOPE_TRACK_STATE", {"TRACK_OFF": True}, verb="set_tracking", accept_busy=True
+            )
+
+    async def sync(
+        self, ra: float, dec: float, *, epoch: str = "J2000", timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC)."""
+        ra, dec = _check_radec(ra, dec)
+        epoch = _epoch(epoch)
+        self._connected()
+        coord_set = self._prop("ON_COORD_SET", "sync")
+        if "SYNC" not in coord_set.elements:
+            raise CapabilityError(
+                f"{self.name} cannot sync (ON_COORD_SET has no SYNC)",
+                device=self.name,
+                role=self.role,
+                properties=["ON_COORD_SET"],
+            )
+        self._check_unparked("a sync")
+        j2k = self._optional("EQUATORIAL_COORD")
+        if epoch == "J2000" and self._writable(j2k):
+            prop_name = "EQUATORIAL_COORD"
+        else:
+            prop_name = "EQUATORIAL_EOD_COORD"
+            self._prop(prop_name, "sync")
+            if epoch == "J2000":
+                ra, dec = await asyncio.to_thread(astro.j2000_to_jnow, ra, dec)
+        previous = coord_set.on_switches()
+        async with self._action(
+            "sync",
+            [prop_name, "ON_COORD_SET"],
+            timeout=timeout,
+            params={"ra": ra, "dec": dec, "epoch": epoch},
+        ) as act:
+            await act.send("ON_COORD_SET", {"SYNC": True})
+            await act.send(prop_name, {"RA": ra, "DEC": dec})
+            try:
+                while True:
+                    u = await act.next()
+                    assert u is not None
+                    if u.kind != "updated" or u.name != prop_name:
+                        continue
+                    if u.state is PropertyState.ALERT:
+                        raise act.fail("sync failed")
+                    if u.state is not PropertyState.BUSY:
+                        break
+            finally:
+                # Leave ON_COORD_SET as it was: a later coordinate write by
+                # anyone must not sync by surprise.
+                restore = previous[0] if previous and previous[0] != "SYNC" else "TRACK"
+                if restore in coord_set.elements:
+                    await self.client.set_property(act.device, "ON_COORD_SET", {restore: True})
+            pos = await self.position()
+            return act.done(
+                {
+                    "ra": pos["ra"],
+                    "dec": pos["dec"],
+                    "ra_j2000": pos["ra_j2000"],
+                    "dec_j2000": pos["dec_j2000"],
+                }
+            )
+
+    # Abort, park, home --------------------------------------------------
+
+    async def _send_abort(self) -> None:
+        if self.has("TELESCOPE_ABORT_MOTION"):
+            await self.client.set_property(self.name, "TELESCOPE_ABORT_MOTION", {"ABORT": True})  # type: ignore[arg-type]
+
+    async def abort(self, timeout: float = 15.0) -> dict[str, Any]:
+        """Stop all motion now (TELESCOPE_ABORT_MOTION).
+
+        Running telescope actions end with `ActionAborted`.  Returns once
+        the mount reports it stopped (``stopped`` False if it still reports
+        motion after ``timeout`` s), with the position.
+        """
+        self._prop("TELESCOPE_ABORT_MOTION", "abort")
+        interrupted = self._interrupt_actions("aborted")
+        await self._send_abort()
+        stopped = await self._wait_not_busy(
+            ("EQUATORIAL_EOD_COORD", "EQUATORIAL_COORD", "HORIZONTAL_COORD", "TELESCOPE_PARK"),
+            timeout,
+        )
+        return {"aborted": True, "interrupted": interrupted, "stopped": stopped, **self._status()}
+
+    async def _wait_not_busy(self, names: tuple[str, ...], timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout
+        for name in names:
+            if self._optional(name) is None:
+                continue
+            try:
+                await self.client.wait_idle(self.name, name, max(0.1, until - loop.time()))  # type: ignore[arg-type]
+            except TimeoutError:
+                return False
+        return True
+
+    async def park(
+        self, *, timeout: float = 300.0, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """Park the mount; returns once parked."""
+        self._prop("TELESCOPE_PARK", "park")
+        if self._parked() and not self._slewing():
+            return {"action": "park", "device": self.name, "parked": True, "already": True}
+        return await self._park_switch("park", "PARK", timeout, progress)
+
+    async def unpark(self, *, timeout: float = 60.0) -> dict[str, Any]:
+        """Unpark the mount; returns once unparked."""
+        self._prop("TELESCOPE_PARK", "unpark")
+        if self._parked() is False:
+            return {"action": "unpark", "device": self.name, "parked": False, "already": True}
+        return await self._park_switch("unpark", "UNPARK", timeout, None)
+
+    async def _park_switch(
+        self, verb: str, element: str, timeout: float, progress: ProgressCallback | None
+    ) -> dict[str, Any]:
+        async with self._action(
+            verb,
+            ["TELESCOPE_PARK", "EQUATORIAL_EOD_COORD"],
+            timeout=timeout,
+            progress=progress,
+            abort=self._send_abort,
+            channel="motion",
+            main="TELESCOPE_PARK",
+        ) as act:
+            await act.send("TELESCOPE_PARK", {element: True})
+            started = False
+            while True:
+                u = await act.next()
+                assert u is not None
+                if u.kind != "updated":
+                    continue
+                if u.name == "EQUATORIAL_EOD_COORD":
+                    if u.state is PropertyState.BUSY:
+                        act.report({"state": verb + "ing", "ra": u["RA"], "dec": u["DEC"]})
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail(f"{verb} failed")
+                if u.state is PropertyState.BUSY:
+                    started = True
+                    act.report({"state": verb + "ing"})
+                    continue
+                if u[element] is SwitchState.ON:
+                    break
+                if started:
+                    raise ActionAborted(
+                        f"{verb} stopped before it ended",
+                        device=act.device,
+                        role=self.role,
+                        action=verb,
+                        messages=act.messages[-5:],
+                        details=act.details,
+                    )
+                raise act.fail(f"{verb}: the driver did not take the command")
+            return act.done({"parked": element == "PARK", **self._status()})
+
+    async def set_park_position(
+        self,
+        option: str | None = "current",
+        *,
+        timeout: float = 10.0,
+        **axes: float,
+    ) -> dict[str, Any]:
+        """Set where the mount parks.
+
+        ``option="current"`` (the position now, PARK_CURRENT) or
+        ``"default"`` (the driver's default, PARK_DEFAULT); or
+        ``option=None`` with axis values written to TELESCOPE_PARK_POSITION,
+        named after its elements without ``PARK_`` (``ha=-1, dec=45`` for
+        PARK_HA/PARK_DEC; drivers also use ra, az, alt).  The position is
+        then saved (PARK_WRITE_DATA) where the driver offers it.
+        """
+        self._connected()
+        result: dict[str, Any] = {"action": "set_park_position", "device": self.name}
+        if option is not None:
+            if axes:
+                raise InvalidValueError("give either an option or axis values, not both")
+            prop = self._prop("TELESCOPE_PARK_OPTION", "set its park position")
+            element = self._choose(prop, option, "park option")
+            await self._set(
+                "TELESCOPE_PARK_OPTION",
+                {element: True},
+                verb="set_park_position",
+                timeout=timeout,
+                confirm=False,
+            )
+            result["option"] = element
+        else:
+            prop = self._prop("TELESCOPE_PARK_POSITION", "take a park position")
+            axis_names = ", ".join(n.removeprefix("PARK_").lower() for n in prop.elements)
+            if not axes:
+                raise InvalidValueError(f"give axis values: {axis_names}")
+            values = {}
+            for key, value in axes.items():
+                element = f"PARK_{key.upper()}"
+                if element not in prop.elements:
+                    raise InvalidValueError(
+                        f"{self.name} park position has no axis {key!r} (it has {axis_names})"
+                    )
+                values[element] = _finite(value, key)
+            await self._set(
+                "TELESCOPE_PARK_POSITION", values, verb="set_park_position", timeout=timeout
+            )
+            option_prop = self._optional("TELESCOPE_PARK_OPTION")
+            if option_prop is not None and "PARK_WRITE_DATA" in option_prop.elements:
+                await self._set(
+                    "TELESCOPE_PARK_OPTION",
+                    {"PARK_WRITE_DATA": True},
+                    verb="set_park_position",
+                    timeout=timeout,
+                    confirm=False,
+                )
+        position = self._optional("TELESCOPE_PARK_POSITION")
+        if position is not None:
+            result["park_position"] = {
+                n.removeprefix("PARK_").lower(): v for n, v in position.values().items()
+            }
+        return result
+
+    async def home(
+        self, *, timeout: float = 300.0, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """Go to the home position (TELESCOPE_HOME) where the driver has one."""
+        prop = self._prop("TELESCOPE_HOME", "go home")
+        self._check_unparked("going home")
+        element = next(
+            (e for e in ("GO", "FIND", "HOME_GO", "HOME_FIND") if e in prop.elements),
+            next(iter(prop.elements)),
+        )
+        async with self._action(
+            "home",
+            ["TELESCOPE_HOME", "EQUATORIAL_EOD_COORD"],
+            timeout=timeout,
+            progress=progress,
+            abort=self._send_abort,
+            channel="motion",
+            main="TELESCOPE_HOME",
+        ) as act:
+            await act.send("TELESCOPE_HOME", {element: True})
+            started = False
+            while True:
+                u = await act.next()
+                assert u is not None
+                if u.kind != "updated":
+                    continue
+                if u.name == "EQUATORIAL_EOD_COORD":
+                    if started:
+                        act.report({"state": "homing", "ra": u["RA"], "dec": u["DEC"]})
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail("home failed")
+                if u.state is PropertyState.BUSY:
+                    started = True
+                    continue
+                if u.state is PropertyState.OK or not started:
+                    break
+                raise ActionAborted(
+                    "home stopped before it ended",
+                    device=act.device,
+                    role=self.role,
+                    action="home",
+                    messages=act.messages[-5:],
+                    details=act.details,
+                )
+            return act.done({"homed": True, **self._status()})
+
+    # Tracking and rates ---------------------------------------------------
+
+    async def set_tracking(self, on: bool, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Turn tracking on or off (TELESCOPE_TRACK_STATE)."""
+        if not isinstance(on, bool):
+            raise InvalidValueError(f"tracking must be true or false, got {on!r}")
+        self._prop("TELESCOPE_TRACK_STATE", "track")
+        if on:
+            self._check_unparked("tracking")
+        element = "TRACK_ON" if on else "TRACK_OFF"
+        prop = await self._set(
+            "TELESCOPE_TRACK_STATE",
+            {element: True},
+            verb="set_tracking",
+            timeout=timeout,
+            accept_busy=True,
+        )
+        return {"tracking": "TRACK_ON" in prop.on_switches()}
+
+    def track_modes(self) -> list[dict[str, Any]]:
+        prop = self._prop("TELESCOPE_TRACK_MODE", "change its track mode")
+        return [
+            {"name": el.name, "label": el.label, "active": el.value is SwitchState.ON}
+            for el in prop.elements.values()
+        ]
+
+    async def set_track_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Choose the track mode by element name or label (``"sidereal"``,
+        ``"TRACK_LUNAR"``, ...) from TELESCOPE_TRACK_MODE."""
+        prop = self._prop("TELESCOPE_TRACK_MODE", "change its track mode")
+        element = self._choose(prop, mode, "track mode")
+        prop = await self._set(
+            "TELESCOPE_TRACK_MODE",
+            {element: True},
+            verb="set_track_mode",
+            timeout=timeout,
+            accept_busy=True,
+        )
+        return {"track_mode": (prop.on_switches() or [None])[0]}
+
+    async def set_track_rate(
+        self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Custom track rates in arcsec per second (TELESCOPE_TRACK_RATE; sidereal
+        is about 15.041 in RA).  Switches the track mode to TRACK_CUSTOM
+        where the driver has it, since drivers ignore the rates otherwise."""
+        prop = self._prop("TELESCOPE_TRACK_RATE", "take track rates")
+        values: dict[str, Any] = {}
+        if ra is not None:
+            values["TRACK_RATE_RA"] = _finite(ra, "ra rate")
+        if dec is not None:
+            values["TRACK_RATE_DE"] = _finite(dec, "dec rate")
+        if not values:
+            raise InvalidValueError("give an ra and/or dec rate")
+        full = prop.values() | values
+        await self._set(
+            "TELESCOPE_TRACK_RATE", full, verb="set_track_rate", timeout=timeout, accept_busy=True
+        )
+        mode = self._optional("TELESCOPE_TRACK_MODE")
+        if mode is not None and "TRACK_CUSTOM" in mode.elements:
+            if mode.on_switches() != ["TRACK_CUSTOM"]:
+                await self._set(
+                    "TELESCOPE_TRACK_MODE",
+                    {"TRACK_CUSTOM": True},
+                    verb="set_track_rate",
+                    timeout=timeout,
+                    accept_busy=True,
+                )
+        rates = self.client.get_property(self.name, "TELESCOPE_TRACK_RATE")  # type: ignore[arg-type]
+        return {
+            "ra": rates["TRACK_RATE_RA"],
+            "dec": rates["TRACK_RATE_DE"],
+            "track_mode": (self._switch_on("TELESCOPE_TRACK_MODE") or [None])[0],
+        }
+
+    def slew_rates(self) -> list[dict[str, Any]]:
+        """The slew rates the driver offers, slowest first, with the active one."""
+        prop = self._prop("TELESCOPE_SLEW_RATE", "change its slew rate")
+        return [
+            {"index": i, "name": el.name, "label": el.label, "active": el.value is SwitchState.ON}
+            for i, el in enumerate(prop.elements.values())
+        ]
+
+    async def set_slew_rate(self, rate: str | int, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Choose the rate of manual moves (TELESCOPE_SLEW_RATE).
+
+        ``rate``: an index (int, 0 = slowest) or a name or label (string;
+        drivers name rates like ``1x`` or ``SLEW_GUIDE``, ``SLEW_CENTERING``,
+        ``SLEW_FIND``, ``SLEW_MAX``, so ``"centering"`` works there).
+        """
+        prop = self._prop("TELESCOPE_SLEW_RATE", "change its slew rate")
+        names = list(prop.elements)
+        if isinstance(rate, bool):
+            raise InvalidValueError(f"slew rate must be an index or a name, got {rate!r}")
+        if isinstance(rate, int):
+            if not 0 <= rate < len(names):
+                raise InvalidValueError(
+                    f"slew rate index must be within [0, {len(names) - 1}], got {rate}"
+                )
+            element = names[rate]
+        else:
+            element = self._choose(prop, rate, "slew rate")
+        prop = await self._set(
+            "TELESCOPE_SLEW_RATE",
+            {element: True},
+            verb="set_slew_rate",
+            timeout=timeout,
+            accept_busy=True,
+        )
+        return {"slew_rate": (prop.on_switches() or [None])[0]}
+
+    async def set_guide_rate(
+        self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Guide rates as a fraction of sidereal (GUIDE_RATE: WE is RA, NS is Dec)."""
+        prop = self._prop("GUIDE_RATE", "change its guide rate")
+        values: dict[str, Any] = {}
+        if ra is not None:
+            values["GUIDE_RATE_WE"] = _finite(ra, "ra guide rate")
+        if dec is not None:
+            values["GUIDE_RATE_NS"] = _finite(dec, "dec guide rate")
+        if not values:
+            raise InvalidValueError("give an ra and/or dec guide rate")
+        prop = await self._set(
+            "GUIDE_RATE", prop.values() | values, verb="set_guide_rate", timeout=timeout
+        )
+        return {"ra": prop["GUIDE_RATE_WE"], "dec": prop["GUIDE_RATE_NS"]}
+
+    def guide_rate(self) -> dict[str, Any]:
+        prop = self._prop("GUIDE_RATE", "report its guide rate")
+        return {"ra": prop["GUIDE_RATE_WE"], "dec": prop["GUIDE_RATE_NS"]}
+
+    # Manual motion and guiding ------------------------------------------
+
+    async def move(
+        self,
+        direction: str,
+        *,
+        duration: float | None = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Start moving in a direction (north/south/east/west) at the slew rate.
+
+        Without ``duration`` it returns once the motion started; stop it
+        with `stop()`.  With ``duration`` (seconds) it moves that long,
+        stops, and returns once stopped (abortable like any action).
+        """
+        d = _direction(direction)
+        prop_name, element, _, _ = DIRECTIONS[d]
+        self._prop(prop_name, "move manually")
+        self._check_unparked("moving")
+        if duration is None:
+            await self._set(
+                prop_name, {element: True}, verb="move", timeout=timeout, accept_busy=True
+            )
+            return {"direction": d, "moving": True}
+        duration = _finite(duration, "duration")
+        if not 0 < duration <= 3600:
+            raise InvalidValueError(f"duration must be within (0, 3600] s, got {duration:g}")
+        async with self._action(
+            "move",
+            [prop_name],
+            timeout=duration + timeout,
+            abort=self._stop_all,
+            channel="motion",
+            main=prop_name,
+            params={"direction": d, "duration": duration},
+        ) as act:
+            await act.send(prop_name, {element: True})
+            try:
+                while (left := duration - act.elapsed) > 0:
+                    u = await act.next(within=left)
+                    if u is not None and u.state is PropertyState.ALERT:
+                        raise act.fail("move failed")
+            finally:
+                await self.client.set_property(act.device, prop_name, {element: False})
+            await act.settle(timeout)
+            return act.done({"direction": d, "moving": False, "duration": duration})
+
+    async def _stop_all(self) -> None:
+        for name, elements in (
+            ("TELESCOPE_MOTION_NS", ("MOTION_NORTH", "MOTION_SOUTH")),
+            ("TELESCOPE_MOTION_WE", ("MOTION_WEST", "MOTION_EAST")),
+        ):
+            prop = self._optional(name)
+            if prop is not None:
+                await self.client.set_property(
+                    self.name,  # type: ignore[arg-type]
+                    name,
+                    {e: False for e in elements if e in prop.elements},
+                )
+
+    async def stop(self, direction: str | None = None, *, timeout: float = 10.0) -> dict:
+        """Stop a manual move in one direction, or all manual moves."""
+        self._connected()
+        if direction is None:
+            if not self.has("TELESCOPE_MOTION_NS") and not self.has("TELESCOPE_MOTION_WE"):
+                self._prop("TELESCOPE_MOTION_NS", "move manually")
+            self._interrupt_actions("stopped", channel=None)
+            await self._stop_all()
+            await self._wait_not_busy(("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"), timeout)
+            return {"moving": False}
+        d = _direction(direction)
+        prop_name, element, _, _ = DIRECTIONS[d]
+        self._prop(prop_name, "move manually")
+        await self._set(prop_name, {element: False}, verb="stop", timeout=timeout)
+        return {"direction": d, "moving": False}
+
+    async def pulse_guide(
+        self, direction: str, duration_ms: float, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); returns when it ended."""
+        d = _direction(direction)
+        _, _, prop_name, element = DIRECTIONS[d]
+        self._prop(prop_name, "pulse guide")
+        ms = _finite(duration_ms, "duration_ms")
+        if ms <= 0:
+            raise InvalidValueError(f"duration_ms must be positive, got {ms:g}")
+        limit = timeout if timeout is not None else ms / 1000.0 + 10.0
+        async with self._action(
+            "pulse_guide",
+            [prop_name],
+            timeout=limit,
+            channel=f"pulse_{prop_name[-2:]}",
+            main=prop_name,
+            params={"direction": d, "duration_ms": ms},
+        ) as act:
+            await act.send(prop_name, {element: ms})
+            while True:
+                u = await act.next()
+                assert u is not None
+                if u.kind != "updated":
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail("pulse guide failed")
+                if u.state is not PropertyState.BUSY:
+                    break
+            return act.done({"direction": d, "duration_ms": ms})
