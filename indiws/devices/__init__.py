@@ -20,6 +20,7 @@ from .base import (
     running_actions,
     subscribe_actions,
 )
+from .camera import FRAME_TYPES, Camera
 from .errors import (
     ActionAborted,
     ActionFailed,
@@ -36,11 +37,13 @@ from .telescope import DIRECTIONS, Telescope
 
 __all__ = [
     "DIRECTIONS",
+    "FRAME_TYPES",
     "Action",
     "ActionAborted",
     "ActionFailed",
     "ActionListener",
     "ActionTimeout",
+    "Camera",
     "CapabilityError",
     "DeviceBusyError",
     "DeviceError",

@@ -1,0 +1,568 @@
+"""The camera role."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ..blobs import BlobStore, default_store
+from ..client import INDIClient, InvalidValueError, Property
+from ..protocol import BLOBMode, PropertyState
+from .base import ProgressCallback, RoleDevice
+from .errors import ActionAborted, CapabilityError, DeviceBusyError
+
+__all__ = ["FRAME_TYPES", "Camera"]
+
+#: frame_type → CCD_FRAME_TYPE element.
+FRAME_TYPES: dict[str, str] = {
+    "light": "FRAME_LIGHT",
+    "dark": "FRAME_DARK",
+    "flat": "FRAME_FLAT",
+    "bias": "FRAME_BIAS",
+}
+#: The driver must show it started an exposure within this many seconds.
+START_TIMEOUT = 10.0
+#: After the exposure ended, the frame must arrive within this many seconds.
+FRAME_GRACE = 60.0
+#: After the frame arrived, CCD_EXPOSURE must leave Busy within this many seconds.
+END_GRACE = 5.0
+
+
+def _binning(binning: int | Sequence[int]) -> tuple[int, int]:
+    if isinstance(binning, bool):
+        raise InvalidValueError(f"binning must be an integer or [x, y], got {binning!r}")
+    if isinstance(binning, int):
+        pair = (binning, binning)
+    elif isinstance(binning, Sequence) and not isinstance(binning, str) and len(binning) == 2:
+        pair = (binning[0], binning[1])
+    else:
+        raise InvalidValueError(f"binning must be an integer or [x, y], got {binning!r}")
+    for b in pair:
+        if isinstance(b, bool) or not isinstance(b, int) or b < 1:
+            raise InvalidValueError(f"binning must be positive integers, got {binning!r}")
+    return pair
+
+
+class Camera(RoleDevice):
+    """A camera: exposures that end when the frame has arrived (stored in a
+    `BlobStore`), abort, frame type, binning, ROI, gain/offset, cooler and
+    temperature, sensor info.
+
+    ``store``: where frames go (the process-wide `default_store()` if None).
+    """
+
+    role = "camera"
+
+    def __init__(
+        self,
+        client: INDIClient,
+        device: str | None,
+        *,
+        store: BlobStore | None = None,
+        abort_on_cancel: bool = True,
+    ) -> None:
+        super().__init__(client, device, abort_on_cancel=abort_on_cancel)
+        self.store = store if store is not None else default_store()
+
+    # Settings -----------------------------------------------------------
+
+    def _control(self, what: str) -> tuple[str, str] | None:
+        """(property, element) for gain or offset: CCD_GAIN/CCD_OFFSET, or an
+        element of CCD_CONTROLS named like it (as ZWO/QHY drivers do)."""
+        own = self._optional(f"CCD_{what.upper()}")
+        if own is not None and own.elements:
+            element = what.upper() if what.upper() in own.elements else next(iter(own.elements))
+            return own.name, element
+        controls = self._optional("CCD_CONTROLS")
+        if controls is not None:
+            for name in controls.elements:
+                if name.lower() == what:
+                    return controls.name, name
+        return None
+
+    def _control_value(self, what: str) -> float | None:
+        target = self._control(what)
+        return None if target is None else self._number(*target)
+
+    def settings(self) -> dict[str, Any]:
+        """Frame type, binning, ROI, gain, offset and delivery settings now."""
+        self._connected()
+        frame_type = None
+        on = self._switch_on("CCD_FRAME_TYPE") or []
+        for short, element in FRAME_TYPES.items():
+            if element in on:
+                frame_type = short
+        binning = self._optional("CCD_BINNING")
+        frame = self._optional("CCD_FRAME")
+        return {
+            "frame_type": frame_type,
+            "binning": [int(binning["HOR_BIN"]), int(binning["VER_BIN"])] if binning else None,
+            "roi": [int(frame[e]) for e in ("X", "Y", "WIDTH", "HEIGHT")] if frame else None,
+            "gain": self._control_value("gain"),
+            "offset": self._control_value("offset"),
+            "upload_mode": (self._switch_on("UPLOAD_MODE") or [None])[0],
+            "transfer_format": (self._switch_on("CCD_TRANSFER_FORMAT") or [None])[0],
+            "compression": "INDI_ENABLED" in (self._switch_on("CCD_COMPRESSION") or []),
+        }
+
+    async def configure(
+        self,
+        *,
+        frame_type: str | None = None,
+        binning: int | Sequence[int] | None = None,
+        roi: Sequence[int] | str | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Change any of the frame settings (None leaves one as it is).
+
+        ``roi``: ``[x, y, width, height]`` in unbinned sensor pixels, or
+        ``"full"`` for the whole sensor.  Returns `settings()`.
+        """
+        dev = self._connected()
+        # Check everything before changing anything.
+        plan: list[tuple[str, dict[str, Any], str]] = []
+        if frame_type is not None:
+            prop = self._prop("CCD_FRAME_TYPE", "set a frame type")
+            key = str(frame_type).strip().lower()
+            element = FRAME_TYPES.get(key)
+            if element is None or element not in prop.elements:
+                offered = [k for k, e in FRAME_TYPES.items() if e in prop.elements]
+                raise InvalidValueError(
+                    f"frame_type must be one of {', '.join(offered)}, got {frame_type!r}"
+                )
+            plan.append(("CCD_FRAME_TYPE", {element: True}, "set_frame_type"))
+        if binning is not None:
+            self._prop("CCD_BINNING", "bin")
+            bx, by = _binning(binning)
+            plan.append(("CCD_BINNING", {"HOR_BIN": bx, "VER_BIN": by}, "set_binning"))
+        if roi is not None:
+            frame = self._prop("CCD_FRAME", "take a region of interest")
+            plan.append(("CCD_FRAME", self._roi_values(frame, roi), "set_roi"))
+        for what, value in (("gain", gain), ("offset", offset)):
+            if value is None:
+                continue
+            target = self._control(what)
+            if target is None:
+                raise CapabilityError(
+                    f"{dev.name} has no {what} control (no CCD_{what.upper()} or CCD_CONTROLS)",
+                    device=dev.name,
+                    role=self.role,
+                    properties=[f"CCD_{what.upper()}"],
+                )
+            plan.append((target[0], {target[1]: value}, f"set_{what}"))
+        for name, values, _ in plan:
+            self.client.validate(dev.name, name, values)
+        for name, values, verb in plan:
+            await self._set(name, values, verb=verb, timeout=timeout)
+        return self.settings()
+
+    def _roi_values(self, frame: Property, roi: Sequence[int] | str) -> dict[str, Any]:
+        max_x, max_y = self._sensor_size(frame)
+        if isinstance(roi, str):
+            if roi.strip().lower() != "full":
+                raise InvalidValueError(f'roi must be [x, y, width, height] or "full", got {roi!r}')
+            return {"X": 0, "Y": 0, "WIDTH": max_x, "HEIGHT": max_y}
+        if not isinstance(roi, Sequence) or len(roi) != 4:
+            raise InvalidValueError(f"roi must be [x, y, width, height], got {roi!r}")
+        for v in roi:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise InvalidValueError(f"roi must be four numbers, got {roi!r}")
+        x, y, w, h = (int(v) for v in roi)
+        if x < 0 or y < 0 or w < 1 or h < 1 or x + w > max_x or y + h > max_y:
+            raise InvalidValueError(
+                f"roi {[x, y, w, h]} does not fit the {max_x:g}x{max_y:g} sensor"
+            )
+        return {"X": x, "Y": y, "WIDTH": w, "HEIGHT": h}
+
+    def _sensor_size(self, frame: Property) -> tuple[int, int]:
+        info = self._optional("CCD_INFO")
+        if info is not None and "CCD_MAX_X" in info.elements:
+            return int(info["CCD_MAX_X"]), int(info["CCD_MAX_Y"])
+        return int(frame.elements["WIDTH"].max or 0), int(frame.elements["HEIGHT"].max or 0)
+
+    # Exposure -----------------------------------------------------------
+
+    async def _prepare_delivery(self, device: str) -> None:
+        """Make the driver send the frame to us, as FITS."""
+        await self.client.enable_blobs(device, BLOBMode.ALSO)
+        upload = self._optional("UPLOAD_MODE")
+        if upload is not None and "UPLOAD_CLIENT" in upload.elements:
+            if not {"UPLOAD_CLIENT", "UPLOAD_BOTH"} & set(upload.on_switches()):
+                await self._set("UPLOAD_MODE", {"UPLOAD_CLIENT": True}, verb="set_upload_mode")
+        fmt = self._optional("CCD_TRANSFER_FORMAT")
+        if fmt is not None and "FORMAT_FITS" in fmt.elements:
+            if fmt.on_switches() != ["FORMAT_FITS"]:
+                await self._set(
+                    "CCD_TRANSFER_FORMAT", {"FORMAT_FITS": True}, verb="set_transfer_format"
+                )
+
+    async def _send_abort(self) -> None:
+        if self.has("CCD_ABORT_EXPOSURE"):
+            await self.client.set_property(self.name, "CCD_ABORT_EXPOSURE", {"ABORT": True})  # type: ignore[arg-type]
+
+    async def expose(
+        self,
+        duration: float,
+        *,
+        frame_type: str | None = "light",
+        binning: int | Sequence[int] | None = None,
+        roi: Sequence[int] | str | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Take one exposure; returns once the frame has arrived and is stored.
+
+        Settings given here are applied first (None leaves one unchanged).
+        ``timeout`` defaults to the duration plus two minutes.  ``metadata``
+        is added to the stored frame's metadata (e.g. an object name).
+        """
+        dev = self._connected()
+        exposure = self._prop("CCD_EXPOSURE", "expose")
+        self.client.validate(dev.name, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
+        duration = float(duration)
+        if "CCD1" not in dev.properties:
+            raise CapabilityError(
+                f"{dev.name} has no CCD1 BLOB: it cannot send frames",
+                device=dev.name,
+                role=self.role,
+                properties=["CCD1"],
+            )
+        if exposure.state is PropertyState.BUSY:
+            raise DeviceBusyError(
+                f"{dev.name} is already exposing: wait or abort first",
+                device=dev.name,
+                role=self.role,
+            )
+        settings = await self.configure(
+            frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
+        )
+        await self._prepare_delivery(dev.name)
+        params = {
+            "duration": duration,
+            **{k: settings[k] for k in ("frame_type", "binning", "roi", "gain", "offset")},
+        }
+        limit = timeout if timeout is not None else duration + 120.0
+        async with self._action(
+            "expose",
+            ["CCD_EXPOSURE", "CCD1"],
+            timeout=limit,
+            progress=progress,
+            abort=self._send_abort,
+            channel="exposure",
+            main="CCD_EXPOSURE",
+            params=params,
+        ) as act:
+            act.where = lambda: {"time_left": self._number("CCD_EXPOSURE", "CCD_EXPOSURE_VALUE")}
+            started_at = datetime.now(UTC)
+            await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
+            started = ended = False
+            frame: bytes | None = None
+            fmt = ".fits"
+            grace_from = 0.0
+            while True:
+                if frame is not None:
+                    within: float | None = max(0.0, END_GRACE - (act.elapsed - grace_from))
+                elif ended:
+                    within = max(0.0, FRAME_GRACE - (act.elapsed - grace_from))
+                elif not started:
+                    within = max(0.0, START_TIMEOUT - act.elapsed)
+                else:
+                    within = None
+                u = await act.next(within)
+                if u is None:
+                    if frame is not None:
+                        break  # the frame is here; the driver is slow to say Ok
+                    if ended:
+                        raise act.fail("expose: the exposure ended but no frame arrived")
+                    raise act.fail("expose: the camera did not start the exposure")
+                if u.kind != "updated":
+                    continue
+                if u.name == "CCD1":
+                    if u.state is PropertyState.ALERT:
+                        raise act.fail("expose: the frame upload failed")
+                    data = u["CCD1"]
+                    if isinstance(data, bytes) and data:
+                        frame = data
+                        fmt = (u.formats or {}).get("CCD1") or ".fits"
+                        grace_from = act.elapsed
+                        act.report(
+                            {
+                                "state": "downloaded",
+                                "time_left": 0.0,
+                                "duration": duration,
+                                "size": len(data),
+                            }
+                        )
+                        if ended:
+                            break
+                    continue
+                state = u.state
+                left = u["CCD_EXPOSURE_VALUE"]
+                if state is PropertyState.ALERT:
+                    raise act.fail("expose: the exposure failed")
+                if state is PropertyState.BUSY:
+                    started = True
+                    left = max(0.0, float(left or 0.0))
+                    act.details["time_left"] = left
+                    act.report(
+                        {
+                            "state": "exposing" if left > 0 else "downloading",
+                            "time_left": left,
+                            "duration": duration,
+                        }
+                    )
+                    continue
+                if state is PropertyState.OK:
+                    ended = True
+                    grace_from = act.elapsed
+                    if frame is not None:
+                        break
+                    act.report({"state": "downloading", "time_left": 0.0, "duration": duration})
+                    continue
+                # Idle: the exposure was stopped, or never started.
+                if frame is not None:
+                    break
+                if started:
+                    raise ActionAborted(
+                        "expose: the exposure stopped before it ended "
+                        "(aborted by the driver or another client)",
+                        device=act.device,
+                        role=self.role,
+                        action="expose",
+                        messages=act.messages[-5:],
+                        details=act.details,
+                    )
+                raise act.fail("expose: the camera did not start the exposure")
+            meta = {
+                **(metadata or {}),
+                **params,
+                "exposure": duration,
+                "filter": self._filter_name(),
+                "temperature": self._number("CCD_TEMPERATURE", "CCD_TEMPERATURE_VALUE"),
+                "started": started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            }
+            act.report({"state": "saving", "time_left": 0.0, "duration": duration})
+            info = await self.store.add(
+                frame,
+                device=act.device,
+                property="CCD1",
+                element="CCD1",
+                format=fmt,
+                metadata=meta,
+            )
+            return act.done(
+                {
+                    "blob_id": info.id,
+                    "size": info.size,
+                    "format": info.format,
+                    "content_type": info.content_type,
+                    "path": info.path,
+                    "created": info.created,
+                    **meta,
+                }
+            )
+
+    def _filter_name(self) -> str | None:
+        """The camera's own filter (a built-in wheel), if it has one."""
+        slot = self._number("FILTER_SLOT", "FILTER_SLOT_VALUE")
+        names = self._optional("FILTER_NAME")
+        if slot is None or names is None:
+            return None
+        values = list(names.values().values())
+        index = int(round(slot)) - 1
+        return str(values[index]) if 0 <= index < len(values) else None
+
+    async def abort(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Abort the exposure (CCD_ABORT_EXPOSURE); every running camera
+        action of this device ends with `ActionAborted` (a temperature wait
+        too: the cooler keeps its target).  Returns once the camera stopped."""
+        self._prop("CCD_ABORT_EXPOSURE", "abort an exposure")
+        interrupted = self._interrupt_actions("aborted")
+        await self._send_abort()
+        stopped = True
+        exposure = self._optional("CCD_EXPOSURE")
+        if exposure is not None:
+            try:
+                await self.client.wait_idle(self.name, "CCD_EXPOSURE", timeout)  # type: ignore[arg-type]
+            except TimeoutError:
+                stopped = False
+        return {"aborted": True, "interrupted": interrupted, "stopped": stopped}
+
+    # Cooling ------------------------------------------------------------
+
+    async def set_cooler(self, on: bool, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Turn the cooler on or off (CCD_COOLER)."""
+        if not isinstance(on, bool):
+            raise InvalidValueError(f"cooler must be true or false, got {on!r}")
+        self._prop("CCD_COOLER", "switch a cooler")
+        element = "COOLER_ON" if on else "COOLER_OFF"
+        await self._set(
+            "CCD_COOLER", {element: True}, verb="set_cooler", timeout=timeout, accept_busy=True
+        )
+        return self.temperature()
+
+    def temperature(self) -> dict[str, Any]:
+        """Sensor temperature (°C), whether it is still ramping, cooler state and power."""
+        prop = self._prop("CCD_TEMPERATURE", "report a temperature")
+        cooler = self._switch_on("CCD_COOLER")
+        power = self._optional("CCD_COOLER_POWER")
+        return {
+            "temperature": float(prop["CCD_TEMPERATURE_VALUE"]),
+            "ramping": prop.state is PropertyState.BUSY,
+            "cooler": None if cooler is None else "COOLER_ON" in cooler,
+            "cooler_power": float(next(iter(power.values().values()))) if power else None,
+        }
+
+    async def set_temperature(
+        self,
+        target: float,
+        *,
+        wait: bool = False,
+        tolerance: float = 0.5,
+        timeout: float | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Set the target sensor temperature (CCD_TEMPERATURE, °C).
+
+        With ``wait`` it returns once the temperature is within
+        ``tolerance`` of the target (progress: temperature and distance),
+        or raises `ActionTimeout` after ``timeout`` (default 15 minutes);
+        the cooler keeps its target either way.  Without ``wait`` it
+        returns once the driver took the target.
+        """
+        dev = self._connected()
+        self._prop("CCD_TEMPERATURE", "set a temperature")
+        self.client.validate(dev.name, "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": target})
+        target = float(target)
+        if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance <= 0:
+            raise InvalidValueError(f"tolerance must be a positive number, got {tolerance!r}")
+        if not wait:
+            await self._set(
+                "CCD_TEMPERATURE",
+                {"CCD_TEMPERATURE_VALUE": target},
+                verb="set_temperature",
+                timeout=timeout or 10.0,
+                accept_busy=True,
+            )
+            return {"target": target, **self.temperature()}
+        async with self._action(
+            "set_temperature",
+            ["CCD_TEMPERATURE"],
+            timeout=timeout or 900.0,
+            progress=progress,
+            channel="temperature",
+            params={"target": target, "tolerance": tolerance},
+        ) as act:
+            await act.send("CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": target})
+            while True:
+                u = await act.next()
+                assert u is not None
+                if u.kind != "updated":
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail("set_temperature: the cooler failed")
+                current = float(u["CCD_TEMPERATURE_VALUE"])
+                delta = current - target
+                act.details.update(temperature=current, delta=delta)
+                act.report(
+                    {
+                        "state": "cooling" if delta > 0 else "warming",
+                        "temperature": current,
+                        "target": target,
+                        "delta": delta,
+                    }
+                )
+                if abs(delta) <= tolerance:
+                    break
+            return act.done({"target": target, "reached": True, **self.temperature()})
+
+    # Facts --------------------------------------------------------------
+
+    def sensor_info(self) -> dict[str, Any]:
+        """CCD_INFO: sensor size (pixels), pixel size (µm), bits per pixel."""
+        prop = self._prop("CCD_INFO", "report sensor information")
+        v = prop.values()
+        return {
+            "max_x": v.get("CCD_MAX_X"),
+            "max_y": v.get("CCD_MAX_Y"),
+            "pixel_size": v.get("CCD_PIXEL_SIZE"),
+            "pixel_size_x": v.get("CCD_PIXEL_SIZE_X"),
+            "pixel_size_y": v.get("CCD_PIXEL_SIZE_Y"),
+            "bits_per_pixel": v.get("CCD_BITSPERPIXEL"),
+        }
+
+    def _status(self) -> dict[str, Any]:
+        exposure = self._optional("CCD_EXPOSURE")
+        state = "idle"
+        time_left = None
+        if exposure is not None:
+            if exposure.state is PropertyState.BUSY:
+                state = "exposing"
+                time_left = float(exposure["CCD_EXPOSURE_VALUE"])
+            elif exposure.state is PropertyState.ALERT:
+                state = "error"
+        temp = self._optional("CCD_TEMPERATURE")
+        cooler = self._switch_on("CCD_COOLER")
+        return {
+            "state": state,
+            "time_left": time_left,
+            "temperature": float(temp["CCD_TEMPERATURE_VALUE"]) if temp else None,
+            "cooler": None if cooler is None else "COOLER_ON" in cooler,
+            "last_frame": (lambda i: i.id if i else None)(self.store.latest(self.name)),
+        }
+
+    def _capabilities(self) -> dict[str, Any]:
+        exposure = self._optional("CCD_EXPOSURE")
+        frame_types = self._optional("CCD_FRAME_TYPE")
+        binning = self._optional("CCD_BINNING")
+        gain, offset = self._control("gain"), self._control("offset")
+
+        def limits(target: tuple[str, str] | None) -> list[float | None] | None:
+            if target is None:
+                return None
+            el = self.client.get_property(self.name, target[0]).elements[target[1]]  # type: ignore[arg-type]
+            return [el.min, el.max]
+
+        exp_el = exposure.elements.get("CCD_EXPOSURE_VALUE") if exposure else None
+        bin_el = binning.elements if binning else {}
+        return {
+            "can_expose": exposure is not None and self.has("CCD1"),
+            "can_abort": self.has("CCD_ABORT_EXPOSURE"),
+            "exposure_range": [exp_el.min, exp_el.max] if exp_el else None,
+            "frame_types": [
+                k for k, e in FRAME_TYPES.items() if frame_types and e in frame_types.elements
+            ],
+            "can_bin": binning is not None,
+            "max_binning": [bin_el["HOR_BIN"].max, bin_el["VER_BIN"].max]
+            if "HOR_BIN" in bin_el and "VER_BIN" in bin_el
+            else None,
+            "can_subframe": self._writable(self._optional("CCD_FRAME")),
+            "has_gain": gain is not None,
+            "gain_range": limits(gain),
+            "has_offset": offset is not None,
+            "offset_range": limits(offset),
+            "has_cooler": self.has("CCD_COOLER"),
+            "has_temperature": self.has("CCD_TEMPERATURE"),
+            "can_set_temperature": self._writable(self._optional("CCD_TEMPERATURE")),
+            "has_cooler_power": self.has("CCD_COOLER_POWER"),
+            "has_compression": self.has("CCD_COMPRESSION"),
+            "upload_modes": list(self._optional("UPLOAD_MODE").elements)  # type: ignore[union-attr]
+            if self.has("UPLOAD_MODE")
+            else [],
+            "transfer_formats": list(self._optional("CCD_TRANSFER_FORMAT").elements)  # type: ignore[union-attr]
+            if self.has("CCD_TRANSFER_FORMAT")
+            else [],
+            "has_guide_head": self.has("GUIDER_EXPOSURE"),
+            "has_filter_wheel": self.has("FILTER_SLOT"),
+            "can_stream": self.has("CCD_VIDEO_STREAM"),
+        }
+
+    def _facts(self) -> dict[str, Any]:
+        return {"sensor": self.sensor_info()} if self.has("CCD_INFO") else {}
