@@ -33,11 +33,14 @@ from .errors import (
     InvalidValueError,
     NoDeviceError,
 )
+from .filter_wheel import FilterWheel
+from .focuser import Focuser
 from .telescope import DIRECTIONS, Telescope
 
 __all__ = [
     "DIRECTIONS",
     "FRAME_TYPES",
+    "ROLE_CLASSES",
     "Action",
     "ActionAborted",
     "ActionFailed",
@@ -49,6 +52,8 @@ __all__ = [
     "DeviceError",
     "DeviceNotConnectedError",
     "DeviceStateError",
+    "FilterWheel",
+    "Focuser",
     "InvalidValueError",
     "NoDeviceError",
     "ProgressCallback",
@@ -57,3 +62,11 @@ __all__ = [
     "running_actions",
     "subscribe_actions",
 ]
+
+#: role name (as in `indiws.db.ROLES`) → device class.
+ROLE_CLASSES: dict[str, type[RoleDevice]] = {
+    "telescope": Telescope,
+    "camera": Camera,
+    "focuser": Focuser,
+    "filter_wheel": FilterWheel,
+}

@@ -1,0 +1,196 @@
+"""The filter wheel role (also the built-in wheel of a camera)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..client import InvalidValueError, Property
+from ..protocol import PropertyState
+from .base import ProgressCallback, RoleDevice
+from .errors import ActionAborted
+
+__all__ = ["FilterWheel"]
+
+#: The driver must show it took a change within this many seconds.
+START_TIMEOUT = 10.0
+_SLOT_SUFFIX = re.compile(r"(\d+)$")
+
+
+class FilterWheel(RoleDevice):
+    """A filter wheel: slots are numbered from 1 (FILTER_SLOT); names come
+    from FILTER_NAME (matched without regard to case)."""
+
+    role = "filter_wheel"
+
+    def _slot_prop(self) -> Property:
+        return self._prop("FILTER_SLOT", "change filters")
+
+    def _name_elements(self) -> dict[int, str]:
+        """slot → FILTER_NAME element name."""
+        names = self._optional("FILTER_NAME")
+        if names is None:
+            return {}
+        out: dict[int, str] = {}
+        for index, element in enumerate(names.elements, start=1):
+            m = _SLOT_SUFFIX.search(element)
+            out[int(m.group(1)) if m else index] = element
+        return out
+
+    def _slot_count(self) -> int:
+        el = self._slot_prop().elements["FILTER_SLOT_VALUE"]
+        if el.max is not None and el.max >= 1:
+            return int(el.max)
+        return len(self._name_elements())
+
+    def _slot(self) -> int | None:
+        value = self._number("FILTER_SLOT", "FILTER_SLOT_VALUE")
+        return None if value is None else int(round(value))
+
+    def _name_of(self, slot: int | None) -> str | None:
+        if slot is None:
+            return None
+        element = self._name_elements().get(slot)
+        names = self._optional("FILTER_NAME")
+        return str(names[element]) if element and names is not None else None
+
+    def filters(self) -> list[dict[str, Any]]:
+        """Every slot with its name (None where the driver names none)."""
+        self._slot_prop()
+        elements = self._name_elements()
+        names = self._optional("FILTER_NAME")
+        return [
+            {
+                "slot": slot,
+                "name": str(names[elements[slot]]) if slot in elements and names else None,
+            }
+            for slot in range(1, self._slot_count() + 1)
+        ]
+
+    def current(self) -> dict[str, Any]:
+        """``slot`` (1-based), ``name``, and whether the wheel is ``moving``."""
+        prop = self._slot_prop()
+        slot = self._slot()
+        return {"slot": slot, "name": self._name_of(slot), "moving": prop.busy}
+
+    def _resolve(self, filter: int | str) -> int:
+        if isinstance(filter, bool):
+            raise InvalidValueError(f"give a slot number or a filter name, got {filter!r}")
+        if isinstance(filter, int):
+            return filter
+        if isinstance(filter, float) and filter.is_integer():
+            return int(filter)
+        if isinstance(filter, str):
+            wanted = filter.strip().casefold()
+            listing = self.filters()
+            for entry in listing:
+                if entry["name"] is not None and entry["name"].strip().casefold() == wanted:
+                    return int(entry["slot"])
+            known = ", ".join(f"{e['slot']}: {e['name']}" for e in listing)
+            raise InvalidValueError(f"{self.name} has no filter named {filter!r} ({known})")
+        raise InvalidValueError(f"give a slot number or a filter name, got {filter!r}")
+
+    async def select(
+        self,
+        filter: int | str,
+        *,
+        timeout: float = 60.0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Turn to a slot (int, from 1) or a filter by name (str, any case);
+        returns once the wheel is there."""
+        dev = self._connected()
+        self._slot_prop()
+        slot = self._resolve(filter)
+        self.client.validate(dev.name, "FILTER_SLOT", {"FILTER_SLOT_VALUE": slot})
+        name = self._name_of(slot)
+        start = self._slot()
+        async with self._action(
+            "select",
+            ["FILTER_SLOT"],
+            timeout=timeout,
+            progress=progress,
+            channel="motion",
+            main="FILTER_SLOT",
+            params={"filter": filter, "slot": slot, "name": name},
+        ) as act:
+            act.where = lambda: {"slot": self._slot()}
+            await act.send("FILTER_SLOT", {"FILTER_SLOT_VALUE": slot})
+            started = False
+            while True:
+                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
+                u = await act.next(within)
+                if u is None:
+                    raise act.fail("select: the wheel did not start turning")
+                if u.kind != "updated":
+                    continue
+                now = int(round(float(u["FILTER_SLOT_VALUE"])))
+                act.details["slot"] = now
+                if u.state is PropertyState.ALERT:
+                    raise act.fail("select failed")
+                if u.state is PropertyState.BUSY:
+                    started = True
+                    act.report(
+                        {"state": "moving", "slot": now, "target_slot": slot, "target_name": name}
+                    )
+                    continue
+                if now == slot:
+                    break
+                if started:
+                    raise ActionAborted(
+                        f"select: the wheel stopped at slot {now}, not {slot}",
+                        device=act.device,
+                        role=self.role,
+                        action="select",
+                        messages=act.messages[-5:],
+                        details=act.details,
+                    )
+                # An update sent before the driver took the command: wait on.
+            return act.done({"slot": slot, "name": name, "previous_slot": start})
+
+    async def rename(
+        self, names: Mapping[int, str], *, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Rename filters: ``{slot: name}``; returns `filters()`."""
+        dev = self._connected()
+        prop = self._prop("FILTER_NAME", "rename filters")
+        if not names:
+            raise InvalidValueError("give {slot: name} for the filters to rename")
+        elements = self._name_elements()
+        values = {el: str(prop[el]) for el in prop.elements}
+        for slot, new in names.items():
+            try:
+                s = int(slot)
+            except (TypeError, ValueError):
+                raise InvalidValueError(f"filter slots are numbers, got {slot!r}") from None
+            if s not in elements:
+                raise InvalidValueError(
+                    f"{dev.name} has no slot {slot} to name (slots 1..{len(elements)})"
+                )
+            if not isinstance(new, str) or not new.strip():
+                raise InvalidValueError(f"a filter name must be non-empty text, got {new!r}")
+            values[elements[s]] = new.strip()
+        # The whole vector: some drivers rewrite every name from one message.
+        await self._set("FILTER_NAME", values, verb="rename", timeout=timeout)
+        return self.filters()
+
+    def _status(self) -> dict[str, Any]:
+        prop = self._optional("FILTER_SLOT")
+        slot = self._slot()
+        return {
+            "slot": slot,
+            "name": self._name_of(slot),
+            "moving": bool(prop and prop.busy),
+        }
+
+    def _capabilities(self) -> dict[str, Any]:
+        has_slot = self.has("FILTER_SLOT")
+        return {
+            "can_select": self._writable(self._optional("FILTER_SLOT")),
+            "slots": self._slot_count() if has_slot else 0,
+            "can_rename": self._writable(self._optional("FILTER_NAME")),
+        }
+
+    def _facts(self) -> dict[str, Any]:
+        return {"filters": self.filters()} if self.has("FILTER_SLOT") else {}

@@ -1,0 +1,289 @@
+"""The focuser role."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import InvalidValueError
+from ..protocol import PropertyState
+from .base import ProgressCallback, RoleDevice
+from .errors import ActionAborted, CapabilityError
+
+__all__ = ["Focuser"]
+
+#: The driver must show it took a move within this many seconds.
+START_TIMEOUT = 10.0
+ABS = "ABS_FOCUS_POSITION"
+REL = "REL_FOCUS_POSITION"
+
+
+def _steps(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValueError(f"{what} must be a whole number of steps, got {value!r}")
+    if value != int(value):
+        raise InvalidValueError(f"{what} must be a whole number of steps, got {value!r}")
+    return int(value)
+
+
+class Focuser(RoleDevice):
+    """A focuser: absolute and relative moves, abort, position, temperature, max."""
+
+    role = "focuser"
+
+    def _position(self) -> int | None:
+        value = self._number(ABS, "FOCUS_ABSOLUTE_POSITION")
+        return None if value is None else int(round(value))
+
+    def _moving(self) -> bool:
+        return any(
+            (p := self._optional(n)) is not None and p.state is PropertyState.BUSY
+            for n in (ABS, REL, "FOCUS_TIMER")
+        )
+
+    def position(self) -> dict[str, Any]:
+        """``position`` (steps; None for a focuser without absolute
+        positions) and whether it is ``moving``."""
+        self._connected()
+        return {"position": self._position(), "moving": self._moving()}
+
+    def temperature(self) -> dict[str, Any]:
+        """Focuser temperature in °C (FOCUS_TEMPERATURE)."""
+        prop = self._prop("FOCUS_TEMPERATURE", "report a temperature")
+        return {"temperature": float(next(iter(prop.values().values())))}
+
+    def max(self) -> dict[str, Any]:
+        """The highest position (FOCUS_MAX, else the ABS_FOCUS_POSITION range)."""
+        self._connected()
+        value = self._number("FOCUS_MAX", "FOCUS_MAX_VALUE")
+        if value is None:
+            prop = self._prop(ABS, "report its maximum position")
+            value = prop.elements["FOCUS_ABSOLUTE_POSITION"].max
+        return {"max": None if value is None else int(value)}
+
+    async def _send_abort(self) -> None:
+        if self.has("FOCUS_ABORT_MOTION"):
+            await self.client.set_property(self.name, "FOCUS_ABORT_MOTION", {"ABORT": True})  # type: ignore[arg-type]
+
+    async def move_to(
+        self,
+        position: int,
+        *,
+        timeout: float = 120.0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Move to an absolute position (steps); returns once there."""
+        target = _steps(position, "position")
+        dev = self._connected()
+        self._prop(ABS, "move to an absolute position")
+        self.client.validate(dev.name, ABS, {"FOCUS_ABSOLUTE_POSITION": target})
+        return await self._move_abs("move_to", target, timeout, progress, {"position": target})
+
+    async def _move_abs(
+        self,
+        verb: str,
+        target: int,
+        timeout: float,
+        progress: ProgressCallback | None,
+        params: dict[str, Any],
+    ) -> dict[str, Any]:
+        start = self._position()
+        async with self._action(
+            verb,
+            [ABS],
+            timeout=timeout,
+            progress=progress,
+            abort=self._send_abort,
+            channel="motion",
+            main=ABS,
+            params=params,
+        ) as act:
+            act.where = lambda: {"position": self._position()}
+            await act.send(ABS, {"FOCUS_ABSOLUTE_POSITION": target})
+            started = False
+            while True:
+                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
+                u = await act.next(within)
+                if u is None:
+                    raise act.fail(f"{verb}: the focuser did not start the move")
+                if u.kind != "updated":
+                    continue
+                pos = int(round(float(u["FOCUS_ABSOLUTE_POSITION"])))
+                act.details["position"] = pos
+                if u.state is PropertyState.ALERT:
+                    raise act.fail(f"{verb} failed")
+                if u.state is PropertyState.BUSY:
+                    started = True
+                    act.report({"state": "moving", "position": pos, "target": target})
+                    continue
+                if pos == target or (started and u.state is PropertyState.OK):
+                    break
+                if started:
+                    raise ActionAborted(
+                        f"{verb}: the focuser stopped at {pos}, before {target}",
+                        device=act.device,
+                        role=self.role,
+                        action=verb,
+                        messages=act.messages[-5:],
+                        details=act.details,
+                    )
+                # An update sent before the driver took the command: wait on.
+            return act.done({"position": pos, "target": target, "start": start})
+
+    async def move_by(
+        self,
+        steps: int,
+        *,
+        timeout: float = 120.0,
+        progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Move by ``steps`` (positive outward, negative inward); returns once done.
+
+        Uses REL_FOCUS_POSITION with FOCUS_MOTION; a focuser with only
+        absolute positions moves to the current position plus ``steps``.
+        """
+        n = _steps(steps, "steps")
+        dev = self._connected()
+        params = {"steps": n}
+        if self.has(REL, "FOCUS_MOTION"):
+            self.client.validate(dev.name, REL, {"FOCUS_RELATIVE_POSITION": abs(n)})
+            if n == 0:
+                return {
+                    "action": "move_by",
+                    "device": dev.name,
+                    "position": self._position(),
+                    "steps": 0,
+                    "elapsed": 0.0,
+                }
+            return await self._move_rel(n, timeout, progress, params)
+        if self.has(ABS) and self._position() is not None:
+            start = self._position()
+            assert start is not None
+            self.client.validate(dev.name, ABS, {"FOCUS_ABSOLUTE_POSITION": start + n})
+            return await self._move_abs("move_by", start + n, timeout, progress, params)
+        raise CapabilityError(
+            f"{dev.name} cannot move by steps (it defines neither {REL} with FOCUS_MOTION "
+            f"nor {ABS})",
+            device=dev.name,
+            role=self.role,
+            properties=[REL, ABS],
+        )
+
+    async def _move_rel(
+        self, n: int, timeout: float, progress: ProgressCallback | None, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        start = self._position()
+        target = None if start is None else start + n
+        direction = "FOCUS_OUTWARD" if n > 0 else "FOCUS_INWARD"
+        async with self._action(
+            "move_by",
+            [REL, ABS],
+            timeout=timeout,
+            progress=progress,
+            abort=self._send_abort,
+            channel="motion",
+            main=REL,
+            params=params,
+        ) as act:
+            act.where = lambda: {"position": self._position()}
+            await act.send("FOCUS_MOTION", {direction: True})
+            await act.send(REL, {"FOCUS_RELATIVE_POSITION": abs(n)})
+            rel_started = rel_done = False
+            pos = start
+            while True:
+                if rel_done and not self._abs_busy():
+                    break
+                u = await act.next(
+                    None if rel_started or rel_done else max(0.0, START_TIMEOUT - act.elapsed)
+                )
+                if u is None:
+                    raise act.fail("move_by: the focuser did not start the move")
+                if u.kind != "updated":
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail("move_by failed")
+                if u.name == ABS:
+                    pos = int(round(float(u["FOCUS_ABSOLUTE_POSITION"])))
+                    act.details["position"] = pos
+                    if u.state is PropertyState.BUSY:
+                        rel_started = True
+                        act.report({"state": "moving", "position": pos, "target": target})
+                    continue
+                if u.state is PropertyState.BUSY:
+                    rel_started = True
+                    act.report({"state": "moving", "position": pos, "target": target})
+                    continue
+                if u.state is PropertyState.IDLE and rel_started and pos != target:
+                    raise ActionAborted(
+                        f"move_by: the focuser stopped at {pos}, before {target}",
+                        device=act.device,
+                        role=self.role,
+                        action="move_by",
+                        messages=act.messages[-5:],
+                        details=act.details,
+                    )
+                rel_done = True
+            return act.done(
+                {"position": self._position(), "target": target, "start": start, "steps": n}
+            )
+
+    def _abs_busy(self) -> bool:
+        prop = self._optional(ABS)
+        return prop is not None and prop.state is PropertyState.BUSY
+
+    async def abort(self, timeout: float = 10.0) -> dict[str, Any]:
+        """Stop the focuser (FOCUS_ABORT_MOTION); running moves end with
+        `ActionAborted`.  Returns once it stopped, with the position."""
+        self._prop("FOCUS_ABORT_MOTION", "abort a move")
+        interrupted = self._interrupt_actions("aborted")
+        await self._send_abort()
+        stopped = True
+        for name in (ABS, REL):
+            if self.has(name):
+                try:
+                    await self.client.wait_idle(self.name, name, timeout)  # type: ignore[arg-type]
+                except TimeoutError:
+                    stopped = False
+        return {
+            "aborted": True,
+            "interrupted": interrupted,
+            "stopped": stopped,
+            "position": self._position(),
+        }
+
+    async def sync(self, position: int, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Declare the current position to be ``position`` (FOCUS_SYNC)."""
+        p = _steps(position, "position")
+        prop = self._prop("FOCUS_SYNC", "sync its position")
+        element = next(iter(prop.elements))
+        await self._set("FOCUS_SYNC", {element: p}, verb="sync", timeout=timeout)
+        return {"position": self._position()}
+
+    def _status(self) -> dict[str, Any]:
+        temp = self._optional("FOCUS_TEMPERATURE")
+        return {
+            "position": self._position(),
+            "moving": self._moving(),
+            "temperature": float(next(iter(temp.values().values()))) if temp else None,
+        }
+
+    def _capabilities(self) -> dict[str, Any]:
+        abs_prop = self._optional(ABS)
+        rel_prop = self._optional(REL)
+        abs_el = abs_prop.elements.get("FOCUS_ABSOLUTE_POSITION") if abs_prop else None
+        rel_el = rel_prop.elements.get("FOCUS_RELATIVE_POSITION") if rel_prop else None
+        return {
+            "can_move_absolute": self._writable(abs_prop),
+            "can_move_relative": self.has(REL, "FOCUS_MOTION") or self._writable(abs_prop),
+            "can_abort": self.has("FOCUS_ABORT_MOTION"),
+            "can_sync": self.has("FOCUS_SYNC"),
+            "has_temperature": self.has("FOCUS_TEMPERATURE"),
+            "has_max": self.has("FOCUS_MAX"),
+            "can_reverse": self.has("FOCUS_REVERSE_MOTION"),
+            "has_backlash": self.has("FOCUS_BACKLASH_STEPS"),
+            "position_range": [abs_el.min, abs_el.max] if abs_el else None,
+            "relative_range": [rel_el.min, rel_el.max] if rel_el else None,
+        }
+
+    def _facts(self) -> dict[str, Any]:
+        value = self._number("FOCUS_MAX", "FOCUS_MAX_VALUE")
+        return {"max": int(value) if value is not None else None}
