@@ -101,6 +101,10 @@ async def test_every_kind_of_bad_input_is_answered_and_nothing_is_sent(
     ]
     for params, code in cases:
         assert await code_of(params) == code, params
+        if code == -32015:  # invalid_value names what it is about
+            error = await indi.error("set", params)
+            assert error["data"]["device"] == params["device"]
+            assert error["data"]["property"] == params["property"]
         assert (await indi.call("get", coord))["name"] == "EQUATORIAL_EOD_COORD"
     assert client.stats["bytes_out"] == bytes_out, "a refused set sent something"
 

@@ -20,7 +20,7 @@ from typing import Any
 from ..client import Element, Event, EventType, InvalidValueError, ReadOnlyPropertyError
 from ..protocol import BLOBMode, Permission, PropertyKind
 from ..service import Service
-from .errors import invalid_params
+from .errors import describe_error, invalid_params
 from .jsonrpc import JsonRpcSocket, rpc
 from .streams import StreamHub, blob_url, hub_for, notification, property_json, snapshot_params
 
@@ -130,7 +130,11 @@ class IndiSocket(JsonRpcSocket):
     async def rpc_get(self, device: str, property: str) -> dict:
         """One property with its current state and values."""
         prop = self.service.client.get_property(device, property)
-        return self._answer(prop, waited=False, messages=())
+        answer = property_json(prop)
+        answer["values"] = {
+            n: element_value(device, property, el) for n, el in prop.elements.items()
+        }
+        return answer
 
     # Writing ------------------------------------------------------------
 
@@ -160,11 +164,16 @@ class IndiSocket(JsonRpcSocket):
             )
         client = self.service.client
         prop = client.get_property(device, property)
-        if prop.kind is PropertyKind.BLOB:
-            if prop.perm is Permission.RO:
-                raise ReadOnlyPropertyError(device, property)
-            values = _blob_values(device, property, values)
-        client.validate(device, property, values)  # errors before anything is sent
+        try:
+            if prop.kind is PropertyKind.BLOB:
+                if prop.perm is Permission.RO:
+                    raise ReadOnlyPropertyError(device, property)
+                values = _blob_values(device, property, values)
+            client.validate(device, property, values)  # errors before anything is sent
+        except InvalidValueError as exc:
+            err = describe_error(exc)
+            err.data.update(device=device, property=property)
+            raise err from None
 
         messages: deque[dict[str, Any]] = deque(maxlen=MAX_SET_MESSAGES)
         ctx = contextvars.copy_context()  # progress() finds this request's id in it
