@@ -40,4 +40,8 @@ def test_blob_ingest_quick_run_reports_json() -> None:
     for key in KEYS:
         value = summary[key]
         assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)
-        assert math.isfinite(value) and value > 0, (key, value)
+        assert math.isfinite(value), (key, value)
+        # Our overhead over the floor is a few ms, so noise can make the
+        # ratio negative; the times and the parser speed cannot be.
+        if key != "overhead_ratio_vs_indipyclient":
+            assert value > 0, (key, value)
