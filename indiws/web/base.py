@@ -93,4 +93,8 @@ class JsonHandler(tornado.web.RequestHandler):
             err = APIError(status_code, -32603, "http_error", self._reason)
         self.set_status(err.status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(dumps({"error": error_body(err)}))
+        self.finish(dumps(self.error_payload(err)))
+
+    def error_payload(self, err: APIError) -> dict[str, Any]:
+        """The JSON body of an error answer (subclasses may add keys)."""
+        return {"error": error_body(err)}

@@ -25,8 +25,6 @@ import platform
 import socket
 from typing import Any
 
-import tornado.web
-
 from .. import __version__
 from ..db import (
     DEFAULT_PORT,
@@ -37,8 +35,8 @@ from ..db import (
 )
 from ..manager import DriverInstance, IndiServerError
 from ..service import Service
-from .base import JsonHandler, dumps, error_body
-from .errors import INVALID_PARAMS, APIError, describe_error, invalid_params
+from .base import JsonHandler, error_body
+from .errors import INVALID_PARAMS, APIError, invalid_params
 
 log = logging.getLogger("indiws.web")
 
@@ -122,19 +120,8 @@ class ManagerHandler(JsonHandler):
 class IndiwebHandler(ManagerHandler):
     """INDI Web Manager compatible: errors also carry its ``detail`` key."""
 
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, tornado.web.HTTPError):
-            err = APIError(
-                exc.status_code, -32600, "http_error", exc.log_message or self._reason, {}
-            )
-        elif exc is not None:
-            err = describe_error(exc)
-        else:
-            err = APIError(status_code, -32603, "http_error", self._reason)
-        self.set_status(err.status)
-        self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(dumps({"detail": err.message, "error": error_body(err)}))
+    def error_payload(self, err: APIError) -> dict[str, Any]:
+        return {"detail": err.message, "error": error_body(err)}
 
 
 def _indiweb_profile(profile: Profile) -> dict[str, Any]:
