@@ -438,47 +438,9 @@ class Telescope(RoleDevice):
 
             act.where = where
             await self._coord_mode(act, "TRACK" if track else "SLEW")
-            await act.send(prop_name, {"RA": ra, "DEC": dec})
-            started = False
-            while True:
-                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
-                u = await act.next(within)
-                if u is None:
-                    raise act.fail(f"{verb}: the mount did not start the slew")
-                if u.kind != "updated" or u["RA"] is None:
-                    continue
-                cur_ra, cur_dec = float(u["RA"]), float(u["DEC"])
-                left = astro.angular_distance(cur_ra, cur_dec, ra, dec)
-                act.details.update(ra=cur_ra, dec=cur_dec, distance=left)
-                if u.state is PropertyState.ALERT:
-                    raise act.fail(f"{verb} failed")
-                if u.state is PropertyState.BUSY:
-                    started = True
-                    act.report(
-                        {
-                            "state": "slewing",
-                            "ra": cur_ra,
-                            "dec": cur_dec,
-                            "epoch": frame,
-                            "target_ra": ra,
-                            "target_dec": dec,
-                            "distance": left,
-                        }
-                    )
-                    continue
-                if left <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK):
-                    break
-                if started:
-                    raise ActionAborted(
-                        f"{verb}: the slew stopped {left:.2f}° before the target "
-                        "(aborted by the driver or another client)",
-                        device=act.device,
-                        role=self.role,
-                        action=verb,
-                        messages=act.messages[-5:],
-                        details=act.details,
-                    )
-                # An Idle/Ok update sent before the driver took the command: wait on.
+            left = await self._follow_slew(
+                act, verb, prop_name, ("RA", "DEC"), (ra, dec), {"epoch": frame}
+            )
             await self._honour_tracking(track)
             pos = await self.position()
             return act.done(
@@ -495,6 +457,69 @@ class Telescope(RoleDevice):
                     "pier_side": pos["pier_side"],
                 }
             )
+
+    async def _follow_slew(
+        self,
+        act: Any,
+        verb: str,
+        prop_name: str,
+        axes: tuple[str, str],
+        target: tuple[float, float],
+        extra: dict[str, Any],
+    ) -> float:
+        """Send the target and follow ``prop_name`` until the slew has ended;
+        returns the distance left (degrees).  ``axes`` are the elements: RA
+        (hours) and DEC, or ALT and AZ (degrees), measured alike on the sphere."""
+        first, second = axes
+        keys = (first.lower(), second.lower())
+        await act.send(prop_name, {first: target[0], second: target[1]})
+
+        def distance(a: float, b: float) -> float:
+            if first == "RA":
+                return astro.angular_distance(a, b, target[0], target[1])
+            # Alt/Az as Dec/RA on a sphere: the same great-circle formula.
+            return astro.angular_distance(b / 15, a, target[1] / 15, target[0])
+
+        started = False
+        while True:
+            within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
+            u = await act.next(within)
+            if u is None:
+                raise act.fail(f"{verb}: the mount did not start the slew")
+            if u.kind != "updated" or u[first] is None:
+                continue
+            cur = (float(u[first]), float(u[second]))
+            left = distance(*cur)
+            act.details.update({keys[0]: cur[0], keys[1]: cur[1], "distance": left})
+            if u.state is PropertyState.ALERT:
+                raise act.fail(f"{verb} failed")
+            if u.state is PropertyState.BUSY:
+                started = True
+                act.report(
+                    {
+                        "state": "slewing",
+                        keys[0]: cur[0],
+                        keys[1]: cur[1],
+                        **extra,
+                        f"target_{keys[0]}": target[0],
+                        f"target_{keys[1]}": target[1],
+                        "distance": left,
+                    }
+                )
+                continue
+            if left <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK):
+                return left
+            if started:
+                raise ActionAborted(
+                    f"{verb}: the slew stopped {left:.2f}° before the target "
+                    "(aborted by the driver or another client)",
+                    device=act.device,
+                    role=self.role,
+                    action=verb,
+                    messages=act.messages[-5:],
+                    details=act.details,
+                )
+            # An Idle/Ok update sent before the driver took the command: wait on.
 
     async def _slew_altaz(
         self,
@@ -516,45 +541,9 @@ class Telescope(RoleDevice):
             params=params,
         ) as act:
             await self._coord_mode(act, "TRACK" if track else "SLEW")
-            await act.send("HORIZONTAL_COORD", {"ALT": alt, "AZ": az})
-            started = False
-            while True:
-                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
-                u = await act.next(within)
-                if u is None:
-                    raise act.fail("goto_altaz: the mount did not start the slew")
-                if u.kind != "updated" or u["ALT"] is None:
-                    continue
-                cur_alt, cur_az = float(u["ALT"]), float(u["AZ"])
-                # Alt/Az as Dec/RA on a sphere: the same great-circle formula.
-                left = astro.angular_distance(cur_az / 15, cur_alt, az / 15, alt)
-                act.details.update(alt=cur_alt, az=cur_az, distance=left)
-                if u.state is PropertyState.ALERT:
-                    raise act.fail("goto_altaz failed")
-                if u.state is PropertyState.BUSY:
-                    started = True
-                    act.report(
-                        {
-                            "state": "slewing",
-                            "alt": cur_alt,
-                            "az": cur_az,
-                            "target_alt": alt,
-                            "target_az": az,
-                            "distance": left,
-                        }
-                    )
-                    continue
-                if left <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK):
-                    break
-                if started:
-                    raise ActionAborted(
-                        f"goto_altaz: the slew stopped {left:.2f}° before the target",
-                        device=act.device,
-                        role=self.role,
-                        action="goto_altaz",
-                        messages=act.messages[-5:],
-                        details=act.details,
-                    )
+            left = await self._follow_slew(
+                act, "goto_altaz", "HORIZONTAL_COORD", ("ALT", "AZ"), (alt, az), {}
+            )
             await self._honour_tracking(track)
             pos = await self.position()
             return act.done({**pos, "target": {"alt": alt, "az": az}, "distance": left})
