@@ -120,9 +120,15 @@ class PropertyTimeoutError(INDIError, TimeoutError):
     """A wait on a property ran out; ``prop`` is its state at that moment."""
 
     def __init__(self, prop: Property, timeout: float) -> None:
-        super().__init__(
-            f"property {prop.device}.{prop.name} still {prop.state.value} after {timeout:g} s"
-        )
+        where = f"{prop.device}.{prop.name}"
+        if prop.state is PropertyState.BUSY:
+            text = f"property {where} still Busy after {timeout:g} s"
+        else:
+            text = (
+                f"no answer from the driver for {where} within {timeout:g} s"
+                f" (state {prop.state.value})"
+            )
+        super().__init__(text)
         self.prop = prop
         self.timeout = timeout
 

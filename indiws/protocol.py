@@ -946,8 +946,13 @@ def new_vector_bytes(
         chunks = [head]
         for ename, value in items:
             data, fmt = value  # type: ignore[misc]
-            encoded = base64.b64encode(bytes(data))
-            attrs = _attrs(name=ename, size=str(len(data)), enclen=str(len(encoded)), format=fmt)
+            # Wrapped at 72 columns, as libindi sends it: a local driver under
+            # indiserver 1.9.9 never got larger BLOBs sent as one line (nor
+            # wrapped at 76).  enclen counts no newlines.
+            flat = base64.b64encode(bytes(data))
+            encoded = b"\n".join(flat[i : i + 72] for i in range(0, len(flat), 72))
+            enclen = len(flat)
+            attrs = _attrs(name=ename, size=str(len(data)), enclen=str(enclen), format=fmt)
             chunks.append(f"  <oneBLOB{attrs}>".encode())
             chunks.append(encoded)
             chunks.append(b"</oneBLOB>\n")

@@ -310,12 +310,6 @@ async def test_blob_set_and_download(tick: tuple) -> None:
     assert resp.headers["Content-Type"] == "application/octet-stream"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="indiserver 1.9.9 never hands a local driver a client BLOB of more than a few "
-    "hundred bytes sent with enclen and unwrapped base64, as protocol.new_vector_bytes "
-    "writes it (wrapping at 72 columns, or no enclen, works)",
-)
 async def test_large_blob_set_reaches_the_driver(tick: tuple) -> None:
     _, indi = tick
     await indi.call("enable_blobs", {"device": "Tick"})

@@ -92,9 +92,6 @@ class IndiSocket(JsonRpcSocket):
         super().initialize(service)
         self.hub = hub_for(service)
 
-    def opened(self) -> None:
-        self.set_nodelay(True)  # progress and watch notifications come in bursts
-
     def closed(self) -> None:
         self.hub.remove(self)
 

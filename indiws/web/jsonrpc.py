@@ -146,6 +146,8 @@ class JsonRpcSocket(WebSocketHandler):
         return None  # frames are small and latency matters more
 
     def open(self, *args: str, **kwargs: str) -> None:
+        # Small frames, sent as they come: Nagle's delay would cost tens of ms.
+        self.set_nodelay(True)
         self.outbox = Outbox(self, self.service.config.max_pending_messages)
         self.opened()
 

@@ -316,9 +316,6 @@ class DebuggingSocket(JsonRpcSocket):
             self.finish(dumps({"error": error_body(err)}))
 
     def opened(self) -> None:
-        # Small frames at a high rate: without this, Nagle's algorithm and
-        # delayed ACKs hold some of them back by tens of milliseconds.
-        self.set_nodelay(True)
         self._send_snapshot()
 
     def closed(self) -> None:
