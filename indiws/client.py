@@ -831,15 +831,17 @@ class INDIClient:
     async def wait_device_settled(
         self, device: str, quiet: float = 0.2, timeout: float = 3.0
     ) -> Device:
-        """Wait until ``device`` has defined no property for ``quiet`` seconds
-        (at most ``timeout``).  Drivers define their connected-only
-        properties just after CONNECTION goes On; this waits for them."""
+        """Wait until ``device`` has defined no property for ``quiet`` seconds,
+        counted from this call (at most ``timeout``).  Drivers define their
+        connected-only properties just after CONNECTION goes On (some 50 ms
+        later for the simulators); this waits for them."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        start = loop.time()
+        deadline = start + timeout
         while True:
             dev = self.get_device(device)
             now = loop.time()
-            left = min(dev.last_defined + quiet, deadline) - now
+            left = min(max(dev.last_defined, start) + quiet, deadline) - now
             if left <= 0:
                 return dev
             await asyncio.sleep(left)  # noqa: ASYNC110 - the deadline moves with each definition

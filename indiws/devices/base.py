@@ -749,32 +749,20 @@ class RoleDevice:
             )
         async with self._action("connect", None, timeout=timeout) as act:
             await act.send("CONNECTION", {"CONNECT": True})
-            connected_at: float | None = None
-            last_defined = 0.0
             while True:
-                # Once connected, wait for a short spell without new
-                # definitions: INDI has no "all properties defined" marker.
-                within = None
-                if connected_at is not None:
-                    if act.elapsed - connected_at > 5:
-                        break
-                    within = max(0.0, last_defined + 0.3 - act.elapsed)
-                u = await act.next(within)
-                if u is None:
-                    break
-                if u.kind == "defined":
-                    last_defined = act.elapsed
-                    continue
+                u = await act.next()
+                assert u is not None
                 if u.kind != "updated" or u.name != "CONNECTION":
                     continue
                 if u.state is PropertyState.ALERT:
                     raise act.fail(f"{act.device} failed to connect")
                 if u.state is PropertyState.BUSY:
                     continue
-                if u["CONNECT"] is SwitchState.ON:
-                    connected_at = last_defined = act.elapsed
-                else:
+                if u["CONNECT"] is not SwitchState.ON:
                     raise act.fail(f"{act.device} did not connect")
+                break
+            # INDI has no "all properties defined" marker: wait for a quiet spell.
+            await self.client.wait_device_settled(act.device, quiet=0.3, timeout=5)
             act.done({"connected": True})
         return self.status()
 
