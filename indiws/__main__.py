@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .blobs import DEFAULT_PATTERN, BlobStore
 from .db import ProfileNotFoundError, StateDBError
 from .manager import IndiServerError
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
@@ -84,7 +85,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--status-interval",
         type=float,
         default=2.0,
-        help="seconds between status notifications on /ws/indi_client/",
+        help="seconds between status notifications on /ws/indi_client/ (0: none)",
+    )
+    frames = parser.add_argument_group(
+        "camera frames",
+        "Frames are kept in memory and served at /blobs/<id>; the oldest go first when "
+        "either limit is passed.",
+    )
+    frames.add_argument(
+        "--max-frames", type=int, default=100, metavar="N", help="frames kept in memory"
+    )
+    frames.add_argument(
+        "--max-frame-bytes",
+        type=float,
+        default=1024.0,
+        metavar="MB",
+        help="memory for the frames kept, in MB (the newest frame is kept even if larger)",
+    )
+    frames.add_argument(
+        "--frames-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write every frame to this folder (unset: memory only)",
+    )
+    frames.add_argument(
+        "--frames-pattern",
+        default=DEFAULT_PATTERN,
+        metavar="PATTERN",
+        help="file name of a written frame; fields: device, frame_type, exposure, filter, "
+        "timestamp, date, seq, id, ext ('/' makes subfolders)",
     )
     parser.add_argument(
         "--allow-origin",
@@ -116,6 +146,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         profile=args.profile,
         indiserver=args.indiserver,
         indi_data_dir=args.indi_data_dir,
+        blob_max_count=args.max_frames,
+        blob_max_bytes=max(1, int(args.max_frame_bytes * 1024 * 1024)),
+        frames_dir=args.frames_dir,
+        frames_pattern=args.frames_pattern,
     )
 
 
@@ -138,6 +172,16 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     ):
         if port is not None and not 1 <= port <= 65535:
             parser.error(f"{option} must be from 1 to 65535, not {port}")
+    if args.max_frames < 1:
+        parser.error(f"--max-frames must be at least 1, not {args.max_frames}")
+    if not args.max_frame_bytes > 0:
+        parser.error(
+            f"--max-frame-bytes must be a positive number of MB, not {args.max_frame_bytes}"
+        )
+    try:
+        BlobStore(pattern=args.frames_pattern)
+    except ValueError as exc:
+        parser.error(f"--frames-pattern: {exc}")
 
 
 async def serve(config: Config) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB
 from .manager import (
@@ -119,6 +120,14 @@ class Config:
     indi_data_dir: Path = DEFAULT_INDI_DATA_DIR
     #: How long a driver operation waits for the mirror to show its devices.
     device_wait: float = 5.0
+    #: Camera frames kept in memory (served at /blobs/<id>): the oldest go
+    #: first when either limit is passed.
+    blob_max_count: int = 100
+    blob_max_bytes: int = 1 << 30
+    #: Folder every frame is also written to (None: memory only), and the
+    #: file name pattern there (see `indiws.blobs.DEFAULT_PATTERN`).
+    frames_dir: Path | None = None
+    frames_pattern: str = DEFAULT_PATTERN
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -127,8 +136,8 @@ class Config:
 
 
 class Service:
-    """Owns the INDI client, the state database, the role manager and, in
-    embedded mode, the indiserver supervisor."""
+    """Owns the INDI client, the state database, the role manager, the frame
+    store and, in embedded mode, the indiserver supervisor."""
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -165,6 +174,13 @@ class Service:
         else:
             self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
         self.roles = RoleManager(self.client, self.db)
+        #: Camera frames, shared by every client (served at /blobs/<id>).
+        self.blobs = BlobStore(
+            max_count=config.blob_max_count,
+            max_bytes=config.blob_max_bytes,
+            folder=config.frames_dir,
+            pattern=config.frames_pattern,
+        )
 
     # ------------------------------------------------------------ lifecycle
 
