@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..blobs import BlobNotFound
 from ..client import (
     InvalidValueError,
     NotConnectedError,
@@ -19,6 +20,17 @@ from ..client import (
     UnknownPropertyError,
 )
 from ..db import ProfileExistsError, ProfileNotFoundError
+from ..devices.errors import (
+    ActionAborted,
+    ActionFailed,
+    ActionTimeout,
+    CapabilityError,
+    DeviceBusyError,
+    DeviceError,
+    DeviceNotConnectedError,
+    DeviceStateError,
+    NoDeviceError,
+)
 from ..manager import (
     DriverError,
     DriverNotFoundError,
@@ -65,6 +77,18 @@ def invalid_params(message: str, **data: Any) -> APIError:
 #: exception class → (HTTP status, JSON-RPC code, name).  Order matters:
 #: the first matching class wins.
 _TABLE: list[tuple[type[BaseException], int, int, str]] = [
+    # Device verbs (indiws.devices, /ws/indi_client/); before TimeoutError.
+    # Their data also carries the error's to_dict(): action, messages, details.
+    (NoDeviceError, 404, -32040, "no_device"),
+    (DeviceNotConnectedError, 409, -32041, "not_connected"),
+    (CapabilityError, 409, -32042, "capability_missing"),
+    (DeviceBusyError, 409, -32044, "busy"),
+    (DeviceStateError, 409, -32043, "invalid_state"),
+    (ActionAborted, 409, -32045, "aborted"),
+    (ActionTimeout, 504, -32030, "timeout"),
+    (ActionFailed, 502, -32046, "action_failed"),
+    (DeviceError, 409, -32049, "device_error"),
+    (BlobNotFound, 404, -32047, "unknown_frame"),
     (UnknownRoleError, 404, -32010, "unknown_role"),
     (UnknownDeviceError, 404, -32011, "unknown_device"),
     (UnknownPropertyError, 404, -32012, "unknown_property"),
@@ -124,5 +148,11 @@ def describe_error(exc: BaseException) -> APIError:
                 value = getattr(exc, attr, None)
                 if isinstance(value, str):
                     data[attr if attr != "name" else "property"] = value
+            if isinstance(exc, DeviceError):
+                # The driver's messages, where the action ended, ...
+                extra = exc.to_dict()
+                extra.pop("error", None)
+                extra.pop("message", None)
+                data.update((k, v) for k, v in extra.items() if v is not None)
             return APIError(status, code, name, str(exc), data)
     return APIError(500, INTERNAL_ERROR, "internal_error", f"internal error: {exc!r}")
