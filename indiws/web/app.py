@@ -7,7 +7,7 @@ from typing import Any
 import tornado.web
 
 from ..service import Service
-from . import indi_socket, manager_api, openapi, rest, seed, streams
+from . import blobs, indi_socket, manager_api, openapi, rest, seed, streams
 from .base import JsonHandler
 
 
@@ -17,7 +17,15 @@ class NotFoundHandler(JsonHandler):
 
 
 #: Modules that contribute routes: each has ``routes(service) -> list``.
-ROUTE_MODULES: list[Any] = [seed, streams, indi_socket, rest, manager_api, openapi]
+ROUTE_MODULES: list[Any] = [
+    seed,
+    streams,
+    indi_socket,
+    blobs,
+    rest,
+    manager_api,
+    openapi,
+]
 
 
 def make_app(service: Service, **settings: Any) -> tornado.web.Application:

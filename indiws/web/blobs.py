@@ -1,0 +1,303 @@
+"""Camera frames over HTTP: ``/blobs``, ``/blobs/<id>``, ``/blobs/<id>/preview.png``.
+
+Every frame an exposure stores (``camera.expose`` on ``/ws/indi_client/``)
+lives once in the service's `BlobStore` and is served from there by id: the
+raw file as the driver sent it (FITS), and an auto-stretched 8-bit preview
+(PNG or JPEG) for a human to look at.  Frame bytes never travel inside JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..blobs import BlobInfo, BlobStore
+from ..service import Service
+from .base import JsonHandler
+from .errors import invalid_params, register
+from .openapi import error_responses, json_response, path_param, query_param, ref
+
+__all__ = [
+    "OPENAPI_COMPONENTS",
+    "OPENAPI_PATHS",
+    "OPENAPI_TAGS",
+    "PreviewFailed",
+    "frame_json",
+    "frame_urls",
+    "routes",
+]
+
+#: Largest ``max_size`` a preview may ask for (pixels of the longer side).
+MAX_PREVIEW_SIZE = 16384
+#: Bytes written per flush: a 40 MB frame is never copied whole into the
+#: write buffer, and a slow reader holds at most one chunk.
+CHUNK = 1 << 20
+
+
+class PreviewFailed(ValueError):
+    """The frame could not be rendered as an image (not FITS or an image format)."""
+
+
+register(PreviewFailed, 422, -32048, "preview_failed")
+
+
+def frame_urls(blob_id: str) -> dict[str, str]:
+    """The URLs of a frame: ``url`` (raw), ``preview_url`` (PNG), ``preview_jpg_url``."""
+    return {
+        "url": f"/blobs/{blob_id}",
+        "preview_url": f"/blobs/{blob_id}/preview.png",
+        "preview_jpg_url": f"/blobs/{blob_id}/preview.jpg",
+    }
+
+
+def frame_json(info: BlobInfo) -> dict[str, Any]:
+    """A stored frame's metadata with its URLs."""
+    return {**info.to_dict(), **frame_urls(info.id)}
+
+
+class BlobListHandler(JsonHandler):
+    """``GET /blobs``: the stored frames, newest first, and the store's figures."""
+
+    def get(self) -> None:
+        store: BlobStore = self.service.blobs
+        device = self.get_query_argument("device", None)
+        frames = [i for i in reversed(store.list()) if device is None or i.device == device]
+        self.write_json({"frames": [frame_json(i) for i in frames], "stats": store.stats()})
+
+
+class FrameHandler(JsonHandler):
+    """``GET /blobs/<id>``: the frame's bytes as the driver sent them."""
+
+    async def get(self, blob_id: str) -> None:
+        blob = self.service.blobs.get(blob_id)  # BlobNotFound → 404 unknown_frame
+        info, data = blob.info, blob.data
+        self.set_header("Content-Type", info.content_type)
+        self.set_header("Content-Disposition", f'attachment; filename="{info.filename}"')
+        self.set_header("Content-Length", str(len(data)))
+        # A frame never changes under its id.
+        self.set_header("Cache-Control", "private, max-age=86400, immutable")
+        self.set_header("X-Frame-Id", info.id)
+        self.set_header("X-Frame-Created", info.created)
+        view = memoryview(data)
+        for start in range(0, len(view), CHUNK):
+            self.write(bytes(view[start : start + CHUNK]))
+            await self.flush()
+        self.finish()
+
+
+class PreviewHandler(JsonHandler):
+    """``GET /blobs/<id>/preview.(png|jpg|jpeg)[?max_size=N]``."""
+
+    async def get(self, blob_id: str, fmt: str) -> None:
+        max_size = _max_size(self.get_query_argument("max_size", None))
+        store: BlobStore = self.service.blobs
+        store.get(blob_id)  # 404 before any rendering
+        try:
+            image = await store.preview(blob_id, fmt, max_size)
+        except (ValueError, OSError) as exc:
+            raise PreviewFailed(f"frame {blob_id} cannot be shown as an image: {exc}") from None
+        self.set_header("Content-Type", store.preview_content_type(fmt))
+        self.set_header("Cache-Control", "private, max-age=86400, immutable")
+        self.finish(image)
+
+
+def _max_size(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_PREVIEW_SIZE:
+        raise invalid_params(
+            f"max_size must be a whole number of pixels from 1 to {MAX_PREVIEW_SIZE}, got {raw!r}",
+            field="max_size",
+        )
+    return value
+
+
+def routes(service: Service) -> list:
+    args = {"service": service}
+    return [
+        (r"/blobs/?", BlobListHandler, args),
+        (r"/blobs/([^/]+)/preview\.(png|jpg|jpeg)", PreviewHandler, args),
+        (r"/blobs/([^/]+)/?", FrameHandler, args),
+    ]
+
+
+# ---------------------------------------------------------------- OpenAPI
+
+_ID = path_param("id", "The frame's id, from `camera.expose` or `GET /blobs`.", "aZ3_k9Qx")
+
+OPENAPI_TAGS: list[dict[str, str]] = [
+    {"name": "frames", "description": "Camera frames stored by exposures, and their previews."},
+]
+
+_FRAME_EXAMPLE = {
+    "id": "aZ3_k9Qx",
+    "seq": 3,
+    "device": "CCD Simulator",
+    "property": "CCD1",
+    "element": "CCD1",
+    "format": ".fits",
+    "size": 184320,
+    "created": "2025-11-24T22:15:03.481Z",
+    "metadata": {
+        "duration": 2.0,
+        "exposure": 2.0,
+        "frame_type": "light",
+        "binning": [2, 2],
+        "roi": [0, 0, 640, 480],
+        "gain": 90.0,
+        "offset": 0.0,
+        "filter": None,
+        "temperature": 0.0,
+        "started": "2025-11-24T22:15:01.402Z",
+        "object": "M42",
+    },
+    "path": None,
+    "write_error": None,
+    "content_type": "application/fits",
+    "filename": "CCD_Simulator_aZ3_k9Qx.fits",
+    "url": "/blobs/aZ3_k9Qx",
+    "preview_url": "/blobs/aZ3_k9Qx/preview.png",
+    "preview_jpg_url": "/blobs/aZ3_k9Qx/preview.jpg",
+}
+
+OPENAPI_COMPONENTS: dict[str, Any] = {
+    "schemas": {
+        "Frame": {
+            "type": "object",
+            "description": "A stored camera frame (metadata only; the bytes are at `url`).",
+            "required": ["id", "device", "format", "size", "created", "url", "preview_url"],
+            "properties": {
+                "id": {"type": "string", "description": "Short URL-safe id."},
+                "seq": {"type": "integer", "description": "1, 2, ... in order of arrival."},
+                "device": {"type": "string"},
+                "property": {"type": "string"},
+                "element": {"type": "string"},
+                "format": {"type": "string", "description": "INDI format, e.g. `.fits`."},
+                "size": {"type": "integer", "description": "Bytes."},
+                "created": {"type": "string", "description": "UTC, ISO 8601."},
+                "metadata": {
+                    "type": "object",
+                    "description": "What the exposure was: duration, frame_type, binning, "
+                    "roi, gain, offset, filter, temperature, started, and the caller's "
+                    "own `metadata`.",
+                    "additionalProperties": True,
+                },
+                "path": {
+                    "type": ["string", "null"],
+                    "description": "Where it was written (--frames-dir), else null.",
+                },
+                "write_error": {"type": ["string", "null"]},
+                "content_type": {"type": "string"},
+                "filename": {"type": "string", "description": "Download name."},
+                "url": {"type": "string"},
+                "preview_url": {"type": "string"},
+                "preview_jpg_url": {"type": "string"},
+            },
+        },
+        "FrameList": {
+            "type": "object",
+            "required": ["frames", "stats"],
+            "properties": {
+                "frames": {"type": "array", "items": ref("Frame")},
+                "stats": {
+                    "type": "object",
+                    "description": "count, bytes, max_count, max_bytes, added, evicted, "
+                    "written, folder, previews_cached",
+                    "additionalProperties": True,
+                },
+            },
+        },
+    }
+}
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+_UNKNOWN = {
+    "404": json_response(
+        "No frame with that id (never stored, or evicted): `unknown_frame`.",
+        ref("Error"),
+        {
+            "error": {
+                "code": "unknown_frame",
+                "message": "no frame 'nope' (unknown or evicted)",
+                "data": {},
+            }
+        },
+    )
+}
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/blobs": {
+        "get": {
+            "summary": "List the stored camera frames, newest first",
+            "description": "Frames are kept in memory, bounded by count and bytes "
+            "(`--max-frames`, `--max-frame-bytes`; the oldest go first), and also written "
+            "to `--frames-dir` when given.",
+            "tags": ["frames"],
+            "operationId": "list_frames",
+            "parameters": [
+                query_param(
+                    "device", "Only frames of this device.", {"type": "string"}, "CCD Simulator"
+                )
+            ],
+            "responses": {
+                "200": json_response(
+                    "The frames and the store's figures.",
+                    ref("FrameList"),
+                    {"frames": [_FRAME_EXAMPLE], "stats": {"count": 1, "bytes": 184320}},
+                )
+            },
+        }
+    },
+    "/blobs/{id}": {
+        "get": {
+            "summary": "Download a frame as the driver sent it (FITS)",
+            "description": "The content type follows the format (`.fits` → "
+            "`application/fits`); `Content-Disposition` names the file.",
+            "tags": ["frames"],
+            "operationId": "get_frame",
+            "parameters": [_ID],
+            "responses": {
+                "200": {
+                    "description": "The frame's bytes.",
+                    "content": {
+                        "application/fits": _BINARY,
+                        "application/octet-stream": _BINARY,
+                    },
+                },
+                **_UNKNOWN,
+            },
+        }
+    },
+    "/blobs/{id}/preview.{format}": {
+        "get": {
+            "summary": "An auto-stretched 8-bit preview of a frame (PNG or JPEG)",
+            "description": "The frame's size, or scaled down so that its longer side is "
+            "`max_size`. Stretched like PixInsight's auto-STF (shadows clipped at "
+            "median − 2.8 MAD, median at 25 % grey). Rendered once and cached.",
+            "tags": ["frames"],
+            "operationId": "get_frame_preview",
+            "parameters": [
+                _ID,
+                path_param("format", "Image format.", "png", enum=("png", "jpg", "jpeg")),
+                query_param(
+                    "max_size",
+                    "Longest side in pixels (default: the frame's size).",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_PREVIEW_SIZE},
+                    800,
+                ),
+            ],
+            "responses": {
+                "200": {
+                    "description": "The preview image.",
+                    "content": {"image/png": _BINARY, "image/jpeg": _BINARY},
+                },
+                **error_responses(400),
+                **_UNKNOWN,
+                "422": json_response("The frame is not an image (`preview_failed`).", ref("Error")),
+            },
+        }
+    },
+}
