@@ -7,7 +7,7 @@ from typing import Any
 import tornado.web
 
 from ..service import Service
-from . import blobs, indi_socket, manager_api, openapi, rest, seed, streams
+from . import blobs, highlevel, indi_socket, manager_api, openapi, rest, seed, streams
 from .base import JsonHandler
 
 
@@ -21,6 +21,7 @@ ROUTE_MODULES: list[Any] = [
     seed,
     streams,
     indi_socket,
+    highlevel,
     blobs,
     rest,
     manager_api,

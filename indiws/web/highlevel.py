@@ -1,0 +1,863 @@
+"""``/ws/indi_client/``: the high-level JSON-RPC API an imaging sequence calls.
+
+Methods are named ``<role>.<verb>`` (``telescope.goto``, ``camera.expose``,
+``focuser.move_to``, ``filter_wheel.select``, ...) and act on the device that
+holds the role *at the moment of the call* (``service.roles``).  Each one is
+a thin wrapper around a verb of `indiws.devices`: a long action (a slew, an
+exposure, a focuser move) is answered only once it has really ended, with
+its result or an error saying how it ended (``aborted``, ``timeout``,
+``action_failed`` with the driver's messages, ...).  While it runs, the
+caller gets ``progress`` notifications carrying its request id.
+
+Fan-out is done once per service by a `ClientHub`:
+
+- every action of every role (whoever started it, on any socket) is
+  announced to every socket as ``action.started``, ``action.progress`` and
+  ``action.finished`` notifications, each serialised once; a slow client's
+  progress notifications coalesce per action;
+- one timer sends a ``status`` notification (the brief state of each role
+  that has a device) every ``config.status_interval`` seconds to every
+  socket, serialised once and coalesced under one key.
+
+An action outlives the socket that started it: if the caller's connection
+drops (a reloaded page, a network blip), the exposure or slew runs on to its
+end and its ``action.finished`` reaches the other sockets (the frame is
+stored); ``<role>.abort`` stops it.  Documented in docs/indi_client.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import math
+import weakref
+from collections.abc import Awaitable, Callable, Hashable
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+
+from ..devices import (
+    ROLE_CLASSES,
+    Camera,
+    FilterWheel,
+    Focuser,
+    ProgressCallback,
+    RoleDevice,
+    Telescope,
+    running_actions,
+    subscribe_actions,
+)
+from ..roles import ROLES
+from ..service import Service
+from .base import dumps
+from .blobs import frame_urls
+from .errors import invalid_params
+from .jsonrpc import JsonRpcSocket, rpc
+from .openapi import websocket_path
+
+__all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "hub_for", "routes"]
+
+log = logging.getLogger("indiws.web")
+
+T = TypeVar("T")
+
+Role = Literal["telescope", "camera", "focuser", "filter_wheel"]
+Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
+FrameType = Literal["light", "dark", "flat", "bias"]
+
+#: Longest ``timeout`` a call may ask for, in seconds.
+MAX_TIMEOUT = 24 * 3600.0
+#: Notifications a long action may send (for ``rpc.discover``).
+ACTION_EVENTS = ("progress", "action.started", "action.progress", "action.finished")
+
+
+# ---------------------------------------------------------------- JSON
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with NaN and infinities replaced by None (JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _notification(method: str, params: Any) -> str:
+    msg = {"jsonrpc": "2.0", "method": method, "params": params}
+    try:
+        return dumps(msg)
+    except ValueError:  # a NaN from a driver
+        return dumps(_finite(msg))
+    except TypeError:
+        return json.dumps(msg, default=str, separators=(",", ":"))
+
+
+def _with_frame_urls(result: Any) -> Any:
+    """An expose result with the URLs of its frame."""
+    if isinstance(result, dict) and isinstance(result.get("blob_id"), str):
+        return {**result, **frame_urls(result["blob_id"])}
+    return result
+
+
+# ---------------------------------------------------------------- fan-out
+
+
+class ClientHub:
+    """One per service: the open ``/ws/indi_client/`` sockets, the action
+    events sent to all of them, and the one status timer."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.sockets: dict[IndiClientSocket, None] = {}
+        self._listener = subscribe_actions(service.client, self._on_action)
+        self._timer: asyncio.TimerHandle | None = None
+        #: Device calls running on after their socket closed (kept referenced).
+        self._calls: set[asyncio.Future[Any]] = set()
+        self.stats = {"action_events": 0, "status_sent": 0, "sends": 0}
+
+    def close(self) -> None:
+        self._listener.close()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def add(self, sock: IndiClientSocket) -> None:
+        self.sockets[sock] = None
+        self._schedule()
+
+    def remove(self, sock: IndiClientSocket) -> None:
+        self.sockets.pop(sock, None)
+        if not self.sockets and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _send(self, text: str, key: Hashable | None) -> None:
+        for sock in tuple(self.sockets):
+            try:
+                sock.outbox.send(text, key)
+            except Exception:  # one broken socket must not starve the others
+                log.exception("/ws/indi_client/: send failed")
+            self.stats["sends"] += 1
+
+    # Action events ------------------------------------------------------
+
+    def _on_action(self, event: dict[str, Any]) -> None:
+        if not self.sockets:
+            return
+        self.stats["action_events"] += 1
+        kind = event.get("event")
+        params = {k: v for k, v in event.items() if k != "event"}
+        if kind == "finished" and "result" in params:
+            params["result"] = _with_frame_urls(params["result"])
+        key = ("action.progress", event.get("action_id")) if kind == "progress" else None
+        self._send(_notification(f"action.{kind}", params), key)
+
+    # Status -------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        """The brief state of each role that has a device."""
+        service = self.service
+        roles: dict[str, Any] = {}
+        for role, device in service.roles.assignments().items():
+            if device is None:
+                continue
+            roles[role] = role_device(service, role, device).status()
+        return {
+            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "indiserver": {"connected": service.client.connected},
+            "roles": roles,
+        }
+
+    def status_text(self) -> str:
+        return _notification("status", self.status())
+
+    def _schedule(self) -> None:
+        interval = self.service.config.status_interval
+        if self._timer is not None or not self.sockets or not interval or interval <= 0:
+            return
+        self._timer = asyncio.get_running_loop().call_later(interval, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        if not self.sockets:
+            return
+        try:
+            text = self.status_text()
+        except Exception:  # a status push must never stop the timer
+            log.exception("status notification failed")
+        else:
+            self.stats["status_sent"] += 1
+            self._send(text, "status")
+        self._schedule()
+
+    # Calls that outlive their socket --------------------------------------
+
+    async def detached(self, call: Awaitable[T]) -> T:
+        """Await ``call`` in its own task: cancelling the waiter (its socket
+        closed) leaves the device action running to its end."""
+        task = asyncio.ensure_future(call)
+        self._calls.add(task)
+        task.add_done_callback(self._call_done)
+        return await asyncio.shield(task)
+
+    def _call_done(self, task: asyncio.Future[Any]) -> None:
+        self._calls.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: its waiter may be gone
+
+
+_HUBS: weakref.WeakKeyDictionary[Service, ClientHub] = weakref.WeakKeyDictionary()
+
+
+def hub_for(service: Service) -> ClientHub:
+    """The service's `ClientHub` (made on first use, one per service)."""
+    hub = _HUBS.get(service)
+    if hub is None:
+        hub = _HUBS[service] = ClientHub(service)
+    return hub
+
+
+def role_device(service: Service, role: str, device: str | None) -> RoleDevice:
+    """The role's device class over the service's client (Camera with its store)."""
+    if role == "camera":
+        return Camera(service.client, device, store=service.blobs)
+    return ROLE_CLASSES[role](service.client, device)
+
+
+# ---------------------------------------------------------------- verbs of every role
+
+
+def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
+    """``<role>.connect``, ``.disconnect``, ``.status``, ``.info`` for one role."""
+    label = role.replace("_", " ")
+
+    async def connect(self: Any, timeout: float = 30.0) -> dict:
+        return await self._run(self._device(role).connect(timeout=_timeout(timeout)))
+
+    async def disconnect(self: Any, timeout: float = 30.0) -> dict:
+        return await self._run(self._device(role).disconnect(timeout=_timeout(timeout)))
+
+    async def status(self: Any) -> dict:
+        return self._device(role).status()
+
+    async def info(self: Any) -> dict:
+        return self._device(role).info()
+
+    connect.__doc__ = f"""Connect the {label} device (INDI CONNECTION); answers with its status.
+
+    Ends once the device is connected and has defined the properties that come
+    with the connection. A device that is connected already answers at once.
+    Errors: no_device, action_failed (the driver's message in data.messages),
+    timeout."""
+    disconnect.__doc__ = f"""Disconnect the {label} device; answers with its status.
+
+    Running actions of the role end first with the aborted error."""
+    status.__doc__ = f"""The {label}'s brief state; never an error for a missing device.
+
+    {{role, device, present, connected}} and, when connected, busy (an action
+    runs) and the role's state (see docs/indi_client.md)."""
+    info.__doc__ = f"""Static facts and capabilities of the {label} device.
+
+    {{role, device, connected, driver: {{name, exec, version, interface}},
+    interfaces, capabilities}} plus the role's facts; capabilities are null
+    while the device is not connected (drivers define most properties then)."""
+    verbs = {"connect": connect, "disconnect": disconnect, "status": status, "info": info}
+    out: dict[str, Callable[..., Any]] = {}
+    for verb, func in verbs.items():
+        func.__name__ = func.__qualname__ = f"{role}_{verb}"
+        out[f"{role}_{verb}"] = rpc(
+            f"{role}.{verb}", events=ACTION_EVENTS if verb in ("connect", "disconnect") else ()
+        )(func)
+    return out
+
+
+#: A base holding the four common verbs of each role, made from `_common_verbs`.
+_RoleCommon: type = type(
+    "_RoleCommon", (), {k: v for role in ROLES for k, v in _common_verbs(role).items()}
+)
+
+
+def _timeout(value: float | None, what: str = "timeout") -> float | None:
+    if value is None:
+        return None
+    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
+        raise invalid_params(f"{what} must be within (0, {MAX_TIMEOUT:g}] seconds", param=what)
+    return value
+
+
+# ---------------------------------------------------------------- the socket
+
+
+class IndiClientSocket(_RoleCommon, JsonRpcSocket):
+    """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
+
+    hub: ClientHub
+
+    def initialize(self, service: Service) -> None:  # type: ignore[override]
+        super().initialize(service)
+        self.hub = hub_for(service)
+
+    def opened(self) -> None:
+        # The current state at once, then every status_interval seconds.
+        if self.service.config.status_interval > 0:
+            self.outbox.send(self.hub.status_text(), "status")
+        self.hub.add(self)
+
+    def closed(self) -> None:
+        self.hub.remove(self)
+
+    # Helpers ------------------------------------------------------------
+
+    def _device(self, role: str) -> Any:
+        """The role's device object, for the device assigned *now*."""
+        return role_device(self.service, role, self.service.roles.device_for(role))
+
+    def _telescope(self) -> Telescope:
+        return self._device("telescope")
+
+    def _camera(self) -> Camera:
+        return self._device("camera")
+
+    def _focuser(self) -> Focuser:
+        return self._device("focuser")
+
+    def _wheel(self) -> FilterWheel:
+        return self._device("filter_wheel")
+
+    def _progress(self) -> ProgressCallback:
+        """A progress callback sending ``progress`` notifications with this request's id."""
+        ctx = contextvars.copy_context()
+
+        def report(data: dict[str, Any]) -> None:
+            ctx.run(self.progress, **data)
+
+        return report
+
+    async def _run(self, call: Awaitable[T]) -> T:
+        return await self.hub.detached(call)
+
+    # Service-wide ---------------------------------------------------------
+
+    @rpc("roles")
+    async def rpc_roles(self) -> dict:
+        """Which device holds each role: {role: {role, device_name, present, connected}}."""
+        roles = self.service.roles
+        return {role: roles.describe(role) for role in ROLES}
+
+    @rpc("assign")
+    async def rpc_assign(self, role: Role, device: str, connect: bool = True) -> dict:
+        """Give a role to a device (replacing the one that held it) and connect it.
+
+        Same as GET /FIFO/start/<role>/<device>/; remembered across restarts.
+        Answers {role, device_name, present, connected} once connected.
+        Errors: unknown_device, connect_failed."""
+        return await self._run(self.service.roles.assign(role, device, connect=connect))
+
+    @rpc("release")
+    async def rpc_release(self, role: Role) -> dict:
+        """Free a role (the device stays connected): {role, device_name, released}."""
+        previous = self.service.roles.release(role)
+        return {"role": role, "device_name": previous, "released": previous is not None}
+
+    @rpc("status")
+    async def rpc_status(self) -> dict:
+        """The same as the periodic status notification, now.
+
+        {time, indiserver: {connected}, roles: {role: brief state}} for every
+        role that has a device."""
+        return self.hub.status()
+
+    @rpc("actions")
+    async def rpc_actions(self, role: Role | None = None) -> list[dict]:
+        """The actions running now (of every role, or of one), whoever started them.
+
+        Each: {action_id, action, role, device, params, started (epoch s),
+        elapsed, progress (the last progress, or null)}."""
+        return running_actions(self.service.client, role=role)
+
+    # Telescope ------------------------------------------------------------
+
+    @rpc("telescope.get_site")
+    async def telescope_get_site(self) -> dict:
+        """The site: {latitude, longitude (east positive, -180..180), elevation (m)}."""
+        return self._telescope().site()
+
+    @rpc("telescope.set_site")
+    async def telescope_set_site(
+        self,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        elevation: float | None = None,
+    ) -> dict:
+        """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
+
+        Latitude -90..90, longitude east positive (-180..180, or 0..360),
+        elevation in metres. Answers the site as get_site does."""
+        return await self._run(self._telescope().set_site(latitude, longitude, elevation))
+
+    @rpc("telescope.set_time")
+    async def telescope_set_time(self, utc: str | None = None) -> dict:
+        """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
+        when = None
+        if utc is not None:
+            try:
+                when = datetime.fromisoformat(utc.replace("Z", "+00:00"))
+            except ValueError:
+                raise invalid_params(f"utc must be an ISO 8601 time, got {utc!r}") from None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+        return await self._run(self._telescope().set_time(when))
+
+    @rpc("telescope.position", events=())
+    async def telescope_position(self) -> dict:
+        """Where the mount points now.
+
+        {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
+        null without a site), pier_side (east/west/null), slewing, tracking,
+        parked, time}."""
+        return await self._telescope().position()
+
+    @rpc("telescope.goto", events=ACTION_EVENTS)
+    async def telescope_goto(
+        self,
+        ra: float,
+        dec: float,
+        epoch: Literal["J2000", "JNow"] = "J2000",
+        track: bool = True,
+        timeout: float = 300.0,
+    ) -> dict:
+        """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
+
+        epoch: what the coordinates are; J2000 is converted to JNow for drivers
+        that take JNow (EQUATORIAL_EOD_COORD). track: track the target after the
+        slew, or stop there. Progress: {state: slewing, ra, dec, target_ra,
+        target_dec, distance (degrees left)}. Result: {ra, dec, ra_j2000,
+        dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
+        pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
+        aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
+        action_failed."""
+        return await self._run(
+            self._telescope().goto(
+                ra,
+                dec,
+                epoch=epoch,
+                track=track,
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("telescope.goto_hadec", events=ACTION_EVENTS)
+    async def telescope_goto_hadec(
+        self, ha: float, dec: float, track: bool = True, timeout: float = 300.0
+    ) -> dict:
+        """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
+
+        RA = LST - HA at the moment of the command (needs the site). Progress and
+        result as for telescope.goto."""
+        return await self._run(
+            self._telescope().goto_hadec(
+                ha,
+                dec,
+                track=track,
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("telescope.goto_altaz", events=ACTION_EVENTS)
+    async def telescope_goto_altaz(
+        self, alt: float, az: float, track: bool = False, timeout: float = 300.0
+    ) -> dict:
+        """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
+
+        HORIZONTAL_COORD where the driver takes it, else converted to JNow RA/Dec
+        for the site. track defaults to false: an Alt/Az target is a place.
+        Progress and result as for telescope.goto."""
+        return await self._run(
+            self._telescope().goto_altaz(
+                alt,
+                az,
+                track=track,
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("telescope.sync", events=ACTION_EVENTS)
+    async def telescope_sync(
+        self, ra: float, dec: float, epoch: Literal["J2000", "JNow"] = "J2000"
+    ) -> dict:
+        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC).
+
+        Result: {ra, dec, ra_j2000, dec_j2000} where the mount now says it points."""
+        return await self._run(self._telescope().sync(ra, dec, epoch=epoch))
+
+    @rpc("telescope.abort")
+    async def telescope_abort(self) -> dict:
+        """Stop all motion now (TELESCOPE_ABORT_MOTION); answers once stopped.
+
+        Running telescope actions (goto, park, timed move) end with the aborted
+        error. Result: {aborted, interrupted (actions ended), stopped, ...brief
+        state}."""
+        return await self._run(self._telescope().abort())
+
+    @rpc("telescope.park", events=ACTION_EVENTS)
+    async def telescope_park(self, timeout: float = 300.0) -> dict:
+        """Park the mount; answers once parked: {parked: true, ...brief state}.
+
+        Already parked: {parked: true, already: true}. Progress: {state: parking}."""
+        return await self._run(
+            self._telescope().park(
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("telescope.unpark", events=ACTION_EVENTS)
+    async def telescope_unpark(self, timeout: float = 60.0) -> dict:
+        """Unpark the mount; answers once unparked: {parked: false, ...}."""
+        return await self._run(self._telescope().unpark(timeout=_timeout(timeout)))  # type: ignore[arg-type]
+
+    @rpc("telescope.set_park")
+    async def telescope_set_park(
+        self,
+        option: Literal["current", "default"] | None = None,
+        position: dict[str, float] | None = None,
+    ) -> dict:
+        """Set where the mount parks: here, the driver's default, or a position.
+
+        option "current" (the default: where it points now) or "default" (the
+        driver's default position); or position: axis values named after
+        TELESCOPE_PARK_POSITION's elements without PARK_ ({"ha": -1.5, "dec": 45}
+        on most equatorial drivers), saved with PARK_WRITE_DATA where offered.
+        Result: {option?, park_position: {axis: value}}."""
+        scope = self._telescope()
+        if position is None:
+            return await self._run(scope.set_park_position(option or "current"))
+        if option is not None:
+            raise invalid_params("give either option or position, not both", param="position")
+        if not position:
+            raise invalid_params("position needs axis values, e.g. {ha, dec}", param="position")
+        if "timeout" in position or "option" in position:
+            raise invalid_params("position takes axis names only (ha, dec, ...)", param="position")
+        return await self._run(scope.set_park_position(None, **position))
+
+    @rpc("telescope.home", events=ACTION_EVENTS)
+    async def telescope_home(self, timeout: float = 300.0) -> dict:
+        """Go to the home position (TELESCOPE_HOME) where the driver has one.
+
+        Answers once home: {homed: true, ...brief state}; capability_missing on a
+        mount without TELESCOPE_HOME."""
+        return await self._run(
+            self._telescope().home(
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("telescope.set_tracking")
+    async def telescope_set_tracking(self, on: bool) -> dict:
+        """Turn tracking on or off (TELESCOPE_TRACK_STATE): {tracking}."""
+        return await self._run(self._telescope().set_tracking(on))
+
+    @rpc("telescope.track_modes")
+    async def telescope_track_modes(self) -> list[dict]:
+        """The track modes the driver offers: [{name, label, active}]."""
+        return self._telescope().track_modes()
+
+    @rpc("telescope.set_track_mode")
+    async def telescope_set_track_mode(self, mode: str) -> dict:
+        """Choose the track mode by name or label: {track_mode}.
+
+        The element name, its label, or the last part of the name: "sidereal",
+        "lunar", "TRACK_SOLAR"; telescope.track_modes lists them."""
+        return await self._run(self._telescope().set_track_mode(mode))
+
+    @rpc("telescope.set_track_rate")
+    async def telescope_set_track_rate(
+        self, ra: float | None = None, dec: float | None = None
+    ) -> dict:
+        """Custom track rates in arcsec/s (TELESCOPE_TRACK_RATE; sidereal is ~15.041 in RA).
+
+        Switches the track mode to TRACK_CUSTOM where the driver has it.
+        Result: {ra, dec, track_mode}."""
+        return await self._run(self._telescope().set_track_rate(ra, dec))
+
+    @rpc("telescope.slew_rates")
+    async def telescope_slew_rates(self) -> list[dict]:
+        """The rates of manual moves, slowest first: [{index, name, label, active}]."""
+        return self._telescope().slew_rates()
+
+    @rpc("telescope.set_slew_rate")
+    async def telescope_set_slew_rate(self, rate: int | str) -> dict:
+        """Choose the rate of manual moves: an index (0 = slowest) or a name or label.
+
+        "guide", "centering", "find", "max" find SLEW_GUIDE, SLEW_CENTERING, ...
+        on drivers that name them so. Result: {slew_rate}."""
+        return await self._run(self._telescope().set_slew_rate(rate))
+
+    @rpc("telescope.guide_rate")
+    async def telescope_guide_rate(self) -> dict:
+        """Guide rates as a fraction of sidereal (GUIDE_RATE): {ra, dec}."""
+        return self._telescope().guide_rate()
+
+    @rpc("telescope.set_guide_rate")
+    async def telescope_set_guide_rate(
+        self, ra: float | None = None, dec: float | None = None
+    ) -> dict:
+        """Set the guide rates, fractions of sidereal (0..1 on most drivers): {ra, dec}."""
+        return await self._run(self._telescope().set_guide_rate(ra, dec))
+
+    @rpc("telescope.move", events=ACTION_EVENTS)
+    async def telescope_move(self, direction: Direction, duration: float | None = None) -> dict:
+        """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
+
+        Without duration it answers once moving ({direction, moving: true});
+        stop with telescope.stop. With duration (seconds, up to 3600) it moves,
+        stops, and answers once stopped ({direction, moving: false, duration})."""
+        return await self._run(self._telescope().move(direction, duration=duration))
+
+    @rpc("telescope.stop")
+    async def telescope_stop(self, direction: Direction | None = None) -> dict:
+        """Stop a manual move in one direction, or every manual move: {moving: false}."""
+        return await self._run(self._telescope().stop(direction))
+
+    @rpc("telescope.pulse_guide", events=ACTION_EVENTS)
+    async def telescope_pulse_guide(
+        self, direction: Direction, duration_ms: float, timeout: float | None = None
+    ) -> dict:
+        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
+
+        Result: {direction, duration_ms, elapsed}."""
+        return await self._run(
+            self._telescope().pulse_guide(direction, duration_ms, timeout=_timeout(timeout))
+        )
+
+    # Camera ---------------------------------------------------------------
+
+    @rpc("camera.expose", events=ACTION_EVENTS)
+    async def camera_expose(
+        self,
+        duration: float,
+        frame_type: FrameType = "light",
+        binning: int | list[int] | None = None,
+        roi: list[int] | Literal["full"] | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+        timeout: float | None = None,
+        metadata: dict | None = None,
+    ) -> dict:
+        """Take one exposure; answers once the frame has arrived and is stored.
+
+        duration in seconds (the driver's range); binning an integer or [x, y];
+        roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
+        the camera has them; settings left out stay as they are. timeout defaults
+        to duration + 120 s. metadata is stored with the frame. Progress:
+        {state: exposing|downloading|downloaded|saving, time_left, duration}.
+        Result: {blob_id, url (/blobs/<id>), preview_url, preview_jpg_url, size,
+        format, content_type, path, created, duration, frame_type, binning, roi,
+        gain, offset, filter, temperature, started, elapsed}. Errors:
+        invalid_value, busy (already exposing), aborted, timeout, action_failed."""
+        result = await self._run(
+            self._camera().expose(
+                duration,
+                frame_type=frame_type,
+                binning=binning,
+                roi=roi,
+                gain=gain,
+                offset=offset,
+                timeout=_timeout(timeout),
+                progress=self._progress(),
+                metadata=metadata,
+            )
+        )
+        return _with_frame_urls(result)
+
+    @rpc("camera.abort")
+    async def camera_abort(self) -> dict:
+        """Abort the exposure (CCD_ABORT_EXPOSURE); answers once the camera stopped.
+
+        The running camera.expose (and a set_temperature wait) end with the
+        aborted error. Result: {aborted, interrupted, stopped}."""
+        return await self._run(self._camera().abort())
+
+    @rpc("camera.settings")
+    async def camera_settings(self) -> dict:
+        """The frame settings now.
+
+        {frame_type, binning [x, y], roi [x, y, width, height], gain, offset,
+        upload_mode, transfer_format, compression}."""
+        return self._camera().settings()
+
+    @rpc("camera.configure")
+    async def camera_configure(
+        self,
+        frame_type: FrameType | None = None,
+        binning: int | list[int] | None = None,
+        roi: list[int] | Literal["full"] | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+    ) -> dict:
+        """Change frame settings without exposing (all checked before any is sent).
+
+        Answers the settings as camera.settings does."""
+        return await self._run(
+            self._camera().configure(
+                frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
+            )
+        )
+
+    @rpc("camera.set_cooler")
+    async def camera_set_cooler(self, on: bool) -> dict:
+        """Turn the cooler on or off (CCD_COOLER); answers the temperature as camera.temperature."""
+        return await self._run(self._camera().set_cooler(on))
+
+    @rpc("camera.set_temperature", events=ACTION_EVENTS)
+    async def camera_set_temperature(
+        self,
+        target: float,
+        wait: bool = False,
+        tolerance: float = 0.5,
+        timeout: float | None = None,
+    ) -> dict:
+        """Set the sensor's target temperature (°C).
+
+        Without wait it answers once the driver took the target; with wait, once
+        the temperature is within tolerance °C (progress: {state: cooling|warming,
+        temperature, target, delta}; timeout default 15 min, the cooler keeps its
+        target after a timeout). Result: {target, reached?, temperature, ramping,
+        cooler, cooler_power}."""
+        return await self._run(
+            self._camera().set_temperature(
+                target,
+                wait=wait,
+                tolerance=tolerance,
+                timeout=_timeout(timeout),
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("camera.temperature")
+    async def camera_temperature(self) -> dict:
+        """Sensor temperature now: {temperature (°C), ramping, cooler, cooler_power}."""
+        return self._camera().temperature()
+
+    @rpc("camera.sensor_info")
+    async def camera_sensor_info(self) -> dict:
+        """The sensor (CCD_INFO): size in pixels, pixel size, bits per pixel.
+
+        {max_x, max_y (pixels), pixel_size, pixel_size_x, pixel_size_y (µm),
+        bits_per_pixel}."""
+        return self._camera().sensor_info()
+
+    # Focuser --------------------------------------------------------------
+
+    @rpc("focuser.move_to", events=ACTION_EVENTS)
+    async def focuser_move_to(self, position: int, timeout: float = 120.0) -> dict:
+        """Move to an absolute position (steps, within the driver's range); answers once there.
+
+        Progress: {state: moving, position, target}. Result: {position, target,
+        start, elapsed}."""
+        return await self._run(
+            self._focuser().move_to(
+                position,
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("focuser.move_by", events=ACTION_EVENTS)
+    async def focuser_move_by(self, steps: int, timeout: float = 120.0) -> dict:
+        """Move by steps (positive outward, negative inward); answers once done.
+
+        Result: {position, target, start, steps, elapsed}."""
+        return await self._run(
+            self._focuser().move_by(
+                steps,
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("focuser.abort")
+    async def focuser_abort(self) -> dict:
+        """Stop the focuser (FOCUS_ABORT_MOTION); running moves end with the aborted error.
+
+        Result: {aborted, interrupted, stopped, position}; capability_missing on
+        a focuser without FOCUS_ABORT_MOTION."""
+        return await self._run(self._focuser().abort())
+
+    @rpc("focuser.position")
+    async def focuser_position(self) -> dict:
+        """{position (steps; null without absolute positions), moving}."""
+        return self._focuser().position()
+
+    @rpc("focuser.temperature")
+    async def focuser_temperature(self) -> dict:
+        """Focuser temperature (FOCUS_TEMPERATURE): {temperature (°C)}."""
+        return self._focuser().temperature()
+
+    @rpc("focuser.max")
+    async def focuser_max(self) -> dict:
+        """The highest position (FOCUS_MAX, else the ABS_FOCUS_POSITION range): {max}."""
+        return self._focuser().max()
+
+    @rpc("focuser.sync")
+    async def focuser_sync(self, position: int) -> dict:
+        """Declare the current position to be this one (FOCUS_SYNC): {position}."""
+        return await self._run(self._focuser().sync(position))
+
+    # Filter wheel ---------------------------------------------------------
+
+    @rpc("filter_wheel.select", events=ACTION_EVENTS)
+    async def filter_wheel_select(self, filter: int | str, timeout: float = 60.0) -> dict:
+        """Turn to a slot (integer, from 1) or a filter by name (any case); answers once there.
+
+        Progress: {state: moving, slot, target_slot, target_name}. Result:
+        {slot, name, previous_slot, elapsed}."""
+        return await self._run(
+            self._wheel().select(
+                filter,
+                timeout=_timeout(timeout),  # type: ignore[arg-type]
+                progress=self._progress(),
+            )
+        )
+
+    @rpc("filter_wheel.filters")
+    async def filter_wheel_filters(self) -> list[dict]:
+        """Every slot with its name: [{slot, name}]."""
+        return self._wheel().filters()
+
+    @rpc("filter_wheel.current")
+    async def filter_wheel_current(self) -> dict:
+        """The slot now: {slot, name, moving}."""
+        return self._wheel().current()
+
+    @rpc("filter_wheel.rename")
+    async def filter_wheel_rename(self, names: dict[str, str]) -> list[dict]:
+        """Rename filters: {"<slot>": "<name>"}, e.g. {"1": "L", "5": "Ha"}; answers the list."""
+        return await self._run(self._wheel().rename(names))  # type: ignore[arg-type]
+
+
+def routes(service: Service) -> list:
+    hub_for(service)  # subscribe to the action events once, at start-up
+    return [(r"/ws/indi_client/?", IndiClientSocket, {"service": service})]
+
+
+OPENAPI_PATHS: dict[str, dict[str, Any]] = {
+    "/ws/indi_client/": websocket_path(
+        "High-level WebSocket (JSON-RPC 2.0): telescope, camera, focuser, filter wheel",
+        "Methods `<role>.<verb>` (`telescope.goto`, `camera.expose`, `focuser.move_to`, "
+        "`filter_wheel.select`, ...) on the devices that hold the roles; a long action "
+        "answers once it has ended and sends `progress` notifications with the request "
+        "id meanwhile. Every socket gets `action.started`/`action.progress`/"
+        "`action.finished` of every action and a periodic `status`. `rpc.discover` lists "
+        "every method with its parameters; docs/indi_client.md describes them.",
+        operation_id="ws_indi_client",
+    )
+}
