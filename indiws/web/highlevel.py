@@ -70,6 +70,8 @@ FrameType = Literal["light", "dark", "flat", "bias"]
 MAX_TIMEOUT = 24 * 3600.0
 #: Notifications a long action may send (for ``rpc.discover``).
 ACTION_EVENTS = ("progress", "action.started", "action.progress", "action.finished")
+#: Notifications of an action that reports no progress.
+QUIET_ACTION_EVENTS = ("action.started", "action.finished")
 
 
 # ---------------------------------------------------------------- JSON
@@ -270,7 +272,8 @@ def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
     for verb, func in verbs.items():
         func.__name__ = func.__qualname__ = f"{role}_{verb}"
         out[f"{role}_{verb}"] = rpc(
-            f"{role}.{verb}", events=ACTION_EVENTS if verb in ("connect", "disconnect") else ()
+            f"{role}.{verb}",
+            events=QUIET_ACTION_EVENTS if verb in ("connect", "disconnect") else (),
         )(func)
     return out
 
@@ -412,7 +415,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
                 when = when.replace(tzinfo=UTC)
         return await self._run(self._telescope().set_time(when))
 
-    @rpc("telescope.position", events=())
+    @rpc("telescope.position")
     async def telescope_position(self) -> dict:
         """Where the mount points now.
 
@@ -488,7 +491,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
             )
         )
 
-    @rpc("telescope.sync", events=ACTION_EVENTS)
+    @rpc("telescope.sync", events=QUIET_ACTION_EVENTS)
     async def telescope_sync(
         self, ra: float, dec: float, epoch: Literal["J2000", "JNow"] = "J2000"
     ) -> dict:
@@ -518,7 +521,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
             )
         )
 
-    @rpc("telescope.unpark", events=ACTION_EVENTS)
+    @rpc("telescope.unpark", events=QUIET_ACTION_EVENTS)
     async def telescope_unpark(self, timeout: float = 60.0) -> dict:
         """Unpark the mount; answers once unparked: {parked: false, ...}."""
         return await self._run(self._telescope().unpark(timeout=_timeout(timeout)))  # type: ignore[arg-type]
@@ -613,7 +616,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
         """Set the guide rates, fractions of sidereal (0..1 on most drivers): {ra, dec}."""
         return await self._run(self._telescope().set_guide_rate(ra, dec))
 
-    @rpc("telescope.move", events=ACTION_EVENTS)
+    @rpc("telescope.move", events=QUIET_ACTION_EVENTS)
     async def telescope_move(self, direction: Direction, duration: float | None = None) -> dict:
         """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
 
@@ -627,7 +630,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
         """Stop a manual move in one direction, or every manual move: {moving: false}."""
         return await self._run(self._telescope().stop(direction))
 
-    @rpc("telescope.pulse_guide", events=ACTION_EVENTS)
+    @rpc("telescope.pulse_guide", events=QUIET_ACTION_EVENTS)
     async def telescope_pulse_guide(
         self, direction: Direction, duration_ms: float, timeout: float | None = None
     ) -> dict:
