@@ -55,7 +55,9 @@ ABORTED = -32045
 @pytest.fixture
 async def service(indiserver_factory: IndiServerFactory, tmp_path: Path) -> AsyncIterator:
     server = indiserver_factory(DRIVERS)
-    running = await start_service(server, tmp_path / "data", status_interval=0.3)
+    running = await start_service(
+        server, tmp_path / "data", status_interval=0.3, frames_dir=tmp_path / "frames"
+    )
     yield running
     await running.stop()
 
@@ -220,6 +222,10 @@ async def test_imaging_sequence(service: RunningService) -> None:
             assert frame["url"] == f"/blobs/{frame['blob_id']}"
             assert frame["object"] == "M42" and frame["exposure"] == duration
             resp = await http(svc, frame["url"])
+            # Also written to --frames-dir, named by the pattern.
+            written = Path(frame["path"])
+            assert written.name.startswith(f"CCD_Simulator_light_{duration:g}s_")
+            assert await asyncio.to_thread(written.read_bytes) == resp.body
             assert resp.code == 200 and resp.headers["Content-Type"] == "application/fits"
             assert ".fits" in resp.headers["Content-Disposition"]
             with fits.open(io.BytesIO(resp.body)) as hdus:
@@ -445,3 +451,29 @@ async def test_status_interval_zero_sends_no_status(
     finally:
         await ws.close()
         await svc.stop()
+
+
+async def test_an_action_outlives_the_socket_that_started_it(service: RunningService) -> None:
+    """A dropped connection does not abort the exposure: it ends, the frame is
+    stored, and the other clients hear of it."""
+    first = await WsClient.open(service.ws_url + "/ws/indi_client/")
+    other = await WsClient.open(service.ws_url + "/ws/indi_client/")
+    try:
+        await first.call("assign", {"role": "camera", "device": CCD})
+        pending = start_call(first, "camera.expose", {"duration": 1, "binning": 4})
+        await first.next_note("progress", lambda p: p.get("state") == "exposing")
+        await first.close()  # the request's answer will never come
+        pending.cancel()
+        running = await other.call("actions", {"role": "camera"})
+        assert [a["action"] for a in running] == ["expose"]
+        finished = await other.next_note(
+            "action.finished", lambda p: p["action"] == "expose", timeout=10
+        )
+        assert finished["params"]["outcome"] == "ok"
+        result = finished["params"]["result"]
+        resp = await http(service, result["url"])
+        assert resp.code == 200 and len(resp.body) == result["size"]
+        assert await other.call("actions") == []
+    finally:
+        await first.close()
+        await other.close()
