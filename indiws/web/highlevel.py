@@ -113,7 +113,12 @@ class ClientHub:
     events sent to all of them, and the one status timer."""
 
     def __init__(self, service: Service) -> None:
-        self.service = service
+        # What it needs of the service, not the service itself: the hub is
+        # kept in a WeakKeyDictionary keyed by the service.
+        self.client = service.client
+        self.roles = service.roles
+        self.blobs = service.blobs
+        self.config = service.config
         self.sockets: dict[IndiClientSocket, None] = {}
         self._listener = subscribe_actions(service.client, self._on_action)
         self._timer: asyncio.TimerHandle | None = None
@@ -158,19 +163,24 @@ class ClientHub:
         key = ("action.progress", event.get("action_id")) if kind == "progress" else None
         self._send(_notification(f"action.{kind}", params), key)
 
+    def device(self, role: str, device: str | None) -> RoleDevice:
+        """The role's device class for ``device`` (a camera stores into the service's store)."""
+        if role == "camera":
+            return Camera(self.client, device, store=self.blobs)
+        return ROLE_CLASSES[role](self.client, device)
+
     # Status -------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
         """The brief state of each role that has a device."""
-        service = self.service
         roles: dict[str, Any] = {}
-        for role, device in service.roles.assignments().items():
+        for role, device in self.roles.assignments().items():
             if device is None:
                 continue
-            roles[role] = role_device(service, role, device).status()
+            roles[role] = self.device(role, device).status()
         return {
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "indiserver": {"connected": service.client.connected},
+            "indiserver": {"connected": self.client.connected},
             "roles": roles,
         }
 
@@ -178,7 +188,7 @@ class ClientHub:
         return _notification("status", self.status())
 
     def _schedule(self) -> None:
-        interval = self.service.config.status_interval
+        interval = self.config.status_interval
         if self._timer is not None or not self.sockets or not interval or interval <= 0:
             return
         self._timer = asyncio.get_running_loop().call_later(interval, self._tick)
@@ -221,13 +231,6 @@ def hub_for(service: Service) -> ClientHub:
     if hub is None:
         hub = _HUBS[service] = ClientHub(service)
     return hub
-
-
-def role_device(service: Service, role: str, device: str | None) -> RoleDevice:
-    """The role's device class over the service's client (Camera with its store)."""
-    if role == "camera":
-        return Camera(service.client, device, store=service.blobs)
-    return ROLE_CLASSES[role](service.client, device)
 
 
 # ---------------------------------------------------------------- verbs of every role
@@ -317,7 +320,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
 
     def _device(self, role: str) -> Any:
         """The role's device object, for the device assigned *now*."""
-        return role_device(self.service, role, self.service.roles.device_for(role))
+        return self.hub.device(role, self.service.roles.device_for(role))
 
     def _telescope(self) -> Telescope:
         return self._device("telescope")
