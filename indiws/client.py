@@ -238,8 +238,8 @@ class Device:
     messages: collections.deque[tuple[str | None, str]] = field(
         default_factory=lambda: collections.deque(maxlen=200)
     )
-    #: Event-loop time of the device's latest property definition.
-    last_defined: float = 0.0
+    #: Event-loop time a property of the device was last defined or deleted.
+    last_changed: float = 0.0
 
     def __getitem__(self, name: str) -> Property:
         return self.properties[name]
@@ -577,7 +577,7 @@ class INDIClient:
             elements,
         )
         device.properties[msg.name] = prop
-        device.last_defined = self._last_def
+        device.last_changed = self._last_def
         self.stats["defs"] += 1
         self._dispatch(
             Event(EventType.DEFINED, msg.device, msg.name, prop, timestamp=msg.timestamp)
@@ -655,6 +655,7 @@ class INDIClient:
             return
         prop = device.properties.pop(msg.name, None)
         if prop is not None:
+            device.last_changed = asyncio.get_running_loop().time()
             self._dispatch(
                 Event(
                     EventType.DELETED,
@@ -831,20 +832,21 @@ class INDIClient:
     async def wait_device_settled(
         self, device: str, quiet: float = 0.2, timeout: float = 3.0
     ) -> Device:
-        """Wait until ``device`` has defined no property for ``quiet`` seconds,
-        counted from this call (at most ``timeout``).  Drivers define their
-        connected-only properties just after CONNECTION goes On (some 50 ms
-        later for the simulators); this waits for them."""
+        """Wait until ``device`` has defined or deleted no property for
+        ``quiet`` seconds, counted from this call (at most ``timeout``).
+        Drivers define their connected-only properties just after CONNECTION
+        goes On (some 50 ms later for the simulators), and delete them just
+        after it goes Off; this waits for them."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         deadline = start + timeout
         while True:
             dev = self.get_device(device)
             now = loop.time()
-            left = min(max(dev.last_defined, start) + quiet, deadline) - now
+            left = min(max(dev.last_changed, start) + quiet, deadline) - now
             if left <= 0:
                 return dev
-            await asyncio.sleep(left)  # noqa: ASYNC110 - the deadline moves with each definition
+            await asyncio.sleep(left)  # noqa: ASYNC110 - the deadline moves with each change
 
     async def wait_idle(self, device: str, name: str, timeout: float | None = 60.0) -> Property:
         """Wait until the property is not Busy; returns it (state Ok, Idle or Alert)."""

@@ -783,6 +783,9 @@ class RoleDevice:
                     raise act.fail(f"{act.device} failed to disconnect")
                 if u.state is not PropertyState.BUSY and u["DISCONNECT"] is SwitchState.ON:
                     break
+            # The driver deletes its connected-only properties just after:
+            # answer once it has, so that a connect may follow at once.
+            await self.client.wait_device_settled(act.device, quiet=0.3, timeout=5)
             act.done({"connected": False})
         return self.status()
 
