@@ -214,6 +214,8 @@ async def test_imaging_sequence(service: RunningService) -> None:
             assert "exposing" in [r["state"] for r in reports]
             assert frame["url"] == f"/blobs/{frame['blob_id']}"
             assert frame["object"] == "M42" and frame["exposure"] == duration
+            # The filter wheel role's filter, not the camera's built-in wheel.
+            assert frame["filter"] == "H_Alpha"
             resp = await http(svc, frame["url"])
             # Also written to --frames-dir, named by the pattern.
             written = Path(frame["path"])

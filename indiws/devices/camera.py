@@ -12,6 +12,7 @@ from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import BLOBMode, PropertyState
 from .base import ProgressCallback, RoleDevice
 from .errors import ActionAborted, CapabilityError, DeviceBusyError
+from .filter_wheel import FilterWheel
 
 __all__ = ["FRAME_TYPES", "Camera"]
 
@@ -61,10 +62,14 @@ class Camera(RoleDevice):
         device: str | None,
         *,
         store: BlobStore | None = None,
+        filter_wheel: str | None = None,
         abort_on_cancel: bool = True,
     ) -> None:
         super().__init__(client, device, abort_on_cancel=abort_on_cancel)
         self.store = store if store is not None else default_store()
+        #: The device whose filter frames are taken through (the filter
+        #: wheel role); None: the camera's own wheel, if it has one.
+        self.filter_wheel = filter_wheel
 
     # Settings -----------------------------------------------------------
 
@@ -370,9 +375,12 @@ class Camera(RoleDevice):
             )
 
     def _filter_name(self) -> str | None:
-        """The camera's own filter (a built-in wheel), if it has one."""
-        slot = self._number("FILTER_SLOT", "FILTER_SLOT_VALUE")
-        names = self._optional("FILTER_NAME")
+        """The filter in the light path: the filter wheel's, else the camera's own."""
+        source = self
+        if self.filter_wheel is not None:
+            source = FilterWheel(self.client, self.filter_wheel)
+        slot = source._number("FILTER_SLOT", "FILTER_SLOT_VALUE")
+        names = source._optional("FILTER_NAME")
         if slot is None or names is None:
             return None
         values = list(names.values().values())

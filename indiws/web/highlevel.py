@@ -166,7 +166,8 @@ class ClientHub:
     def device(self, role: str, device: str | None) -> RoleDevice:
         """The role's device class for ``device`` (a camera stores into the service's store)."""
         if role == "camera":
-            return Camera(self.client, device, store=self.blobs)
+            wheel = self.roles.device_for("filter_wheel")
+            return Camera(self.client, device, store=self.blobs, filter_wheel=wheel)
         return ROLE_CLASSES[role](self.client, device)
 
     # Status -------------------------------------------------------------
