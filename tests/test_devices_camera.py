@@ -209,3 +209,29 @@ async def test_frames_written_to_a_folder(client: INDIClient, camera: Camera, tm
     png = await store.preview(result["blob_id"])
     with Image.open(io.BytesIO(png)) as img:
         assert img.format == "PNG" and img.size == (SENSOR // 4, SENSOR // 4)
+
+
+async def test_abort_while_settings_are_applied_stops_before_exposing(
+    camera: Camera, store: BlobStore
+) -> None:
+    count = len(store)
+    busy: list[str] = []
+    sub = camera.client.subscribe(
+        lambda e: busy.append(e.name) if e.property and e.property.busy else None,
+        device=CCD,
+        name="CCD_EXPOSURE",
+    )
+    try:
+        # Binning and frame type must be sent first: abort in that moment.
+        task = asyncio.create_task(camera.expose(2.0, binning=2, frame_type="dark"))
+        await asyncio.sleep(0.001)
+        answer = await camera.abort()
+        assert answer["interrupted"] == 1
+        with pytest.raises(ActionAborted):
+            await task
+        await asyncio.sleep(0.3)
+        assert busy == []  # the exposure was never started
+        assert len(store) == count
+    finally:
+        sub.close()
+        await camera.configure(binning=1, frame_type="light")

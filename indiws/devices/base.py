@@ -371,7 +371,10 @@ class Action:
     # For verbs ----------------------------------------------------------
 
     async def send(self, name: str, values: dict[str, Any]) -> None:
-        """Send new values (checked against the definition first)."""
+        """Send new values (checked against the definition first); nothing is
+        sent once the action has been aborted."""
+        if self._interrupt is not None:
+            await self._end_interrupted()
         await self.client.set_property(self.device, name, values)
         self._sent = True
 

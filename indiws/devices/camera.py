@@ -245,15 +245,9 @@ class Camera(RoleDevice):
                 device=dev.name,
                 role=self.role,
             )
-        settings = await self.configure(
-            frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
-        )
-        await self._prepare_delivery(dev.name)
-        params = {
-            "duration": duration,
-            **{k: settings[k] for k in ("frame_type", "binning", "roi", "gain", "offset")},
-        }
         limit = timeout if timeout is not None else duration + 120.0
+        # The action starts before the settings are applied, so that an abort
+        # arriving meanwhile ends it before the exposure is started.
         async with self._action(
             "expose",
             ["CCD_EXPOSURE", "CCD1"],
@@ -262,8 +256,17 @@ class Camera(RoleDevice):
             abort=self._send_abort,
             channel="exposure",
             main="CCD_EXPOSURE",
-            params=params,
+            params={"duration": duration},
         ) as act:
+            settings = await self.configure(
+                frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
+            )
+            await self._prepare_delivery(dev.name)
+            params = {
+                "duration": duration,
+                **{k: settings[k] for k in ("frame_type", "binning", "roi", "gain", "offset")},
+            }
+            act.params.update(params)
             act.where = lambda: {"time_left": self._number("CCD_EXPOSURE", "CCD_EXPOSURE_VALUE")}
             started_at = datetime.now(UTC)
             await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
