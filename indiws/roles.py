@@ -21,11 +21,18 @@ from .client import (
     UnknownDeviceError,
 )
 from .db import ROLES, StateDB
-from .protocol import PropertyState
+from .protocol import Permission, PropertyState
 
 __all__ = ["ROLES", "ConnectFailedError", "RoleManager", "UnknownRoleError"]
 
 log = logging.getLogger("indiws.roles")
+
+#: The elements of a camera's ACTIVE_DEVICES that name the devices of other roles.
+_ACTIVE_DEVICE_ELEMENTS = {
+    "telescope": "ACTIVE_TELESCOPE",
+    "focuser": "ACTIVE_FOCUSER",
+    "filter_wheel": "ACTIVE_FILTER",
+}
 
 
 class UnknownRoleError(INDIError, LookupError):
@@ -85,6 +92,7 @@ class RoleManager:
             log.info("role %s: %s", role, device)
         if connect:
             await self.connect(device)
+        await self.link_devices()
         return self.describe(role)
 
     def release(self, role: str) -> str | None:
@@ -128,6 +136,31 @@ class RoleManager:
         # Answer once the properties a connected device adds are defined.
         await self.client.wait_device_settled(device)
 
+    async def link_devices(self) -> None:
+        """Tell the camera which telescope, focuser and filter wheel it works
+        with (its ACTIVE_DEVICES), so that the FITS headers it writes carry
+        their pointing, focus and filter.  Best effort: a driver that refuses
+        is logged, the roles stay as they are."""
+        camera = self.db.get_role("camera")
+        dev = self.client.devices.get(camera) if camera else None
+        prop = dev.properties.get("ACTIVE_DEVICES") if dev else None
+        if camera is None or prop is None or prop.perm is Permission.RO:
+            return
+        roles = self.db.get_roles()
+        values = {
+            element: roles[role]
+            for role, element in _ACTIVE_DEVICE_ELEMENTS.items()
+            if roles.get(role) and element in prop.elements and prop[element] != roles[role]
+        }
+        if not values:
+            return
+        try:
+            await self.client.set_property(camera, "ACTIVE_DEVICES", values, wait=True, timeout=5)
+        except (INDIError, TimeoutError) as exc:
+            log.warning("could not link %s to %s: %s", camera, ", ".join(values.values()), exc)
+        else:
+            log.info("%s works with %s", camera, ", ".join(values.values()))
+
     def restore(self) -> None:
         """Connect every assigned device that is present and not connected."""
         for device in set(self.db.get_roles().values()):
@@ -149,10 +182,12 @@ class RoleManager:
         await asyncio.sleep(0)  # let the rest of the device's definitions arrive
         try:
             dev = self.client.devices.get(device)
-            if dev is None or dev.connected:
+            if dev is None:
                 return
-            log.info("connecting %s (assigned to %s)", device, ", ".join(self.roles_of(device)))
-            await self.connect(device)
+            if not dev.connected:
+                log.info("connecting %s (assigned to %s)", device, ", ".join(self.roles_of(device)))
+                await self.connect(device)
+            await self.link_devices()
         except (INDIError, UnknownDeviceError, TimeoutError) as exc:
             log.warning("could not connect %s: %s", device, exc)
 

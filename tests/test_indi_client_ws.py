@@ -229,6 +229,8 @@ async def test_imaging_sequence(service: RunningService) -> None:
             bx = binning if isinstance(binning, int) else binning[0]
             assert header["EXPTIME"] == pytest.approx(duration)
             assert header["XBINNING"] == bx and header["YBINNING"] == bx
+            # The camera was told which wheel it works with (ACTIVE_DEVICES).
+            assert header["FILTER"] == "H_Alpha"
             assert shape == (480 // bx, 640 // bx)
             frames.append((frame, shape))
 
