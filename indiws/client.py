@@ -300,12 +300,14 @@ _CONNECTION_EVENTS = (EventType.CONNECTED, EventType.CONNECTION_LOST, EventType.
 class Subscription:
     """Handle returned by `INDIClient.subscribe`; `close()` stops delivery."""
 
-    __slots__ = ("_client", "_key", "callback")
+    __slots__ = ("_client", "_key", "callback", "closed")
 
     def __init__(self, client: INDIClient, key: tuple[str | None, str | None], cb: Listener):
         self._client, self._key, self.callback = client, key, cb
+        self.closed = False
 
     def close(self) -> None:
+        self.closed = True
         listeners = self._client._listeners.get(self._key)
         if listeners and self in listeners:
             listeners.remove(self)
@@ -476,8 +478,9 @@ class INDIClient:
             try:
                 await protocol.closed
             finally:
+                # Also on close(): waiters and subscribers learn the loss.
                 settle.cancel()
-            self._connection_lost()
+                self._connection_lost()
             if self._closing or not self.reconnect:
                 return
             # After a working connection, retry quickly; failures then back off.
@@ -501,12 +504,19 @@ class INDIClient:
         self._synced.set()
 
     def _connection_lost(self) -> None:
+        if self._protocol is not None and self._protocol.transport is not None:
+            self._protocol.transport.close()
         self._protocol = None
         self._connected.clear()
+        was_synced = self._synced.is_set()
         self._synced.clear()
         lost = tuple(self.devices)
-        if lost or self._ever_synced:
+        if was_synced:
             self._lost_devices = lost
+        else:
+            # Lost again before the mirror was rebuilt: keep every device
+            # that has not come back yet.
+            self._lost_devices = tuple(dict.fromkeys(self._lost_devices + lost))
         self.devices = {}
         self.stats["disconnections"] += 1
         if not self._closing:
@@ -730,6 +740,8 @@ class INDIClient:
                         if dev == event.device and prop is not None:
                             targets.extend(subs)
         for sub in targets:
+            if sub.closed:  # closed by an earlier callback of this dispatch
+                continue
             try:
                 sub.callback(event)
             except Exception:

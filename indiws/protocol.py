@@ -369,7 +369,8 @@ _TOP_START = re.compile(
 _LONGEST_START = len("<defSwitchVector ")
 _NAME = re.compile(rb"[A-Za-z_][\w.\-]*")
 # A start tag's rest, quoted attribute values may contain '>'.
-_TAG_REST = re.compile(rb"""(?:[^>"'/]|/(?!>)|"[^"]*"|'[^']*')*(/?)>""")
+# ('<' cannot appear in a start tag, nor in an attribute value.)
+_TAG_REST = re.compile(rb"""(?:[^<>"'/]|/(?!>)|"[^"<]*"|'[^'<]*')*(/?)>""")
 _BLOB_VECTORS = (b"setBLOBVector", b"newBLOBVector")
 _ONE_BLOB_END = b"</oneBLOB>"
 
@@ -471,7 +472,6 @@ class Parser:
         tag = self._tag
         assert tag is not None
         close = b"</" + tag + b">"
-        top_level = tag in TOP_LEVEL_TAGS
         # Walk the '<' in the body (a memchr-speed scan even over 40 MB of
         # base64, which has none): each is our end tag, the start of another
         # top-level element (so ours was never closed), or a child element.
@@ -486,7 +486,9 @@ class Parser:
                 return True
             if len(buf) - lt < need:
                 break  # too short to tell what this '<' starts
-            if top_level and _TOP_START.match(buf, lt):
+            # INDI elements never hold a top-level element: one starting
+            # here means ours (known or not) was never closed.
+            if _TOP_START.match(buf, lt):
                 self._tag = None
                 return self._drop(self._start, lt, out, f"<{tag.decode()}> never closed")
             lt = buf.find(b"<", lt + 1)
@@ -508,6 +510,12 @@ class Parser:
         if buf.startswith(b"<!--", lt):
             end = buf.find(b"-->", lt + 4)
             if end < 0:
+                # A comment never closed must not hold up the stream for good.
+                nxt = _TOP_START.search(buf, lt + 4)
+                if nxt is not None:
+                    return self._drop(lt, nxt.start(), out, "comment never closed")
+                if len(buf) - lt > MAX_ELEMENT_BYTES:
+                    return self._drop(lt, len(buf), out, "comment too long")
                 return False
             self._pos = end + 3
             return True
@@ -587,6 +595,8 @@ class Parser:
                     st.finish_element()
                     self._pos = lt + len(_ONE_BLOB_END)
                     continue
+                if len(buf) - lt < _LONGEST_START:
+                    return False  # too short to tell what this '<' starts
                 if _TOP_START.match(buf, lt):
                     return self._blob_abort(lt, out, f"<{st.tag.decode()}> never closed")
                 st.fail("unexpected markup inside <oneBLOB>")
@@ -611,12 +621,18 @@ class Parser:
                 rest = _TAG_REST.match(buf, lt + 8)
                 if rest is None:
                     self._pos = lt
+                    nxt = buf.find(b"<", lt + 1)
+                    if nxt >= 0:  # a start tag cut short by another element
+                        return self._blob_abort(nxt, out, "<oneBLOB> start tag never closed")
                     if len(buf) - lt > 65536:
                         return self._blob_abort(lt, out, "<oneBLOB> start tag too long")
                     return False
                 st.start_element(bytes(buf[lt : rest.end()]), bool(rest.group(1)))
                 self._pos = rest.end()
                 continue
+            if len(buf) - lt < _LONGEST_START:
+                self._pos = lt
+                return False  # too short to tell what this '<' starts
             if _TOP_START.match(buf, lt):
                 return self._blob_abort(lt, out, f"<{st.tag.decode()}> never closed")
             st.fail("unexpected element inside a BLOB vector")
@@ -708,6 +724,8 @@ class _BlobStream:
                 self.chunks.append(self.inflate.flush())
             except zlib.error as exc:
                 self.fail(f"bad zlib data: {exc}")
+            if not self.inflate.eof:
+                self.fail("truncated zlib data")
             fmt = fmt[:-2]
         data = self.chunks[0] if len(self.chunks) == 1 else b"".join(self.chunks)
         self.chunks = []

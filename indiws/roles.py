@@ -128,7 +128,8 @@ class RoleManager:
             raise ConnectFailedError(
                 f"{device} did not finish connecting within {exc.timeout:g} s"
             ) from None
-        if prop.state is PropertyState.ALERT or not self.client.devices[device].connected:
+        dev = self.client.devices.get(device)  # it may have gone meanwhile
+        if prop.state is PropertyState.ALERT or dev is None or not dev.connected:
             detail = prop.message or _last_message(self.client, device)
             raise ConnectFailedError(
                 f"{device} failed to connect" + (f": {detail}" if detail else "")

@@ -15,6 +15,7 @@ from indiws.client import (
     INDIClient,
     InvalidValueError,
     NotConnectedError,
+    PropertyDeletedError,
     PropertyTimeoutError,
     ReadOnlyPropertyError,
     UnknownDeviceError,
@@ -265,3 +266,39 @@ async def test_connect_to_nothing_fails_clearly() -> None:
     client = INDIClient("127.0.0.1", free_port(), reconnect_max=0.2)
     with pytest.raises(NotConnectedError, match="cannot reach indiserver"):
         await client.connect(timeout=1)
+
+
+async def test_close_ends_waits_and_tells_subscribers(indiserver: IndiServerProcess) -> None:
+    client = INDIClient(indiserver.host, indiserver.port)
+    await client.connect()
+    events: list[Event] = []
+    client.subscribe(events.append)
+    waiting = asyncio.create_task(
+        client.wait_for(TELESCOPE, "CONNECTION", lambda p: False, timeout=None)
+    )
+    await asyncio.sleep(0.05)
+    await client.close()
+    with pytest.raises(PropertyDeletedError):
+        await asyncio.wait_for(waiting, 5)
+    assert [e.type for e in events][-1] is EventType.CONNECTION_LOST
+    assert client.devices == {}
+    with pytest.raises(NotConnectedError):
+        client.validate(TELESCOPE, "CONNECTION", {"CONNECT": True})
+
+
+async def test_a_subscription_closed_during_dispatch_is_not_called(
+    indiserver: IndiServerProcess,
+) -> None:
+    async with INDIClient(indiserver.host, indiserver.port) as client:
+        calls: list[str] = []
+        second = None
+
+        def first(event: Event) -> None:
+            calls.append("first")
+            if second is not None:
+                second.close()
+
+        client.subscribe(first)
+        second = client.subscribe(lambda e: calls.append("second"))
+        await client.set_property("Filter Simulator", "CONNECTION", {"CONNECT": True}, wait=True)
+        assert "first" in calls and "second" not in calls

@@ -328,3 +328,34 @@ def test_a_broken_blob_loses_only_itself() -> None:
             assert isinstance(got[1], ProtocolError), got[1]
             assert [type(m) for m in got] == [SetVector, ProtocolError, Message, SetVector]
             assert got[0] == got[3]
+
+
+def test_an_unclosed_comment_or_unknown_element_does_not_hold_up_the_stream() -> None:
+    sets = b"".join(
+        b'<setNumberVector device="F" name="P"><oneNumber name="X">%d</oneNumber>'
+        b"</setNumberVector>" % i
+        for i in range(50)
+    )
+    for opener in (b"<!-- never closed ", b"<foo>", b"<ns:x a='1'>"):
+        for sizes in (iter(lambda: 1, 0), random_sizes(5, 40), iter([10**6])):
+            got = feed_in_chunks(opener + sets, sizes)
+            assert isinstance(got[0], ProtocolError)
+            assert [m.elements[0].value for m in got[1:]] == list(range(50))
+
+
+def test_a_truncated_blob_is_cut_where_the_next_element_starts_at_any_split() -> None:
+    broken = _blob_vector(("A", ".fits", b"SIMPLE" * 50))[:120]
+    stream = broken + DEFS
+    whole = Parser().feed(stream)
+    assert isinstance(whole[0], ProtocolError)
+    assert whole[1:] == Parser().feed(DEFS)
+    for cut in range(len(broken), len(broken) + 40):  # every split near the resync point
+        parser = Parser()
+        assert parser.feed(stream[:cut]) + parser.feed(stream[cut:]) == whole, cut
+
+
+def test_a_truncated_zlib_blob_is_an_error_not_a_short_frame() -> None:
+    packed = zlib.compress(bytes(range(256)) * 100)
+    stream = _blob_vector(("A", ".fits.z", packed[: len(packed) // 2]))
+    (msg,) = Parser().feed(stream)
+    assert isinstance(msg, ProtocolError) and "zlib" in msg.reason

@@ -98,6 +98,7 @@ async def test_every_kind_of_bad_input_is_answered_and_nothing_is_sent(
         ({**coord, "values": {"RA": 1}, "timeout": 0}, -32602),
         ({**coord, "values": {"RA": 1}, "timeout": -5}, -32602),
         ({**coord, "values": {"RA": 1}, "colour": "red"}, -32602),  # unknown parameter
+        ({**coord, "values": {"RA": 1}, "timeout": 10**400}, -32602),  # no float holds it
     ]
     for params, code in cases:
         assert await code_of(params) == code, params

@@ -24,6 +24,7 @@ import contextvars
 import inspect
 import json
 import logging
+import math
 import types
 import typing
 from collections.abc import Awaitable, Callable
@@ -366,7 +367,11 @@ def _check(value: Any, hint: Any) -> tuple[bool, Any]:
     if hint is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return False, value
-        return True, float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # a JSON integer of hundreds of digits
+            return False, value
+        return math.isfinite(number), number
     if hint is int:
         if isinstance(value, float) and value.is_integer():
             return True, int(value)
