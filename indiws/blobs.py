@@ -59,8 +59,10 @@ _CONTENT_TYPES = {
     ".tif": "image/tiff",
     ".tiff": "image/tiff",
     ".webp": "image/webp",
+    ".bmp": "image/bmp",
+    ".z": "application/zlib",
     ".json": "application/json",
-    ".txt": "text/plain",
+    ".txt": "text/plain; charset=utf-8",
 }
 _PREVIEW_FORMATS = {
     "png": ("PNG", "image/png"),
@@ -75,7 +77,13 @@ def content_type(fmt: str) -> str:
     f = fmt.strip().lower()
     if f and not f.startswith("."):
         f = "." + f
-    return _CONTENT_TYPES.get(f, "application/octet-stream")
+    if f in _CONTENT_TYPES:
+        return _CONTENT_TYPES[f]
+    # Compound formats a driver may invent (".raw.fits"): go by the ending.
+    return next(
+        (ctype for suffix, ctype in _CONTENT_TYPES.items() if f.endswith(suffix)),
+        "application/octet-stream",
+    )
 
 
 class BlobNotFound(KeyError):

@@ -27,6 +27,7 @@ from collections.abc import Hashable
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from ..blobs import content_type
 from ..client import Event, EventType, INDIClient, INDIError, Property, UnknownElementError
 from ..protocol import PropertyKind
 from ..service import Service
@@ -51,25 +52,6 @@ __all__ = [
 log = logging.getLogger("indiws.web")
 
 BLOB_URL = "/api/v1/devices/{}/properties/{}/elements/{}/blob"
-
-#: Content types of the BLOB formats drivers send (INDI ``format`` attribute).
-BLOB_CONTENT_TYPES: dict[str, str] = {
-    ".fits": "application/fits",
-    ".fit": "application/fits",
-    ".fts": "application/fits",
-    ".fits.fz": "application/fits",
-    ".fz": "application/fits",
-    ".xisf": "application/xisf",
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".tif": "image/tiff",
-    ".tiff": "image/tiff",
-    ".bmp": "image/bmp",
-    ".z": "application/zlib",
-    ".txt": "text/plain; charset=utf-8",
-    ".json": "application/json",
-}
 
 
 # ---------------------------------------------------------------- JSON shapes
@@ -401,17 +383,6 @@ class BlobHandler(JsonHandler):
             self.write(bytes(view[start : start + chunk]))
             await self.flush()
         self.finish()
-
-
-def content_type(fmt: str) -> str:
-    """Content type for an INDI BLOB format (``.fits`` → ``application/fits``)."""
-    fmt = fmt.lower()
-    if fmt in BLOB_CONTENT_TYPES:
-        return BLOB_CONTENT_TYPES[fmt]
-    for suffix, ctype in BLOB_CONTENT_TYPES.items():
-        if fmt.endswith(suffix):
-            return ctype
-    return "application/octet-stream"
 
 
 def routes(service: Service) -> list:
