@@ -126,7 +126,7 @@ async def test_every_kind_of_bad_input_is_answered_and_nothing_is_sent(
         "code"
     ] == -32600
     assert (await indi.raw("[]"))["error"]["code"] == -32600
-    # A batch: each request answered by its id.
+    # A batch: answered with one array, each request by its id.
     batch = [
         {"jsonrpc": "2.0", "id": "b1", "method": "get", "params": ["Nope", "X"]},
         {"jsonrpc": "2.0", "id": "b2", "method": "devices"},
@@ -137,6 +137,8 @@ async def test_every_kind_of_bad_input_is_answered_and_nothing_is_sent(
     await indi.conn.write_message(json.dumps(batch))
     assert (await b1)["error"]["code"] == -32011
     assert (await b2)["result"]
+    arrays = [data for _, data in indi.log if isinstance(data, list)]
+    assert [a["id"] for a in arrays[-1]] == ["b1", "b2"]  # in the order asked
     answer = await indi.request("devices", {"x": 1})
     assert answer["error"]["code"] == -32602
     # A notification (no id) to an unknown method gets no answer at all.

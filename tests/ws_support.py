@@ -61,17 +61,22 @@ class WsClient:
                     if not fut.done():
                         fut.set_exception(ConnectionError("WebSocket closed"))
                 return
-            msg = json.loads(text)
+            data = json.loads(text)
             now = time.time()
-            self.log.append((now, msg))
-            if "method" in msg:
-                self.notes.put_nowait((now, msg))
-            elif msg.get("id") is None:
-                self.anonymous.put_nowait(msg)
-            else:
-                fut = self._waiting.pop(msg["id"], None)
-                if fut is not None and not fut.done():
-                    fut.set_result(msg)
+            self.log.append((now, data))
+            # A batch's answers come as one array: each item is handled alone.
+            for msg in data if isinstance(data, list) else [data]:
+                self._dispatch(now, msg)
+
+    def _dispatch(self, now: float, msg: dict) -> None:
+        if "method" in msg:
+            self.notes.put_nowait((now, msg))
+        elif msg.get("id") is None:
+            self.anonymous.put_nowait(msg)
+        else:
+            fut = self._waiting.pop(msg["id"], None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg)
 
     async def request(self, method: str, params: Any = None, timeout: float = 10.0) -> dict:
         """Send a request; return the whole answer (with ``result`` or ``error``)."""

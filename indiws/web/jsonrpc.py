@@ -179,22 +179,13 @@ class JsonRpcSocket(WebSocketHandler):
         self.notify("progress", {"id": rid, **data}, key=("progress", _hashable(rid)))
 
     def _reply(self, rid: Any, result: Any = None, error: APIError | None = None) -> None:
-        if error is None:
-            msg = {"jsonrpc": "2.0", "id": rid, "result": result}
+        self._send_answer(_answer(rid, result, error))
+
+    def _send_answer(self, answer: dict[str, Any] | list[dict[str, Any]]) -> None:
+        if isinstance(answer, list):
+            self.outbox.send("[" + ",".join(_encode(a) for a in answer) + "]")
         else:
-            msg = {"jsonrpc": "2.0", "id": rid, "error": _error_object(error)}
-        try:
-            text = dumps(msg)
-        except (TypeError, ValueError) as exc:
-            log.exception("cannot encode the answer to %r", rid)
-            text = dumps(
-                {
-                    "jsonrpc": "2.0",
-                    "id": rid,
-                    "error": {"code": INTERNAL_ERROR, "message": f"unencodable result: {exc}"},
-                }
-            )
-        self.outbox.send(text)
+            self.outbox.send(_encode(answer))
 
     # Receiving ----------------------------------------------------------
 
@@ -206,60 +197,85 @@ class JsonRpcSocket(WebSocketHandler):
                 None, error=APIError(400, PARSE_ERROR, "parse_error", f"invalid JSON: {exc}")
             )
             return
-        if isinstance(data, list):
-            if not data:
-                self._reply(None, error=_invalid("empty batch"))
-            for item in data:
-                self._start(item)
-        else:
-            self._start(data)
-
-    def _start(self, req: Any) -> None:
-        if not isinstance(req, dict):
-            self._reply(None, error=_invalid("a request must be a JSON object"))
+        if not isinstance(data, list):
+            started = self._start(data)
+            if isinstance(started, dict):
+                self._send_answer(started)
+            elif started is not None:
+                started.add_done_callback(self._answer_when_done)
             return
+        if not data:
+            self._reply(None, error=_invalid("empty batch"))
+            return
+        # A batch is answered with one array, once all its requests have ended.
+        items = [self._start(item) for item in data]
+        if all(not isinstance(i, asyncio.Task) for i in items):
+            answers = [i for i in items if isinstance(i, dict)]
+            if answers:
+                self._send_answer(answers)
+            return
+        self._track(asyncio.get_running_loop().create_task(self._answer_batch(items)))
+
+    async def _answer_batch(self, items: list[Any]) -> None:
+        answers = []
+        for item in items:
+            if isinstance(item, asyncio.Task):
+                item = await item
+            if item is not None:
+                answers.append(item)
+        if answers:
+            self._send_answer(answers)
+
+    def _answer_when_done(self, task: asyncio.Task[dict[str, Any] | None]) -> None:
+        if not task.cancelled() and task.result() is not None:
+            self._send_answer(task.result())
+
+    def _track(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _start(self, req: Any) -> dict[str, Any] | asyncio.Task[dict[str, Any] | None] | None:
+        """Check and start one request: its answer now (a dict), a task that
+        ends with its answer, or None for a notification."""
+        if not isinstance(req, dict):
+            return _answer(None, error=_invalid("a request must be a JSON object"))
         rid = req.get("id")
         is_notification = "id" not in req
         if req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
-            self._reply(rid, error=_invalid('need "jsonrpc": "2.0" and a "method" string'))
-            return
+            return _answer(rid, error=_invalid('need "jsonrpc": "2.0" and a "method" string'))
         if rid is not None and not isinstance(rid, str | int | float):
-            self._reply(None, error=_invalid('"id" must be a string or a number'))
-            return
+            return _answer(None, error=_invalid('"id" must be a string or a number'))
         name = req["method"]
         params = req.get("params", {})
         if name == "rpc.discover":
-            self._reply(rid, self.discover())
-            return
+            return _answer(rid, self.discover())
         method = self.methods.get(name)
         if method is None:
-            if not is_notification:
-                self._reply(
-                    rid,
-                    error=APIError(
-                        404,
-                        METHOD_NOT_FOUND,
-                        "method_not_found",
-                        f"unknown method {name!r}; rpc.discover lists them",
-                    ),
-                )
-            return
+            if is_notification:
+                return None
+            return _answer(
+                rid,
+                error=APIError(
+                    404,
+                    METHOD_NOT_FOUND,
+                    "method_not_found",
+                    f"unknown method {name!r}; rpc.discover lists them",
+                ),
+            )
         try:
             args, kwargs = _bind(method, params)
         except APIError as exc:
-            if not is_notification:
-                self._reply(rid, error=exc)
-            return
+            return None if is_notification else _answer(rid, error=exc)
         task = asyncio.get_running_loop().create_task(
             self._call(method, rid, is_notification, args, kwargs),
             context=contextvars.copy_context(),
         )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._track(task)
+        return task
 
     async def _call(
         self, method: RpcMethod, rid: Any, quiet: bool, args: list, kwargs: dict
-    ) -> None:
+    ) -> dict[str, Any] | None:
         _current_id.set(rid)
         try:
             result = await method.func(self, *args, **kwargs)
@@ -269,11 +285,8 @@ class JsonRpcSocket(WebSocketHandler):
             err = describe_error(exc)
             if err.code == INTERNAL_ERROR:
                 log.exception("%s failed", method.name)
-            if not quiet:
-                self._reply(rid, error=err)
-            return
-        if not quiet:
-            self._reply(rid, result)
+            return None if quiet else _answer(rid, error=err)
+        return None if quiet else _answer(rid, result)
 
     def discover(self) -> dict[str, Any]:
         return {
@@ -281,6 +294,26 @@ class JsonRpcSocket(WebSocketHandler):
             "info": {"title": f"indiws {self.request.path}", "version": __version__},
             "methods": [m.describe() for m in self.methods.values()],
         }
+
+
+def _answer(rid: Any, result: Any = None, error: APIError | None = None) -> dict[str, Any]:
+    if error is None:
+        return {"jsonrpc": "2.0", "id": rid, "result": result}
+    return {"jsonrpc": "2.0", "id": rid, "error": _error_object(error)}
+
+
+def _encode(answer: dict[str, Any]) -> str:
+    try:
+        return dumps(answer)
+    except (TypeError, ValueError) as exc:
+        log.exception("cannot encode the answer to %r", answer.get("id"))
+        return dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": answer.get("id"),
+                "error": {"code": INTERNAL_ERROR, "message": f"unencodable result: {exc}"},
+            }
+        )
 
 
 def _invalid(message: str) -> APIError:
