@@ -193,10 +193,18 @@ class JsonRpcSocket(WebSocketHandler):
         try:
             data = json.loads(message)
         except (ValueError, UnicodeDecodeError) as exc:
-            self._reply(
-                None, error=APIError(400, PARSE_ERROR, "parse_error", f"invalid JSON: {exc}")
-            )
+            self.on_parse_error(message, exc)
             return
+        self.on_json(data)
+
+    def on_parse_error(self, message: str | bytes, exc: Exception) -> None:
+        """A frame that is not JSON: a JSON-RPC parse error (subclasses may
+        answer in another protocol)."""
+        self._reply(None, error=APIError(400, PARSE_ERROR, "parse_error", f"invalid JSON: {exc}"))
+
+    def on_json(self, data: Any) -> None:
+        """One parsed frame: a JSON-RPC request or batch.  Subclasses that
+        speak a second protocol on the same socket route its messages here."""
         if not isinstance(data, list):
             started = self._start(data)
             if isinstance(started, dict):
