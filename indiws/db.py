@@ -42,8 +42,10 @@ __all__ = [
     "StateDBError",
 ]
 
-#: The roles a device can play; one device per role.
-ROLES: tuple[str, ...] = ("telescope", "camera", "focuser", "filter_wheel")
+#: The roles a device can play; one device per role.  ``guider`` is a second
+#: camera (the guide camera).  Checked here, not by the schema, so that a new
+#: role needs no migration.
+ROLES: tuple[str, ...] = ("telescope", "camera", "focuser", "filter_wheel", "guider")
 
 #: Name of the state file inside the data directory.
 DB_FILENAME = "indiws.sqlite3"
@@ -52,7 +54,7 @@ DB_FILENAME = "indiws.sqlite3"
 DEFAULT_PORT = 7624
 
 #: Version of the schema this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Name of the profile seeded into a new file.
 SIMULATORS_PROFILE = "Simulators"
@@ -203,7 +205,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-_ROLE_LIST = ", ".join(f"'{role}'" for role in ROLES)
+# The roles of schema version 1, frozen: its CHECK constraints named them.
+_ROLE_LIST = "'telescope', 'camera', 'focuser', 'filter_wheel'"
 
 # Each entry brings the schema from version i to i + 1.
 _MIGRATIONS: tuple[str, ...] = (
@@ -236,6 +239,26 @@ _MIGRATIONS: tuple[str, ...] = (
         device_name TEXT NOT NULL,
         PRIMARY KEY (profile_id, role)
     );
+    """,
+    # 2: role names are checked in Python (`ROLES`), not by CHECK constraints.
+    """
+    CREATE TABLE roles_v2 (
+        role TEXT PRIMARY KEY,
+        device_name TEXT NOT NULL,
+        assigned_at TEXT NOT NULL
+    );
+    INSERT INTO roles_v2 SELECT role, device_name, assigned_at FROM roles;
+    DROP TABLE roles;
+    ALTER TABLE roles_v2 RENAME TO roles;
+    CREATE TABLE profile_roles_v2 (
+        profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        device_name TEXT NOT NULL,
+        PRIMARY KEY (profile_id, role)
+    );
+    INSERT INTO profile_roles_v2 SELECT profile_id, role, device_name FROM profile_roles;
+    DROP TABLE profile_roles;
+    ALTER TABLE profile_roles_v2 RENAME TO profile_roles;
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION

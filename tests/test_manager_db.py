@@ -75,7 +75,7 @@ def test_unknown_role_is_refused_with_the_valid_ones(db_path: Path) -> None:
             db.set_role("dome", "Dome Simulator")
         with pytest.raises(ValueError, match="device name"):
             db.set_role("camera", "")
-        assert set(ROLES) == {"telescope", "camera", "focuser", "filter_wheel"}
+        assert set(ROLES) == {"telescope", "camera", "focuser", "filter_wheel", "guider"}
 
 
 def test_profile_crud_round_trip_survives_reopening(db_path: Path) -> None:
@@ -185,11 +185,47 @@ def test_bad_profile_fields_are_refused(db_path: Path) -> None:
         with pytest.raises(ValueError, match="port"):
             db.create_profile("P", port=70000)
         with pytest.raises(ValueError, match="unknown role"):
-            db.create_profile("P", roles={"guider": "Guide Simulator"})
+            db.create_profile("P", roles={"dome": "Dome Simulator"})
         with pytest.raises(ValueError, match="profile name"):
             db.create_profile("")
         # Nothing half-written after a refusal.
         assert db.profile_names() == [SIMULATORS_PROFILE]
+
+
+def test_version_1_file_keeps_its_roles_and_takes_the_guider(db_path: Path) -> None:
+    # A state file as version 1 wrote it: CHECK constraints named four roles.
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path) as raw:
+        raw.executescript(
+            """
+            CREATE TABLE roles (role TEXT PRIMARY KEY CHECK (role IN
+                ('telescope', 'camera', 'focuser', 'filter_wheel')),
+                device_name TEXT NOT NULL, assigned_at TEXT NOT NULL);
+            CREATE TABLE profiles (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                name TEXT NOT NULL UNIQUE, port INTEGER NOT NULL DEFAULT 7624,
+                auto_start INTEGER NOT NULL DEFAULT 0, auto_connect INTEGER NOT NULL DEFAULT 0,
+                created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+            CREATE TABLE profile_drivers (profile_id INTEGER NOT NULL REFERENCES profiles(id)
+                ON DELETE CASCADE, position INTEGER NOT NULL, executable TEXT NOT NULL,
+                device_name TEXT, label TEXT, PRIMARY KEY (profile_id, position));
+            CREATE TABLE profile_roles (profile_id INTEGER NOT NULL REFERENCES profiles(id)
+                ON DELETE CASCADE, role TEXT NOT NULL CHECK (role IN
+                ('telescope', 'camera', 'focuser', 'filter_wheel')),
+                device_name TEXT NOT NULL, PRIMARY KEY (profile_id, role));
+            INSERT INTO roles VALUES ('camera', 'CCD Simulator', '2026-01-01T00:00:00+00:00');
+            INSERT INTO profiles VALUES (1, 'Mine', 7624, 1, 1, 'x', 'x');
+            INSERT INTO profile_roles VALUES (1, 'telescope', 'Telescope Simulator');
+            PRAGMA user_version = 1;
+            """
+        )
+    with StateDB(db_path) as db:
+        assert db.schema_version == SCHEMA_VERSION
+        assert db.get_role("camera") == "CCD Simulator"
+        assert db.get_profile("Mine").roles == {"telescope": "Telescope Simulator"}
+        db.set_role("guider", "Guide Simulator")
+        assert db.get_roles() == {"camera": "CCD Simulator", "guider": "Guide Simulator"}
+        # Not seeded again: the file had profiles already.
+        assert db.profile_names() == ["Mine"]
 
 
 def test_file_from_a_newer_version_is_refused(db_path: Path) -> None:

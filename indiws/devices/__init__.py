@@ -20,7 +20,7 @@ from .base import (
     running_actions,
     subscribe_actions,
 )
-from .camera import FRAME_TYPES, Camera
+from .camera import FRAME_TYPES, Camera, GuideCamera
 from .errors import (
     ActionAborted,
     ActionFailed,
@@ -54,6 +54,7 @@ __all__ = [
     "DeviceStateError",
     "FilterWheel",
     "Focuser",
+    "GuideCamera",
     "InvalidValueError",
     "NoDeviceError",
     "ProgressCallback",
@@ -69,4 +70,5 @@ ROLE_CLASSES: dict[str, type[RoleDevice]] = {
     "camera": Camera,
     "focuser": Focuser,
     "filter_wheel": FilterWheel,
+    "guider": GuideCamera,
 }

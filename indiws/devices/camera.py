@@ -577,3 +577,9 @@ class Camera(RoleDevice):
 
     def _facts(self) -> dict[str, Any]:
         return {"sensor": self.sensor_info()} if self.has("CCD_INFO") else {}
+
+
+class GuideCamera(Camera):
+    """The guide camera: a second camera, playing the ``guider`` role."""
+
+    role = "guider"

@@ -42,6 +42,7 @@ from ..devices import (
     Camera,
     FilterWheel,
     Focuser,
+    GuideCamera,
     ProgressCallback,
     RoleDevice,
     Telescope,
@@ -62,7 +63,7 @@ log = logging.getLogger("indiws.web")
 
 T = TypeVar("T")
 
-Role = Literal["telescope", "camera", "focuser", "filter_wheel"]
+Role = Literal["telescope", "camera", "focuser", "filter_wheel", "guider"]
 Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
 FrameType = Literal["light", "dark", "flat", "bias"]
 
@@ -168,6 +169,8 @@ class ClientHub:
         if role == "camera":
             wheel = self.roles.device_for("filter_wheel")
             return Camera(self.client, device, store=self.blobs, filter_wheel=wheel)
+        if role == "guider":
+            return GuideCamera(self.client, device, store=self.blobs)
         return ROLE_CLASSES[role](self.client, device)
 
     # Status -------------------------------------------------------------
