@@ -55,6 +55,7 @@ from .base import dumps
 from .blobs import frame_urls
 from .errors import invalid_params
 from .jsonrpc import JsonRpcSocket, rpc
+from .lightapt import LightAptEndpoint, is_lightapt_request
 from .openapi import websocket_path
 
 __all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "hub_for", "routes"]
@@ -145,6 +146,8 @@ class ClientHub:
 
     def _send(self, text: str, key: Hashable | None) -> None:
         for sock in tuple(self.sockets):
+            if not sock.wants_notifications:
+                continue
             try:
                 sock.outbox.send(text, key)
             except Exception:  # one broken socket must not starve the others
@@ -310,6 +313,16 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
     def initialize(self, service: Service) -> None:  # type: ignore[override]
         super().initialize(service)
         self.hub = hub_for(service)
+        #: The lightAPT side of this socket, made at its first lightAPT request.
+        self.lightapt: LightAptEndpoint | None = None
+        self.jsonrpc_used = False
+
+    @property
+    def wants_notifications(self) -> bool:
+        """Action events and status go to JSON-RPC clients; a socket used
+        only by lightAPT's front ends gets only the answers to its requests
+        and its pushed frames, as from the original service."""
+        return self.jsonrpc_used or self.lightapt is None
 
     def opened(self) -> None:
         # The current state at once, then every status_interval seconds.
@@ -319,6 +332,28 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
 
     def closed(self) -> None:
         self.hub.remove(self)
+        if self.lightapt is not None:
+            self.lightapt.close()
+
+    # Two protocols on one socket: JSON-RPC 2.0 and lightAPT's envelope -----
+
+    def on_json(self, data: Any) -> None:
+        if is_lightapt_request(data):
+            self._lightapt().handle(data)
+            return
+        self.jsonrpc_used = True
+        super().on_json(data)
+
+    def on_parse_error(self, message: str | bytes, exc: Exception) -> None:
+        if self.lightapt is not None and not self.jsonrpc_used:
+            self.lightapt.handle(exc)  # answered in lightAPT's shape, in its turn
+        else:
+            super().on_parse_error(message, exc)
+
+    def _lightapt(self) -> LightAptEndpoint:
+        if self.lightapt is None:
+            self.lightapt = LightAptEndpoint(self.service, self.hub, self.outbox.send, self.close)
+        return self.lightapt
 
     # Helpers ------------------------------------------------------------
 

@@ -1,0 +1,32 @@
+"""lightAPT's protocol on ``/ws/indi_client/`` (docs/lightapt.md).
+
+`base` holds the envelope and the dispatch; each role's instructions are in
+a module of their own, registered on import.
+"""
+
+from __future__ import annotations
+
+from . import camera, filter, focus, properties, telescope  # noqa: F401  (registration)
+from .base import (
+    INSTRUCTIONS,
+    ROLE_NAMES,
+    Context,
+    LightAptEndpoint,
+    LightAptError,
+    Refusal,
+    frame,
+    instruction,
+    is_lightapt_request,
+)
+
+__all__ = [
+    "INSTRUCTIONS",
+    "ROLE_NAMES",
+    "Context",
+    "LightAptEndpoint",
+    "LightAptError",
+    "Refusal",
+    "frame",
+    "instruction",
+    "is_lightapt_request",
+]

@@ -1,0 +1,421 @@
+"""The lightAPT envelope on ``/ws/indi_client/``: requests, replies, dispatch.
+
+A lightAPT request is one JSON text frame::
+
+    {"device_name": "camera", "instruction": "start_single_exposure", "params": [2.0]}
+
+``device_name`` names a *role* (``telescope``, ``camera``, ``focus``,
+``filter``, ``guider``, and ours ``focuser``, ``filter_wheel``), ``params`` is
+a list of positional arguments.  Exactly one JSON text frame answers each
+request, in the order the requests came, shaped as the original service did
+(``{"type", "message", "data"}``) and echoing ``device_name`` and
+``instruction`` (the later front end, cobalt-web, routes replies by them).
+
+An instruction is an async function registered with `instruction`; it gets
+a `Context` and the request's params, calls verbs of `indiws.devices`, and
+returns what the reply carries:
+
+- ``None``: ``{"type": "message", "message": "success", "data": null}``;
+- a dict, list, number or bool: ``{"type": "data", "message": "see data", "data": ...}``;
+- a str, or raises `Refusal`: ``{"type": "message", "message": <text>}``, the
+  original's handled refusals ("Telescope cannot park", ...);
+- raises anything else: ``{"type": "error", "message": <text>}``.
+
+No INDI logic lives here or in the instruction modules: each instruction is
+a call of a device verb plus the shaping of its reply.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import typing
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ...devices import RoleDevice, subscribe_actions
+from ...devices.errors import NoDeviceError
+from ..base import dumps
+from ..errors import INTERNAL_ERROR, describe_error
+from ..jsonrpc import check_value, describe_type
+
+if TYPE_CHECKING:
+    from ...service import Service
+    from ..highlevel import ClientHub
+
+__all__ = [
+    "INSTRUCTIONS",
+    "ROLE_NAMES",
+    "Context",
+    "Instruction",
+    "LightAptEndpoint",
+    "LightAptError",
+    "Refusal",
+    "frame",
+    "instruction",
+    "is_lightapt_request",
+]
+
+log = logging.getLogger("indiws.lightapt")
+
+T = TypeVar("T")
+
+#: The role names lightAPT's front ends send → the service's roles.
+ROLE_NAMES: dict[str, str] = {
+    "telescope": "telescope",
+    "camera": "camera",
+    "guider": "guider",
+    "focus": "focuser",
+    "focuser": "focuser",
+    "filter": "filter_wheel",
+    "filter_wheel": "filter_wheel",
+}
+
+#: Requests of one socket waiting for their turn before it is closed as flooding.
+MAX_QUEUED = 256
+#: How long `Context.start` waits for a long action to start before answering anyway.
+START_WAIT = 30.0
+#: WebSocket close code for a client that floods requests.
+POLICY_VIOLATION = 1008
+
+
+class Refusal(Exception):
+    """A handled refusal, answered ``{"type": "message", "message": <text>}``
+    in the original's words (the device is busy, cannot park, ...)."""
+
+
+class LightAptError(Exception):
+    """A failure answered ``{"type": "error", "message": <text>}``."""
+
+
+# ---------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    name: str
+    func: Callable[..., Awaitable[Any]]
+    signature: inspect.Signature
+    hints: dict[str, Any]
+
+    def bind(self, params: list[Any]) -> list[Any]:
+        """The params checked against the function's annotations, in order."""
+        names = list(self.signature.parameters)[1:]  # after the Context
+        variadic = [
+            n
+            for n in names
+            if self.signature.parameters[n].kind is inspect.Parameter.VAR_POSITIONAL
+        ]
+        fixed = [n for n in names if n not in variadic]
+        if len(params) > len(fixed) and not variadic:
+            raise LightAptError(
+                f"{self.name} takes at most {len(fixed)} parameter(s)"
+                f" ({', '.join(fixed) or 'none'}), got {len(params)}"
+            )
+        out: list[Any] = []
+        for i, name in enumerate(fixed):
+            p = self.signature.parameters[name]
+            if i >= len(params):
+                if p.default is inspect.Parameter.empty:
+                    raise LightAptError(
+                        f"{self.name} needs parameter {i + 1} ({name}):"
+                        f" params must be [{', '.join(fixed)}]"
+                    )
+                break
+            out.append(self._check(name, params[i]))
+        if variadic:
+            out.extend(self._check(variadic[0], v) for v in params[len(fixed) :])
+        return out
+
+    def _check(self, name: str, value: Any) -> Any:
+        hint = self.hints.get(name, Any)
+        ok, converted = check_value(value, hint)
+        if not ok:
+            raise LightAptError(
+                f"parameter {name} of {self.name} must be {describe_type(hint)},"
+                f" got {_short(value)}"
+            )
+        return converted
+
+
+#: role → instruction name → `Instruction`.
+INSTRUCTIONS: dict[str, dict[str, Instruction]] = {role: {} for role in set(ROLE_NAMES.values())}
+
+
+def instruction(
+    roles: str | tuple[str, ...], *names: str
+) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
+    """Register ``async def f(ctx, *params)`` as instruction ``names`` (the
+    function's name when none) of one role or several (service role names:
+    ``telescope``, ``camera``, ``guider``, ``focuser``, ``filter_wheel``)."""
+    role_list = (roles,) if isinstance(roles, str) else roles
+
+    def register(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        hints = typing.get_type_hints(func)
+        sig = inspect.signature(func)
+        for name in names or (func.__name__,):
+            for role in role_list:
+                if name in INSTRUCTIONS[role]:
+                    raise ValueError(f"instruction {role}.{name} registered twice")
+                INSTRUCTIONS[role][name] = Instruction(name, func, sig, hints)
+        return func
+
+    return register
+
+
+# ---------------------------------------------------------------- frames
+
+
+def is_lightapt_request(data: Any) -> bool:
+    """A lightAPT request, as opposed to JSON-RPC: an object without
+    ``"jsonrpc"`` that names a device or an instruction."""
+    return (
+        isinstance(data, dict)
+        and "jsonrpc" not in data
+        and ("instruction" in data or "device_name" in data)
+    )
+
+
+def frame(
+    kind: str, message: str, data: Any = None, *, device_name: Any = None, instruction: Any = None
+) -> dict[str, Any]:
+    """A reply or pushed frame: the original's three keys, plus the echo."""
+    return {
+        "type": kind,
+        "message": message,
+        "data": data,
+        "device_name": device_name,
+        "instruction": instruction,
+    }
+
+
+def encode(obj: dict[str, Any]) -> str:
+    try:
+        return dumps(obj)
+    except ValueError:  # NaN or infinity from a driver: JSON has neither
+        return dumps(_finite(obj))
+    except TypeError:
+        return json.dumps(obj, default=str, separators=(",", ":"))
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _short(value: Any) -> str:
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# ---------------------------------------------------------------- per service state
+
+#: What the original kept in its role objects (focuser step sizes, the goto
+#: target's name, filter offsets, ...): per service, per role, in memory.
+_STATE: weakref.WeakKeyDictionary[Service, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def role_state(service: Service, role: str) -> dict[str, Any]:
+    return _STATE.setdefault(service, {}).setdefault(role, {})
+
+
+# ---------------------------------------------------------------- context
+
+
+class Context:
+    """What an instruction works with: its role's device, the service, and
+    the socket it may push frames to."""
+
+    def __init__(self, endpoint: LightAptEndpoint, role: str, device_name: str, name: str) -> None:
+        self.endpoint = endpoint
+        self.service = endpoint.service
+        self.client = endpoint.service.client
+        self.hub = endpoint.hub
+        #: The service's role (``focuser``) and the name the client used (``focus``).
+        self.role = role
+        self.device_name = device_name
+        self.instruction = name
+
+    def device(self, role: str | None = None) -> Any:
+        """The device object of this role (or another), for the device assigned now."""
+        role = role or self.role
+        return self.hub.device(role, self.service.roles.device_for(role))
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """This role's lightAPT settings (kept for the life of the service)."""
+        return role_state(self.service, self.role)
+
+    def push(self, kind: str, message: str, data: Any = None, **echo: Any) -> None:
+        """Push a frame to this socket (``device_name``/``instruction`` default
+        to this request's)."""
+        echo.setdefault("device_name", self.device_name)
+        echo.setdefault("instruction", self.instruction)
+        self.endpoint.send(frame(kind, message, data, **echo))
+
+    async def start(
+        self,
+        call: Awaitable[T],
+        on_end: Callable[[asyncio.Future[T]], None] | None = None,
+    ) -> T | None:
+        """Run a long device action (a slew, an exposure) on its own and
+        return once it has *started*, as the original answered at once.
+
+        An error before the action starts (a value out of range, a parked
+        mount, a busy device) is raised here, so the request is answered
+        with it.  The action then runs to its end even if the socket closes;
+        ``on_end`` gets its future when it ends.  Returns the action's result
+        if it ended before it could be seen starting, else None.
+        """
+        device: RoleDevice = self.device()
+        started = asyncio.Event()
+
+        def on_action(event: dict[str, Any]) -> None:
+            if event.get("event") == "started" and event.get("device") == device.name:
+                started.set()
+
+        listener = subscribe_actions(self.client, on_action)
+        task = asyncio.ensure_future(self.hub.detached(call))
+        waiter = asyncio.ensure_future(started.wait())
+        try:
+            await asyncio.wait({task, waiter}, timeout=START_WAIT, return_when="FIRST_COMPLETED")
+        finally:
+            listener.close()
+            waiter.cancel()
+        if on_end is not None:
+            task.add_done_callback(on_end)
+        else:
+            task.add_done_callback(_retrieve)
+        if task.done():
+            return task.result()  # an early error is raised here
+        return None
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
+
+
+# ---------------------------------------------------------------- endpoint
+
+
+class LightAptEndpoint:
+    """The lightAPT side of one ``/ws/indi_client/`` socket.
+
+    Requests are served one at a time, in the order they came, so replies
+    come in request order as they did from the original; a long action
+    answers once it has started (`Context.start`), so one request never
+    holds the next for long.
+    """
+
+    def __init__(
+        self, service: Service, hub: ClientHub, send: Callable[[str], None], close: Callable
+    ) -> None:
+        self.service = service
+        self.hub = hub
+        self._send = send
+        self._close = close
+        self._queue: asyncio.Queue[dict[str, Any] | Exception] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self.closed = False
+
+    def send(self, obj: dict[str, Any]) -> None:
+        if not self.closed:
+            self._send(encode(obj))
+
+    def handle(self, request: dict[str, Any] | Exception) -> None:
+        """Queue a parsed request (or a parse error, answered in its turn)."""
+        if self.closed:
+            return
+        if self._queue.qsize() >= MAX_QUEUED:
+            log.warning("closing a lightAPT socket: %d requests waiting", self._queue.qsize())
+            self.close()
+            self._close(POLICY_VIOLATION, "too many requests waiting")
+            return
+        self._queue.put_nowait(request)
+        if self._worker is None:
+            self._worker = asyncio.get_running_loop().create_task(self._serve_all())
+
+    def close(self) -> None:
+        self.closed = True
+        if self._worker is not None:
+            self._worker.cancel()
+
+    async def _serve_all(self) -> None:
+        while not self.closed:
+            request = await self._queue.get()
+            try:
+                reply = await self.serve(request)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never lose the socket to one request
+                log.exception("lightAPT request failed")
+                reply = frame("error", f"internal error: {exc}")
+            self.send(reply)
+
+    async def serve(self, request: dict[str, Any] | Exception) -> dict[str, Any]:
+        """The reply frame to one request."""
+        if isinstance(request, Exception):
+            return frame("error", f"invalid JSON: {request}")
+        device_name = request.get("device_name")
+        name = request.get("instruction")
+        echo = {"device_name": device_name, "instruction": name}
+        if not isinstance(device_name, str) or not isinstance(name, str):
+            return frame(
+                "error",
+                'a request needs "device_name" and "instruction" strings'
+                ' and a "params" array, e.g. {"device_name": "camera",'
+                ' "instruction": "get_real_time_info", "params": []}',
+                **echo,
+            )
+        params = request.get("params", [])
+        role = ROLE_NAMES.get(device_name)
+        if role is None or self.service.roles.device_for(role) is None:
+            # The original's words, and type, for a role unknown or not started.
+            return frame("message", f"!error! wrong device name {device_name}", **echo)
+        found = INSTRUCTIONS[role].get(name)
+        if found is None:
+            known = ", ".join(sorted(INSTRUCTIONS[role]))
+            return frame(
+                "error", f"unknown instruction {name!r} for {device_name}; known: {known}", **echo
+            )
+        if not isinstance(params, list):
+            return frame("error", '"params" must be a JSON array, e.g. [] or [2.0]', **echo)
+        try:
+            args = found.bind(params)
+            result = await found.func(Context(self, role, device_name, name), *args)
+        except asyncio.CancelledError:
+            raise
+        except Refusal as exc:
+            return frame("message", str(exc), **echo)
+        except LightAptError as exc:
+            return frame("error", str(exc), **echo)
+        except NoDeviceError as exc:
+            return frame("error", str(exc), **echo)
+        except Exception as exc:
+            err = describe_error(exc)
+            if err.code == INTERNAL_ERROR:
+                log.exception("lightAPT %s.%s failed", device_name, name)
+            return frame("error", err.message, **echo)
+        return reply_for(result, **echo)
+
+
+def reply_for(result: Any, **echo: Any) -> dict[str, Any]:
+    """The reply to an instruction's return value, as the original shaped it."""
+    if result is None:
+        return frame("message", "success", **echo)
+    if isinstance(result, str):
+        return frame("message", result, **echo)
+    return frame("data", "see data", result, **echo)

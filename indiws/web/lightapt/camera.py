@@ -1,0 +1,3 @@
+"""lightAPT's ``camera`` and ``guider`` instructions, over `indiws.devices.Camera`."""
+
+from __future__ import annotations
