@@ -75,6 +75,10 @@ _OTHER_ERRORS: dict[str, tuple[int, str]] = {
     "invalid_params": (400, "the request body or a parameter is malformed"),
     "http_error": (0, "an HTTP-level error: unknown endpoint (404), method not allowed (405)"),
     "internal_error": (500, "a bug: the service could not answer"),
+    "token_required": (401, "the service requires its access token and none was sent"),
+    "token_invalid": (401, "the access token sent is wrong"),
+    "cross_site_refused": (403, "a browser page of another origin tried to change state"),
+    "host_not_allowed": (421, "the Host header is not a name of this service (DNS rebinding?)"),
 }
 
 
