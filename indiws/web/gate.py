@@ -90,7 +90,7 @@ class _TokenCookie(tornado.web.OutputTransform):
         chunk: bytes,
         finishing: bool,
     ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
-        if self.cookie is not None and status_code < 400:
+        if self.cookie is not None:  # even on a 404: the token was proven
             headers.add("Set-Cookie", self.cookie)
         return status_code, headers, chunk
 
