@@ -16,7 +16,7 @@ from .db import ProfileNotFoundError, StateDBError
 from .manager import IndiServerError
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
 from .manager.server import DEFAULT_INDI_PORT
-from .security import TOKEN_ENV, TokenFileError, check_token_text, normalize_origin, parse_host
+from .security import TOKEN_ENV, TokenFileError, access_options_error, normalize_origin
 from .service import Config, Service, default_data_dir
 
 log = logging.getLogger("indiws")
@@ -201,21 +201,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     ):
         if port is not None and not 1 <= port <= 65535:
             parser.error(f"{option} must be from 1 to 65535, not {port}")
-    for origin in args.allow_origin:
-        if origin not in ("*", "null") and normalize_origin(origin) is None:
-            parser.error(
-                f"--allow-origin {origin!r} is not an origin: write scheme://host[:port] "
-                "as the browser's address bar shows it, e.g. http://localhost:8080"
-            )
-    for name in args.allow_host:
-        try:
-            parse_host(name)
-        except ValueError:
-            parser.error(f"--allow-host {name!r} is not a host name")
     if args.token is None:
         args.token = os.environ.get(TOKEN_ENV) or None
-    if args.token is not None and (problem := check_token_text(args.token)):
-        parser.error(f"--token (or ${TOKEN_ENV}) is not usable: {problem}")
+    if problem := access_options_error(args.allow_origin, args.allow_host, args.token):
+        parser.error(problem)
     if args.max_frames < 1:
         parser.error(f"--max-frames must be at least 1, not {args.max_frames}")
     if not args.max_frame_bytes > 0:

@@ -41,6 +41,7 @@ __all__ = [
     "Refusal",
     "RequestFacts",
     "TokenFileError",
+    "access_options_error",
     "binds_beyond_loopback",
     "check_token_text",
     "load_or_create_token",
@@ -431,6 +432,26 @@ def check_token_text(token: str) -> str | None:
         return f"it must have at least {MIN_TOKEN_LENGTH} characters, not {len(token)}"
     if not _TOKEN_TEXT.fullmatch(token):
         return "it may hold only letters, digits and . _ ~ - (it goes into URLs and cookies)"
+    return None
+
+
+def access_options_error(
+    allow_origins: Iterable[str], allow_hosts: Iterable[str], token: str | None
+) -> str | None:
+    """What is wrong with --allow-origin, --allow-host or --token (None: nothing)."""
+    for origin in allow_origins:
+        if origin not in ("*", "null") and normalize_origin(origin) is None:
+            return (
+                f"--allow-origin {origin!r} is not an origin: write scheme://host[:port] as "
+                "the browser's address bar shows it, e.g. http://localhost:8080"
+            )
+    for name in allow_hosts:
+        try:
+            parse_host(name)
+        except ValueError:
+            return f"--allow-host {name!r} is not a host name"
+    if token is not None and (problem := check_token_text(token)):
+        return f"--token (or ${TOKEN_ENV}) is not usable: {problem}"
     return None
 
 

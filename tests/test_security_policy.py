@@ -13,6 +13,7 @@ import tornado.websocket
 from indiws.security import (
     AccessPolicy,
     RequestFacts,
+    access_options_error,
     binds_beyond_loopback,
     normalize_origin,
     origin_listed,
@@ -170,3 +171,12 @@ def test_no_route_escapes_the_gate(app: GatedApplication) -> None:
             assert handler_for(app, method, path, foreign) is RefusedHandler, (method, path)
             checked += 1
     assert checked > 100
+
+
+def test_access_options_are_checked() -> None:
+    assert access_options_error(["http://localhost:8080", "*", "null"], ["obs.lan"], None) is None
+    assert "is not an origin" in str(access_options_error(["localhost:8080"], [], None))
+    assert "is not an origin" in str(access_options_error(["http://a/path"], [], None))
+    assert "is not a host name" in str(access_options_error([], ["a b"], None))
+    assert "at least 16" in str(access_options_error([], [], "short"))
+    assert "only letters" in str(access_options_error([], [], "x" * 16 + ";"))
