@@ -90,7 +90,7 @@ async def test_opening_the_url_once_sets_a_cookie(
     name = f"indiws_token_{svc.port}"
     assert jar[name].value == token
     # The browser then sends the cookie: no token in the URL any more.
-    cookie = {"Cookie": f"other=1; {name}={token}"}
+    cookie = {"Cookie": f'other="a b"; json={{"x":[1]}}; {name}={token}'}
     answer = await http(svc.url + "/api/v1/status", headers=cookie)
     assert answer.code == 200
     assert "Set-Cookie" not in answer.headers

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -146,19 +145,16 @@ class GatedApplication(tornado.web.Application):
         header = request.headers.get("Cookie")
         if not header or self.policy.token is None:
             return None
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(header)
-        except CookieError:
-            return None
-        morsel = jar.get(self.cookie_name)
-        return morsel.value if morsel is not None else None
+        # tornado's parser reads like browsers write: other cookies of the host
+        # with odd values do not hide ours (http.cookies stops at them).
+        return tornado.httputil.parse_cookie(header).get(self.cookie_name)
 
     def _log_refusal(self, request: tornado.httputil.HTTPServerRequest, r: Refusal) -> None:
         # One line per kind of refusal every few seconds: a hostile page must
         # not be able to flood the log.
         now = time.monotonic()
-        if now - self._last_log.get(r.code, -_QUIET_SECONDS) < _QUIET_SECONDS:
+        last = self._last_log.get(r.code)
+        if last is not None and now - last < _QUIET_SECONDS:
             self._quiet[r.code] = self._quiet.get(r.code, 0) + 1
             return
         self._last_log[r.code] = now
