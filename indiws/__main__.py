@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ from .db import ProfileNotFoundError, StateDBError
 from .manager import IndiServerError
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
 from .manager.server import DEFAULT_INDI_PORT
+from .security import TOKEN_ENV, TokenFileError, access_options_error, normalize_origin
 from .service import Config, Service, default_data_dir
 
 log = logging.getLogger("indiws")
@@ -116,12 +118,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="file name of a written frame; fields: device, frame_type, exposure, filter, "
         "timestamp, date, seq, id, ext ('/' makes subfolders)",
     )
-    parser.add_argument(
+    access = parser.add_argument_group("access (docs/security.md)")
+    access.add_argument(
         "--allow-origin",
         action="append",
         default=[],
         metavar="ORIGIN",
-        help="an extra origin allowed to open WebSockets (repeatable; '*' for any)",
+        help="origin of web pages served elsewhere that may act through the service "
+        "(state-changing requests, WebSockets), e.g. http://localhost:8080 (repeatable; "
+        "'*' for any web site, unsafe)",
+    )
+    access.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a host name the service is reached by, besides localhost, IP addresses and "
+        "this machine's name (repeatable; e.g. a DNS alias or a reverse proxy's name)",
+    )
+    access.add_argument(
+        "--token",
+        default=None,  # $INDIWS_TOKEN is read later: --help must not show it
+        help=f"access token every request must carry (or ${TOKEN_ENV}); default with "
+        "--host beyond loopback: one made on first start, kept in the data directory",
+    )
+    access.add_argument(
+        "--require-token",
+        action="store_true",
+        help="require the token even when listening on loopback only",
     )
     parser.add_argument(
         "--log-level",
@@ -141,7 +165,12 @@ def config_from_args(args: argparse.Namespace) -> Config:
         port=args.port,
         data_dir=args.data_dir,
         status_interval=args.status_interval,
-        allowed_origins=tuple(args.allow_origin),
+        allowed_origins=tuple(
+            o if o in ("*", "null") else (normalize_origin(o) or o) for o in args.allow_origin
+        ),
+        allowed_hosts=tuple(args.allow_host),
+        token=args.token if args.token is not None else (os.environ.get(TOKEN_ENV) or None),
+        require_token=args.require_token,
         embedded_indi_port=args.embedded_indi_port,
         profile=args.profile,
         indiserver=args.indiserver,
@@ -172,6 +201,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     ):
         if port is not None and not 1 <= port <= 65535:
             parser.error(f"{option} must be from 1 to 65535, not {port}")
+    if args.token is None:
+        args.token = os.environ.get(TOKEN_ENV) or None
+    if problem := access_options_error(args.allow_origin, args.allow_host, args.token):
+        parser.error(problem)
     if args.max_frames < 1:
         parser.error(f"--max-frames must be at least 1, not {args.max_frames}")
     if not args.max_frame_bytes > 0:
@@ -186,10 +219,11 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 async def serve(config: Config) -> None:
     from .web.app import make_app
+    from .web.gate import access_notes
 
     try:
         service = Service(config)
-    except StateDBError as exc:
+    except (StateDBError, TokenFileError) as exc:
         raise SystemExit(f"indiws: {exc}") from None
     app = make_app(service)
     try:
@@ -207,6 +241,8 @@ async def serve(config: Config) -> None:
         except (IndiServerError, ProfileNotFoundError) as exc:
             raise SystemExit(f"indiws: cannot start: {exc}") from None
         log.info("indiws %s listening on http://%s:%d/", __version__, config.host, config.port)
+        for level, note in access_notes(service):
+            log.log(level, "%s", note)
         await stop.wait()
     finally:
         log.info("stopping")

@@ -49,6 +49,7 @@ from .manager import (
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
 from .manager.server import DEFAULT_INDI_PORT
 from .roles import RoleManager
+from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
 
 __all__ = [
     "Config",
@@ -103,8 +104,16 @@ class Config:
     #: Per WebSocket client: messages waiting to be sent before the client
     #: is dropped as too slow (property updates coalesce before that).
     max_pending_messages: int = 5000
-    #: Origins allowed to open WebSockets (besides same-host); "*" allows any.
+    #: Origins besides the service's own whose pages may act (state-changing
+    #: requests, WebSockets; docs/security.md); "*" allows any.
     allowed_origins: tuple[str, ...] = ()
+    #: Host names accepted besides localhost, IP addresses and the machine's own.
+    allowed_hosts: tuple[str, ...] = ()
+    #: The access token; None: when one is required, the one kept in the data
+    #: directory (made on first start).  Giving one requires it.
+    token: str | None = None
+    #: Require the token even when listening on loopback only.
+    require_token: bool = False
     #: Embedded mode: port of our indiserver; None takes 7624 when it is free,
     #: else any free port.
     embedded_indi_port: int | None = None
@@ -134,6 +143,11 @@ class Config:
     def embedded(self) -> bool:
         return self.indi_host is None
 
+    @property
+    def token_required(self) -> bool:
+        """Asked for, given, or listening beyond loopback (the LAN can reach us)."""
+        return self.require_token or self.token is not None or binds_beyond_loopback(self.host)
+
 
 class Service:
     """Owns the INDI client, the state database, the role manager, the frame
@@ -142,6 +156,14 @@ class Service:
     def __init__(self, config: Config) -> None:
         self.config = config
         config.data_dir.mkdir(parents=True, exist_ok=True)
+        #: The token every request must carry (None: none), and where it came
+        #: from: "given" (Config.token), "file" or "created" (now, in token_path).
+        self.access_token: str | None = config.token
+        self.token_source: str | None = "given" if config.token is not None else None
+        self.token_path = config.data_dir / TOKEN_FILE
+        if self.access_token is None and config.token_required:
+            self.access_token, created = load_or_create_token(self.token_path)
+            self.token_source = "created" if created else "file"
         self.db = StateDB.in_data_dir(config.data_dir)
         #: Profile started last (by the service or over HTTP); None when stopped.
         self.active_profile: str | None = None

@@ -606,8 +606,13 @@ class RunningService:
         await self.service.stop()
 
 
-async def start_service(indi: IndiServerProcess, data_dir: Path, **config: Any) -> RunningService:
-    """Start `indiws` (in-process) against ``indi`` and wait for the mirror."""
+async def start_service(
+    indi: IndiServerProcess, data_dir: Path, *, host: str = "127.0.0.1", **config: Any
+) -> RunningService:
+    """Start `indiws` (in-process) against ``indi`` and wait for the mirror.
+
+    ``host`` is the address it listens on; with ``0.0.0.0`` it is reached
+    through 127.0.0.1 (and then requires its access token)."""
     from .service import Config, Service
     from .web.app import make_app
 
@@ -615,7 +620,7 @@ async def start_service(indi: IndiServerProcess, data_dir: Path, **config: Any) 
     cfg = Config(
         indi_host=indi.host,
         indi_port=indi.port,
-        host="127.0.0.1",
+        host=host,
         port=port,
         data_dir=data_dir,
         **config,
@@ -623,5 +628,9 @@ async def start_service(indi: IndiServerProcess, data_dir: Path, **config: Any) 
     service = Service(cfg)
     await service.start()
     await service.client.wait_synced(timeout=15)
-    server = make_app(service).listen(port, "127.0.0.1")
-    return RunningService(service, server, port)
+    server = make_app(service).listen(port, host)
+    running = RunningService(service, server, port)
+    if host not in ("", "0.0.0.0", "::", "127.0.0.1"):
+        reach = f"[{host}]" if ":" in host else host
+        running.url, running.ws_url = f"http://{reach}:{port}", f"ws://{reach}:{port}"
+    return running

@@ -158,6 +158,12 @@ async def test_wrong_method_is_405_json(running_service: RunningService) -> None
     assert body["error"]["code"] == "http_error"
 
 
+async def test_unknown_endpoint_names_the_path_as_sent(running_service: RunningService) -> None:
+    code, body = await call(f"{running_service.url}/no%25such/100%")
+    assert code == 404
+    assert body["error"]["message"] == "no such endpoint: /no%25such/100%"
+
+
 async def test_status(running_service: RunningService, indiserver: Any) -> None:
     code, body = await call(f"{running_service.url}{API}/status")
     assert code == 200

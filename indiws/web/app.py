@@ -9,6 +9,7 @@ import tornado.web
 from ..service import Service
 from . import blobs, highlevel, indi_socket, manager_api, openapi, rest, seed, streams
 from .base import JsonHandler
+from .gate import GatedApplication
 
 
 class NotFoundHandler(JsonHandler):
@@ -29,14 +30,16 @@ ROUTE_MODULES: list[Any] = [
 ]
 
 
-def make_app(service: Service, **settings: Any) -> tornado.web.Application:
+def make_app(service: Service, **settings: Any) -> GatedApplication:
+    """Every route, behind the request gate (web/gate.py): Host, cross-site, token."""
     handlers: list = []
     for module in ROUTE_MODULES:
         handlers.extend(module.routes(service))
     settings.setdefault("websocket_ping_interval", 20)
     settings.setdefault("websocket_max_message_size", 64 << 20)
-    return tornado.web.Application(
+    return GatedApplication(
         handlers,
+        service,
         default_handler_class=NotFoundHandler,
         default_handler_args={"service": service},
         **settings,

@@ -8,6 +8,7 @@ from typing import Any
 
 import tornado.web
 
+from ..security import origin_listed
 from ..service import Service
 from .errors import INTERNAL_ERROR, APIError, describe_error, invalid_params
 
@@ -42,10 +43,12 @@ class JsonHandler(tornado.web.RequestHandler):
     def _cors_headers(self) -> None:
         origin = self.request.headers.get("Origin")
         allowed = self.service.config.allowed_origins
-        if origin and ("*" in allowed or origin in allowed):
+        if origin and origin_listed(origin, allowed):
             # Pages served elsewhere (--allow-origin) may call the API.
             self.set_header("Access-Control-Allow-Origin", origin)
             self.set_header("Vary", "Origin")
+            if "*" not in allowed:  # the token cookie, for the origins named
+                self.set_header("Access-Control-Allow-Credentials", "true")
 
     def options(self, *args: Any) -> None:
         """CORS preflight: allowed origins may use every method with JSON."""
@@ -84,9 +87,9 @@ class JsonHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, tornado.web.HTTPError):
-            err = APIError(
-                exc.status_code, -32600, "http_error", exc.log_message or self._reason, {}
-            )
+            # log_message is a %-format: with no args tornado has doubled its "%".
+            message = exc.log_message % exc.args if exc.log_message else self._reason
+            err = APIError(exc.status_code, -32600, "http_error", message, {})
         elif exc is not None:
             err = describe_error(exc)
         else:

@@ -126,6 +126,14 @@ JSONRPC_CODES.update(
     invalid_params=INVALID_PARAMS,
     internal_error=INTERNAL_ERROR,
 )
+#: The request gate's refusals (indiws/web/gate.py), before any handler runs.
+GATE_ERRORS: dict[str, int] = {
+    "host_not_allowed": -32080,
+    "cross_site_refused": -32081,
+    "token_required": -32082,
+    "token_invalid": -32083,
+}
+JSONRPC_CODES.update(GATE_ERRORS)
 
 
 def register(exc_type: type[BaseException], status: int, code: int, name: str) -> None:

@@ -75,6 +75,10 @@ _OTHER_ERRORS: dict[str, tuple[int, str]] = {
     "invalid_params": (400, "the request body or a parameter is malformed"),
     "http_error": (0, "an HTTP-level error: unknown endpoint (404), method not allowed (405)"),
     "internal_error": (500, "a bug: the service could not answer"),
+    "token_required": (401, "the service requires its access token and none was sent"),
+    "token_invalid": (401, "the access token sent is wrong"),
+    "cross_site_refused": (403, "a browser page of another origin tried to change state"),
+    "host_not_allowed": (421, "the Host header is not a name of this service (DNS rebinding?)"),
 }
 
 
@@ -168,7 +172,9 @@ def websocket_path(
         "responses": {
             "101": {"description": "Switching Protocols: the WebSocket is open."},
             "400": {"description": "Not a WebSocket handshake."},
-            "403": {"description": "Origin not allowed."},
+            "401": {"description": "The access token is required and missing or wrong."},
+            "403": {"description": "A page of another origin (see --allow-origin)."},
+            "421": {"description": "The Host header is not one of the service's names."},
         },
     }
     if operation_id:
@@ -271,7 +277,26 @@ def _base_components() -> dict[str, Any]:
         name: json_response(text, ref("Error"), {"error": examples[status]})
         for status, (name, text) in ERROR_RESPONSES.items()
     }
-    return {"schemas": {"Error": error_schema}, "responses": responses}
+    security_schemes = {
+        "bearerToken": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The access token, when the service requires one "
+            "(docs/security.md); browsers get it as a cookie by opening the URL with "
+            "?token= once.",
+        },
+        "tokenQuery": {
+            "type": "apiKey",
+            "in": "query",
+            "name": "token",
+            "description": "The access token as a query parameter (WebSocket clients).",
+        },
+    }
+    return {
+        "schemas": {"Error": error_schema},
+        "responses": responses,
+        "securitySchemes": security_schemes,
+    }
 
 
 _TAGS: list[dict[str, str]] = [
@@ -463,6 +488,8 @@ def build_document(modules: Iterable[ModuleType] | None = None) -> dict[str, Any
         "tags": copy.deepcopy(_TAGS),
         "paths": {},
         "components": _base_components(),
+        # No token on loopback by default ({}), else either of the two.
+        "security": [{}, {"bearerToken": []}, {"tokenQuery": []}],
     }
     owner: dict[str, str] = {}
     for module in _route_modules() if modules is None else modules:

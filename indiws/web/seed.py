@@ -31,6 +31,8 @@ class AllDevicesHandler(JsonHandler):
 class FifoHandler(JsonHandler):
     """``/FIFO/(start|stop)/<device_type>/<device_name>/``."""
 
+    get_changes_state = True  # the gate refuses a cross-site GET (an <img> tag)
+
     async def get(self, action: str, device_type: str, device_name: str) -> None:
         roles = self.service.roles  # tornado has already %-decoded the path arguments
         roles.check_role(device_type)

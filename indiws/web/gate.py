@@ -1,0 +1,240 @@
+"""The request gate: every request passes `indiws.security.AccessPolicy` before
+its handler is even chosen.
+
+`GatedApplication.find_handler` is where tornado turns a request into a
+handler; judging the request there means no handler, present or future, can
+forget the check, WebSocket upgrades included.  A refused request is answered
+by `RefusedHandler` with the JSON error body of every other error, and its
+body is discarded unread.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+import tornado.httputil
+import tornado.web
+import tornado.websocket
+
+from ..security import SAFE_METHODS, TOKEN_ENV, AccessPolicy, Refusal, RequestFacts
+from ..service import Service
+from .base import JsonHandler
+from .errors import GATE_ERRORS, APIError
+
+__all__ = ["GatedApplication", "RefusedHandler", "access_notes", "token_cookie_name"]
+
+log = logging.getLogger("indiws.web")
+
+#: The page whose URL (with ``?token=``) the log prints for browsers.
+LANDING_PATH = "/api/docs"
+_COOKIE_MAX_AGE = 365 * 24 * 3600
+_QUIET_SECONDS = 10.0
+
+
+def token_cookie_name(port: int) -> str:
+    """Cookies go to every port of a host: one name per port keeps two
+    services on one machine from overwriting each other's token."""
+    return f"indiws_token_{port}"
+
+
+def changes_state(method: str, handler_class: type | None) -> bool:
+    """Every method but GET/HEAD/OPTIONS, every WebSocket upgrade (a command
+    channel), and a GET of a handler class that says ``get_changes_state = True``
+    (the seed's ``GET /FIFO/...``)."""
+    if handler_class is not None and issubclass(handler_class, tornado.websocket.WebSocketHandler):
+        return method != "OPTIONS"
+    if method not in SAFE_METHODS:
+        return True
+    return method != "OPTIONS" and bool(getattr(handler_class, "get_changes_state", False))
+
+
+class RefusedHandler(JsonHandler):
+    """Answers a request the gate refused, whatever its method."""
+
+    SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
+
+    def initialize(self, service: Service, refusal: Refusal) -> None:  # type: ignore[override]
+        super().initialize(service)
+        self.refusal = refusal
+
+    def prepare(self) -> None:
+        r = self.refusal
+        if r.status == 401:
+            self.set_header("WWW-Authenticate", 'Bearer realm="indiws"')
+        err = APIError(r.status, GATE_ERRORS[r.code], r.code, r.message, r.data)
+        self.write_json(self.error_payload(err), r.status)
+
+    def data_received(self, chunk: bytes) -> None:
+        pass  # a refused body is dropped as it comes, never held
+
+
+tornado.web.stream_request_body(RefusedHandler)
+
+
+class _TokenCookie(tornado.web.OutputTransform):
+    """Adds the token cookie to the answer of a request that proved the token
+    with ``?token=`` (so a browser needs the URL only once)."""
+
+    def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
+        self.cookie: str | None = getattr(request, "indiws_set_cookie", None)
+
+    def transform_first_chunk(
+        self,
+        status_code: int,
+        headers: tornado.httputil.HTTPHeaders,
+        chunk: bytes,
+        finishing: bool,
+    ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
+        if self.cookie is not None:  # even on a 404: the token was proven
+            headers.add("Set-Cookie", self.cookie)
+        return status_code, headers, chunk
+
+
+class GatedApplication(tornado.web.Application):
+    """A tornado Application that judges each request before routing it."""
+
+    def __init__(self, handlers: list, service: Service, **settings: Any) -> None:
+        super().__init__(handlers, **settings)
+        config = service.config
+        self.service = service
+        self.policy = AccessPolicy.build(
+            bind_host=config.host,
+            port=config.port,
+            allow_hosts=config.allowed_hosts,
+            allow_origins=config.allowed_origins,
+            token=service.access_token,
+        )
+        self.cookie_name = token_cookie_name(config.port)
+        self.add_transform(_TokenCookie)
+        self._last_log: dict[str, float] = {}
+        self._quiet: dict[str, int] = {}
+
+    def find_handler(
+        self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
+    ) -> tornado.web._HandlerDelegate:
+        delegate = super().find_handler(request, **kwargs)
+        handler_class = getattr(delegate, "handler_class", None)
+        facts = RequestFacts(
+            method=request.method or "GET",
+            host=request.headers.get("Host", ""),
+            origin=request.headers.get("Origin"),
+            fetch_site=request.headers.get("Sec-Fetch-Site"),
+            changes_state=changes_state(request.method or "GET", handler_class),
+            authorization=request.headers.get("Authorization"),
+            cookie_token=self._cookie(request),
+            query_token=_take_query_token(request),
+        )
+        decision = self.policy.check(facts)
+        if decision.refusal is not None:
+            self._log_refusal(request, decision.refusal)
+            return self.get_handler_delegate(
+                request, RefusedHandler, {"service": self.service, "refusal": decision.refusal}
+            )
+        if decision.set_cookie and not _is_upgrade(request):
+            request.indiws_set_cookie = (  # type: ignore[attr-defined]
+                f"{self.cookie_name}={self.policy.token}; Path=/; Max-Age={_COOKIE_MAX_AGE}; "
+                "HttpOnly; SameSite=Strict"
+            )
+        return delegate
+
+    def _cookie(self, request: tornado.httputil.HTTPServerRequest) -> str | None:
+        header = request.headers.get("Cookie")
+        if not header or self.policy.token is None:
+            return None
+        # tornado's parser reads like browsers write: other cookies of the host
+        # with odd values do not hide ours (http.cookies stops at them).
+        return tornado.httputil.parse_cookie(header).get(self.cookie_name)
+
+    def _log_refusal(self, request: tornado.httputil.HTTPServerRequest, r: Refusal) -> None:
+        # One line per kind of refusal every few seconds: a hostile page must
+        # not be able to flood the log.
+        now = time.monotonic()
+        last = self._last_log.get(r.code)
+        if last is not None and now - last < _QUIET_SECONDS:
+            self._quiet[r.code] = self._quiet.get(r.code, 0) + 1
+            return
+        self._last_log[r.code] = now
+        more = self._quiet.pop(r.code, 0)
+        log.warning(
+            "refused %s %s from %s (%d %s)%s: %s",
+            request.method,
+            request.path,
+            request.remote_ip,
+            r.status,
+            r.code,
+            f" (and {more} more like it since the last report)" if more else "",
+            r.message,
+        )
+
+
+def _is_upgrade(request: tornado.httputil.HTTPServerRequest) -> bool:
+    return request.headers.get("Upgrade", "").lower() == "websocket"
+
+
+def _take_query_token(request: tornado.httputil.HTTPServerRequest) -> str | None:
+    """The ``token`` query parameter, removed from the request so that no
+    handler sees it and the access log does not show it."""
+    values = request.query_arguments.pop("token", None)
+    if values is None:
+        return None
+    request.arguments.pop("token", None)
+    kept = [(k, v) for k, v in parse_qsl(request.query, keep_blank_values=True) if k != "token"]
+    request.query = urlencode(kept)
+    request.uri = request.path + ("?" + request.query if request.query else "")
+    return values[-1].decode("utf-8", "replace")
+
+
+def access_notes(service: Service) -> list[tuple[int, str]]:
+    """The log lines (level, text) that tell the operator how the service is
+    protected: printed once at start-up, with the token URL when it was made."""
+    config = service.config
+    notes: list[tuple[int, str]] = []
+    if "*" in config.allowed_origins:
+        notes.append(
+            (
+                logging.WARNING,
+                "--allow-origin '*': pages of every web site may drive the hardware through "
+                "this service",
+            )
+        )
+    token = service.access_token
+    if token is None:
+        return notes
+    url = f"http://{_url_host(config.host)}:{config.port}{LANDING_PATH}"
+    if service.token_source == "created":
+        notes.append(
+            (
+                logging.WARNING,
+                f"an access token is required; it was made now and kept in "
+                f"{service.token_path}. Open this URL once in each browser (it sets a "
+                f"cookie): {url}?token={token} ; programs send 'Authorization: Bearer "
+                "<token>'",
+            )
+        )
+    elif service.token_source == "file":
+        notes.append(
+            (
+                logging.INFO,
+                f"an access token is required: the one kept in {service.token_path} "
+                f"(open {url}?token=<token> once in each browser)",
+            )
+        )
+    else:
+        notes.append(
+            (
+                logging.INFO,
+                f"an access token is required: the one given with --token/{TOKEN_ENV} "
+                f"(open {url}?token=<token> once in each browser)",
+            )
+        )
+    return notes
+
+
+def _url_host(host: str) -> str:
+    if host in ("", "0.0.0.0", "::"):
+        return socket.gethostname() or "localhost"
+    return f"[{host}]" if ":" in host else host
