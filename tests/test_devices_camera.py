@@ -17,14 +17,16 @@ from astropy.io import fits
 from PIL import Image
 
 from indiws.blobs import BlobStore
-from indiws.client import INDIClient, InvalidValueError
+from indiws.client import Element, INDIClient, InvalidValueError, Property
 from indiws.devices import (
     ActionAborted,
     ActionTimeout,
     Camera,
+    CapabilityError,
     DeviceBusyError,
 )
-from indiws.protocol import PropertyState
+from indiws.devices.camera import _toggle
+from indiws.protocol import Permission, PropertyKind, PropertyState, SwitchRule, SwitchState
 from indiws.testing import IndiServerProcess
 
 CCD = "CCD Simulator"
@@ -235,3 +237,41 @@ async def test_abort_while_settings_are_applied_stops_before_exposing(
     finally:
         sub.close()
         await camera.configure(binning=1, frame_type="light")
+
+
+async def test_options_list_and_set_the_frame_type(camera: Camera, client: INDIClient) -> None:
+    options = camera.options()
+    assert list(options) == ["frame_type"]  # the simulator has none of the vendor switches
+    frame_type = options["frame_type"]
+    assert frame_type["kind"] == "choice" and frame_type["value"] == "FRAME_LIGHT"
+    assert [c["label"] for c in frame_type["choices"]] == ["Light", "Bias", "Dark", "Flat"]
+    try:
+        # By label, any case, or by the end of the element name.
+        assert (await camera.set_option("frame_type", "flat"))["value"] == "FRAME_FLAT"
+        assert client.get_property(CCD, "CCD_FRAME_TYPE").on_switches() == ["FRAME_FLAT"]
+        with pytest.raises(InvalidValueError, match="Light"):
+            await camera.set_option("frame_type", "infrared")
+        with pytest.raises(CapabilityError, match="no fan setting"):
+            await camera.set_option("fan", True)
+        with pytest.raises(InvalidValueError, match="unknown camera option"):
+            await camera.set_option("warp", True)
+    finally:
+        await camera.set_option("frame_type", "Light")
+
+
+def test_on_off_switches_are_told_by_their_element_names() -> None:
+    def switch(*names: str) -> Property:
+        prop = Property(
+            CCD, "X", PropertyKind.SWITCH, "X", "", PropertyState.IDLE,
+            Permission.RW, SwitchRule.ONE_OF_MANY, 0, None, None,
+        )  # fmt: skip
+        for name in names:
+            prop.elements[name] = Element(name, name, SwitchState.OFF)
+        return prop
+
+    # Either order (ToupTek's TC_HEAT_CONTROL lists OFF first).
+    assert _toggle(switch("TC_HEAT_OFF", "TC_HEAT_ON")) == ("TC_HEAT_ON", "TC_HEAT_OFF")
+    assert _toggle(switch("INDI_ENABLED", "INDI_DISABLED")) == ("INDI_ENABLED", "INDI_DISABLED")
+    # Anything else is a choice, not a guess.
+    assert _toggle(switch("GAIN_LOW", "GAIN_HIGH")) is None
+    assert _toggle(switch("FAN_ON", "FAN_OFF", "FAN_AUTO")) is None

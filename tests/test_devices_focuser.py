@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from indiws.client import INDIClient, InvalidValueError
-from indiws.devices import CapabilityError, Focuser
+from indiws.devices import CapabilityError, DeviceStateError, Focuser
 from indiws.protocol import PropertyState
 from indiws.testing import IndiServerProcess
 
@@ -93,3 +93,29 @@ async def test_focuser_verbs_on_a_device_without_focuser_properties(client: INDI
     with pytest.raises(CapabilityError, match="REL_FOCUS_POSITION"):
         await wheel_as_focuser.move_by(100)
     assert wheel_as_focuser.info()["capabilities"]["can_move_absolute"] is False
+
+
+async def test_settings_and_configure(focuser: Focuser, client: INDIClient) -> None:
+    settings = focuser.settings()
+    assert settings["max"] == 100000 and settings["state"] in ("Idle", "Ok")
+    assert settings["speed"] == {"name": "FOCUS_SPEED_VALUE", "value": 1, "min": 1, "max": 5}
+    assert settings["temperature"]["name"] == "TEMPERATURE"
+    assert settings["backlash_enabled"] is False
+    assert settings["backlash"]["value"] == 0
+    try:
+        settings = await focuser.configure(max_position=80000, backlash_enabled=True, backlash=12)
+        assert (
+            settings["max"] == 80000 == client.get_property(FOCUSER, "FOCUS_MAX")["FOCUS_MAX_VALUE"]
+        )
+        assert settings["backlash_enabled"] is True and settings["backlash"]["value"] == 12
+        # Checked before anything is sent: FOCUS_MAX is at least 1000 here.
+        with pytest.raises(InvalidValueError):
+            await focuser.configure(backlash=5, max_position=10)
+        assert focuser.settings()["backlash"]["value"] == 12
+    finally:
+        await focuser.configure(backlash=0)
+        await focuser.configure(max_position=100000, backlash_enabled=False)
+    # A value the driver answers without taking (no compensation: it keeps the old one).
+    with pytest.raises(DeviceStateError, match="did not take FOCUS_BACKLASH_STEPS"):
+        await focuser.configure(backlash=7)
+    assert focuser.settings()["backlash"]["value"] == 0

@@ -9,12 +9,12 @@ from typing import Any
 
 from ..blobs import BlobStore, default_store
 from ..client import INDIClient, InvalidValueError, Property
-from ..protocol import BLOBMode, PropertyState
+from ..protocol import BLOBMode, PropertyKind, PropertyState
 from .base import ProgressCallback, RoleDevice
 from .errors import ActionAborted, CapabilityError, DeviceBusyError
 from .filter_wheel import FilterWheel
 
-__all__ = ["FRAME_TYPES", "Camera"]
+__all__ = ["FRAME_TYPES", "OPTIONS", "Camera", "GuideCamera"]
 
 #: frame_type → CCD_FRAME_TYPE element.
 FRAME_TYPES: dict[str, str] = {
@@ -23,12 +23,40 @@ FRAME_TYPES: dict[str, str] = {
     "flat": "FRAME_FLAT",
     "bias": "FRAME_BIAS",
 }
+#: Optional settings (`Camera.options`), by name → switch property: the frame
+#: type, which every camera has, and the switches some drivers add
+#: (ToupTek-based drivers and their OEM versions name them so).
+OPTIONS: dict[str, str] = {
+    "frame_type": "CCD_FRAME_TYPE",
+    "fan": "TC_FAN_CONTROL",
+    "heater": "TC_HEAT_CONTROL",
+    "conversion_gain": "TC_HCG_CONTROL",
+    "low_noise": "TC_LOW_NOISE_CONTROL",
+}
+_ON_NAMES = frozenset({"ON", "ENABLE", "ENABLED", "INDI_ENABLED"})
+_OFF_NAMES = frozenset({"OFF", "DISABLE", "DISABLED", "INDI_DISABLED"})
 #: The driver must show it started an exposure within this many seconds.
 START_TIMEOUT = 10.0
 #: After the exposure ended, the frame must arrive within this many seconds.
 FRAME_GRACE = 60.0
 #: After the frame arrived, CCD_EXPOSURE must leave Busy within this many seconds.
 END_GRACE = 5.0
+
+
+def _toggle(prop: Property) -> tuple[str, str] | None:
+    """(on, off) elements of a two-state switch, known by their names
+    (INDI_ENABLED/INDI_DISABLED, X_ON/X_OFF); None for any other switch.
+    By name, not order: drivers put either first (TC_HEAT_CONTROL: OFF, ON)."""
+    if len(prop.elements) != 2:
+        return None
+    on = off = None
+    for name in prop.elements:
+        upper = name.upper()
+        if upper in _ON_NAMES or upper.endswith("_ON"):
+            on = name
+        elif upper in _OFF_NAMES or upper.endswith("_OFF"):
+            off = name
+    return (on, off) if on is not None and off is not None else None
 
 
 def _binning(binning: int | Sequence[int]) -> tuple[int, int]:
@@ -188,6 +216,73 @@ class Camera(RoleDevice):
         if info is not None and "CCD_MAX_X" in info.elements:
             return int(info["CCD_MAX_X"]), int(info["CCD_MAX_Y"])
         return int(frame.elements["WIDTH"].max or 0), int(frame.elements["HEIGHT"].max or 0)
+
+    # Options ------------------------------------------------------------
+
+    def options(self) -> dict[str, dict[str, Any]]:
+        """The optional settings (`OPTIONS`) this camera defines now, by name.
+
+        An on/off switch: ``{property, label, kind: "toggle", on: bool}``;
+        any other switch: ``{property, label, kind: "choice", value: <the
+        element on>, choices: [{name, label}]}``.  Read-only ones are left out.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for name, prop_name in OPTIONS.items():
+            prop = self._optional(prop_name)
+            if prop is None or prop.kind is not PropertyKind.SWITCH or not self._writable(prop):
+                continue
+            entry: dict[str, Any] = {"property": prop.name, "label": prop.label or prop.name}
+            on = prop.on_switches()
+            pair = _toggle(prop)
+            if pair is not None:
+                entry.update(kind="toggle", on=pair[0] in on)
+            else:
+                entry.update(
+                    kind="choice",
+                    value=on[0] if on else None,
+                    choices=[
+                        {"name": el.name, "label": el.label or el.name}
+                        for el in prop.elements.values()
+                    ],
+                )
+            out[name] = entry
+        return out
+
+    async def set_option(
+        self, name: str, value: bool | str, *, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Set an option of `options()`: true/false for a toggle, an
+        element's name or label (any case) for a choice.  Returns the option
+        as `options()` shows it afterwards."""
+        dev = self._connected()
+        if name not in OPTIONS:
+            raise InvalidValueError(
+                f"unknown camera option {name!r}: choose one of {', '.join(OPTIONS)}"
+            )
+        option = self.options().get(name)
+        if option is None:
+            raise CapabilityError(
+                f"{dev.name} has no {name.replace('_', ' ')} setting"
+                f" (it does not define a writable {OPTIONS[name]})",
+                device=dev.name,
+                role=self.role,
+                properties=[OPTIONS[name]],
+            )
+        prop = self.client.get_property(dev.name, option["property"])
+        if option["kind"] == "toggle":
+            if not isinstance(value, bool):
+                raise InvalidValueError(f"{name} is on or off: give true or false, got {value!r}")
+            pair = _toggle(prop)
+            assert pair is not None
+            element = pair[0] if value else pair[1]
+        else:
+            if not isinstance(value, str):
+                raise InvalidValueError(f"{name}: give the name of a choice, got {value!r}")
+            element = self._choose(prop, value, name.replace("_", " "))
+        await self._set(
+            prop.name, {element: True}, verb=f"set_{name}", timeout=timeout, accept_busy=True
+        )
+        return self.options()[name]
 
     # Exposure -----------------------------------------------------------
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import InvalidValueError
-from ..protocol import PropertyState
+from ..protocol import PropertyKind, PropertyState
 from .base import ProgressCallback, RoleDevice
-from .errors import ActionAborted, CapabilityError
+from .errors import ActionAborted, CapabilityError, DeviceStateError
 
 __all__ = ["Focuser"]
 
@@ -59,6 +59,99 @@ class Focuser(RoleDevice):
             prop = self._prop(ABS, "report its maximum position")
             value = prop.elements["FOCUS_ABSOLUTE_POSITION"].max
         return {"max": None if value is None else int(value)}
+
+    def _number_info(self, name: str) -> dict[str, Any] | None:
+        prop = self._optional(name)
+        if prop is None or not prop.elements:
+            return None
+        el = next(iter(prop.elements.values()))
+        value = prop[el.name]
+        return {
+            "name": el.name,
+            "value": float(value) if isinstance(value, int | float) else None,
+            "min": el.min,
+            "max": el.max,
+        }
+
+    def settings(self) -> dict[str, Any]:
+        """The focuser's settings and readings now; None for what it lacks.
+
+        ``{max, state, speed, temperature, backlash_enabled, backlash}``:
+        ``max`` as `max` gives it; ``state`` is the position property's
+        INDI state (``Idle``, ``Ok``, ``Busy`` while any motion property is
+        Busy, ``Alert`` after a failed move); ``speed`` (FOCUS_SPEED),
+        ``temperature`` (FOCUS_TEMPERATURE) and ``backlash``
+        (FOCUS_BACKLASH_STEPS) as ``{name, value, min, max}`` of their
+        element; ``backlash_enabled`` from FOCUS_BACKLASH_TOGGLE.
+        """
+        self._connected()
+        position = self._optional(ABS) or self._optional(REL)
+        state = None if position is None else position.state.value
+        if self._moving():
+            state = PropertyState.BUSY.value
+        toggle = self._switch_on("FOCUS_BACKLASH_TOGGLE")
+        has_max = self.has("FOCUS_MAX") or self.has(ABS)
+        return {
+            "max": self.max()["max"] if has_max else None,
+            "state": state,
+            "speed": self._number_info("FOCUS_SPEED"),
+            "temperature": self._number_info("FOCUS_TEMPERATURE"),
+            "backlash_enabled": None if toggle is None else "INDI_ENABLED" in toggle,
+            "backlash": self._number_info("FOCUS_BACKLASH_STEPS"),
+        }
+
+    async def configure(
+        self,
+        *,
+        max_position: int | None = None,
+        backlash: int | None = None,
+        backlash_enabled: bool | None = None,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Change any of: the highest position (FOCUS_MAX), the backlash
+        compensation in steps (FOCUS_BACKLASH_STEPS) and whether it is on
+        (FOCUS_BACKLASH_TOGGLE).  None leaves one as it is; all are checked
+        before any is sent.  Returns `settings()`."""
+        dev = self._connected()
+        plan: list[tuple[str, dict[str, Any], str]] = []
+        for value, prop_name, what, verb in (
+            (max_position, "FOCUS_MAX", "max_position", "set_max"),
+            (backlash, "FOCUS_BACKLASH_STEPS", "backlash", "set_backlash"),
+        ):
+            if value is None:
+                continue
+            steps = _steps(value, what)
+            prop = self._prop(prop_name, f"set its {what.replace('_', ' ')}")
+            plan.append((prop_name, {next(iter(prop.elements)): steps}, verb))
+        if backlash_enabled is not None:
+            if not isinstance(backlash_enabled, bool):
+                raise InvalidValueError(
+                    f"backlash_enabled must be true or false, got {backlash_enabled!r}"
+                )
+            self._prop("FOCUS_BACKLASH_TOGGLE", "switch backlash compensation")
+            element = "INDI_ENABLED" if backlash_enabled else "INDI_DISABLED"
+            toggle = ("FOCUS_BACKLASH_TOGGLE", {element: True}, "set_backlash_enabled")
+            # Drivers take backlash steps only while compensation is on.
+            if backlash_enabled:
+                plan.insert(0, toggle)
+            else:
+                plan.append(toggle)
+        for name, values, _ in plan:
+            self.client.validate(dev.name, name, values)
+        for name, values, verb in plan:
+            last = dev.messages[-1] if dev.messages else None
+            prop = await self._set(name, values, verb=verb, timeout=timeout)
+            if prop.kind is PropertyKind.NUMBER and any(prop[e] != v for e, v in values.items()):
+                # Answered without Alert but not taken (the simulator keeps
+                # the backlash while compensation is off, state Idle).
+                said = dev.messages[-1] if dev.messages else None
+                why = f" (driver said: {said[1]})" if said is not None and said is not last else ""
+                raise DeviceStateError(
+                    f"{dev.name} did not take {name} = {list(values.values())[0]}{why}",
+                    device=dev.name,
+                    role=self.role,
+                )
+        return self.settings()
 
     async def _send_abort(self) -> None:
         if self.has("FOCUS_ABORT_MOTION"):
