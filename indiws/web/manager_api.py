@@ -323,6 +323,7 @@ class IndiwebProfileDriversHandler(IndiwebHandler):
                 if not isinstance(entry, dict):
                     raise invalid_params(f"driver entry must be an object, not {entry!r}")
                 if isinstance(entry.get("label"), str):
+                    # A label names a catalog driver; other indiservers' devices go in "remote".
                     drivers.append(self.service.profile_driver_for_label(entry["label"]))
                 elif isinstance(entry.get("remote"), str):
                     drivers.extend(
@@ -371,6 +372,8 @@ class IndiwebCustomDriverHandler(IndiwebHandler):
             values[key] = value.strip()
         if not values["Label"] or not values["Exec"]:
             raise invalid_params('"Label" and "Exec" are required')
+        # Only another label for a program the catalog lists: naming a new
+        # program is the operator's (--custom-driver), not an HTTP client's.
         self.service.add_custom_driver(
             values["Label"], values["Name"], values["Family"], values["Exec"], values["Version"]
         )
@@ -402,7 +405,8 @@ class IndiwebDriverActionHandler(IndiwebHandler):
         if action.endswith("_remote") and "@" not in label:
             raise invalid_params(f"a remote driver is named 'Device@host[:port]', not {label!r}")
         if action in ("start", "start_remote"):
-            await service.start_driver_by_label(label)
+            # Only start_remote takes Device@host; start refuses a label with '@'.
+            await service.start_driver_by_label(label, remote=action == "start_remote")
             message = (
                 "Remote driver {} started" if action == "start_remote" else "Driver {} started"
             )
@@ -461,7 +465,9 @@ def _profile_driver(service: Service, entry: Any) -> ProfileDriver:
         return ProfileDriver(info.executable, entry.get("name"), info.label)
     if not isinstance(entry, str | dict):
         raise invalid_params(f"a driver is a string or an object, not {entry!r}")
-    return ProfileDriver.from_value(entry)
+    driver = ProfileDriver.from_value(entry)
+    service.check_driver(driver)  # refuse now what could never start
+    return driver
 
 
 _PROFILE_FIELDS = {"name", "port", "auto_start", "auto_connect", "drivers", "roles"}
