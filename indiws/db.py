@@ -402,10 +402,12 @@ class StateDB:
         lowered = text.lower()
         if "not a database" in lowered:
             what = "is not an SQLite database"
-            todo = "move it away (a new one is made, with the Simulators profile)"
+            todo = (
+                "move it away (indiws makes a new one, with the Simulators profile, when it starts)"
+            )
         elif "malformed" in lowered or "corrupt" in lowered:
             what = "is damaged"
-            todo = "restore it from a backup or move it away (a new one is made)"
+            todo = "restore it from a backup, or move it away and start indiws again"
         elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
             what = "cannot be written"
             todo = "make the file and its folder writable for this user"
