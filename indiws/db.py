@@ -339,9 +339,9 @@ class StateDB:
     :class:`StateDBError` with one line naming the file and what to do.  A
     failure later (disk error, file made read-only or overwritten) raises
     :class:`StateDBUnavailableError` from the call that needed the file, and
-    :attr:`error` says why until a call succeeds again; the role assignments
-    stay readable from memory meanwhile, so that assigned devices are still
-    connected when they reappear.
+    :attr:`error` says why until such a call succeeds again (a write, after a
+    failed write); the role assignments stay readable from memory meanwhile,
+    so that assigned devices are still connected when they reappear.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -349,6 +349,7 @@ class StateDB:
         self._lock = threading.RLock()
         #: Why the last use of the file failed (None while it works).
         self.error: str | None = None
+        self._write_failed = False
         self._roles: dict[str, str] = {}
         self._opened = False  # failures while opening are raised, not logged
         try:
@@ -419,17 +420,19 @@ class StateDB:
             todo = "check the file and the disk"
         return f"state database {self.path} {what} ({text}); {todo}, or give another --data-dir"
 
-    def _failed(self, exc: sqlite3.Error) -> StateDBUnavailableError:
+    def _failed(self, exc: sqlite3.Error, *, writing: bool) -> StateDBUnavailableError:
         message = self._explain(exc)
         if self._opened and self.error is None:
             log.error("%s", message)  # once per failure, not once per call
         elif self._opened and message != self.error:
             log.warning("%s", message)
         self.error = message
+        self._write_failed = writing
         return StateDBUnavailableError(message)
 
-    def _succeeded(self) -> None:
-        if self.error is not None:
+    def _succeeded(self, *, writing: bool) -> None:
+        # A read that works says nothing of writes (a folder made read-only).
+        if self.error is not None and (writing or not self._write_failed):
             log.info("state database %s works again", self.path)
             self.error = None
 
@@ -461,8 +464,8 @@ class StateDB:
             try:
                 yield self._conn
             except sqlite3.Error as exc:
-                raise self._failed(exc) from None
-            self._succeeded()
+                raise self._failed(exc, writing=False) from None
+            self._succeeded(writing=False)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -470,7 +473,7 @@ class StateDB:
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise self._failed(exc) from None
+                raise self._failed(exc, writing=True) from None
             try:
                 yield self._conn
                 self._conn.execute("COMMIT")
@@ -479,9 +482,9 @@ class StateDB:
                     with suppress(sqlite3.Error):
                         self._conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise self._failed(exc) from None
+                    raise self._failed(exc, writing=True) from None
                 raise
-            self._succeeded()
+            self._succeeded(writing=True)
 
     def _migrate(self) -> None:
         with self._transaction() as conn:
