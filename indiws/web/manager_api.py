@@ -799,6 +799,7 @@ _SERVER_STATUS_EXAMPLE = {
     "fifo": "/home/me/.local/share/indiws/indiserver/indiserver.fifo",
     "started_at": "2026-01-01T20:00:00+00:00",
     "server_restarts": 0,
+    "open_to_network": False,
     "drivers": [],
     "roles": {
         "camera": {
@@ -954,6 +955,12 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "fifo": _NULLABLE_STRING,
                 "started_at": {"type": ["string", "null"], "format": "date-time"},
                 "server_restarts": {"type": "integer"},
+                "open_to_network": {
+                    "type": "boolean",
+                    "description": "indiserver's port accepts connections from other hosts "
+                    "(`--embedded-indi-lan`, or it could not be restricted: see the log); "
+                    "false: this machine only.",
+                },
                 "drivers": {"type": "array", "items": _schema("ManagedDriver")},
                 "roles": {"type": "object", "additionalProperties": {"type": "object"}},
             },
@@ -1053,7 +1060,9 @@ def _indiweb_driver_op(action: str, remote: bool = False) -> dict[str, Any]:
             ok=_message(f"{'Remote driver' if remote else 'Driver'} {label_text} {verb}"),
             errors=_errors(
                 True,
-                e400="Not `Device@host` for a remote driver.",
+                e400="`invalid_params`: a label with a control character (newline, ...), "
+                "a double quote or (but for a remote driver, which needs one) an `@`; a "
+                "malformed `Device@host[:port]`.",
                 e404="`unknown_driver` (label not in the catalog), `driver_not_installed`, "
                 "`driver_not_running` (stop).",
                 e409=f"{_NOT_MANAGED}; `driver_error` (did not start or stop).",
@@ -1250,8 +1259,10 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/profiles/custom/add": {
         "post": _op(
             "Add a custom driver",
-            "A driver the catalog does not list, usable by its label from then on. Kept "
-            "until the service stops (not stored).",
+            "Another label for a program of the catalog, usable from then on. Kept until the "
+            "service stops (not stored). A program the catalog does not list is refused (403): "
+            "choosing which programs may run is the operator's, with `--custom-driver` on the "
+            "service's command line.",
             tag=_TAG_INDIWEB,
             body=_json_body(
                 {
@@ -1271,7 +1282,12 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 },
             ),
             ok=_message("Custom driver saved and collection updated"),
-            errors=_errors(True, e400="Label or Exec missing."),
+            errors=_errors(
+                True,
+                e400="Label or Exec missing, or holds a control character or a double quote.",
+                e403="`driver_not_allowed`: Exec is not a program of the catalog; a new driver "
+                "program is the operator's to add (`--custom-driver LABEL=EXECUTABLE`).",
+            ),
         )
     },
     "/api/drivers": {
@@ -1421,6 +1437,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 errors=_errors(
                     False,
                     e400="Bad field.",
+                    e403="`driver_not_allowed`: a driver no start could run.",
                     e404="`unknown_driver` (a label).",
                     e409="`profile_exists`.",
                 ),
@@ -1447,6 +1464,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             errors=_errors(
                 False,
                 e400="Bad field.",
+                e403="`driver_not_allowed`: a driver no start could run.",
                 e404="`unknown_profile`, `unknown_driver`.",
                 e409="`profile_exists` (rename).",
             ),
@@ -1517,7 +1535,10 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 ok=_json_response("The instance.", _schema("ManagedDriver"), _DRIVER_EXAMPLE),
                 errors=_errors(
                     False,
-                    e400="Missing executable/label, unknown field.",
+                    e400="Missing executable/label, unknown field, a name or label with a "
+                    "control character or a double quote.",
+                    e403="`driver_not_allowed`: a path, or a program neither the catalog nor "
+                    "`--custom-driver` names.",
                     e404="`driver_not_installed`, `unknown_driver`, `driver_not_running`.",
                     e409=f"{_NOT_MANAGED}; `driver_error`.",
                     e503="`fifo_error`, `indiserver_error`: indiserver does not run.",
