@@ -160,10 +160,10 @@ class Service:
         #: and labels given to catalog drivers by INDI Web Manager clients
         #: (``/api/profiles/custom/add``); kept for the life of the process.
         self.custom_drivers: dict[str, DriverInfo] = {}
-        for label, executable in config.custom_drivers:
-            self.add_custom_driver(label, label, "Custom", executable, operator=True)
         self.supervisor: IndiServerSupervisor | None = None
         self._catalog: DriverCatalog | None = None
+        for label, executable in config.custom_drivers:
+            self.add_custom_driver(label, label, "Custom", executable, operator=True)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._client_started = False
         self._port_note = ""

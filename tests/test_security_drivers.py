@@ -173,6 +173,12 @@ async def test_forbidden_executables_are_refused_before_anything_runs(
     assert status == 403 and "--custom-driver" in answer["detail"]
     status, _ = await call(rs, "POST", "/api/drivers/start/Evil")
     assert status == 404
+    # A profile stored by an older version that checked less: its start refuses
+    # the program all the same (the supervisor asks the policy before each start).
+    rs.service.db.create_profile("Old", drivers=[str(script), "x.sh"])
+    status, answer = await call(rs, "POST", "/api/v1/profiles/Old/start", {"replace": False})
+    assert (status, answer["error"]["code"]) == (502, "profile_start_failed"), answer
+    assert "not allowed" in answer["error"]["message"]
     await asyncio.sleep(0.3)  # a started script would have run by now
     assert_nothing_ran(rs, marker, caplog)
     assert rs.service.db.get_profile("Evil") is None

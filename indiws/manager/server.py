@@ -758,6 +758,7 @@ class IndiServerSupervisor:
                 await self._terminate(proc, timeout)
                 self._proc = None
                 self.started_at = None
+                self.network_exposure = None  # nothing listens any more
                 self._listening.clear()
                 self._emit("server_stopped")
             now = _utcnow()
