@@ -9,13 +9,14 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .db import ProfileNotFoundError, StateDBError
-from .manager import IndiServerError
+from .manager import DriverError, IndiServerError
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
-from .manager.server import DEFAULT_INDI_PORT
+from .manager.server import DEFAULT_INDI_PORT, check_driver_executable
 from .security import TOKEN_ENV, TokenFileError, access_options_error, normalize_origin
 from .service import Config, Service, default_data_dir
 
@@ -67,6 +68,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="indiserver",
         metavar="PATH",
         help="indiserver executable of the embedded mode",
+    )
+    indi.add_argument(
+        "--embedded-indi-lan",
+        action="store_true",
+        help="leave the embedded indiserver's port open to other hosts (INDI clients such as "
+        "KStars elsewhere); it has no authentication. Default: this machine only",
+    )
+    indi.add_argument(
+        "--custom-driver",
+        action="append",
+        default=[],
+        metavar="LABEL=EXECUTABLE",
+        help="a driver INDI's catalog lacks that may be started, by label (repeatable); "
+        "EXECUTABLE is a program name on PATH",
     )
     indi.add_argument(
         "--indi-data-dir",
@@ -179,7 +194,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
         blob_max_bytes=max(1, int(args.max_frame_bytes * 1024 * 1024)),
         frames_dir=args.frames_dir,
         frames_pattern=args.frames_pattern,
+        custom_drivers=tuple(_custom_driver(v) for v in args.custom_driver),
+        embedded_indi_lan=args.embedded_indi_lan,
     )
+
+
+def _custom_driver(value: str) -> tuple[str, str]:
+    label, _, executable = value.rpartition("=")
+    return label.strip(), executable.strip()
 
 
 def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -215,6 +237,13 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         BlobStore(pattern=args.frames_pattern)
     except ValueError as exc:
         parser.error(f"--frames-pattern: {exc}")
+    for value in args.custom_driver:
+        label, executable = _custom_driver(value)
+        try:
+            Service.check_label(label)
+            check_driver_executable(executable)
+        except (ValueError, DriverError) as exc:
+            parser.error(f"--custom-driver {value!r}: give LABEL=EXECUTABLE ({exc})")
 
 
 async def serve(config: Config) -> None:
@@ -224,7 +253,7 @@ async def serve(config: Config) -> None:
     try:
         service = Service(config)
     except (StateDBError, TokenFileError) as exc:
-        raise SystemExit(f"indiws: {exc}") from None
+        _setup_exit(exc)
     app = make_app(service)
     try:
         server = app.listen(config.port, config.host, max_body_size=256 << 20)
@@ -240,6 +269,8 @@ async def serve(config: Config) -> None:
             await service.start()
         except (IndiServerError, ProfileNotFoundError) as exc:
             raise SystemExit(f"indiws: cannot start: {exc}") from None
+        except StateDBError as exc:
+            _setup_exit(exc)
         log.info("indiws %s listening on http://%s:%d/", __version__, config.host, config.port)
         for level, note in access_notes(service):
             log.log(level, "%s", note)
@@ -249,6 +280,13 @@ async def serve(config: Config) -> None:
         server.stop()
         await service.stop()
         log.info("stopped")
+
+
+def _setup_exit(exc: Exception) -> NoReturn:
+    """A state or token file that cannot be used is a set-up problem, like a
+    bad option: one line naming the file and what to do, exit status 2."""
+    print(f"indiws: {exc}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def main(argv: list[str] | None = None) -> int:

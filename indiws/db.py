@@ -18,10 +18,12 @@ that a first start of the service has something to run.
 
 from __future__ import annotations
 
+import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,7 +42,13 @@ __all__ = [
     "ProfileNotFoundError",
     "StateDB",
     "StateDBError",
+    "StateDBUnavailableError",
+    "check_device_name",
+    "check_label",
+    "check_remote_spec",
 ]
+
+log = logging.getLogger(__name__)
 
 #: The roles a device can play; one device per role.  ``guider`` is a second
 #: camera (the guide camera).  Checked here, not by the schema, so that a new
@@ -62,6 +70,11 @@ SIMULATORS_PROFILE = "Simulators"
 
 class StateDBError(Exception):
     """The state file cannot be used (e.g. written by a newer version)."""
+
+
+class StateDBUnavailableError(StateDBError):
+    """The state file failed while the service runs (disk error, made
+    read-only, overwritten); the message names the file and the cause."""
 
 
 class ProfileExistsError(StateDBError, ValueError):
@@ -92,22 +105,20 @@ class ProfileDriver:
     label: str | None = None
 
     def __post_init__(self) -> None:
-        if not self.executable or self.executable != self.executable.strip():
-            raise ValueError(f"driver executable must be a non-empty word: {self.executable!r}")
-        if "\n" in self.executable:
-            raise ValueError("driver executable must not contain a newline")
-        if not self.is_remote and any(c.isspace() for c in self.executable):
-            raise ValueError(f"driver executable must not contain spaces: {self.executable!r}")
+        # These values end up in a line of indiserver's FIFO: nothing that could
+        # end the line or the quoted name early may pass (see docs/security.md).
+        if not isinstance(self.executable, str) or not self.executable:
+            raise ValueError(f"driver executable must be a non-empty string: {self.executable!r}")
+        if self.is_remote:
+            check_remote_spec(self.executable)
+        else:
+            _check_executable_text(self.executable)
         if self.name is not None:
-            if not self.name.strip():
-                raise ValueError("device name must not be empty (use None for the default)")
-            # indiserver reads the name between double quotes, and treats any
-            # '@' in a FIFO line as a remote driver.
-            for bad in ('"', "\n", "@"):
-                if bad in self.name:
-                    raise ValueError(f"device name must not contain {bad!r}: {self.name!r}")
+            check_device_name(self.name)
             if self.is_remote:
                 raise ValueError("a remote driver takes its device name from 'Device@host'")
+        if self.label is not None:
+            check_label(self.label)
 
     @property
     def is_remote(self) -> bool:
@@ -128,7 +139,83 @@ class ProfileDriver:
         executable = value.get("executable")
         if not isinstance(executable, str):
             raise ValueError(f"driver entry without an executable: {dict(value)!r}")
+        for key in ("name", "label"):
+            if value.get(key) is not None and not isinstance(value.get(key), str):
+                raise ValueError(f"driver {key!r} must be a string, not {value.get(key)!r}")
         return cls(executable, value.get("name"), value.get("label"))
+
+
+#: INDI keeps a device name in 64 bytes with its final NUL (MAXINDIDEVICE).
+MAX_DEVICE_NAME_BYTES = 63
+_MAX_LABEL = 128
+_MAX_EXECUTABLE = 128
+_HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
+
+
+def _printable(value: str, what: str) -> None:
+    """No control character (newline, carriage return, NUL, ...) nor ``"``: each
+    would end a FIFO line or the quoted device name in it."""
+    if not value.isprintable():
+        bad = next(c for c in value if not c.isprintable())
+        raise ValueError(f"{what} must not contain the control character {bad!r}: {value!r}")
+    if '"' in value:
+        raise ValueError(f"{what} must not contain a double quote: {value!r}")
+
+
+def _check_executable_text(executable: str) -> None:
+    if len(executable) > _MAX_EXECUTABLE:
+        raise ValueError(f"driver executable is longer than {_MAX_EXECUTABLE} characters")
+    _printable(executable, "driver executable")
+    if any(c.isspace() for c in executable) or "'" in executable:
+        raise ValueError(
+            f"driver executable must be one word, without spaces or quotes: {executable!r}"
+        )
+
+
+def check_device_name(name: str) -> str:
+    """A device name given to a driver with ``-n``: printable, no ``"`` nor ``@``,
+    at most 63 bytes (INDI's limit)."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"device name must be a non-empty string: {name!r}")
+    _printable(name, "device name")
+    if "@" in name:
+        # indiserver reads any FIFO line with an '@' as a remote driver.
+        raise ValueError(f"device name must not contain '@': {name!r}")
+    if len(name.encode()) > MAX_DEVICE_NAME_BYTES:
+        raise ValueError(
+            f"device name is longer than INDI's {MAX_DEVICE_NAME_BYTES} bytes: {name!r}"
+        )
+    return name
+
+
+def check_label(label: str) -> str:
+    """A driver label (INDI Web Manager names drivers by label): printable, no ``"``."""
+    if not isinstance(label, str) or not label.strip():
+        raise ValueError(f"driver label must be a non-empty string: {label!r}")
+    if len(label) > _MAX_LABEL:
+        raise ValueError(f"driver label is longer than {_MAX_LABEL} characters: {label[:40]!r}...")
+    _printable(label, "driver label")
+    return label
+
+
+def check_remote_spec(spec: str) -> str:
+    """``Device@host[:port]``, a device of another indiserver."""
+    device, at, address = spec.partition("@")
+    host, colon, port = address.partition(":")
+    problem = None
+    if not at or "@" in address:
+        problem = "needs exactly one '@'"
+    elif not _HOST.fullmatch(host):
+        problem = "needs a host name or IPv4 address after '@'"
+    elif colon and not (port.isdigit() and port.isascii() and 1 <= int(port) <= 65535):
+        problem = "needs a port from 1 to 65535 after ':'"
+    if problem is not None:
+        raise ValueError(f"a remote driver is 'Device@host[:port]'; {spec!r} {problem}")
+    try:
+        check_device_name(device)
+    except ValueError as exc:
+        raise ValueError(f"remote driver {spec!r}: {exc}") from None
+    return spec
 
 
 @dataclass(slots=True)
@@ -269,24 +356,108 @@ class StateDB:
 
     The parent folder is created if needed.  Open once per process and keep it
     for the life of the service; :meth:`close` (or ``with``) releases the file.
+
+    A file that cannot be opened, read or written at start (not a database,
+    damaged, read-only, a data directory that is a file) raises
+    :class:`StateDBError` with one line naming the file and what to do.  A
+    failure later (disk error, file made read-only or overwritten) raises
+    :class:`StateDBUnavailableError` from the call that needed the file, and
+    :attr:`error` says why until such a call succeeds again (a write, after a
+    failed write); the role assignments stay readable from memory meanwhile,
+    so that assigned devices are still connected when they reappear.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
-        # Autocommit mode: transactions are opened explicitly in _transaction().
-        self._conn = sqlite3.connect(
-            self.path, check_same_thread=False, isolation_level=None, timeout=5.0
-        )
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA foreign_keys = ON")
-        self._migrate()
+        #: Why the last use of the file failed (None while it works).
+        self.error: str | None = None
+        self._write_failed = False
+        self._roles: dict[str, str] = {}
+        self._opened = False  # failures while opening are raised, not logged
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except FileExistsError:
+            raise StateDBError(
+                f"data directory {self.path.parent} is a file, not a folder; move the file "
+                "away or give another --data-dir"
+            ) from None
+        except OSError as exc:
+            raise StateDBError(
+                f"cannot create the data directory {self.path.parent}: {exc.strerror or exc}; "
+                "create it writable for this user or give another --data-dir"
+            ) from None
+        if self.path.exists() and not self.path.is_file():
+            raise StateDBError(
+                f"state database {self.path} is not a file; move it away or give another --data-dir"
+            )
+        try:
+            # Autocommit mode: transactions are opened explicitly in _transaction().
+            self._conn = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None, timeout=5.0
+            )
+        except sqlite3.Error as exc:
+            raise StateDBError(self._explain(exc)) from None
+        try:
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            check = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
+            # Always writes (user_version), so a read-only file or folder shows here.
+            self._migrate()
+            self._roles = self._read_roles(self._conn)
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise StateDBError(self._explain(exc)) from None
+        except StateDBError:
+            self._conn.close()
+            raise
+        self._opened = True
 
     @classmethod
     def in_data_dir(cls, data_dir: str | Path) -> StateDB:
         """Open (or create) the state file ``indiws.sqlite3`` in ``data_dir``."""
         return cls(Path(data_dir) / DB_FILENAME)
+
+    def _explain(self, exc: sqlite3.Error) -> str:
+        """One line: the file, what went wrong, what to do."""
+        text = str(exc)
+        lowered = text.lower()
+        if "not a database" in lowered:
+            what = "is not an SQLite database"
+            todo = (
+                "move it away (indiws makes a new one, with the Simulators profile, when it starts)"
+            )
+        elif "malformed" in lowered or "corrupt" in lowered:
+            what = "is damaged"
+            todo = "restore it from a backup, or move it away and start indiws again"
+        elif "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
+            what = "cannot be written"
+            todo = "make the file and its folder writable for this user"
+        elif "locked" in lowered or "busy" in lowered:
+            what = "is locked by another program (another indiws on the same data directory?)"
+            todo = "stop that program"
+        else:
+            what = "cannot be used"
+            todo = "check the file and the disk"
+        return f"state database {self.path} {what} ({text}); {todo}, or give another --data-dir"
+
+    def _failed(self, exc: sqlite3.Error, *, writing: bool) -> StateDBUnavailableError:
+        message = self._explain(exc)
+        if self._opened and self.error is None:
+            log.error("%s", message)  # once per failure, not once per call
+        elif self._opened and message != self.error:
+            log.warning("%s", message)
+        self.error = message
+        self._write_failed = writing
+        return StateDBUnavailableError(message)
+
+    def _succeeded(self, *, writing: bool) -> None:
+        # A read that works says nothing of writes (a folder made read-only).
+        if self.error is not None and (writing or not self._write_failed):
+            log.info("state database %s works again", self.path)
+            self.error = None
 
     # ------------------------------------------------------------- lifecycle
 
@@ -307,19 +478,36 @@ class StateDB:
 
     @property
     def schema_version(self) -> int:
+        with self._reading() as conn:
+            return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._failed(exc, writing=False) from None
+            self._succeeded(writing=False)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._failed(exc, writing=True) from None
             try:
                 yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):
+                        self._conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._failed(exc, writing=True) from None
                 raise
-            self._conn.execute("COMMIT")
+            self._succeeded(writing=True)
 
     def _migrate(self) -> None:
         with self._transaction() as conn:
@@ -342,20 +530,28 @@ class StateDB:
 
     # ----------------------------------------------------------------- roles
 
+    @staticmethod
+    def _read_roles(conn: sqlite3.Connection) -> dict[str, str]:
+        rows = conn.execute("SELECT role, device_name FROM roles ORDER BY role")
+        return {row["role"]: row["device_name"] for row in rows}
+
     def get_roles(self) -> dict[str, str]:
-        """The current role assignments: ``{"camera": "CCD Simulator", ...}``."""
-        with self._lock:
-            rows = self._conn.execute("SELECT role, device_name FROM roles ORDER BY role")
-            return {row["role"]: row["device_name"] for row in rows}
+        """The current role assignments: ``{"camera": "CCD Simulator", ...}``.
+
+        When the file cannot be read, the assignments as last read or written
+        (this process is the file's only writer), and :attr:`error` says why.
+        """
+        try:
+            with self._reading() as conn:
+                self._roles = self._read_roles(conn)
+        except StateDBUnavailableError:
+            pass
+        return dict(self._roles)
 
     def get_role(self, role: str) -> str | None:
         """The device assigned to ``role``, or None."""
         _check_role(role)
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT device_name FROM roles WHERE role = ?", (role,)
-            ).fetchone()
-            return None if row is None else str(row["device_name"])
+        return self.get_roles().get(role)
 
     def set_role(self, role: str, device: str) -> None:
         """Assign ``device`` to ``role``, replacing any earlier assignment."""
@@ -368,54 +564,56 @@ class StateDB:
                 "assigned_at = excluded.assigned_at",
                 (role, device, _now()),
             )
+        self._roles[role] = device
 
     def clear_role(self, role: str) -> bool:
         """Release ``role``; True if it was assigned."""
         _check_role(role)
         with self._transaction() as conn:
-            return conn.execute("DELETE FROM roles WHERE role = ?", (role,)).rowcount > 0
+            cleared = conn.execute("DELETE FROM roles WHERE role = ?", (role,)).rowcount > 0
+        self._roles.pop(role, None)
+        return cleared
 
     def role_assigned_at(self, role: str) -> datetime | None:
         """When ``role`` was last assigned (UTC), or None."""
         _check_role(role)
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT assigned_at FROM roles WHERE role = ?", (role,)
-            ).fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT assigned_at FROM roles WHERE role = ?", (role,)).fetchone()
             return None if row is None else datetime.fromisoformat(row["assigned_at"])
 
     # -------------------------------------------------------------- profiles
 
     def list_profiles(self) -> list[Profile]:
         """Every profile, by name."""
-        with self._lock:
-            names = [
-                row["name"] for row in self._conn.execute("SELECT name FROM profiles ORDER BY name")
-            ]
+        with self._reading() as conn:
+            names = [row["name"] for row in conn.execute("SELECT name FROM profiles ORDER BY name")]
             return [profile for name in names if (profile := self.get_profile(name))]
 
     def profile_names(self) -> list[str]:
-        with self._lock:
-            rows = self._conn.execute("SELECT name FROM profiles ORDER BY name")
+        with self._reading() as conn:
+            rows = conn.execute("SELECT name FROM profiles ORDER BY name")
             return [row["name"] for row in rows]
 
     def get_profile(self, name: str) -> Profile | None:
         """The profile called ``name``, or None."""
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM profiles WHERE name = ?", (name,)).fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT * FROM profiles WHERE name = ?", (name,)).fetchone()
             if row is None:
                 return None
-            drivers = [
-                ProfileDriver(d["executable"], d["device_name"], d["label"])
-                for d in self._conn.execute(
-                    "SELECT executable, device_name, label FROM profile_drivers "
-                    "WHERE profile_id = ? ORDER BY position",
-                    (row["id"],),
-                )
-            ]
+            drivers = []
+            for d in conn.execute(
+                "SELECT executable, device_name, label FROM profile_drivers "
+                "WHERE profile_id = ? ORDER BY position",
+                (row["id"],),
+            ):
+                try:
+                    drivers.append(ProfileDriver(d["executable"], d["device_name"], d["label"]))
+                except ValueError as exc:
+                    # Stored by an older version that checked less: never run it.
+                    log.warning("profile %r: skipping stored driver: %s", row["name"], exc)
             roles = {
                 r["role"]: r["device_name"]
-                for r in self._conn.execute(
+                for r in conn.execute(
                     "SELECT role, device_name FROM profile_roles WHERE profile_id = ? "
                     "ORDER BY role",
                     (row["id"],),
@@ -542,8 +740,8 @@ class StateDB:
 
     def get_auto_start_profile(self) -> Profile | None:
         """The profile to start with the service, if one is marked."""
-        with self._lock:
-            row = self._conn.execute(
+        with self._reading() as conn:
+            row = conn.execute(
                 "SELECT name FROM profiles WHERE auto_start = 1 ORDER BY id LIMIT 1"
             ).fetchone()
             return None if row is None else self.get_profile(row["name"])

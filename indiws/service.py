@@ -33,7 +33,7 @@ from typing import Any
 
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
-from .db import Profile, ProfileDriver, StateDB
+from .db import Profile, ProfileDriver, StateDB, check_label
 from .manager import (
     DriverCatalog,
     DriverError,
@@ -47,7 +47,12 @@ from .manager import (
     choose_port,
 )
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
-from .manager.server import DEFAULT_INDI_PORT
+from .manager.server import (
+    DEFAULT_INDI_PORT,
+    DriverNotAllowedError,
+    InvalidDriverNameError,
+    check_driver_executable,
+)
 from .roles import RoleManager
 from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
 
@@ -137,6 +142,12 @@ class Config:
     #: file name pattern there (see `indiws.blobs.DEFAULT_PATTERN`).
     frames_dir: Path | None = None
     frames_pattern: str = DEFAULT_PATTERN
+    #: Drivers the catalog lacks that may be started, as (label, executable):
+    #: the operator's choice (``--custom-driver``), never an HTTP client's.
+    custom_drivers: tuple[tuple[str, str], ...] = ()
+    #: Embedded mode: leave indiserver's port open to other hosts (else this
+    #: machine only); see docs/security.md.
+    embedded_indi_lan: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -155,7 +166,8 @@ class Service:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        config.data_dir.mkdir(parents=True, exist_ok=True)
+        # Creates the data directory; StateDBError (one line) when it cannot.
+        self.db = StateDB.in_data_dir(config.data_dir)
         #: The token every request must carry (None: none), and where it came
         #: from: "given" (Config.token), "file" or "created" (now, in token_path).
         self.access_token: str | None = config.token
@@ -164,14 +176,16 @@ class Service:
         if self.access_token is None and config.token_required:
             self.access_token, created = load_or_create_token(self.token_path)
             self.token_source = "created" if created else "file"
-        self.db = StateDB.in_data_dir(config.data_dir)
         #: Profile started last (by the service or over HTTP); None when stopped.
         self.active_profile: str | None = None
-        #: Drivers added by INDI Web Manager clients (``/api/profiles/custom/add``),
-        #: by label; kept for the life of the process.
+        #: Drivers the catalog lacks, by label: the operator's (``--custom-driver``)
+        #: and labels given to catalog drivers by INDI Web Manager clients
+        #: (``/api/profiles/custom/add``); kept for the life of the process.
         self.custom_drivers: dict[str, DriverInfo] = {}
         self.supervisor: IndiServerSupervisor | None = None
         self._catalog: DriverCatalog | None = None
+        for label, executable in config.custom_drivers:
+            self.add_custom_driver(label, label, "Custom", executable, operator=True)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._client_started = False
         self._port_note = ""
@@ -190,6 +204,8 @@ class Service:
                 indiserver=config.indiserver,
                 run_dir=config.data_dir / "indiserver",
                 env=config.indiserver_env,
+                driver_policy=self.check_driver,
+                loopback_only=not config.embedded_indi_lan,
             )
             self.supervisor.subscribe(self._on_supervisor_event)
             self.client = INDIClient("127.0.0.1", port)
@@ -239,6 +255,12 @@ class Service:
         log.info("starting the embedded indiserver on port %d", supervisor.port)
         await supervisor.start()
         log.info("embedded indiserver (pid %s) listens on port %d", supervisor.pid, supervisor.port)
+        if self.config.embedded_indi_lan:
+            log.warning(
+                "indiserver's port %d is open to every host on the network (--embedded-indi-lan), "
+                "without authentication: anyone there can drive the devices",
+                supervisor.port,
+            )
         self._start_client()
         if profile is None:
             log.warning(
@@ -335,6 +357,7 @@ class Service:
                 fifo=sup["fifo"],
                 started_at=sup["started_at"],
                 server_restarts=sup["server_restarts"],
+                open_to_network=sup["open_to_network"],
                 drivers=[self.describe_driver(d) for d in self.supervisor.drivers()],
             )
         status["roles"] = {role: self.roles.describe(role) for role in self.roles.assignments()}
@@ -393,10 +416,49 @@ class Service:
 
     # ------------------------------------------------------------- drivers
 
+    @staticmethod
+    def check_label(label: str) -> str:
+        """A label as a driver's name: printable, no quote (it may become the
+        ``-n`` device name in a FIFO line), no ``@`` (a remote driver is
+        ``Device@host[:port]``, taken only where an API asks for one)."""
+        try:
+            check_label(label)
+        except ValueError as exc:
+            raise InvalidDriverNameError(str(exc)) from None
+        if "@" in label:
+            raise InvalidDriverNameError(
+                f"driver label {label!r} must not contain '@'; a driver of another indiserver "
+                "('Device@host[:port]') is started with /api/drivers/start_remote/ or listed "
+                'as "remote" in a profile'
+            )
+        return label
+
+    def allowed_executables(self) -> set[str]:
+        """The programs a driver start may run: the catalog's and the operator's."""
+        return {d.executable for d in self.catalog} | {
+            d.executable for d in self.custom_drivers.values()
+        }
+
+    def check_driver(self, driver: ProfileDriver) -> None:
+        """Refuse (:class:`~indiws.manager.DriverNotAllowedError`) a driver whose
+        program neither INDI's driver catalog nor the operator names.  The
+        supervisor calls this before every start; remote drivers run no program."""
+        if driver.is_remote:
+            return
+        check_driver_executable(driver.executable)
+        if driver.executable not in self.allowed_executables():
+            raise DriverNotAllowedError(
+                f"driver executable {driver.executable!r} is not allowed: only drivers listed in "
+                f"INDI's driver catalog ({self.config.indi_data_dir}; GET /api/v1/drivers/catalog) "
+                "may be started; the operator can add one when starting the service with "
+                f"--custom-driver 'LABEL={driver.executable}'"
+            )
+
     def find_driver(self, label: str) -> DriverInfo | None:
         """The catalog (or custom) driver for ``label``, matched like INDI Web
         Manager does: the exact label first, else the longest label that
         ``label`` starts with ("CCD Simulator 2" -> "CCD Simulator")."""
+        self.check_label(label)
         exact = self.catalog.by_label(label) or self.custom_drivers.get(label)
         if exact is not None:
             return exact
@@ -408,7 +470,11 @@ class Service:
     def require_driver(self, label: str) -> DriverInfo:
         driver = self.find_driver(label)
         if driver is None:
-            raise UnknownDriverError(f"driver {label!r} not found in the driver catalog")
+            raise UnknownDriverError(
+                f"driver {label!r} not found in the driver catalog (GET /api/drivers lists the "
+                "labels); a driver the catalog lacks is added with --custom-driver "
+                "'LABEL=EXECUTABLE' when starting the service"
+            )
         return driver
 
     def driver_info_for(self, executable: str, label: str | None = None) -> DriverInfo | None:
@@ -422,14 +488,18 @@ class Service:
                 return info
         return self.catalog.by_executable(executable)
 
-    def profile_driver_for_label(self, label: str) -> ProfileDriver:
+    def profile_driver_for_label(self, label: str, *, remote: bool = False) -> ProfileDriver:
         """How INDI Web Manager runs the driver it knows by ``label``: a local
         driver that is not multi-device gets the label as its device name
-        (``-n "<label>"``); remote ones (``Device@host``) run as given."""
-        if "@" in label:
-            return ProfileDriver(label)
-        info = self.require_driver(label)
-        return ProfileDriver(info.executable, None if info.mdpd else label, label)
+        (``-n "<label>"``).  With ``remote``, ``label`` is ``Device@host[:port]``
+        and runs as given."""
+        try:
+            if remote:
+                return ProfileDriver(label)
+            info = self.require_driver(label)
+            return ProfileDriver(info.executable, None if info.mdpd else label, label)
+        except ValueError as exc:
+            raise InvalidDriverNameError(str(exc)) from None
 
     def find_instance(self, label: str) -> DriverInstance | None:
         """The running (or crashed) instance INDI Web Manager's ``label`` means."""
@@ -440,7 +510,7 @@ class Service:
         for driver in drivers:
             if driver.name is None and driver.label == label:
                 return driver
-        info = self.find_driver(label)
+        info = None if "@" in label else self.find_driver(label)
         if info is not None:
             for driver in drivers:
                 if driver.executable == info.executable and driver.name is None:
@@ -480,11 +550,12 @@ class Service:
             await self.stop_driver(executable, name)
         return await self.start_driver(executable, name, label=label)
 
-    async def start_driver_by_label(self, label: str) -> DriverInstance:
-        """INDI Web Manager's ``/api/drivers/start/<label>``; a driver that runs
-        under that label already is returned, not started twice."""
+    async def start_driver_by_label(self, label: str, *, remote: bool = False) -> DriverInstance:
+        """INDI Web Manager's ``/api/drivers/start/<label>`` (``start_remote``
+        with ``remote``); a driver that runs under that label already is
+        returned, not started twice."""
         self.require_supervisor()
-        spec = self.profile_driver_for_label(label)
+        spec = self.profile_driver_for_label(label, remote=remote)
         existing = self.find_instance(label)
         if existing is not None and existing.running:
             return existing
@@ -589,9 +660,37 @@ class Service:
     # -------------------------------------------------------- custom drivers
 
     def add_custom_driver(
-        self, label: str, name: str, family: str, executable: str, version: str = "1.0"
+        self,
+        label: str,
+        name: str,
+        family: str,
+        executable: str,
+        version: str = "1.0",
+        *,
+        operator: bool = False,
     ) -> DriverInfo:
-        """A driver that is not in the catalog, known by ``label`` from now on."""
+        """A driver known by ``label`` from now on.
+
+        Registering a custom driver decides which program may run, so only the
+        operator (``operator=True``: the command line) may name a new program;
+        anyone else (INDI Web Manager's ``/api/profiles/custom/add``) may only
+        give another label to a program that may run already.
+        """
+        self.check_label(label)
+        for what, value in (("name", name), ("family", family), ("version", version)):
+            try:
+                if value:
+                    check_label(value)
+            except ValueError as exc:
+                raise InvalidDriverNameError(f"custom driver {what}: {exc}") from None
+        check_driver_executable(executable)
+        if not operator and executable not in self.allowed_executables():
+            raise DriverNotAllowedError(
+                f"custom driver {label!r}: executable {executable!r} is not in INDI's driver "
+                "catalog; over HTTP a custom driver can only give another label to a catalog "
+                "driver. The operator adds a new driver program when starting the service: "
+                f"--custom-driver '{label}={executable}'"
+            )
         info = DriverInfo(
             label=label,
             executable=executable,

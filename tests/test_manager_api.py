@@ -195,21 +195,32 @@ async def test_indiweb_catalog_custom_drivers_and_info(running_service: RunningS
     groups = await ok(rs, "GET", "/api/drivers/groups")
     assert groups == sorted(groups) and {"CCDs", "Telescopes", "Focusers"} <= set(groups)
 
+    # Over HTTP a custom driver only gives another label to a catalog program ...
     custom = {
         "Label": "My Custom Driver",
         "Name": "Custom",
         "Family": "Custom",
-        "Exec": "indi_my_custom",
+        "Exec": "indi_simulator_dome",
         "Version": "1.0",
     }
     answer = await ok(rs, "POST", "/api/profiles/custom/add", custom)
     assert "Custom driver saved" in answer["message"]
     by_label = {d["label"]: d for d in await ok(rs, "GET", "/api/drivers")}
     assert by_label["My Custom Driver"]["custom"] is True
-    assert by_label["My Custom Driver"]["binary"] == "indi_my_custom"
+    assert by_label["My Custom Driver"]["binary"] == "indi_simulator_dome"
     assert "Custom" in await ok(rs, "GET", "/api/drivers/groups")
     await ok(rs, "POST", "/api/profiles/Mine/drivers", [{"label": "My Custom Driver"}])
-    assert rs.service.db.require_profile("Mine").drivers[0].executable == "indi_my_custom"
+    assert rs.service.db.require_profile("Mine").drivers[0].executable == "indi_simulator_dome"
+    # ... a new program is the operator's to name (tests/test_security_drivers.py).
+    refused = await fails(
+        rs,
+        "POST",
+        "/api/profiles/custom/add",
+        403,
+        "driver_not_allowed",
+        {**custom, "Label": "Other", "Exec": "indi_my_custom"},
+    )
+    assert "--custom-driver" in refused["detail"]
 
     version = await ok(rs, "GET", "/api/info/version")
     assert "." in version["version"]
@@ -290,6 +301,7 @@ async def embedded_service(tmp_path: Path) -> AsyncIterator[RunningService]:
         data_dir=tmp_path / "data",
         embedded_indi_port=free_port(),
         indiserver_env={"HOME": str(home)},  # drivers write $HOME/.indi
+        custom_drivers=(("Missing Driver", "indi_no_such_driver"),),  # allowed, not installed
     )
     service = Service(config)
     server = make_app(service).listen(config.port, "127.0.0.1")

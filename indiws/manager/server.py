@@ -33,6 +33,7 @@ import errno
 import html
 import logging
 import os
+import platform
 import re
 import secrets
 import shutil
@@ -55,6 +56,7 @@ __all__ = [
     "DEFAULT_INDI_PORT",
     "DriverError",
     "DriverInstance",
+    "DriverNotAllowedError",
     "DriverNotFoundError",
     "DriverState",
     "FifoError",
@@ -62,9 +64,11 @@ __all__ = [
     "IndiServerNotFoundError",
     "IndiServerStartError",
     "IndiServerSupervisor",
+    "InvalidDriverNameError",
     "PortInUseError",
     "ProfileStartError",
     "SupervisorEvent",
+    "check_driver_executable",
     "choose_port",
     "find_free_port",
     "port_is_free",
@@ -117,6 +121,16 @@ class DriverError(IndiServerError):
 
 class DriverNotFoundError(DriverError):
     """The driver executable is not installed."""
+
+
+class DriverNotAllowedError(DriverError):
+    """Not a program this service may start: a path instead of a bare name, or a
+    program that neither INDI's driver catalog nor the operator names."""
+
+
+class InvalidDriverNameError(DriverError, ValueError):
+    """A driver, device name or label that cannot be written to indiserver's
+    FIFO (a newline, a quote, a control character, ...)."""
 
 
 class ProfileStartError(DriverError):
@@ -181,6 +195,8 @@ class DriverInstance:
     last_error: str | None = None
     order: int = 0
     """Position in indiserver's driver list (start order); FIFO ``stop`` picks the oldest."""
+    output_from: int = field(default=0, repr=False)
+    """Sequence number of the first output line of the current process."""
 
     @property
     def key(self) -> tuple[str, str | None]:
@@ -341,6 +357,87 @@ def _parent_death_signal() -> Callable[[], None] | None:
     return set_parent_death_signal
 
 
+# ---------------------------------------------------- indiserver's TCP port
+
+# pidfd_getfd(2): one number on every Linux architecture that has it (new
+# system calls share the generic table), except the MIPS ABIs and alpha.
+_SYS_PIDFD_GETFD = 438
+_TCP_LISTEN, _TCP_ESTABLISHED = "0A", "01"
+
+
+def _pidfd_getfd(pid: int, fd: int) -> int:
+    """A duplicate, in this process, of file descriptor ``fd`` of process ``pid``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        dup = int(libc.syscall(_SYS_PIDFD_GETFD, pidfd, fd, 0))
+        if dup < 0:
+            err = ctypes.get_errno()
+            raise OSError(err, os.strerror(err))
+        return dup
+    finally:
+        os.close(pidfd)
+
+
+def _tcp_sockets(pid: int, port: int) -> list[tuple[str, str, int]]:
+    """(state, remote address, fd) of the IPv4 TCP sockets of ``pid`` on local ``port``."""
+    inodes: dict[str, tuple[str, str]] = {}
+    with open(f"/proc/{pid}/net/tcp") as table:
+        next(table)
+        for row in table:
+            cols = row.split()
+            local, remote, state, inode = cols[1], cols[2], cols[3], cols[9]
+            if int(local.rpartition(":")[2], 16) == port:
+                inodes[f"socket:[{inode}]"] = (state, remote.partition(":")[0])
+    found = []
+    for entry in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{entry}")
+            if target in inodes:
+                state, remote = inodes[target]
+                found.append((state, remote, int(entry)))
+    return found
+
+
+def _is_loopback_hex(address: str) -> bool:
+    # /proc/net/tcp shows an IPv4 address as 8 hex digits in host byte order.
+    return socket.inet_ntoa(int(address, 16).to_bytes(4, sys.byteorder)).startswith("127.")
+
+
+def restrict_to_loopback(pid: int, port: int) -> str | None:
+    """Make the TCP listener of indiserver ``pid`` accept connections from this
+    machine only; None when done, else why it could not be done.
+
+    indiserver 1.9.9 has no option for its listening address: it binds every
+    interface (0.0.0.0).  The supervisor takes a duplicate of that socket
+    (``pidfd_getfd``, allowed for a parent on its own child) and binds it to the
+    loopback interface (``SO_BINDTODEVICE``, allowed without privileges on an
+    unbound socket since Linux 5.7): from then on the kernel refuses connections
+    that arrive on any other interface.  Connections another host made in the
+    few milliseconds before are shut down.
+    """
+    if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
+        return "restricting indiserver's port needs Linux"
+    if platform.machine().lower().startswith(("mips", "alpha")):
+        return f"restricting indiserver's port is not supported on {platform.machine()}"
+    try:
+        sockets = _tcp_sockets(pid, port)
+        listeners = [fd for state, _, fd in sockets if state == _TCP_LISTEN]
+        if not listeners:
+            return f"indiserver's listening socket on port {port} was not found in /proc/{pid}"
+        for fd in listeners:
+            with socket.socket(fileno=_pidfd_getfd(pid, fd)) as listener:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
+        for state, remote, fd in sockets:
+            if state == _TCP_ESTABLISHED and not _is_loopback_hex(remote):
+                with socket.socket(fileno=_pidfd_getfd(pid, fd)) as early:
+                    early.shutdown(socket.SHUT_RDWR)
+                log.warning("closed a connection to indiserver made from another host")
+    except OSError as error:
+        return f"could not restrict indiserver's port {port} to this machine: {error}"
+    return None
+
+
 # ----------------------------------------------------------------- log lines
 
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: ")
@@ -355,15 +452,57 @@ _LISTENING = re.compile(r"^listening to port (?P<port>\d+)")
 # Only the TCP bind: a failure of the -u socket reads "Local server: bind: ...".
 _TCP_BIND_FAILED = re.compile(r"^bind: (?P<why>.*)")
 _QUIET = re.compile(r"^(Client \d+: |FIFO: |With name: )|: snooping on ")
+# What indiserver itself says about a driver ("Driver X: read EOF", ...), as
+# opposed to what the driver printed on its stderr.
+_BOOKKEEPING = re.compile(
+    r"^(pid=|socket=|snooping on |restart #|Terminated after |read EOF$|stderr EOF$|"
+    r"read: |write: |queuing |read <|sending |dp->name: |name: )"
+)
+#: A driver's output line older than this when it dies is not taken for its error.
+_ERROR_RECENT = 10.0
+
+
+#: A local driver: the bare name of its program, looked up on PATH as
+#: indiserver's execlp() does; never a path.
+_BARE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,127}")
+#: Every line the supervisor may write to the FIFO (see :func:`_check_fifo_line`).
+_LOCAL_LINE = re.compile(r'(?:start|stop) [A-Za-z0-9_][A-Za-z0-9_.+-]*(?: -n "[^"@]+")?')
+_REMOTE_LINE = re.compile(r"(?:start|stop) [^\"@]+@[A-Za-z0-9.-]+(?::[0-9]{1,5})?")
+
+
+def check_driver_executable(executable: str) -> str:
+    """Refuse (:class:`DriverNotAllowedError`) anything but the bare name of a program."""
+    if not _BARE_NAME.fullmatch(executable):
+        raise DriverNotAllowedError(
+            f"driver executable {executable!r} is not allowed: name an INDI driver by the bare "
+            "name of its program (like indi_simulator_ccd), which is looked up on PATH; "
+            "never by a path"
+        )
+    return executable
 
 
 def _fifo_line(verb: str, driver: ProfileDriver) -> str:
-    if driver.is_remote:
-        # indiserver takes the rest of the line and drops any quotes.
-        return f"{verb} {driver.executable}"
-    if driver.name is None:
+    """``start EXE``, ``start EXE -n "Device Name"`` or ``start Device@host:port``.
+
+    indiserver reads the device name up to the next double quote and has no
+    escape for it, so the name is quoted and may hold no quote; ProfileDriver
+    refuses such names, and :func:`_check_fifo_line` checks the line again.
+    """
+    if driver.is_remote or driver.name is None:
+        # indiserver takes the rest of a remote line and drops any quotes.
         return f"{verb} {driver.executable}"
     return f'{verb} {driver.executable} -n "{driver.name}"'
+
+
+def _check_fifo_line(line: str) -> None:
+    """The last check before indiserver: one command, no line break, no NUL,
+    no stray quote, nothing but the shapes :func:`_fifo_line` makes."""
+    if line.isprintable() and (_LOCAL_LINE.fullmatch(line) or _REMOTE_LINE.fullmatch(line)):
+        return
+    raise InvalidDriverNameError(
+        f"refusing to write {line!r} to indiserver's FIFO: a driver, device name or label "
+        "holds a character that would break the command (newline, quote, control character)"
+    )
 
 
 # ----------------------------------------------------------------- supervisor
@@ -387,6 +526,13 @@ class IndiServerSupervisor:
       restarted after ``backoff_initial`` seconds, doubling up to
       ``backoff_max`` while it keeps dying; a server that stayed up
       ``stable_after`` seconds starts again from ``backoff_initial``.
+    - ``driver_policy``: called with each driver to start (a
+      :class:`~indiws.db.ProfileDriver`); raises (e.g.
+      :class:`DriverNotAllowedError`) to refuse it.  Without one, any bare
+      program name found on ``PATH`` may run.
+    - ``loopback_only``: make indiserver's TCP port accept connections from
+      this machine only (indiserver 1.9.9 itself always listens on every
+      interface); :attr:`network_exposure` says why when that failed.
     - ``start_timeout``: how long :meth:`start` waits for the port to listen;
       ``driver_timeout``: how long a driver start or stop waits for its process;
       ``fifo_timeout``: how long a FIFO write may wait for indiserver to read.
@@ -412,6 +558,8 @@ class IndiServerSupervisor:
         backoff_max: float = 10.0,
         stable_after: float = 30.0,
         parent_death_signal: bool = True,
+        driver_policy: Callable[[ProfileDriver], None] | None = None,
+        loopback_only: bool = True,
     ) -> None:
         if not 1 <= port <= 65535:
             raise ValueError(f"port must be from 1 to 65535, not {port}")
@@ -430,6 +578,12 @@ class IndiServerSupervisor:
         self.backoff_max = backoff_max
         self.stable_after = stable_after
         self._parent_death_signal = parent_death_signal
+        #: Called with every driver before it starts; raises to refuse it.
+        self.driver_policy = driver_policy
+        self.loopback_only = loopback_only
+        #: Why indiserver's TCP port is open to other hosts (None: loopback only,
+        #: or not started yet); see :func:`restrict_to_loopback`.
+        self.network_exposure: str | None = None
         self._env = {**os.environ, **(env or {})}
         self._run_dir_arg = Path(run_dir) if run_dir is not None else None
         self._run_dir: Path | None = None
@@ -451,7 +605,9 @@ class IndiServerSupervisor:
         self._drivers: dict[tuple[str, str | None], DriverInstance] = {}
         self._awaiting_pid: dict[str, deque[DriverInstance]] = {}
         self._recently_deleted: list[str] = []
-        self._driver_output: dict[str, deque[str]] = {}
+        # Per executable: (sequence number, time, line) of what drivers printed.
+        self._driver_output: dict[str, deque[tuple[int, float, str]]] = {}
+        self._output_seq = 0
         self._next_order = 0
         self._subscribers: list[Callable[[SupervisorEvent], None]] = []
 
@@ -509,6 +665,7 @@ class IndiServerSupervisor:
             else None,
             "server_restarts": self.server_restarts,
             "driver_restarts": self.driver_restarts,
+            "open_to_network": self.network_exposure is not None,
             "drivers": [d.to_dict() for d in self.drivers()],
         }
 
@@ -601,6 +758,7 @@ class IndiServerSupervisor:
                 await self._terminate(proc, timeout)
                 self._proc = None
                 self.started_at = None
+                self.network_exposure = None  # nothing listens any more
                 self._listening.clear()
                 self._emit("server_stopped")
             now = _utcnow()
@@ -672,6 +830,10 @@ class IndiServerSupervisor:
         :class:`FifoError`, or :class:`DriverError` when it did not come up.
         """
         spec = _spec(executable, name, label)
+        if not spec.is_remote:
+            check_driver_executable(spec.executable)
+        if self.driver_policy is not None:
+            self.driver_policy(spec)  # raises to refuse, before anything runs
         self._require_running()
         existing = self._drivers.get((spec.executable, spec.name))
         if existing is not None and existing.state in (DriverState.STARTING, DriverState.RUNNING):
@@ -890,7 +1052,19 @@ class IndiServerSupervisor:
             self._proc = None
             raise
         self.started_at = _utcnow()
-        log.info("indiserver pid %d listens on port %d", proc.pid, self.port)
+        if self.loopback_only:
+            self.network_exposure = restrict_to_loopback(proc.pid, self.port)
+        else:
+            self.network_exposure = "asked for (loopback_only=False)"
+        if self.network_exposure and self.loopback_only:
+            log.warning(
+                "indiserver's port %d is open to every host on the network, without "
+                "authentication: %s",
+                self.port,
+                self.network_exposure,
+            )
+        scope = "every interface" if self.network_exposure else "this machine only"
+        log.info("indiserver pid %d listens on port %d (%s)", proc.pid, self.port, scope)
 
     async def _wait_listening(self, proc: asyncio.subprocess.Process) -> None:
         deadline = time.monotonic() + self.start_timeout
@@ -1090,6 +1264,7 @@ class IndiServerSupervisor:
         its end after each writer, so a short ENXIO window is normal.  A line is
         shorter than PIPE_BUF, so it is written whole or not at all.
         """
+        _check_fifo_line(line)
         data = (line + "\n").encode()
         deadline = time.monotonic() + self.fifo_timeout
         log.debug("FIFO <- %s", line)
@@ -1230,7 +1405,10 @@ class IndiServerSupervisor:
             server_log.warning("%s", body)
             self._on_driver_died(exe, restarting=False, detail=message)
         else:
-            self._driver_output.setdefault(exe, deque(maxlen=10)).append(message)
+            if not _BOOKKEEPING.match(message):
+                self._output_seq += 1
+                output = self._driver_output.setdefault(exe, deque(maxlen=10))
+                output.append((self._output_seq, time.monotonic(), message))
             if _QUIET.search(body) or message in ("read EOF", "stderr EOF"):
                 server_log.debug("%s", body)
             else:
@@ -1253,6 +1431,7 @@ class IndiServerSupervisor:
         driver.pid = pid
         driver.started_at = _utcnow()
         driver.last_error = None
+        driver.output_from = self._output_seq + 1
         if driver.state is DriverState.STARTING:
             driver.state = DriverState.RUNNING
         self._notify()
@@ -1263,9 +1442,18 @@ class IndiServerSupervisor:
             log.debug("indiserver reports %r for %s, which is not in the listing", detail, exe)
             return
         driver.devices.update(self._recently_deleted)
-        output = self._driver_output.get(exe)
+        # The driver's last line, printed by this process (not an earlier one of
+        # the same executable) shortly before it died; never indiserver's own
+        # bookkeeping ("snooping on ...", "read EOF").  With two instances of one
+        # executable alive, indiserver's log cannot tell whose line it is.
+        recent = time.monotonic() - _ERROR_RECENT
         error = next(
-            (m for m in reversed(output or ()) if m not in ("read EOF", "stderr EOF")), None
+            (
+                line
+                for seq, at, line in reversed(self._driver_output.get(exe, ()))
+                if seq >= driver.output_from and at >= recent
+            ),
+            None,
         )
         driver.pid = None
         if restarting:
@@ -1281,7 +1469,7 @@ class IndiServerSupervisor:
             return
         driver.state = DriverState.CRASHED
         driver.stopped_at = _utcnow()
-        driver.last_error = error or detail
+        driver.last_error = error or f"exited without an error message (indiserver: {detail})"
         log.warning(
             "driver %s crashed and is stopped (%s)%s",
             driver.describe(),
@@ -1347,7 +1535,7 @@ def _spec(executable: str, name: str | None, label: str | None) -> ProfileDriver
     try:
         return ProfileDriver(executable, name, label)
     except ValueError as error:
-        raise DriverError(str(error)) from error
+        raise InvalidDriverNameError(str(error)) from None
 
 
 def _describe(executable: str, name: str | None) -> str:

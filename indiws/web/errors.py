@@ -19,7 +19,7 @@ from ..client import (
     UnknownElementError,
     UnknownPropertyError,
 )
-from ..db import ProfileExistsError, ProfileNotFoundError
+from ..db import ProfileExistsError, ProfileNotFoundError, StateDBUnavailableError
 from ..devices.errors import (
     ActionAborted,
     ActionFailed,
@@ -33,11 +33,13 @@ from ..devices.errors import (
 )
 from ..manager import (
     DriverError,
+    DriverNotAllowedError,
     DriverNotFoundError,
     FifoError,
     IndiServerError,
     IndiServerNotFoundError,
     IndiServerStartError,
+    InvalidDriverNameError,
     PortInUseError,
     ProfileStartError,
 )
@@ -108,6 +110,9 @@ _TABLE: list[tuple[type[BaseException], int, int, str]] = [
     (UnknownDriverError, 404, -32064, "unknown_driver"),
     (DriverNotRunningError, 404, -32065, "driver_not_running"),
     (DriverNotFoundError, 404, -32066, "driver_not_installed"),
+    (DriverNotAllowedError, 403, -32090, "driver_not_allowed"),
+    (InvalidDriverNameError, 400, INVALID_PARAMS, "invalid_params"),
+    (StateDBUnavailableError, 503, -32091, "state_db_unavailable"),
     (ProfileStartError, 502, -32067, "profile_start_failed"),
     (FifoError, 503, -32068, "fifo_error"),
     (DriverError, 409, -32069, "driver_error"),

@@ -323,6 +323,7 @@ class IndiwebProfileDriversHandler(IndiwebHandler):
                 if not isinstance(entry, dict):
                     raise invalid_params(f"driver entry must be an object, not {entry!r}")
                 if isinstance(entry.get("label"), str):
+                    # A label names a catalog driver; other indiservers' devices go in "remote".
                     drivers.append(self.service.profile_driver_for_label(entry["label"]))
                 elif isinstance(entry.get("remote"), str):
                     drivers.extend(
@@ -371,6 +372,8 @@ class IndiwebCustomDriverHandler(IndiwebHandler):
             values[key] = value.strip()
         if not values["Label"] or not values["Exec"]:
             raise invalid_params('"Label" and "Exec" are required')
+        # Only another label for a program the catalog lists: naming a new
+        # program is the operator's (--custom-driver), not an HTTP client's.
         self.service.add_custom_driver(
             values["Label"], values["Name"], values["Family"], values["Exec"], values["Version"]
         )
@@ -402,7 +405,8 @@ class IndiwebDriverActionHandler(IndiwebHandler):
         if action.endswith("_remote") and "@" not in label:
             raise invalid_params(f"a remote driver is named 'Device@host[:port]', not {label!r}")
         if action in ("start", "start_remote"):
-            await service.start_driver_by_label(label)
+            # Only start_remote takes Device@host; start refuses a label with '@'.
+            await service.start_driver_by_label(label, remote=action == "start_remote")
             message = (
                 "Remote driver {} started" if action == "start_remote" else "Driver {} started"
             )
@@ -461,7 +465,9 @@ def _profile_driver(service: Service, entry: Any) -> ProfileDriver:
         return ProfileDriver(info.executable, entry.get("name"), info.label)
     if not isinstance(entry, str | dict):
         raise invalid_params(f"a driver is a string or an object, not {entry!r}")
-    return ProfileDriver.from_value(entry)
+    driver = ProfileDriver.from_value(entry)
+    service.check_driver(driver)  # refuse now what could never start
+    return driver
 
 
 _PROFILE_FIELDS = {"name", "port", "auto_start", "auto_connect", "drivers", "roles"}
@@ -793,6 +799,7 @@ _SERVER_STATUS_EXAMPLE = {
     "fifo": "/home/me/.local/share/indiws/indiserver/indiserver.fifo",
     "started_at": "2026-01-01T20:00:00+00:00",
     "server_restarts": 0,
+    "open_to_network": False,
     "drivers": [],
     "roles": {
         "camera": {
@@ -948,6 +955,12 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "fifo": _NULLABLE_STRING,
                 "started_at": {"type": ["string", "null"], "format": "date-time"},
                 "server_restarts": {"type": "integer"},
+                "open_to_network": {
+                    "type": "boolean",
+                    "description": "indiserver's port accepts connections from other hosts "
+                    "(`--embedded-indi-lan`, or it could not be restricted: see the log); "
+                    "false: this machine only.",
+                },
                 "drivers": {"type": "array", "items": _schema("ManagedDriver")},
                 "roles": {"type": "object", "additionalProperties": {"type": "object"}},
             },
@@ -1047,7 +1060,9 @@ def _indiweb_driver_op(action: str, remote: bool = False) -> dict[str, Any]:
             ok=_message(f"{'Remote driver' if remote else 'Driver'} {label_text} {verb}"),
             errors=_errors(
                 True,
-                e400="Not `Device@host` for a remote driver.",
+                e400="`invalid_params`: a label with a control character (newline, ...), "
+                "a double quote or (but for a remote driver, which needs one) an `@`; a "
+                "malformed `Device@host[:port]`.",
                 e404="`unknown_driver` (label not in the catalog), `driver_not_installed`, "
                 "`driver_not_running` (stop).",
                 e409=f"{_NOT_MANAGED}; `driver_error` (did not start or stop).",
@@ -1244,8 +1259,10 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/api/profiles/custom/add": {
         "post": _op(
             "Add a custom driver",
-            "A driver the catalog does not list, usable by its label from then on. Kept "
-            "until the service stops (not stored).",
+            "Another label for a program of the catalog, usable from then on. Kept until the "
+            "service stops (not stored). A program the catalog does not list is refused (403): "
+            "choosing which programs may run is the operator's, with `--custom-driver` on the "
+            "service's command line.",
             tag=_TAG_INDIWEB,
             body=_json_body(
                 {
@@ -1265,7 +1282,12 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 },
             ),
             ok=_message("Custom driver saved and collection updated"),
-            errors=_errors(True, e400="Label or Exec missing."),
+            errors=_errors(
+                True,
+                e400="Label or Exec missing, or holds a control character or a double quote.",
+                e403="`driver_not_allowed`: Exec is not a program of the catalog; a new driver "
+                "program is the operator's to add (`--custom-driver LABEL=EXECUTABLE`).",
+            ),
         )
     },
     "/api/drivers": {
@@ -1415,6 +1437,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 errors=_errors(
                     False,
                     e400="Bad field.",
+                    e403="`driver_not_allowed`: a driver no start could run.",
                     e404="`unknown_driver` (a label).",
                     e409="`profile_exists`.",
                 ),
@@ -1441,6 +1464,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             errors=_errors(
                 False,
                 e400="Bad field.",
+                e403="`driver_not_allowed`: a driver no start could run.",
                 e404="`unknown_profile`, `unknown_driver`.",
                 e409="`profile_exists` (rename).",
             ),
@@ -1511,7 +1535,10 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 ok=_json_response("The instance.", _schema("ManagedDriver"), _DRIVER_EXAMPLE),
                 errors=_errors(
                     False,
-                    e400="Missing executable/label, unknown field.",
+                    e400="Missing executable/label, unknown field, a name or label with a "
+                    "control character or a double quote.",
+                    e403="`driver_not_allowed`: a path, or a program neither the catalog nor "
+                    "`--custom-driver` names.",
                     e404="`driver_not_installed`, `unknown_driver`, `driver_not_running`.",
                     e409=f"{_NOT_MANAGED}; `driver_error`.",
                     e503="`fifo_error`, `indiserver_error`: indiserver does not run.",

@@ -271,6 +271,12 @@ class StatusHandler(ApiHandler):
                 "device_count": len(devices),
                 "connected_devices": sum(1 for d in devices if d.connected),
                 "roles": self.service.roles.assignments(),
+                # A failing state file: what needs it answers 503, this says why.
+                "state_db": {
+                    "path": str(self.service.db.path),
+                    "ok": self.service.db.error is None,
+                    "error": self.service.db.error,
+                },
             }
         )
 
@@ -568,6 +574,17 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                     "additionalProperties": _NULLABLE_STRING,
                     "description": "role → device name (null: free)",
                 },
+                "state_db": {
+                    "type": "object",
+                    "description": "The state file (roles, profiles). When it fails, `ok` is "
+                    "false, `error` says why, calls that write it answer 503 "
+                    "`state_db_unavailable`, and the roles shown are the last known.",
+                    "properties": {
+                        "path": {"type": "string"},
+                        "ok": {"type": "boolean"},
+                        "error": _NULLABLE_STRING,
+                    },
+                },
             },
         },
     }
@@ -640,6 +657,11 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                             "camera": "CCD Simulator",
                             "focuser": None,
                             "filter_wheel": None,
+                        },
+                        "state_db": {
+                            "path": "/home/me/.local/share/indiws/indiws.sqlite3",
+                            "ok": True,
+                            "error": None,
                         },
                     },
                 )
