@@ -42,8 +42,9 @@ __all__ = [
     "StateDBError",
 ]
 
-#: The roles a device can play; one device per role.
-ROLES: tuple[str, ...] = ("telescope", "camera", "focuser", "filter_wheel")
+#: The roles a device can play; one device per role.  ``guider`` is a
+#: second camera, the one a guiding program (or lightAPT's guider panel) uses.
+ROLES: tuple[str, ...] = ("telescope", "camera", "focuser", "filter_wheel", "guider")
 
 #: Name of the state file inside the data directory.
 DB_FILENAME = "indiws.sqlite3"
@@ -52,7 +53,7 @@ DB_FILENAME = "indiws.sqlite3"
 DEFAULT_PORT = 7624
 
 #: Version of the schema this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Name of the profile seeded into a new file.
 SIMULATORS_PROFILE = "Simulators"
@@ -203,13 +204,47 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-_ROLE_LIST = ", ".join(f"'{role}'" for role in ROLES)
+def _role_list(roles: Iterable[str]) -> str:
+    return ", ".join(f"'{role}'" for role in roles)
 
-# Each entry brings the schema from version i to i + 1.
+
+#: The roles of schema version 1 (its CHECK constraints name them).
+_ROLES_V1 = ("telescope", "camera", "focuser", "filter_wheel")
+
+
+def _rebuild_role_tables(roles: Iterable[str]) -> str:
+    """Recreate the two role tables with a CHECK naming ``roles``, keeping
+    their rows (SQLite cannot change a CHECK constraint in place)."""
+    allowed = _role_list(roles)
+    return f"""
+    CREATE TABLE roles_new (
+        role TEXT PRIMARY KEY CHECK (role IN ({allowed})),
+        device_name TEXT NOT NULL,
+        assigned_at TEXT NOT NULL
+    );
+    INSERT INTO roles_new (role, device_name, assigned_at)
+        SELECT role, device_name, assigned_at FROM roles;
+    DROP TABLE roles;
+    ALTER TABLE roles_new RENAME TO roles;
+    CREATE TABLE profile_roles_new (
+        profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ({allowed})),
+        device_name TEXT NOT NULL,
+        PRIMARY KEY (profile_id, role)
+    );
+    INSERT INTO profile_roles_new (profile_id, role, device_name)
+        SELECT profile_id, role, device_name FROM profile_roles;
+    DROP TABLE profile_roles;
+    ALTER TABLE profile_roles_new RENAME TO profile_roles;
+    """
+
+
+# Each entry brings the schema from version i to i + 1.  An entry is never
+# changed once released: a new role is a new step.
 _MIGRATIONS: tuple[str, ...] = (
     f"""
     CREATE TABLE roles (
-        role TEXT PRIMARY KEY CHECK (role IN ({_ROLE_LIST})),
+        role TEXT PRIMARY KEY CHECK (role IN ({_role_list(_ROLES_V1)})),
         device_name TEXT NOT NULL,
         assigned_at TEXT NOT NULL
     );
@@ -232,11 +267,13 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE profile_roles (
         profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ({_ROLE_LIST})),
+        role TEXT NOT NULL CHECK (role IN ({_role_list(_ROLES_V1)})),
         device_name TEXT NOT NULL,
         PRIMARY KEY (profile_id, role)
     );
     """,
+    # 2: the guider role.
+    _rebuild_role_tables((*_ROLES_V1, "guider")),
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 

@@ -1,4 +1,4 @@
-"""Which device plays which role (telescope, camera, focuser, filter wheel).
+"""Which device plays which role (telescope, camera, focuser, filter wheel, guider).
 
 A role holds one device; a newer assignment replaces the older one.  The
 assignments are stored in the state database, so that the next start of the

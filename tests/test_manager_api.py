@@ -247,7 +247,7 @@ async def test_v1_profiles(running_service: RunningService) -> None:
     await fails(rs, "POST", "/api/v1/profiles", 409, "profile_exists", {"name": "Backyard"})
     await fails(rs, "POST", "/api/v1/profiles", 400, "invalid_params", {"port": 7624})
     await fails(rs, "POST", "/api/v1/profiles", 400, "invalid_params", {"name": "x", "colour": 1})
-    bad_role = {"name": "x", "roles": {"guider": "CCD Simulator"}}
+    bad_role = {"name": "x", "roles": {"dome": "Dome Simulator"}}
     await fails(rs, "POST", "/api/v1/profiles", 400, "invalid_params", bad_role)
     bad_label = {"name": "x", "drivers": [{"label": "No Such"}]}
     await fails(rs, "POST", "/api/v1/profiles", 404, "unknown_driver", bad_label)

@@ -75,7 +75,7 @@ def test_unknown_role_is_refused_with_the_valid_ones(db_path: Path) -> None:
             db.set_role("dome", "Dome Simulator")
         with pytest.raises(ValueError, match="device name"):
             db.set_role("camera", "")
-        assert set(ROLES) == {"telescope", "camera", "focuser", "filter_wheel"}
+        assert set(ROLES) == {"telescope", "camera", "focuser", "filter_wheel", "guider"}
 
 
 def test_profile_crud_round_trip_survives_reopening(db_path: Path) -> None:
@@ -185,7 +185,7 @@ def test_bad_profile_fields_are_refused(db_path: Path) -> None:
         with pytest.raises(ValueError, match="port"):
             db.create_profile("P", port=70000)
         with pytest.raises(ValueError, match="unknown role"):
-            db.create_profile("P", roles={"guider": "Guide Simulator"})
+            db.create_profile("P", roles={"dome": "Dome Simulator"})
         with pytest.raises(ValueError, match="profile name"):
             db.create_profile("")
         # Nothing half-written after a refusal.
@@ -212,3 +212,31 @@ async def test_calls_from_threads_and_loop_are_safe(db_path: Path) -> None:
         assert len(db.profile_names()) == 11
     finally:
         db.close()
+
+
+def test_version_1_file_is_migrated_and_keeps_its_roles(db_path: Path) -> None:
+    """A file written before the guider role: its assignments stay, guider is accepted."""
+    from indiws.db import _MIGRATIONS
+
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path) as raw:
+        raw.executescript(_MIGRATIONS[0])
+        raw.execute(
+            "INSERT INTO roles VALUES ('camera', 'CCD Simulator', '2024-01-01T00:00:00+00:00')"
+        )
+        raw.execute("INSERT INTO profiles (name, created_at, updated_at) VALUES ('Old', 'x', 'x')")
+        raw.execute("INSERT INTO profile_roles VALUES (1, 'focuser', 'Focuser Simulator')")
+        with pytest.raises(sqlite3.IntegrityError):
+            raw.execute("INSERT INTO roles VALUES ('guider', 'Guide Camera', 'x')")
+        raw.execute("PRAGMA user_version = 1")
+    with StateDB(db_path) as db:
+        assert db.schema_version == SCHEMA_VERSION
+        assert db.get_roles() == {"camera": "CCD Simulator"}
+        assert db.require_profile("Old").roles == {"focuser": "Focuser Simulator"}
+        db.set_role("guider", "Guide Camera")
+        db.update_profile("Old", roles={"focuser": "Focuser Simulator", "guider": "Guide Camera"})
+    with StateDB(db_path) as db:  # and again, with nothing left to migrate
+        assert db.get_roles() == {"camera": "CCD Simulator", "guider": "Guide Camera"}
+        assert db.require_profile("Old").roles["guider"] == "Guide Camera"
+        with pytest.raises(ValueError, match="unknown role 'dome'"):
+            db.set_role("dome", "Dome Simulator")

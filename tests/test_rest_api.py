@@ -167,7 +167,7 @@ async def test_status(running_service: RunningService, indiserver: Any) -> None:
     assert body["device_count"] == 4
     assert 0 <= body["connected_devices"] <= 4
     assert body["uptime_s"] >= 0
-    assert set(body["roles"]) == {"telescope", "camera", "focuser", "filter_wheel"}
+    assert set(body["roles"]) == {"telescope", "camera", "focuser", "filter_wheel", "guider"}
 
 
 # ---------------------------------------------------------------- setting
@@ -391,7 +391,7 @@ async def test_roles(running_service: RunningService) -> None:
     url = f"{svc.url}{API}/roles"
     code, body = await call(url)
     assert code == 200
-    assert set(body) == {"telescope", "camera", "focuser", "filter_wheel"}
+    assert set(body) == {"telescope", "camera", "focuser", "filter_wheel", "guider"}
     assert all(r["device_name"] is None for r in body.values())
 
     code, body = await call(f"{url}/camera", "PUT", {"device": "CCD Simulator"})
@@ -429,6 +429,7 @@ async def test_roles(running_service: RunningService) -> None:
         "camera": "CCD Simulator",
         "focuser": "Focuser Simulator",
         "filter_wheel": "Filter Simulator",
+        "guider": None,
     }
 
     code, body = await call(f"{url}/camera", "DELETE")
@@ -444,7 +445,7 @@ async def test_role_errors(running_service: RunningService) -> None:
     svc = running_service
     url = f"{svc.url}{API}/roles"
     for role, raw, status, code_name, text in [
-        ("guider", b'{"device": "CCD Simulator"}', 404, "unknown_role", "guider"),
+        ("dome", b'{"device": "Dome Simulator"}', 404, "unknown_role", "dome"),
         ("camera", b'{"device": "No Such Cam"}', 404, "unknown_device", "No Such Cam"),
         ("camera", b"", 400, "invalid_params", "device"),
         ("camera", b'{"device": ""}', 400, "invalid_params", "device"),
@@ -459,7 +460,7 @@ async def test_role_errors(running_service: RunningService) -> None:
         assert body["error"]["code"] == code_name, (raw, body)
         assert text in body["error"]["message"], (raw, body)
     assert svc.service.roles.assignments()["camera"] is None
-    code, body = await call(f"{url}/guider", "DELETE")
+    code, body = await call(f"{url}/dome", "DELETE")
     assert code == 404 and body["error"]["code"] == "unknown_role"
 
 

@@ -69,4 +69,5 @@ ROLE_CLASSES: dict[str, type[RoleDevice]] = {
     "camera": Camera,
     "focuser": Focuser,
     "filter_wheel": FilterWheel,
+    "guider": Camera,  # a second camera
 }

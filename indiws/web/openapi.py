@@ -282,7 +282,7 @@ _TAGS: list[dict[str, str]] = [
     {"name": "devices", "description": "Devices and their INDI properties."},
     {
         "name": "roles",
-        "description": "Which device plays telescope, camera, focuser, filter_wheel.",
+        "description": "Which device plays telescope, camera, focuser, filter_wheel, guider.",
     },
     {"name": "service", "description": "The service itself and this document."},
 ]
