@@ -23,7 +23,14 @@ from .client import (
 from .db import ROLES, StateDB
 from .protocol import Permission, PropertyState
 
-__all__ = ["ROLES", "ConnectFailedError", "RoleManager", "UnknownRoleError"]
+__all__ = [
+    "ROLES",
+    "ROLE_ALIASES",
+    "ConnectFailedError",
+    "RoleManager",
+    "UnknownRoleError",
+    "role_named",
+]
 
 log = logging.getLogger("indiws.roles")
 
@@ -33,6 +40,21 @@ _ACTIVE_DEVICE_ELEMENTS = {
     "focuser": "ACTIVE_FOCUSER",
     "filter_wheel": "ACTIVE_FILTER",
 }
+
+
+#: The other names lightAPT's front ends give the roles (its code says
+#: ``focus`` and ``filter``; its documentation our ``focuser`` and
+#: ``filter_wheel``).  Only its calls take them: the REST and JSON-RPC APIs
+#: name roles by `ROLES` alone.
+ROLE_ALIASES: dict[str, str] = {"focus": "focuser", "filter": "filter_wheel"}
+
+
+def role_named(name: str) -> str | None:
+    """The role ``name`` means, as a role name or one of `ROLE_ALIASES`; None
+    for anything else."""
+    if name in ROLES:
+        return name
+    return ROLE_ALIASES.get(name)
 
 
 class UnknownRoleError(INDIError, LookupError):
