@@ -29,6 +29,7 @@ __all__ = [
     "ConnectFailedError",
     "RoleManager",
     "UnknownRoleError",
+    "guess_role",
     "role_named",
 ]
 
@@ -55,6 +56,26 @@ def role_named(name: str) -> str | None:
     if name in ROLES:
         return name
     return ROLE_ALIASES.get(name)
+
+
+#: DRIVER_INTERFACE bits that suggest a role, in the order they are tried
+#: (the CCD simulator is a CCD, a guider port and a filter wheel: a camera).
+_ROLE_INTERFACES: tuple[tuple[int, str], ...] = (
+    (1, "telescope"),
+    (2, "camera"),
+    (8, "focuser"),
+    (16, "filter_wheel"),
+)
+
+
+def guess_role(interfaces: int) -> str | None:
+    """The role a device of this DRIVER_INTERFACE bitmask most likely plays:
+    telescope (bit 1), CCD (2) → camera, focuser (8), filter (16) →
+    filter_wheel, the first that matches; None for other devices."""
+    for bit, role in _ROLE_INTERFACES:
+        if interfaces & bit:
+            return role
+    return None
 
 
 class UnknownRoleError(INDIError, LookupError):
