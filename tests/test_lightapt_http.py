@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
-from ws_support import WsClient
+from ws_support import WsClient, tick_driver_command
 
 from indiws.service import Config, Service
 from indiws.testing import (
@@ -179,6 +179,25 @@ async def test_fifo_refusals_in_the_originals_words(running_service: RunningServ
     # A path the original did not route either stays a JSON 404.
     answer = await send(svc.port, curl("/FIFO/start/camera/"))
     assert answer.status == 404 and answer.json()["error"]["code"] == "http_error"
+
+
+@pytest.mark.slow
+async def test_fifo_says_when_the_device_cannot_connect(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    """The bench's tick driver defines no CONNECTION: the device cannot be
+    connected, and the answer says so instead of ``Got!``."""
+    server = indiserver_factory([tick_driver_command(tmp_path / "driver")])
+    running = await start_service(server, tmp_path / "data")
+    try:
+        answer = await fifo(running, "/FIFO/start/camera/Tick/")
+        assert answer.startswith("Connect failed! ") and "CONNECTION" in answer, answer
+        # The assignment stays: the device is connected when it can be.
+        assert running.service.db.get_role("camera") == "Tick"
+        connect = await send(running.port, axios("/device_connect/start/focus/Tick/"))
+        assert connect.json() == {"data": False, "message": answer}
+    finally:
+        await running.stop()
 
 
 async def test_fifo_roles_by_lightapts_names_survive_a_restart(

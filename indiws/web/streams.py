@@ -499,10 +499,11 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "name": "stream",
                     "in": "query",
                     "required": False,
-                    "description": "`1` (or `true`): start the stream at open; `0` (or "
-                    "`false`): wait for the first JSON-RPC request. Default: start at open "
-                    "when `device` or `property` is given, else wait.",
-                    "schema": {"type": "string", "enum": ["1", "0", "true", "false"]},
+                    "description": "`1` (also `true`, `yes`, `on`, or empty): start the "
+                    "stream at open; `0` (also `false`, `no`, `off`): wait for the first "
+                    "JSON-RPC request. Default: start at open when `device` or `property` is "
+                    "given, else wait (a bare connection sends nothing until asked).",
+                    "schema": {"type": "string"},
                     "example": "1",
                 },
             ],
