@@ -66,8 +66,8 @@ def answer(text: str, client: INDIClient, roles: RoleLookup) -> str:
     role = role_named(args[0])
     if role is None:
         return WRONG_ROLE
-    name = roles.device_for(role)
-    device = client.devices.get(name) if name is not None else None
+    device_name = roles.device_for(role)
+    device = client.devices.get(device_name) if device_name is not None else None
     if device is None:
         # The role holds no device, or its device is not on indiserver now.
         return NOT_STARTED.format(tuple(args))
@@ -75,7 +75,7 @@ def answer(text: str, client: INDIClient, roles: RoleLookup) -> str:
         return device_block(device)
     # One or more property names (the original answered nothing for more
     # than one, although its printing function takes several).
-    return "".join(_property_or_complaint(device, name) for name in args[1:])
+    return "".join(_property_or_complaint(device, prop) for prop in args[1:])
 
 
 def device_block(device: Device) -> str:
