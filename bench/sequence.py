@@ -107,6 +107,10 @@ class Service:
         with urllib.request.urlopen(self.url + path, timeout=30) as resp:
             return json.load(resp)
 
+    def get_text(self, path: str) -> str:
+        with urllib.request.urlopen(self.url + path, timeout=30) as resp:
+            return resp.read().decode()
+
     def wait_ready(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while True:
@@ -265,7 +269,9 @@ async def timed(factory: Callable[[], Awaitable[Any]]) -> float:
 
 async def run(args: argparse.Namespace, service: Service) -> dict[str, Any]:
     for role, device in ROLES.items():
-        service.get(f"/FIFO/start/{role}/{quote(device, safe='')}/")
+        answer = service.get_text(f"/FIFO/start/{role}/{quote(device, safe='')}/")
+        if answer != "Got!":
+            raise RuntimeError(f"assigning {device} to {role}: {answer}")
     conn = await websocket_connect(f"ws://127.0.0.1:{service.port}/ws/indi_client/")
     rpc = Rpc(conn)
     bare = INDIClient("127.0.0.1", service.indi_port)

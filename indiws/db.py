@@ -292,14 +292,20 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-# The roles of schema version 1, frozen: its CHECK constraints named them.
-_ROLE_LIST = "'telescope', 'camera', 'focuser', 'filter_wheel'"
+def _role_list(roles: Iterable[str]) -> str:
+    return ", ".join(f"'{role}'" for role in roles)
 
-# Each entry brings the schema from version i to i + 1.
+
+#: The roles of schema version 1 (its CHECK constraints name them).
+_ROLES_V1 = ("telescope", "camera", "focuser", "filter_wheel")
+
+
+# Each entry brings the schema from version i to i + 1.  An entry is never
+# changed once released.
 _MIGRATIONS: tuple[str, ...] = (
     f"""
     CREATE TABLE roles (
-        role TEXT PRIMARY KEY CHECK (role IN ({_ROLE_LIST})),
+        role TEXT PRIMARY KEY CHECK (role IN ({_role_list(_ROLES_V1)})),
         device_name TEXT NOT NULL,
         assigned_at TEXT NOT NULL
     );
@@ -322,7 +328,7 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE profile_roles (
         profile_id INTEGER NOT NULL REFERENCES profiles(id) ON DELETE CASCADE,
-        role TEXT NOT NULL CHECK (role IN ({_ROLE_LIST})),
+        role TEXT NOT NULL CHECK (role IN ({_role_list(_ROLES_V1)})),
         device_name TEXT NOT NULL,
         PRIMARY KEY (profile_id, role)
     );

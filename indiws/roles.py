@@ -1,4 +1,4 @@
-"""Which device plays which role (telescope, camera, focuser, filter wheel).
+"""Which device plays which role (telescope, camera, focuser, filter wheel, guider).
 
 A role holds one device; a newer assignment replaces the older one.  The
 assignments are stored in the state database, so that the next start of the
@@ -23,7 +23,15 @@ from .client import (
 from .db import ROLES, StateDB
 from .protocol import Permission, PropertyState
 
-__all__ = ["ROLES", "ConnectFailedError", "RoleManager", "UnknownRoleError"]
+__all__ = [
+    "ROLES",
+    "ROLE_ALIASES",
+    "ConnectFailedError",
+    "RoleManager",
+    "UnknownRoleError",
+    "guess_role",
+    "role_named",
+]
 
 log = logging.getLogger("indiws.roles")
 
@@ -33,6 +41,41 @@ _ACTIVE_DEVICE_ELEMENTS = {
     "focuser": "ACTIVE_FOCUSER",
     "filter_wheel": "ACTIVE_FILTER",
 }
+
+
+#: The other names lightAPT's front ends give the roles (its code says
+#: ``focus`` and ``filter``; its documentation our ``focuser`` and
+#: ``filter_wheel``).  Only its calls take them: the REST and JSON-RPC APIs
+#: name roles by `ROLES` alone.
+ROLE_ALIASES: dict[str, str] = {"focus": "focuser", "filter": "filter_wheel"}
+
+
+def role_named(name: str) -> str | None:
+    """The role ``name`` means, as a role name or one of `ROLE_ALIASES`; None
+    for anything else."""
+    if name in ROLES:
+        return name
+    return ROLE_ALIASES.get(name)
+
+
+#: DRIVER_INTERFACE bits that suggest a role, in the order they are tried
+#: (the CCD simulator is a CCD, a guider port and a filter wheel: a camera).
+_ROLE_INTERFACES: tuple[tuple[int, str], ...] = (
+    (1, "telescope"),
+    (2, "camera"),
+    (8, "focuser"),
+    (16, "filter_wheel"),
+)
+
+
+def guess_role(interfaces: int) -> str | None:
+    """The role a device of this DRIVER_INTERFACE bitmask most likely plays:
+    telescope (bit 1), CCD (2) → camera, focuser (8), filter (16) →
+    filter_wheel, the first that matches; None for other devices."""
+    for bit, role in _ROLE_INTERFACES:
+        if interfaces & bit:
+            return role
+    return None
 
 
 class UnknownRoleError(INDIError, LookupError):

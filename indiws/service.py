@@ -313,6 +313,31 @@ class Service:
         await self.client.close()
         self.client.start()
 
+    async def connect_indiserver(self, timeout: float = 5.0) -> bool:
+        """Connect the INDI client again after `disconnect_indiserver` (no-op
+        while it is connected or trying to).  True once connected; False when
+        indiserver did not answer within ``timeout`` seconds (the client keeps
+        trying in the background, as at start-up)."""
+        if not self.client.connected:
+            self._start_client()
+        with contextlib.suppress(TimeoutError):
+            # Connected and the definitions in: a device list asked next is whole.
+            await self.client.wait_synced(timeout)
+        return self.client.connected
+
+    async def disconnect_indiserver(self) -> bool:
+        """Close the INDI client's connection and stop reconnecting, until
+        `connect_indiserver`.  indiserver and its drivers keep running (in
+        embedded mode too).  True if it was connected."""
+        was_connected = self.client.connected
+        self._client_started = False  # a restarted indiserver is not rejoined either
+        await self.client.close()
+        if was_connected:
+            log.info(
+                "disconnected from indiserver %s:%d on request", self.client.host, self.client.port
+            )
+        return was_connected
+
     # -------------------------------------------------------------- status
 
     def require_supervisor(self) -> IndiServerSupervisor:

@@ -192,42 +192,6 @@ def test_bad_profile_fields_are_refused(db_path: Path) -> None:
         assert db.profile_names() == [SIMULATORS_PROFILE]
 
 
-def test_version_1_file_keeps_its_roles_and_takes_the_guider(db_path: Path) -> None:
-    # A state file as version 1 wrote it: CHECK constraints named four roles.
-    db_path.parent.mkdir(parents=True)
-    with sqlite3.connect(db_path) as raw:
-        raw.executescript(
-            """
-            CREATE TABLE roles (role TEXT PRIMARY KEY CHECK (role IN
-                ('telescope', 'camera', 'focuser', 'filter_wheel')),
-                device_name TEXT NOT NULL, assigned_at TEXT NOT NULL);
-            CREATE TABLE profiles (id INTEGER PRIMARY KEY AUTOINCREMENT,
-                name TEXT NOT NULL UNIQUE, port INTEGER NOT NULL DEFAULT 7624,
-                auto_start INTEGER NOT NULL DEFAULT 0, auto_connect INTEGER NOT NULL DEFAULT 0,
-                created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
-            CREATE TABLE profile_drivers (profile_id INTEGER NOT NULL REFERENCES profiles(id)
-                ON DELETE CASCADE, position INTEGER NOT NULL, executable TEXT NOT NULL,
-                device_name TEXT, label TEXT, PRIMARY KEY (profile_id, position));
-            CREATE TABLE profile_roles (profile_id INTEGER NOT NULL REFERENCES profiles(id)
-                ON DELETE CASCADE, role TEXT NOT NULL CHECK (role IN
-                ('telescope', 'camera', 'focuser', 'filter_wheel')),
-                device_name TEXT NOT NULL, PRIMARY KEY (profile_id, role));
-            INSERT INTO roles VALUES ('camera', 'CCD Simulator', '2026-01-01T00:00:00+00:00');
-            INSERT INTO profiles VALUES (1, 'Mine', 7624, 1, 1, 'x', 'x');
-            INSERT INTO profile_roles VALUES (1, 'telescope', 'Telescope Simulator');
-            PRAGMA user_version = 1;
-            """
-        )
-    with StateDB(db_path) as db:
-        assert db.schema_version == SCHEMA_VERSION
-        assert db.get_role("camera") == "CCD Simulator"
-        assert db.get_profile("Mine").roles == {"telescope": "Telescope Simulator"}
-        db.set_role("guider", "Guide Simulator")
-        assert db.get_roles() == {"camera": "CCD Simulator", "guider": "Guide Simulator"}
-        # Not seeded again: the file had profiles already.
-        assert db.profile_names() == ["Mine"]
-
-
 def test_file_from_a_newer_version_is_refused(db_path: Path) -> None:
     StateDB(db_path).close()
     with sqlite3.connect(db_path) as raw:
@@ -248,3 +212,31 @@ async def test_calls_from_threads_and_loop_are_safe(db_path: Path) -> None:
         assert len(db.profile_names()) == 11
     finally:
         db.close()
+
+
+def test_version_1_file_is_migrated_and_keeps_its_roles(db_path: Path) -> None:
+    """A file written before the guider role: its assignments stay, guider is accepted."""
+    from indiws.db import _MIGRATIONS
+
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path) as raw:
+        raw.executescript(_MIGRATIONS[0])
+        raw.execute(
+            "INSERT INTO roles VALUES ('camera', 'CCD Simulator', '2024-01-01T00:00:00+00:00')"
+        )
+        raw.execute("INSERT INTO profiles (name, created_at, updated_at) VALUES ('Old', 'x', 'x')")
+        raw.execute("INSERT INTO profile_roles VALUES (1, 'focuser', 'Focuser Simulator')")
+        with pytest.raises(sqlite3.IntegrityError):
+            raw.execute("INSERT INTO roles VALUES ('guider', 'Guide Camera', 'x')")
+        raw.execute("PRAGMA user_version = 1")
+    with StateDB(db_path) as db:
+        assert db.schema_version == SCHEMA_VERSION
+        assert db.get_roles() == {"camera": "CCD Simulator"}
+        assert db.require_profile("Old").roles == {"focuser": "Focuser Simulator"}
+        db.set_role("guider", "Guide Camera")
+        db.update_profile("Old", roles={"focuser": "Focuser Simulator", "guider": "Guide Camera"})
+    with StateDB(db_path) as db:  # and again, with nothing left to migrate
+        assert db.get_roles() == {"camera": "CCD Simulator", "guider": "Guide Camera"}
+        assert db.require_profile("Old").roles["guider"] == "Guide Camera"
+        with pytest.raises(ValueError, match="unknown role 'dome'"):
+            db.set_role("dome", "Dome Simulator")

@@ -1,16 +1,18 @@
 """``/ws/debugging/``: snapshots for each filter, live events, connection
-loss and recovery, and the BLOB download endpoint, over real WebSockets
-against a real indiserver."""
+loss and recovery, when the stream starts, lightAPT's text commands, and
+the BLOB download endpoint, over real WebSockets against a real indiserver."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
-from tornado.websocket import websocket_connect
+from tornado.websocket import WebSocketClientConnection, websocket_connect
 from ws_support import WsClient, tick_driver_command
 
 from indiws.testing import IndiServerFactory, RunningService, start_service
@@ -33,7 +35,8 @@ PROPERTY_KEYS = {
 }
 
 
-async def open_stream(running: RunningService, query: str = "") -> tuple[WsClient, dict]:
+async def open_stream(running: RunningService, query: str = "?stream=1") -> tuple[WsClient, dict]:
+    """A stream that starts at open (a bare connection waits for a request)."""
     client = await WsClient.open(f"{running.ws_url}/ws/debugging/{query}")
     snapshot = await client.next_note()
     assert snapshot["method"] == "snapshot"
@@ -313,5 +316,280 @@ async def test_live_updates_follow_the_snapshot(
             await client.close()
         await asyncio.sleep(0.05)
         assert not running.service.client.devices["Tick"].properties["TICK_RATE"].busy
+    finally:
+        await running.stop()
+
+
+# ---------------------------------------------------------------- when the stream starts
+
+
+async def test_a_bare_connection_starts_the_stream_at_its_first_request(
+    running_service: RunningService,
+) -> None:
+    client = await WsClient.open(f"{running_service.ws_url}/ws/debugging/")
+    try:
+        status = await client.call("status")
+        assert status["device"] is None
+        # One snapshot, sent before the answer that started it.
+        assert [m.get("method", "answer") for _, m in client.log[:2]] == ["snapshot", "answer"]
+        assert SIMULATORS <= set(client.log[0][1]["params"]["devices"])
+        assert status["sent"] == 1
+    finally:
+        await client.close()
+
+
+async def test_a_first_subscribe_sends_only_its_own_snapshot(
+    running_service: RunningService,
+) -> None:
+    conn = await websocket_connect(f"{running_service.ws_url}/ws/debugging/")
+    try:
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "subscribe",
+            "params": {"device": "Focuser Simulator"},
+        }
+        await conn.write_message(json.dumps(request))
+        first = json.loads(await asyncio.wait_for(conn.read_message(), 5))
+        assert first["method"] == "snapshot"
+        assert first["params"]["devices"] == ["Focuser Simulator"]
+        second = json.loads(await asyncio.wait_for(conn.read_message(), 5))
+        assert second == {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "result": request["params"] | {"property": None},
+        }
+    finally:
+        conn.close()
+
+
+async def test_stream_0_waits_with_the_url_filter(running_service: RunningService) -> None:
+    client = await WsClient.open(
+        f"{running_service.ws_url}/ws/debugging/?device=Filter%20Simulator&stream=0"
+    )
+    try:
+        assert (await client.call("status"))["device"] == "Filter Simulator"
+        (_, snapshot), _ = client.log
+        assert snapshot["method"] == "snapshot"
+        assert {p["device"] for p in snapshot["params"]["properties"]} == {"Filter Simulator"}
+    finally:
+        await client.close()
+    with pytest.raises(HTTPClientError) as info:
+        await websocket_connect(f"{running_service.ws_url}/ws/debugging/?stream=maybe")
+    assert info.value.code == 400 and info.value.response is not None
+    body = json.loads(info.value.response.body)
+    assert body["error"]["code"] == "invalid_params" and body["error"]["data"]["param"] == "stream"
+
+
+# ---------------------------------------------------------------- lightAPT's text commands
+
+WRONG_COMMAND = "wrong command! only support:\nprint list "
+WRONG_ROLE = "Got Wrong device type!! Please check input!"
+CCD_DRIVER_INFO = (
+    "   > DRIVER_INFO type text\n"
+    "       DRIVER_NAME(Name)= CCD Simulator\n"
+    "       DRIVER_EXEC(Exec)= indi_simulator_ccd\n"
+    "       DRIVER_VERSION(Version)= 1.0\n"
+    "       DRIVER_INTERFACE(Interface)= 22\n"
+)
+CONNECTED = (
+    "   > CONNECTION type switch\n       CONNECT(Connect)= On\n       DISCONNECT(Disconnect)= Off\n"
+)
+#: One element line: name(label)= value.
+ELEMENT_LINE = re.compile(r"       [^ ].*\(.*\)= .*")
+
+
+class TextClient:
+    """lightAPT's debug page: sends the typed line, shows every frame as text."""
+
+    def __init__(self, conn: WebSocketClientConnection) -> None:
+        self.conn = conn
+
+    @classmethod
+    async def open(cls, running: RunningService, path: str = "/ws/debugging/") -> TextClient:
+        return cls(await websocket_connect(running.ws_url + path))
+
+    async def ask(self, line: str) -> str:
+        await self.conn.write_message(line)
+        answer = await asyncio.wait_for(self.conn.read_message(), 5)
+        assert isinstance(answer, str), answer
+        return answer
+
+
+async def assign(running: RunningService, **roles: str) -> None:
+    for role, device in roles.items():
+        await running.service.roles.assign(role, device)
+
+
+async def test_text_commands_are_answered_in_the_originals_words(
+    running_service: RunningService,
+) -> None:
+    await assign(
+        running_service,
+        camera="CCD Simulator",
+        telescope="Telescope Simulator",
+        focuser="Focuser Simulator",
+        filter_wheel="Filter Simulator",
+    )
+    text = await TextClient.open(running_service)
+    try:
+        # Every device, every property.
+        for command in ("print", "list"):
+            everything = await text.ask(command)
+            assert everything.startswith("List of Device Properties\n-- ")
+            for device in SIMULATORS:
+                assert f"\n-- {device}\n{CONNECTED}" in everything
+            assert CCD_DRIVER_INFO in everything
+            for line in everything.splitlines()[1:]:
+                assert line.startswith(("-- ", "   > ")) or ELEMENT_LINE.fullmatch(line), line
+
+        # One device, by role (the original's names and ours).
+        camera = await text.ask("print camera")
+        assert camera.startswith(f"-- CCD Simulator\n{CONNECTED}")
+        assert "\n-- " not in camera and CCD_DRIVER_INFO in camera
+        assert re.search(r"\n   > CCD1 type blob\n       CCD1\(Image\)= <blob \d+ bytes>\n", camera)
+        assert re.search(r"\n   > CCD_EXPOSURE type number\n       CCD_EXPOSURE_VALUE\(", camera)
+        for role, device in [
+            ("telescope", "Telescope Simulator"),
+            ("focus", "Focuser Simulator"),
+            ("focuser", "Focuser Simulator"),
+            ("filter", "Filter Simulator"),
+            ("filter_wheel", "Filter Simulator"),
+        ]:
+            assert (await text.ask(f"print {role}")).startswith(f"-- {device}\n{CONNECTED}")
+
+        # One property; an unknown one; several (the original answered nothing).
+        assert await text.ask("print camera DRIVER_INFO") == CCD_DRIVER_INFO
+        assert re.fullmatch(
+            r"   > FILTER_SLOT type number\n       FILTER_SLOT_VALUE\(Filter\)= \d+\.0\n",
+            await text.ask("list filter FILTER_SLOT"),
+        )
+        assert re.fullmatch(
+            r"   > FOCUS_MAX type number\n       FOCUS_MAX_VALUE\(Steps\)= \d+\.\d+\n",
+            await text.ask("print focus FOCUS_MAX"),
+        )
+        assert await text.ask("print camera NOPE") == "       NOPE is not a valid property name\n"
+        several = await text.ask("print camera DRIVER_INFO NOPE CONNECTION")
+        assert several == (
+            CCD_DRIVER_INFO + "       NOPE is not a valid property name\n" + CONNECTED
+        )
+        # Any run of whitespace separates words (the page may send a newline).
+        assert await text.ask("print  camera\tDRIVER_INFO\n") == CCD_DRIVER_INFO
+
+        # A role with no device, or whose device is not on indiserver.
+        assert await text.ask("print guider") == "wrong connection! check your input ('guider',)"
+        assert (
+            await text.ask("print guider CCD_INFO")
+            == "wrong connection! check your input ('guider', 'CCD_INFO')"
+        )
+        running_service.service.db.set_role("guider", "Gone Camera")
+        assert await text.ask("list guider") == "wrong connection! check your input ('guider',)"
+
+        # Unknown role; not a command.
+        for line in ("print dome", "print phd2", "list dome CONNECTION", "print Camera"):
+            assert await text.ask(line) == WRONG_ROLE, line
+        for line in ("show camera", "PRINT", "", "   ", "42", "print-camera"):
+            assert await text.ask(line) == WRONG_COMMAND, line
+    finally:
+        text.conn.close()
+
+
+@pytest.mark.slow
+async def test_a_text_client_sees_only_its_answers(running_service: RunningService) -> None:
+    """While the simulators' properties change, a JSON stream gets every change
+    and lightAPT's debug page gets nothing but the answers to its lines."""
+    svc = running_service
+    await assign(svc, focuser="Focuser Simulator", filter_wheel="Filter Simulator")
+    text = await TextClient.open(svc)
+    stream, _ = await open_stream(svc)
+    try:
+        assert (await text.ask("print filter FILTER_SLOT")).startswith("   > FILTER_SLOT ")
+        next_frame = asyncio.ensure_future(text.conn.read_message())
+        client = svc.service.client
+        focuser = client.devices["Focuser Simulator"]
+        position = focuser["ABS_FOCUS_POSITION"]["FOCUS_ABSOLUTE_POSITION"]
+        slot = client.devices["Filter Simulator"]["FILTER_SLOT"]["FILTER_SLOT_VALUE"]
+        await client.set_property(
+            "Focuser Simulator",
+            "ABS_FOCUS_POSITION",
+            {"FOCUS_ABSOLUTE_POSITION": position + 500 if position < 50000 else position - 500},
+        )
+        await client.set_property(
+            "Filter Simulator", "FILTER_SLOT", {"FILTER_SLOT_VALUE": 2 if slot != 2 else 3}
+        )
+        done, _ = await asyncio.wait({next_frame}, timeout=2)
+        assert not done, f"the text client got {next_frame.result()!r}"
+        # The JSON client saw the changes meanwhile.
+        changed = {
+            (m["params"]["device"], m["params"]["name"])
+            for _, m in stream.log
+            if m.get("method") == "updated"
+        }
+        assert {
+            ("Focuser Simulator", "ABS_FOCUS_POSITION"),
+            ("Filter Simulator", "FILTER_SLOT"),
+        } <= changed
+        # The next frame the page sees is the answer to its next line.
+        await text.conn.write_message("print dome")
+        assert await asyncio.wait_for(next_frame, 5) == WRONG_ROLE
+    finally:
+        text.conn.close()
+        await stream.close()
+
+
+async def test_text_and_json_share_one_socket(running_service: RunningService) -> None:
+    """Once JSON flows, a text line still gets a text answer, in order."""
+    conn = await websocket_connect(f"{running_service.ws_url}/ws/debugging/?stream=1")
+    await assign(running_service, camera="CCD Simulator")
+    try:
+        frames: list[str] = []
+
+        async def until(check: Any) -> Any:
+            async with asyncio.timeout(10):
+                while True:
+                    frame = await conn.read_message()
+                    assert isinstance(frame, str)
+                    frames.append(frame)
+                    if (found := check(frame)) is not None:
+                        return found
+
+        def text_frame(frame: str) -> str | None:
+            return None if frame.startswith("{") else frame
+
+        def answer(rid: int) -> Any:
+            def check(frame: str) -> Any:
+                if frame.startswith("{") and json.loads(frame).get("id") == rid:
+                    return json.loads(frame)
+                return None
+
+            return check
+
+        await conn.write_message("print camera DRIVER_INFO")
+        assert await until(text_frame) == CCD_DRIVER_INFO
+        await conn.write_message(json.dumps({"jsonrpc": "2.0", "id": 7, "method": "status"}))
+        assert (await until(answer(7)))["result"]["device"] is None
+        await conn.write_message("hello")
+        assert await until(text_frame) == WRONG_COMMAND
+        assert json.loads(frames[0])["method"] == "snapshot"
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+async def test_a_light_property_is_shown_by_its_state(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    server = indiserver_factory(["indi_simulator_weather"])
+    running = await start_service(server, tmp_path / "data")
+    try:
+        # Any device can hold a role; the weather station's WEATHER_STATUS is a light.
+        await assign(running, guider="Weather Simulator")
+        await running.service.client.wait_for_property("Weather Simulator", "WEATHER_STATUS")
+        text = await TextClient.open(running)
+        answer = await text.ask("print guider WEATHER_STATUS")
+        assert re.fullmatch(
+            r"   > WEATHER_STATUS type light\n(       \w+\(.*\)= (Idle|Ok|Busy|Alert)\n)+", answer
+        ), answer
+        text.conn.close()
     finally:
         await running.stop()

@@ -7,7 +7,7 @@ from typing import Any
 import tornado.web
 
 from ..service import Service
-from . import blobs, highlevel, indi_socket, manager_api, openapi, rest, seed, streams
+from . import aliases, blobs, highlevel, indi_socket, manager_api, openapi, rest, seed, streams
 from .base import JsonHandler
 from .gate import GatedApplication
 
@@ -26,6 +26,7 @@ ROUTE_MODULES: list[Any] = [
     blobs,
     rest,
     manager_api,
+    aliases,  # /indi/... and /indiweb/api/...: the routes above under lightAPT's prefixes
     openapi,
 ]
 

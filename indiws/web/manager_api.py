@@ -988,7 +988,8 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "drivers": {"type": "array", "items": _schema("ProfileDriver")},
                 "roles": {
                     "type": "object",
-                    "description": "Role (telescope, camera, focuser, filter_wheel) -> device.",
+                    "description": "Role (telescope, camera, focuser, filter_wheel, guider) -> "
+                    "device.",
                     "additionalProperties": {"type": "string"},
                 },
             },

@@ -22,8 +22,7 @@ order.  Each module that has routes exports, beside ``routes(service)``:
 
 The helpers below (`ref`, `json_response`, `json_request`, `error_responses`,
 `path_param`, `query_param`, `websocket_path`) keep those entries short and
-point at the shared ``Error`` schema and error responses.  The seed's paths
-are kept here (`SEED_PATHS`) because ``seed.py`` predates this module.
+point at the shared ``Error`` schema and error responses.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from ..db import ROLES
 from .base import JsonHandler
 from .errors import _TABLE as ERROR_TABLE
 from .errors import JSONRPC_CODES
@@ -44,7 +42,6 @@ from .errors import JSONRPC_CODES
 __all__ = [
     "OPENAPI_PATHS",
     "OPENAPI_VERSION",
-    "SEED_PATHS",
     "build_document",
     "error_responses",
     "json_request",
@@ -302,156 +299,16 @@ def _base_components() -> dict[str, Any]:
 _TAGS: list[dict[str, str]] = [
     {
         "name": "seed",
-        "description": "The two calls lightAPT makes after INDI has started; URLs kept exactly.",
+        "description": "The two calls lightAPT makes after INDI has started; URLs kept "
+        "exactly, answered as the service lightAPT used before did (docs/lightapt.md).",
     },
     {"name": "devices", "description": "Devices and their INDI properties."},
     {
         "name": "roles",
-        "description": "Which device plays telescope, camera, focuser, filter_wheel.",
+        "description": "Which device plays telescope, camera, focuser, filter_wheel, guider.",
     },
     {"name": "service", "description": "The service itself and this document."},
 ]
-
-_DEVICE_NAME = path_param(
-    "device_name",
-    "INDI device name, percent-encoded (`CCD%20Simulator`).",
-    "CCD Simulator",
-)
-_DEVICE_TYPE = path_param("device_type", "The role to assign.", "camera", enum=ROLES)
-
-_SEED_DEVICE_EXAMPLE = {
-    "device_name": "CCD Simulator",
-    "device_driver_name": "CCD Simulator",
-    "device_driver_exec": "indi_simulator_ccd",
-    "driver_version": "1.0",
-}
-_SEED_START_EXAMPLE = {
-    "result": "started",
-    "role": "camera",
-    "device_name": "CCD Simulator",
-    "present": True,
-    "connected": True,
-}
-_SEED_STOP_EXAMPLE = {
-    "result": "stopped",
-    "role": "camera",
-    "device_name": "CCD Simulator",
-    "released": True,
-    "requested_device": "CCD Simulator",
-}
-
-
-def _seed_op(action: str, method: str) -> dict[str, Any]:
-    if action == "start":
-        summary = "Assign a device to a role and connect it"
-        description = (
-            "Gives the role to the device (a newer start replaces the device that "
-            "held the role; one device may hold several roles), remembers it in the "
-            "state database (restored and connected again at the next start of the "
-            "service), switches the device's INDI `CONNECTION` to CONNECT and answers "
-            "once it is connected. If the driver fails to connect, the answer is 502 "
-            "and the assignment stays (it is retried when the device next appears)."
-        )
-        ok = json_response(
-            "The device is assigned and connected.",
-            ref("SeedStartResult"),
-            _SEED_START_EXAMPLE,
-        )
-        errors = error_responses(404, 502, 503)
-    else:
-        summary = "Release a role"
-        description = (
-            "Frees the role (the device stays connected). `device_name` in the URL is "
-            "not checked against the assignment: the role is released whichever device "
-            "holds it, and the answer says which one did."
-        )
-        ok = json_response("The role is free.", ref("SeedStopResult"), _SEED_STOP_EXAMPLE)
-        errors = error_responses(404)
-    return {
-        "summary": summary + ("" if method == "get" else " (POST form)"),
-        "description": description,
-        "tags": ["seed"],
-        "operationId": f"fifo_{action}_{method}",
-        "parameters": [_DEVICE_TYPE, _DEVICE_NAME],
-        "responses": {"200": ok, **errors},
-    }
-
-
-#: The seed's two calls (served by ``seed.py``).
-SEED_PATHS: dict[str, dict[str, Any]] = {
-    "/get/all/devices/": {
-        "get": {
-            "summary": "List every INDI device (the seed's device list)",
-            "description": "One object per device known to indiserver, from its "
-            "`DRIVER_INFO` property. Empty while indiserver is not connected.",
-            "tags": ["seed"],
-            "operationId": "get_all_devices",
-            "responses": {
-                "200": json_response(
-                    "The devices.",
-                    {"type": "array", "items": ref("SeedDevice")},
-                    [_SEED_DEVICE_EXAMPLE],
-                )
-            },
-        }
-    },
-    "/FIFO/start/{device_type}/{device_name}/": {m: _seed_op("start", m) for m in ("get", "post")},
-    "/FIFO/stop/{device_type}/{device_name}/": {m: _seed_op("stop", m) for m in ("get", "post")},
-}
-
-_SEED_COMPONENTS: dict[str, Any] = {
-    "schemas": {
-        "SeedDevice": {
-            "type": "object",
-            "required": [
-                "device_name",
-                "device_driver_name",
-                "device_driver_exec",
-                "driver_version",
-            ],
-            "properties": {
-                "device_name": {"type": "string", "description": "INDI device name"},
-                "device_driver_name": {"type": "string", "description": "DRIVER_INFO.DRIVER_NAME"},
-                "device_driver_exec": {
-                    "type": "string",
-                    "description": "DRIVER_INFO.DRIVER_EXEC, the driver binary",
-                },
-                "driver_version": {"type": "string", "description": "DRIVER_INFO.DRIVER_VERSION"},
-            },
-        },
-        "SeedStartResult": {
-            "type": "object",
-            "required": ["result", "role", "device_name", "present", "connected"],
-            "properties": {
-                "result": {"const": "started"},
-                "role": {"type": "string", "enum": list(ROLES)},
-                "device_name": {"type": "string"},
-                "present": {"type": "boolean"},
-                "connected": {"type": "boolean"},
-            },
-        },
-        "SeedStopResult": {
-            "type": "object",
-            "required": ["result", "role", "device_name", "released", "requested_device"],
-            "properties": {
-                "result": {"const": "stopped"},
-                "role": {"type": "string", "enum": list(ROLES)},
-                "device_name": {
-                    "type": ["string", "null"],
-                    "description": "The device that held the role (null: it was free).",
-                },
-                "released": {"type": "boolean"},
-                "requested_device": {"type": "string"},
-            },
-        },
-    }
-}
-
-# Documentation of route modules that do not carry their own, by module name.
-_KEPT_HERE: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
-    "indiws.web.seed": (SEED_PATHS, _SEED_COMPONENTS),
-}
-
 
 # ---------------------------------------------------------------- the document
 
@@ -494,13 +351,8 @@ def build_document(modules: Iterable[ModuleType] | None = None) -> dict[str, Any
     owner: dict[str, str] = {}
     for module in _route_modules() if modules is None else modules:
         name = getattr(module, "__name__", repr(module))
-        kept_paths, kept_components = _KEPT_HERE.get(name, ({}, {}))
-        paths = getattr(module, "OPENAPI_PATHS", None)
-        if paths is None:
-            paths = kept_paths
-        components = getattr(module, "OPENAPI_COMPONENTS", None)
-        if components is None:
-            components = kept_components
+        paths = getattr(module, "OPENAPI_PATHS", {})
+        components = getattr(module, "OPENAPI_COMPONENTS", {})
         for path, item in paths.items():
             if path in doc["paths"]:
                 raise ValueError(f"OpenAPI path {path} documented by both {owner[path]} and {name}")

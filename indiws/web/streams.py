@@ -7,6 +7,12 @@ message and indiserver connection change, as JSON that maps INDI one to
 one.  The filter comes from the URL query (``?device=..&property=..``) and
 can be changed later with the JSON-RPC ``subscribe`` request.
 
+The same socket answers lightAPT's text commands (``print``, ``list``
+[role [PROPERTY]], see `debug_text`) in plain text, and a client that
+speaks only those sees nothing else: the JSON stream starts when the URL
+asks for it (``device``, ``property`` or ``stream=1``) or at the socket's
+first JSON-RPC request, never at a bare connect.
+
 Fan-out is done once per service by a `StreamHub`: it subscribes to the
 INDI client once, serialises each event to JSON once, and hands the same
 string to the outbox of every socket whose filter matches.  Updates carry
@@ -31,6 +37,7 @@ from ..blobs import content_type
 from ..client import Event, EventType, INDIClient, INDIError, Property, UnknownElementError
 from ..protocol import PropertyKind
 from ..service import Service
+from . import debug_text
 from .base import JsonHandler, dumps, error_body
 from .errors import APIError, invalid_params, register
 from .jsonrpc import JsonRpcSocket, rpc
@@ -274,9 +281,29 @@ def _filter_from(device: Any, name: Any) -> Filter:
     return device, name
 
 
+_YES = ("", "1", "true", "yes", "on")
+_NO = ("0", "false", "no", "off")
+
+
+def _stream_flag(value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in _YES:
+        return True
+    if value.lower() in _NO:
+        return False
+    raise invalid_params(f"'stream' must be 1 or 0 (true or false), got {value!r}", param="stream")
+
+
+def _is_text_command(message: str) -> bool:
+    """A text frame that is not JSON-RPC: JSON-RPC frames are objects or
+    arrays, lightAPT's commands are words (``print camera``)."""
+    return not message.lstrip().startswith(("{", "["))
+
+
 class DebuggingSocket(JsonRpcSocket):
     """``/ws/debugging/``: snapshot, then every change, of all devices, one
-    device or one property."""
+    device or one property; and lightAPT's text commands, answered in text."""
 
     hub: StreamHub
 
@@ -284,6 +311,10 @@ class DebuggingSocket(JsonRpcSocket):
         super().initialize(service)
         self.hub = hub_for(service)
         self.filter: Filter = (None, None)
+        #: Send the snapshot at open (the URL asked for the stream).
+        self.stream_at_open = False
+        #: The snapshot went out and the hub sends this socket every change.
+        self.streaming = False
 
     def prepare(self) -> None:
         # Reject a bad filter before the upgrade, with a JSON error.
@@ -292,22 +323,44 @@ class DebuggingSocket(JsonRpcSocket):
                 self.get_query_argument("device", None) or None,
                 self.get_query_argument("property", None) or None,
             )
+            asked = {"device", "property"} & self.request.query_arguments.keys()
+            self.stream_at_open = _stream_flag(
+                self.get_query_argument("stream", None), default=bool(asked)
+            )
         except APIError as err:
             self.set_status(err.status)
             self.set_header("Content-Type", "application/json; charset=utf-8")
             self.finish(dumps({"error": error_body(err)}))
 
     def opened(self) -> None:
-        self._send_snapshot()
+        if self.stream_at_open:
+            self._send_snapshot()
 
     def closed(self) -> None:
         self.hub.remove(self)
+
+    def on_message(self, message: str | bytes) -> None:
+        if isinstance(message, str) and _is_text_command(message):
+            # A text frame always gets a text answer, also once JSON flows.
+            self.send_text(debug_text.answer(message, self.hub.client, self.service.roles))
+            return
+        super().on_message(message)
+
+    def on_json(self, data: Any) -> None:
+        # The first JSON-RPC request starts the stream; a subscribe starts it
+        # itself, with the filter it asks for (one snapshot, not two).
+        if not self.streaming and not (
+            isinstance(data, dict) and data.get("method") == "subscribe"
+        ):
+            self._send_snapshot()
+        super().on_json(data)
 
     def _send_snapshot(self) -> None:
         device, name = self.filter
         # Snapshot and registration in one step: no event can fall between.
         self.outbox.send(notification("snapshot", snapshot_params(self.hub.client, device, name)))
         self.hub.add(self, device, name)
+        self.streaming = True
 
     @rpc("subscribe", events=("snapshot",))
     async def rpc_subscribe(self, device: str | None = None, property: str | None = None) -> dict:
@@ -414,11 +467,15 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/ws/debugging/": {
         "get": {
             "summary": "Property stream (WebSocket): snapshot, then every change",
-            "description": "A WebSocket speaking JSON-RPC 2.0. On open a `snapshot` "
+            "description": "A WebSocket speaking JSON-RPC 2.0. A `snapshot` "
             "notification with the current properties of the filter (all devices, one "
             "device, one property), then `defined`, `updated`, `deleted`, `message`, "
-            "`connection_lost` and `connection_restored` notifications. The `subscribe` "
-            "request changes the filter. Messages are documented in docs/websockets.md.",
+            "`connection_lost` and `connection_restored` notifications. The stream starts "
+            "at open when the URL has `device`, `property` or `stream=1`, else at the "
+            "first JSON-RPC request (a bare connection sends nothing until asked). The "
+            "`subscribe` request changes the filter. Text frames are lightAPT's commands "
+            "(`print`, `list` [role [PROPERTY]]), answered in plain text. Messages are "
+            "documented in docs/websockets.md and docs/lightapt.md.",
             "tags": ["websocket"],
             "operationId": "ws_debugging",
             "parameters": [
@@ -438,12 +495,23 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "schema": {"type": "string"},
                     "example": "EQUATORIAL_EOD_COORD",
                 },
+                {
+                    "name": "stream",
+                    "in": "query",
+                    "required": False,
+                    "description": "`1` (also `true`, `yes`, `on`, or empty): start the "
+                    "stream at open; `0` (also `false`, `no`, `off`): wait for the first "
+                    "JSON-RPC request. Default: start at open when `device` or `property` is "
+                    "given, else wait (a bare connection sends nothing until asked).",
+                    "schema": {"type": "string"},
+                    "example": "1",
+                },
             ],
             "responses": {
                 "101": {"description": "Switching Protocols: the WebSocket is open."},
                 "400": {
-                    "description": "Not a WebSocket handshake, or a property filter "
-                    "without its device (JSON error body)."
+                    "description": "Not a WebSocket handshake, a property filter "
+                    "without its device, or a bad `stream` value (JSON error body)."
                 },
                 "403": {"description": "Origin not allowed."},
             },
