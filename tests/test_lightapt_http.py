@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tornado.httpclient import HTTPRequest
+from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 from ws_support import WsClient, tick_driver_command
 
@@ -279,7 +279,9 @@ async def test_a_device_of_no_role_has_no_type(
 # ---------------------------------------------------------------- /indi/ (lightAPT V4)
 
 
-async def test_the_seed_urls_also_under_indi(running_service: RunningService) -> None:
+async def test_the_seed_urls_also_under_indi(
+    running_service: RunningService, indiserver: IndiServerProcess, tmp_path: Path
+) -> None:
     svc = running_service
     plain = (await send(svc.port, curl("/get/all/devices/"))).json()
     prefixed = await send(svc.port, curl("/indi/get/all/devices/"))
@@ -289,17 +291,30 @@ async def test_the_seed_urls_also_under_indi(running_service: RunningService) ->
     assert await fifo(svc, "/indi/FIFO/stop/camera/CCD%20Simulator/") == "Got!"
     assert await fifo(svc, "/indi/FIFO/begin/camera/CCD%20Simulator/") == "Wrong Command!"
 
-    # The debug socket, opened as V4's own debug page would (served by lightAPT on 8080).
+    # The debug socket, opened as V4's own debug page would (served by lightAPT
+    # on 8080): another origin, refused unless the service allows it.
     await svc.service.roles.assign("focuser", "Focuser Simulator")
-    debug = await websocket_connect(
-        _ws_request(svc, "/indi/ws/debugging/", origin="http://localhost:8080")
+    with pytest.raises(HTTPClientError) as refused:
+        await websocket_connect(
+            _ws_request(svc, "/indi/ws/debugging/", origin="http://localhost:8080")
+        )
+    assert refused.value.code == 403
+    allowing = await start_service(
+        indiserver, tmp_path / "allowing", allowed_origins=("http://localhost:8080",)
     )
     try:
-        await debug.write_message("print focus FOCUS_MAX")
-        answer = await asyncio.wait_for(debug.read_message(), 5)
-        assert isinstance(answer, str) and answer.startswith("   > FOCUS_MAX type number\n")
+        await allowing.service.roles.assign("focuser", "Focuser Simulator")
+        debug = await websocket_connect(
+            _ws_request(allowing, "/indi/ws/debugging/", origin="http://localhost:8080")
+        )
+        try:
+            await debug.write_message("print focus FOCUS_MAX")
+            answer = await asyncio.wait_for(debug.read_message(), 5)
+            assert isinstance(answer, str) and answer.startswith("   > FOCUS_MAX type number\n")
+        finally:
+            debug.close()
     finally:
-        debug.close()
+        await allowing.stop()
 
     # The high-level socket: the same handler as /ws/indi_client/.
     ws = await WsClient.open(svc.ws_url + "/indi/ws/indi_client/")
