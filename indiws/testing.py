@@ -609,7 +609,7 @@ class RunningService:
 async def start_service(indi: IndiServerProcess, data_dir: Path, **config: Any) -> RunningService:
     """Start `indiws` (in-process) against ``indi`` and wait for the mirror."""
     from .service import Config, Service
-    from .web.app import make_app
+    from .web.app import make_app, server_options
 
     port = free_port()
     cfg = Config(
@@ -623,5 +623,5 @@ async def start_service(indi: IndiServerProcess, data_dir: Path, **config: Any) 
     service = Service(cfg)
     await service.start()
     await service.client.wait_synced(timeout=15)
-    server = make_app(service).listen(port, "127.0.0.1")
+    server = make_app(service).listen(port, "127.0.0.1", **server_options(cfg))
     return RunningService(service, server, port)

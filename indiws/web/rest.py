@@ -295,6 +295,14 @@ class PropertiesHandler(ApiHandler):
 
 
 class PropertyHandler(ApiHandler):
+    def max_body_bytes(self) -> int:
+        # A BLOB's new value travels in the body (base64 in JSON).
+        dev = self.service.client.devices.get(self.path_args[0])
+        prop = dev.properties.get(self.path_args[1]) if dev is not None else None
+        if prop is not None and prop.kind is PropertyKind.BLOB:
+            return self.service.config.max_upload_bytes
+        return super().max_body_bytes()
+
     def get(self, device: str, name: str) -> None:
         self.write_json(self.indi().get_property(device, name).to_dict())
 
