@@ -27,6 +27,7 @@ from ws_support import WsClient, tick_driver_command
 
 from indiws.client import MAX_TEXT_LENGTH
 from indiws.testing import IndiServerFactory, RunningService, start_service
+from indiws.web.jsonrpc import MAX_RUNNING
 from indiws.web.limits import MAX_BATCH, MAX_DEPTH
 from indiws.web.streams import hub_for
 
@@ -101,8 +102,8 @@ async def test_deep_json_in_an_http_body_is_a_400(running_service: RunningServic
     deep = ("[" * 100_000 + "]" * 100_000).encode()
     deep_values = json.dumps({"values": {"X": 1}}).replace("1", "[" * 5000 + "]" * 5000).encode()
     for url, method, body in (
-        (f"/api/v1/devices/{SCOPE_URL}/properties/EQUATORIAL_EOD_COORD", "PUT", deep),
-        (f"/api/v1/devices/{SCOPE_URL}/properties/EQUATORIAL_EOD_COORD", "POST", deep_values),
+        (f"/api/v1/devices/{SCOPE_URL}/properties/POLLING_PERIOD", "PUT", deep),
+        (f"/api/v1/devices/{SCOPE_URL}/properties/POLLING_PERIOD", "POST", deep_values),
         ("/api/v1/roles/telescope", "PUT", deep),
         ("/api/v1/profiles", "POST", deep),  # the server-management endpoints
     ):
@@ -209,6 +210,9 @@ async def test_an_http_body_over_the_limit_is_a_413_before_it_is_read(
     assert answer["error"]["code"] == "too_large"
     assert f"({len(body)} bytes)" in answer["error"]["message"]
     assert answer["error"]["data"]["limit"] == limit
+    # An unknown property is said so first, whatever the body.
+    status, answer, _ = await http(url.replace("SCOPE_CONFIG_NAME", "NO_SUCH"), "PUT", body)
+    assert status == 404 and answer["error"]["code"] == "unknown_property"
 
     # 200 MB announced, none sent: the answer comes from the headers alone.
     reader, writer = await asyncio.open_connection("127.0.0.1", running_service.port)
@@ -271,6 +275,34 @@ async def test_a_blob_upload_may_be_larger_than_other_bodies(
             pass
         assert conn.close_code == 1009
     finally:
+        await running.stop()
+
+
+@pytest.mark.slow
+async def test_requests_running_at_once_on_one_connection_are_capped(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    server = indiserver_factory([tick_driver_command(tmp_path / "driver")])
+    running = await start_service(server, tmp_path / "data")
+    indi = await WsClient.open(running.ws_url + "/ws/indi/")
+    try:
+        # Each `set` starts a long run of the tick driver: TICK_RATE stays Busy,
+        # so every request waits (until its short timeout).
+        values = {"RATE": 1, "COUNT": 1000, "RUN": 1, "MESSAGE_EVERY": 0}
+        params = {"device": "Tick", "property": "TICK_RATE", "values": values, "timeout": 3}
+        answers = await asyncio.gather(
+            *(indi.request("set", params, timeout=30) for _ in range(MAX_RUNNING + 10))
+        )
+        codes = [a["error"]["data"]["error"] for a in answers]
+        assert codes.count("too_many_requests") == 10
+        assert codes.count("timeout") == MAX_RUNNING
+        refused = next(a for a in answers if a["error"]["code"] == -32001)
+        assert f"{MAX_RUNNING} requests are running" in refused["error"]["message"]
+        # Once they have ended, the connection serves again.
+        values["RATE"] = 0
+        assert (await indi.call("set", params))["state"] in ("Ok", "Idle")
+    finally:
+        await indi.close()
         await running.stop()
 
 

@@ -296,11 +296,11 @@ class PropertiesHandler(ApiHandler):
 
 class PropertyHandler(ApiHandler):
     def max_body_bytes(self) -> int:
-        # A BLOB's new value travels in the body (base64 in JSON).
-        dev = self.service.client.devices.get(self.path_args[0])
-        prop = dev.properties.get(self.path_args[1]) if dev is not None else None
-        if prop is not None and prop.kind is PropertyKind.BLOB:
-            return self.service.config.max_upload_bytes
+        if self.request.method in ("PUT", "POST"):
+            # An unknown name is answered (404, 503) before the body is read.
+            prop = self.indi().get_property(*self.path_args)
+            if prop.kind is PropertyKind.BLOB:  # its value travels in the body
+                return self.service.config.max_upload_bytes
         return super().max_body_bytes()
 
     def get(self, device: str, name: str) -> None:
