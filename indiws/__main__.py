@@ -247,7 +247,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 
 async def serve(config: Config) -> None:
-    from .web.app import make_app
+    from .web.app import make_app, server_options
     from .web.gate import access_notes
 
     try:
@@ -256,7 +256,7 @@ async def serve(config: Config) -> None:
         _setup_exit(exc)
     app = make_app(service)
     try:
-        server = app.listen(config.port, config.host, max_body_size=256 << 20)
+        server = app.listen(config.port, config.host, **server_options(config))
     except OSError as exc:
         await service.stop()
         raise SystemExit(f"indiws: cannot listen on {config.host}:{config.port}: {exc}") from None

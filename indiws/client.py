@@ -71,7 +71,15 @@ __all__ = [
     "UnknownDeviceError",
     "UnknownElementError",
     "UnknownPropertyError",
+    "ValueTooLargeError",
 ]
+
+#: Longest text value `INDIClient.validate` passes (characters): names,
+#: paths, FITS keywords and driver options are far shorter; anything longer
+#: is refused before it is sent (BLOBs carry large data).
+MAX_TEXT_LENGTH = 64 * 1024
+#: Longest string taken as a number ("-12:30:45.5" needs a dozen).
+_MAX_NUMBER_TEXT = 64
 
 log = logging.getLogger("indiws.client")
 
@@ -114,6 +122,10 @@ class ReadOnlyPropertyError(INDIError, PermissionError):
 
 class InvalidValueError(INDIError, ValueError):
     """A value does not fit the property's definition (type, range, switch rule)."""
+
+
+class ValueTooLargeError(InvalidValueError):
+    """A text value longer than any INDI property needs (`MAX_TEXT_LENGTH`)."""
 
 
 class PropertyTimeoutError(INDIError, TimeoutError):
@@ -977,12 +989,14 @@ def _normalise(prop: Property, el: Element, value: Any) -> Any:
     if kind is PropertyKind.NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float | str):
             raise InvalidValueError(f"{where} is a number, got {type(value).__name__}")
+        if isinstance(value, str) and len(value) > _MAX_NUMBER_TEXT:
+            raise InvalidValueError(f"{where} is a number, got a text of {len(value)} characters")
         try:
             number = parse_number(value) if isinstance(value, str) else float(value)
-        except ValueError:
-            raise InvalidValueError(f"{where} is a number, got {value!r}") from None
+        except (ValueError, OverflowError):  # OverflowError: an integer of 400 digits
+            raise InvalidValueError(f"{where} is a number, got {value!r:.80}") from None
         if not math.isfinite(number):
-            raise InvalidValueError(f"{where} must be finite, got {value!r}")
+            raise InvalidValueError(f"{where} must be finite, got {value!r:.80}")
         lo, hi = el.min, el.max
         if lo is not None and hi is not None and hi > lo and not lo <= number <= hi:
             raise InvalidValueError(f"{where} must be within [{lo:g}, {hi:g}], got {number:g}")
@@ -995,11 +1009,16 @@ def _normalise(prop: Property, el: Element, value: Any) -> Any:
                 if value.strip().lower() == state.value.lower():
                     return state
         raise InvalidValueError(
-            f'{where} is a switch: give true/false or "On"/"Off", got {value!r}'
+            f'{where} is a switch: give true/false or "On"/"Off", got {value!r:.80}'
         )
     if kind is PropertyKind.TEXT:
         if not isinstance(value, str):
             raise InvalidValueError(f"{where} is text, got {type(value).__name__}")
+        if len(value) > MAX_TEXT_LENGTH:
+            raise ValueTooLargeError(
+                f"{where}: a text value may hold at most {MAX_TEXT_LENGTH} characters,"
+                f" got {len(value)}"
+            )
         return value
     if kind is PropertyKind.BLOB:
         if (

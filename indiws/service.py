@@ -109,6 +109,13 @@ class Config:
     #: Per WebSocket client: messages waiting to be sent before the client
     #: is dropped as too slow (property updates coalesce before that).
     max_pending_messages: int = 5000
+    #: ... and their size in bytes, whatever their count (docs/security.md).
+    max_pending_bytes: int = 32 << 20
+    #: Longest WebSocket message or HTTP request body a client may send; those
+    #: that may carry a BLOB upload (/ws/indi/, setting a BLOB property) get
+    #: the larger limit.
+    max_message_bytes: int = 1 << 20
+    max_upload_bytes: int = 64 << 20
     #: Origins besides the service's own whose pages may act (state-changing
     #: requests, WebSockets; docs/security.md); "*" allows any.
     allowed_origins: tuple[str, ...] = ()

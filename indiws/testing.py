@@ -614,7 +614,7 @@ async def start_service(
     ``host`` is the address it listens on; with ``0.0.0.0`` it is reached
     through 127.0.0.1 (and then requires its access token)."""
     from .service import Config, Service
-    from .web.app import make_app
+    from .web.app import make_app, server_options
 
     port = free_port()
     cfg = Config(
@@ -628,7 +628,7 @@ async def start_service(
     service = Service(cfg)
     await service.start()
     await service.client.wait_synced(timeout=15)
-    server = make_app(service).listen(port, host)
+    server = make_app(service).listen(port, host, **server_options(cfg))
     running = RunningService(service, server, port)
     if host not in ("", "0.0.0.0", "::", "127.0.0.1"):
         reach = f"[{host}]" if ":" in host else host

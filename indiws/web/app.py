@@ -6,7 +6,7 @@ from typing import Any
 
 import tornado.web
 
-from ..service import Service
+from ..service import Config, Service
 from . import aliases, blobs, highlevel, indi_socket, manager_api, openapi, rest, seed, streams
 from .base import JsonHandler
 from .gate import GatedApplication
@@ -37,7 +37,6 @@ def make_app(service: Service, **settings: Any) -> GatedApplication:
     for module in ROUTE_MODULES:
         handlers.extend(module.routes(service))
     settings.setdefault("websocket_ping_interval", 20)
-    settings.setdefault("websocket_max_message_size", 64 << 20)
     return GatedApplication(
         handlers,
         service,
@@ -45,3 +44,20 @@ def make_app(service: Service, **settings: Any) -> GatedApplication:
         default_handler_args={"service": service},
         **settings,
     )
+
+
+def server_options(config: Config) -> dict[str, Any]:
+    """Options of the HTTP server (``app.listen(port, host, **server_options(config))``).
+
+    Handlers refuse a body over their own limit with 413 before reading it;
+    this cap is for the others (a POST to a WebSocket URL).  The buffer holds
+    one WebSocket message whole.  A client that sends nothing, or its body
+    at a trickle, is dropped after a while (idle keep-alive: 2 min).
+    """
+    largest = max(config.max_message_bytes, config.max_upload_bytes)
+    return {
+        "max_body_size": largest,
+        "max_buffer_size": largest + (1 << 20),
+        "idle_connection_timeout": 120.0,
+        "body_timeout": 300.0,
+    }

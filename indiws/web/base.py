@@ -10,7 +10,8 @@ import tornado.web
 
 from ..security import origin_listed
 from ..service import Service
-from .errors import INTERNAL_ERROR, APIError, describe_error, invalid_params
+from .errors import INTERNAL_ERROR, TOO_LARGE, APIError, describe_error, invalid_params
+from .limits import JsonLimitError, loads
 
 log = logging.getLogger("indiws.web")
 
@@ -25,14 +26,71 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+def http_error(status_code: int, exc: BaseException | None, reason: str) -> APIError:
+    """The `APIError` of an HTTP error answer (tornado's `HTTPError` or another)."""
+    if isinstance(exc, tornado.web.HTTPError):
+        # log_message is a %-format: with no args tornado has doubled its "%".
+        message = exc.log_message % exc.args if exc.log_message else reason
+        return APIError(exc.status_code, -32600, "http_error", message, {})
+    if exc is not None:
+        return describe_error(exc)
+    return APIError(status_code, -32603, "http_error", reason)
+
+
+@tornado.web.stream_request_body
 class JsonHandler(tornado.web.RequestHandler):
-    """Answers JSON; every error is a JSON body ``{"error": {...}}``."""
+    """Answers JSON; every error is a JSON body ``{"error": {...}}``.
+
+    The body is streamed in so that one over the endpoint's limit
+    (`max_body_bytes`) is refused with 413 from its headers, before a byte
+    of it is read; ``self.request.body`` holds it whole as usual once the
+    method runs.
+    """
 
     service: Service
 
     def initialize(self, service: Service) -> None:
         self.service = service
         self._cors_headers()
+        self._body = bytearray()
+        self._body_length = 0
+
+    def max_body_bytes(self) -> int:
+        """Longest request body this endpoint takes (those taking uploads say more)."""
+        return self.service.config.max_message_bytes
+
+    def prepare(self) -> None:
+        self.limit_body()
+
+    def limit_body(self) -> None:
+        """Refuse a body over `max_body_bytes` (413), or one of unknown length (411)."""
+        headers = self.request.headers
+        if "chunked" in headers.get("Transfer-Encoding", "").lower():
+            raise APIError(
+                411, -32600, "length_required", "send the request body with a Content-Length"
+            )
+        length = headers.get("Content-Length", "0").strip()
+        self._body_length = int(length) if length.isdigit() else 0
+        limit = self.max_body_bytes()
+        if self._body_length > limit:
+            # Tornado's own cap must not fail the read first (it would add a
+            # bare 400 after this answer): the connection closes once it is sent.
+            self.request.connection.set_max_body_size(self._body_length)
+            raise APIError(
+                413,
+                TOO_LARGE,
+                "too_large",
+                f"the request body ({self._body_length} bytes) is larger than this endpoint"
+                f" takes ({limit} bytes)",
+                {"limit": limit},
+            )
+
+    def data_received(self, chunk: bytes) -> None:
+        # At most Content-Length bytes come (checked above): keep them.
+        self._body += chunk
+        if len(self._body) >= self._body_length:
+            self.request.body = bytes(self._body)
+            self._body = bytearray()
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
@@ -67,8 +125,10 @@ class JsonHandler(tornado.web.RequestHandler):
         if not self.request.body:
             return {}
         try:
-            body = json.loads(self.request.body)
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = loads(self.request.body)
+        except JsonLimitError as exc:
+            raise invalid_params(f"request body refused: {exc}") from None
+        except ValueError as exc:
             raise invalid_params(f"request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise invalid_params("request body must be a JSON object")
@@ -86,14 +146,7 @@ class JsonHandler(tornado.web.RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
-        if isinstance(exc, tornado.web.HTTPError):
-            # log_message is a %-format: with no args tornado has doubled its "%".
-            message = exc.log_message % exc.args if exc.log_message else self._reason
-            err = APIError(exc.status_code, -32600, "http_error", message, {})
-        elif exc is not None:
-            err = describe_error(exc)
-        else:
-            err = APIError(status_code, -32603, "http_error", self._reason)
+        err = http_error(status_code, exc, self._reason)
         self.set_status(err.status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.finish(dumps(self.error_payload(err)))

@@ -18,6 +18,7 @@ from ..client import (
     UnknownDeviceError,
     UnknownElementError,
     UnknownPropertyError,
+    ValueTooLargeError,
 )
 from ..db import ProfileExistsError, ProfileNotFoundError, StateDBUnavailableError
 from ..devices.errors import (
@@ -59,6 +60,9 @@ INVALID_REQUEST = -32600
 METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
+# Limits (docs/security.md): too many requests at once, a value or body too large.
+TOO_MANY_REQUESTS = -32001
+TOO_LARGE = -32002
 
 
 class APIError(Exception):
@@ -96,6 +100,7 @@ _TABLE: list[tuple[type[BaseException], int, int, str]] = [
     (UnknownPropertyError, 404, -32012, "unknown_property"),
     (UnknownElementError, 404, -32013, "unknown_element"),
     (ReadOnlyPropertyError, 400, -32014, "read_only"),
+    (ValueTooLargeError, 413, TOO_LARGE, "too_large"),
     (InvalidValueError, 400, -32015, "invalid_value"),
     (NotConnectedError, 503, -32020, "indiserver_unreachable"),
     (ConnectFailedError, 502, -32021, "connect_failed"),
@@ -130,6 +135,7 @@ JSONRPC_CODES.update(
     method_not_found=METHOD_NOT_FOUND,
     invalid_params=INVALID_PARAMS,
     internal_error=INTERNAL_ERROR,
+    too_many_requests=TOO_MANY_REQUESTS,
 )
 #: The request gate's refusals (indiws/web/gate.py), before any handler runs.
 GATE_ERRORS: dict[str, int] = {

@@ -92,6 +92,10 @@ class IndiSocket(JsonRpcSocket):
         super().initialize(service)
         self.hub = hub_for(service)
 
+    @property
+    def max_message_size(self) -> int:
+        return self.service.config.max_upload_bytes  # ``set`` may carry a BLOB
+
     def closed(self) -> None:
         self.hub.remove(self)
 

@@ -15,6 +15,14 @@ checked against the annotations; a wrong or missing one gives error
 `progress()` sends a notification that carries the id of the request
 being served.  Notifications from the server have no id.  `rpc.discover`
 answers with every method, its parameters and result (OpenRPC style).
+
+One client cannot take the service's memory or the event loop: messages
+are parsed within the limits of `limits` (depth, items, size), a batch
+holds at most `MAX_BATCH` requests, at most `MAX_RUNNING` requests run at
+once per connection, the next message is read only after the loop has run
+once (so a burst of messages, or a batch, starts one request per turn of
+the loop, with other clients served between), and the answers count
+against the connection's `Outbox` bounds.
 """
 
 from __future__ import annotations
@@ -31,23 +39,29 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import tornado.web
 from tornado.websocket import WebSocketHandler
 
 from .. import __version__
 from ..service import Service
-from .base import dumps
+from .base import dumps, error_body, http_error
 from .errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
+    TOO_MANY_REQUESTS,
     APIError,
     describe_error,
 )
+from .limits import MAX_BATCH, JsonLimitError, loads
 from .outbox import Outbox
 
-__all__ = ["JsonRpcSocket", "RpcMethod", "rpc"]
+__all__ = ["MAX_RUNNING", "JsonRpcSocket", "RpcMethod", "rpc"]
+
+#: Requests running at once on one connection (long actions, waits).
+MAX_RUNNING = 256
 
 log = logging.getLogger("indiws.web")
 
@@ -104,6 +118,8 @@ class JsonRpcSocket(WebSocketHandler):
     """Base of the JSON-RPC WebSockets; subclasses add `@rpc` methods."""
 
     methods: ClassVar[dict[str, RpcMethod]] = {}
+    #: ``rpc.discover``'s method list, made once per class.
+    _described: ClassVar[list[dict[str, Any]] | None] = None
     service: Service
     outbox: Outbox
 
@@ -127,10 +143,41 @@ class JsonRpcSocket(WebSocketHandler):
                     attr.__rpc_events__,
                 )
         cls.methods = methods
+        cls._described = None
 
     def initialize(self, service: Service) -> None:
         self.service = service
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        #: While a batch's requests are being started: done once they are.
+        self._batch_started: asyncio.Future[None] | None = None
+
+    @property
+    def max_message_size(self) -> int:  # read by tornado at the upgrade
+        return self.service.config.max_message_bytes
+
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        # Tornado answers these in plain text; say it in the API's JSON.
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            raise tornado.web.HTTPError(
+                400,
+                f"{self.request.path} is a WebSocket: open it with a WebSocket client"
+                ' (the request has no "Upgrade: websocket" header)',
+            )
+        if "upgrade" not in (t.strip().lower() for t in headers.get("Connection", "").split(",")):
+            raise tornado.web.HTTPError(
+                400, 'a WebSocket handshake needs the header "Connection: Upgrade"'
+            )
+        await super().get(*args, **kwargs)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Errors before the upgrade (a plain GET, a bad query argument): the
+        JSON error body of the HTTP API."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        err = http_error(status_code, exc, self._reason)
+        self.set_status(err.status)
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.finish(dumps({"error": error_body(err)}))
 
     # Connection ---------------------------------------------------------
 
@@ -148,7 +195,10 @@ class JsonRpcSocket(WebSocketHandler):
     def open(self, *args: str, **kwargs: str) -> None:
         # Small frames, sent as they come: Nagle's delay would cost tens of ms.
         self.set_nodelay(True)
-        self.outbox = Outbox(self, self.service.config.max_pending_messages)
+        config = self.service.config
+        self.outbox = Outbox(
+            self, config.max_pending_messages, max_pending_bytes=config.max_pending_bytes
+        )
         self.opened()
 
     def opened(self) -> None:
@@ -178,7 +228,7 @@ class JsonRpcSocket(WebSocketHandler):
         self.notify("progress", {"id": rid, **data}, key=("progress", _hashable(rid)))
 
     def _reply(self, rid: Any, result: Any = None, error: APIError | None = None) -> None:
-        self._send_answer(_answer(rid, result, error))
+        self.outbox.send(_encode(_answer(rid, result, error)))
 
     def _send_answer(self, answer: dict[str, Any] | list[dict[str, Any]]) -> None:
         if isinstance(answer, list):
@@ -188,42 +238,71 @@ class JsonRpcSocket(WebSocketHandler):
 
     # Receiving ----------------------------------------------------------
 
-    def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
+        if self.outbox.closed:
+            return None  # being closed as too slow: no more work for it
         try:
-            data = json.loads(message)
-        except (ValueError, UnicodeDecodeError) as exc:
+            data = loads(message)  # the limits of every front, see .limits
+        except ValueError as exc:  # UnicodeDecodeError and JsonLimitError too
             self.on_parse_error(message, exc)
-            return
-        self.on_json(data)
+        else:
+            self.on_json(data)
+        return self._next_message()
+
+    async def _next_message(self) -> None:
+        # Tornado reads the next message once this returns: the requests just
+        # started run their first step, and other clients are served, before
+        # this client's next message (a burst would otherwise start at once).
+        await asyncio.sleep(0)
+        if self._batch_started is not None:
+            await self._batch_started
 
     def on_parse_error(self, message: str | bytes, exc: Exception) -> None:
-        """A frame that is not JSON: a JSON-RPC parse error (subclasses may
-        answer in another protocol)."""
-        self._reply(None, error=APIError(400, PARSE_ERROR, "parse_error", f"invalid JSON: {exc}"))
+        """A frame that is not JSON, or JSON past the limits: a JSON-RPC parse
+        error (subclasses may answer in another protocol)."""
+        text = str(exc) if isinstance(exc, JsonLimitError) else f"invalid JSON: {exc}"
+        self._reply(None, error=APIError(400, PARSE_ERROR, "parse_error", text))
 
     def on_json(self, data: Any) -> None:
         """One parsed frame: a JSON-RPC request or batch.  Subclasses that
         speak a second protocol on the same socket route its messages here."""
         if not isinstance(data, list):
             started = self._start(data)
-            if isinstance(started, dict):
-                self._send_answer(started)
+            if isinstance(started, str):
+                self.outbox.send(started)
             elif started is not None:
                 started.add_done_callback(self._answer_when_done)
             return
         if not data:
             self._reply(None, error=_invalid("empty batch"))
             return
-        # A batch is answered with one array, once all its requests have ended.
-        items = [self._start(item) for item in data]
-        if all(not isinstance(i, asyncio.Task) for i in items):
-            answers = [i for i in items if isinstance(i, dict)]
-            if answers:
-                self._send_answer(answers)
+        if len(data) > MAX_BATCH:
+            self._reply(
+                None,
+                error=_invalid(
+                    f"a batch may hold at most {MAX_BATCH} requests, got {len(data)}:"
+                    " send them in several batches"
+                ),
+            )
             return
-        self._track(asyncio.get_running_loop().create_task(self._answer_batch(items)))
+        loop = asyncio.get_running_loop()
+        self._batch_started = started = loop.create_future()
+        self._track(loop.create_task(self._run_batch(data, started)))
 
-    async def _answer_batch(self, items: list[Any]) -> None:
+    async def _run_batch(self, data: list[Any], started: asyncio.Future[None]) -> None:
+        """Start a batch's requests, one per turn of the loop; answer with one
+        array once all of them have ended."""
+        items: list[Any] = []
+        try:
+            for n, request in enumerate(data):
+                if n:
+                    await asyncio.sleep(0)
+                items.append(self._start(request))
+        finally:
+            if not started.done():
+                started.set_result(None)
+            if self._batch_started is started:
+                self._batch_started = None
         answers = []
         for item in items:
             if isinstance(item, asyncio.Task):
@@ -231,48 +310,66 @@ class JsonRpcSocket(WebSocketHandler):
             if item is not None:
                 answers.append(item)
         if answers:
-            self._send_answer(answers)
+            self.outbox.send("[" + ",".join(answers) + "]")
 
-    def _answer_when_done(self, task: asyncio.Task[dict[str, Any] | None]) -> None:
+    def _answer_when_done(self, task: asyncio.Task[str | None]) -> None:
         if not task.cancelled() and task.result() is not None:
-            self._send_answer(task.result())
+            self.outbox.send(task.result())
 
     def _track(self, task: asyncio.Task[Any]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _start(self, req: Any) -> dict[str, Any] | asyncio.Task[dict[str, Any] | None] | None:
-        """Check and start one request: its answer now (a dict), a task that
-        ends with its answer, or None for a notification."""
+    def _start(self, req: Any) -> str | asyncio.Task[str | None] | None:
+        """Check and start one request: its answer now (encoded), a task that
+        ends with its encoded answer, or None for a notification."""
         if not isinstance(req, dict):
-            return _answer(None, error=_invalid("a request must be a JSON object"))
+            return _encode(_answer(None, error=_invalid("a request must be a JSON object")))
         rid = req.get("id")
+        # A bad id is never echoed: the answer says null (JSON-RPC 2.0, 5.).
+        if not _valid_id(rid):
+            return _encode(
+                _answer(None, error=_invalid('"id" must be a string, a finite number or null'))
+            )
         is_notification = "id" not in req
         if req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str):
-            return _answer(rid, error=_invalid('need "jsonrpc": "2.0" and a "method" string'))
-        if rid is not None and not isinstance(rid, str | int | float):
-            return _answer(None, error=_invalid('"id" must be a string or a number'))
+            return _encode(
+                _answer(rid, error=_invalid('need "jsonrpc": "2.0" and a "method" string'))
+            )
+        if self.outbox.closed:
+            return None  # closing: nobody reads the answer
         name = req["method"]
         params = req.get("params", {})
         if name == "rpc.discover":
-            return _answer(rid, self.discover())
+            return None if is_notification else _encode(_answer(rid, self.discover()))
         method = self.methods.get(name)
         if method is None:
             if is_notification:
                 return None
-            return _answer(
-                rid,
-                error=APIError(
-                    404,
-                    METHOD_NOT_FOUND,
-                    "method_not_found",
-                    f"unknown method {name!r}; rpc.discover lists them",
-                ),
+            return _encode(
+                _answer(
+                    rid,
+                    error=APIError(
+                        404,
+                        METHOD_NOT_FOUND,
+                        "method_not_found",
+                        f"unknown method {name!r}; rpc.discover lists them",
+                    ),
+                )
             )
         try:
             args, kwargs = _bind(method, params)
         except APIError as exc:
-            return None if is_notification else _answer(rid, error=exc)
+            return None if is_notification else _encode(_answer(rid, error=exc))
+        if len(self._tasks) >= MAX_RUNNING:
+            err = APIError(
+                429,
+                TOO_MANY_REQUESTS,
+                "too_many_requests",
+                f"{MAX_RUNNING} requests are running on this connection:"
+                " wait for some answers before sending more",
+            )
+            return None if is_notification else _encode(_answer(rid, error=err))
         task = asyncio.get_running_loop().create_task(
             self._call(method, rid, is_notification, args, kwargs),
             context=contextvars.copy_context(),
@@ -282,7 +379,7 @@ class JsonRpcSocket(WebSocketHandler):
 
     async def _call(
         self, method: RpcMethod, rid: Any, quiet: bool, args: list, kwargs: dict
-    ) -> dict[str, Any] | None:
+    ) -> str | None:
         _current_id.set(rid)
         try:
             result = await method.func(self, *args, **kwargs)
@@ -292,14 +389,19 @@ class JsonRpcSocket(WebSocketHandler):
             err = describe_error(exc)
             if err.code == INTERNAL_ERROR:
                 log.exception("%s failed", method.name)
-            return None if quiet else _answer(rid, error=err)
-        return None if quiet else _answer(rid, result)
+            return None if quiet else _encode(_answer(rid, error=err))
+        # Encoded here, in the request's own turn of the loop, not all at
+        # once when a batch's answer is sent.
+        return None if quiet else _encode(_answer(rid, result))
 
     def discover(self) -> dict[str, Any]:
+        cls = type(self)
+        if cls._described is None:
+            cls._described = [m.describe() for m in self.methods.values()]
         return {
             "openrpc": "1.3.2",
             "info": {"title": f"indiws {self.request.path}", "version": __version__},
-            "methods": [m.describe() for m in self.methods.values()],
+            "methods": cls._described,
         }
 
 
@@ -309,15 +411,25 @@ def _answer(rid: Any, result: Any = None, error: APIError | None = None) -> dict
     return {"jsonrpc": "2.0", "id": rid, "error": _error_object(error)}
 
 
+def _valid_id(rid: Any) -> bool:
+    """A JSON-RPC id: a string, a finite number or null (never a bool)."""
+    if rid is None or isinstance(rid, str):
+        return True
+    if isinstance(rid, bool):
+        return False
+    return isinstance(rid, int) or (isinstance(rid, float) and math.isfinite(rid))
+
+
 def _encode(answer: dict[str, Any]) -> str:
     try:
         return dumps(answer)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         log.exception("cannot encode the answer to %r", answer.get("id"))
+        rid = answer.get("id")
         return dumps(
             {
                 "jsonrpc": "2.0",
-                "id": answer.get("id"),
+                "id": rid if _valid_id(rid) else None,
                 "error": {"code": INTERNAL_ERROR, "message": f"unencodable result: {exc}"},
             }
         )
@@ -382,11 +494,23 @@ def _bind(method: RpcMethod, params: Any) -> tuple[list, dict]:
                 INVALID_PARAMS,
                 "invalid_params",
                 f"parameter {name!r} of {method.name} must be {_describe(hint)},"
-                f" got {json.dumps(kwargs[name])[:80]}",
+                f" got {_preview(kwargs[name])}",
                 {"param": name},
             )
         kwargs[name] = value
     return [], kwargs
+
+
+def _preview(value: Any, limit: int = 80) -> str:
+    """The start of a value as JSON, without encoding all of a large one."""
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]
+    elif isinstance(value, list | dict) and len(value) > 8:
+        return f"an {'array' if isinstance(value, list) else 'object'} of {len(value)} items"
+    try:
+        return json.dumps(value)[:limit]
+    except (ValueError, RecursionError):
+        return type(value).__name__
 
 
 def _check(value: Any, hint: Any) -> tuple[bool, Any]:

@@ -19,7 +19,6 @@ endpoint that controls the server or its drivers answers 409
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 import socket
@@ -37,6 +36,7 @@ from ..manager import DriverInstance, IndiServerError
 from ..service import Service
 from .base import JsonHandler, error_body
 from .errors import INVALID_PARAMS, APIError, invalid_params
+from .limits import JsonLimitError, loads
 
 log = logging.getLogger("indiws.web")
 
@@ -51,8 +51,10 @@ def _json(handler: JsonHandler) -> Any:
     if not handler.request.body:
         return None
     try:
-        return json.loads(handler.request.body)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return loads(handler.request.body)
+    except JsonLimitError as exc:
+        raise invalid_params(f"request body refused: {exc}") from None
+    except ValueError as exc:
         raise invalid_params(f"request body is not valid JSON: {exc}") from None
 
 

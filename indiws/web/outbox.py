@@ -10,9 +10,13 @@ the same key, so a client that cannot keep up gets the latest state rather
 than every intermediate one; the newer message takes the back of the
 queue, so it never overtakes a message queued after the one it replaces.
 Messages without a key (answers to requests, device messages) queue up.
-When more than ``max_pending`` messages wait, the client is disconnected
-(close code 1008): it never grows the service's memory without bound, and
-it never delays other clients.
+When more than ``max_pending`` messages, or more than ``max_pending_bytes``
+of them, wait, the client is disconnected (close code 1008): it never grows
+the service's memory without bound, and it never delays other clients.
+The count alone would not do: one answer listing every property is tens of
+kilobytes, so a client that asks for it and never reads could hold
+gigabytes within the count.  Sizes are ``len()``: characters of a text
+message (ASCII in practice), bytes of a binary one.
 """
 
 from __future__ import annotations
@@ -37,20 +41,28 @@ class Outbox:
         "_pending",
         "_inflight",
         "_seq",
+        "_pending_bytes",
         "max_pending",
+        "max_pending_bytes",
         "window",
         "closed",
         "stats",
     )
 
     def __init__(
-        self, handler: WebSocketHandler, max_pending: int = 5000, window: int = 256 * 1024
+        self,
+        handler: WebSocketHandler,
+        max_pending: int = 5000,
+        window: int = 256 * 1024,
+        max_pending_bytes: int = 32 << 20,
     ) -> None:
         self._handler = handler
         self._pending: OrderedDict[Hashable, str | bytes] = OrderedDict()
         self._inflight = 0  # bytes written and not yet flushed
         self._seq = itertools.count()
+        self._pending_bytes = 0
         self.max_pending = max_pending
+        self.max_pending_bytes = max_pending_bytes
         self.window = max(1, window)
         self.closed = False
         self.stats = {"sent": 0, "coalesced": 0}
@@ -58,6 +70,11 @@ class Outbox:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def pending_bytes(self) -> int:
+        """Size of the messages waiting (not those already handed to tornado)."""
+        return self._pending_bytes
 
     def send(self, message: str | bytes, key: Hashable | None = None) -> None:
         if self.closed:
@@ -69,15 +86,18 @@ class Outbox:
             key = ("_", next(self._seq))
         elif key in self._pending:
             self.stats["coalesced"] += 1
+            self._pending_bytes -= len(self._pending[key])
             # The replaced message goes to the back: it must not overtake a
             # message queued after the one it replaces (a device deletion).
             self._pending.move_to_end(key)
         self._pending[key] = message
-        if len(self._pending) > self.max_pending:
+        self._pending_bytes += len(message)
+        if len(self._pending) > self.max_pending or self._pending_bytes > self.max_pending_bytes:
             log.warning(
-                "closing WebSocket %s: %d messages waiting (client too slow)",
+                "closing WebSocket %s: %d messages, %d bytes waiting (client too slow)",
                 self._handler.request.remote_ip,
                 len(self._pending),
+                self._pending_bytes,
             )
             self.close()
             self._handler.close(TOO_SLOW, "client too slow: messages were not being read")
@@ -85,6 +105,7 @@ class Outbox:
     def close(self) -> None:
         self.closed = True
         self._pending.clear()
+        self._pending_bytes = 0
 
     def _write(self, message: str | bytes) -> None:
         try:
@@ -105,4 +126,5 @@ class Outbox:
             return
         while self._pending and self._inflight < self.window and not self.closed:
             _, message = self._pending.popitem(last=False)
+            self._pending_bytes -= len(message)
             self._write(message)

@@ -301,6 +301,14 @@ class PropertiesHandler(ApiHandler):
 
 
 class PropertyHandler(ApiHandler):
+    def max_body_bytes(self) -> int:
+        if self.request.method in ("PUT", "POST"):
+            # An unknown name is answered (404, 503) before the body is read.
+            prop = self.indi().get_property(*self.path_args)
+            if prop.kind is PropertyKind.BLOB:  # its value travels in the body
+                return self.service.config.max_upload_bytes
+        return super().max_body_bytes()
+
     def get(self, device: str, name: str) -> None:
         self.write_json(self.indi().get_property(device, name).to_dict())
 
