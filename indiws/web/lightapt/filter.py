@@ -5,7 +5,7 @@ Slots are numbered from 1 everywhere, ``filters_info`` included (V2 gave
 to ``filters_info[i].slot`` and compares it with ``filter_slot``).  Each
 slot's ``focus_offset`` and ``af_exposure_time`` are the front end's
 settings, kept by the service as the original kept them (in memory, per
-role); the names are the wheel's own (FILTER_NAME).
+role, here per wheel too); the names are the wheel's own (FILTER_NAME).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ def _filters(wheel: FilterWheel) -> list[dict[str, Any]]:
 
 
 def _settings(ctx: Context) -> dict[int, dict[str, Any]]:
-    return ctx.state.setdefault("slots", {})
+    """slot → the front end's settings, for the wheel that holds the role now."""
+    return ctx.state.setdefault("slots", {}).setdefault(_wheel(ctx).name, {})
 
 
 @instruction("filter_wheel")

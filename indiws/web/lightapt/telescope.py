@@ -154,7 +154,8 @@ async def set_time(ctx: Context, utc: str | None = None) -> None:
 
 @instruction("telescope")
 async def set_track(ctx: Context) -> None:
-    """A goto tracks its target afterwards (ON_COORD_SET TRACK)."""
+    """ON_COORD_SET TRACK: a write of coordinates (a property page's) slews and
+    then tracks; the gotos here track anyway."""
     await _scope(ctx).set_coord_mode("track")
 
 
@@ -236,16 +237,10 @@ def _remember(ctx: Context, name: str | None, coord: dict[str, float]) -> None:
     ctx.state["target"] = None if name is None else {"name": name, "coord": coord}
 
 
-def _tracks_after_goto(scope: Telescope) -> bool:
-    # V2 left ON_COORD_SET as it was: a goto tracks unless it is SLEW.
-    mode = scope.settings()["coord_mode"]
-    return mode is None or mode["value"] != "SLEW"
-
-
 @instruction("telescope")
 async def goto(ctx: Context, ra: float, dec: float, target_name: str | None = None) -> None:
-    """Slew to RA (hours) / Dec (degrees) of date (JNow, EQUATORIAL_EOD_COORD);
-    answers once the slew has started."""
+    """Slew to RA (hours) / Dec (degrees) of date (JNow, EQUATORIAL_EOD_COORD)
+    and track there (the original's default); answers once the slew has started."""
     scope = _scope(ctx)
     _check_goto(scope)
     if not _in(ra, 0.0, 24.0):
@@ -253,8 +248,7 @@ async def goto(ctx: Context, ra: float, dec: float, target_name: str | None = No
     if not _in(dec, -90.0, 90.0):
         raise Refusal("DEC is not in range!")
     _check_idle(scope)
-    track = _tracks_after_goto(scope)
-    await ctx.start(scope.goto(ra, dec, epoch="JNow", track=track))
+    await ctx.start(scope.goto(ra, dec, epoch="JNow"))
     _remember(ctx, target_name, {"ra": ra, "dec": dec})
 
 
@@ -268,8 +262,7 @@ async def goto_ha_dec(ctx: Context, ha: float, dec: float, target_name: str | No
     if not _in(dec, -90.0, 90.0):
         raise Refusal("DEC is not in range!")
     _check_idle(scope)
-    track = _tracks_after_goto(scope)
-    await ctx.start(scope.goto_hadec(ha, dec, track=track))
+    await ctx.start(scope.goto_hadec(ha, dec))
     _remember(ctx, target_name, {"ha": ha, "dec": dec})
 
 
