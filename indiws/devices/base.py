@@ -863,10 +863,12 @@ class RoleDevice:
         against the definition before anything is sent: unknown names,
         read-only properties, lights and BLOBs, out-of-range numbers and
         switch rules raise the client's errors.  Numbers and texts are sent
-        as given (writing a number again can mean "do it again": an
-        exposure, a goto).  Switches are sent only where they differ from
-        the state now, since a page sends the whole vector back with one
-        switch flipped; nothing is sent when none differs.  The driver's
+        as the whole vector, the elements not given with their values now
+        (drivers act on whole vectors), even when nothing changed (writing a
+        number again can mean "do it again": an exposure, a goto).  Switches
+        are sent only where they differ from the state now, since a page
+        sends the whole vector back with one switch flipped; nothing is sent
+        when none differs.  The driver's
         first answer counts, Busy included (a goto written as coordinates
         stays Busy while it slews); Alert raises `ActionFailed`.
         """
@@ -874,7 +876,9 @@ class RoleDevice:
         prop = self.client.get_property(dev.name, name)
         if prop.kind is PropertyKind.BLOB:
             raise InvalidValueError(f"{dev.name}.{name} is a BLOB: it cannot be set from values")
-        send: dict[str, Any] = dict(values)
+        # Elements not given keep their values: drivers act on a whole
+        # vector (the telescope simulator refuses a site without LONG).
+        send: dict[str, Any] = {n: el.value for n, el in prop.elements.items()} | dict(values)
         if prop.kind is PropertyKind.SWITCH:
             send = {
                 element: value
