@@ -18,7 +18,13 @@ from astropy import units as u
 from astropy.coordinates import FK5, TETE, AltAz, EarthLocation, SkyCoord
 from astropy.time import Time
 
-from indiws.client import INDIClient, InvalidValueError
+from indiws.client import (
+    INDIClient,
+    InvalidValueError,
+    ReadOnlyPropertyError,
+    UnknownElementError,
+    UnknownPropertyError,
+)
 from indiws.devices import (
     ActionAborted,
     ActionTimeout,
@@ -333,4 +339,76 @@ async def test_manual_motion_and_pulse_guiding(telescope: Telescope, client: IND
     )
     with pytest.raises(InvalidValueError, match="direction"):
         await telescope.move("up")
+    await telescope.set_slew_rate("3x")
+
+
+async def test_settings_optics_and_coord_mode(telescope: Telescope, client: INDIClient) -> None:
+    settings = telescope.settings()
+    assert settings["slew_rate"] == {
+        "value": client.get_property(TELESCOPE, "TELESCOPE_SLEW_RATE").on_switches()[0],
+        "selections": ["1x", "2x", "3x", "4x"],
+    }
+    assert settings["track_state"]["value"] == "TRACK_ON"
+    assert settings["longitude"] == {"name": "LONG", "value": LON, "min": 0.0, "max": 360.0}
+    assert settings["site"] == {"latitude": LAT, "longitude": LON, "elevation": ELEV}
+    assert settings["utc_offset"] == 0.0 and settings["utc"]
+    assert telescope.pointing_state() in ("Idle", "Ok")
+
+    optics = await telescope.set_optics(150, 750, guider_aperture=60)
+    assert optics == {
+        "aperture_mm": 150,
+        "focal_length_mm": 750,
+        "guider_aperture_mm": 60,
+        "guider_focal_length_mm": client.get_property(TELESCOPE, "TELESCOPE_INFO")[
+            "GUIDER_FOCAL_LENGTH"
+        ],
+    }
+    with pytest.raises(InvalidValueError, match=r"TELESCOPE_APERTURE must be within \[10, 5000\]"):
+        await telescope.set_optics(1, 750)
+
+    assert (await telescope.set_coord_mode("slew"))["coord_mode"] == "SLEW"
+    assert telescope.settings()["coord_mode"]["value"] == "SLEW"
+    assert (await telescope.set_coord_mode("TRACK"))["coord_mode"] == "TRACK"
+    with pytest.raises(InvalidValueError, match="coordinate mode"):
+        await telescope.set_coord_mode("warp")
+
+    # A device the settings do not apply to: None everywhere, no error.
+    other = Telescope(client, "No Such Mount")
+    assert set(other.settings().values()) == {None}
+    assert other.pointing_state() is None
+
+
+async def test_apply_sets_a_property_as_a_page_edited_it(
+    telescope: Telescope, client: INDIClient
+) -> None:
+    names = [p.name for p in telescope.properties()]
+    assert names == list(client.devices[TELESCOPE].properties)
+
+    await telescope.set_slew_rate("3x")
+    # The whole vector back, one switch flipped, the old one still On:
+    # only the flipped one is sent, and the driver turns the other off.
+    prop = await telescope.apply(
+        "TELESCOPE_SLEW_RATE", {"1x": True, "2x": False, "3x": True, "4x": "Off"}
+    )
+    assert prop.on_switches() == ["1x"]
+    # Nothing differs: nothing to send, no error.
+    assert (await telescope.apply("TELESCOPE_SLEW_RATE", {"1x": "On"})).on_switches() == ["1x"]
+
+    prop = await telescope.apply("TELESCOPE_INFO", {"TELESCOPE_APERTURE": 222})
+    assert prop["TELESCOPE_APERTURE"] == 222
+    prop = await telescope.apply("GEOGRAPHIC_COORD", {"LAT": "48:30:00"})
+    assert prop["LAT"] == 48.5
+    await telescope.set_site(LAT, LON, ELEV)
+
+    with pytest.raises(ReadOnlyPropertyError):
+        await telescope.apply("DRIVER_INFO", {"DRIVER_NAME": "x"})
+    with pytest.raises(InvalidValueError, match="OneOfMany"):
+        await telescope.apply("TELESCOPE_SLEW_RATE", {"1x": False})
+    with pytest.raises(InvalidValueError, match="switch"):
+        await telescope.apply("TELESCOPE_SLEW_RATE", {"2x": "maybe"})
+    with pytest.raises(UnknownElementError):
+        await telescope.apply("TELESCOPE_INFO", {"APERTURE": 1})
+    with pytest.raises(UnknownPropertyError):
+        await telescope.apply("NO_SUCH_PROPERTY", {"X": 1})
+    assert client.get_property(TELESCOPE, "TELESCOPE_SLEW_RATE").on_switches() == ["1x"]
     await telescope.set_slew_rate("3x")

@@ -28,7 +28,7 @@ import logging
 import secrets
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, ClassVar
@@ -842,3 +842,63 @@ class RoleDevice:
 
     def _facts(self) -> dict[str, Any]:
         return {}
+
+    # Properties as the driver defines them ----------------------------------
+    # For fronts that show INDI's own property pages (lightAPT's get_parameter).
+
+    def properties(self) -> list[Property]:
+        """Every property the device defines now, in the order the driver
+        defined them (a disconnected device still lists CONNECTION and the
+        other properties it keeps)."""
+        return list(self._device().properties.values())
+
+    async def apply(
+        self, name: str, values: Mapping[str, Any], *, timeout: float = 10.0
+    ) -> Property:
+        """Set one property to values edited on a property page; returns it
+        once the driver has answered.
+
+        ``values`` maps element names to new values (text: str; number:
+        int/float or a sexagesimal str; switch: bool or "On"/"Off"), checked
+        against the definition before anything is sent: unknown names,
+        read-only properties, lights and BLOBs, out-of-range numbers and
+        switch rules raise the client's errors.  Numbers and texts are sent
+        as the whole vector, the elements not given with their values now
+        (drivers act on whole vectors), even when nothing changed (writing a
+        number again can mean "do it again": an exposure, a goto).  Switches
+        are sent only where they differ from the state now, since a page
+        sends the whole vector back with one switch flipped; nothing is sent
+        when none differs.  The driver's
+        first answer counts, Busy included (a goto written as coordinates
+        stays Busy while it slews); Alert raises `ActionFailed`.
+        """
+        dev = self._device()
+        prop = self.client.get_property(dev.name, name)
+        if prop.kind is PropertyKind.BLOB:
+            raise InvalidValueError(f"{dev.name}.{name} is a BLOB: it cannot be set from values")
+        # Elements not given keep their values: drivers act on a whole
+        # vector (the telescope simulator refuses a site without LONG).
+        send: dict[str, Any] = {n: el.value for n, el in prop.elements.items()} | dict(values)
+        if prop.kind is PropertyKind.SWITCH:
+            send = {
+                element: value
+                for element, value in values.items()
+                if element not in prop.elements
+                or _switch_state(value) is not prop.elements[element].value
+            }
+            if not send:
+                self.client.validate(dev.name, name, values)  # still refuse read-only
+                return prop
+        self.client.validate(dev.name, name, send)
+        return await self._set(
+            name, send, verb=f"set {name}", timeout=timeout, accept_busy=True, confirm=False
+        )
+
+
+def _switch_state(value: Any) -> SwitchState | None:
+    """A switch value as the client takes it (None if it is not one)."""
+    if isinstance(value, bool):
+        return SwitchState.ON if value else SwitchState.OFF
+    if isinstance(value, str) and value.strip().lower() in ("on", "off"):
+        return SwitchState(value.strip().capitalize())
+    return None

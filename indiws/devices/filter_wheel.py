@@ -74,6 +74,13 @@ class FilterWheel(RoleDevice):
         slot = self._slot()
         return {"slot": slot, "name": self._name_of(slot), "moving": prop.busy}
 
+    def slot_state(self) -> str | None:
+        """The state the driver gives FILTER_SLOT: ``Busy`` while turning,
+        ``Alert`` after a failed change, else ``Ok`` or ``Idle``; None
+        while the wheel does not define it (e.g. disconnected)."""
+        prop = self._optional("FILTER_SLOT")
+        return None if prop is None else prop.state.value
+
     def _resolve(self, filter: int | str) -> int:
         if isinstance(filter, bool):
             raise InvalidValueError(f"give a slot number or a filter name, got {filter!r}")

@@ -7,7 +7,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from ..client import InvalidValueError
+from ..client import InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice
@@ -63,6 +63,21 @@ def _epoch(epoch: str) -> str:
     if e in ("JNOW", "EOD", "APPARENT"):
         return "JNow"
     raise InvalidValueError(f'epoch must be "J2000" or "JNow", got {epoch!r}')
+
+
+def _choices(prop: Property | None) -> dict[str, Any] | None:
+    """A switch property as {value: the element On, selections: [names]}."""
+    if prop is None:
+        return None
+    on = prop.on_switches()
+    return {"value": on[0] if on else None, "selections": list(prop.elements)}
+
+
+def _number_element(prop: Property | None, element: str) -> dict[str, Any] | None:
+    if prop is None or element not in prop.elements:
+        return None
+    el = prop.elements[element]
+    return {"name": el.name, "value": el.value, "min": el.min, "max": el.max}
 
 
 class Telescope(RoleDevice):
@@ -238,6 +253,54 @@ class Telescope(RoleDevice):
         out["coordinates"] = "JNow" if self.has("EQUATORIAL_EOD_COORD") else "J2000"
         return out
 
+    def pointing_state(self) -> str | None:
+        """The state the driver gives its coordinates: ``Busy`` while it
+        slews, ``Alert`` after a failed slew, else ``Ok`` or ``Idle``; None
+        without coordinates."""
+        for name in ("EQUATORIAL_EOD_COORD", "EQUATORIAL_COORD"):
+            prop = self._optional(name)
+            if prop is not None:
+                return prop.state.value
+        return None
+
+    def settings(self) -> dict[str, Any]:
+        """The mount's settings under the names the driver gives them, for
+        fronts that show INDI's own choices.  Never raises: what the driver
+        does not define (or a disconnected mount) is None.
+
+        ``mount_type`` (MOUNT_TYPE), ``coord_mode`` (ON_COORD_SET: what a
+        write of coordinates does), ``track_mode``, ``track_state``,
+        ``slew_rate``: ``{value: the element On (None if none), selections:
+        [element names]}``.  ``latitude``, ``longitude``, ``elevation``:
+        GEOGRAPHIC_COORD's elements ``{name, value, min, max}`` as INDI keeps
+        them (longitude 0..360 east).  ``site``: as `site()`.  ``utc``:
+        TIME_UTC's text; ``utc_offset``: its offset in hours (float).
+        """
+        geo = self._optional("GEOGRAPHIC_COORD")
+        time_utc = self._optional("TIME_UTC")
+        site = self._site() if geo is not None else None
+        offset = None
+        if time_utc is not None and "OFFSET" in time_utc.elements:
+            try:
+                offset = float(str(time_utc["OFFSET"]).strip())
+            except ValueError:
+                offset = None
+        return {
+            "mount_type": _choices(self._optional("MOUNT_TYPE")),
+            "coord_mode": _choices(self._optional("ON_COORD_SET")),
+            "track_mode": _choices(self._optional("TELESCOPE_TRACK_MODE")),
+            "track_state": _choices(self._optional("TELESCOPE_TRACK_STATE")),
+            "slew_rate": _choices(self._optional("TELESCOPE_SLEW_RATE")),
+            "latitude": _number_element(geo, "LAT"),
+            "longitude": _number_element(geo, "LONG"),
+            "elevation": _number_element(geo, "ELEV"),
+            "site": None
+            if site is None
+            else {"latitude": site[0], "longitude": site[1], "elevation": site[2]},
+            "utc": None if time_utc is None else time_utc.values().get("UTC"),
+            "utc_offset": offset,
+        }
+
     # Site and time ------------------------------------------------------
 
     def site(self) -> dict[str, Any]:
@@ -285,6 +348,41 @@ class Telescope(RoleDevice):
         await self._set("TIME_UTC", values, verb="set_time", timeout=timeout)
         return {"utc": values["UTC"]}
 
+    async def set_optics(
+        self,
+        aperture: float,
+        focal_length: float,
+        guider_aperture: float | None = None,
+        guider_focal_length: float | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Tell the driver the optics, in mm (TELESCOPE_INFO; the guide
+        scope's parts left None keep their values); returns the optics as
+        `info` reports them."""
+        prop = self._prop("TELESCOPE_INFO", "take its optics")
+        given = {
+            "TELESCOPE_APERTURE": aperture,
+            "TELESCOPE_FOCAL_LENGTH": focal_length,
+            "GUIDER_APERTURE": guider_aperture,
+            "GUIDER_FOCAL_LENGTH": guider_focal_length,
+        }
+        values = {
+            element: _finite(value, element.lower())
+            for element, value in given.items()
+            if value is not None and element in prop.elements
+        }
+        # The whole vector: drivers read all four from one message.
+        full = prop.values() | values
+        prop = await self._set("TELESCOPE_INFO", full, verb="set_optics", timeout=timeout)
+        v = prop.values()
+        return {
+            "aperture_mm": v.get("TELESCOPE_APERTURE"),
+            "focal_length_mm": v.get("TELESCOPE_FOCAL_LENGTH"),
+            "guider_aperture_mm": v.get("GUIDER_APERTURE"),
+            "guider_focal_length_mm": v.get("GUIDER_FOCAL_LENGTH"),
+        }
+
     # Gotos --------------------------------------------------------------
 
     def _check_unparked(self, verb: str) -> None:
@@ -294,6 +392,18 @@ class Telescope(RoleDevice):
                 device=self.name,
                 role=self.role,
             )
+
+    async def set_coord_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Choose what a write of coordinates does (ON_COORD_SET): ``track``
+        (slew, then track), ``slew`` (slew and stop) or ``sync``.  The verbs
+        here set it for themselves; this is for clients that write
+        coordinates as properties."""
+        prop = self._prop("ON_COORD_SET", "choose what a goto does")
+        element = self._choose(prop, mode, "coordinate mode")
+        prop = await self._set(
+            "ON_COORD_SET", {element: True}, verb="set_coord_mode", timeout=timeout
+        )
+        return {"coord_mode": (prop.on_switches() or [None])[0]}
 
     async def goto(
         self,

@@ -265,6 +265,11 @@ class Context:
         echo.setdefault("instruction", self.instruction)
         self.endpoint.send(frame(kind, message, data, **echo))
 
+    def when_closed(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` once when this socket closes, e.g. to stop a
+        move that a pressed button started (its release will never come)."""
+        self.endpoint.when_closed(callback)
+
     async def start(
         self,
         call: Awaitable[T],
@@ -329,6 +334,7 @@ class LightAptEndpoint:
         self._close = close
         self._queue: asyncio.Queue[dict[str, Any] | Exception] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._on_close: list[Callable[[], Any]] = []
         self.closed = False
 
     def send(self, obj: dict[str, Any]) -> None:
@@ -352,6 +358,26 @@ class LightAptEndpoint:
         self.closed = True
         if self._worker is not None:
             self._worker.cancel()
+        callbacks, self._on_close = self._on_close, []
+        for callback in callbacks:
+            self._call(callback)
+
+    def when_closed(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback()`` once when the socket closes (at once if it has);
+        an awaitable it returns runs to its end on its own."""
+        if self.closed:
+            self._call(callback)
+        else:
+            self._on_close.append(callback)
+
+    def _call(self, callback: Callable[[], Any]) -> None:
+        try:
+            result = callback()
+        except Exception:
+            log.exception("lightAPT close callback failed")
+            return
+        if inspect.isawaitable(result):
+            asyncio.ensure_future(self.hub.detached(result)).add_done_callback(_retrieve)
 
     async def _serve_all(self) -> None:
         while not self.closed:

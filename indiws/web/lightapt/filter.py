@@ -1,3 +1,129 @@
-"""lightAPT's ``filter`` instructions, over `indiws.devices.FilterWheel`."""
+"""lightAPT's ``filter`` instructions, over `indiws.devices.FilterWheel`.
+
+Slots are numbered from 1 everywhere, ``filters_info`` included (V2 gave
+``slot`` from 0 there, but cobalt-web, the front end that reads it, switches
+to ``filters_info[i].slot`` and compares it with ``filter_slot``).  Each
+slot's ``focus_offset`` and ``af_exposure_time`` are the front end's
+settings, kept by the service as the original kept them (in memory, per
+role, here per wheel too); the names are the wheel's own (FILTER_NAME).
+"""
 
 from __future__ import annotations
+
+import math
+from typing import Any
+
+from ...devices import CapabilityError, DeviceNotConnectedError, FilterWheel
+from .base import Context, LightAptError, Refusal, instruction
+
+#: A slot's settings before anyone set them (V2's defaults).
+DEFAULTS = {"focus_offset": 0, "af_exposure_time": 1}
+OUT_OF_RANGE = "filter slot index value out of range!"
+ALERT = "filter filter slot alert!"
+
+
+def _wheel(ctx: Context) -> FilterWheel:
+    return ctx.device()
+
+
+def _filters(wheel: FilterWheel) -> list[dict[str, Any]]:
+    """[{slot, name}], empty while the wheel cannot say (disconnected, no FILTER_SLOT)."""
+    try:
+        return wheel.filters()
+    except (CapabilityError, DeviceNotConnectedError):
+        return []
+
+
+def _settings(ctx: Context) -> dict[int, dict[str, Any]]:
+    """slot → the front end's settings, for the wheel that holds the role now."""
+    return ctx.state.setdefault("slots", {}).setdefault(_wheel(ctx).name, {})
+
+
+@instruction("filter_wheel")
+async def get_filter_slot(ctx: Context) -> dict[str, Any]:
+    """``{filter_slot, idle}`` (null while the wheel cannot say)."""
+    wheel = _wheel(ctx)
+    if wheel.slot_state() == "Alert":
+        raise LightAptError(ALERT)
+    status = wheel.status()
+    slot = status.get("slot")
+    return {"filter_slot": slot, "idle": None if slot is None else not status.get("moving")}
+
+
+@instruction("filter_wheel")
+async def get_all_params(ctx: Context) -> dict[str, Any]:
+    """``{filter_slot, filters_info: [{slot, filter_name, focus_offset, af_exposure_time}]}``."""
+    wheel = _wheel(ctx)
+    settings = _settings(ctx)
+    return {
+        "filter_slot": wheel.status().get("slot"),
+        "filters_info": [
+            {
+                "slot": f["slot"],
+                "filter_name": f["name"],
+                **DEFAULTS,
+                **settings.get(f["slot"], {}),
+            }
+            for f in _filters(wheel)
+        ],
+    }
+
+
+@instruction("filter_wheel")
+async def switch_filter(ctx: Context, slot: int) -> None:
+    """Turn to a slot (from 1); answers once the wheel has started turning."""
+    wheel = _wheel(ctx)
+    if wheel.status().get("moving"):
+        raise Refusal("Filter wheel in rotating!")
+    if not 1 <= slot <= len(wheel.filters()):
+        raise LightAptError(OUT_OF_RANGE)
+    await ctx.start(wheel.select(slot))
+
+
+def _slot_values(entry: dict[str, Any]) -> tuple[str | None, dict[str, float]]:
+    """A slot's new name and settings, checked (other keys are ignored, as
+    the original did: a client may send filters_info entries back)."""
+    name = entry.get("filter_name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise LightAptError(f"filter_name must be non-empty text, got {name!r}")
+    values: dict[str, float] = {}
+    for key in DEFAULTS:
+        if key not in entry:
+            continue
+        value = entry[key]
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not number or not math.isfinite(value):
+            raise LightAptError(f"{key} must be a number, got {value!r}")
+        if key == "af_exposure_time" and value <= 0:
+            raise LightAptError(f"af_exposure_time must be positive, got {value!r}")
+        values[key] = value
+    return name, values
+
+
+async def _update(ctx: Context, updates: dict[int, dict[str, Any]]) -> None:
+    """Apply checked ``{slot: entry}``: names to the wheel, then the settings."""
+    checked = {slot: _slot_values(entry) for slot, entry in updates.items()}
+    names = {slot: name.strip() for slot, (name, _) in checked.items() if name is not None}
+    if names:
+        await _wheel(ctx).rename(names)
+    settings = _settings(ctx)
+    for slot, (_, values) in checked.items():
+        settings.setdefault(slot, {}).update(values)
+
+
+@instruction("filter_wheel")
+async def update_all_slot_data(ctx: Context, slots: list[dict[str, Any]]) -> None:
+    """Every slot's ``{filter_name?, focus_offset?, af_exposure_time?}`` in
+    slot order (one list inside params); what an entry leaves out is kept."""
+    if len(slots) > len(_wheel(ctx).filters()):
+        raise LightAptError(OUT_OF_RANGE)
+    await _update(ctx, {index: entry for index, entry in enumerate(slots, start=1)})
+
+
+@instruction("filter_wheel")
+async def set_one_filter_solt_value(ctx: Context, slot: int, slot_info: dict[str, Any]) -> None:
+    """One slot's (from 1) ``{filter_name?, focus_offset?, af_exposure_time?}``
+    (the original's spelling)."""
+    if not 1 <= slot <= len(_wheel(ctx).filters()):
+        raise LightAptError(OUT_OF_RANGE)
+    await _update(ctx, {slot: slot_info})

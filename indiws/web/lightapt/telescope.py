@@ -1,21 +1,337 @@
-"""lightAPT's ``telescope`` instructions, over `indiws.devices.Telescope`."""
+"""lightAPT's ``telescope`` instructions, over `indiws.devices.Telescope`.
+
+Each instruction is a call of a `Telescope` verb (or read) plus the shaping
+of its reply as the original service answered (V2, ``indi_telescope.py``)
+and as the later front end (cobalt-web) reads it.  Checks the original made
+before acting (parked, moving, out of range) answer in its words.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
+import weakref
+from datetime import UTC, datetime
 from typing import Any
 
-from .base import Context, instruction
+from ...devices import CapabilityError, InvalidValueError, Telescope
+from .base import Context, LightAptEndpoint, LightAptError, Refusal, instruction
+
+log = logging.getLogger("indiws.lightapt")
+
+#: cobalt-web's arrow buttons → directions (up is north; left is west, as
+#: INDI's own joystick and hand-controller panels have it).
+BUTTONS = {"up": "north", "down": "south", "left": "west", "right": "east"}
+
+#: The directions each socket holds pressed, stopped when it closes.
+_PRESSED: weakref.WeakKeyDictionary[LightAptEndpoint, set[str]] = weakref.WeakKeyDictionary()
+
+
+def _scope(ctx: Context) -> Telescope:
+    return ctx.device()
+
+
+def _in(value: float, low: float, high: float) -> bool:
+    return math.isfinite(value) and low <= value <= high
+
+
+# ---------------------------------------------------------------- queries
 
 
 @instruction("telescope")
 async def get_real_time_info(ctx: Context) -> dict[str, Any]:
     """Where the mount points (JNow) and whether it moves: V2's keys and V5's ``tracking``."""
-    status = ctx.device().status()
-    slewing = status.get("slewing")
+    scope = _scope(ctx)
+    status = scope.status()
     return {
         "ra": status.get("ra"),
         "dec": status.get("dec"),
-        "state": "Busy" if slewing else ("Ok" if status.get("connected") else "Idle"),
-        "is_moving": bool(slewing),
+        "state": scope.pointing_state(),
+        "is_moving": bool(status.get("slewing")),
         "tracking": status.get("tracking"),
     }
+
+
+@instruction("telescope")
+async def get_static_info(ctx: Context) -> dict[str, Any]:
+    """The site (longitude east positive, -180..180) and the mount's UTC offset (V5)."""
+    settings = _scope(ctx).settings()
+    site = settings["site"] or {}
+    return {
+        "long": site.get("longitude"),
+        "lat": site.get("latitude"),
+        "elev": site.get("elevation"),
+        "time_zone": settings["utc_offset"],
+    }
+
+
+def _choice(settings: dict[str, Any], key: str) -> dict[str, Any]:
+    # An object even when the driver lacks the property: cobalt-web reads
+    # slew_rate.selections without a check.
+    return settings[key] or {"value": None, "selections": []}
+
+
+@instruction("telescope")
+async def get_set_params(ctx: Context) -> dict[str, Any]:
+    """V2's settings (INDI's element names and GEOGRAPHIC_COORD as INDI keeps
+    it) plus V5's ``slew_rate``."""
+    settings = _scope(ctx).settings()
+    return {
+        "mount_type": _choice(settings, "mount_type"),
+        "on_coord_set": _choice(settings, "coord_mode"),
+        "track_mode": _choice(settings, "track_mode"),
+        "track_state": _choice(settings, "track_state"),
+        "longitude": settings["longitude"],
+        "latitude": settings["latitude"],
+        "elevation": settings["elevation"],
+        "slew_rate": _choice(settings, "slew_rate"),
+    }
+
+
+@instruction("telescope")
+async def get_fits_file_format_data(ctx: Context) -> dict[str, Any] | None:
+    """The last goto's target name and coordinates, or ``success`` without one."""
+    target = ctx.state.get("target")
+    return dict(target) if target else None
+
+
+@instruction("telescope")
+async def at_home(ctx: Context) -> None:
+    """A stub in every version of the original (``success``); kept for its clients."""
+    return None
+
+
+# ---------------------------------------------------------------- site, time, optics
+
+
+@instruction("telescope")
+async def set_long_lat(ctx: Context, long: float, lat: float, elev: float | None = None) -> None:
+    """Set the site: longitude (east positive, -180..360), latitude, and
+    elevation (m; left out: kept).  V2's checks, the right way round."""
+    scope = _scope(ctx)
+    if not (_in(long, -180.0, 360.0) and long < 360.0):
+        raise LightAptError("longitude not in range!")
+    if not _in(lat, -90.0, 90.0):
+        raise LightAptError("latitude not in range!")
+    if elev is not None:
+        limits = scope.settings()["elevation"] or {}
+        low, high = limits.get("min"), limits.get("max")
+        if low is not None and high is not None and high > low and not _in(elev, low, high):
+            raise LightAptError("evelation not in range!")
+    await scope.set_site(latitude=lat, longitude=long, elevation=elev)
+
+
+@instruction("telescope")
+async def set_telescope_info(
+    ctx: Context,
+    telescope_aperture: float,
+    telescope_focal_length: float,
+    guider_aperture: float,
+    guider_focal_length: float,
+) -> None:
+    """Apertures and focal lengths in mm (TELESCOPE_INFO)."""
+    await _scope(ctx).set_optics(
+        telescope_aperture, telescope_focal_length, guider_aperture, guider_focal_length
+    )
+
+
+@instruction("telescope")
+async def set_time(ctx: Context, utc: str | None = None) -> None:
+    """Set the mount's clock to this machine's UTC time (or an ISO 8601 time)."""
+    when = None
+    if utc is not None:
+        try:
+            when = datetime.fromisoformat(utc.replace("Z", "+00:00"))
+        except ValueError:
+            raise LightAptError(f"utc must be an ISO 8601 time, got {utc!r}") from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+    await _scope(ctx).set_time(when)
+
+
+# ---------------------------------------------------------------- tracking and rates
+
+
+@instruction("telescope")
+async def set_track(ctx: Context) -> None:
+    """ON_COORD_SET TRACK: a write of coordinates (a property page's) slews and
+    then tracks; the gotos here track anyway."""
+    await _scope(ctx).set_coord_mode("track")
+
+
+@instruction("telescope")
+async def start_track(ctx: Context) -> None:
+    await _scope(ctx).set_tracking(True)
+
+
+@instruction("telescope")
+async def stop_track(ctx: Context) -> None:
+    await _scope(ctx).set_tracking(False)
+
+
+@instruction("telescope")
+async def set_track_mode(ctx: Context, track_mode: str) -> None:
+    """``sidereal``, ``solar`` or ``lunar`` (V2), or any mode the driver offers."""
+    try:
+        await _scope(ctx).set_track_mode(track_mode)
+    except InvalidValueError:  # not a mode of this mount
+        raise LightAptError("wrong tracking name!") from None
+
+
+@instruction("telescope")
+async def set_slew_rate(ctx: Context, rate: str | int) -> None:
+    """The rate of manual moves: one of ``get_set_params``' ``slew_rate.selections``
+    (or its index, 0 = slowest)."""
+    await _scope(ctx).set_slew_rate(rate)
+
+
+@instruction("telescope")
+async def handle_move_button(ctx: Context, button: str, pressed: bool) -> None:
+    """cobalt-web's arrows: a press starts a manual move, the release stops it.
+
+    A socket that closes with a button held stops that move: its release
+    will never come.
+    """
+    direction = BUTTONS.get(button.strip().lower())
+    if direction is None:
+        raise LightAptError(f"button must be one of up, down, left, right; got {button!r}")
+    scope = _scope(ctx)
+    held = _PRESSED.get(ctx.endpoint)
+    if held is None:
+        held = _PRESSED[ctx.endpoint] = set()
+        ctx.when_closed(lambda: _release_all(scope, held))
+    if pressed:
+        await scope.move(direction)
+        held.add(direction)
+    else:
+        held.discard(direction)
+        await scope.stop(direction)
+
+
+async def _release_all(scope: Telescope, held: set[str]) -> None:
+    for direction in sorted(held):
+        try:
+            await scope.stop(direction)
+        except Exception as exc:  # the socket is gone: the log is all that is left
+            log.warning("could not stop the %s move of %s: %s", direction, scope.name, exc)
+    held.clear()
+
+
+# ---------------------------------------------------------------- gotos
+
+
+def _check_goto(scope: Telescope) -> None:
+    """The original's refusals before a goto (its park test never fired; this one does)."""
+    status = scope.status()
+    if status.get("parked"):
+        raise Refusal("telescope is parked, please unpark first!")
+
+
+def _check_idle(scope: Telescope) -> None:
+    if scope.status().get("slewing"):
+        raise Refusal("telescope is moving, please wait!")
+
+
+def _remember(ctx: Context, name: str | None, coord: dict[str, float]) -> None:
+    # For get_fits_file_format_data (file names of the frames that follow).
+    ctx.state["target"] = None if name is None else {"name": name, "coord": coord}
+
+
+@instruction("telescope")
+async def goto(ctx: Context, ra: float, dec: float, target_name: str | None = None) -> None:
+    """Slew to RA (hours) / Dec (degrees) of date (JNow, EQUATORIAL_EOD_COORD)
+    and track there (the original's default); answers once the slew has started."""
+    scope = _scope(ctx)
+    _check_goto(scope)
+    if not _in(ra, 0.0, 24.0):
+        raise Refusal("RA is not in range!")
+    if not _in(dec, -90.0, 90.0):
+        raise Refusal("DEC is not in range!")
+    _check_idle(scope)
+    await ctx.start(scope.goto(ra, dec, epoch="JNow"))
+    _remember(ctx, target_name, {"ra": ra, "dec": dec})
+
+
+@instruction("telescope")
+async def goto_ha_dec(ctx: Context, ha: float, dec: float, target_name: str | None = None) -> None:
+    """Slew to hour angle (hours, positive west) / Dec of date (needs the site)."""
+    scope = _scope(ctx)
+    _check_goto(scope)
+    if not _in(ha, -24.0, 24.0):
+        raise Refusal("HA is not in range!")
+    if not _in(dec, -90.0, 90.0):
+        raise Refusal("DEC is not in range!")
+    _check_idle(scope)
+    await ctx.start(scope.goto_hadec(ha, dec))
+    _remember(ctx, target_name, {"ha": ha, "dec": dec})
+
+
+@instruction("telescope")
+async def got_az_al(ctx: Context, az: float, al: float, target_name: str | None = None) -> None:
+    """Slew to azimuth (from north through east) / altitude, degrees (the
+    original's spelling and order); the mount stops there."""
+    scope = _scope(ctx)
+    _check_goto(scope)
+    if not _in(az, 0.0, 360.0):
+        raise Refusal("AZ is not in range!")
+    if not _in(al, -90.0, 90.0):
+        raise Refusal("ALT is not in range!")
+    _check_idle(scope)
+    await ctx.start(scope.goto_altaz(al, az))
+    _remember(ctx, target_name, {"az": az, "alt": al})
+
+
+@instruction("telescope")
+async def abort(ctx: Context) -> None:
+    """Stop every motion (TELESCOPE_ABORT_MOTION), gotos and held buttons alike."""
+    await _scope(ctx).abort()
+    held = _PRESSED.get(ctx.endpoint)
+    if held:
+        held.clear()
+
+
+# ---------------------------------------------------------------- park and home
+
+
+@instruction("telescope")
+async def park(ctx: Context) -> None:
+    """Park; answers once parking has started."""
+    scope = _scope(ctx)
+    try:
+        await ctx.start(scope.park())
+    except CapabilityError:
+        raise Refusal("Telescope cannot park") from None
+
+
+@instruction("telescope")
+async def unpark(ctx: Context) -> None:
+    scope = _scope(ctx)
+    try:
+        await ctx.start(scope.unpark())
+    except CapabilityError:
+        raise Refusal("Telescope cannot park") from None
+
+
+@instruction("telescope")
+async def set_park(ctx: Context, ha: float | None = None, dec: float | None = None) -> None:
+    """Park here (no params), or at hour angle (hours) / Dec (degrees)."""
+    scope = _scope(ctx)
+    if (ha is None) != (dec is None):
+        raise LightAptError("set_park takes no params (park here) or [ha, dec]")
+    try:
+        if ha is None:
+            await scope.set_park_position("current")
+        else:
+            await scope.set_park_position(None, ha=ha, dec=dec)  # type: ignore[arg-type]
+    except CapabilityError:
+        raise Refusal("Telescope cannot park") from None
+
+
+@instruction("telescope")
+async def go_home(ctx: Context) -> None:
+    """Go to the home position where the driver has one (TELESCOPE_HOME)."""
+    scope = _scope(ctx)
+    try:
+        await ctx.start(scope.home())
+    except CapabilityError:
+        raise Refusal("This telescope do not support go home!") from None
