@@ -270,6 +270,10 @@ async def test_exposure_answers_success_then_pushes_one_frame(
     fits = await fetch(svc, data["url"])
     assert fits.startswith(b"SIMPLE") and len(fits) == data["size"]
     assert (await fetch(svc, data["preview_url"])).startswith(b"\x89PNG")
+    # What cobalt-web loads after the signal: the role's newest frame as JPEG.
+    newest = await AsyncHTTPClient().fetch(svc.url + "/PAA/newest_camera_jpg/?1733000000000")
+    assert newest.headers["Content-Type"] == "image/jpeg"
+    assert newest.body.startswith(b"\xff\xd8\xff")
     # One frame only: the next one is the reply to the next request.
     realtime = await client.data("camera", "get_real_time_info")
     assert realtime["in_exposure"] is False
@@ -316,6 +320,16 @@ async def test_guider_exposure_pushes_a_guider_frame(
     assert signal["instruction"] == "Image Stretch"
     assert signal["data"]["camera_type"] == "guider" and signal["data"]["device"] == GUIDE
     assert (await fetch(svc, signal["data"]["url"])).startswith(b"SIMPLE")
+    assert (await fetch(svc, "/PAA/newest_guider_jpg/")).startswith(b"\xff\xd8\xff")
+
+
+async def test_newest_jpg_of_a_role_without_frames_is_a_json_404(svc: RunningService) -> None:
+    svc.service.roles.release("guider")
+    response = await AsyncHTTPClient().fetch(
+        svc.url + "/PAA/newest_guider_jpg/", raise_error=False
+    )
+    assert response.code == 404
+    assert json.loads(response.body)["error"]["code"] == "no_frame"
 
 
 async def test_exposure_refused_before_it_starts_pushes_nothing(

@@ -268,7 +268,7 @@ async def test_a_blob_upload_may_be_larger_than_other_bodies(
             assert (await indi.call("set", params))["waited"] is False
         finally:
             await indi.close()
-        conn = await websocket_connect(running.ws_url + "/ws/debugging/")
+        conn = await websocket_connect(running.ws_url + "/ws/debugging/?stream=1")
         await conn.read_message()  # the snapshot
         await conn.write_message(json.dumps({"jsonrpc": "2.0", "method": "x", "params": [data]}))
         while await conn.read_message() is not None:

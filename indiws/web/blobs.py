@@ -100,6 +100,33 @@ class PreviewHandler(JsonHandler):
         self.finish(image)
 
 
+class NewestPreviewHandler(PreviewHandler):
+    """``GET /PAA/newest_(camera|guider)_jpg/``: the newest frame of the device
+    that holds the camera (or guider) role, as a JPEG preview; the later
+    lightAPT front end (cobalt-web) loads it after an exposure's signal."""
+
+    async def get(self, role: str) -> None:  # type: ignore[override]
+        device = self.service.roles.device_for(role)
+        latest = self.service.blobs.latest(device) if device else None
+        if latest is None:
+            raise NoFrameYet(
+                f"no frame of the {role} role yet"
+                + (f" ({device})" if device else " (no device holds the role)")
+            )
+        await super().get(latest.id, "jpg")
+        self.set_header("Cache-Control", "no-store")
+
+
+class NoFrameYet(LookupError):
+    """The role has taken no frame that the store still holds."""
+
+    def __str__(self) -> str:  # LookupError shows the repr of a lone argument
+        return str(self.args[0])
+
+
+register(NoFrameYet, 404, -32050, "no_frame")
+
+
 def _max_size(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
@@ -121,6 +148,7 @@ def routes(service: Service) -> list:
         (r"/blobs/?", BlobListHandler, args),
         (r"/blobs/([^/]+)/preview\.(png|jpg|jpeg)", PreviewHandler, args),
         (r"/blobs/([^/]+)/?", FrameHandler, args),
+        (r"/PAA/newest_(camera|guider)_jpg/?", NewestPreviewHandler, args),
     ]
 
 
@@ -296,6 +324,23 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 },
                 **error_responses(400),
                 **_UNKNOWN,
+                "422": json_response("The frame is not an image (`preview_failed`).", ref("Error")),
+            },
+        }
+    },
+    "/PAA/newest_{role}_jpg/": {
+        "get": {
+            "summary": "The newest frame of the camera or guider role, as a JPEG preview",
+            "description": "lightAPT's later front end (cobalt-web) loads this after an "
+            "exposure's `Image Stretch` signal; docs/lightapt.md.",
+            "tags": ["frames"],
+            "operationId": "get_newest_frame_preview",
+            "parameters": [
+                path_param("role", "The role.", "camera", enum=("camera", "guider")),
+            ],
+            "responses": {
+                "200": {"description": "The preview image.", "content": {"image/jpeg": _BINARY}},
+                "404": json_response("The role has no frame yet (`no_frame`).", ref("Error")),
                 "422": json_response("The frame is not an image (`preview_failed`).", ref("Error")),
             },
         }
