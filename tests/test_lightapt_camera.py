@@ -290,7 +290,8 @@ async def test_busy_exposure_refuses_a_second_and_aborts(
     svc: RunningService, client: LightAptClient
 ) -> None:
     await client.success("camera", "start_single_exposure", [30])
-    await until(svc, CCD, "CCD_EXPOSURE", lambda p: p.state is PropertyState.BUSY)
+    # "success" comes once the driver took the exposure: it is exposing now.
+    assert mirror(svc).devices[CCD].properties["CCD_EXPOSURE"].state is PropertyState.BUSY
     reply = await client.ask("camera", "start_single_exposure", [1])
     assert (reply["type"], reply["message"]) == (
         "message",

@@ -19,6 +19,7 @@ from .base import (
     RoleDevice,
     running_actions,
     subscribe_actions,
+    wait_acknowledged,
 )
 from .camera import FRAME_TYPES, Camera, GuideCamera
 from .errors import (
@@ -61,6 +62,7 @@ __all__ = [
     "RoleDevice",
     "Telescope",
     "running_actions",
+    "wait_acknowledged",
     "subscribe_actions",
 ]
 

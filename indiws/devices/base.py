@@ -199,6 +199,23 @@ def running_actions(
     return sorted(out, key=lambda a: a["started"])
 
 
+async def wait_acknowledged(client: INDIClient, action_id: str, timeout: float) -> bool:
+    """Wait until the running action ``action_id`` has sent its command and
+    the driver shows it working (a watched property turned Busy), or the
+    action has ended; False if ``timeout`` passed first.  A caller that
+    answers "started" then sees the device busy when it looks."""
+    for actions in _registry(client).actions.values():
+        for action in actions:
+            if action.id == action_id:
+                try:
+                    async with asyncio.timeout(timeout):
+                        await action.acknowledged.wait()
+                except TimeoutError:
+                    return False
+                return True
+    return True  # ended already
+
+
 class Action:
     """One running action; use as ``async with owner._action(...) as act``."""
 
@@ -245,6 +262,8 @@ class Action:
         self._wakeup = asyncio.Event()
         self._interrupt: tuple[str, str] | None = None
         self._sent = False
+        #: Set once the driver answered the command (`wait_acknowledged`).
+        self.acknowledged = asyncio.Event()
         self._sub: Any = None
         self._loop = asyncio.get_running_loop()
         self.started = time.time()
@@ -272,6 +291,7 @@ class Action:
         tb: TracebackType | None,
     ) -> None:
         self._sub.close()
+        self.acknowledged.set()
         reg = _registry(self.client)
         actions = reg.actions.get(self.device)
         if actions is not None:
@@ -342,6 +362,12 @@ class Action:
         elif etype in (EventType.UPDATED, EventType.DEFINED):
             if self.watch is not None and event.name not in self.watch:
                 return
+            if (
+                self._sent
+                and event.property is not None
+                and event.property.state is PropertyState.BUSY
+            ):
+                self.acknowledged.set()  # the driver is working on it
             prop = event.property
             assert prop is not None
             formats = None

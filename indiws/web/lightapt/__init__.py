@@ -9,7 +9,6 @@ from __future__ import annotations
 from . import camera, filter, focus, properties, telescope  # noqa: F401  (registration)
 from .base import (
     INSTRUCTIONS,
-    ROLE_NAMES,
     Context,
     LightAptEndpoint,
     LightAptError,
@@ -21,7 +20,6 @@ from .base import (
 
 __all__ = [
     "INSTRUCTIONS",
-    "ROLE_NAMES",
     "Context",
     "LightAptEndpoint",
     "LightAptError",

@@ -37,8 +37,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ...devices import RoleDevice, subscribe_actions
+from ...devices import RoleDevice, subscribe_actions, wait_acknowledged
 from ...devices.errors import NoDeviceError
+from ...roles import ROLES, role_named
 from ..base import dumps
 from ..errors import INTERNAL_ERROR, describe_error
 from ..jsonrpc import check_value, describe_type
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "INSTRUCTIONS",
-    "ROLE_NAMES",
     "Context",
     "Instruction",
     "LightAptEndpoint",
@@ -64,21 +64,12 @@ log = logging.getLogger("indiws.lightapt")
 
 T = TypeVar("T")
 
-#: The role names lightAPT's front ends send → the service's roles.
-ROLE_NAMES: dict[str, str] = {
-    "telescope": "telescope",
-    "camera": "camera",
-    "guider": "guider",
-    "focus": "focuser",
-    "focuser": "focuser",
-    "filter": "filter_wheel",
-    "filter_wheel": "filter_wheel",
-}
-
 #: Requests of one socket waiting for their turn before it is closed as flooding.
 MAX_QUEUED = 256
 #: How long `Context.start` waits for a long action to start before answering anyway.
 START_WAIT = 30.0
+#: How long `Context.start` then waits for the driver to take the command.
+ACK_WAIT = 2.0
 #: WebSocket close code for a client that floods requests.
 POLICY_VIOLATION = 1008
 
@@ -143,7 +134,7 @@ class Instruction:
 
 
 #: role → instruction name → `Instruction`.
-INSTRUCTIONS: dict[str, dict[str, Instruction]] = {role: {} for role in set(ROLE_NAMES.values())}
+INSTRUCTIONS: dict[str, dict[str, Instruction]] = {role: {} for role in ROLES}
 
 
 def instruction(
@@ -286,9 +277,11 @@ class Context:
         """
         device: RoleDevice = self.device()
         started = asyncio.Event()
+        action_ids: list[str] = []
 
         def on_action(event: dict[str, Any]) -> None:
             if event.get("event") == "started" and event.get("device") == device.name:
+                action_ids.append(event["action_id"])
                 started.set()
 
         listener = subscribe_actions(self.client, on_action)
@@ -299,6 +292,11 @@ class Context:
         finally:
             listener.close()
             waiter.cancel()
+        if action_ids and not task.done():
+            # Answer once the driver has taken the command, so that a poll
+            # right after "success" sees the device busy (or the refusal).
+            await wait_acknowledged(self.client, action_ids[0], ACK_WAIT)
+            await asyncio.sleep(0)  # let an action the driver refused end
         if on_end is not None:
             task.add_done_callback(on_end)
         else:
@@ -407,7 +405,7 @@ class LightAptEndpoint:
                 **echo,
             )
         params = request.get("params", [])
-        role = ROLE_NAMES.get(device_name)
+        role = role_named(device_name)  # lightAPT's names: focus, filter
         if role is None or self.service.roles.device_for(role) is None:
             # The original's words, and type, for a role unknown or not started.
             return frame("message", f"!error! wrong device name {device_name}", **echo)
