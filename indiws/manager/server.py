@@ -1200,11 +1200,17 @@ class IndiServerSupervisor:
                     async with self._op_lock:
                         if self._stopping:
                             return
-                        await self._launch(executable)
+                        # Counted before the launch: the status that shows the
+                        # new process already shows its restart number.
+                        self.server_restarts += 1
+                        try:
+                            await self._launch(executable)
+                        except BaseException:
+                            self.server_restarts -= 1
+                            raise
                     break
                 except (IndiServerError, OSError) as error:
                     log.error("could not restart indiserver: %s", error)
-            self.server_restarts += 1
             self._emit("server_restarted", detail=f"restart #{self.server_restarts}")
             await self._restart_drivers()
 
