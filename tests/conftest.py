@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lightapt_support import LightAptClient
 
 from indiws.testing import (
     DEFAULT_SIMULATORS,
@@ -60,3 +61,11 @@ async def running_service(
     running = await start_service(indiserver, tmp_path / "data")
     yield running
     await running.stop()
+
+
+@pytest.fixture
+async def client(svc: RunningService) -> AsyncIterator[LightAptClient]:
+    """A lightAPT front end's socket on the module's ``svc`` service."""
+    c = await LightAptClient.open(svc)
+    yield c
+    await c.close()

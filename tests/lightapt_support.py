@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from indiws.testing import RunningService
+from indiws.testing import IndiServerProcess, RunningService
 
 #: The devices of the shared four-simulator indiserver, by lightAPT role.
 SCOPE, CCD, FOCUSER, WHEEL = (
@@ -20,6 +22,24 @@ SCOPE, CCD, FOCUSER, WHEEL = (
     "Filter Simulator",
 )
 ROLE_DEVICES = {"telescope": SCOPE, "camera": CCD, "focuser": FOCUSER, "filter_wheel": WHEEL}
+
+
+def module_indiserver(*drivers: str) -> Callable[..., Iterator[IndiServerProcess]]:
+    """A module-scoped fixture: a private indiserver running ``drivers``, for
+    tests that change what other modules' tests would see (a park, a move).
+    The module pairs it with an ``svc`` fixture; ``client`` (tests/conftest.py)
+    then opens a `LightAptClient` on that service."""
+
+    @pytest.fixture(scope="module")
+    def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndiServerProcess]:
+        process = IndiServerProcess(list(drivers), workdir=tmp_path_factory.mktemp("lightapt"))
+        try:
+            process.start()
+            yield process
+        finally:
+            process.close()
+
+    return server
 
 
 async def assign_roles(svc: RunningService, roles: dict[str, str] | None = None) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from lightapt_support import LightAptClient
+from lightapt_support import LightAptClient, module_indiserver
 from tornado.httpclient import AsyncHTTPClient
 
 from indiws.client import INDIClient
@@ -24,17 +24,7 @@ SENSOR = ["CCD_MAX_X", "CCD_MAX_Y", "CCD_PIXEL_SIZE", "CCD_PIXEL_SIZE_X"]
 SENSOR += ["CCD_PIXEL_SIZE_Y", "CCD_BITSPERPIXEL"]
 
 
-@pytest.fixture(scope="module")
-def camera_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndiServerProcess]:
-    server = IndiServerProcess(
-        ["indi_simulator_ccd", "indi_simulator_guide"],
-        workdir=tmp_path_factory.mktemp("indiserver-cameras"),
-    )
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+camera_server = module_indiserver("indi_simulator_ccd", "indi_simulator_guide")
 
 
 @pytest.fixture
@@ -46,13 +36,6 @@ async def svc(camera_server: IndiServerProcess, tmp_path: Path) -> AsyncIterator
         yield running
     finally:
         await running.stop()
-
-
-@pytest.fixture
-async def client(svc: RunningService) -> AsyncIterator[LightAptClient]:
-    c = await LightAptClient.open(svc)
-    yield c
-    await c.close()
 
 
 def mirror(svc: RunningService) -> INDIClient:
@@ -326,9 +309,7 @@ async def test_guider_exposure_pushes_a_guider_frame(
 
 async def test_newest_jpg_of_a_role_without_frames_is_a_json_404(svc: RunningService) -> None:
     svc.service.roles.release("guider")
-    response = await AsyncHTTPClient().fetch(
-        svc.url + "/PAA/newest_guider_jpg/", raise_error=False
-    )
+    response = await AsyncHTTPClient().fetch(svc.url + "/PAA/newest_guider_jpg/", raise_error=False)
     assert response.code == 404
     assert json.loads(response.body)["error"]["code"] == "no_frame"
 

@@ -8,11 +8,11 @@ What the wheel did is read from the INDI mirror.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from lightapt_support import LightAptClient
+from lightapt_support import LightAptClient, module_indiserver
 
 from indiws.devices import FilterWheel, running_actions, subscribe_actions
 from indiws.protocol import PropertyState
@@ -23,16 +23,7 @@ WHEEL = "Filter Simulator"
 NAMES = ["Red", "Green", "Blue", "H_Alpha", "SII", "OIII", "LPR", "Luminance"]
 
 
-@pytest.fixture(scope="module")
-def wheel_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndiServerProcess]:
-    server = IndiServerProcess(
-        ["indi_simulator_wheel"], workdir=tmp_path_factory.mktemp("lightapt_wheel")
-    )
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+wheel_server = module_indiserver("indi_simulator_wheel")
 
 
 @pytest.fixture
@@ -46,13 +37,6 @@ async def svc(wheel_server: IndiServerProcess, tmp_path: Any) -> AsyncIterator[R
         yield running
     finally:
         await running.stop()
-
-
-@pytest.fixture
-async def client(svc: RunningService) -> AsyncIterator[LightAptClient]:
-    c = await LightAptClient.open(svc)
-    yield c
-    await c.close()
 
 
 def slot_prop(svc: RunningService) -> Any:

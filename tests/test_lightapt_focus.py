@@ -5,11 +5,11 @@ backlash changed here stay here)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from lightapt_support import LightAptClient
+from lightapt_support import LightAptClient, module_indiserver
 
 from indiws.devices import running_actions, subscribe_actions
 from indiws.protocol import PropertyState, SwitchState
@@ -20,16 +20,7 @@ ABS = "ABS_FOCUS_POSITION"
 MOVING = "focus is in moving! Cannot move!"
 
 
-@pytest.fixture(scope="module")
-def focus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndiServerProcess]:
-    server = IndiServerProcess(
-        ["indi_simulator_focus"], workdir=tmp_path_factory.mktemp("indiserver-focus")
-    )
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+focus_server = module_indiserver("indi_simulator_focus")
 
 
 @pytest.fixture
@@ -40,13 +31,6 @@ async def svc(focus_server: IndiServerProcess, tmp_path: Path) -> AsyncIterator[
         yield running
     finally:
         await running.stop()
-
-
-@pytest.fixture
-async def client(svc: RunningService) -> AsyncIterator[LightAptClient]:
-    c = await LightAptClient.open(svc)
-    yield c
-    await c.close()
 
 
 def value(svc: RunningService, prop: str, element: str) -> object:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from lightapt_support import FOCUSER, LightAptClient, assign_roles
+from lightapt_support import FOCUSER, LightAptClient, assign_roles, module_indiserver
 
 from indiws.devices import Telescope, astro, running_actions, subscribe_actions
 from indiws.protocol import PropertyState, SwitchState
@@ -27,16 +27,7 @@ SCOPE = "Telescope Simulator"
 LAT, LON, ELEV = 48.0, 11.0, 500.0
 
 
-@pytest.fixture(scope="module")
-def mount_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndiServerProcess]:
-    server = IndiServerProcess(
-        ["indi_simulator_telescope"], workdir=tmp_path_factory.mktemp("lightapt_mount")
-    )
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+mount_server = module_indiserver("indi_simulator_telescope")
 
 
 @pytest.fixture
@@ -52,13 +43,6 @@ async def svc(mount_server: IndiServerProcess, tmp_path: Any) -> AsyncIterator[R
         yield running
     finally:
         await running.stop()
-
-
-@pytest.fixture
-async def client(svc: RunningService) -> AsyncIterator[LightAptClient]:
-    c = await LightAptClient.open(svc)
-    yield c
-    await c.close()
 
 
 def prop(svc: RunningService, name: str) -> Any:
