@@ -157,3 +157,21 @@ async def test_a_lone_surrogate_in_an_http_body_is_a_json_400(
     )
     assert status in (200, 201), answer
     assert answer["name"] == "Night \U0001f319"
+
+
+# ------------------------------------------------------------- deep JSON
+
+
+@pytest.mark.slow
+async def test_deep_json_to_start_server_is_a_400(embedded: RunningService) -> None:
+    for body in (
+        "[" * 100_000 + "]" * 100_000,
+        '[{"en": ' + '{"a": ' * 5000 + "1" + "}" * 5001 + "]",
+    ):
+        status, answer = await call(embedded, "POST", "/driver_connect/start_server/", body)
+        assert status == 400, answer
+        assert answer["error"]["code"] == "invalid_params"
+        assert "levels deep" in answer["error"]["message"]
+    status, answer = await call(embedded, "POST", "/driver_connect/start_server/", "[NaN]")
+    assert status == 400 and "NaN is not JSON" in answer["error"]["message"]
+    assert embedded.service.server_running
