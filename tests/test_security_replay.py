@@ -22,6 +22,7 @@ variations of each class that the first round of fixes missed.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import time
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ from ws_support import WsClient
 from indiws.service import Config, Service
 from indiws.testing import RunningService, free_port
 from indiws.web.app import make_app
+from indiws.web.streams import DebuggingSocket
 
 SOCKETS = ["/ws/indi/", "/ws/debugging/", "/ws/indi_client/"]
 SIMULATORS = {"Telescope Simulator", "CCD Simulator", "Focuser Simulator", "Filter Simulator"}
@@ -175,3 +177,35 @@ async def test_deep_json_to_start_server_is_a_400(embedded: RunningService) -> N
     status, answer = await call(embedded, "POST", "/driver_connect/start_server/", "[NaN]")
     assert status == 400 and "NaN is not JSON" in answer["error"]["message"]
     assert embedded.service.server_running
+
+
+# ------------------------------------------------- flow control per message
+
+
+async def test_the_debugging_socket_keeps_tornados_flow_control(
+    running_service: RunningService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tornado reads a connection's next message only once what ``on_message``
+    returned is done: that is how one client's burst waits for the loop to
+    serve the others (see JsonRpcSocket._next_message)."""
+    returned: list[Any] = []
+    original = DebuggingSocket.on_message
+
+    def spy(self: DebuggingSocket, message: str | bytes) -> Any:
+        result = original(self, message)
+        returned.append(result)
+        return result
+
+    monkeypatch.setattr(DebuggingSocket, "on_message", spy)
+    client = await WsClient.open(running_service.ws_url + "/ws/debugging/")
+    try:
+        assert (await client.call("rpc.discover"))["methods"]  # JSON-RPC
+        await client.raw("[1]")  # a batch
+        await client.conn.write_message("print telescope")  # a text command
+        async with asyncio.timeout(10):
+            while len(returned) < 3:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)
+    finally:
+        await client.close()
+    assert len(returned) == 3
+    assert all(inspect.isawaitable(r) for r in returned), returned
