@@ -24,10 +24,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from lightapt_support import LightAptClient, assign_roles
@@ -209,3 +211,29 @@ async def test_the_debugging_socket_keeps_tornados_flow_control(
         await client.close()
     assert len(returned) == 3
     assert all(inspect.isawaitable(r) for r in returned), returned
+
+
+# --------------------------------------------- a remote driver that is us
+
+
+@pytest.mark.slow
+async def test_a_remote_driver_naming_this_indiserver_is_refused(
+    embedded: RunningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="indiws.manager.server")
+    own = embedded.service.supervisor.port
+    for host in ("127.0.0.1", "localhost", "127.0.0.2"):
+        spec = f"Dome Simulator@{host}:{own}"
+        status, answer = await call(embedded, "POST", "/api/v1/drivers/start", {"executable": spec})
+        assert status == 400, answer
+        assert answer["error"]["code"] == "invalid_params"
+        assert "this indiserver itself" in answer["error"]["message"]
+        status, answer = await call(embedded, "POST", f"/api/drivers/start_remote/{quote(spec)}")
+        assert status == 400, answer
+        assert "this indiserver itself" in answer["error"]["message"]
+    # Nothing reached indiserver; it still serves its own drivers.
+    fifo = [r.getMessage() for r in caplog.records if r.getMessage().startswith("FIFO <- ")]
+    assert not [line for line in fifo if "@" in line], fifo
+    status, drivers = await call(embedded, "GET", "/api/v1/drivers")
+    assert not [d for d in drivers if d["remote"]], drivers
+    assert SIMULATORS <= set(embedded.service.client.devices)
