@@ -25,6 +25,7 @@ import asyncio
 import inspect
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -33,11 +34,13 @@ from urllib.parse import quote
 
 import pytest
 from lightapt_support import LightAptClient, assign_roles
+from test_security_statedb import assert_one_line_exit_2, run_indiws
 from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient
 
+from indiws.db import DB_FILENAME, ROLES, StateDB
 from indiws.service import Config, Service
-from indiws.testing import RunningService, free_port
+from indiws.testing import IndiServerFactory, RunningService, free_port, start_service
 from indiws.web.app import make_app
 from indiws.web.streams import DebuggingSocket
 
@@ -237,3 +240,88 @@ async def test_a_remote_driver_naming_this_indiserver_is_refused(
     status, drivers = await call(embedded, "GET", "/api/v1/drivers")
     assert not [d for d in drivers if d["remote"]], drivers
     assert SIMULATORS <= set(embedded.service.client.devices)
+
+
+# ------------------------------------------------------------ state file
+
+
+def _pristine(data: Path) -> Path:
+    StateDB.in_data_dir(data).close()
+    return data / DB_FILENAME
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ("UPDATE profiles SET port = 'abc'", "column port holds 'abc'"),
+        ("UPDATE profiles SET port = -5", "column port holds -5"),
+        ("UPDATE profiles SET auto_start = 'yes'", "column auto_start holds 'yes'"),
+        ("INSERT INTO roles VALUES ('guider', x'ff00', 'now')", "column device_name holds b'"),
+        ("INSERT INTO profile_roles VALUES (1, 'guider', x'ff00')", "table profile_roles"),
+        ("INSERT INTO profile_drivers VALUES (1, 9, x'00', NULL, NULL)", "column executable"),
+        ("INSERT INTO profiles VALUES (5, x'ff', 7624, 0, 0, 'x', 'y')", "column name holds b'"),
+        ("DROP TABLE profile_drivers", "lacks tables or columns"),
+    ],
+)
+def test_values_indiws_never_writes_stop_the_start_in_one_line(
+    tmp_path: Path, change: str, says: str
+) -> None:
+    data = tmp_path / "data"
+    path = _pristine(data)
+    with sqlite3.connect(path) as conn:
+        conn.execute(change)
+    conn.close()
+    line = assert_one_line_exit_2(run_indiws(data, tmp_path), path, says)
+    assert "restore it from a backup" in line or "move it away" in line
+
+
+def test_rows_of_roles_this_version_does_not_know_are_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A later version may add a role without a schema change: its rows are
+    left alone, and said once."""
+    path = _pristine(tmp_path / "data")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO roles VALUES ('rotator', 'Rotator Simulator', 'now')")
+        conn.execute("INSERT INTO profile_roles VALUES (1, 'rotator', 'Rotator Simulator')")
+    conn.close()
+    caplog.set_level(logging.WARNING, logger="indiws.db")
+    db = StateDB(path)
+    try:
+        for _ in range(3):
+            assert set(db.get_roles()) <= set(ROLES)
+            profile = db.get_profile("Simulators")
+            assert profile is not None and "rotator" not in profile.roles
+            assert profile.roles["camera"] == "CCD Simulator"
+        assert db.error is None
+    finally:
+        db.close()
+    warnings = [r.getMessage() for r in caplog.records if "rotator" in r.getMessage()]
+    assert len(warnings) == 2, warnings  # one per row, not one per read
+
+
+async def test_a_bad_value_written_while_running_is_a_503_and_status_says_why(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    server = indiserver_factory(["indi_simulator_focus"])
+    data = tmp_path / "data"
+    rs = await start_service(server, data)
+    try:
+        with sqlite3.connect(data / DB_FILENAME) as conn:
+            conn.execute("UPDATE profiles SET port = 'abc'")
+            conn.execute("INSERT INTO roles VALUES ('guider', x'ff00', 'now')")
+        conn.close()
+        for path in ("/api/v1/profiles", "/api/profiles", "/api/v1/profiles/Simulators"):
+            status, answer = await call(rs, "GET", path)
+            assert status == 503, (path, answer)
+            assert answer["error"]["code"] == "state_db_unavailable"
+            assert "column port holds 'abc'" in answer["error"]["message"]
+        status, answer = await call(rs, "GET", "/api/v1/status")
+        assert status == 200, answer
+        assert answer["state_db"]["ok"] is False
+        assert "holds a value indiws never writes" in answer["state_db"]["error"]
+        status, answer = await call(rs, "GET", "/api/v1/roles")
+        assert status == 200 and answer["guider"]["device_name"] is None
+    finally:
+        await rs.stop()
