@@ -39,6 +39,7 @@ from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient
 
 from indiws.db import DB_FILENAME, ROLES, StateDB
+from indiws.security import AccessPolicy, RequestFacts
 from indiws.service import Config, Service
 from indiws.testing import IndiServerFactory, RunningService, free_port, start_service
 from indiws.web.app import make_app
@@ -325,3 +326,21 @@ async def test_a_bad_value_written_while_running_is_a_503_and_status_says_why(
         assert status == 200 and answer["guider"]["device_name"] is None
     finally:
         await rs.stop()
+
+
+# ------------------------------------------------------- Sec-Fetch-Site
+
+
+def test_sec_fetch_site_values_browsers_never_send_are_refused() -> None:
+    policy = AccessPolicy.build(bind_host="127.0.0.1", port=7999)
+    host = "127.0.0.1:7999"
+    for site in ("CROSS-SITE", "same-origin,cross-site", "cross-site ", "", "whatever"):
+        facts = RequestFacts(method="POST", host=host, fetch_site=site, changes_state=True)
+        refusal = policy.check(facts).refusal
+        assert refusal is not None and refusal.code == "cross_site_refused", site
+    for site in ("same-origin", "none", None):
+        facts = RequestFacts(method="POST", host=host, fetch_site=site, changes_state=True)
+        assert policy.check(facts).refusal is None, site
+    # A GET that only reads is never refused for it.
+    facts = RequestFacts(method="GET", host=host, fetch_site="CROSS-SITE")
+    assert policy.check(facts).refusal is None
