@@ -77,6 +77,36 @@ class StateDBUnavailableError(StateDBError):
     read-only, overwritten); the message names the file and the cause."""
 
 
+class _BadValueError(sqlite3.DatabaseError):
+    """A row holds a value of the wrong type or out of range: the file was
+    edited or damaged (this code never writes one).  An sqlite3 error, so it
+    is reported like a damaged file: one line at start-up, 503 later."""
+
+
+def _bad(table: str, column: str, value: object, want: str) -> _BadValueError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    return _BadValueError(f"table {table}, column {column} holds {shown}, not {want}")
+
+
+def _text(row: sqlite3.Row, table: str, column: str) -> str:
+    value = row[column]
+    if not isinstance(value, str):
+        raise _bad(table, column, value, "text")
+    return value
+
+
+def _optional_text(row: sqlite3.Row, table: str, column: str) -> str | None:
+    return None if row[column] is None else _text(row, table, column)
+
+
+def _integer(row: sqlite3.Row, table: str, column: str, low: int, high: int) -> int:
+    value = row[column]
+    if not isinstance(value, int) or not low <= value <= high:
+        raise _bad(table, column, value, f"an integer from {low} to {high}")
+    return value
+
+
 class ProfileExistsError(StateDBError, ValueError):
     """A profile with that name exists already."""
 
@@ -380,6 +410,8 @@ class StateDB:
         self.error: str | None = None
         self._write_failed = False
         self._roles: dict[str, str] = {}
+        #: Rows of another version already warned about (said once, not per read).
+        self._ignored: set[tuple[str, str, str]] = set()
         self._opened = False  # failures while opening are raised, not logged
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -412,7 +444,11 @@ class StateDB:
                 raise sqlite3.DatabaseError(f"database disk image is malformed ({check})")
             # Always writes (user_version), so a read-only file or folder shows here.
             self._migrate()
+            # Read everything once: a missing table or a value of the wrong
+            # type shows now, in one line, not as a failure later.
             self._roles = self._read_roles(self._conn)
+            for name in self._read_profile_names(self._conn):
+                self._read_profile(self._conn, name)
         except sqlite3.Error as exc:
             self._conn.close()
             raise StateDBError(self._explain(exc)) from None
@@ -430,7 +466,19 @@ class StateDB:
         """One line: the file, what went wrong, what to do."""
         text = str(exc)
         lowered = text.lower()
-        if "not a database" in lowered:
+        if isinstance(exc, _BadValueError):
+            what = "holds a value indiws never writes (edited or damaged)"
+            todo = (
+                "restore it from a backup, or move it away (indiws makes a new one, with the "
+                "Simulators profile, when it starts)"
+            )
+        elif "no such table" in lowered or "no such column" in lowered:
+            what = "lacks tables or columns of indiws's schema"
+            todo = (
+                "restore it from a backup, or move it away (indiws makes a new one, with the "
+                "Simulators profile, when it starts)"
+            )
+        elif "not a database" in lowered:
             what = "is not an SQLite database"
             todo = (
                 "move it away (indiws makes a new one, with the Simulators profile, when it starts)"
@@ -536,10 +584,31 @@ class StateDB:
 
     # ----------------------------------------------------------------- roles
 
-    @staticmethod
-    def _read_roles(conn: sqlite3.Connection) -> dict[str, str]:
-        rows = conn.execute("SELECT role, device_name FROM roles ORDER BY role")
-        return {row["role"]: row["device_name"] for row in rows}
+    def _read_roles(self, conn: sqlite3.Connection) -> dict[str, str]:
+        roles = {}
+        for row in conn.execute("SELECT role, device_name FROM roles ORDER BY role"):
+            role, device = _text(row, "roles", "role"), _text(row, "roles", "device_name")
+            if self._usable_role(role, device, "role assignment"):
+                roles[role] = device
+        return roles
+
+    def _usable_role(self, role: str, device: str, where: str) -> bool:
+        """A role this version knows, held by a device name: a row of another
+        version (a role added later) is left alone, and said once."""
+        if role in ROLES and device.strip():
+            return True
+        key = (where, role, device)
+        if key not in self._ignored:
+            self._ignored.add(key)
+            log.warning(
+                "state database %s: ignoring the %s %r -> %r (not a role of this version, "
+                "or no device)",
+                self.path,
+                where,
+                role,
+                device,
+            )
+        return False
 
     def get_roles(self) -> dict[str, str]:
         """The current role assignments: ``{"camera": "CCD Simulator", ...}``.
@@ -585,55 +654,73 @@ class StateDB:
         _check_role(role)
         with self._reading() as conn:
             row = conn.execute("SELECT assigned_at FROM roles WHERE role = ?", (role,)).fetchone()
-            return None if row is None else datetime.fromisoformat(row["assigned_at"])
+            if row is None:
+                return None
+            text = _text(row, "roles", "assigned_at")
+            try:
+                return datetime.fromisoformat(text)
+            except ValueError:
+                raise _bad("roles", "assigned_at", text, "a date and time") from None
 
     # -------------------------------------------------------------- profiles
 
     def list_profiles(self) -> list[Profile]:
         """Every profile, by name."""
         with self._reading() as conn:
-            names = [row["name"] for row in conn.execute("SELECT name FROM profiles ORDER BY name")]
-            return [profile for name in names if (profile := self.get_profile(name))]
+            names = self._read_profile_names(conn)
+            return [profile for name in names if (profile := self._read_profile(conn, name))]
 
     def profile_names(self) -> list[str]:
         with self._reading() as conn:
-            rows = conn.execute("SELECT name FROM profiles ORDER BY name")
-            return [row["name"] for row in rows]
+            return self._read_profile_names(conn)
 
     def get_profile(self, name: str) -> Profile | None:
         """The profile called ``name``, or None."""
         with self._reading() as conn:
-            row = conn.execute("SELECT * FROM profiles WHERE name = ?", (name,)).fetchone()
-            if row is None:
-                return None
-            drivers = []
-            for d in conn.execute(
-                "SELECT executable, device_name, label FROM profile_drivers "
-                "WHERE profile_id = ? ORDER BY position",
-                (row["id"],),
-            ):
-                try:
-                    drivers.append(ProfileDriver(d["executable"], d["device_name"], d["label"]))
-                except ValueError as exc:
-                    # Stored by an older version that checked less: never run it.
-                    log.warning("profile %r: skipping stored driver: %s", row["name"], exc)
-            roles = {
-                r["role"]: r["device_name"]
-                for r in conn.execute(
-                    "SELECT role, device_name FROM profile_roles WHERE profile_id = ? "
-                    "ORDER BY role",
-                    (row["id"],),
-                )
-            }
-            return Profile(
-                name=row["name"],
-                port=int(row["port"]),
-                auto_start=bool(row["auto_start"]),
-                auto_connect=bool(row["auto_connect"]),
-                drivers=drivers,
-                roles=roles,
-                id=int(row["id"]),
-            )
+            return self._read_profile(conn, name)
+
+    @staticmethod
+    def _read_profile_names(conn: sqlite3.Connection) -> list[str]:
+        rows = conn.execute("SELECT name FROM profiles ORDER BY name")
+        return [_text(row, "profiles", "name") for row in rows]
+
+    def _read_profile(self, conn: sqlite3.Connection, name: str) -> Profile | None:
+        row = conn.execute("SELECT * FROM profiles WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        profile_id = _integer(row, "profiles", "id", 1, 2**63 - 1)
+        drivers = []
+        for d in conn.execute(
+            "SELECT executable, device_name, label FROM profile_drivers "
+            "WHERE profile_id = ? ORDER BY position",
+            (profile_id,),
+        ):
+            executable = _text(d, "profile_drivers", "executable")
+            device_name = _optional_text(d, "profile_drivers", "device_name")
+            label = _optional_text(d, "profile_drivers", "label")
+            try:
+                drivers.append(ProfileDriver(executable, device_name, label))
+            except ValueError as exc:
+                # Stored by an older version that checked less: never run it.
+                log.warning("profile %r: skipping stored driver: %s", name, exc)
+        roles = {}
+        for r in conn.execute(
+            "SELECT role, device_name FROM profile_roles WHERE profile_id = ? ORDER BY role",
+            (profile_id,),
+        ):
+            role = _text(r, "profile_roles", "role")
+            device = _text(r, "profile_roles", "device_name")
+            if self._usable_role(role, device, f"role of profile {name!r}"):
+                roles[role] = device
+        return Profile(
+            name=name,
+            port=_integer(row, "profiles", "port", 1, 65535),
+            auto_start=bool(_integer(row, "profiles", "auto_start", 0, 1)),
+            auto_connect=bool(_integer(row, "profiles", "auto_connect", 0, 1)),
+            drivers=drivers,
+            roles=roles,
+            id=profile_id,
+        )
 
     def require_profile(self, name: str) -> Profile:
         """Like :meth:`get_profile`, but raise :class:`ProfileNotFoundError`."""
@@ -750,7 +837,7 @@ class StateDB:
             row = conn.execute(
                 "SELECT name FROM profiles WHERE auto_start = 1 ORDER BY id LIMIT 1"
             ).fetchone()
-            return None if row is None else self.get_profile(row["name"])
+            return None if row is None else self._read_profile(conn, _text(row, "profiles", "name"))
 
     # -------------------------------------------------------------- internal
 

@@ -62,6 +62,10 @@ MIN_TOKEN_LENGTH = 16
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9._~-]+")
 _HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")
 
+#: ``Sec-Fetch-Site`` values of requests from the service's own pages or typed
+#: by the user; ``cross-site`` and ``same-site`` (another port) are foreign.
+_OWN_FETCH_SITES = frozenset({"same-origin", "none"})
+
 #: Methods that never change state (a GET may, see `RequestFacts.changes_state`).
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -345,17 +349,19 @@ class AccessPolicy:
                 f"that page, start indiws with --allow-origin {_origin_hint(req.origin)}",
                 {"origin": req.origin},
             )
-        if req.fetch_site in ("cross-site", "same-site") and not self.any_origin:
+        site = req.fetch_site
+        if site is not None and site not in _OWN_FETCH_SITES and not self.any_origin:
             # No Origin (a link, an <img>, a form GET), but the browser says
-            # where it comes from.
+            # where it comes from.  Browsers send four lower-case values; any
+            # other (a typo, two headers joined) is refused, not guessed at.
             return Refusal(
                 403,
                 "cross_site_refused",
                 f"cross-site request refused: the browser sent it from a page of another "
-                f"origin (Sec-Fetch-Site: {req.fetch_site}), e.g. a link or an image; it "
+                f"origin (Sec-Fetch-Site: {site}), e.g. a link or an image; it "
                 "changes state, so it must come from this service's own pages, from a page "
                 "allowed with --allow-origin (sending its Origin), or from a program",
-                {"sec_fetch_site": req.fetch_site},
+                {"sec_fetch_site": site},
             )
         return None
 

@@ -31,6 +31,7 @@ import ctypes
 import enum
 import errno
 import html
+import ipaddress
 import logging
 import os
 import platform
@@ -847,7 +848,7 @@ class IndiServerSupervisor:
                 "install its package, e.g. indi-bin or indi-<name> from your distribution"
             )
         if spec.is_remote:
-            problem = await _remote_unreachable(spec.executable)
+            problem = await _remote_unreachable(spec.executable, own_port=self.port)
             if problem is not None:
                 raise DriverError(problem)
         driver = DriverInstance(spec.executable, spec.name, spec.label)
@@ -1220,7 +1221,14 @@ class IndiServerSupervisor:
             if driver.state is not DriverState.STARTING or self._stopping:
                 continue
             driver.restarts += 1
-            problem = await _remote_unreachable(driver.executable) if driver.is_remote else None
+            try:
+                problem = (
+                    await _remote_unreachable(driver.executable, own_port=self.port)
+                    if driver.is_remote
+                    else None
+                )
+            except InvalidDriverNameError as error:
+                problem = str(error)
             if problem is not None:
                 driver.state = DriverState.CRASHED
                 driver.stopped_at = _utcnow()
@@ -1512,12 +1520,17 @@ class IndiServerSupervisor:
         return candidates[0]
 
 
-async def _remote_unreachable(remote: str, timeout: float = 3.0) -> str | None:
+async def _remote_unreachable(
+    remote: str, timeout: float = 3.0, *, own_port: int | None = None
+) -> str | None:
     """Why ``Device@host[:port]`` cannot be chained in, or None if its server answers.
 
     indiserver 1.9.9 exits altogether ("good bye") when it cannot connect to a
     remote driver's server, taking every local driver down with it, so the
-    connection is tried here first.
+    connection is tried here first.  Raises `InvalidDriverNameError` when the
+    address is this machine's ``own_port``, that is this indiserver itself:
+    chained to itself, indiserver passes every message back to itself without
+    end (its CPU and memory grow until it dies).
     """
     host, _, port_text = remote.rpartition("@")[2].partition(":")
     try:
@@ -1531,10 +1544,37 @@ async def _remote_unreachable(remote: str, timeout: float = 3.0) -> str | None:
             f"remote driver {remote!r}: no INDI server answers at {host}:{port} "
             f"({error or 'timed out'}); indiserver would exit on that"
         )
+    # The address connected to, whatever name led there (localhost, the host
+    # name, an address of any interface).
+    peer = writer.get_extra_info("peername")
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
+    if own_port is not None and peer and peer[1] == own_port and _is_this_machine(peer[0]):
+        raise InvalidDriverNameError(
+            f"remote driver {remote!r} names this indiserver itself ({host}:{port} is port "
+            f"{own_port} of this machine); chained to itself indiserver would pass its own "
+            "messages back to itself without end. A remote driver is a device of another "
+            "indiserver"
+        )
     return None
+
+
+def _is_this_machine(address: str) -> bool:
+    """``address`` is one of this machine's own (binding a socket to it works)."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if ip.is_loopback or ip.is_unspecified:
+        return True
+    family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, 0))
+        except OSError:
+            return False
+    return True
 
 
 def _spec(executable: str, name: str | None, label: str | None) -> ProfileDriver:

@@ -6,7 +6,10 @@ when it refuses.  The JSON of the APIs is shallow (a batch, a request, its
 params, a property's values, a BLOB: five levels), so nesting is capped
 well below what would exhaust Python's recursion in the parser or, later,
 in the code that walks or echoes the value.  NaN and Infinity are not JSON
-(RFC 8259) and are refused, though Python's parser takes them.
+(RFC 8259) and are refused, though Python's parser takes them, and so are
+strings with a lone UTF-16 surrogate (``"\\ud800"``): no UTF-8 text holds
+one, so an answer that echoed it could not be sent, nor a value given to
+indiserver.
 
 The checks cost a few ``str.count`` calls on an ordinary message; the
 closer scan (strings blanked out, brackets walked) runs only when those
@@ -51,9 +54,35 @@ def loads(
         text = text.decode("utf-8")  # UnicodeDecodeError is a ValueError
     _check_shape(text, max_depth, max_items)
     try:
-        return json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except RecursionError:  # cannot happen below the depth cap; never crash on it
         raise JsonLimitError(_too_deep(max_depth)) from None
+    # Only an escape (\uD800 to \uDFFF) makes a surrogate (a text frame or body is
+    # strict UTF-8): the walk runs only when the text has one.
+    if "\\ud" in text or "\\uD" in text:
+        _refuse_lone_surrogates(value)
+    return value
+
+
+def _refuse_lone_surrogates(value: Any) -> None:
+    """ValueError if a string (or key) in ``value`` holds a lone surrogate;
+    a pair (an escaped emoji) makes one character and passes."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and not item.isascii():
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(
+                    f"a string holds a lone UTF-16 surrogate "
+                    f"({item[exc.start]!a}), which is not a character: {item[:40]!a}"
+                ) from None
 
 
 def _refuse_constant(name: str) -> Any:

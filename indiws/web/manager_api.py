@@ -23,6 +23,7 @@ import logging
 import platform
 import socket
 from typing import Any
+from urllib.parse import quote
 
 from .. import __version__
 from ..db import (
@@ -543,7 +544,8 @@ class ProfilesV1Handler(ManagerHandler):
             raise
         except ValueError as exc:
             raise _bad_value(exc) from None
-        self.set_header("Location", f"/api/v1/profiles/{profile.name}")
+        # A header holds Latin-1 only: the name goes in as the URL would carry it.
+        self.set_header("Location", f"/api/v1/profiles/{quote(profile.name, safe='')}")
         self.write_json(profile.to_dict(), status=201)
 
 

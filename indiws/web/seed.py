@@ -17,7 +17,6 @@ are made in `aliases`.  docs/lightapt.md describes every call.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ..client import Device, INDIError, UnknownDeviceError
@@ -27,6 +26,7 @@ from ..roles import ROLE_ALIASES, guess_role, role_named
 from ..service import Service, UnknownDriverError
 from .base import JsonHandler
 from .errors import invalid_params
+from .limits import JsonLimitError, loads
 from .openapi import error_responses, json_request, json_response, path_param, ref
 
 __all__ = [
@@ -218,8 +218,10 @@ class StartServerHandler(JsonHandler):
 
     def _entries(self) -> list[Any]:
         try:
-            body = json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError) as exc:
+            body = loads(self.request.body or b"null")  # the limits of every front
+        except JsonLimitError as exc:
+            raise invalid_params(f"request body refused: {exc}") from None
+        except ValueError as exc:  # UnicodeDecodeError too
             raise invalid_params(f"request body is not valid JSON: {exc}") from None
         if not isinstance(body, list):
             raise invalid_params('the body must be a list of {"en": label, "driver": executable}')

@@ -343,7 +343,10 @@ class DebuggingSocket(JsonRpcSocket):
         if isinstance(message, str) and _is_text_command(message):
             # A text frame always gets a text answer, also once JSON flows.
             self.send_text(debug_text.answer(message, self.hub.client, self.service.roles))
-            return None
+            return self._next_message()
+        # Tornado waits on what this returns before it reads the next message
+        # (one message per turn of the loop, a batch started first): a burst
+        # from one client never holds up the others.
         return super().on_message(message)
 
     def on_json(self, data: Any) -> None:
