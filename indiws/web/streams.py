@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Hashable
+from collections.abc import Awaitable, Hashable
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -339,12 +339,12 @@ class DebuggingSocket(JsonRpcSocket):
     def closed(self) -> None:
         self.hub.remove(self)
 
-    def on_message(self, message: str | bytes) -> None:
+    def on_message(self, message: str | bytes) -> Awaitable[None] | None:
         if isinstance(message, str) and _is_text_command(message):
             # A text frame always gets a text answer, also once JSON flows.
             self.send_text(debug_text.answer(message, self.hub.client, self.service.roles))
-            return
-        super().on_message(message)
+            return None
+        return super().on_message(message)  # tornado awaits the pacing
 
     def on_json(self, data: Any) -> None:
         # The first JSON-RPC request starts the stream; a subscribe starts it
