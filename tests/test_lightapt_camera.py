@@ -165,6 +165,25 @@ async def test_set_number_parameters_act_and_refuse_in_the_original_words(
     await client.success("camera", "set_number_parameters", ["binning", 1])
 
 
+async def test_guider_page_sends_its_number_fields_as_text(
+    svc: RunningService, client: LightAptClient
+) -> None:
+    # cobalt-web's guider page (src/pages/device/guider.tsx) sends the value
+    # of its <input type="number"> as it is: text.
+    await client.success("guider", "set_number_parameters", ["binning", "2"])
+    assert value(svc, GUIDE, "CCD_BINNING", "HOR_BIN") == 2
+    await client.success("guider", "set_number_parameters", ["gain", "60"])
+    assert value(svc, GUIDE, "CCD_GAIN", "GAIN") == 60
+    assert (await client.data("guider", "get_set_params"))["gain"] == 60
+    for bad in ("", "2x", "nan"):  # an empty field, text, not finite
+        reply = await client.ask("guider", "set_number_parameters", ["binning", bad])
+        assert reply["type"] == "error" and "binning must be a number" in reply["message"]
+    reply = await client.ask("guider", "set_number_parameters", ["binning", "1.5"])
+    assert reply["type"] == "error" and "whole number" in reply["message"]
+    await client.success("guider", "set_number_parameters", ["binning", "1"])
+    await client.success("guider", "set_number_parameters", ["gain", "50"])
+
+
 async def test_cooler_and_target_temperature(svc: RunningService, client: LightAptClient) -> None:
     def cooler_on() -> bool:
         return value(svc, CCD, "CCD_COOLER", "COOLER_ON") is SwitchState.ON

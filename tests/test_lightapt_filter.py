@@ -154,6 +154,25 @@ async def test_names_and_focus_settings(svc: RunningService, client: LightAptCli
     assert names(svc)[:2] == ["L", "Ha"]
 
 
+async def test_queries_answer_nulls_while_indiserver_is_away(
+    svc: RunningService, client: LightAptClient
+) -> None:
+    # lightAPT V4's /indi/server/disconnect/ (or indiserver gone): the filter
+    # queries answer like every other role's, nulls rather than an error.
+    assert await svc.service.disconnect_indiserver() is True
+    try:
+        assert await client.data("filter", "get_filter_slot") == {"filter_slot": None, "idle": None}
+        assert await client.data("filter", "get_all_params") == {
+            "filter_slot": None,
+            "filters_info": [],
+        }
+        reply = await client.ask("filter", "switch_filter", [2])
+        assert reply["type"] == "error" and "not connected" in reply["message"]
+    finally:
+        assert await svc.service.connect_indiserver() is True
+    assert len((await client.data("filter", "get_all_params"))["filters_info"]) == len(NAMES)
+
+
 async def test_a_disconnected_wheel_answers_nulls_and_clear_errors(
     svc: RunningService, client: LightAptClient
 ) -> None:

@@ -615,6 +615,16 @@ async def test_react_front_end_starts_the_drivers_it_chose(embedded: RunningServ
         assert answer.json() == {"data": "Connected"}
 
 
+async def test_react_front_end_may_shoot(running_service: RunningService) -> None:
+    """Its dashboard's shoot button (src/pages/dashboard2/actions/shoot) asks
+    /PAA/update_paa_running_status/ first and stays disabled unless that
+    answers `data` false; no scripted procedure runs in indiws."""
+    for path in ("/PAA/update_paa_running_status/", "/PAA/update_paa_running_status"):
+        answer = await send(running_service.port, axios(path))
+        assert answer.status == 200 and answer.content_type == JSON, answer.body
+        assert answer.json() == {"success": True, "data": False}
+
+
 # ---------------------------------------------------------------- conventions
 
 
@@ -634,6 +644,7 @@ def test_gets_that_act_are_marked_for_the_request_gate() -> None:
         seed.DeviceListHandler,
         seed.ServerStatusHandler,
         seed.CurrentProfileHandler,
+        seed.PaaRunningStatusHandler,
     }
     for handler in acting:
         assert getattr(handler, "get_changes_state", False) is True, handler

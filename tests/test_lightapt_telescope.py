@@ -402,6 +402,42 @@ async def test_set_park_park_unpark_and_home(svc: RunningService, client: LightA
     )
 
 
+async def test_unpark_while_parking_answers_the_drivers_refusal(
+    svc: RunningService, client: LightAptClient
+) -> None:
+    # A user clicks park, then changes their mind. The simulator refuses an
+    # unpark while parking (TELESCOPE_PARK Alert at once): the reply says so,
+    # not "success" for a mount that stays parked.
+    await sync_near(svc, 7.0, 0.0)
+    await client.success("telescope", "set_park", [-1.0, 60.0])  # a 60° slew away
+    await client.success("telescope", "park")
+    assert prop(svc, "TELESCOPE_PARK").state is PropertyState.BUSY
+    reply = await client.ask("telescope", "unpark")
+    assert reply["type"] == "error", reply
+    assert "unpark" in reply["message"] and "aborted" in reply["message"], reply
+    await wait_until(svc, "TELESCOPE_PARK", lambda p: p.state is not PropertyState.BUSY)
+    await settle(svc)
+
+
+async def test_track_mode_while_parked_is_refused_at_once(
+    svc: RunningService, client: LightAptClient
+) -> None:
+    # INDI::Telescope answers a track mode change while parked with a warning
+    # message only; the reply names the cause rather than a 10 s timeout.
+    await client.success("telescope", "set_park", [])
+    await client.success("telescope", "park")
+    await wait_until(
+        svc,
+        "TELESCOPE_PARK",
+        lambda p: p["PARK"] is SwitchState.ON and p.state is not PropertyState.BUSY,
+    )
+    reply = await client.ask("telescope", "set_track_mode", ["lunar"])
+    assert reply["type"] == "error" and "parked" in reply["message"], reply
+    assert on(svc, "TELESCOPE_TRACK_MODE") == ["TRACK_SIDEREAL"]
+    # The socket goes on at once: the next request is answered.
+    assert (await client.data("telescope", "get_real_time_info"))["is_moving"] is False
+
+
 async def test_replies_keep_order_while_actions_run(
     svc: RunningService, client: LightAptClient
 ) -> None:

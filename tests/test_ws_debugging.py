@@ -5,8 +5,10 @@ the BLOB download endpoint, over real WebSockets against a real indiserver."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -571,6 +573,31 @@ async def test_text_and_json_share_one_socket(running_service: RunningService) -
         await conn.write_message("hello")
         assert await until(text_frame) == WRONG_COMMAND
         assert json.loads(frames[0])["method"] == "snapshot"
+    finally:
+        conn.close()
+
+
+async def test_json_frames_keep_the_json_rpc_pacing(running_service: RunningService) -> None:
+    """The text-or-JSON routing hands a JSON frame on with the JSON-RPC
+    socket's pacing (tornado reads the next frame once the requests just
+    started have run their first step), not as a coroutine left un-awaited."""
+    conn = await websocket_connect(f"{running_service.ws_url}/ws/debugging/")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for rid in range(3):
+                await conn.write_message(
+                    json.dumps({"jsonrpc": "2.0", "id": rid, "method": "status"})
+                )
+            ids = []
+            async with asyncio.timeout(10):
+                while len(ids) < 3:
+                    frame = json.loads(await conn.read_message())
+                    if "id" in frame:
+                        ids.append(frame["id"])
+            gc.collect()
+        assert ids == [0, 1, 2]
+        assert not [w for w in caught if "never awaited" in str(w.message)]
     finally:
         conn.close()
 

@@ -959,6 +959,9 @@ class Telescope(RoleDevice):
         ``"TRACK_LUNAR"``, ...) from TELESCOPE_TRACK_MODE."""
         prop = self._prop("TELESCOPE_TRACK_MODE", "change its track mode")
         element = self._choose(prop, mode, "track mode")
+        # INDI::Telescope refuses this while parked with a message only, no
+        # answer on the property: say so now rather than time out.
+        self._check_unparked("changing the track mode")
         prop = await self._set(
             "TELESCOPE_TRACK_MODE",
             {element: True},

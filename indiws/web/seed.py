@@ -8,7 +8,8 @@
 - ``GET /indi/server/connect/``, ``/disconnect/``, ``/connected/`` (its last
   generation, "V4"): the INDI client's connection, ``{"status": bool}``.
 - ``/driver_connect/...`` and ``/device_connect/<start|stop>/<role>/<name>/``
-  (its later React front end, "V5"): ``{"data": ...}`` answers.
+  (its later React front end, "V5"): ``{"data": ...}`` answers; and that
+  front end's ``/PAA/update_paa_running_status/`` (always false).
 
 Roles go by lightAPT's names (``focus``, ``filter``, ``guider``) or ours;
 see `indiws.roles.role_named`.  The V4 ``/indi/`` aliases of the first two
@@ -304,6 +305,16 @@ class DeviceConnectHandler(JsonHandler):
         self.write_json({"data": message == GOT, "message": message})
 
 
+class PaaRunningStatusHandler(JsonHandler):
+    """``GET /PAA/update_paa_running_status/``: whether one of the React front
+    end's scripted procedures ("PAA": goto and center, polar alignment,
+    autofocus) runs.  Its shoot button takes a frame only after this says
+    false; indiws runs no such procedure, so it always does."""
+
+    def get(self) -> None:
+        self.write_json({"success": True, "data": False})
+
+
 def routes(service: Service) -> list:
     args = {"service": service}
     seg = r"([^/]+)"
@@ -321,6 +332,7 @@ def routes(service: Service) -> list:
         (r"/driver_connect/device_status/?", DeviceStatusHandler, args),
         (r"/driver_connect/current_profile/?", CurrentProfileHandler, args),
         (rf"/device_connect/{seg}/{seg}/{seg}/?", DeviceConnectHandler, args),
+        (r"/PAA/update_paa_running_status/?", PaaRunningStatusHandler, args),
     ]
 
 
@@ -586,6 +598,16 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
         {"type": "boolean"},
         True,
         parameters=[_ACTION, _DEVICE_TYPE, _DEVICE_NAME],
+    ),
+    "/PAA/update_paa_running_status/": _data_op(
+        "get",
+        "Does a scripted procedure run? (lightAPT's React front end)",
+        "Its shoot button takes a frame only when `data` is false. indiws runs none of "
+        "that front end's procedures (PAA scripts), so `data` is always false; `success` "
+        "is true.",
+        "paa_update_running_status",
+        {"type": "boolean"},
+        False,
     ),
 }
 

@@ -242,6 +242,13 @@ async def stop_tc_heat(ctx: Context) -> None:
 
 
 def _number(name: str, value: Any) -> float:
+    if isinstance(value, str):
+        # cobalt-web's guider page sends its number fields' text ("2"); its
+        # camera page sends parseInt of them.
+        try:
+            value = float(value.strip())
+        except ValueError:
+            pass
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise LightAptError(f"the value of {name} must be a number, got {value!r}")
     return float(value)

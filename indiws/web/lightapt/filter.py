@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ...devices import CapabilityError, DeviceNotConnectedError, FilterWheel
+from ...client import INDIError
+from ...devices import FilterWheel
 from .base import Context, LightAptError, Refusal, instruction
 
 #: A slot's settings before anyone set them (V2's defaults).
@@ -27,10 +28,11 @@ def _wheel(ctx: Context) -> FilterWheel:
 
 
 def _filters(wheel: FilterWheel) -> list[dict[str, Any]]:
-    """[{slot, name}], empty while the wheel cannot say (disconnected, no FILTER_SLOT)."""
+    """[{slot, name}], empty while the wheel cannot say (disconnected, gone
+    from indiserver, indiserver away, no FILTER_SLOT)."""
     try:
         return wheel.filters()
-    except (CapabilityError, DeviceNotConnectedError):
+    except INDIError:
         return []
 
 
