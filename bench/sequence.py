@@ -16,8 +16,10 @@ Actions, each timed from the request to the answer: filter wheel ``select``
 ``expose`` of a 320×240 frame binned 4×4 (the API also stores it and
 makes it downloadable), telescope ``set_tracking`` (on ↔ off), plus a
 ``focuser.position`` call that sends nothing to INDI (the WebSocket round trip
-alone).  Each round runs every action once per way, alternating which way goes
-first, so that drift in the simulators' timing falls on both.  The overhead of
+alone) and lightAPT's ``get_params`` of the focuser on another socket (the
+same round trip in lightAPT's envelope, as its front ends poll).  Each round
+runs every action once per way, alternating which way goes first, so that
+drift in the simulators' timing falls on both.  The overhead of
 an action is the median of ``api − bare`` over the rounds.
 
 Both clients talk to the same indiserver, so both receive the other's BLOBs
@@ -67,7 +69,14 @@ SCOPE, CCD, FOCUSER, WHEEL = (
 )
 ROLES = {"telescope": SCOPE, "camera": CCD, "focuser": FOCUSER, "filter_wheel": WHEEL}
 EXPOSURE = 0.01
-ACTIONS = ("filter_select", "focuser_move_to", "expose", "set_tracking", "roundtrip")
+ACTIONS = (
+    "filter_select",
+    "focuser_move_to",
+    "expose",
+    "set_tracking",
+    "roundtrip",
+    "lightapt_roundtrip",
+)
 
 
 # ---------------------------------------------------------------- the service
@@ -160,6 +169,28 @@ class Rpc:
             return answer["result"]
 
 
+class LightApt:
+    """lightAPT's side of the socket: one request, its one reply."""
+
+    def __init__(self, conn: WebSocketClientConnection) -> None:
+        self.conn = conn
+
+    async def ask(self, device_name: str, instruction: str, params: list | None = None) -> Any:
+        text = json.dumps(
+            {"device_name": device_name, "instruction": instruction, "params": params or []}
+        )
+        await self.conn.write_message(text)
+        while True:
+            reply = await self.conn.read_message()
+            if reply is None:
+                raise ConnectionError("the service closed the WebSocket")
+            frame = json.loads(reply)
+            if frame.get("instruction") == instruction:
+                if frame["type"] not in ("data", "message"):
+                    raise RuntimeError(f"{instruction}: {frame}")
+                return frame["data"]
+
+
 # ---------------------------------------------------------------- bare INDI
 
 
@@ -203,7 +234,9 @@ async def bare_expose(client: INDIClient) -> None:
 # ---------------------------------------------------------------- the sequence
 
 
-def steps(rpc: Rpc, bare: INDIClient, start_focus: int) -> dict[str, list[tuple]]:
+def steps(
+    rpc: Rpc, bare: INDIClient, start_focus: int, lightapt: LightApt
+) -> dict[str, list[tuple]]:
     """Per action, two (api, bare) coroutine factories: there and back."""
     return {
         "filter_select": [
@@ -258,6 +291,7 @@ def steps(rpc: Rpc, bare: INDIClient, start_focus: int) -> dict[str, list[tuple]
             ),
         ],
         "roundtrip": [(lambda: rpc.call("focuser.position"), None)] * 2,
+        "lightapt_roundtrip": [(lambda: lightapt.ask("focus", "get_params"), None)] * 2,
     }
 
 
@@ -274,6 +308,8 @@ async def run(args: argparse.Namespace, service: Service) -> dict[str, Any]:
             raise RuntimeError(f"assigning {device} to {role}: {answer}")
     conn = await websocket_connect(f"ws://127.0.0.1:{service.port}/ws/indi_client/")
     rpc = Rpc(conn)
+    lightapt_conn = await websocket_connect(f"ws://127.0.0.1:{service.port}/ws/indi_client/")
+    lightapt = LightApt(lightapt_conn)
     bare = INDIClient("127.0.0.1", service.indi_port)
     await bare.connect()
     try:
@@ -287,7 +323,7 @@ async def run(args: argparse.Namespace, service: Service) -> dict[str, Any]:
         await rpc.call("telescope.unpark")
         await rpc.call("filter_wheel.select", {"filter": 1})
         start_focus = (await rpc.call("focuser.position"))["position"]
-        plan = steps(rpc, bare, start_focus)
+        plan = steps(rpc, bare, start_focus, lightapt)
         # Warm-up: one of each, not counted (first frames, first conversions).
         for pairs in plan.values():
             for api, bare_call in pairs:
@@ -317,6 +353,7 @@ async def run(args: argparse.Namespace, service: Service) -> dict[str, Any]:
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         conn.close()
+        lightapt_conn.close()
         await bare.close()
     rows = {}
     for action in ACTIONS:
@@ -371,9 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "median_overhead_ms": round(overall, 3),
         "ws_roundtrip_ms": round(rows["roundtrip"]["api_ms"], 3),
+        "lightapt_roundtrip_ms": round(rows["lightapt_roundtrip"]["api_ms"], 3),
     }
     for action, row in rows.items():
-        if action == "roundtrip":
+        if row["bare_ms"] is None:
             continue
         summary[f"{action}_api_ms"] = round(row["api_ms"], 3)
         summary[f"{action}_bare_ms"] = round(row["bare_ms"], 3)

@@ -36,3 +36,4 @@ def test_sequence_bench_reports_json() -> None:
         # The overhead is a difference of noisy times: it may come out negative.
         assert math.isfinite(summary[f"{action}_overhead_ms"])
     assert summary["ws_roundtrip_ms"] > 0 and math.isfinite(summary["median_overhead_ms"])
+    assert summary["lightapt_roundtrip_ms"] > 0
