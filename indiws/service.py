@@ -554,8 +554,17 @@ class Service:
         self, executable: str, name: str | None = None, *, label: str | None = None
     ) -> DriverInstance:
         """Start a driver (a second instance when ``name`` is given) and wait
-        until its devices are defined in the mirror."""
+        until its devices are defined in the mirror.
+
+        A driver that runs the same device already (started by its label
+        without a name, or with the name its label gives) is returned, not
+        started again: two processes would open the same hardware."""
         supervisor = self.require_running_supervisor()
+        device = name or label
+        existing = self.find_instance(device) if device and "@" not in device else None
+        if existing is not None and existing.running and existing.executable == executable:
+            log.info("driver %s runs %s already", existing.describe(), device)
+            return existing
         driver = await supervisor.start_driver(executable, name, label=label)
         if not await self._wait_devices([driver], present=True):
             log.warning("driver %s runs but defined no device yet", driver.describe())

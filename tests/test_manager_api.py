@@ -383,6 +383,30 @@ async def test_v1_driver_control(embedded_service: RunningService) -> None:
     assert "Focuser Simulator" in client.devices
 
 
+async def test_one_device_never_gets_two_driver_processes(
+    embedded_service: RunningService,
+) -> None:
+    """INDI Web Manager starts a label as a named instance, ours by its label
+    without a name: both mean one device, so one process."""
+    rs = embedded_service
+    first = await ok(rs, "POST", "/api/drivers/start/Dome%20Simulator")
+    assert first == {"message": "Driver Dome Simulator started"}
+    named = await ok(rs, "POST", "/api/v1/drivers/start", {"label": "Dome Simulator"})
+    again = await ok(
+        rs,
+        "POST",
+        "/api/v1/drivers/start",
+        {"executable": "indi_simulator_dome", "name": "Dome Simulator"},
+    )
+    domes = [d for d in await ok(rs, "GET", "/api/v1/drivers") if "dome" in d["executable"]]
+    assert len(domes) == 1 and domes[0]["pid"] == named["pid"] == again["pid"]
+    # The other way round: unnamed first, then INDI Web Manager's named start.
+    await ok(rs, "POST", "/api/v1/drivers/start", {"label": "Rotator Simulator"})
+    await ok(rs, "POST", "/api/drivers/start/Rotator%20Simulator")
+    rotators = [d for d in await ok(rs, "GET", "/api/v1/drivers") if "rotator" in d["executable"]]
+    assert len(rotators) == 1
+
+
 async def test_v1_server_and_profile_control(embedded_service: RunningService) -> None:
     rs = embedded_service
     client = rs.service.client  # client.devices is replaced when the connection drops
