@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from typing import Any
 
 import tornado.web
@@ -24,6 +25,27 @@ def error_body(err: APIError) -> dict[str, Any]:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def dumps_lenient(obj: Any) -> str:
+    """`dumps` for what devices report: a NaN or infinity from a driver
+    becomes null (JSON has neither), an unknown type its ``str``."""
+    try:
+        return dumps(obj)
+    except ValueError:
+        return dumps(_finite(obj))
+    except TypeError:
+        return json.dumps(obj, default=str, separators=(",", ":"))
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def http_error(status_code: int, exc: BaseException | None, reason: str) -> APIError:

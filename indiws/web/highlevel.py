@@ -29,9 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import json
 import logging
-import math
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
@@ -51,7 +49,7 @@ from ..devices import (
 )
 from ..roles import ROLES
 from ..service import Service
-from .base import dumps
+from .base import dumps_lenient
 from .blobs import frame_urls
 from .errors import invalid_params
 from .jsonrpc import JsonRpcSocket, rpc
@@ -79,25 +77,8 @@ QUIET_ACTION_EVENTS = ("action.started", "action.finished")
 # ---------------------------------------------------------------- JSON
 
 
-def _finite(obj: Any) -> Any:
-    """``obj`` with NaN and infinities replaced by None (JSON has neither)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 def _notification(method: str, params: Any) -> str:
-    msg = {"jsonrpc": "2.0", "method": method, "params": params}
-    try:
-        return dumps(msg)
-    except ValueError:  # a NaN from a driver
-        return dumps(_finite(msg))
-    except TypeError:
-        return json.dumps(msg, default=str, separators=(",", ":"))
+    return dumps_lenient({"jsonrpc": "2.0", "method": method, "params": params})
 
 
 def _with_frame_urls(result: Any) -> Any:

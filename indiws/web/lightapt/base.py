@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ...devices import RoleDevice, subscribe_actions, wait_acknowledged
 from ...devices.errors import NoDeviceError
 from ...roles import ROLES, role_named
-from ..base import dumps
+from ..base import dumps_lenient
 from ..errors import INTERNAL_ERROR, describe_error
 from ..jsonrpc import check_value, describe_type
 
@@ -182,25 +182,6 @@ def frame(
         "device_name": device_name,
         "instruction": instruction,
     }
-
-
-def encode(obj: dict[str, Any]) -> str:
-    try:
-        return dumps(obj)
-    except ValueError:  # NaN or infinity from a driver: JSON has neither
-        return dumps(_finite(obj))
-    except TypeError:
-        return json.dumps(obj, default=str, separators=(",", ":"))
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float):
-        return obj if obj == obj and obj not in (float("inf"), float("-inf")) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def _short(value: Any) -> str:
@@ -346,7 +327,7 @@ class LightAptEndpoint:
 
     def send(self, obj: dict[str, Any]) -> None:
         if not self.closed:
-            self._send(encode(obj))
+            self._send(dumps_lenient(obj))
 
     def handle(self, request: dict[str, Any] | Exception) -> None:
         """Queue a parsed request (or a parse error, answered in its turn)."""
