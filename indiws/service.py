@@ -111,6 +111,9 @@ class Config:
     max_pending_messages: int = 5000
     #: ... and their size in bytes, whatever their count (docs/security.md).
     max_pending_bytes: int = 32 << 20
+    #: ... and of every client together: past it, the slow clients (those
+    #: holding more than 1 MiB) are dropped first (docs/security.md).
+    max_total_pending_bytes: int = 256 << 20
     #: Longest WebSocket message or HTTP request body a client may send; those
     #: that may carry a BLOB upload (/ws/indi/, setting a BLOB property) get
     #: the larger limit.

@@ -27,7 +27,7 @@ from ws_support import WsClient, tick_driver_command
 
 from indiws.client import MAX_TEXT_LENGTH
 from indiws.testing import IndiServerFactory, RunningService, start_service
-from indiws.web.jsonrpc import MAX_RUNNING
+from indiws.web.jsonrpc import MAX_RUNNING, send_budget
 from indiws.web.limits import MAX_BATCH, MAX_DEPTH
 from indiws.web.streams import hub_for
 
@@ -428,6 +428,47 @@ async def test_a_client_that_asks_much_and_never_reads_is_closed_by_the_byte_bou
         slow_sock.close()
         if normal is not None:
             await normal.close()
+        await running.stop()
+
+
+@pytest.mark.slow
+async def test_slow_clients_together_are_bounded_by_the_service_budget(
+    indiserver: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Each client alone stays under its own 32 MiB bound; two of them are
+    dropped once all queues together pass the service's budget."""
+    budget = 2 << 20
+    running = await start_service(indiserver, tmp_path / "data", max_total_pending_bytes=budget)
+    loop = asyncio.get_running_loop()
+    slow = [await raw_websocket(running.port, "/ws/indi/") for _ in range(2)]
+    try:
+        batch = json.dumps(
+            [{"jsonrpc": "2.0", "id": i, "method": "properties"} for i in range(MAX_BATCH)]
+        )
+        for _ in range(10):
+            for sock in slow:
+                await loop.sock_sendall(sock, client_frame(batch))
+
+        def dropped() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "send budget" in r.getMessage()]
+
+        async with asyncio.timeout(10):
+            while len(dropped()) < 2:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        # Each was dropped holding far less than its own 32 MiB bound.
+        for line in dropped():
+            held = int(line.split(" bytes waiting")[0].rsplit(" ", 1)[1])
+            assert held < 8 << 20, line
+        assert send_budget(running.service).total == 0  # every queue released
+        # The service still serves.
+        fresh = await WsClient.open(running.ws_url + "/ws/indi/")
+        try:
+            assert await fresh.call("devices")
+        finally:
+            await fresh.close()
+    finally:
+        for sock in slow:
+            sock.close()
         await running.stop()
 
 

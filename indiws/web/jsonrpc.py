@@ -35,6 +35,7 @@ import logging
 import math
 import types
 import typing
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -56,7 +57,7 @@ from .errors import (
     describe_error,
 )
 from .limits import MAX_BATCH, JsonLimitError, loads
-from .outbox import Outbox
+from .outbox import Outbox, SendBudget
 
 __all__ = ["MAX_RUNNING", "JsonRpcSocket", "RpcMethod", "rpc"]
 
@@ -197,7 +198,10 @@ class JsonRpcSocket(WebSocketHandler):
         self.set_nodelay(True)
         config = self.service.config
         self.outbox = Outbox(
-            self, config.max_pending_messages, max_pending_bytes=config.max_pending_bytes
+            self,
+            config.max_pending_messages,
+            max_pending_bytes=config.max_pending_bytes,
+            budget=send_budget(self.service),
         )
         self.opened()
 
@@ -403,6 +407,17 @@ class JsonRpcSocket(WebSocketHandler):
             "info": {"title": f"indiws {self.request.path}", "version": __version__},
             "methods": cls._described,
         }
+
+
+_BUDGETS: weakref.WeakKeyDictionary[Service, SendBudget] = weakref.WeakKeyDictionary()
+
+
+def send_budget(service: Service) -> SendBudget:
+    """The service's `SendBudget`, shared by the outboxes of all its sockets."""
+    budget = _BUDGETS.get(service)
+    if budget is None:
+        budget = _BUDGETS[service] = SendBudget(service.config.max_total_pending_bytes)
+    return budget
 
 
 def _answer(rid: Any, result: Any = None, error: APIError | None = None) -> dict[str, Any]:

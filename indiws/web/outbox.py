@@ -35,6 +35,25 @@ log = logging.getLogger("indiws.web")
 TOO_SLOW = 1008  # policy violation: the client does not read its messages
 
 
+class SendBudget:
+    """The bytes waiting in every outbox of a service, together.
+
+    Each outbox is bounded on its own; without a shared bound, N clients that
+    never read could still hold N times that.  Past ``limit``, a client that
+    adds to its queue while holding more than ``share`` is closed as too
+    slow: the total stays within ``limit`` plus ``share`` per connection,
+    and clients that keep up (whose queues stay short) are never the ones
+    closed.
+    """
+
+    __slots__ = ("limit", "share", "total")
+
+    def __init__(self, limit: int, share: int = 1 << 20) -> None:
+        self.limit = limit
+        self.share = share
+        self.total = 0
+
+
 class Outbox:
     __slots__ = (
         "_handler",
@@ -42,6 +61,7 @@ class Outbox:
         "_inflight",
         "_seq",
         "_pending_bytes",
+        "budget",
         "max_pending",
         "max_pending_bytes",
         "window",
@@ -55,12 +75,14 @@ class Outbox:
         max_pending: int = 5000,
         window: int = 256 * 1024,
         max_pending_bytes: int = 32 << 20,
+        budget: SendBudget | None = None,
     ) -> None:
         self._handler = handler
         self._pending: OrderedDict[Hashable, str | bytes] = OrderedDict()
         self._inflight = 0  # bytes written and not yet flushed
         self._seq = itertools.count()
         self._pending_bytes = 0
+        self.budget = budget
         self.max_pending = max_pending
         self.max_pending_bytes = max_pending_bytes
         self.window = max(1, window)
@@ -86,26 +108,40 @@ class Outbox:
             key = ("_", next(self._seq))
         elif key in self._pending:
             self.stats["coalesced"] += 1
-            self._pending_bytes -= len(self._pending[key])
+            self._account(-len(self._pending[key]))
             # The replaced message goes to the back: it must not overtake a
             # message queued after the one it replaces (a device deletion).
             self._pending.move_to_end(key)
         self._pending[key] = message
-        self._pending_bytes += len(message)
+        self._account(len(message))
+        budget = self.budget
         if len(self._pending) > self.max_pending or self._pending_bytes > self.max_pending_bytes:
-            log.warning(
-                "closing WebSocket %s: %d messages, %d bytes waiting (client too slow)",
-                self._handler.request.remote_ip,
-                len(self._pending),
-                self._pending_bytes,
-            )
-            self.close()
-            self._handler.close(TOO_SLOW, "client too slow: messages were not being read")
+            reason = "client too slow: messages were not being read"
+        elif budget is not None and budget.total > budget.limit and (
+            self._pending_bytes > budget.share
+        ):
+            reason = "client too slow: the service's send budget is used up"
+        else:
+            return
+        log.warning(
+            "closing WebSocket %s: %d messages, %d bytes waiting (%s)",
+            self._handler.request.remote_ip,
+            len(self._pending),
+            self._pending_bytes,
+            reason,
+        )
+        self.close()
+        self._handler.close(TOO_SLOW, reason)
+
+    def _account(self, size: int) -> None:
+        self._pending_bytes += size
+        if self.budget is not None:
+            self.budget.total += size
 
     def close(self) -> None:
         self.closed = True
         self._pending.clear()
-        self._pending_bytes = 0
+        self._account(-self._pending_bytes)
 
     def _write(self, message: str | bytes) -> None:
         try:
@@ -126,5 +162,5 @@ class Outbox:
             return
         while self._pending and self._inflight < self.window and not self.closed:
             _, message = self._pending.popitem(last=False)
-            self._pending_bytes -= len(message)
+            self._account(-len(message))
             self._write(message)
