@@ -20,6 +20,7 @@ Typical use::
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import re
@@ -633,4 +634,40 @@ async def start_service(
     if host not in ("", "0.0.0.0", "::", "127.0.0.1"):
         reach = f"[{host}]" if ":" in host else host
         running.url, running.ws_url = f"http://{reach}:{port}", f"ws://{reach}:{port}"
+    return running
+
+
+async def start_embedded_service(workdir: Path, **config: Any) -> RunningService:
+    """`indiws` in embedded mode (its own indiserver, with the auto-start
+    profile: the four simulators) in-process, with its own ports, data
+    directory and drivers' HOME under ``workdir``; returns once the
+    simulators' devices are in the mirror."""
+    from .service import Config, Service
+    from .web.app import make_app, server_options
+
+    home = workdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    cfg = Config(
+        indi_host=None,
+        host="127.0.0.1",
+        port=free_port(),
+        data_dir=workdir / "data",
+        embedded_indi_port=free_port(),
+        indiserver_env={"HOME": str(home)},  # drivers write $HOME/.indi
+        **config,
+    )
+    service = Service(cfg)
+    server = make_app(service).listen(cfg.port, "127.0.0.1", **server_options(cfg))
+    running = RunningService(service, server, cfg.port)
+    try:
+        await service.start()
+        wanted = {SIMULATOR_DEVICES[d] for d in DEFAULT_SIMULATORS}
+        deadline = time.monotonic() + 15
+        while not wanted <= set(service.client.devices):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the simulators did not come up within 15 s")
+            await asyncio.sleep(0.05)
+    except BaseException:
+        await running.stop()
+        raise
     return running

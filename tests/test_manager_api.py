@@ -20,9 +20,7 @@ from urllib.parse import quote
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from indiws.service import Config, Service
-from indiws.testing import RunningService, free_port
-from indiws.web.app import make_app
+from indiws.testing import RunningService, start_embedded_service
 
 SIMULATORS = {"Telescope Simulator", "CCD Simulator", "Focuser Simulator", "Filter Simulator"}
 
@@ -291,30 +289,13 @@ async def test_v1_profiles(running_service: RunningService) -> None:
 
 @pytest.fixture
 async def embedded_service(tmp_path: Path) -> AsyncIterator[RunningService]:
-    """The service with its own indiserver, in the test's loop."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config = Config(
-        indi_host=None,
-        host="127.0.0.1",
-        port=free_port(),
-        data_dir=tmp_path / "data",
-        embedded_indi_port=free_port(),
-        indiserver_env={"HOME": str(home)},  # drivers write $HOME/.indi
-        custom_drivers=(("Missing Driver", "indi_no_such_driver"),),  # allowed, not installed
+    """The service with its own indiserver (the four simulators), in-process."""
+    # A custom driver that is allowed but not installed.
+    running = await start_embedded_service(
+        tmp_path, custom_drivers=(("Missing Driver", "indi_no_such_driver"),)
     )
-    service = Service(config)
-    server = make_app(service).listen(config.port, "127.0.0.1")
-    running = RunningService(service, server, config.port)
-    try:
-        await service.start()
-        deadline = time.monotonic() + 15
-        while not SIMULATORS <= set(service.client.devices):
-            assert time.monotonic() < deadline, "simulators did not come up"
-            await asyncio.sleep(0.05)
-        yield running
-    finally:
-        await running.stop()
+    yield running
+    await running.stop()
 
 
 def _pid_alive(pid: int) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 from tornado.websocket import websocket_connect
-from ws_support import WsClient, tick_driver_command
+from ws_support import WsClient, raw_websocket, tick_driver_command
 
 from indiws.client import MAX_TEXT_LENGTH
 from indiws.testing import IndiServerFactory, RunningService, start_service
@@ -307,28 +307,6 @@ async def test_requests_running_at_once_on_one_connection_are_capped(
 
 
 # ---------------------------------------------------------------- slow readers
-
-
-async def raw_websocket(port: int, path: str) -> socket.socket:
-    """A WebSocket opened by hand, with a tiny receive buffer, never read
-    until the test says so."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await loop.sock_connect(sock, ("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    await loop.sock_sendall(
-        sock,
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode(),
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:  # the answer's head only: not one frame more
-        head += await loop.sock_recv(sock, 1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
 
 
 def client_frame(text: str) -> bytes:

@@ -26,7 +26,6 @@ import inspect
 import json
 import logging
 import sqlite3
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -40,9 +39,12 @@ from ws_support import WsClient
 
 from indiws.db import DB_FILENAME, ROLES, StateDB
 from indiws.security import AccessPolicy, RequestFacts
-from indiws.service import Config, Service
-from indiws.testing import IndiServerFactory, RunningService, free_port, start_service
-from indiws.web.app import make_app
+from indiws.testing import (
+    IndiServerFactory,
+    RunningService,
+    start_embedded_service,
+    start_service,
+)
 from indiws.web.streams import DebuggingSocket
 
 SOCKETS = ["/ws/indi/", "/ws/debugging/", "/ws/indi_client/"]
@@ -70,29 +72,9 @@ async def call(rs: RunningService, method: str, path: str, body: Any = None) -> 
 @pytest.fixture
 async def embedded(tmp_path: Path) -> AsyncIterator[RunningService]:
     """The service with its own indiserver (the four simulators), in-process."""
-    home = tmp_path / "home"
-    home.mkdir()
-    config = Config(
-        indi_host=None,
-        host="127.0.0.1",
-        port=free_port(),
-        data_dir=tmp_path / "data",
-        embedded_indi_port=free_port(),
-        indiserver_env={"HOME": str(home)},
-    )
-    service = Service(config)
-    running = RunningService(
-        service, make_app(service).listen(config.port, "127.0.0.1"), config.port
-    )
-    try:
-        await service.start()
-        deadline = time.monotonic() + 15
-        while not SIMULATORS <= set(service.client.devices):
-            assert time.monotonic() < deadline, "simulators did not come up"
-            await asyncio.sleep(0.05)
-        yield running
-    finally:
-        await running.stop()
+    running = await start_embedded_service(tmp_path)
+    yield running
+    await running.stop()
 
 
 # ------------------------------------------------------- lone surrogates

@@ -10,41 +10,19 @@ tick driver updates a property at 500 Hz and a normal client follows it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import os
 import socket
 import statistics
 import time
 from pathlib import Path
 from typing import Any
 
-from ws_support import WsClient, tick_driver_command
+from ws_support import WsClient, raw_websocket, tick_driver_command
 
 from indiws.testing import IndiServerFactory, start_service
 from indiws.web.streams import hub_for
 
 MAX_PENDING = 50
 RATE = 500
-
-
-async def raw_handshake(port: int, path: str) -> socket.socket:
-    """Open a WebSocket by hand; return the socket, never to be read again."""
-    loop = asyncio.get_running_loop()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.setblocking(False)
-    await loop.sock_connect(sock, ("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-    )
-    await loop.sock_sendall(sock, request.encode())
-    head = b""
-    while b"\r\n\r\n" not in head:  # the answer's head only: not one frame more
-        head += await loop.sock_recv(sock, 1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
 
 
 def write_buffer_size(handler: Any) -> int:
@@ -61,7 +39,7 @@ async def test_a_client_that_never_reads_is_bounded_and_delays_nobody(
     running = await start_service(server, tmp_path / "data", max_pending_messages=MAX_PENDING)
     client = running.service.client
     hub = hub_for(running.service)
-    slow_sock = await raw_handshake(running.port, "/ws/debugging/?device=Tick")
+    slow_sock = await raw_websocket(running.port, "/ws/debugging/?device=Tick")
     normal: WsClient | None = None
     try:
         async with asyncio.timeout(5):
