@@ -68,6 +68,17 @@ def _now(when: datetime | None) -> datetime:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def parse_utc(text: str) -> datetime:
+    """An ISO 8601 time (``Z`` or an offset; none means UTC) as an aware datetime.
+
+    ValueError names the text when it is not one."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"utc must be an ISO 8601 time, got {text!r}") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
 def j2000_to_jnow(ra: float, dec: float, when: datetime | None = None) -> tuple[float, float]:
     """J2000 (FK5) RA hours, Dec degrees → JNow (TETE of ``when``, default now)."""
     return _convert(ra, dec, _now(when), to_jnow=True)

@@ -44,6 +44,7 @@ from ..devices import (
     ProgressCallback,
     RoleDevice,
     Telescope,
+    astro,
     running_actions,
     subscribe_actions,
 )
@@ -428,14 +429,10 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
     @rpc("telescope.set_time")
     async def telescope_set_time(self, utc: str | None = None) -> dict:
         """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
-        when = None
-        if utc is not None:
-            try:
-                when = datetime.fromisoformat(utc.replace("Z", "+00:00"))
-            except ValueError:
-                raise invalid_params(f"utc must be an ISO 8601 time, got {utc!r}") from None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=UTC)
+        try:
+            when = None if utc is None else astro.parse_utc(utc)
+        except ValueError as exc:
+            raise invalid_params(str(exc)) from None
         return await self._run(self._telescope().set_time(when))
 
     @rpc("telescope.position")

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 import math
 import weakref
-from datetime import UTC, datetime
 from typing import Any
 
-from ...devices import CapabilityError, InvalidValueError, Telescope
+from ...devices import CapabilityError, InvalidValueError, Telescope, astro
 from .base import Context, LightAptEndpoint, LightAptError, Refusal, instruction
 
 log = logging.getLogger("indiws.lightapt")
@@ -138,14 +137,10 @@ async def set_telescope_info(
 @instruction("telescope")
 async def set_time(ctx: Context, utc: str | None = None) -> None:
     """Set the mount's clock to this machine's UTC time (or an ISO 8601 time)."""
-    when = None
-    if utc is not None:
-        try:
-            when = datetime.fromisoformat(utc.replace("Z", "+00:00"))
-        except ValueError:
-            raise LightAptError(f"utc must be an ISO 8601 time, got {utc!r}") from None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+    try:
+        when = None if utc is None else astro.parse_utc(utc)
+    except ValueError as exc:
+        raise LightAptError(str(exc)) from None
     await _scope(ctx).set_time(when)
 
 
