@@ -163,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="require the token even when listening on loopback only",
     )
     parser.add_argument(
+        "--ui",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="serve another front end's built files (DIR with its index.html) at / ; the "
+        "control panel then stays at /panel/",
+    )
+    parser.add_argument(
         "--log-level",
         default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
@@ -196,6 +204,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         frames_pattern=args.frames_pattern,
         custom_drivers=tuple(_custom_driver(v) for v in args.custom_driver),
         embedded_indi_lan=args.embedded_indi_lan,
+        ui_dir=args.ui,
     )
 
 
@@ -233,6 +242,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(
             f"--max-frame-bytes must be a positive number of MB, not {args.max_frame_bytes}"
         )
+    if args.ui is not None and not (args.ui / "index.html").is_file():
+        parser.error(f"--ui {args.ui}: give a folder that holds the front end's index.html")
     try:
         BlobStore(pattern=args.frames_pattern)
     except ValueError as exc:

@@ -158,6 +158,9 @@ class Config:
     #: Embedded mode: leave indiserver's port open to other hosts (else this
     #: machine only); see docs/security.md.
     embedded_indi_lan: bool = False
+    #: Another front end's built files served at ``/`` (``--ui``); the panel
+    #: then stays at ``/panel/`` (docs/panel.md).
+    ui_dir: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

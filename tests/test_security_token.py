@@ -265,7 +265,7 @@ async def test_command_line_prints_the_url_once(
     try:
         text = wait_for_log(proc, tmp_path / "1.log", "listening on")
         text = wait_for_log(proc, tmp_path / "1.log", "?token=")
-        match = re.search(rf"http://\S+:{port}/api/docs\?token=([A-Za-z0-9_-]+)", text)
+        match = re.search(rf"http://\S+:{port}/\?token=([A-Za-z0-9_-]+)", text)
         assert match, text
         token = match.group(1)
         assert (data / TOKEN_FILE).read_text().strip() == token

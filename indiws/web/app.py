@@ -7,7 +7,18 @@ from typing import Any
 import tornado.web
 
 from ..service import Config, Service
-from . import aliases, blobs, highlevel, indi_socket, manager_api, openapi, rest, seed, streams
+from . import (
+    aliases,
+    blobs,
+    highlevel,
+    indi_socket,
+    manager_api,
+    openapi,
+    panel,
+    rest,
+    seed,
+    streams,
+)
 from .base import JsonHandler
 from .gate import GatedApplication
 
@@ -28,6 +39,7 @@ ROUTE_MODULES: list[Any] = [
     manager_api,
     aliases,  # /indi/... and /indiweb/api/...: the routes above under lightAPT's prefixes
     openapi,
+    panel,  # last: with --ui its catch-all route takes what no other route matched
 ]
 
 

@@ -29,8 +29,8 @@ __all__ = ["GatedApplication", "RefusedHandler", "access_notes", "token_cookie_n
 
 log = logging.getLogger("indiws.web")
 
-#: The page whose URL (with ``?token=``) the log prints for browsers.
-LANDING_PATH = "/api/docs"
+#: The page whose URL (with ``?token=``) the log prints for browsers: the panel.
+LANDING_PATH = "/"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
 _QUIET_SECONDS = 10.0
 

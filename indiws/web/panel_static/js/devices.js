@@ -1,0 +1,478 @@
+// Devices view: every device, its groups as tabs, every property live with its
+// state, editable as INDI's Control Panel does it.
+
+import { $, fill, fmtBytes, h, setState, stateBadge, timeOf, toast } from "./dom.js";
+import { api, enc } from "./http.js";
+import { formatNumber, isSexagesimal, parseSexagesimal } from "./sexa.js";
+import { key } from "./store.js";
+
+const writable = (p) => p.perm === "rw" || p.perm === "wo";
+
+async function setProperty(prop, values, card) {
+  card.error("");
+  try {
+    await api("PUT", `/api/v1/devices/${enc(prop.device)}/properties/${enc(prop.name)}`, {
+      values,
+      wait: false,
+    });
+  } catch (e) {
+    card.error(e.message);
+    toast(`${prop.device} ${prop.label || prop.name}: ${e.message}`, "error");
+  }
+}
+
+// ------------------------------------------------------------------ elements
+
+function numberRows(prop, card) {
+  const rows = new Map();
+  const table = h("div.elements");
+  for (const el of prop.elements) {
+    const cur = h("output.value", { dataset: { elem: el.name } });
+    let input = null;
+    if (writable(prop)) {
+      const sexa = isSexagesimal(el.format);
+      input = h("input", {
+        type: "text",
+        inputmode: sexa ? "text" : "decimal",
+        "aria-label": `${el.label || el.name} new value`,
+        dataset: { input: el.name },
+        title: `${el.name}: ${sexa ? "d:m:s or decimal, " : ""}from ${el.min} to ${el.max}`,
+        onkeydown: (ev) => ev.key === "Enter" && submit(),
+      });
+    }
+    table.append(h("div.row", h("span.label", { title: el.name }, el.label || el.name), cur, input));
+    rows.set(el.name, { cur, input, el });
+  }
+  function submit() {
+    const values = {};
+    for (const [name, r] of rows) {
+      const text = r.input ? r.input.value.trim() : "";
+      if (!text) continue;
+      const v = isSexagesimal(r.el.format) ? parseSexagesimal(text) : Number(text);
+      if (!Number.isFinite(v)) return card.error(`${r.el.label || name}: "${text}" is not a number`);
+      if (r.el.min < r.el.max && (v < r.el.min || v > r.el.max))
+        return card.error(`${r.el.label || name}: ${text} is outside ${r.el.min} … ${r.el.max}`);
+      values[name] = v;
+    }
+    if (!Object.keys(values).length) return card.error("type a new value first");
+    setProperty(card.prop, values, card).then(() => {
+      for (const r of rows.values()) if (r.input) r.input.value = "";
+    });
+  }
+  return {
+    el: table,
+    submit: writable(prop) ? submit : null,
+    update(p) {
+      for (const e of p.elements) {
+        const r = rows.get(e.name);
+        if (!r) continue;
+        r.el = e;
+        const text = formatNumber(e.value, e.format);
+        if (r.cur.textContent !== text) r.cur.textContent = text;
+        if (r.input) r.input.placeholder = text;
+      }
+    },
+  };
+}
+
+function textRows(prop, card) {
+  const rows = new Map();
+  const table = h("div.elements");
+  for (const el of prop.elements) {
+    const cur = h("output.value", { dataset: { elem: el.name } });
+    const input = writable(prop)
+      ? h("input", {
+          type: "text",
+          "aria-label": `${el.label || el.name} new text`,
+          dataset: { input: el.name },
+          onkeydown: (ev) => ev.key === "Enter" && submit(),
+        })
+      : null;
+    table.append(h("div.row", h("span.label", { title: el.name }, el.label || el.name), cur, input));
+    rows.set(el.name, { cur, input });
+  }
+  function submit() {
+    const values = {};
+    for (const [name, r] of rows) if (r.input && r.input.value !== "") values[name] = r.input.value;
+    if (!Object.keys(values).length) return card.error("type a new text first");
+    setProperty(card.prop, values, card).then(() => {
+      for (const r of rows.values()) if (r.input) r.input.value = "";
+    });
+  }
+  return {
+    el: table,
+    submit: writable(prop) ? submit : null,
+    update(p) {
+      for (const e of p.elements) {
+        const r = rows.get(e.name);
+        if (!r) continue;
+        if (r.cur.textContent !== e.value) r.cur.textContent = e.value ?? "";
+        if (r.input) r.input.placeholder = e.value ?? "";
+      }
+    },
+  };
+}
+
+function switchRows(prop, card) {
+  const box = h("div.switches", { role: prop.rule === "AnyOfMany" ? "group" : "radiogroup" });
+  const controls = new Map();
+  const many = prop.rule === "OneOfMany" && prop.elements.length > 5;
+  if (many) {
+    // A long list (slew rates, filter names...) reads better as a menu.
+    const select = h("select", {
+      "aria-label": prop.label || prop.name,
+      disabled: !writable(prop),
+      dataset: { input: prop.name },
+      onchange: () => setProperty(card.prop, { [select.value]: true }, card),
+    });
+    for (const el of prop.elements) select.append(h("option", { value: el.name }, el.label || el.name));
+    box.append(select);
+    return {
+      el: box,
+      update(p) {
+        const on = p.elements.find((e) => e.value === "On");
+        if (on && document.activeElement !== select) select.value = on.name;
+      },
+    };
+  }
+  for (const el of prop.elements) {
+    let control;
+    if (prop.rule === "AnyOfMany") {
+      const cb = h("input", {
+        type: "checkbox",
+        disabled: !writable(prop),
+        onchange: () => setProperty(card.prop, { [el.name]: cb.checked }, card),
+      });
+      control = h("label.check", { dataset: { elem: el.name } }, cb, el.label || el.name);
+      control.input = cb;
+    } else {
+      control = h(
+        "button.switch",
+        {
+          type: "button",
+          role: "radio",
+          disabled: !writable(prop),
+          dataset: { elem: el.name },
+          title: el.name,
+          onclick: () => {
+            const cur = card.prop.elements.find((e) => e.name === el.name);
+            const on = cur && cur.value === "On";
+            // AtMostOne: pressing the switch that is on turns it off.
+            if (on && prop.rule !== "AtMostOne") return;
+            setProperty(card.prop, { [el.name]: !on }, card);
+          },
+        },
+        el.label || el.name,
+      );
+    }
+    controls.set(el.name, control);
+    box.append(control);
+  }
+  return {
+    el: box,
+    update(p) {
+      for (const e of p.elements) {
+        const c = controls.get(e.name);
+        if (!c) continue;
+        const on = e.value === "On";
+        if (c.input) c.input.checked = on;
+        else {
+          c.setAttribute("aria-checked", String(on));
+          c.classList.toggle("on", on);
+        }
+      }
+    },
+  };
+}
+
+function lightRows(prop) {
+  const box = h("div.lights");
+  const lights = new Map();
+  for (const el of prop.elements) {
+    const b = stateBadge(el.value);
+    lights.set(el.name, b);
+    box.append(h("span.light", { dataset: { elem: el.name } }, b, el.label || el.name));
+  }
+  return {
+    el: box,
+    update(p) {
+      for (const e of p.elements) if (lights.has(e.name)) setState(lights.get(e.name), e.value);
+    },
+  };
+}
+
+function blobRows(prop) {
+  const box = h("div.elements");
+  const rows = new Map();
+  const preview = h("div.blob-preview");
+  for (const el of prop.elements) {
+    const info = h("output.value", { dataset: { elem: el.name } });
+    const link = h("a.button", { href: el.url, download: "", hidden: true }, "Download");
+    box.append(h("div.row", h("span.label", { title: el.name }, el.label || el.name), info, link));
+    rows.set(el.name, { info, link });
+  }
+  box.append(preview);
+  let frameId = null;
+  async function showLatestFrame(device) {
+    // Frames taken through the imaging API are stored with a stretched preview.
+    try {
+      const { frames } = await api("GET", `/blobs?device=${enc(device)}`);
+      const f = frames && frames[0];
+      if (!f || f.id === frameId) return;
+      frameId = f.id;
+      fill(
+        preview,
+        h("a", { href: f.url, title: "download the frame" },
+          h("img", { src: `${f.preview_jpg_url}?max_size=480`, alt: `preview of frame ${f.id}` })),
+      );
+    } catch {
+      /* no stored frame: the download link is enough */
+    }
+  }
+  return {
+    el: box,
+    update(p) {
+      for (const e of p.elements) {
+        const r = rows.get(e.name);
+        if (!r) continue;
+        r.info.textContent = e.size ? `${e.format || ""} ${fmtBytes(e.size)}` : "no data yet";
+        r.link.hidden = !e.size;
+        r.link.href = e.url;
+      }
+      if (p.elements.some((e) => e.size)) showLatestFrame(p.device);
+    },
+  };
+}
+
+const BUILDERS = { Number: numberRows, Text: textRows, Switch: switchRows, Light: lightRows, BLOB: blobRows };
+
+function propertyCard(prop) {
+  const badge = stateBadge(prop.state);
+  const errorLine = h("p.error", { role: "alert", hidden: true });
+  const message = h("p.prop-message");
+  const card = {
+    prop,
+    error(text) {
+      errorLine.textContent = text;
+      errorLine.hidden = !text;
+    },
+  };
+  const body = (BUILDERS[prop.kind] || lightRows)(prop, card);
+  const footer = body.submit
+    ? h("div.actions", h("button.primary", { type: "button", onclick: body.submit, dataset: { set: prop.name } }, "Set"))
+    : null;
+  card.el = h(
+    "section.prop",
+    { dataset: { prop: prop.name, kind: prop.kind }, "aria-label": prop.label || prop.name },
+    h(
+      "header",
+      badge,
+      h("h4", prop.label || prop.name),
+      h("code.name", prop.name),
+      h("span.perm", { title: { ro: "read only", wo: "write only", rw: "read and write" }[prop.perm] }, prop.perm),
+    ),
+    body.el,
+    footer,
+    message,
+    errorLine,
+  );
+  card.update = (p) => {
+    card.prop = p;
+    setState(badge, p.state);
+    card.el.dataset.state = p.state;
+    message.textContent = p.message || "";
+    body.update(p);
+  };
+  card.update(prop);
+  return card;
+}
+
+// ------------------------------------------------------------------ the view
+
+export function devicesView(root, store) {
+  const list = h("nav.device-list", { "aria-label": "Devices" });
+  const detail = h("div.device-detail");
+  const logList = h("ol.log", { "aria-live": "off" });
+  const onlyThis = h("input", { type: "checkbox", onchange: () => renderLog() });
+  const logPane = h(
+    "details.messages",
+    { open: true },
+    h("summary", "Messages"),
+    h("label.check", onlyThis, "only this device"),
+    logList,
+  );
+  root.append(h("div.devices", list, h("div.device-main", detail, logPane)));
+
+  let selected = localStorage.getItem("indiws.device");
+  const groupOf = JSON.parse(localStorage.getItem("indiws.groups") || "{}");
+  let cards = new Map();
+  let scheduled = false;
+
+  function connected(device) {
+    const c = store.get(device, "CONNECTION");
+    if (!c) return null;
+    const on = c.elements.find((e) => e.name === "CONNECT");
+    return on ? on.value === "On" : null;
+  }
+
+  function renderList() {
+    const devices = store.devices();
+    if (!devices.includes(selected)) selected = devices[0] || null;
+    fill(
+      list,
+      devices.length ? null : h("p.muted", store.indiConnected === false ? "indiserver is not connected" : "no device yet"),
+      devices.map((d) => {
+        const c = connected(d);
+        return h(
+          "button.device",
+          {
+            type: "button",
+            dataset: { device: d },
+            "aria-current": d === selected ? "true" : null,
+            onclick: () => select(d),
+          },
+          h("span.dot", { "data-on": c === null ? "na" : String(c), "aria-hidden": "true" }),
+          h("span", d),
+          h("span.sr", c === null ? "" : c ? " (connected)" : " (disconnected)"),
+        );
+      }),
+    );
+  }
+
+  function select(device) {
+    selected = device;
+    localStorage.setItem("indiws.device", device);
+    renderList();
+    renderDevice();
+    renderLog();
+  }
+
+  function groups(props) {
+    const out = [];
+    for (const p of props) if (!out.includes(p.group || "Main")) out.push(p.group || "Main");
+    return out;
+  }
+
+  function renderDevice() {
+    cards = new Map();
+    if (!selected) return fill(detail, h("p.muted", "Devices appear here as soon as indiserver defines them."));
+    const props = store.propertiesOf(selected);
+    const gs = groups(props);
+    let group = groupOf[selected];
+    if (!gs.includes(group)) group = gs[0];
+    const info = store.get(selected, "DRIVER_INFO");
+    const val = (n) => info && (info.elements.find((e) => e.name === n) || {}).value;
+    const c = connected(selected);
+    const tabs = h(
+      "div.tabs",
+      { role: "tablist", "aria-label": `${selected} groups` },
+      gs.map((g) =>
+        h(
+          "button.tab",
+          {
+            type: "button",
+            role: "tab",
+            "aria-selected": String(g === group),
+            dataset: { group: g },
+            onclick: () => {
+              groupOf[selected] = g;
+              localStorage.setItem("indiws.groups", JSON.stringify(groupOf));
+              renderDevice();
+            },
+          },
+          g,
+        ),
+      ),
+    );
+    const grid = h("div.props", { role: "tabpanel" });
+    for (const p of props) {
+      if ((p.group || "Main") !== group) continue;
+      const card = propertyCard(p);
+      cards.set(key(p.device, p.name), card);
+      grid.append(card.el);
+    }
+    fill(
+      detail,
+      h(
+        "header.device-head",
+        h("h2", selected),
+        info ? h("span.muted", `${val("DRIVER_EXEC") || ""} ${val("DRIVER_VERSION") ? "v" + val("DRIVER_VERSION") : ""}`) : null,
+        c === null
+          ? null
+          : h(
+              "button",
+              {
+                type: "button",
+                dataset: { connect: selected },
+                onclick: () => {
+                  const p = store.get(selected, "CONNECTION");
+                  const card = { error: (t) => t && toast(t, "error") };
+                  setProperty(p, c ? { DISCONNECT: true } : { CONNECT: true }, card);
+                },
+              },
+              c ? "Disconnect" : "Connect",
+            ),
+      ),
+      tabs,
+      grid,
+    );
+  }
+
+  function logLine(m) {
+    return h(
+      "li",
+      h("time", timeOf(m.timestamp)),
+      " ",
+      h("strong", m.device || "indiserver"),
+      " ",
+      h("span", m.message),
+    );
+  }
+
+  function renderLog() {
+    const ms = store.messages.filter((m) => !onlyThis.checked || m.device === selected).slice(-200);
+    fill(logList, ms.reverse().map(logLine));
+  }
+
+  function schedule() {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => {
+      scheduled = false;
+      renderList();
+      renderDevice();
+    });
+  }
+
+  store.on((ev) => {
+    switch (ev.type) {
+      case "reset":
+      case "link":
+        schedule();
+        break;
+      case "updated": {
+        const card = cards.get(key(ev.device, ev.name));
+        if (card && card.prop.elements.length === ev.prop.elements.length) card.update(ev.prop);
+        else if (ev.device === selected && (ev.prop.group || "Main") === (groupOf[selected] || ev.prop.group)) schedule();
+        if (ev.name === "CONNECTION" || ev.name === "DRIVER_INFO") schedule();
+        break;
+      }
+      case "defined":
+      case "deleted":
+        if (ev.device === selected || !store.devices().includes(selected) || !$(`[data-device="${CSS.escape(ev.device)}"]`, list))
+          schedule();
+        else if (ev.type === "deleted") schedule();
+        break;
+      case "message":
+        if (!onlyThis.checked || ev.message.device === selected) {
+          logList.prepend(logLine(ev.message));
+          while (logList.children.length > 200) logList.lastChild.remove();
+        }
+        break;
+      default:
+        break;
+    }
+  });
+  renderList();
+  renderDevice();
+}
