@@ -1,0 +1,462 @@
+"""The web control panel in a real browser (Debian's chromium through
+Playwright), against the service in its own process with the simulators.
+
+One service and one browser serve the whole module.  The service requires
+its access token, so every test also shows that the cookie set by opening
+``/?token=...`` once carries the page and its WebSockets.  Every page must
+end its test without a console error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect, sync_playwright
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
+
+from indiws.browser_testing import ServiceProcess, launch_chromium
+
+TOKEN = "panel-" + secrets.token_urlsafe(16)
+DEVICES = ["CCD Simulator", "Filter Simulator", "Focuser Simulator", "Telescope Simulator"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    service = ServiceProcess(
+        tmp_path_factory.mktemp("panel"), "--require-token", "--token", TOKEN
+    ).start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(svc: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    with sync_playwright() as pw:
+        context = launch_chromium(pw, tmp_path_factory.mktemp("chromium"))
+        try:
+            # The URL with the token, once: the cookie does the rest.
+            page = context.new_page()
+            page.goto(f"{svc.url}/?token={TOKEN}")
+            expect(page.locator("#link")).to_have_attribute("data-state", "Ok")
+            assert "token" not in page.url, "the token stays out of the address bar"
+            page.close()
+            yield context
+        finally:
+            context.close()
+
+
+class ConsoleWatch:
+    def __init__(self, page: Page) -> None:
+        self.errors: list[str] = []
+        self.allowed: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.errors.append(f"uncaught: {exc}"))
+
+    def _console(self, msg: Any) -> None:
+        if msg.type in ("error", "warning"):
+            self.errors.append(f"{msg.type}: {msg.text}")
+
+    def unexpected(self) -> list[str]:
+        return [e for e in self.errors if not any(re.search(a, e) for a in self.allowed)]
+
+
+@pytest.fixture
+def page(browser: Any, svc: ServiceProcess) -> Iterator[Page]:
+    p = browser.new_page()
+    p.set_default_timeout(10_000)
+    watch = ConsoleWatch(p)
+    p.console_watch = watch  # type: ignore[attr-defined]
+    try:
+        yield p
+        assert not watch.unexpected(), "console errors: " + "\n".join(watch.unexpected())
+    finally:
+        p.close()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def api(svc: ServiceProcess, method: str, path: str, body: Any = None) -> Any:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(
+        svc.url + path,
+        data=data,
+        method=method,
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(req, timeout=30) as resp:
+        text = resp.read()
+    return json.loads(text) if text else None
+
+
+def getprop(svc: ServiceProcess, spec: str) -> str:
+    """The value of one element, as indi_getprop prints it (-1: the value alone)."""
+    out = subprocess.run(
+        ["indi_getprop", "-p", str(svc.indi_port), "-1", spec],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
+    return out.stdout.strip()
+
+
+def setprop(svc: ServiceProcess, spec: str) -> None:
+    subprocess.run(["indi_setprop", "-p", str(svc.indi_port), spec], check=True, timeout=10)
+
+
+def open_devices(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/#devices")
+    for name in DEVICES:
+        expect(page.locator(f'button.device[data-device="{name}"]')).to_be_visible()
+
+
+def open_property(page: Page, svc: ServiceProcess, device: str, prop: str) -> Any:
+    """Select the device and the tab of the property's group; its card."""
+    group = api(svc, "GET", f"/api/v1/devices/{_q(device)}/properties/{prop}")["group"]
+    page.locator(f'button.device[data-device="{device}"]').click()
+    page.locator(f'button.tab[data-group="{group}"]').click()
+    card = page.locator(f'section.prop[data-prop="{prop}"]')
+    expect(card).to_be_visible()
+    return card
+
+
+def _same_number(a: str, b: str) -> bool:
+    try:
+        return abs(float(a) - float(b)) < 1e-6
+    except ValueError:
+        return False
+
+
+def _q(text: str) -> str:
+    return urllib.parse.quote(text, safe="")
+
+
+def wait_getprop(svc: ServiceProcess, spec: str, wanted: str, timeout: float = 10) -> str:
+    import time
+
+    deadline = time.monotonic() + timeout
+    value = ""
+    while time.monotonic() < deadline:
+        value = getprop(svc, spec)
+        if value == wanted or _same_number(value, wanted):
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{spec}: wanted {wanted}, indi_getprop says {value!r}")
+
+
+# ---------------------------------------------------------------- devices
+
+
+def test_page_shows_every_device_and_its_properties(page: Page, svc: ServiceProcess) -> None:
+    open_devices(page, svc)
+    expect(page.locator("#link")).to_have_attribute("data-state", "Ok")
+    expect(page.locator("#link")).to_contain_text("indiserver")
+    for device, prop in [
+        ("Telescope Simulator", "EQUATORIAL_EOD_COORD"),
+        ("CCD Simulator", "CCD_EXPOSURE"),
+        ("Focuser Simulator", "ABS_FOCUS_POSITION"),
+        ("Filter Simulator", "FILTER_SLOT"),
+    ]:
+        card = open_property(page, svc, device, prop)
+        # State light with its name (not colour alone), label, permission.
+        expect(card.locator(".state")).to_have_text(re.compile("^(Idle|Ok|Busy|Alert)$"))
+        expect(card.locator(".perm")).to_have_text("rw")
+        expect(card.locator("output.value").first).not_to_be_empty()
+        connection = open_property(page, svc, device, "CONNECTION")
+        expect(connection.locator('[data-elem="CONNECT"]')).to_have_attribute("aria-checked", "true")
+    # Sexagesimal numbers are shown as the driver's %m format says.
+    card = open_property(page, svc, "Telescope Simulator", "EQUATORIAL_EOD_COORD")
+    expect(card.locator('output[data-elem="RA"]')).to_have_text(re.compile(r"^\d+:\d\d:\d\d"))
+
+
+def test_indi_setprop_shows_on_the_page_within_a_second(page: Page, svc: ServiceProcess) -> None:
+    open_devices(page, svc)
+    card = open_property(page, svc, "Filter Simulator", "FILTER_NAME")
+    name = "Ha-" + secrets.token_hex(3)
+    setprop(svc, f"Filter Simulator.FILTER_NAME.FILTER_SLOT_NAME_3={name}")
+    expect(card.locator('output[data-elem="FILTER_SLOT_NAME_3"]')).to_have_text(name, timeout=1000)
+
+
+def test_number_typed_on_the_page_reaches_the_driver(page: Page, svc: ServiceProcess) -> None:
+    open_devices(page, svc)
+    card = open_property(page, svc, "Focuser Simulator", "ABS_FOCUS_POSITION")
+    card.locator('input[data-input="FOCUS_ABSOLUTE_POSITION"]').fill("42000")
+    card.locator('button[data-set="ABS_FOCUS_POSITION"]').click()
+    wait_getprop(
+        svc, "Focuser Simulator.ABS_FOCUS_POSITION.FOCUS_ABSOLUTE_POSITION", "42000"
+    )
+    expect(card.locator('output[data-elem="FOCUS_ABSOLUTE_POSITION"]')).to_have_text("42000")
+    # A %m number takes sexagesimal input: 48:30:00 is 48.5 degrees.
+    site = open_property(page, svc, "Telescope Simulator", "GEOGRAPHIC_COORD")
+    site.locator('input[data-input="LAT"]').fill("48:30:00")
+    site.locator('button[data-set="GEOGRAPHIC_COORD"]').click()
+    wait_getprop(svc, "Telescope Simulator.GEOGRAPHIC_COORD.LAT", "48.5")
+    expect(site.locator('output[data-elem="LAT"]')).to_have_text(re.compile("^48:30"))
+
+
+def test_bad_number_is_refused_with_a_message(page: Page, svc: ServiceProcess) -> None:
+    open_devices(page, svc)
+    card = open_property(page, svc, "Filter Simulator", "FILTER_SLOT")
+    card.locator('input[data-input="FILTER_SLOT_VALUE"]').fill("99")
+    card.locator('button[data-set="FILTER_SLOT"]').click()
+    expect(card.locator("p.error")).to_contain_text("outside")
+    card.locator('input[data-input="FILTER_SLOT_VALUE"]').fill("two")
+    card.locator('button[data-set="FILTER_SLOT"]').click()
+    expect(card.locator("p.error")).to_contain_text("not a number")
+
+
+def test_switch_toggled_on_the_page_changes(page: Page, svc: ServiceProcess) -> None:
+    open_devices(page, svc)
+    card = open_property(page, svc, "Focuser Simulator", "DEBUG")
+    enable = card.locator('button[data-elem="ENABLE"]')
+    disable = card.locator('button[data-elem="DISABLE"]')
+    expect(disable).to_have_attribute("aria-checked", "true")
+    enable.click()
+    expect(enable).to_have_attribute("aria-checked", "true")
+    expect(disable).to_have_attribute("aria-checked", "false")
+    wait_getprop(svc, "Focuser Simulator.DEBUG.ENABLE", "On")
+    disable.click()
+    expect(disable).to_have_attribute("aria-checked", "true")
+    wait_getprop(svc, "Focuser Simulator.DEBUG.DISABLE", "On")
+
+
+def test_device_messages_are_logged(page: Page, svc: ServiceProcess) -> None:
+    open_devices(page, svc)
+    open_property(page, svc, "Focuser Simulator", "ABS_FOCUS_POSITION")
+    api(
+        svc,
+        "PUT",
+        "/api/v1/devices/Focuser%20Simulator/properties/ABS_FOCUS_POSITION",
+        {"values": {"FOCUS_ABSOLUTE_POSITION": 41000}},
+    )
+    expect(page.locator("ol.log li").first).to_contain_text("Focuser Simulator")
+
+
+# ---------------------------------------------------------------- imaging
+
+
+def test_exposure_shows_progress_then_the_preview(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/#imaging")
+    camera = page.locator('section.card[data-role="camera"]')
+    expect(camera.locator('[data-role-device="camera"]')).to_have_text("CCD Simulator")
+    camera.locator('input[data-input="duration"]').fill("2")
+    camera.locator('button[data-action="expose"]').click()
+    text = camera.locator('[data-progress-text="camera"]')
+    expect(text).to_contain_text("left")
+    assert page.eval_on_selector('progress[data-progress="camera"]', "p => p.max") == 2
+    img = camera.locator("[data-preview=camera] img[data-frame]")
+    expect(img).to_be_visible(timeout=20_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-preview=camera] img[data-frame]');"
+        " return i && i.complete && i.naturalWidth > 0; }"
+    )
+    expect(text).to_have_text("frame stored")
+    expect(camera.locator("ol.frames li").first).to_contain_text(".fits")
+    expect(page.locator('ol.actions-log li[data-outcome="ok"]').first).to_contain_text(
+        "camera.expose"
+    )
+
+
+def test_exposure_started_by_a_script_shows_here(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/#imaging")
+    camera = page.locator('section.card[data-role="camera"]')
+    expect(page.locator('tr[data-role-row="camera"]')).to_be_visible()
+    results: list[Any] = []
+    script = threading.Thread(target=lambda: results.append(asyncio.run(_expose(svc, 2.0))))
+    script.start()
+    try:
+        expect(camera.locator('[data-progress-text="camera"]')).to_contain_text("exposing 2")
+        expect(camera.locator("[data-preview=camera] img[data-frame]")).to_have_attribute(
+            "data-frame", re.compile("."), timeout=20_000
+        )
+    finally:
+        script.join(30)
+    assert results and results[0]["blob_id"]
+    expect(camera.locator("[data-preview=camera] img")).to_have_attribute(
+        "data-frame", results[0]["blob_id"]
+    )
+
+
+async def _expose(svc: ServiceProcess, duration: float) -> Any:
+    req = HTTPRequest(
+        svc.url.replace("http", "ws") + "/ws/indi_client/",
+        headers={"Authorization": f"Bearer {TOKEN}"},
+    )
+    ws = await websocket_connect(req)
+    try:
+        ws.write_message(
+            json.dumps(
+                {"jsonrpc": "2.0", "id": 1, "method": "camera.expose",
+                 "params": {"duration": duration}}
+            )
+        )
+        while True:
+            msg = json.loads(await ws.read_message())
+            if msg.get("id") == 1:
+                return msg["result"]
+    finally:
+        ws.close()
+
+
+def test_roles_are_assigned_and_released_from_the_page(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/#imaging")
+    row = page.locator('tr[data-role-row="guider"]')
+    expect(row.locator(".pill")).to_have_text("free")
+    row.locator('select[data-assign="guider"]').select_option("CCD Simulator")
+    row.get_by_role("button", name="Assign").click()
+    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("connected")
+    assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] == "CCD Simulator"
+    page.locator('tr[data-role-row="guider"]').get_by_role("button", name="Release").click()
+    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("free")
+    assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] is None
+
+
+def test_telescope_goto_from_the_imaging_view(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/#imaging")
+    scope = page.locator('section.card[data-role="telescope"]')
+    expect(scope.locator('[data-read="telescope.ra"]')).not_to_have_text("—")
+    if scope.locator('[data-read="telescope.parked"]').inner_text() == "yes":
+        scope.locator('button[data-action="unpark"]').click()
+        expect(scope.locator('[data-read="telescope.parked"]')).to_have_text("no")
+    scope.locator('input[data-input="ra"]').fill("5:35:17")
+    scope.locator('input[data-input="dec"]').fill("-5.39")
+    scope.locator('button[data-action="goto"]').click()
+    expect(page.locator('ol.actions-log li[data-outcome="ok"]', has_text="telescope.goto")).to_be_visible(
+        timeout=30_000
+    )
+    pos = api(svc, "GET", "/api/v1/roles/telescope")
+    assert pos["connected"]
+
+
+# ---------------------------------------------------------------- server
+
+
+def test_driver_started_from_the_server_view_appears(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/#server")
+    expect(page.locator('tr[data-driver="Telescope Simulator"]')).to_be_visible()
+    page.get_by_label("filter the catalog").fill("Dome Simulator")
+    entry = page.locator('li[data-label="Dome Simulator"]')
+    expect(entry).to_be_visible()
+    entry.get_by_role("button", name="Start").click()
+    expect(page.locator('tr[data-driver="Dome Simulator"]')).to_be_visible()
+    try:
+        page.goto(svc.url + "/#devices")
+        expect(page.locator('button.device[data-device="Dome Simulator"]')).to_be_visible()
+    finally:
+        api(svc, "POST", "/api/v1/drivers/stop", {"label": "Dome Simulator"})
+    expect(page.locator('button.device[data-device="Dome Simulator"]')).to_have_count(0)
+
+
+# ---------------------------------------------------------------- console
+
+
+@pytest.mark.parametrize("path", ["/#console", "/debug/indi", "/indi/debug/"])
+def test_console_sends_a_request_and_shows_the_reply(
+    page: Page, svc: ServiceProcess, path: str
+) -> None:
+    page.goto(svc.url + path)
+    view = page.locator("#view-console")
+    expect(view).to_be_visible()
+    expect(view.locator(".pill")).to_have_text("open")
+    box = view.locator('textarea[data-input="console"]')
+    box.fill('{"jsonrpc": "2.0", "id": 7, "method": "roles"}')
+    view.locator('button[data-action="send"]').click()
+    expect(view.locator('li[data-dir="in"]', has_text='"id": 7')).to_contain_text("telescope")
+    if path == "/debug/indi":
+        # lightAPT's envelope, on the same socket.
+        box.fill('{"device_name": "focus", "instruction": "get_params", "params": []}')
+        box.press("Control+Enter")
+        expect(view.locator('li[data-dir="in"]').first).to_contain_text("focus")
+
+
+# ---------------------------------------------------------------- observers
+
+
+def test_night_mode_applies_and_is_remembered(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/")
+    night = page.locator("#night")
+    expect(night).to_have_attribute("aria-pressed", "false")
+    night.click()
+    expect(page.locator("html")).to_have_class(re.compile("night"))
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(0, 0, 0)"
+    page.reload()
+    expect(page.locator("html")).to_have_class(re.compile("night"))
+    expect(page.locator("#night")).to_have_attribute("aria-pressed", "true")
+    page.locator("#night").click()
+    expect(page.locator("html")).not_to_have_class(re.compile("night"))
+
+
+def test_phone_width_has_no_horizontal_scroll(browser: Any, svc: ServiceProcess) -> None:
+    page = browser.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    watch = ConsoleWatch(page)
+    try:
+        for view in ("devices", "imaging", "server", "console"):
+            page.goto(f"{svc.url}/#{view}")
+            expect(page.locator(f"#view-{view}")).to_be_visible()
+            if view == "devices":
+                open_property(page, svc, "Telescope Simulator", "EQUATORIAL_EOD_COORD")
+            else:
+                page.wait_for_timeout(300)
+            wide = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert wide <= 0, f"#{view} scrolls sideways by {wide} px at 390x844"
+        assert not watch.unexpected(), watch.unexpected()
+    finally:
+        page.close()
+
+
+def test_keyboard_reaches_the_views(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/")
+    expect(page.locator('button.device[data-device="CCD Simulator"]')).to_be_visible()
+    focused = set()
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        focused.add(page.evaluate("document.activeElement.textContent.trim()"))
+    assert {"Devices", "Imaging", "Server", "Console"} <= focused
+
+
+# ------------------------------------------------- restarts (keep this last)
+
+
+def test_panel_reconnects_when_the_service_restarts(page: Page, svc: ServiceProcess) -> None:
+    open_devices(page, svc)
+    link = page.locator("#link")
+    expect(link).to_have_attribute("data-state", "Ok")
+    page.console_watch.allowed.append("WebSocket connection to .* failed")  # type: ignore[attr-defined]
+    svc.stop()
+    expect(link).to_have_attribute("data-state", "Alert")
+    expect(link).to_contain_text("reconnecting")
+    svc.start()
+    expect(link).to_have_attribute("data-state", "Ok", timeout=20_000)
+    for name in DEVICES:
+        expect(page.locator(f'button.device[data-device="{name}"]')).to_be_visible()
+
+
+def test_page_source_has_no_external_assets(svc: ServiceProcess) -> None:
+    """Observatories are often offline: nothing is loaded from elsewhere."""
+    page = urllib.request.urlopen(
+        urllib.request.Request(svc.url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
+    ).read().decode()
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
+    static = Path(__file__).resolve().parent.parent / "indiws" / "web" / "panel_static"
+    for f in static.rglob("*"):
+        if f.is_file() and f.suffix in (".js", ".css", ".html"):
+            assert not re.search(r"https?://", f.read_text()), f
