@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then echo sudo; fi)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test lint bench clean setup indi-bin
+.PHONY: run test lint bench clean setup indi-bin chromium
 
 run: setup
 	$(VENV)/bin/indiws $(ARGS)
@@ -39,7 +39,7 @@ clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-setup: indi-bin $(STAMP)
+setup: indi-bin chromium $(STAMP)
 
 # INDI's server and simulator drivers come from Debian's indi-bin; install it
 # only when indiserver is missing, so machines with their own INDI keep it.
@@ -47,6 +47,14 @@ indi-bin:
 	@if ! command -v indiserver >/dev/null 2>&1; then \
 		echo "indiserver not found: installing Debian's indi-bin"; \
 		$(APT) update && $(APT) install -y indi-bin; \
+	fi
+
+# The panel's browser tests drive Debian's chromium (Playwright never downloads
+# a browser here); install it only when there is none.
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then \
+		echo "chromium not found: installing Debian's chromium"; \
+		$(APT) update && $(APT) install -y chromium; \
 	fi
 
 # Debian's own python3 ships venv/ensurepip in the separate python3-venv.

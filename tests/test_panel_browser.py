@@ -179,7 +179,9 @@ def test_page_shows_every_device_and_its_properties(page: Page, svc: ServiceProc
         expect(card.locator(".perm")).to_have_text("rw")
         expect(card.locator("output.value").first).not_to_be_empty()
         connection = open_property(page, svc, device, "CONNECTION")
-        expect(connection.locator('[data-elem="CONNECT"]')).to_have_attribute("aria-checked", "true")
+        expect(connection.locator('[data-elem="CONNECT"]')).to_have_attribute(
+            "aria-checked", "true"
+        )
     # Sexagesimal numbers are shown as the driver's %m format says.
     card = open_property(page, svc, "Telescope Simulator", "EQUATORIAL_EOD_COORD")
     expect(card.locator('output[data-elem="RA"]')).to_have_text(re.compile(r"^\d+:\d\d:\d\d"))
@@ -198,9 +200,7 @@ def test_number_typed_on_the_page_reaches_the_driver(page: Page, svc: ServicePro
     card = open_property(page, svc, "Focuser Simulator", "ABS_FOCUS_POSITION")
     card.locator('input[data-input="FOCUS_ABSOLUTE_POSITION"]').fill("42000")
     card.locator('button[data-set="ABS_FOCUS_POSITION"]').click()
-    wait_getprop(
-        svc, "Focuser Simulator.ABS_FOCUS_POSITION.FOCUS_ABSOLUTE_POSITION", "42000"
-    )
+    wait_getprop(svc, "Focuser Simulator.ABS_FOCUS_POSITION.FOCUS_ABSOLUTE_POSITION", "42000")
     expect(card.locator('output[data-elem="FOCUS_ABSOLUTE_POSITION"]')).to_have_text("42000")
     # A %m number takes sexagesimal input: 48:30:00 is 48.5 degrees.
     site = open_property(page, svc, "Telescope Simulator", "GEOGRAPHIC_COORD")
@@ -302,8 +302,12 @@ async def _expose(svc: ServiceProcess, duration: float) -> Any:
     try:
         ws.write_message(
             json.dumps(
-                {"jsonrpc": "2.0", "id": 1, "method": "camera.expose",
-                 "params": {"duration": duration}}
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "camera.expose",
+                    "params": {"duration": duration},
+                }
             )
         )
         while True:
@@ -337,9 +341,9 @@ def test_telescope_goto_from_the_imaging_view(page: Page, svc: ServiceProcess) -
     scope.locator('input[data-input="ra"]').fill("5:35:17")
     scope.locator('input[data-input="dec"]').fill("-5.39")
     scope.locator('button[data-action="goto"]').click()
-    expect(page.locator('ol.actions-log li[data-outcome="ok"]', has_text="telescope.goto")).to_be_visible(
-        timeout=30_000
-    )
+    expect(
+        page.locator('ol.actions-log li[data-outcome="ok"]', has_text="telescope.goto")
+    ).to_be_visible(timeout=30_000)
     pos = api(svc, "GET", "/api/v1/roles/telescope")
     assert pos["connected"]
 
@@ -452,9 +456,13 @@ def test_panel_reconnects_when_the_service_restarts(page: Page, svc: ServiceProc
 
 def test_page_source_has_no_external_assets(svc: ServiceProcess) -> None:
     """Observatories are often offline: nothing is loaded from elsewhere."""
-    page = urllib.request.urlopen(
-        urllib.request.Request(svc.url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
-    ).read().decode()
+    page = (
+        urllib.request.urlopen(
+            urllib.request.Request(svc.url + "/", headers={"Authorization": f"Bearer {TOKEN}"})
+        )
+        .read()
+        .decode()
+    )
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     static = Path(__file__).resolve().parent.parent / "indiws" / "web" / "panel_static"
     for f in static.rglob("*"):

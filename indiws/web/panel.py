@@ -80,7 +80,8 @@ class UiFileHandler(tornado.web.StaticFileHandler):
     """``--ui DIR``: a built front end at ``/``.  A path that names no file
     gets ``index.html`` when a browser navigates to it (a client-side route),
     else the JSON 404 of every unknown endpoint.  StaticFileHandler keeps
-    every path inside DIR (``..`` and symlinks out of it are refused)."""
+    every path inside DIR (``..`` out of it is refused; symbolic links in DIR
+    are the operator's own and are followed)."""
 
     def parse_url_path(self, url_path: str) -> str:
         if url_path in ("", "/") or url_path.endswith("/"):
