@@ -271,6 +271,11 @@ def test_exposure_shows_progress_then_the_preview(page: Page, svc: ServiceProces
     expect(page.locator('ol.actions-log li[data-outcome="ok"]').first).to_contain_text(
         "camera.expose"
     )
+    # The devices view offers the frame's BLOB for download, with its preview.
+    page.goto(svc.url + "/#devices")
+    blob = open_property(page, svc, "CCD Simulator", "CCD1")
+    expect(blob.locator("a.button")).to_have_text("Download")
+    expect(blob.locator(".blob-preview img")).to_be_visible()
 
 
 def test_exposure_started_by_a_script_shows_here(page: Page, svc: ServiceProcess) -> None:

@@ -431,7 +431,7 @@ export function devicesView(root, store) {
 
   function renderLog() {
     const ms = store.messages.filter((m) => !onlyThis.checked || m.device === selected).slice(-200);
-    fill(logList, ms.reverse().map(logLine));
+    fill(logList, ms.length ? ms.reverse().map(logLine) : h("li.muted.empty", "No message since this page opened."));
   }
 
   function schedule() {
@@ -465,6 +465,7 @@ export function devicesView(root, store) {
         break;
       case "message":
         if (!onlyThis.checked || ev.message.device === selected) {
+          for (const e of logList.querySelectorAll("li.empty")) e.remove();
           logList.prepend(logLine(ev.message));
           while (logList.children.length > 200) logList.lastChild.remove();
         }
@@ -475,4 +476,5 @@ export function devicesView(root, store) {
   });
   renderList();
   renderDevice();
+  renderLog();
 }
