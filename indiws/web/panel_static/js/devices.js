@@ -1,7 +1,7 @@
 // Devices view: every device, its groups as tabs, every property live with its
 // state, editable as INDI's Control Panel does it.
 
-import { $, fill, fmtBytes, h, setState, stateBadge, timeOf, toast } from "./dom.js";
+import { fill, fmtBytes, h, setState, stateBadge, timeOf, toast } from "./dom.js";
 import { api, enc } from "./http.js";
 import { formatNumber, isSexagesimal, parseSexagesimal } from "./sexa.js";
 import { key } from "./store.js";
@@ -353,7 +353,30 @@ export function devicesView(root, store) {
     return out;
   }
 
+  // What the user has typed and where the focus is, carried over a rebuild.
+  function drafts() {
+    const out = [];
+    for (const input of detail.querySelectorAll("section.prop input[data-input]")) {
+      if (input.value === "" && document.activeElement !== input) continue;
+      const prop = input.closest("section.prop").dataset.prop;
+      out.push({ prop, elem: input.dataset.input, value: input.value, focus: document.activeElement === input });
+    }
+    return out;
+  }
+
+  function restore(saved) {
+    for (const d of saved) {
+      const input = detail.querySelector(
+        `section.prop[data-prop="${CSS.escape(d.prop)}"] input[data-input="${CSS.escape(d.elem)}"]`,
+      );
+      if (!input) continue;
+      input.value = d.value;
+      if (d.focus) input.focus();
+    }
+  }
+
   function renderDevice() {
+    const saved = drafts();
     cards = new Map();
     if (!selected) return fill(detail, h("p.muted", "Devices appear here as soon as indiserver defines them."));
     const props = store.propertiesOf(selected);
@@ -416,6 +439,7 @@ export function devicesView(root, store) {
       tabs,
       grid,
     );
+    restore(saved);
   }
 
   function logLine(m) {
@@ -434,13 +458,21 @@ export function devicesView(root, store) {
     fill(logList, ms.length ? ms.reverse().map(logLine) : h("li.muted.empty", "No message since this page opened."));
   }
 
-  function schedule() {
+  // Rebuilding the selected device's cards would drop what the user is typing:
+  // only its own definitions (a connect, a driver restart) do that.  Other
+  // devices' changes only redraw the list.
+  const pending = { list: false, device: false };
+  function schedule(device = true) {
+    pending.list = true;
+    pending.device ||= device;
     if (scheduled) return;
     scheduled = true;
     requestAnimationFrame(() => {
       scheduled = false;
-      renderList();
-      renderDevice();
+      const before = selected;
+      if (pending.list) renderList();
+      if (pending.device || selected !== before) renderDevice();
+      pending.list = pending.device = false;
     });
   }
 
@@ -453,15 +485,22 @@ export function devicesView(root, store) {
       case "updated": {
         const card = cards.get(key(ev.device, ev.name));
         if (card && card.prop.elements.length === ev.prop.elements.length) card.update(ev.prop);
-        else if (ev.device === selected && (ev.prop.group || "Main") === (groupOf[selected] || ev.prop.group)) schedule();
-        if (ev.name === "CONNECTION" || ev.name === "DRIVER_INFO") schedule();
+        else if (ev.device === selected && !card) schedule(cards.size === 0);
+        if (ev.name === "CONNECTION") schedule(ev.device === selected);
         break;
       }
-      case "defined":
+      case "defined": {
+        // A driver may define a property again (same elements): update it in place.
+        const card = cards.get(key(ev.device, ev.name));
+        const same = card && card.prop.elements.map((e) => e.name).join() === ev.prop.elements.map((e) => e.name).join();
+        if (same) {
+          card.update(ev.prop);
+          schedule(false);
+        } else schedule(ev.device === selected);
+        break;
+      }
       case "deleted":
-        if (ev.device === selected || !store.devices().includes(selected) || !$(`[data-device="${CSS.escape(ev.device)}"]`, list))
-          schedule();
-        else if (ev.type === "deleted") schedule();
+        schedule(ev.device === selected);
         break;
       case "message":
         if (!onlyThis.checked || ev.message.device === selected) {

@@ -402,8 +402,15 @@ export function imagingView(root, store, hl) {
     refreshFrames();
   }
   hl.openers.push(onOpen);
+  // The device menus follow the devices indiserver has (not every property).
+  let deviceList = "";
   store.on((ev) => {
-    if (ev.type === "reset" || (ev.type !== "updated" && ev.type !== "message")) renderRoles();
+    if (ev.type === "updated" || ev.type === "message") return;
+    const now = store.devices().join("\n");
+    if (now !== deviceList) {
+      deviceList = now;
+      renderRoles();
+    }
   });
 
   root.append(

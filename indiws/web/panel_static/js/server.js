@@ -14,6 +14,8 @@ export function serverView(root, store) {
   let server = {};
   let profiles = [];
   let timer = null;
+  const openFamilies = new Set(); // kept open across the refreshes
+  let catalogKey = "";
 
   async function act(what, method, path, body) {
     try {
@@ -113,6 +115,9 @@ export function serverView(root, store) {
   function renderCatalog() {
     const q = filterIn.value.trim().toLowerCase();
     const runningExec = new Set((server.drivers || []).filter((d) => d.state === "running").map((d) => d.label));
+    const now = `${q}\n${catalog.length}\n${[...runningExec].sort().join("\n")}`;
+    if (now === catalogKey) return; // unchanged: keep the page as the user left it
+    catalogKey = now;
     const groups = new Map();
     for (const d of catalog) {
       if (q && !`${d.label} ${d.executable} ${d.group} ${d.manufacturer || ""}`.toLowerCase().includes(q)) continue;
@@ -122,7 +127,11 @@ export function serverView(root, store) {
     fill(
       catalogBox,
       [...groups.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([g, ds]) =>
-        h("details", { open: !!q, dataset: { family: g } },
+        h("details", {
+          open: !!q || openFamilies.has(g),
+          dataset: { family: g },
+          ontoggle: (ev) => !q && (ev.target.open ? openFamilies.add(g) : openFamilies.delete(g)),
+        },
           h("summary", `${g} `, h("span.muted", `(${ds.length})`)),
           h("ul.driver-list", ds.map((d) =>
             h("li", { dataset: { label: d.label } },
