@@ -3,27 +3,13 @@ the benchmark's business, not the tests')."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "panel.py"
+from bench_support import run_bench
 
 
 @pytest.mark.slow
 def test_panel_bench_quick_run_reports_json() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        cwd=SCRIPT.parent.parent,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    summary = run_bench("panel.py", "--quick", timeout=180)
     assert summary["files"] >= 5 and summary["bytes"] > 10_000
     for key in (
         "load_to_live_ms_median",

@@ -6,28 +6,15 @@ not the tests'.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "sequence.py"
+from bench_support import run_bench
 
 
 @pytest.mark.slow
 def test_sequence_bench_reports_json() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--rounds", "1"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=SCRIPT.parent.parent,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    summary = run_bench("sequence.py", "--rounds", "1")
     assert summary["service"] == "subprocess" and summary["rounds"] == 1
     for action in ("filter_select", "focuser_move_to", "expose", "set_tracking"):
         for key in ("api_ms", "bare_ms"):

@@ -6,15 +6,10 @@ not the tests'.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "blob_ingest.py"
+from bench_support import run_bench
 
 KEYS = (
     "parser_mb_s",
@@ -27,16 +22,7 @@ KEYS = (
 
 @pytest.mark.slow
 def test_blob_ingest_quick_run_reports_json() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=SCRIPT.parent.parent,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    last = proc.stdout.strip().splitlines()[-1]
-    summary = json.loads(last)
+    summary = run_bench("blob_ingest.py", "--quick")
     for key in KEYS:
         value = summary[key]
         assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)

@@ -357,6 +357,25 @@ def test_telescope_goto_from_the_imaging_view(page: Page, svc: ServiceProcess) -
     assert pos["connected"]
 
 
+def test_jog_moves_the_mount_while_held(page: Page, svc: ServiceProcess) -> None:
+    api(
+        svc,
+        "PUT",
+        "/api/v1/devices/Telescope%20Simulator/properties/TELESCOPE_PARK",
+        {"values": {"UNPARK": True}},
+    )
+    page.goto(svc.url + "/#imaging")
+    expect(page.locator('tr[data-role-row="telescope"] .pill')).to_have_text("connected")
+    north = page.locator('button[data-jog="north"]')
+    north.hover()
+    page.mouse.down()
+    try:
+        wait_getprop(svc, "Telescope Simulator.TELESCOPE_MOTION_NS.MOTION_NORTH", "On")
+    finally:
+        page.mouse.up()
+    wait_getprop(svc, "Telescope Simulator.TELESCOPE_MOTION_NS.MOTION_NORTH", "Off")
+
+
 # ---------------------------------------------------------------- server
 
 

@@ -6,15 +6,10 @@ speed is the benchmark's business, not the tests'.
 
 from __future__ import annotations
 
-import json
 import math
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "fanout.py"
+from bench_support import run_bench
 
 KEYS = (
     "delivered_fraction_100c_100hz",
@@ -26,15 +21,7 @@ KEYS = (
 
 @pytest.mark.slow
 def test_fanout_bench_reports_json() -> None:
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--duration", "0.3", "--rates", "100"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=SCRIPT.parent.parent,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    summary = run_bench("fanout.py", "--duration", "0.3", "--rates", "100")
     for key in KEYS:
         value = summary[key]
         assert isinstance(value, int | float) and not isinstance(value, bool), (key, value)

@@ -8,6 +8,7 @@ import { key } from "./store.js";
 
 const writable = (p) => p.perm === "rw" || p.perm === "wo";
 
+/** Send new values (the stream shows what follows); false when refused. */
 async function setProperty(prop, values, card) {
   card.error("");
   try {
@@ -15,101 +16,90 @@ async function setProperty(prop, values, card) {
       values,
       wait: false,
     });
+    return true;
   } catch (e) {
     card.error(e.message);
     toast(`${prop.device} ${prop.label || prop.name}: ${e.message}`, "error");
+    return false;
   }
 }
 
 // ------------------------------------------------------------------ elements
 
-function numberRows(prop, card) {
-  const rows = new Map();
-  const table = h("div.elements");
-  for (const el of prop.elements) {
-    const cur = h("output.value", { dataset: { elem: el.name } });
-    let input = null;
-    if (writable(prop)) {
-      const sexa = isSexagesimal(el.format);
-      input = h("input", {
-        type: "text",
-        inputmode: sexa ? "text" : "decimal",
-        "aria-label": `${el.label || el.name} new value`,
-        dataset: { input: el.name },
-        title: `${el.name}: ${sexa ? "d:m:s or decimal, " : ""}from ${el.min} to ${el.max}`,
-        onkeydown: (ev) => ev.key === "Enter" && submit(),
-      });
-    }
-    table.append(h("div.row", h("span.label", { title: el.name }, el.label || el.name), cur, input));
-    rows.set(el.name, { cur, input, el });
-  }
-  function submit() {
-    const values = {};
-    for (const [name, r] of rows) {
-      const text = r.input ? r.input.value.trim() : "";
-      if (!text) continue;
-      const v = isSexagesimal(r.el.format) ? parseSexagesimal(text) : Number(text);
-      if (!Number.isFinite(v)) return card.error(`${r.el.label || name}: "${text}" is not a number`);
-      if (r.el.min < r.el.max && (v < r.el.min || v > r.el.max))
-        return card.error(`${r.el.label || name}: ${text} is outside ${r.el.min} … ${r.el.max}`);
-      values[name] = v;
-    }
-    if (!Object.keys(values).length) return card.error("type a new value first");
-    setProperty(card.prop, values, card).then(() => {
-      for (const r of rows.values()) if (r.input) r.input.value = "";
-    });
-  }
-  return {
-    el: table,
-    submit: writable(prop) ? submit : null,
-    update(p) {
-      for (const e of p.elements) {
-        const r = rows.get(e.name);
-        if (!r) continue;
-        r.el = e;
-        const text = formatNumber(e.value, e.format);
-        if (r.cur.textContent !== text) r.cur.textContent = text;
-        if (r.input) r.input.placeholder = text;
-      }
-    },
-  };
-}
+// Numbers and texts: the value, a field for the new one, Set (or Enter).
+const NUMBER = {
+  show: (e) => formatNumber(e.value, e.format),
+  attrs: (el) => {
+    const sexa = isSexagesimal(el.format);
+    return {
+      inputmode: sexa ? "text" : "decimal",
+      "aria-label": `${el.label || el.name} new value`,
+      title: `${el.name}: ${sexa ? "d:m:s or decimal, " : ""}from ${el.min} to ${el.max}`,
+    };
+  },
+  // Checked here first so that a typo gets its message at once.
+  read(el, text) {
+    const t = text.trim();
+    if (!t) return {};
+    const v = isSexagesimal(el.format) ? parseSexagesimal(t) : Number(t);
+    const name = el.label || el.name;
+    if (!Number.isFinite(v)) return { error: `${name}: "${t}" is not a number` };
+    if (el.min < el.max && (v < el.min || v > el.max))
+      return { error: `${name}: ${t} is outside ${el.min} … ${el.max}` };
+    return { value: v };
+  },
+};
 
-function textRows(prop, card) {
-  const rows = new Map();
-  const table = h("div.elements");
-  for (const el of prop.elements) {
-    const cur = h("output.value", { dataset: { elem: el.name } });
-    const input = writable(prop)
-      ? h("input", {
-          type: "text",
-          "aria-label": `${el.label || el.name} new text`,
-          dataset: { input: el.name },
-          onkeydown: (ev) => ev.key === "Enter" && submit(),
-        })
-      : null;
-    table.append(h("div.row", h("span.label", { title: el.name }, el.label || el.name), cur, input));
-    rows.set(el.name, { cur, input });
-  }
-  function submit() {
-    const values = {};
-    for (const [name, r] of rows) if (r.input && r.input.value !== "") values[name] = r.input.value;
-    if (!Object.keys(values).length) return card.error("type a new text first");
-    setProperty(card.prop, values, card).then(() => {
-      for (const r of rows.values()) if (r.input) r.input.value = "";
-    });
-  }
-  return {
-    el: table,
-    submit: writable(prop) ? submit : null,
-    update(p) {
-      for (const e of p.elements) {
-        const r = rows.get(e.name);
-        if (!r) continue;
-        if (r.cur.textContent !== e.value) r.cur.textContent = e.value ?? "";
-        if (r.input) r.input.placeholder = e.value ?? "";
+const TEXT = {
+  show: (e) => e.value ?? "",
+  attrs: (el) => ({ "aria-label": `${el.label || el.name} new text` }),
+  read: (el, text) => (text === "" ? {} : { value: text }),
+};
+
+function fieldRows(kind) {
+  return (prop, card) => {
+    const rows = new Map();
+    const table = h("div.elements");
+    for (const el of prop.elements) {
+      const cur = h("output.value", { dataset: { elem: el.name } });
+      const input = writable(prop)
+        ? h("input", {
+            type: "text",
+            ...kind.attrs(el),
+            dataset: { input: el.name },
+            onkeydown: (ev) => ev.key === "Enter" && submit(),
+          })
+        : null;
+      table.append(h("div.row", h("span.label", { title: el.name }, el.label || el.name), cur, input));
+      rows.set(el.name, { cur, input, el });
+    }
+    async function submit() {
+      const values = {};
+      for (const [name, r] of rows) {
+        if (!r.input) continue;
+        const { value, error } = kind.read(r.el, r.input.value);
+        if (error) return card.error(error);
+        if (value !== undefined) values[name] = value;
       }
-    },
+      if (!Object.keys(values).length) return card.error("type a new value first");
+      if (await setProperty(card.prop, values, card)) {
+        for (const r of rows.values()) if (r.input) r.input.value = "";
+      }
+    }
+    return {
+      el: table,
+      submit: writable(prop) ? submit : null,
+      update(p) {
+        for (const e of p.elements) {
+          const r = rows.get(e.name);
+          if (!r) continue;
+          r.el = e;
+          const text = kind.show(e);
+          if (r.cur.textContent !== text) r.cur.textContent = text;
+          if (r.input) r.input.placeholder = text;
+        }
+      },
+    };
   };
 }
 
@@ -244,7 +234,7 @@ function blobRows(prop) {
   };
 }
 
-const BUILDERS = { Number: numberRows, Text: textRows, Switch: switchRows, Light: lightRows, BLOB: blobRows };
+const BUILDERS = { Number: fieldRows(NUMBER), Text: fieldRows(TEXT), Switch: switchRows, Light: lightRows, BLOB: blobRows };
 
 function propertyCard(prop) {
   const badge = stateBadge(prop.state);

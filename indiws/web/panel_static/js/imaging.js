@@ -125,6 +125,13 @@ export function imagingView(root, store, hl) {
     }
     call(method, t).catch(() => {});
   };
+  // A held jog button must not leave the mount moving when the page loses the
+  // user: another tab, a closed lid, the window losing focus.
+  const stoppers = [];
+  const stopAll = () => stoppers.forEach((stop) => stop());
+  window.addEventListener("pagehide", stopAll);
+  window.addEventListener("blur", stopAll);
+  document.addEventListener("visibilitychange", () => document.hidden && stopAll());
   function jog(dir, label) {
     const b = h("button.jog", { type: "button", "aria-label": `move ${label}`, dataset: { jog: dir } }, label);
     let moving = false;
@@ -141,6 +148,7 @@ export function imagingView(root, store, hl) {
       b.classList.remove("on");
       call("telescope.stop", { direction: dir }).catch(() => {});
     };
+    stoppers.push(stop);
     b.addEventListener("pointerdown", start);
     for (const ev of ["pointerup", "pointerleave", "pointercancel", "blur"]) b.addEventListener(ev, stop);
     b.addEventListener("keydown", (ev) => (ev.key === " " || ev.key === "Enter") && !ev.repeat && start(ev));

@@ -6,7 +6,8 @@ import { api, enc } from "./http.js";
 
 export function serverView(root, store) {
   const statusBox = h("dl.readouts", { dataset: { card: "server-status" } });
-  const profileSel = h("select", { "aria-label": "profile" });
+  const profileSel = h("select", { "aria-label": "profile", onchange: () => renderProfileInfo() });
+  const profileInfo = h("dl.readouts");
   const running = h("tbody");
   const catalogBox = h("div.catalog");
   const filterIn = h("input", { type: "search", placeholder: "filter drivers", "aria-label": "filter the catalog", oninput: () => renderCatalog() });
@@ -54,6 +55,7 @@ export function serverView(root, store) {
             type: "button",
             onclick: () => profileSel.value && quiet(act(`profile ${profileSel.value} started`, "POST", `/api/v1/profiles/${enc(profileSel.value)}/start`, {})),
           }, "Start profile")),
+        profileInfo,
         h("div.buttons",
           h("button", {
             type: "button",
@@ -110,6 +112,23 @@ export function serverView(root, store) {
   function renderProfiles() {
     const cur = profileSel.value || server.active_profile;
     fill(profileSel, profiles.map((p) => h("option", { value: p.name, selected: p.name === cur }, p.name)));
+    renderProfileInfo();
+  }
+
+  function renderProfileInfo() {
+    const p = profiles.find((x) => x.name === profileSel.value);
+    if (!p) return fill(profileInfo);
+    const name = (d) => (typeof d === "string" ? d : d.label || d.name || d.executable);
+    const roles = Object.entries(p.roles || {}).map(([r, d]) => `${r}: ${d}`);
+    fill(
+      profileInfo,
+      h("dt", "Drivers"),
+      h("dd", (p.drivers || []).map(name).join(", ") || "none"),
+      h("dt", "Roles"),
+      h("dd", roles.join(", ") || "none"),
+      h("dt", "Starts with the service"),
+      h("dd", p.auto_start ? "yes" : "no"),
+    );
   }
 
   function renderCatalog() {
