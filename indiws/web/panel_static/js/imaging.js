@@ -311,7 +311,7 @@ export function imagingView(root, store, hl) {
 
   // --------------------------------------------------------------- actions
   const actionsList = h("ol.actions-log", { "aria-live": "polite" }, h("li.muted", "Slews, exposures and moves appear here, whoever starts them."));
-  const actionsCard = h("section.card.wide", h("header", h("h3", "Actions (every client)")), actionsList);
+  const actionsCard = h("section.card.wide", { dataset: { card: "actions" } }, h("header", h("h3", "Actions (every client)")), actionsList);
   function actionLine(p, text) {
     const li = h("li", { dataset: { actionId: p.action_id, outcome: p.outcome || "running" } },
       h("time", new Date().toTimeString().slice(0, 8)), " ", h("strong", `${p.role}.${p.action}`), " ", h("span", text));
