@@ -214,6 +214,40 @@ def test_number_typed_on_the_page_reaches_the_driver(page: Page, svc: ServicePro
     expect(site.locator('output[data-elem="LAT"]')).to_have_text(re.compile("^48:30"))
 
 
+def test_sexagesimal_input_and_formats(page: Page, svc: ServiceProcess) -> None:
+    """What an observer types for RA/Dec, and INDI's %m formats, in the page's own code."""
+    page.goto(svc.url + "/")
+    result = page.evaluate(
+        """async () => {
+          const s = await import('/panel/js/sexa.js');
+          const p = (t) => Math.round(s.parseSexagesimal(t) * 1e6) / 1e6;
+          return {
+            colon: p('5:35:17'), spaces: p('-5 23 28'), degrees: p("48°30'"),
+            hms: p('5h35m17s'), decimal: p('83.8'), bad: String(s.parseSexagesimal('12:61')),
+            word: String(s.parseSexagesimal('north')),
+            ra: s.formatNumber(17.161188, '%010.6m'), dec: s.formatNumber(-5.391, '%9.6m'),
+            hm: s.formatNumber(1.5, '%6.3m'), tenths: s.formatNumber(5.588, '%10.8m'),
+            zero: s.formatSexagesimal(-0.000001, 6), fixed: s.formatNumber(15.041067, '%.2f'),
+          };
+        }"""
+    )
+    assert result == {
+        "colon": 5.588056,
+        "spaces": -5.391111,
+        "degrees": 48.5,
+        "hms": 5.588056,
+        "decimal": 83.8,
+        "bad": "NaN",
+        "word": "NaN",
+        "ra": "17:09:40",
+        "dec": "-5:23:28",
+        "hm": "1:30",
+        "tenths": "5:35:16.8",
+        "zero": "0:00:00",
+        "fixed": "15.04",
+    }
+
+
 def test_bad_number_is_refused_with_a_message(page: Page, svc: ServiceProcess) -> None:
     open_devices(page, svc)
     card = open_property(page, svc, "Filter Simulator", "FILTER_SLOT")
@@ -329,6 +363,9 @@ async def _expose(svc: ServiceProcess, duration: float) -> Any:
 
 def test_roles_are_assigned_and_released_from_the_page(page: Page, svc: ServiceProcess) -> None:
     page.goto(svc.url + "/#imaging")
+    # A role this page has no controls for still gets a card, from the service's list.
+    generic = page.locator('section.card[data-role="guider"]')
+    expect(generic.get_by_role("button", name="connect", exact=True)).to_be_visible()
     row = page.locator('tr[data-role-row="guider"]')
     expect(row.locator(".pill")).to_have_text("free")
     row.locator('select[data-assign="guider"]').select_option("CCD Simulator")

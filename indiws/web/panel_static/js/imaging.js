@@ -381,6 +381,11 @@ export function imagingView(root, store, hl) {
       if (p.role === "camera" && p.action === "expose") exposureProgress(p);
     } else if (method === "action.finished") {
       state.actions.delete(p.action_id);
+      // The periodic status may be seconds old: show the state after the action now.
+      hl.call("status").then((s) => {
+        state.status = s.roles || {};
+        renderStatus();
+      }, () => {});
       actionLine(p, p.outcome === "ok" ? "done" : `${p.outcome}${p.error ? ": " + p.error.message : ""}`);
       if (p.role === "camera" && p.action === "expose") {
         if (p.outcome === "ok") {

@@ -6,7 +6,7 @@ export function parseSexagesimal(text) {
   const t = String(text).trim();
   if (t === "") return NaN;
   if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(t)) return Number(t);
-  const m = t.match(/^([-+])?\s*(\d+(?:\.\d*)?)(?:[\s:hHdD°]+(\d+(?:\.\d*)?))?(?:[\s:mM']+(\d+(?:\.\d*)?))?[\s"sS]*$/);
+  const m = t.match(/^([-+])?\s*(\d+(?:\.\d*)?)(?:[\s:hHdD°]+(\d+(?:\.\d*)?))?(?:[\s:mM']+(\d+(?:\.\d*)?))?[\s"'sSmM]*$/);
   if (!m) return NaN;
   const [, sign, d, mi, s] = m;
   const minutes = mi === undefined ? 0 : Number(mi);
@@ -19,18 +19,22 @@ export function parseSexagesimal(text) {
 /** Format like INDI's %<w>.<f>m: f 3 → h:m, 5 → h:m.m, 6 → h:m:s, 8 → h:m:s.s, 9 → h:m:s.ss */
 export function formatSexagesimal(value, frac = 6) {
   if (!Number.isFinite(value)) return "";
-  const sign = value < 0 ? "-" : "";
-  const v = Math.abs(value);
+  const text = unsigned(Math.abs(value), frac);
+  // -0.00001 shows as 0:00:00, not -0:00:00.
+  return value < 0 && /[1-9]/.test(text) ? `-${text}` : text;
+}
+
+function unsigned(v, frac) {
   const pad = (n) => String(n).padStart(2, "0");
   if (frac <= 3 || frac === 4) {
     let d = Math.floor(v), m = Math.round((v - d) * 60);
     if (m === 60) { d += 1; m = 0; }
-    return `${sign}${d}:${pad(m)}`;
+    return `${d}:${pad(m)}`;
   }
   if (frac === 5) {
     let d = Math.floor(v), m = Math.round((v - d) * 600) / 10;
     if (m >= 60) { d += 1; m = 0; }
-    return `${sign}${d}:${m.toFixed(1).padStart(4, "0")}`;
+    return `${d}:${m.toFixed(1).padStart(4, "0")}`;
   }
   const decimals = frac >= 9 ? 2 : frac >= 8 ? 1 : 0;
   const scale = 10 ** decimals;
@@ -40,7 +44,7 @@ export function formatSexagesimal(value, frac = 6) {
   const m = Math.floor(total / 60);
   const s = total - m * 60;
   const sText = decimals ? s.toFixed(decimals).padStart(3 + decimals, "0") : pad(Math.round(s));
-  return `${sign}${d}:${pad(m)}:${sText}`;
+  return `${d}:${pad(m)}:${sText}`;
 }
 
 /** A number shown as its INDI format says (%m, %f, %g, %d, %e). */
