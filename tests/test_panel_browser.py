@@ -464,6 +464,11 @@ def test_night_mode_applies_and_is_remembered(page: Page, svc: ServiceProcess) -
     night.click()
     expect(page.locator("html")).to_have_class(re.compile("night"))
     assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(0, 0, 0)"
+    # Red on black: even an Ok light is red now (its name still says Ok).
+    ok = page.locator('section.prop .state[data-state="Ok"]').first
+    expect(ok).to_have_text("Ok")
+    r, g, b = map(int, re.findall(r"\d+", ok.evaluate("e => getComputedStyle(e).color"))[:3])
+    assert r > 100 and g < 60 and b < 60, (r, g, b)
     page.reload()
     expect(page.locator("html")).to_have_class(re.compile("night"))
     expect(page.locator("#night")).to_have_attribute("aria-pressed", "true")
@@ -509,7 +514,11 @@ def test_panel_reconnects_when_the_service_restarts(page: Page, svc: ServiceProc
     open_devices(page, svc)
     link = page.locator("#link")
     expect(link).to_have_attribute("data-state", "Ok")
-    page.console_watch.allowed.append("WebSocket connection to .* failed")  # type: ignore[attr-defined]
+    # The browser reports each refused connection while the service is away.
+    page.console_watch.allowed += [  # type: ignore[attr-defined]
+        "WebSocket connection to .* failed",
+        "Failed to load resource: net::ERR_CONNECTION_REFUSED",
+    ]
     svc.stop()
     expect(link).to_have_attribute("data-state", "Alert")
     expect(link).to_contain_text("reconnecting")
@@ -517,6 +526,26 @@ def test_panel_reconnects_when_the_service_restarts(page: Page, svc: ServiceProc
     expect(link).to_have_attribute("data-state", "Ok", timeout=20_000)
     for name in DEVICES:
         expect(page.locator(f'button.device[data-device="{name}"]')).to_be_visible()
+
+
+def test_panel_says_when_its_access_is_refused(
+    page: Page, browser: Any, svc: ServiceProcess
+) -> None:
+    """The browser's cookie no longer opens the service (its token changed):
+    the page says so instead of "reconnecting" forever."""
+    open_devices(page, svc)
+    page.console_watch.allowed += [  # type: ignore[attr-defined]
+        "WebSocket connection to .* failed",
+        "Failed to load resource: .*(401|ERR_CONNECTION_REFUSED)",
+    ]
+    browser.clear_cookies()
+    try:
+        svc.restart()
+        expect(page.locator("#link")).to_contain_text("access refused", timeout=20_000)
+        assert "token" in (page.locator("#link").get_attribute("title") or "")
+    finally:
+        page.goto(f"{svc.url}/?token={TOKEN}")
+    expect(page.locator("#link")).to_have_attribute("data-state", "Ok")
 
 
 def test_page_source_has_no_external_assets(svc: ServiceProcess) -> None:

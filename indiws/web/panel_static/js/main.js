@@ -39,19 +39,41 @@ hl.listeners = [];
 hl.openers = [];
 
 const link = $("#link");
+let refused = null; // the service answers, but not to us (a new access token)
+let lastProbe = 0;
+async function probe() {
+  if (Date.now() - lastProbe < 3000) return;
+  lastProbe = Date.now();
+  try {
+    const resp = await fetch("/api/v1/status", { credentials: "same-origin" });
+    refused = resp.status === 401 || resp.status === 403 ? (await resp.json()).error.message : null;
+  } catch {
+    refused = null; // unreachable: the sockets keep retrying
+  }
+  renderLink();
+}
+
 function renderLink() {
-  // Three states an observer must tell apart: the service away, indiserver
-  // away behind it, and all well.
+  // What an observer must tell apart: the service away (or refusing this
+  // browser), indiserver away behind it, and all well.
+  const sock = store.socket;
   let state, text;
-  if (!store.socket.up) [state, text] = ["Alert", "service unreachable, reconnecting…"];
+  if (!sock.up && sock.closedOnce) {
+    probe();
+    state = "Alert";
+    text = refused ? "access refused: open the service's URL with ?token= again" : "service unreachable, reconnecting…";
+  } else if (!sock.up) [state, text] = ["Idle", "connecting…"];
   else if (store.indiConnected === false) [state, text] = ["Busy", "indiserver not connected"];
   else if (store.indiConnected) [state, text] = ["Ok", `indiserver ${store.indiserver}`];
   else [state, text] = ["Idle", "connecting…"];
+  if (sock.up) refused = null;
   link.dataset.state = state;
   link.textContent = text;
-  link.title = `${state}: ${text}`;
+  link.title = refused || `${state}: ${text}`;
 }
 store.on((ev) => (ev.type === "link" || ev.type === "reset") && renderLink());
+// While the service is away, ask now and then whether it is back but refusing us.
+setInterval(() => !store.socket.up && renderLink(), 3000);
 
 const views = {
   devices: { el: $("#view-devices") },

@@ -44,9 +44,11 @@ export class RpcSocket {
     ws.onclose = () => {
       const wasUp = this.up;
       this.up = false;
+      this.closedOnce = true;
       for (const { reject } of this.pending.values()) reject(new Error("connection to the service lost"));
       this.pending.clear();
-      if (wasUp) this.onState(false);
+      if (wasUp || !this.reported) this.onState(false);
+      this.reported = true;
       if (!this.closed) {
         setTimeout(() => this.connect(), this.delay);
         this.delay = Math.min(this.delay * 2, 5000);
