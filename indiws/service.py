@@ -54,6 +54,7 @@ from .manager.server import (
     check_driver_executable,
 )
 from .roles import RoleManager
+from .safety import SafetyConfig, SafetyPolicy
 from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
 
 __all__ = [
@@ -158,6 +159,8 @@ class Config:
     #: Embedded mode: leave indiserver's port open to other hosts (else this
     #: machine only); see docs/security.md.
     embedded_indi_lan: bool = False
+    #: The safety policy: on/off, close-up actions, timeouts (`indiws.safety`).
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -222,6 +225,10 @@ class Service:
         else:
             self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
         self.roles = RoleManager(self.client, self.db)
+        #: Closes up when the weather turns or indiserver was lost (docs/devices.md).
+        self.safety = SafetyPolicy(
+            self.client, self.roles, config.safety, expected_connected=lambda: self._client_started
+        )
         #: Camera frames, shared by every client (served at /blobs/<id>).
         self.blobs = BlobStore(
             max_count=config.blob_max_count,
@@ -254,6 +261,7 @@ class Service:
         :class:`~indiws.db.ProfileNotFoundError` for an unknown ``profile``.
         """
         log.info("data directory: %s", self.config.data_dir)
+        self.safety.start()
         supervisor = self.supervisor
         if supervisor is None:
             log.info("connecting to the indiserver at %s:%d", self.client.host, self.client.port)
@@ -291,6 +299,7 @@ class Service:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.safety.stop()
         self.roles.close()
         await self.client.close()
         if self.supervisor is not None:

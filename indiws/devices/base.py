@@ -51,6 +51,7 @@ from .errors import (
     DeviceError,
     DeviceNotConnectedError,
     NoDeviceError,
+    UnsafeError,
 )
 
 __all__ = [
@@ -59,7 +60,9 @@ __all__ = [
     "ProgressCallback",
     "RoleDevice",
     "Update",
+    "SafetyGuard",
     "running_actions",
+    "set_safety_guard",
     "subscribe_actions",
 ]
 
@@ -170,6 +173,21 @@ class _ListenerHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Asked before a verb that opens the observatory to the sky (unpark, goto,
+#: open the shutter): ``guard(role, verb)`` returns None to allow it, or why
+#: it is refused.  Set by the safety policy (`indiws.safety`), one per client.
+SafetyGuard = Callable[[str, str], str | None]
+_GUARDS: weakref.WeakKeyDictionary[INDIClient, SafetyGuard] = weakref.WeakKeyDictionary()
+
+
+def set_safety_guard(client: INDIClient, guard: SafetyGuard | None) -> None:
+    """Install (or with None remove) the safety check of ``client``'s devices."""
+    if guard is None:
+        _GUARDS.pop(client, None)
+    else:
+        _GUARDS[client] = guard
 
 
 def subscribe_actions(client: INDIClient, callback: ActionListener) -> _ListenerHandle:
@@ -610,6 +628,22 @@ class RoleDevice:
                 role=self.role,
             )
         return dev
+
+    def _check_safe(self, verb: str, force: bool = False) -> None:
+        """Raise `UnsafeError` when the safety policy refuses ``verb`` now;
+        ``force`` overrides it (and is logged)."""
+        guard = _GUARDS.get(self.client)
+        reason = None if guard is None else guard(self.role, verb)
+        if reason is None:
+            return
+        if force:
+            log.warning("%s %s forced while unsafe (%s)", self.role, verb, reason)
+            return
+        raise UnsafeError(
+            f"{verb} refused: the observatory is unsafe ({reason}); pass force to override",
+            device=self.name,
+            role=self.role,
+        )
 
     def has(self, *names: str) -> bool:
         """True if the device defines every named property now."""
