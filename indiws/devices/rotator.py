@@ -90,11 +90,14 @@ class Rotator(RoleDevice):
         )
 
     async def sync(self, angle: float, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Declare the angle now to be ``angle`` (SYNC_ROTATOR_ANGLE): {angle}."""
+        """Declare the angle now to be ``angle`` (SYNC_ROTATOR_ANGLE):
+        {synced (the angle given, as the driver took it), angle (the angle
+        the driver reports now: INDI's simulator takes a sync without
+        changing it)}."""
         value = _angle(angle)
         self._prop("SYNC_ROTATOR_ANGLE", "sync its angle")
-        await self._set("SYNC_ROTATOR_ANGLE", {"ANGLE": value}, verb="sync", timeout=timeout)
-        return {"angle": self._angle()}
+        prop = await self._set("SYNC_ROTATOR_ANGLE", {"ANGLE": value}, verb="sync", timeout=timeout)
+        return {"synced": prop["ANGLE"], "angle": self._angle()}
 
     async def set_reverse(self, on: bool, *, timeout: float = 10.0) -> dict[str, Any]:
         """Reverse the direction of rotation, or not (ROTATOR_REVERSE): {reversed}."""

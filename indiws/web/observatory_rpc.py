@@ -221,7 +221,9 @@ class ObservatoryRpc:
 
     @rpc("rotator.sync")
     async def rotator_sync(self, angle: float) -> dict:
-        """Declare the angle now to be this one (SYNC_ROTATOR_ANGLE): {angle}."""
+        """Declare the angle now to be this one (SYNC_ROTATOR_ANGLE).
+
+        Result: {synced (as the driver took it), angle (as it reports it now)}."""
         return await self._run(self._device("rotator").sync(angle))
 
     @rpc("rotator.set_reverse")
