@@ -277,6 +277,10 @@ class SafetyPolicy:
         lost_at, self._lost_at = self._lost_at, None
         if lost_at is None:
             return
+        # The drivers may have restarted with the server: give the weather
+        # device the stale window to come back (its role reconnects it)
+        # before it counts as gone; until then nothing may open.
+        self._seen, self._last_reading, self._started = False, None, time.monotonic()
         gone = time.monotonic() - lost_at
         if gone >= self.config.indiserver_timeout:
             log.warning("safety: indiserver is back after %.0f s without it", gone)
@@ -354,13 +358,15 @@ class SafetyPolicy:
         log.info("weather %s: %s (was %s)", params["device"], state, previous)
         self._emit("weather.changed", params)
 
-    def _evaluate(self) -> None:
-        if not self.config.enabled or not self.client.connected:
-            return  # while indiserver is gone, _check_time decides
+    def _evaluate(self, cleared: bool = False) -> None:
+        """Recompute the reasons; announce a change (``cleared``: reasons
+        were just dropped by the caller, announce even if none is new)."""
+        if not self.config.enabled or not self.client.connected or self._lost_at is not None:
+            return  # while indiserver is gone (or coming back), _check_time decides
         fresh = self._weather_reasons()
         kept = {c: t for c, t in self.reasons.items() if c == "indiserver_lost"}
         new = kept | fresh
-        if new == self.reasons:
+        if new == self.reasons and not cleared:
             return
         added = set(new) - set(self.reasons)
         self.reasons = new
@@ -433,10 +439,9 @@ class SafetyPolicy:
                 await asyncio.gather(*(self._step(name, step) for name, step in motion))
             )
         report["finished"] = _now_iso()
-        for code in clear_after:
-            self.reasons.pop(code, None)
+        cleared = [code for code in clear_after if self.reasons.pop(code, None)]
         self._announce("closed", actions=report["actions"])
-        self._evaluate()
+        self._evaluate(cleared=bool(cleared))
 
     async def _step(self, name: str, step: Callable[[], Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"action": name}

@@ -440,3 +440,29 @@ async def test_safety_closes_up_when_the_weather_driver_stops(
     server.start_driver("indi_simulator_weather")
     await ws.next_note("safety", lambda p: p["phase"] == "safe", timeout=30)
     assert (await ws.call("weather.state"))["state"] == "ok"
+
+
+@pytest.mark.slow
+async def test_safety_closes_up_after_indiserver_was_lost(
+    svc: RunningService, server: IndiServerProcess, ws: WsClient
+) -> None:
+    """indiserver gone longer than the timeout: once it is back (its drivers
+    restarted, the devices reconnected by their roles), the close-up runs."""
+    assert (await ws.call("safety.status"))["safe"]
+    await ws.call("telescope.unpark", timeout=30)  # the simulator keeps this across restarts
+    svc.service.safety.config.indiserver_timeout = 0.5
+    try:
+        await asyncio.to_thread(server.restart_same_port)
+        report = await closed_up(svc, ws, "indiserver_lost")
+    finally:
+        svc.service.safety.config.indiserver_timeout = 600.0
+    outcomes = {a["action"]: a["outcome"] for a in report["actions"]}
+    assert outcomes["park_mount"] == "done", report
+    assert value(svc, SCOPE, "TELESCOPE_PARK", "PARK") is SwitchState.ON
+    # The loss is over once closed up; the weather decides again, once its
+    # device is back (reconnected by its role).
+    await ws.next_note("safety", lambda p: p["phase"] == "safe", timeout=30)
+    if (await ws.call("safety.status"))["weather"]["state"] != "ok":
+        await ws.next_note("weather.changed", lambda p: p["state"] == "ok", timeout=30)
+    status = await ws.call("safety.status")
+    assert status["reasons"] == [] and status["weather"]["state"] == "ok"
