@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -25,7 +26,12 @@ from ws_support import WsClient
 from indiws.client import INDIClient
 from indiws.protocol import PropertyState, SwitchState
 from indiws.safety import SafetyConfig
-from indiws.testing import IndiServerProcess, RunningService, start_service
+from indiws.testing import (
+    IndiServerProcess,
+    RunningService,
+    start_embedded_service,
+    start_service,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -466,3 +472,27 @@ async def test_safety_closes_up_after_indiserver_was_lost(
         await ws.next_note("weather.changed", lambda p: p["state"] == "ok", timeout=30)
     status = await ws.call("safety.status")
     assert status["reasons"] == [] and status["weather"]["state"] == "ok"
+
+
+@pytest.mark.slow
+async def test_observatory_profile_runs_every_simulator_with_every_role(tmp_path: Path) -> None:
+    running = await start_embedded_service(tmp_path, profile="Observatory")
+    client = await WsClient.open(running.ws_url + "/ws/indi_client/")
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                roles = await client.call("roles")
+                if all(r["connected"] for r in roles.values()):
+                    break
+                await asyncio.sleep(0.2)
+        assert {r: d["device_name"] for r, d in roles.items()} == {
+            **ROLES,
+            "focuser": "Focuser Simulator",
+            "filter_wheel": "Filter Simulator",
+        }
+        status = await client.call("status")
+        assert set(status["roles"]) == set(roles)
+        assert (await client.call("safety.status"))["weather"]["device"] == WEATHER
+    finally:
+        await client.close()
+        await running.stop()
