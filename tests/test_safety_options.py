@@ -18,11 +18,15 @@ def config(*argv: str):
 def test_safety_is_on_by_default_with_the_close_up_of_a_night() -> None:
     safety = config()
     assert safety.enabled
-    assert safety.actions == DEFAULT_ACTIONS == (
-        "abort_exposure",
-        "stop_guiding",
-        "park_mount",
-        "close_dome",
+    assert (
+        safety.actions
+        == DEFAULT_ACTIONS
+        == (
+            "abort_exposure",
+            "stop_guiding",
+            "park_mount",
+            "close_dome",
+        )
     )
     assert (safety.weather_stale, safety.indiserver_timeout) == (300.0, 120.0)
 

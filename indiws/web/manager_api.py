@@ -993,8 +993,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "drivers": {"type": "array", "items": _schema("ProfileDriver")},
                 "roles": {
                     "type": "object",
-                    "description": f"Role ({', '.join(ROLES)}) -> "
-                    "device.",
+                    "description": f"Role ({', '.join(ROLES)}) -> device.",
                     "additionalProperties": {"type": "string"},
                 },
             },
