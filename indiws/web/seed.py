@@ -352,7 +352,8 @@ _DEVICE_NAME = path_param(
     "INDI device name, percent-encoded (`CCD%20Simulator`).",
     "CCD Simulator",
 )
-_ROLE_NAMES = ["telescope", "camera", "focus", "filter", "guider", "focuser", "filter_wheel"]
+#: lightAPT's names first, then ours (`ROLES`).
+_ROLE_NAMES = ["focus", "filter", *ROLES]
 _DEVICE_TYPE = path_param(
     "device_type",
     "The role: lightAPT's names (`focus`, `filter`, `guider`) or ours. Any other "
