@@ -24,6 +24,7 @@ from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient
 
 from indiws.client import INDIClient
+from indiws.devices import Telescope, UnsafeError
 from indiws.protocol import PropertyState, SwitchState
 from indiws.safety import SafetyConfig
 from indiws.testing import (
@@ -410,6 +411,9 @@ async def test_safety_closes_up_when_the_weather_turns(svc: RunningService, ws: 
         err = await ws.error("telescope.unpark")
         assert err["code"] == UNSAFE and "weather" in err["message"] and "force" in err["message"]
         assert (await ws.error("dome.open"))["code"] == UNSAFE
+        # A property page (lightAPT's) may not unpark it either.
+        with pytest.raises(UnsafeError, match="unpark refused"):
+            await Telescope(mirror(svc), SCOPE).apply("TELESCOPE_PARK", {"UNPARK": True})
         status = await ws.call("safety.status")
         assert not status["safe"] and status["reasons"][0]["code"] == "weather_alert"
         assert "WEATHER_RAIN_HOUR" in status["reasons"][0]["message"]
