@@ -290,7 +290,9 @@ class CurrentProfileHandler(JsonHandler):
                     drivers.append(_brand(info))
         data: dict[str, Any] = {"all_drivers": drivers}
         for role in ROLES:
-            data[lightapt_role_name(role)] = {"device_name": service.roles.device_for(role)}
+            name = lightapt_role_name(role)
+            if name in V5_ROLES:  # the original's keys only: its pages know no others
+                data[name] = {"device_name": service.roles.device_for(role)}
         self.write_json({"data": data})
 
 
