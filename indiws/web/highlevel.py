@@ -910,7 +910,7 @@ def routes(service: Service) -> list:
 
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/ws/indi_client/": websocket_path(
-        "High-level WebSocket (JSON-RPC 2.0): telescope, camera, focuser, filter wheel",
+        "High-level WebSocket (JSON-RPC 2.0): every role of the observatory",
         "Methods `<role>.<verb>` (`telescope.goto`, `camera.expose`, `focuser.move_to`, "
         "`filter_wheel.select`, ...) on the devices that hold the roles; a long action "
         "answers once it has ended and sends `progress` notifications with the request "
