@@ -17,6 +17,7 @@ from .db import ProfileNotFoundError, StateDBError
 from .manager import DriverError, IndiServerError
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
 from .manager.server import DEFAULT_INDI_PORT, check_driver_executable
+from .safety import ACTIONS, DEFAULT_ACTIONS, SafetyConfig, parse_actions
 from .security import TOKEN_ENV, TokenFileError, access_options_error, normalize_origin
 from .service import Config, Service, default_data_dir
 
@@ -162,6 +163,36 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="require the token even when listening on loopback only",
     )
+    safety = parser.add_argument_group(
+        "safety policy (docs/devices.md)",
+        "Close up when the weather role turns unsafe, its device goes or falls silent, "
+        "or indiserver was lost; refuse unpark, goto and open meanwhile unless forced.",
+    )
+    safety.add_argument(
+        "--no-safety", action="store_true", help="no safety policy: watch nothing, close nothing"
+    )
+    safety.add_argument(
+        "--safety-actions",
+        type=_safety_actions,
+        default=DEFAULT_ACTIONS,
+        metavar="LIST",
+        help=f"close-up actions, comma-separated, from {', '.join(ACTIONS)} ('none': "
+        f"announce only; default {','.join(DEFAULT_ACTIONS)})",
+    )
+    safety.add_argument(
+        "--safety-weather-stale",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="seconds without a weather reading before it counts as unsafe",
+    )
+    safety.add_argument(
+        "--safety-indiserver-timeout",
+        type=float,
+        default=120.0,
+        metavar="S",
+        help="seconds without indiserver after which the close-up runs once it is back",
+    )
     parser.add_argument(
         "--ui",
         type=Path,
@@ -205,7 +236,20 @@ def config_from_args(args: argparse.Namespace) -> Config:
         custom_drivers=tuple(_custom_driver(v) for v in args.custom_driver),
         embedded_indi_lan=args.embedded_indi_lan,
         ui_dir=args.ui,
+        safety=SafetyConfig(
+            enabled=not args.no_safety,
+            actions=args.safety_actions,
+            weather_stale=args.safety_weather_stale,
+            indiserver_timeout=args.safety_indiserver_timeout,
+        ),
     )
+
+
+def _safety_actions(value: str) -> tuple[str, ...]:
+    try:
+        return parse_actions(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _custom_driver(value: str) -> tuple[str, str]:
@@ -236,6 +280,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         args.token = os.environ.get(TOKEN_ENV) or None
     if problem := access_options_error(args.allow_origin, args.allow_host, args.token):
         parser.error(problem)
+    for option, value in (
+        ("--safety-weather-stale", args.safety_weather_stale),
+        ("--safety-indiserver-timeout", args.safety_indiserver_timeout),
+    ):
+        if not value > 0:  # refuses NaN too
+            parser.error(f"{option} must be a positive number of seconds, not {value}")
     if args.max_frames < 1:
         parser.error(f"--max-frames must be at least 1, not {args.max_frames}")
     if not args.max_frame_bytes > 0:

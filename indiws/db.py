@@ -13,7 +13,9 @@ version of the service is refused rather than guessed at.
 
 A new file is seeded with the "Simulators" profile (telescope, CCD, focuser and
 filter wheel simulators, with the four roles assigned to their devices), so
-that a first start of the service has something to run.
+that a first start of the service has something to run, and with the
+"Observatory" profile (all ten simulators, every role assigned), started on
+request.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "DEFAULT_PORT",
     "ROLES",
     "SCHEMA_VERSION",
+    "OBSERVATORY_PROFILE",
     "SIMULATORS_PROFILE",
     "Profile",
     "ProfileDriver",
@@ -53,7 +56,18 @@ log = logging.getLogger(__name__)
 #: The roles a device can play; one device per role.  ``guider`` is a second
 #: camera (the guide camera).  Checked here, not by the schema, so that a new
 #: role needs no migration.
-ROLES: tuple[str, ...] = ("telescope", "camera", "focuser", "filter_wheel", "guider")
+ROLES: tuple[str, ...] = (
+    "telescope",
+    "camera",
+    "focuser",
+    "filter_wheel",
+    "guider",
+    "dome",
+    "rotator",
+    "flat_panel",
+    "weather",
+    "gps",
+)
 
 #: Name of the state file inside the data directory.
 DB_FILENAME = "indiws.sqlite3"
@@ -66,6 +80,8 @@ SCHEMA_VERSION = 2
 
 #: Name of the profile seeded into a new file.
 SIMULATORS_PROFILE = "Simulators"
+#: The whole observatory in simulators: every role assigned.
+OBSERVATORY_PROFILE = "Observatory"
 
 
 class StateDBError(Exception):
@@ -297,6 +313,30 @@ def _simulators_profile() -> Profile:
             "focuser": "Focuser Simulator",
             "filter_wheel": "Filter Simulator",
         },
+    )
+
+
+def _observatory_profile() -> Profile:
+    """All ten simulators with every role assigned (not started by default:
+    the four-device "Simulators" profile stays the one that starts)."""
+    drivers = [
+        ("indi_simulator_telescope", "Telescope Simulator", "telescope"),
+        ("indi_simulator_ccd", "CCD Simulator", "camera"),
+        ("indi_simulator_focus", "Focuser Simulator", "focuser"),
+        ("indi_simulator_wheel", "Filter Simulator", "filter_wheel"),
+        ("indi_simulator_guide", "Guide Simulator", "guider"),
+        ("indi_simulator_dome", "Dome Simulator", "dome"),
+        ("indi_simulator_rotator", "Rotator Simulator", "rotator"),
+        ("indi_simulator_lightpanel", "Light Panel Simulator", "flat_panel"),
+        ("indi_simulator_weather", "Weather Simulator", "weather"),
+        ("indi_simulator_gps", "GPS Simulator", "gps"),
+    ]
+    return Profile(
+        name=OBSERVATORY_PROFILE,
+        port=DEFAULT_PORT,
+        auto_connect=True,
+        drivers=[ProfileDriver(exe, label=label) for exe, label, _ in drivers],
+        roles={role: label for _, label, role in drivers},
     )
 
 
@@ -581,6 +621,7 @@ class StateDB:
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
             if fresh:
                 self._insert_profile(conn, _simulators_profile())
+                self._insert_profile(conn, _observatory_profile())
 
     # ----------------------------------------------------------------- roles
 

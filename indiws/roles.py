@@ -1,4 +1,5 @@
-"""Which device plays which role (telescope, camera, focuser, filter wheel, guider).
+"""Which device plays which role (telescope, camera, focuser, filter wheel,
+guider, dome, rotator, flat panel, weather, GPS).
 
 A role holds one device; a newer assignment replaces the older one.  The
 assignments are stored in the state database, so that the next start of the
@@ -65,13 +66,21 @@ _ROLE_INTERFACES: tuple[tuple[int, str], ...] = (
     (2, "camera"),
     (8, "focuser"),
     (16, "filter_wheel"),
+    (32, "dome"),
+    (4096, "rotator"),
+    (1024, "flat_panel"),
+    (512, "flat_panel"),
+    (128, "weather"),
+    (64, "gps"),
 )
 
 
 def guess_role(interfaces: int) -> str | None:
     """The role a device of this DRIVER_INTERFACE bitmask most likely plays:
     telescope (bit 1), CCD (2) → camera, focuser (8), filter (16) →
-    filter_wheel, the first that matches; None for other devices."""
+    filter_wheel, dome (32), rotator (4096), light box (1024) or dust cap
+    (512) → flat_panel, weather (128), GPS (64), the first that matches;
+    None for other devices."""
     for bit, role in _ROLE_INTERFACES:
         if interfaces & bit:
             return role

@@ -54,6 +54,7 @@ from .manager.server import (
     check_driver_executable,
 )
 from .roles import RoleManager
+from .safety import SafetyConfig, SafetyPolicy
 from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
 
 __all__ = [
@@ -161,6 +162,8 @@ class Config:
     #: Another front end's built files served at ``/`` (``--ui``); the panel
     #: then stays at ``/panel/`` (docs/panel.md).
     ui_dir: Path | None = None
+    #: The safety policy: on/off, close-up actions, timeouts (`indiws.safety`).
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -225,6 +228,10 @@ class Service:
         else:
             self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
         self.roles = RoleManager(self.client, self.db)
+        #: Closes up when the weather turns or indiserver was lost (docs/devices.md).
+        self.safety = SafetyPolicy(
+            self.client, self.roles, config.safety, expected_connected=lambda: self._client_started
+        )
         #: Camera frames, shared by every client (served at /blobs/<id>).
         self.blobs = BlobStore(
             max_count=config.blob_max_count,
@@ -257,6 +264,7 @@ class Service:
         :class:`~indiws.db.ProfileNotFoundError` for an unknown ``profile``.
         """
         log.info("data directory: %s", self.config.data_dir)
+        self.safety.start()
         supervisor = self.supervisor
         if supervisor is None:
             log.info("connecting to the indiserver at %s:%d", self.client.host, self.client.port)
@@ -294,6 +302,7 @@ class Service:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.safety.stop()
         self.roles.close()
         await self.client.close()
         if self.supervisor is not None:

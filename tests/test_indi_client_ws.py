@@ -24,6 +24,7 @@ from PIL import Image
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from ws_support import WsClient
 
+from indiws.roles import ROLES as ALL_ROLES
 from indiws.testing import IndiServerFactory, RunningService, start_service
 
 SCOPE, CCD, FOCUSER, WHEEL = (
@@ -135,7 +136,10 @@ async def test_imaging_sequence(service: RunningService) -> None:
     watcher = await WsClient.open(svc.ws_url + "/ws/indi_client/")
     try:
         roles = await seq.call("roles")
-        assert {r: d["device_name"] for r, d in roles.items()} == {**ROLES, "guider": None}
+        assert {r: d["device_name"] for r, d in roles.items()} == {
+            **{role: None for role in ALL_ROLES},
+            **ROLES,
+        }
         assert all(roles[r]["connected"] for r in ROLES)
 
         # Site, unpark, tracking.

@@ -167,12 +167,12 @@ async def test_fifo_refusals_in_the_originals_words(running_service: RunningServ
         ("/FIFO/start/phd2/CCD%20Simulator/", "Wrong device name!"),
         ("/FIFO/start/polar/CCD%20Simulator/", "Wrong device name!"),
         ("/FIFO/start/Camera/CCD%20Simulator/", "Wrong device name!"),
-        ("/FIFO/stop/dome/Dome%20Simulator/", "Wrong device name!"),
+        ("/FIFO/stop/spectrograph/Dome%20Simulator/", "Wrong device name!"),
         ("/FIFO/start/camera/No%20Such%20Camera/", "Wrong device name!"),
         ("/FIFO/start/camera/CCD+Simulator/", "Wrong device name!"),  # '+' is not a space
         ("/FIFO/restart/camera/CCD%20Simulator/", "Wrong Command!"),
         ("/FIFO/START/camera/CCD%20Simulator/", "Wrong Command!"),
-        ("/FIFO/connect/dome/Dome%20Simulator/", "Wrong Command!"),  # the verb is checked first
+        ("/FIFO/connect/spectrograph/Dome%20Simulator/", "Wrong Command!"),  # verb checked first
     ]:
         assert await fifo(svc, path) == text, path
     assert svc.service.db.get_roles() == {}
@@ -223,6 +223,7 @@ async def test_fifo_roles_by_lightapts_names_survive_a_restart(
             "focuser": "Focuser Simulator",
             "filter_wheel": "Filter Simulator",
             "guider": "CCD Simulator",
+            **dict.fromkeys(("dome", "rotator", "flat_panel", "weather", "gps")),
         }
     finally:
         await second.stop()
@@ -266,12 +267,12 @@ async def test_all_devices_has_every_generations_keys_and_a_role_guess(
 async def test_a_device_of_no_role_has_no_type(
     indiserver_factory: IndiServerFactory, tmp_path: Path
 ) -> None:
-    server = indiserver_factory(["indi_simulator_dome"])
+    server = indiserver_factory(["indi_simulator_sqm"])
     running = await start_service(server, tmp_path / "data")
     try:
-        (dome,) = (await send(running.port, curl("/get/all/devices/"))).json()
-        assert dome["device_name"] == "Dome Simulator" and dome["device_type"] is None
-        assert dome["device_driver_exec"] == "indi_simulator_dome"
+        (sqm,) = (await send(running.port, curl("/get/all/devices/"))).json()
+        assert sqm["device_name"] == "SQM Simulator" and sqm["device_type"] is None
+        assert sqm["device_driver_exec"] == "indi_simulator_sqm"
     finally:
         await running.stop()
 
@@ -420,7 +421,7 @@ async def test_indi_web_manager_api_also_under_indiweb(running_service: RunningS
     answer = await send(port, jquery("/indiweb/api/profiles/custom", "POST"), body)
     assert answer.status == 200, answer.body
     names = {p["name"] for p in (await send(port, jquery("/indiweb/api/profiles/"))).json()}
-    assert names == {"Simulators", "Backyard"}
+    assert names == {"Simulators", "Observatory", "Backyard"}
     drivers_list = (await send(port, jquery("/indiweb/api/drivers"))).json()
     assert "My CCD" in {d["label"] for d in drivers_list}
 

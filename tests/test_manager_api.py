@@ -117,7 +117,15 @@ async def test_indiweb_profiles(running_service: RunningService) -> None:
             "autostart": 1,  # the seeded profile: a first start runs the simulators
             "autoconnect": 1,
             "scripts": None,
-        }
+        },
+        {
+            "id": 2,
+            "name": "Observatory",  # every simulator, every role: started on request
+            "port": 7624,
+            "autostart": 0,
+            "autoconnect": 1,
+            "scripts": None,
+        },
     ]
     assert (await ok(rs, "GET", "/api/profiles/Simulators"))["name"] == "Simulators"
     missing = await fails(rs, "GET", "/api/profiles/Nonexistent", 404, "unknown_profile")
@@ -171,7 +179,7 @@ async def test_indiweb_profiles(running_service: RunningService) -> None:
     await fails(rs, "GET", "/api/profiles/EQ6", 404, "unknown_profile")
     await ok(rs, "DELETE", "/api/profiles/EQ6")  # no error, as INDI Web Manager
     names = [p["name"] for p in await ok(rs, "GET", "/api/profiles")]
-    assert names == ["Simulators", "Fresh"]
+    assert names == ["Simulators", "Observatory", "Fresh"]
 
 
 async def test_indiweb_catalog_custom_drivers_and_info(running_service: RunningService) -> None:
@@ -256,7 +264,7 @@ async def test_v1_profiles(running_service: RunningService) -> None:
     await fails(rs, "POST", "/api/v1/profiles", 409, "profile_exists", {"name": "Backyard"})
     await fails(rs, "POST", "/api/v1/profiles", 400, "invalid_params", {"port": 7624})
     await fails(rs, "POST", "/api/v1/profiles", 400, "invalid_params", {"name": "x", "colour": 1})
-    bad_role = {"name": "x", "roles": {"dome": "CCD Simulator"}}
+    bad_role = {"name": "x", "roles": {"spectrograph": "CCD Simulator"}}
     await fails(rs, "POST", "/api/v1/profiles", 400, "invalid_params", bad_role)
     bad_label = {"name": "x", "drivers": [{"label": "No Such"}]}
     await fails(rs, "POST", "/api/v1/profiles", 404, "unknown_driver", bad_label)
@@ -277,7 +285,7 @@ async def test_v1_profiles(running_service: RunningService) -> None:
     assert simulators["auto_start"] is False  # one auto-start profile at most
     await fails(rs, "PUT", "/api/v1/profiles/Garden", 409, "profile_exists", {"name": "Simulators"})
     names = {p["name"] for p in await ok(rs, "GET", "/api/v1/profiles")}
-    assert names == {"Simulators", "Garden"}
+    assert names == {"Simulators", "Observatory", "Garden"}
     assert await ok(rs, "DELETE", "/api/v1/profiles/Garden") == {"deleted": "Garden"}
     await fails(rs, "DELETE", "/api/v1/profiles/Garden", 404, "unknown_profile")
     path = "/api/v1/profiles/" + quote("Simulators")

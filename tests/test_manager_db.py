@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from indiws.db import (
+    OBSERVATORY_PROFILE,
     ROLES,
     SCHEMA_VERSION,
     SIMULATORS_PROFILE,
@@ -29,7 +30,7 @@ def test_new_file_has_schema_and_simulators_profile(tmp_path: Path) -> None:
     with StateDB.in_data_dir(tmp_path / "data") as db:
         assert db.path == tmp_path / "data" / "indiws.sqlite3"
         assert db.schema_version == SCHEMA_VERSION
-        assert db.profile_names() == [SIMULATORS_PROFILE]
+        assert db.profile_names() == [OBSERVATORY_PROFILE, SIMULATORS_PROFILE]
         profile = db.require_profile(SIMULATORS_PROFILE)
         assert [d.executable for d in profile.drivers] == [
             "indi_simulator_telescope",
@@ -44,6 +45,11 @@ def test_new_file_has_schema_and_simulators_profile(tmp_path: Path) -> None:
             "filter_wheel": "Filter Simulator",
         }
         assert profile.port == 7624
+        assert profile.auto_start
+        # The whole observatory: ten simulators, every role, started on request.
+        observatory = db.require_profile(OBSERVATORY_PROFILE)
+        assert len(observatory.drivers) == 10 and set(observatory.roles) == set(ROLES)
+        assert not observatory.auto_start and observatory.auto_connect
         # Global roles start empty: they are assigned when a profile starts.
         assert db.get_roles() == {}
 
@@ -51,6 +57,7 @@ def test_new_file_has_schema_and_simulators_profile(tmp_path: Path) -> None:
 def test_simulators_profile_is_seeded_only_once(db_path: Path) -> None:
     with StateDB(db_path) as db:
         db.delete_profile(SIMULATORS_PROFILE)
+        db.delete_profile(OBSERVATORY_PROFILE)
     with StateDB(db_path) as db:
         assert db.profile_names() == []
 
@@ -71,11 +78,22 @@ def test_roles_set_replace_clear_and_survive_reopening(db_path: Path) -> None:
 
 def test_unknown_role_is_refused_with_the_valid_ones(db_path: Path) -> None:
     with StateDB(db_path) as db:
-        with pytest.raises(ValueError, match="unknown role 'dome'.*filter_wheel"):
-            db.set_role("dome", "Dome Simulator")
+        with pytest.raises(ValueError, match="unknown role 'spectrograph'.*filter_wheel"):
+            db.set_role("spectrograph", "Spectrograph Simulator")
         with pytest.raises(ValueError, match="device name"):
             db.set_role("camera", "")
-        assert set(ROLES) == {"telescope", "camera", "focuser", "filter_wheel", "guider"}
+        assert set(ROLES) == {
+            "telescope",
+            "camera",
+            "focuser",
+            "filter_wheel",
+            "guider",
+            "dome",
+            "rotator",
+            "flat_panel",
+            "weather",
+            "gps",
+        }
 
 
 def test_profile_crud_round_trip_survives_reopening(db_path: Path) -> None:
@@ -128,7 +146,7 @@ def test_profile_crud_round_trip_survives_reopening(db_path: Path) -> None:
         assert db.get_profile("Backyard") is None
 
     with StateDB(db_path) as db:
-        assert db.profile_names() == ["Backyard Pier", SIMULATORS_PROFILE]
+        assert db.profile_names() == ["Backyard Pier", OBSERVATORY_PROFILE, SIMULATORS_PROFILE]
         auto = db.get_auto_start_profile()
         assert auto is not None and auto.name == "Backyard Pier"
         # Only one profile starts with the service.
@@ -142,10 +160,10 @@ def test_profile_crud_round_trip_survives_reopening(db_path: Path) -> None:
         with pytest.raises(ProfileNotFoundError, match="Backyard Pier"):
             db.update_profile("Backyard Pier", port=1)
 
-    # Deleting a profile deletes its drivers and roles too.
+    # Deleting a profile deletes its drivers and roles too (4 + 10 of the seeded two).
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT COUNT(*) FROM profile_drivers").fetchone()[0] == 4
-        assert raw.execute("SELECT COUNT(*) FROM profile_roles").fetchone()[0] == 4
+        assert raw.execute("SELECT COUNT(*) FROM profile_drivers").fetchone()[0] == 14
+        assert raw.execute("SELECT COUNT(*) FROM profile_roles").fetchone()[0] == 14
 
 
 def test_save_profile_creates_then_replaces(db_path: Path) -> None:
@@ -160,7 +178,7 @@ def test_save_profile_creates_then_replaces(db_path: Path) -> None:
         ]
         saved.port = 9000
         assert db.save_profile(saved).port == 9000
-        assert len(db.list_profiles()) == 2
+        assert len(db.list_profiles()) == 3
 
 
 @pytest.mark.parametrize(
@@ -185,11 +203,11 @@ def test_bad_profile_fields_are_refused(db_path: Path) -> None:
         with pytest.raises(ValueError, match="port"):
             db.create_profile("P", port=70000)
         with pytest.raises(ValueError, match="unknown role"):
-            db.create_profile("P", roles={"dome": "Dome Simulator"})
+            db.create_profile("P", roles={"spectrograph": "Spectrograph Simulator"})
         with pytest.raises(ValueError, match="profile name"):
             db.create_profile("")
         # Nothing half-written after a refusal.
-        assert db.profile_names() == [SIMULATORS_PROFILE]
+        assert db.profile_names() == [OBSERVATORY_PROFILE, SIMULATORS_PROFILE]
 
 
 def test_file_from_a_newer_version_is_refused(db_path: Path) -> None:
@@ -209,7 +227,7 @@ async def test_calls_from_threads_and_loop_are_safe(db_path: Path) -> None:
             *(asyncio.to_thread(db.create_profile, f"P{i}", port=7700 + i) for i in range(10))
         )
         assert db.get_role("camera") in devices
-        assert len(db.profile_names()) == 11
+        assert len(db.profile_names()) == 12
     finally:
         db.close()
 
@@ -238,5 +256,5 @@ def test_version_1_file_is_migrated_and_keeps_its_roles(db_path: Path) -> None:
     with StateDB(db_path) as db:  # and again, with nothing left to migrate
         assert db.get_roles() == {"camera": "CCD Simulator", "guider": "Guide Camera"}
         assert db.require_profile("Old").roles["guider"] == "Guide Camera"
-        with pytest.raises(ValueError, match="unknown role 'dome'"):
-            db.set_role("dome", "Dome Simulator")
+        with pytest.raises(ValueError, match="unknown role 'spectrograph'"):
+            db.set_role("spectrograph", "Spectrograph Simulator")

@@ -9,6 +9,7 @@ from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient
 
+from indiws.roles import ROLES
 from indiws.service import Config, Service
 from indiws.testing import RunningService, free_port
 from indiws.web.app import make_app
@@ -173,7 +174,7 @@ async def test_status(running_service: RunningService, indiserver: Any) -> None:
     assert body["device_count"] == 4
     assert 0 <= body["connected_devices"] <= 4
     assert body["uptime_s"] >= 0
-    assert set(body["roles"]) == {"telescope", "camera", "focuser", "filter_wheel", "guider"}
+    assert set(body["roles"]) == set(ROLES)
 
 
 # ---------------------------------------------------------------- setting
@@ -397,7 +398,7 @@ async def test_roles(running_service: RunningService) -> None:
     url = f"{svc.url}{API}/roles"
     code, body = await call(url)
     assert code == 200
-    assert set(body) == {"telescope", "camera", "focuser", "filter_wheel", "guider"}
+    assert set(body) == set(ROLES)
     assert all(r["device_name"] is None for r in body.values())
 
     code, body = await call(f"{url}/camera", "PUT", {"device": "CCD Simulator"})
@@ -435,7 +436,7 @@ async def test_roles(running_service: RunningService) -> None:
         "camera": "CCD Simulator",
         "focuser": "Focuser Simulator",
         "filter_wheel": "Filter Simulator",
-        "guider": None,
+        **{role: None for role in ROLES[4:]},
     }
 
     code, body = await call(f"{url}/camera", "DELETE")
@@ -451,7 +452,7 @@ async def test_role_errors(running_service: RunningService) -> None:
     svc = running_service
     url = f"{svc.url}{API}/roles"
     for role, raw, status, code_name, text in [
-        ("dome", b'{"device": "CCD Simulator"}', 404, "unknown_role", "dome"),
+        ("spectrograph", b'{"device": "CCD Simulator"}', 404, "unknown_role", "spectrograph"),
         ("camera", b'{"device": "No Such Cam"}', 404, "unknown_device", "No Such Cam"),
         ("camera", b"", 400, "invalid_params", "device"),
         ("camera", b'{"device": ""}', 400, "invalid_params", "device"),
@@ -466,7 +467,7 @@ async def test_role_errors(running_service: RunningService) -> None:
         assert body["error"]["code"] == code_name, (raw, body)
         assert text in body["error"]["message"], (raw, body)
     assert svc.service.roles.assignments()["camera"] is None
-    code, body = await call(f"{url}/dome", "DELETE")
+    code, body = await call(f"{url}/spectrograph", "DELETE")
     assert code == 404 and body["error"]["code"] == "unknown_role"
 
 

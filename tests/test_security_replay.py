@@ -266,8 +266,10 @@ def test_rows_of_roles_this_version_does_not_know_are_ignored(
     left alone, and said once."""
     path = _pristine(tmp_path / "data")
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO roles VALUES ('rotator', 'Rotator Simulator', 'now')")
-        conn.execute("INSERT INTO profile_roles VALUES (1, 'rotator', 'Rotator Simulator')")
+        conn.execute("INSERT INTO roles VALUES ('spectrograph', 'Spectrograph Simulator', 'now')")
+        conn.execute(
+            "INSERT INTO profile_roles VALUES (1, 'spectrograph', 'Spectrograph Simulator')"
+        )
     conn.close()
     caplog.set_level(logging.WARNING, logger="indiws.db")
     db = StateDB(path)
@@ -275,12 +277,12 @@ def test_rows_of_roles_this_version_does_not_know_are_ignored(
         for _ in range(3):
             assert set(db.get_roles()) <= set(ROLES)
             profile = db.get_profile("Simulators")
-            assert profile is not None and "rotator" not in profile.roles
+            assert profile is not None and "spectrograph" not in profile.roles
             assert profile.roles["camera"] == "CCD Simulator"
         assert db.error is None
     finally:
         db.close()
-    warnings = [r.getMessage() for r in caplog.records if "rotator" in r.getMessage()]
+    warnings = [r.getMessage() for r in caplog.records if "spectrograph" in r.getMessage()]
     assert len(warnings) == 2, warnings  # one per row, not one per read
 
 

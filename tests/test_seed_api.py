@@ -12,6 +12,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 
 from indiws.client import INDIClient
 from indiws.protocol import SwitchState
+from indiws.roles import ROLES
 from indiws.testing import IndiServerFactory, IndiServerProcess, RunningService, start_service
 
 
@@ -122,7 +123,7 @@ async def test_fifo_unknown_type_or_device(running_service: RunningService) -> N
     url = running_service.url
     code, body = await fetch(f"{url}/FIFO/start/spectrograph/CCD%20Simulator/")
     assert (code, body) == (200, "Wrong device name!")
-    code, body = await fetch(f"{url}/FIFO/stop/dome/Dome%20Simulator/")
+    code, body = await fetch(f"{url}/FIFO/stop/spectrograph/Dome%20Simulator/")
     assert (code, body) == (200, "Wrong device name!")
 
     code, body = await fetch(f"{url}/FIFO/start/camera/No%20Such%20Camera/")
@@ -149,7 +150,10 @@ async def test_roles_restored_after_restart(indiserver: IndiServerProcess, tmp_p
     second = await start_service(indiserver, data)
     try:
         code, roles = await fetch(f"{second.url}/api/v1/roles")
-        assert {r: v["device_name"] for r, v in roles.items()} == {**SEED_ROLES, "guider": None}
+        assert {r: v["device_name"] for r, v in roles.items()} == {
+            **{role: None for role in ROLES},
+            **SEED_ROLES,
+        }
         # The new instance connects the assigned devices by itself.
         client = second.service.client
         for device in SEED_ROLES.values():

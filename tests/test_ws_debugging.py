@@ -488,7 +488,12 @@ async def test_text_commands_are_answered_in_the_originals_words(
         assert await text.ask("list guider") == "wrong connection! check your input ('guider',)"
 
         # Unknown role; not a command.
-        for line in ("print dome", "print phd2", "list dome CONNECTION", "print Camera"):
+        for line in (
+            "print spectrograph",
+            "print phd2",
+            "list spectrograph CONNECTION",
+            "print Camera",
+        ):
             assert await text.ask(line) == WRONG_ROLE, line
         for line in ("show camera", "PRINT", "", "   ", "42", "print-camera"):
             assert await text.ask(line) == WRONG_COMMAND, line
@@ -532,7 +537,7 @@ async def test_a_text_client_sees_only_its_answers(running_service: RunningServi
             ("Filter Simulator", "FILTER_SLOT"),
         } <= changed
         # The next frame the page sees is the answer to its next line.
-        await text.conn.write_message("print dome")
+        await text.conn.write_message("print spectrograph")
         assert await asyncio.wait_for(next_frame, 5) == WRONG_ROLE
     finally:
         text.conn.close()

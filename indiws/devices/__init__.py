@@ -1,5 +1,6 @@
 """High-level verbs for the devices that play a role: telescope, camera,
-focuser, filter wheel.  Free of any web framework; the web layer calls them.
+focuser, filter wheel, guider, dome, rotator, flat panel, weather, GPS.
+Free of any web framework; the web layer calls them.
 
     telescope = Telescope(client, "Telescope Simulator")
     await telescope.connect()
@@ -18,10 +19,12 @@ from .base import (
     ProgressCallback,
     RoleDevice,
     running_actions,
+    set_safety_guard,
     subscribe_actions,
     wait_acknowledged,
 )
 from .camera import FRAME_TYPES, Camera, GuideCamera
+from .dome import Dome
 from .errors import (
     ActionAborted,
     ActionFailed,
@@ -33,10 +36,16 @@ from .errors import (
     DeviceStateError,
     InvalidValueError,
     NoDeviceError,
+    UnsafeError,
 )
 from .filter_wheel import FilterWheel
+from .flat_panel import FlatPanel
 from .focuser import Focuser
+from .gps import GPS
+from .guider import Guider
+from .rotator import Rotator
 from .telescope import DIRECTIONS, Telescope
+from .weather import Weather
 
 __all__ = [
     "DIRECTIONS",
@@ -53,15 +62,23 @@ __all__ = [
     "DeviceError",
     "DeviceNotConnectedError",
     "DeviceStateError",
+    "Dome",
     "FilterWheel",
+    "FlatPanel",
     "Focuser",
+    "GPS",
     "GuideCamera",
+    "Guider",
     "InvalidValueError",
     "NoDeviceError",
     "ProgressCallback",
     "RoleDevice",
+    "Rotator",
     "Telescope",
+    "UnsafeError",
+    "Weather",
     "running_actions",
+    "set_safety_guard",
     "wait_acknowledged",
     "subscribe_actions",
 ]
@@ -72,5 +89,10 @@ ROLE_CLASSES: dict[str, type[RoleDevice]] = {
     "camera": Camera,
     "focuser": Focuser,
     "filter_wheel": FilterWheel,
-    "guider": GuideCamera,
+    "guider": Guider,
+    "dome": Dome,
+    "rotator": Rotator,
+    "flat_panel": FlatPanel,
+    "weather": Weather,
+    "gps": GPS,
 }

@@ -51,6 +51,7 @@ from .errors import (
     DeviceError,
     DeviceNotConnectedError,
     NoDeviceError,
+    UnsafeError,
 )
 
 __all__ = [
@@ -59,7 +60,9 @@ __all__ = [
     "ProgressCallback",
     "RoleDevice",
     "Update",
+    "SafetyGuard",
     "running_actions",
+    "set_safety_guard",
     "subscribe_actions",
 ]
 
@@ -170,6 +173,21 @@ class _ListenerHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: Asked before a verb that opens the observatory to the sky (unpark, goto,
+#: open the shutter): ``guard(role, verb)`` returns None to allow it, or why
+#: it is refused.  Set by the safety policy (`indiws.safety`), one per client.
+SafetyGuard = Callable[[str, str], str | None]
+_GUARDS: weakref.WeakKeyDictionary[INDIClient, SafetyGuard] = weakref.WeakKeyDictionary()
+
+
+def set_safety_guard(client: INDIClient, guard: SafetyGuard | None) -> None:
+    """Install (or with None remove) the safety check of ``client``'s devices."""
+    if guard is None:
+        _GUARDS.pop(client, None)
+    else:
+        _GUARDS[client] = guard
 
 
 def subscribe_actions(client: INDIClient, callback: ActionListener) -> _ListenerHandle:
@@ -611,6 +629,22 @@ class RoleDevice:
             )
         return dev
 
+    def _check_safe(self, verb: str, force: bool = False) -> None:
+        """Raise `UnsafeError` when the safety policy refuses ``verb`` now;
+        ``force`` overrides it (and is logged)."""
+        guard = _GUARDS.get(self.client)
+        reason = None if guard is None else guard(self.role, verb)
+        if reason is None:
+            return
+        if force:
+            log.warning("%s %s forced while unsafe (%s)", self.role, verb, reason)
+            return
+        raise UnsafeError(
+            f"{verb} refused: the observatory is unsafe ({reason}); pass force to override",
+            device=self.name,
+            role=self.role,
+        )
+
     def has(self, *names: str) -> bool:
         """True if the device defines every named property now."""
         dev = self.client.devices.get(self.name) if self.name else None
@@ -902,6 +936,12 @@ class RoleDevice:
         prop = self.client.get_property(dev.name, name)
         if prop.kind is PropertyKind.BLOB:
             raise InvalidValueError(f"{dev.name}.{name} is a BLOB: it cannot be set from values")
+        verb = _OPENING.get(name)
+        if verb is not None and (
+            prop.kind is PropertyKind.NUMBER
+            or any(_switch_state(values.get(e)) is SwitchState.ON for e in _OPENING_ELEMENTS)
+        ):
+            self._check_safe(verb)  # a property page must not open up what the policy closed
         # Elements not given keep their values: drivers act on a whole
         # vector (the telescope simulator refuses a site without LONG).
         send: dict[str, Any] = {n: el.value for n, el in prop.elements.items()} | dict(values)
@@ -919,6 +959,19 @@ class RoleDevice:
         return await self._set(
             name, send, verb=f"set {name}", timeout=timeout, accept_busy=True, confirm=False
         )
+
+
+#: Properties whose write opens the observatory up (see `_check_safe`):
+#: the switch elements that do, and coordinates (a goto).
+_OPENING = {
+    "TELESCOPE_PARK": "unpark",
+    "DOME_PARK": "unpark",
+    "DOME_SHUTTER": "open",
+    "EQUATORIAL_EOD_COORD": "goto",
+    "EQUATORIAL_COORD": "goto",
+    "HORIZONTAL_COORD": "goto",
+}
+_OPENING_ELEMENTS = ("UNPARK", "SHUTTER_OPEN")
 
 
 def _switch_state(value: Any) -> SwitchState | None:

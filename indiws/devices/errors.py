@@ -25,6 +25,7 @@ __all__ = [
     "DeviceStateError",
     "InvalidValueError",
     "NoDeviceError",
+    "UnsafeError",
 ]
 
 
@@ -89,6 +90,13 @@ class DeviceStateError(DeviceError):
     """The device's state forbids the verb now (e.g. a goto while parked)."""
 
     code = "invalid_state"
+
+
+class UnsafeError(DeviceStateError):
+    """Refused by the safety policy: the observatory is unsafe (weather,
+    lost indiserver); a caller may pass ``force`` to override."""
+
+    code = "unsafe"
 
 
 class DeviceBusyError(DeviceStateError):

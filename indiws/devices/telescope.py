@@ -13,7 +13,7 @@ from . import astro
 from .base import Action, ProgressCallback, RoleDevice
 from .errors import ActionAborted, CapabilityError, DeviceStateError
 
-__all__ = ["DIRECTIONS", "Telescope"]
+__all__ = ["DIRECTIONS", "Telescope", "pulse_guide"]
 
 #: A slew that ends Idle (not tracking) counts as arrived within this many degrees.
 ARRIVED_TOLERANCE = 0.25
@@ -414,6 +414,7 @@ class Telescope(RoleDevice):
         track: bool = True,
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Slew to RA (hours) / Dec (degrees) and return once the mount
         arrived (or raise).
@@ -428,6 +429,7 @@ class Telescope(RoleDevice):
         params = {"ra": ra, "dec": dec, "epoch": epoch, "track": track}
         self._connected()
         self._check_unparked("a goto")
+        self._check_safe("goto", force)
         j2k = self._optional("EQUATORIAL_COORD")
         if epoch == "J2000" and self._writable(j2k):
             return await self._slew(
@@ -448,6 +450,7 @@ class Telescope(RoleDevice):
         track: bool = True,
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Slew to hour angle (hours, positive west) / Dec (JNow degrees).
 
@@ -463,6 +466,7 @@ class Telescope(RoleDevice):
         _, lon, _ = self._require_site("goto an hour angle (no site)")
         self._prop("EQUATORIAL_EOD_COORD", "goto")
         self._check_unparked("a goto")
+        self._check_safe("goto", force)
         ra = (astro.local_sidereal_time(lon) - ha) % 24.0
         params = {"ha": ha, "dec": dec, "track": track}
         return await self._slew(
@@ -477,6 +481,7 @@ class Telescope(RoleDevice):
         track: bool = False,
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Slew to altitude / azimuth (degrees, azimuth from north through east).
 
@@ -493,6 +498,7 @@ class Telescope(RoleDevice):
         params = {"alt": alt, "az": az, "track": track}
         self._connected()
         self._check_unparked("a goto")
+        self._check_safe("goto", force)
         horizontal = self._optional("HORIZONTAL_COORD")
         if self._writable(horizontal):
             return await self._slew_altaz(alt, az, track, timeout, progress, params)
@@ -768,9 +774,11 @@ class Telescope(RoleDevice):
             return {"action": "park", "device": self.name, "parked": True, "already": True}
         return await self._park_switch("park", "PARK", timeout, progress)
 
-    async def unpark(self, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Unpark the mount; returns once unparked."""
+    async def unpark(self, *, timeout: float = 60.0, force: bool = False) -> dict[str, Any]:
+        """Unpark the mount; returns once unparked.  Refused while the safety
+        policy says the observatory is unsafe, unless ``force``."""
         self._prop("TELESCOPE_PARK", "unpark")
+        self._check_safe("unpark", force)
         if self._parked() is False:
             return {"action": "unpark", "device": self.name, "parked": False, "already": True}
         return await self._park_switch("unpark", "UNPARK", timeout, None)
@@ -1143,29 +1151,37 @@ class Telescope(RoleDevice):
         self, direction: str, duration_ms: float, *, timeout: float | None = None
     ) -> dict[str, Any]:
         """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); returns when it ended."""
-        d = _direction(direction)
-        _, _, prop_name, element = DIRECTIONS[d]
-        self._prop(prop_name, "pulse guide")
-        ms = _finite(duration_ms, "duration_ms")
-        if ms <= 0:
-            raise InvalidValueError(f"duration_ms must be positive, got {ms:g}")
-        limit = timeout if timeout is not None else ms / 1000.0 + 10.0
-        async with self._action(
-            "pulse_guide",
-            [prop_name],
-            timeout=limit,
-            channel=f"pulse_{prop_name[-2:]}",
-            main=prop_name,
-            params={"direction": d, "duration_ms": ms},
-        ) as act:
-            await act.send(prop_name, {element: ms})
-            while True:
-                u = await act.next()
-                assert u is not None
-                if u.kind != "updated":
-                    continue
-                if u.state is PropertyState.ALERT:
-                    raise act.fail("pulse guide failed")
-                if u.state is not PropertyState.BUSY:
-                    break
-            return act.done({"direction": d, "duration_ms": ms})
+        return await pulse_guide(self, direction, duration_ms, timeout=timeout)
+
+
+async def pulse_guide(
+    owner: RoleDevice, direction: str, duration_ms: float, *, timeout: float | None = None
+) -> dict[str, Any]:
+    """A timed guide pulse through whichever device ``owner`` is (a mount, or
+    a guide camera's ST4 port): both define TELESCOPE_TIMED_GUIDE_NS/WE."""
+    d = _direction(direction)
+    _, _, prop_name, element = DIRECTIONS[d]
+    owner._prop(prop_name, "pulse guide")
+    ms = _finite(duration_ms, "duration_ms")
+    if ms <= 0:
+        raise InvalidValueError(f"duration_ms must be positive, got {ms:g}")
+    limit = timeout if timeout is not None else ms / 1000.0 + 10.0
+    async with owner._action(
+        "pulse_guide",
+        [prop_name],
+        timeout=limit,
+        channel=f"pulse_{prop_name[-2:]}",
+        main=prop_name,
+        params={"direction": d, "duration_ms": ms},
+    ) as act:
+        await act.send(prop_name, {element: ms})
+        while True:
+            u = await act.next()
+            assert u is not None
+            if u.kind != "updated":
+                continue
+            if u.state is PropertyState.ALERT:
+                raise act.fail("pulse guide failed")
+            if u.state is not PropertyState.BUSY:
+                break
+        return act.done({"direction": d, "duration_ms": ms})

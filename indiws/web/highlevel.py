@@ -40,7 +40,7 @@ from ..devices import (
     Camera,
     FilterWheel,
     Focuser,
-    GuideCamera,
+    Guider,
     ProgressCallback,
     RoleDevice,
     Telescope,
@@ -55,6 +55,7 @@ from .blobs import frame_urls
 from .errors import invalid_params
 from .jsonrpc import JsonRpcSocket, rpc
 from .lightapt import LightAptEndpoint, is_lightapt_request
+from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
 
 __all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "hub_for", "routes"]
@@ -63,7 +64,18 @@ log = logging.getLogger("indiws.web")
 
 T = TypeVar("T")
 
-Role = Literal["telescope", "camera", "focuser", "filter_wheel", "guider"]
+Role = Literal[
+    "telescope",
+    "camera",
+    "focuser",
+    "filter_wheel",
+    "guider",
+    "dome",
+    "rotator",
+    "flat_panel",
+    "weather",
+    "gps",
+]
 Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
 FrameType = Literal["light", "dark", "flat", "bias"]
 
@@ -105,6 +117,9 @@ class ClientHub:
         self.config = service.config
         self.sockets: dict[IndiClientSocket, None] = {}
         self._listener = subscribe_actions(service.client, self._on_action)
+        #: ``safety`` and ``weather.changed`` of the safety policy, to every socket.
+        self.safety = service.safety
+        self._safety_sub = service.safety.subscribe(self._on_safety)
         self._timer: asyncio.TimerHandle | None = None
         #: Device calls running on after their socket closed (kept referenced).
         self._calls: set[asyncio.Future[Any]] = set()
@@ -112,6 +127,7 @@ class ClientHub:
 
     def close(self) -> None:
         self._listener.close()
+        self._safety_sub()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -149,13 +165,18 @@ class ClientHub:
         key = ("action.progress", event.get("action_id")) if kind == "progress" else None
         self._send(_notification(f"action.{kind}", params), key)
 
+    def _on_safety(self, method: str, params: dict[str, Any]) -> None:
+        if self.sockets:
+            self._send(_notification(method, params), None)
+
     def device(self, role: str, device: str | None) -> RoleDevice:
         """The role's device class for ``device`` (a camera stores into the service's store)."""
         if role == "camera":
             wheel = self.roles.device_for("filter_wheel")
             return Camera(self.client, device, store=self.blobs, filter_wheel=wheel)
         if role == "guider":
-            return GuideCamera(self.client, device, store=self.blobs)
+            mount = self.roles.device_for("telescope")
+            return Guider(self.client, device, store=self.blobs, mount=mount)
         return ROLE_CLASSES[role](self.client, device)
 
     # Status -------------------------------------------------------------
@@ -171,6 +192,7 @@ class ClientHub:
             "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "indiserver": {"connected": self.client.connected},
             "roles": roles,
+            "safety": {"safe": self.safety.safe, "reasons": list(self.safety.reasons)},
         }
 
     def status_text(self) -> str:
@@ -287,7 +309,7 @@ def _timeout(value: float | None, what: str = "timeout") -> float | None:
 # ---------------------------------------------------------------- the socket
 
 
-class IndiClientSocket(_RoleCommon, JsonRpcSocket):
+class IndiClientSocket(ObservatoryRpc, _RoleCommon, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub
@@ -452,6 +474,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
         epoch: Literal["J2000", "JNow"] = "J2000",
         track: bool = True,
         timeout: float = 300.0,
+        force: bool = False,
     ) -> dict:
         """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
 
@@ -462,7 +485,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
         dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
         pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
         aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
-        action_failed."""
+        action_failed, unsafe (the safety policy refuses; force overrides)."""
         return await self._run(
             self._telescope().goto(
                 ra,
@@ -471,12 +494,13 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
                 track=track,
                 timeout=_timeout(timeout),  # type: ignore[arg-type]
                 progress=self._progress(),
+                force=force,
             )
         )
 
     @rpc("telescope.goto_hadec", events=ACTION_EVENTS)
     async def telescope_goto_hadec(
-        self, ha: float, dec: float, track: bool = True, timeout: float = 300.0
+        self, ha: float, dec: float, track: bool = True, timeout: float = 300.0, force: bool = False
     ) -> dict:
         """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
 
@@ -489,12 +513,18 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
                 track=track,
                 timeout=_timeout(timeout),  # type: ignore[arg-type]
                 progress=self._progress(),
+                force=force,
             )
         )
 
     @rpc("telescope.goto_altaz", events=ACTION_EVENTS)
     async def telescope_goto_altaz(
-        self, alt: float, az: float, track: bool = False, timeout: float = 300.0
+        self,
+        alt: float,
+        az: float,
+        track: bool = False,
+        timeout: float = 300.0,
+        force: bool = False,
     ) -> dict:
         """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
 
@@ -508,6 +538,7 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
                 track=track,
                 timeout=_timeout(timeout),  # type: ignore[arg-type]
                 progress=self._progress(),
+                force=force,
             )
         )
 
@@ -542,9 +573,14 @@ class IndiClientSocket(_RoleCommon, JsonRpcSocket):
         )
 
     @rpc("telescope.unpark", events=QUIET_ACTION_EVENTS)
-    async def telescope_unpark(self, timeout: float = 60.0) -> dict:
-        """Unpark the mount; answers once unparked: {parked: false, ...}."""
-        return await self._run(self._telescope().unpark(timeout=_timeout(timeout)))  # type: ignore[arg-type]
+    async def telescope_unpark(self, timeout: float = 60.0, force: bool = False) -> dict:
+        """Unpark the mount; answers once unparked: {parked: false, ...}.
+
+        Refused with the unsafe error while the safety policy says unsafe
+        (docs/devices.md), unless force."""
+        return await self._run(
+            self._telescope().unpark(timeout=_timeout(timeout), force=force)  # type: ignore[arg-type]
+        )
 
     @rpc("telescope.set_park")
     async def telescope_set_park(
@@ -874,7 +910,7 @@ def routes(service: Service) -> list:
 
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/ws/indi_client/": websocket_path(
-        "High-level WebSocket (JSON-RPC 2.0): telescope, camera, focuser, filter wheel",
+        "High-level WebSocket (JSON-RPC 2.0): every role of the observatory",
         "Methods `<role>.<verb>` (`telescope.goto`, `camera.expose`, `focuser.move_to`, "
         "`filter_wheel.select`, ...) on the devices that hold the roles; a long action "
         "answers once it has ended and sends `progress` notifications with the request "

@@ -28,6 +28,7 @@ from urllib.parse import quote
 from .. import __version__
 from ..db import (
     DEFAULT_PORT,
+    ROLES,
     Profile,
     ProfileDriver,
     ProfileExistsError,
@@ -992,8 +993,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "drivers": {"type": "array", "items": _schema("ProfileDriver")},
                 "roles": {
                     "type": "object",
-                    "description": "Role (telescope, camera, focuser, filter_wheel, guider) -> "
-                    "device.",
+                    "description": f"Role ({', '.join(ROLES)}) -> device.",
                     "additionalProperties": {"type": "string"},
                 },
             },

@@ -35,6 +35,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
+from ..db import ROLES
 from .base import JsonHandler
 from .errors import _TABLE as ERROR_TABLE
 from .errors import JSONRPC_CODES
@@ -305,7 +306,7 @@ _TAGS: list[dict[str, str]] = [
     {"name": "devices", "description": "Devices and their INDI properties."},
     {
         "name": "roles",
-        "description": "Which device plays telescope, camera, focuser, filter_wheel, guider.",
+        "description": f"Which device plays {', '.join(ROLES)}.",
     },
     {"name": "service", "description": "The service itself and this document."},
 ]

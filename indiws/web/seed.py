@@ -290,7 +290,9 @@ class CurrentProfileHandler(JsonHandler):
                     drivers.append(_brand(info))
         data: dict[str, Any] = {"all_drivers": drivers}
         for role in ROLES:
-            data[lightapt_role_name(role)] = {"device_name": service.roles.device_for(role)}
+            name = lightapt_role_name(role)
+            if name in V5_ROLES:  # the original's keys only: its pages know no others
+                data[name] = {"device_name": service.roles.device_for(role)}
         self.write_json({"data": data})
 
 
@@ -352,7 +354,8 @@ _DEVICE_NAME = path_param(
     "INDI device name, percent-encoded (`CCD%20Simulator`).",
     "CCD Simulator",
 )
-_ROLE_NAMES = ["telescope", "camera", "focus", "filter", "guider", "focuser", "filter_wheel"]
+#: lightAPT's names first, then ours (`ROLES`).
+_ROLE_NAMES = ["focus", "filter", *ROLES]
 _DEVICE_TYPE = path_param(
     "device_type",
     "The role: lightAPT's names (`focus`, `filter`, `guider`) or ours. Any other "

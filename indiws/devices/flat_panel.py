@@ -1,0 +1,136 @@
+"""The flat_panel role: a light box (light on/off, brightness) and, where
+the device has one, a dust cap (open, close)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import InvalidValueError
+from ..protocol import PropertyState
+from .base import ProgressCallback, RoleDevice
+from .motion import press
+
+__all__ = ["FlatPanel"]
+
+LIGHT = "FLAT_LIGHT_CONTROL"
+INTENSITY = "FLAT_LIGHT_INTENSITY"
+CAP = "CAP_PARK"
+
+
+class FlatPanel(RoleDevice):
+    """A flat panel: light on/off and brightness (INDI's light box), and a
+    dust cap (CAP_PARK) on devices that have one."""
+
+    role = "flat_panel"
+
+    def _light(self) -> bool | None:
+        on = self._switch_on(LIGHT)
+        return None if on is None else "FLAT_LIGHT_ON" in on
+
+    def _brightness(self) -> float | None:
+        return self._number(INTENSITY, "FLAT_LIGHT_INTENSITY_VALUE")
+
+    def _cap(self) -> str | None:
+        """``open``, ``closed``, ``opening``, ``closing``, ``error``; None without a cap."""
+        prop = self._optional(CAP)
+        if prop is None:
+            return None
+        closed = "PARK" in prop.on_switches()
+        if prop.state is PropertyState.BUSY:
+            return "closing" if closed else "opening"
+        if prop.state is PropertyState.ALERT:
+            return "error"
+        return "closed" if closed else "open"
+
+    def state(self) -> dict[str, Any]:
+        """{light (on: true), brightness, cap (open/closed/...; null without a cap)}."""
+        self._connected()
+        return self._status()
+
+    def _status(self) -> dict[str, Any]:
+        return {"light": self._light(), "brightness": self._brightness(), "cap": self._cap()}
+
+    def _capabilities(self) -> dict[str, Any]:
+        prop = self._optional(INTENSITY)
+        el = prop.elements.get("FLAT_LIGHT_INTENSITY_VALUE") if prop else None
+        return {
+            "has_light": self.has(LIGHT),
+            "can_dim": self._writable(prop),
+            "brightness_range": [el.min, el.max] if el else None,
+            "has_cap": self.has(CAP),
+            "can_abort_cap": self.has("CAP_ABORT"),
+        }
+
+    async def set_light(
+        self, on: bool, *, brightness: float | None = None, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Turn the light on or off; ``brightness`` (the driver's range,
+        FLAT_LIGHT_INTENSITY) is set first when given.  Returns `state()`."""
+        if not isinstance(on, bool):
+            raise InvalidValueError(f"on must be true or false, got {on!r}")
+        dev = self._connected()
+        self._prop(LIGHT, "turn a light on or off")
+        if brightness is not None:
+            self._prop(INTENSITY, "set a brightness")
+            self.client.validate(dev.name, INTENSITY, {"FLAT_LIGHT_INTENSITY_VALUE": brightness})
+            await self._set(
+                INTENSITY,
+                {"FLAT_LIGHT_INTENSITY_VALUE": brightness},
+                verb="set_brightness",
+                timeout=timeout,
+            )
+        element = "FLAT_LIGHT_ON" if on else "FLAT_LIGHT_OFF"
+        if self._light() is not on:
+            await self._set(LIGHT, {element: True}, verb="set_light", timeout=timeout)
+        return self._status()
+
+    async def set_brightness(self, brightness: float, *, timeout: float = 10.0) -> dict[str, Any]:
+        """Set the brightness (the driver's range, 0..255 on most); returns `state()`."""
+        dev = self._connected()
+        self._prop(INTENSITY, "set a brightness")
+        if isinstance(brightness, bool):
+            raise InvalidValueError(f"brightness must be a number, got {brightness!r}")
+        self.client.validate(dev.name, INTENSITY, {"FLAT_LIGHT_INTENSITY_VALUE": brightness})
+        await self._set(
+            INTENSITY,
+            {"FLAT_LIGHT_INTENSITY_VALUE": brightness},
+            verb="set_brightness",
+            timeout=timeout,
+        )
+        return self._status()
+
+    async def _cap_to(
+        self, verb: str, element: str, timeout: float, progress: ProgressCallback | None
+    ) -> dict[str, Any]:
+        self._prop(CAP, f"{verb} a dust cap")
+        wanted = "closed" if element == "PARK" else "open"
+        if self._cap() == wanted:
+            return {"action": verb, "device": self.name, "cap": wanted, "already": True}
+        await press(
+            self,
+            verb,
+            CAP,
+            element,
+            timeout=timeout,
+            progress=progress,
+            abort=self._send_abort,
+            channel="cap",
+            state="closing" if wanted == "closed" else "opening",
+        )
+        return {"action": verb, "device": self.name, **self._status()}
+
+    async def _send_abort(self) -> None:
+        if self.has("CAP_ABORT"):
+            await self.client.set_property(self.name, "CAP_ABORT", {"ABORT": True})  # type: ignore[arg-type]
+
+    async def open_cap(
+        self, *, timeout: float = 120.0, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """Open the dust cap (CAP_PARK UNPARK); returns once open."""
+        return await self._cap_to("open_cap", "UNPARK", timeout, progress)
+
+    async def close_cap(
+        self, *, timeout: float = 120.0, progress: ProgressCallback | None = None
+    ) -> dict[str, Any]:
+        """Close (park) the dust cap (CAP_PARK PARK); returns once closed."""
+        return await self._cap_to("close_cap", "PARK", timeout, progress)

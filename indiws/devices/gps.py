@@ -1,0 +1,105 @@
+"""The gps role: the site and the time from a GPS, refreshed on request and
+given to the telescope on request (never on its own: a mount's site is the
+operator's choice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..client import InvalidValueError
+from . import astro
+from .base import RoleDevice
+from .telescope import Telescope
+
+__all__ = ["GPS"]
+
+
+class GPS(RoleDevice):
+    """A GPS: the fix (GEOGRAPHIC_COORD, TIME_UTC) and GPS_REFRESH."""
+
+    role = "gps"
+
+    def fix(self) -> dict[str, Any]:
+        """{latitude, longitude (east positive, -180..180), elevation (m),
+        utc (ISO 8601, as the GPS last said), utc_offset (hours), state
+        (the fix's INDI state: Ok once it has one)}."""
+        self._connected()
+        return self._status()
+
+    def _status(self) -> dict[str, Any]:
+        site = self._optional("GEOGRAPHIC_COORD")
+        time = self._optional("TIME_UTC")
+        values = site.values() if site else {}
+        lon = values.get("LONG")
+        offset = time.values().get("OFFSET") if time else None
+        try:
+            offset_h = None if offset is None else float(offset)
+        except ValueError:
+            offset_h = None
+        return {
+            "latitude": values.get("LAT"),
+            "longitude": None if lon is None else astro.longitude_east(float(lon)),
+            "elevation": values.get("ELEV"),
+            "utc": time.values().get("UTC") if time else None,
+            "utc_offset": offset_h,
+            "state": site.state.value if site else None,
+        }
+
+    def _capabilities(self) -> dict[str, Any]:
+        return {
+            "has_site": self.has("GEOGRAPHIC_COORD"),
+            "has_time": self.has("TIME_UTC"),
+            "can_refresh": self.has("GPS_REFRESH"),
+        }
+
+    async def refresh(self, *, timeout: float = 60.0) -> dict[str, Any]:
+        """Ask for a new fix (GPS_REFRESH) and return it once the driver
+        answered (`fix()`)."""
+        self._prop("GPS_REFRESH", "refresh")
+        # The simulator leaves REFRESH on after answering: no switch check.
+        await self._set(
+            "GPS_REFRESH", {"REFRESH": True}, verb="refresh", timeout=timeout, confirm=False
+        )
+        return self.fix()
+
+    async def apply_to(
+        self,
+        telescope: Telescope,
+        *,
+        site: bool = True,
+        time: bool = True,
+        refresh: bool = True,
+        timeout: float = 60.0,
+    ) -> dict[str, Any]:
+        """Set ``telescope``'s site (GEOGRAPHIC_COORD) and/or clock
+        (TIME_UTC) from this GPS, after a refresh unless ``refresh`` is
+        false.  Returns {fix, site (the mount's, as set), utc (as set)}."""
+        if not site and not time:
+            raise InvalidValueError("give site and/or time to set")
+        self._connected()
+        if site:
+            self._prop("GEOGRAPHIC_COORD", "give a site")
+            telescope._prop("GEOGRAPHIC_COORD", "take a site")
+        if time:
+            self._prop("TIME_UTC", "give the time")
+            telescope._prop("TIME_UTC", "take the time")
+        if refresh and self.has("GPS_REFRESH"):
+            fix = await self.refresh(timeout=timeout)
+        else:
+            fix = self.fix()
+        out: dict[str, Any] = {"fix": fix, "telescope": telescope.name}
+        if site:
+            if fix["latitude"] is None or fix["longitude"] is None:
+                raise InvalidValueError(f"{self.name} has no position yet")
+            out["site"] = await telescope.set_site(
+                fix["latitude"], fix["longitude"], fix["elevation"]
+            )
+        if time:
+            if not fix["utc"]:
+                raise InvalidValueError(f"{self.name} has no time yet")
+            try:
+                when = astro.parse_utc(fix["utc"])
+            except ValueError as exc:
+                raise InvalidValueError(f"{self.name} gave an unreadable time: {exc}") from None
+            out.update(await telescope.set_time(when))
+        return out

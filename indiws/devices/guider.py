@@ -1,0 +1,132 @@
+"""The guider role: the guide camera (every verb of `Camera`: expose,
+binning, ROI, frames stored like the main camera's) plus timed guide pulses
+and guide rates.
+
+A pulse goes through whichever device offers TELESCOPE_TIMED_GUIDE_NS/WE:
+the guide camera's own ST4 port, or the mount (the telescope role).
+``via="auto"`` takes the camera's port when it has one, else the mount.
+Guide rates are the mount's (GUIDE_RATE): an ST4 pulse moves the mount at
+its guide rate too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from ..blobs import BlobStore
+from ..client import INDIClient, InvalidValueError
+from .base import RoleDevice
+from .camera import GuideCamera
+from .errors import CapabilityError, NoDeviceError
+from .telescope import Telescope, pulse_guide
+
+__all__ = ["GUIDE_PROPERTIES", "Guider"]
+
+GUIDE_PROPERTIES = ("TELESCOPE_TIMED_GUIDE_NS", "TELESCOPE_TIMED_GUIDE_WE")
+Via = Literal["auto", "camera", "mount"]
+
+
+class _GuidePort(RoleDevice):
+    """The mount seen as the guider's pulse port: its pulses are actions of
+    the guider role (listed, aborted and announced as such)."""
+
+    role = "guider"
+
+
+class Guider(GuideCamera):
+    """The guide camera with pulse guiding.
+
+    ``mount``: the device of the telescope role, for pulses ``via`` the
+    mount and for the guide rates.
+    """
+
+    def __init__(
+        self,
+        client: INDIClient,
+        device: str | None,
+        *,
+        store: BlobStore | None = None,
+        mount: str | None = None,
+        abort_on_cancel: bool = True,
+    ) -> None:
+        super().__init__(client, device, store=store, abort_on_cancel=abort_on_cancel)
+        self.mount = mount
+
+    def _has_st4(self) -> bool:
+        return self.has(*GUIDE_PROPERTIES)
+
+    def _mount_port(self) -> _GuidePort:
+        if self.mount is None:
+            raise NoDeviceError(
+                "no device is assigned to the telescope role: pulses via the mount need one",
+                role="telescope",
+            )
+        return _GuidePort(self.client, self.mount, abort_on_cancel=self.abort_on_cancel)
+
+    def _port(self, via: str) -> tuple[str, RoleDevice]:
+        if via not in ("auto", "camera", "mount"):
+            raise InvalidValueError(f"via must be auto, camera or mount, got {via!r}")
+        if via == "camera" or (via == "auto" and self._has_st4()):
+            if not self._has_st4():
+                dev = self._connected()
+                raise CapabilityError(
+                    f"{dev.name} has no ST4 guide port (it does not define "
+                    f"{' and '.join(GUIDE_PROPERTIES)}): guide via the mount",
+                    device=dev.name,
+                    role=self.role,
+                    properties=list(GUIDE_PROPERTIES),
+                )
+            return "camera", self
+        return "mount", self._mount_port()
+
+    async def pulse(
+        self,
+        direction: str,
+        duration_ms: float,
+        *,
+        via: str = "auto",
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """A timed guide pulse north/south/east/west of ``duration_ms``
+        through the camera's ST4 port or the mount; returns when it ended:
+        {direction, duration_ms, via, device, elapsed}."""
+        name, port = self._port(via)
+        result = await pulse_guide(port, direction, duration_ms, timeout=timeout)
+        return {**result, "via": name}
+
+    def guide_rate(self) -> dict[str, Any]:
+        """The mount's guide rates, fractions of sidereal: {ra, dec}."""
+        return Telescope(self.client, self._mount_port().name).guide_rate()
+
+    async def set_guide_rate(
+        self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Set the mount's guide rates (GUIDE_RATE): {ra, dec}."""
+        mount = Telescope(self.client, self._mount_port().name)
+        return await mount.set_guide_rate(ra, dec, timeout=timeout)
+
+    async def stop_guiding(self) -> dict[str, Any]:
+        """Stop everything the guider does: running pulses (on the camera or
+        the mount) end with `ActionAborted`, a running guide exposure is
+        aborted.  {interrupted, exposure_aborted}."""
+        interrupted = self._interrupt_actions("guiding stopped")
+        if self.mount is not None:
+            interrupted += self._mount_port()._interrupt_actions("guiding stopped")
+        exposing = False
+        dev = self.client.devices.get(self.name) if self.name else None
+        if dev is not None and dev.connected and self.has("CCD_ABORT_EXPOSURE"):
+            exposure = dev.properties.get("CCD_EXPOSURE")
+            exposing = exposure is not None and exposure.busy
+            if exposing:
+                await self.abort()
+        return {"interrupted": interrupted, "exposure_aborted": exposing}
+
+    def _capabilities(self) -> dict[str, Any]:
+        mount = self.client.devices.get(self.mount) if self.mount else None
+        return {
+            **super()._capabilities(),
+            "can_pulse_camera": self._has_st4(),
+            "can_pulse_mount": mount is not None
+            and all(n in mount.properties for n in GUIDE_PROPERTIES),
+            "has_guide_rate": mount is not None and "GUIDE_RATE" in mount.properties,
+        }

@@ -1,0 +1,109 @@
+"""The weather role: every weather parameter with its state, and the
+overall state that a safety policy acts on.
+
+INDI's weather interface: WEATHER_PARAMETERS (numbers, sent every
+WEATHER_UPDATE period even when unchanged), WEATHER_STATUS (one light per
+critical parameter; the vector's state is the overall state: Ok, Busy =
+warning, Alert = unsafe), and per parameter a WEATHER_<NAME> vector with
+MIN_OK, MAX_OK, PERC_WARN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..protocol import PropertyState
+from .base import RoleDevice
+
+__all__ = ["Weather", "overall_state"]
+
+PARAMETERS = "WEATHER_PARAMETERS"
+STATUS = "WEATHER_STATUS"
+
+#: INDI's weather states in our words.
+STATES = {
+    PropertyState.OK: "ok",
+    PropertyState.BUSY: "warning",
+    PropertyState.ALERT: "alert",
+    PropertyState.IDLE: "idle",
+}
+
+
+def overall_state(state: PropertyState | None) -> str:
+    """``ok``, ``warning``, ``alert``, ``idle`` or ``unknown`` (no status)."""
+    return "unknown" if state is None else STATES[state]
+
+
+class Weather(RoleDevice):
+    """A weather station or safety monitor."""
+
+    role = "weather"
+
+    def overall(self) -> str:
+        """The overall state now (see `overall_state`); ``unknown`` while the
+        device defines no WEATHER_STATUS (absent, disconnected)."""
+        prop = self._optional(STATUS)
+        dev = self.client.devices.get(self.name) if self.name else None
+        if prop is None or dev is None or not dev.connected:
+            return "unknown"
+        return overall_state(prop.state)
+
+    def parameters(self) -> list[dict[str, Any]]:
+        """Every parameter: [{name, label, value, state (ok/warning/alert/
+        idle; null for a parameter that is not critical), min_ok, max_ok,
+        warn_percent}]."""
+        self._connected()
+        params = self._optional(PARAMETERS)
+        status = self._optional(STATUS)
+        lights = status.values() if status else {}
+        out = []
+        for name, el in params.elements.items() if params else ():
+            limits = self._optional(name)
+            lim = limits.values() if limits is not None else {}
+            light = lights.get(name)
+            out.append(
+                {
+                    "name": name,
+                    "label": el.label,
+                    "value": el.value,
+                    "state": None if light is None else STATES.get(light),
+                    "min_ok": lim.get("MIN_OK"),
+                    "max_ok": lim.get("MAX_OK"),
+                    "warn_percent": lim.get("PERC_WARN"),
+                }
+            )
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """{state (overall), parameters (as `parameters`), updated (the
+        driver's timestamp of the last reading)}."""
+        self._connected()
+        params = self._optional(PARAMETERS)
+        return {
+            "state": self.overall(),
+            "parameters": self.parameters(),
+            "updated": getattr(params, "timestamp", None),
+        }
+
+    async def refresh(self, *, timeout: float = 30.0) -> dict[str, Any]:
+        """Ask the driver for new readings now (WEATHER_REFRESH); returns `state()`."""
+        self._prop("WEATHER_REFRESH", "refresh")
+        await self._set(
+            "WEATHER_REFRESH", {"REFRESH": True}, verb="refresh", timeout=timeout, confirm=False
+        )
+        return self.state()
+
+    def _status(self) -> dict[str, Any]:
+        alerts = [p["name"] for p in self.parameters() if p["state"] in ("alert", "warning")]
+        return {"state": self.overall(), "attention": alerts}
+
+    def _capabilities(self) -> dict[str, Any]:
+        params = self._optional(PARAMETERS)
+        status = self._optional(STATUS)
+        return {
+            "parameters": list(params.elements) if params else [],
+            "critical": list(status.elements) if status else [],
+            "can_refresh": self.has("WEATHER_REFRESH"),
+            "can_override": self.has("WEATHER_OVERRIDE"),
+            "update_period": self._number("WEATHER_UPDATE", "PERIOD"),
+        }

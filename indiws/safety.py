@@ -1,0 +1,542 @@
+"""The safety policy of an observatory left alone: close up when the
+weather turns, or when the service cannot know the weather, and tell
+every client why.
+
+Above the devices, below the web.  One `SafetyPolicy` per service watches:
+
+- the weather role's overall state (WEATHER_STATUS): Alert is unsafe
+  (``weather_alert``); Ok, Busy (a warning) and Idle are not;
+- the weather device itself: once seen, its disappearance (driver stopped,
+  device disconnected) is unsafe at once (``weather_missing``), and so is
+  no new reading (WEATHER_PARAMETERS) for ``weather_stale`` seconds
+  (``weather_stale``; a device never seen counts from the policy's start);
+- the indiserver connection: lost for longer than ``indiserver_timeout``
+  seconds is unsafe (``indiserver_lost``); nothing can be moved while it is
+  gone, so the close-up runs once it is back, and the reason then clears
+  (the weather decides again).
+
+When a new reason appears it announces ``safety`` to its listeners (the
+web layer sends it to every client), then runs the close-up actions that
+are configured, in this order: ``abort_exposure`` (camera), ``stop_guiding``
+(guider pulses and exposure), ``park_mount``, ``close_dome`` (shutter
+closed, then parked), ``close_cap`` (flat panel's dust cap).  The mount
+parks while the dome closes, unless the dome's MOUNT_POLICY says the mount
+locks it (a roll-off roof must not close on a telescope): then one after
+the other.  Every action is logged and reported (``safety`` with phase
+``closed`` and each action's outcome).
+
+While unsafe, the devices refuse what would open up (telescope unpark and
+gotos, dome open and unpark) with the ``unsafe`` error unless the caller
+forces it; while the weather is not known yet (a weather role assigned,
+no reading yet) they refuse too, without closing anything.
+
+Listeners also get ``weather.changed`` on every change of the overall
+weather state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .client import Event, EventType, INDIClient
+from .devices import (
+    Camera,
+    DeviceError,
+    Dome,
+    FlatPanel,
+    Guider,
+    Telescope,
+    Weather,
+    set_safety_guard,
+)
+from .devices.weather import PARAMETERS, STATUS
+from .roles import RoleManager
+
+__all__ = [
+    "ACTIONS",
+    "DEFAULT_ACTIONS",
+    "SafetyConfig",
+    "SafetyListener",
+    "SafetyPolicy",
+    "parse_actions",
+]
+
+log = logging.getLogger("indiws.safety")
+
+#: Every close-up action, in the order they run.
+ACTIONS: tuple[str, ...] = (
+    "abort_exposure",
+    "stop_guiding",
+    "park_mount",
+    "close_dome",
+    "close_cap",
+)
+#: The close-up when none is configured (the dust cap is left alone: on
+#: most rigs it is closed by the operator with the flats).
+DEFAULT_ACTIONS: tuple[str, ...] = ("abort_exposure", "stop_guiding", "park_mount", "close_dome")
+
+#: Called with (notification name, params): ``safety`` or ``weather.changed``.
+SafetyListener = Callable[[str, dict[str, Any]], Any]
+
+_REASONS = {
+    "weather_alert": "the weather is unsafe",
+    "weather_missing": "the weather device is gone",
+    "weather_stale": "no weather reading",
+    "indiserver_lost": "indiserver was lost",
+}
+
+
+def parse_actions(text: str | Iterable[str]) -> tuple[str, ...]:
+    """Close-up actions from a comma-separated list (or names); ``none`` for
+    none.  ValueError names an unknown one."""
+    names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text)]
+    names = [n for n in names if n and n != "none"]
+    unknown = [n for n in names if n not in ACTIONS]
+    if unknown:
+        raise ValueError(
+            f"unknown safety action {', '.join(unknown)}: choose from {', '.join(ACTIONS)}"
+        )
+    return tuple(a for a in ACTIONS if a in names)
+
+
+@dataclass(slots=True)
+class SafetyConfig:
+    #: Watch and act at all.
+    enabled: bool = True
+    #: Close-up actions (see `ACTIONS`).
+    actions: tuple[str, ...] = DEFAULT_ACTIONS
+    #: Seconds without a weather reading before it counts as unsafe (INDI
+    #: weather drivers send one every WEATHER_UPDATE period, 60 s by default).
+    weather_stale: float = 300.0
+    #: Seconds without indiserver before a close-up is due once it is back.
+    indiserver_timeout: float = 120.0
+    #: Longest wait of one close-up action (a slow park, a dome closing).
+    action_timeout: float = 300.0
+    #: How often staleness and the indiserver loss are checked.
+    check_interval: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SafetyPolicy:
+    """Watches the weather and the indiserver connection; closes up when unsafe.
+
+    ``expected_connected``: whether the service means to be connected to
+    indiserver now (an operator's disconnect is not a loss).
+    """
+
+    def __init__(
+        self,
+        client: INDIClient,
+        roles: RoleManager,
+        config: SafetyConfig | None = None,
+        *,
+        expected_connected: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self.client = client
+        self.roles = roles
+        self.config = config or SafetyConfig()
+        self._expected = expected_connected
+        self._listeners: list[SafetyListener] = []
+        self._sub: Any = None
+        self._timer: asyncio.Task[None] | None = None
+        self._closing: asyncio.Task[None] | None = None
+        #: Unsafe reasons now: code → text.
+        self.reasons: dict[str, str] = {}
+        #: The weather's overall state as last announced.
+        self.weather_state = "unknown"
+        self._weather_device: str | None = None
+        self._seen = False
+        self._last_reading: float | None = None
+        self._started = time.monotonic()
+        self._lost_at: float | None = None
+        #: The last close-up: {reasons, started, finished, actions: [...]}.
+        self.last_close_up: dict[str, Any] | None = None
+
+    # Lifecycle ----------------------------------------------------------
+
+    def start(self) -> None:
+        """Begin watching (needs the running loop)."""
+        if not self.config.enabled or self._sub is not None:
+            return
+        self._started = time.monotonic()
+        self._sub = self.client.subscribe(self._on_event)
+        set_safety_guard(self.client, self.guard)
+        self._timer = asyncio.get_running_loop().create_task(self._watch(), name="safety")
+        self._evaluate()
+        log.info(
+            "safety policy on: actions %s; weather stale after %g s; indiserver lost after %g s",
+            ", ".join(self.config.actions) or "none",
+            self.config.weather_stale,
+            self.config.indiserver_timeout,
+        )
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            self._sub.close()
+            self._sub = None
+        set_safety_guard(self.client, None)
+        for task in (self._timer, self._closing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        self._timer = self._closing = None
+
+    def subscribe(self, listener: SafetyListener) -> Callable[[], None]:
+        """Call ``listener(name, params)`` for each ``safety`` and
+        ``weather.changed`` event; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, name: str, params: dict[str, Any]) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(name, params)
+            except Exception:  # one listener must not silence the others
+                log.exception("safety listener failed")
+
+    # What is known ------------------------------------------------------
+
+    @property
+    def safe(self) -> bool:
+        return not self.reasons
+
+    def _weather_name(self) -> str | None:
+        return self.roles.db.get_role("weather")
+
+    def guard(self, role: str, verb: str) -> str | None:
+        """The devices' check before unpark/goto/open: None when allowed."""
+        if not self.config.enabled:
+            return None
+        if self.reasons:
+            return "; ".join(self.reasons.values())
+        if self._weather_name() is not None and self.weather_state == "unknown":
+            return "no weather reading yet"
+        return None
+
+    def status(self) -> dict[str, Any]:
+        """{enabled, safe, reasons: [{code, message}], weather: {device,
+        state, last_reading_age (s)}, actions (configured), closing (a
+        close-up runs), last_close_up}."""
+        age = None
+        if self._last_reading is not None:
+            age = round(time.monotonic() - self._last_reading, 1)
+        return {
+            "enabled": self.config.enabled,
+            "safe": self.safe,
+            "reasons": [{"code": c, "message": m} for c, m in self.reasons.items()],
+            "weather": {
+                "device": self._weather_name(),
+                "state": self.weather_state,
+                "last_reading_age": age,
+            },
+            "actions": list(self.config.actions),
+            "weather_stale": self.config.weather_stale,
+            "indiserver_timeout": self.config.indiserver_timeout,
+            "closing": self._closing is not None and not self._closing.done(),
+            "last_close_up": self.last_close_up,
+        }
+
+    # Watching -----------------------------------------------------------
+
+    def _on_event(self, event: Event) -> None:
+        etype = event.type
+        if etype is EventType.CONNECTION_LOST:
+            if self._lost_at is None and self._expected():
+                self._lost_at = time.monotonic()
+                log.warning("safety: indiserver connection lost")
+            return
+        if etype in (EventType.CONNECTED, EventType.CONNECTION_RESTORED):
+            self._on_reconnected()
+            return
+        weather = self._weather_name()
+        if weather is None or event.device != weather:
+            return
+        if etype in (EventType.DEFINED, EventType.UPDATED) and event.name in (PARAMETERS, STATUS):
+            self._seen = True
+            self._last_reading = time.monotonic()
+        elif etype is EventType.DELETED and event.name not in (None, STATUS, PARAMETERS):
+            return
+        elif etype not in (EventType.DEFINED, EventType.UPDATED, EventType.DELETED):
+            return
+        if event.name in (None, STATUS, PARAMETERS, "CONNECTION"):
+            self._evaluate()
+
+    def _on_reconnected(self) -> None:
+        lost_at, self._lost_at = self._lost_at, None
+        if lost_at is None:
+            return
+        # The drivers may have restarted with the server: give the weather
+        # device the stale window to come back (its role reconnects it)
+        # before it counts as gone; until then nothing may open.
+        self._seen, self._last_reading, self._started = False, None, time.monotonic()
+        gone = time.monotonic() - lost_at
+        if gone >= self.config.indiserver_timeout:
+            log.warning("safety: indiserver is back after %.0f s without it", gone)
+            self.reasons["indiserver_lost"] = f"{_REASONS['indiserver_lost']} for {gone:.0f} s"
+            self._announce("unsafe")
+            self._close_up(clear_after=("indiserver_lost",))
+        else:
+            log.info("safety: indiserver is back after %.1f s", gone)
+        self._evaluate()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.check_interval)
+            try:
+                self._check_time()
+            except Exception:  # the watch must go on
+                log.exception("safety check failed")
+
+    def _check_time(self) -> None:
+        now = time.monotonic()
+        if (
+            self._lost_at is not None
+            and now - self._lost_at >= self.config.indiserver_timeout
+            and "indiserver_lost" not in self.reasons
+        ):
+            self.reasons["indiserver_lost"] = (
+                f"{_REASONS['indiserver_lost']} for more than {self.config.indiserver_timeout:g} s"
+            )
+            log.warning("safety: %s", self.reasons["indiserver_lost"])
+            self._announce("unsafe")  # the close-up runs once it is back
+        if self.client.connected:
+            self._evaluate()
+
+    def _weather_reasons(self) -> dict[str, str]:
+        name = self._weather_name()
+        if name != self._weather_device:
+            # Another device took the role: start over with it.
+            self._weather_device, self._seen, self._last_reading = name, False, None
+            self._started = time.monotonic()
+        if name is None:
+            self._set_weather_state("unknown")
+            return {}
+        weather = Weather(self.client, name)
+        state = weather.overall()
+        self._set_weather_state(state)
+        out: dict[str, str] = {}
+        if state == "alert":
+            attention = []
+            with contextlib.suppress(DeviceError):
+                attention = [p["name"] for p in weather.parameters() if p["state"] == "alert"]
+            detail = f" ({', '.join(attention)})" if attention else ""
+            out["weather_alert"] = f"{_REASONS['weather_alert']}{detail} on {name}"
+        elif state == "unknown" and self._seen:
+            out["weather_missing"] = f"{_REASONS['weather_missing']}: {name} is not connected"
+        since = self._last_reading if self._seen else self._started
+        if since is not None and "weather_missing" not in out:
+            age = time.monotonic() - since
+            if age >= self.config.weather_stale:
+                out["weather_stale"] = f"{_REASONS['weather_stale']} from {name} for {age:.0f} s"
+        return out
+
+    def _set_weather_state(self, state: str) -> None:
+        if state == self.weather_state:
+            return
+        previous, self.weather_state = self.weather_state, state
+        params: dict[str, Any] = {
+            "device": self._weather_name(),
+            "state": state,
+            "previous": previous,
+            "time": _now_iso(),
+        }
+        with contextlib.suppress(DeviceError):
+            if state != "unknown":
+                params["parameters"] = Weather(self.client, self._weather_name()).parameters()
+        log.info("weather %s: %s (was %s)", params["device"], state, previous)
+        self._emit("weather.changed", params)
+
+    def _evaluate(self, cleared: bool = False) -> None:
+        """Recompute the reasons; announce a change (``cleared``: reasons
+        were just dropped by the caller, announce even if none is new)."""
+        if not self.config.enabled or not self.client.connected or self._lost_at is not None:
+            return  # while indiserver is gone (or coming back), _check_time decides
+        fresh = self._weather_reasons()
+        kept = {c: t for c, t in self.reasons.items() if c == "indiserver_lost"}
+        new = kept | fresh
+        if new == self.reasons and not cleared:
+            return
+        added = set(new) - set(self.reasons)
+        self.reasons = new
+        if added:
+            log.warning("safety: unsafe: %s", "; ".join(new.values()))
+            self._announce("unsafe")
+            self._close_up()
+        elif not new:
+            log.info("safety: safe again")
+            self._announce("safe")
+        else:
+            self._announce("unsafe")
+
+    def _announce(self, phase: str, **extra: Any) -> None:
+        reasons = [{"code": c, "message": m} for c, m in self.reasons.items()]
+        self._emit(
+            "safety",
+            {
+                "phase": phase,
+                "safe": self.safe,
+                "reason": "; ".join(self.reasons.values()) or None,
+                "reasons": reasons,
+                "time": _now_iso(),
+                **extra,
+            },
+        )
+
+    # Closing up ---------------------------------------------------------
+
+    def _close_up(self, clear_after: tuple[str, ...] = ()) -> None:
+        if not self.config.actions:
+            return
+        if self._closing is not None and not self._closing.done():
+            return  # one close-up at a time; it is idempotent anyway
+        self._closing = asyncio.get_running_loop().create_task(
+            self._run_close_up(clear_after), name="safety-close-up"
+        )
+
+    async def close_up(self) -> dict[str, Any]:
+        """Run the close-up now (whatever the state); returns its report."""
+        await self._run_close_up(())
+        assert self.last_close_up is not None
+        return self.last_close_up
+
+    async def _run_close_up(self, clear_after: tuple[str, ...]) -> None:
+        reasons = list(self.reasons.values())
+        report: dict[str, Any] = {"reasons": reasons, "started": _now_iso(), "actions": []}
+        self.last_close_up = report
+        self._announce("closing", actions=list(self.config.actions))
+        wanted = self.config.actions
+        steps: list[tuple[str, Callable[[], Any]]] = []
+        if "abort_exposure" in wanted:
+            steps.append(("abort_exposure", self._abort_exposure))
+        if "stop_guiding" in wanted:
+            steps.append(("stop_guiding", self._stop_guiding))
+        for name, step in steps:
+            report["actions"].append(await self._step(name, step))
+        motion: list[tuple[str, Callable[[], Any]]] = []
+        if "park_mount" in wanted:
+            motion.append(("park_mount", self._park_mount))
+        if "close_dome" in wanted:
+            motion.append(("close_dome", self._close_dome))
+        if "close_cap" in wanted:
+            motion.append(("close_cap", self._close_cap))
+        if self._mount_locks_dome():
+            for name, step in motion:
+                report["actions"].append(await self._step(name, step))
+        else:
+            report["actions"].extend(
+                await asyncio.gather(*(self._step(name, step) for name, step in motion))
+            )
+        report["finished"] = _now_iso()
+        cleared = [code for code in clear_after if self.reasons.pop(code, None)]
+        self._announce("closed", actions=report["actions"])
+        self._evaluate(cleared=bool(cleared))
+
+    async def _step(self, name: str, step: Callable[[], Any]) -> dict[str, Any]:
+        entry: dict[str, Any] = {"action": name}
+        try:
+            async with asyncio.timeout(self.config.action_timeout):
+                result = await step()
+        except TimeoutError:
+            entry.update(
+                outcome="timeout",
+                error=f"{name} did not end within {self.config.action_timeout:g} s",
+            )
+            log.error("safety: %s: %s", name, entry["error"])
+        except DeviceError as exc:
+            entry.update(outcome=exc.code, error=str(exc))
+            log.error("safety: %s failed: %s", name, exc)
+        except Exception as exc:  # report it, and let the other steps run
+            entry.update(outcome="error", error=str(exc))
+            log.exception("safety: %s failed", name)
+        else:
+            entry.update(result)
+            log.warning(
+                "safety: %s: %s%s",
+                name,
+                entry["outcome"],
+                f" ({entry['device']})" if entry.get("device") else "",
+            )
+        return entry
+
+    async def _connected_device(self, role: str) -> str | None:
+        """The role's device once connected (it may just be coming back
+        after indiserver returned); None when the role has none."""
+        name = self.roles.db.get_role(role)
+        if name is None:
+            return None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(30):
+                while True:
+                    dev = self.client.devices.get(name)
+                    if dev is not None and dev.connected:
+                        break
+                    await asyncio.sleep(0.2)
+        return name
+
+    async def _abort_exposure(self) -> dict[str, Any]:
+        name = await self._connected_device("camera")
+        if name is None:
+            return {"outcome": "skipped", "detail": "no camera"}
+        camera = Camera(self.client, name)
+        exposure = camera._optional("CCD_EXPOSURE")
+        if exposure is None or not (exposure.busy or camera.running()):
+            return {"outcome": "skipped", "device": name, "detail": "not exposing"}
+        await camera.abort()
+        return {"outcome": "done", "device": name}
+
+    async def _stop_guiding(self) -> dict[str, Any]:
+        name = await self._connected_device("guider")
+        if name is None:
+            return {"outcome": "skipped", "detail": "no guider"}
+        guider = Guider(self.client, name, mount=self.roles.db.get_role("telescope"))
+        result = await guider.stop_guiding()
+        busy = result["interrupted"] or result["exposure_aborted"]
+        return {"outcome": "done" if busy else "skipped", "device": name, **result}
+
+    async def _park_mount(self) -> dict[str, Any]:
+        name = await self._connected_device("telescope")
+        if name is None:
+            return {"outcome": "skipped", "detail": "no telescope"}
+        result = await Telescope(self.client, name).park(timeout=self.config.action_timeout)
+        return {"outcome": "already" if result.get("already") else "done", "device": name}
+
+    async def _close_dome(self) -> dict[str, Any]:
+        name = await self._connected_device("dome")
+        if name is None:
+            return {"outcome": "skipped", "detail": "no dome"}
+        dome = Dome(self.client, name)
+        already = True
+        if dome.has("DOME_SHUTTER"):
+            already = bool((await dome.close(timeout=self.config.action_timeout)).get("already"))
+        if dome.has("DOME_PARK"):
+            parked = await dome.park(timeout=self.config.action_timeout)
+            already = already and bool(parked.get("already"))
+        return {"outcome": "already" if already else "done", "device": name}
+
+    async def _close_cap(self) -> dict[str, Any]:
+        name = await self._connected_device("flat_panel")
+        if name is None:
+            return {"outcome": "skipped", "detail": "no flat panel"}
+        panel = FlatPanel(self.client, name)
+        if not panel.has("CAP_PARK"):
+            return {"outcome": "skipped", "device": name, "detail": "no dust cap"}
+        result = await panel.close_cap(timeout=self.config.action_timeout)
+        return {"outcome": "already" if result.get("already") else "done", "device": name}
+
+    def _mount_locks_dome(self) -> bool:
+        name = self.roles.db.get_role("dome")
+        dev = self.client.devices.get(name) if name else None
+        prop = dev.properties.get("MOUNT_POLICY") if dev else None
+        return prop is not None and "MOUNT_LOCKS" in prop.on_switches()
