@@ -181,6 +181,11 @@ def render(discover: dict[str, Any]) -> str:
         out.append(f"        self.{ns} = {cls}(self)\n")
     if not groups:
         out.append("        pass\n")
+    from indiws.remote.connection import Connection
+
+    for name in [*groups, *(m["name"] for m in top)]:
+        if hasattr(Connection, py_name(name.split(".")[0])):
+            raise SystemExit(f"{name!r} clashes with Connection.{name}: rename one of them")
     for m in top:
         out.append("\n" + method_code(m, py_name(m["name"].replace(".", "_")), "    "))
     table = json.dumps({m["name"]: spec(m) for m in methods}, indent=4, sort_keys=True)

@@ -45,7 +45,16 @@ class CameraMethods(_Namespace):
 
         Answers the settings as camera.settings does.
         """
-        return await self._rpc("camera.configure", {"frame_type": frame_type, "binning": binning, "roi": roi, "gain": gain, "offset": offset})
+        return await self._rpc(
+            "camera.configure",
+            {
+                "frame_type": frame_type,
+                "binning": binning,
+                "roi": roi,
+                "gain": gain,
+                "offset": offset,
+            },
+        )
 
     async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
         """Connect the camera device (INDI CONNECTION); answers with its status.
@@ -95,7 +104,20 @@ class CameraMethods(_Namespace):
 
         Events: progress, action.started, action.progress, action.finished.
         """
-        return await self._rpc("camera.expose", {"duration": duration, "frame_type": frame_type, "binning": binning, "roi": roi, "gain": gain, "offset": offset, "timeout": timeout, "metadata": metadata}, on_progress)
+        return await self._rpc(
+            "camera.expose",
+            {
+                "duration": duration,
+                "frame_type": frame_type,
+                "binning": binning,
+                "roi": roi,
+                "gain": gain,
+                "offset": offset,
+                "timeout": timeout,
+                "metadata": metadata,
+            },
+            on_progress,
+        )
 
     async def info(self) -> dict[str, Any]:
         """Static facts and capabilities of the camera device.
@@ -137,7 +159,11 @@ class CameraMethods(_Namespace):
 
         Events: progress, action.started, action.progress, action.finished.
         """
-        return await self._rpc("camera.set_temperature", {"target": target, "wait": wait, "tolerance": tolerance, "timeout": timeout}, on_progress)
+        return await self._rpc(
+            "camera.set_temperature",
+            {"target": target, "wait": wait, "tolerance": tolerance, "timeout": timeout},
+            on_progress,
+        )
 
     async def settings(self) -> dict[str, Any]:
         """The frame settings now.
@@ -219,7 +245,9 @@ class FilterWheelMethods(_Namespace):
 
         Events: progress, action.started, action.progress, action.finished.
         """
-        return await self._rpc("filter_wheel.select", {"filter": filter, "timeout": timeout}, on_progress)
+        return await self._rpc(
+            "filter_wheel.select", {"filter": filter, "timeout": timeout}, on_progress
+        )
 
     async def status(self) -> dict[str, Any]:
         """The filter wheel's brief state; never an error for a missing device.
@@ -304,7 +332,9 @@ class FocuserMethods(_Namespace):
 
         Events: progress, action.started, action.progress, action.finished.
         """
-        return await self._rpc("focuser.move_to", {"position": position, "timeout": timeout}, on_progress)
+        return await self._rpc(
+            "focuser.move_to", {"position": position, "timeout": timeout}, on_progress
+        )
 
     async def position(self) -> dict[str, Any]:
         """{position (steps; null without absolute positions), moving}."""
@@ -429,7 +459,11 @@ class TelescopeMethods(_Namespace):
 
         Events: progress, action.started, action.progress, action.finished.
         """
-        return await self._rpc("telescope.goto", {"ra": ra, "dec": dec, "epoch": epoch, "track": track, "timeout": timeout}, on_progress)
+        return await self._rpc(
+            "telescope.goto",
+            {"ra": ra, "dec": dec, "epoch": epoch, "track": track, "timeout": timeout},
+            on_progress,
+        )
 
     async def goto_altaz(
         self,
@@ -448,7 +482,11 @@ class TelescopeMethods(_Namespace):
 
         Events: progress, action.started, action.progress, action.finished.
         """
-        return await self._rpc("telescope.goto_altaz", {"alt": alt, "az": az, "track": track, "timeout": timeout}, on_progress)
+        return await self._rpc(
+            "telescope.goto_altaz",
+            {"alt": alt, "az": az, "track": track, "timeout": timeout},
+            on_progress,
+        )
 
     async def goto_hadec(
         self,
@@ -466,7 +504,11 @@ class TelescopeMethods(_Namespace):
 
         Events: progress, action.started, action.progress, action.finished.
         """
-        return await self._rpc("telescope.goto_hadec", {"ha": ha, "dec": dec, "track": track, "timeout": timeout}, on_progress)
+        return await self._rpc(
+            "telescope.goto_hadec",
+            {"ha": ha, "dec": dec, "track": track, "timeout": timeout},
+            on_progress,
+        )
 
     async def guide_rate(self) -> dict[str, Any]:
         """Guide rates as a fraction of sidereal (GUIDE_RATE): {ra, dec}."""
@@ -546,7 +588,10 @@ class TelescopeMethods(_Namespace):
 
         Events: action.started, action.finished.
         """
-        return await self._rpc("telescope.pulse_guide", {"direction": direction, "duration_ms": duration_ms, "timeout": timeout})
+        return await self._rpc(
+            "telescope.pulse_guide",
+            {"direction": direction, "duration_ms": duration_ms, "timeout": timeout},
+        )
 
     async def set_guide_rate(
         self,
@@ -582,7 +627,10 @@ class TelescopeMethods(_Namespace):
         Latitude -90..90, longitude east positive (-180..180, or 0..360),
         elevation in metres. Answers the site as get_site does.
         """
-        return await self._rpc("telescope.set_site", {"latitude": latitude, "longitude": longitude, "elevation": elevation})
+        return await self._rpc(
+            "telescope.set_site",
+            {"latitude": latitude, "longitude": longitude, "elevation": elevation},
+        )
 
     async def set_slew_rate(self, rate: int | str) -> dict[str, Any]:
         """Choose the rate of manual moves: an index (0 = slowest) or a name or label.
@@ -725,80 +773,37 @@ class Methods:
 
 #: Each method's params, required params, defaults and events.
 METHODS: dict[str, dict[str, Any]] = {
-    "actions": {
-        "defaults": {
-            "role": None
-        },
-        "events": [],
-        "params": [
-            "role"
-        ],
-        "required": []
-    },
+    "actions": {"defaults": {"role": None}, "events": [], "params": ["role"], "required": []},
     "assign": {
-        "defaults": {
-            "connect": True
-        },
+        "defaults": {"connect": True},
         "events": [],
-        "params": [
-            "role",
-            "device",
-            "connect"
-        ],
-        "required": [
-            "role",
-            "device"
-        ]
+        "params": ["role", "device", "connect"],
+        "required": ["role", "device"],
     },
-    "camera.abort": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "camera.abort": {"defaults": {}, "events": [], "params": [], "required": []},
     "camera.configure": {
         "defaults": {
             "binning": None,
             "frame_type": None,
             "gain": None,
             "offset": None,
-            "roi": None
+            "roi": None,
         },
         "events": [],
-        "params": [
-            "frame_type",
-            "binning",
-            "roi",
-            "gain",
-            "offset"
-        ],
-        "required": []
+        "params": ["frame_type", "binning", "roi", "gain", "offset"],
+        "required": [],
     },
     "camera.connect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
     "camera.disconnect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
     "camera.expose": {
         "defaults": {
@@ -808,14 +813,9 @@ METHODS: dict[str, dict[str, Any]] = {
             "metadata": None,
             "offset": None,
             "roi": None,
-            "timeout": None
+            "timeout": None,
         },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
         "params": [
             "duration",
             "frame_type",
@@ -824,655 +824,224 @@ METHODS: dict[str, dict[str, Any]] = {
             "gain",
             "offset",
             "timeout",
-            "metadata"
+            "metadata",
         ],
-        "required": [
-            "duration"
-        ]
+        "required": ["duration"],
     },
-    "camera.info": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "camera.sensor_info": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "camera.set_cooler": {
-        "defaults": {},
-        "events": [],
-        "params": [
-            "on"
-        ],
-        "required": [
-            "on"
-        ]
-    },
+    "camera.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.sensor_info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.set_cooler": {"defaults": {}, "events": [], "params": ["on"], "required": ["on"]},
     "camera.set_temperature": {
-        "defaults": {
-            "timeout": None,
-            "tolerance": 0.5,
-            "wait": False
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "target",
-            "wait",
-            "tolerance",
-            "timeout"
-        ],
-        "required": [
-            "target"
-        ]
+        "defaults": {"timeout": None, "tolerance": 0.5, "wait": False},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["target", "wait", "tolerance", "timeout"],
+        "required": ["target"],
     },
-    "camera.settings": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "camera.status": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "camera.temperature": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "camera.settings": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.temperature": {"defaults": {}, "events": [], "params": [], "required": []},
     "filter_wheel.connect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
-    "filter_wheel.current": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "filter_wheel.current": {"defaults": {}, "events": [], "params": [], "required": []},
     "filter_wheel.disconnect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
-    "filter_wheel.filters": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "filter_wheel.info": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "filter_wheel.filters": {"defaults": {}, "events": [], "params": [], "required": []},
+    "filter_wheel.info": {"defaults": {}, "events": [], "params": [], "required": []},
     "filter_wheel.rename": {
         "defaults": {},
         "events": [],
-        "params": [
-            "names"
-        ],
-        "required": [
-            "names"
-        ]
+        "params": ["names"],
+        "required": ["names"],
     },
     "filter_wheel.select": {
-        "defaults": {
-            "timeout": 60.0
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "filter",
-            "timeout"
-        ],
-        "required": [
-            "filter"
-        ]
+        "defaults": {"timeout": 60.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["filter", "timeout"],
+        "required": ["filter"],
     },
-    "filter_wheel.status": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "focuser.abort": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "filter_wheel.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.abort": {"defaults": {}, "events": [], "params": [], "required": []},
     "focuser.connect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
     "focuser.disconnect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
-    "focuser.info": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "focuser.max": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "focuser.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.max": {"defaults": {}, "events": [], "params": [], "required": []},
     "focuser.move_by": {
-        "defaults": {
-            "timeout": 120.0
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "steps",
-            "timeout"
-        ],
-        "required": [
-            "steps"
-        ]
+        "defaults": {"timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["steps", "timeout"],
+        "required": ["steps"],
     },
     "focuser.move_to": {
-        "defaults": {
-            "timeout": 120.0
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "position",
-            "timeout"
-        ],
-        "required": [
-            "position"
-        ]
+        "defaults": {"timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["position", "timeout"],
+        "required": ["position"],
     },
-    "focuser.position": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "focuser.status": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "focuser.position": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.status": {"defaults": {}, "events": [], "params": [], "required": []},
     "focuser.sync": {
         "defaults": {},
         "events": [],
-        "params": [
-            "position"
-        ],
-        "required": [
-            "position"
-        ]
+        "params": ["position"],
+        "required": ["position"],
     },
-    "focuser.temperature": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "focuser.temperature": {"defaults": {}, "events": [], "params": [], "required": []},
     "guider.connect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
     "guider.disconnect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
-    "guider.info": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "guider.status": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "release": {
-        "defaults": {},
-        "events": [],
-        "params": [
-            "role"
-        ],
-        "required": [
-            "role"
-        ]
-    },
-    "roles": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "status": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "telescope.abort": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "guider.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guider.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "release": {"defaults": {}, "events": [], "params": ["role"], "required": ["role"]},
+    "roles": {"defaults": {}, "events": [], "params": [], "required": []},
+    "status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.abort": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.connect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
     "telescope.disconnect": {
-        "defaults": {
-            "timeout": 30.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
-    "telescope.get_site": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "telescope.get_site": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.goto": {
-        "defaults": {
-            "epoch": "J2000",
-            "timeout": 300.0,
-            "track": True
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "ra",
-            "dec",
-            "epoch",
-            "track",
-            "timeout"
-        ],
-        "required": [
-            "ra",
-            "dec"
-        ]
+        "defaults": {"epoch": "J2000", "timeout": 300.0, "track": True},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["ra", "dec", "epoch", "track", "timeout"],
+        "required": ["ra", "dec"],
     },
     "telescope.goto_altaz": {
-        "defaults": {
-            "timeout": 300.0,
-            "track": False
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "alt",
-            "az",
-            "track",
-            "timeout"
-        ],
-        "required": [
-            "alt",
-            "az"
-        ]
+        "defaults": {"timeout": 300.0, "track": False},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["alt", "az", "track", "timeout"],
+        "required": ["alt", "az"],
     },
     "telescope.goto_hadec": {
-        "defaults": {
-            "timeout": 300.0,
-            "track": True
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "ha",
-            "dec",
-            "track",
-            "timeout"
-        ],
-        "required": [
-            "ha",
-            "dec"
-        ]
+        "defaults": {"timeout": 300.0, "track": True},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["ha", "dec", "track", "timeout"],
+        "required": ["ha", "dec"],
     },
-    "telescope.guide_rate": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "telescope.guide_rate": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.home": {
-        "defaults": {
-            "timeout": 300.0
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 300.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
-    "telescope.info": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "telescope.info": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.move": {
-        "defaults": {
-            "duration": None
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "direction",
-            "duration"
-        ],
-        "required": [
-            "direction"
-        ]
+        "defaults": {"duration": None},
+        "events": ["action.started", "action.finished"],
+        "params": ["direction", "duration"],
+        "required": ["direction"],
     },
     "telescope.park": {
-        "defaults": {
-            "timeout": 300.0
-        },
-        "events": [
-            "progress",
-            "action.started",
-            "action.progress",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
+        "defaults": {"timeout": 300.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
     },
-    "telescope.position": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "telescope.position": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.pulse_guide": {
-        "defaults": {
-            "timeout": None
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "direction",
-            "duration_ms",
-            "timeout"
-        ],
-        "required": [
-            "direction",
-            "duration_ms"
-        ]
+        "defaults": {"timeout": None},
+        "events": ["action.started", "action.finished"],
+        "params": ["direction", "duration_ms", "timeout"],
+        "required": ["direction", "duration_ms"],
     },
     "telescope.set_guide_rate": {
-        "defaults": {
-            "dec": None,
-            "ra": None
-        },
+        "defaults": {"dec": None, "ra": None},
         "events": [],
-        "params": [
-            "ra",
-            "dec"
-        ],
-        "required": []
+        "params": ["ra", "dec"],
+        "required": [],
     },
     "telescope.set_park": {
-        "defaults": {
-            "option": None,
-            "position": None
-        },
+        "defaults": {"option": None, "position": None},
         "events": [],
-        "params": [
-            "option",
-            "position"
-        ],
-        "required": []
+        "params": ["option", "position"],
+        "required": [],
     },
     "telescope.set_site": {
-        "defaults": {
-            "elevation": None,
-            "latitude": None,
-            "longitude": None
-        },
+        "defaults": {"elevation": None, "latitude": None, "longitude": None},
         "events": [],
-        "params": [
-            "latitude",
-            "longitude",
-            "elevation"
-        ],
-        "required": []
+        "params": ["latitude", "longitude", "elevation"],
+        "required": [],
     },
     "telescope.set_slew_rate": {
         "defaults": {},
         "events": [],
-        "params": [
-            "rate"
-        ],
-        "required": [
-            "rate"
-        ]
+        "params": ["rate"],
+        "required": ["rate"],
     },
     "telescope.set_time": {
-        "defaults": {
-            "utc": None
-        },
+        "defaults": {"utc": None},
         "events": [],
-        "params": [
-            "utc"
-        ],
-        "required": []
+        "params": ["utc"],
+        "required": [],
     },
     "telescope.set_track_mode": {
         "defaults": {},
         "events": [],
-        "params": [
-            "mode"
-        ],
-        "required": [
-            "mode"
-        ]
+        "params": ["mode"],
+        "required": ["mode"],
     },
     "telescope.set_track_rate": {
-        "defaults": {
-            "dec": None,
-            "ra": None
-        },
+        "defaults": {"dec": None, "ra": None},
         "events": [],
-        "params": [
-            "ra",
-            "dec"
-        ],
-        "required": []
+        "params": ["ra", "dec"],
+        "required": [],
     },
-    "telescope.set_tracking": {
-        "defaults": {},
-        "events": [],
-        "params": [
-            "on"
-        ],
-        "required": [
-            "on"
-        ]
-    },
-    "telescope.slew_rates": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
-    "telescope.status": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "telescope.set_tracking": {"defaults": {}, "events": [], "params": ["on"], "required": ["on"]},
+    "telescope.slew_rates": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.status": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.stop": {
-        "defaults": {
-            "direction": None
-        },
+        "defaults": {"direction": None},
         "events": [],
-        "params": [
-            "direction"
-        ],
-        "required": []
+        "params": ["direction"],
+        "required": [],
     },
     "telescope.sync": {
-        "defaults": {
-            "epoch": "J2000"
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "ra",
-            "dec",
-            "epoch"
-        ],
-        "required": [
-            "ra",
-            "dec"
-        ]
+        "defaults": {"epoch": "J2000"},
+        "events": ["action.started", "action.finished"],
+        "params": ["ra", "dec", "epoch"],
+        "required": ["ra", "dec"],
     },
-    "telescope.track_modes": {
-        "defaults": {},
-        "events": [],
-        "params": [],
-        "required": []
-    },
+    "telescope.track_modes": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.unpark": {
-        "defaults": {
-            "timeout": 60.0
-        },
-        "events": [
-            "action.started",
-            "action.finished"
-        ],
-        "params": [
-            "timeout"
-        ],
-        "required": []
-    }
+        "defaults": {"timeout": 60.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
 }

@@ -34,6 +34,7 @@ __all__ = [
     "ActionCall",
     "Connection",
     "ConnectionLost",
+    "EventStream",
     "Notification",
     "ProgressCallback",
     "RemoteError",
@@ -142,6 +143,33 @@ class ActionCall:
         return self._future.__await__()
 
 
+class EventStream:
+    """Notifications from the moment it was made; bounded (the oldest go first)."""
+
+    def __init__(self, registry: list[Any], methods: frozenset[str]) -> None:
+        self._registry = registry
+        self._entry = (methods, asyncio.Queue[Notification](EVENT_QUEUE))
+        registry.append(self._entry)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> Notification:
+        if self._entry not in self._registry:
+            raise StopAsyncIteration
+        return await self._entry[1].get()
+
+    def close(self) -> None:
+        if self._entry in self._registry:
+            self._registry.remove(self._entry)
+
+    async def __aenter__(self) -> EventStream:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Connection:
     """A kept-open connection to a service; see the module's doc."""
 
@@ -157,7 +185,8 @@ class Connection:
         self.token = token if token is not None else (os.environ.get("INDIWS_TOKEN") or None)
         self.reconnect = reconnect
         self.open_timeout = open_timeout
-        self.status: dict[str, Any] | None = None  # the latest ``status`` notification
+        #: The latest ``status`` notification's params (``status()`` asks now).
+        self.last_status: dict[str, Any] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, tuple[asyncio.Future[Any], ActionCall]] = {}
         self._listeners: dict[str, list[Callable[[Notification], Any]]] = {}
@@ -303,7 +332,7 @@ class Connection:
                 entry[1]._progress({k: v for k, v in params.items() if k != "id"})
             return
         if method == "status":
-            self.status = params
+            self.last_status = params
         self._emit(Notification(method, params))
 
     def _emit(self, note: Notification) -> None:
@@ -326,15 +355,11 @@ class Connection:
         self._listeners.setdefault(method, []).append(callback)
         return lambda: self._listeners.get(method, []).remove(callback)
 
-    async def events(self, *methods: str) -> AsyncIterator[Notification]:
-        """The notifications (of these methods, or all) from now on."""
-        entry = (frozenset(methods), asyncio.Queue[Notification](EVENT_QUEUE))
-        self._queues.append(entry)
-        try:
-            while True:
-                yield await entry[1].get()
-        finally:
-            self._queues.remove(entry)
+    def events(self, *methods: str) -> EventStream:
+        """The notifications (of these methods, or all) from now on, as an
+        async iterator (``async for note in obs.events("action.finished")``);
+        ``close()`` it, or use it in ``async with``, to stop receiving."""
+        return EventStream(self._queues, frozenset(methods))
 
     # Calling --------------------------------------------------------------
 
