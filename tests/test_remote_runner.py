@@ -54,6 +54,10 @@ server = module_indiserver(
 async def _service(indi: IndiServerProcess, data: Path) -> RunningService:
     running = await start_service(indi, data)
     await assign_roles(running)
+    # Start cooling to the plan's -10 °C now, so that the plan's wait for it is
+    # short (the simulator cools at about 0.5 °C/s); the plan still waits.
+    async with Observatory(running.url) as obs:
+        await obs.camera.set_temperature(-10)
     return running
 
 
@@ -115,6 +119,21 @@ def first_run(
     code, stdout, stderr = asyncio.run(go())
     assert code == 0, stdout + stderr
     return out, code, stdout
+
+
+async def test_a_catalogue_name_alone_slews_to_the_object(
+    svc: RunningService, tmp_path: Path
+) -> None:
+    result = await _run(
+        svc, "targets:\n  - name: M31\n    exposures: [{duration: 0.1}]\n", tmp_path / "out"
+    )
+    assert result.exit_code == 0, result.message
+    async with Observatory(svc.url) as obs:
+        pos = await obs.telescope.position()
+    assert pos["ra_j2000"] == pytest.approx(0.7123, abs=0.01)  # M31: 00h42m44s
+    assert pos["dec_j2000"] == pytest.approx(41.269, abs=0.1)  # +41°16'
+    header = fits.getheader(tmp_path / "out" / "M31_nofilter_0.1s_0001.fits")
+    assert header["OBJECT"] == "M31" and header["OBJCTDEC"].startswith("+41 16")
 
 
 def test_plan_as_written_takes_five_frames(first_run: tuple[Path, int, str]) -> None:
@@ -214,21 +233,6 @@ async def test_plan_errors_are_refused_before_anything_moves(
     assert not list((tmp_path / "out").glob("*.fits"))
 
 
-async def test_a_catalogue_name_alone_slews_to_the_object(
-    svc: RunningService, tmp_path: Path
-) -> None:
-    result = await _run(
-        svc, "targets:\n  - name: M31\n    exposures: [{duration: 0.1}]\n", tmp_path / "out"
-    )
-    assert result.exit_code == 0, result.message
-    async with Observatory(svc.url) as obs:
-        pos = await obs.telescope.position()
-    assert pos["ra_j2000"] == pytest.approx(0.7123, abs=0.01)  # M31: 00h42m44s
-    assert pos["dec_j2000"] == pytest.approx(41.269, abs=0.1)  # +41°16'
-    header = fits.getheader(tmp_path / "out" / "M31_nofilter_0.1s_0001.fits")
-    assert header["OBJECT"] == "M31" and header["OBJCTDEC"].startswith("+41 16")
-
-
 async def test_sigint_aborts_the_exposure_and_leaves_a_consistent_manifest(
     svc: RunningService, server: IndiServerProcess, tmp_path: Path
 ) -> None:
@@ -290,11 +294,13 @@ async def test_failed_frame_is_recorded_and_the_run_goes_on(
         "  - name: Calibration\n"
         "    exposures:\n"
         "      - {frame_type: dark, duration: 5000}\n"  # past the simulator's 3600 s
-        "      - {frame_type: bias, duration: 0.01, count: 2}\n",
+        "      - {frame_type: bias, duration: 0.1, count: 2}\n",
         out,
     )
     assert result.exit_code == 1
-    assert result.failed == ["Calibration_dark_nofilter_5000s_0001.fits"]
+    assert result.failed == ["Calibration_dark_nofilter_5000s_0001.fits"], [
+        e.get("error") for e in _manifest(out)
+    ]
     assert len(result.taken) == 2 and result.missing == result.failed
     entries = _manifest(out)
     assert entries[0]["status"] == "failed" and "3600" in entries[0]["error"]
@@ -304,6 +310,7 @@ async def test_failed_frame_is_recorded_and_the_run_goes_on(
 async def test_repeat_dither_and_focuser_offsets(svc: RunningService, tmp_path: Path) -> None:
     async with Observatory(svc.url) as obs:
         base = (await obs.focuser.position())["position"]
+        here = await obs.telescope.position()  # the field: where the mount points (short slews)
         gotos: list = []
         obs.on(
             "action.started",
@@ -314,8 +321,8 @@ async def test_repeat_dither_and_focuser_offsets(svc: RunningService, tmp_path: 
             "focuser_offsets: {Red: 0, Green: 40}\n"
             "targets:\n"
             "  - name: Field\n"
-            f"    ra: {M42_RA}\n"
-            f"    dec: {M42_DEC}\n"
+            f"    ra: {here['ra_j2000']}\n"
+            f"    dec: {here['dec_j2000']}\n"
             "    repeat: 2\n"
             "    dither: {every: 2, offset: 20, settle: 0}\n"
             "    metadata: {OBSERVER: Tester}\n"

@@ -505,10 +505,14 @@ class Runner:
                     error=error,
                     last=attempts > self.retries,
                 )
+                lost = self.busy == "camera" and isinstance(exc, ConnectionLost)
+                self.busy = None
                 if isinstance(exc, ConnectionLost):
                     await self.obs.wait_connected(self.options.reconnect_timeout)
-                if self.busy == "camera":  # it may expose still: stop it before the next try
-                    self.busy = None
+                if lost:
+                    # The exposure outlives a dropped connection on the service:
+                    # stop it before the next try.  (After an error answer the
+                    # service has ended it; an abort then would hit the next one.)
                     with contextlib.suppress(RemoteError, ConnectionLost):
                         await self.obs.camera.abort()
                 continue
