@@ -481,7 +481,9 @@ class Runner:
         exp, target = frame.exposure, frame.target
         if exp.filter and exp.filter.casefold() != (self._filter or "").casefold():
             self.report("step", text=f"filter {exp.filter}")
-            await self._api(self.obs.filter_wheel.select, exp.filter)
+            # A slot number in the plan is a slot, not a filter named "3".
+            wanted: int | str = int(exp.filter) if exp.filter.isdigit() else exp.filter
+            await self._api(self.obs.filter_wheel.select, wanted)
             self._filter = exp.filter
             await self._focus_for(exp.filter)
         if exp.frame_type == "light" and target.dither and target.ra is not None:
