@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from remote_support import serve_on, vanish
 
 from indiws.remote import (
     ConnectionLost,
@@ -110,47 +111,24 @@ async def test_action_events_and_status_reach_listeners(
         await running.stop()
 
 
-async def _serve_on(indiserver: IndiServerProcess, data: Path, port: int, **config) -> object:
-    from indiws.service import Config, Service
-    from indiws.web.app import make_app, server_options
-
-    cfg = Config(
-        indi_host=indiserver.host,
-        indi_port=indiserver.port,
-        host="127.0.0.1",
-        port=port,
-        data_dir=data,
-        **config,
-    )
-    service = Service(cfg)
-    await service.start()
-    server = make_app(service).listen(port, "127.0.0.1", **server_options(cfg))
-    return RunningService(service, server, port)
-
-
 @pytest.mark.slow
 async def test_reconnects_after_the_service_restarts(
     indiserver: IndiServerProcess, tmp_path: Path
 ) -> None:
     port = free_port()
-    first = await _serve_on(indiserver, tmp_path / "data", port)
+    first = await serve_on(indiserver, tmp_path / "data", port)
     obs = Observatory(f"http://127.0.0.1:{port}")
     await obs.connect()
     try:
         assert await obs.roles()
-        # As when its process ends: the listening port and every socket close.
-        from indiws.web.highlevel import hub_for
-
-        for sock in list(hub_for(first.service).sockets):
-            sock.close()
-        await first.stop()
+        await vanish(first)
         for _ in range(100):
             if not obs.connected:
                 break
             await asyncio.sleep(0.05)
         with pytest.raises(ConnectionLost):
             await obs.roles()
-        second = await _serve_on(indiserver, tmp_path / "data", port)
+        second = await serve_on(indiserver, tmp_path / "data", port)
         try:
             await obs.wait_connected(20)
             assert "camera" in await obs.roles()

@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 from lightapt_support import assign_roles, module_indiserver
+from remote_support import serve_on, vanish
 
 from indiws.protocol import PropertyState
 from indiws.remote import Observatory
 from indiws.remote.plan import parse_plan
 from indiws.remote.runner import Manifest, Runner, RunOptions, RunResult
-from indiws.testing import IndiServerProcess, RunningService, start_service
+from indiws.testing import IndiServerProcess, RunningService, free_port, start_service
 
 pytestmark = pytest.mark.slow
 
@@ -251,16 +252,11 @@ async def test_sigint_aborts_the_exposure_and_leaves_a_consistent_manifest(
         stderr=subprocess.PIPE,
     )
     try:
-
-        def dark_running() -> bool:
-            prop = svc.service.client.devices[CCD].properties["CCD_EXPOSURE"]
-            return prop.state == PropertyState.BUSY and prop["CCD_EXPOSURE_VALUE"] > 5
-
-        for _ in range(400):  # the bias is written and the dark is running
-            if (out / Manifest.NAME).exists() and dark_running():
+        for _ in range(400):  # the bias is written
+            if (out / Manifest.NAME).exists():
                 break
             await asyncio.sleep(0.05)
-        assert dark_running()
+        await _exposing(svc, 5)  # and the dark is running
         proc.send_signal(signal.SIGINT)
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 30)
     finally:
@@ -268,6 +264,16 @@ async def test_sigint_aborts_the_exposure_and_leaves_a_consistent_manifest(
             proc.kill()
     assert proc.returncode == 130, stdout.decode() + stderr.decode()
     assert b"aborting the camera" in stdout
+    state = await _exposure_state(server)
+    assert state and state != "Busy", state
+    entries = _manifest(out)
+    assert [e["file"] for e in entries] == ["Calibration_bias_nofilter_0.01s_0001.fits"]
+    assert (out / entries[0]["file"]).is_file()
+    assert not list(out.glob("*dark*"))
+
+
+async def _exposure_state(server: IndiServerProcess) -> str:
+    """CCD_EXPOSURE's state as INDI's own indi_getprop reports it."""
     getprop = await asyncio.to_thread(
         subprocess.run,
         ["indi_getprop", "-p", str(server.port), "-t", "2", f"{CCD}.CCD_EXPOSURE._STATE"],
@@ -275,12 +281,57 @@ async def test_sigint_aborts_the_exposure_and_leaves_a_consistent_manifest(
         text=True,
         timeout=10,
     )
-    state = getprop.stdout
-    assert f"{CCD}.CCD_EXPOSURE._STATE=" in state and "Busy" not in state, state
-    entries = _manifest(out)
-    assert [e["file"] for e in entries] == ["Calibration_bias_nofilter_0.01s_0001.fits"]
-    assert (out / entries[0]["file"]).is_file()
-    assert not list(out.glob("*dark*"))
+    return getprop.stdout.strip().rpartition("=")[2]
+
+
+async def _exposing(running: RunningService, at_least: float) -> None:
+    """Until the CCD exposes (an exposure of more than ``at_least`` s)."""
+    for _ in range(400):
+        prop = running.service.client.devices[CCD].properties["CCD_EXPOSURE"]
+        if prop.state == PropertyState.BUSY and prop["CCD_EXPOSURE_VALUE"] > at_least:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the camera did not start exposing")
+
+
+async def test_service_lost_mid_run_is_waited_for_then_given_up(
+    server: IndiServerProcess, tmp_path: Path
+) -> None:
+    darks = (
+        "targets:\n  - name: Darks\n    exposures: [{frame_type: dark, duration: 2, count: 2}]\n"
+    )
+    port = free_port()
+    first = await serve_on(server, tmp_path / "data", port)
+    await assign_roles(first)
+    plan = parse_plan(darks, str(tmp_path / "plan.yaml"))
+    run = asyncio.ensure_future(
+        Runner(plan, RunOptions(url=first.url, out=tmp_path / "a", reconnect_timeout=30)).run()
+    )
+    await _exposing(first, 1)
+    await vanish(first)  # mid-exposure
+    await asyncio.sleep(0.5)
+    second = await serve_on(server, tmp_path / "data", port)  # the roles are remembered
+    try:
+        result = await asyncio.wait_for(run, 60)
+        assert result.exit_code == 0, result.message
+        assert result.taken == [
+            "Darks_dark_nofilter_2s_0001.fits",
+            "Darks_dark_nofilter_2s_0002.fits",
+        ]
+
+        # Gone for longer than allowed: a clear message and exit status 3.
+        run = asyncio.ensure_future(
+            Runner(plan, RunOptions(url=second.url, out=tmp_path / "b", reconnect_timeout=1)).run()
+        )
+        await _exposing(second, 1)
+    finally:
+        await vanish(second)
+    result = await asyncio.wait_for(run, 30)
+    assert result.exit_code == 3
+    assert "the service is gone" in result.message and "within 1 s" in result.message
+    for _ in range(50):  # the orphaned dark ends before the next test uses the camera
+        if await _exposure_state(server) != "Busy":
+            break
 
 
 async def test_failed_frame_is_recorded_and_the_run_goes_on(
