@@ -132,13 +132,15 @@ class Reporter:
             self.progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
-                TextColumn("{task.completed:.0f}/{task.total:.0f}"),
+                TextColumn("{task.fields[count]}"),
                 TimeRemainingColumn(),
                 console=self.console,
             )
             self.progress.start()
-            self.overall = self.progress.add_task("plan", total=len(todo))
-            self.current = self.progress.add_task("", total=1, visible=False)
+            self.overall = self.progress.add_task(
+                "plan", total=len(todo), count=f"0/{len(todo)} frames"
+            )
+            self.current = self.progress.add_task("", total=1, visible=False, count="")
 
     def on_target(self, target: Any, frames: list[Frame]) -> None:
         where = ""
@@ -179,6 +181,7 @@ class Reporter:
                 total=frame.exposure.duration,
                 completed=0,
                 visible=True,
+                count=f"0/{frame.exposure.duration:g} s",
             )
         else:
             self.line(f"  [{frame.number}/{self.total}] {self._name(frame)}: exposing{again}")
@@ -187,9 +190,9 @@ class Reporter:
         if self.progress is not None and self.current is not None:
             left = progress.get("time_left")
             if isinstance(left, int | float):
-                self.progress.update(
-                    self.current, completed=max(0.0, frame.exposure.duration - left)
-                )
+                done = max(0.0, frame.exposure.duration - left)
+                count = f"{done:.1f}/{frame.exposure.duration:g} s"
+                self.progress.update(self.current, completed=done, count=count)
 
     def on_frame(self, frame: Frame, entry: dict[str, Any]) -> None:
         if frame in self.left:
@@ -198,6 +201,10 @@ class Reporter:
         self.line(f"  saved {entry['file']} ({len(self.left)} frames left, about {rest})", "green")
         if self.progress is not None and self.overall is not None:
             self.progress.advance(self.overall)
+            task = self.progress.tasks[self.overall]
+            self.progress.update(
+                self.overall, count=f"{task.completed:.0f}/{task.total:.0f} frames"
+            )
 
     def on_retry(self, frame: Frame, attempt: int, error: str, last: bool) -> None:
         what = "failed, recorded as failed" if last else "failed, trying again"
