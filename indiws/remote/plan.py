@@ -437,6 +437,9 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else 0
         problem = getattr(exc, "problem", None) or str(exc)
+        context, where = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and where is not None:
+            problem = f"{context} (line {where.line + 1}): {problem}"
         raise PlanError([Problem("", line, f"not valid YAML: {problem}")], source) from None
     check = _Checker()
     top = check.section(data, "", 1, TOP_KEYS) if data is not None else None
@@ -673,16 +676,20 @@ def _exposure(check: _Checker, item: Any, path: str, line: int, plan: Plan) -> E
         plan.filter_lines.setdefault(filter_name.casefold(), []).append(
             (f"{path}.filter", _line_of(e, "filter", e.line))
         )
+    count = check.number(e, "count", path, default=1, low=1, high=100000, integer=True)
+    binning = check.number(e, "binning", path, default=1, low=1, high=16, integer=True)
+    gain = check.number(e, "gain", path)
+    offset = check.number(e, "offset", path)
     if duration is None:
         return None
     return Exposure(
         duration=duration,
-        count=check.number(e, "count", path, default=1, low=1, high=100000, integer=True),
+        count=count,
         filter=filter_name,
-        binning=check.number(e, "binning", path, default=1, low=1, high=16, integer=True),
+        binning=binning,
         frame_type=frame_type,
-        gain=check.number(e, "gain", path),
-        offset=check.number(e, "offset", path),
+        gain=gain,
+        offset=offset,
         path=path,
         line=e.line,
     )
