@@ -139,3 +139,18 @@ def test_altitude_and_next_rise_offline() -> None:
     noon = datetime(2026, 12, 1, 11, 0, tzinfo=UTC)
     rise = next_rise(5.588, -5.39, munich, 20, noon)
     assert rise is not None and noon < rise < noon + timedelta(hours=12)
+
+
+def test_run_subcommand_has_its_own_help() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "indiws", "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("usage: indiws run")
+    for option in ("--url", "--out", "--token", "--dry-run", "--retries", "--reconnect-timeout"):
+        assert option in proc.stdout
