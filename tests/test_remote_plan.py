@@ -4,6 +4,8 @@ their key path and line, frame names, the manifest on disk."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -142,9 +144,6 @@ def test_altitude_and_next_rise_offline() -> None:
 
 
 def test_run_subcommand_has_its_own_help() -> None:
-    import subprocess
-    import sys
-
     proc = subprocess.run(
         [sys.executable, "-m", "indiws", "run", "--help"],
         capture_output=True,

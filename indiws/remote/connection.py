@@ -381,6 +381,8 @@ class Connection:
         self._pending[rid] = (future, call)
         text = json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params or {}})
 
+        ws = self._ws
+
         async def send() -> None:
             try:
                 await ws.send(text)
@@ -388,7 +390,6 @@ class Connection:
                 if self._pending.pop(rid, None) and not future.done():
                     future.set_exception(ConnectionLost(f"the connection dropped: {method}"))
 
-        ws = self._ws
         task = asyncio.get_running_loop().create_task(send())
         future.add_done_callback(lambda _: task.cancel() if not task.done() else None)
         return call

@@ -252,6 +252,7 @@ class Runner:
         self._focus_base: int | None = None
         self._focus_offset = 0
         self._lights_since_dither = 0
+        self._dither_due = False
         self._site: Site | None = plan.site
         self._unparked = False
 
@@ -325,6 +326,8 @@ class Runner:
         except ServiceUnavailable as exc:
             self.result.exit_code = EXIT_SERVICE
             self.result.message = f"the service is gone: {exc}"
+        except RemoteError as exc:  # a step the run cannot go on without
+            self.result.exit_code, self.result.message = EXIT_FAILED, f"the run stopped: {exc}"
         except asyncio.CancelledError:
             await self._abort()
             self.result.exit_code, self.result.message = EXIT_INTERRUPTED, "interrupted"
@@ -381,7 +384,11 @@ class Runner:
         if self.plan.park and todo:
             self.report("step", text="parking the mount")
             self.busy = "telescope"
-            await self._api(self.obs.telescope.park)
+            try:
+                await self._api(self.obs.telescope.park)
+            except RemoteError as exc:
+                self.result.exit_code = EXIT_FAILED
+                self.result.message = f"parking the mount failed: {exc}"
             self.busy = None
 
     async def _setup(self) -> None:
@@ -401,13 +408,16 @@ class Runner:
                 + (" (waiting)" if cam.wait_cooling else ""),
             )
             self.busy = "camera"
-            await self._api(
-                self.obs.camera.set_temperature,
-                cam.temperature,
-                wait=cam.wait_cooling,
-                tolerance=cam.tolerance,
-                timeout=cam.cooling_timeout if cam.wait_cooling else None,
-            )
+            try:
+                await self._api(
+                    self.obs.camera.set_temperature,
+                    cam.temperature,
+                    wait=cam.wait_cooling,
+                    tolerance=cam.tolerance,
+                    timeout=cam.cooling_timeout if cam.wait_cooling else None,
+                )
+            except RemoteError as exc:  # frames at another temperature beat no frames
+                self.report("note", text=f"cooling did not get there ({exc}); going on")
             self.busy = None
         if self.plan.start is not None:
             await self._wait_until(self.plan.start, "the plan's start")
@@ -443,8 +453,14 @@ class Runner:
                 self._skip(target, todo, f"it rises above {target.min_altitude:g}° too late")
                 return
         self._lights_since_dither = 0
+        self._dither_due = False
         if sky:
-            await self._goto(target, target.ra, target.dec)  # type: ignore[arg-type]
+            try:
+                await self._goto(target, target.ra, target.dec)  # type: ignore[arg-type]
+            except RemoteError as exc:
+                self.busy = None
+                self._skip(target, todo, f"the slew failed: {exc}")
+                return
         for frame in todo:
             await self._frame(frame)
 
@@ -479,22 +495,17 @@ class Runner:
 
     async def _frame(self, frame: Frame) -> None:
         exp, target = frame.exposure, frame.target
-        if exp.filter and exp.filter.casefold() != (self._filter or "").casefold():
-            self.report("step", text=f"filter {exp.filter}")
-            # A slot number in the plan is a slot, not a filter named "3".
-            wanted: int | str = int(exp.filter) if exp.filter.isdigit() else exp.filter
-            await self._api(self.obs.filter_wheel.select, wanted)
-            self._filter = exp.filter
-            await self._focus_for(exp.filter)
         if exp.frame_type == "light" and target.dither and target.ra is not None:
             if self._lights_since_dither >= target.dither.every:
-                await self._dither(target)
+                self._dither_due = True  # before this frame, after `every` light frames
+                self._lights_since_dither = 0
             self._lights_since_dither += 1
         attempts = 0
         error = ""
         while attempts <= self.retries:
             attempts += 1
             try:
+                await self._prepare(frame)
                 entry = await self._expose(frame, attempts)
             except (RemoteError, ConnectionLost, OSError, ValueError) as exc:
                 if isinstance(exc, RemoteError) and exc.name in ("invalid_params", "invalid_value"):
@@ -533,6 +544,22 @@ class Runner:
         )
         self.result.failed.append(frame.file)
 
+    async def _prepare(self, frame: Frame) -> None:
+        """The filter (with its focuser offset) and a due dither, before exposing."""
+        exp, target = frame.exposure, frame.target
+        if exp.filter and exp.filter.casefold() != (self._filter or "").casefold():
+            self.report("step", text=f"filter {exp.filter}")
+            # A slot number in the plan is a slot, not a filter named "3".
+            wanted: int | str = int(exp.filter) if exp.filter.isdigit() else exp.filter
+            self._filter = None  # unknown until the wheel says it is there
+            await self._api(self.obs.filter_wheel.select, wanted)
+            self._filter = exp.filter
+        if exp.filter:
+            await self._focus_for(exp.filter)
+        if self._dither_due:
+            await self._dither(target)
+            self._dither_due = False
+
     async def _focus_for(self, name: str) -> None:
         if self._focus_base is None or not self.plan.focuser_offsets:
             return
@@ -555,7 +582,6 @@ class Runner:
         await self._goto(target, target.ra + d_ra, target.dec + d_dec, dither=True)
         if target.dither.settle:
             await asyncio.sleep(target.dither.settle)
-        self._lights_since_dither = 0
 
     def _describe(self, frame: Frame) -> dict[str, Any]:
         exp, target = frame.exposure, frame.target

@@ -45,10 +45,8 @@ class _Blocking:
             blocking.__doc__ = value.__doc__
             blocking.__name__ = name
             return blocking
-        if hasattr(value, "_rpc") and not callable(value):
+        if hasattr(value, "_rpc") and not callable(value):  # obs.camera, obs.telescope, ...
             return _Blocking(value, self._loop)
-        if callable(value) and name.startswith("_rpc"):
-            raise AttributeError(name)
         return value
 
 
