@@ -18,6 +18,8 @@ import argparse
 import asyncio
 import json
 import keyword
+import shutil
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -198,6 +200,23 @@ def render(discover: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def formatted(text: str) -> str:
+    """``ruff format`` the module when ruff is installed (it is with the test extras)."""
+    ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
+    try:
+        proc = subprocess.run(
+            [ruff, "format", "--stdin-filename", str(OUT), "-"],
+            input=text,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+    except OSError:
+        return text
+    return proc.stdout if proc.returncode == 0 else text
+
+
 async def discover_embedded() -> dict[str, Any]:
     from indiws.remote.connection import Connection
     from indiws.testing import start_embedded_service
@@ -229,7 +248,7 @@ def main() -> int:
         discover = asyncio.run(discover_url(args.url, args.token))
     else:
         discover = asyncio.run(discover_embedded())
-    text = render(discover)
+    text = formatted(render(discover))
     if args.check:
         stale = not args.out.exists() or args.out.read_text() != text
         print(f"{args.out} is {'stale: run scripts/gen_remote.py' if stale else 'up to date'}")
