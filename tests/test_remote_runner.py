@@ -59,6 +59,12 @@ async def _service(indi: IndiServerProcess, data: Path) -> RunningService:
     # short (the simulator cools at about 0.5 °C/s); the plan still waits.
     async with Observatory(running.url) as obs:
         await obs.camera.set_temperature(-10)
+    # An exposure left running by an earlier test (its service vanished) ends first.
+    ccd = running.service.client.devices[CCD]
+    for _ in range(100):
+        if ccd.properties["CCD_EXPOSURE"].state != PropertyState.BUSY:
+            break
+        await asyncio.sleep(0.1)
     return running
 
 
@@ -329,10 +335,6 @@ async def test_service_lost_mid_run_is_waited_for_then_given_up(
     result = await asyncio.wait_for(run, 30)
     assert result.exit_code == 3
     assert "the service is gone" in result.message and "within 1 s" in result.message
-    for _ in range(50):  # the orphaned dark ends before the next test uses the camera
-        if await _exposure_state(server) in ("Ok", "Idle", "Alert"):
-            break
-        await asyncio.sleep(0.1)
 
 
 async def test_failed_frame_is_recorded_and_the_run_goes_on(
