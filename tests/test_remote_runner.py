@@ -227,7 +227,7 @@ async def test_plan_errors_are_refused_before_anything_moves(
         )
         assert result.exit_code == 2
         assert (
-            "plan.yaml:5: targets[0].exposures[1].filter: the filter wheel has no filter 'ha'"
+            "plan.yaml:5: targets[0].exposures[1].filter: the filter wheel has no filter 'Ha'"
             in (result.message)
         )
         after = await obs.telescope.position()

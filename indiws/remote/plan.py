@@ -376,7 +376,7 @@ class Plan:
     metadata: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
     source: str = "plan"
-    #: Line of each filter name used, for errors found against the service.
+    #: Where each filter name is used (key path, line), for errors found against the service.
     filter_lines: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
 
@@ -498,7 +498,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
                 )
                 if steps is not None:
                     plan.focuser_offsets[str(name)] = steps
-                    plan.filter_lines.setdefault(str(name).casefold(), []).append(
+                    plan.filter_lines.setdefault(str(name), []).append(
                         (f"focuser_offsets.{name}", _line_of(f, name, line))
                     )
     targets = top.get("targets")
@@ -673,7 +673,7 @@ def _exposure(check: _Checker, item: Any, path: str, line: int, plan: Plan) -> E
             frame_type = value
     filter_name = check.text(e, "filter", path)
     if filter_name is not None:
-        plan.filter_lines.setdefault(filter_name.casefold(), []).append(
+        plan.filter_lines.setdefault(filter_name, []).append(
             (f"{path}.filter", _line_of(e, "filter", e.line))
         )
     count = check.number(e, "count", path, default=1, low=1, high=100000, integer=True)

@@ -294,7 +294,8 @@ class Runner:
                 names = {str(f["name"]).casefold() for f in wheel}
                 listed = ", ".join(str(f["name"]) for f in wheel)
                 for name, uses in self.plan.filter_lines.items():
-                    if name not in names and not (name.isdigit() and 1 <= int(name) <= len(wheel)):
+                    slot = name.isdigit() and 1 <= int(name) <= len(wheel)
+                    if name.casefold() not in names and not slot:
                         for path, line in uses:
                             problems.append(
                                 Problem(
@@ -312,11 +313,11 @@ class Runner:
 
     async def run(self) -> RunResult:
         """Connect, check, take every frame left; the result says how it ended."""
-        self.out.mkdir(parents=True, exist_ok=True)
         self.manifest.load()
         try:
             await self._connect()
             await self.check()
+            self.out.mkdir(parents=True, exist_ok=True)
             await self._take_all()
             if not self.result.message:
                 self.result.message = "plan done"
