@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="indiws",
         description="Serve INDI devices (telescopes, cameras, focusers, filter wheels, ...) "
         "over HTTP and WebSocket.",
+        epilog="To run an imaging plan through a service: indiws run PLAN (indiws run --help).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"indiws {__version__}")
@@ -351,6 +352,11 @@ def _setup_exit(exc: Exception) -> NoReturn:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["run"]:  # `indiws run PLAN`: the plan runner, a client of a service
+        from .remote.cli import main as run_plan
+
+        return run_plan(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     check_args(parser, args)

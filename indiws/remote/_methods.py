@@ -1,0 +1,1047 @@
+"""Typed calls of every ``/ws/indi_client/`` method (generated: do not edit).
+
+Made by ``scripts/gen_remote.py`` from the service's ``rpc.discover``; run it
+again after adding or changing a method (docs/client.md).
+"""
+
+# ruff: noqa: E501
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from .connection import ProgressCallback
+
+__all__ = ["METHODS", "Methods"]
+
+
+class _Namespace:
+    """The methods of one role (``obs.telescope``), calling through the connection."""
+
+    def __init__(self, owner: Any) -> None:
+        self._rpc = owner._rpc
+
+
+class CameraMethods(_Namespace):
+    """``camera.*`` methods."""
+
+    async def abort(self) -> dict[str, Any]:
+        """Abort the exposure (CCD_ABORT_EXPOSURE); answers once the camera stopped.
+
+        The running camera.expose (and a set_temperature wait) end with the
+        aborted error. Result: {aborted, interrupted, stopped}.
+        """
+        return await self._rpc("camera.abort", {})
+
+    async def configure(
+        self,
+        frame_type: Literal["light", "dark", "flat", "bias"] | None = None,
+        binning: int | list[int] | None = None,
+        roi: list[int] | Literal["full"] | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+    ) -> dict[str, Any]:
+        """Change frame settings without exposing (all checked before any is sent).
+
+        Answers the settings as camera.settings does.
+        """
+        return await self._rpc(
+            "camera.configure",
+            {
+                "frame_type": frame_type,
+                "binning": binning,
+                "roi": roi,
+                "gain": gain,
+                "offset": offset,
+            },
+        )
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the camera device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("camera.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the camera device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("camera.disconnect", {"timeout": timeout})
+
+    async def expose(
+        self,
+        duration: float,
+        frame_type: Literal["light", "dark", "flat", "bias"] = "light",
+        binning: int | list[int] | None = None,
+        roi: list[int] | Literal["full"] | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+        timeout: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Take one exposure; answers once the frame has arrived and is stored.
+
+        duration in seconds (the driver's range); binning an integer or [x, y];
+        roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
+        the camera has them; settings left out stay as they are. timeout defaults
+        to duration + 120 s. metadata is stored with the frame. Progress:
+        {state: exposing|downloading|downloaded|saving, time_left, duration}.
+        Result: {blob_id, url (/blobs/<id>), preview_url, preview_jpg_url, size,
+        format, content_type, path, created, duration, frame_type, binning, roi,
+        gain, offset, filter, temperature, started, elapsed}. Errors:
+        invalid_value, busy (already exposing), aborted, timeout, action_failed.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "camera.expose",
+            {
+                "duration": duration,
+                "frame_type": frame_type,
+                "binning": binning,
+                "roi": roi,
+                "gain": gain,
+                "offset": offset,
+                "timeout": timeout,
+                "metadata": metadata,
+            },
+            on_progress,
+        )
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the camera device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("camera.info", {})
+
+    async def sensor_info(self) -> dict[str, Any]:
+        """The sensor (CCD_INFO): size in pixels, pixel size, bits per pixel.
+
+        {max_x, max_y (pixels), pixel_size, pixel_size_x, pixel_size_y (µm),
+        bits_per_pixel}.
+        """
+        return await self._rpc("camera.sensor_info", {})
+
+    async def set_cooler(self, on: bool) -> dict[str, Any]:
+        """Turn the cooler on or off (CCD_COOLER); answers the temperature as camera.temperature."""
+        return await self._rpc("camera.set_cooler", {"on": on})
+
+    async def set_temperature(
+        self,
+        target: float,
+        wait: bool = False,
+        tolerance: float = 0.5,
+        timeout: float | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Set the sensor's target temperature (°C).
+
+        Without wait it answers once the driver took the target; with wait, once
+        the temperature is within tolerance °C (progress: {state: cooling|warming,
+        temperature, target, delta}; timeout default 15 min, the cooler keeps its
+        target after a timeout). Result: {target, reached?, temperature, ramping,
+        cooler, cooler_power}.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "camera.set_temperature",
+            {"target": target, "wait": wait, "tolerance": tolerance, "timeout": timeout},
+            on_progress,
+        )
+
+    async def settings(self) -> dict[str, Any]:
+        """The frame settings now.
+
+        {frame_type, binning [x, y], roi [x, y, width, height], gain, offset,
+        upload_mode, transfer_format, compression}.
+        """
+        return await self._rpc("camera.settings", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The camera's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("camera.status", {})
+
+    async def temperature(self) -> dict[str, Any]:
+        """Sensor temperature now: {temperature (°C), ramping, cooler, cooler_power}."""
+        return await self._rpc("camera.temperature", {})
+
+
+class FilterWheelMethods(_Namespace):
+    """``filter_wheel.*`` methods."""
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the filter wheel device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("filter_wheel.connect", {"timeout": timeout})
+
+    async def current(self) -> dict[str, Any]:
+        """The slot now: {slot, name, moving}."""
+        return await self._rpc("filter_wheel.current", {})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the filter wheel device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("filter_wheel.disconnect", {"timeout": timeout})
+
+    async def filters(self) -> list[dict[str, Any]]:
+        """Every slot with its name: [{slot, name}]."""
+        return await self._rpc("filter_wheel.filters", {})
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the filter wheel device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("filter_wheel.info", {})
+
+    async def rename(self, names: dict[str, Any]) -> list[dict[str, Any]]:
+        """Rename filters: {"<slot>": "<name>"}, e.g. {"1": "L", "5": "Ha"}; answers the list."""
+        return await self._rpc("filter_wheel.rename", {"names": names})
+
+    async def select(
+        self,
+        filter: int | str,
+        timeout: float = 60.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Turn to a slot (integer, from 1) or a filter by name (any case); answers once there.
+
+        Progress: {state: moving, slot, target_slot, target_name}. Result:
+        {slot, name, previous_slot, elapsed}.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "filter_wheel.select", {"filter": filter, "timeout": timeout}, on_progress
+        )
+
+    async def status(self) -> dict[str, Any]:
+        """The filter wheel's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("filter_wheel.status", {})
+
+
+class FocuserMethods(_Namespace):
+    """``focuser.*`` methods."""
+
+    async def abort(self) -> dict[str, Any]:
+        """Stop the focuser (FOCUS_ABORT_MOTION); running moves end with the aborted error.
+
+        Result: {aborted, interrupted, stopped, position}; capability_missing on
+        a focuser without FOCUS_ABORT_MOTION.
+        """
+        return await self._rpc("focuser.abort", {})
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the focuser device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("focuser.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the focuser device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("focuser.disconnect", {"timeout": timeout})
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the focuser device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("focuser.info", {})
+
+    async def max(self) -> dict[str, Any]:
+        """The highest position (FOCUS_MAX, else the ABS_FOCUS_POSITION range): {max}."""
+        return await self._rpc("focuser.max", {})
+
+    async def move_by(
+        self,
+        steps: int,
+        timeout: float = 120.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Move by steps (positive outward, negative inward); answers once done.
+
+        Result: {position, target, start, steps, elapsed}.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("focuser.move_by", {"steps": steps, "timeout": timeout}, on_progress)
+
+    async def move_to(
+        self,
+        position: int,
+        timeout: float = 120.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Move to an absolute position (steps, within the driver's range); answers once there.
+
+        Progress: {state: moving, position, target}. Result: {position, target,
+        start, elapsed}.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "focuser.move_to", {"position": position, "timeout": timeout}, on_progress
+        )
+
+    async def position(self) -> dict[str, Any]:
+        """{position (steps; null without absolute positions), moving}."""
+        return await self._rpc("focuser.position", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The focuser's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("focuser.status", {})
+
+    async def sync(self, position: int) -> dict[str, Any]:
+        """Declare the current position to be this one (FOCUS_SYNC): {position}."""
+        return await self._rpc("focuser.sync", {"position": position})
+
+    async def temperature(self) -> dict[str, Any]:
+        """Focuser temperature (FOCUS_TEMPERATURE): {temperature (°C)}."""
+        return await self._rpc("focuser.temperature", {})
+
+
+class GuiderMethods(_Namespace):
+    """``guider.*`` methods."""
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the guider device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("guider.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the guider device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("guider.disconnect", {"timeout": timeout})
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the guider device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("guider.info", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The guider's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("guider.status", {})
+
+
+class TelescopeMethods(_Namespace):
+    """``telescope.*`` methods."""
+
+    async def abort(self) -> dict[str, Any]:
+        """Stop all motion now (TELESCOPE_ABORT_MOTION); answers once stopped.
+
+        Running telescope actions (goto, park, timed move) end with the aborted
+        error. Result: {aborted, interrupted (actions ended), stopped, ...brief
+        state}.
+        """
+        return await self._rpc("telescope.abort", {})
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the telescope device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("telescope.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the telescope device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("telescope.disconnect", {"timeout": timeout})
+
+    async def get_site(self) -> dict[str, Any]:
+        """The site: {latitude, longitude (east positive, -180..180), elevation (m)}."""
+        return await self._rpc("telescope.get_site", {})
+
+    async def goto(
+        self,
+        ra: float,
+        dec: float,
+        epoch: Literal["J2000", "JNow"] = "J2000",
+        track: bool = True,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
+
+        epoch: what the coordinates are; J2000 is converted to JNow for drivers
+        that take JNow (EQUATORIAL_EOD_COORD). track: track the target after the
+        slew, or stop there. Progress: {state: slewing, ra, dec, target_ra,
+        target_dec, distance (degrees left)}. Result: {ra, dec, ra_j2000,
+        dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
+        pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
+        aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
+        action_failed.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "telescope.goto",
+            {"ra": ra, "dec": dec, "epoch": epoch, "track": track, "timeout": timeout},
+            on_progress,
+        )
+
+    async def goto_altaz(
+        self,
+        alt: float,
+        az: float,
+        track: bool = False,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
+
+        HORIZONTAL_COORD where the driver takes it, else converted to JNow RA/Dec
+        for the site. track defaults to false: an Alt/Az target is a place.
+        Progress and result as for telescope.goto.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "telescope.goto_altaz",
+            {"alt": alt, "az": az, "track": track, "timeout": timeout},
+            on_progress,
+        )
+
+    async def goto_hadec(
+        self,
+        ha: float,
+        dec: float,
+        track: bool = True,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
+
+        RA = LST - HA at the moment of the command (needs the site). Progress and
+        result as for telescope.goto.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "telescope.goto_hadec",
+            {"ha": ha, "dec": dec, "track": track, "timeout": timeout},
+            on_progress,
+        )
+
+    async def guide_rate(self) -> dict[str, Any]:
+        """Guide rates as a fraction of sidereal (GUIDE_RATE): {ra, dec}."""
+        return await self._rpc("telescope.guide_rate", {})
+
+    async def home(
+        self,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Go to the home position (TELESCOPE_HOME) where the driver has one.
+
+        Answers once home: {homed: true, ...brief state}; capability_missing on a
+        mount without TELESCOPE_HOME.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("telescope.home", {"timeout": timeout}, on_progress)
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the telescope device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("telescope.info", {})
+
+    async def move(
+        self,
+        direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"],
+        duration: float | None = None,
+    ) -> dict[str, Any]:
+        """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
+
+        Without duration it answers once moving ({direction, moving: true});
+        stop with telescope.stop. With duration (seconds, up to 3600) it moves,
+        stops, and answers once stopped ({direction, moving: false, duration}).
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("telescope.move", {"direction": direction, "duration": duration})
+
+    async def park(
+        self,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Park the mount; answers once parked: {parked: true, ...brief state}.
+
+        Already parked: {parked: true, already: true}. Progress: {state: parking}.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("telescope.park", {"timeout": timeout}, on_progress)
+
+    async def position(self) -> dict[str, Any]:
+        """Where the mount points now.
+
+        {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
+        null without a site), pier_side (east/west/null), slewing, tracking,
+        parked, time}.
+        """
+        return await self._rpc("telescope.position", {})
+
+    async def pulse_guide(
+        self,
+        direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"],
+        duration_ms: float,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
+
+        Result: {direction, duration_ms, elapsed}.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc(
+            "telescope.pulse_guide",
+            {"direction": direction, "duration_ms": duration_ms, "timeout": timeout},
+        )
+
+    async def set_guide_rate(
+        self,
+        ra: float | None = None,
+        dec: float | None = None,
+    ) -> dict[str, Any]:
+        """Set the guide rates, fractions of sidereal (0..1 on most drivers): {ra, dec}."""
+        return await self._rpc("telescope.set_guide_rate", {"ra": ra, "dec": dec})
+
+    async def set_park(
+        self,
+        option: Literal["current", "default"] | None = None,
+        position: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Set where the mount parks: here, the driver's default, or a position.
+
+        option "current" (the default: where it points now) or "default" (the
+        driver's default position); or position: axis values named after
+        TELESCOPE_PARK_POSITION's elements without PARK_ ({"ha": -1.5, "dec": 45}
+        on most equatorial drivers), saved with PARK_WRITE_DATA where offered.
+        Result: {option?, park_position: {axis: value}}.
+        """
+        return await self._rpc("telescope.set_park", {"option": option, "position": position})
+
+    async def set_site(
+        self,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        elevation: float | None = None,
+    ) -> dict[str, Any]:
+        """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
+
+        Latitude -90..90, longitude east positive (-180..180, or 0..360),
+        elevation in metres. Answers the site as get_site does.
+        """
+        return await self._rpc(
+            "telescope.set_site",
+            {"latitude": latitude, "longitude": longitude, "elevation": elevation},
+        )
+
+    async def set_slew_rate(self, rate: int | str) -> dict[str, Any]:
+        """Choose the rate of manual moves: an index (0 = slowest) or a name or label.
+
+        "guide", "centering", "find", "max" find SLEW_GUIDE, SLEW_CENTERING, ...
+        on drivers that name them so. Result: {slew_rate}.
+        """
+        return await self._rpc("telescope.set_slew_rate", {"rate": rate})
+
+    async def set_time(self, utc: str | None = None) -> dict[str, Any]:
+        """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
+        return await self._rpc("telescope.set_time", {"utc": utc})
+
+    async def set_track_mode(self, mode: str) -> dict[str, Any]:
+        """Choose the track mode by name or label: {track_mode}.
+
+        The element name, its label, or the last part of the name: "sidereal",
+        "lunar", "TRACK_SOLAR"; telescope.track_modes lists them.
+        """
+        return await self._rpc("telescope.set_track_mode", {"mode": mode})
+
+    async def set_track_rate(
+        self,
+        ra: float | None = None,
+        dec: float | None = None,
+    ) -> dict[str, Any]:
+        """Custom track rates in arcsec/s (TELESCOPE_TRACK_RATE; sidereal is ~15.041 in RA).
+
+        Switches the track mode to TRACK_CUSTOM where the driver has it.
+        Result: {ra, dec, track_mode}.
+        """
+        return await self._rpc("telescope.set_track_rate", {"ra": ra, "dec": dec})
+
+    async def set_tracking(self, on: bool) -> dict[str, Any]:
+        """Turn tracking on or off (TELESCOPE_TRACK_STATE): {tracking}."""
+        return await self._rpc("telescope.set_tracking", {"on": on})
+
+    async def slew_rates(self) -> list[dict[str, Any]]:
+        """The rates of manual moves, slowest first: [{index, name, label, active}]."""
+        return await self._rpc("telescope.slew_rates", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The telescope's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("telescope.status", {})
+
+    async def stop(
+        self,
+        direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"] | None = None,
+    ) -> dict[str, Any]:
+        """Stop a manual move in one direction, or every manual move: {moving: false}."""
+        return await self._rpc("telescope.stop", {"direction": direction})
+
+    async def sync(
+        self,
+        ra: float,
+        dec: float,
+        epoch: Literal["J2000", "JNow"] = "J2000",
+    ) -> dict[str, Any]:
+        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC).
+
+        Result: {ra, dec, ra_j2000, dec_j2000} where the mount now says it points.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("telescope.sync", {"ra": ra, "dec": dec, "epoch": epoch})
+
+    async def track_modes(self) -> list[dict[str, Any]]:
+        """The track modes the driver offers: [{name, label, active}]."""
+        return await self._rpc("telescope.track_modes", {})
+
+    async def unpark(self, timeout: float = 60.0) -> dict[str, Any]:
+        """Unpark the mount; answers once unparked: {parked: false, ...}.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("telescope.unpark", {"timeout": timeout})
+
+
+class Methods:
+    """The typed calls: ``obs.<role>.<verb>(...)`` and the service-wide ones."""
+
+    def _rpc(self, method: str, params: dict[str, Any], on_progress: Any = None) -> Any:
+        raise NotImplementedError
+
+    def _bind_methods(self) -> None:
+        self.camera = CameraMethods(self)
+        self.filter_wheel = FilterWheelMethods(self)
+        self.focuser = FocuserMethods(self)
+        self.guider = GuiderMethods(self)
+        self.telescope = TelescopeMethods(self)
+
+    async def actions(
+        self,
+        role: Literal["telescope", "camera", "focuser", "filter_wheel", "guider"] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The actions running now (of every role, or of one), whoever started them.
+
+        Each: {action_id, action, role, device, params, started (epoch s),
+        elapsed, progress (the last progress, or null)}.
+        """
+        return await self._rpc("actions", {"role": role})
+
+    async def assign(
+        self,
+        role: Literal["telescope", "camera", "focuser", "filter_wheel", "guider"],
+        device: str,
+        connect: bool = True,
+    ) -> dict[str, Any]:
+        """Give a role to a device (replacing the one that held it) and connect it.
+
+        Same as GET /FIFO/start/<role>/<device>/; remembered across restarts.
+        Answers {role, device_name, present, connected} once connected.
+        Errors: unknown_device, connect_failed.
+        """
+        return await self._rpc("assign", {"role": role, "device": device, "connect": connect})
+
+    async def release(
+        self,
+        role: Literal["telescope", "camera", "focuser", "filter_wheel", "guider"],
+    ) -> dict[str, Any]:
+        """Free a role (the device stays connected): {role, device_name, released}."""
+        return await self._rpc("release", {"role": role})
+
+    async def roles(self) -> dict[str, Any]:
+        """Which device holds each role: {role: {role, device_name, present, connected}}."""
+        return await self._rpc("roles", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The same as the periodic status notification, now.
+
+        {time, indiserver: {connected}, roles: {role: brief state}} for every
+        role that has a device.
+        """
+        return await self._rpc("status", {})
+
+
+#: Each method's params, required params, defaults and events.
+METHODS: dict[str, dict[str, Any]] = {
+    "actions": {"defaults": {"role": None}, "events": [], "params": ["role"], "required": []},
+    "assign": {
+        "defaults": {"connect": True},
+        "events": [],
+        "params": ["role", "device", "connect"],
+        "required": ["role", "device"],
+    },
+    "camera.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.configure": {
+        "defaults": {
+            "binning": None,
+            "frame_type": None,
+            "gain": None,
+            "offset": None,
+            "roi": None,
+        },
+        "events": [],
+        "params": ["frame_type", "binning", "roi", "gain", "offset"],
+        "required": [],
+    },
+    "camera.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "camera.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "camera.expose": {
+        "defaults": {
+            "binning": None,
+            "frame_type": "light",
+            "gain": None,
+            "metadata": None,
+            "offset": None,
+            "roi": None,
+            "timeout": None,
+        },
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": [
+            "duration",
+            "frame_type",
+            "binning",
+            "roi",
+            "gain",
+            "offset",
+            "timeout",
+            "metadata",
+        ],
+        "required": ["duration"],
+    },
+    "camera.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.sensor_info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.set_cooler": {"defaults": {}, "events": [], "params": ["on"], "required": ["on"]},
+    "camera.set_temperature": {
+        "defaults": {"timeout": None, "tolerance": 0.5, "wait": False},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["target", "wait", "tolerance", "timeout"],
+        "required": ["target"],
+    },
+    "camera.settings": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.temperature": {"defaults": {}, "events": [], "params": [], "required": []},
+    "filter_wheel.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "filter_wheel.current": {"defaults": {}, "events": [], "params": [], "required": []},
+    "filter_wheel.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "filter_wheel.filters": {"defaults": {}, "events": [], "params": [], "required": []},
+    "filter_wheel.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "filter_wheel.rename": {
+        "defaults": {},
+        "events": [],
+        "params": ["names"],
+        "required": ["names"],
+    },
+    "filter_wheel.select": {
+        "defaults": {"timeout": 60.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["filter", "timeout"],
+        "required": ["filter"],
+    },
+    "filter_wheel.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "focuser.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "focuser.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.max": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.move_by": {
+        "defaults": {"timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["steps", "timeout"],
+        "required": ["steps"],
+    },
+    "focuser.move_to": {
+        "defaults": {"timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["position", "timeout"],
+        "required": ["position"],
+    },
+    "focuser.position": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.sync": {
+        "defaults": {},
+        "events": [],
+        "params": ["position"],
+        "required": ["position"],
+    },
+    "focuser.temperature": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guider.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "guider.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "guider.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guider.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "release": {"defaults": {}, "events": [], "params": ["role"], "required": ["role"]},
+    "roles": {"defaults": {}, "events": [], "params": [], "required": []},
+    "status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "telescope.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "telescope.get_site": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.goto": {
+        "defaults": {"epoch": "J2000", "timeout": 300.0, "track": True},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["ra", "dec", "epoch", "track", "timeout"],
+        "required": ["ra", "dec"],
+    },
+    "telescope.goto_altaz": {
+        "defaults": {"timeout": 300.0, "track": False},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["alt", "az", "track", "timeout"],
+        "required": ["alt", "az"],
+    },
+    "telescope.goto_hadec": {
+        "defaults": {"timeout": 300.0, "track": True},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["ha", "dec", "track", "timeout"],
+        "required": ["ha", "dec"],
+    },
+    "telescope.guide_rate": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.home": {
+        "defaults": {"timeout": 300.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "telescope.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.move": {
+        "defaults": {"duration": None},
+        "events": ["action.started", "action.finished"],
+        "params": ["direction", "duration"],
+        "required": ["direction"],
+    },
+    "telescope.park": {
+        "defaults": {"timeout": 300.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "telescope.position": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.pulse_guide": {
+        "defaults": {"timeout": None},
+        "events": ["action.started", "action.finished"],
+        "params": ["direction", "duration_ms", "timeout"],
+        "required": ["direction", "duration_ms"],
+    },
+    "telescope.set_guide_rate": {
+        "defaults": {"dec": None, "ra": None},
+        "events": [],
+        "params": ["ra", "dec"],
+        "required": [],
+    },
+    "telescope.set_park": {
+        "defaults": {"option": None, "position": None},
+        "events": [],
+        "params": ["option", "position"],
+        "required": [],
+    },
+    "telescope.set_site": {
+        "defaults": {"elevation": None, "latitude": None, "longitude": None},
+        "events": [],
+        "params": ["latitude", "longitude", "elevation"],
+        "required": [],
+    },
+    "telescope.set_slew_rate": {
+        "defaults": {},
+        "events": [],
+        "params": ["rate"],
+        "required": ["rate"],
+    },
+    "telescope.set_time": {
+        "defaults": {"utc": None},
+        "events": [],
+        "params": ["utc"],
+        "required": [],
+    },
+    "telescope.set_track_mode": {
+        "defaults": {},
+        "events": [],
+        "params": ["mode"],
+        "required": ["mode"],
+    },
+    "telescope.set_track_rate": {
+        "defaults": {"dec": None, "ra": None},
+        "events": [],
+        "params": ["ra", "dec"],
+        "required": [],
+    },
+    "telescope.set_tracking": {"defaults": {}, "events": [], "params": ["on"], "required": ["on"]},
+    "telescope.slew_rates": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.stop": {
+        "defaults": {"direction": None},
+        "events": [],
+        "params": ["direction"],
+        "required": [],
+    },
+    "telescope.sync": {
+        "defaults": {"epoch": "J2000"},
+        "events": ["action.started", "action.finished"],
+        "params": ["ra", "dec", "epoch"],
+        "required": ["ra", "dec"],
+    },
+    "telescope.track_modes": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.unpark": {
+        "defaults": {"timeout": 60.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+}

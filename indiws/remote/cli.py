@@ -1,0 +1,347 @@
+"""``indiws run PLAN``: run an imaging plan through a service (docs/sequences.md)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+
+from .plan import Frame, Plan, PlanError, frames, load_plan
+from .runner import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PLAN,
+    Manifest,
+    Runner,
+    RunOptions,
+    estimate,
+    hms,
+)
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="indiws run",
+        description="Run an imaging plan (YAML, docs/sequences.md) through an indiws service: "
+        "frames go to --out with a manifest; run again with the same --out to resume.",
+        epilog="Exit status: 0 every frame of the plan exists, 1 some are missing or failed, "
+        "2 the plan cannot run (nothing moved), 3 the service was lost, 130 interrupted.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("plan", type=Path, help="the plan file (YAML)")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("INDIWS_URL", "http://127.0.0.1:7999"),
+        help="the service (or $INDIWS_URL)",
+    )
+    parser.add_argument(
+        "--token", default=None, help="the service's access token (or $INDIWS_TOKEN)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="folder for frames and manifest (default: ./<plan name>)",
+    )
+    parser.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the plan, print what would be done and how long it would take; move nothing",
+    )
+    parser.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        help="tries again per failed frame (default: the plan's, else 2)",
+    )
+    parser.add_argument(
+        "--reconnect-timeout",
+        type=float,
+        default=300.0,
+        metavar="S",
+        help="how long to wait for a lost service before giving up",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="how long to try the first connection",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="logging level",
+    )
+    return parser
+
+
+class Reporter:
+    """What the run shows: a live progress display on a terminal, plain
+    time-stamped lines otherwise (CI logs, ``| tee``)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.progress: Progress | None = None
+        self.overall: TaskID | None = None
+        self.current: TaskID | None = None
+        self.plan: Plan | None = None
+        self.left: list[Frame] = []
+        self.total = 0
+
+    def line(self, text: str, style: str = "") -> None:
+        if self.progress is not None:
+            self.progress.console.print(text, style=style or None, highlight=False, markup=False)
+        elif self.live:
+            self.console.print(text, style=style or None, highlight=False, markup=False)
+        else:
+            from datetime import datetime
+
+            self.console.print(
+                f"{datetime.now():%H:%M:%S} {text}", highlight=False, markup=False, soft_wrap=True
+            )
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        getattr(self, f"on_{kind.replace('-', '_')}", self.on_other)(**data)
+
+    def on_other(self, **data: Any) -> None:
+        pass
+
+    def on_plan(self, plan: Plan, frames: list[Frame], todo: list[Frame], estimate: float) -> None:
+        self.plan, self.left, self.total = plan, list(todo), len(frames)
+        done = len(frames) - len(todo)
+        self.line(
+            f"plan {plan.source}: {len(plan.targets)} targets, {len(frames)} frames"
+            + (f" ({done} done already)" if done else "")
+            + f", about {hms(estimate)} to go",
+            "bold",
+        )
+        if self.live and todo:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[count]}"),
+                TimeRemainingColumn(),
+                console=self.console,
+            )
+            self.progress.start()
+            self.overall = self.progress.add_task(
+                "plan", total=len(todo), count=f"0/{len(todo)} frames"
+            )
+            self.current = self.progress.add_task("", total=1, visible=False, count="")
+
+    def on_target(self, target: Any, frames: list[Frame]) -> None:
+        where = ""
+        if target.needs_sky and target.ra is not None:
+            where = f" at RA {target.ra:.4f} h, Dec {target.dec:+.4f}° ({target.coordinates_from})"
+        self.line(f"target {target.name}{where}: {len(frames)} frames", "bold cyan")
+
+    def on_step(self, text: str) -> None:
+        self.line(f"  {text}")
+
+    on_note = on_step
+
+    def on_skip(self, target: Any, text: str) -> None:
+        self.line(f"  {text}", "yellow")
+
+    def on_wait(self, until: Any, why: str) -> None:
+        self.line(f"  waiting until {until:%Y-%m-%d %H:%M:%S} UTC for {why}")
+
+    def on_reconnecting(self, timeout: float) -> None:
+        self.line(f"  the service went away: waiting up to {timeout:g} s for it", "yellow")
+
+    def on_reconnected(self) -> None:
+        self.line("  reconnected")
+
+    def _name(self, frame: Frame) -> str:
+        e = frame.exposure
+        kind = "" if e.frame_type == "light" else f" {e.frame_type}"
+        return f"{frame.target.name}{kind} {e.filter or ''} {e.duration:g}s #{frame.index}".replace(
+            "  ", " "
+        )
+
+    def on_expose(self, frame: Frame, attempt: int) -> None:
+        again = f" (try {attempt})" if attempt > 1 else ""
+        if self.progress is not None and self.current is not None:
+            self.progress.update(
+                self.current,
+                description=self._name(frame),
+                total=frame.exposure.duration,
+                completed=0,
+                visible=True,
+                count=f"0/{frame.exposure.duration:g} s",
+            )
+        else:
+            self.line(f"  [{frame.number}/{self.total}] {self._name(frame)}: exposing{again}")
+
+    def on_progress(self, frame: Frame, progress: dict[str, Any]) -> None:
+        if self.progress is not None and self.current is not None:
+            left = progress.get("time_left")
+            if isinstance(left, int | float):
+                done = max(0.0, frame.exposure.duration - left)
+                count = f"{done:.1f}/{frame.exposure.duration:g} s"
+                self.progress.update(self.current, completed=done, count=count)
+
+    def on_frame(self, frame: Frame, entry: dict[str, Any]) -> None:
+        if frame in self.left:
+            self.left.remove(frame)
+        rest = hms(estimate(self.plan, self.left)) if self.plan else "?"
+        self.line(f"  saved {entry['file']} ({len(self.left)} frames left, about {rest})", "green")
+        if self.progress is not None and self.overall is not None:
+            self.progress.advance(self.overall)
+            task = self.progress.tasks[self.overall]
+            self.progress.update(
+                self.overall, count=f"{task.completed:.0f}/{task.total:.0f} frames"
+            )
+
+    def on_retry(self, frame: Frame, attempt: int, error: str, last: bool) -> None:
+        what = "failed, recorded as failed" if last else "failed, trying again"
+        self.line(f"  {self._name(frame)} {what}: {error}", "red" if last else "yellow")
+        if last and frame in self.left:
+            self.left.remove(frame)
+
+    def on_end(self, result: Any) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+        style = "bold green" if result.exit_code == EXIT_OK else "bold red"
+        summary = f"{result.message}: {len(result.taken)} frames taken"
+        if result.failed:
+            summary += f", {len(result.failed)} failed"
+        if result.missing:
+            summary += f", {len(result.missing)} missing"
+        self.line(summary, style)
+
+
+def dry_run(plan: Plan, out: Path, console: Console) -> int:
+    manifest = Manifest(out)
+    if manifest.path.exists():
+        manifest.load()
+    done = manifest.done(out)
+    all_frames = frames(plan)
+    todo = [f for f in all_frames if f.file not in done]
+    print_ = console.print
+    print_(f"plan {plan.source}: checked, nothing moves (--dry-run)", style="bold", highlight=False)
+    if plan.site:
+        print_(
+            f"  site: lat {plan.site.latitude:g}, lon {plan.site.longitude:g},"
+            f" {plan.site.elevation:g} m"
+        )
+    if plan.camera.temperature is not None:
+        wait = ", waiting for it" if plan.camera.wait_cooling else ""
+        print_(f"  camera: cool to {plan.camera.temperature:g} °C{wait}")
+    if plan.start:
+        print_(f"  start at {plan.start:%Y-%m-%d %H:%M:%S} UTC")
+    for target in plan.targets:
+        mine = [f for f in todo if f.target is target]
+        where = "no slew (calibration frames)"
+        if target.needs_sky and target.ra is not None:
+            where = (
+                f"slew to RA {target.ra:.4f} h, Dec {target.dec:+.4f}° ({target.coordinates_from})"
+            )
+        print_(f"  {target.name}: {where}", highlight=False)
+        if target.start:
+            print_(f"    start at {target.start:%Y-%m-%d %H:%M:%S} UTC")
+        if target.min_altitude is not None and target.needs_sky:
+            print_(f"    wait until above {target.min_altitude:g}°")
+        if target.dither:
+            d = target.dither
+            print_(
+                f"    dither every {d.every} light frames by up to {d.offset:g} arcsec,"
+                f" settle {d.settle:g} s"
+            )
+        for e in target.exposures:
+            total = e.count * target.repeat
+            left = sum(1 for f in mine if f.exposure is e)
+            print_(
+                f"    {e.frame_type} {e.filter or '(no filter)'} {e.duration:g} s bin {e.binning}:"
+                f" {total} frames" + (f", {total - left} done" if left < total else ""),
+                highlight=False,
+            )
+    if plan.park:
+        print_("  park the mount at the end")
+    print_(
+        f"{len(todo)} of {len(all_frames)} frames to take into {out},"
+        f" about {hms(estimate(plan, todo))}"
+        f" ({sum(f.exposure.duration for f in todo):g} s of exposure)",
+        style="bold",
+        highlight=False,
+    )
+    return EXIT_OK
+
+
+async def _run(runner: Runner, reporter: Reporter) -> int:
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(runner.run())
+    interrupts = 0
+
+    def interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            reporter.line("interrupted again: exiting at once", "bold red")
+            os._exit(EXIT_INTERRUPTED)
+        reporter.line("interrupted: aborting what runs (Ctrl-C again to quit at once)", "bold red")
+        task.cancel()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupt)
+    try:
+        result = await task
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return result.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
+    console = Console(stderr=False)
+    try:
+        plan = load_plan(args.plan)
+    except PlanError as exc:
+        print(f"indiws run: the plan cannot run:\n{exc}", file=sys.stderr)
+        return EXIT_PLAN
+    out = args.out if args.out is not None else Path(args.plan.stem)
+    if args.dry_run:
+        return dry_run(plan, out, console)
+    if args.retries is not None and args.retries < 0:
+        print("indiws run: --retries must be 0 or more", file=sys.stderr)
+        return EXIT_PLAN
+    options = RunOptions(
+        url=args.url,
+        token=args.token,
+        out=out,
+        retries=args.retries,
+        reconnect_timeout=args.reconnect_timeout,
+        connect_timeout=args.connect_timeout,
+    )
+    reporter = Reporter(console)
+    try:
+        runner = Runner(plan, options, report=reporter)
+    except ValueError as exc:
+        print(f"indiws run: {exc}", file=sys.stderr)
+        return EXIT_PLAN
+    code = asyncio.run(_run(runner, reporter))
+    if code == EXIT_PLAN:
+        print(f"indiws run: the plan cannot run:\n{runner.result.message}", file=sys.stderr)
+    elif code != EXIT_OK:
+        print(f"indiws run: {runner.result.message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,748 @@
+"""Imaging plans: a YAML file, checked in full before anything moves.
+
+`load_plan` reads a plan (docs/sequences.md describes every key) and returns
+a `Plan`, or raises `PlanError` listing every problem with its key path and
+line (``plan.yaml:7: targets[0].ra: 25:00:00 is not an hour angle ...``).
+`frames` expands a plan into the frames it takes, each with the file name it
+is written under; a run resumes by skipping the names its manifest holds.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .catalog import lookup
+
+__all__ = [
+    "FRAME_TYPES",
+    "CameraSetup",
+    "Dither",
+    "Exposure",
+    "Frame",
+    "Plan",
+    "PlanError",
+    "Problem",
+    "Site",
+    "Target",
+    "frames",
+    "load_plan",
+    "parse_dec",
+    "parse_plan",
+    "parse_ra",
+]
+
+FRAME_TYPES = ("light", "dark", "flat", "bias")
+#: Frame types taken with the telescope on the target (darks, flats and bias need no sky).
+SKY_FRAMES = ("light",)
+
+
+# ---------------------------------------------------------------- YAML with lines
+
+
+class _Map(dict):
+    """A mapping of the plan that remembers the line of each key."""
+
+    line: int = 0
+    lines: dict[Any, int]
+
+
+class _Seq(list):
+    line: int = 0
+    lines: list[int]
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, keeping line numbers (1-based) for errors."""
+
+
+def _construct_map(loader: _Loader, node: yaml.MappingNode) -> _Map:
+    loader.flatten_mapping(node)
+    out = _Map()
+    out.line = node.start_mark.line + 1
+    out.lines = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in out:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        out[key] = loader.construct_object(value_node, deep=True)
+        out.lines[key] = key_node.start_mark.line + 1
+    return out
+
+
+def _construct_seq(loader: _Loader, node: yaml.SequenceNode) -> _Seq:
+    out = _Seq(loader.construct_object(child, deep=True) for child in node.value)
+    out.line = node.start_mark.line + 1
+    out.lines = [child.start_mark.line + 1 for child in node.value]
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_map)
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_seq)
+
+
+# ---------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    line: int
+    message: str
+
+    def format(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class PlanError(Exception):
+    """A plan that cannot run; ``problems`` names each key, its line and what is wrong."""
+
+    def __init__(self, problems: list[Problem], source: str = "plan") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__("\n".join(p.format(source) for p in problems))
+
+
+class _Checker:
+    """Collects problems while a plan is read."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, line: int, message: str) -> None:
+        self.problems.append(Problem(path, line, message))
+
+    def section(self, value: Any, path: str, line: int, keys: dict[str, str]) -> _Map | None:
+        """A mapping with only known keys; None (and a problem) otherwise."""
+        if not isinstance(value, dict):
+            self.add(path, line, f"must be a mapping (keys: {', '.join(keys)}), not {_kind(value)}")
+            return None
+        for key in value:
+            if key not in keys:
+                self.add(
+                    _join(path, key),
+                    _line_of(value, key, line),
+                    f"unknown key {key!r} (known: {', '.join(keys)})",
+                )
+        return value if isinstance(value, _Map) else _as_map(value, line)
+
+    def number(
+        self,
+        m: _Map,
+        key: str,
+        path: str,
+        *,
+        default: Any = None,
+        low: float | None = None,
+        high: float | None = None,
+        integer: bool = False,
+        above: bool = False,
+    ) -> Any:
+        if key not in m or m[key] is None:
+            return default
+        value, line, where = m[key], _line_of(m, key, m.line), _join(path, key)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            self.add(
+                where, line, f"must be a {'whole ' if integer else ''}number, not {_kind(value)}"
+            )
+            return default
+        if integer and value != int(value):
+            self.add(where, line, f"must be a whole number, not {value}")
+            return default
+        if low is not None and (value <= low if above else value < low):
+            self.add(
+                where, line, f"must be {'above' if above else 'at least'} {low:g}, not {value:g}"
+            )
+            return default
+        if high is not None and value > high:
+            self.add(where, line, f"must be at most {high:g}, not {value:g}")
+            return default
+        return int(value) if integer else float(value)
+
+    def boolean(self, m: _Map, key: str, path: str, default: bool) -> bool:
+        if key not in m or m[key] is None:
+            return default
+        if not isinstance(m[key], bool):
+            self.add(
+                _join(path, key),
+                _line_of(m, key, m.line),
+                f"must be true or false, not {_kind(m[key])}",
+            )
+            return default
+        return m[key]
+
+    def text(self, m: _Map, key: str, path: str, *, required: bool = False) -> str | None:
+        if key not in m or m[key] is None:
+            if required:
+                self.add(_join(path, key), m.line, "is required")
+            return None
+        value = m[key]
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            self.add(
+                _join(path, key), _line_of(m, key, m.line), f"must be a text, not {_kind(value)}"
+            )
+            return None
+        text = str(value).strip()
+        if not text:
+            self.add(_join(path, key), _line_of(m, key, m.line), "must not be empty")
+            return None
+        return text
+
+    def time(self, m: _Map, key: str, path: str) -> datetime | None:
+        if key not in m or m[key] is None:
+            return None
+        value = m[key]
+        line, where = _line_of(m, key, m.line), _join(path, key)
+        if isinstance(value, datetime):
+            when = value
+        else:
+            try:
+                when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            except ValueError:
+                self.add(
+                    where,
+                    line,
+                    f"must be an ISO 8601 time such as 2026-12-01T21:30:00Z, not {value!r}",
+                )
+                return None
+        return when if when.tzinfo else when.replace(tzinfo=UTC)  # a time without zone is UTC
+
+
+def _as_map(value: dict, line: int) -> _Map:
+    out = _Map(value)
+    out.line, out.lines = line, {}
+    return out
+
+
+def _line_of(m: Any, key: Any, default: int) -> int:
+    return getattr(m, "lines", {}).get(key, default) if isinstance(m, dict) else default
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "empty"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return repr(value)
+    return repr(value)
+
+
+# ---------------------------------------------------------------- coordinates
+
+_SEXAGESIMAL = re.compile(
+    r"^\s*([+-])?\s*(\d+(?:\.\d*)?)\s*[:hHdD° ]\s*(\d+(?:\.\d*)?)\s*"
+    r"(?:[:mM' ]\s*(\d+(?:\.\d*)?)\s*[sS\"]?)?\s*$"
+)
+
+
+def _sexagesimal(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("a boolean")
+    if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError("not finite")
+        return float(value)
+    text = str(value).strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    m = _SEXAGESIMAL.match(text)
+    if not m:
+        raise ValueError("not a number nor HH:MM:SS")
+    sign, a, b, c = m.groups()
+    minutes, seconds = float(b), float(c or 0)
+    if minutes >= 60 or seconds >= 60:
+        raise ValueError("minutes and seconds must be below 60")
+    out = float(a) + minutes / 60 + seconds / 3600
+    return -out if sign == "-" else out
+
+
+def parse_ra(value: Any) -> float:
+    """Right ascension in hours: "05:35:17.3", "5h35m17.3s", 5.588 (0 <= ra < 24)."""
+    try:
+        hours = _sexagesimal(value)
+    except ValueError as exc:
+        raise ValueError(
+            f'{value!r} is not a right ascension ({exc}): give hours, e.g. "05:35:17.3" or 5.588'
+        ) from None
+    if not 0 <= hours < 24:
+        raise ValueError(f"{value!r} is not a right ascension: hours must be from 0 to below 24")
+    return hours
+
+
+def parse_dec(value: Any) -> float:
+    """Declination in degrees: "-05:23:28", "+41d16m09s", -5.39 (-90..90)."""
+    try:
+        degrees = _sexagesimal(value)
+    except ValueError as exc:
+        raise ValueError(
+            f'{value!r} is not a declination ({exc}): give degrees, e.g. "-05:23:28" or -5.39'
+        ) from None
+    if not -90 <= degrees <= 90:
+        raise ValueError(f"{value!r} is not a declination: degrees must be from -90 to 90")
+    return degrees
+
+
+# ---------------------------------------------------------------- the plan
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    latitude: float
+    longitude: float
+    elevation: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CameraSetup:
+    temperature: float | None = None
+    wait_cooling: bool = False
+    cooling_timeout: float = 900.0
+    tolerance: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Dither:
+    every: int  # light frames between dithers
+    offset: float = 30.0  # largest offset, arcseconds
+    settle: float = 5.0  # seconds after the move
+
+
+@dataclass(frozen=True, slots=True)
+class Exposure:
+    duration: float
+    count: int = 1
+    filter: str | None = None
+    binning: int = 1
+    frame_type: str = "light"
+    gain: float | None = None
+    offset: float | None = None
+    path: str = ""
+    line: int = 0
+
+
+@dataclass(slots=True)
+class Target:
+    name: str
+    exposures: list[Exposure]
+    ra: float | None = None  # hours, J2000
+    dec: float | None = None  # degrees, J2000
+    coordinates_from: str = "plan"  # or "catalogue"
+    repeat: int = 1
+    start: datetime | None = None
+    min_altitude: float | None = None
+    dither: Dither | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    line: int = 0
+
+    @property
+    def needs_sky(self) -> bool:
+        return any(e.frame_type in SKY_FRAMES for e in self.exposures)
+
+
+@dataclass(slots=True)
+class Plan:
+    targets: list[Target]
+    site: Site | None = None
+    camera: CameraSetup = field(default_factory=CameraSetup)
+    park: bool = False
+    retries: int = 2
+    dither: Dither | None = None
+    focuser_offsets: dict[str, int] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    start: datetime | None = None
+    source: str = "plan"
+    #: Where each filter name is used (key path, line), for errors found against the service.
+    filter_lines: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+
+
+TOP_KEYS = {
+    "site": "",
+    "camera": "",
+    "targets": "",
+    "park": "",
+    "retries": "",
+    "dither": "",
+    "focuser_offsets": "",
+    "metadata": "",
+    "start": "",
+    "min_altitude": "",
+}
+SITE_KEYS = {"latitude": "", "longitude": "", "elevation": ""}
+CAMERA_KEYS = {"temperature": "", "wait_cooling": "", "cooling_timeout": "", "tolerance": ""}
+DITHER_KEYS = {"every": "", "offset": "", "settle": ""}
+TARGET_KEYS = {
+    "name": "",
+    "ra": "",
+    "dec": "",
+    "exposures": "",
+    "repeat": "",
+    "start": "",
+    "min_altitude": "",
+    "dither": "",
+    "metadata": "",
+}
+EXPOSURE_KEYS = {
+    "filter": "",
+    "duration": "",
+    "count": "",
+    "binning": "",
+    "frame_type": "",
+    "gain": "",
+    "offset": "",
+}
+_FITS_KEY = re.compile(r"^[A-Z0-9_-]{1,8}$")
+
+
+def load_plan(path: str | Path) -> Plan:
+    """Read and check a plan file; `PlanError` names every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlanError(
+            [Problem("", 0, f"cannot read the plan: {exc.strerror or exc}")], str(path)
+        ) from None
+    return parse_plan(text, str(path))
+
+
+def parse_plan(text: str, source: str = "plan") -> Plan:
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark is not None else 0
+        problem = getattr(exc, "problem", None) or str(exc)
+        context, where = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and where is not None:
+            problem = f"{context} (line {where.line + 1}): {problem}"
+        raise PlanError([Problem("", line, f"not valid YAML: {problem}")], source) from None
+    check = _Checker()
+    top = check.section(data, "", 1, TOP_KEYS) if data is not None else None
+    if top is None:
+        if data is None:
+            check.add("", 1, "the plan is empty: it needs at least 'targets'")
+        raise PlanError(check.problems, source)
+    plan = Plan(targets=[], source=source)
+    if "site" in top and top["site"] is not None:
+        s = check.section(top["site"], "site", _line_of(top, "site", 1), SITE_KEYS)
+        if s is not None:
+            lat = check.number(s, "latitude", "site", low=-90, high=90)
+            lon = check.number(s, "longitude", "site", low=-180, high=360)
+            elev = check.number(s, "elevation", "site", default=0.0, low=-500, high=10000)
+            for key, value in (("latitude", lat), ("longitude", lon)):
+                if value is None and key not in s:
+                    check.add(f"site.{key}", s.line, "is required")
+            if lat is not None and lon is not None:
+                plan.site = Site(lat, lon - 360 if lon > 180 else lon, elev)
+    if "camera" in top and top["camera"] is not None:
+        c = check.section(top["camera"], "camera", _line_of(top, "camera", 1), CAMERA_KEYS)
+        if c is not None:
+            plan.camera = CameraSetup(
+                temperature=check.number(c, "temperature", "camera", low=-100, high=50),
+                wait_cooling=check.boolean(c, "wait_cooling", "camera", False),
+                cooling_timeout=check.number(
+                    c, "cooling_timeout", "camera", default=900.0, low=0, above=True
+                ),
+                tolerance=check.number(c, "tolerance", "camera", default=0.5, low=0, above=True),
+            )
+            if (
+                plan.camera.wait_cooling
+                and plan.camera.temperature is None
+                and "temperature" not in c
+            ):
+                check.add(
+                    "camera.wait_cooling",
+                    _line_of(c, "wait_cooling", c.line),
+                    "needs camera.temperature",
+                )
+    plan.park = check.boolean(top, "park", "", False)
+    plan.retries = check.number(top, "retries", "", default=2, low=0, high=100, integer=True)
+    plan.start = check.time(top, "start", "")
+    min_alt = check.number(top, "min_altitude", "", low=-90, high=90)
+    plan.dither = _dither(check, top, "")
+    plan.metadata = _metadata(check, top, "")
+    if "focuser_offsets" in top and top["focuser_offsets"] is not None:
+        f = top["focuser_offsets"]
+        line = _line_of(top, "focuser_offsets", 1)
+        if not isinstance(f, dict):
+            check.add("focuser_offsets", line, f"must map filter names to steps, not {_kind(f)}")
+        else:
+            for name in f:
+                steps = check.number(
+                    f, name, "focuser_offsets", integer=True, low=-1_000_000, high=1_000_000
+                )
+                if steps is not None:
+                    plan.focuser_offsets[str(name)] = steps
+                    plan.filter_lines.setdefault(str(name), []).append(
+                        (f"focuser_offsets.{name}", _line_of(f, name, line))
+                    )
+    targets = top.get("targets")
+    if targets is None:
+        check.add(
+            "targets",
+            _line_of(top, "targets", 1),
+            "is required: a list of targets, each with name and exposures",
+        )
+    elif not isinstance(targets, list) or not targets:
+        check.add(
+            "targets",
+            _line_of(top, "targets", 1),
+            f"must be a non-empty list, not {_kind(targets)}",
+        )
+    else:
+        lines = getattr(targets, "lines", [0] * len(targets))
+        for n, item in enumerate(targets):
+            target = _target(check, item, f"targets[{n}]", lines[n], plan, min_alt)
+            if target is not None:
+                plan.targets.append(target)
+        names = [t.name for t in plan.targets]
+        for t in plan.targets:
+            if names.count(t.name) > 1 and names.index(t.name) != plan.targets.index(t):
+                check.add(
+                    f"{t.path}.name",
+                    t.line,
+                    f"{t.name!r} names another target too: frame names would clash",
+                )
+    if check.problems:
+        raise PlanError(check.problems, source)
+    return plan
+
+
+def _dither(check: _Checker, m: _Map, path: str) -> Dither | None:
+    if "dither" not in m or m["dither"] is None or m["dither"] is False:
+        return None
+    where = _join(path, "dither")
+    d = check.section(m["dither"], where, _line_of(m, "dither", m.line), DITHER_KEYS)
+    if d is None:
+        return None
+    every = check.number(d, "every", where, integer=True, low=1, high=100000)
+    if every is None:
+        if "every" not in d:
+            check.add(f"{where}.every", d.line, "is required (dither after this many light frames)")
+        return None
+    return Dither(
+        every,
+        check.number(d, "offset", where, default=30.0, low=0, high=3600, above=True),
+        check.number(d, "settle", where, default=5.0, low=0, high=600),
+    )
+
+
+def _metadata(check: _Checker, m: _Map, path: str) -> dict[str, Any]:
+    if "metadata" not in m or m["metadata"] is None:
+        return {}
+    where = _join(path, "metadata")
+    meta = m["metadata"]
+    line = _line_of(m, "metadata", m.line)
+    if not isinstance(meta, dict):
+        check.add(where, line, f"must map FITS keywords to values, not {_kind(meta)}")
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        key_line = _line_of(meta, key, line)
+        name = str(key).upper()
+        if not _FITS_KEY.match(name):
+            check.add(
+                f"{where}.{key}", key_line, "a FITS keyword has 1 to 8 letters, digits, - or _"
+            )
+        elif not isinstance(value, str | int | float | bool) or (
+            isinstance(value, str) and len(value) > 68
+        ):
+            check.add(
+                f"{where}.{key}",
+                key_line,
+                "must be a number, true/false or a text of up to 68 characters",
+            )
+        elif isinstance(value, str) and not value.isascii():
+            check.add(f"{where}.{key}", key_line, "FITS headers hold ASCII text only")
+        else:
+            out[name] = value
+    return out
+
+
+def _target(
+    check: _Checker, item: Any, path: str, line: int, plan: Plan, min_alt: float | None
+) -> Target | None:
+    t = check.section(item, path, line, TARGET_KEYS)
+    if t is None:
+        return None
+    name = check.text(t, "name", path, required=True)
+    exposures: list[Exposure] = []
+    raw = t.get("exposures")
+    if raw is None:
+        check.add(
+            f"{path}.exposures", t.line, "is required: a list of {duration, count, filter, ...}"
+        )
+    elif not isinstance(raw, list) or not raw:
+        check.add(
+            f"{path}.exposures",
+            _line_of(t, "exposures", t.line),
+            f"must be a non-empty list, not {_kind(raw)}",
+        )
+    else:
+        lines = getattr(raw, "lines", [t.line] * len(raw))
+        for n, e in enumerate(raw):
+            exposure = _exposure(check, e, f"{path}.exposures[{n}]", lines[n], plan)
+            if exposure is not None:
+                exposures.append(exposure)
+    target = Target(
+        name=name or "",
+        exposures=exposures,
+        repeat=check.number(t, "repeat", path, default=1, low=1, high=10000, integer=True),
+        start=check.time(t, "start", path),
+        min_altitude=check.number(t, "min_altitude", path, default=min_alt, low=-90, high=90),
+        dither=_dither(check, t, path) if "dither" in t else plan.dither,
+        metadata=_metadata(check, t, path),
+        path=path,
+        line=t.line,
+    )
+    ra = dec = None
+    for key, parse in (("ra", parse_ra), ("dec", parse_dec)):
+        if key in t and t[key] is not None:
+            try:
+                value = parse(t[key])
+            except ValueError as exc:
+                check.add(f"{path}.{key}", _line_of(t, key, t.line), str(exc))
+                continue
+            if key == "ra":
+                ra = value
+            else:
+                dec = value
+    if ("ra" in t) != ("dec" in t):
+        missing = "dec" if "ra" in t else "ra"
+        check.add(
+            f"{path}.{missing}", t.line, f"is required with {'ra' if missing == 'dec' else 'dec'}"
+        )
+    elif "ra" not in t and name:
+        found = lookup(name)
+        if found is not None:
+            ra, dec = found.ra, found.dec
+            target.coordinates_from = "catalogue"
+        elif target.needs_sky:
+            check.add(
+                f"{path}.name",
+                _line_of(t, "name", t.line),
+                f"{name!r} is not in the catalogue (Messier, Caldwell, NGC/IC brighter than"
+                " mag 12): give ra and dec",
+            )
+    target.ra, target.dec = ra, dec
+    return target
+
+
+def _exposure(check: _Checker, item: Any, path: str, line: int, plan: Plan) -> Exposure | None:
+    e = check.section(item, path, line, EXPOSURE_KEYS)
+    if e is None:
+        return None
+    duration = check.number(e, "duration", path, low=0, high=86400, above=True)
+    if duration is None and "duration" not in e:
+        check.add(f"{path}.duration", e.line, "is required (seconds)")
+    frame_type = "light"
+    if "frame_type" in e and e["frame_type"] is not None:
+        value = str(e["frame_type"]).lower()
+        if value not in FRAME_TYPES:
+            check.add(
+                f"{path}.frame_type",
+                _line_of(e, "frame_type", e.line),
+                f"must be one of {', '.join(FRAME_TYPES)}, not {e['frame_type']!r}",
+            )
+        else:
+            frame_type = value
+    filter_name = check.text(e, "filter", path)
+    if filter_name is not None:
+        plan.filter_lines.setdefault(filter_name, []).append(
+            (f"{path}.filter", _line_of(e, "filter", e.line))
+        )
+    count = check.number(e, "count", path, default=1, low=1, high=100000, integer=True)
+    binning = check.number(e, "binning", path, default=1, low=1, high=16, integer=True)
+    gain = check.number(e, "gain", path)
+    offset = check.number(e, "offset", path)
+    if duration is None:
+        return None
+    return Exposure(
+        duration=duration,
+        count=count,
+        filter=filter_name,
+        binning=binning,
+        frame_type=frame_type,
+        gain=gain,
+        offset=offset,
+        path=path,
+        line=e.line,
+    )
+
+
+# ---------------------------------------------------------------- frames
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame of a plan, with the file name it is written under."""
+
+    file: str
+    target: Target
+    exposure: Exposure
+    index: int  # 1-based, per target, filter, duration, type and binning
+    number: int  # 1-based position in the whole plan
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.+-]+", "_", text).strip("_") or "x"
+
+
+def frame_file(target: Target, exposure: Exposure, index: int) -> str:
+    parts = [_safe(target.name)]
+    if exposure.frame_type != "light":
+        parts.append(exposure.frame_type)
+    parts.append(_safe(exposure.filter) if exposure.filter else "nofilter")
+    parts.append(f"{exposure.duration:g}s")
+    if exposure.binning != 1:
+        parts.append(f"bin{exposure.binning}")
+    return "_".join(parts) + f"_{index:04d}.fits"
+
+
+def frames(plan: Plan) -> list[Frame]:
+    """Every frame of the plan in the order it is taken: per target, its
+    exposure list ``repeat`` times, each entry ``count`` frames."""
+    out: list[Frame] = []
+    for target in plan.targets:
+        counters: dict[tuple[Any, ...], int] = {}
+        for _ in range(target.repeat):
+            for exposure in target.exposures:
+                key = (exposure.frame_type, exposure.filter, exposure.duration, exposure.binning)
+                for _ in range(exposure.count):
+                    counters[key] = counters.get(key, 0) + 1
+                    index = counters[key]
+                    out.append(
+                        Frame(
+                            frame_file(target, exposure, index),
+                            target,
+                            exposure,
+                            index,
+                            len(out) + 1,
+                        )
+                    )
+    return out

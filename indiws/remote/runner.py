@@ -1,0 +1,694 @@
+"""Run an imaging plan through a service: ``indiws run PLAN``.
+
+`Runner` takes a checked `Plan` (indiws.remote.plan) frame by frame through
+the service's API: the plan is checked against the service before anything
+moves (roles present, filters in the wheel), then for each target it waits
+for the start time and the altitude asked, slews (unparking first), and per
+frame turns the filter wheel (with the focuser offset of the filter),
+dithers every N light frames, exposes, downloads the frame and writes it to
+the output folder with the plan's metadata in its FITS header.
+
+What a night left alone needs:
+
+- the manifest (``manifest.jsonl`` in the output folder) gets one JSON line
+  per frame, fsync'd, after the frame's file is on disk; a torn last line is
+  cut off when read.  A new run skips the frames the manifest holds whose
+  files exist;
+- a failed exposure is retried ``retries`` times, then recorded as failed and
+  the run goes on; the exit status is 0 only when every frame exists;
+- a lost connection is waited for (``reconnect_timeout``) and the step
+  retried; past that the run ends with a clear message;
+- cancelling the run (SIGINT in the CLI) aborts the running exposure, slew
+  or focuser move through the API before it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from .client import Observatory
+from .connection import ConnectionLost, RemoteError, ServiceUnavailable, write_atomic
+from .plan import Frame, Plan, PlanError, Problem, Site, Target, frames
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_PLAN",
+    "EXIT_SERVICE",
+    "Manifest",
+    "RunOptions",
+    "Runner",
+    "altitude",
+    "estimate",
+    "hms",
+    "next_rise",
+]
+
+log = logging.getLogger("indiws.remote")
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # some frames are missing
+EXIT_PLAN = 2  # the plan cannot run (checked before anything moved)
+EXIT_SERVICE = 3  # the service was lost for longer than allowed
+EXIT_INTERRUPTED = 130
+
+#: What FITS calls each frame type (IMAGETYP, as INDI writes it).
+IMAGETYP = {
+    "light": "Light Frame",
+    "dark": "Dark Frame",
+    "flat": "Flat Field",
+    "bias": "Bias Frame",
+}
+#: Guesses for --dry-run: seconds per slew, filter change, frame download.
+EST_SLEW, EST_FILTER, EST_FRAME = 60.0, 5.0, 3.0
+
+
+# ---------------------------------------------------------------- manifest
+
+
+class Manifest:
+    """``manifest.jsonl``: one JSON object per line, appended and fsync'd.
+
+    Read back, the last entry of each file wins; a line that is not complete
+    JSON (a crash mid-write) ends the valid part and is cut off, so the file
+    on disk is always a list of whole entries."""
+
+    NAME = "manifest.jsonl"
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / self.NAME
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._file: io.BufferedWriter | None = None
+
+    def load(self) -> None:
+        if not self.path.exists():
+            return
+        data = self.path.read_bytes()
+        good = 0
+        for line in data.splitlines(keepends=True):
+            if not line.endswith(b"\n"):
+                break
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                break
+            if isinstance(entry, dict) and isinstance(entry.get("file"), str):
+                self.entries[entry["file"]] = entry
+            good += len(line)
+        if good < len(data):
+            log.warning("%s: cutting off a torn entry at byte %d", self.path, good)
+            with self.path.open("r+b") as f:
+                f.truncate(good)
+                os.fsync(f.fileno())
+
+    def done(self, folder: Path) -> set[str]:
+        """Files recorded as taken that are on disk."""
+        return {
+            name
+            for name, entry in self.entries.items()
+            if entry.get("status") == "ok" and (folder / name).is_file()
+        }
+
+    def append(self, entry: dict[str, Any]) -> None:
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("ab")
+        self._file.write(json.dumps(entry, separators=(", ", ": ")).encode() + b"\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.entries[entry["file"]] = entry
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+# ---------------------------------------------------------------- sky
+
+
+def _astropy() -> Any:
+    """astropy, with every download off: a runner has no network at night."""
+    from astropy.utils import iers
+
+    iers.conf.auto_download = False
+    iers.conf.auto_max_age = None
+    import astropy.coordinates as coords
+    import astropy.time as atime
+    import astropy.units as u
+
+    return coords, atime, u
+
+
+def altitude(ra: float, dec: float, site: Site, when: datetime | list[datetime]) -> Any:
+    """Altitude in degrees of J2000 RA (hours) / Dec (degrees) seen from ``site``."""
+    import warnings
+
+    coords, atime, u = _astropy()
+    location = coords.EarthLocation(
+        lat=site.latitude * u.deg, lon=site.longitude * u.deg, height=site.elevation * u.m
+    )
+    with warnings.catch_warnings():  # far from the bundled IERS table: precision is ample
+        warnings.simplefilter("ignore")
+        t = atime.Time(when)
+        frame = coords.AltAz(obstime=t, location=location)
+        alt = coords.SkyCoord(ra=ra * 15 * u.deg, dec=dec * u.deg).transform_to(frame).alt.deg
+    return alt
+
+
+def next_rise(
+    ra: float, dec: float, site: Site, min_alt: float, start: datetime, within_hours: float = 24
+) -> datetime | None:
+    """The first time from ``start`` (to 5 minutes) when the target is at
+    least ``min_alt`` high, or None if not within ``within_hours``."""
+    steps = int(within_hours * 12) + 1
+    times = [start + timedelta(minutes=5 * n) for n in range(steps)]
+    alts = altitude(ra, dec, site, times)
+    for when, alt in zip(times, alts, strict=True):
+        if alt >= min_alt:
+            return when
+    return None
+
+
+def estimate(plan: Plan, todo: list[Frame]) -> float:
+    """Seconds the frames left would take: exposures, downloads, slews, filter changes."""
+    seconds = sum(f.exposure.duration + EST_FRAME for f in todo)
+    targets = {f.target.name for f in todo if f.target.needs_sky and f.target.ra is not None}
+    seconds += EST_SLEW * len(targets)
+    previous = None
+    for f in todo:
+        if f.exposure.filter and f.exposure.filter != previous:
+            seconds += EST_FILTER
+            previous = f.exposure.filter
+    return seconds
+
+
+def hms(seconds: float) -> str:
+    seconds = max(0, int(round(seconds)))
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass(slots=True)
+class RunOptions:
+    url: str = "http://127.0.0.1:7999"
+    token: str | None = None
+    out: Path = Path(".")
+    retries: int | None = None  # default: the plan's
+    reconnect_timeout: float = 300.0
+    connect_timeout: float = 30.0
+    wait_limit: float = 12 * 3600.0  # longest wait for a start time or an altitude
+
+
+@dataclass(slots=True)
+class RunResult:
+    taken: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # targets that never rose
+    missing: list[str] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+    message: str = ""
+
+
+class Runner:
+    """Takes a plan's frames through a service; see the module's doc."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        options: RunOptions,
+        *,
+        report: Callable[..., None] | None = None,
+        obs: Observatory | None = None,
+    ) -> None:
+        self.plan = plan
+        self.options = options
+        self.out = options.out
+        self.retries = plan.retries if options.retries is None else options.retries
+        self.frames = frames(plan)
+        self.manifest = Manifest(self.out)
+        self.report = report or (lambda kind, **data: None)
+        self.obs = obs or Observatory(options.url, options.token)
+        self.result = RunResult()
+        #: The role whose action runs now, aborted on cancel.
+        self.busy: str | None = None
+        self._filter: str | None = None
+        self._focus_base: int | None = None
+        self._focus_offset = 0
+        self._lights_since_dither = 0
+        self._dither_due = False
+        self._site: Site | None = plan.site
+        self._unparked = False
+
+    # Before anything moves -------------------------------------------------
+
+    def todo(self) -> list[Frame]:
+        done = self.manifest.done(self.out)
+        return [f for f in self.frames if f.file not in done]
+
+    async def check(self) -> None:
+        """Check the plan against the service: `PlanError` if it cannot run."""
+        problems: list[Problem] = []
+        roles = await self._api(self.obs.roles)
+        todo = self.todo()
+
+        def need(role: str, why: str, path: str = "", line: int = 0) -> None:
+            info = roles.get(role) or {}
+            if not info.get("device_name"):
+                problems.append(
+                    Problem(path, line, f"the service has no {role} ({why}): assign a device to it")
+                )
+            elif not info.get("connected"):
+                problems.append(
+                    Problem(
+                        path, line, f"the {role} {info['device_name']!r} is not connected ({why})"
+                    )
+                )
+
+        need("camera", "every frame needs one")
+        sky = next((f.target for f in todo if f.target.needs_sky and f.target.ra is not None), None)
+        if sky is not None:
+            need("telescope", "light frames are taken on their target", sky.path, sky.line)
+        elif self.plan.park and todo:
+            need("telescope", "the plan parks the mount at the end", "park", 0)
+        if self.plan.filter_lines:
+            need("filter_wheel", "the plan names filters")
+            if not problems:
+                wheel = await self._api(self.obs.filter_wheel.filters)
+                names = {str(f["name"]).casefold() for f in wheel}
+                listed = ", ".join(str(f["name"]) for f in wheel)
+                for name, uses in self.plan.filter_lines.items():
+                    slot = name.isdigit() and 1 <= int(name) <= len(wheel)
+                    if name.casefold() not in names and not slot:
+                        for path, line in uses:
+                            problems.append(
+                                Problem(
+                                    path,
+                                    line,
+                                    f"the filter wheel has no filter {name!r} (it has: {listed})",
+                                )
+                            )
+        if self.plan.focuser_offsets:
+            need("focuser", "focuser_offsets are set", "focuser_offsets", 0)
+        if problems:
+            raise PlanError(problems, self.plan.source)
+
+    # Running ---------------------------------------------------------------
+
+    async def run(self) -> RunResult:
+        """Connect, check, take every frame left; the result says how it ended."""
+        self.manifest.load()
+        try:
+            await self._connect()
+            await self.check()
+            self.out.mkdir(parents=True, exist_ok=True)
+            await self._take_all()
+            if not self.result.message:
+                self.result.message = "plan done"
+        except PlanError as exc:
+            self.result.exit_code, self.result.message = EXIT_PLAN, str(exc)
+            return self.result
+        except ServiceUnavailable as exc:
+            self.result.exit_code = EXIT_SERVICE
+            self.result.message = f"the service is gone: {exc}"
+        except RemoteError as exc:  # a step the run cannot go on without
+            self.result.exit_code, self.result.message = EXIT_FAILED, f"the run stopped: {exc}"
+        except asyncio.CancelledError:
+            await self._abort()
+            self.result.exit_code, self.result.message = EXIT_INTERRUPTED, "interrupted"
+        finally:
+            self.manifest.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.obs.close(), 5)
+        done = self.manifest.done(self.out)
+        self.result.missing = [f.file for f in self.frames if f.file not in done]
+        if self.result.exit_code == EXIT_OK and self.result.missing:
+            self.result.exit_code = EXIT_FAILED
+            self.result.message = f"{len(self.result.missing)} of {len(self.frames)} frames missing"
+        self.report("end", result=self.result)
+        return self.result
+
+    async def _connect(self) -> None:
+        deadline = time.monotonic() + self.options.connect_timeout
+        while True:
+            try:
+                await self.obs.connect()
+                return
+            except ServiceUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def _api(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Call through the service; on a lost connection wait (bounded) and call again."""
+        while True:
+            try:
+                return await method(*args, **kwargs)
+            except ConnectionLost:
+                self.report("reconnecting", timeout=self.options.reconnect_timeout)
+                await self.obs.wait_connected(self.options.reconnect_timeout)
+                self.report("reconnected")
+
+    async def _take_all(self) -> None:
+        todo = self.todo()
+        self.report(
+            "plan",
+            plan=self.plan,
+            frames=self.frames,
+            todo=todo,
+            estimate=estimate(self.plan, todo),
+        )
+        if not todo:
+            self.report("note", text="every frame of the plan is in the manifest: nothing to take")
+        else:
+            await self._setup()
+            for target in self.plan.targets:
+                mine = [f for f in todo if f.target is target]
+                if mine:
+                    await self._target(target, mine, todo)
+        if self.plan.park and todo:
+            self.report("step", text="parking the mount")
+            self.busy = "telescope"
+            try:
+                await self._api(self.obs.telescope.park)
+            except RemoteError as exc:
+                self.result.exit_code = EXIT_FAILED
+                self.result.message = f"parking the mount failed: {exc}"
+            self.busy = None
+
+    async def _setup(self) -> None:
+        if self._site is not None:
+            site = self._site
+            await self._api(
+                self.obs.telescope.set_site,
+                latitude=site.latitude,
+                longitude=site.longitude,
+                elevation=site.elevation,
+            )
+        cam = self.plan.camera
+        if cam.temperature is not None:
+            self.report(
+                "step",
+                text=f"camera to {cam.temperature:g} °C"
+                + (" (waiting)" if cam.wait_cooling else ""),
+            )
+            self.busy = "camera"
+            try:
+                await self._api(
+                    self.obs.camera.set_temperature,
+                    cam.temperature,
+                    wait=cam.wait_cooling,
+                    tolerance=cam.tolerance,
+                    timeout=cam.cooling_timeout if cam.wait_cooling else None,
+                )
+            except RemoteError as exc:  # frames at another temperature beat no frames
+                self.report("note", text=f"cooling did not get there ({exc}); going on")
+            self.busy = None
+        if self.plan.start is not None:
+            await self._wait_until(self.plan.start, "the plan's start")
+        if self.plan.focuser_offsets:
+            pos = await self._api(self.obs.focuser.position)
+            self._focus_base = pos.get("position")
+
+    async def _wait_until(self, when: datetime, why: str) -> bool:
+        seconds = (when - datetime.now(UTC)).total_seconds()
+        if seconds <= 0:
+            return True
+        if seconds > self.options.wait_limit:
+            return False
+        self.report("wait", until=when, why=why)
+        await asyncio.sleep(seconds)
+        return True
+
+    async def _target(self, target: Target, todo: list[Frame], all_todo: list[Frame]) -> None:
+        self.report("target", target=target, frames=todo)
+        if target.start is not None and not await self._wait_until(
+            target.start, f"{target.name}'s start"
+        ):
+            self._skip(target, todo, f"its start {target.start:%Y-%m-%d %H:%M} UTC is too far away")
+            return
+        sky = target.needs_sky and target.ra is not None
+        if sky and target.min_altitude is not None:
+            site = await self._site_now()
+            rise = next_rise(target.ra, target.dec, site, target.min_altitude, datetime.now(UTC))  # type: ignore[arg-type]
+            if rise is None:
+                self._skip(target, todo, f"it does not reach {target.min_altitude:g}° within 24 h")
+                return
+            if not await self._wait_until(rise, f"{target.name} above {target.min_altitude:g}°"):
+                self._skip(target, todo, f"it rises above {target.min_altitude:g}° too late")
+                return
+        self._lights_since_dither = 0
+        self._dither_due = False
+        if sky:
+            try:
+                await self._goto(target, target.ra, target.dec)  # type: ignore[arg-type]
+            except RemoteError as exc:
+                self.busy = None
+                self._skip(target, todo, f"the slew failed: {exc}")
+                return
+        for frame in todo:
+            await self._frame(frame)
+
+    def _skip(self, target: Target, todo: list[Frame], why: str) -> None:
+        self.result.skipped.append(target.name)
+        self.report(
+            "skip", target=target, text=f"{target.name} skipped: {why} ({len(todo)} frames)"
+        )
+
+    async def _site_now(self) -> Site:
+        if self._site is None:
+            s = await self._api(self.obs.telescope.get_site)
+            self._site = Site(s["latitude"], s["longitude"], s.get("elevation") or 0.0)
+        return self._site
+
+    async def _goto(self, target: Target, ra: float, dec: float, dither: bool = False) -> None:
+        if not self._unparked:
+            pos = await self._api(self.obs.telescope.position)
+            if pos.get("parked"):
+                self.report("step", text="unparking the mount")
+                await self._api(self.obs.telescope.unpark)
+            self._unparked = True
+        self.report("step", text=f"{'dithering' if dither else 'slewing to ' + target.name}")
+        self.busy = "telescope"
+        await self._api(
+            self.obs.telescope.goto,
+            ra % 24,
+            max(-90.0, min(90.0, dec)),
+            on_progress=lambda p: self.report("slew", target=target, progress=p),
+        )
+        self.busy = None
+
+    async def _frame(self, frame: Frame) -> None:
+        exp, target = frame.exposure, frame.target
+        if exp.frame_type == "light" and target.dither and target.ra is not None:
+            if self._lights_since_dither >= target.dither.every:
+                self._dither_due = True  # before this frame, after `every` light frames
+                self._lights_since_dither = 0
+            self._lights_since_dither += 1
+        attempts = 0
+        error = ""
+        while attempts <= self.retries:
+            attempts += 1
+            try:
+                await self._prepare(frame)
+                entry = await self._expose(frame, attempts)
+            except (RemoteError, ConnectionLost, OSError, ValueError) as exc:
+                if isinstance(exc, RemoteError) and exc.name in ("invalid_params", "invalid_value"):
+                    attempts = self.retries + 1  # the same request would fail again
+                error = str(exc)
+                self.report(
+                    "retry",
+                    frame=frame,
+                    attempt=attempts,
+                    error=error,
+                    last=attempts > self.retries,
+                )
+                lost = self.busy == "camera" and isinstance(exc, ConnectionLost)
+                self.busy = None
+                if isinstance(exc, ConnectionLost):
+                    await self.obs.wait_connected(self.options.reconnect_timeout)
+                if lost:
+                    # The exposure outlives a dropped connection on the service:
+                    # stop it before the next try.  (After an error answer the
+                    # service has ended it; an abort then would hit the next one.)
+                    with contextlib.suppress(RemoteError, ConnectionLost):
+                        await self.obs.camera.abort()
+                continue
+            self.manifest.append(entry)
+            self.result.taken.append(frame.file)
+            self.report("frame", frame=frame, entry=entry)
+            return
+        self.manifest.append(
+            {
+                **self._describe(frame),
+                "status": "failed",
+                "attempts": attempts,
+                "error": error,
+                "time": _now(),
+            }
+        )
+        self.result.failed.append(frame.file)
+
+    async def _prepare(self, frame: Frame) -> None:
+        """The filter (with its focuser offset) and a due dither, before exposing."""
+        exp, target = frame.exposure, frame.target
+        if exp.filter and exp.filter.casefold() != (self._filter or "").casefold():
+            self.report("step", text=f"filter {exp.filter}")
+            # A slot number in the plan is a slot, not a filter named "3".
+            wanted: int | str = int(exp.filter) if exp.filter.isdigit() else exp.filter
+            self._filter = None  # unknown until the wheel says it is there
+            await self._api(self.obs.filter_wheel.select, wanted)
+            self._filter = exp.filter
+        if exp.filter:
+            await self._focus_for(exp.filter)
+        if self._dither_due:
+            await self._dither(target)
+            self._dither_due = False
+
+    async def _focus_for(self, name: str) -> None:
+        if self._focus_base is None or not self.plan.focuser_offsets:
+            return
+        offsets = {k.casefold(): v for k, v in self.plan.focuser_offsets.items()}
+        offset = offsets.get(name.casefold(), 0)
+        if offset == self._focus_offset:
+            return
+        self.report("step", text=f"focuser offset {offset:+d} for {name}")
+        self.busy = "focuser"
+        await self._api(self.obs.focuser.move_to, self._focus_base + offset)
+        self.busy = None
+        self._focus_offset = offset
+
+    async def _dither(self, target: Target) -> None:
+        assert target.dither is not None and target.ra is not None and target.dec is not None
+        arcsec = target.dither.offset
+        d_dec = random.uniform(-arcsec, arcsec) / 3600
+        cos_dec = max(math.cos(math.radians(target.dec)), 0.01)
+        d_ra = random.uniform(-arcsec, arcsec) / 3600 / cos_dec / 15
+        await self._goto(target, target.ra + d_ra, target.dec + d_dec, dither=True)
+        if target.dither.settle:
+            await asyncio.sleep(target.dither.settle)
+
+    def _describe(self, frame: Frame) -> dict[str, Any]:
+        exp, target = frame.exposure, frame.target
+        return {
+            "file": frame.file,
+            "target": target.name,
+            "filter": exp.filter,
+            "duration": exp.duration,
+            "frame_type": exp.frame_type,
+            "binning": exp.binning,
+            "index": frame.index,
+        }
+
+    async def _expose(self, frame: Frame, attempt: int) -> dict[str, Any]:
+        exp, target = frame.exposure, frame.target
+        started = _now()
+        self.report("expose", frame=frame, attempt=attempt)
+        self.busy = "camera"
+        result = await self.obs.camera.expose(
+            exp.duration,
+            frame_type=exp.frame_type,  # type: ignore[arg-type]
+            binning=exp.binning,
+            gain=exp.gain,
+            offset=exp.offset,
+            metadata={"object": target.name, "plan": Path(self.plan.source).name},
+            on_progress=lambda p: self.report("progress", frame=frame, progress=p),
+        )
+        self.busy = None
+        data = await self.obs.fetch(result)
+        header = self._header(frame, result, started)
+        await asyncio.to_thread(_write_fits, self.out / frame.file, data, header)
+        return {
+            **self._describe(frame),
+            "start": started,
+            "end": _now(),
+            "status": "ok",
+            "attempts": attempt,
+            "blob_id": result.get("blob_id"),
+            "ra": target.ra if target.needs_sky else None,
+            "dec": target.dec if target.needs_sky else None,
+        }
+
+    def _header(self, frame: Frame, result: dict[str, Any], started: str) -> dict[str, Any]:
+        exp, target = frame.exposure, frame.target
+        header: dict[str, Any] = {
+            "OBJECT": target.name,
+            "IMAGETYP": IMAGETYP[exp.frame_type],
+            "EXPTIME": exp.duration,
+            "FILTER": exp.filter or result.get("filter") or "",
+            "XBINNING": exp.binning,
+            "YBINNING": exp.binning,
+            "DATE-OBS": started.rstrip("Z"),
+            "FRAMEIDX": frame.index,
+            "PLANFILE": Path(self.plan.source).name[:68],
+        }
+        if target.needs_sky and target.ra is not None and target.dec is not None:
+            header["OBJCTRA"] = _sexa(target.ra)
+            header["OBJCTDEC"] = _sexa(target.dec, sign=True)
+            header["RA"] = round(target.ra * 15, 6)
+            header["DEC"] = round(target.dec, 6)
+        if self._site is not None:
+            header["SITELAT"] = self._site.latitude
+            header["SITELONG"] = self._site.longitude
+        if result.get("temperature") is not None:
+            header["CCD-TEMP"] = result["temperature"]
+        header.update(self.plan.metadata)
+        header.update(target.metadata)
+        return header
+
+    async def _abort(self) -> None:
+        """Stop what runs now at the device, through the API (on cancel)."""
+        role, self.busy = self.busy, None
+        if role is None or not self.obs.connected:
+            return
+        self.report("step", text=f"aborting the {role}")
+        abort = {
+            "camera": self.obs.camera.abort,
+            "telescope": self.obs.telescope.abort,
+            "focuser": self.obs.focuser.abort,
+        }[role]
+        try:
+            await asyncio.wait_for(abort(), 15)
+        except (RemoteError, ConnectionLost, TimeoutError) as exc:
+            self.report("note", text=f"abort of the {role} failed: {exc}")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sexa(value: float, sign: bool = False) -> str:
+    s = "-" if value < 0 else ("+" if sign else "")
+    total = round(abs(value) * 3600, 1)
+    d, rest = divmod(total, 3600)
+    m, sec = divmod(rest, 60)
+    return f"{s}{int(d):02d} {int(m):02d} {sec:04.1f}"
+
+
+def _write_fits(path: Path, data: bytes, header: dict[str, Any]) -> None:
+    """The frame with the plan's keywords in its primary header, written atomically."""
+    from astropy.io import fits
+
+    with fits.open(io.BytesIO(data)) as hdul:
+        hdr = hdul[0].header
+        for key, value in header.items():
+            hdr[key] = value
+        buffer = io.BytesIO()
+        hdul.writeto(buffer, output_verify="silentfix")
+    write_atomic(path, buffer.getvalue())
