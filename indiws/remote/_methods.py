@@ -186,6 +186,127 @@ class CameraMethods(_Namespace):
         return await self._rpc("camera.temperature", {})
 
 
+class DomeMethods(_Namespace):
+    """``dome.*`` methods."""
+
+    async def abort(self) -> dict[str, Any]:
+        """Stop the dome and shutter (DOME_ABORT_MOTION); running dome actions end (aborted)."""
+        return await self._rpc("dome.abort", {})
+
+    async def close(
+        self,
+        timeout: float = 120.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Close the shutter; answers once closed (progress: {state: closing}).
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("dome.close", {"timeout": timeout}, on_progress)
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the dome device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("dome.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the dome device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("dome.disconnect", {"timeout": timeout})
+
+    async def goto(
+        self,
+        azimuth: float,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Turn the dome to an azimuth (degrees, 0..360 from north through east).
+
+        Answers once there: {azimuth, target, start, elapsed}. Progress:
+        {state: moving, azimuth, target}. Errors: invalid_state (parked).
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("dome.goto", {"azimuth": azimuth, "timeout": timeout}, on_progress)
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the dome device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("dome.info", {})
+
+    async def open(
+        self,
+        force: bool = False,
+        timeout: float = 120.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Open the shutter; answers once open: {shutter, azimuth, parked, moving, following}.
+
+        Refused with the unsafe error while the safety policy says unsafe,
+        unless force. Progress: {state: opening}. Already open: {already: true}.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("dome.open", {"force": force, "timeout": timeout}, on_progress)
+
+    async def park(
+        self,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Park the dome (to its park azimuth); answers once parked.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("dome.park", {"timeout": timeout}, on_progress)
+
+    async def position(self) -> dict[str, Any]:
+        """{azimuth, shutter (open/closed/opening/closing/error), parked, moving, following}."""
+        return await self._rpc("dome.position", {})
+
+    async def set_following(self, on: bool) -> dict[str, Any]:
+        """Follow the telescope or not (DOME_AUTOSYNC, the driver's slaving).
+
+        On: the dome's snooped mount (ACTIVE_DEVICES) is set to the telescope
+        role's device first. Result: {following, telescope}.
+        """
+        return await self._rpc("dome.set_following", {"on": on})
+
+    async def status(self) -> dict[str, Any]:
+        """The dome's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("dome.status", {})
+
+    async def unpark(self, force: bool = False, timeout: float = 60.0) -> dict[str, Any]:
+        """Unpark the dome; refused while unsafe unless force.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("dome.unpark", {"force": force, "timeout": timeout})
+
+
 class FilterWheelMethods(_Namespace):
     """``filter_wheel.*`` methods."""
 
@@ -256,6 +377,87 @@ class FilterWheelMethods(_Namespace):
         runs) and the role's state (see docs/indi_client.md).
         """
         return await self._rpc("filter_wheel.status", {})
+
+
+class FlatPanelMethods(_Namespace):
+    """``flat_panel.*`` methods."""
+
+    async def close_cap(
+        self,
+        timeout: float = 120.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Close (park) the dust cap (CAP_PARK PARK); capability_missing without one.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("flat_panel.close_cap", {"timeout": timeout}, on_progress)
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the flat panel device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("flat_panel.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the flat panel device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("flat_panel.disconnect", {"timeout": timeout})
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the flat panel device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("flat_panel.info", {})
+
+    async def open_cap(
+        self,
+        timeout: float = 120.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Open the dust cap (CAP_PARK UNPARK); capability_missing without one.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("flat_panel.open_cap", {"timeout": timeout}, on_progress)
+
+    async def set_brightness(self, brightness: float) -> dict[str, Any]:
+        """Set the brightness (FLAT_LIGHT_INTENSITY; 0..255 on most): {light, brightness, cap}."""
+        return await self._rpc("flat_panel.set_brightness", {"brightness": brightness})
+
+    async def set_light(self, on: bool, brightness: float | None = None) -> dict[str, Any]:
+        """Turn the light on or off, at a brightness when given (the driver's range).
+
+        Answers the state: {light, brightness, cap}.
+        """
+        return await self._rpc("flat_panel.set_light", {"on": on, "brightness": brightness})
+
+    async def state(self) -> dict[str, Any]:
+        """{light (on: true), brightness, cap (open/closed/opening/closing; null without one)}."""
+        return await self._rpc("flat_panel.state", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The flat panel's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("flat_panel.status", {})
 
 
 class FocuserMethods(_Namespace):
@@ -357,8 +559,98 @@ class FocuserMethods(_Namespace):
         return await self._rpc("focuser.temperature", {})
 
 
+class GpsMethods(_Namespace):
+    """``gps.*`` methods."""
+
+    async def apply(
+        self,
+        site: bool = True,
+        time: bool = True,
+        refresh: bool = True,
+    ) -> dict[str, Any]:
+        """Set the telescope role's site (GEOGRAPHIC_COORD) and/or clock (TIME_UTC) from the GPS.
+
+        After a refresh unless refresh is false. Result: {fix, telescope,
+        site (the mount's, as set), utc (as set)}.
+        """
+        return await self._rpc("gps.apply", {"site": site, "time": time, "refresh": refresh})
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the gps device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("gps.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the gps device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("gps.disconnect", {"timeout": timeout})
+
+    async def fix(self) -> dict[str, Any]:
+        """The GPS's site and time: {latitude, longitude (east positive), elevation, utc,
+
+        utc_offset, state}.
+        """
+        return await self._rpc("gps.fix", {})
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the gps device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("gps.info", {})
+
+    async def refresh(self) -> dict[str, Any]:
+        """Ask for a new fix (GPS_REFRESH); answers gps.fix."""
+        return await self._rpc("gps.refresh", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The gps's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("gps.status", {})
+
+
 class GuiderMethods(_Namespace):
     """``guider.*`` methods."""
+
+    async def abort(self) -> dict[str, Any]:
+        """Abort the guide exposure; answers once stopped: {aborted, interrupted, stopped}."""
+        return await self._rpc("guider.abort", {})
+
+    async def configure(
+        self,
+        frame_type: Literal["light", "dark", "flat", "bias"] | None = None,
+        binning: int | list[int] | None = None,
+        roi: list[int] | Literal["full"] | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+    ) -> dict[str, Any]:
+        """Change the guide camera's frame settings without exposing; answers the settings."""
+        return await self._rpc(
+            "guider.configure",
+            {
+                "frame_type": frame_type,
+                "binning": binning,
+                "roi": roi,
+                "gain": gain,
+                "offset": offset,
+            },
+        )
 
     async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
         """Connect the guider device (INDI CONNECTION); answers with its status.
@@ -381,6 +673,45 @@ class GuiderMethods(_Namespace):
         """
         return await self._rpc("guider.disconnect", {"timeout": timeout})
 
+    async def expose(
+        self,
+        duration: float,
+        frame_type: Literal["light", "dark", "flat", "bias"] = "light",
+        binning: int | list[int] | None = None,
+        roi: list[int] | Literal["full"] | None = None,
+        gain: float | None = None,
+        offset: float | None = None,
+        timeout: float | None = None,
+        metadata: dict[str, Any] | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Take one guide frame; answers once it has arrived and is stored.
+
+        Parameters, progress and result as camera.expose (the frame is served
+        at /blobs/<id> like the main camera's, and by /PAA/newest_guider_jpg/).
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "guider.expose",
+            {
+                "duration": duration,
+                "frame_type": frame_type,
+                "binning": binning,
+                "roi": roi,
+                "gain": gain,
+                "offset": offset,
+                "timeout": timeout,
+                "metadata": metadata,
+            },
+            on_progress,
+        )
+
+    async def guide_rate(self) -> dict[str, Any]:
+        """The mount's guide rates, fractions of sidereal (GUIDE_RATE): {ra, dec}."""
+        return await self._rpc("guider.guide_rate", {})
+
     async def info(self) -> dict[str, Any]:
         """Static facts and capabilities of the guider device.
 
@@ -390,6 +721,39 @@ class GuiderMethods(_Namespace):
         """
         return await self._rpc("guider.info", {})
 
+    async def pulse(
+        self,
+        direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"],
+        duration_ms: float,
+        via: Literal["auto", "camera", "mount"] = "auto",
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
+
+        via: "camera" (the guide camera's ST4 port), "mount" (the telescope
+        role's device) or "auto" (the camera's port when it has one, else the
+        mount). Result: {direction, duration_ms, via, device, elapsed}. Errors:
+        capability_missing (no such port), no_device (no mount for via mount).
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc(
+            "guider.pulse",
+            {"direction": direction, "duration_ms": duration_ms, "via": via, "timeout": timeout},
+        )
+
+    async def set_guide_rate(
+        self,
+        ra: float | None = None,
+        dec: float | None = None,
+    ) -> dict[str, Any]:
+        """Set the mount's guide rates, fractions of sidereal: {ra, dec}."""
+        return await self._rpc("guider.set_guide_rate", {"ra": ra, "dec": dec})
+
+    async def settings(self) -> dict[str, Any]:
+        """The guide camera's frame settings, as camera.settings."""
+        return await self._rpc("guider.settings", {})
+
     async def status(self) -> dict[str, Any]:
         """The guider's brief state; never an error for a missing device.
 
@@ -397,6 +761,121 @@ class GuiderMethods(_Namespace):
         runs) and the role's state (see docs/indi_client.md).
         """
         return await self._rpc("guider.status", {})
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop guiding: running pulses end (aborted), a guide exposure is aborted.
+
+        Result: {interrupted (actions ended), exposure_aborted}.
+        """
+        return await self._rpc("guider.stop", {})
+
+
+class RotatorMethods(_Namespace):
+    """``rotator.*`` methods."""
+
+    async def abort(self) -> dict[str, Any]:
+        """Stop the rotator; a running move ends (aborted).
+
+        Result: {aborted, interrupted, stopped, angle, moving, reversed}.
+        """
+        return await self._rpc("rotator.abort", {})
+
+    async def angle(self) -> dict[str, Any]:
+        """{angle (degrees), moving, reversed}."""
+        return await self._rpc("rotator.angle", {})
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the rotator device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("rotator.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the rotator device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("rotator.disconnect", {"timeout": timeout})
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the rotator device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("rotator.info", {})
+
+    async def move_to(
+        self,
+        angle: float,
+        timeout: float = 300.0,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Turn to an angle (degrees, 0..360); answers once there.
+
+        Progress: {state: moving, angle, target}. Result: {angle, target, start, elapsed}.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc("rotator.move_to", {"angle": angle, "timeout": timeout}, on_progress)
+
+    async def set_reverse(self, on: bool) -> dict[str, Any]:
+        """Reverse the direction of rotation or not (ROTATOR_REVERSE): {reversed}."""
+        return await self._rpc("rotator.set_reverse", {"on": on})
+
+    async def status(self) -> dict[str, Any]:
+        """The rotator's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("rotator.status", {})
+
+    async def sync(self, angle: float) -> dict[str, Any]:
+        """Declare the angle now to be this one (SYNC_ROTATOR_ANGLE).
+
+        Result: {synced (as the driver took it), angle (as it reports it now)}.
+        """
+        return await self._rpc("rotator.sync", {"angle": angle})
+
+
+class SafetyMethods(_Namespace):
+    """``safety.*`` methods."""
+
+    async def close_up(self) -> dict[str, Any]:
+        """Run the configured close-up now, safe or not (abort exposure, stop
+
+        guiding, park the mount, close the dome, ...).
+
+        Result: {reasons, started, finished, actions: [{action, outcome,
+        device?, error?}]}.
+
+        Events: safety, weather.changed.
+        """
+        return await self._rpc("safety.close_up", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The safety policy now.
+
+        {enabled, safe, reasons: [{code, message}], weather: {device, state,
+        last_reading_age}, actions, weather_stale, indiserver_timeout,
+        closing, last_close_up}. Every socket gets safety {phase: unsafe|
+        closing|closed|safe, safe, reason, reasons, time, actions?} as it
+        changes, and weather.changed.
+
+        Events: safety, weather.changed.
+        """
+        return await self._rpc("safety.status", {})
 
 
 class TelescopeMethods(_Namespace):
@@ -443,6 +922,7 @@ class TelescopeMethods(_Namespace):
         epoch: Literal["J2000", "JNow"] = "J2000",
         track: bool = True,
         timeout: float = 300.0,
+        force: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
@@ -455,13 +935,20 @@ class TelescopeMethods(_Namespace):
         dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
         pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
         aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
-        action_failed.
+        action_failed, unsafe (the safety policy refuses; force overrides).
 
         Events: progress, action.started, action.progress, action.finished.
         """
         return await self._rpc(
             "telescope.goto",
-            {"ra": ra, "dec": dec, "epoch": epoch, "track": track, "timeout": timeout},
+            {
+                "ra": ra,
+                "dec": dec,
+                "epoch": epoch,
+                "track": track,
+                "timeout": timeout,
+                "force": force,
+            },
             on_progress,
         )
 
@@ -471,6 +958,7 @@ class TelescopeMethods(_Namespace):
         az: float,
         track: bool = False,
         timeout: float = 300.0,
+        force: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
@@ -484,7 +972,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc(
             "telescope.goto_altaz",
-            {"alt": alt, "az": az, "track": track, "timeout": timeout},
+            {"alt": alt, "az": az, "track": track, "timeout": timeout, "force": force},
             on_progress,
         )
 
@@ -494,6 +982,7 @@ class TelescopeMethods(_Namespace):
         dec: float,
         track: bool = True,
         timeout: float = 300.0,
+        force: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
@@ -506,7 +995,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc(
             "telescope.goto_hadec",
-            {"ha": ha, "dec": dec, "track": track, "timeout": timeout},
+            {"ha": ha, "dec": dec, "track": track, "timeout": timeout, "force": force},
             on_progress,
         )
 
@@ -705,12 +1194,72 @@ class TelescopeMethods(_Namespace):
         """The track modes the driver offers: [{name, label, active}]."""
         return await self._rpc("telescope.track_modes", {})
 
-    async def unpark(self, timeout: float = 60.0) -> dict[str, Any]:
+    async def unpark(self, timeout: float = 60.0, force: bool = False) -> dict[str, Any]:
         """Unpark the mount; answers once unparked: {parked: false, ...}.
+
+        Refused with the unsafe error while the safety policy says unsafe
+        (docs/devices.md), unless force.
 
         Events: action.started, action.finished.
         """
-        return await self._rpc("telescope.unpark", {"timeout": timeout})
+        return await self._rpc("telescope.unpark", {"timeout": timeout, "force": force})
+
+
+class WeatherMethods(_Namespace):
+    """``weather.*`` methods."""
+
+    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Connect the weather device (INDI CONNECTION); answers with its status.
+
+        Ends once the device is connected and has defined the properties that come
+        with the connection. A device that is connected already answers at once.
+        Errors: no_device, action_failed (the driver's message in data.messages),
+        timeout.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("weather.connect", {"timeout": timeout})
+
+    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Disconnect the weather device; answers with its status.
+
+        Running actions of the role end first with the aborted error.
+
+        Events: action.started, action.finished.
+        """
+        return await self._rpc("weather.disconnect", {"timeout": timeout})
+
+    async def info(self) -> dict[str, Any]:
+        """Static facts and capabilities of the weather device.
+
+        {role, device, connected, driver: {name, exec, version, interface},
+        interfaces, capabilities} plus the role's facts; capabilities are null
+        while the device is not connected (drivers define most properties then).
+        """
+        return await self._rpc("weather.info", {})
+
+    async def refresh(self) -> dict[str, Any]:
+        """Ask the station for new readings now (WEATHER_REFRESH); answers weather.state."""
+        return await self._rpc("weather.refresh", {})
+
+    async def state(self) -> dict[str, Any]:
+        """The weather now: {state (ok/warning/alert/idle/unknown), parameters, updated}.
+
+        parameters: [{name, label, value, state, min_ok, max_ok, warn_percent}].
+        Every socket gets weather.changed {device, state, previous, parameters,
+        time} when the overall state changes.
+
+        Events: weather.changed.
+        """
+        return await self._rpc("weather.state", {})
+
+    async def status(self) -> dict[str, Any]:
+        """The weather's brief state; never an error for a missing device.
+
+        {role, device, present, connected} and, when connected, busy (an action
+        runs) and the role's state (see docs/indi_client.md).
+        """
+        return await self._rpc("weather.status", {})
 
 
 class Methods:
@@ -721,14 +1270,32 @@ class Methods:
 
     def _bind_methods(self) -> None:
         self.camera = CameraMethods(self)
+        self.dome = DomeMethods(self)
         self.filter_wheel = FilterWheelMethods(self)
+        self.flat_panel = FlatPanelMethods(self)
         self.focuser = FocuserMethods(self)
+        self.gps = GpsMethods(self)
         self.guider = GuiderMethods(self)
+        self.rotator = RotatorMethods(self)
+        self.safety = SafetyMethods(self)
         self.telescope = TelescopeMethods(self)
+        self.weather = WeatherMethods(self)
 
     async def actions(
         self,
-        role: Literal["telescope", "camera", "focuser", "filter_wheel", "guider"] | None = None,
+        role: Literal[
+            "telescope",
+            "camera",
+            "focuser",
+            "filter_wheel",
+            "guider",
+            "dome",
+            "rotator",
+            "flat_panel",
+            "weather",
+            "gps",
+        ]
+        | None = None,
     ) -> list[dict[str, Any]]:
         """The actions running now (of every role, or of one), whoever started them.
 
@@ -739,7 +1306,18 @@ class Methods:
 
     async def assign(
         self,
-        role: Literal["telescope", "camera", "focuser", "filter_wheel", "guider"],
+        role: Literal[
+            "telescope",
+            "camera",
+            "focuser",
+            "filter_wheel",
+            "guider",
+            "dome",
+            "rotator",
+            "flat_panel",
+            "weather",
+            "gps",
+        ],
         device: str,
         connect: bool = True,
     ) -> dict[str, Any]:
@@ -753,7 +1331,18 @@ class Methods:
 
     async def release(
         self,
-        role: Literal["telescope", "camera", "focuser", "filter_wheel", "guider"],
+        role: Literal[
+            "telescope",
+            "camera",
+            "focuser",
+            "filter_wheel",
+            "guider",
+            "dome",
+            "rotator",
+            "flat_panel",
+            "weather",
+            "gps",
+        ],
     ) -> dict[str, Any]:
         """Free a role (the device stays connected): {role, device_name, released}."""
         return await self._rpc("release", {"role": role})
@@ -840,6 +1429,53 @@ METHODS: dict[str, dict[str, Any]] = {
     "camera.settings": {"defaults": {}, "events": [], "params": [], "required": []},
     "camera.status": {"defaults": {}, "events": [], "params": [], "required": []},
     "camera.temperature": {"defaults": {}, "events": [], "params": [], "required": []},
+    "dome.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "dome.close": {
+        "defaults": {"timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "dome.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "dome.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "dome.goto": {
+        "defaults": {"timeout": 300.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["azimuth", "timeout"],
+        "required": ["azimuth"],
+    },
+    "dome.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "dome.open": {
+        "defaults": {"force": False, "timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["force", "timeout"],
+        "required": [],
+    },
+    "dome.park": {
+        "defaults": {"timeout": 300.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "dome.position": {"defaults": {}, "events": [], "params": [], "required": []},
+    "dome.set_following": {"defaults": {}, "events": [], "params": ["on"], "required": ["on"]},
+    "dome.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "dome.unpark": {
+        "defaults": {"force": False, "timeout": 60.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["force", "timeout"],
+        "required": [],
+    },
     "filter_wheel.connect": {
         "defaults": {"timeout": 30.0},
         "events": ["action.started", "action.finished"],
@@ -868,6 +1504,45 @@ METHODS: dict[str, dict[str, Any]] = {
         "required": ["filter"],
     },
     "filter_wheel.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "flat_panel.close_cap": {
+        "defaults": {"timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "flat_panel.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "flat_panel.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "flat_panel.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "flat_panel.open_cap": {
+        "defaults": {"timeout": 120.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "flat_panel.set_brightness": {
+        "defaults": {},
+        "events": [],
+        "params": ["brightness"],
+        "required": ["brightness"],
+    },
+    "flat_panel.set_light": {
+        "defaults": {"brightness": None},
+        "events": [],
+        "params": ["on", "brightness"],
+        "required": ["on"],
+    },
+    "flat_panel.state": {"defaults": {}, "events": [], "params": [], "required": []},
+    "flat_panel.status": {"defaults": {}, "events": [], "params": [], "required": []},
     "focuser.abort": {"defaults": {}, "events": [], "params": [], "required": []},
     "focuser.connect": {
         "defaults": {"timeout": 30.0},
@@ -904,6 +1579,41 @@ METHODS: dict[str, dict[str, Any]] = {
         "required": ["position"],
     },
     "focuser.temperature": {"defaults": {}, "events": [], "params": [], "required": []},
+    "gps.apply": {
+        "defaults": {"refresh": True, "site": True, "time": True},
+        "events": [],
+        "params": ["site", "time", "refresh"],
+        "required": [],
+    },
+    "gps.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "gps.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "gps.fix": {"defaults": {}, "events": [], "params": [], "required": []},
+    "gps.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "gps.refresh": {"defaults": {}, "events": [], "params": [], "required": []},
+    "gps.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guider.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guider.configure": {
+        "defaults": {
+            "binning": None,
+            "frame_type": None,
+            "gain": None,
+            "offset": None,
+            "roi": None,
+        },
+        "events": [],
+        "params": ["frame_type", "binning", "roi", "gain", "offset"],
+        "required": [],
+    },
     "guider.connect": {
         "defaults": {"timeout": 30.0},
         "events": ["action.started", "action.finished"],
@@ -916,10 +1626,84 @@ METHODS: dict[str, dict[str, Any]] = {
         "params": ["timeout"],
         "required": [],
     },
+    "guider.expose": {
+        "defaults": {
+            "binning": None,
+            "frame_type": "light",
+            "gain": None,
+            "metadata": None,
+            "offset": None,
+            "roi": None,
+            "timeout": None,
+        },
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": [
+            "duration",
+            "frame_type",
+            "binning",
+            "roi",
+            "gain",
+            "offset",
+            "timeout",
+            "metadata",
+        ],
+        "required": ["duration"],
+    },
+    "guider.guide_rate": {"defaults": {}, "events": [], "params": [], "required": []},
     "guider.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guider.pulse": {
+        "defaults": {"timeout": None, "via": "auto"},
+        "events": ["action.started", "action.finished"],
+        "params": ["direction", "duration_ms", "via", "timeout"],
+        "required": ["direction", "duration_ms"],
+    },
+    "guider.set_guide_rate": {
+        "defaults": {"dec": None, "ra": None},
+        "events": [],
+        "params": ["ra", "dec"],
+        "required": [],
+    },
+    "guider.settings": {"defaults": {}, "events": [], "params": [], "required": []},
     "guider.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guider.stop": {"defaults": {}, "events": [], "params": [], "required": []},
     "release": {"defaults": {}, "events": [], "params": ["role"], "required": ["role"]},
     "roles": {"defaults": {}, "events": [], "params": [], "required": []},
+    "rotator.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "rotator.angle": {"defaults": {}, "events": [], "params": [], "required": []},
+    "rotator.connect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "rotator.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "rotator.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "rotator.move_to": {
+        "defaults": {"timeout": 300.0},
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": ["angle", "timeout"],
+        "required": ["angle"],
+    },
+    "rotator.set_reverse": {"defaults": {}, "events": [], "params": ["on"], "required": ["on"]},
+    "rotator.status": {"defaults": {}, "events": [], "params": [], "required": []},
+    "rotator.sync": {"defaults": {}, "events": [], "params": ["angle"], "required": ["angle"]},
+    "safety.close_up": {
+        "defaults": {},
+        "events": ["safety", "weather.changed"],
+        "params": [],
+        "required": [],
+    },
+    "safety.status": {
+        "defaults": {},
+        "events": ["safety", "weather.changed"],
+        "params": [],
+        "required": [],
+    },
     "status": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.abort": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.connect": {
@@ -936,21 +1720,21 @@ METHODS: dict[str, dict[str, Any]] = {
     },
     "telescope.get_site": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.goto": {
-        "defaults": {"epoch": "J2000", "timeout": 300.0, "track": True},
+        "defaults": {"epoch": "J2000", "force": False, "timeout": 300.0, "track": True},
         "events": ["progress", "action.started", "action.progress", "action.finished"],
-        "params": ["ra", "dec", "epoch", "track", "timeout"],
+        "params": ["ra", "dec", "epoch", "track", "timeout", "force"],
         "required": ["ra", "dec"],
     },
     "telescope.goto_altaz": {
-        "defaults": {"timeout": 300.0, "track": False},
+        "defaults": {"force": False, "timeout": 300.0, "track": False},
         "events": ["progress", "action.started", "action.progress", "action.finished"],
-        "params": ["alt", "az", "track", "timeout"],
+        "params": ["alt", "az", "track", "timeout", "force"],
         "required": ["alt", "az"],
     },
     "telescope.goto_hadec": {
-        "defaults": {"timeout": 300.0, "track": True},
+        "defaults": {"force": False, "timeout": 300.0, "track": True},
         "events": ["progress", "action.started", "action.progress", "action.finished"],
-        "params": ["ha", "dec", "track", "timeout"],
+        "params": ["ha", "dec", "track", "timeout", "force"],
         "required": ["ha", "dec"],
     },
     "telescope.guide_rate": {"defaults": {}, "events": [], "params": [], "required": []},
@@ -1039,9 +1823,25 @@ METHODS: dict[str, dict[str, Any]] = {
     },
     "telescope.track_modes": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.unpark": {
-        "defaults": {"timeout": 60.0},
+        "defaults": {"force": False, "timeout": 60.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout", "force"],
+        "required": [],
+    },
+    "weather.connect": {
+        "defaults": {"timeout": 30.0},
         "events": ["action.started", "action.finished"],
         "params": ["timeout"],
         "required": [],
     },
+    "weather.disconnect": {
+        "defaults": {"timeout": 30.0},
+        "events": ["action.started", "action.finished"],
+        "params": ["timeout"],
+        "required": [],
+    },
+    "weather.info": {"defaults": {}, "events": [], "params": [], "required": []},
+    "weather.refresh": {"defaults": {}, "events": [], "params": [], "required": []},
+    "weather.state": {"defaults": {}, "events": ["weather.changed"], "params": [], "required": []},
+    "weather.status": {"defaults": {}, "events": [], "params": [], "required": []},
 }
