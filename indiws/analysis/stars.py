@@ -1,0 +1,259 @@
+"""Star detection and the sharpness and statistics of one frame.
+
+`analyse` is a pure function over a pixel array; `analyse_frame` decodes a
+frame's bytes and runs it in a worker thread (``sep`` releases the GIL while
+it extracts, measured by bench/analysis.py), so the event loop stays free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+import numpy as np
+
+from .frames import FrameData, FrameReadError, read_frame
+
+__all__ = [
+    "FITS_KEYS",
+    "analyse",
+    "analyse_frame",
+    "analyse_pixels",
+    "fits_cards",
+    "hfr_info",
+    "with_fits_cards",
+]
+
+#: Detection threshold in units of the background noise.
+THRESHOLD_SIGMA = 5.0
+#: Smallest star, in pixels above the threshold (rejects hot pixels and noise).
+MIN_AREA = 5
+#: Stars measured for HFR/FWHM at most (the brightest unsaturated ones).
+MEASURE_AT_MOST = 2000
+_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+
+
+def _stats(data: np.ndarray) -> dict[str, float]:
+    # A strided sample keeps the median cheap on 16-megapixel frames.
+    step = max(1, data.size // 1_000_000)
+    sample = data.ravel()[::step]
+    return {
+        "min": float(data.min()),
+        "max": float(data.max()),
+        "median": float(np.median(sample)),
+        "mean": float(sample.mean(dtype=np.float64)),
+    }
+
+
+def _rounded(value: float | None, digits: int = 3) -> float | None:
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def analyse(
+    image: np.ndarray,
+    *,
+    pixel_scale: float | None = None,
+    saturation: float | None = None,
+) -> dict[str, Any]:
+    """Stars, sharpness and statistics of one 2-D frame.
+
+    ``pixel_scale`` (arcsec per pixel) adds the sizes in arcseconds;
+    ``saturation`` (ADU) counts clipped pixels and keeps saturated stars out
+    of HFR/FWHM (their cores are flat).  See docs/analysis.md for the fields.
+    """
+    import sep
+
+    started = time.perf_counter()
+    if image.ndim != 2:
+        raise ValueError(f"a frame must be 2-D, not of shape {image.shape}")
+    data = np.ascontiguousarray(image, dtype=np.float32)
+    height, width = data.shape
+    stats = _stats(data)
+    bkg = sep.Background(data, bw=64, bh=64, fw=3, fh=3)
+    background, noise = float(bkg.globalback), float(bkg.globalrms)
+    sub = data - bkg.back()
+    sep.set_extract_pixstack(max(300_000, data.size // 10))
+    sep.set_sub_object_limit(2048)
+    try:
+        objects = sep.extract(sub, THRESHOLD_SIGMA, err=max(noise, 1e-3), minarea=MIN_AREA)
+    except Exception as exc:  # sep raises plain Exception on buffer overflows
+        objects = None
+        extract_error: str | None = str(exc)
+    else:
+        extract_error = None
+    saturated_pixels = int(np.count_nonzero(data >= saturation)) if saturation else 0
+    result: dict[str, Any] = {
+        "width": width,
+        "height": height,
+        "stars": 0,
+        "hfr": None,
+        "fwhm": None,
+        "hfr_arcsec": None,
+        "fwhm_arcsec": None,
+        "hfr_min": None,
+        "hfr_max": None,
+        "hfr_mean": None,
+        "eccentricity": None,
+        "background": _rounded(background, 2),
+        "noise": _rounded(noise, 3),
+        **{k: _rounded(v, 2) for k, v in stats.items()},
+        "saturation": _rounded(saturation, 1),
+        "saturated_pixels": saturated_pixels,
+        "saturated_stars": 0,
+        "pixel_scale": _rounded(pixel_scale, 4),
+    }
+    if extract_error is not None:
+        result["error"] = f"star detection failed: {extract_error}"
+    if objects is not None and len(objects):
+        # Edge-cut stars measure small: keep stars whose box is inside the frame.
+        inside = (
+            (objects["xmin"] > 0)
+            & (objects["ymin"] > 0)
+            & (objects["xmax"] < width - 1)
+            & (objects["ymax"] < height - 1)
+        )
+        stars = objects[inside & (objects["a"] > 0.3)]
+        result["stars"] = int(len(stars))
+        if saturation:
+            clipped = stars["peak"] + bkg.globalback >= 0.98 * saturation
+            result["saturated_stars"] = int(np.count_nonzero(clipped))
+            stars = stars[~clipped]
+        if len(stars):
+            stars = stars[np.argsort(-stars["flux"])[:MEASURE_AT_MOST]]
+            rmax = np.clip(6.0 * stars["a"], 3.0, 60.0)
+            hfr, flags = sep.flux_radius(
+                sub, stars["x"], stars["y"], rmax, 0.5, normflux=stars["flux"], subpix=5
+            )
+            good = (flags == 0) & np.isfinite(hfr) & (hfr > 0)
+            if np.any(good):
+                hfr = hfr[good]
+                a, b = stars["a"][good], stars["b"][good]
+                fwhm = _FWHM_PER_SIGMA * np.sqrt((a * a + b * b) / 2.0)
+                ecc = np.sqrt(np.clip(1.0 - (b / a) ** 2, 0.0, 1.0))
+                result.update(
+                    hfr=_rounded(np.median(hfr)),
+                    fwhm=_rounded(np.median(fwhm)),
+                    hfr_min=_rounded(hfr.min()),
+                    hfr_max=_rounded(hfr.max()),
+                    hfr_mean=_rounded(hfr.mean()),
+                    eccentricity=_rounded(np.median(ecc)),
+                )
+                if pixel_scale:
+                    result["hfr_arcsec"] = _rounded(result["hfr"] * pixel_scale)
+                    result["fwhm_arcsec"] = _rounded(result["fwhm"] * pixel_scale)
+    result["seconds"] = round(time.perf_counter() - started, 4)
+    return result
+
+
+def analyse_pixels(frame: FrameData) -> dict[str, Any]:
+    """`analyse` with the scale and saturation the frame's header gives."""
+    return analyse(frame.pixels, pixel_scale=frame.pixel_scale, saturation=frame.saturation)
+
+
+def star_positions(frame: FrameData, limit: int = 300) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, flux) of the brightest stars, 0-based pixels, brightest first."""
+    import sep
+
+    data = np.ascontiguousarray(frame.pixels, dtype=np.float32)
+    bkg = sep.Background(data, bw=64, bh=64, fw=3, fh=3)
+    sep.set_extract_pixstack(max(300_000, data.size // 10))
+    objects = sep.extract(data - bkg.back(), THRESHOLD_SIGMA, err=max(bkg.globalrms, 1e-3),
+                          minarea=MIN_AREA)  # fmt: skip
+    order = np.argsort(-objects["flux"])[:limit]
+    return objects["x"][order], objects["y"][order], objects["flux"][order]
+
+
+def _analyse_bytes(data: bytes, fmt: str) -> dict[str, Any]:
+    try:
+        frame = read_frame(data, fmt)
+    except FrameReadError as exc:
+        return {"error": str(exc)}
+    try:
+        return analyse_pixels(frame)
+    except Exception as exc:  # a bad frame must never fail the exposure that made it
+        return {"error": f"analysis failed: {exc}"}
+
+
+async def analyse_frame(data: bytes, fmt: str = ".fits") -> dict[str, Any]:
+    """Analyse frame bytes in a worker thread; a frame that cannot be read or
+    measured gives ``{"error": ...}`` instead of raising."""
+    return await asyncio.to_thread(_analyse_bytes, data, fmt)
+
+
+#: FITS keyword, analysis field, comment.
+FITS_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("STARCNT", "stars", "stars detected"),
+    ("HFR", "hfr", "[px] median half-flux radius"),
+    ("FWHM", "fwhm", "[px] median FWHM"),
+    ("HFRARCS", "hfr_arcsec", "[arcsec] median half-flux radius"),
+    ("FWHMARCS", "fwhm_arcsec", "[arcsec] median FWHM"),
+    ("SKYBKG", "background", "[ADU] mean sky background"),
+    ("SKYNOISE", "noise", "[ADU] background noise (rms)"),
+    ("IMGMEDN", "median", "[ADU] median pixel value"),
+    ("SATPIX", "saturated_pixels", "pixels at or above saturation"),
+)
+
+
+def fits_cards(analysis: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """FITS header cards (keyword, value, comment) for an analysis; known values only."""
+    return [
+        (key, analysis[field], comment)
+        for key, field, comment in FITS_KEYS
+        if analysis.get(field) is not None
+    ]
+
+
+def hfr_info(analysis: dict[str, Any] | None) -> dict[str, Any]:
+    """lightAPT's ``hfr_info`` record: star count and HFR median/max/min/mean (px)."""
+    a = analysis or {}
+    return {
+        "star_count": a.get("stars"),
+        "average_hfr": a.get("hfr"),
+        "max_star": a.get("hfr_max"),
+        "min_star": a.get("hfr_min"),
+        "average_star": a.get("hfr_mean"),
+    }
+
+
+_BLOCK = 2880
+_CARD = 80
+
+
+def _card(key: str, value: Any, comment: str) -> bytes:
+    if isinstance(value, bool):
+        text = "T" if value else "F"
+    elif isinstance(value, int):
+        text = str(value)
+    else:
+        text = repr(float(value)).upper()
+    card = f"{key:<8}= {text:>20} / {comment}"
+    return card[:_CARD].ljust(_CARD).encode("ascii")
+
+
+def with_fits_cards(data: bytes, cards: list[tuple[str, Any, str]]) -> bytes:
+    """The FITS ``data`` with ``cards`` in its primary header (replacing cards
+    of the same keyword); other bytes are left as they are.  Non-FITS data,
+    or a header without END, comes back unchanged."""
+    if not cards or data[:6] != b"SIMPLE":
+        return data
+    keys = {key.encode().ljust(8) for key, _, _ in cards}
+    end = None
+    for offset in range(0, len(data) - _CARD + 1, _CARD):
+        if data[offset : offset + 8] == b"END     ":
+            end = offset
+            break
+    if end is None:
+        return data
+    header_len = (end // _BLOCK + 1) * _BLOCK
+    kept = [
+        data[o : o + _CARD]
+        for o in range(0, end, _CARD)
+        if data[o : o + 8] not in keys
+    ]
+    new = b"".join(kept) + b"".join(_card(*c) for c in cards) + b"END".ljust(_CARD)
+    new += b" " * (-len(new) % _BLOCK)
+    return new + data[header_len:]
