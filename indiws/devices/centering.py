@@ -27,6 +27,7 @@ from .errors import DeviceError, InvalidValueError
 from .telescope import Telescope
 
 __all__ = [
+    "CENTER_METHODS",
     "SIMULATED_SKY_DRIVERS",
     "CenteringError",
     "SolveError",
@@ -35,6 +36,8 @@ __all__ = [
     "solve_stored_frame",
 ]
 
+#: How `center` corrects the pointing.
+CENTER_METHODS = ("auto", "sync", "offset")
 #: Drivers whose frames show the synthetic sky.
 SIMULATED_SKY_DRIVERS = frozenset({"indi_simulator_ccd", "indi_simulator_guide"})
 
@@ -74,6 +77,15 @@ def _simulated(store_device: str, camera: Camera | None, frame: FrameData) -> bo
         if dev is not None and dev.driver_info.get("DRIVER_EXEC") in SIMULATED_SKY_DRIVERS:
             return True
     return str(frame.header.get("INSTRUME", "")).endswith("Simulator")
+
+
+def _shifted(
+    command: tuple[float, float], target: tuple[float, float], solved: tuple[float, float]
+) -> tuple[float, float]:
+    """``command`` moved by the target's offset from the solution (RA hours, Dec degrees)."""
+    d_ra = (target[0] - solved[0] + 12.0) % 24.0 - 12.0
+    dec = max(-90.0, min(90.0, command[1] + target[1] - solved[1]))
+    return (command[0] + d_ra) % 24.0, dec
 
 
 async def solve_stored_frame(
@@ -151,22 +163,33 @@ async def center(
     binning: int | None = None,
     radius: float = 2.0,
     time_limit: float = 30.0,
+    method: str = "auto",
     index_dir: Path,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Goto the target, then expose, solve, sync and goto again until the
-    frame's centre is within ``tolerance`` arcsec of the target (J2000 RA
-    hours / Dec degrees, or JNow with ``epoch``), at most ``attempts`` solves.
+    """Goto the target, then expose, solve and correct until the frame's
+    centre is within ``tolerance`` arcsec of the target (J2000 RA hours / Dec
+    degrees, or JNow with ``epoch``), at most ``attempts`` solves.
+
+    ``method`` of correction: ``sync`` (sync the mount to the solution, goto
+    the target again), ``offset`` (goto the target shifted by the error, for
+    mounts that cannot sync or an error a sync does not remove, such as a
+    camera off the mount's axis), ``auto`` (sync, and offset from the first
+    sync that did not halve the error on).
 
     Result: ``target`` (J2000), ``solution`` (the last), ``error`` (arcsec),
-    ``attempts`` (each: solved position, error, blob_id), ``elapsed``.
-    CenteringError (with the attempts) when the tolerance is not reached."""
+    ``method`` (the last correction), ``attempts`` (each: solved position,
+    error, correction, blob_id), ``elapsed``.  CenteringError (with the
+    attempts) when the tolerance is not reached."""
     if not (isinstance(tolerance, int | float) and 1 <= tolerance <= 36_000):
         raise InvalidValueError(f"tolerance must be within [1, 36000] arcsec, not {tolerance!r}")
     if not (isinstance(attempts, int) and 1 <= attempts <= 20):
         raise InvalidValueError(f"attempts must be within [1, 20], not {attempts!r}")
     if not (isinstance(exposure, int | float) and 0.001 <= exposure <= 600):
         raise InvalidValueError(f"exposure must be within [0.001, 600] s, not {exposure!r}")
+    if method not in CENTER_METHODS:
+        choices = ", ".join(CENTER_METHODS)
+        raise InvalidValueError(f"method must be one of {choices}, not {method!r}")
     started = time.monotonic()
     report = progress or (lambda _: None)
     if epoch == "JNow":
@@ -176,6 +199,8 @@ async def center(
     tries: list[dict[str, Any]] = []
     report({"state": "slewing", "attempt": 0, "target_ra": target[0], "target_dec": target[1]})
     await telescope.goto(target[0], target[1], epoch="J2000")
+    command = target  # where the mount was last sent
+    correction = "sync" if method == "auto" else method
     for attempt in range(1, attempts + 1):
         report({"state": "exposing", "attempt": attempt})
         shot = await camera.expose(
@@ -192,11 +217,12 @@ async def center(
             time_limit=time_limit,
         )
         error = astro.angular_distance(solution["ra"], solution["dec"], *target) * 3600.0
-        entry = {
+        entry: dict[str, Any] = {
             "attempt": attempt,
             "ra": solution["ra"],
             "dec": solution["dec"],
             "error": round(error, 1),
+            "correction": None,
             "blob_id": shot["blob_id"],
         }
         tries.append(entry)
@@ -206,15 +232,28 @@ async def center(
                 "target": {"ra": target[0], "dec": target[1], "epoch": "J2000"},
                 "solution": solution,
                 "error": round(error, 1),
+                "method": tries[-2]["correction"] if len(tries) > 1 else None,
                 "attempts": tries,
                 "elapsed": round(time.monotonic() - started, 2),
             }
         if attempt == attempts:
             break
-        report({"state": "syncing", "attempt": attempt})
-        await telescope.sync(solution["ra"], solution["dec"], epoch="J2000")
-        report({"state": "slewing", "attempt": attempt})
-        await telescope.goto(target[0], target[1], epoch="J2000")
+        if (
+            method == "auto"
+            and len(tries) > 1
+            and tries[-2]["correction"] == "sync"
+            and error > tries[-2]["error"] / 2
+        ):
+            correction = "offset"  # the sync did not help: correct by aiming off instead
+        entry["correction"] = correction
+        if correction == "sync":
+            report({"state": "syncing", "attempt": attempt})
+            await telescope.sync(solution["ra"], solution["dec"], epoch="J2000")
+            command = target
+        else:
+            command = _shifted(command, target, (solution["ra"], solution["dec"]))
+        report({"state": "slewing", "attempt": attempt, "ra": command[0], "dec": command[1]})
+        await telescope.goto(command[0], command[1], epoch="J2000")
     raise CenteringError(
         f"the target is still {tries[-1]['error']:.0f}\" from the frame's centre after "
         f"{attempts} attempt(s) (tolerance {tolerance:g}\")",

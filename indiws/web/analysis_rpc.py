@@ -144,16 +144,20 @@ class AnalysisVerbs:
         binning: int | None = None,
         radius: float = 2.0,
         time_limit: float = 30.0,
+        method: Literal["auto", "sync", "offset"] = "auto",
     ) -> dict:
         """Put RA (hours)/Dec (degrees) in the middle of the frame: goto, then
         expose, solve, sync and goto again until within tolerance arcsec.
 
         At most attempts solves; exposure/binning for the frames; radius and
-        time_limit as for camera.solve. Progress: {state: slewing|exposing|
+        time_limit as for camera.solve. method: sync (sync to the solution,
+        goto again), offset (goto the target shifted by the error), auto (sync,
+        then offset once a sync did not halve the error). Progress: {state: slewing|exposing|
         solving|solved|syncing, attempt, ...; solved adds ra, dec, error
         (arcsec), blob_id}. Result: {target: {ra, dec, epoch: J2000},
-        solution (the last camera.solve result), error (arcsec), attempts:
-        [{attempt, ra, dec, error, blob_id}], elapsed}. Errors:
+        solution (the last camera.solve result), error (arcsec), method (the
+        last correction), attempts: [{attempt, ra, dec, error, correction,
+        blob_id}], elapsed}. Errors:
         centering_failed (data.attempts), solve_failed, and those of
         telescope.goto/sync and camera.expose."""
         return await self._run(
@@ -170,6 +174,7 @@ class AnalysisVerbs:
                 binning=binning,
                 radius=radius,
                 time_limit=time_limit,
+                method=method,
                 index_dir=self._index_dir(),
                 progress=self._progress(),
             )
