@@ -26,6 +26,7 @@ import numpy as np
 
 from .frames import FrameData
 from .stars import star_positions
+from .worker import run_off_loop
 
 __all__ = [
     "SYSTEM_INDEX_DIRS",
@@ -190,8 +191,8 @@ async def solve_frame(
     index_files: Sequence[Path] = (),
     time_limit: float = 30.0,
 ) -> dict[str, Any]:
-    """Find the frame's stars (in a worker thread) and `solve_stars` them."""
-    x, y, flux = await asyncio.to_thread(star_positions, frame)
+    """Find the frame's stars (off the event loop) and `solve_stars` them."""
+    x, y, flux = await run_off_loop(star_positions, frame)
     height, width = frame.pixels.shape
     if hint is not None and hint.scale is None:
         hint.scale = frame.pixel_scale
