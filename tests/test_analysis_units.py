@@ -169,3 +169,23 @@ def test_gsc_answers_the_simulator_s_command(tmp_path) -> None:
     assert bad.returncode == 2 and "'x' is not a number" in bad.stderr
     with pytest.raises(ValueError, match="unknown option"):
         parse_args(["-q"])
+
+
+def slow_analysis(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "done"
+
+
+def test_a_stuck_analysis_is_killed_and_the_next_one_runs() -> None:
+    import asyncio
+
+    from indiws.analysis import worker
+
+    async def run() -> None:
+        with pytest.raises(TimeoutError):
+            await worker.run_off_loop(slow_analysis, 30.0, timeout=0.5)
+        assert await worker.run_off_loop(slow_analysis, 0.0, timeout=30) == "done"
+
+    asyncio.run(run())

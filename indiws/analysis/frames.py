@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FrameData", "FrameReadError", "pixel_scale", "read_frame"]
+__all__ = ["FrameData", "FrameReadError", "finite_number", "pixel_scale", "read_frame"]
 
 
 class FrameReadError(ValueError):
@@ -32,7 +32,7 @@ class FrameData:
     def saturation(self) -> float | None:
         """The ADU at which pixels clip: DATAMAX / SATURATE, else the type's maximum."""
         for key in ("SATURATE", "DATAMAX"):
-            value = _number(self.header.get(key))
+            value = finite_number(self.header.get(key))
             if value:
                 return value
         if np.issubdtype(self.pixels.dtype, np.integer):
@@ -43,7 +43,8 @@ class FrameData:
         return None
 
 
-def _number(value: Any) -> float | None:
+def finite_number(value: Any) -> float | None:
+    """``value`` as a finite float (a FITS card's value), else None."""
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -54,15 +55,17 @@ def _number(value: Any) -> float | None:
 def pixel_scale(header: dict[str, Any]) -> float | None:
     """Arcsec per pixel: SCALE or PIXSCALE, else from pixel size, binning and focal length."""
     for key in ("SCALE", "PIXSCALE"):
-        value = _number(header.get(key))
+        value = finite_number(header.get(key))
         if value and value > 0:
             return value
-    pixel = _number(header.get("XPIXSZ")) or _number(header.get("PIXSIZE1"))
-    focal = _number(header.get("FOCALLEN"))
+    pixel = finite_number(header.get("XPIXSZ")) or finite_number(header.get("PIXSIZE1"))
+    focal = finite_number(header.get("FOCALLEN"))
     if not pixel or not focal or pixel <= 0 or focal <= 0:
         return None
     # XPIXSZ includes binning (the FITS convention); PIXSIZE1 is INDI's unbinned size.
-    binning = 1.0 if header.get("XPIXSZ") is not None else (_number(header.get("XBINNING")) or 1.0)
+    binning = 1.0
+    if header.get("XPIXSZ") is None:
+        binning = finite_number(header.get("XBINNING")) or 1.0
     return 206.264806 * pixel * binning / focal
 
 

@@ -195,10 +195,15 @@ def _analyse_bytes(data: bytes, fmt: str) -> dict[str, Any]:
         return {"error": f"analysis failed: {exc}"}
 
 
-async def analyse_frame(data: bytes, fmt: str = ".fits") -> dict[str, Any]:
+async def analyse_frame(data: bytes, fmt: str = ".fits", timeout: float = 60.0) -> dict[str, Any]:
     """Analyse frame bytes off the event loop (`worker.run_off_loop`); a frame
-    that cannot be read or measured gives ``{"error": ...}`` instead of raising."""
-    return await run_off_loop(_analyse_bytes, data, fmt)
+    that cannot be read or measured, or whose analysis takes over ``timeout``
+    seconds, gives ``{"error": ...}`` instead of raising: the frame is stored
+    all the same."""
+    try:
+        return await run_off_loop(_analyse_bytes, data, fmt, timeout=timeout)
+    except TimeoutError:
+        return {"error": f"analysis took over {timeout:g} s"}
 
 
 #: FITS keyword, analysis field, comment.

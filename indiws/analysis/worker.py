@@ -36,21 +36,32 @@ def _executor() -> ProcessPoolExecutor:
         return _pool
 
 
-def shutdown() -> None:
-    """Stop the worker process (it is also stopped when the program exits)."""
+def shutdown(*, kill: bool = False) -> None:
+    """Stop the worker process (it is also stopped when the program exits);
+    ``kill`` ends it even in the middle of a call."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
-    if pool is not None:
-        pool.shutdown(wait=False, cancel_futures=True)
+    if pool is None:
+        return
+    if kill:
+        # The executor has no public way to stop a busy worker.
+        for process in list((getattr(pool, "_processes", None) or {}).values()):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
-async def run_off_loop(func: Callable[..., T], *args: Any) -> T:
+async def run_off_loop(func: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
     """``func(*args)`` in the worker process (a module-level function with
-    picklable arguments), else in a thread."""
+    picklable arguments), else in a thread.  After ``timeout`` seconds the
+    worker is killed (a new one serves the next call) and TimeoutError raised."""
     loop = asyncio.get_running_loop()
     try:
-        return await loop.run_in_executor(_executor(), func, *args)
+        return await asyncio.wait_for(loop.run_in_executor(_executor(), func, *args), timeout)
+    except TimeoutError:
+        log.warning("analysis worker took over %s s: killed", timeout)
+        shutdown(kill=True)
+        raise
     except (BrokenProcessPool, OSError, RuntimeError) as exc:
         # RuntimeError: the pool was shut down meanwhile (interpreter exit, tests).
         log.warning("analysis worker process unavailable (%s): using a thread", exc)

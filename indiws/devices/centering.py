@@ -12,12 +12,11 @@ into ``index_dir``; other frames are solved with the system's index files.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from pathlib import Path
 from typing import Any
 
-from ..analysis.frames import FrameData, FrameReadError, read_frame
+from ..analysis.frames import FrameData, FrameReadError, finite_number, read_frame
 from ..analysis.solve import SolveError, SolveFailed, SolveHint, solve_frame
 from ..blobs import BlobNotFound, BlobStore
 from . import astro
@@ -55,17 +54,9 @@ class CenteringError(DeviceError):
         return super().to_dict() | {"attempts": self.attempts}
 
 
-def _number(value: Any) -> float | None:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return None
-    return out if math.isfinite(out) else None
-
-
 def _header_hint(frame: FrameData) -> tuple[float, float] | None:
     """The mount's J2000 RA/Dec (degrees) at exposure time, from INDI's FITS cards."""
-    ra, dec = _number(frame.header.get("RA")), _number(frame.header.get("DEC"))
+    ra, dec = finite_number(frame.header.get("RA")), finite_number(frame.header.get("DEC"))
     if ra is None or dec is None or not -90 <= dec <= 90:
         return None
     return ra % 360.0, dec
