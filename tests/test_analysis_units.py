@@ -125,15 +125,15 @@ def test_vcurve_fit_fails_clearly() -> None:
 def test_catalogue_is_deterministic_and_has_the_sky_s_density() -> None:
     a, dist = cone(83.8, -5.4, 0.5)
     b, _ = cone(83.8, -5.4, 0.5)
-    assert np.array_equal(a.ra, b.ra) and np.array_equal(a.mag, b.mag)
-    assert np.all(dist <= 0.5) and np.all(np.diff(a.mag) >= 0)
+    assert a.ra == b.ra and a.mag == b.mag
+    assert max(dist) <= 0.5 and np.all(np.diff(a.mag) >= 0)
     expected = cumulative_density(17) * math.pi * 0.25
     assert len(a) == pytest.approx(expected, rel=0.1)
     # Across RA 0/360 and at the pole.
     wrap, _ = cone(359.9, 10, 0.3, mag_max=14)
-    assert np.any(wrap.ra > 359) and np.any(wrap.ra < 1)
+    assert max(wrap.ra) > 359 and min(wrap.ra) < 1
     pole, dist = cone(0, 89.9, 0.3, mag_max=14)
-    assert len(pole) and np.all(dist <= 0.3)
+    assert len(pole) and max(dist) <= 0.3
 
 
 # The CCD simulator's own parse of a gsc line (ccd_simulator.cpp, sscanf).

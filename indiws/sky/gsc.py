@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -65,10 +66,9 @@ def lines(args: Mapping[str, float]) -> list[str]:
     return [
         f"{sid:010d} {ra:10.6f} {dec:+10.6f}  0.2 {mag:5.2f} 0.20 0 0 SYNT SY {d * 60:7.2f} 0"
         for sid, ra, dec, mag, d in zip(
-            stars.ids.tolist(), stars.ra.tolist(), stars.dec.tolist(), stars.mag.tolist(),
-            dist.tolist(), strict=True,
+            stars.ids, stars.ra, stars.dec, stars.mag, dist, strict=True
         )
-    ]  # fmt: skip
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -90,11 +90,14 @@ def install_gsc(bin_dir: Path, python: str | None = None) -> Path:
     bin_dir.mkdir(parents=True, exist_ok=True)
     path = bin_dir / "gsc"
     python = python or sys.executable
-    root = Path(__file__).resolve().parents[2]  # so a source checkout works uninstalled
+    root = Path(__file__).resolve().parents[2]  # where the indiws package is
+    # -S: no site-packages (the catalogue is plain Python); starting in tens
+    # of milliseconds matters, the simulator waits for it before exposing.
     text = (
         "#!/bin/sh\n"
         "# Star look-up for the INDI CCD simulator, from indiws' synthetic sky.\n"
-        f'PYTHONPATH="{root}${{PYTHONPATH:+:$PYTHONPATH}}" exec "{python}" -m indiws.sky.gsc "$@"\n'
+        f"PYTHONPATH={shlex.quote(str(root))}${{PYTHONPATH:+:$PYTHONPATH}} "
+        f'exec {shlex.quote(python)} -S -m indiws.sky.gsc "$@"\n'
     )
     if not path.exists() or path.read_text() != text:
         tmp = path.with_suffix(".tmp")

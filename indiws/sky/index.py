@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,7 @@ def ensure_index(
     for preset, path in zip(presets, paths, strict=True):
         if path.exists():
             continue
-        tmp = path.with_name(path.name + ".part")
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
         uid = int(key[:6], 16) * 100 + preset
         with tempfile.TemporaryDirectory(dir=folder) as scratch:
             cmd = [
@@ -137,10 +138,10 @@ def _write_catalog(path: Path, ra: float, dec: float, radius: float) -> None:
 
     stars, _ = cone(ra, dec, radius, mag_max=_mag_limit(radius))
     cols = [
-        fits.Column(name="RA", format="D", array=stars.ra),
-        fits.Column(name="DEC", format="D", array=stars.dec),
-        fits.Column(name="MAG", format="E", array=stars.mag.astype(np.float32)),
+        fits.Column(name="RA", format="D", array=np.asarray(stars.ra)),
+        fits.Column(name="DEC", format="D", array=np.asarray(stars.dec)),
+        fits.Column(name="MAG", format="E", array=np.asarray(stars.mag, dtype=np.float32)),
     ]
-    tmp = path.with_name(path.name + ".part")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.part")
     fits.BinTableHDU.from_columns(cols).writeto(tmp, overwrite=True)
     os.replace(tmp, path)
