@@ -33,7 +33,8 @@ THRESHOLD_SIGMA = 5.0
 MIN_AREA = 5
 #: Stars measured for HFR/FWHM at most (the brightest unsaturated ones).
 MEASURE_AT_MOST = 2000
-_FWHM_PER_SIGMA = 2.0 * math.sqrt(2.0 * math.log(2.0))
+#: Half-size of the square in which a star's half-maximum area is counted.
+_FWHM_BOX = 12
 
 
 def _stats(data: np.ndarray) -> dict[str, float]:
@@ -116,23 +117,32 @@ def analyse(
             stars = stars[~clipped]
         if len(stars):
             stars = stars[np.argsort(-stars["flux"])[:MEASURE_AT_MOST]]
-            rmax = np.clip(6.0 * stars["a"], 3.0, 60.0)
-            hfr, flags = sep.flux_radius(
-                data, stars["x"], stars["y"], rmax, 0.5, normflux=stars["flux"], subpix=5
-            )
+            # Sizes from the well-exposed stars (peak over 20 σ; else the
+            # brighter half): a faint star's size is mostly noise.
+            peaks = _peaks(data, stars["x"], stars["y"])
+            well = peaks >= 20.0 * noise
+            if np.count_nonzero(well) < 3:
+                well = peaks >= np.median(peaks)
+            stars, peaks = stars[well], peaks[well]
+            fwhm = _fwhm(data, stars["x"], stars["y"], peaks)
+            # The whole star within 2 FWHM (4.7 σ of a Gaussian): its flux is
+            # measured there, not taken from the detection's isophote, which
+            # misses the wings of wide stars.
+            rmax = np.full(len(stars), float(np.clip(2.0 * fwhm, 3.0, 60.0)))
+            hfr, flags = sep.flux_radius(data, stars["x"], stars["y"], rmax, 0.5, subpix=5)
             good = (flags == 0) & np.isfinite(hfr) & (hfr > 0)
             if np.any(good):
-                hfr = hfr[good]
-                a, b = stars["a"][good], stars["b"][good]
-                fwhm = _FWHM_PER_SIGMA * np.sqrt((a * a + b * b) / 2.0)
+                hfr, stars = hfr[good], stars[good]
+                a, b = stars["a"], stars["b"]
                 ecc = np.sqrt(np.clip(1.0 - (b / a) ** 2, 0.0, 1.0))
                 result.update(
                     hfr=_rounded(np.median(hfr)),
-                    fwhm=_rounded(np.median(fwhm)),
+                    fwhm=_rounded(fwhm),
                     hfr_min=_rounded(hfr.min()),
                     hfr_max=_rounded(hfr.max()),
                     hfr_mean=_rounded(hfr.mean()),
                     eccentricity=_rounded(np.median(ecc)),
+                    measured_stars=int(len(hfr)),
                 )
                 if pixel_scale:
                     result["hfr_arcsec"] = _rounded(result["hfr"] * pixel_scale)
@@ -141,22 +151,69 @@ def analyse(
     return result
 
 
+#: Frames larger than this (pixels) are searched for stars on 2x2 bins: four
+#: times less work for the background and the detection, which dominate the
+#: time; the stars are still measured (HFR, FWHM) on the full frame.
+BIN_ABOVE = 6_000_000
+
+
 def _detect(data: np.ndarray) -> tuple[np.ndarray | None, float, float, str | None]:
-    """Stars of ``data`` (whose background is subtracted in place, 4x faster
-    than ``data - back()`` on 16-megapixel frames), the background level and
-    the noise of one pixel."""
+    """Stars of ``data`` (whose background is subtracted in place), in its
+    pixels, with the background level and the noise of one pixel."""
     import sep
 
     sep.set_sub_object_limit(2048)
-    bkg = sep.Background(data, bw=64, bh=64, fw=3, fh=3)
+    binned = data.size > BIN_ABOVE
+    if binned:
+        h, w = data.shape[0] // 2 * 2, data.shape[1] // 2 * 2
+        image = data[0:h:2, 0:w:2] + data[1:h:2, 0:w:2]
+        image += data[0:h:2, 1:w:2]
+        image += data[1:h:2, 1:w:2]
+        image *= 0.25
+    else:
+        image = data
+    bkg = sep.Background(image, bw=32 if binned else 64, bh=32 if binned else 64, fw=3, fh=3)
     background, noise = float(bkg.globalback), float(bkg.globalrms)
-    bkg.subfrom(data)
-    sep.set_extract_pixstack(max(300_000, data.size // 10))
+    # In place: 4x faster than `image - bkg.back()` on 16-megapixel frames.
+    bkg.subfrom(image)
+    sep.set_extract_pixstack(max(300_000, image.size // 10))
     try:
-        objects = sep.extract(data, THRESHOLD_SIGMA, err=max(noise, 1e-3), minarea=MIN_AREA)
+        objects = sep.extract(image, THRESHOLD_SIGMA, err=max(noise, 1e-3), minarea=MIN_AREA)
     except Exception as exc:  # sep raises plain Exception on buffer overflows
         return None, background, noise, str(exc)
-    return objects, background, noise, None
+    if not binned:
+        return objects, background, noise, None
+    # Back to the frame's pixels.  A bin's mean has half a pixel's noise (white
+    # noise); a bin's second moments lose its own width (1/12 px²) and gain a pixel's.
+    data -= background
+    objects = objects.copy()
+    for key in ("x", "y"):
+        objects[key] = 2.0 * objects[key] + 0.5
+    for key in ("xmin", "ymin"):
+        objects[key] = 2 * objects[key]
+    for key in ("xmax", "ymax"):
+        objects[key] = 2 * objects[key] + 1
+    for key in ("a", "b"):
+        objects[key] = np.sqrt(np.clip(4.0 * (objects[key] ** 2 - 1 / 12) + 1 / 12, 0.01, None))
+    objects["flux"] *= 4.0
+    return objects, background, 2.0 * noise, None
+
+
+def _fwhm(sub: np.ndarray, x: np.ndarray, y: np.ndarray, peaks: np.ndarray) -> float:
+    """FWHM (pixels) from the area above half of each star's peak, as Source
+    Extractor's FWHM_IMAGE: 2·√(area/π), the area averaged over the stars so
+    that pixel sampling averages out (its expected count is the true area)."""
+    h, w = sub.shape
+    offsets = np.arange(-_FWHM_BOX, _FWHM_BOX + 1)
+    xi, yi = np.rint(x).astype(int), np.rint(y).astype(int)
+    rows = np.clip(yi[:, None, None] + offsets[None, :, None], 0, h - 1)
+    cols = np.clip(xi[:, None, None] + offsets[None, None, :], 0, w - 1)
+    areas = np.count_nonzero(sub[rows, cols] >= peaks[:, None, None] / 2.0, axis=(1, 2))
+    # A trimmed mean: neighbours in the box and hot pixels do not pull it.
+    areas = np.sort(areas)
+    cut = len(areas) // 10
+    kept = areas[cut : len(areas) - cut] if len(areas) > 2 * cut else areas
+    return 2.0 * math.sqrt(float(np.mean(kept)) / math.pi)
 
 
 def _peaks(sub: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:

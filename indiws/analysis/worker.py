@@ -51,13 +51,26 @@ def shutdown(*, kill: bool = False) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+def _noop() -> None:
+    return None
+
+
+def _started() -> ProcessPoolExecutor:
+    """The executor with its worker running: starting a process blocks for a
+    few hundred ms, so it is done here, in a thread, not on the event loop."""
+    pool = _executor()
+    pool.submit(_noop).result()
+    return pool
+
+
 async def run_off_loop(func: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
     """``func(*args)`` in the worker process (a module-level function with
     picklable arguments), else in a thread.  After ``timeout`` seconds the
     worker is killed (a new one serves the next call) and TimeoutError raised."""
     loop = asyncio.get_running_loop()
     try:
-        return await asyncio.wait_for(loop.run_in_executor(_executor(), func, *args), timeout)
+        pool = _pool if _pool is not None else await asyncio.to_thread(_started)
+        return await asyncio.wait_for(loop.run_in_executor(pool, func, *args), timeout)
     except TimeoutError:
         log.warning("analysis worker took over %s s: killed", timeout)
         shutdown(kill=True)
