@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then echo sudo; fi)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test lint bench clean setup indi-bin chromium
+.PHONY: run test lint bench clean setup indi-bin chromium astrometry
 
 run: setup
 	$(VENV)/bin/indiws $(ARGS)
@@ -39,7 +39,7 @@ clean:
 	rm -rf $(VENV) build dist .pytest_cache .ruff_cache *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 
-setup: indi-bin chromium $(STAMP)
+setup: indi-bin chromium astrometry $(STAMP)
 
 # INDI's server and simulator drivers come from Debian's indi-bin; install it
 # only when indiserver is missing, so machines with their own INDI keep it.
@@ -55,6 +55,15 @@ chromium:
 	@if [ ! -x /usr/bin/chromium ] && ! command -v chromium >/dev/null 2>&1; then \
 		echo "chromium not found: installing Debian's chromium"; \
 		$(APT) update && $(APT) install -y chromium; \
+	fi
+
+# Plate solving: Debian's astrometry.net (solve-field, build-astrometry-index),
+# only when missing.  The simulated sky's index files are built on demand
+# (docs/analysis.md); real skies need Debian's astrometry-data-* packages.
+astrometry:
+	@if ! command -v solve-field >/dev/null 2>&1 || ! command -v build-astrometry-index >/dev/null 2>&1; then \
+		echo "solve-field not found: installing Debian's astrometry.net"; \
+		$(APT) update && $(APT) install -y --no-install-recommends astrometry.net; \
 	fi
 
 # Debian's own python3 ships venv/ensurepip in the separate python3-venv.

@@ -56,6 +56,7 @@ from .manager.server import (
 from .roles import RoleManager
 from .safety import SafetyConfig, SafetyPolicy
 from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
+from .sky.gsc import sky_env
 
 __all__ = [
     "Config",
@@ -219,7 +220,7 @@ class Service:
                 port,
                 indiserver=config.indiserver,
                 run_dir=config.data_dir / "indiserver",
-                env=config.indiserver_env,
+                env=sky_env(config.data_dir / "sky" / "bin", config.indiserver_env),
                 driver_policy=self.check_driver,
                 loopback_only=not config.embedded_indi_lan,
             )

@@ -163,7 +163,8 @@ class IndiServerProcess:
     given ``workdir`` is created if needed and kept (handy for reading the log
     after a failed test).  ``expected_devices`` is how many devices must have
     defined ``DRIVER_INFO`` before :meth:`start` returns; it defaults to one
-    per driver.
+    per driver.  ``sky=True`` (the default) puts the synthetic sky's ``gsc``
+    first on the drivers' PATH, so the CCD simulator draws stars.
     """
 
     def __init__(
@@ -178,8 +179,10 @@ class IndiServerProcess:
         indiserver: str = "indiserver",
         extra_args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        sky: bool = True,
     ) -> None:
         self.drivers: tuple[str, ...] = tuple(drivers)
+        self.sky = sky
         self.expected_devices = len(self.drivers) if expected_devices is None else expected_devices
         self.startup_timeout = startup_timeout
         self.extra_args: tuple[str, ...] = tuple(extra_args)
@@ -462,6 +465,10 @@ class IndiServerProcess:
             *self.drivers,
         ]  # fmt: skip
         env = {**os.environ, **self._extra_env, "HOME": str(self.home)}
+        if self.sky:
+            from .sky.gsc import sky_env
+
+            env = sky_env(self.workdir / "bin", env)
         with open(self.log_path, "ab") as log:
             self._log_offset = log.tell()
             log.write(f"=== {time.strftime('%H:%M:%S')} starting: {' '.join(cmd)}\n".encode())

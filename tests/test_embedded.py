@@ -183,6 +183,35 @@ def test_comes_up_with_the_simulators_and_the_four_roles_connected(embedded: Emb
     assert labels == SIMULATORS
 
 
+def test_embedded_indiserver_has_the_simulated_sky_s_gsc_on_its_path(embedded: Embedded) -> None:
+    """The CCD simulator runs ``gsc`` by name through the shell: the embedded
+    indiserver (and so its drivers) must find ours first on its PATH."""
+    want = f"-p {embedded.indi_port} "
+    for entry in os.listdir("/proc"):
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            if "indiserver" not in cmdline.split(" ")[0] or want not in cmdline:
+                continue
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        path = next(v[5:].decode() for v in environ if v.startswith(b"PATH="))
+        break
+    else:
+        raise AssertionError("the embedded indiserver's process was not found")
+    bin_dir = embedded.root / "data" / "sky" / "bin"
+    assert path.split(os.pathsep)[0] == str(bin_dir)
+    done = subprocess.run(
+        "gsc -c 83.8 -5.4 -r 30 -m 0 12 -n 5",
+        shell=True,
+        env={**os.environ, "PATH": path},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 0 and len(done.stdout.splitlines()) == 5, done
+
+
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")
 def test_dome_started_with_curl_shows_in_the_seed_devices(embedded: Embedded) -> None:
     # INDI Web Manager: POST /api/drivers/start/<label>.
@@ -381,3 +410,4 @@ def test_unknown_profile_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert code != 0
     assert "no profile named 'Nope'" in output
+

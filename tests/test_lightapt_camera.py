@@ -266,7 +266,10 @@ async def test_exposure_answers_success_then_pushes_one_frame(
     assert signal["device_name"] == "Signal" and signal["instruction"] == "Image Stretch"
     data = signal["data"]
     assert data["camera_type"] == "camera"
-    assert data["hfr_info"] == NO_HFR
+    # Every key of the record, measured by the frame's analysis.
+    assert set(data["hfr_info"]) == set(NO_HFR)
+    assert data["hfr_info"]["star_count"] == data["analysis"]["stars"]
+    assert data["hfr_info"]["average_hfr"] == data["analysis"]["hfr"]
     assert data["device"] == CCD and data["exposure"] == 0.2 and data["save"] is True
     assert data["url"] == f"/blobs/{data['blob_id']}"
     fits = await fetch(svc, data["url"])

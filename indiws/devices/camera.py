@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from ..analysis import analyse_frame, fits_cards, with_fits_cards
 from ..blobs import BlobStore, default_store
 from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import BLOBMode, PropertyKind, PropertyState
@@ -451,6 +452,9 @@ class Camera(RoleDevice):
                 "temperature": self._number("CCD_TEMPERATURE", "CCD_TEMPERATURE_VALUE"),
                 "started": started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             }
+            act.report({"state": "analysing", "time_left": 0.0, "duration": duration})
+            meta["analysis"] = await analyse_frame(frame, fmt)
+            frame = with_fits_cards(frame, fits_cards(meta["analysis"]))
             act.report({"state": "saving", "time_left": 0.0, "duration": duration})
             info = await self.store.add(
                 frame,

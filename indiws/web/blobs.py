@@ -77,6 +77,11 @@ class FrameHandler(JsonHandler):
         self.set_header("Cache-Control", "private, max-age=86400, immutable")
         self.set_header("X-Frame-Id", info.id)
         self.set_header("X-Frame-Created", info.created)
+        # The frame's measurement, for a client that only fetches the bytes.
+        analysis = info.metadata.get("analysis") or {}
+        for header, key in (("X-Frame-Stars", "stars"), ("X-Frame-HFR", "hfr")):
+            if analysis.get(key) is not None:
+                self.set_header(header, str(analysis[key]))
         view = memoryview(data)
         for start in range(0, len(view), CHUNK):
             self.write(bytes(view[start : start + CHUNK]))

@@ -50,6 +50,7 @@ from ..devices import (
 )
 from ..roles import ROLES
 from ..service import Service
+from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient
 from .blobs import frame_urls
 from .errors import invalid_params
@@ -309,7 +310,7 @@ def _timeout(value: float | None, what: str = "timeout") -> float | None:
 # ---------------------------------------------------------------- the socket
 
 
-class IndiClientSocket(ObservatoryRpc, _RoleCommon, JsonRpcSocket):
+class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub

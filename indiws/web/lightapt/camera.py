@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ...analysis import hfr_info
 from ...client import INDIError
 from ...devices import (
     ActionAborted,
@@ -34,9 +35,9 @@ BUSY = "Exposure is in progress. Cannot start exposure now!"
 #: ``instruction`` are what the later front end listens for.
 SIGNAL = "Signal"
 FINISHED, FAILED = "Image Stretch", "Image Process Failed!"
-#: ``hfr_info`` of a finished frame: the later front end's HFR record with
-#: every key, null until the service measures stars (its reducer reads
-#: ``hfr_info.average_hfr``, so a bare null would throw in the page).
+#: ``hfr_info`` of a frame not measured: the later front end's HFR record with
+#: every key null (its reducer reads ``hfr_info.average_hfr``, so a bare null
+#: would throw in the page); measured frames fill it (`analysis.hfr_info`).
 NO_HFR: dict[str, None] = {
     "star_count": None,
     "average_hfr": None,
@@ -295,8 +296,8 @@ def _signal(done: asyncio.Future[dict[str, Any]], camera_type: str) -> tuple[str
         result = done.result()
         data = {
             "camera_type": camera_type,
-            "hfr_info": dict(NO_HFR),
             **result,
+            "hfr_info": hfr_info(result.get("analysis")),
             **frame_urls(result["blob_id"]),
         }
         return "Exposure Finished!", data, FINISHED

@@ -1,0 +1,219 @@
+"""Star analysis, autofocus, plate solving and centering in a closed loop with
+INDI's simulators: the CCD simulator draws the synthetic sky (through the
+``gsc`` the test indiserver has on its PATH), its star size follows the
+focuser simulator's position, and everything is driven only through
+``/ws/indi_client/`` and ``/blobs``.
+
+One indiserver for the module; the services share one data folder, so the
+solver's index files for the target's sky are built once.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from astropy.io import fits
+from tornado.httpclient import AsyncHTTPClient
+from ws_support import WsClient
+
+from indiws.devices.astro import angular_distance
+from indiws.testing import IndiServerProcess, RunningService, start_service
+
+SCOPE, CCD, FOCUSER = "Telescope Simulator", "CCD Simulator", "Focuser Simulator"
+ROLES = {"telescope": SCOPE, "camera": CCD, "focuser": FOCUSER}
+TARGET = (5.5881, -5.3911)  # J2000, M42
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def sky_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IndiServerProcess]:
+    server = IndiServerProcess(
+        ["indi_simulator_telescope", "indi_simulator_ccd", "indi_simulator_focus"],
+        workdir=tmp_path_factory.mktemp("sky-indiserver"),
+    )
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sky-data")
+
+
+@pytest.fixture
+async def ws(sky_server: IndiServerProcess, data_dir: Path) -> AsyncIterator[WsClient]:
+    svc = await start_service(sky_server, data_dir)
+    client = await WsClient.open(svc.ws_url + "/ws/indi_client/")
+    client.svc = svc  # type: ignore[attr-defined]
+    try:
+        for role, device in ROLES.items():
+            await client.call("assign", {"role": role, "device": device}, timeout=30)
+        if (await client.call("telescope.position"))["parked"]:
+            await client.call("telescope.unpark")
+        yield client
+    finally:
+        await client.close()
+        await svc.stop()
+
+
+def service(ws: WsClient) -> RunningService:
+    return ws.svc  # type: ignore[attr-defined]
+
+
+async def point_at(ws: WsClient, ra: float, dec: float) -> None:
+    """Goto (J2000) from a sync close by: the simulator slews a few degrees a second."""
+    await ws.call("telescope.sync", {"ra": ra - 0.02, "dec": dec + 0.3})
+    await ws.call("telescope.goto", {"ra": ra, "dec": dec}, timeout=60)
+
+
+def best_focus(ws: WsClient) -> tuple[int, float]:
+    """The CCD simulator's best focuser position and seeing (its SIM_FOCUSING)."""
+    prop = service(ws).service.client.devices[CCD].properties["SIM_FOCUSING"]
+    return int(prop["SIM_FOCUS_POSITION"]), float(prop["SIM_SEEING"])
+
+
+async def expose(ws: WsClient, seconds: float = 1.0, **params: Any) -> dict:
+    return await ws.call("camera.expose", {"duration": seconds, **params}, timeout=60)
+
+
+async def test_every_frame_is_measured_where_users_look(ws: WsClient) -> None:
+    await point_at(ws, *TARGET)
+    shot = await expose(ws, 1.0)
+    a = shot["analysis"]
+    assert a["stars"] > 20, a
+    assert a["hfr"] > 0.5 and a["fwhm"] > a["hfr"]
+    assert a["pixel_scale"] == pytest.approx(1.19, abs=0.02)  # 5.2 µm at 900 mm
+    assert a["fwhm_arcsec"] == pytest.approx(a["fwhm"] * a["pixel_scale"], rel=0.01)
+    assert a["background"] is not None and a["noise"] > 0 and a["max"] > a["median"]
+    # The frame's record, and the FITS file's header.
+    client = AsyncHTTPClient()
+    listing = json.loads((await client.fetch(f"{service(ws).url}/blobs")).body)
+    record = next(f for f in listing["frames"] if f["id"] == shot["blob_id"])
+    assert record["metadata"]["analysis"] == a
+    frame = await client.fetch(service(ws).url + shot["url"])
+    assert frame.headers["X-Frame-Stars"] == str(a["stars"])
+    assert frame.headers["X-Frame-HFR"] == str(a["hfr"])
+    header = fits.getheader(io.BytesIO(frame.body))
+    assert header["STARCNT"] == a["stars"] and header["HFR"] == pytest.approx(a["hfr"])
+    # A dark frame is measured too: no stars.
+    dark = await expose(ws, 0.5, frame_type="dark")
+    assert dark["analysis"]["stars"] == 0 and dark["analysis"]["hfr"] is None
+
+
+async def test_hfr_grows_away_from_best_focus(ws: WsClient) -> None:
+    await point_at(ws, *TARGET)
+    best, _ = best_focus(ws)
+    hfr = {}
+    for offset in (0, 12000, -12000):
+        await ws.call("focuser.move_to", {"position": best + offset}, timeout=60)
+        hfr[offset] = (await expose(ws, 1.0))["analysis"]["hfr"]
+    assert hfr[12000] > 1.3 * hfr[0] and hfr[-12000] > 1.3 * hfr[0], hfr
+
+
+async def test_autofocus_from_far_ends_near_best_focus(ws: WsClient) -> None:
+    await point_at(ws, *TARGET)
+    best, _ = best_focus(ws)
+    start = best + 13000
+    await ws.call("focuser.move_to", {"position": start}, timeout=60)
+    answer = await ws.request(
+        "focuser.autofocus", {"exposure": 1.0, "step": 3000, "steps": 7}, timeout=240
+    )
+    assert "error" not in answer, answer
+    result = answer["result"]
+    assert abs(result["position"] - best) <= 1500, result["fit"]
+    assert result["hfr"] < result["start"]["hfr"]
+    assert result["start"]["position"] == start
+    assert (await ws.call("focuser.position"))["position"] == result["position"]
+    # Progress per frame: position, HFR and stars, for the caller.
+    notes = [m["params"] for _, m in ws.log if m.get("method") == "progress"]
+    steps = [n for n in notes if n.get("id") == answer["id"] and n.get("state") == "measuring"]
+    assert len(steps) == 7 and all({"position", "hfr", "stars"} <= set(s) for s in steps)
+    assert result["fit"]["kind"] in ("hyperbolic", "parabolic") and result["fit"]["r2"] > 0.8
+
+
+async def test_autofocus_fails_clearly_without_enough_stars(ws: WsClient) -> None:
+    await point_at(ws, *TARGET)
+    here = (await ws.call("focuser.position"))["position"]
+    error = await ws.error(
+        "focuser.autofocus",
+        {"exposure": 0.1, "step": 1000, "steps": 5, "min_stars": 5000, "extend": 0},
+        timeout=120,
+    )
+    assert error["data"]["error"] == "autofocus_failed", error
+    assert "too few measured points" in error["message"]
+    assert len(error["data"]["points"]) == 6
+    assert (await ws.call("focuser.position"))["position"] == here
+
+
+async def test_a_frame_solves_to_where_the_mount_points(ws: WsClient) -> None:
+    await point_at(ws, *TARGET)
+    shot = await expose(ws, 1.0)
+    solved = await ws.call("camera.solve", {"blob_id": shot["blob_id"]}, timeout=120)
+    pos = await ws.call("telescope.position")
+    off = angular_distance(solved["ra"], solved["dec"], pos["ra_j2000"], pos["dec_j2000"])
+    assert off * 60 < 1.0, (solved, pos)
+    assert solved["pixel_scale"] == pytest.approx(1.19, abs=0.02)
+    assert solved["field_width"] == pytest.approx(25.4, abs=0.5)
+    # No blob: the newest frame; a frame that is not there: a clear error.
+    assert (await ws.call("camera.solve", timeout=120))["blob_id"] == shot["blob_id"]
+    error = await ws.error("camera.solve", {"blob_id": "nope"})
+    assert error["data"]["error"] == "unknown_frame"
+
+
+async def center(ws: WsClient, **params: Any) -> dict:
+    answer = await ws.request(
+        "telescope.center",
+        {"ra": TARGET[0], "dec": TARGET[1], "tolerance": 20, "exposure": 1.0, **params},
+        timeout=240,
+    )
+    assert "error" not in answer, answer
+    return answer["result"]
+
+
+async def test_center_after_a_wrong_sync_ends_within_tolerance(ws: WsClient) -> None:
+    await point_at(ws, *TARGET)
+    # The mount is told it points 20' north and 1 minute of RA east of where it does.
+    await ws.call("telescope.sync", {"ra": TARGET[0] + 1 / 60, "dec": TARGET[1] + 1 / 3})
+    result = await center(ws)
+    assert result["error"] <= 20
+    # A frame taken now is centred on the target.
+    check = await ws.call("camera.solve", {"blob_id": (await expose(ws, 1.0))["blob_id"]})
+    assert angular_distance(check["ra"], check["dec"], *TARGET) * 3600 <= 30, check
+
+
+async def test_center_corrects_an_error_a_sync_cannot_remove(ws: WsClient) -> None:
+    """INDI's CCD simulator draws the sky where the mount says it points, so a
+    sync moves the sky with it; its off-axis guider offset puts the camera 15'
+    north of the mount's axis: an error only aiming off corrects."""
+    await point_at(ws, *TARGET)
+    indi = service(ws).service.client
+    await indi.set_property(CCD, "SIMULATOR_SETTINGS", {"SIM_OAGOFFSET": 15})
+    try:
+        result = await center(ws)
+    finally:
+        await indi.set_property(CCD, "SIMULATOR_SETTINGS", {"SIM_OAGOFFSET": 0})
+    tries = result["attempts"]
+    assert result["error"] <= 20 and result["method"] == "offset"
+    assert tries[0]["error"] == pytest.approx(900, abs=60)  # the camera's 15'
+    assert tries[0]["correction"] == "sync" and len(tries) >= 3
+    # Every attempt was reported as progress with its error.
+    solved = [m["params"] for _, m in ws.log if m.get("params", {}).get("state") == "solved"]
+    assert [s["error"] for s in solved][-len(tries) :] == [t["error"] for t in tries]
+
+
+async def test_bad_parameters_are_refused_by_name(ws: WsClient) -> None:
+    error = await ws.error("telescope.center", {"ra": 5.0, "dec": 10.0, "tolerance": -1})
+    assert "tolerance" in error["message"]
+    error = await ws.error("focuser.autofocus", {"steps": 2})
+    assert "steps" in error["message"]
+    error = await ws.error("camera.solve", {"radius": 0})
+    assert "radius" in error["message"]

@@ -1,0 +1,191 @@
+"""The analysis functions, the synthetic sky and its ``gsc`` on frames and
+catalogues made here (no simulator): what a star finder, a V-curve fit and the
+CCD simulator's parser must see."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from astropy.io import fits
+
+from indiws.analysis import analyse, fits_cards, hfr_info, read_frame, with_fits_cards
+from indiws.analysis.focus import FocusFitError, FocusPoint, fit_vcurve
+from indiws.sky.catalog import cone, cumulative_density
+from indiws.sky.gsc import install_gsc, parse_args, sky_env
+
+
+def star_field(
+    sigma: float, n: int = 60, size: int = 512, seed: int = 3, noise: float = 3.0
+) -> np.ndarray:
+    """uint16 frame with ``n`` Gaussian stars of width ``sigma`` px on a 100 ADU sky."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size]
+    image = 100.0 + rng.normal(0.0, noise, (size, size))
+    for _ in range(n):
+        x, y = rng.uniform(20, size - 20, 2)
+        peak = rng.uniform(200, 3000)
+        image += peak * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    return np.clip(image, 0, 65535).astype(np.uint16)
+
+
+def test_stars_and_sharpness_of_a_frame() -> None:
+    sharp = analyse(star_field(1.5), pixel_scale=2.0, saturation=65535)
+    soft = analyse(star_field(3.0), pixel_scale=2.0, saturation=65535)
+    assert 50 <= sharp["stars"] <= 60
+    # A Gaussian's FWHM is 2.355 sigma; its half-flux radius 1.177 sigma.
+    assert sharp["fwhm"] == pytest.approx(2.355 * 1.5, rel=0.15)
+    assert sharp["hfr"] == pytest.approx(1.177 * 1.5, rel=0.2)
+    assert sharp["fwhm_arcsec"] == pytest.approx(sharp["fwhm"] * 2.0, rel=1e-3)
+    assert soft["hfr"] > 1.7 * sharp["hfr"]
+    assert sharp["background"] == pytest.approx(100, abs=3)
+    assert sharp["noise"] == pytest.approx(3.0, rel=0.2)
+    assert sharp["min"] <= sharp["median"] <= sharp["max"]
+    assert sharp["saturated_pixels"] == 0
+    info = hfr_info(sharp)
+    assert info == {
+        "star_count": sharp["stars"],
+        "average_hfr": sharp["hfr"],
+        "max_star": sharp["hfr_max"],
+        "min_star": sharp["hfr_min"],
+        "average_star": sharp["hfr_mean"],
+    }
+
+
+def test_an_empty_frame_has_no_stars_and_no_hfr() -> None:
+    dark = analyse(np.full((256, 256), 500, dtype=np.uint16))
+    assert dark["stars"] == 0 and dark["hfr"] is None and dark["fwhm"] is None
+    assert dark["median"] == 500 and dark["hfr_arcsec"] is None
+
+
+def test_saturated_stars_are_counted_not_measured() -> None:
+    image = star_field(1.5, n=20)
+    image[100:106, 100:106] = 65535  # a clipped star core
+    result = analyse(image, saturation=65535)
+    assert result["saturated_pixels"] >= 36 and result["saturated_stars"] >= 1
+
+
+def test_fits_cards_go_into_the_header_and_the_pixels_stay() -> None:
+    pixels = star_field(1.5, size=128, n=10)
+    buf = io.BytesIO()
+    hdu = fits.PrimaryHDU(pixels)
+    hdu.header["HFR"] = (99.0, "stale value")
+    hdu.writeto(buf)
+    analysis = analyse(pixels)
+    out = with_fits_cards(buf.getvalue(), fits_cards(analysis))
+    with fits.open(io.BytesIO(out)) as hdus:
+        assert hdus[0].header["STARCNT"] == analysis["stars"]
+        assert hdus[0].header["HFR"] == pytest.approx(analysis["hfr"])
+        assert list(hdus[0].header.keys()).count("HFR") == 1
+        assert np.array_equal(hdus[0].data, pixels)
+    assert len(out) % 2880 == 0
+    assert with_fits_cards(b"\x89PNG....", fits_cards(analysis)) == b"\x89PNG...."
+    frame = read_frame(out)
+    assert frame.pixels.shape == (128, 128)
+
+
+def test_unreadable_frames_give_an_error_not_an_exception() -> None:
+    import asyncio
+
+    from indiws.analysis import analyse_frame
+
+    result = asyncio.run(analyse_frame(b"SIMPLE  = garbage", ".fits"))
+    assert "error" in result and "FITS" in result["error"]
+
+
+def vee(best: float, positions: range, outlier: int | None = None) -> list[FocusPoint]:
+    points = [FocusPoint(p, 1.5 + ((p - best) / 4000) ** 2, 40) for p in positions]
+    if outlier is not None:
+        points[outlier].hfr = 9.0
+    return points
+
+
+def test_vcurve_fit_finds_the_minimum_and_rejects_an_outlier() -> None:
+    fit = fit_vcurve(vee(36700, range(30000, 66001, 4000), outlier=3))
+    assert fit["position"] == pytest.approx(36700, abs=50)
+    assert fit["rejected"] == [42000.0] and fit["hfr"] == pytest.approx(1.5, abs=0.05)
+    hyper = [FocusPoint(p, math.hypot(1.2, (p - 5000) / 800), 30) for p in range(2000, 8001, 750)]
+    fit = fit_vcurve(hyper)
+    assert fit["kind"] == "hyperbolic" and fit["position"] == pytest.approx(5000, abs=5)
+
+
+def test_vcurve_fit_fails_clearly() -> None:
+    with pytest.raises(FocusFitError, match="outside the measured range"):
+        fit_vcurve(vee(36700, range(50000, 66001, 4000)))
+    few = [FocusPoint(p, 2.0, 3) for p in range(0, 9000, 1000)]
+    with pytest.raises(FocusFitError, match="too few measured points"):
+        fit_vcurve(few, min_stars=10)
+
+
+def test_catalogue_is_deterministic_and_has_the_sky_s_density() -> None:
+    a, dist = cone(83.8, -5.4, 0.5)
+    b, _ = cone(83.8, -5.4, 0.5)
+    assert a.ra == b.ra and a.mag == b.mag
+    assert max(dist) <= 0.5 and np.all(np.diff(a.mag) >= 0)
+    expected = cumulative_density(17) * math.pi * 0.25
+    assert len(a) == pytest.approx(expected, rel=0.1)
+    # Across RA 0/360 and at the pole.
+    wrap, _ = cone(359.9, 10, 0.3, mag_max=14)
+    assert max(wrap.ra) > 359 and min(wrap.ra) < 1
+    pole, dist = cone(0, 89.9, 0.3, mag_max=14)
+    assert len(pole) and max(dist) <= 0.3
+
+
+# The CCD simulator's own parse of a gsc line (ccd_simulator.cpp, sscanf).
+SIM_LINE = re.compile(
+    r"^(\S{1,10}) (\S+) (\S+) (\S+) (\S+) (\S+) (-?\d+) (-?\d+) (\S{1,4}) (\S{1,2}) (\S+) (-?\d+)$"
+)
+
+
+def test_gsc_answers_the_simulator_s_command(tmp_path) -> None:
+    wrapper = install_gsc(tmp_path / "bin")
+    env = sky_env(tmp_path / "bin", {"PATH": "/usr/bin:/bin"})
+    assert env["PATH"].split(":")[0] == str(tmp_path / "bin")
+    # Exactly as the simulator runs it: through the shell, by name.
+    done = subprocess.run(
+        "gsc -c 83.822083 -05.391111 -r 16.3 -m 0 17.00 -n 3000",
+        shell=True, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    lines = done.stdout.splitlines()
+    assert 300 < len(lines) <= 3000
+    for line in lines:
+        fields = SIM_LINE.match(" ".join(line.split()))
+        assert fields, line
+        assert float(fields[11]) <= 16.3 and 0 <= float(fields[5]) <= 17
+    bright = subprocess.run(
+        [str(wrapper), "-c", "83.8", "-5.4", "-r", "90", "-m", "0", "11", "-n", "50"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert len(bright.stdout.splitlines()) == 50
+    bad = subprocess.run(
+        [sys.executable, "-m", "indiws.sky.gsc", "-c", "x", "1", "-r", "3"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "'x' is not a number" in bad.stderr
+    with pytest.raises(ValueError, match="unknown option"):
+        parse_args(["-q"])
+
+
+def slow_analysis(seconds: float) -> str:
+    import time
+
+    time.sleep(seconds)
+    return "done"
+
+
+def test_a_stuck_analysis_is_killed_and_the_next_one_runs() -> None:
+    import asyncio
+
+    from indiws.analysis import worker
+
+    async def run() -> None:
+        with pytest.raises(TimeoutError):
+            await worker.run_off_loop(slow_analysis, 30.0, timeout=0.5)
+        assert await worker.run_off_loop(slow_analysis, 0.0, timeout=30) == "done"
+
+    asyncio.run(run())
