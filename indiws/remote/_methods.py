@@ -33,6 +33,13 @@ class CameraMethods(_Namespace):
         """
         return await self._rpc("camera.abort", {})
 
+    async def analyse(self, blob_id: str | None = None) -> dict[str, Any]:
+        """Measure a stored frame again (blob_id, else the newest): the analysis
+
+        fields of camera.expose's result (stars, hfr, fwhm, background, ...).
+        """
+        return await self._rpc("camera.analyse", {"blob_id": blob_id})
+
     async def configure(
         self,
         frame_type: Literal["light", "dark", "flat", "bias"] | None = None,
@@ -172,6 +179,27 @@ class CameraMethods(_Namespace):
         upload_mode, transfer_format, compression}.
         """
         return await self._rpc("camera.settings", {})
+
+    async def solve(
+        self,
+        blob_id: str | None = None,
+        radius: float = 2.0,
+        time_limit: float = 30.0,
+    ) -> dict[str, Any]:
+        """Plate-solve a stored frame (blob_id, else the camera's newest).
+
+        The hint is where the mount pointed (the frame's FITS header, else the
+        mount now) within radius degrees; time_limit bounds the solver (s).
+        Result: {ra (hours), dec (degrees), ra_deg: J2000 centre of the frame,
+        epoch, rotation (degrees), pixel_scale (arcsec/px), parity,
+        field_width, field_height (arcmin), stars, seconds, blob_id, hint:
+        {ra, dec, radius, source}, pointing_error (arcsec from the hint)}.
+        Errors: unknown_frame, solve_failed (no solution, too few stars),
+        solver_unavailable (solve-field missing, unreadable frame).
+        """
+        return await self._rpc(
+            "camera.solve", {"blob_id": blob_id, "radius": radius, "time_limit": time_limit}
+        )
 
     async def status(self) -> dict[str, Any]:
         """The camera's brief state; never an error for a missing device.
@@ -470,6 +498,55 @@ class FocuserMethods(_Namespace):
         a focuser without FOCUS_ABORT_MOTION.
         """
         return await self._rpc("focuser.abort", {})
+
+    async def autofocus(
+        self,
+        exposure: float = 2.0,
+        step: int | None = None,
+        steps: int = 9,
+        center: int | None = None,
+        backlash: int | None = None,
+        fit: Literal["auto", "hyperbolic", "parabolic"] = "auto",
+        min_stars: int = 8,
+        extend: int | None = None,
+        binning: int | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Sweep the focuser, measure HFR per frame, fit the V-curve, move to best focus.
+
+        steps positions step apart centred on center (default: the focuser's
+        position; step defaults to a fiftieth of its travel); the sweep goes on
+        up to extend steps past an end holding the smallest HFR. Each point is
+        an exposure of exposure seconds with the camera role; points with fewer
+        than min_stars stars do not count. fit: hyperbolic, parabolic or auto
+        (the closer of the two). Every position is approached outward; inward
+        moves overshoot by backlash steps (default: one step). Progress per
+        frame: {state: start|measuring|extending|final, step, position, hfr,
+        stars, blob_id}. Result: {position, hfr, stars (at the end), start:
+        {position, hfr, stars}, points: [{position, hfr, stars}], fit: {kind,
+        position, hfr, r2, rms, used, rejected, ...}, backlash, elapsed}.
+        Errors: autofocus_failed (too few stars, no minimum in the range; data.points;
+        the focuser goes back to where it was), invalid_value, and those of
+        focuser.move_to and camera.expose.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "focuser.autofocus",
+            {
+                "exposure": exposure,
+                "step": step,
+                "steps": steps,
+                "center": center,
+                "backlash": backlash,
+                "fit": fit,
+                "min_stars": min_stars,
+                "extend": extend,
+                "binning": binning,
+            },
+            on_progress,
+        )
 
     async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
         """Connect the focuser device (INDI CONNECTION); answers with its status.
@@ -889,6 +966,56 @@ class TelescopeMethods(_Namespace):
         state}.
         """
         return await self._rpc("telescope.abort", {})
+
+    async def center(
+        self,
+        ra: float,
+        dec: float,
+        epoch: Literal["J2000", "JNow"] = "J2000",
+        tolerance: float = 30.0,
+        attempts: int = 5,
+        exposure: float = 2.0,
+        binning: int | None = None,
+        radius: float = 2.0,
+        time_limit: float = 30.0,
+        method: Literal["auto", "sync", "offset"] = "auto",
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Put RA (hours)/Dec (degrees) in the middle of the frame: goto, then
+
+        expose, solve, sync and goto again until within tolerance arcsec.
+
+        At most attempts solves; exposure/binning for the frames; radius and
+        time_limit as for camera.solve. method: sync (sync to the solution,
+        goto again), offset (goto the target shifted by the error), auto (sync,
+        then offset once a sync did not halve the error). Progress: {state: slewing|exposing|
+        solving|solved|syncing, attempt, ...; solved adds ra, dec, error
+        (arcsec), blob_id}. Result: {target: {ra, dec, epoch: J2000},
+        solution (the last camera.solve result), error (arcsec), method (the
+        last correction), attempts: [{attempt, ra, dec, error, correction,
+        blob_id}], elapsed}. Errors:
+        centering_failed (data.attempts), solve_failed, and those of
+        telescope.goto/sync and camera.expose.
+
+        Events: progress, action.started, action.progress, action.finished.
+        """
+        return await self._rpc(
+            "telescope.center",
+            {
+                "ra": ra,
+                "dec": dec,
+                "epoch": epoch,
+                "tolerance": tolerance,
+                "attempts": attempts,
+                "exposure": exposure,
+                "binning": binning,
+                "radius": radius,
+                "time_limit": time_limit,
+                "method": method,
+            },
+            on_progress,
+        )
 
     async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
         """Connect the telescope device (INDI CONNECTION); answers with its status.
@@ -1370,6 +1497,12 @@ METHODS: dict[str, dict[str, Any]] = {
         "required": ["role", "device"],
     },
     "camera.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.analyse": {
+        "defaults": {"blob_id": None},
+        "events": [],
+        "params": ["blob_id"],
+        "required": [],
+    },
     "camera.configure": {
         "defaults": {
             "binning": None,
@@ -1427,6 +1560,12 @@ METHODS: dict[str, dict[str, Any]] = {
         "required": ["target"],
     },
     "camera.settings": {"defaults": {}, "events": [], "params": [], "required": []},
+    "camera.solve": {
+        "defaults": {"blob_id": None, "radius": 2.0, "time_limit": 30.0},
+        "events": [],
+        "params": ["blob_id", "radius", "time_limit"],
+        "required": [],
+    },
     "camera.status": {"defaults": {}, "events": [], "params": [], "required": []},
     "camera.temperature": {"defaults": {}, "events": [], "params": [], "required": []},
     "dome.abort": {"defaults": {}, "events": [], "params": [], "required": []},
@@ -1544,6 +1683,32 @@ METHODS: dict[str, dict[str, Any]] = {
     "flat_panel.state": {"defaults": {}, "events": [], "params": [], "required": []},
     "flat_panel.status": {"defaults": {}, "events": [], "params": [], "required": []},
     "focuser.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "focuser.autofocus": {
+        "defaults": {
+            "backlash": None,
+            "binning": None,
+            "center": None,
+            "exposure": 2.0,
+            "extend": None,
+            "fit": "auto",
+            "min_stars": 8,
+            "step": None,
+            "steps": 9,
+        },
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": [
+            "exposure",
+            "step",
+            "steps",
+            "center",
+            "backlash",
+            "fit",
+            "min_stars",
+            "extend",
+            "binning",
+        ],
+        "required": [],
+    },
     "focuser.connect": {
         "defaults": {"timeout": 30.0},
         "events": ["action.started", "action.finished"],
@@ -1706,6 +1871,32 @@ METHODS: dict[str, dict[str, Any]] = {
     },
     "status": {"defaults": {}, "events": [], "params": [], "required": []},
     "telescope.abort": {"defaults": {}, "events": [], "params": [], "required": []},
+    "telescope.center": {
+        "defaults": {
+            "attempts": 5,
+            "binning": None,
+            "epoch": "J2000",
+            "exposure": 2.0,
+            "method": "auto",
+            "radius": 2.0,
+            "time_limit": 30.0,
+            "tolerance": 30.0,
+        },
+        "events": ["progress", "action.started", "action.progress", "action.finished"],
+        "params": [
+            "ra",
+            "dec",
+            "epoch",
+            "tolerance",
+            "attempts",
+            "exposure",
+            "binning",
+            "radius",
+            "time_limit",
+            "method",
+        ],
+        "required": ["ra", "dec"],
+    },
     "telescope.connect": {
         "defaults": {"timeout": 30.0},
         "events": ["action.started", "action.finished"],
