@@ -26,8 +26,15 @@ SCOPE = "Telescope Simulator"
 def motion(port: int) -> dict[str, str]:
     """``MOTION_NORTH``... → ``On``/``Off`` as indiserver reports them now."""
     out = subprocess.run(
-        ["indi_getprop", "-p", str(port), "-t", "1",
-         f"{SCOPE}.TELESCOPE_MOTION_NS.*", f"{SCOPE}.TELESCOPE_MOTION_WE.*"],
+        [
+            "indi_getprop",
+            "-p",
+            str(port),
+            "-t",
+            "1",
+            f"{SCOPE}.TELESCOPE_MOTION_NS.*",
+            f"{SCOPE}.TELESCOPE_MOTION_WE.*",
+        ],
         capture_output=True,
         text=True,
         timeout=15,
@@ -75,8 +82,12 @@ async def test_an_untimed_move_stops_when_its_socket_drops(
         assert (await other.call("telescope.move", {"direction": "west"}))["moving"] is True
 
         sock = await raw_websocket(svc.port, "/ws/indi_client/")
-        request = {"jsonrpc": "2.0", "id": 1, "method": "telescope.move",
-                   "params": {"direction": "north"}}
+        request = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "telescope.move",
+            "params": {"direction": "north"},
+        }
         await loop.sock_sendall(sock, client_frame(json.dumps(request)))
         answer = b""
         while b'"moving"' not in answer and b'"error"' not in answer:
