@@ -113,6 +113,37 @@ def test_a_card_for_each_observatory_role_and_the_dome_opens(
     wait_getprop(svc, f"{DOME}.DOME_SHUTTER.SHUTTER_OPEN", "On")
 
 
+def test_rotator_flat_panel_and_guider_from_the_page(page: Page, svc: ServiceProcess) -> None:
+    rotator = card(page, "rotator")
+    rotator.get_by_label("rotator angle (degrees)").fill("30")
+    rotator.get_by_role("button", name="Move to").click()
+    expect(page.locator('output[data-read="rotator.angle"]')).to_have_text("30.00°", timeout=30_000)
+    assert float(getprop(svc, "Rotator Simulator.ABS_ROTATOR_ANGLE.ANGLE")) == 30
+
+    panel = card(page, "flat_panel")
+    panel.locator('input[data-input="brightness"]').fill("128")
+    panel.get_by_role("button", name="Set", exact=True).click()
+    panel.locator('button[data-action="light"]').click()
+    expect(page.locator('output[data-read="flat_panel.light"]')).to_have_text("on")
+    wait_getprop(svc, "Light Panel Simulator.FLAT_LIGHT_CONTROL.FLAT_LIGHT_ON", "On")
+    assert (
+        float(getprop(svc, "Light Panel Simulator.FLAT_LIGHT_INTENSITY.FLAT_LIGHT_INTENSITY_VALUE"))
+        == 128
+    )
+    panel.locator('button[data-action="light"]').click()  # "Light off"
+    wait_getprop(svc, "Light Panel Simulator.FLAT_LIGHT_CONTROL.FLAT_LIGHT_OFF", "On")
+
+    guider = card(page, "guider")
+    guider.locator('input[data-input="guider-duration"]').fill("0.5")
+    guider.locator('button[data-action="guider-expose"]').click()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-preview=guider] img[data-frame]');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=20_000,
+    )
+    expect(guider.locator('[data-progress-text="guider"]')).to_have_text("frame stored")
+
+
 def test_weather_parameters_show_their_state(page: Page) -> None:
     weather = card(page, "weather")
     expect(weather.locator(".weather-overall [data-weather]")).to_have_text("ok")
