@@ -52,6 +52,8 @@ def imaging_with_frame(page: Page, url: str) -> None:
         timeout=30_000,
     )
     expect(page.locator('ol.actions-log li[data-outcome="ok"]').first).to_be_visible()
+    # From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+    page.evaluate("scrollTo(0, 0)")
     page.wait_for_timeout(500)
 
 
