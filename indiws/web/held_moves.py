@@ -27,27 +27,40 @@ def _axis_key(direction: str) -> str:
 class HeldMoves:
     """The untimed moves one socket started and has not stopped yet."""
 
-    def __init__(self, spawn: Callable[[Any], asyncio.Future[Any]]) -> None:
+    def __init__(
+        self, spawn: Callable[[Any], asyncio.Future[Any]], owners: dict[tuple[str, str], Any]
+    ) -> None:
         #: Runs a coroutine that outlives the socket (ClientHub.spawn).
         self._spawn = spawn
+        #: (device, direction key) → the HeldMoves of the socket that started
+        #: its latest move, shared by every socket: a socket that closes stops
+        #: a direction only if no other socket has started it since.
+        self._owners = owners
         #: direction key → (telescope device, the task that started the move)
         self._held: dict[str, tuple[Any, asyncio.Future[Any]]] = {}
 
     def started(self, telescope: Any, direction: str, task: asyncio.Future[Any]) -> None:
         """A move was asked for (``task`` sends it)."""
-        self._held[_axis_key(direction)] = (telescope, task)
+        key = _axis_key(direction)
+        self._held[key] = (telescope, task)
+        self._owners[(telescope.name, key)] = self
 
     def stopped(self, direction: str | None) -> None:
         """The socket stopped a direction itself (None: every direction)."""
-        if direction is None:
-            self._held.clear()
-        else:
-            self._held.pop(_axis_key(direction), None)
+        keys = list(self._held) if direction is None else [_axis_key(direction)]
+        for key in keys:
+            if (held := self._held.pop(key, None)) is not None:
+                owner = (held[0].name, key)
+                if self._owners.get(owner) is self:
+                    del self._owners[owner]
 
     def release_all(self, why: str) -> None:
         """Stop every move still held (the socket closed)."""
         held, self._held = self._held, {}
         for key, (telescope, task) in held.items():
+            if self._owners.get((telescope.name, key)) is not self:
+                continue  # another socket moves it now: its move, its stop
+            del self._owners[(telescope.name, key)]
             self._spawn(self._stop(telescope, key, task, why))
 
     @staticmethod

@@ -124,6 +124,8 @@ class ClientHub:
         self._timer: asyncio.TimerHandle | None = None
         #: Device calls running on after their socket closed (kept referenced).
         self._calls: set[asyncio.Future[Any]] = set()
+        #: Who started each untimed manual move (see `HeldMoves`).
+        self.held_moves: dict[tuple[str, str], Any] = {}
         self.stats = {"action_events": 0, "status_sent": 0, "sends": 0}
 
     def close(self) -> None:
@@ -326,7 +328,7 @@ class IndiClientSocket(ObservatoryRpc, _RoleCommon, JsonRpcSocket):
         self.lightapt: LightAptEndpoint | None = None
         self.jsonrpc_used = False
         #: Untimed telescope.move calls of this socket, stopped when it closes.
-        self.held_moves = HeldMoves(self.hub.spawn)
+        self.held_moves = HeldMoves(self.hub.spawn, self.hub.held_moves)
 
     @property
     def wants_notifications(self) -> bool:

@@ -22,7 +22,8 @@ export function safetyBanner(socket) {
   banner.append(h("div.safety-head", h("strong.safety-title", "⚠ Unsafe"), text, closeUp), details);
   const wrap = h("div.safety-wrap", banner, confirmBox);
   hl.listeners.push((method, p) => {
-    if (method === "safety") show({ ...p, actions: p.phase === "closed" ? p.actions : current.actions });
+    // closing: the step names; closed: their outcomes; a new unsafe: none yet.
+    if (method === "safety") show({ ...p, actions: p.actions || (p.phase === "unsafe" ? null : current.actions) });
     // A notification missed while reconnecting: the periodic status says so.
     else if (method === "status" && p.safety && p.safety.safe !== current.safe) refresh();
   });
@@ -36,7 +37,7 @@ async function refresh() {
     const s = await hl.call("safety.status");
     const phase = s.closing ? "closing" : s.safe ? "safe" : "unsafe";
     const last = s.last_close_up;
-    show({ safe: s.safe || !s.enabled, phase, reasons: s.reasons || [], actions: !s.safe && last ? last.actions : null });
+    show({ safe: s.safe, phase, reasons: s.reasons || [], actions: !s.safe && last ? last.actions : null });
   } catch {
     /* an older service without the policy: no banner */
   }
