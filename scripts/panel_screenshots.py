@@ -3,7 +3,9 @@
 Starts the service in embedded mode (its own indiserver with the simulators),
 drives Debian's chromium through Playwright, and writes PNGs into
 docs/images/: the devices view, the imaging view with a frame, the server
-view, the console, night mode and a phone's width.
+view, the console, night mode and a phone's width; then, against the
+"Observatory" simulator profile, the observatory's cards and the safety
+banner with the weather set unsafe.
 
     .venv/bin/python scripts/panel_screenshots.py [--out docs/images]
 """
@@ -11,9 +13,11 @@ view, the console, night mode and a phone's width.
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,29 +52,86 @@ def imaging_with_frame(page: Page, url: str) -> None:
         timeout=30_000,
     )
     expect(page.locator('ol.actions-log li[data-outcome="ok"]').first).to_be_visible()
+    # From the top: a full-page shot of a scrolled page draws the sticky header mid-page.
+    page.evaluate("scrollTo(0, 0)")
     page.wait_for_timeout(500)
+
+
+def set_rain(svc: ServiceProcess, mm: float) -> None:
+    """The weather simulator's rain reading, read at once."""
+    for spec in (
+        f"Weather Simulator.WEATHER_CONTROL.Precip={mm}",
+        "Weather Simulator.WEATHER_REFRESH.REFRESH=On",
+    ):
+        subprocess.run(["indi_setprop", "-p", str(svc.indi_port), spec], check=True, timeout=10)
+
+
+def observatory(page: Page, url: str) -> None:
+    """The imaging view's observatory cards after a few verbs from the page."""
+    page.goto(url + "/#imaging")
+    for role in ("dome", "rotator", "guider", "flat_panel", "weather", "gps"):
+        expect(page.locator(f'section.card[data-role="{role}"]')).to_be_visible(timeout=30_000)
+    expect(page.locator("section.safety")).to_be_hidden(timeout=30_000)
+    dome = page.locator('section.card[data-role="dome"]')
+    if page.locator('output[data-read="dome.parked"]').text_content() == "yes":
+        dome.locator('button[data-action="dome-unpark"]').click()
+        expect(page.locator('output[data-read="dome.parked"]')).to_have_text("no")
+    dome.locator('button[data-action="dome-open"]').click()
+    expect(page.locator('output[data-read="dome.shutter"]')).to_have_text("open", timeout=30_000)
+    guider = page.locator('section.card[data-role="guider"]')
+    guider.locator('input[data-input="guider-duration"]').fill("0.5")
+    guider.locator('button[data-action="guider-expose"]').click()
+    page.wait_for_function(
+        "() => { const i = document.querySelector('[data-preview=guider] img');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=30_000,
+    )
+    panel = page.locator('section.card[data-role="flat_panel"]')
+    panel.locator('input[data-input="brightness"]').fill("128")
+    panel.get_by_role("button", name="Set", exact=True).click()
+    panel.locator('button[data-action="light"]').click()
+    expect(page.locator('output[data-read="flat_panel.light"]')).to_have_text("on")
+    page.wait_for_timeout(2500)  # one periodic status: every readout filled
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    parser.add_argument(
+        "--observatory-only", action="store_true", help="only the observatory's two screenshots"
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    if not args.observatory_only:
+        four_simulators(out)
+    observatory_shots(out)
+
+
+def browser_page(pw: Any, tmp: str) -> Page:
+    context = launch_chromium(pw, Path(tmp) / "chromium")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.set_viewport_size({"width": 1280, "height": 860})
+    return page
+
+
+def save(page: Page, out: Path, name: str, **options: Any) -> None:
+    path = out / f"panel-{name}.png"
+    page.screenshot(path=str(path), **options)
+    print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+
+
+def four_simulators(out: Path) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="indiws-shots-") as tmp,
         ServiceProcess(Path(tmp)) as svc,
         sync_playwright() as pw,
     ):
-        context = launch_chromium(pw, Path(tmp) / "chromium")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.set_viewport_size({"width": 1280, "height": 860})
+        page = browser_page(pw, tmp)
 
         def shot(name: str, full: bool = False) -> None:
-            path = out / f"panel-{name}.png"
-            page.screenshot(path=str(path), full_page=full)
-            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+            save(page, out, name, full_page=full)
 
         devices(page, svc.url)
         shot("devices")
@@ -99,7 +160,35 @@ def main() -> None:
         expect(page.locator('section.card[data-role="telescope"]')).to_be_visible()
         page.wait_for_timeout(800)
         shot("phone")
-        context.close()
+        page.context.close()
+
+
+def observatory_shots(out: Path) -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="indiws-shots-") as tmp,
+        ServiceProcess(Path(tmp), "--profile", "Observatory") as svc,
+        sync_playwright() as pw,
+    ):
+        page = browser_page(pw, tmp)
+        observatory(page, svc.url)
+        # The observatory's cards only: the four imaging roles' cards are above.
+        box = page.evaluate(
+            "(() => { const q = (r) => document.querySelector(`[data-role=${r}]`)"
+            ".getBoundingClientRect(); const top = q('dome'), end = q('gps');"
+            " return {y: top.top + scrollY - 8, bottom: end.bottom + scrollY + 8}; })()"
+        )
+        clip = {"x": 0, "y": box["y"], "width": 1280, "height": box["bottom"] - box["y"]}
+        save(page, out, "observatory", full_page=True, clip=clip)
+        # The weather turns: the policy closes up; opening the dome asks to force it.
+        set_rain(svc, 10)
+        expect(page.locator(".safety-phase")).to_have_text("closed up", timeout=90_000)
+        page.locator('button[data-action="dome-open"]').click()
+        expect(page.locator("[data-confirm]")).to_be_visible()
+        page.evaluate("window.scrollTo(0, 0)")
+        page.wait_for_timeout(300)
+        save(page, out, "safety")
+        set_rain(svc, 0)
+        page.context.close()
 
 
 if __name__ == "__main__":

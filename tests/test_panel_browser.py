@@ -363,18 +363,20 @@ async def _expose(svc: ServiceProcess, duration: float) -> Any:
 
 def test_roles_are_assigned_and_released_from_the_page(page: Page, svc: ServiceProcess) -> None:
     page.goto(svc.url + "/#imaging")
-    # A role this page has no controls for still gets a card, from the service's list.
-    generic = page.locator('section.card[data-role="guider"]')
-    expect(generic.get_by_role("button", name="connect", exact=True)).to_be_visible()
+    # The guider's card shows only while the role has a device.
+    guider = page.locator('section.card[data-role="guider"]')
     row = page.locator('tr[data-role-row="guider"]')
     expect(row.locator(".pill")).to_have_text("free")
+    expect(guider).to_be_hidden()
     row.locator('select[data-assign="guider"]').select_option("CCD Simulator")
     row.get_by_role("button", name="Assign").click()
     expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("connected")
     assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] == "CCD Simulator"
+    expect(guider.locator('[data-role-device="guider"]')).to_have_text("CCD Simulator")
     page.locator('tr[data-role-row="guider"]').get_by_role("button", name="Release").click()
     expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("free")
     assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] is None
+    expect(guider).to_be_hidden()
 
 
 def test_telescope_goto_from_the_imaging_view(page: Page, svc: ServiceProcess) -> None:

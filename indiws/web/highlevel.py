@@ -54,6 +54,7 @@ from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient
 from .blobs import frame_urls
 from .errors import invalid_params
+from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, rpc
 from .lightapt import LightAptEndpoint, is_lightapt_request
 from .observatory_rpc import ObservatoryRpc
@@ -124,6 +125,8 @@ class ClientHub:
         self._timer: asyncio.TimerHandle | None = None
         #: Device calls running on after their socket closed (kept referenced).
         self._calls: set[asyncio.Future[Any]] = set()
+        #: Who started each untimed manual move (see `HeldMoves`).
+        self.held_moves: dict[tuple[str, str], Any] = {}
         self.stats = {"action_events": 0, "status_sent": 0, "sends": 0}
 
     def close(self) -> None:
@@ -223,10 +226,14 @@ class ClientHub:
     async def detached(self, call: Awaitable[T]) -> T:
         """Await ``call`` in its own task: cancelling the waiter (its socket
         closed) leaves the device action running to its end."""
+        return await asyncio.shield(self.spawn(call))
+
+    def spawn(self, call: Awaitable[T]) -> asyncio.Future[T]:
+        """Run ``call`` in its own task, kept referenced until it ends."""
         task = asyncio.ensure_future(call)
         self._calls.add(task)
         task.add_done_callback(self._call_done)
-        return await asyncio.shield(task)
+        return task
 
     def _call_done(self, task: asyncio.Future[Any]) -> None:
         self._calls.discard(task)
@@ -321,6 +328,8 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
         #: The lightAPT side of this socket, made at its first lightAPT request.
         self.lightapt: LightAptEndpoint | None = None
         self.jsonrpc_used = False
+        #: Untimed telescope.move calls of this socket, stopped when it closes.
+        self.held_moves = HeldMoves(self.hub.spawn, self.hub.held_moves)
 
     @property
     def wants_notifications(self) -> bool:
@@ -337,6 +346,7 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
 
     def closed(self) -> None:
         self.hub.remove(self)
+        self.held_moves.release_all("its /ws/indi_client/ socket closed")
         if self.lightapt is not None:
             self.lightapt.close()
 
@@ -679,12 +689,19 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
 
         Without duration it answers once moving ({direction, moving: true});
         stop with telescope.stop. With duration (seconds, up to 3600) it moves,
-        stops, and answers once stopped ({direction, moving: false, duration})."""
-        return await self._run(self._telescope().move(direction, duration=duration))
+        stops, and answers once stopped ({direction, moving: false, duration}).
+        An untimed move is stopped by the service when this socket closes."""
+        telescope = self._telescope()
+        if duration is not None:
+            return await self._run(telescope.move(direction, duration=duration))
+        task = self.hub.spawn(telescope.move(direction))
+        self.held_moves.started(telescope, direction, task)
+        return await asyncio.shield(task)
 
     @rpc("telescope.stop")
     async def telescope_stop(self, direction: Direction | None = None) -> dict:
         """Stop a manual move in one direction, or every manual move: {moving: false}."""
+        self.held_moves.stopped(direction)
         return await self._run(self._telescope().stop(direction))
 
     @rpc("telescope.pulse_guide", events=QUIET_ACTION_EVENTS)

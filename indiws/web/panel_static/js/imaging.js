@@ -3,9 +3,12 @@
 
 import { fill, fmtBytes, h, timeOf, toast } from "./dom.js";
 import { api } from "./http.js";
+import { exposurePanel } from "./exposure.js";
+import { OBSERVATORY_ROLES, observatoryCards } from "./observatory.js";
+import { isUnsafe, offerForce } from "./safety.js";
 import { formatSexagesimal, parseSexagesimal } from "./sexa.js";
 
-const KNOWN = ["telescope", "camera", "focuser", "filter_wheel"];
+const KNOWN = ["telescope", "camera", "focuser", "filter_wheel", ...OBSERVATORY_ROLES];
 const fmtNum = (v, d = 2) => (v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(d));
 const yesNo = (v) => (v === null || v === undefined ? "—" : v ? "yes" : "no");
 
@@ -27,6 +30,8 @@ export function imagingView(root, store, hl) {
     try {
       return await hl.call(method, params);
     } catch (e) {
+      // Refused by the safety policy: say why, and offer to force it.
+      if (isUnsafe(e) && !params.force) return offerForce(method, params, e);
       if (!quiet) toast(`${method}: ${e.message}`, "error");
       throw e;
     }
@@ -94,6 +99,7 @@ export function imagingView(root, store, hl) {
       if (el) el.textContent = r.device_name || "no device";
     }
     renderExtraRoles();
+    observatory.roles(state.roles);
   }
 
   async function refreshRoles() {
@@ -188,9 +194,7 @@ export function imagingView(root, store, hl) {
   const binIn = h("select", { "aria-label": "binning" }, [1, 2, 3, 4].map((b) => h("option", { value: b }, `${b}×${b}`)));
   const typeIn = h("select", { "aria-label": "frame type" }, ["light", "dark", "flat", "bias"].map((t) => h("option", { value: t }, t)));
   const gainIn = h("input", { type: "number", step: "any", placeholder: "as set", "aria-label": "gain" });
-  const bar = h("progress", { max: "1", value: "0", dataset: { progress: "camera" } });
-  const barText = h("span.progress-text", { dataset: { progressText: "camera" } }, "idle");
-  const preview = h("div.preview", { dataset: { preview: "camera" } }, h("p.muted", "The stretched preview shows here when a frame arrives."));
+  const exposure = exposurePanel("camera", () => refreshFrames());
   const framesList = h("ol.frames");
   const tempIn = h("input", { type: "number", step: "any", placeholder: "°C", "aria-label": "target temperature" });
   const expose = () => {
@@ -207,25 +211,14 @@ export function imagingView(root, store, hl) {
     h("div.buttons",
       h("button.primary", { type: "button", dataset: { action: "expose" }, onclick: expose }, "Expose"),
       h("button.danger", { type: "button", onclick: run("camera.abort") }, "Abort")),
-    h("div.progress", bar, barText),
-    preview,
+    exposure.bar,
+    exposure.preview,
     dl("camera", [["State", "state"], ["Temperature", "temperature"], ["Cooler", "cooler"]]),
     h("div.form", field("Cool to", tempIn),
       h("button", { type: "button", onclick: () => tempIn.value !== "" && call("camera.set_temperature", { target: Number(tempIn.value) }).catch(() => {}) }, "Set"),
       h("button", { type: "button", onclick: () => call("camera.set_cooler", { on: !(state.status.camera || {}).cooler }).catch(() => {}) }, "Cooler on/off")),
     h("details.recent", { open: true }, h("summary", "Recent frames"), framesList),
   );
-
-  function showFrame(result) {
-    if (!result || !result.preview_url) return;
-    const img = h("img", {
-      src: `${result.preview_jpg_url || result.preview_url}?max_size=1024`,
-      alt: `preview of frame ${result.blob_id}`,
-      dataset: { frame: result.blob_id },
-    });
-    fill(preview, h("a", { href: result.url, title: "download the FITS file" }, img));
-    refreshFrames();
-  }
 
   async function refreshFrames() {
     try {
@@ -309,6 +302,9 @@ export function imagingView(root, store, hl) {
     );
   }
 
+  // ------------------------------------------ dome, rotator, guider, ... weather
+  const observatory = observatoryCards(hl, { call, card, dl, field, setOut });
+
   // --------------------------------------------------------------- actions
   const actionsList = h("ol.actions-log", { "aria-live": "polite" }, h("li.muted", "Slews, exposures and moves appear here, whoever starts them."));
   const actionsCard = h("section.card.wide", { dataset: { card: "actions" } }, h("header", h("h3", "Actions (every client)")), actionsList);
@@ -345,6 +341,7 @@ export function imagingView(root, store, hl) {
     setOut("focuser.position", f.position == null ? "—" : String(f.position));
     setOut("focuser.moving", yesNo(f.moving));
     setOut("focuser.temperature", f.temperature == null ? "—" : `${fmtNum(f.temperature, 1)} °C`);
+    observatory.status(state.status);
     const w = state.status.filter_wheel || {};
     setOut("filter_wheel.name", w.name || "—");
     setOut("filter_wheel.slot", w.slot == null ? "—" : String(w.slot));
@@ -355,20 +352,9 @@ export function imagingView(root, store, hl) {
     }
   }
 
-  function exposureProgress(p) {
-    if (p.state === "exposing" && p.duration) {
-      bar.max = p.duration;
-      bar.value = Math.max(0, p.duration - (p.time_left || 0));
-      barText.textContent = `exposing ${p.duration} s · ${fmtNum(p.time_left, 1)} s left`;
-    } else if (p.state) {
-      bar.value = bar.max;
-      barText.textContent = p.state + (p.size ? ` ${fmtBytes(p.size)}` : "");
-    }
-    barText.dataset.state = p.state || "";
-  }
-
   // Every client's actions: an exposure started by a script shows here too.
   hl.listeners.push((method, p) => {
+    observatory.notify(method, p || {});
     if (method === "status") {
       state.status = p.roles || {};
       renderStatus();
@@ -376,9 +362,9 @@ export function imagingView(root, store, hl) {
     } else if (method === "action.started") {
       state.actions.set(p.action_id, p);
       actionLine(p, "started");
-      if (p.role === "camera" && p.action === "expose") exposureProgress({ state: "exposing", duration: p.params.duration, time_left: p.params.duration });
+      if (p.role === "camera" && p.action === "expose") exposure.started(p);
     } else if (method === "action.progress") {
-      if (p.role === "camera" && p.action === "expose") exposureProgress(p);
+      if (p.role === "camera" && p.action === "expose") exposure.progress(p);
     } else if (method === "action.finished") {
       state.actions.delete(p.action_id);
       // The periodic status may be seconds old: show the state after the action now.
@@ -387,16 +373,7 @@ export function imagingView(root, store, hl) {
         renderStatus();
       }, () => {});
       actionLine(p, p.outcome === "ok" ? "done" : `${p.outcome}${p.error ? ": " + p.error.message : ""}`);
-      if (p.role === "camera" && p.action === "expose") {
-        if (p.outcome === "ok") {
-          barText.textContent = "frame stored";
-          barText.dataset.state = "done";
-          showFrame(p.result);
-        } else {
-          barText.textContent = p.outcome;
-          barText.dataset.state = "failed";
-        }
-      }
+      if (p.role === "camera" && p.action === "expose") exposure.finished(p);
       if (p.role === "filter_wheel" || p.role === "telescope") refreshRoles();
     }
   });
@@ -410,6 +387,7 @@ export function imagingView(root, store, hl) {
       /* older service: all known verbs are shown */
     }
     await refreshRoles();
+    observatory.open();
     refreshRates();
     refreshFilters();
     refreshFrames();
@@ -427,7 +405,7 @@ export function imagingView(root, store, hl) {
   });
 
   root.append(
-    h("div.cards", rolesCard, telescopeCard, cameraCard, focuserCard, wheelCard, extraBox, actionsCard),
+    h("div.cards", rolesCard, telescopeCard, cameraCard, focuserCard, wheelCard, ...observatory.cards, extraBox, actionsCard),
   );
   if (hl.up) onOpen();
 }

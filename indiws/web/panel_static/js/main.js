@@ -6,6 +6,7 @@ import { RpcSocket } from "./rpc.js";
 import { PropertyStore } from "./store.js";
 import { devicesView } from "./devices.js";
 import { imagingView } from "./imaging.js";
+import { safetyBanner } from "./safety.js";
 import { serverView } from "./server.js";
 import { consoleView } from "./console.js";
 
@@ -81,6 +82,8 @@ const views = {
   server: { el: $("#view-server") },
   console: { el: $("#view-console") },
 };
+// The safety banner stands above every view.
+$("#main").prepend(safetyBanner(hl));
 devicesView(views.devices.el, store);
 imagingView(views.imaging.el, store, hl);
 Object.assign(views.server, serverView(views.server.el, store));

@@ -1,0 +1,48 @@
+// An exposure's progress bar and stretched preview, shared by the camera and
+// guider cards: fed by action.started / action.progress / action.finished.
+
+import { fill, fmtBytes, h } from "./dom.js";
+
+const fmt = (v, d) => (Number.isFinite(v) ? v.toFixed(d) : "—");
+
+/** {bar, preview, started(p), progress(p), finished(p)} for one role's exposures. */
+export function exposurePanel(role, onFrame = () => {}) {
+  const meter = h("progress", { max: "1", value: "0", dataset: { progress: role } });
+  const label = h("span.progress-text", { dataset: { progressText: role } }, "idle");
+  const preview = h("div.preview", { dataset: { preview: role } }, h("p.muted", "The stretched preview shows here when a frame arrives."));
+
+  function progress(p) {
+    if (p.state === "exposing" && p.duration) {
+      meter.max = p.duration;
+      meter.value = Math.max(0, p.duration - (p.time_left || 0));
+      label.textContent = `exposing ${p.duration} s · ${fmt(p.time_left, 1)} s left`;
+    } else if (p.state) {
+      meter.value = meter.max;
+      label.textContent = p.state + (p.size ? ` ${fmtBytes(p.size)}` : "");
+    }
+    label.dataset.state = p.state || "";
+  }
+
+  function show(result) {
+    if (!result || !result.preview_url) return;
+    const img = h("img", {
+      src: `${result.preview_jpg_url || result.preview_url}?max_size=1024`,
+      alt: `preview of ${role} frame ${result.blob_id}`,
+      dataset: { frame: result.blob_id },
+    });
+    fill(preview, h("a", { href: result.url, title: "download the FITS file" }, img));
+    onFrame(result);
+  }
+
+  return {
+    bar: h("div.progress", meter, label),
+    preview,
+    started: (p) => progress({ state: "exposing", duration: p.params.duration, time_left: p.params.duration }),
+    progress,
+    finished(p) {
+      label.textContent = p.outcome === "ok" ? "frame stored" : p.outcome;
+      label.dataset.state = p.outcome === "ok" ? "done" : "failed";
+      if (p.outcome === "ok") show(p.result);
+    },
+  };
+}
