@@ -219,7 +219,8 @@ async def test_imaging_sequence(service: RunningService) -> None:
             resp = await http(svc, frame["url"])
             # Also written to --frames-dir, named by the pattern.
             written = Path(frame["path"])
-            assert written.name.startswith(f"CCD_Simulator_light_{duration:g}s_")
+            assert written.name.startswith(f"M42_H_Alpha_light_{duration:g}s_")
+            assert written.parent.parent == svc.service.blobs.folder  # a folder per night
             assert await asyncio.to_thread(written.read_bytes) == resp.body
             assert resp.code == 200 and resp.headers["Content-Type"] == "application/fits"
             assert ".fits" in resp.headers["Content-Disposition"]

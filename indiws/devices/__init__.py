@@ -31,6 +31,7 @@ from .errors import (
     DeviceError,
     DeviceNotConnectedError,
     DeviceStateError,
+    DiskFullError,
     InvalidValueError,
     NoDeviceError,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "DeviceError",
     "DeviceNotConnectedError",
     "DeviceStateError",
+    "DiskFullError",
     "FilterWheel",
     "Focuser",
     "GuideCamera",
