@@ -287,6 +287,10 @@ class BlobStore:
     async def end_exposure(self, entry: int | None, outcome: str, message: str) -> None:
         """Note that the exposure of `begin_exposure` ended without a frame."""
 
+    def exposures(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The exposure journal, newest first (empty: memory only)."""
+        return []
+
     def space_shortfall(self, expected_bytes: int) -> dict[str, Any] | None:
         """None when the frames folder has room for a frame of that size (and
         the margin), else what is missing: {folder, free, needed, margin}."""
@@ -403,7 +407,8 @@ class BlobStore:
             fmt = "jpeg"
         if max_size is not None and (isinstance(max_size, bool) or max_size < 1):
             raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
-        blob = self.get(blob_id)
+        # A frame out of the cache is read from its file, off the loop.
+        blob = self._blobs.get(blob_id) or await asyncio.to_thread(self.get, blob_id)
         key = (blob_id, fmt, max_size)
         cached = self._previews.get(key)
         if cached is not None:

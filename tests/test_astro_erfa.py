@@ -31,9 +31,12 @@ def test_jnow_agrees_with_astropy_within_an_arc_second(
     from astropy.time import Time
     from astropy.utils import iers
 
-    with iers.conf.set_temp("auto_download", False), iers.conf.set_temp(
-        "auto_max_age", None
-    ), iers.conf.set_temp("iers_degraded_accuracy", "ignore"), warnings.catch_warnings():
+    with (
+        iers.conf.set_temp("auto_download", False),
+        iers.conf.set_temp("auto_max_age", None),
+        iers.conf.set_temp("iers_degraded_accuracy", "ignore"),
+        warnings.catch_warnings(),
+    ):
         warnings.simplefilter("ignore")
         expected = SkyCoord(ra=ra * u.hourangle, dec=dec * u.deg, frame=FK5(equinox="J2000"))
         expected = expected.transform_to(TETE(obstime=Time(when)))

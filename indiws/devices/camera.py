@@ -416,6 +416,8 @@ class Camera(RoleDevice):
             }
             act.params.update(params)
             act.where = lambda: {"time_left": self._number("CCD_EXPOSURE", "CCD_EXPOSURE_VALUE")}
+            # Pointing, site and focus as the exposure starts.
+            observation = await self._observation()
             started_at = datetime.now(UTC)
             await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
             started = ended = False
@@ -503,7 +505,7 @@ class Camera(RoleDevice):
                 "filter": self._filter_name(),
                 "temperature": self._number("CCD_TEMPERATURE", "CCD_TEMPERATURE_VALUE"),
                 "started": started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                **await self._observation(),
+                **observation,
             }
             act.report({"state": "saving", "time_left": 0.0, "duration": duration})
             info = await self.store.add(
