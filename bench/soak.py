@@ -276,7 +276,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             (workdir / "old-run").mkdir()
             svc = Service(old_root, indi, workdir / "old-run", devices)
             try:
-                report["compare"] = {"ref": args.compare, **await first_goto_and_exposure(svc, args)}
+                figures = await first_goto_and_exposure(svc, args)
+                report["compare"] = {"ref": args.compare, **figures}
             finally:
                 svc.stop()
         (workdir / "run").mkdir()

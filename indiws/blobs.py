@@ -262,9 +262,15 @@ class BlobStore:
         if not isinstance(data, bytes):
             data = bytes(data)
         info = self._new_info(len(data), device, property, element, format, metadata)
+        data = await self._save(info, data, exposure)
+        self._keep(info, data)
+        return info
+
+    async def _save(self, info: BlobInfo, data: bytes, exposure: int | None) -> bytes:
+        """Add the header cards and, with a folder, write the file; returns the
+        bytes to keep (``info.size``, ``path``, ``write_error`` set)."""
         data = await asyncio.to_thread(enrich, data, info.format, info.metadata, info.id)
         info.size = len(data)
-        self._keep(info, data)
         if self.folder is not None:
             path = self._path_for(info)
             try:
@@ -275,7 +281,7 @@ class BlobStore:
             else:
                 info.path = str(written)
                 self.written += 1
-        return info
+        return data
 
     # The exposure journal and the free-space check: kept by `FrameStore`;
     # a memory-only store has no disk to fill and nothing to recover.

@@ -327,37 +327,22 @@ class FrameStore(BlobStore):
             "margin": self.min_free,
         }
 
-    async def add(
-        self,
-        data: bytes,
-        *,
-        device: str,
-        property: str = "CCD1",
-        element: str = "CCD1",
-        format: str = ".fits",
-        metadata: dict[str, Any] | None = None,
-        exposure: int | None = None,
-    ) -> BlobInfo:
-        """Write the frame (header cards added), index it, then cache it.
-
-        Returns once the file is on disk under its final name.  A failed
-        write is logged, noted in ``info.write_error`` and in the journal;
-        the frame is then kept in memory only (served while cached).
-        """
-        if not isinstance(data, bytes):
-            data = bytes(data)
-        info = self._new_info(len(data), device, property, element, format, metadata)
+    async def _save(self, info: BlobInfo, data: bytes, exposure: int | None) -> bytes:
+        """Write the frame (header cards added) and index it; the caller
+        (`add`) then caches it and returns, once the file is on disk under its
+        final name.  A failed write is logged, noted in ``info.write_error``
+        and in the journal; the frame is then kept in memory only (served
+        while cached)."""
         path = self._path_for(info)  # ValueError for a pattern leading outside
         try:
-            data = await asyncio.to_thread(self._store, info, data, path, exposure)
+            return await asyncio.to_thread(self._store, info, data, path, exposure)
         except OSError as exc:
             log.error("could not write frame %s to %s: %s", info.id, path, exc)
             info.write_error = str(exc)
             await self.end_exposure(exposure, "write_failed", str(exc))
             data = await asyncio.to_thread(enrich, data, info.format, info.metadata, info.id)
             info.size = len(data)
-        self._keep(info, data)
-        return info
+            return data
 
     def _store(self, info: BlobInfo, data: bytes, path: Path, exposure: int | None) -> bytes:
         data = enrich(data, info.format, info.metadata, info.id)

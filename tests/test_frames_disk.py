@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import signal
 import sqlite3
@@ -15,13 +14,11 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from astropy.io import fits
 from lightapt_support import LightAptClient
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
-from ws_support import WsClient
+from ws_support import WsClient, http, http_json
 
 from indiws.db import DB_FILENAME
 from indiws.frame_store import INDEX_FILENAME
@@ -34,16 +31,6 @@ ROLES = {
     "filter_wheel": "Filter Simulator",
 }
 DISK_FULL = -32057
-
-
-async def http(svc: RunningService, path: str) -> HTTPResponse:
-    return await AsyncHTTPClient().fetch(svc.url + path, raise_error=False)
-
-
-async def http_json(svc: RunningService, path: str) -> Any:
-    resp = await http(svc, path)
-    assert resp.code == 200, (path, resp.code, resp.body[:300])
-    return json.loads(resp.body)
 
 
 async def open_rpc(svc: RunningService) -> WsClient:

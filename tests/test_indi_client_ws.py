@@ -21,8 +21,7 @@ from urllib.parse import quote
 import pytest
 from astropy.io import fits
 from PIL import Image
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
-from ws_support import WsClient
+from ws_support import WsClient, http, http_json
 
 from indiws.testing import IndiServerFactory, RunningService, start_service
 
@@ -60,16 +59,6 @@ async def service(indiserver_factory: IndiServerFactory, tmp_path: Path) -> Asyn
     )
     yield running
     await running.stop()
-
-
-async def http(svc: RunningService, path: str) -> HTTPResponse:
-    return await AsyncHTTPClient().fetch(svc.url + path, raise_error=False)
-
-
-async def http_json(svc: RunningService, path: str) -> Any:
-    resp = await http(svc, path)
-    assert resp.code == 200, (path, resp.code, resp.body[:300])
-    return json.loads(resp.body)
 
 
 async def prop_state(svc: RunningService, device: str, name: str) -> str:

@@ -158,30 +158,24 @@ MAX_LIST = 100_000
 
 
 def _limit(raw: str | None, default: int = MAX_LIST) -> int:
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_LIST:
-        raise invalid_params(
-            f"limit must be a whole number from 1 to {MAX_LIST}, got {raw!r}", field="limit"
-        )
-    return value
+    return _whole_number(raw, "limit", MAX_LIST, "") or default
 
 
 def _max_size(raw: str | None) -> int | None:
+    return _whole_number(raw, "max_size", MAX_PREVIEW_SIZE, " of pixels")
+
+
+def _whole_number(raw: str | None, name: str, maximum: int, unit: str) -> int | None:
+    """A query argument from 1 to ``maximum``; None when absent."""
     if raw is None or raw == "":
         return None
     try:
         value = int(raw)
     except ValueError:
         value = 0
-    if not 1 <= value <= MAX_PREVIEW_SIZE:
+    if not 1 <= value <= maximum:
         raise invalid_params(
-            f"max_size must be a whole number of pixels from 1 to {MAX_PREVIEW_SIZE}, got {raw!r}",
-            field="max_size",
+            f"{name} must be a whole number{unit} from 1 to {maximum}, got {raw!r}", field=name
         )
     return value
 
