@@ -57,12 +57,13 @@ def frame_json(info: BlobInfo) -> dict[str, Any]:
 
 class BlobListHandler(JsonHandler):
     """``GET /blobs[?device=D&limit=N]``: the stored frames, newest first
-    (of every run, with a frames folder), and the store's figures."""
+    (of every run, with a frames folder; the newest 1000 unless told), and
+    the store's figures."""
 
     async def get(self) -> None:
         store: BlobStore = self.service.blobs
         device = self.get_query_argument("device", None)
-        limit = _limit(self.get_query_argument("limit", None))
+        limit = _limit(self.get_query_argument("limit", None), default=LIST_DEFAULT)
         infos = await asyncio.to_thread(store.list, None if device else limit)
         frames = [i for i in reversed(infos) if device is None or i.device == device]
         stats = await asyncio.to_thread(store.stats)
@@ -155,9 +156,11 @@ register(NoFrameYet, 404, -32050, "no_frame")
 EXPOSURE_STATES = ("exposing", "writing", "stored", "failed", "lost")
 #: Most entries a listing answers.
 MAX_LIST = 100_000
+#: Frames `/blobs` lists when not told (the newest; ``stats.count`` is the total).
+LIST_DEFAULT = 1000
 
 
-def _limit(raw: str | None, default: int = MAX_LIST) -> int:
+def _limit(raw: str | None, default: int) -> int:
     return _whole_number(raw, "limit", MAX_LIST, "") or default
 
 
@@ -337,7 +340,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 ),
                 query_param(
                     "limit",
-                    "Only the newest N frames (default: all).",
+                    f"Only the newest N frames (default {LIST_DEFAULT}; `stats.count` is "
+                    "the total).",
                     {"type": "integer", "minimum": 1, "maximum": MAX_LIST},
                     100,
                 ),
