@@ -115,21 +115,21 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="frames kept in memory (default 8 as a cache; 100 with --frames-dir none)",
+        help="frames kept in memory (None: 8 as a cache; 100 with --frames-dir none)",
     )
     frames.add_argument(
         "--max-frame-bytes",
         type=float,
         default=None,
         metavar="MB",
-        help="memory for the frames kept, in MB (default 256; 1024 with --frames-dir none; "
+        help="memory for the frames kept, in MB (None: 256; 1024 with --frames-dir none; "
         "the newest frame is kept even if larger)",
     )
     frames.add_argument(
         "--frames-dir",
         default=None,
         metavar="DIR",
-        help="folder every frame is written to (default: DATA_DIR/frames); 'none': keep "
+        help="folder every frame is written to (None: DATA_DIR/frames); 'none': keep "
         "frames in memory only (lost at exit, the oldest dropped past --max-frames)",
     )
     frames.add_argument(
@@ -138,21 +138,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=200.0,
         metavar="MB",
         help="space that must stay free in the frames folder beside a new frame; an exposure "
-        "that would pass it fails at once with disk_full (default 200)",
+        "that would pass it fails at once with disk_full",
     )
     frames.add_argument(
         "--frames-keep-days",
         type=float,
         default=None,
         metavar="DAYS",
-        help="delete frames older than this (default: keep every frame)",
+        help="delete frames older than this (None: keep every frame)",
     )
     frames.add_argument(
         "--frames-keep-gb",
         type=float,
         default=None,
         metavar="GB",
-        help="delete the oldest frames past this many GB of frames (default: keep every frame)",
+        help="delete the oldest frames past this many GB of frames (None: keep every frame)",
     )
     frames.add_argument(
         "--frames-pattern",
