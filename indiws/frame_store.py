@@ -149,6 +149,7 @@ class FrameStore(BlobStore):
         self._write_lock = threading.Lock()
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
+            self.index_path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 self.index_path, check_same_thread=False, isolation_level=None, timeout=10.0
             )
