@@ -14,6 +14,7 @@ from typing import NoReturn
 from . import __version__
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .db import ProfileNotFoundError, StateDBError
+from .frame_store import FrameIndexError
 from .manager import DriverError, IndiServerError
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
 from .manager.server import DEFAULT_INDI_PORT, check_driver_executable
@@ -108,32 +109,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     frames = parser.add_argument_group(
         "camera frames",
-        "Frames are kept in memory and served at /blobs/<id>; the oldest go first when "
-        "either limit is passed.",
+        "Every frame is written to the frames folder and indexed, before it is announced; "
+        "memory keeps a small cache. Served at /blobs/<id> (docs/frames.md).",
     )
     frames.add_argument(
-        "--max-frames", type=int, default=100, metavar="N", help="frames kept in memory"
+        "--max-frames",
+        type=int,
+        default=None,
+        metavar="N",
+        help="frames kept in memory (None: 8 as a cache; 100 with --frames-dir none)",
     )
     frames.add_argument(
         "--max-frame-bytes",
         type=float,
-        default=1024.0,
+        default=None,
         metavar="MB",
-        help="memory for the frames kept, in MB (the newest frame is kept even if larger)",
+        help="memory for the frames kept, in MB (None: 256; 1024 with --frames-dir none; "
+        "the newest frame is kept even if larger)",
     )
     frames.add_argument(
         "--frames-dir",
-        type=Path,
         default=None,
         metavar="DIR",
-        help="also write every frame to this folder (unset: memory only)",
+        help="folder every frame is written to (None: DATA_DIR/frames); 'none': keep "
+        "frames in memory only (lost at exit, the oldest dropped past --max-frames)",
+    )
+    frames.add_argument(
+        "--frames-min-free",
+        type=float,
+        default=200.0,
+        metavar="MB",
+        help="space that must stay free in the frames folder beside a new frame; an exposure "
+        "that would pass it fails at once with disk_full",
+    )
+    frames.add_argument(
+        "--frames-keep-days",
+        type=float,
+        default=None,
+        metavar="DAYS",
+        help="delete frames older than this (None: keep every frame)",
+    )
+    frames.add_argument(
+        "--frames-keep-gb",
+        type=float,
+        default=None,
+        metavar="GB",
+        help="delete the oldest frames past this many GB of frames (None: keep every frame)",
     )
     frames.add_argument(
         "--frames-pattern",
         default=DEFAULT_PATTERN,
         metavar="PATTERN",
-        help="file name of a written frame; fields: device, frame_type, exposure, filter, "
-        "timestamp, date, seq, id, ext ('/' makes subfolders)",
+        help="file name of a written frame; fields: night, date, object, filter, frame_type, "
+        "exposure, timestamp, seq, id, device, ext, and any metadata key ('/' makes "
+        "subfolders; docs/frames.md)",
     )
     access = parser.add_argument_group("access (docs/security.md)")
     access.add_argument(
@@ -231,9 +260,17 @@ def config_from_args(args: argparse.Namespace) -> Config:
         indiserver=args.indiserver,
         indi_data_dir=args.indi_data_dir,
         blob_max_count=args.max_frames,
-        blob_max_bytes=max(1, int(args.max_frame_bytes * 1024 * 1024)),
-        frames_dir=args.frames_dir,
+        blob_max_bytes=None
+        if args.max_frame_bytes is None
+        else max(1, int(args.max_frame_bytes * 1024 * 1024)),
+        frames_dir=None if _memory_only(args.frames_dir) else _path(args.frames_dir),
+        frames_on_disk=not _memory_only(args.frames_dir),
         frames_pattern=args.frames_pattern,
+        frames_min_free=int(args.frames_min_free * 1024 * 1024),
+        frames_keep_days=args.frames_keep_days,
+        frames_keep_bytes=None
+        if args.frames_keep_gb is None
+        else max(1, int(args.frames_keep_gb * 1024**3)),
         custom_drivers=tuple(_custom_driver(v) for v in args.custom_driver),
         embedded_indi_lan=args.embedded_indi_lan,
         ui_dir=args.ui,
@@ -251,6 +288,14 @@ def _safety_actions(value: str) -> tuple[str, ...]:
         return parse_actions(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _memory_only(frames_dir: str | None) -> bool:
+    return frames_dir is not None and frames_dir.strip().lower() == "none"
+
+
+def _path(value: str | None) -> Path | None:
+    return None if value is None else Path(value).expanduser()
 
 
 def _custom_driver(value: str) -> tuple[str, str]:
@@ -287,14 +332,22 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     ):
         if not value > 0:  # refuses NaN too
             parser.error(f"{option} must be a positive number of seconds, not {value}")
-    if args.max_frames < 1:
+    if args.max_frames is not None and args.max_frames < 1:
         parser.error(f"--max-frames must be at least 1, not {args.max_frames}")
-    if not args.max_frame_bytes > 0:
+    if args.max_frame_bytes is not None and not args.max_frame_bytes > 0:
         parser.error(
             f"--max-frame-bytes must be a positive number of MB, not {args.max_frame_bytes}"
         )
     if args.ui is not None and not (args.ui / "index.html").is_file():
         parser.error(f"--ui {args.ui}: give a folder that holds the front end's index.html")
+    if not args.frames_min_free >= 0:
+        parser.error(f"--frames-min-free must be 0 MB or more, not {args.frames_min_free}")
+    for option, value in (
+        ("--frames-keep-days", args.frames_keep_days),
+        ("--frames-keep-gb", args.frames_keep_gb),
+    ):
+        if value is not None and not value > 0:
+            parser.error(f"{option} must be a positive number, not {value}")
     try:
         BlobStore(pattern=args.frames_pattern)
     except ValueError as exc:
@@ -314,7 +367,7 @@ async def serve(config: Config) -> None:
 
     try:
         service = Service(config)
-    except (StateDBError, TokenFileError) as exc:
+    except (StateDBError, TokenFileError, FrameIndexError) as exc:
         _setup_exit(exc)
     app = make_app(service)
     try:

@@ -4,6 +4,10 @@
 oldest go first; the newest frame is always kept, however big), optionally
 also writes each frame to a folder under a name pattern, and makes
 auto-stretched 8-bit previews (PNG or JPEG) for a human to look at.
+`indiws.frame_store.FrameStore` builds on it: every frame on disk, indexed,
+memory only a cache (the service's default).  A FITS frame gets the cards
+of its metadata in its header (`indiws.fits_header.enrich`) before it is
+kept or written.
 
 File writes and preview rendering run off the event loop
 (``asyncio.to_thread``).  FITS is read with astropy (tile-compressed
@@ -14,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import io
 import logging
 import os
@@ -21,11 +26,13 @@ import re
 import secrets
 import warnings
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .fits_header import enrich
 
 __all__ = [
     "DEFAULT_PATTERN",
@@ -40,11 +47,13 @@ __all__ = [
 
 log = logging.getLogger("indiws.blobs")
 
-#: Name of a frame written to the store's folder.  Fields: device,
-#: frame_type, exposure, filter, timestamp (UTC, 20250101T221500),
-#: date (UTC, 2025-01-01), seq, id, property, element, ext (``.fits``);
+#: Name of a frame written to the store's folder.  Fields: night (the
+#: observing night, local date of the evening: 2025-01-01 until noon of
+#: the 2nd), date (UTC, 2025-01-01), object, filter, frame_type, exposure,
+#: timestamp (UTC, 20250101T221500), seq, id, device, property, element,
+#: ext (``.fits``), and any other text or number of the frame's metadata;
 #: missing fields become ``unknown``.  ``/`` makes subfolders.
-DEFAULT_PATTERN = "{device}_{frame_type}_{exposure}s_{timestamp}_{seq:04d}{ext}"
+DEFAULT_PATTERN = "{night}/{object}_{filter}_{frame_type}_{exposure}s_{timestamp}_{seq:04d}{ext}"
 
 _CONTENT_TYPES = {
     ".fits": "application/fits",
@@ -194,28 +203,43 @@ class BlobStore:
         format: str = ".fits",
         metadata: dict[str, Any] | None = None,
     ) -> BlobInfo:
-        """Store a frame in memory (no file write); returns its info."""
+        """Store a frame in memory (no file write, no header edit); returns its info."""
         if not isinstance(data, bytes):
             data = bytes(data)
+        info = self._new_info(len(data), device, property, element, format, metadata)
+        self._keep(info, data)
+        return info
+
+    def _new_info(
+        self,
+        size: int,
+        device: str,
+        property: str,
+        element: str,
+        format: str,
+        metadata: dict[str, Any] | None,
+    ) -> BlobInfo:
         blob_id = secrets.token_urlsafe(6)
-        while blob_id in self._blobs:
+        while blob_id in self:
             blob_id = secrets.token_urlsafe(6)
         self._seq += 1
-        info = BlobInfo(
+        return BlobInfo(
             id=blob_id,
             seq=self._seq,
             device=device,
             property=property,
             element=element,
             format=format or "",
-            size=len(data),
+            size=size,
             created=datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             metadata=dict(metadata or {}),
         )
-        self._blobs[blob_id] = Blob(info, data)
+
+    def _keep(self, info: BlobInfo, data: bytes) -> None:
+        """Into the memory store (the cache, for `FrameStore`)."""
+        self._blobs[info.id] = Blob(info, data)
         self._bytes += len(data)
         self._evict()
-        return info
 
     async def add(
         self,
@@ -226,20 +250,27 @@ class BlobStore:
         element: str = "CCD1",
         format: str = ".fits",
         metadata: dict[str, Any] | None = None,
+        exposure: int | None = None,
     ) -> BlobInfo:
-        """Store a frame and, with a folder, write it there (off the loop).
+        """Store a frame (the cards of ``metadata`` added to a FITS header)
+        and, with a folder, write it there (off the loop).
 
         A failed write is logged and noted in ``info.write_error``; the
-        frame stays available in memory.
+        frame stays available in memory.  ``exposure``: the journal entry
+        of `begin_exposure` (kept by `FrameStore` only).
         """
-        info = self.put(
-            data,
-            device=device,
-            property=property,
-            element=element,
-            format=format,
-            metadata=metadata,
-        )
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        info = self._new_info(len(data), device, property, element, format, metadata)
+        data = await self._save(info, data, exposure)
+        self._keep(info, data)
+        return info
+
+    async def _save(self, info: BlobInfo, data: bytes, exposure: int | None) -> bytes:
+        """Add the header cards and, with a folder, write the file; returns the
+        bytes to keep (``info.size``, ``path``, ``write_error`` set)."""
+        data = await asyncio.to_thread(enrich, data, info.format, info.metadata, info.id)
+        info.size = len(data)
         if self.folder is not None:
             path = self._path_for(info)
             try:
@@ -250,7 +281,26 @@ class BlobStore:
             else:
                 info.path = str(written)
                 self.written += 1
-        return info
+        return data
+
+    # The exposure journal and the free-space check: kept by `FrameStore`;
+    # a memory-only store has no disk to fill and nothing to recover.
+
+    async def begin_exposure(self, device: str, params: dict[str, Any]) -> int | None:
+        """Note an exposure as running (a journal entry id, None: no journal)."""
+        return None
+
+    async def end_exposure(self, entry: int | None, outcome: str, message: str) -> None:
+        """Note that the exposure of `begin_exposure` ended without a frame."""
+
+    def exposures(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+        """The exposure journal, newest first (empty: memory only)."""
+        return []
+
+    def space_shortfall(self, expected_bytes: int) -> dict[str, Any] | None:
+        """None when the frames folder has room for a frame of that size (and
+        the margin), else what is missing: {folder, free, needed, margin}."""
+        return None
 
     def _path_for(self, info: BlobInfo) -> Path:
         assert self.folder is not None
@@ -258,7 +308,10 @@ class BlobStore:
         meta = info.metadata
         exposure = meta.get("exposure", meta.get("duration"))
         fields = _Fields({k: _safe(v) for k, v in meta.items() if isinstance(v, str | int | float)})
+        local = created.astimezone()
         fields.update(
+            night=(local - timedelta(hours=12)).strftime("%Y-%m-%d"),
+            object=_safe(meta.get("object") or meta.get("target") or "unknown"),
             device=_safe(info.device),
             frame_type=_safe(meta.get("frame_type", "unknown")).lower(),
             exposure=_safe(f"{exposure:g}" if isinstance(exposure, int | float) else exposure),
@@ -300,9 +353,10 @@ class BlobStore:
     def info(self, blob_id: str) -> BlobInfo:
         return self.get(blob_id).info
 
-    def list(self) -> list[BlobInfo]:
-        """Infos of the stored frames, oldest first."""
-        return [b.info for b in self._blobs.values()]
+    def list(self, limit: int | None = None) -> list[BlobInfo]:
+        """Infos of the stored frames, oldest first (the newest ``limit``)."""
+        infos = [b.info for b in self._blobs.values()]
+        return infos[-limit:] if limit else infos
 
     def latest(self, device: str | None = None) -> BlobInfo | None:
         for blob in reversed(self._blobs.values()):
@@ -359,7 +413,8 @@ class BlobStore:
             fmt = "jpeg"
         if max_size is not None and (isinstance(max_size, bool) or max_size < 1):
             raise ValueError(f"max_size must be a positive integer, got {max_size!r}")
-        blob = self.get(blob_id)
+        # A frame out of the cache is read from its file, off the loop.
+        blob = self._blobs.get(blob_id) or await asyncio.to_thread(self.get, blob_id)
         key = (blob_id, fmt, max_size)
         cached = self._previews.get(key)
         if cached is not None:
@@ -373,7 +428,7 @@ class BlobStore:
             self._rendering[key] = pending
             pending.add_done_callback(lambda _f: self._rendering.pop(key, None))
         data = await asyncio.shield(pending)
-        if blob_id in self._blobs and self.preview_cache > 0:
+        if blob_id in self and self.preview_cache > 0:
             self._previews[key] = data
             while len(self._previews) > self.preview_cache:
                 self._previews.popitem(last=False)
@@ -393,6 +448,14 @@ def _check_pattern(pattern: str) -> None:
 
 def _write_new(path: Path, data: bytes) -> Path:
     """Write ``data`` to ``path`` (or ``path_1``, ... if taken), atomically."""
+    candidate = free_name(path)
+    write_atomic(candidate, data)
+    return candidate
+
+
+def free_name(path: Path) -> Path:
+    """``path``, or ``path_1``, ``path_2``, ... the first that is not taken
+    (the folder is created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     name, suffix = path.name, ""
     for ext in (".fits.fz", *(path.suffixes[-1:])):
@@ -403,11 +466,34 @@ def _write_new(path: Path, data: bytes) -> Path:
     while candidate.exists():
         n += 1
         candidate = path.with_name(f"{name}_{n}{suffix}")
-    tmp = candidate.with_name(f".{candidate.name}.part")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, candidate)
     return candidate
+
+
+def temp_name(path: Path) -> Path:
+    """Where ``path`` is written before it is renamed into place."""
+    return path.with_name(f".{path.name}.part")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` under a temporary name in the same folder, flush and
+    fsync it, rename it to ``path`` and fsync the folder: a crash leaves the
+    whole file or no file under ``path``, never part of one."""
+    tmp = temp_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------- preview

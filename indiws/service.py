@@ -34,6 +34,7 @@ from typing import Any
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB, check_label
+from .frame_store import INDEX_FILENAME, FrameStore
 from .manager import (
     DriverCatalog,
     DriverError,
@@ -75,6 +76,29 @@ def default_data_dir() -> Path:
     """``$XDG_DATA_HOME/indiws`` (``~/.local/share/indiws``)."""
     base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
     return Path(base) / "indiws"
+
+
+def make_frame_store(config: Config) -> BlobStore:
+    """The frame store ``config`` asks for: on disk (indexed), or memory only.
+
+    Raises `~indiws.frame_store.FrameIndexError` (one line) when the frames
+    folder or its index cannot be used."""
+    if not config.frames_on_disk:
+        return BlobStore(
+            max_count=config.blob_max_count or 100,
+            max_bytes=config.blob_max_bytes or 1 << 30,
+            pattern=config.frames_pattern,
+        )
+    return FrameStore(
+        config.frames_dir or config.data_dir / "frames",
+        config.data_dir / INDEX_FILENAME,
+        max_count=config.blob_max_count or 8,
+        max_bytes=config.blob_max_bytes or 256 << 20,
+        pattern=config.frames_pattern,
+        min_free=config.frames_min_free,
+        keep_days=config.frames_keep_days,
+        keep_bytes=config.frames_keep_bytes,
+    )
 
 
 class IndiServerNotManagedError(RuntimeError):
@@ -147,13 +171,24 @@ class Config:
     #: How long a driver operation waits for the mirror to show its devices.
     device_wait: float = 5.0
     #: Camera frames kept in memory (served at /blobs/<id>): the oldest go
-    #: first when either limit is passed.
-    blob_max_count: int = 100
-    blob_max_bytes: int = 1 << 30
-    #: Folder every frame is also written to (None: memory only), and the
-    #: file name pattern there (see `indiws.blobs.DEFAULT_PATTERN`).
+    #: first when either limit is passed.  None: 8 frames and 256 MiB as a
+    #: cache in front of the frames folder, 100 and 1 GiB when memory only.
+    blob_max_count: int | None = None
+    blob_max_bytes: int | None = None
+    #: Every frame is written to ``frames_dir`` (None: ``<data_dir>/frames``)
+    #: and indexed (docs/frames.md); ``frames_on_disk=False`` keeps frames
+    #: in memory only (``--frames-dir none``).  File name pattern: see
+    #: `indiws.blobs.DEFAULT_PATTERN`.
     frames_dir: Path | None = None
+    frames_on_disk: bool = True
     frames_pattern: str = DEFAULT_PATTERN
+    #: Bytes that must stay free in the frames folder beside a new frame;
+    #: an exposure that would pass it fails at once with disk_full.
+    frames_min_free: int = 200 << 20
+    #: Retention, off by default: delete frames older than this many days,
+    #: or the oldest past this many bytes of frames.
+    frames_keep_days: float | None = None
+    frames_keep_bytes: int | None = None
     #: Drivers the catalog lacks that may be started, as (label, executable):
     #: the operator's choice (``--custom-driver``), never an HTTP client's.
     custom_drivers: tuple[tuple[str, str], ...] = ()
@@ -234,12 +269,7 @@ class Service:
             self.client, self.roles, config.safety, expected_connected=lambda: self._client_started
         )
         #: Camera frames, shared by every client (served at /blobs/<id>).
-        self.blobs = BlobStore(
-            max_count=config.blob_max_count,
-            max_bytes=config.blob_max_bytes,
-            folder=config.frames_dir,
-            pattern=config.frames_pattern,
-        )
+        self.blobs = make_frame_store(config)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -309,6 +339,8 @@ class Service:
         if self.supervisor is not None:
             await self.supervisor.stop()
         self.db.close()
+        if isinstance(self.blobs, FrameStore):
+            self.blobs.close()
 
     def _startup_profile(self) -> Profile | None:
         if self.config.profile is not None:

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from indiws.analysis import analyse, fits_cards, hfr_info, read_frame, with_fits_cards
+from indiws.analysis import analyse, hfr_info, read_frame
 from indiws.analysis.focus import FocusFitError, FocusPoint, fit_vcurve
+from indiws.fits_header import enrich
 from indiws.sky.catalog import cone, cumulative_density
 from indiws.sky.gsc import install_gsc, parse_args, sky_env
 
@@ -77,14 +78,14 @@ def test_fits_cards_go_into_the_header_and_the_pixels_stay() -> None:
     hdu.header["HFR"] = (99.0, "stale value")
     hdu.writeto(buf)
     analysis = analyse(pixels)
-    out = with_fits_cards(buf.getvalue(), fits_cards(analysis))
+    out = enrich(buf.getvalue(), ".fits", {"analysis": analysis})
     with fits.open(io.BytesIO(out)) as hdus:
         assert hdus[0].header["STARCNT"] == analysis["stars"]
         assert hdus[0].header["HFR"] == pytest.approx(analysis["hfr"])
         assert list(hdus[0].header.keys()).count("HFR") == 1
         assert np.array_equal(hdus[0].data, pixels)
     assert len(out) % 2880 == 0
-    assert with_fits_cards(b"\x89PNG....", fits_cards(analysis)) == b"\x89PNG...."
+    assert enrich(b"\x89PNG....", ".png", {"analysis": analysis}) == b"\x89PNG...."
     frame = read_frame(out)
     assert frame.pixels.shape == (128, 128)
 

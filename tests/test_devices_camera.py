@@ -204,8 +204,10 @@ async def test_frames_written_to_a_folder(client: INDIClient, camera: Camera, tm
     cam = Camera(client, CCD, store=store)
     result = await cam.expose(0.1, binning=4, frame_type="bias", metadata={"object": "M42"})
     path = Path(result["path"])
-    assert path.parent == tmp_path
-    assert path.name.startswith("CCD_Simulator_bias_0.1s_") and path.name.endswith(".fits")
+    # The default pattern: a folder per night, the object first.
+    assert path.parent.parent == tmp_path and len(path.parent.name) == len("2025-01-01")
+    assert path.name.startswith("M42_") and "_bias_0.1s_" in path.name
+    assert path.name.endswith(".fits")
     assert await asyncio.to_thread(path.read_bytes) == store.get(result["blob_id"]).data
     assert store.info(result["blob_id"]).metadata["object"] == "M42"
     png = await store.preview(result["blob_id"])

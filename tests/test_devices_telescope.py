@@ -17,6 +17,7 @@ import pytest
 from astropy import units as u
 from astropy.coordinates import FK5, TETE, AltAz, EarthLocation, SkyCoord
 from astropy.time import Time
+from astropy.utils import iers
 
 from indiws.client import (
     INDIClient,
@@ -37,6 +38,12 @@ from indiws.devices import (
 )
 from indiws.protocol import PropertyState
 from indiws.testing import IndiServerProcess
+
+# No network here: astropy's bundled (stale) IERS tables are good enough to
+# compare with (the service itself no longer uses astropy for coordinates).
+iers.conf.auto_download = False
+iers.conf.auto_max_age = None
+iers.conf.iers_degraded_accuracy = "ignore"
 
 TELESCOPE = "Telescope Simulator"
 LAT, LON, ELEV = 48.0, 11.0, 500.0

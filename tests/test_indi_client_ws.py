@@ -21,8 +21,7 @@ from urllib.parse import quote
 import pytest
 from astropy.io import fits
 from PIL import Image
-from tornado.httpclient import AsyncHTTPClient, HTTPResponse
-from ws_support import WsClient
+from ws_support import WsClient, http, http_json
 
 from indiws.roles import ROLES as ALL_ROLES
 from indiws.testing import IndiServerFactory, RunningService, start_service
@@ -61,16 +60,6 @@ async def service(indiserver_factory: IndiServerFactory, tmp_path: Path) -> Asyn
     )
     yield running
     await running.stop()
-
-
-async def http(svc: RunningService, path: str) -> HTTPResponse:
-    return await AsyncHTTPClient().fetch(svc.url + path, raise_error=False)
-
-
-async def http_json(svc: RunningService, path: str) -> Any:
-    resp = await http(svc, path)
-    assert resp.code == 200, (path, resp.code, resp.body[:300])
-    return json.loads(resp.body)
 
 
 async def prop_state(svc: RunningService, device: str, name: str) -> str:
@@ -223,7 +212,8 @@ async def test_imaging_sequence(service: RunningService) -> None:
             resp = await http(svc, frame["url"])
             # Also written to --frames-dir, named by the pattern.
             written = Path(frame["path"])
-            assert written.name.startswith(f"CCD_Simulator_light_{duration:g}s_")
+            assert written.name.startswith(f"M42_H_Alpha_light_{duration:g}s_")
+            assert written.parent.parent == svc.service.blobs.folder  # a folder per night
             assert await asyncio.to_thread(written.read_bytes) == resp.body
             assert resp.code == 200 and resp.headers["Content-Type"] == "application/fits"
             assert ".fits" in resp.headers["Content-Disposition"]

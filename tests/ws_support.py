@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
 #: The bench's own INDI driver: device "Tick", property TICK updated at a set rate.
@@ -29,6 +30,18 @@ def tick_driver_command(folder: Path) -> str:
     wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{TICK_DRIVER}" "$@"\n')
     wrapper.chmod(wrapper.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return os.fspath(wrapper)
+
+
+async def http(svc: Any, path: str) -> HTTPResponse:
+    """GET ``path`` of a `RunningService`, whatever its status."""
+    return await AsyncHTTPClient().fetch(svc.url + path, raise_error=False)
+
+
+async def http_json(svc: Any, path: str) -> Any:
+    """GET ``path`` of a `RunningService`, which must answer 200 with JSON."""
+    resp = await http(svc, path)
+    assert resp.code == 200, (path, resp.code, resp.body[:300])
+    return json.loads(resp.body)
 
 
 class WsClient:

@@ -13,7 +13,7 @@ See docs/analysis.md.
 """
 
 from .frames import FrameData, read_frame
-from .stars import analyse, analyse_frame, fits_cards, hfr_info, with_fits_cards
+from .stars import analyse, analyse_frame, fits_cards, hfr_info
 
 __all__ = [
     "FrameData",
@@ -22,5 +22,4 @@ __all__ = [
     "fits_cards",
     "hfr_info",
     "read_frame",
-    "with_fits_cards",
 ]

@@ -24,7 +24,6 @@ __all__ = [
     "analyse_pixels",
     "fits_cards",
     "hfr_info",
-    "with_fits_cards",
 ]
 
 #: Detection threshold in units of the background noise.
@@ -283,7 +282,7 @@ def fits_cards(analysis: dict[str, Any]) -> list[tuple[str, Any, str]]:
         (key, analysis[field], comment)
         for key, field, comment in FITS_KEYS
         if analysis.get(field) is not None
-    ]
+]
 
 
 def hfr_info(analysis: dict[str, Any] | None) -> dict[str, Any]:
@@ -296,43 +295,3 @@ def hfr_info(analysis: dict[str, Any] | None) -> dict[str, Any]:
         "min_star": a.get("hfr_min"),
         "average_star": a.get("hfr_mean"),
     }
-
-
-_BLOCK = 2880
-_CARD = 80
-
-
-def _card(key: str, value: Any, comment: str) -> bytes:
-    if isinstance(value, bool):
-        text = "T" if value else "F"
-    elif isinstance(value, int):
-        text = str(value)
-    else:
-        text = repr(float(value)).upper()
-    card = f"{key:<8}= {text:>20} / {comment}"
-    return card[:_CARD].ljust(_CARD).encode("ascii")
-
-
-def with_fits_cards(data: bytes, cards: list[tuple[str, Any, str]]) -> bytes:
-    """The FITS ``data`` with ``cards`` in its primary header (replacing cards
-    of the same keyword); other bytes are left as they are.  Non-FITS data,
-    or a header without END, comes back unchanged."""
-    if not cards or data[:6] != b"SIMPLE":
-        return data
-    keys = {key.encode().ljust(8) for key, _, _ in cards}
-    end = None
-    for offset in range(0, len(data) - _CARD + 1, _CARD):
-        if data[offset : offset + 8] == b"END     ":
-            end = offset
-            break
-    if end is None:
-        return data
-    header_len = (end // _BLOCK + 1) * _BLOCK
-    kept = [
-        data[o : o + _CARD]
-        for o in range(0, end, _CARD)
-        if data[o : o + 8] not in keys
-    ]
-    new = b"".join(kept) + b"".join(_card(*c) for c in cards) + b"END".ljust(_CARD)
-    new += b" " * (-len(new) % _BLOCK)
-    return new + data[header_len:]

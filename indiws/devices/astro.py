@@ -3,8 +3,14 @@
 INDI mounts take and report *JNow* in ``EQUATORIAL_EOD_COORD``: apparent
 geocentric coordinates of date, which INDI's libnova code computes from
 J2000 with precession, nutation and annual aberration.  Astropy's TETE
-frame (true equator, true equinox of date) is that same frame, so
-J2000 ↔ JNow goes FK5(J2000) ↔ TETE(now) with astropy.
+frame (true equator, true equinox of date) is that same frame.  J2000 ↔
+JNow is computed with ERFA (``pyerfa``, the library under astropy's
+coordinates): ICRS ↔ CIRS with ``atci13``/``atic13`` (precession-nutation,
+aberration, light deflection), then the equation of the origins turns the
+CIRS right ascension into one counted from the true equinox.  That agrees
+with astropy's FK5(J2000) → TETE to milli-arcseconds (tested) and costs
+microseconds and no memory: ``astropy.coordinates`` alone weighs about
+100 MB in a process, too much for the small computers at a telescope.
 
 Sidereal time and the HA/Dec ↔ Alt/Az rotation use the closed formulas that
 INDI drivers use themselves (Meeus: GMST plus the equation of the equinoxes;
@@ -13,22 +19,18 @@ need no IERS tables, and agree with what the driver computes, so a target
 given in Alt/Az ends where the driver (and `Telescope.position`) reports
 that Alt/Az.  Astropy's AltAz frame agrees with them to arc seconds (tested).
 
-Importing this module sets astropy's IERS configuration for an observatory
-without internet access: no downloads, and bundled (possibly stale) tables
-are accepted.  Astropy is imported on first use; the conversions take a
-lock (astropy's lazy table loading is not meant for concurrent first use)
-and are meant to run off the event loop (``asyncio.to_thread``).
+No table is downloaded: ERFA carries its own leap seconds, and UT1 is taken
+as UTC (well under the 0.9 s that separates them, a few arc seconds of sky
+rotation that the mount's own JNow does not include either).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import warnings
 from datetime import UTC, datetime
-from typing import Any
 
-from astropy.utils import iers
+import erfa
 
 __all__ = [
     "altaz_from_hadec",
@@ -41,25 +43,6 @@ __all__ = [
     "longitude_east",
     "longitude_indi",
 ]
-
-# No network at the telescope: never try to download IERS or leap-second
-# tables, and accept the bundled ones however old they are.
-iers.conf.auto_download = False
-iers.conf.auto_max_age = None
-iers.conf.iers_degraded_accuracy = "ignore"
-
-_lock = threading.Lock()
-_astropy: dict[str, Any] = {}
-
-
-def _load() -> dict[str, Any]:
-    if not _astropy:
-        import astropy.units as u
-        from astropy.coordinates import FK5, TETE, SkyCoord
-        from astropy.time import Time
-
-        _astropy.update(u=u, FK5=FK5, TETE=TETE, SkyCoord=SkyCoord, Time=Time)
-    return _astropy
 
 
 def _now(when: datetime | None) -> datetime:
@@ -89,18 +72,28 @@ def jnow_to_j2000(ra: float, dec: float, when: datetime | None = None) -> tuple[
     return _convert(ra, dec, _now(when), to_jnow=False)
 
 
+def _tt(when: datetime) -> tuple[float, float]:
+    """The two-part Julian date (TT) of a UTC time, as ERFA takes it."""
+    utc = when.astimezone(UTC)
+    seconds = utc.second + utc.microsecond / 1e6
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # ERFA's "dubious year" far from its leap-second table
+        utc1, utc2 = erfa.dtf2d("UTC", utc.year, utc.month, utc.day, utc.hour, utc.minute, seconds)
+        tai1, tai2 = erfa.utctai(utc1, utc2)
+        return erfa.taitt(tai1, tai2)
+
+
 def _convert(ra: float, dec: float, when: datetime, *, to_jnow: bool) -> tuple[float, float]:
-    with _lock, warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # ERFA "dubious year" and IERS age warnings
-        a = _load()
-        u = a["u"]
-        obstime = a["Time"](when)
-        j2000 = a["FK5"](equinox="J2000")
-        jnow = a["TETE"](obstime=obstime)
-        src, dst = (j2000, jnow) if to_jnow else (jnow, j2000)
-        coord = a["SkyCoord"](ra=ra * u.hourangle, dec=dec * u.deg, frame=src)
-        out = coord.transform_to(dst)
-        return float(out.ra.hour) % 24.0, float(out.dec.deg)
+    tt1, tt2 = _tt(when)
+    a, d = math.radians(ra * 15.0), math.radians(dec)
+    if to_jnow:
+        # CIRS place, then counted from the true equinox: RA = RA_cirs - eo.
+        ri, di, eo = erfa.atci13(a, d, 0.0, 0.0, 0.0, 0.0, tt1, tt2)
+        out_ra, out_dec = erfa.anp(ri - eo), di
+    else:
+        eo = erfa.eo06a(tt1, tt2)
+        out_ra, out_dec, _ = erfa.atic13(erfa.anp(a + eo), d, tt1, tt2)
+    return (math.degrees(float(out_ra)) / 15.0) % 24.0, math.degrees(float(out_dec))
 
 
 def local_sidereal_time(longitude: float, when: datetime | None = None) -> float:

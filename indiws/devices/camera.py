@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..analysis import analyse_frame, fits_cards, with_fits_cards
+from ..analysis import analyse_frame
 from ..blobs import BlobStore, default_store
 from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import BLOBMode, PropertyKind, PropertyState
+from . import astro
 from .base import ProgressCallback, RoleDevice
-from .errors import ActionAborted, CapabilityError, DeviceBusyError
+from .errors import ActionAborted, CapabilityError, DeviceBusyError, DiskFullError
 from .filter_wheel import FilterWheel
 
 __all__ = ["FRAME_TYPES", "OPTIONS", "Camera", "GuideCamera"]
@@ -93,12 +95,18 @@ class Camera(RoleDevice):
         store: BlobStore | None = None,
         filter_wheel: str | None = None,
         abort_on_cancel: bool = True,
+        telescope: str | None = None,
+        focuser: str | None = None,
     ) -> None:
         super().__init__(client, device, abort_on_cancel=abort_on_cancel)
         self.store = store if store is not None else default_store()
         #: The device whose filter frames are taken through (the filter
         #: wheel role); None: the camera's own wheel, if it has one.
         self.filter_wheel = filter_wheel
+        #: The devices of the telescope and focuser roles, whose pointing,
+        #: site and focus go into a frame's metadata (and FITS header).
+        self.telescope = telescope
+        self.focuser = focuser
 
     # Settings -----------------------------------------------------------
 
@@ -318,12 +326,50 @@ class Camera(RoleDevice):
         progress: ProgressCallback | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """Take one exposure; returns once the frame has arrived and is stored.
+        """Take one exposure; returns once the frame has arrived and is stored
+        (on disk, with a `FrameStore`).
 
         Settings given here are applied first (None leaves one unchanged).
         ``timeout`` defaults to the duration plus two minutes.  ``metadata``
-        is added to the stored frame's metadata (e.g. an object name).
+        is added to the stored frame's metadata (e.g. an ``object`` name,
+        ``fits_cards`` for its FITS header).  `DiskFullError` at once when
+        the frames folder lacks room for the frame.  The store's exposure
+        journal notes the exposure from its start to its frame or failure.
         """
+        journal: list[int | None] = []
+        try:
+            return await self._expose(
+                duration,
+                frame_type=frame_type,
+                binning=binning,
+                roi=roi,
+                gain=gain,
+                offset=offset,
+                timeout=timeout,
+                progress=progress,
+                metadata=metadata,
+                journal=journal,
+            )
+        except BaseException as exc:
+            if journal:
+                code = getattr(exc, "code", None) or type(exc).__name__
+                await asyncio.shield(self.store.end_exposure(journal[0], code, str(exc)))
+            raise
+
+    async def _expose(
+        self,
+        duration: float,
+        *,
+        frame_type: str | None,
+        binning: int | Sequence[int] | None,
+        roi: Sequence[int] | str | None,
+        gain: float | None,
+        offset: float | None,
+        timeout: float | None,
+        progress: ProgressCallback | None,
+        metadata: dict[str, Any] | None,
+        journal: list[int | None],
+    ) -> dict[str, Any]:
         dev = self._connected()
         exposure = self._prop("CCD_EXPOSURE", "expose")
         self.client.validate(dev.name, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
@@ -354,6 +400,13 @@ class Camera(RoleDevice):
             main="CCD_EXPOSURE",
             params={"duration": duration},
         ) as act:
+            # Inside the action: every client hears of a refusal (action.finished).
+            self._check_space(binning, roi)
+            journal.append(
+                await self.store.begin_exposure(
+                    dev.name, {"duration": duration, **(metadata or {})}
+                )
+            )
             settings = await self.configure(
                 frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
             )
@@ -364,6 +417,8 @@ class Camera(RoleDevice):
             }
             act.params.update(params)
             act.where = lambda: {"time_left": self._number("CCD_EXPOSURE", "CCD_EXPOSURE_VALUE")}
+            # Pointing, site and focus as the exposure starts.
+            observation = await self._observation()
             started_at = datetime.now(UTC)
             await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
             started = ended = False
@@ -451,10 +506,11 @@ class Camera(RoleDevice):
                 "filter": self._filter_name(),
                 "temperature": self._number("CCD_TEMPERATURE", "CCD_TEMPERATURE_VALUE"),
                 "started": started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                **observation,
             }
             act.report({"state": "analysing", "time_left": 0.0, "duration": duration})
+            # The store writes its cards (STARCNT, HFR, ...) into the header.
             meta["analysis"] = await analyse_frame(frame, fmt)
-            frame = with_fits_cards(frame, fits_cards(meta["analysis"]))
             act.report({"state": "saving", "time_left": 0.0, "duration": duration})
             info = await self.store.add(
                 frame,
@@ -463,6 +519,7 @@ class Camera(RoleDevice):
                 element="CCD1",
                 format=fmt,
                 metadata=meta,
+                exposure=journal[0],
             )
             return act.done(
                 {
@@ -475,6 +532,89 @@ class Camera(RoleDevice):
                     **meta,
                 }
             )
+
+    def expected_frame_bytes(
+        self, binning: int | Sequence[int] | None = None, roi: Sequence[int] | str | None = None
+    ) -> int:
+        """The size of the next frame's FITS file, from the sensor (CCD_INFO),
+        the region (CCD_FRAME or ``roi``), binning and bits per pixel, as the
+        driver sends it uncompressed (plus a header); 0 when unknown."""
+        frame = self._optional("CCD_FRAME")
+        if isinstance(roi, str) or frame is None:
+            width, height = self._sensor_size(frame) if frame is not None else (0, 0)
+        elif roi is not None and len(roi) == 4:
+            width, height = int(roi[2]), int(roi[3])
+        else:
+            width, height = int(frame["WIDTH"] or 0), int(frame["HEIGHT"] or 0)
+        if binning is not None:
+            bx, by = _binning(binning)
+        else:
+            current = self._optional("CCD_BINNING")
+            bx, by = (int(current["HOR_BIN"]), int(current["VER_BIN"])) if current else (1, 1)
+        bits = self._number("CCD_INFO", "CCD_BITSPERPIXEL") or 16
+        pixels = (width // max(1, bx)) * (height // max(1, by))
+        return pixels * max(1, int(bits) // 8) + 4 * 2880 if pixels else 0
+
+    def _check_space(
+        self, binning: int | Sequence[int] | None, roi: Sequence[int] | str | None
+    ) -> None:
+        expected = self.expected_frame_bytes(binning, roi)
+        short = self.store.space_shortfall(expected)
+        if short is not None:
+            free, needed = short.get("free", 0), short.get("needed")
+            raise DiskFullError(
+                f"expose: no room for the frame in {short['folder']}: {free / 1e6:.0f} MB free, "
+                + (
+                    f"{needed / 1e6:.0f} MB needed (the frame, about {expected / 1e6:.1f} MB, "
+                    f"and a margin of {short['margin'] / 1e6:.0f} MB)"
+                    if needed is not None
+                    else short.get("error", "")
+                )
+                + "; free some space or choose another frames folder",
+                device=self.name,
+                role=self.role,
+                details=short,
+            )
+
+    async def _observation(self) -> dict[str, Any]:
+        """What the other roles tell of this frame: pointing (J2000), pier
+        side, site, focuser position and temperature, the devices' names.
+        Best effort: a role without a device, or a device without the
+        property, leaves its keys out."""
+        out: dict[str, Any] = {"camera": self.name}
+        if self.filter_wheel:
+            out["filter_wheel"] = self.filter_wheel
+        if self.telescope and self.telescope in self.client.devices:
+            scope = RoleDevice(self.client, self.telescope)
+            out["telescope"] = self.telescope
+            ra = scope._number("EQUATORIAL_EOD_COORD", "RA")
+            dec = scope._number("EQUATORIAL_EOD_COORD", "DEC")
+            if ra is not None and dec is not None:
+                out["ra"], out["dec"] = await asyncio.to_thread(astro.jnow_to_j2000, ra, dec)
+            elif scope.has("EQUATORIAL_COORD"):
+                out["ra"] = scope._number("EQUATORIAL_COORD", "RA")
+                out["dec"] = scope._number("EQUATORIAL_COORD", "DEC")
+            side = scope._switch_on("TELESCOPE_PIER_SIDE") or []
+            if side:
+                out["pier_side"] = "east" if "PIER_EAST" in side else "west"
+            lat = scope._number("GEOGRAPHIC_COORD", "LAT")
+            if lat is not None:
+                lon = scope._number("GEOGRAPHIC_COORD", "LONG") or 0.0
+                out.update(
+                    site_latitude=lat,
+                    site_longitude=astro.longitude_east(lon),
+                    site_elevation=scope._number("GEOGRAPHIC_COORD", "ELEV"),
+                )
+        if self.focuser and self.focuser in self.client.devices:
+            focus = RoleDevice(self.client, self.focuser)
+            out["focuser"] = self.focuser
+            position = focus._number("ABS_FOCUS_POSITION", "FOCUS_ABSOLUTE_POSITION")
+            if position is not None:
+                out["focuser_position"] = int(position)
+            temp = focus._number("FOCUS_TEMPERATURE", "TEMPERATURE")
+            if temp is not None:
+                out["focuser_temperature"] = temp
+        return {k: v for k, v in out.items() if v is not None}
 
     def _filter_name(self) -> str | None:
         """The filter in the light path: the filter wheel's, else the camera's own."""

@@ -23,6 +23,7 @@ __all__ = [
     "DeviceError",
     "DeviceNotConnectedError",
     "DeviceStateError",
+    "DiskFullError",
     "InvalidValueError",
     "NoDeviceError",
     "UnsafeError",
@@ -147,3 +148,11 @@ class ActionTimeout(_ActionError, TimeoutError):
     """The action did not end in time; the device was told to stop where it can."""
 
     code = "timeout"
+
+
+class DiskFullError(_ActionError):
+    """The frames folder lacks room for the frame (plus the margin kept
+    free); nothing was started or written.  ``details``: folder, free,
+    needed, frame, margin (bytes)."""
+
+    code = "disk_full"

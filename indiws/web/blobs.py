@@ -8,9 +8,10 @@ raw file as the driver sent it (FITS), and an auto-stretched 8-bit preview
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from ..blobs import BlobInfo, BlobStore
+from ..blobs import BlobInfo, BlobNotFound, BlobStore
 from ..service import Service
 from .base import JsonHandler
 from .errors import invalid_params, register
@@ -55,20 +56,43 @@ def frame_json(info: BlobInfo) -> dict[str, Any]:
 
 
 class BlobListHandler(JsonHandler):
-    """``GET /blobs``: the stored frames, newest first, and the store's figures."""
+    """``GET /blobs[?device=D&limit=N]``: the stored frames, newest first
+    (of every run, with a frames folder; the newest 1000 unless told), and
+    the store's figures."""
 
-    def get(self) -> None:
+    async def get(self) -> None:
         store: BlobStore = self.service.blobs
         device = self.get_query_argument("device", None)
-        frames = [i for i in reversed(store.list()) if device is None or i.device == device]
-        self.write_json({"frames": [frame_json(i) for i in frames], "stats": store.stats()})
+        limit = _limit(self.get_query_argument("limit", None), default=LIST_DEFAULT)
+        infos = await asyncio.to_thread(store.list, None if device else limit)
+        frames = [i for i in reversed(infos) if device is None or i.device == device]
+        stats = await asyncio.to_thread(store.stats)
+        self.write_json({"frames": [frame_json(i) for i in frames[:limit]], "stats": stats})
+
+
+class ExposureJournalHandler(JsonHandler):
+    """``GET /exposures[?state=lost&limit=N]``: the exposure journal, newest
+    first: each exposure from its start to its frame, its failure, or its
+    loss (the service died while it ran)."""
+
+    async def get(self) -> None:
+        state = self.get_query_argument("state", None)
+        if state is not None and state not in EXPOSURE_STATES:
+            raise invalid_params(
+                f"state must be one of {', '.join(EXPOSURE_STATES)}, got {state!r}", field="state"
+            )
+        limit = _limit(self.get_query_argument("limit", None), default=100)
+        store: BlobStore = self.service.blobs
+        entries = await asyncio.to_thread(store.exposures, state, limit)
+        self.write_json({"exposures": entries, "journal": store.folder is not None})
 
 
 class FrameHandler(JsonHandler):
     """``GET /blobs/<id>``: the frame's bytes as the driver sent them."""
 
     async def get(self, blob_id: str) -> None:
-        blob = self.service.blobs.get(blob_id)  # BlobNotFound → 404 unknown_frame
+        # BlobNotFound → 404 unknown_frame; a frame out of the cache is read off the loop.
+        blob = await asyncio.to_thread(self.service.blobs.get, blob_id)
         info, data = blob.info, blob.data
         self.set_header("Content-Type", info.content_type)
         self.set_header("Content-Disposition", f'attachment; filename="{info.filename}"')
@@ -95,7 +119,8 @@ class PreviewHandler(JsonHandler):
     async def get(self, blob_id: str, fmt: str) -> None:
         max_size = _max_size(self.get_query_argument("max_size", None))
         store: BlobStore = self.service.blobs
-        store.get(blob_id)  # 404 before any rendering
+        if blob_id not in store:  # 404 before any rendering
+            raise BlobNotFound(blob_id)
         try:
             image = await store.preview(blob_id, fmt, max_size)
         except (ValueError, OSError) as exc:
@@ -132,17 +157,33 @@ class NoFrameYet(LookupError):
 register(NoFrameYet, 404, -32050, "no_frame")
 
 
+#: The states of the exposure journal (docs/frames.md).
+EXPOSURE_STATES = ("exposing", "writing", "stored", "failed", "lost")
+#: Most entries a listing answers.
+MAX_LIST = 100_000
+#: Frames `/blobs` lists when not told (the newest; ``stats.count`` is the total).
+LIST_DEFAULT = 1000
+
+
+def _limit(raw: str | None, default: int) -> int:
+    return _whole_number(raw, "limit", MAX_LIST, "") or default
+
+
 def _max_size(raw: str | None) -> int | None:
+    return _whole_number(raw, "max_size", MAX_PREVIEW_SIZE, " of pixels")
+
+
+def _whole_number(raw: str | None, name: str, maximum: int, unit: str) -> int | None:
+    """A query argument from 1 to ``maximum``; None when absent."""
     if raw is None or raw == "":
         return None
     try:
         value = int(raw)
     except ValueError:
         value = 0
-    if not 1 <= value <= MAX_PREVIEW_SIZE:
+    if not 1 <= value <= maximum:
         raise invalid_params(
-            f"max_size must be a whole number of pixels from 1 to {MAX_PREVIEW_SIZE}, got {raw!r}",
-            field="max_size",
+            f"{name} must be a whole number{unit} from 1 to {maximum}, got {raw!r}", field=name
         )
     return value
 
@@ -151,6 +192,7 @@ def routes(service: Service) -> list:
     args = {"service": service}
     return [
         (r"/blobs/?", BlobListHandler, args),
+        (r"/exposures/?", ExposureJournalHandler, args),
         (r"/blobs/([^/]+)/preview\.(png|jpg|jpeg)", PreviewHandler, args),
         (r"/blobs/([^/]+)/?", FrameHandler, args),
         (r"/PAA/newest_(camera|guider)_jpg/?", NewestPreviewHandler, args),
@@ -220,7 +262,8 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 },
                 "path": {
                     "type": ["string", "null"],
-                    "description": "Where it was written (--frames-dir), else null.",
+                    "description": "Its file in the frames folder; null when memory only "
+                    "(`--frames-dir none`) or when the write failed (`write_error`).",
                 },
                 "write_error": {"type": ["string", "null"]},
                 "content_type": {"type": "string"},
@@ -238,8 +281,33 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 "stats": {
                     "type": "object",
                     "description": "count, bytes, max_count, max_bytes, added, evicted, "
-                    "written, folder, previews_cached",
+                    "written, folder, previews_cached; with a frames folder also cached, "
+                    "cached_bytes, on_disk, free_bytes, min_free, keep_days, keep_bytes, "
+                    "deleted, recovered, lost_exposures",
                     "additionalProperties": True,
+                },
+            },
+        },
+        "Exposure": {
+            "type": "object",
+            "description": "An entry of the exposure journal.",
+            "required": ["id", "device", "started", "state"],
+            "properties": {
+                "id": {"type": "integer"},
+                "device": {"type": "string"},
+                "started": {"type": "string", "description": "UTC, ISO 8601."},
+                "ended": {"type": ["string", "null"]},
+                "state": {"type": "string", "enum": list(EXPOSURE_STATES)},
+                "params": {
+                    "type": "object",
+                    "description": "duration and the caller's metadata.",
+                    "additionalProperties": True,
+                },
+                "path": {"type": ["string", "null"], "description": "Its file, once named."},
+                "frame_id": {"type": ["string", "null"], "description": "Once stored."},
+                "error": {
+                    "type": ["string", "null"],
+                    "description": "Why it failed or was lost.",
                 },
             },
         },
@@ -265,15 +333,23 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
     "/blobs": {
         "get": {
             "summary": "List the stored camera frames, newest first",
-            "description": "Frames are kept in memory, bounded by count and bytes "
-            "(`--max-frames`, `--max-frame-bytes`; the oldest go first), and also written "
-            "to `--frames-dir` when given.",
+            "description": "Every frame is written to the frames folder (default "
+            "`DATA_DIR/frames`) and indexed: the frames of earlier runs are listed too. "
+            "With `--frames-dir none` frames are kept in memory only, bounded by count and "
+            "bytes (`--max-frames`, `--max-frame-bytes`; the oldest go first).",
             "tags": ["frames"],
             "operationId": "list_frames",
             "parameters": [
                 query_param(
                     "device", "Only frames of this device.", {"type": "string"}, "CCD Simulator"
-                )
+                ),
+                query_param(
+                    "limit",
+                    f"Only the newest N frames (default {LIST_DEFAULT}; `stats.count` is "
+                    "the total).",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIST},
+                    100,
+                ),
             ],
             "responses": {
                 "200": json_response(
@@ -281,6 +357,61 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     ref("FrameList"),
                     {"frames": [_FRAME_EXAMPLE], "stats": {"count": 1, "bytes": 184320}},
                 )
+            },
+        }
+    },
+    "/exposures": {
+        "get": {
+            "summary": "The exposure journal, newest first",
+            "description": "Each exposure from its start to its frame (`stored`), its "
+            "failure (`failed`, with the error) or its loss (`lost`: the service stopped "
+            "while it ran; noted when the service starts again). Empty, with `journal` "
+            "false, when frames are kept in memory only.",
+            "tags": ["frames"],
+            "operationId": "list_exposures",
+            "parameters": [
+                query_param(
+                    "state",
+                    "Only entries in this state.",
+                    {"type": "string", "enum": list(EXPOSURE_STATES)},
+                    "lost",
+                ),
+                query_param(
+                    "limit",
+                    "At most this many entries (default 100).",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_LIST},
+                    100,
+                ),
+            ],
+            "responses": {
+                "200": json_response(
+                    "The entries.",
+                    {
+                        "type": "object",
+                        "required": ["exposures", "journal"],
+                        "properties": {
+                            "exposures": {"type": "array", "items": ref("Exposure")},
+                            "journal": {"type": "boolean"},
+                        },
+                    },
+                    {
+                        "exposures": [
+                            {
+                                "id": 7,
+                                "device": "CCD Simulator",
+                                "started": "2025-11-24T23:59:01.402Z",
+                                "ended": "2025-11-25T00:04:12.020Z",
+                                "state": "lost",
+                                "params": {"duration": 300.0, "object": "M42"},
+                                "path": None,
+                                "frame_id": None,
+                                "error": "the service stopped during the exposure",
+                            }
+                        ],
+                        "journal": True,
+                    },
+                ),
+                **error_responses(400),
             },
         }
     },

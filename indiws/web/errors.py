@@ -30,6 +30,7 @@ from ..devices.errors import (
     DeviceError,
     DeviceNotConnectedError,
     DeviceStateError,
+    DiskFullError,
     NoDeviceError,
 )
 from ..manager import (
@@ -93,6 +94,7 @@ _TABLE: list[tuple[type[BaseException], int, int, str]] = [
     (ActionAborted, 409, -32045, "aborted"),
     (ActionTimeout, 504, -32030, "timeout"),
     (ActionFailed, 502, -32046, "action_failed"),
+    (DiskFullError, 507, -32057, "disk_full"),
     (DeviceError, 409, -32049, "device_error"),
     (BlobNotFound, 404, -32047, "unknown_frame"),
     (UnknownRoleError, 404, -32010, "unknown_role"),

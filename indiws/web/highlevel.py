@@ -177,7 +177,14 @@ class ClientHub:
         """The role's device class for ``device`` (a camera stores into the service's store)."""
         if role == "camera":
             wheel = self.roles.device_for("filter_wheel")
-            return Camera(self.client, device, store=self.blobs, filter_wheel=wheel)
+            return Camera(
+                self.client,
+                device,
+                store=self.blobs,
+                filter_wheel=wheel,
+                telescope=self.roles.device_for("telescope"),
+                focuser=self.roles.device_for("focuser"),
+            )
         if role == "guider":
             mount = self.roles.device_for("telescope")
             return Guider(self.client, device, store=self.blobs, mount=mount)
@@ -738,8 +745,11 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
         {state: exposing|downloading|downloaded|saving, time_left, duration}.
         Result: {blob_id, url (/blobs/<id>), preview_url, preview_jpg_url, size,
         format, content_type, path, created, duration, frame_type, binning, roi,
-        gain, offset, filter, temperature, started, elapsed}. Errors:
-        invalid_value, busy (already exposing), aborted, timeout, action_failed."""
+        gain, offset, filter, temperature, started, elapsed} and what the other
+        roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
+        names the target (file name, OBJECT card). Errors: invalid_value, busy
+        (already exposing), disk_full (no room in the frames folder: nothing
+        started or written), aborted, timeout, action_failed."""
         result = await self._run(
             self._camera().expose(
                 duration,
