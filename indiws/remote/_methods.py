@@ -103,11 +103,16 @@ class CameraMethods(_Namespace):
         roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
         the camera has them; settings left out stay as they are. timeout defaults
         to duration + 120 s. metadata is stored with the frame. Progress:
-        {state: exposing|downloading|downloaded|saving, time_left, duration}.
-        Result: {blob_id, url (/blobs/<id>), preview_url, preview_jpg_url, size,
-        format, content_type, path, created, duration, frame_type, binning, roi,
-        gain, offset, filter, temperature, started, elapsed}. Errors:
-        invalid_value, busy (already exposing), aborted, timeout, action_failed.
+        {state: exposing|downloading|downloaded|analysing|saving, time_left,
+        duration}. Result: {blob_id, url (/blobs/<id>), preview_url,
+        preview_jpg_url, size, format, content_type, path, created, duration,
+        frame_type, binning, roi, gain, offset, filter, temperature, started,
+        elapsed, analysis (stars, hfr, fwhm, background, noise, ...:
+        docs/analysis.md)} and what the other
+        roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
+        names the target (file name, OBJECT card). Errors: invalid_value, busy
+        (already exposing), disk_full (no room in the frames folder: nothing
+        started or written), aborted, timeout, action_failed.
 
         Events: progress, action.started, action.progress, action.finished.
         """
@@ -1164,6 +1169,7 @@ class TelescopeMethods(_Namespace):
         Without duration it answers once moving ({direction, moving: true});
         stop with telescope.stop. With duration (seconds, up to 3600) it moves,
         stops, and answers once stopped ({direction, moving: false, duration}).
+        An untimed move is stopped by the service when this socket closes.
 
         Events: action.started, action.finished.
         """

@@ -742,10 +742,12 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
         roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
         the camera has them; settings left out stay as they are. timeout defaults
         to duration + 120 s. metadata is stored with the frame. Progress:
-        {state: exposing|downloading|downloaded|saving, time_left, duration}.
-        Result: {blob_id, url (/blobs/<id>), preview_url, preview_jpg_url, size,
-        format, content_type, path, created, duration, frame_type, binning, roi,
-        gain, offset, filter, temperature, started, elapsed} and what the other
+        {state: exposing|downloading|downloaded|analysing|saving, time_left,
+        duration}. Result: {blob_id, url (/blobs/<id>), preview_url,
+        preview_jpg_url, size, format, content_type, path, created, duration,
+        frame_type, binning, roi, gain, offset, filter, temperature, started,
+        elapsed, analysis (stars, hfr, fwhm, background, noise, ...:
+        docs/analysis.md)} and what the other
         roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
         names the target (file name, OBJECT card). Errors: invalid_value, busy
         (already exposing), disk_full (no room in the frames folder: nothing
