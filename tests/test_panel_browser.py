@@ -305,6 +305,11 @@ def test_exposure_shows_progress_then_the_preview(page: Page, svc: ServiceProces
         " return i && i.complete && i.naturalWidth > 0; }"
     )
     expect(text).to_have_text("frame stored")
+    # The frame's star analysis under the preview: the simulated sky has stars.
+    caption = camera.locator("[data-analysis=camera]")
+    expect(caption).to_contain_text("HFR")
+    stars = int(re.match(r"(\d+) stars", caption.inner_text()).group(1))
+    assert stars > 20, caption.inner_text()
     expect(camera.locator("ol.frames li").first).to_contain_text(".fits")
     expect(page.locator('ol.actions-log li[data-outcome="ok"]').first).to_contain_text(
         "camera.expose"

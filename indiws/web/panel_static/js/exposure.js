@@ -5,6 +5,18 @@ import { fill, fmtBytes, h } from "./dom.js";
 
 const fmt = (v, d) => (Number.isFinite(v) ? v.toFixed(d) : "—");
 
+/** One line on the frame's star analysis (docs/analysis.md), or why there is none. */
+export function quality(a) {
+  if (!a) return "no analysis";
+  if (a.error) return `analysis failed: ${a.error}`;
+  const parts = [`${a.stars ?? 0} stars`];
+  if (Number.isFinite(a.hfr)) parts.push(`HFR ${fmt(a.hfr, 2)} px` + (Number.isFinite(a.hfr_arcsec) ? ` (${fmt(a.hfr_arcsec, 2)}″)` : ""));
+  if (Number.isFinite(a.fwhm)) parts.push(`FWHM ${fmt(a.fwhm, 2)} px`);
+  if (Number.isFinite(a.background)) parts.push(`background ${fmt(a.background, 0)} ± ${fmt(a.noise, 1)}`);
+  if (a.saturated_stars) parts.push(`${a.saturated_stars} saturated`);
+  return parts.join(" · ");
+}
+
 /** {bar, preview, started(p), progress(p), finished(p)} for one role's exposures. */
 export function exposurePanel(role, onFrame = () => {}) {
   const meter = h("progress", { max: "1", value: "0", dataset: { progress: role } });
@@ -30,7 +42,8 @@ export function exposurePanel(role, onFrame = () => {}) {
       alt: `preview of ${role} frame ${result.blob_id}`,
       dataset: { frame: result.blob_id },
     });
-    fill(preview, h("a", { href: result.url, title: "download the FITS file" }, img));
+    const link = h("a", { href: result.url, title: "download the FITS file" }, img);
+    fill(preview, h("figure.frame", link, h("figcaption.analysis", { dataset: { analysis: role } }, quality(result.analysis))));
     onFrame(result);
   }
 
