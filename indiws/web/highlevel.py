@@ -66,18 +66,8 @@ log = logging.getLogger("indiws.web")
 
 T = TypeVar("T")
 
-Role = Literal[
-    "telescope",
-    "camera",
-    "focuser",
-    "filter_wheel",
-    "guider",
-    "dome",
-    "rotator",
-    "flat_panel",
-    "weather",
-    "gps",
-]
+#: Every role name (`indiws.roles.ROLES`), checked and listed by rpc.discover.
+Role = Literal[ROLES]  # type: ignore[valid-type]
 Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
 FrameType = Literal["light", "dark", "flat", "bias"]
 
