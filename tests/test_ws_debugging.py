@@ -332,10 +332,13 @@ async def test_a_bare_connection_starts_the_stream_at_its_first_request(
     try:
         status = await client.call("status")
         assert status["device"] is None
-        # One snapshot, sent before the answer that started it.
-        assert [m.get("method", "answer") for _, m in client.log[:2]] == ["snapshot", "answer"]
+        # One snapshot, sent before the answer that started it (live updates
+        # of the shared simulators may follow the snapshot, never precede it).
+        kinds = [m.get("method", "answer") for _, m in client.log]
+        before = kinds[: kinds.index("answer")]
+        assert before[0] == "snapshot" and set(before[1:]) <= {"updated"}, kinds
         assert SIMULATORS <= set(client.log[0][1]["params"]["devices"])
-        assert status["sent"] == 1
+        assert 1 <= status["sent"] <= len(before)
     finally:
         await client.close()
 
