@@ -88,6 +88,8 @@ EST_SLEW, EST_FILTER, EST_FRAME = 60.0, 5.0, 3.0
 EST_FOCUS_MOVE, EST_SOLVE, EST_CENTER_TRIES = 3.0, 10.0, 2
 #: Light frames whose median HFR is compared with the HFR after the last focus.
 HFR_SAMPLES = 3
+#: The roles an autofocus run or a centering moves, aborted on cancel.
+COMPOUND = {"autofocus": ("camera", "focuser"), "center": ("camera", "telescope")}
 #: What a frame's manifest line keeps of its analysis.
 ANALYSIS_KEYS = ("stars", "hfr", "fwhm", "hfr_arcsec", "fwhm_arcsec", "eccentricity", "error")
 
@@ -586,7 +588,7 @@ class Runner:
         c = target.center
         assert c is not None and target.ra is not None and target.dec is not None
         self.report("step", text=f"centering {target.name} to {c.tolerance:g} arcsec")
-        self.busy = "telescope"
+        self.busy = "center"
         event: dict[str, Any] = {"event": "center", "target": target.name, "time": _now()}
         try:
             result = await self._api(
@@ -678,7 +680,7 @@ class Runner:
             "filter": focus_filter,
             "time": _now(),
         }
-        self.busy = "focuser"
+        self.busy = "autofocus"
         try:
             result = await self._api(
                 self.obs.focuser.autofocus,
@@ -955,19 +957,20 @@ class Runner:
 
     async def _abort(self) -> None:
         """Stop what runs now at the device, through the API (on cancel)."""
-        role, self.busy = self.busy, None
-        if role is None or not self.obs.connected:
+        busy, self.busy = self.busy, None
+        if busy is None or not self.obs.connected:
             return
-        self.report("step", text=f"aborting the {role}")
-        abort = {
-            "camera": self.obs.camera.abort,
-            "telescope": self.obs.telescope.abort,
-            "focuser": self.obs.focuser.abort,
-        }[role]
-        try:
-            await asyncio.wait_for(abort(), 15)
-        except (RemoteError, ConnectionLost, TimeoutError) as exc:
-            self.report("note", text=f"abort of the {role} failed: {exc}")
+        for role in COMPOUND.get(busy, (busy,)):
+            self.report("step", text=f"aborting the {role}")
+            abort = {
+                "camera": self.obs.camera.abort,
+                "telescope": self.obs.telescope.abort,
+                "focuser": self.obs.focuser.abort,
+            }[role]
+            try:
+                await asyncio.wait_for(abort(), 15)
+            except (RemoteError, ConnectionLost, TimeoutError) as exc:
+                self.report("note", text=f"abort of the {role} failed: {exc}")
 
 
 def _now() -> str:
