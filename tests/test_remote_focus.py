@@ -242,3 +242,51 @@ def test_dry_run_lists_focus_and_centering_in_its_estimate(tmp_path: Path) -> No
     assert "autofocus at the start, every 2 light frames, on filter change" in text
     assert "3 runs foreseen" in text
     assert "reject light frames with HFR over 3.5" in text
+
+
+def test_autofocus_triggers_every_n_on_filter_change_and_on_hfr_rise(tmp_path: Path) -> None:
+    """The triggers as the runner checks them before each light frame (no service)."""
+    plan = parse_plan(
+        "autofocus: {at_start: false, every: 3, on_filter_change: true, hfr_rise: 20}\n"
+        + TARGET
+        + "    exposures: [{filter: Red, duration: 1, count: 8}, {filter: Green, duration: 1}]\n"
+    )
+    runner = Runner(plan, RunOptions(out=tmp_path))
+    reasons: list[str | None] = []
+
+    def take(frame: Any, hfr: float) -> None:
+        reason = runner._autofocus_reason(frame)
+        reasons.append(reason)
+        if reason is not None:  # what _autofocus does to the triggers, without focusing
+            runner._lights_since_focus, runner._af_filter = 0, frame.exposure.filter
+            runner._focus_hfr.clear()
+            runner._recent_hfr.clear()
+        runner._lights_since_focus += 1
+        runner._note_hfr(frame, {"analysis": {"hfr": hfr}})
+
+    red, green = frames(plan)[:8], frames(plan)[8]
+    take(red[0], 2.0)  # the first Red frame: the filter is not the one focused with
+    take(red[1], 2.0)
+    take(red[2], 2.0)
+    take(red[3], 2.0)  # 3 light frames since
+    take(red[4], 2.5)
+    take(red[5], 2.6)  # only 2 frames over the reference: too few to judge
+    take(red[6], 2.7)  # 3 since
+    take(red[7], 2.0)
+    take(green, 2.0)
+    assert reasons[0] == "filter changed to Red"
+    assert reasons[3] == reasons[6] == "3 light frames since the last focus"
+    assert reasons[8] == "filter changed to Green"
+    assert [r for n, r in enumerate(reasons) if n not in (0, 3, 6, 8)] == [None] * 5
+    # Without `every`, the median HFR of the last 3 frames 30 % over the first's.
+    plan = parse_plan(
+        "autofocus: {at_start: false, hfr_rise: 20}\n"
+        + TARGET
+        + "    exposures: [{duration: 1, count: 5}]\n"
+    )
+    runner = Runner(plan, RunOptions(out=tmp_path))
+    reasons.clear()
+    for frame, hfr in zip(frames(plan), (2.0, 2.1, 2.6, 2.6, 2.0), strict=True):
+        take(frame, hfr)
+    assert reasons[:4] == [None] * 4
+    assert reasons[4] == "median HFR 2.60 is 30 % over 2.00 after the last focus"
