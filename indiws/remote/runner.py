@@ -670,8 +670,6 @@ class Runner:
         self._af_filter = frame.exposure.filter
         self._focus_hfr.clear()
         self._recent_hfr.clear()
-        if focus_filter:
-            await self._select_filter(focus_filter)
         self.report("autofocus", target=target, reason=reason)
         event: dict[str, Any] = {
             "event": "autofocus",
@@ -680,8 +678,10 @@ class Runner:
             "filter": focus_filter,
             "time": _now(),
         }
-        self.busy = "autofocus"
         try:
+            if focus_filter:
+                await self._select_filter(focus_filter)
+            self.busy = "autofocus"
             result = await self._api(
                 self.obs.focuser.autofocus,
                 **af.params(),
