@@ -22,7 +22,10 @@ from .runner import (
     Manifest,
     Runner,
     RunOptions,
+    autofocus_seconds,
+    center_seconds,
     estimate,
+    focus_and_centering,
     hms,
 )
 
@@ -212,6 +215,45 @@ class Reporter:
         if last and frame in self.left:
             self.left.remove(frame)
 
+    def on_autofocus(self, target: Any, reason: str) -> None:
+        self.line(f"  autofocus ({reason})", "cyan")
+
+    def on_focus(self, target: Any, progress: dict[str, Any]) -> None:
+        state = progress.get("state")
+        if state not in ("start", "measuring", "extending", "final"):
+            return
+        hfr = progress.get("hfr")
+        shown = f"HFR {hfr:.2f}" if isinstance(hfr, int | float) else "no HFR"
+        step = f" {progress['step']}" if progress.get("step") is not None else ""
+        self.line(
+            f"    focus {state}{step}: position {progress.get('position')}, {shown}"
+            f" ({progress.get('stars', 0)} stars)"
+        )
+
+    def on_focused(self, target: Any, result: dict[str, Any]) -> None:
+        start = result.get("start") or {}
+        before = start.get("hfr")
+        was = f" (HFR {before:.2f} at {start.get('position')})" if before else ""
+        self.line(
+            f"  focused at {result.get('position')}: HFR {result.get('hfr', 0):.2f}{was}", "green"
+        )
+
+    def on_center(self, target: Any, progress: dict[str, Any]) -> None:
+        if progress.get("state") == "solved" and isinstance(progress.get("error"), int | float):
+            self.line(
+                f"    centering try {progress.get('attempt')}: {progress['error']:.1f} arcsec off"
+            )
+
+    def on_rejected(self, frame: Frame, entry: dict[str, Any], last: bool) -> None:
+        what = "no retake left, recorded as failed" if last else "taking it again"
+        self.line(
+            f"  {self._name(frame)} rejected ({entry['rejected']}), kept as {entry['file']}:"
+            f" {what}",
+            "red" if last else "yellow",
+        )
+        if last and frame in self.left:
+            self.left.remove(frame)
+
     def on_end(self, result: Any) -> None:
         if self.progress is not None:
             self.progress.stop()
@@ -244,6 +286,7 @@ def dry_run(plan: Plan, out: Path, console: Console) -> int:
         print_(f"  camera: cool to {plan.camera.temperature:g} °C{wait}")
     if plan.start:
         print_(f"  start at {plan.start:%Y-%m-%d %H:%M:%S} UTC")
+    focus, centering = focus_and_centering(todo)
     for target in plan.targets:
         mine = [f for f in todo if f.target is target]
         where = "no slew (calibration frames)"
@@ -261,6 +304,27 @@ def dry_run(plan: Plan, out: Path, console: Console) -> int:
             print_(
                 f"    dither every {d.every} light frames by up to {d.offset:g} arcsec,"
                 f" settle {d.settle:g} s"
+            )
+        if target.center and target.name in centering:
+            c = target.center
+            print_(
+                f"    center by plate solving to {c.tolerance:g} arcsec, at most {c.attempts}"
+                f" solves of {c.exposure:g} s; on failure: {c.on_failure}"
+                f" (about {hms(center_seconds(target))})",
+                highlight=False,
+            )
+        if target.autofocus and mine:
+            print_(f"    {_autofocus_text(target, focus.get(target.name, 0))}", highlight=False)
+        if target.quality:
+            q = target.quality
+            limits = [
+                f"with HFR over {q.max_hfr:g}" if q.max_hfr else "",
+                f"with fewer than {q.min_stars} stars" if q.min_stars else "",
+            ]
+            print_(
+                f"    reject light frames {' or '.join(x for x in limits if x)},"
+                f" retake up to {q.retakes} times",
+                highlight=False,
             )
         for e in target.exposures:
             total = e.count * target.repeat
@@ -280,6 +344,23 @@ def dry_run(plan: Plan, out: Path, console: Console) -> int:
         highlight=False,
     )
     return EXIT_OK
+
+
+def _autofocus_text(target: Any, runs: int) -> str:
+    af = target.autofocus
+    when = [
+        "at the start" if af.at_start else "",
+        f"every {af.every} light frames" if af.every else "",
+        "on filter change" if af.on_filter_change else "",
+        f"when the HFR rises {af.hfr_rise:g} %" if af.hfr_rise else "",
+    ]
+    sweep = f"{af.steps} steps" + (f" of {af.step}" if af.step else "")
+    with_filter = f" with {af.filter}" if af.filter else ""
+    return (
+        f"autofocus {', '.join(w for w in when if w)}: {sweep}, {af.exposure:g} s{with_filter};"
+        f" {runs} runs foreseen (about {hms(runs * autofocus_seconds(target))})"
+        + (", more if the HFR rises" if af.hfr_rise else "")
+    )
 
 
 async def _run(runner: Runner, reporter: Reporter) -> int:

@@ -23,12 +23,15 @@ from .catalog import lookup
 __all__ = [
     "FRAME_TYPES",
     "CameraSetup",
+    "Autofocus",
+    "Center",
     "Dither",
     "Exposure",
     "Frame",
     "Plan",
     "PlanError",
     "Problem",
+    "Quality",
     "Site",
     "Target",
     "frames",
@@ -332,6 +335,64 @@ class Dither:
 
 
 @dataclass(frozen=True, slots=True)
+class Autofocus:
+    """When to run ``focuser.autofocus`` and with what (docs/sequences.md)."""
+
+    at_start: bool = True  # before the first light frame of each target
+    every: int | None = None  # light frames between runs
+    on_filter_change: bool = False
+    hfr_rise: float | None = None  # percent over the HFR after the last focus
+    exposure: float = 2.0
+    step: int | None = None
+    steps: int = 9
+    binning: int | None = None
+    filter: str | None = None  # the filter to focus with (default: the frame's)
+    min_stars: int = 8
+
+    def params(self) -> dict[str, Any]:
+        """The arguments of ``focuser.autofocus``."""
+        return {
+            "exposure": self.exposure,
+            "step": self.step,
+            "steps": self.steps,
+            "binning": self.binning,
+            "min_stars": self.min_stars,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Center:
+    """Plate-solve centering (``telescope.center``) after each slew to a target."""
+
+    tolerance: float = 30.0  # arcsec
+    attempts: int = 5
+    exposure: float = 2.0
+    binning: int | None = None
+    on_failure: str = "continue"  # or "skip" the target
+
+
+@dataclass(frozen=True, slots=True)
+class Quality:
+    """Per-frame rejection from the frame's analysis; a rejected frame is kept
+    on disk, marked rejected, and taken again at most ``retakes`` times."""
+
+    max_hfr: float | None = None  # pixels
+    min_stars: int | None = None
+    retakes: int = 2
+
+    def reject(self, analysis: dict[str, Any] | None) -> str | None:
+        """Why a frame with this analysis is rejected, or None."""
+        a = analysis or {}
+        stars, hfr = a.get("stars"), a.get("hfr")
+        if self.min_stars is not None and (stars or 0) < self.min_stars:
+            return f"{stars or 0} stars, fewer than min_stars {self.min_stars}"
+        if self.max_hfr is not None and (hfr is None or hfr > self.max_hfr):
+            shown = "no HFR" if hfr is None else f"HFR {hfr:.2f}"
+            return f"{shown}, over max_hfr {self.max_hfr:g}"
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Exposure:
     duration: float
     count: int = 1
@@ -356,6 +417,9 @@ class Target:
     min_altitude: float | None = None
     dither: Dither | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    autofocus: Autofocus | None = None
+    center: Center | None = None
+    quality: Quality | None = None
     path: str = ""
     line: int = 0
 
@@ -372,6 +436,9 @@ class Plan:
     park: bool = False
     retries: int = 2
     dither: Dither | None = None
+    autofocus: Autofocus | None = None
+    center: Center | None = None
+    quality: Quality | None = None
     focuser_offsets: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
@@ -391,10 +458,31 @@ TOP_KEYS = {
     "metadata": "",
     "start": "",
     "min_altitude": "",
+    "autofocus": "",
+    "center": "",
+    "quality": "",
 }
 SITE_KEYS = {"latitude": "", "longitude": "", "elevation": ""}
 CAMERA_KEYS = {"temperature": "", "wait_cooling": "", "cooling_timeout": "", "tolerance": ""}
 DITHER_KEYS = {"every": "", "offset": "", "settle": ""}
+AUTOFOCUS_KEYS = {
+    k: ""
+    for k in (
+        "at_start",
+        "every",
+        "on_filter_change",
+        "hfr_rise",
+        "exposure",
+        "step",
+        "steps",
+        "binning",
+        "filter",
+        "min_stars",
+    )
+}
+CENTER_KEYS = {k: "" for k in ("tolerance", "attempts", "exposure", "binning", "on_failure")}
+QUALITY_KEYS = {"max_hfr": "", "min_stars": "", "retakes": ""}
+CENTER_FAILURE = ("continue", "skip")
 TARGET_KEYS = {
     "name": "",
     "ra": "",
@@ -405,6 +493,9 @@ TARGET_KEYS = {
     "min_altitude": "",
     "dither": "",
     "metadata": "",
+    "autofocus": "",
+    "center": "",
+    "quality": "",
 }
 EXPOSURE_KEYS = {
     "filter": "",
@@ -485,6 +576,9 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
     plan.start = check.time(top, "start", "")
     min_alt = check.number(top, "min_altitude", "", low=-90, high=90)
     plan.dither = _dither(check, top, "")
+    plan.autofocus = _autofocus(check, top, "", plan)
+    plan.center = _center(check, top, "")
+    plan.quality = _quality(check, top, "")
     plan.metadata = _metadata(check, top, "")
     if "focuser_offsets" in top and top["focuser_offsets"] is not None:
         f = top["focuser_offsets"]
@@ -552,6 +646,91 @@ def _dither(check: _Checker, m: _Map, path: str) -> Dither | None:
     )
 
 
+def _autofocus(check: _Checker, m: _Map, path: str, plan: Plan) -> Autofocus | None:
+    """``autofocus:`` a mapping, ``true`` (at each target's start, defaults) or ``false``."""
+    value = m.get("autofocus")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Autofocus()
+    where = _join(path, "autofocus")
+    a = check.section(value, where, _line_of(m, "autofocus", m.line), AUTOFOCUS_KEYS)
+    if a is None:
+        return None
+    af = Autofocus(
+        at_start=check.boolean(a, "at_start", where, True),
+        every=check.number(a, "every", where, integer=True, low=1, high=100000),
+        on_filter_change=check.boolean(a, "on_filter_change", where, False),
+        hfr_rise=check.number(a, "hfr_rise", where, low=0, high=1000, above=True),
+        exposure=check.number(a, "exposure", where, default=2.0, low=0, high=600, above=True),
+        step=check.number(a, "step", where, integer=True, low=1, high=1_000_000),
+        steps=check.number(a, "steps", where, default=9, integer=True, low=5, high=51),
+        binning=check.number(a, "binning", where, integer=True, low=1, high=16),
+        filter=check.text(a, "filter", where),
+        min_stars=check.number(a, "min_stars", where, default=8, integer=True, low=1, high=100000),
+    )
+    if af.filter is not None:
+        plan.filter_lines.setdefault(af.filter, []).append(
+            (f"{where}.filter", _line_of(a, "filter", a.line))
+        )
+    if not (af.at_start or af.every or af.on_filter_change or af.hfr_rise):
+        check.add(
+            where,
+            a.line,
+            "never runs: at_start is false and no every, on_filter_change or hfr_rise is set",
+        )
+    return af
+
+
+def _center(check: _Checker, m: _Map, path: str) -> Center | None:
+    """``center:`` a mapping, ``true`` (the defaults) or ``false``."""
+    value = m.get("center")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Center()
+    where = _join(path, "center")
+    c = check.section(value, where, _line_of(m, "center", m.line), CENTER_KEYS)
+    if c is None:
+        return None
+    on_failure = "continue"
+    if c.get("on_failure") is not None:
+        on_failure = str(c["on_failure"]).lower()
+        if on_failure not in CENTER_FAILURE:
+            check.add(
+                f"{where}.on_failure",
+                _line_of(c, "on_failure", c.line),
+                f"must be one of {', '.join(CENTER_FAILURE)}, not {c['on_failure']!r}",
+            )
+            on_failure = "continue"
+    return Center(
+        tolerance=check.number(c, "tolerance", where, default=30.0, low=0, high=36000, above=True),
+        attempts=check.number(c, "attempts", where, default=5, integer=True, low=1, high=50),
+        exposure=check.number(c, "exposure", where, default=2.0, low=0, high=600, above=True),
+        binning=check.number(c, "binning", where, integer=True, low=1, high=16),
+        on_failure=on_failure,
+    )
+
+
+def _quality(check: _Checker, m: _Map, path: str) -> Quality | None:
+    value = m.get("quality")
+    if value is None or value is False:
+        return None
+    where = _join(path, "quality")
+    q = check.section(value, where, _line_of(m, "quality", m.line), QUALITY_KEYS)
+    if q is None:
+        return None
+    quality = Quality(
+        max_hfr=check.number(q, "max_hfr", where, low=0, high=1000, above=True),
+        min_stars=check.number(q, "min_stars", where, integer=True, low=1, high=1_000_000),
+        retakes=check.number(q, "retakes", where, default=2, integer=True, low=0, high=100),
+    )
+    if quality.max_hfr is None and quality.min_stars is None and "max_hfr" not in q:
+        if "min_stars" not in q:
+            check.add(where, q.line, "needs max_hfr or min_stars")
+    return quality
+
+
 def _metadata(check: _Checker, m: _Map, path: str) -> dict[str, Any]:
     if "metadata" not in m or m["metadata"] is None:
         return {}
@@ -616,6 +795,9 @@ def _target(
         start=check.time(t, "start", path),
         min_altitude=check.number(t, "min_altitude", path, default=min_alt, low=-90, high=90),
         dither=_dither(check, t, path) if "dither" in t else plan.dither,
+        autofocus=_autofocus(check, t, path, plan) if "autofocus" in t else plan.autofocus,
+        center=_center(check, t, path) if "center" in t else plan.center,
+        quality=_quality(check, t, path) if "quality" in t else plan.quality,
         metadata=_metadata(check, t, path),
         path=path,
         line=t.line,

@@ -20,6 +20,15 @@ What a night left alone needs:
   retried; past that the run ends with a clear message;
 - cancelling the run (SIGINT in the CLI) aborts the running exposure, slew
   or focuser move through the API before it returns.
+
+Focus and pointing (keys ``autofocus``, ``center``, ``quality``): autofocus
+runs before a light frame when a trigger is due (a target's start, every N
+light frames, a filter change, the median HFR of the last frames risen over
+the HFR after the last focus); centering runs after each slew to a target;
+each frame's analysis (stars, HFR) goes into its manifest line and FITS
+header, and a frame the quality limits reject is kept under another name,
+marked rejected, and taken again (bounded).  Autofocus and centering runs
+are manifest lines too (``{"event": "autofocus"|"center", ...}``).
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from typing import Any
 
 from .client import Observatory
 from .connection import ConnectionLost, RemoteError, ServiceUnavailable, write_atomic
-from .plan import Frame, Plan, PlanError, Problem, Site, Target, frames
+from .plan import Frame, Plan, PlanError, Problem, Quality, Site, Target, frames
 
 __all__ = [
     "EXIT_FAILED",
@@ -75,6 +84,14 @@ IMAGETYP = {
 }
 #: Guesses for --dry-run: seconds per slew, filter change, frame download.
 EST_SLEW, EST_FILTER, EST_FRAME = 60.0, 5.0, 3.0
+#: Guesses for --dry-run: seconds per focuser move, per plate solve; tries per centering.
+EST_FOCUS_MOVE, EST_SOLVE, EST_CENTER_TRIES = 3.0, 10.0, 2
+#: Light frames whose median HFR is compared with the HFR after the last focus.
+HFR_SAMPLES = 3
+#: The roles an autofocus run or a centering moves, aborted on cancel.
+COMPOUND = {"autofocus": ("camera", "focuser"), "center": ("camera", "telescope")}
+#: What a frame's manifest line keeps of its analysis.
+ANALYSIS_KEYS = ("stars", "hfr", "fwhm", "hfr_arcsec", "fwhm_arcsec", "eccentricity", "error")
 
 
 # ---------------------------------------------------------------- manifest
@@ -130,7 +147,8 @@ class Manifest:
         self._file.write(json.dumps(entry, separators=(", ", ": ")).encode() + b"\n")
         self._file.flush()
         os.fsync(self._file.fileno())
-        self.entries[entry["file"]] = entry
+        if "file" in entry:  # event lines (autofocus, centering) name no file
+            self.entries[entry["file"]] = entry
 
     def close(self) -> None:
         if self._file is not None:
@@ -184,8 +202,55 @@ def next_rise(
     return None
 
 
+def focus_and_centering(todo: list[Frame]) -> tuple[dict[str, int], dict[str, int]]:
+    """Autofocus runs and centerings the frames left would need, per target
+    (runs the median HFR would start cannot be known ahead)."""
+    focus: dict[str, int] = {}
+    center: dict[str, int] = {}
+    lights = 0
+    af_filter: str | None = None
+    previous: Target | None = None
+    for f in todo:
+        target = f.target
+        if not (target.needs_sky and target.ra is not None):
+            continue
+        if target is not previous:
+            previous, lights, af_filter = target, 0, None
+            if target.center is not None:
+                center[target.name] = 1
+            if target.autofocus is not None and target.autofocus.at_start:
+                focus[target.name] = focus.get(target.name, 0) + 1
+                af_filter = f.exposure.filter
+                lights = -1
+        af = target.autofocus
+        if f.exposure.frame_type != "light" or af is None:
+            continue
+        lights += 1
+        if (af.every and lights >= af.every) or (
+            af.on_filter_change and (f.exposure.filter or "") != (af_filter or "") and lights > 0
+        ):
+            focus[target.name] = focus.get(target.name, 0) + 1
+            lights = 0
+        if lights == 0:
+            af_filter = f.exposure.filter
+    return focus, center
+
+
+def autofocus_seconds(target: Target) -> float:
+    af = target.autofocus
+    assert af is not None
+    return (af.steps + 2) * (af.exposure + EST_FRAME + EST_FOCUS_MOVE)
+
+
+def center_seconds(target: Target) -> float:
+    c = target.center
+    assert c is not None
+    return EST_CENTER_TRIES * (c.exposure + EST_FRAME + EST_SOLVE)
+
+
 def estimate(plan: Plan, todo: list[Frame]) -> float:
-    """Seconds the frames left would take: exposures, downloads, slews, filter changes."""
+    """Seconds the frames left would take: exposures, downloads, slews, filter
+    changes, autofocus runs and centerings."""
     seconds = sum(f.exposure.duration + EST_FRAME for f in todo)
     targets = {f.target.name for f in todo if f.target.needs_sky and f.target.ra is not None}
     seconds += EST_SLEW * len(targets)
@@ -194,6 +259,10 @@ def estimate(plan: Plan, todo: list[Frame]) -> float:
         if f.exposure.filter and f.exposure.filter != previous:
             seconds += EST_FILTER
             previous = f.exposure.filter
+    focus, center = focus_and_centering(todo)
+    by_name = {t.name: t for t in plan.targets}
+    seconds += sum(n * autofocus_seconds(by_name[name]) for name, n in focus.items())
+    seconds += sum(n * center_seconds(by_name[name]) for name, n in center.items())
     return seconds
 
 
@@ -255,6 +324,16 @@ class Runner:
         self._dither_due = False
         self._site: Site | None = plan.site
         self._unparked = False
+        # Autofocus triggers: why the next light frame focuses first, light
+        # frames since the last focus, the filter focused for, and per filter
+        # the HFR after the last focus and the HFRs of the frames since.
+        self._af_due: str | None = None
+        self._lights_since_focus = 0
+        self._af_filter: str | None = None
+        self._focus_hfr: dict[str, float] = {}
+        self._recent_hfr: dict[str, list[float]] = {}
+        #: The centering of the current target, recorded with each of its frames.
+        self._centering: dict[str, Any] | None = None
 
     # Before anything moves -------------------------------------------------
 
@@ -306,6 +385,9 @@ class Runner:
                             )
         if self.plan.focuser_offsets:
             need("focuser", "focuser_offsets are set", "focuser_offsets", 0)
+        focusing = next((f.target for f in todo if f.target.autofocus and f.target.needs_sky), None)
+        if focusing is not None:
+            need("focuser", "the plan autofocuses", f"{focusing.path}.autofocus", focusing.line)
         if problems:
             raise PlanError(problems, self.plan.source)
 
@@ -455,6 +537,9 @@ class Runner:
                 return
         self._lights_since_dither = 0
         self._dither_due = False
+        self._centering = None
+        at_start = target.autofocus is not None and target.autofocus.at_start
+        self._af_due = "the target's start" if at_start else None
         if sky:
             try:
                 await self._goto(target, target.ra, target.dec)  # type: ignore[arg-type]
@@ -462,6 +547,10 @@ class Runner:
                 self.busy = None
                 self._skip(target, todo, f"the slew failed: {exc}")
                 return
+            if target.center is not None and not await self._center(target):
+                if target.center.on_failure == "skip":
+                    self._skip(target, todo, "centering failed")
+                    return
         for frame in todo:
             await self._frame(frame)
 
@@ -494,6 +583,147 @@ class Runner:
         )
         self.busy = None
 
+    async def _center(self, target: Target) -> bool:
+        """Plate-solve centering on the target; False (noted, recorded) when it failed."""
+        c = target.center
+        assert c is not None and target.ra is not None and target.dec is not None
+        self.report("step", text=f"centering {target.name} to {c.tolerance:g} arcsec")
+        self.busy = "center"
+        event: dict[str, Any] = {"event": "center", "target": target.name, "time": _now()}
+        try:
+            result = await self._api(
+                self.obs.telescope.center,
+                target.ra,
+                target.dec,
+                tolerance=c.tolerance,
+                attempts=c.attempts,
+                exposure=c.exposure,
+                binning=c.binning,
+                on_progress=lambda p: self.report("center", target=target, progress=p),
+            )
+        except RemoteError as exc:
+            self.busy = None
+            tries = exc.data.get("attempts") or []
+            errors = [t.get("error") for t in tries if isinstance(t, dict)]
+            self._centering = {"status": "failed", "attempts": len(tries), "message": str(exc)}
+            if errors and errors[-1] is not None:
+                self._centering["error"] = errors[-1]
+            self.manifest.append({**event, **self._centering})
+            self.report(
+                "note",
+                text=f"centering failed ({exc}); "
+                + ("skipping the target" if c.on_failure == "skip" else "going on"),
+            )
+            return False
+        self.busy = None
+        solution = result.get("solution") or {}
+        self._centering = {
+            "status": "ok",
+            "error": result.get("error"),
+            "attempts": len(result.get("attempts") or []),
+            "method": result.get("method"),
+            "ra": solution.get("ra"),
+            "dec": solution.get("dec"),
+        }
+        self.manifest.append({**event, **self._centering})
+        self.report(
+            "step",
+            text=f"centered {target.name}: {self._centering['error']:.1f} arcsec off"
+            f" after {self._centering['attempts']} solves",
+        )
+        return True
+
+    def _autofocus_reason(self, frame: Frame) -> str | None:
+        """Why this light frame is preceded by an autofocus run, or None."""
+        af, exp = frame.target.autofocus, frame.exposure
+        if af is None or exp.frame_type != "light" or not frame.target.needs_sky:
+            return None
+        if self._af_due:
+            return self._af_due
+        if af.every and self._lights_since_focus >= af.every:
+            return f"{self._lights_since_focus} light frames since the last focus"
+        if (
+            af.on_filter_change
+            and (exp.filter or "").casefold() != (self._af_filter or "").casefold()
+        ):
+            return f"filter changed to {exp.filter or '(none)'}"
+        key = (exp.filter or "").casefold()
+        recent, base = self._recent_hfr.get(key, []), self._focus_hfr.get(key)
+        if af.hfr_rise and base and len(recent) >= HFR_SAMPLES:
+            median = sorted(recent[-HFR_SAMPLES:])[HFR_SAMPLES // 2]
+            if median > base * (1 + af.hfr_rise / 100):
+                return (
+                    f"median HFR {median:.2f} is {100 * (median / base - 1):.0f} % over"
+                    f" {base:.2f} after the last focus"
+                )
+        return None
+
+    async def _autofocus(self, frame: Frame, reason: str) -> None:
+        """Run ``focuser.autofocus``; a failure is noted and the run goes on."""
+        af, target = frame.target.autofocus, frame.target
+        assert af is not None
+        focus_filter = af.filter or frame.exposure.filter
+        # Whatever the outcome, the triggers start again from here (a failing
+        # autofocus is not retried before every frame).
+        self._af_due = None
+        self._lights_since_focus = 0
+        self._af_filter = frame.exposure.filter
+        self._focus_hfr.clear()
+        self._recent_hfr.clear()
+        self.report("autofocus", target=target, reason=reason)
+        event: dict[str, Any] = {
+            "event": "autofocus",
+            "target": target.name,
+            "reason": reason,
+            "filter": focus_filter,
+            "time": _now(),
+        }
+        try:
+            if focus_filter:
+                await self._select_filter(focus_filter)
+            self.busy = "autofocus"
+            result = await self._api(
+                self.obs.focuser.autofocus,
+                **af.params(),
+                on_progress=lambda p: self.report("focus", target=target, progress=p),
+            )
+        except RemoteError as exc:
+            self.busy = None
+            self.manifest.append({**event, "status": "failed", "message": str(exc)})
+            self.report("note", text=f"autofocus failed ({exc}); going on where the focuser is")
+            return
+        self.busy = None
+        start = result.get("start") or {}
+        self.manifest.append(
+            {
+                **event,
+                "status": "ok",
+                "position": result.get("position"),
+                "hfr": result.get("hfr"),
+                "stars": result.get("stars"),
+                "start_position": start.get("position"),
+                "start_hfr": start.get("hfr"),
+                "points": result.get("points"),
+            }
+        )
+        self.report("focused", target=target, result=result)
+        if self.plan.focuser_offsets and isinstance(result.get("position"), int):
+            # Best focus for this filter: the offsets of the others count from it.
+            offsets = {k.casefold(): v for k, v in self.plan.focuser_offsets.items()}
+            self._focus_offset = offsets.get((focus_filter or "").casefold(), 0)
+            self._focus_base = result["position"] - self._focus_offset
+
+    def _note_hfr(self, frame: Frame, entry: dict[str, Any]) -> None:
+        """Track the HFR of light frames for the hfr_rise trigger."""
+        hfr = (entry.get("analysis") or {}).get("hfr")
+        if frame.exposure.frame_type != "light" or not isinstance(hfr, int | float):
+            return
+        key = (frame.exposure.filter or "").casefold()
+        if key not in self._focus_hfr:
+            self._focus_hfr[key] = hfr  # the first frame after a focus sets the reference
+        else:
+            self._recent_hfr.setdefault(key, []).append(hfr)
+
     async def _frame(self, frame: Frame) -> None:
         exp, target = frame.exposure, frame.target
         if exp.frame_type == "light" and target.dither and target.ra is not None:
@@ -501,13 +731,51 @@ class Runner:
                 self._dither_due = True  # before this frame, after `every` light frames
                 self._lights_since_dither = 0
             self._lights_since_dither += 1
+        reason = self._autofocus_reason(frame)
+        if reason is not None:
+            await self._autofocus(frame, reason)
+        if exp.frame_type == "light":
+            self._lights_since_focus += 1
+        quality = target.quality if exp.frame_type == "light" else None
+        rejected: list[str] = []
+        while True:
+            entry = await self._try(frame, quality)
+            if entry is None:
+                return
+            if entry["status"] == "ok":
+                self.manifest.append(entry)
+                self.result.taken.append(frame.file)
+                self._note_hfr(frame, entry)
+                self.report("frame", frame=frame, entry=entry)
+                return
+            self.manifest.append(entry)
+            rejected.append(entry["file"])
+            last = quality is None or len(rejected) > quality.retakes
+            self.report("rejected", frame=frame, entry=entry, last=last)
+            if last:
+                self.manifest.append(
+                    {
+                        **self._describe(frame),
+                        "status": "failed",
+                        "attempts": len(rejected),
+                        "error": f"rejected {len(rejected)} times: {entry['rejected']}",
+                        "rejected_files": rejected,
+                        "time": _now(),
+                    }
+                )
+                self.result.failed.append(frame.file)
+                return
+
+    async def _try(self, frame: Frame, quality: Quality | None) -> dict[str, Any] | None:
+        """Expose the frame, trying again after errors; its manifest entry, or
+        None when every try failed (then recorded as failed)."""
         attempts = 0
         error = ""
         while attempts <= self.retries:
             attempts += 1
             try:
                 await self._prepare(frame)
-                entry = await self._expose(frame, attempts)
+                entry = await self._expose(frame, attempts, quality)
             except (RemoteError, ConnectionLost, OSError, ValueError) as exc:
                 if isinstance(exc, RemoteError) and exc.name in ("invalid_params", "invalid_value"):
                     attempts = self.retries + 1  # the same request would fail again
@@ -530,10 +798,7 @@ class Runner:
                     with contextlib.suppress(RemoteError, ConnectionLost):
                         await self.obs.camera.abort()
                 continue
-            self.manifest.append(entry)
-            self.result.taken.append(frame.file)
-            self.report("frame", frame=frame, entry=entry)
-            return
+            return entry
         self.manifest.append(
             {
                 **self._describe(frame),
@@ -544,22 +809,28 @@ class Runner:
             }
         )
         self.result.failed.append(frame.file)
+        return None
 
     async def _prepare(self, frame: Frame) -> None:
         """The filter (with its focuser offset) and a due dither, before exposing."""
         exp, target = frame.exposure, frame.target
-        if exp.filter and exp.filter.casefold() != (self._filter or "").casefold():
-            self.report("step", text=f"filter {exp.filter}")
-            # A slot number in the plan is a slot, not a filter named "3".
-            wanted: int | str = int(exp.filter) if exp.filter.isdigit() else exp.filter
-            self._filter = None  # unknown until the wheel says it is there
-            await self._api(self.obs.filter_wheel.select, wanted)
-            self._filter = exp.filter
+        if exp.filter:
+            await self._select_filter(exp.filter)
         if exp.filter:
             await self._focus_for(exp.filter)
         if self._dither_due:
             await self._dither(target)
             self._dither_due = False
+
+    async def _select_filter(self, name: str) -> None:
+        if name.casefold() == (self._filter or "").casefold():
+            return
+        self.report("step", text=f"filter {name}")
+        # A slot number in the plan is a slot, not a filter named "3".
+        wanted: int | str = int(name) if name.isdigit() else name
+        self._filter = None  # unknown until the wheel says it is there
+        await self._api(self.obs.filter_wheel.select, wanted)
+        self._filter = name
 
     async def _focus_for(self, name: str) -> None:
         if self._focus_base is None or not self.plan.focuser_offsets:
@@ -596,7 +867,9 @@ class Runner:
             "index": frame.index,
         }
 
-    async def _expose(self, frame: Frame, attempt: int) -> dict[str, Any]:
+    async def _expose(
+        self, frame: Frame, attempt: int, quality: Quality | None = None
+    ) -> dict[str, Any]:
         exp, target = frame.exposure, frame.target
         started = _now()
         self.report("expose", frame=frame, attempt=attempt)
@@ -612,18 +885,41 @@ class Runner:
         )
         self.busy = None
         data = await self.obs.fetch(result)
+        analysis = result.get("analysis") or {}
+        why = quality.reject(analysis) if quality is not None else None
+        name = frame.file if why is None else self._rejected_name(frame)
         header = self._header(frame, result, started)
-        await asyncio.to_thread(_write_fits, self.out / frame.file, data, header)
-        return {
+        if why is not None:
+            header["REJECTED"] = why[:68]
+        await asyncio.to_thread(_write_fits, self.out / name, data, header)
+        entry: dict[str, Any] = {
             **self._describe(frame),
+            "file": name,
             "start": started,
             "end": _now(),
-            "status": "ok",
+            "status": "ok" if why is None else "rejected",
             "attempts": attempt,
             "blob_id": result.get("blob_id"),
             "ra": target.ra if target.needs_sky else None,
             "dec": target.dec if target.needs_sky else None,
+            "analysis": {k: analysis[k] for k in ANALYSIS_KEYS if analysis.get(k) is not None},
         }
+        if why is not None:
+            entry["frame"], entry["rejected"] = frame.file, why
+        if self._centering is not None and target.needs_sky:
+            entry["centering"] = self._centering
+        return entry
+
+    def _rejected_name(self, frame: Frame) -> str:
+        """A free name for a rejected take of the frame, kept beside it."""
+        stem = frame.file.removesuffix(".fits")
+        n = 1
+        while (
+            f"{stem}_rejected{n}.fits" in self.manifest.entries
+            or (self.out / f"{stem}_rejected{n}.fits").exists()
+        ):
+            n += 1
+        return f"{stem}_rejected{n}.fits"
 
     def _header(self, frame: Frame, result: dict[str, Any], started: str) -> dict[str, Any]:
         exp, target = frame.exposure, frame.target
@@ -648,25 +944,33 @@ class Runner:
             header["SITELONG"] = self._site.longitude
         if result.get("temperature") is not None:
             header["CCD-TEMP"] = result["temperature"]
+        analysis = result.get("analysis") or {}
+        for key, card in (("stars", "STARCNT"), ("hfr", "HFR"), ("fwhm", "FWHM")):
+            if isinstance(analysis.get(key), int | float):
+                header[card] = analysis[key]
+        if self._centering is not None and target.needs_sky:
+            if isinstance(self._centering.get("error"), int | float):
+                header["CENTERR"] = round(self._centering["error"], 1)
         header.update(self.plan.metadata)
         header.update(target.metadata)
         return header
 
     async def _abort(self) -> None:
         """Stop what runs now at the device, through the API (on cancel)."""
-        role, self.busy = self.busy, None
-        if role is None or not self.obs.connected:
+        busy, self.busy = self.busy, None
+        if busy is None or not self.obs.connected:
             return
-        self.report("step", text=f"aborting the {role}")
-        abort = {
-            "camera": self.obs.camera.abort,
-            "telescope": self.obs.telescope.abort,
-            "focuser": self.obs.focuser.abort,
-        }[role]
-        try:
-            await asyncio.wait_for(abort(), 15)
-        except (RemoteError, ConnectionLost, TimeoutError) as exc:
-            self.report("note", text=f"abort of the {role} failed: {exc}")
+        for role in COMPOUND.get(busy, (busy,)):
+            self.report("step", text=f"aborting the {role}")
+            abort = {
+                "camera": self.obs.camera.abort,
+                "telescope": self.obs.telescope.abort,
+                "focuser": self.obs.focuser.abort,
+            }[role]
+            try:
+                await asyncio.wait_for(abort(), 15)
+            except (RemoteError, ConnectionLost, TimeoutError) as exc:
+                self.report("note", text=f"abort of the {role} failed: {exc}")
 
 
 def _now() -> str:
