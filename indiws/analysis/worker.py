@@ -3,9 +3,12 @@
 ``sep`` holds the GIL for its whole call (measured by bench/analysis.py: a
 thread analysing a 4096² frame stalls the event loop for 150-250 ms at a
 time), so a worker thread would still freeze every client for that long.
-One worker process (started on first use with ``forkserver``, so it does not
-inherit the loop's threads) does the work; if it cannot be started or dies,
-the call runs in a thread instead and the next call tries a new process.
+One worker process (started with ``forkserver``, so it does not inherit the
+loop's threads; `warm_up` starts it at service start, so the first frame
+does not wait about a second for it) does the work; if it cannot be started
+or dies, the call runs in a thread instead and the next call tries a new
+process.  Frames reach it through shared memory (`shared_bytes`): a 4096²
+frame through the pool's pipe cost about 0.15 s of pickling and copying.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import asyncio
 import logging
 import multiprocessing
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import shared_memory
 from typing import Any, TypeVar
 
-__all__ = ["run_off_loop", "shutdown"]
+__all__ = ["attached_bytes", "run_off_loop", "shared_bytes", "shutdown", "warm_up"]
 
 T = TypeVar("T")
 log = logging.getLogger("indiws.analysis")
@@ -51,16 +56,49 @@ def shutdown(*, kill: bool = False) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _noop() -> None:
-    return None
+def _imports() -> None:
+    # The analysis' own imports (astropy, sep) take most of a second: paid
+    # here, when the worker starts, not by the first frame.
+    from . import stars  # noqa: F401
 
 
 def _started() -> ProcessPoolExecutor:
     """The executor with its worker running: starting a process blocks for a
     few hundred ms, so it is done here, in a thread, not on the event loop."""
     pool = _executor()
-    pool.submit(_noop).result()
+    pool.submit(_imports).result()
     return pool
+
+
+async def warm_up() -> None:
+    """Start the worker process now (off the loop) rather than on the first
+    frame; a failure is only logged: the first call then uses a thread."""
+    try:
+        await asyncio.to_thread(_started)
+    except Exception as exc:  # noqa: BLE001 - reported, and the analysis falls back
+        log.warning("analysis worker process could not start (%s)", exc)
+
+
+@contextmanager
+def shared_bytes(data: bytes) -> Iterator[tuple[str, int]]:
+    """``data`` copied into a shared memory block, as (name, size) for
+    `attached_bytes` in the worker; the block is freed on leaving."""
+    block = shared_memory.SharedMemory(create=True, size=max(1, len(data)))
+    try:
+        block.buf[: len(data)] = data
+        yield block.name, len(data)
+    finally:
+        block.close()
+        block.unlink()
+
+
+def attached_bytes(name: str, size: int) -> bytes:
+    """The bytes `shared_bytes` put in block ``name`` (one memory copy)."""
+    block = shared_memory.SharedMemory(name=name)
+    try:
+        return bytes(block.buf[:size])
+    finally:
+        block.close()
 
 
 async def run_off_loop(func: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
