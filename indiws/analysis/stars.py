@@ -245,12 +245,9 @@ def star_positions(frame: FrameData, limit: int = 300) -> tuple[np.ndarray, np.n
 
 
 def _analyse_shared(name: str, size: int, fmt: str) -> dict[str, Any]:
-    return _analyse_bytes(attached_bytes(name, size), fmt)
-
-
-def _analyse_bytes(data: bytes, fmt: str) -> dict[str, Any]:
     try:
-        frame = read_frame(data, fmt)
+        with attached_bytes(name, size) as data:
+            frame = read_frame(data, fmt)  # pixels copied out of the shared block
     except FrameReadError as exc:
         return {"error": str(exc)}
     try:

@@ -92,12 +92,16 @@ def shared_bytes(data: bytes) -> Iterator[tuple[str, int]]:
         block.unlink()
 
 
-def attached_bytes(name: str, size: int) -> bytes:
-    """The bytes `shared_bytes` put in block ``name`` (one memory copy)."""
+@contextmanager
+def attached_bytes(name: str, size: int) -> Iterator[memoryview]:
+    """The bytes `shared_bytes` put in block ``name``, without a copy; the
+    caller keeps no view of them past the ``with``."""
     block = shared_memory.SharedMemory(name=name)
+    view = block.buf[:size]
     try:
-        return bytes(block.buf[:size])
+        yield view
     finally:
+        view.release()
         block.close()
 
 
