@@ -57,9 +57,11 @@ def shutdown(*, kill: bool = False) -> None:
 
 
 def _imports() -> None:
-    # The analysis' own imports (astropy, sep) take most of a second: paid
-    # here, when the worker starts, not by the first frame.
-    from . import stars  # noqa: F401
+    # The analysis' imports and first calls take most of a second: paid here,
+    # when the worker starts, not by the first frame.
+    from .stars import warm
+
+    warm()
 
 
 def _started() -> ProcessPoolExecutor:
