@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -24,7 +25,14 @@ from contextlib import contextmanager
 from multiprocessing import shared_memory
 from typing import Any, TypeVar
 
-__all__ = ["attached_bytes", "run_off_loop", "shared_bytes", "shutdown", "warm_up"]
+__all__ = [
+    "attached_bytes",
+    "run_off_loop",
+    "shared_bytes",
+    "shutdown",
+    "stop_processes",
+    "warm_up",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("indiws.analysis")
@@ -70,6 +78,21 @@ def _started() -> ProcessPoolExecutor:
     pool = _executor()
     pool.submit(_imports).result()
     return pool
+
+
+def stop_processes() -> None:
+    """At the program's end: stop the worker and the forkserver that started
+    it and wait for them, so that no process outlives the program's exit
+    (both would end on their own, but only some milliseconds after it)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # no public way to stop it
+    if callable(stop):
+        stop()
 
 
 async def warm_up() -> None:
