@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .analysis import worker as analysis_worker
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .db import ProfileNotFoundError, StateDBError
 from .frame_store import FrameIndexError
@@ -394,6 +395,7 @@ async def serve(config: Config) -> None:
         log.info("stopping")
         server.stop()
         await service.stop()
+        await asyncio.to_thread(analysis_worker.stop_processes)
         log.info("stopped")
 
 

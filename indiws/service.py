@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .analysis import worker as analysis_worker
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB, check_label
@@ -296,6 +297,8 @@ class Service:
         """
         log.info("data directory: %s", self.config.data_dir)
         self.safety.start()
+        # Every stored frame is analysed: its worker process starts now, not on the first frame.
+        self._analysis_warm_up = asyncio.get_running_loop().create_task(analysis_worker.warm_up())
         supervisor = self.supervisor
         if supervisor is None:
             log.info("connecting to the indiserver at %s:%d", self.client.host, self.client.port)

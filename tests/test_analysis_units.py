@@ -16,6 +16,7 @@ from astropy.io import fits
 
 from indiws.analysis import analyse, hfr_info, read_frame
 from indiws.analysis.focus import FocusFitError, FocusPoint, fit_vcurve
+from indiws.analysis.frames import FrameReadError
 from indiws.fits_header import enrich
 from indiws.sky.catalog import cone, cumulative_density
 from indiws.sky.gsc import install_gsc, parse_args, sky_env
@@ -190,3 +191,61 @@ def test_a_stuck_analysis_is_killed_and_the_next_one_runs() -> None:
         assert await worker.run_off_loop(slow_analysis, 0.0, timeout=30) == "done"
 
     asyncio.run(run())
+
+
+def test_the_worker_reads_the_frame_from_shared_memory_and_frees_it() -> None:
+    import asyncio
+    from pathlib import Path
+
+    from indiws.analysis import analyse_frame, worker
+
+    pixels = star_field(1.5)
+    buf = io.BytesIO()
+    fits.PrimaryHDU(pixels).writeto(buf)  # 16-bit big-endian with BZERO, as INDI writes
+    shm = Path("/dev/shm")
+    before = set(shm.iterdir()) if shm.is_dir() else set()
+
+    async def run() -> dict:
+        await worker.warm_up()
+        return await analyse_frame(buf.getvalue(), ".fits")
+
+    result = asyncio.run(run())
+    expected = analyse(pixels)
+    for key in ("stars", "hfr", "fwhm", "background", "noise", "median", "measured_stars"):
+        assert result[key] == expected[key], key
+    if shm.is_dir():
+        assert {p for p in shm.iterdir() if p.name.startswith("psm_")} <= before
+
+
+def test_sizes_come_from_the_brightest_stars_and_agree_with_all(monkeypatch) -> None:
+    from indiws.analysis import stars
+
+    image = star_field(2.0)
+    every = analyse(image)
+    monkeypatch.setattr(stars, "MEASURE_AT_MOST", 20)
+    brightest = analyse(image)
+    assert brightest["measured_stars"] == 20 < every["measured_stars"]
+    assert brightest["stars"] == every["stars"]
+    assert brightest["hfr"] == pytest.approx(every["hfr"], rel=0.05)
+    assert brightest["fwhm"] == pytest.approx(every["fwhm"], rel=0.1)
+
+
+@pytest.mark.filterwarnings("ignore:File may have been truncated")
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8, np.int32, np.float32])
+def test_fits_frames_decode_to_astropy_s_pixels_in_native_order(dtype) -> None:
+    from indiws.analysis.frames import _read_fits
+
+    pixels = (np.arange(12 * 7).reshape(12, 7) * 97 % 250).astype(dtype)
+    buf = io.BytesIO()
+    hdu = fits.PrimaryHDU(pixels)
+    hdu.header["FOCALLEN"] = 500.0
+    hdu.writeto(buf)
+    frame, reference = read_frame(memoryview(buf.getvalue())), _read_fits(buf.getvalue())
+    assert np.array_equal(frame.pixels, reference.pixels) and np.array_equal(frame.pixels, pixels)
+    assert frame.pixels.dtype == np.dtype(dtype) and frame.pixels.dtype.isnative
+    assert frame.header == reference.header and frame.saturation == reference.saturation
+    cube = io.BytesIO()
+    fits.PrimaryHDU(np.stack([pixels, pixels])).writeto(cube)  # colour planes: astropy reads it
+    assert read_frame(cube.getvalue()).pixels.shape == (12, 7)
+    with pytest.raises(FrameReadError):
+        read_frame(buf.getvalue()[:-2880])  # cut short

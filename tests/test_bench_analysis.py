@@ -28,6 +28,7 @@ def test_analysis_bench_quick_run_reports_json() -> None:
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     row = json.loads(proc.stdout.strip().splitlines()[-1])["sizes"]["1024"]
-    for key in ("download_s", "analysis_s", "loop_max_lag_ms", "thread_analysis_s", "solve_s"):
+    keys = ("download_s", "analysis_s", "analysis_per_download", "loop_max_lag_ms", "solve_s")
+    for key in (*keys, "thread_analysis_s"):
         assert isinstance(row[key], int | float) and math.isfinite(row[key]), (key, row)
     assert row["stars"] > 0 and "solve_error" not in row, row

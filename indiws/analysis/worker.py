@@ -3,9 +3,12 @@
 ``sep`` holds the GIL for its whole call (measured by bench/analysis.py: a
 thread analysing a 4096² frame stalls the event loop for 150-250 ms at a
 time), so a worker thread would still freeze every client for that long.
-One worker process (started on first use with ``forkserver``, so it does not
-inherit the loop's threads) does the work; if it cannot be started or dies,
-the call runs in a thread instead and the next call tries a new process.
+One worker process (started with ``forkserver``, so it does not inherit the
+loop's threads; `warm_up` starts it at service start, so the first frame
+does not wait about a second for it) does the work; if it cannot be started
+or dies, the call runs in a thread instead and the next call tries a new
+process.  Frames reach it through shared memory (`shared_bytes`): a 4096²
+frame through the pool's pipe cost about 0.15 s of pickling and copying.
 """
 
 from __future__ import annotations
@@ -13,13 +16,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.forkserver
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from multiprocessing import shared_memory
 from typing import Any, TypeVar
 
-__all__ = ["run_off_loop", "shutdown"]
+__all__ = [
+    "attached_bytes",
+    "run_off_loop",
+    "shared_bytes",
+    "shutdown",
+    "stop_processes",
+    "warm_up",
+]
 
 T = TypeVar("T")
 log = logging.getLogger("indiws.analysis")
@@ -51,16 +64,70 @@ def shutdown(*, kill: bool = False) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _noop() -> None:
-    return None
+def _imports() -> None:
+    # The analysis' imports and first calls take most of a second: paid here,
+    # when the worker starts, not by the first frame.
+    from .stars import warm
+
+    warm()
 
 
 def _started() -> ProcessPoolExecutor:
     """The executor with its worker running: starting a process blocks for a
     few hundred ms, so it is done here, in a thread, not on the event loop."""
     pool = _executor()
-    pool.submit(_noop).result()
+    pool.submit(_imports).result()
     return pool
+
+
+def stop_processes() -> None:
+    """At the program's end: stop the worker and the forkserver that started
+    it and wait for them, so that no process outlives the program's exit
+    (both would end on their own, but only some milliseconds after it)."""
+    global _pool
+    with _lock:
+        pool, _pool = _pool, None
+    if pool is not None:
+        pool.shutdown(wait=True, cancel_futures=True)
+    server = getattr(multiprocessing.forkserver, "_forkserver", None)
+    stop = getattr(server, "_stop", None)  # no public way to stop it
+    if callable(stop):
+        stop()
+
+
+async def warm_up() -> None:
+    """Start the worker process now (off the loop) rather than on the first
+    frame; a failure is only logged: the first call then uses a thread."""
+    try:
+        await asyncio.to_thread(_started)
+    except Exception as exc:  # noqa: BLE001 - reported, and the analysis falls back
+        log.warning("analysis worker process could not start (%s)", exc)
+
+
+@contextmanager
+def shared_bytes(data: bytes) -> Iterator[tuple[str, int]]:
+    """``data`` copied into a shared memory block, as (name, size) for
+    `attached_bytes` in the worker; the block is freed on leaving."""
+    block = shared_memory.SharedMemory(create=True, size=max(1, len(data)))
+    try:
+        block.buf[: len(data)] = data
+        yield block.name, len(data)
+    finally:
+        block.close()
+        block.unlink()
+
+
+@contextmanager
+def attached_bytes(name: str, size: int) -> Iterator[memoryview]:
+    """The bytes `shared_bytes` put in block ``name``, without a copy; the
+    caller keeps no view of them past the ``with``."""
+    block = shared_memory.SharedMemory(name=name)
+    view = block.buf[:size]
+    try:
+        yield view
+    finally:
+        view.release()
+        block.close()
 
 
 async def run_off_loop(func: Callable[..., T], *args: Any, timeout: float | None = None) -> T:
