@@ -908,6 +908,18 @@ class INDIClient:
             if el is None:
                 raise UnknownElementError(device, name, element, prop.elements)
             items.append((element, _normalise(prop, el, value)))
+        if prop.kind in (PropertyKind.NUMBER, PropertyKind.TEXT) and len(items) < len(
+            prop.elements
+        ):
+            # Drivers (libindi's IUUpdateNumber) take a number or text vector
+            # whole: an element left out arrives as garbage (ELEV 1.6e-322,
+            # saved in the config).  Like KStars, send every element, the
+            # ones not given with their current value.
+            given = dict(items)
+            items = [
+                (n, given[n] if n in given else _current(prop, el))
+                for n, el in prop.elements.items()
+            ]
         if prop.kind is PropertyKind.SWITCH and prop.rule is not SwitchRule.ANY_OF_MANY:
             on = [e for e, v in items if v is SwitchState.ON]
             if len(on) > 1:
@@ -981,6 +993,13 @@ class INDIClient:
     def send_raw(self, data: bytes) -> None:
         """Send bytes as they are (for tools and tests)."""
         self._write(data)
+
+
+def _current(prop: Property, el: Element) -> Any:
+    """An element's current value as it is sent back (None: never set)."""
+    if el.value is None:
+        return 0.0 if prop.kind is PropertyKind.NUMBER else ""
+    return el.value
 
 
 def _normalise(prop: Property, el: Element, value: Any) -> Any:

@@ -44,6 +44,7 @@ def imaging_with_frame(page: Page, url: str) -> None:
     scope.locator('input[data-input="ra"]').fill("5:35:17")
     scope.locator('input[data-input="dec"]').fill("-5:23:28")
     scope.locator('button[data-action="goto"]').click()
+    camera.locator('input[data-input="camera-object"]').fill("M42")
     camera.locator('input[data-input="duration"]').fill("1")
     camera.locator('button[data-action="expose"]').click()
     page.wait_for_function(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from astropy.io import fits
 from playwright.sync_api import Page, expect, sync_playwright
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
@@ -207,10 +208,16 @@ def test_number_typed_on_the_page_reaches_the_driver(page: Page, svc: ServicePro
     wait_getprop(svc, "Focuser Simulator.ABS_FOCUS_POSITION.FOCUS_ABSOLUTE_POSITION", "42000")
     expect(card.locator('output[data-elem="FOCUS_ABSOLUTE_POSITION"]')).to_have_text("42000")
     # A %m number takes sexagesimal input: 48:30:00 is 48.5 degrees.
+    # The field left empty (ELEV) keeps its value: the driver gets the whole vector.
+    setprop(svc, "Telescope Simulator.GEOGRAPHIC_COORD.LAT;LONG;ELEV=40;10;250")
+    elev = wait_getprop(svc, "Telescope Simulator.GEOGRAPHIC_COORD.ELEV", "250")
     site = open_property(page, svc, "Telescope Simulator", "GEOGRAPHIC_COORD")
     site.locator('input[data-input="LAT"]').fill("48:30:00")
+    site.locator('input[data-input="LONG"]').fill("7.25")
     site.locator('button[data-set="GEOGRAPHIC_COORD"]').click()
     wait_getprop(svc, "Telescope Simulator.GEOGRAPHIC_COORD.LAT", "48.5")
+    assert _same_number(getprop(svc, "Telescope Simulator.GEOGRAPHIC_COORD.LONG"), "7.25")
+    assert _same_number(getprop(svc, "Telescope Simulator.GEOGRAPHIC_COORD.ELEV"), elev), elev
     expect(site.locator('output[data-elem="LAT"]')).to_have_text(re.compile("^48:30"))
 
 
@@ -319,6 +326,33 @@ def test_exposure_shows_progress_then_the_preview(page: Page, svc: ServiceProces
     blob = open_property(page, svc, "CCD Simulator", "CCD1")
     expect(blob.locator("a.button")).to_have_text("Download")
     expect(blob.locator(".blob-preview img")).to_be_visible()
+
+
+def test_object_names_the_frame_and_the_newest_frame_shows_on_load(
+    page: Page, svc: ServiceProcess
+) -> None:
+    page.goto(svc.url + "/#imaging")
+    camera = page.locator('section.card[data-role="camera"]')
+    expect(camera.locator('[data-role-device="camera"]')).to_have_text("CCD Simulator")
+    camera.locator('input[data-input="camera-object"]').fill("M 42")
+    camera.locator('input[data-input="duration"]').fill("1")
+    camera.locator('button[data-action="expose"]').click()
+    expect(camera.locator('[data-progress-text="camera"]')).to_have_text(
+        "frame stored", timeout=20_000
+    )
+    frame = api(svc, "GET", "/blobs?device=CCD%20Simulator&limit=1")["frames"][0]
+    assert frame["metadata"]["object"] == "M 42"
+    assert frame["path"] and Path(frame["path"]).name.startswith("M_42_"), frame["path"]
+    header = fits.getheader(Path(frame["path"]))
+    assert header["OBJECT"] == "M 42"
+    # Another visit: the Object is remembered, and the preview shows the newest
+    # frame with its analysis instead of an empty box.
+    page.reload()
+    camera = page.locator('section.card[data-role="camera"]')
+    expect(camera.locator('input[data-input="camera-object"]')).to_have_value("M 42")
+    expect(camera.locator("[data-preview=camera] img")).to_have_attribute("data-frame", frame["id"])
+    expect(camera.locator("[data-analysis=camera]")).to_contain_text("stars")
+    page.evaluate("localStorage.removeItem('indiws.object')")
 
 
 def test_exposure_started_by_a_script_shows_here(page: Page, svc: ServiceProcess) -> None:
@@ -437,6 +471,14 @@ def test_driver_started_from_the_server_view_appears(page: Page, svc: ServicePro
     finally:
         api(svc, "POST", "/api/v1/drivers/stop", {"label": "Dome Simulator"})
     expect(page.locator('button.device[data-device="Dome Simulator"]')).to_have_count(0)
+
+
+def test_server_buttons_follow_indiserver_state(page: Page, svc: ServiceProcess) -> None:
+    """indiserver runs: Start is disabled (it would do nothing), Stop is offered."""
+    page.goto(svc.url + "/#server")
+    expect(page.locator('[data-read="server.Running"]')).to_have_text("yes")
+    expect(page.locator('button[data-action="server-start"]')).to_be_disabled()
+    expect(page.locator('button[data-action="server-stop"]')).to_be_enabled()
 
 
 # ---------------------------------------------------------------- console

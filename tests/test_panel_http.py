@@ -13,6 +13,7 @@ from security_support import http, ws_open, ws_refused
 
 from indiws.__main__ import main
 from indiws.testing import IndiServerProcess, RunningService, start_service
+from indiws.web.gate import token_cookie_name
 
 PAGE_URLS = ["/", "/panel/", "/panel", "/debug/indi", "/indi/debug/"]
 
@@ -119,5 +120,31 @@ async def test_panel_and_its_sockets_with_the_token_cookie(
             svc.ws_url + "/ws/indi_client/", {"Cookie": cookie, "Origin": "http://evil.example"}
         )
         assert foreign.code == 403
+    finally:
+        await svc.stop()
+
+
+async def test_a_browser_without_the_token_gets_a_page_saying_how_to_get_in(
+    indiserver: IndiServerProcess, tmp_path: Path
+) -> None:
+    svc = await start_service(indiserver, tmp_path / "data", require_token=True)
+    token = (tmp_path / "data" / "token").read_text().strip()
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    try:
+        for path in PAGE_URLS:
+            page = await http(svc.url + path, headers=browser)
+            assert page.code == 401, path
+            assert page.headers["Content-Type"].startswith("text/html"), path
+            assert "?token=" in page.body and str(tmp_path / "data" / "token") in page.body
+            assert token not in page.body
+        # A program (no text/html) and the API keep the JSON error.
+        assert (await http(svc.url + "/")).error == "token_required"
+        api = await http(svc.url + "/api/v1/devices", headers=browser)
+        assert api.code == 401 and api.error == "token_required"
+        # A stale cookie: the page says so.
+        stale = await http(
+            svc.url + "/", headers={**browser, "Cookie": f"{token_cookie_name(svc.port)}=old"}
+        )
+        assert stale.code == 401 and "no longer" in stale.body and token not in stale.body
     finally:
         await svc.stop()

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tornado.httpclient import AsyncHTTPClient
 
 from indiws.roles import ROLES
@@ -219,6 +220,43 @@ async def test_set_waits_for_the_final_state(running_service: RunningService) ->
         lambda p: p["FOCUS_ABSOLUTE_POSITION"] == last and not p.busy,
     )
     assert final.state.value == "Ok"
+
+
+async def test_partial_number_vector_keeps_the_other_elements(
+    running_service: RunningService, indiserver: Any
+) -> None:
+    """Only LAT and LONG given: the driver still gets ELEV (its current
+    value), as KStars sends it; without it the simulator stored garbage."""
+    svc = running_service
+    await connect(svc, "Telescope Simulator", "GEOGRAPHIC_COORD")
+    before = svc.service.client.get_property("Telescope Simulator", "GEOGRAPHIC_COORD")
+    lat, lon, elev = before["LAT"], before["LONG"], before["ELEV"] + 123.0
+    code, body = await set_prop(
+        svc, "Telescope Simulator", "GEOGRAPHIC_COORD", {"LAT": lat, "LONG": lon, "ELEV": elev}
+    )
+    assert code == 200 and body["state"] != "Alert", body
+    code, body = await set_prop(
+        svc, "Telescope Simulator", "GEOGRAPHIC_COORD", {"LAT": lat + 0.5, "LONG": lon}
+    )
+    assert code == 200 and body["state"] == "Ok", body
+    out = await asyncio.create_subprocess_exec(
+        "indi_getprop",
+        "-p",
+        str(indiserver.port),
+        "Telescope Simulator.GEOGRAPHIC_COORD.*",
+        stdout=asyncio.subprocess.PIPE,
+    )
+    text, _ = await out.communicate()
+    got = {
+        k.rsplit(".", 1)[1]: float(v)
+        for k, v in (ln.split("=") for ln in text.decode().splitlines())
+    }
+    assert got["ELEV"] == pytest.approx(elev) and got["LAT"] == pytest.approx(lat + 0.5)
+    # Put it back for the other tests on the shared indiserver.
+    code, body = await set_prop(
+        svc, "Telescope Simulator", "GEOGRAPHIC_COORD", {"LAT": lat, "ELEV": elev - 123.0}
+    )
+    assert code == 200 and body["state"] != "Alert", body
 
 
 async def test_alert_is_answered_as_a_state(running_service: RunningService) -> None:

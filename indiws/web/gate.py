@@ -10,6 +10,7 @@ body is discarded unread.
 
 from __future__ import annotations
 
+import html
 import logging
 import socket
 import time
@@ -57,14 +58,23 @@ class RefusedHandler(JsonHandler):
 
     SUPPORTED_METHODS = ("GET", "HEAD", "POST", "DELETE", "PATCH", "PUT", "OPTIONS")
 
-    def initialize(self, service: Service, refusal: Refusal) -> None:  # type: ignore[override]
+    def initialize(  # type: ignore[override]
+        self, service: Service, refusal: Refusal, page: bool = False
+    ) -> None:
         super().initialize(service)
         self.refusal = refusal
+        self.page = page
 
     def prepare(self) -> None:
         r = self.refusal
         if r.status == 401:
             self.set_header("WWW-Authenticate", 'Bearer realm="indiws"')
+            if self.page:
+                self.set_status(401)
+                self.set_header("Content-Type", "text/html; charset=utf-8")
+                self.set_header("Cache-Control", "no-store")
+                self.finish(_token_page(self.service, r))
+                return
         err = APIError(r.status, GATE_ERRORS[r.code], r.code, r.message, r.data)
         self.write_json(self.error_payload(err), r.status)
 
@@ -131,8 +141,12 @@ class GatedApplication(tornado.web.Application):
         decision = self.policy.check(facts)
         if decision.refusal is not None:
             self._log_refusal(request, decision.refusal)
+            # A person opening the panel in a browser reads a page, not JSON.
+            page = bool(getattr(handler_class, "browser_page", False)) and _wants_html(request)
             return self.get_handler_delegate(
-                request, RefusedHandler, {"service": self.service, "refusal": decision.refusal}
+                request,
+                RefusedHandler,
+                {"service": self.service, "refusal": decision.refusal, "page": page},
             )
         if decision.set_cookie and not _is_upgrade(request):
             request.indiws_set_cookie = (  # type: ignore[attr-defined]
@@ -169,6 +183,37 @@ class GatedApplication(tornado.web.Application):
             f" (and {more} more like it since the last report)" if more else "",
             r.message,
         )
+
+
+def _wants_html(request: tornado.httputil.HTTPServerRequest) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+
+
+def _token_page(service: Service, r: Refusal) -> str:
+    """The 401 page a browser shows: how to get in, no token in it."""
+    where = (
+        f"in the file <code>{html.escape(str(service.token_path))}</code> on the service's machine"
+        if service.token_source in ("created", "file") and service.token_path
+        else f"the one the service was started with (--token or {TOKEN_ENV})"
+    )
+    wrong = (
+        "<p>This browser sent a token that is no longer the service's.</p>"
+        if r.code == "token_invalid"
+        else ""
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>indiws: access token required</title></head><body>"
+        "<h1>Access token required</h1>"
+        f"{wrong}<p>This service answers only browsers and programs that carry its access "
+        "token. Open this page once with <code>?token=&lt;token&gt;</code> added to its "
+        "address, as the service's log prints it at start-up; the browser then keeps a "
+        "cookie and needs it no more.</p>"
+        f"<p>The token is {where}.</p>"
+        "<p>Programs send the header <code>Authorization: Bearer &lt;token&gt;</code>.</p>"
+        "</body></html>"
+    )
 
 
 def _is_upgrade(request: tornado.httputil.HTTPServerRequest) -> bool:

@@ -60,6 +60,8 @@ class PanelFileHandler(tornado.web.StaticFileHandler):
 class PanelPageHandler(JsonHandler):
     """``index.html`` of the panel (at ``/``, ``/panel/``, ``/debug/indi``, ...)."""
 
+    browser_page = True  # the gate answers a browser here with an HTML 401 page
+
     def initialize(self, service: Service, root: Path) -> None:  # type: ignore[override]
         super().initialize(service)
         self.root = root
@@ -82,6 +84,8 @@ class UiFileHandler(tornado.web.StaticFileHandler):
     else the JSON 404 of every unknown endpoint.  StaticFileHandler keeps
     every path inside DIR (``..`` out of it is refused; symbolic links in DIR
     are the operator's own and are followed)."""
+
+    browser_page = True
 
     def parse_url_path(self, url_path: str) -> str:
         if url_path in ("", "/") or url_path.endswith("/"):

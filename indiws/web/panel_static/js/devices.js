@@ -82,6 +82,9 @@ function fieldRows(kind) {
         if (value !== undefined) values[name] = value;
       }
       if (!Object.keys(values).length) return card.error("type a new value first");
+      // Drivers take a number/text vector whole (as KStars sends it): the
+      // fields left empty keep their current value.
+      for (const [name, r] of rows) if (r.input && !(name in values)) values[name] = r.el.value ?? "";
       if (await setProperty(card.prop, values, card)) {
         for (const r of rows.values()) if (r.input) r.input.value = "";
       }

@@ -17,7 +17,36 @@ export function quality(a) {
   return parts.join(" · ");
 }
 
-/** {bar, preview, started(p), progress(p), finished(p)} for one role's exposures. */
+// The target's name, kept across visits and shared by the camera's and the
+// guider's Object fields: frames are stored as <object>_..., OBJECT in FITS.
+const OBJECT_KEY = "indiws.object";
+const objectInputs = new Set();
+
+/** An Object (target) field; its value is remembered in localStorage. */
+export function objectInput(role) {
+  const input = h("input", {
+    type: "text",
+    maxlength: "64",
+    placeholder: "e.g. M42",
+    value: localStorage.getItem(OBJECT_KEY) || "",
+    "aria-label": `${role} object (target name)`,
+    dataset: { input: `${role}-object` },
+    oninput: () => {
+      localStorage.setItem(OBJECT_KEY, input.value.trim());
+      for (const other of objectInputs) if (other !== input) other.value = input.value;
+    },
+  });
+  objectInputs.add(input);
+  return input;
+}
+
+/** ``{metadata: {object}}`` for an expose call, or nothing when no object is named. */
+export function objectMetadata() {
+  const name = (localStorage.getItem(OBJECT_KEY) || "").trim();
+  return name ? { metadata: { object: name } } : {};
+}
+
+/** {bar, preview, started(p), progress(p), finished(p), latest(frame)} for one role's exposures. */
 export function exposurePanel(role, onFrame = () => {}) {
   const meter = h("progress", { max: "1", value: "0", dataset: { progress: role } });
   const label = h("span.progress-text", { dataset: { progressText: role } }, "idle");
@@ -35,7 +64,7 @@ export function exposurePanel(role, onFrame = () => {}) {
     label.dataset.state = p.state || "";
   }
 
-  function show(result) {
+  function show(result, quiet = false) {
     if (!result || !result.preview_url) return;
     const img = h("img", {
       src: `${result.preview_jpg_url || result.preview_url}?max_size=1024`,
@@ -44,7 +73,7 @@ export function exposurePanel(role, onFrame = () => {}) {
     });
     const link = h("a", { href: result.url, title: "download the FITS file" }, img);
     fill(preview, h("figure.frame", link, h("figcaption.analysis", { dataset: { analysis: role } }, quality(result.analysis))));
-    onFrame(result);
+    if (!quiet) onFrame(result);
   }
 
   return {
@@ -52,6 +81,11 @@ export function exposurePanel(role, onFrame = () => {}) {
     preview,
     started: (p) => progress({ state: "exposing", duration: p.params.duration, time_left: p.params.duration }),
     progress,
+    /** A stored frame (GET /blobs) shown when nothing newer is: the page's last frame on load. */
+    latest(frame) {
+      if (!frame || preview.querySelector("img")) return;
+      show({ ...frame, blob_id: frame.id, analysis: (frame.metadata || {}).analysis }, true);
+    },
     finished(p) {
       label.textContent = p.outcome === "ok" ? "frame stored" : p.outcome;
       label.dataset.state = p.outcome === "ok" ? "done" : "failed";

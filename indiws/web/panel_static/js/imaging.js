@@ -3,7 +3,7 @@
 
 import { fill, fmtBytes, h, timeOf, toast } from "./dom.js";
 import { api } from "./http.js";
-import { exposurePanel } from "./exposure.js";
+import { exposurePanel, objectInput, objectMetadata } from "./exposure.js";
 import { OBSERVATORY_ROLES, observatoryCards } from "./observatory.js";
 import { isUnsafe, offerForce } from "./safety.js";
 import { formatSexagesimal, parseSexagesimal } from "./sexa.js";
@@ -197,17 +197,19 @@ export function imagingView(root, store, hl) {
   const exposure = exposurePanel("camera", () => refreshFrames());
   const framesList = h("ol.frames");
   const tempIn = h("input", { type: "number", step: "any", placeholder: "°C", "aria-label": "target temperature" });
+  const objectIn = objectInput("camera");
   const expose = () => {
     const duration = Number(durIn.value);
     if (!(duration >= 0)) return toast(`exposure "${durIn.value}": give seconds`, "error");
     const params = { duration, binning: Number(binIn.value), frame_type: typeIn.value };
     if (gainIn.value !== "") params.gain = Number(gainIn.value);
+    Object.assign(params, objectMetadata());
     call("camera.expose", params).catch(() => {});
   };
   const cameraCard = card(
     "camera",
     "Camera",
-    h("div.form", field("Exposure (s)", durIn), field("Binning", binIn), field("Type", typeIn), field("Gain", gainIn)),
+    h("div.form", field("Object", objectIn), field("Exposure (s)", durIn), field("Binning", binIn), field("Type", typeIn), field("Gain", gainIn)),
     h("div.buttons",
       h("button.primary", { type: "button", dataset: { action: "expose" }, onclick: expose }, "Expose"),
       h("button.danger", { type: "button", onclick: run("camera.abort") }, "Abort")),
@@ -235,6 +237,9 @@ export function imagingView(root, store, hl) {
         ),
       );
       if (!frames.length) fill(framesList, h("li.muted", "none yet"));
+      // On load the preview shows the camera's newest frame, not an empty box.
+      const cam = (state.roles.camera || {}).device_name;
+      exposure.latest(frames.find((f) => f.device === cam && f.preview_url));
     } catch {
       /* the list comes back with the next frame */
     }

@@ -3,7 +3,7 @@
 // Each card shows only while its role has a device.
 
 import { fill, h, toast } from "./dom.js";
-import { exposurePanel } from "./exposure.js";
+import { exposurePanel, objectInput, objectMetadata } from "./exposure.js";
 import { formatSexagesimal } from "./sexa.js";
 
 export const OBSERVATORY_ROLES = ["dome", "rotator", "guider", "flat_panel", "weather", "gps"];
@@ -80,6 +80,7 @@ export function observatoryCards(hl, ui) {
   const pulseIn = numberIn("pulse (ms)", { min: "1", step: "1", value: "500" });
   const rateRa = numberIn("guide rate RA (× sidereal)", { min: "0", max: "1", placeholder: "RA" });
   const rateDec = numberIn("guide rate Dec (× sidereal)", { min: "0", max: "1", placeholder: "Dec" });
+  const gObjectIn = objectInput("guider");
   const guiding = exposurePanel("guider");
   const pulse = (dir, label) =>
     btn(label, () => {
@@ -89,10 +90,10 @@ export function observatoryCards(hl, ui) {
   const guider = card(
     "guider",
     "Guider",
-    h("div.form", field("Exposure (s)", gDurIn), field("Binning", gBinIn),
+    h("div.form", field("Object", gObjectIn), field("Exposure (s)", gDurIn), field("Binning", gBinIn),
       btn("Expose", () => {
         const duration = numberOf(gDurIn, "exposure");
-        if (duration !== null) go("guider.expose", { duration, binning: Number(gBinIn.value) });
+        if (duration !== null) go("guider.expose", { duration, binning: Number(gBinIn.value), ...objectMetadata() });
       }, { class: "primary", dataset: { action: "guider-expose" } }),
       btn("Abort", () => go("guider.abort"), { class: "danger" })),
     guiding.bar,

@@ -32,6 +32,14 @@ export function serverView(root, store) {
   }
   const quiet = (p) => p.catch(() => {});
 
+  // Start is offered while indiserver is stopped, Stop while it runs.
+  const startBtn = h("button", { type: "button", dataset: { action: "server-start" }, onclick: () => quiet(act("indiserver started", "POST", "/api/v1/server/start", {})) }, "Start");
+  const stopBtn = h("button.danger", {
+    type: "button",
+    dataset: { action: "server-stop" },
+    onclick: () => confirm("Stop indiserver and every driver?") && quiet(act("indiserver stopped", "POST", "/api/v1/server/stop", {})),
+  }, "Stop");
+
   root.append(
     h(
       "div.cards",
@@ -40,12 +48,9 @@ export function serverView(root, store) {
         h("header", h("h3", "indiserver")),
         statusBox,
         h("div.buttons",
-          h("button", { type: "button", dataset: { action: "server-start" }, onclick: () => quiet(act("indiserver started", "POST", "/api/v1/server/start", {})) }, "Start"),
+          startBtn,
           h("button", { type: "button", onclick: () => quiet(act("indiserver restarted", "POST", "/api/v1/server/restart", {})) }, "Restart"),
-          h("button.danger", {
-            type: "button",
-            onclick: () => confirm("Stop indiserver and every driver?") && quiet(act("indiserver stopped", "POST", "/api/v1/server/stop", {})),
-          }, "Stop")),
+          stopBtn),
       ),
       h(
         "section.card",
@@ -93,6 +98,8 @@ export function serverView(root, store) {
       ["Active profile", server.active_profile || "—"],
       ["Restarts", server.server_restarts ?? "—"],
     ];
+    startBtn.disabled = server.running === true || server.managed === false;
+    stopBtn.disabled = server.running !== true || server.managed === false;
     fill(statusBox, rows.flatMap(([k, v]) => [h("dt", k), h("dd", h("output", { dataset: { read: `server.${k}` } }, String(v)))]));
     fill(
       running,
