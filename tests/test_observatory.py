@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -334,6 +335,14 @@ async def test_gps_sets_the_telescope_site_and_time(svc: RunningService, ws: WsC
     )
     assert value(svc, SCOPE, "GEOGRAPHIC_COORD", "LAT") == pytest.approx(fix["latitude"])
     assert value(svc, SCOPE, "TIME_UTC", "UTC") == applied["utc"]
+
+    # The GPS's last fix is now seconds old: apply must wait for the new one
+    # (the driver answers GPS_REFRESH before it sends the new TIME_UTC).
+    await asyncio.sleep(4)
+    asked = datetime.now(UTC)
+    await ws.call("gps.apply", {"site": False})
+    mount_utc = datetime.fromisoformat(value(svc, SCOPE, "TIME_UTC", "UTC")).replace(tzinfo=UTC)
+    assert abs((mount_utc - asked).total_seconds()) < 3
 
     err = await ws.error("gps.apply", {"site": False, "time": False})
     assert err["code"] == INVALID_PARAMS
