@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -57,6 +58,9 @@ async def test_progress_arrives_and_the_frame_downloads(
         assert frame["binning"] == [2, 2]
         path = await obs.download(frame, tmp_path / "f.fits")
         assert path.read_bytes()[:6] == b"SIMPLE"
+        mask = os.umask(0o022)
+        os.umask(mask)
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
         # The same as an async iterator over the call's progress.
         call = obs.start("camera.expose", {"duration": 0.3})
