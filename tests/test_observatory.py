@@ -278,7 +278,7 @@ async def test_guider_stores_a_frame_and_pulses_move_the_mount(
     # moves it south here: its sign follows its own pier-side convention).
     before = value(svc, SCOPE, "EQUATORIAL_EOD_COORD", "DEC")
     pulse = await ws.call(
-        "guider.pulse", {"direction": "north", "duration_ms": 2000, "via": "mount"}
+        "guider.pulse", {"direction": "North", "duration_ms": 2000, "via": "mount"}
     )
     assert (pulse["via"], pulse["device"], pulse["direction"]) == ("mount", SCOPE, "north")
     expected = 2 * 0.9 * 15 / 3600
@@ -291,6 +291,9 @@ async def test_guider_stores_a_frame_and_pulses_move_the_mount(
     # The guide camera's own ST4 port is taken by default.
     st4 = await ws.call("guider.pulse", {"direction": "w", "duration_ms": 100})
     assert (st4["via"], st4["device"], st4["direction"]) == ("camera", GUIDE, "west")
+    # Directions are taken in any case.
+    st4 = await ws.call("guider.pulse", {"direction": "N", "duration_ms": 100})
+    assert st4["direction"] == "north"
 
     err = await ws.error("guider.pulse", {"direction": "up", "duration_ms": 100})
     assert err["code"] == INVALID_PARAMS and "direction" in err["message"]
