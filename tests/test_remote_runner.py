@@ -171,6 +171,9 @@ def test_plan_as_written_takes_five_frames(first_run: tuple[Path, int, str]) -> 
         assert e["status"] == "ok" and e["target"] == "M42" and e["duration"] == 2.0
         assert e["filter"] in ("Red", "Green") and e["start"].endswith("Z")
     assert "plan done: 5 frames taken" in stdout
+    # Counts agree with their nouns.
+    assert ": 1 target, 5 frames" in stdout and "(1 frame left," in stdout
+    assert "1 targets" not in stdout and "1 frames" not in stdout
 
 
 async def test_resume_takes_no_new_frame(
