@@ -19,7 +19,7 @@ from indiws.remote import (
     ServiceUnavailable,
     SyncObservatory,
 )
-from indiws.remote._methods import METHODS
+from indiws.remote._methods import METHODS, TelescopeMethods
 from indiws.testing import IndiServerProcess, RunningService, free_port, start_service
 
 CCD, WHEEL = "CCD Simulator", "Filter Simulator"
@@ -167,6 +167,21 @@ async def test_sync_wrapper_blocks_until_the_answer(running_service: RunningServ
 
     filters, current = await asyncio.to_thread(script)
     assert filters[0]["slot"] == 1 and "slot" in current
+
+
+def test_sync_wrapper_lists_the_typed_calls() -> None:
+    """dir(), help() and editors' completion see the verbs, as on Observatory."""
+    obs = SyncObservatory(f"http://127.0.0.1:{free_port()}")  # not connected
+    try:
+        assert {"goto", "park", "abort", "center"} <= set(dir(obs.telescope))
+        assert {"expose", "solve"} <= set(dir(obs.camera))
+        assert {"discover", "download", "actions", "call", "telescope"} <= set(dir(obs))
+        params = inspect.signature(obs.telescope.goto).parameters
+        assert list(params)[:3] == ["ra", "dec", "epoch"]
+        assert not inspect.iscoroutinefunction(obs.telescope.goto)
+        assert obs.telescope.goto.__doc__ == TelescopeMethods.goto.__doc__
+    finally:
+        obs.close()
 
 
 def test_library_imports_nothing_server_side() -> None:
