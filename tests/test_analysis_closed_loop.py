@@ -208,6 +208,10 @@ async def test_center_corrects_an_error_a_sync_cannot_remove(ws: WsClient) -> No
     # Every attempt was reported as progress with its error.
     solved = [m["params"] for _, m in ws.log if m.get("params", {}).get("state") == "solved"]
     assert [s["error"] for s in solved][-len(tries) :] == [t["error"] for t in tries]
+    # ... and with the correction that followed it (none after the last).
+    corrections = [s["correction"] for s in solved][-len(tries) :]
+    assert corrections == [t["correction"] for t in tries]
+    assert corrections[0] == "sync" and "offset" in corrections and corrections[-1] is None
 
 
 async def test_bad_parameters_are_refused_by_name(ws: WsClient) -> None:

@@ -104,8 +104,8 @@ async def test_an_untimed_move_stops_when_its_socket_drops(
         # A socket that closes after stopping its own move stops nothing else.
         await other.call("telescope.stop", {"direction": "west"})
         await wait_motion(server.port, "MOTION_WEST", "Off")
-        timed = await other.call("telescope.move", {"direction": "s", "duration": 0.5})
-        assert timed["moving"] is False
+        timed = await other.call("telescope.move", {"direction": "S", "duration": 0.5})
+        assert timed["moving"] is False and timed["direction"] == "south"  # any case
     finally:
         await other.close()
         await svc.stop()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -277,7 +278,7 @@ async def test_guider_stores_a_frame_and_pulses_move_the_mount(
     # moves it south here: its sign follows its own pier-side convention).
     before = value(svc, SCOPE, "EQUATORIAL_EOD_COORD", "DEC")
     pulse = await ws.call(
-        "guider.pulse", {"direction": "north", "duration_ms": 2000, "via": "mount"}
+        "guider.pulse", {"direction": "North", "duration_ms": 2000, "via": "mount"}
     )
     assert (pulse["via"], pulse["device"], pulse["direction"]) == ("mount", SCOPE, "north")
     expected = 2 * 0.9 * 15 / 3600
@@ -290,6 +291,9 @@ async def test_guider_stores_a_frame_and_pulses_move_the_mount(
     # The guide camera's own ST4 port is taken by default.
     st4 = await ws.call("guider.pulse", {"direction": "w", "duration_ms": 100})
     assert (st4["via"], st4["device"], st4["direction"]) == ("camera", GUIDE, "west")
+    # Directions are taken in any case.
+    st4 = await ws.call("guider.pulse", {"direction": "N", "duration_ms": 100})
+    assert st4["direction"] == "north"
 
     err = await ws.error("guider.pulse", {"direction": "up", "duration_ms": 100})
     assert err["code"] == INVALID_PARAMS and "direction" in err["message"]
@@ -334,6 +338,14 @@ async def test_gps_sets_the_telescope_site_and_time(svc: RunningService, ws: WsC
     )
     assert value(svc, SCOPE, "GEOGRAPHIC_COORD", "LAT") == pytest.approx(fix["latitude"])
     assert value(svc, SCOPE, "TIME_UTC", "UTC") == applied["utc"]
+
+    # The GPS's last fix is now seconds old: apply must wait for the new one
+    # (the driver answers GPS_REFRESH before it sends the new TIME_UTC).
+    await asyncio.sleep(4)
+    asked = datetime.now(UTC)
+    await ws.call("gps.apply", {"site": False})
+    mount_utc = datetime.fromisoformat(value(svc, SCOPE, "TIME_UTC", "UTC")).replace(tzinfo=UTC)
+    assert abs((mount_utc - asked).total_seconds()) < 3
 
     err = await ws.error("gps.apply", {"site": False, "time": False})
     assert err["code"] == INVALID_PARAMS

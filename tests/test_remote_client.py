@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from indiws.remote import (
     ServiceUnavailable,
     SyncObservatory,
 )
-from indiws.remote._methods import METHODS
+from indiws.remote._methods import METHODS, TelescopeMethods
 from indiws.testing import IndiServerProcess, RunningService, free_port, start_service
 
 CCD, WHEEL = "CCD Simulator", "Filter Simulator"
@@ -57,6 +58,9 @@ async def test_progress_arrives_and_the_frame_downloads(
         assert frame["binning"] == [2, 2]
         path = await obs.download(frame, tmp_path / "f.fits")
         assert path.read_bytes()[:6] == b"SIMPLE"
+        mask = os.umask(0o022)
+        os.umask(mask)
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
 
         # The same as an async iterator over the call's progress.
         call = obs.start("camera.expose", {"duration": 0.3})
@@ -163,6 +167,21 @@ async def test_sync_wrapper_blocks_until_the_answer(running_service: RunningServ
 
     filters, current = await asyncio.to_thread(script)
     assert filters[0]["slot"] == 1 and "slot" in current
+
+
+def test_sync_wrapper_lists_the_typed_calls() -> None:
+    """dir(), help() and editors' completion see the verbs, as on Observatory."""
+    obs = SyncObservatory(f"http://127.0.0.1:{free_port()}")  # not connected
+    try:
+        assert {"goto", "park", "abort", "center"} <= set(dir(obs.telescope))
+        assert {"expose", "solve"} <= set(dir(obs.camera))
+        assert {"discover", "download", "actions", "call", "telescope"} <= set(dir(obs))
+        params = inspect.signature(obs.telescope.goto).parameters
+        assert list(params)[:3] == ["ra", "dec", "epoch"]
+        assert not inspect.iscoroutinefunction(obs.telescope.goto)
+        assert obs.telescope.goto.__doc__ == TelescopeMethods.goto.__doc__
+    finally:
+        obs.close()
 
 
 def test_library_imports_nothing_server_side() -> None:

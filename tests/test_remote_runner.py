@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -161,10 +162,18 @@ def test_plan_as_written_takes_five_frames(first_run: tuple[Path, int, str]) -> 
     entries = _manifest(out)
     assert len(entries) == 5
     assert {e["file"] for e in entries} == set(files)
+    # Frames and manifest are made like any file: 0666 less the umask.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for name in [*files, Manifest.NAME]:
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~mask, name
     for e in entries:
         assert e["status"] == "ok" and e["target"] == "M42" and e["duration"] == 2.0
         assert e["filter"] in ("Red", "Green") and e["start"].endswith("Z")
     assert "plan done: 5 frames taken" in stdout
+    # Counts agree with their nouns.
+    assert ": 1 target, 5 frames" in stdout and "(1 frame left," in stdout
+    assert "1 targets" not in stdout and "1 frames" not in stdout
 
 
 async def test_resume_takes_no_new_frame(

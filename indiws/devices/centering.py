@@ -216,9 +216,20 @@ async def center(
             "correction": None,
             "blob_id": shot["blob_id"],
         }
+        done = error <= tolerance
+        if not done and attempt < attempts:
+            if (
+                method == "auto"
+                and tries
+                and tries[-1]["correction"] == "sync"
+                and error > tries[-1]["error"] / 2
+            ):
+                correction = "offset"  # the sync did not help: correct by aiming off instead
+            # Decided before the report, so the progress says what follows.
+            entry["correction"] = correction
         tries.append(entry)
         report({"state": "solved", **entry})
-        if error <= tolerance:
+        if done:
             return {
                 "target": {"ra": target[0], "dec": target[1], "epoch": "J2000"},
                 "solution": solution,
@@ -229,21 +240,21 @@ async def center(
             }
         if attempt == attempts:
             break
-        if (
-            method == "auto"
-            and len(tries) > 1
-            and tries[-2]["correction"] == "sync"
-            and error > tries[-2]["error"] / 2
-        ):
-            correction = "offset"  # the sync did not help: correct by aiming off instead
-        entry["correction"] = correction
         if correction == "sync":
-            report({"state": "syncing", "attempt": attempt})
+            report({"state": "syncing", "attempt": attempt, "correction": correction})
             await telescope.sync(solution["ra"], solution["dec"], epoch="J2000")
             command = target
         else:
             command = _shifted(command, target, (solution["ra"], solution["dec"]))
-        report({"state": "slewing", "attempt": attempt, "ra": command[0], "dec": command[1]})
+        report(
+            {
+                "state": "slewing",
+                "attempt": attempt,
+                "ra": command[0],
+                "dec": command[1],
+                "correction": correction,
+            }
+        )
         await telescope.goto(command[0], command[1], epoch="J2000")
     raise CenteringError(
         f"the target is still {tries[-1]['error']:.0f}\" from the frame's centre after "

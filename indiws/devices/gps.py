@@ -7,11 +7,15 @@ from __future__ import annotations
 from typing import Any
 
 from ..client import InvalidValueError
+from ..protocol import PropertyState
 from . import astro
 from .base import RoleDevice
 from .telescope import Telescope
 
 __all__ = ["GPS"]
+
+#: Seconds the fix may take to follow the driver's answer to GPS_REFRESH.
+_FIX_AFTER_ANSWER = 5.0
 
 
 class GPS(RoleDevice):
@@ -53,13 +57,39 @@ class GPS(RoleDevice):
         }
 
     async def refresh(self, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Ask for a new fix (GPS_REFRESH) and return it once the driver
-        answered (`fix()`)."""
+        """Ask for a new fix (GPS_REFRESH) and return it (`fix()`) once the
+        driver sent it: GPS_REFRESH no longer Busy and a new TIME_UTC and
+        GEOGRAPHIC_COORD (those it defines) since the request.
+
+        The driver answers GPS_REFRESH before it sends the new fix, so the
+        answer alone would leave the previous (possibly minutes old) fix."""
         self._prop("GPS_REFRESH", "refresh")
-        # The simulator leaves REFRESH on after answering: no switch check.
-        await self._set(
-            "GPS_REFRESH", {"REFRESH": True}, verb="refresh", timeout=timeout, confirm=False
-        )
+        fresh = {n for n in ("TIME_UTC", "GEOGRAPHIC_COORD") if self.has(n)}
+        async with self._action(
+            "refresh", ["GPS_REFRESH", *fresh], timeout=timeout, quiet=True
+        ) as act:
+            await act.send("GPS_REFRESH", {"REFRESH": True})
+            answered = False
+            grace: float | None = None
+            while not answered or fresh:
+                within = None if grace is None else max(0.0, grace - act.elapsed)
+                u = await act.next(within)
+                if u is None:
+                    missing = " and ".join(sorted(fresh))
+                    raise act.fail(f"{act.device} answered the refresh but sent no new {missing}")
+                if u.kind != "updated":
+                    continue
+                if u.state is PropertyState.ALERT:
+                    raise act.fail(f"{act.device} could not get a fix ({u.name})")
+                if u.state is PropertyState.BUSY:
+                    continue  # still looking for a fix
+                if u.name == "GPS_REFRESH":
+                    answered = True
+                    # The fix follows the answer at once; a driver that sends
+                    # none must not leave the caller waiting for the timeout.
+                    grace = act.elapsed + _FIX_AFTER_ANSWER
+                else:
+                    fresh.discard(u.name)
         return self.fix()
 
     async def apply_to(

@@ -24,6 +24,7 @@ from .runner import (
     RunOptions,
     autofocus_seconds,
     center_seconds,
+    counted,
     estimate,
     focus_and_centering,
     hms,
@@ -126,7 +127,8 @@ class Reporter:
         self.plan, self.left, self.total = plan, list(todo), len(frames)
         done = len(frames) - len(todo)
         self.line(
-            f"plan {plan.source}: {len(plan.targets)} targets, {len(frames)} frames"
+            f"plan {plan.source}: {counted(len(plan.targets), 'target')},"
+            f" {counted(len(frames), 'frame')}"
             + (f" ({done} done already)" if done else "")
             + f", about {hms(estimate)} to go",
             "bold",
@@ -149,7 +151,7 @@ class Reporter:
         where = ""
         if target.needs_sky and target.ra is not None:
             where = f" at RA {target.ra:.4f} h, Dec {target.dec:+.4f}° ({target.coordinates_from})"
-        self.line(f"target {target.name}{where}: {len(frames)} frames", "bold cyan")
+        self.line(f"target {target.name}{where}: {counted(len(frames), 'frame')}", "bold cyan")
 
     def on_step(self, text: str) -> None:
         self.line(f"  {text}")
@@ -201,7 +203,8 @@ class Reporter:
         if frame in self.left:
             self.left.remove(frame)
         rest = hms(estimate(self.plan, self.left)) if self.plan else "?"
-        self.line(f"  saved {entry['file']} ({len(self.left)} frames left, about {rest})", "green")
+        left = counted(len(self.left), "frame")
+        self.line(f"  saved {entry['file']} ({left} left, about {rest})", "green")
         if self.progress is not None and self.overall is not None:
             self.progress.advance(self.overall)
             task = self.progress.tasks[self.overall]
@@ -227,7 +230,7 @@ class Reporter:
         step = f" {progress['step']}" if progress.get("step") is not None else ""
         self.line(
             f"    focus {state}{step}: position {progress.get('position')}, {shown}"
-            f" ({progress.get('stars', 0)} stars)"
+            f" ({counted(progress.get('stars') or 0, 'star')})"
         )
 
     def on_focused(self, target: Any, result: dict[str, Any]) -> None:
@@ -259,7 +262,7 @@ class Reporter:
             self.progress.stop()
             self.progress = None
         style = "bold green" if result.exit_code == EXIT_OK else "bold red"
-        summary = f"{result.message}: {len(result.taken)} frames taken"
+        summary = f"{result.message}: {counted(len(result.taken), 'frame')} taken"
         if result.failed:
             summary += f", {len(result.failed)} failed"
         if result.missing:
@@ -302,7 +305,7 @@ def dry_run(plan: Plan, out: Path, console: Console) -> int:
         if target.dither:
             d = target.dither
             print_(
-                f"    dither every {d.every} light frames by up to {d.offset:g} arcsec,"
+                f"    dither every {counted(d.every, 'light frame')} by up to {d.offset:g} arcsec,"
                 f" settle {d.settle:g} s"
             )
         if target.center and target.name in centering:
@@ -319,11 +322,11 @@ def dry_run(plan: Plan, out: Path, console: Console) -> int:
             q = target.quality
             limits = [
                 f"with HFR over {q.max_hfr:g}" if q.max_hfr else "",
-                f"with fewer than {q.min_stars} stars" if q.min_stars else "",
+                f"with fewer than {counted(q.min_stars, 'star')}" if q.min_stars else "",
             ]
             print_(
                 f"    reject light frames {' or '.join(x for x in limits if x)},"
-                f" retake up to {q.retakes} times",
+                f" retake up to {counted(q.retakes, 'time')}",
                 highlight=False,
             )
         for e in target.exposures:
@@ -331,7 +334,7 @@ def dry_run(plan: Plan, out: Path, console: Console) -> int:
             left = sum(1 for f in mine if f.exposure is e)
             print_(
                 f"    {e.frame_type} {e.filter or '(no filter)'} {e.duration:g} s bin {e.binning}:"
-                f" {total} frames" + (f", {total - left} done" if left < total else ""),
+                f" {counted(total, 'frame')}" + (f", {total - left} done" if left < total else ""),
                 highlight=False,
             )
     if plan.park:
@@ -350,15 +353,15 @@ def _autofocus_text(target: Any, runs: int) -> str:
     af = target.autofocus
     when = [
         "at the start" if af.at_start else "",
-        f"every {af.every} light frames" if af.every else "",
+        f"every {counted(af.every, 'light frame')}" if af.every else "",
         "on filter change" if af.on_filter_change else "",
         f"when the HFR rises {af.hfr_rise:g} %" if af.hfr_rise else "",
     ]
-    sweep = f"{af.steps} steps" + (f" of {af.step}" if af.step else "")
+    sweep = counted(af.steps, "step") + (f" of {af.step}" if af.step else "")
     with_filter = f" with {af.filter}" if af.filter else ""
     return (
         f"autofocus {', '.join(w for w in when if w)}: {sweep}, {af.exposure:g} s{with_filter};"
-        f" {runs} runs foreseen (about {hms(runs * autofocus_seconds(target))})"
+        f" {counted(runs, 'run')} foreseen (about {hms(runs * autofocus_seconds(target))})"
         + (", more if the HFR rises" if af.hfr_rise else "")
     )
 

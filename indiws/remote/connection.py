@@ -438,6 +438,19 @@ class Connection:
         return target
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it
+    (os.umask can only be read by setting it, which races other threads)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write ``data`` so that ``path`` is either absent, old or complete:
     a temporary file in the same folder, fsync'd, renamed over ``path``."""
@@ -445,6 +458,8 @@ def write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix="." + path.name, suffix=".part", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
+            # mkstemp makes the file 0600: give it the mode of a normal file.
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -266,6 +266,11 @@ def estimate(plan: Plan, todo: list[Frame]) -> float:
     return seconds
 
 
+def counted(n: int, word: str) -> str:
+    """``1 frame``, ``2 frames``: a count with its noun in the right number."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def hms(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
@@ -557,7 +562,9 @@ class Runner:
     def _skip(self, target: Target, todo: list[Frame], why: str) -> None:
         self.result.skipped.append(target.name)
         self.report(
-            "skip", target=target, text=f"{target.name} skipped: {why} ({len(todo)} frames)"
+            "skip",
+            target=target,
+            text=f"{target.name} skipped: {why} ({counted(len(todo), 'frame')})",
         )
 
     async def _site_now(self) -> Site:
@@ -758,7 +765,7 @@ class Runner:
                         **self._describe(frame),
                         "status": "failed",
                         "attempts": len(rejected),
-                        "error": f"rejected {len(rejected)} times: {entry['rejected']}",
+                        "error": f"rejected {counted(len(rejected), 'time')}: {entry['rejected']}",
                         "rejected_files": rejected,
                         "time": _now(),
                     }

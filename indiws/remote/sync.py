@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._methods import _Namespace
 from .client import Observatory
 
 __all__ = ["SyncObservatory"]
@@ -36,6 +37,7 @@ class _Blocking:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()
 
     def __getattr__(self, name: str) -> Any:
+        # What the typed classes below do not name (attributes, later additions).
         value = getattr(self._target, name)
         if inspect.iscoroutinefunction(value):
 
@@ -45,9 +47,39 @@ class _Blocking:
             blocking.__doc__ = value.__doc__
             blocking.__name__ = name
             return blocking
-        if hasattr(value, "_rpc") and not callable(value):  # obs.camera, obs.telescope, ...
-            return _Blocking(value, self._loop)
+        if isinstance(value, _Namespace):
+            return _blocking_class(type(value))(value, self._loop)
         return value
+
+
+def _blocking_method(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    def method(self: _Blocking, *args: Any, **kwargs: Any) -> Any:
+        return self._run(getattr(self._target, name)(*args, **kwargs))
+
+    method.__name__ = name
+    method.__doc__ = func.__doc__
+    # The async method's parameters and result: help(), signatures, completion.
+    method.__signature__ = inspect.signature(func)  # type: ignore[attr-defined]
+    return method
+
+
+_CLASSES: dict[type, type[_Blocking]] = {}
+
+
+def _blocking_class(cls: type) -> type[_Blocking]:
+    """A class with a blocking method for each public coroutine method of
+    ``cls``, made once: ``dir()`` and editors' completion list the verbs."""
+    if cls not in _CLASSES:
+        methods = {
+            name: _blocking_method(name, func)
+            for name, func in inspect.getmembers(cls, inspect.iscoroutinefunction)
+            if not name.startswith("_")
+        }
+        methods["__doc__"] = (
+            f"Blocking `{cls.__name__}`: the same calls, each waiting for its answer."
+        )
+        _CLASSES[cls] = type(f"Sync{cls.__name__}", (_Blocking,), methods)
+    return _CLASSES[cls]
 
 
 class SyncObservatory(_Blocking):
@@ -63,6 +95,10 @@ class SyncObservatory(_Blocking):
 
         obs = asyncio.run_coroutine_threadsafe(make(), loop).result()
         super().__init__(obs, loop)
+        # obs.camera, obs.telescope, ...: typed blocking namespaces.
+        for name, value in vars(obs).items():
+            if isinstance(value, _Namespace):
+                setattr(self, name, _blocking_class(type(value))(value, loop))
 
     def call(self, method: str, params: dict[str, Any] | None = None, **kw: Any) -> Any:
         return self._run(self._target.call(method, params, **kw))
@@ -90,3 +126,10 @@ class SyncObservatory(_Blocking):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+# Every other coroutine method of `Observatory` (connect, discover, download,
+# actions, ...) as a blocking method of the class itself, for dir() and help().
+for _name, _func in inspect.getmembers(Observatory, inspect.iscoroutinefunction):
+    if not _name.startswith("_") and _name not in vars(SyncObservatory):
+        setattr(SyncObservatory, _name, _blocking_method(_name, _func))

@@ -540,7 +540,16 @@ def _check(value: Any, hint: Any) -> tuple[bool, Any]:
                 return True, converted
         return False, value
     if origin is typing.Literal:
-        return value in typing.get_args(hint), value
+        choices = typing.get_args(hint)
+        if value in choices:
+            return True, value
+        # Names from a list are taken in any case ("N", "North", "LIGHT"),
+        # handed on in the list's own spelling.
+        if isinstance(value, str):
+            for choice in choices:
+                if isinstance(choice, str) and choice.casefold() == value.casefold():
+                    return True, choice
+        return False, value
     if hint is type(None):
         return value is None, value
     if hint is float:
