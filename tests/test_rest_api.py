@@ -273,7 +273,9 @@ async def test_still_busy_after_timeout_is_504(running_service: RunningService) 
     await connect(svc, "CCD Simulator", "CCD_EXPOSURE", "CCD_ABORT_EXPOSURE")
     try:
         code, body = await set_prop(
-            svc, "CCD Simulator", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 5}, timeout=0.3
+            # The simulator asks `gsc` for its stars before it goes Busy: give it
+            # time to, and the exposure time to still be running after.
+            svc, "CCD Simulator", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10}, timeout=2.0
         )
         assert code == 504, body
         err = body["error"]
