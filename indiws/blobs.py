@@ -293,6 +293,9 @@ class BlobStore:
     async def end_exposure(self, entry: int | None, outcome: str, message: str) -> None:
         """Note that the exposure of `begin_exposure` ended without a frame."""
 
+    async def refuse_exposure(self, device: str, params: dict[str, Any], reason: str) -> None:
+        """Note an exposure refused before it started (state ``refused``)."""
+
     def exposures(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The exposure journal, newest first (empty: memory only)."""
         return []

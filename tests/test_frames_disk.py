@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import signal
 import sqlite3
@@ -197,7 +198,10 @@ async def test_kill_9_during_an_exposure_loses_it_cleanly(
     assert frames_under(data / "frames") == []
 
 
-async def test_disk_full_refuses_the_exposure_at_once(svc: RunningService, tmp_path: Path) -> None:
+async def test_disk_full_refuses_the_exposure_at_once(
+    svc: RunningService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="indiws.devices")
     # A margin above what is free: the threshold, as --frames-min-free sets it.
     svc.service.blobs.min_free = 1 << 60
     ws, other = await open_rpc(svc), await WsClient.open(svc.ws_url + "/ws/indi_client/")
@@ -216,12 +220,23 @@ async def test_disk_full_refuses_the_exposure_at_once(svc: RunningService, tmp_p
         # lightAPT's front ends: the request is answered with the error at once
         # (the exposure never starts, so no signal follows).
         reply = await lightapt.ask("camera", "start_single_exposure", [5.0])
-        assert reply["type"] == "error" and reply["message"].startswith("expose: no room")
+        assert reply["type"] == "error" and reply["message"].startswith("no room for the frame")
         # Nothing started, nothing written.
         state = await http_json(svc, "/api/v1/devices/CCD%20Simulator/properties/CCD_EXPOSURE")
         assert state["state"] != "Busy"
         assert frames_under(tmp_path / "data" / "frames") == []
         assert (await http_json(svc, "/blobs"))["frames"] == []
+        # The morning shows what happened: the journal and the log.
+        journal = (await http_json(svc, "/exposures?state=refused"))["exposures"]
+        assert len(journal) == 2
+        assert journal[-1]["params"] == {"duration": 5.0}
+        assert journal[-1]["error"].startswith("disk_full: no room for the frame")
+        assert all(e["state"] == "refused" for e in journal)
+        warnings = [
+            r for r in caplog.records if r.levelname == "WARNING" and "no room" in r.getMessage()
+        ]
+        assert len(warnings) == 2
+        assert str(svc.service.blobs.folder) in warnings[0].getMessage()
     finally:
         await ws.close()
         await other.close()
