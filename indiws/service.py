@@ -295,6 +295,7 @@ class Service:
         :class:`~indiws.db.ProfileNotFoundError` for an unknown ``profile``.
         """
         log.info("data directory: %s", self.config.data_dir)
+        log.info("%s", self.blobs.destination())
         self.safety.start()
         supervisor = self.supervisor
         if supervisor is None:

@@ -106,11 +106,15 @@ async def test_frames_on_disk_by_template_with_complete_headers(
 
 
 async def test_restart_lists_and_serves_the_frames_of_earlier_runs(
-    indiserver: IndiServerProcess, tmp_path: Path
+    indiserver: IndiServerProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="indiws")
     data = tmp_path / "data"
     first = await start_service(indiserver, data, status_interval=0)
     try:
+        # The start-up log says where frames go.
+        said = [r.getMessage() for r in caplog.records if "frames: written to" in r.getMessage()]
+        assert said and str(data / "frames") in said[0] and "GB free" in said[0]
         ws = await open_rpc(first)
         taken = [
             await ws.call(
@@ -243,7 +247,10 @@ async def test_disk_full_refuses_the_exposure_at_once(
         await lightapt.close()
 
 
-async def test_memory_only_mode(indiserver: IndiServerProcess, tmp_path: Path) -> None:
+async def test_memory_only_mode(
+    indiserver: IndiServerProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="indiws")
     svc = await start_service(
         indiserver, tmp_path / "data", status_interval=0, frames_on_disk=False
     )
@@ -262,5 +269,7 @@ async def test_memory_only_mode(indiserver: IndiServerProcess, tmp_path: Path) -
         assert (await http_json(svc, "/exposures")) == {"exposures": [], "journal": False}
         assert not (tmp_path / "data" / "frames").exists()
         assert not (tmp_path / "data" / INDEX_FILENAME).exists()
+        # The start-up log says so.
+        assert any("frames: memory only" in r.getMessage() for r in caplog.records)
     finally:
         await svc.stop()

@@ -404,7 +404,9 @@ class Camera(RoleDevice):
             params={"duration": duration},
         ) as act:
             # Inside the action: every client hears of a refusal (action.finished).
-            await self._check_space(dev.name, {"duration": duration, **(metadata or {})}, binning, roi)
+            await self._check_space(
+                dev.name, {"duration": duration, **(metadata or {})}, binning, roi
+            )
             journal.append(
                 await self.store.begin_exposure(
                     dev.name, {"duration": duration, **(metadata or {})}
