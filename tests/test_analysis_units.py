@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from indiws.analysis import analyse, hfr_info, read_frame
+from indiws.analysis import analyse, frames, hfr_info, read_frame
 from indiws.analysis.focus import FocusFitError, FocusPoint, fit_vcurve
 from indiws.fits_header import enrich
 from indiws.sky.catalog import cone, cumulative_density
@@ -190,3 +190,42 @@ def test_a_stuck_analysis_is_killed_and_the_next_one_runs() -> None:
         assert await worker.run_off_loop(slow_analysis, 0.0, timeout=30) == "done"
 
     asyncio.run(run())
+
+
+@pytest.mark.parametrize(
+    "dtype, planes",
+    [(np.uint16, 1), (np.int16, 1), (np.uint8, 1), (np.int32, 1), (np.float32, 1), (np.uint16, 3)],
+)
+def test_plain_fits_is_read_without_astropy_as_astropy_reads_it(dtype: type, planes: int) -> None:
+    rng = np.random.default_rng(7)
+    shape = (planes, 30, 40) if planes > 1 else (30, 40)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    lo, hi = (info.min, info.max) if info else (-1e4, 1e4)
+    pixels = rng.uniform(lo, hi, shape).astype(dtype)
+    hdu = fits.PrimaryHDU(pixels)
+    hdu.header["OBJECT"] = "M31 'core'  "
+    hdu.header["FOCALLEN"] = (800.0, "mm")
+    hdu.header["XBINNING"] = 2
+    hdu.header["COOLER"] = True
+    hdu.header["COMMENT"] = "a comment"
+    buf = io.BytesIO()
+    hdu.writeto(buf)
+    data = buf.getvalue()
+    plain = frames._read_plain_fits(data)
+    assert plain is not None  # read here, not through astropy
+    reference = frames._read_fits_astropy(data)
+    # The same type, in the machine's byte order (astropy keeps FITS's big-endian).
+    assert plain.pixels.dtype == reference.pixels.dtype.newbyteorder("=")
+    np.testing.assert_array_equal(plain.pixels, reference.pixels)
+    assert plain.header == reference.header
+    assert plain.saturation == reference.saturation
+
+
+def test_fits_beyond_plain_goes_through_astropy() -> None:
+    scaled = fits.PrimaryHDU(np.arange(12, dtype=np.int16).reshape(3, 4))
+    scaled.header["BSCALE"] = 2.0
+    buf = io.BytesIO()
+    scaled.writeto(buf)
+    assert frames._read_plain_fits(buf.getvalue()) is None
+    assert frames._read_plain_fits(buf.getvalue()[:3000]) is None  # truncated
+    assert read_frame(buf.getvalue()).pixels.shape == (3, 4)
