@@ -18,10 +18,13 @@ the working set is RSS less the cache), after warm-up (``--warmup``
 exposures) and at the end, the slope per 100 exposures after warm-up (least
 squares over one sample per exposure), file descriptors and threads at
 start and end, frames on disk against frames taken, the exposure journal's
-states, and failures.  ``--compare REF`` first measures the RSS after a
-goto and an exposure of the service of a git revision (``git archive
-REF``), the peer for that figure.  The last line is one JSON object.  The
-script reports; it does not fail when a figure is bad.
+states, and failures.  Memory also as the main process and its whole
+process tree (the analysis worker and multiprocessing's helpers), RSS and
+PSS from /proc/PID/smaps_rollup, INDI processes apart.  ``--compare REF``
+first measures the RSS after a goto and an exposure of the service of a
+git revision (``git archive REF``), the peer for that figure.  The last
+line is one JSON object.  The script reports; it does not fail when a
+figure is bad.
 
     nice .venv/bin/python bench/soak.py --exposures 1000 --compare HEAD~8
     .venv/bin/python bench/soak.py --quick          # 30 exposures, a minute
@@ -75,6 +78,110 @@ def threads(pid: int) -> int:
     except OSError:
         pass
     return -1
+
+
+#: Processes of the INDI side, listed apart from the service's own.
+INDI_NAMES = ("indiserver", "indi_")
+
+
+def _smaps(pid: int) -> tuple[float, float]:
+    """(RSS, PSS) in MB from /proc/PID/smaps_rollup; (0, 0) when gone."""
+    rss = pss = 0.0
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Rss:"):
+                rss = int(line.split()[1]) / 1024
+            elif line.startswith("Pss:"):
+                pss = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return rss, pss
+
+
+def _children() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        # The name may hold spaces: the fields after its closing parenthesis.
+        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def _name(pid: int) -> str:
+    """The program, and for a Python helper which one (multiprocessing's
+    forkserver, resource tracker, or a worker it forked)."""
+    try:
+        comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return "?"
+    if comm.startswith("python"):
+        for helper in ("forkserver", "resource_tracker"):
+            if helper in cmdline:
+                return helper
+        if "-m indiws" not in cmdline:
+            return "worker"
+    return comm
+
+
+def memory(pid: int) -> dict[str, Any]:
+    """The service process and its whole process tree (the analysis worker,
+    the forkserver and resource tracker of multiprocessing, solvers), RSS and
+    PSS in MB; INDI processes (indiserver, drivers) in the tree are counted
+    apart.  PSS shares each shared page among the processes mapping it, so
+    the tree's PSS is what the service really costs; the RSS sum counts
+    shared pages (the forked helpers' libraries) more than once."""
+    kids = _children()
+    tree, todo = [], [pid]
+    names: dict[int, str] = {}
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        names.setdefault(p, _name(p))
+        for kid in kids.get(p, []):
+            todo.append(kid)
+            # A process the forkserver forked carries its command line: a worker.
+            names[kid] = "worker" if names[p] == "forkserver" else _name(kid)
+    out: dict[str, Any] = {"processes": {}, "indi": {"rss_mb": 0.0, "pss_mb": 0.0}}
+    own_rss = own_pss = 0.0
+    for p in tree:
+        rss, pss = _smaps(p)
+        name = names[p]
+        if name.startswith(INDI_NAMES):
+            out["indi"]["rss_mb"] += rss
+            out["indi"]["pss_mb"] += pss
+            continue
+        own_rss += rss
+        own_pss += pss
+        out["processes"][f"{p} {name}"] = {"rss_mb": round(rss, 1), "pss_mb": round(pss, 1)}
+    main_rss, main_pss = _smaps(pid)
+    out.update(main_rss_mb=main_rss, main_pss_mb=main_pss, tree_rss_mb=own_rss, tree_pss_mb=own_pss)
+    return out
+
+
+def show_memory(label: str, m: dict[str, Any]) -> None:
+    others = ", ".join(
+        f"{k.split(' ', 1)[1]} {v['rss_mb']:.1f}/{v['pss_mb']:.1f}"
+        for k, v in list(m["processes"].items())[1:]
+    )
+    print(
+        f"  {label}: main process RSS {m['main_rss_mb']:.1f} MB, PSS {m['main_pss_mb']:.1f} MB; "
+        f"whole tree ({len(m['processes'])} processes) RSS {m['tree_rss_mb']:.1f} MB, "
+        f"PSS {m['tree_pss_mb']:.1f} MB"
+        + (f" [others RSS/PSS MB: {others}]" if others else "")
+        + (
+            f"; INDI processes apart: RSS {m['indi']['rss_mb']:.1f} MB, "
+            f"PSS {m['indi']['pss_mb']:.1f} MB"
+            if m["indi"]["rss_mb"]
+            else ""
+        )
+    )
 
 
 def slope(points: list[tuple[int, float]]) -> float | None:
@@ -178,7 +285,13 @@ async def first_goto_and_exposure(svc: Service, args: argparse.Namespace) -> dic
         await asyncio.sleep(0.5)
         cache = cache_bytes(svc.port) / 2**20
         rss = rss_mb(svc.proc.pid)
-        return {"start_mb": start, "after_mb": rss, "cache_mb": cache, "working_mb": rss - cache}
+        return {
+            "start_mb": start,
+            "after_mb": rss,
+            "cache_mb": cache,
+            "working_mb": rss - cache,
+            "memory": memory(svc.proc.pid),
+        }
     finally:
         rpc.close()
 
@@ -190,7 +303,13 @@ async def night(svc: Service, args: argparse.Namespace, data: Path) -> dict[str,
     rpc, watcher = await Rpc.open(svc.port), await Rpc.open(svc.port)
     await prepare(rpc)
     await asyncio.sleep(1.0)
-    start = {"rss_mb": rss_mb(pid), "fds": fds(pid), "threads": threads(pid)}
+    start = {
+        "rss_mb": rss_mb(pid),
+        "fds": fds(pid),
+        "threads": threads(pid),
+        "memory": memory(pid),
+    }
+    tree: list[tuple[int, float]] = []
     first: dict[str, float] = {}
     samples: list[tuple[int, float]] = []
     failures: list[str] = []
@@ -198,6 +317,7 @@ async def night(svc: Service, args: argparse.Namespace, data: Path) -> dict[str,
     slots = itertools.cycle(range(1, 6))
     began = time.monotonic()
     warm: float | None = None
+    warm_memory: dict[str, Any] | None = None
     for i in range(1, args.exposures + 1):
         try:
             if i % args.slew_every == 1 or args.slew_every == 1:
@@ -222,17 +342,30 @@ async def night(svc: Service, args: argparse.Namespace, data: Path) -> dict[str,
             failures.append(f"#{i}: {exc}")
         rss = rss_mb(pid)
         samples.append((i, rss))
+        if i % 10 == 0 or i in (1, args.warmup, args.exposures):
+            tree.append((i, memory(pid)["tree_pss_mb"]))
         if i == 1:
-            first = {"rss_mb": rss, "cache_mb": cache_bytes(svc.port) / 2**20}
+            first = {
+                "rss_mb": rss,
+                "cache_mb": cache_bytes(svc.port) / 2**20,
+                "memory": memory(pid),
+            }
         if i == args.warmup:
             warm = rss
+            warm_memory = memory(pid)
         if i % 100 == 0 or i == args.exposures:
             print(
                 f"  {i:5d} exposures  RSS {rss:6.1f} MB  fds {fds(pid)}  "
                 f"failures {len(failures)}  {time.monotonic() - began:6.0f} s",
                 flush=True,
             )
-    end = {"rss_mb": rss_mb(pid), "fds": fds(pid), "threads": threads(pid)}
+    end = {
+        "rss_mb": rss_mb(pid),
+        "fds": fds(pid),
+        "threads": threads(pid),
+        "memory": memory(pid),
+    }
+    tree_per = slope([t for t in tree if t[0] > args.warmup])
     journal = get_json(svc.port, f"/exposures?limit={args.exposures + 10}")
     states: dict[str, int] = {}
     for entry in journal.get("exposures", []):
@@ -257,6 +390,8 @@ async def night(svc: Service, args: argparse.Namespace, data: Path) -> dict[str,
         "start": start,
         "after_first": first,
         "after_warmup_mb": warm,
+        "after_warmup_memory": warm_memory,
+        "tree_pss_slope_mb_per_100": None if tree_per is None else tree_per * 100,
         "end": end,
         "slope_mb_per_100": None if per is None else per * 100,
         "stream_messages": sum(counts),
@@ -319,6 +454,23 @@ def show(report: dict[str, Any]) -> None:
         if n["slope_mb_per_100"] is not None
         else "RSS: too few samples for a slope"
     )
+    print("memory, the main process and the whole process tree (RSS and PSS):")
+    for label in ("compare", "this"):
+        r = report.get(label)
+        if r and r.get("memory"):
+            name = r["ref"] if label == "compare" else "this tree"
+            show_memory(f"{name}, after a goto and an exposure", r["memory"])
+    show_memory("night start", n["start"]["memory"])
+    if n["after_first"].get("memory"):
+        show_memory("after the first exposure", n["after_first"]["memory"])
+    if n["after_warmup_memory"]:
+        show_memory("after warm-up", n["after_warmup_memory"])
+    show_memory("end", n["end"]["memory"])
+    if n["tree_pss_slope_mb_per_100"] is not None:
+        print(
+            f"  tree PSS slope after warm-up {n['tree_pss_slope_mb_per_100']:+.2f} MB "
+            "per 100 exposures"
+        )
     print(
         f"fds {n['start']['fds']} -> {n['end']['fds']}, threads {n['start']['threads']} -> "
         f"{n['end']['threads']}; {n['stream_messages']} stream messages to {args_clients} "

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,8 @@ log = logging.getLogger("indiws.blobs")
 #: observing night, local date of the evening: 2025-01-01 until noon of
 #: the 2nd), date (UTC, 2025-01-01), object, filter, frame_type, exposure,
 #: timestamp (UTC, 20250101T221500), seq, id, device, property, element,
+#: (night, date and timestamp: the exposure's start, metadata ``started``,
+#: as DATE-OBS; the frame's arrival when unknown),
 #: ext (``.fits``), and any other text or number of the frame's metadata;
 #: missing fields become ``unknown``.  ``/`` makes subfolders.
 DEFAULT_PATTERN = "{night}/{object}_{filter}_{frame_type}_{exposure}s_{timestamp}_{seq:04d}{ext}"
@@ -283,6 +286,20 @@ class BlobStore:
                 self.written += 1
         return data
 
+    def destination(self) -> str:
+        """Where frames go, in one line for the start-up log: the folder and
+        its free space, or memory only."""
+        if self.folder is None:
+            return (
+                f"frames: memory only (--frames-dir none): the newest {self.max_count} "
+                f"frames, at most {self.max_bytes / 1e6:.0f} MB, are lost when the service stops"
+            )
+        try:
+            free = f"{shutil.disk_usage(self.folder).free / 1e9:.1f} GB free"
+        except OSError as exc:
+            free = f"free space unknown: {exc}"
+        return f"frames: written to {self.folder} ({free})"
+
     # The exposure journal and the free-space check: kept by `FrameStore`;
     # a memory-only store has no disk to fill and nothing to recover.
 
@@ -292,6 +309,9 @@ class BlobStore:
 
     async def end_exposure(self, entry: int | None, outcome: str, message: str) -> None:
         """Note that the exposure of `begin_exposure` ended without a frame."""
+
+    async def refuse_exposure(self, device: str, params: dict[str, Any], reason: str) -> None:
+        """Note an exposure refused before it started (state ``refused``)."""
 
     def exposures(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """The exposure journal, newest first (empty: memory only)."""
@@ -304,8 +324,10 @@ class BlobStore:
 
     def _path_for(self, info: BlobInfo) -> Path:
         assert self.folder is not None
-        created = datetime.fromisoformat(info.created.replace("Z", "+00:00"))
         meta = info.metadata
+        created = _start_of(meta.get("started")) or datetime.fromisoformat(
+            info.created.replace("Z", "+00:00")
+        )
         exposure = meta.get("exposure", meta.get("duration"))
         fields = _Fields({k: _safe(v) for k, v in meta.items() if isinstance(v, str | int | float)})
         local = created.astimezone()
@@ -497,6 +519,17 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 # ---------------------------------------------------------------- preview
+
+
+def _start_of(value: Any) -> datetime | None:
+    """The exposure's start (metadata ``started``, ISO UTC), None when absent or bad."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def render_preview(

@@ -907,7 +907,12 @@ class INDIClient:
             el = prop.elements.get(element)
             if el is None:
                 raise UnknownElementError(device, name, element, prop.elements)
-            items.append((element, _normalise(prop, el, value)))
+            try:
+                items.append((element, _normalise(prop, el, value)))
+            except InvalidValueError as exc:
+                # Named in the error's data (device, property, element).
+                exc.device, exc.name, exc.element = device, name, element  # type: ignore[attr-defined]
+                raise
         if prop.kind in (PropertyKind.NUMBER, PropertyKind.TEXT) and len(items) < len(
             prop.elements
         ):

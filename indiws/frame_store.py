@@ -12,7 +12,8 @@ restarted service lists and serves them, and keeps the **exposure
 journal**: an exposure is noted *exposing* when it starts, *writing* (with
 its final file name) just before its file is written, and *stored* (with
 its frame id) in the same transaction that indexes the frame, or *failed*
-with its error.  On start, an entry still exposing or writing belonged to
+with its error; an exposure refused before it started (no room for the
+frame) is noted *refused* with the reason.  On start, an entry still exposing or writing belonged to
 a service that died: its temporary file is removed, and it is marked
 *lost* (a file that reached its final name is complete, thanks to the
 rename, and is indexed as *recovered* instead).  A lost exposure is never
@@ -275,9 +276,22 @@ class FrameStore(BlobStore):
 
         await asyncio.to_thread(note)
 
+    async def refuse_exposure(self, device: str, params: dict[str, Any], reason: str) -> None:
+        # Noted so that the morning shows why a night has fewer frames than asked.
+        def note() -> None:
+            stamp = _now()
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO exposures (device, started, ended, state, params, error) "
+                    "VALUES (?, ?, ?, 'refused', ?, ?)",
+                    (device, stamp, stamp, json.dumps(params, default=str), reason),
+                )
+
+        await asyncio.to_thread(note)
+
     def exposures(self, state: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Journal entries, newest first (of one state: exposing, writing,
-        stored, failed, lost)."""
+        stored, failed, lost, refused)."""
         sql = (
             "SELECT id, device, started, ended, state, params, path, frame_id, error FROM exposures"
         )

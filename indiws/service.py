@@ -296,6 +296,7 @@ class Service:
         :class:`~indiws.db.ProfileNotFoundError` for an unknown ``profile``.
         """
         log.info("data directory: %s", self.config.data_dir)
+        log.info("%s", self.blobs.destination())
         self.safety.start()
         # Every stored frame is analysed: its worker process starts now, not on the first frame.
         self._analysis_warm_up = asyncio.get_running_loop().create_task(analysis_worker.warm_up())

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from indiws.analysis import analyse, hfr_info, read_frame
+from indiws.analysis import analyse, frames, hfr_info, read_frame
 from indiws.analysis.focus import FocusFitError, FocusPoint, fit_vcurve
 from indiws.analysis.frames import FrameReadError
 from indiws.fits_header import enrich
@@ -233,19 +233,57 @@ def test_sizes_come_from_the_brightest_stars_and_agree_with_all(monkeypatch) -> 
 @pytest.mark.filterwarnings("ignore:File may have been truncated")
 @pytest.mark.parametrize("dtype", [np.uint16, np.int16, np.uint8, np.int32, np.float32])
 def test_fits_frames_decode_to_astropy_s_pixels_in_native_order(dtype) -> None:
-    from indiws.analysis.frames import _read_fits
-
     pixels = (np.arange(12 * 7).reshape(12, 7) * 97 % 250).astype(dtype)
     buf = io.BytesIO()
     hdu = fits.PrimaryHDU(pixels)
     hdu.header["FOCALLEN"] = 500.0
     hdu.writeto(buf)
-    frame, reference = read_frame(memoryview(buf.getvalue())), _read_fits(buf.getvalue())
+    frame = read_frame(memoryview(buf.getvalue()))
+    reference = frames._read_fits_astropy(buf.getvalue())
     assert np.array_equal(frame.pixels, reference.pixels) and np.array_equal(frame.pixels, pixels)
     assert frame.pixels.dtype == np.dtype(dtype) and frame.pixels.dtype.isnative
     assert frame.header == reference.header and frame.saturation == reference.saturation
     cube = io.BytesIO()
-    fits.PrimaryHDU(np.stack([pixels, pixels])).writeto(cube)  # colour planes: astropy reads it
+    fits.PrimaryHDU(np.stack([pixels, pixels])).writeto(cube)  # colour planes: one plane
     assert read_frame(cube.getvalue()).pixels.shape == (12, 7)
     with pytest.raises(FrameReadError):
         read_frame(buf.getvalue()[:-2880])  # cut short
+
+
+@pytest.mark.parametrize(
+    "dtype, planes",
+    [(np.uint16, 1), (np.int16, 1), (np.uint8, 1), (np.int32, 1), (np.float32, 1), (np.uint16, 3)],
+)
+def test_plain_fits_is_read_without_astropy_as_astropy_reads_it(dtype: type, planes: int) -> None:
+    rng = np.random.default_rng(7)
+    shape = (planes, 30, 40) if planes > 1 else (30, 40)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    lo, hi = (info.min, info.max) if info else (-1e4, 1e4)
+    pixels = rng.uniform(lo, hi, shape).astype(dtype)
+    hdu = fits.PrimaryHDU(pixels)
+    hdu.header["OBJECT"] = "M31 'core'  "
+    hdu.header["FOCALLEN"] = (800.0, "mm")
+    hdu.header["XBINNING"] = 2
+    hdu.header["COOLER"] = True
+    hdu.header["COMMENT"] = "a comment"
+    buf = io.BytesIO()
+    hdu.writeto(buf)
+    data = buf.getvalue()
+    plain = frames._read_plain_fits(data)
+    assert plain is not None  # read here, not through astropy
+    reference = frames._read_fits_astropy(data)
+    # The same type, in the machine's byte order (astropy keeps FITS's big-endian).
+    assert plain.pixels.dtype == reference.pixels.dtype.newbyteorder("=")
+    np.testing.assert_array_equal(plain.pixels, reference.pixels)
+    assert plain.header == reference.header
+    assert plain.saturation == reference.saturation
+
+
+def test_fits_beyond_plain_goes_through_astropy() -> None:
+    scaled = fits.PrimaryHDU(np.arange(12, dtype=np.int16).reshape(3, 4))
+    scaled.header["BSCALE"] = 2.0
+    buf = io.BytesIO()
+    scaled.writeto(buf)
+    assert frames._read_plain_fits(buf.getvalue()) is None
+    assert frames._read_plain_fits(buf.getvalue()[:3000]) is None  # truncated
+    assert read_frame(buf.getvalue()).pixels.shape == (3, 4)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +153,27 @@ async def test_write_through_folder_with_pattern(tmp_path: Path) -> None:
         await BlobStore(folder=tmp_path, pattern="../{id}").add(b"x", device="Cam")
     with pytest.raises(ValueError, match="pattern"):
         BlobStore(pattern="{seq:q}")
+
+
+async def test_names_take_the_exposure_start_not_the_arrival(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A 10-minute exposure started at 11:55 local (UTC here) on the 15th,
+    # arriving after noon: named from its start, in the night of the 14th.
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        store = BlobStore(folder=tmp_path, pattern="{night}/{date}_{timestamp}{ext}")
+        meta = {"started": "2026-01-15T11:55:02.250Z", "exposure": 600}
+        info = await store.add(b"frame", device="CCD Simulator", metadata=meta)
+        path = Path(info.path or "")
+        assert path.relative_to(tmp_path).as_posix() == "2026-01-14/2026-01-15_20260115T115502.fits"
+        # Without a start (a frame from elsewhere), the arrival names it.
+        other = await store.add(b"other", device="CCD Simulator")
+        assert Path(other.path or "").name.startswith(datetime.now(UTC).strftime("%Y-%m-%d_"))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 async def test_failed_write_keeps_the_frame(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import os
 import signal
 import sqlite3
@@ -105,11 +106,15 @@ async def test_frames_on_disk_by_template_with_complete_headers(
 
 
 async def test_restart_lists_and_serves_the_frames_of_earlier_runs(
-    indiserver: IndiServerProcess, tmp_path: Path
+    indiserver: IndiServerProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="indiws")
     data = tmp_path / "data"
     first = await start_service(indiserver, data, status_interval=0)
     try:
+        # The start-up log says where frames go.
+        said = [r.getMessage() for r in caplog.records if "frames: written to" in r.getMessage()]
+        assert said and str(data / "frames") in said[0] and "GB free" in said[0]
         ws = await open_rpc(first)
         taken = [
             await ws.call(
@@ -197,7 +202,10 @@ async def test_kill_9_during_an_exposure_loses_it_cleanly(
     assert frames_under(data / "frames") == []
 
 
-async def test_disk_full_refuses_the_exposure_at_once(svc: RunningService, tmp_path: Path) -> None:
+async def test_disk_full_refuses_the_exposure_at_once(
+    svc: RunningService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="indiws.devices")
     # A margin above what is free: the threshold, as --frames-min-free sets it.
     svc.service.blobs.min_free = 1 << 60
     ws, other = await open_rpc(svc), await WsClient.open(svc.ws_url + "/ws/indi_client/")
@@ -216,19 +224,33 @@ async def test_disk_full_refuses_the_exposure_at_once(svc: RunningService, tmp_p
         # lightAPT's front ends: the request is answered with the error at once
         # (the exposure never starts, so no signal follows).
         reply = await lightapt.ask("camera", "start_single_exposure", [5.0])
-        assert reply["type"] == "error" and reply["message"].startswith("expose: no room")
+        assert reply["type"] == "error" and reply["message"].startswith("no room for the frame")
         # Nothing started, nothing written.
         state = await http_json(svc, "/api/v1/devices/CCD%20Simulator/properties/CCD_EXPOSURE")
         assert state["state"] != "Busy"
         assert frames_under(tmp_path / "data" / "frames") == []
         assert (await http_json(svc, "/blobs"))["frames"] == []
+        # The morning shows what happened: the journal and the log.
+        journal = (await http_json(svc, "/exposures?state=refused"))["exposures"]
+        assert len(journal) == 2
+        assert journal[-1]["params"] == {"duration": 5.0}
+        assert journal[-1]["error"].startswith("disk_full: no room for the frame")
+        assert all(e["state"] == "refused" for e in journal)
+        warnings = [
+            r for r in caplog.records if r.levelname == "WARNING" and "no room" in r.getMessage()
+        ]
+        assert len(warnings) == 2
+        assert str(svc.service.blobs.folder) in warnings[0].getMessage()
     finally:
         await ws.close()
         await other.close()
         await lightapt.close()
 
 
-async def test_memory_only_mode(indiserver: IndiServerProcess, tmp_path: Path) -> None:
+async def test_memory_only_mode(
+    indiserver: IndiServerProcess, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="indiws")
     svc = await start_service(
         indiserver, tmp_path / "data", status_interval=0, frames_on_disk=False
     )
@@ -247,5 +269,7 @@ async def test_memory_only_mode(indiserver: IndiServerProcess, tmp_path: Path) -
         assert (await http_json(svc, "/exposures")) == {"exposures": [], "journal": False}
         assert not (tmp_path / "data" / "frames").exists()
         assert not (tmp_path / "data" / INDEX_FILENAME).exists()
+        # The start-up log says so.
+        assert any("frames: memory only" in r.getMessage() for r in caplog.records)
     finally:
         await svc.stop()

@@ -356,6 +356,17 @@ async def test_errors_say_what_is_wrong(service: RunningService) -> None:
             error = await ws.error(method, params)
             assert error["code"] == INVALID_VALUE, (method, error)
             assert words in error["message"], (method, error)
+            # The data names the role and its device (docs/indi_client.md).
+            assert error["data"]["role"] == method.partition(".")[0], (method, error)
+            assert error["data"]["device"] in (SCOPE, CCD, FOCUSER, WHEEL), (method, error)
+        error = await ws.error("focuser.move_to", {"position": 999999})
+        assert error["data"] == {
+            "error": "invalid_value",
+            "role": "focuser",
+            "device": FOCUSER,
+            "property": "ABS_FOCUS_POSITION",
+            "element": "FOCUS_ABSOLUTE_POSITION",
+        }
         assert await prop_state(svc, CCD, "CCD_EXPOSURE") != "Busy"
 
         # Malformed parameters never reach a device.

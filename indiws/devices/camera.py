@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from .errors import ActionAborted, CapabilityError, DeviceBusyError, DiskFullErr
 from .filter_wheel import FilterWheel
 
 __all__ = ["FRAME_TYPES", "OPTIONS", "Camera", "GuideCamera"]
+
+log = logging.getLogger("indiws.devices")
 
 #: frame_type → CCD_FRAME_TYPE element.
 FRAME_TYPES: dict[str, str] = {
@@ -401,7 +404,9 @@ class Camera(RoleDevice):
             params={"duration": duration},
         ) as act:
             # Inside the action: every client hears of a refusal (action.finished).
-            self._check_space(binning, roi)
+            await self._check_space(
+                dev.name, {"duration": duration, **(metadata or {})}, binning, roi
+            )
             journal.append(
                 await self.store.begin_exposure(
                     dev.name, {"duration": duration, **(metadata or {})}
@@ -555,26 +560,41 @@ class Camera(RoleDevice):
         pixels = (width // max(1, bx)) * (height // max(1, by))
         return pixels * max(1, int(bits) // 8) + 4 * 2880 if pixels else 0
 
-    def _check_space(
-        self, binning: int | Sequence[int] | None, roi: Sequence[int] | str | None
+    async def _check_space(
+        self,
+        device: str,
+        params: dict[str, Any],
+        binning: int | Sequence[int] | None,
+        roi: Sequence[int] | str | None,
     ) -> None:
         expected = self.expected_frame_bytes(binning, roi)
         short = self.store.space_shortfall(expected)
-        if short is not None:
-            free, needed = short.get("free", 0), short.get("needed")
-            raise DiskFullError(
-                f"expose: no room for the frame in {short['folder']}: {free / 1e6:.0f} MB free, "
-                + (
-                    f"{needed / 1e6:.0f} MB needed (the frame, about {expected / 1e6:.1f} MB, "
-                    f"and a margin of {short['margin'] / 1e6:.0f} MB)"
-                    if needed is not None
-                    else short.get("error", "")
-                )
-                + "; free some space or choose another frames folder",
-                device=self.name,
-                role=self.role,
-                details=short,
+        if short is None:
+            return
+        free, needed = short.get("free", 0), short.get("needed")
+        error = DiskFullError(
+            f"no room for the frame in {short['folder']}: {free / 1e6:.0f} MB free, "
+            + (
+                f"{needed / 1e6:.0f} MB needed (the frame, about {expected / 1e6:.1f} MB, "
+                f"and a margin of {short['margin'] / 1e6:.0f} MB)"
+                if "margin" in short
+                else short.get("error", "")
             )
+            + "; free some space or choose another frames folder",
+            device=self.name,
+            role=self.role,
+            details=short,
+        )
+        # An unattended night: the refusal goes to the log and the journal too.
+        log.warning(
+            "%s: exposure refused, no room for the frame in %s: %d bytes free, %s bytes needed",
+            device,
+            short["folder"],
+            free,
+            needed,
+        )
+        await asyncio.shield(self.store.refuse_exposure(device, params, f"disk_full: {error}"))
+        raise error
 
     async def _observation(self) -> dict[str, Any]:
         """What the other roles tell of this frame: pointing (J2000), pier

@@ -158,7 +158,7 @@ register(NoFrameYet, 404, -32050, "no_frame")
 
 
 #: The states of the exposure journal (docs/frames.md).
-EXPOSURE_STATES = ("exposing", "writing", "stored", "failed", "lost")
+EXPOSURE_STATES = ("exposing", "writing", "stored", "failed", "lost", "refused")
 #: Most entries a listing answers.
 MAX_LIST = 100_000
 #: Frames `/blobs` lists when not told (the newest; ``stats.count`` is the total).
@@ -307,7 +307,7 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 "frame_id": {"type": ["string", "null"], "description": "Once stored."},
                 "error": {
                     "type": ["string", "null"],
-                    "description": "Why it failed or was lost.",
+                    "description": "Why it failed, was lost or was refused.",
                 },
             },
         },
@@ -365,7 +365,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "summary": "The exposure journal, newest first",
             "description": "Each exposure from its start to its frame (`stored`), its "
             "failure (`failed`, with the error) or its loss (`lost`: the service stopped "
-            "while it ran; noted when the service starts again). Empty, with `journal` "
+            "while it ran; noted when the service starts again), or its refusal before it "
+            "started (`refused`: no room for the frame, with the reason). Empty, with `journal` "
             "false, when frames are kept in memory only.",
             "tags": ["frames"],
             "operationId": "list_exposures",

@@ -53,9 +53,9 @@ from ..service import Service
 from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient
 from .blobs import frame_urls
-from .errors import invalid_params
+from .errors import APIError, invalid_params
 from .held_moves import HeldMoves
-from .jsonrpc import JsonRpcSocket, rpc
+from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
 from .lightapt import LightAptEndpoint, is_lightapt_request
 from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
@@ -368,6 +368,18 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
         return self.lightapt
 
     # Helpers ------------------------------------------------------------
+
+    def describe_error(self, method: RpcMethod, exc: Exception) -> APIError:
+        """A ``<role>.<verb>``'s error names the role and its device where the
+        error itself did not (a value out of range, a bad parameter)."""
+        err = super().describe_error(method, exc)
+        role = method.name.partition(".")[0]
+        if role in ROLES and err.name not in ("internal_error", "no_device"):
+            err.data.setdefault("role", role)
+            device = self.service.roles.device_for(role)
+            if device is not None:
+                err.data.setdefault("device", device)
+        return err
 
     def _device(self, role: str) -> Any:
         """The role's device object, for the device assigned *now*."""

@@ -390,13 +390,17 @@ class JsonRpcSocket(WebSocketHandler):
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            err = describe_error(exc)
+            err = self.describe_error(method, exc)
             if err.code == INTERNAL_ERROR:
                 log.exception("%s failed", method.name)
             return None if quiet else _encode(_answer(rid, error=err))
         # Encoded here, in the request's own turn of the loop, not all at
         # once when a batch's answer is sent.
         return None if quiet else _encode(_answer(rid, result))
+
+    def describe_error(self, method: RpcMethod, exc: Exception) -> APIError:
+        """The error answer for ``method``'s exception (a socket may add what it knows)."""
+        return describe_error(exc)
 
     def discover(self) -> dict[str, Any]:
         cls = type(self)
