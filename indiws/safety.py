@@ -28,7 +28,11 @@ the other.  Every action is logged and reported (``safety`` with phase
 While unsafe, the devices refuse what would open up (telescope unpark and
 gotos, dome open and unpark) with the ``unsafe`` error unless the caller
 forces it; while the weather is not known yet (a weather role assigned,
-no reading yet) they refuse too, without closing anything.
+no reading yet) they refuse too, without closing anything.  The close-up
+is finished before anything opens again: when the reasons clear while it
+still runs, the policy stays unsafe ("closing up") and announces ``safe``
+only once it has ended (an unpark then would cancel a park half-way and
+leave the mount stranded).
 
 Listeners also get ``weather.changed`` on every change of the overall
 weather state.
@@ -151,6 +155,8 @@ class SafetyPolicy:
         self._sub: Any = None
         self._timer: asyncio.Task[None] | None = None
         self._closing: asyncio.Task[None] | None = None
+        #: Close-ups running now (the policy's own and `close_up` calls).
+        self._running_close_ups = 0
         #: Unsafe reasons now: code → text.
         self.reasons: dict[str, str] = {}
         #: The weather's overall state as last announced.
@@ -209,8 +215,13 @@ class SafetyPolicy:
     # What is known ------------------------------------------------------
 
     @property
+    def closing(self) -> bool:
+        """A close-up runs now."""
+        return self._running_close_ups > 0
+
+    @property
     def safe(self) -> bool:
-        return not self.reasons
+        return not self.reasons and not self.closing
 
     def _weather_name(self) -> str | None:
         return self.roles.db.get_role("weather")
@@ -221,6 +232,8 @@ class SafetyPolicy:
             return None
         if self.reasons:
             return "; ".join(self.reasons.values())
+        if self.closing:
+            return "closing up: the safety close-up has not finished"
         if self._weather_name() is not None and self.weather_state == "unknown":
             return "no weather reading yet"
         return None
@@ -244,7 +257,7 @@ class SafetyPolicy:
             "actions": list(self.config.actions),
             "weather_stale": self.config.weather_stale,
             "indiserver_timeout": self.config.indiserver_timeout,
-            "closing": self._closing is not None and not self._closing.done(),
+            "closing": self.closing,
             "last_close_up": self.last_close_up,
         }
 
@@ -360,7 +373,8 @@ class SafetyPolicy:
 
     def _evaluate(self, cleared: bool = False) -> None:
         """Recompute the reasons; announce a change (``cleared``: reasons
-        were just dropped by the caller, announce even if none is new)."""
+        were just dropped or a close-up just ended, announce even if none
+        is new)."""
         if not self.config.enabled or not self.client.connected or self._lost_at is not None:
             return  # while indiserver is gone (or coming back), _check_time decides
         fresh = self._weather_reasons()
@@ -374,6 +388,9 @@ class SafetyPolicy:
             log.warning("safety: unsafe: %s", "; ".join(new.values()))
             self._announce("unsafe")
             self._close_up()
+        elif not new and self.closing:
+            # Safe is announced (and the guard lifted) once the close-up ends.
+            log.info("safety: the reasons cleared; still unsafe until the close-up has finished")
         elif not new:
             log.info("safety: safe again")
             self._announce("safe")
@@ -412,6 +429,16 @@ class SafetyPolicy:
         return self.last_close_up
 
     async def _run_close_up(self, clear_after: tuple[str, ...]) -> None:
+        self._running_close_ups += 1
+        try:
+            report = await self._close_up_steps()
+        finally:
+            self._running_close_ups -= 1
+        cleared = [code for code in clear_after if self.reasons.pop(code, None)]
+        self._announce("closed", actions=report["actions"])
+        self._evaluate(cleared=bool(cleared) or not self.reasons)
+
+    async def _close_up_steps(self) -> dict[str, Any]:
         reasons = list(self.reasons.values())
         report: dict[str, Any] = {"reasons": reasons, "started": _now_iso(), "actions": []}
         self.last_close_up = report
@@ -439,9 +466,7 @@ class SafetyPolicy:
                 await asyncio.gather(*(self._step(name, step) for name, step in motion))
             )
         report["finished"] = _now_iso()
-        cleared = [code for code in clear_after if self.reasons.pop(code, None)]
-        self._announce("closed", actions=report["actions"])
-        self._evaluate(cleared=bool(cleared))
+        return report
 
     async def _step(self, name: str, step: Callable[[], Any]) -> dict[str, Any]:
         entry: dict[str, Any] = {"action": name}

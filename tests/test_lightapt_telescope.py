@@ -402,19 +402,21 @@ async def test_set_park_park_unpark_and_home(svc: RunningService, client: LightA
     )
 
 
-async def test_unpark_while_parking_answers_the_drivers_refusal(
+async def test_unpark_while_parking_is_refused_and_the_park_goes_on(
     svc: RunningService, client: LightAptClient
 ) -> None:
-    # A user clicks park, then changes their mind. The simulator refuses an
-    # unpark while parking (TELESCOPE_PARK Alert at once): the reply says so,
-    # not "success" for a mount that stays parked.
+    # A user clicks park, then changes their mind. The simulator would abort
+    # the park and stay "parked" wherever it stopped: the unpark is refused
+    # first, the reply says why, and the park goes on.
     await sync_near(svc, 7.0, 0.0)
     await client.success("telescope", "set_park", [-1.0, 60.0])  # a 60° slew away
     await client.success("telescope", "park")
     assert prop(svc, "TELESCOPE_PARK").state is PropertyState.BUSY
     reply = await client.ask("telescope", "unpark")
     assert reply["type"] == "error", reply
-    assert "unpark" in reply["message"] and "aborted" in reply["message"], reply
+    assert "parking" in reply["message"] and "unparking" in reply["message"], reply
+    assert prop(svc, "TELESCOPE_PARK").state is PropertyState.BUSY
+    await client.success("telescope", "abort")
     await wait_until(svc, "TELESCOPE_PARK", lambda p: p.state is not PropertyState.BUSY)
     await settle(svc)
 

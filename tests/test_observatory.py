@@ -439,6 +439,64 @@ async def test_safety_closes_up_when_the_weather_turns(svc: RunningService, ws: 
 
 
 @pytest.mark.slow
+async def test_safe_waits_for_the_close_up_and_parking_is_not_parked(
+    svc: RunningService, ws: WsClient
+) -> None:
+    """The weather clears while the mount still slews to park: it is
+    ``parking``, not ``parked``; nothing may unpark it and ``safe`` waits
+    until the close-up has ended (an unpark then would strand the mount)."""
+    if (await ws.call("telescope.position"))["parked"]:
+        await ws.call("telescope.unpark", timeout=30)
+    here = await ws.call("telescope.position")
+    # 60° from the park position (the simulator slews 6°/s): the park takes
+    # about 10 s, time to clear the weather on the way.
+    far_ha = (here["ha"] + 4.0 + 12.0) % 24 - 12.0
+    far_dec = here["dec"] - 60.0 if here["dec"] > 0 else here["dec"] + 60.0
+    await ws.call("telescope.goto_hadec", {"ha": far_ha, "dec": far_dec}, timeout=120)
+    watcher = await WsClient.open(svc.ws_url + "/ws/indi_client/")
+    try:
+        await set_weather(svc, Precip=10)
+        await watcher.next_note("safety", lambda p: p["phase"] == "closing", timeout=30)
+        await mirror(svc).wait_for(
+            SCOPE, "TELESCOPE_PARK", lambda p: p.busy and p["PARK"] is SwitchState.ON, 30
+        )
+        position = await ws.call("telescope.position")
+        assert position["parking"] is True
+        assert position["parked"] is False and position["slewing"] is True
+        brief = (await ws.call("status"))["roles"]["telescope"]
+        assert brief["parking"] is True and brief["parked"] is False
+
+        await set_weather(svc, Precip=0)
+        await watcher.next_note("weather.changed", lambda p: p["state"] == "ok", timeout=30)
+        status = await ws.call("safety.status")
+        assert status["reasons"] == [] and status["closing"] is True and status["safe"] is False
+        err = await ws.error("telescope.unpark")
+        assert err["code"] == UNSAFE and "closing up" in err["message"]
+        # Forced past the policy, still not while parking (drivers abort the park).
+        for method in ("telescope.unpark", "telescope.goto_hadec"):
+            params = {"force": True} | ({"ha": 1, "dec": 10} if "goto" in method else {})
+            err = await ws.error(method, params)
+            assert err["code"] == INVALID_STATE and "is parking" in err["message"], err
+        assert (await ws.call("telescope.position"))["parking"] is True
+
+        # First the close-up ends, then safe: the mount is parked for real.
+        after = await watcher.next_note(
+            "safety", lambda p: p["phase"] in ("closed", "safe"), timeout=180
+        )
+        assert after["params"]["phase"] == "closed"
+        outcomes = {a["action"]: a["outcome"] for a in after["params"]["actions"]}
+        assert outcomes["park_mount"] == "done", after
+        await watcher.next_note("safety", lambda p: p["phase"] == "safe", timeout=10)
+        position = await ws.call("telescope.position")
+        assert position["parked"] is True and position["parking"] is False
+        assert not position["slewing"]
+        assert (await ws.call("safety.status"))["safe"] is True
+        assert (await ws.call("telescope.unpark", timeout=30))["parked"] is False
+    finally:
+        await watcher.close()
+
+
+@pytest.mark.slow
 async def test_safety_closes_up_when_the_weather_driver_stops(
     svc: RunningService, server: IndiServerProcess, ws: WsClient
 ) -> None:

@@ -110,8 +110,21 @@ class Telescope(RoleDevice):
         )
 
     def _parked(self) -> bool | None:
+        """Parked: PARK on and the park done.  Drivers (the simulator among
+        them) turn PARK on with state Busy as the park *starts*."""
         on = self._switch_on("TELESCOPE_PARK")
-        return None if on is None else "PARK" in on
+        if on is None:
+            return None
+        return "PARK" in on and not self._parking_busy()
+
+    def _parking_busy(self) -> bool:
+        park = self._optional("TELESCOPE_PARK")
+        return park is not None and park.state is PropertyState.BUSY
+
+    def _parking(self) -> bool:
+        """On its way to the park position (PARK on, property Busy)."""
+        on = self._switch_on("TELESCOPE_PARK")
+        return bool(on) and "PARK" in on and self._parking_busy()
 
     def _tracking(self) -> bool | None:
         on = self._switch_on("TELESCOPE_TRACK_STATE")
@@ -157,7 +170,7 @@ class Telescope(RoleDevice):
         ``dec_j2000``: the same converted to J2000; ``ha``, ``lst`` in
         hours; ``alt``/``az`` in degrees (None without a site);
         ``pier_side`` ``east``/``west``/None; ``slewing``, ``tracking``,
-        ``parked``.
+        ``parked`` (the park has ended), ``parking`` (slewing to park).
         """
         self._connected()
         now = datetime.now(UTC)
@@ -179,6 +192,7 @@ class Telescope(RoleDevice):
             "slewing": self._slewing(),
             "tracking": self._tracking(),
             "parked": self._parked(),
+            "parking": self._parking(),
             "time": now.isoformat(timespec="seconds"),
         }
 
@@ -190,6 +204,7 @@ class Telescope(RoleDevice):
             "slewing": self._slewing(),
             "tracking": self._tracking(),
             "parked": self._parked(),
+            "parking": self._parking(),
             "pier_side": self._pier_side(),
         }
         if eq is not None:
@@ -389,6 +404,12 @@ class Telescope(RoleDevice):
         if self._parked():
             raise DeviceStateError(
                 f"{self.name} is parked: unpark it before {verb}",
+                device=self.name,
+                role=self.role,
+            )
+        if self._parking():
+            raise DeviceStateError(
+                f"{self.name} is parking: wait for the park to end, or abort it, before {verb}",
                 device=self.name,
                 role=self.role,
             )
@@ -779,6 +800,14 @@ class Telescope(RoleDevice):
         policy says the observatory is unsafe, unless ``force``."""
         self._prop("TELESCOPE_PARK", "unpark")
         self._check_safe("unpark", force)
+        if self._parking():
+            # Drivers refuse it (the simulator aborts the park with Alert and
+            # reports itself parked wherever it stopped): say so instead.
+            raise DeviceStateError(
+                f"{self.name} is parking: wait for the park to end, or abort it, before unparking",
+                device=self.name,
+                role=self.role,
+            )
         if self._parked() is False:
             return {"action": "unpark", "device": self.name, "parked": False, "already": True}
         return await self._park_switch("unpark", "UNPARK", timeout, None)

@@ -1194,7 +1194,7 @@ class TelescopeMethods(_Namespace):
 
         {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
         null without a site), pier_side (east/west/null), slewing, tracking,
-        parked, time}.
+        parked (the park has ended), parking (slewing to park), time}.
         """
         return await self._rpc("telescope.position", {})
 
@@ -1331,7 +1331,8 @@ class TelescopeMethods(_Namespace):
         """Unpark the mount; answers once unparked: {parked: false, ...}.
 
         Refused with the unsafe error while the safety policy says unsafe
-        (docs/devices.md), unless force.
+        or its close-up still runs (docs/devices.md), unless force; with
+        invalid_state while parking.
 
         Events: action.started, action.finished.
         """

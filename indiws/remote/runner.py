@@ -576,7 +576,7 @@ class Runner:
     async def _goto(self, target: Target, ra: float, dec: float, dither: bool = False) -> None:
         if not self._unparked:
             pos = await self._api(self.obs.telescope.position)
-            if pos.get("parked"):
+            if pos.get("parked") or pos.get("parking"):
                 self.report("step", text="unparking the mount")
                 await self._api(self.obs.telescope.unpark)
             self._unparked = True

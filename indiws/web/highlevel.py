@@ -483,7 +483,7 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
 
         {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
         null without a site), pier_side (east/west/null), slewing, tracking,
-        parked, time}."""
+        parked (the park has ended), parking (slewing to park), time}."""
         return await self._telescope().position()
 
     @rpc("telescope.goto", events=ACTION_EVENTS)
@@ -597,7 +597,8 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
         """Unpark the mount; answers once unparked: {parked: false, ...}.
 
         Refused with the unsafe error while the safety policy says unsafe
-        (docs/devices.md), unless force."""
+        or its close-up still runs (docs/devices.md), unless force; with
+        invalid_state while parking."""
         return await self._run(
             self._telescope().unpark(timeout=_timeout(timeout), force=force)  # type: ignore[arg-type]
         )

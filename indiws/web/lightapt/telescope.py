@@ -220,6 +220,8 @@ def _check_goto(scope: Telescope) -> None:
     status = scope.status()
     if status.get("parked"):
         raise Refusal("telescope is parked, please unpark first!")
+    if status.get("parking"):
+        raise Refusal("telescope is parking, please wait!")
 
 
 def _check_idle(scope: Telescope) -> None:

@@ -335,7 +335,7 @@ export function imagingView(root, store, hl) {
     setOut("telescope.ha", t.ha == null ? "—" : formatSexagesimal(t.ha, 6) + " h");
     setOut("telescope.pier_side", t.pier_side || "—");
     setOut("telescope.tracking", yesNo(t.tracking));
-    setOut("telescope.parked", yesNo(t.parked));
+    setOut("telescope.parked", t.parking ? "parking…" : yesNo(t.parked));
     setOut("telescope.slewing", yesNo(t.slewing));
     trackBtn.textContent = t.tracking ? "Stop tracking" : "Start tracking";
     const c = state.status.camera || {};
