@@ -304,14 +304,10 @@ def _flux_radius(
     ys = y - yi + half + side * np.arange(len(x))
     radii = np.full(len(x), rmax)
     hfr, flags = sep.flux_radius(mosaic, xs, ys, radii, 0.5, subpix=5)
-    # sep's aperture box: (int)(c - r + 0.5) .. (int)(c + r + 1.499999), truncated.
+    # Where sep flags an aperture as truncated on the whole frame (measured:
+    # from sep 1.4, x - r <= 0 or x + r > w - 2, the same in y).
     h, w = src.shape
-    cut = (
-        (np.trunc(x - rmax + 0.5) < 0)
-        | (np.trunc(y - rmax + 0.5) < 0)
-        | (np.trunc(x + rmax + 1.499999) > w)
-        | (np.trunc(y + rmax + 1.499999) > h)
-    )
+    cut = (x - rmax <= 0) | (y - rmax <= 0) | (x + rmax > w - 2) | (y + rmax > h - 2)
     return hfr, np.where(cut, flags | sep.APER_TRUNC, flags)
 
 
