@@ -287,3 +287,41 @@ def test_fits_beyond_plain_goes_through_astropy() -> None:
     assert frames._read_plain_fits(buf.getvalue()) is None
     assert frames._read_plain_fits(buf.getvalue()[:3000]) is None  # truncated
     assert read_frame(buf.getvalue()).pixels.shape == (3, 4)
+
+
+def large_star_field(height: int, width: int, sigma: float, n: int, seed: int = 7) -> np.ndarray:
+    """uint16 frame over 6 megapixels: ``n`` Gaussian stars on a sky rising
+    from 100 to 160 ADU across the frame (3 ADU noise); stars drawn in
+    small boxes so that it is quick to make."""
+    rng = np.random.default_rng(seed)
+    image = 100.0 + np.linspace(0.0, 60.0, width)[None, :] + rng.normal(0, 3.0, (height, width))
+    yy, xx = np.mgrid[-15:16, -15:16]
+    for _ in range(n):
+        x, y = rng.uniform(20, width - 20), rng.uniform(20, height - 20)
+        xi, yi = int(x), int(y)
+        peak = rng.uniform(300, 3000)
+        star = peak * np.exp(-((xx + xi - x) ** 2 + (yy + yi - y) ** 2) / (2 * sigma**2))
+        image[yi - 15 : yi + 16, xi - 15 : xi + 16] += star
+    return np.clip(image, 0, 65535).astype(np.uint16)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.float32])
+def test_a_large_frame_searched_on_bins_measures_as_the_full_frame(monkeypatch, dtype) -> None:
+    """Over 6 megapixels the sky and the stars are searched on 2x2 bins and
+    the stars measured on cutouts of the integer pixels: the same stars and
+    sizes as the whole frame at full resolution (odd sizes, a sky gradient)."""
+    from indiws.analysis import stars
+
+    image = large_star_field(2501, 2603, sigma=2.0, n=150).astype(dtype)
+    assert image.size > stars.BIN_ABOVE
+    binned = analyse(image, pixel_scale=1.5, saturation=65535)
+    monkeypatch.setattr(stars, "BIN_ABOVE", image.size + 1)
+    full = analyse(image, pixel_scale=1.5, saturation=65535)
+    assert 140 <= full["stars"] <= 150
+    assert binned["stars"] == pytest.approx(full["stars"], rel=0.03)
+    assert binned["hfr"] == pytest.approx(full["hfr"], rel=0.02)
+    assert binned["fwhm"] == pytest.approx(full["fwhm"], rel=0.03)
+    assert binned["hfr"] == pytest.approx(1.177 * 2.0, rel=0.1)
+    assert binned["noise"] == pytest.approx(3.0, rel=0.1)
+    assert binned["background"] == pytest.approx(full["background"], abs=1.0)
+    assert binned["median"] == pytest.approx(full["median"], abs=1.0)
