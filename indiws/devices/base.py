@@ -482,6 +482,18 @@ class Action:
             details=self.details,
         )
 
+    def stopped(self, text: str) -> ActionAborted:
+        """An `ActionAborted` for an action the driver (or another client)
+        ended before it was done, with its last messages."""
+        return ActionAborted(
+            text,
+            device=self.device,
+            role=self.role,
+            action=self.verb,
+            messages=self.messages[-5:],
+            details=self.details,
+        )
+
     def done(self, result: dict[str, Any]) -> dict[str, Any]:
         """Record and return the verb's result (adds action, device, elapsed)."""
         self.result = {

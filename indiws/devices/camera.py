@@ -15,7 +15,7 @@ from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import BLOBMode, PropertyKind, PropertyState
 from . import astro
 from .base import ProgressCallback, RoleDevice
-from .errors import ActionAborted, CapabilityError, DeviceBusyError, DiskFullError
+from .errors import CapabilityError, DeviceBusyError, DiskFullError
 from .filter_wheel import FilterWheel
 
 __all__ = ["FRAME_TYPES", "OPTIONS", "Camera", "GuideCamera"]
@@ -494,14 +494,9 @@ class Camera(RoleDevice):
                 if frame is not None:
                     break
                 if started:
-                    raise ActionAborted(
+                    raise act.stopped(
                         "expose: the exposure stopped before it ended "
                         "(aborted by the driver or another client)",
-                        device=act.device,
-                        role=self.role,
-                        action="expose",
-                        messages=act.messages[-5:],
-                        details=act.details,
                     )
                 raise act.fail("expose: the camera did not start the exposure")
             meta = {

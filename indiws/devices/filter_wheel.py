@@ -9,7 +9,6 @@ from typing import Any
 from ..client import InvalidValueError, Property
 from ..protocol import PropertyState
 from .base import ProgressCallback, RoleDevice
-from .errors import ActionAborted
 
 __all__ = ["FilterWheel"]
 
@@ -145,13 +144,8 @@ class FilterWheel(RoleDevice):
                 if now == slot:
                     break
                 if started:
-                    raise ActionAborted(
+                    raise act.stopped(
                         f"select: the wheel stopped at slot {now}, not {slot}",
-                        device=act.device,
-                        role=self.role,
-                        action="select",
-                        messages=act.messages[-5:],
-                        details=act.details,
                     )
                 # An update sent before the driver took the command: wait on.
             return act.done({"slot": slot, "name": name, "previous_slot": start})

@@ -7,7 +7,7 @@ from typing import Any
 from ..client import InvalidValueError
 from ..protocol import PropertyKind, PropertyState
 from .base import ProgressCallback, RoleDevice
-from .errors import ActionAborted, CapabilityError, DeviceStateError
+from .errors import CapabilityError, DeviceStateError
 
 __all__ = ["Focuser"]
 
@@ -211,13 +211,8 @@ class Focuser(RoleDevice):
                 if pos == target or (started and u.state is PropertyState.OK):
                     break
                 if started:
-                    raise ActionAborted(
+                    raise act.stopped(
                         f"{verb}: the focuser stopped at {pos}, before {target}",
-                        device=act.device,
-                        role=self.role,
-                        action=verb,
-                        messages=act.messages[-5:],
-                        details=act.details,
                     )
                 # An update sent before the driver took the command: wait on.
             return act.done({"position": pos, "target": target, "start": start})
@@ -306,13 +301,8 @@ class Focuser(RoleDevice):
                     act.report({"state": "moving", "position": pos, "target": target})
                     continue
                 if u.state is PropertyState.IDLE and rel_started and pos != target:
-                    raise ActionAborted(
+                    raise act.stopped(
                         f"move_by: the focuser stopped at {pos}, before {target}",
-                        device=act.device,
-                        role=self.role,
-                        action="move_by",
-                        messages=act.messages[-5:],
-                        details=act.details,
                     )
                 rel_done = True
             return act.done(

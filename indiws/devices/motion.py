@@ -17,23 +17,12 @@ from typing import Any
 
 from ..protocol import PropertyState, SwitchState
 from .base import ProgressCallback, RoleDevice
-from .errors import ActionAborted
 
 __all__ = ["START_TIMEOUT", "move_number", "press"]
 
 #: The driver must show it took the command within this many seconds.
 START_TIMEOUT = 10.0
 
-
-def _stopped(owner: RoleDevice, act: Any, text: str) -> ActionAborted:
-    return ActionAborted(
-        text,
-        device=act.device,
-        role=owner.role,
-        action=act.verb,
-        messages=act.messages[-5:],
-        details=act.details,
-    )
 
 
 async def press(
@@ -87,7 +76,7 @@ async def press(
             if u[element] is SwitchState.ON:
                 break
             if started:
-                raise _stopped(owner, act, f"{verb} stopped before it ended")
+                raise act.stopped(f"{verb} stopped before it ended")
             # An update from before the command: wait for the answer.
         return act.done({prop.lower(): owner._switch_on(prop)})
 
@@ -153,5 +142,5 @@ async def move_number(
             if near(value):
                 break
             if started:
-                raise _stopped(owner, act, f"{verb}: stopped at {value:g}, before {target:g}")
+                raise act.stopped(f"{verb}: stopped at {value:g}, before {target:g}")
         return act.done({key: value, "target": target, "start": start})

@@ -11,7 +11,7 @@ from ..client import InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice
-from .errors import ActionAborted, CapabilityError, DeviceStateError
+from .errors import CapabilityError, DeviceStateError
 
 __all__ = ["DIRECTIONS", "Telescope", "pulse_guide"]
 
@@ -647,14 +647,9 @@ class Telescope(RoleDevice):
             if left <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK):
                 return left
             if started:
-                raise ActionAborted(
+                raise act.stopped(
                     f"{verb}: the slew stopped {left:.2f}° before the target "
                     "(aborted by the driver or another client)",
-                    device=act.device,
-                    role=self.role,
-                    action=verb,
-                    messages=act.messages[-5:],
-                    details=act.details,
                 )
             # An Idle/Ok update sent before the driver took the command: wait on.
 
@@ -844,13 +839,8 @@ class Telescope(RoleDevice):
                 if u[element] is SwitchState.ON:
                     break
                 if started:
-                    raise ActionAborted(
+                    raise act.stopped(
                         f"{verb} stopped before it ended",
-                        device=act.device,
-                        role=self.role,
-                        action=verb,
-                        messages=act.messages[-5:],
-                        details=act.details,
                     )
                 raise act.fail(f"{verb}: the driver did not take the command")
             return act.done({"parked": element == "PARK", **self._status()})
@@ -955,13 +945,8 @@ class Telescope(RoleDevice):
                     continue
                 if u.state is PropertyState.OK or not started:
                     break
-                raise ActionAborted(
+                raise act.stopped(
                     "home stopped before it ended",
-                    device=act.device,
-                    role=self.role,
-                    action="home",
-                    messages=act.messages[-5:],
-                    details=act.details,
                 )
             return act.done({"homed": True, **self._status()})
 
