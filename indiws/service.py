@@ -36,6 +36,7 @@ from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB, check_label
 from .frame_store import INDEX_FILENAME, FrameStore
+from .guiding import GuidingEngine
 from .manager import (
     DriverCatalog,
     DriverError,
@@ -271,6 +272,10 @@ class Service:
         )
         #: Camera frames, shared by every client (served at /blobs/<id>).
         self.blobs = make_frame_store(config)
+        #: The autoguider over the guider role (docs/guiding.md).
+        self.guiding = GuidingEngine(
+            self.client, self.roles, config.data_dir, is_safe=lambda: self.safety.safe
+        )
 
     # ------------------------------------------------------------ lifecycle
 
@@ -337,6 +342,7 @@ class Service:
         for task in list(self._tasks):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.guiding.close()
         await self.safety.stop()
         self.roles.close()
         await self.client.close()

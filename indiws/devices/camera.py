@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import Sequence
@@ -426,79 +427,7 @@ class Camera(RoleDevice):
             observation = await self._observation()
             started_at = datetime.now(UTC)
             await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
-            started = ended = False
-            frame: bytes | None = None
-            fmt = ".fits"
-            grace_from = 0.0
-            while True:
-                if frame is not None:
-                    within: float | None = max(0.0, END_GRACE - (act.elapsed - grace_from))
-                elif ended:
-                    within = max(0.0, FRAME_GRACE - (act.elapsed - grace_from))
-                elif not started:
-                    within = max(0.0, START_TIMEOUT - act.elapsed)
-                else:
-                    within = None
-                u = await act.next(within)
-                if u is None:
-                    if frame is not None:
-                        break  # the frame is here; the driver is slow to say Ok
-                    if ended:
-                        raise act.fail("expose: the exposure ended but no frame arrived")
-                    raise act.fail("expose: the camera did not start the exposure")
-                if u.kind != "updated":
-                    continue
-                if u.name == "CCD1":
-                    if u.state is PropertyState.ALERT:
-                        raise act.fail("expose: the frame upload failed")
-                    data = u["CCD1"]
-                    if isinstance(data, bytes) and data:
-                        frame = data
-                        fmt = (u.formats or {}).get("CCD1") or ".fits"
-                        grace_from = act.elapsed
-                        act.report(
-                            {
-                                "state": "downloaded",
-                                "time_left": 0.0,
-                                "duration": duration,
-                                "size": len(data),
-                            }
-                        )
-                        if ended:
-                            break
-                    continue
-                state = u.state
-                left = u["CCD_EXPOSURE_VALUE"]
-                if state is PropertyState.ALERT:
-                    raise act.fail("expose: the exposure failed")
-                if state is PropertyState.BUSY:
-                    started = True
-                    left = max(0.0, float(left or 0.0))
-                    act.details["time_left"] = left
-                    act.report(
-                        {
-                            "state": "exposing" if left > 0 else "downloading",
-                            "time_left": left,
-                            "duration": duration,
-                        }
-                    )
-                    continue
-                if state is PropertyState.OK:
-                    ended = True
-                    grace_from = act.elapsed
-                    if frame is not None:
-                        break
-                    act.report({"state": "downloading", "time_left": 0.0, "duration": duration})
-                    continue
-                # Idle: the exposure was stopped, or never started.
-                if frame is not None:
-                    break
-                if started:
-                    raise act.stopped(
-                        "expose: the exposure stopped before it ended "
-                        "(aborted by the driver or another client)",
-                    )
-                raise act.fail("expose: the camera did not start the exposure")
+            frame, fmt = await self._frame_arrival(act, duration)
             meta = {
                 **(metadata or {}),
                 **params,
@@ -532,6 +461,128 @@ class Camera(RoleDevice):
                     **meta,
                 }
             )
+
+    async def _frame_arrival(self, act: Any, duration: float) -> tuple[bytes, str]:
+        """Follow an exposure that ``act`` has started until its frame has
+        arrived and the driver says it ended: (frame bytes, format)."""
+        started = ended = False
+        frame: bytes | None = None
+        fmt = ".fits"
+        grace_from = 0.0
+        while True:
+            if frame is not None:
+                within: float | None = max(0.0, END_GRACE - (act.elapsed - grace_from))
+            elif ended:
+                within = max(0.0, FRAME_GRACE - (act.elapsed - grace_from))
+            elif not started:
+                within = max(0.0, START_TIMEOUT - act.elapsed)
+            else:
+                within = None
+            u = await act.next(within)
+            if u is None:
+                if frame is not None:
+                    break  # the frame is here; the driver is slow to say Ok
+                if ended:
+                    raise act.fail("expose: the exposure ended but no frame arrived")
+                raise act.fail("expose: the camera did not start the exposure")
+            if u.kind != "updated":
+                continue
+            if u.name == "CCD1":
+                if u.state is PropertyState.ALERT:
+                    raise act.fail("expose: the frame upload failed")
+                data = u["CCD1"]
+                if isinstance(data, bytes) and data:
+                    frame = data
+                    fmt = (u.formats or {}).get("CCD1") or ".fits"
+                    grace_from = act.elapsed
+                    act.report(
+                        {
+                            "state": "downloaded",
+                            "time_left": 0.0,
+                            "duration": duration,
+                            "size": len(data),
+                        }
+                    )
+                    if ended:
+                        break
+                continue
+            state = u.state
+            left = u["CCD_EXPOSURE_VALUE"]
+            if state is PropertyState.ALERT:
+                raise act.fail("expose: the exposure failed")
+            if state is PropertyState.BUSY:
+                started = True
+                left = max(0.0, float(left or 0.0))
+                act.details["time_left"] = left
+                act.report(
+                    {
+                        "state": "exposing" if left > 0 else "downloading",
+                        "time_left": left,
+                        "duration": duration,
+                    }
+                )
+                continue
+            if state is PropertyState.OK:
+                ended = True
+                grace_from = act.elapsed
+                if frame is not None:
+                    break
+                act.report({"state": "downloading", "time_left": 0.0, "duration": duration})
+                continue
+            # Idle: the exposure was stopped, or never started.
+            if frame is not None:
+                break
+            if started:
+                raise act.stopped(
+                    "expose: the exposure stopped before it ended "
+                    "(aborted by the driver or another client)",
+                )
+            raise act.fail("expose: the camera did not start the exposure")
+        assert frame is not None
+        return frame, fmt
+
+    async def capture(
+        self,
+        duration: float,
+        *,
+        binning: int | Sequence[int] | None = None,
+        roi: Sequence[int] | str | None = None,
+        timeout: float | None = None,
+    ) -> tuple[bytes, str]:
+        """One frame that is not stored nor announced (a guide or framing
+        frame): returns (frame bytes, format) once it has arrived.  Settings
+        given are applied first; cancelling aborts the exposure."""
+        dev = self._connected()
+        exposure = self._prop("CCD_EXPOSURE", "capture")
+        self.client.validate(dev.name, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
+        duration = float(duration)
+        if "CCD1" not in dev.properties:
+            raise CapabilityError(
+                f"{dev.name} has no CCD1 BLOB: it cannot send frames",
+                device=dev.name,
+                role=self.role,
+                properties=["CCD1"],
+            )
+        if exposure.state is PropertyState.BUSY:
+            raise DeviceBusyError(
+                f"{dev.name} is already exposing: wait or abort first",
+                device=dev.name,
+                role=self.role,
+            )
+        if binning is not None or roi is not None:
+            await self.configure(binning=binning, roi=roi)
+        await self._prepare_delivery(dev.name)
+        limit = timeout if timeout is not None else duration + 60.0
+        async with self._action(
+            "capture", ["CCD_EXPOSURE", "CCD1"], timeout=limit, main="CCD_EXPOSURE", quiet=True
+        ) as act:
+            await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
+            try:
+                return await self._frame_arrival(act, duration)
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(self._send_abort()), 5)
+                raise
 
     def expected_frame_bytes(
         self, binning: int | Sequence[int] | None = None, roi: Sequence[int] | str | None = None

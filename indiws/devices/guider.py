@@ -86,12 +86,13 @@ class Guider(GuideCamera):
         *,
         via: str = "auto",
         timeout: float | None = None,
+        quiet: bool = False,
     ) -> dict[str, Any]:
         """A timed guide pulse north/south/east/west of ``duration_ms``
         through the camera's ST4 port or the mount; returns when it ended:
         {direction, duration_ms, via, device, elapsed}."""
         name, port = self._port(via)
-        result = await pulse_guide(port, direction, duration_ms, timeout=timeout)
+        result = await pulse_guide(port, direction, duration_ms, timeout=timeout, quiet=quiet)
         return {**result, "via": name}
 
     def guide_rate(self) -> dict[str, Any]:

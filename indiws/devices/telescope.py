@@ -1169,10 +1169,16 @@ class Telescope(RoleDevice):
 
 
 async def pulse_guide(
-    owner: RoleDevice, direction: str, duration_ms: float, *, timeout: float | None = None
+    owner: RoleDevice,
+    direction: str,
+    duration_ms: float,
+    *,
+    timeout: float | None = None,
+    quiet: bool = False,
 ) -> dict[str, Any]:
     """A timed guide pulse through whichever device ``owner`` is (a mount, or
-    a guide camera's ST4 port): both define TELESCOPE_TIMED_GUIDE_NS/WE."""
+    a guide camera's ST4 port): both define TELESCOPE_TIMED_GUIDE_NS/WE.
+    ``quiet``: not announced to every client (the guider's own pulses)."""
     d = _direction(direction)
     _, _, prop_name, element = DIRECTIONS[d]
     owner._prop(prop_name, "pulse guide")
@@ -1187,6 +1193,7 @@ async def pulse_guide(
         channel=f"pulse_{prop_name[-2:]}",
         main=prop_name,
         params={"direction": d, "duration_ms": ms},
+        quiet=quiet,
     ) as act:
         await act.send(prop_name, {element: ms})
         while True:
