@@ -182,8 +182,13 @@ class CalibrationRun:
     @property
     def direction(self) -> str:
         """The direction of the pulses of the current phase."""
-        return {"west": "west", "east": "east", "backlash": "north", "north": "north",
-                "south": "south"}.get(self.phase, "")
+        return {
+            "west": "west",
+            "east": "east",
+            "backlash": "north",
+            "north": "north",
+            "south": "south",
+        }.get(self.phase, "")
 
     def begin(self, pos: Vector, t: float) -> Pulse:
         self._home = pos

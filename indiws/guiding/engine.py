@@ -57,8 +57,26 @@ log = logging.getLogger("indiws.guiding")
 #: PHD2's application states (`get_app_state`).
 APP_STATES = ("Stopped", "Selected", "Calibrating", "Guiding", "LostLock", "Paused", "Looping")
 #: The guide exposures offered (ms), as PHD2's list.
-EXPOSURE_DURATIONS = (100, 200, 300, 500, 700, 1000, 1500, 2000, 2500, 3000, 4000, 5000,
-                      6000, 7000, 8000, 9000, 10000, 15000)
+EXPOSURE_DURATIONS = (
+    100,
+    200,
+    300,
+    500,
+    700,
+    1000,
+    1500,
+    2000,
+    2500,
+    3000,
+    4000,
+    5000,
+    6000,
+    7000,
+    8000,
+    9000,
+    10000,
+    15000,
+)
 STATE_FILE = "guiding.json"
 
 
@@ -166,8 +184,9 @@ def check_setting(name: str, value: Any) -> Any:
         return value
     if isinstance(rule, tuple) and isinstance(rule[0], str):
         if not isinstance(value, str) or value.lower() not in rule:
-            raise GuidingError(f"{name} must be one of {', '.join(rule)}, got {value!r}",
-                               "invalid_value")
+            raise GuidingError(
+                f"{name} must be one of {', '.join(rule)}, got {value!r}", "invalid_value"
+            )
         return value.lower()
     kind, low, high = rule
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -175,8 +194,9 @@ def check_setting(name: str, value: Any) -> Any:
     if kind is int and value != int(value):
         raise GuidingError(f"{name} must be a whole number, got {value!r}", "invalid_value")
     if not low <= value <= high:
-        raise GuidingError(f"{name} must be within {low:g}..{high:g}, got {value:g}",
-                           "invalid_value")
+        raise GuidingError(
+            f"{name} must be within {low:g}..{high:g}, got {value:g}", "invalid_value"
+        )
     return kind(value)
 
 
@@ -337,8 +357,11 @@ class GuidingEngine:
     def _device(self) -> Guider:
         name = self.camera_name
         if name is None:
-            raise GuidingError("no device is assigned to the guider role: assign the guide "
-                               "camera first (assign guider <device>)", "not_connected")
+            raise GuidingError(
+                "no device is assigned to the guider role: assign the guide "
+                "camera first (assign guider <device>)",
+                "not_connected",
+            )
         return Guider(self.client, name, mount=self.mount_name)
 
     def _mirror(self, device: str | None, prop: str) -> Any:
@@ -540,8 +563,10 @@ class GuidingEngine:
             "frame": frame.number,
             "width": x1 - x0,
             "height": y1 - y0,
-            "star_pos": [round(star.x - frame.origin[0] - x0, 2),
-                         round(star.y - frame.origin[1] - y0, 2)],
+            "star_pos": [
+                round(star.x - frame.origin[0] - x0, 2),
+                round(star.y - frame.origin[1] - y0, 2),
+            ],
             "pixels": cut,
         }
 
@@ -566,9 +591,15 @@ class GuidingEngine:
     def _apply_algorithms(self) -> None:
         c = self.config
         self._ra.aggression, self._ra.hysteresis, self._ra.min_move = (
-            c.ra_aggression, c.ra_hysteresis, c.ra_min_move)
+            c.ra_aggression,
+            c.ra_hysteresis,
+            c.ra_min_move,
+        )
         self._dec.aggression, self._dec.min_move, self._dec.switch_frames = (
-            c.dec_aggression, c.dec_min_move, c.dec_switch_frames)
+            c.dec_aggression,
+            c.dec_min_move,
+            c.dec_switch_frames,
+        )
 
     def default_settle(self) -> SettleRule:
         c = self.config
@@ -592,8 +623,9 @@ class GuidingEngine:
         self._mode = "looping"
         self._lost = 0
         self._stopping = None
-        self._task = asyncio.get_running_loop().create_task(self._capture_loop(),
-                                                             name="guiding-loop")
+        self._task = asyncio.get_running_loop().create_task(
+            self._capture_loop(), name="guiding-loop"
+        )
         self._emit("LoopingExposures", Frame=self._frame_no)
 
     async def stop_capture(self) -> None:
@@ -626,8 +658,9 @@ class GuidingEngine:
             self._lost = 0
             self._emit("GuidingStopped")
 
-    async def find_star(self, roi: tuple[int, int, int, int] | None = None,
-                        timeout: float | None = None) -> tuple[float, float]:
+    async def find_star(
+        self, roi: tuple[int, int, int, int] | None = None, timeout: float | None = None
+    ) -> tuple[float, float]:
         """Choose a guide star in the next whole frame (within ``roi``) and
         set the lock position on it: (x, y)."""
         if self._mode in ("calibrating", "guiding"):
@@ -658,7 +691,9 @@ class GuidingEngine:
                     raise GuidingError(
                         "could not find a suitable guide star (none bright, unclipped and away "
                         "from the edges): lengthen the exposure or choose one with "
-                        "set_lock_position", "no_star")
+                        "set_lock_position",
+                        "no_star",
+                    )
         if self._star is None:
             raise GuidingError(self.last_error or "could not find a star", "no_star")
         return self._star.x, self._star.y
@@ -678,24 +713,33 @@ class GuidingEngine:
         with contextlib.suppress(GuidingError):
             w, h = self.frame_size()
             if not (0 <= x < w and 0 <= y < h):
-                raise GuidingError(f"({x:g}, {y:g}) is outside the {w}x{h} frame",
-                                   "invalid_value")
+                raise GuidingError(f"({x:g}, {y:g}) is outside the {w}x{h} frame", "invalid_value")
         if not exact:
             frame = self._last_frame
             if frame is None or frame.origin != (0, 0):
-                raise GuidingError("no whole frame to find a star near that position: loop "
-                                   "first", "no_star")
-            star = measure(frame.pixels, x, y, max(self.config.search_region, 20),
-                           saturation=_saturation(frame.pixels))
+                raise GuidingError(
+                    "no whole frame to find a star near that position: loop first", "no_star"
+                )
+            star = measure(
+                frame.pixels,
+                x,
+                y,
+                max(self.config.search_region, 20),
+                saturation=_saturation(frame.pixels),
+            )
             if star is None:
                 raise GuidingError(f"no star near ({x:g}, {y:g})", "no_star")
             self._star = star
             self._emit("StarSelected", X=round(star.x, 3), Y=round(star.y, 3))
             x, y = star.x, star.y
         elif self._star is None and self._last_frame is not None:
-            self._star = measure(self._last_frame.pixels, x - self._last_frame.origin[0],
-                                 y - self._last_frame.origin[1], self.config.search_region,
-                                 saturation=_saturation(self._last_frame.pixels))
+            self._star = measure(
+                self._last_frame.pixels,
+                x - self._last_frame.origin[0],
+                y - self._last_frame.origin[1],
+                self.config.search_region,
+                saturation=_saturation(self._last_frame.pixels),
+            )
             if self._star is not None:
                 o = self._last_frame.origin
                 self._star = _moved(self._star, o)
@@ -768,8 +812,9 @@ class GuidingEngine:
         for this camera and mount is kept), guide and settle.  Returns at once
         with a future of the settle's outcome (``SettleDone``'s fields)."""
         if self._op is not None:
-            raise GuidingError(f"Cannot initiate guide while {self._op.kind} is in progress",
-                               "busy")
+            raise GuidingError(
+                f"Cannot initiate guide while {self._op.kind} is in progress", "busy"
+            )
         if not self.connected():
             raise GuidingError("all equipment must be connected first", "not_connected")
         self._check_safe()
@@ -803,17 +848,22 @@ class GuidingEngine:
         """Move the lock position by up to ``amount`` pixels (random or spiral)
         and settle; returns a future of the settle's outcome."""
         if self._op is not None:
-            raise GuidingError(f"Cannot initiate dither while {self._op.kind} is in progress",
-                               "busy")
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or not math.isfinite(
-                amount):
+            raise GuidingError(
+                f"Cannot initiate dither while {self._op.kind} is in progress", "busy"
+            )
+        if (
+            isinstance(amount, bool)
+            or not isinstance(amount, int | float)
+            or not math.isfinite(amount)
+        ):
             raise GuidingError("the dither amount must be a number of pixels", "invalid_value")
         if self._mode != "guiding" or self._lock is None or self._calibration is None:
             raise GuidingError("Dither error: not guiding", "not_guiding")
         amount = abs(float(amount))
         ra_only = self.config.dither_ra_only if ra_only is None else ra_only
-        _, _, dx, dy = dither_offset(amount, ra_only, self._calibration,
-                                     mode=self.config.dither_mode, index=self._dithers)
+        _, _, dx, dy = dither_offset(
+            amount, ra_only, self._calibration, mode=self.config.dither_mode, index=self._dithers
+        )
         self._dithers += 1
         lock = (self._lock[0] + dx, self._lock[1] + dy)
         w, h = self.frame_size()
@@ -839,8 +889,16 @@ class GuidingEngine:
         ms = float(duration_ms)
         if ms < 0:
             ms = -ms
-            direction = {"north": "south", "south": "north", "east": "west", "west": "east",
-                         "n": "s", "s": "n", "e": "w", "w": "e"}.get(direction.lower(), direction)
+            direction = {
+                "north": "south",
+                "south": "north",
+                "east": "west",
+                "west": "east",
+                "n": "s",
+                "s": "n",
+                "e": "w",
+                "w": "e",
+            }.get(direction.lower(), direction)
         return await self._device().pulse(direction, ms, via=self.via())
 
     async def capture_single_frame(
@@ -851,27 +909,37 @@ class GuidingEngine:
     ) -> dict[str, Any]:
         """One guide frame while not looping: {width, height, star count, ...}."""
         if self._capturing:
-            raise GuidingError("cannot capture single frame when capture is currently active",
-                               "busy")
+            raise GuidingError(
+                "cannot capture single frame when capture is currently active", "busy"
+            )
         device = self._device()
         seconds = self.config.exposure if exposure is None else exposure
-        data, fmt = await device.capture(seconds, binning=binning or self.config.binning,
-                                         roi=list(subframe) if subframe else "full")
+        data, fmt = await device.capture(
+            seconds,
+            binning=binning or self.config.binning,
+            roi=list(subframe) if subframe else "full",
+        )
         frame = await asyncio.to_thread(read_frame, data, fmt)
         origin = (subframe[0], subframe[1]) if subframe else (0, 0)
         self._frame_no += 1
         self._last_frame = _Frame(self._frame_no, time.time(), frame.pixels, origin)
-        stars = await asyncio.to_thread(find_stars, frame.pixels,
-                                        saturation=_saturation(frame.pixels))
-        return {"width": frame.pixels.shape[1], "height": frame.pixels.shape[0],
-                "stars": len(stars), "frame": self._frame_no}
+        stars = await asyncio.to_thread(
+            find_stars, frame.pixels, saturation=_saturation(frame.pixels)
+        )
+        return {
+            "width": frame.pixels.shape[1],
+            "height": frame.pixels.shape[0],
+            "stars": len(stars),
+            "frame": self._frame_no,
+        }
 
     def guide_steps(self, limit: int = 200) -> list[dict[str, Any]]:
         """The newest guide steps, oldest first (for graphs)."""
         return list(self.history)[-limit:]
 
-    async def wait_settled(self, future: asyncio.Future[dict[str, Any]],
-                           timeout: float | None = None) -> dict[str, Any]:
+    async def wait_settled(
+        self, future: asyncio.Future[dict[str, Any]], timeout: float | None = None
+    ) -> dict[str, Any]:
         """The settle's outcome; GuidingError when it failed."""
         result = await asyncio.wait_for(asyncio.shield(future), timeout)
         if result.get("Status"):
@@ -885,8 +953,9 @@ class GuidingEngine:
 
     def _check_safe(self) -> None:
         if self.is_safe is not None and not self.is_safe():
-            raise GuidingError("the safety policy says unsafe: guiding would move the mount",
-                               "unsafe")
+            raise GuidingError(
+                "the safety policy says unsafe: guiding would move the mount", "unsafe"
+            )
 
     async def _capture_loop(self) -> None:
         failures = 0
@@ -902,8 +971,9 @@ class GuidingEngine:
                 except (DeviceError, INDIError, GuidingError, FrameReadError, OSError) as exc:
                     failures += 1
                     self.last_error = f"guide frame failed: {exc}"
-                    self._emit("LoopingExposures", Frame=self._frame_no, ErrorCode=1,
-                               Status=str(exc)) if self._mode == "looping" else None
+                    self._emit(
+                        "LoopingExposures", Frame=self._frame_no, ErrorCode=1, Status=str(exc)
+                    ) if self._mode == "looping" else None
                     if failures in (1, 5) or failures % 30 == 0:
                         self._alert(f"guide camera: {exc}", "error")
                     dev = self.client.devices.get(self.camera_name or "")
@@ -950,9 +1020,17 @@ class GuidingEngine:
         margin = self.config.search_region + 4
         if current is not None:
             x, y, sw, sh = current
-            if (x + margin <= cx < x + sw - margin and y + margin <= cy < y + sh - margin
-                    and (self._star is None or (x + margin <= self._star.x < x + sw - margin and
-                                                y + margin <= self._star.y < y + sh - margin))):
+            if (
+                x + margin <= cx < x + sw - margin
+                and y + margin <= cy < y + sh - margin
+                and (
+                    self._star is None
+                    or (
+                        x + margin <= self._star.x < x + sw - margin
+                        and y + margin <= self._star.y < y + sh - margin
+                    )
+                )
+            ):
                 return current
         x = int(min(max(0, round(cx - size / 2)), max(0, w - size)))
         y = int(min(max(0, round(cy - size / 2)), max(0, h - size)))
@@ -976,8 +1054,14 @@ class GuidingEngine:
             frame = read_frame(data, fmt)
         self._frame_no += 1
         origin = (0, 0) if sub is None else (sub[0], sub[1])
-        f = _Frame(self._frame_no, time.time(), frame.pixels, origin, received=received,
-                   download=max(0.0, received - started - self.config.exposure))
+        f = _Frame(
+            self._frame_no,
+            time.time(),
+            frame.pixels,
+            origin,
+            received=received,
+            download=max(0.0, received - started - self.config.exposure),
+        )
         self.timing.downloads.append(f.download)
         self._last_frame = f
         return f
@@ -1006,8 +1090,9 @@ class GuidingEngine:
         else:
             fields_: dict[str, Any] = {"Frame": f.number}
             if star is not None:
-                fields_.update(StarMass=round(star.mass), SNR=round(star.snr, 2),
-                               HFD=round(star.hfd, 2))
+                fields_.update(
+                    StarMass=round(star.mass), SNR=round(star.snr, 2), HFD=round(star.hfd, 2)
+                )
             self._emit("LoopingExposures", **fields_)
             if self._op is not None and self._op.stage == "starting" and self._star is not None:
                 await self._start_guiding_op(f)
@@ -1017,8 +1102,12 @@ class GuidingEngine:
         stars = [_moved(s, f.origin) for s in stars]
         w, h = self.frame_size()
         ranked = select_guide_star(
-            stars, (h, w), search=self.config.search_region, roi=getattr(self, "_roi", None),
-            edge=self.config.search_region + self.config.calibration_distance + 10)
+            stars,
+            (h, w),
+            search=self.config.search_region,
+            roi=getattr(self, "_roi", None),
+            edge=self.config.search_region + self.config.calibration_distance + 10,
+        )
         if not ranked or ranked[0].reject is not None:
             why = ranked[0].reject if ranked else "no star in the frame"
             self.last_error = f"no suitable guide star ({why}; {len(stars)} stars seen)"
@@ -1081,9 +1170,11 @@ class GuidingEngine:
 
     async def _start_calibration(self, f: _Frame) -> None:
         assert self._star is not None
-        run = CalibrationRun(self._calibration_step(),
-                             distance=self.config.calibration_distance,
-                             calibrate_dec=self.config.dec_mode != "off")
+        run = CalibrationRun(
+            self._calibration_step(),
+            distance=self.config.calibration_distance,
+            calibrate_dec=self.config.dec_mode != "off",
+        )
         self._cal_run = run
         self._cal_lost = 0
         self._mode = "calibrating"
@@ -1128,16 +1219,23 @@ class GuidingEngine:
         assert cal is not None
         from dataclasses import replace
 
-        cal = replace(cal, declination=self._declination(), pier_side=self._pier_side(),
-                      binning=self.config.binning, mount=self.mount_label(),
-                      camera=self.camera_name or "",
-                      created=datetime.now(UTC).isoformat(timespec="seconds"))
+        cal = replace(
+            cal,
+            declination=self._declination(),
+            pier_side=self._pier_side(),
+            binning=self.config.binning,
+            mount=self.mount_label(),
+            camera=self.camera_name or "",
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
         self._use_calibration(cal)
         self._cal_run = None
         self._emit("CalibrationComplete", Mount=self.mount_label())
         if cal.orthogonality_error > 10:
-            self._alert(f"calibration: the RA and Dec axes are {cal.orthogonality_error:.0f}° "
-                        "from perpendicular; guiding may be poor (Dec backlash?)")
+            self._alert(
+                f"calibration: the RA and Dec axes are {cal.orthogonality_error:.0f}° "
+                "from perpendicular; guiding may be poor (Dec backlash?)"
+            )
         # Back where calibration started: lock there and guide.
         self._begin_guiding()
 
@@ -1226,7 +1324,12 @@ class GuidingEngine:
         assert cal is not None
         dx, dy = star.x - self._lock[0], star.y - self._lock[1]
         step = compute_step(
-            self._guide_count, t, (dx, dy), cal, self._ra, self._dec,
+            self._guide_count,
+            t,
+            (dx, dy),
+            cal,
+            self._ra,
+            self._dec,
             GuideSettings(self.config.max_ra_ms, self.config.max_dec_ms, self.config.dec_mode),
             declination=self._declination(),
         )
@@ -1239,8 +1342,15 @@ class GuidingEngine:
             step.ra_ms = step.dec_ms = 0
         self.stats.add(step)
         event = step.to_event(self.mount_label())
-        self.history.append({**event, "time": f.time, "lock": list(self._lock),
-                             "x": round(star.x, 3), "y": round(star.y, 3)})
+        self.history.append(
+            {
+                **event,
+                "time": f.time,
+                "lock": list(self._lock),
+                "x": round(star.x, 3),
+                "y": round(star.y, 3),
+            }
+        )
         self._emit("GuideStep", **event)
         if op is not None and op.tracker is not None:
             self._settle_frame(op, dist)
@@ -1266,8 +1376,7 @@ class GuidingEngine:
 
     async def _pulse(self, direction: str, ms: float) -> None:
         device = self._device()
-        await device.pulse(direction, ms, via=self.via(), quiet=True,
-                           timeout=ms / 1000.0 + 10.0)
+        await device.pulse(direction, ms, via=self.via(), quiet=True, timeout=ms / 1000.0 + 10.0)
 
 
 def _saturation(pixels: np.ndarray) -> float | None:
@@ -1286,4 +1395,3 @@ def _moved(star: StarMeasure, origin: tuple[int, int]) -> StarMeasure:
 
 def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
-

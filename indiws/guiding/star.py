@@ -80,9 +80,15 @@ def _centroid(
     # 3x3 mean: a hot pixel is not brighter than a star's core any more.
     smooth = box.copy()
     smooth[1:-1, 1:-1] = (
-        box[:-2, :-2] + box[:-2, 1:-1] + box[:-2, 2:]
-        + box[1:-1, :-2] + box[1:-1, 1:-1] + box[1:-1, 2:]
-        + box[2:, :-2] + box[2:, 1:-1] + box[2:, 2:]
+        box[:-2, :-2]
+        + box[:-2, 1:-1]
+        + box[:-2, 2:]
+        + box[1:-1, :-2]
+        + box[1:-1, 1:-1]
+        + box[1:-1, 2:]
+        + box[2:, :-2]
+        + box[2:, 1:-1]
+        + box[2:, 2:]
     ) / 9.0
     inner = smooth[1:-1, 1:-1]
     iy, ix = np.unravel_index(int(np.argmax(inner)), inner.shape)
@@ -171,9 +177,15 @@ def find_stars(
     # Local maxima of the 3x3 mean above 5 sigma (of the mean: noise / 3).
     smooth = np.zeros_like(data)
     smooth[1:-1, 1:-1] = (
-        data[:-2, :-2] + data[:-2, 1:-1] + data[:-2, 2:]
-        + data[1:-1, :-2] + data[1:-1, 1:-1] + data[1:-1, 2:]
-        + data[2:, :-2] + data[2:, 1:-1] + data[2:, 2:]
+        data[:-2, :-2]
+        + data[:-2, 1:-1]
+        + data[:-2, 2:]
+        + data[1:-1, :-2]
+        + data[1:-1, 1:-1]
+        + data[1:-1, 2:]
+        + data[2:, :-2]
+        + data[2:, 1:-1]
+        + data[2:, 2:]
     ) / 9.0
     threshold = 5.0 * noise / 3.0
     core = smooth[1:-1, 1:-1]
