@@ -132,6 +132,7 @@ def cards_from_metadata(meta: Mapping[str, Any], *, frame_id: str | None = None)
         ("FWHEEL", m.get("filter_wheel"), "filter wheel"),
         ("FRAMEID", frame_id, "indiws frame id (/blobs/<id>)"),
     ]
+    cards.extend(_guiding_cards(m))
     cards.extend(_analysis_cards(m))
     extra = m.get("fits_cards")
     if isinstance(extra, Mapping):
@@ -139,6 +140,22 @@ def cards_from_metadata(meta: Mapping[str, Any], *, frame_id: str | None = None)
             value, comment = item if isinstance(item, list | tuple) else (item, "")
             cards.append((str(key).upper(), value, str(comment)))
     return cards
+
+
+def _guiding_cards(meta: Mapping[str, Any]) -> list[Card]:
+    """The guiding during the exposure (``meta["guiding"]``): RMS in
+    arcseconds where the guide scale is known, else in guide pixels."""
+    g = meta.get("guiding")
+    if not isinstance(g, Mapping) or not g.get("frames"):
+        return []
+    arcsec = g.get("arcsec") if isinstance(g.get("arcsec"), Mapping) else None
+    source, unit = (arcsec, "arcsec") if arcsec else (g, "guide px")
+    return [
+        ("GUIDRMS", source.get("rms_total"), f"[{unit}] guiding RMS, total"),
+        ("GUIDRMSR", source.get("rms_ra"), f"[{unit}] guiding RMS, RA"),
+        ("GUIDRMSD", source.get("rms_dec"), f"[{unit}] guiding RMS, Dec"),
+        ("GUIDFRMS", g.get("frames"), "guide frames during the exposure"),
+    ]
 
 
 def _analysis_cards(meta: Mapping[str, Any]) -> list[Card]:

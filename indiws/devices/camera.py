@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,8 +101,12 @@ class Camera(RoleDevice):
         abort_on_cancel: bool = True,
         telescope: str | None = None,
         focuser: str | None = None,
+        guiding: Callable[[float, float], dict[str, Any] | None] | None = None,
     ) -> None:
         super().__init__(client, device, abort_on_cancel=abort_on_cancel)
+        #: The guider's statistics over an exposure (Unix start, end), for the
+        #: frame's metadata and FITS header; None when nothing guides.
+        self.guiding = guiding
         self.store = store if store is not None else default_store()
         #: The device whose filter frames are taken through (the filter
         #: wheel role); None: the camera's own wheel, if it has one.
@@ -428,9 +432,16 @@ class Camera(RoleDevice):
             started_at = datetime.now(UTC)
             await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
             frame, fmt = await self._frame_arrival(act, duration)
+            guided = None
+            if self.guiding is not None:
+                try:
+                    guided = self.guiding(started_at.timestamp(), datetime.now(UTC).timestamp())
+                except Exception:  # statistics never cost a frame
+                    log.exception("guiding statistics of the exposure")
             meta = {
                 **(metadata or {}),
                 **params,
+                **({"guiding": guided} if guided else {}),
                 "exposure": duration,
                 "filter": self._filter_name(),
                 "temperature": self._number("CCD_TEMPERATURE", "CCD_TEMPERATURE_VALUE"),

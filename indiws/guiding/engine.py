@@ -933,6 +933,33 @@ class GuidingEngine:
             "frame": self._frame_no,
         }
 
+    def frame_stats(self, start: float, end: float) -> dict[str, Any] | None:
+        """Guiding during an exposure from ``start`` to ``end`` (Unix
+        seconds): {frames, rms_ra, rms_dec, rms_total, peak (px), and
+        ``arcsec`` the same when the scale is known}; None when no guide
+        frame fell within it (not guiding)."""
+        steps = [h for h in self.history if start <= h["time"] <= end + 0.5]
+        if not steps:
+            return None
+        ra = [h["RADistanceRaw"] for h in steps]
+        dec = [h["DECDistanceRaw"] for h in steps]
+
+        def rms(values: list[float]) -> float:
+            mean = sum(values) / len(values)
+            return math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
+
+        px = {
+            "rms_ra": rms(ra),
+            "rms_dec": rms(dec),
+            "rms_total": math.hypot(rms(ra), rms(dec)),
+            "peak": max(math.hypot(a, b) for a, b in zip(ra, dec, strict=True)),
+        }
+        out: dict[str, Any] = {"frames": len(steps), **{k: round(v, 3) for k, v in px.items()}}
+        scale = self.pixel_scale()
+        if scale:
+            out["arcsec"] = {k: round(v * scale, 3) for k, v in px.items()}
+        return out
+
     def guide_steps(self, limit: int = 200) -> list[dict[str, Any]]:
         """The newest guide steps, oldest first (for graphs)."""
         return list(self.history)[-limit:]
@@ -1359,8 +1386,9 @@ class GuidingEngine:
             pulses.append(self._pulse(step.ra_dir, step.ra_ms))
         if step.dec_ms:
             pulses.append(self._pulse(step.dec_dir, step.dec_ms))
+        # The guider's own latency: the frame in hand to its pulses on their way.
+        self.timing.samples.append(time.monotonic() - f.received)
         if pulses:
-            self.timing.samples.append(time.monotonic() - f.received)
             results = await asyncio.gather(*pulses, return_exceptions=True)
             for r in results:
                 if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):

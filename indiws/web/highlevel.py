@@ -107,6 +107,7 @@ class ClientHub:
         self.roles = service.roles
         self.blobs = service.blobs
         self.config = service.config
+        self.guiding = service.guiding
         self.sockets: dict[IndiClientSocket, None] = {}
         self._listener = subscribe_actions(service.client, self._on_action)
         #: ``safety`` and ``weather.changed`` of the safety policy, to every socket.
@@ -174,6 +175,7 @@ class ClientHub:
                 filter_wheel=wheel,
                 telescope=self.roles.device_for("telescope"),
                 focuser=self.roles.device_for("focuser"),
+                guiding=self.guiding.frame_stats,
             )
         if role == "guider":
             mount = self.roles.device_for("telescope")

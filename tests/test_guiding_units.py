@@ -1,0 +1,303 @@
+"""The guider's numbers without a device: star measurement, star choice,
+calibration, the guide algorithms in a closed loop with a model mount,
+settling and dithering.  The model mount is what a real one does to a star
+on the guide camera: pulses move it along two axes at their rates, the sky
+drifts it, Dec reversals lose some motion to backlash."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+from indiws.guiding.calibration import Calibration, CalibrationError, CalibrationRun
+from indiws.guiding.control import (
+    DecResistSwitch,
+    GuideSettings,
+    Hysteresis,
+    SettleRule,
+    SettleTracker,
+    Statistics,
+    compute_step,
+    dither_offset,
+)
+from indiws.guiding.star import find_stars, measure, select_guide_star
+
+
+def star_field(
+    stars: list[tuple[float, float, float]],
+    shape: tuple[int, int] = (200, 300),
+    sigma: float = 1.6,
+    noise: float = 10.0,
+    sky: float = 200.0,
+    seed: int = 1,
+) -> np.ndarray:
+    """A 16-bit frame with Gaussian stars (x, y, peak ADU) on a noisy sky."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    img = np.full(shape, sky, dtype=np.float64)
+    for x, y, peak in stars:
+        img += peak * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * sigma**2))
+    img += rng.normal(0, noise, shape)
+    return np.clip(img, 0, 65535).astype(np.uint16)
+
+
+# Star measurement -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("x, y", [(150.0, 100.0), (150.37, 99.71), (80.5, 120.25)])
+def test_the_centroid_finds_a_star_to_a_tenth_of_a_pixel(x: float, y: float) -> None:
+    img = star_field([(x, y, 3000.0)])
+    star = measure(img, round(x) + 3, round(y) - 2, 15)
+    assert star is not None
+    assert abs(star.x - x) < 0.1 and abs(star.y - y) < 0.1
+    assert star.snr > 50
+    assert 2.0 < star.hfd < 5.0  # sigma 1.6: HFD about 2.35 * 1.6 * 0.85
+
+
+def test_a_star_too_far_from_where_it_was_is_lost() -> None:
+    img = star_field([(150.0, 100.0, 3000.0)])
+    assert measure(img, 200.0, 100.0, 15) is None  # 50 px away, outside the search box
+    blank = star_field([])
+    assert measure(blank, 150.0, 100.0, 15) is None
+
+
+def test_a_hot_pixel_is_not_taken_for_a_star() -> None:
+    img = star_field([(200.0, 100.0, 2000.0)])
+    img[60, 80] = 60000  # one hot pixel
+    stars = find_stars(img)
+    assert [round(s.x) for s in stars] == [200]
+
+
+def test_the_guide_star_is_bright_unclipped_alone_and_off_the_edges() -> None:
+    img = star_field(
+        [
+            (150.0, 100.0, 3000.0),  # good
+            (60.0, 60.0, 70000.0),  # clipped
+            (8.0, 100.0, 5000.0),  # at the edge
+            (240.0, 150.0, 4000.0),  # with a neighbour
+            (250.0, 158.0, 3000.0),
+        ]
+    )
+    stars = find_stars(img, saturation=65535 * 0.98)
+    ranked = select_guide_star(stars, img.shape, search=15)
+    best = ranked[0]
+    assert best.reject is None
+    assert (round(best.star.x), round(best.star.y)) == (150, 100)
+    reasons = {(round(c.star.x), round(c.star.y)): c.reject for c in ranked[1:]}
+    assert reasons[(60, 60)] == "saturated"
+    assert reasons[(8, 100)] == "too close to the edge"
+    assert reasons[(240, 150)] == "another star too close"
+
+
+# A model mount ------------------------------------------------------------------
+
+
+class ModelMount:
+    """A star on the guide camera moved by pulses and by drift.
+
+    ``ra_angle``/``dec_angle``: directions of a West/North pulse's motion on
+    the sensor; rates in px/ms; ``drift`` px/s; ``dec_backlash`` ms lost at
+    each Dec reversal; ``noise`` px of seeing per frame."""
+
+    def __init__(
+        self,
+        ra_angle: float = 0.4,
+        dec_angle: float = 0.4 + math.pi / 2,
+        ra_rate: float = 0.012,
+        dec_rate: float = 0.010,
+        drift: tuple[float, float] = (0.05, 0.2),
+        dec_backlash: float = 0.0,
+        noise: float = 0.0,
+        seed: int = 3,
+        same_way: bool = False,
+    ) -> None:
+        self.x, self.y = 500.0, 400.0
+        self.t = 0.0
+        self.ra = (math.cos(ra_angle), math.sin(ra_angle), ra_rate)
+        self.dec = (math.cos(dec_angle), math.sin(dec_angle), dec_rate)
+        self.drift = drift
+        self.dec_backlash = dec_backlash
+        self.last_dec: str | None = None
+        self.rng = random.Random(seed)
+        self.noise = noise
+        self.same_way = same_way
+
+    def pulse(self, direction: str, ms: float) -> None:
+        if direction in ("west", "east"):
+            ux, uy, rate = self.ra
+            sign = 1 if direction == "west" or self.same_way else -1
+        else:
+            ux, uy, rate = self.dec
+            sign = 1 if direction == "north" else -1
+            if self.last_dec not in (None, direction):
+                ms = max(0.0, ms - self.dec_backlash)
+            self.last_dec = direction
+        self.x += sign * ux * rate * ms
+        self.y += sign * uy * rate * ms
+
+    def frame(self, seconds: float = 1.5) -> tuple[tuple[float, float], float]:
+        self.t += seconds
+        self.x += self.drift[0] * seconds
+        self.y += self.drift[1] * seconds
+        return (
+            (self.x + self.rng.gauss(0, self.noise), self.y + self.rng.gauss(0, self.noise)),
+            self.t,
+        )
+
+
+def calibrate(mount: ModelMount, step: int = 200, **kwargs: float) -> Calibration:
+    run = CalibrationRun(step, **kwargs)
+    pos, t = mount.frame()
+    pulse = run.begin(pos, t)
+    for _ in range(500):
+        mount.pulse(pulse.direction, pulse.duration_ms)
+        pos, t = mount.frame()
+        pulse = run.feed(pos, t)
+        if pulse is None:
+            assert run.result is not None
+            return run.result
+    raise AssertionError("calibration did not end")
+
+
+def test_calibration_measures_angles_and_rates_despite_drift_and_backlash() -> None:
+    mount = ModelMount(drift=(0.1, 0.3), dec_backlash=300.0)
+    cal = calibrate(mount)
+    assert math.degrees(cal.ra_angle) == pytest.approx(math.degrees(0.4), abs=2.0)
+    assert math.degrees(cal.dec_angle) == pytest.approx(math.degrees(0.4 + math.pi / 2), abs=2.0)
+    assert cal.ra_rate == pytest.approx(0.012, rel=0.05)
+    assert cal.dec_rate == pytest.approx(0.010, rel=0.05)
+    assert cal.orthogonality_error < 2.0
+    # A single leg would have been off by the drift: 0.3 px/s over ~20 s.
+    assert cal.drift == pytest.approx((0.1, 0.3), abs=0.02)
+
+
+def test_calibration_fails_clearly_when_the_star_does_not_move() -> None:
+    mount = ModelMount(ra_rate=0.0, drift=(0.0, 0.0))
+    with pytest.raises(CalibrationError, match="RA calibration failed.*moved only"):
+        calibrate(mount, max_steps=10)
+
+
+def test_calibration_fails_when_east_and_west_move_the_star_the_same_way() -> None:
+    mount = ModelMount(same_way=True, drift=(0.0, 0.0))
+    with pytest.raises(CalibrationError, match="did not bring the star back"):
+        calibrate(mount)
+
+
+def test_a_flipped_calibration_guides_after_the_camera_turned_half_a_circle() -> None:
+    cal = Calibration(
+        ra_angle=0.3, dec_angle=0.3 + math.pi / 2, ra_rate=0.01, dec_rate=0.01, pier_side="east"
+    )
+    flipped = cal.flipped()
+    assert flipped.pier_side == "west"
+    # After the flip a West pulse moves the star the other way on the sensor.
+    assert flipped.to_mount(1.0, 0.0) == pytest.approx(tuple(-v for v in cal.to_mount(1.0, 0.0)))
+    kept_dec = cal.flipped(flip_dec=False)
+    assert kept_dec.dec_angle == pytest.approx(cal.dec_angle)
+    # Camera and mount offsets convert both ways.
+    dx, dy = cal.to_camera(2.0, -1.5)
+    assert cal.to_mount(dx, dy) == pytest.approx((2.0, -1.5))
+
+
+def test_ra_rate_follows_the_declination() -> None:
+    cal = Calibration(0.0, math.pi / 2, 0.01, 0.01, declination=0.0)
+    assert cal.ra_rate_at(60.0) == pytest.approx(0.005, rel=1e-3)
+
+
+# Guiding in a closed loop ----------------------------------------------------------
+
+
+def guide(mount: ModelMount, cal: Calibration, frames: int, **settings: float) -> Statistics:
+    ra, dec = Hysteresis(), DecResistSwitch()
+    stats = Statistics(window=frames)
+    lock = (mount.x, mount.y)
+    for i in range(frames):
+        (x, y), t = mount.frame()
+        step = compute_step(i, t, (x - lock[0], y - lock[1]), cal, ra, dec, GuideSettings())
+        stats.add(step)
+        if step.ra_ms:
+            mount.pulse(step.ra_dir, step.ra_ms)
+        if step.dec_ms:
+            mount.pulse(step.dec_dir, step.dec_ms)
+    return stats
+
+
+def test_guiding_holds_a_drifting_star_to_a_fraction_of_a_pixel() -> None:
+    mount = ModelMount(drift=(0.15, 0.25), dec_backlash=100.0, noise=0.15)
+    cal = calibrate(mount)
+    start = (mount.x, mount.y)
+    stats = guide(mount, cal, 120)
+    px = stats.summary()["pixels"]
+    assert px["rms_total"] < 0.4
+    # Unguided, 120 frames of 1.5 s would have drifted 52 px.
+    assert math.hypot(mount.x - start[0], mount.y - start[1]) < 2.0
+    # Every pulse went the way that brings the star back.
+    last = list(stats.steps)[-1]
+    assert abs(last.dx) < 1.5 and abs(last.dy) < 1.5
+
+
+def test_pulses_are_limited_and_dec_can_be_kept_to_one_side() -> None:
+    cal = Calibration(0.0, math.pi / 2, 0.01, 0.01)
+    big = compute_step(
+        1, 0.0, (-100.0, 0.0), cal, Hysteresis(), DecResistSwitch(), GuideSettings(max_ra_ms=500)
+    )
+    assert big.ra_ms == 500 and big.ra_limited and big.ra_dir == "west"
+    north_only = GuideSettings(dec_mode="north")
+    step = compute_step(1, 0.0, (0.0, 5.0), cal, Hysteresis(), DecResistSwitch(), north_only)
+    assert step.dec_ms == 0  # the error asks for South: refused in north-only mode
+    step = compute_step(1, 0.0, (0.0, -5.0), cal, Hysteresis(), DecResistSwitch(), north_only)
+    assert step.dec_dir == "north" and step.dec_ms > 0
+
+
+def test_dec_resists_a_reversal_until_frames_agree() -> None:
+    algo = DecResistSwitch(min_move=0.15, switch_frames=3)
+    assert algo.result(1.0) == pytest.approx(1.0)
+    assert algo.result(-0.5) == 0.0  # one frame the other way: no reversal
+    assert algo.result(-0.5) == 0.0
+    assert algo.result(-0.5) == pytest.approx(-0.5)  # three frames agree
+
+
+# Settling and dithering ------------------------------------------------------------
+
+
+def test_settling_needs_the_time_in_range_and_fails_after_the_timeout() -> None:
+    tracker = SettleTracker(SettleRule(pixels=1.0, time=3.0, timeout=10.0), started=0.0)
+    assert tracker.frame(1.0, 2.5) is None  # out of range
+    assert tracker.frame(2.0, 0.5) is None  # in range from now
+    assert tracker.frame(3.0, None) is None  # a dropped frame restarts the clock
+    assert tracker.frame(4.0, 0.4) is None
+    assert tracker.frame(7.5, 0.3) == (0, "")
+    done = tracker.done_event(0)
+    assert done == {"Status": 0, "TotalFrames": 5, "DroppedFrames": 1}
+    slow = SettleTracker(SettleRule(pixels=1.0, time=3.0, timeout=5.0), started=0.0)
+    assert slow.frame(2.0, 3.0) is None
+    assert slow.frame(5.5, 3.0) == (1, "timed-out waiting for guider to settle")
+    assert slow.done_event(1, "timed-out waiting for guider to settle")["Error"]
+
+
+def test_settle_rules_are_checked() -> None:
+    assert SettleRule.parse({"pixels": 2, "time": 5, "timeout": 30}) == SettleRule(2.0, 5.0, 30.0)
+    for bad in ({"pixels": -1}, {"time": "5"}, {"timeout": float("nan")}, [1, 2], {"pixels": 0}):
+        with pytest.raises(ValueError):
+            SettleRule.parse(bad)
+
+
+def test_dithers_stay_within_the_amount_and_ra_only_keeps_dec() -> None:
+    cal = Calibration(0.5, 0.5 + math.pi / 2, 0.01, 0.01)
+    rng = random.Random(7)
+    for _ in range(50):
+        ra, dec, dx, dy = dither_offset(5.0, False, cal, rng=rng)
+        assert abs(ra) <= 5.0 and abs(dec) <= 5.0
+        assert cal.to_mount(dx, dy) == pytest.approx((ra, dec))
+    ra, dec, dx, dy = dither_offset(5.0, True, cal, rng=rng)
+    assert dec == 0.0
+    # A spiral never repeats its first eight points.
+    moves = [dither_offset(1.0, False, cal, mode="spiral", index=i)[:2] for i in range(8)]
+    points, x, y = set(), 0.0, 0.0
+    for mx, my in moves:
+        x, y = x + mx, y + my
+        points.add((x, y))
+    assert len(points) == 8
