@@ -1,8 +1,9 @@
 """The autoguider against INDI's simulators, as an observer uses it: the
 guide simulator's star drifts by itself (about 0.2 unbinned px/s) and the
-mount tracks 0.3"/s slow (0.14 px/s at binning 4); the guider calibrates with real pulses through the telescope simulator, guides
-and dithers.  What the guider did is checked from guide frames and the
-guider's own events; the figures are the ones a PHD2 user reads (RMS in
+mount tracks 0.3"/s slow (0.14 px/s at binning 4); the guider calibrates
+with real pulses through the telescope simulator, guides and dithers.
+What the guider did is checked from guide frames and the guider's own
+events; the figures are the ones a PHD2 user reads (RMS in
 guide camera pixels).
 
 Settings: binning 4 (0.55"/px unbinned is far finer than the telescope

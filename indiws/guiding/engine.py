@@ -274,6 +274,8 @@ class GuidingEngine:
         self._avg_dist = 0.0
         self._dithers = 0
         self._subframe: tuple[int, int, int, int] | None = None
+        #: The camera has been given the loop's binning and region since the loop started.
+        self._configured = False
         self._last_frame: _Frame | None = None
         self._sensor: tuple[int, int] | None = None
         self._stopping: asyncio.Future[None] | None = None
@@ -620,6 +622,7 @@ class GuidingEngine:
         if "CCD_EXPOSURE" not in dev.properties:
             raise GuidingError(f"{dev.name} cannot expose (no CCD_EXPOSURE)", "not_connected")
         self._capturing = True
+        self._configured = False
         self._mode = "looping"
         self._lost = 0
         self._stopping = None
@@ -644,6 +647,11 @@ class GuidingEngine:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):
             await task
+        # Returned once the camera is free again: the aborted exposure ended.
+        camera = self.camera_name
+        if camera and self._mirror(camera, "CCD_EXPOSURE") is not None:
+            with contextlib.suppress(INDIError, TimeoutError):
+                await self.client.wait_idle(camera, "CCD_EXPOSURE", timeout=5.0)
         self._capturing = False
         self._paused = self._full_pause = False
         self._lost = 0
@@ -668,6 +676,7 @@ class GuidingEngine:
         if not self._capturing:
             await self.loop()
         self._subframe = None
+        self._configured = False  # the camera still has the old box
         self._star = None
         self._lock = None
         self._roi = roi
@@ -704,6 +713,7 @@ class GuidingEngine:
         self._star = None
         self._set_lock(None)
         self._subframe = None
+        self._configured = False  # the camera still has the old box
 
     def set_lock_position(self, x: float, y: float, exact: bool = True) -> tuple[float, float]:
         """Lock on (x, y); ``exact=False``: on the star nearest it."""
@@ -1068,9 +1078,12 @@ class GuidingEngine:
         sub = self._wanted_subframe()
         b = self.config.binning
         roi: list[int] | str = "full" if sub is None else [v * b for v in sub]
-        if sub != self._subframe or self._frame_no == 0 or self._sensor is None:
+        # The camera's region is set whenever it must change, and at each
+        # start of the loop (someone else may have changed it meanwhile).
+        if sub != self._subframe or not self._configured:
             self._subframe = sub
             await device.configure(binning=b, roi=roi)
+            self._configured = True
             self._sensor = self.frame_size()
         started = time.monotonic()
         data, fmt = await device.capture(self.config.exposure)
