@@ -150,6 +150,9 @@ class SafetyPolicy:
         self.client = client
         self.roles = roles
         self.config = config or SafetyConfig()
+        #: The service's autoguider (`indiws.guiding.GuidingEngine`), stopped
+        #: by the ``stop_guiding`` close-up action; set by the service.
+        self.autoguider: Any = None
         self._expected = expected_connected
         self._listeners: list[SafetyListener] = []
         self._sub: Any = None
@@ -522,13 +525,24 @@ class SafetyPolicy:
         return {"outcome": "done", "device": name}
 
     async def _stop_guiding(self) -> dict[str, Any]:
+        # The built-in autoguider first: else its loop would start the next
+        # guide exposure (and pulse) right after the device was stopped.
+        autoguider = self.autoguider
+        was_guiding = autoguider is not None and autoguider.capturing
+        if was_guiding:
+            await autoguider.stop_capture()
         name = await self._connected_device("guider")
         if name is None:
             return {"outcome": "skipped", "detail": "no guider"}
         guider = Guider(self.client, name, mount=self.roles.db.get_role("telescope"))
         result = await guider.stop_guiding()
-        busy = result["interrupted"] or result["exposure_aborted"]
-        return {"outcome": "done" if busy else "skipped", "device": name, **result}
+        busy = result["interrupted"] or result["exposure_aborted"] or was_guiding
+        return {
+            "outcome": "done" if busy else "skipped",
+            "device": name,
+            **result,
+            "autoguider_stopped": was_guiding,
+        }
 
     async def _park_mount(self) -> dict[str, Any]:
         name = await self._connected_device("telescope")

@@ -276,6 +276,7 @@ class Service:
         self.guiding = GuidingEngine(
             self.client, self.roles, config.data_dir, is_safe=lambda: self.safety.safe
         )
+        self.safety.autoguider = self.guiding
 
     # ------------------------------------------------------------ lifecycle
 

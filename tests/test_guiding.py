@@ -29,11 +29,13 @@ from indiws.analysis.frames import read_frame
 from indiws.devices import Telescope
 from indiws.guiding import GuidingEngine, GuidingError, SettleRule
 from indiws.guiding.star import measure
+from indiws.safety import SafetyConfig
 from indiws.testing import IndiServerProcess, RunningService, start_service
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 SCOPE, GUIDE, CCD = "Telescope Simulator", "Guide Simulator", "CCD Simulator"
+WEATHER = "Weather Simulator"
 MINUTES = 2.0
 
 
@@ -57,7 +59,9 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def svc(server: IndiServerProcess, data_dir: Path) -> AsyncIterator[RunningService]:
-    running = await start_service(server, data_dir)
+    running = await start_service(
+        server, data_dir, safety=SafetyConfig(weather_stale=600.0, indiserver_timeout=600.0)
+    )
     try:
         await running.service.roles.assign("telescope", SCOPE)
         await running.service.roles.assign("guider", GUIDE)
@@ -248,3 +252,40 @@ async def test_guiding_verbs_refuse_what_cannot_be_done(svc: RunningService) -> 
     with pytest.raises(GuidingError, match="unknown guider setting"):
         engine.configure(aggressivness=1)
     assert engine.settings()["exposure"] == 1.0  # nothing changed
+
+
+async def test_the_safety_policy_stops_the_guider(
+    svc: RunningService, server: IndiServerProcess
+) -> None:
+    """Weather turns bad while guiding: the close-up stops the guider (no
+    guide exposure, no pulse after it), and guiding is refused until safe."""
+    service, engine = svc.service, svc.service.guiding
+    server.start_driver("indi_simulator_weather")
+    await service.client.wait_for_device(WEATHER, timeout=15)
+    await service.roles.assign("weather", WEATHER)
+    for _ in range(300):
+        if service.safety.safe:
+            break
+        await asyncio.sleep(0.1)
+    assert service.safety.safe, service.safety.reasons
+    settled = await engine.guide(SettleRule(pixels=1.5, time=2, timeout=120))
+    await engine.wait_settled(settled, timeout=300)
+    events = Events(engine)
+    try:
+        await service.client.set_property(
+            WEATHER, "WEATHER_CONTROL", {"Precip": 10}, wait=True, timeout=10
+        )
+        await service.client.set_property(WEATHER, "WEATHER_REFRESH", {"REFRESH": True})
+        for _ in range(600):
+            if engine.state == "Stopped":
+                break
+            await asyncio.sleep(0.1)
+        assert engine.state == "Stopped"
+        assert "GuidingStopped" in events.names()
+        done = events.of("SettleDone")
+        assert not done or done[-1]["Status"] == 1
+        with pytest.raises(GuidingError, match="unsafe") as err:
+            await engine.guide()
+        assert err.value.code == "unsafe"
+    finally:
+        events.close()
