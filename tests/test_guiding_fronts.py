@@ -312,11 +312,17 @@ async def test_lightapt_start_guide_uses_the_kept_calibration(svc: RunningServic
     client = await LightAptClient.open(svc)
     try:
         await client.success("phd2", "start_guide", [False])
-        async with asyncio.timeout(120):
-            while True:
-                frame = await client.reply(timeout=120)
-                if frame.get("device_name") == "PHD2_event" and frame["message"] == "GuideStep":
-                    break
+        seen: list[dict] = []
+        try:
+            async with asyncio.timeout(120):
+                while True:
+                    frame = await client.reply(timeout=120)
+                    seen.append(frame)
+                    if frame.get("device_name") == "PHD2_event" and frame["message"] == "GuideStep":
+                        break
+        except TimeoutError:
+            status = svc.service.guiding.status()
+            raise AssertionError(f"no guide step: {seen[-5:]}, {status}") from None
         assert (await phd2_get(svc, "/phd2/status/"))["data"]["flag"] in ("Guiding", "Settling")
         await client.success("phd2", "stop_guide")
         assert svc.service.guiding.state == "Stopped"

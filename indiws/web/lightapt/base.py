@@ -399,7 +399,9 @@ class LightAptEndpoint:
             )
         params = request.get("params", [])
         role = GUIDING if device_name == GUIDING else role_named(device_name)
-        if role is None or (role != GUIDING and self.service.roles.device_for(role) is None):
+        # phd2 (the autoguider) works once the guider role holds a device.
+        holder = "guider" if role == GUIDING else role
+        if holder is None or self.service.roles.device_for(holder) is None:
             # The original's words, and type, for a role unknown or not started.
             return frame("message", f"!error! wrong device name {device_name}", **echo)
         found = INSTRUCTIONS[role].get(name)

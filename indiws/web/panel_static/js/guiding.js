@@ -19,6 +19,7 @@ export function guidingPanel(hl, ui) {
   let scale = null; // arcsec per pixel, when the service knows it
   let starAsked = 0;
   let starLoading = false;
+  let hasStar = false; // only then is the cutout asked for (else it is a 404)
 
   const out = (name) => h("output", { dataset: { read: `guiding.${name}` } }, "—");
   const outputs = {
@@ -126,6 +127,11 @@ export function guidingPanel(hl, ui) {
 
   function showState(g) {
     if (!g) return;
+    hasStar = !["Stopped", "Looping", undefined].includes(g.state) && g.star !== null;
+    if (!hasStar) {
+      star.hidden = true;
+      noStar.hidden = false;
+    }
     setText(outputs.state, g.settling ? `${g.state} (settling)` : g.state || "—");
     if ("calibrated" in g) setText(outputs.calibrated, g.calibrated ? "yes" : "no");
     const paused = g.state === "Paused" || g.paused === true;
@@ -179,7 +185,7 @@ export function guidingPanel(hl, ui) {
   }
 
   function refreshStar() {
-    if (starLoading || Date.now() - starAsked < STAR_REFRESH_MS) return;
+    if (!hasStar || starLoading || Date.now() - starAsked < STAR_REFRESH_MS) return;
     starAsked = Date.now();
     starLoading = true;
     star.src = `/api/v1/guiding/star.png?scale=4&t=${starAsked}`;
@@ -218,8 +224,7 @@ export function guidingPanel(hl, ui) {
       } else if (method === "guiding.alert") {
         toast(`guiding: ${p.Msg}`, p.Type === "error" ? "error" : "info");
       } else if (method === "guiding.looping_exposures_stopped") {
-        star.hidden = true;
-        noStar.hidden = false;
+        showState({ state: "Stopped" });
       }
     },
   };
