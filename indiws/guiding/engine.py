@@ -668,6 +668,7 @@ class GuidingEngine:
         if not self._capturing:
             await self.loop()
         self._subframe = None
+        self._sensor = None  # the camera still has the old box: set the whole frame
         self._star = None
         self._lock = None
         self._roi = roi
@@ -704,6 +705,7 @@ class GuidingEngine:
         self._star = None
         self._set_lock(None)
         self._subframe = None
+        self._sensor = None  # the camera still has the old box: set the whole frame
 
     def set_lock_position(self, x: float, y: float, exact: bool = True) -> tuple[float, float]:
         """Lock on (x, y); ``exact=False``: on the star nearest it."""
@@ -835,6 +837,7 @@ class GuidingEngine:
         if not self._capturing:
             self._star = None
             self._subframe = None
+            self._sensor = None  # the camera still has the old box: set the whole frame
             await self.loop()
         if self._star is None:
             self._roi = roi
