@@ -7,8 +7,8 @@ import { h, toast } from "./dom.js";
 
 const POINTS = 100; // guide steps the graph keeps
 const STAR_REFRESH_MS = 1000; // at most one cutout a second
-const RA_COLOUR = "#4aa3ff";
-const DEC_COLOUR = "#ff6b6b";
+const RA_COLOUR = "#4aa3ff"; // as .legend-ra in panel.css
+const DEC_COLOUR = "#ff6b6b"; // as .legend-dec
 
 const num = (v, d = 2) => (v === null || v === undefined || !Number.isFinite(Number(v)) ? "—" : Number(v).toFixed(d));
 
@@ -107,8 +107,8 @@ export function guidingPanel(hl, ui) {
       h("div.guiding-star", star, noStar),
       h("figure.guiding-graph", canvas,
         h("figcaption",
-          h("span", { style: `color:${RA_COLOUR}` }, "━ RA"), " ",
-          h("span", { style: `color:${DEC_COLOUR}` }, "━ Dec"), " ",
+          h("span.legend-ra", "━ RA"), " ",
+          h("span.legend-dec", "━ Dec"), " ",
           h("span.muted", "error (px), last 100 frames")))),
   );
 
