@@ -203,7 +203,7 @@ GUIDE_SETTINGS = {"binning": 4, "exposure": 1.0, "calibration_step_ms": 600}
 
 
 def guiding_shot(out: Path) -> None:
-    """The guider card after guiding started from it: graph, RMS, star."""
+    """The guider card's autoguiding after guiding started from it: graph, RMS, star."""
     with tempfile.TemporaryDirectory(prefix="indiws-shots-") as tmp:
         data = Path(tmp) / "data"
         data.mkdir()
@@ -220,20 +220,25 @@ def guiding_shot(out: Path) -> None:
             scope.locator('input[data-input="ra"]').fill("5:35:17")
             scope.locator('input[data-input="dec"]').fill("20")
             scope.locator('button[data-action="goto"]').click()
-            page.wait_for_timeout(8000)  # the slew
+            expect(
+                page.locator("ol.actions-log li[data-outcome=ok] strong", has_text="telescope.goto")
+            ).to_be_visible(timeout=120_000)
             guider = page.locator('section.card[data-role="guider"]')
             guider.locator('input[data-input="settle-time"]').fill("3")
             guider.locator('button[data-action="guiding-start"]').click()
             page.wait_for_function(
                 "() => Number(document.querySelector('canvas[data-graph=guiding]')"
-                ".dataset.points) >= 40",
+                ".dataset.points) >= 30",
                 timeout=300_000,
             )
             page.wait_for_timeout(1500)
-            guider.scroll_into_view_if_needed()
+            # The sticky header would stand over a card scrolled to the top.
+            page.evaluate("document.querySelector('header.top').style.position = 'static'")
+            part = guider.locator('[data-part="guiding"]')
+            part.scroll_into_view_if_needed()
             page.wait_for_timeout(500)
             path = out / "panel-guiding.png"
-            guider.screenshot(path=str(path))
+            part.screenshot(path=str(path))
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
             page.context.close()
 
