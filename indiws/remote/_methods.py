@@ -1792,7 +1792,8 @@ class Methods:
         """The same as the periodic status notification, now.
 
         {time, indiserver: {connected}, roles: {role: brief state}} for every
-        role that has a device.
+        role that has a device, safety: {safe, reasons}, guiding: {state,
+        calibrated, settling, rms, rms_arcsec}.
         """
         return await self._rpc("status", {})
 

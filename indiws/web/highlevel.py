@@ -471,7 +471,8 @@ class IndiClientSocket(GuidingRpc, AnalysisVerbs, ObservatoryRpc, _RoleCommon, J
         """The same as the periodic status notification, now.
 
         {time, indiserver: {connected}, roles: {role: brief state}} for every
-        role that has a device."""
+        role that has a device, safety: {safe, reasons}, guiding: {state,
+        calibrated, settling, rms, rms_arcsec}."""
         return self.hub.status()
 
     @rpc("actions")
