@@ -25,6 +25,7 @@ from PIL import Image
 from test_lightapt_http import axios, send
 from ws_support import WsClient, http
 
+from indiws.remote import Observatory
 from indiws.testing import IndiServerProcess, RunningService, start_service
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -299,6 +300,20 @@ async def test_dither_settles_and_a_too_strict_settle_fails(ws: WsClient) -> Non
     )
     assert (err["code"], err["data"]["error"]) == (SETTLE_FAILED, "settle_failed")
     assert (await ws.call("guiding.status"))["state"] == "Guiding"  # still guiding
+
+
+async def test_the_python_client_dithers_with_progress(svc: RunningService) -> None:
+    async with Observatory(svc.url) as obs:
+        status = await obs.guiding.status()
+        assert status["state"] == "Guiding"
+        progress: list[dict] = []
+        result = await obs.guiding.dither(
+            2.0, settle={"pixels": 2.5, "time": 2, "timeout": 90}, on_progress=progress.append
+        )
+        assert result["settled"] is True and result["status"] == "Guiding"
+        assert "Settling" in [p["event"] for p in progress]
+        history = await obs.guiding.history(limit=3)
+        assert len(history["steps"]) == 3
 
 
 async def test_pause_resume_and_stop(ws: WsClient) -> None:
