@@ -5,7 +5,8 @@ drives Debian's chromium through Playwright, and writes PNGs into
 docs/images/: the devices view, the imaging view with a frame, the server
 view, the console, night mode and a phone's width; then, against the
 "Observatory" simulator profile, the observatory's cards and the safety
-banner with the weather set unsafe.
+banner with the weather set unsafe; and the guider card while it guides the
+simulators (started from the card).
 
     .venv/bin/python scripts/panel_screenshots.py [--out docs/images]
 """
@@ -13,6 +14,7 @@ banner with the weather set unsafe.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -101,12 +103,16 @@ def main() -> None:
     parser.add_argument(
         "--observatory-only", action="store_true", help="only the observatory's two screenshots"
     )
+    parser.add_argument("--guiding-only", action="store_true", help="only the guiding screenshot")
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    if not args.guiding_only:
+        if not args.observatory_only:
+            four_simulators(out)
+        observatory_shots(out)
     if not args.observatory_only:
-        four_simulators(out)
-    observatory_shots(out)
+        guiding_shot(out)
 
 
 def browser_page(pw: Any, tmp: str) -> Page:
@@ -190,6 +196,51 @@ def observatory_shots(out: Path) -> None:
         save(page, out, "safety")
         set_rain(svc, 0)
         page.context.close()
+
+
+#: Guide settings under which the simulators guide well (docs/guiding.md).
+GUIDE_SETTINGS = {"binning": 4, "exposure": 1.0, "calibration_step_ms": 600}
+
+
+def guiding_shot(out: Path) -> None:
+    """The guider card's autoguiding after guiding started from it: graph, RMS, star."""
+    with tempfile.TemporaryDirectory(prefix="indiws-shots-") as tmp:
+        data = Path(tmp) / "data"
+        data.mkdir()
+        (data / "guiding.json").write_text(json.dumps({"settings": GUIDE_SETTINGS}))
+        with ServiceProcess(Path(tmp), "--profile", "Observatory") as svc, sync_playwright() as pw:
+            page = browser_page(pw, tmp)
+            page.goto(svc.url + "/#imaging")
+            scope = page.locator('section.card[data-role="telescope"]')
+            expect(scope).to_be_visible(timeout=30_000)
+            scope.locator('button[data-action="unpark"]').click()
+            expect(page.locator('output[data-read="telescope.parked"]')).to_have_text(
+                "no", timeout=30_000
+            )
+            scope.locator('input[data-input="ra"]').fill("5:35:17")
+            scope.locator('input[data-input="dec"]').fill("20")
+            scope.locator('button[data-action="goto"]').click()
+            expect(
+                page.locator("ol.actions-log li[data-outcome=ok] strong", has_text="telescope.goto")
+            ).to_be_visible(timeout=120_000)
+            guider = page.locator('section.card[data-role="guider"]')
+            guider.locator('input[data-input="settle-time"]').fill("3")
+            guider.locator('button[data-action="guiding-start"]').click()
+            page.wait_for_function(
+                "() => Number(document.querySelector('canvas[data-graph=guiding]')"
+                ".dataset.points) >= 30",
+                timeout=300_000,
+            )
+            page.wait_for_timeout(1500)
+            # The sticky header would stand over a card scrolled to the top.
+            page.evaluate("document.querySelector('header.top').style.position = 'static'")
+            part = guider.locator('[data-part="guiding"]')
+            part.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            path = out / "panel-guiding.png"
+            part.screenshot(path=str(path))
+            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+            page.context.close()
 
 
 if __name__ == "__main__":

@@ -852,6 +852,308 @@ class GuiderMethods(_Namespace):
         return await self._rpc("guider.stop", {})
 
 
+class GuidingMethods(_Namespace):
+    """``guiding.*`` methods."""
+
+    async def calibrate(
+        self,
+        settle: dict[str, Any] | None = None,
+        roi: list[int] | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Calibrate anew, then guide and settle: guiding.start with recalibrate true.
+
+        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
+        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
+        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
+        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
+        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
+        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
+        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc(
+            "guiding.calibrate",
+            {"settle": settle, "roi": roi, "wait": wait, "timeout": timeout},
+            on_progress,
+        )
+
+    async def clear_calibration(self) -> dict[str, Any]:
+        """Forget the calibration of this camera and mount (the next start calibrates)."""
+        return await self._rpc("guiding.clear_calibration", {})
+
+    async def configure(
+        self,
+        exposure: float | None = None,
+        binning: int | None = None,
+        search_region: int | None = None,
+        use_subframes: bool | None = None,
+        via: str | None = None,
+        calibration_step_ms: int | None = None,
+        calibration_distance: float | None = None,
+        focal_length: float | None = None,
+        ra_aggression: float | None = None,
+        ra_hysteresis: float | None = None,
+        ra_min_move: float | None = None,
+        dec_aggression: float | None = None,
+        dec_min_move: float | None = None,
+        dec_switch_frames: int | None = None,
+        dec_mode: str | None = None,
+        max_ra_ms: int | None = None,
+        max_dec_ms: int | None = None,
+        lost_frames: int | None = None,
+        dither_mode: str | None = None,
+        dither_ra_only: bool | None = None,
+        settle_pixels: float | None = None,
+        settle_time: float | None = None,
+        settle_timeout: float | None = None,
+        flip_dec: bool | None = None,
+        delay: float | None = None,
+    ) -> dict[str, Any]:
+        """Change guider settings; answers all of them.
+
+        Give only the settings to change (names as guiding.settings answers);
+        each is checked first and one bad value changes nothing
+        (invalid_value). The binning cannot change while capturing (busy).
+        calibration_step_ms and focal_length null: worked out from the devices.
+
+        Events: guiding.guide_param_change.
+        """
+        return await self._rpc(
+            "guiding.configure",
+            {
+                "exposure": exposure,
+                "binning": binning,
+                "search_region": search_region,
+                "use_subframes": use_subframes,
+                "via": via,
+                "calibration_step_ms": calibration_step_ms,
+                "calibration_distance": calibration_distance,
+                "focal_length": focal_length,
+                "ra_aggression": ra_aggression,
+                "ra_hysteresis": ra_hysteresis,
+                "ra_min_move": ra_min_move,
+                "dec_aggression": dec_aggression,
+                "dec_min_move": dec_min_move,
+                "dec_switch_frames": dec_switch_frames,
+                "dec_mode": dec_mode,
+                "max_ra_ms": max_ra_ms,
+                "max_dec_ms": max_dec_ms,
+                "lost_frames": lost_frames,
+                "dither_mode": dither_mode,
+                "dither_ra_only": dither_ra_only,
+                "settle_pixels": settle_pixels,
+                "settle_time": settle_time,
+                "settle_timeout": settle_timeout,
+                "flip_dec": flip_dec,
+                "delay": delay,
+            },
+        )
+
+    async def dither(
+        self,
+        amount: float,
+        ra_only: bool | None = None,
+        settle: dict[str, Any] | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Move the lock position by up to amount pixels and settle.
+
+        ra_only default: the dither_ra_only setting. Answers as guiding.start.
+        Errors: not_guiding, busy (a guide or dither is settling).
+
+        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
+        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
+        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
+        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
+        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
+        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
+        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc(
+            "guiding.dither",
+            {
+                "amount": amount,
+                "ra_only": ra_only,
+                "settle": settle,
+                "wait": wait,
+                "timeout": timeout,
+            },
+            on_progress,
+        )
+
+    async def find_star(
+        self,
+        roi: list[int] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Choose a guide star in the next whole frame (within roi [x, y, w, h]).
+
+        Loops first if needed; locks on the star: {x, y}. Errors: no_star, busy.
+
+        Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc("guiding.find_star", {"roi": roi, "timeout": timeout})
+
+    async def flip_calibration(self) -> dict[str, Any]:
+        """Flip the calibration for the other pier side; answers it. Error: not_calibrated.
+
+        Events: guiding.calibration_data_flipped.
+        """
+        return await self._rpc("guiding.flip_calibration", {})
+
+    async def history(self, limit: int = 100) -> dict[str, Any]:
+        """The newest guide steps, oldest first, and the statistics.
+
+        {steps: [GuideStep fields + time, lock, x, y], stats (as guiding.status)}.
+        """
+        return await self._rpc("guiding.history", {"limit": limit})
+
+    async def loop(self) -> dict[str, Any]:
+        """Loop guide exposures (no-op while looping); answers the status.
+
+        Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc("guiding.loop", {})
+
+    async def pause(self, full: bool = False) -> dict[str, Any]:
+        """Pause guiding (frames go on, no pulses); full: the exposures too. Answers the status.
+
+        Events: guiding.paused.
+        """
+        return await self._rpc("guiding.pause", {"full": full})
+
+    async def pulse(
+        self,
+        direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"],
+        duration_ms: float,
+    ) -> dict[str, Any]:
+        """One manual guide pulse the way the guider pulses (not while calibrating or guiding).
+
+        Answers when it ended: {direction, duration_ms, via, device, elapsed}.
+        """
+        return await self._rpc(
+            "guiding.pulse", {"direction": direction, "duration_ms": duration_ms}
+        )
+
+    async def resume(self) -> dict[str, Any]:
+        """Resume paused guiding; answers the status.
+
+        Events: guiding.resumed.
+        """
+        return await self._rpc("guiding.resume", {})
+
+    async def set_lock_position(self, x: float, y: float, exact: bool = True) -> dict[str, Any]:
+        """Lock on (x, y) (unbinned frame pixels); exact false: on the star nearest it: {x, y}."""
+        return await self._rpc("guiding.set_lock_position", {"x": x, "y": y, "exact": exact})
+
+    async def settings(self) -> dict[str, Any]:
+        """The guider's settings (exposure, binning, aggressions, settle defaults, ...)."""
+        return await self._rpc("guiding.settings", {})
+
+    async def start(
+        self,
+        settle: dict[str, Any] | None = None,
+        recalibrate: bool = False,
+        roi: list[int] | None = None,
+        wait: bool = True,
+        timeout: float | None = None,
+        *,
+        on_progress: ProgressCallback | None = None,
+    ) -> dict[str, Any]:
+        """Guide: loop, choose a star, calibrate (unless calibrated), guide and settle.
+
+        settle: {pixels, time, timeout} (default: the settle_* settings).
+        With wait (the default) answers once settled: {settled: true, Status,
+        Error, Distance, Frames, DroppedFrames, TotalFrames, status}; progress
+        notifications meanwhile ({event: StartCalibration, Calibrating,
+        StartGuiding, Settling, ...}); settle_failed when it did not settle
+        (or calibration failed). wait false: answers at once {settling: true,
+        status}; guiding.settle_done follows. timeout bounds the wait only.
+
+        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
+        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
+        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
+        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
+        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
+        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
+        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc(
+            "guiding.start",
+            {
+                "settle": settle,
+                "recalibrate": recalibrate,
+                "roi": roi,
+                "wait": wait,
+                "timeout": timeout,
+            },
+            on_progress,
+        )
+
+    async def status(self) -> dict[str, Any]:
+        """Everything a panel shows of the guider.
+
+        {state (Stopped, Selected, Calibrating, Guiding, LostLock, Paused,
+        Looping), capturing, paused, settling, camera, mount, connected, star,
+        lock_position, subframe, calibrated, calibration, pixel_scale (arcsec
+        per px), frame, guide_frame, stats: {frames, pixels: {rms_ra, rms_dec,
+        rms_total, peak_ra, peak_dec}, arcsec: {...}}, last_error, settings}.
+
+        Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc("guiding.status", {})
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop guiding and capturing; answers once the loop has stopped, with the status.
+
+        Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc("guiding.stop", {})
+
+    async def stop_guiding(self) -> dict[str, Any]:
+        """Stop guiding (or calibrating) but keep looping exposures; answers the status.
+
+        Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
+        """
+        return await self._rpc("guiding.stop_guiding", {})
+
+
 class RotatorMethods(_Namespace):
     """``rotator.*`` methods."""
 
@@ -1410,6 +1712,7 @@ class Methods:
         self.focuser = FocuserMethods(self)
         self.gps = GpsMethods(self)
         self.guider = GuiderMethods(self)
+        self.guiding = GuidingMethods(self)
         self.rotator = RotatorMethods(self)
         self.safety = SafetyMethods(self)
         self.telescope = TelescopeMethods(self)
@@ -1489,7 +1792,8 @@ class Methods:
         """The same as the periodic status notification, now.
 
         {time, indiserver: {connected}, roles: {role: brief state}} for every
-        role that has a device.
+        role that has a device, safety: {safe, reasons}, guiding: {state,
+        calibrated, settling, rms, rms_arcsec}.
         """
         return await self._rpc("status", {})
 
@@ -1838,6 +2142,338 @@ METHODS: dict[str, dict[str, Any]] = {
     "guider.settings": {"defaults": {}, "events": [], "params": [], "required": []},
     "guider.status": {"defaults": {}, "events": [], "params": [], "required": []},
     "guider.stop": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guiding.calibrate": {
+        "defaults": {"roi": None, "settle": None, "timeout": None, "wait": True},
+        "events": [
+            "progress",
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": ["settle", "roi", "wait", "timeout"],
+        "required": [],
+    },
+    "guiding.clear_calibration": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guiding.configure": {
+        "defaults": {
+            "binning": None,
+            "calibration_distance": None,
+            "calibration_step_ms": None,
+            "dec_aggression": None,
+            "dec_min_move": None,
+            "dec_mode": None,
+            "dec_switch_frames": None,
+            "delay": None,
+            "dither_mode": None,
+            "dither_ra_only": None,
+            "exposure": None,
+            "flip_dec": None,
+            "focal_length": None,
+            "lost_frames": None,
+            "max_dec_ms": None,
+            "max_ra_ms": None,
+            "ra_aggression": None,
+            "ra_hysteresis": None,
+            "ra_min_move": None,
+            "search_region": None,
+            "settle_pixels": None,
+            "settle_time": None,
+            "settle_timeout": None,
+            "use_subframes": None,
+            "via": None,
+        },
+        "events": ["guiding.guide_param_change"],
+        "params": [
+            "exposure",
+            "binning",
+            "search_region",
+            "use_subframes",
+            "via",
+            "calibration_step_ms",
+            "calibration_distance",
+            "focal_length",
+            "ra_aggression",
+            "ra_hysteresis",
+            "ra_min_move",
+            "dec_aggression",
+            "dec_min_move",
+            "dec_switch_frames",
+            "dec_mode",
+            "max_ra_ms",
+            "max_dec_ms",
+            "lost_frames",
+            "dither_mode",
+            "dither_ra_only",
+            "settle_pixels",
+            "settle_time",
+            "settle_timeout",
+            "flip_dec",
+            "delay",
+        ],
+        "required": [],
+    },
+    "guiding.dither": {
+        "defaults": {"ra_only": None, "settle": None, "timeout": None, "wait": True},
+        "events": [
+            "progress",
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": ["amount", "ra_only", "settle", "wait", "timeout"],
+        "required": ["amount"],
+    },
+    "guiding.find_star": {
+        "defaults": {"roi": None, "timeout": None},
+        "events": [
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": ["roi", "timeout"],
+        "required": [],
+    },
+    "guiding.flip_calibration": {
+        "defaults": {},
+        "events": ["guiding.calibration_data_flipped"],
+        "params": [],
+        "required": [],
+    },
+    "guiding.history": {
+        "defaults": {"limit": 100},
+        "events": [],
+        "params": ["limit"],
+        "required": [],
+    },
+    "guiding.loop": {
+        "defaults": {},
+        "events": [
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": [],
+        "required": [],
+    },
+    "guiding.pause": {
+        "defaults": {"full": False},
+        "events": ["guiding.paused"],
+        "params": ["full"],
+        "required": [],
+    },
+    "guiding.pulse": {
+        "defaults": {},
+        "events": [],
+        "params": ["direction", "duration_ms"],
+        "required": ["direction", "duration_ms"],
+    },
+    "guiding.resume": {"defaults": {}, "events": ["guiding.resumed"], "params": [], "required": []},
+    "guiding.set_lock_position": {
+        "defaults": {"exact": True},
+        "events": [],
+        "params": ["x", "y", "exact"],
+        "required": ["x", "y"],
+    },
+    "guiding.settings": {"defaults": {}, "events": [], "params": [], "required": []},
+    "guiding.start": {
+        "defaults": {
+            "recalibrate": False,
+            "roi": None,
+            "settle": None,
+            "timeout": None,
+            "wait": True,
+        },
+        "events": [
+            "progress",
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": ["settle", "recalibrate", "roi", "wait", "timeout"],
+        "required": [],
+    },
+    "guiding.status": {
+        "defaults": {},
+        "events": [
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": [],
+        "required": [],
+    },
+    "guiding.stop": {
+        "defaults": {},
+        "events": [
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": [],
+        "required": [],
+    },
+    "guiding.stop_guiding": {
+        "defaults": {},
+        "events": [
+            "guiding.looping_exposures",
+            "guiding.looping_exposures_stopped",
+            "guiding.star_selected",
+            "guiding.star_lost",
+            "guiding.lock_position_set",
+            "guiding.lock_position_lost",
+            "guiding.start_calibration",
+            "guiding.calibrating",
+            "guiding.calibration_complete",
+            "guiding.calibration_failed",
+            "guiding.calibration_data_flipped",
+            "guiding.start_guiding",
+            "guiding.guide_step",
+            "guiding.guiding_dithered",
+            "guiding.settle_begin",
+            "guiding.settling",
+            "guiding.settle_done",
+            "guiding.guiding_stopped",
+            "guiding.paused",
+            "guiding.resumed",
+            "guiding.guide_param_change",
+            "guiding.alert",
+        ],
+        "params": [],
+        "required": [],
+    },
     "release": {"defaults": {}, "events": [], "params": ["role"], "required": ["role"]},
     "roles": {"defaults": {}, "events": [], "params": [], "required": []},
     "rotator.abort": {"defaults": {}, "events": [], "params": [], "required": []},

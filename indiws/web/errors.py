@@ -155,10 +155,33 @@ def register(exc_type: type[BaseException], status: int, code: int, name: str) -
     JSONRPC_CODES[name] = code
 
 
+#: exception class → (its ``code`` attribute → (HTTP status, JSON-RPC code,
+#: name)), for errors of one class that carry their kind in ``.code``.
+_BY_CODE: list[tuple[type[BaseException], dict[str, tuple[int, int, str]]]] = []
+
+
+def register_codes(
+    exc_type: type[BaseException],
+    codes: dict[str, tuple[int, int, str]],
+    default: tuple[int, int, str],
+) -> None:
+    """Map an exception class whose instances say their kind in ``.code``
+    (`indiws.guiding.GuidingError`): each code to its own status and name,
+    the others to ``default``."""
+    _BY_CODE.insert(0, (exc_type, {**codes, "": default}))
+    for _, code, name in (*codes.values(), default):
+        JSONRPC_CODES.setdefault(name, code)
+
+
 def describe_error(exc: BaseException) -> APIError:
     """The `APIError` for any exception (unknown ones become internal errors)."""
     if isinstance(exc, APIError):
         return exc
+    for exc_type, codes in _BY_CODE:
+        if isinstance(exc, exc_type):
+            kind = getattr(exc, "code", "")
+            status, code, name = codes.get(kind, codes[""])
+            return APIError(status, code, name, str(exc), {"error": name})
     for exc_type, status, code, name in _TABLE:
         if isinstance(exc, exc_type):
             data: dict[str, Any] = {"error": name}

@@ -54,9 +54,10 @@ from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient
 from .blobs import frame_urls
 from .errors import APIError, invalid_params
+from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
-from .lightapt import LightAptEndpoint, is_lightapt_request
+from .lightapt import LightAptEndpoint, is_lightapt_request, phd2_frames
 from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
 
@@ -86,6 +87,10 @@ def _notification(method: str, params: Any) -> str:
     return dumps_lenient({"jsonrpc": "2.0", "method": method, "params": params})
 
 
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _with_frame_urls(result: Any) -> Any:
     """An expose result with the URLs of its frame."""
     if isinstance(result, dict) and isinstance(result.get("blob_id"), str):
@@ -113,6 +118,9 @@ class ClientHub:
         #: ``safety`` and ``weather.changed`` of the safety policy, to every socket.
         self.safety = service.safety
         self._safety_sub = service.safety.subscribe(self._on_safety)
+        #: The autoguider's events, to every socket (`_on_guiding`).
+        self.guiding = service.guiding
+        self._guiding_sub = service.guiding.subscribe(self._on_guiding)
         self._timer: asyncio.TimerHandle | None = None
         #: Device calls running on after their socket closed (kept referenced).
         self._calls: set[asyncio.Future[Any]] = set()
@@ -123,6 +131,7 @@ class ClientHub:
     def close(self) -> None:
         self._listener.close()
         self._safety_sub()
+        self._guiding_sub()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -164,6 +173,30 @@ class ClientHub:
         if self.sockets:
             self._send(_notification(method, params), None)
 
+    def _on_guiding(self, event: str, fields: dict[str, Any]) -> None:
+        """A guiding event: ``guiding.<event>`` to JSON-RPC sockets, and
+        PHD2's event frames to lightAPT's (cobalt-web's guiding graph)."""
+        if not self.sockets:
+            return
+        params = {**fields, "time": _now()}
+        # Per-frame events of no lasting interest coalesce for a slow client;
+        # guide steps do not (each is a point of the graph), and at one a
+        # second the outbox's bound still holds for a client that stalls.
+        key = ("guiding", event) if event in ("LoopingExposures", "Settling") else None
+        text = _notification(event_method(event), params)
+        lightapt = None
+        for sock in tuple(self.sockets):
+            try:
+                if sock.wants_notifications:
+                    sock.outbox.send(text, key)
+                if sock.lightapt is not None:
+                    if lightapt is None:
+                        lightapt = phd2_frames(self.guiding, event, fields)
+                    for frame_ in lightapt:
+                        sock.lightapt.send(frame_)
+            except Exception:  # one broken socket must not starve the others
+                log.exception("/ws/indi_client/: guiding event send failed")
+
     def device(self, role: str, device: str | None) -> RoleDevice:
         """The role's device class for ``device`` (a camera stores into the service's store)."""
         if role == "camera":
@@ -192,10 +225,11 @@ class ClientHub:
                 continue
             roles[role] = self.device(role, device).status()
         return {
-            "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "time": _now(),
             "indiserver": {"connected": self.client.connected},
             "roles": roles,
             "safety": {"safe": self.safety.safe, "reasons": list(self.safety.reasons)},
+            "guiding": guiding_brief(self.guiding),
         }
 
     def status_text(self) -> str:
@@ -316,7 +350,7 @@ def _timeout(value: float | None, what: str = "timeout") -> float | None:
 # ---------------------------------------------------------------- the socket
 
 
-class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket):
+class IndiClientSocket(GuidingRpc, AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub
@@ -439,7 +473,8 @@ class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket
         """The same as the periodic status notification, now.
 
         {time, indiserver: {connected}, roles: {role: brief state}} for every
-        role that has a device."""
+        role that has a device, safety: {safe, reasons}, guiding: {state,
+        calibrated, settling, rms, rms_arcsec}."""
         return self.hub.status()
 
     @rpc("actions")

@@ -37,6 +37,7 @@ from typing import Any
 from .. import __version__
 from ..db import ROLES
 from .base import JsonHandler
+from .errors import _BY_CODE as CODED_ERRORS
 from .errors import _TABLE as ERROR_TABLE
 from .errors import JSONRPC_CODES
 
@@ -198,6 +199,13 @@ def error_table() -> list[dict[str, Any]]:
             name,
             {"code": name, "status": status, "jsonrpc_code": code, "raised_for": []},
         )["raised_for"].append(exc_type.__name__)
+    for exc_type, codes in CODED_ERRORS:
+        for kind, (status, code, name) in codes.items():
+            what = f"{exc_type.__name__} ({kind or 'other'})"
+            rows.setdefault(
+                name,
+                {"code": name, "status": status, "jsonrpc_code": code, "raised_for": []},
+            )["raised_for"].append(what)
     for name, (status, what) in _OTHER_ERRORS.items():
         rows.setdefault(
             name,

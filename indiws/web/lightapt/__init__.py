@@ -6,7 +6,7 @@ a module of their own, registered on import.
 
 from __future__ import annotations
 
-from . import camera, filter, focus, properties, telescope  # noqa: F401  (registration)
+from . import camera, filter, focus, phd2, properties, telescope  # noqa: F401  (registration)
 from .base import (
     INSTRUCTIONS,
     Context,
@@ -17,6 +17,7 @@ from .base import (
     instruction,
     is_lightapt_request,
 )
+from .phd2 import phd2_frames
 
 __all__ = [
     "INSTRUCTIONS",
@@ -27,4 +28,5 @@ __all__ = [
     "frame",
     "instruction",
     "is_lightapt_request",
+    "phd2_frames",
 ]

@@ -135,6 +135,9 @@ class Instruction:
 
 #: role → instruction name → `Instruction`.
 INSTRUCTIONS: dict[str, dict[str, Instruction]] = {role: {} for role in ROLES}
+#: Not a role: the autoguider (`indiws.guiding`), as cobalt-web names PHD2.
+GUIDING = "phd2"
+INSTRUCTIONS[GUIDING] = {}
 
 
 def instruction(
@@ -395,8 +398,10 @@ class LightAptEndpoint:
                 **echo,
             )
         params = request.get("params", [])
-        role = role_named(device_name)  # lightAPT's names: focus, filter
-        if role is None or self.service.roles.device_for(role) is None:
+        role = GUIDING if device_name == GUIDING else role_named(device_name)
+        # phd2 (the autoguider) works once the guider role holds a device.
+        holder = "guider" if role == GUIDING else role
+        if holder is None or self.service.roles.device_for(holder) is None:
             # The original's words, and type, for a role unknown or not started.
             return frame("message", f"!error! wrong device name {device_name}", **echo)
         found = INSTRUCTIONS[role].get(name)

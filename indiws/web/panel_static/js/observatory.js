@@ -4,6 +4,7 @@
 
 import { fill, h, toast } from "./dom.js";
 import { exposurePanel, objectInput, objectMetadata } from "./exposure.js";
+import { guidingPanel } from "./guiding.js";
 import { formatSexagesimal } from "./sexa.js";
 
 export const OBSERVATORY_ROLES = ["dome", "rotator", "guider", "flat_panel", "weather", "gps"];
@@ -82,6 +83,7 @@ export function observatoryCards(hl, ui) {
   const rateDec = numberIn("guide rate Dec (× sidereal)", { min: "0", max: "1", placeholder: "Dec" });
   const gObjectIn = objectInput("guider");
   const guiding = exposurePanel("guider");
+  const autoguider = guidingPanel(hl, { call, field });
   const pulse = (dir, label) =>
     btn(label, () => {
       const ms = numberOf(pulseIn, "pulse");
@@ -111,6 +113,7 @@ export function observatoryCards(hl, ui) {
         if (!Object.keys(params).length) return toast("guide rates: give RA and/or Dec", "error");
         call("guider.set_guide_rate", params).then(showRates, () => {});
       })),
+    autoguider.element,
   );
   function showRates(r) {
     setOut("guider.rate_ra", r && r.ra != null ? `${num(r.ra, 2)} × sidereal` : "—");
@@ -194,7 +197,10 @@ export function observatoryCards(hl, ui) {
         el.hidden = !(roles[role] && roles[role].device_name);
         if (!el.hidden && !had) {
           if (role === "weather") refreshWeather();
-          if (role === "guider") refreshRates();
+          if (role === "guider") {
+            refreshRates();
+            autoguider.open();
+          }
         }
       }
     },
@@ -234,6 +240,7 @@ export function observatoryCards(hl, ui) {
     /** Notifications of every client (action.*, weather.changed). */
     notify(method, p) {
       if (method === "weather.changed") refreshWeather();
+      if (method === "status" || method.startsWith("guiding.")) autoguider.notify(method, p);
       if (p.role !== "guider" || p.action !== "expose") return;
       if (method === "action.started") guiding.started(p);
       else if (method === "action.progress") guiding.progress(p);
@@ -241,7 +248,10 @@ export function observatoryCards(hl, ui) {
     },
     open() {
       if (!cards.weather.hidden) refreshWeather();
-      if (!cards.guider.hidden) refreshRates();
+      if (!cards.guider.hidden) {
+        refreshRates();
+        autoguider.open();
+      }
     },
   };
 }
