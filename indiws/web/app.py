@@ -15,6 +15,7 @@ from . import (
     manager_api,
     openapi,
     panel,
+    plans_api,
     rest,
     seed,
     streams,
@@ -36,6 +37,7 @@ ROUTE_MODULES: list[Any] = [
     highlevel,
     blobs,
     rest,
+    plans_api,
     manager_api,
     aliases,  # /indi/... and /indiweb/api/...: the routes above under lightAPT's prefixes
     openapi,

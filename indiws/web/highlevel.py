@@ -59,6 +59,7 @@ from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
 from .lightapt import LightAptEndpoint, is_lightapt_request
 from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
+from .plans_rpc import PlanRpc
 
 __all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "hub_for", "routes"]
 
@@ -112,6 +113,8 @@ class ClientHub:
         #: ``safety`` and ``weather.changed`` of the safety policy, to every socket.
         self.safety = service.safety
         self._safety_sub = service.safety.subscribe(self._on_safety)
+        #: ``plan.state``, ``plan.event``, ``plan.progress`` of the plan engine.
+        self._plans_sub = service.plans.subscribe(self._on_plan)
         self._timer: asyncio.TimerHandle | None = None
         #: Device calls running on after their socket closed (kept referenced).
         self._calls: set[asyncio.Future[Any]] = set()
@@ -122,6 +125,7 @@ class ClientHub:
     def close(self) -> None:
         self._listener.close()
         self._safety_sub()
+        self._plans_sub()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -162,6 +166,12 @@ class ClientHub:
     def _on_safety(self, method: str, params: dict[str, Any]) -> None:
         if self.sockets:
             self._send(_notification(method, params), None)
+
+    def _on_plan(self, method: str, params: dict[str, Any]) -> None:
+        if self.sockets:
+            # Progress coalesces per plan in a slow socket's outbox; events never.
+            key = ("plan.progress", params.get("plan_id")) if method == "plan.progress" else None
+            self._send(_notification(method, params), key)
 
     def device(self, role: str, device: str | None) -> RoleDevice:
         """The role's device class for ``device`` (a camera stores into the service's store)."""
@@ -314,7 +324,7 @@ def _timeout(value: float | None, what: str = "timeout") -> float | None:
 # ---------------------------------------------------------------- the socket
 
 
-class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket):
+class IndiClientSocket(AnalysisVerbs, ObservatoryRpc, PlanRpc, _RoleCommon, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub
