@@ -72,6 +72,8 @@ log = logging.getLogger("indiws.plans")
 POINTING_TOLERANCE = 60.0
 #: A frame whose recorded pointing is further than this from the aim is not counted (arcsec).
 FRAME_POINTING_TOLERANCE = 120.0
+#: Longest wait for the mount's reported position to settle on the target (s).
+SETTLE_TIMEOUT = 20.0
 #: Longest text of a plan accepted (bytes).
 MAX_PLAN_BYTES = 256 * 1024
 #: Plans kept (finished ones beyond this are forgotten from memory, oldest first).
@@ -378,6 +380,8 @@ class PlanEngine:
             run.pause_requested = False
             run.resumed.set()
         else:
+            if rec.state != "paused":
+                raise InvalidTransition(rec.state, "resume")
             self.set_state(rec, "requeue", "queued again")
             self.event(rec, "resumed", "resumed: queued again")
             self._wake.set()
@@ -851,10 +855,16 @@ class PlanRun:
             try:
                 await self._ensure(frame)
                 result = await self._expose(frame, attempts + 1)
-                self._verify(frame, result)
+                try:
+                    self._verify(frame, result)
+                except FrameMismatch as exc:
+                    path = result.get("path") or result.get("blob_id")
+                    raise FrameMismatch(str(exc), path) from None
             except (GaveUp, TargetLost, asyncio.CancelledError):
                 raise
             except Exception as exc:
+                if isinstance(exc, FrameMismatch) and exc.args[1:]:
+                    rejected.append(str(exc.args[1]))  # the take is kept, not counted
                 reason = await self._lost_after(exc, roles)
                 if reason is not None:
                     self.event(
@@ -867,7 +877,9 @@ class PlanRun:
                     continue
                 attempts += 1
                 error = (
-                    f"{type(exc).__name__}: {exc}" if isinstance(exc, FrameMismatch) else str(exc)
+                    f"the frame does not match the plan: {exc.args[0]}"
+                    if isinstance(exc, FrameMismatch)
+                    else str(exc)
                 )
                 last = attempts > self.plan.retries
                 self.event(
@@ -1041,6 +1053,24 @@ class PlanRun:
         if scope._tracking() is False:
             self.event("tracking", "tracking was off: turning it on")
             await scope.set_tracking(True)
+        await self._settled(scope, target.name, aim)
+
+    async def _settled(self, scope: Telescope, name: str, aim: tuple[float, float]) -> None:
+        """Until the mount reports itself on ``aim`` (a driver may report the end of a
+        slew before its coordinates settle): no frame is started off target."""
+        deadline = time.monotonic() + SETTLE_TIMEOUT
+        while True:
+            eq = scope._eq_now()
+            off = None
+            if eq is not None:
+                ra, dec = await asyncio.to_thread(astro.jnow_to_j2000, eq[0], eq[1])
+                off = astro.angular_distance(ra, dec, aim[0], aim[1]) * 3600
+                if off <= POINTING_TOLERANCE and not scope._slewing():
+                    return
+            if time.monotonic() > deadline:
+                where = "no position" if off is None else f"{_angle(off)} away"
+                raise FrameMismatch(f"the mount did not settle on {name} ({where})")
+            await asyncio.sleep(0.2)
 
     async def _center(self, target: Target, scope: Telescope) -> None:
         from ..devices.centering import center

@@ -20,7 +20,7 @@ from ..plans import STATES, InvalidTransition, PlanNotFound
 from ..remote.plan import PlanError
 from ..service import Service
 from .base import JsonHandler
-from .errors import APIError, register
+from .errors import APIError, invalid_params, register
 from .openapi import error_responses, json_response, path_param, ref
 
 __all__ = ["OPENAPI_COMPONENTS", "OPENAPI_PATHS", "plan_error", "routes"]
@@ -88,7 +88,13 @@ class PlansHandler(JsonHandler):
 
 class PlanHandler(JsonHandler):
     def get(self, plan_id: str) -> None:
-        self.write_json(self.service.plans.get(plan_id).view())
+        try:
+            events = int(self.get_query_argument("events", "200"))
+        except ValueError:
+            events = -1
+        if not 0 <= events <= 1000:
+            raise invalid_params("events must be a whole number within [0, 1000]", param="events")
+        self.write_json(self.service.plans.get(plan_id).view(events))
 
 
 class PlanActionHandler(JsonHandler):
