@@ -429,7 +429,8 @@ async def test_a_webhook_hears_start_and_finish(server: IndiServerProcess, tmp_p
 
 
 async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService) -> None:
-    ra, dec = _ra_at(-2 / 60), 30.0  # 2 minutes east of the meridian
+    # 2 minutes east of the meridian in the mount's (JNow) coordinates.
+    ra, dec = astro.jnow_to_j2000(_ra_at(-2 / 60), 30.0)
     text = _plan(
         ra,
         dec,

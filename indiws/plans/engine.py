@@ -74,6 +74,8 @@ POINTING_TOLERANCE = 60.0
 FRAME_POINTING_TOLERANCE = 120.0
 #: Longest wait for the mount's reported position to settle on the target (s).
 SETTLE_TIMEOUT = 20.0
+#: Hours west of the target a flip slews to first when a goto alone did not flip.
+FLIP_DETOUR = 0.25
 #: Longest text of a plan accepted (bytes).
 MAX_PLAN_BYTES = 256 * 1024
 #: Plans kept (finished ones beyond this are forgotten from memory, oldest first).
@@ -1181,7 +1183,9 @@ class PlanRun:
         if flipped.get(target.name):
             return
         now = datetime.now(UTC)
-        ha_min = sky.hour_angle(target.ra, site[1], now) * 60
+        # The mount's hour angle is of the target's JNow RA (precession: minutes of time).
+        ra_now, _ = await asyncio.to_thread(astro.j2000_to_jnow, target.ra, target.dec)
+        ha_min = sky.hour_angle(ra_now, site[1], now) * 60
         end_min = ha_min + (frame.exposure.duration + FRAME_OVERHEAD) / 60
         if ha_min < flip.after_minutes:
             crosses = flip.max_minutes is not None and end_min > flip.max_minutes
@@ -1194,7 +1198,7 @@ class PlanRun:
                 now + timedelta(seconds=wait),
                 f"{target.name} reaches {flip.after_minutes:g} min past the meridian: flip first",
             )
-            ha_min = sky.hour_angle(target.ra, site[1], datetime.now(UTC)) * 60
+            ha_min = sky.hour_angle(ra_now, site[1], datetime.now(UTC)) * 60
         before = scope._pier_side()
         self.event(
             "meridian_flip_started",
@@ -1205,6 +1209,14 @@ class PlanRun:
         await self.guiding.pause()
         aim = self._aim or (target.ra, target.dec)
         await scope.goto(aim[0] % 24, aim[1], track=True)
+        if before is not None and scope._pier_side() == before:
+            # A mount asked for where it points already may not move at all (the
+            # simulator does not): away past the meridian, then back.
+            self.event(
+                "note", f"the mount stayed on pier side {before}: slewing away west and back"
+            )
+            await scope.goto((aim[0] - FLIP_DETOUR) % 24, aim[1], track=True)
+            await scope.goto(aim[0] % 24, aim[1], track=True)
         if target.center is not None:
             await self._center(target, scope)
         after = scope._pier_side()
