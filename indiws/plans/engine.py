@@ -490,7 +490,10 @@ class PlanRun:
         self._lights_since_focus = 0
         self._af_due: str | None = None
         self._af_filter: str | None = None
-        self._aim: tuple[float, float] | None = None  # where frames of the target are taken
+        #: Where the target's frames are taken: the target, or where the mount
+        #: pointed once centred (a camera off the mount's axis); dithers around it.
+        self._base: tuple[float, float] | None = None
+        self._aim: tuple[float, float] | None = None  # the base plus the last dither
         self._centered: str | None = None  # the target centred since its last slew
         self._site_checked = False
         self.guiding = engine.guiding or GuidingHooks(self._mount_dither)
@@ -784,6 +787,7 @@ class PlanRun:
         self._lights_since_dither = 0
         self._centered = None
         self._aim = (target.ra, target.dec) if sky_target else None  # type: ignore[assignment]
+        self._base = self._aim
         at_start = target.autofocus is not None and target.autofocus.at_start
         self._af_due = "the target's start" if at_start else None
         for n, frame in enumerate(todo):
@@ -1055,7 +1059,7 @@ class PlanRun:
         if scope._tracking() is False:
             self.event("tracking", "tracking was off: turning it on")
             await scope.set_tracking(True)
-        await self._settled(scope, target.name, aim)
+        await self._settled(scope, target.name, self._aim or aim)
 
     async def _settled(self, scope: Telescope, name: str, aim: tuple[float, float]) -> None:
         """Until the mount reports itself on ``aim`` (a driver may report the end of a
@@ -1096,6 +1100,9 @@ class PlanRun:
             self.event(
                 "centered", f"centered {target.name}: {result.get('error', 0):.1f} arcsec off"
             )
+            eq = scope._eq_now()
+            if eq is not None:  # where the mount points with the target centred
+                self._base = self._aim = await asyncio.to_thread(astro.jnow_to_j2000, *eq)
         except (asyncio.CancelledError, GaveUp):
             raise
         except Exception as exc:
@@ -1236,13 +1243,13 @@ class PlanRun:
 
     async def _mount_dither(self, arcsec: float, ra_only: bool) -> None:
         """The fallback dither: a goto around the target by up to ``arcsec``."""
-        target = next((f.target for f in self.rec.todo()), None)
-        if self._aim is None or target is None or target.ra is None or target.dec is None:
+        if self._base is None:
             return
+        ra, dec = self._base
         d_dec = 0.0 if ra_only else random.uniform(-arcsec, arcsec) / 3600
-        cos_dec = max(math.cos(math.radians(target.dec)), 0.01)
+        cos_dec = max(math.cos(math.radians(dec)), 0.01)
         d_ra = random.uniform(-arcsec, arcsec) / 3600 / cos_dec / 15
-        self._aim = (target.ra + d_ra, target.dec + d_dec)
+        self._aim = (ra + d_ra, dec + d_dec)
         await self.device("telescope").goto(self._aim[0] % 24, max(-90.0, min(90.0, self._aim[1])))
 
     # ------------------------------------------------------------ the exposure

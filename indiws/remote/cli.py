@@ -553,6 +553,22 @@ def main(argv: list[str] | None = None) -> int:
         connect_timeout=args.connect_timeout,
     )
     reporter = Reporter(console)
+    ignored = [
+        key
+        for key, on in (
+            ("end", plan.end is not None),
+            ("sun_max_altitude", plan.sun_max_altitude is not None),
+            ("meridian_flip", plan.meridian_flip is not None),
+            ("notify", bool(plan.notify)),
+        )
+        if on
+    ]
+    if ignored:
+        reporter.line(
+            f"note: {', '.join(ignored)} only apply when the service runs the plan "
+            "(without --out/--local); ignored here",
+            "yellow",
+        )
     try:
         runner = Runner(plan, options, report=reporter)
     except ValueError as exc:
