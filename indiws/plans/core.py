@@ -138,6 +138,8 @@ class PlanRecord:
             **self.summary(),
             "frames": frames,
             "missing": [frame_key(f) for f in self.missing() if f.number in self.done],
+            # Stored just before the service died, not journalled: not counted.
+            "unjournalled_files": list(self.context.get("unjournalled", [])),
             "events": self.events[-events:],
         }
 

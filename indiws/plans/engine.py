@@ -654,6 +654,7 @@ class PlanRun:
                     f"plan {rec.name} goes on after a restart of the service:"
                     f" {len(rec.todo())} of {len(rec.frames)} frames left",
                 )
+                self._note_unjournalled()
             elif "started" not in rec.context:
                 rec.context["started"] = now_text()
                 self.event("plan_started", f"plan {rec.name} started: {len(rec.frames)} frames")
@@ -695,6 +696,34 @@ class PlanRun:
             with contextlib.suppress(InvalidTransition):
                 self.engine.set_state(rec, "fail", f"the plan stopped: {exc}")
             self.event("plan_failed", f"the plan stopped: {type(exc).__name__}: {exc}")
+
+    def _note_unjournalled(self) -> None:
+        """Frames of this plan the store holds but the journal does not (stored
+        in the instant before the service died): kept, listed, not counted."""
+        rec = self.rec
+        known = set(rec.context.get("unjournalled", []))
+        for record in rec.done.values():
+            known.add(record.get("file"))
+            known.update(record.get("rejected_files", []))
+        try:
+            infos = self.engine.store.list(2000)
+        except Exception as exc:  # the journal stays right; only the listing is lost
+            log.warning("plan %s: the frame store could not be listed: %s", rec.id, exc)
+            return
+        stray = [
+            str(i.path or i.id)
+            for i in infos
+            if i.metadata.get("plan_id") == rec.id and str(i.path or i.id) not in known
+        ]
+        if stray:
+            rec.context.setdefault("unjournalled", []).extend(stray)
+            self.engine.db.set_plan_state(rec.id, rec.state, rec.message, json.dumps(rec.context))
+            self.event(
+                "note",
+                f"{len(stray)} frame(s) of this plan stored just before the service stopped"
+                " were not journalled: kept in the frame store, not counted (taken again)",
+                files=stray,
+            )
 
     async def _setup(self) -> None:
         cam = self.plan.camera
