@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import pytest
 import tornado.web
 from astropy.io import fits
 from lightapt_support import ROLE_DEVICES, assign_roles, module_indiserver
+from remote_support import serve_on
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from indiws.devices import astro
@@ -232,7 +233,52 @@ async def test_a_target_that_never_rises_is_skipped_with_its_reason(svc: Running
     assert [f["status"] for f in view["frames"]] == ["skipped", "skipped"]
 
 
+async def test_a_plan_waits_for_its_start_and_for_darkness_with_the_reason(
+    svc: RunningService,
+) -> None:
+    start = datetime.now(UTC) + timedelta(seconds=3)
+    text = f"start: {start.isoformat().replace('+00:00', 'Z')}\n" + _darks(1, 0.1)
+    plan_id = await _submit(svc.url, text)
+    view = await _wait(svc.url, plan_id, lambda v: v["state"] == "waiting")
+    assert view["message"].startswith("waiting: the plan's start at")
+    view = await _wait(svc.url, plan_id, _ended)
+    assert view["state"] == "completed"
+    # The Sun is never below -90°: the target is skipped, saying why.
+    text = _plan(_ra_at(-1.0), 30.0, "      - {duration: 0.1}\n", "sun_max_altitude: -90")
+    plan_id = await _submit(svc.url, text)
+    view = await _wait(svc.url, plan_id, _ended)
+    skipped = [e for e in view["events"] if e["type"] == "target_skipped"]
+    assert skipped and "the Sun at" in skipped[0]["reason"]
+    assert "above -90°" in skipped[0]["reason"]
+
+
 # ---------------------------------------------------------------- faults
+
+
+async def test_a_clean_restart_of_the_service_and_of_indiserver_lose_nothing(
+    server: IndiServerProcess, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    running = await _service(server, data)
+    port = running.port
+    try:
+        plan_id = await _submit(running.url, _darks(10, 1.0))
+        await _wait(running.url, plan_id, lambda v: v["frames_done"] >= 1)
+        await running.stop()  # a clean stop in the middle of the plan
+        running = await serve_on(server, data, port)
+        await _wait(running.url, plan_id, lambda v: v["frames_done"] >= 3)
+        # indiserver goes away with every driver and comes back.
+        await asyncio.to_thread(server.restart_same_port)
+        view = await _wait(running.url, plan_id, _ended, timeout=240)
+    finally:
+        await running.stop()
+    assert view["state"] == "completed", view["message"]
+    assert [f["status"] for f in view["frames"]] == ["ok"] * 10
+    assert [f["attempts"] for f in view["frames"]].count(1) >= 8
+    kinds = [e["type"] for e in view["events"]]
+    assert "plan_resumed" in kinds and "service_lost" in kinds and "service_back" in kinds
+    lost = next(e for e in view["events"] if e["type"] == "service_lost")
+    assert "gives up at" in lost["message"]
 
 
 async def test_drivers_restarted_mid_plan_are_put_back_before_the_next_frame(
