@@ -282,6 +282,9 @@ class Service:
             self.blobs,
             notify_urls=config.notify_urls,
             index_dir=config.data_dir / "sky" / "index",
+            # The autoguider, once the service has one: the plans pause it around
+            # slews and dither through it (indiws.plans.GuidingHooks).
+            guider=lambda: getattr(self, "guiding", None),
         )
 
     # ------------------------------------------------------------ lifecycle

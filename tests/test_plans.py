@@ -180,6 +180,22 @@ async def test_plan_runs_in_the_service_and_frames_carry_what_the_devices_report
     assert view["frames_done"] == 3 and view["current"] is None
 
 
+async def test_dithers_move_the_mount_between_light_frames(svc: RunningService) -> None:
+    ra, dec = _ra_at(-1.0), 30.0
+    text = _plan(
+        ra, dec, "      - {duration: 0.2, count: 3}\n", "dither: {every: 1, offset: 20, settle: 0}"
+    )
+    plan_id = await _submit(svc.url, text)
+    view = await _wait(svc.url, plan_id, _ended)
+    assert view["state"] == "completed", view["message"]
+    assert [e["type"] for e in view["events"]].count("dither") == 2
+    pointings = {(round(f["ra"], 6), round(f["dec"], 5)) for f in view["frames"]}
+    assert len(pointings) == 3  # each frame somewhere else, all on the target
+    for f in view["frames"]:
+        header = _header(f["file"])
+        assert abs(((header["RA"] - ra * 15 + 180) % 360) - 180) < 0.05
+
+
 async def test_bad_plans_are_refused_with_every_problem_and_its_line(svc: RunningService) -> None:
     bad = "targets:\n  - name: M42\n    ra: '25:00:00'\n    dec: 0\n    colour: red\n"
     status, body = await _http(f"{svc.url}/api/v1/plans", "POST", bad, "application/yaml")
@@ -250,6 +266,51 @@ async def test_a_plan_waits_for_its_start_and_for_darkness_with_the_reason(
     skipped = [e for e in view["events"] if e["type"] == "target_skipped"]
     assert skipped and "the Sun at" in skipped[0]["reason"]
     assert "above -90°" in skipped[0]["reason"]
+
+
+async def test_json_rpc_plans_methods_and_notifications(svc: RunningService) -> None:
+    from tornado.websocket import websocket_connect
+
+    conn = await websocket_connect(svc.ws_url + "/ws/indi_client/")
+    seen: list[dict] = []
+
+    async def call(n: int, method: str, **params: Any) -> dict:
+        conn.write_message(
+            json.dumps({"jsonrpc": "2.0", "id": n, "method": method, "params": params})
+        )
+        while True:
+            msg = json.loads(await asyncio.wait_for(conn.read_message(), 30))
+            if msg.get("id") == n:
+                return msg
+            seen.append(msg)
+
+    try:
+        bad = await call(1, "plans.submit", plan="targets: []\n")
+        assert bad["error"]["data"]["error"] == "invalid_plan"
+        assert bad["error"]["data"]["problems"][0]["path"] == "targets"
+        plan = {
+            "targets": [{"name": "Darks", "exposures": [{"frame_type": "dark", "duration": 0.1}]}]
+        }
+        ok = await call(2, "plans.submit", plan=plan, name="rpc.json")
+        plan_id = ok["result"]["id"]
+        deadline = time.monotonic() + 60
+        while not any(
+            m.get("method") == "plan.event"
+            and m["params"].get("type") == "plan_finished"
+            and m["params"]["plan_id"] == plan_id
+            for m in seen
+        ):
+            assert time.monotonic() < deadline
+            seen.append(json.loads(await asyncio.wait_for(conn.read_message(), 30)))
+        got = await call(3, "plans.get", id=plan_id)
+        assert got["result"]["state"] == "completed" and len(got["result"]["frames"]) == 1
+        listed = await call(4, "plans.list")
+        assert plan_id in [p["id"] for p in listed["result"]]
+        missing = await call(5, "plans.abort", id="pnothere")
+        assert missing["error"]["data"]["error"] == "unknown_plan"
+        assert any(m.get("method") == "plan.state" for m in seen)
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------- faults

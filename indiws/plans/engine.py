@@ -198,7 +198,7 @@ class PlanEngine:
         *,
         notify_urls: Sequence[str] = (),
         index_dir: Path | None = None,
-        guiding: GuidingHooks | None = None,
+        guider: Callable[[], Any] | None = None,
     ) -> None:
         self.client = client
         self.roles = roles
@@ -206,7 +206,9 @@ class PlanEngine:
         self.store = store
         self.index_dir = index_dir
         self.notifier = Notifier(notify_urls)
-        self.guiding = guiding
+        #: The autoguider, when the service has one (``service.guiding``): asked
+        #: for at each run, so that one added later is used.
+        self.guider = guider or (lambda: None)
         self.plans: dict[str, PlanRecord] = {}
         self.current: PlanRun | None = None
         self._listeners: list[Listener] = []
@@ -496,7 +498,7 @@ class PlanRun:
         self._aim: tuple[float, float] | None = None  # the base plus the last dither
         self._centered: str | None = None  # the target centred since its last slew
         self._site_checked = False
-        self.guiding = engine.guiding or GuidingHooks(self._mount_dither)
+        self.guiding = GuidingHooks(self._mount_dither, guider=engine.guider())
 
     # ------------------------------------------------------------ helpers
 
