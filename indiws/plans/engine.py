@@ -466,6 +466,10 @@ class PlanEngine:
             finally:
                 if not self.stopping:
                     self.current = None
+            if not self.stopping and (rec.state in ACTIVE or rec.state == "queued"):
+                # A run that ended without saying how must not start again at once.
+                with contextlib.suppress(InvalidTransition):
+                    self.set_state(rec, "fail", "the plan's run ended unexpectedly")
 
 
 def _plan_name(name: str | None) -> str:
@@ -498,6 +502,7 @@ class PlanRun:
         self._aim: tuple[float, float] | None = None  # the base plus the last dither
         self._centered: str | None = None  # the target centred since its last slew
         self._site_checked = False
+        self._lost_since: float | None = None  # monotonic start of the outage
         self.guiding = GuidingHooks(self._mount_dither, guider=engine.guider())
 
     # ------------------------------------------------------------ helpers
@@ -555,8 +560,13 @@ class PlanRun:
         """Wait with backoff until ``roles`` can be used again; `GaveUp` past on_failure.wait."""
         limit = self.plan.on_failure.wait
         since = datetime.now(UTC)
-        deadline = time.monotonic() + limit
-        until = (since + timedelta(seconds=limit)).strftime("%H:%M:%S")
+        # One outage for on_failure.wait, however often the devices flicker back:
+        # only a frame taken ends it.
+        if self._lost_since is None:
+            self._lost_since = time.monotonic()
+        deadline = self._lost_since + limit
+        left = max(0.0, deadline - time.monotonic())
+        until = (since + timedelta(seconds=left)).strftime("%H:%M:%S")
         self.event("service_lost", f"waiting: {reason} (gives up at {until} UTC)", reason=reason)
         self.state("wait", f"waiting: {reason} (since {since:%H:%M:%S} UTC)")
         n = 0
@@ -1008,6 +1018,7 @@ class PlanRun:
         self.rec.current = None
         self._eta()
         if status == "ok":
+            self._lost_since = None
             left = len(self.rec.todo())
             self.event(
                 "frame",
