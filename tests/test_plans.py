@@ -363,6 +363,26 @@ async def test_drivers_restarted_mid_plan_are_put_back_before_the_next_frame(
     assert sum(1 for e in view["events"] if e["type"] == "slew") >= 2
 
 
+async def test_a_device_lost_for_longer_than_on_failure_wait_fails_the_plan(
+    server: IndiServerProcess, svc: RunningService
+) -> None:
+    text = "on_failure: {wait: 3}\n" + _darks(3, 0.5)
+    plan_id = await _submit(svc.url, text)
+    await _wait(svc.url, plan_id, lambda v: v["frames_done"] >= 1)
+    server.stop_driver("indi_simulator_ccd")
+    try:
+        view = await _wait(svc.url, plan_id, _ended, timeout=60)
+    finally:
+        server.start_driver("indi_simulator_ccd")
+        server.wait_for_devices(present=["CCD Simulator"])
+    assert view["state"] == "failed"
+    assert "CCD Simulator (camera)" in view["message"]
+    assert "for more than 3 s (on_failure.wait)" in view["message"]
+    lost = [e for e in view["events"] if e["type"] == "service_lost"]
+    assert lost and "CCD Simulator" in lost[0]["reason"]
+    assert view["frames_done"] >= 1
+
+
 def _popen_service(indi: IndiServerProcess, data: Path, port: int) -> subprocess.Popen:
     data.mkdir(parents=True, exist_ok=True)
     with open(data.parent / f"service-{port}.log", "ab") as log:

@@ -3,7 +3,7 @@ in the state database, resumed after a restart, checked against what the
 devices report before and after every frame."""
 
 from .core import STATES, InvalidTransition, PlanRecord, next_state
-from .engine import GuidingHooks, PlanEngine, PlanNotFound
+from .engine import GuidingHooks, PlanEngine, PlanNotFound, PlanQueueFull
 from .notify import Notifier
 
 __all__ = [
@@ -13,6 +13,7 @@ __all__ = [
     "Notifier",
     "PlanEngine",
     "PlanNotFound",
+    "PlanQueueFull",
     "PlanRecord",
     "next_state",
 ]

@@ -64,7 +64,7 @@ from .core import (
 from .notify import EVENTS as NOTIFIED
 from .notify import Notifier
 
-__all__ = ["GuidingHooks", "PlanEngine", "PlanNotFound", "PlanRun"]
+__all__ = ["GuidingHooks", "PlanEngine", "PlanNotFound", "PlanQueueFull", "PlanRun"]
 
 log = logging.getLogger("indiws.plans")
 
@@ -80,6 +80,8 @@ FLIP_DETOUR = 0.25
 MAX_PLAN_BYTES = 256 * 1024
 #: Plans kept (finished ones beyond this are forgotten from memory, oldest first).
 MAX_PLANS = 200
+#: Plans queued, waiting, running or paused at most: a new one beyond is refused.
+MAX_WAITING = 100
 #: Events kept in memory per plan (all are in the database).
 MAX_EVENTS = 1000
 #: Backoff while the indiserver or a device is lost (seconds).
@@ -118,6 +120,10 @@ DEVICE_CARDS = frozenset(
 #: Rough seconds per frame beyond its exposure (download, analysis, filter).
 FRAME_OVERHEAD = 3.0
 LOST_ERRORS = (NoDeviceError, DeviceNotConnectedError, NotConnectedError, UnknownDeviceError)
+
+
+class PlanQueueFull(Exception):
+    """Too many plans wait already (`MAX_WAITING`)."""
 
 
 class PlanNotFound(LookupError):
@@ -281,6 +287,11 @@ class PlanEngine:
         """Check and queue a plan; `PlanError` (every problem with its line)."""
         if len(text.encode("utf-8", "replace")) > MAX_PLAN_BYTES:
             raise PlanError([Problem("", 0, f"the plan is over {MAX_PLAN_BYTES} bytes")], "plan")
+        waiting = sum(1 for p in self.plans.values() if p.state not in TERMINAL)
+        if waiting >= MAX_WAITING:
+            raise PlanQueueFull(
+                f"{waiting} plans are queued or running already: abort some, or wait"
+            )
         source = _plan_name(name)
         plan = parse_plan(text, source)
         self._check(plan)

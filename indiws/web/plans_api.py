@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..plans import STATES, InvalidTransition, PlanNotFound
+from ..plans import STATES, InvalidTransition, PlanNotFound, PlanQueueFull
 from ..remote.plan import PlanError
 from ..service import Service
 from .base import JsonHandler
@@ -32,6 +32,7 @@ INVALID_PLAN = -32100
 
 register(PlanNotFound, 404, -32101, "unknown_plan")
 register(InvalidTransition, 409, -32102, "invalid_plan_state")
+register(PlanQueueFull, 409, -32103, "plan_queue_full")
 
 
 def plan_error(exc: PlanError) -> APIError:
@@ -250,7 +251,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             },
             "responses": {
                 "201": json_response("Queued.", ref("PlanSummary"), _SUMMARY_EXAMPLE),
-                **error_responses(400),
+                **error_responses(400, 409),
             },
         },
     },
