@@ -437,13 +437,21 @@ async def test_a_plan_survives_kill_9_of_the_service(
         text = _plan(
             ra,
             dec,
-            "      - {filter: Red, duration: 1, count: 3}\n"
+            "      - {filter: Green, duration: 1, count: 3}\n"
             "      - {filter: Blue, duration: 1, count: 3}\n",
         )
         plan_id = await _submit(base, text)
         await _wait(base, plan_id, lambda v: v["frames_done"] >= 2)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        # While the service is dead the mount and the wheel restart: at home,
+        # the wheel on slot 1 (Red), as in the report that opened this work.
+        for driver in ("indi_simulator_telescope", "indi_simulator_wheel"):
+            server.stop_driver(driver)
+        await asyncio.sleep(1.0)
+        for driver in ("indi_simulator_telescope", "indi_simulator_wheel"):
+            server.start_driver(driver)
+        server.wait_for_devices(present=["Telescope Simulator", "Filter Simulator"])
         proc = await _serve_process(server, data, port)
         view = await _wait(base, plan_id, _ended, timeout=240)
     finally:
@@ -453,12 +461,17 @@ async def test_a_plan_survives_kill_9_of_the_service(
         except subprocess.TimeoutExpired:
             proc.kill()
     assert view["state"] == "completed", view["message"]
-    _assert_frames_as_planned(view, ra, dec, ["Red"] * 3 + ["Blue"] * 3)
+    _assert_frames_as_planned(view, ra, dec, ["Green"] * 3 + ["Blue"] * 3)
     # No other file of the plan, but takes the engine refused (listed with their frame).
     refused = [r for f in view["frames"] for r in f.get("rejected_files", [])]
     refused += view["unjournalled_files"]  # stored in the instant before the kill
     assert len(_plan_files(data / "frames", plan_id)) == 6 + len(refused)
-    assert any(e["type"] == "plan_resumed" for e in view["events"])
+    kinds = [e["type"] for e in view["events"]]
+    resumed = kinds.index("plan_resumed")
+    after = [e["message"] for e in view["events"][resumed:]]
+    # Put back before the next frame, from what the devices reported.
+    assert any(m.startswith("filter Green (the wheel was on Red)") for m in after), after
+    assert any(m.startswith("slewing to Field") for m in after), after
 
 
 # ---------------------------------------------------------------- the CLI

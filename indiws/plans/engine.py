@@ -252,6 +252,7 @@ class PlanEngine:
                     {"time": when, "type": kind, "message": message, **json.loads(data)}
                 )
             self.plans[rec.id] = rec
+        self._forget_old()
         self.notifier.start()
         self._worker = asyncio.get_running_loop().create_task(self._work(), name="plan-engine")
 
