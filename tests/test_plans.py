@@ -508,6 +508,24 @@ async def test_indiws_run_follows_the_plan_and_detach_returns_at_once(
     plan_id = out.strip().splitlines()[-1]
     view = await _wait(svc.url, plan_id, _ended)
     assert view["state"] == "completed" and view["frames_done"] == 2
+    # Ctrl-C aborts the plan at the service.
+    plan.write_text(_darks(50, 1.0))
+    proc = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "indiws", "run", str(plan), "--url", svc.url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    _, plans = await _http(f"{svc.url}/api/v1/plans")
+    deadline = time.monotonic() + 30
+    while not plans or plans[-1]["id"] == plan_id or plans[-1]["frames_done"] < 1:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.3)
+        _, plans = await _http(f"{svc.url}/api/v1/plans")
+    proc.send_signal(signal.SIGINT)
+    await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 130
+    view = await _wait(svc.url, plans[-1]["id"], _ended)
+    assert view["state"] == "aborted" and view["frames_done"] < 50
     bad = tmp_path / "bad.yaml"
     bad.write_text("targets:\n  - name: X\n    exposures: [{duration: -1}]\n")
     proc = await asyncio.create_subprocess_exec(
