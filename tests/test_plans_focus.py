@@ -13,6 +13,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from astropy.io import fits
 from lightapt_support import assign_roles
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
+from indiws.devices import astro
 from indiws.remote import Observatory
 from indiws.testing import IndiServerProcess, RunningService, start_service
 
@@ -29,12 +31,18 @@ pytestmark = pytest.mark.slow
 CCD = "CCD Simulator"
 ROLES = {"telescope": "Telescope Simulator", "camera": CCD, "focuser": "Focuser Simulator"}
 M42 = (5.5881, -5.3911)  # J2000
-TARGET = f"""\
-targets:
-  - name: M42
-    ra: {M42[0]}
-    dec: {M42[1]}
-"""
+
+
+def _target() -> str:
+    """M42 with a site where it is high now: the engine never slews below the
+    horizon (the simulated sky is drawn around M42, whatever the hour)."""
+    lst_greenwich = astro.local_sidereal_time(0.0, datetime.now(UTC))
+    longitude = ((M42[0] - lst_greenwich) * 15 + 180) % 360 - 180
+    return (
+        f"site: {{latitude: 0, longitude: {longitude:.3f}, elevation: 0}}\n"
+        f"targets:\n  - name: M42\n    ra: {M42[0]}\n    dec: {M42[1]}\n"
+    )
+
 
 sky = pytest.mark.asyncio(loop_scope="module")
 
@@ -105,7 +113,7 @@ async def test_autofocus_at_the_start_brings_the_frames_into_focus(svc: RunningS
     view = await run_plan(
         svc,
         "autofocus: {exposure: 1, step: 3000, steps: 7}\n"
-        + TARGET
+        + _target()
         + "    exposures: [{duration: 1, count: 2}]\n",
     )
     assert view["state"] == "completed", view["message"]
@@ -133,7 +141,7 @@ async def test_centering_with_the_camera_off_axis_takes_frames_on_target(
         view = await run_plan(
             svc,
             "center: {tolerance: 20, exposure: 1}\n"
-            + TARGET
+            + _target()
             + "    exposures: [{duration: 0.5, count: 2}]\n",
         )
     finally:
@@ -150,7 +158,7 @@ async def test_rejected_frames_are_retaken_then_failed(svc: RunningService) -> N
     view = await run_plan(
         svc,
         "quality: {min_stars: 100000, retakes: 1}\n"
-        + TARGET
+        + _target()
         + "    exposures: [{duration: 0.5, count: 1}]\n",
     )
     assert view["state"] == "failed"

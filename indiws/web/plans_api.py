@@ -107,10 +107,11 @@ class PlanActionHandler(JsonHandler):
 
 def routes(service: Service) -> list:
     args: dict[str, Any] = {"service": service}
+    seg = r"([^/]+)"  # an unknown id is a 404 unknown_plan, as any other
     return [
         (rf"{PREFIX}/plans/?", PlansHandler, args),
-        (rf"{PREFIX}/plans/([A-Za-z0-9_-]+)/?", PlanHandler, args),
-        (rf"{PREFIX}/plans/([A-Za-z0-9_-]+)/(pause|resume|abort)/?", PlanActionHandler, args),
+        (rf"{PREFIX}/plans/{seg}/?", PlanHandler, args),
+        (rf"{PREFIX}/plans/{seg}/(pause|resume|abort)/?", PlanActionHandler, args),
     ]
 
 
