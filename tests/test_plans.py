@@ -180,6 +180,34 @@ async def test_plan_runs_in_the_service_and_frames_carry_what_the_devices_report
     assert view["frames_done"] == 3 and view["current"] is None
 
 
+async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService) -> None:
+    """Before the tests that restart the telescope driver: once its driver had
+    been restarted, the telescope simulator (INDI 1.9.9) kept its pier side on
+    the flip's gotos in our runs (cause not found), and the engine then skips
+    the rest of the target (meridian_flip_failed) rather than track on."""
+    # 2 minutes east of the meridian in the mount's (JNow) coordinates.
+    ra, dec = astro.jnow_to_j2000(_ra_at(-2 / 60), 30.0)
+    text = _plan(
+        ra,
+        dec,
+        "      - {duration: 4, count: 50}\n",
+        "meridian_flip: {after_minutes: 1}",
+    )
+    plan_id = await _submit(svc.url, text)
+    view = await _wait(svc.url, plan_id, _ended, timeout=600)
+    assert view["state"] == "completed", view["message"]
+    flips = [e for e in view["events"] if e["type"] == "meridian_flip"]
+    assert len(flips) == 1, view["events"]
+    assert flips[0]["pier_side_before"] == "west", view["events"][-30:]
+    assert flips[0]["pier_side_after"] == "east", view["events"][-30:]
+    sides = [_header(f["file"])["PIERSIDE"] for f in view["frames"]]
+    assert sides[0] == "WEST" or sides[0].lower() == "west"
+    assert {s.lower() for s in sides} == {"west", "east"}
+    # Every frame before the flip on one side, every one after on the other.
+    first_east = [s.lower() for s in sides].index("east")
+    assert all(s.lower() == "east" for s in sides[first_east:])
+
+
 async def test_dithers_move_the_mount_between_light_frames(svc: RunningService) -> None:
     ra, dec = _ra_at(-1.0), 30.0
     text = _plan(
@@ -582,29 +610,3 @@ async def test_a_webhook_hears_start_and_finish(server: IndiServerProcess, tmp_p
     assert {"plan_started", "plan_finished"} <= set(events), got
     assert events["plan_finished"]["plan_id"] == plan_id
     assert events["plan_started"]["plan_id"] == plan_id
-
-
-# ---------------------------------------------------------------- meridian flip
-
-
-async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService) -> None:
-    # 2 minutes east of the meridian in the mount's (JNow) coordinates.
-    ra, dec = astro.jnow_to_j2000(_ra_at(-2 / 60), 30.0)
-    text = _plan(
-        ra,
-        dec,
-        "      - {duration: 4, count: 50}\n",
-        "meridian_flip: {after_minutes: 1}",
-    )
-    plan_id = await _submit(svc.url, text)
-    view = await _wait(svc.url, plan_id, _ended, timeout=600)
-    assert view["state"] == "completed", view["message"]
-    flips = [e for e in view["events"] if e["type"] == "meridian_flip"]
-    assert len(flips) == 1
-    assert flips[0]["pier_side_before"] == "west" and flips[0]["pier_side_after"] == "east"
-    sides = [_header(f["file"])["PIERSIDE"] for f in view["frames"]]
-    assert sides[0] == "WEST" or sides[0].lower() == "west"
-    assert {s.lower() for s in sides} == {"west", "east"}
-    # Every frame before the flip on one side, every one after on the other.
-    first_east = [s.lower() for s in sides].index("east")
-    assert all(s.lower() == "east" for s in sides[first_east:])

@@ -1281,6 +1281,17 @@ class PlanRun:
         if target.center is not None:
             await self._center(target, scope)
         after = scope._pier_side()
+        if before is not None and after == before:
+            # Tracking on past the meridian on the same side runs the telescope
+            # into the pier: no more light frames of this target.
+            await self.guiding.resume()
+            self.event(
+                "meridian_flip_failed",
+                f"meridian flip failed: the mount stayed on pier side {before}",
+                target=target.name,
+                pier_side=before,
+            )
+            raise TargetLost(f"the meridian flip did not change the pier side ({before})")
         flipped[target.name] = True
         self._centered = target.name
         await self.guiding.resume()

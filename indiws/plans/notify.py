@@ -29,6 +29,7 @@ EVENTS = frozenset(
         "target_skipped",
         "frame_failed",
         "meridian_flip",
+        "meridian_flip_failed",
         "plan_aborted",
         "service_lost",
     }
