@@ -19,6 +19,7 @@ from .frame_store import FrameIndexError
 from .manager import DriverError, IndiServerError
 from .manager.catalog import DEFAULT_INDI_DATA_DIR
 from .manager.server import DEFAULT_INDI_PORT, check_driver_executable
+from .remote.plan import check_notify_url
 from .safety import ACTIONS, DEFAULT_ACTIONS, SafetyConfig, parse_actions
 from .security import TOKEN_ENV, TokenFileError, access_options_error, normalize_origin
 from .service import Config, Service, default_data_dir
@@ -225,6 +226,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds without indiserver after which the close-up runs once it is back",
     )
     parser.add_argument(
+        "--notify-url",
+        action="append",
+        default=[],
+        type=_notify_url,
+        metavar="URL",
+        help="POST a JSON notification of every plan's main events (started, finished, "
+        "failed, target skipped, frame failed, meridian flip) to URL; repeatable "
+        "(docs/sequences.md)",
+    )
+    parser.add_argument(
         "--ui",
         type=Path,
         default=None,
@@ -275,6 +286,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         custom_drivers=tuple(_custom_driver(v) for v in args.custom_driver),
         embedded_indi_lan=args.embedded_indi_lan,
         ui_dir=args.ui,
+        notify_urls=tuple(args.notify_url),
         safety=SafetyConfig(
             enabled=not args.no_safety,
             actions=args.safety_actions,
@@ -282,6 +294,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
             indiserver_timeout=args.safety_indiserver_timeout,
         ),
     )
+
+
+def _notify_url(value: str) -> str:
+    problem = check_notify_url(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
 
 
 def _safety_actions(value: str) -> tuple[str, ...]:

@@ -76,7 +76,7 @@ DB_FILENAME = "indiws.sqlite3"
 DEFAULT_PORT = 7624
 
 #: Version of the schema this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Name of the profile seeded into a new file.
 SIMULATORS_PROFILE = "Simulators"
@@ -422,6 +422,37 @@ _MIGRATIONS: tuple[str, ...] = (
     INSERT INTO profile_roles_v2 SELECT profile_id, role, device_name FROM profile_roles;
     DROP TABLE profile_roles;
     ALTER TABLE profile_roles_v2 RENAME TO profile_roles;
+    """,
+    # 3: imaging plans run by the service (indiws.plans): the plan as
+    # submitted, its state, each finished frame and the plan's events.
+    """
+    CREATE TABLE plans (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        state TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        message TEXT,
+        context TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE TABLE plan_frames (
+        plan_id TEXT NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        number INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (plan_id, number)
+    );
+    CREATE TABLE plan_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        plan_id TEXT NOT NULL REFERENCES plans(id) ON DELETE CASCADE,
+        time TEXT NOT NULL,
+        type TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT NOT NULL DEFAULT '{}'
+    );
+    CREATE INDEX plan_events_by_plan ON plan_events (plan_id, id);
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -931,6 +962,72 @@ class StateDB:
             "INSERT INTO profile_roles (profile_id, role, device_name) VALUES (?, ?, ?)",
             [(profile_id, role, device) for role, device in roles.items()],
         )
+
+    # ----------------------------------------------------------------- plans
+
+    def add_plan(self, plan_id: str, name: str, source: str, state: str, context: str) -> None:
+        """A new plan (its text as submitted), last in the queue."""
+        now = _now()
+        with self._transaction() as conn:
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM plans").fetchone()[0]
+            conn.execute(
+                "INSERT INTO plans (id, name, source, state, seq, created_at, updated_at, context)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (plan_id, name, source, state, seq, now, now, context),
+            )
+
+    def set_plan_state(
+        self, plan_id: str, state: str, message: str | None = None, context: str | None = None
+    ) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "UPDATE plans SET state = ?, message = ?, updated_at = ?,"
+                " context = COALESCE(?, context) WHERE id = ?",
+                (state, message, _now(), context, plan_id),
+            )
+
+    def plans(self) -> list[dict[str, object]]:
+        """Every plan's row (id, name, source, state, seq, created_at, updated_at,
+        message, context), in queue order."""
+        with self._reading() as conn:
+            rows = conn.execute("SELECT * FROM plans ORDER BY seq").fetchall()
+        return [dict(row) for row in rows]
+
+    def add_plan_frame(self, plan_id: str, number: int, status: str, record: str) -> None:
+        """A frame of the plan that is finished (taken, or failed for good)."""
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO plan_frames (plan_id, number, status, record)"
+                " VALUES (?, ?, ?, ?)",
+                (plan_id, number, status, record),
+            )
+
+    def plan_frames(self, plan_id: str) -> list[tuple[int, str, str]]:
+        """(number, status, record) of the plan's finished frames, in order."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT number, status, record FROM plan_frames WHERE plan_id = ? ORDER BY number",
+                (plan_id,),
+            ).fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    def add_plan_event(self, plan_id: str, time: str, type: str, message: str, data: str) -> None:
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO plan_events (plan_id, time, type, message, data)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (plan_id, time, type, message, data),
+            )
+
+    def plan_events(self, plan_id: str, limit: int = 500) -> list[tuple[str, str, str, str]]:
+        """The plan's last ``limit`` events: (time, type, message, data), oldest first."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT time, type, message, data FROM plan_events WHERE plan_id = ?"
+                " ORDER BY id DESC LIMIT ?",
+                (plan_id, limit),
+            ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in reversed(rows)]
 
 
 def _check_profile_name(name: str) -> str:

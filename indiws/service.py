@@ -56,6 +56,7 @@ from .manager.server import (
     InvalidDriverNameError,
     check_driver_executable,
 )
+from .plans import PlanEngine
 from .roles import RoleManager
 from .safety import SafetyConfig, SafetyPolicy
 from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
@@ -200,6 +201,8 @@ class Config:
     #: Another front end's built files served at ``/`` (``--ui``); the panel
     #: then stays at ``/panel/`` (docs/panel.md).
     ui_dir: Path | None = None
+    #: URLs that get a JSON POST for every plan's main events (``--notify-url``).
+    notify_urls: tuple[str, ...] = ()
     #: The safety policy: on/off, close-up actions, timeouts (`indiws.safety`).
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -277,6 +280,18 @@ class Service:
             self.client, self.roles, config.data_dir, is_safe=lambda: self.safety.safe
         )
         self.safety.autoguider = self.guiding
+        #: Imaging plans queued and run by the service, journalled in ``db``.
+        self.plans = PlanEngine(
+            self.client,
+            self.roles,
+            self.db,
+            self.blobs,
+            notify_urls=config.notify_urls,
+            index_dir=config.data_dir / "sky" / "index",
+            # The autoguider, once the service has one: the plans pause it around
+            # slews and dither through it (indiws.plans.GuidingHooks).
+            guider=lambda: getattr(self, "guiding", None),
+        )
 
     # ------------------------------------------------------------ lifecycle
 
@@ -304,6 +319,9 @@ class Service:
         log.info("data directory: %s", self.config.data_dir)
         log.info("%s", self.blobs.destination())
         self.safety.start()
+        # The plan that was running when the service stopped (or crashed) goes
+        # on: it waits, with its reason, until its devices are there.
+        self.plans.start()
         # Every stored frame is analysed: its worker process starts now, not on the first frame.
         self._analysis_warm_up = asyncio.get_running_loop().create_task(analysis_worker.warm_up())
         supervisor = self.supervisor
@@ -338,6 +356,7 @@ class Service:
 
     async def stop(self) -> None:
         """Stop everything this service started: no indiserver or driver is left."""
+        await self.plans.stop()
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):

@@ -611,3 +611,32 @@ def test_page_source_has_no_external_assets(svc: ServiceProcess) -> None:
     for f in static.rglob("*"):
         if f.is_file() and f.suffix in (".js", ".css", ".html"):
             assert not re.search(r"https?://", f.read_text()), f
+
+
+def test_plans_view_submits_a_plan_and_follows_it(page: Page, svc: ServiceProcess) -> None:
+    page.goto(svc.url + "/#plans")
+    submit = page.locator('section.card[data-card="plan-submit"]')
+    # A plan with a mistake: every problem with its line, nothing queued.
+    submit.locator("textarea").fill(
+        "targets:\n  - name: Darks\n    exposures:\n      - {frame_type: dark, duration: -1}\n"
+    )
+    submit.locator('button[data-action="plan-submit"]').click()
+    expect(submit.locator("ul.problems li")).to_contain_text(
+        "line 4: targets[0].exposures[0].duration"
+    )
+    page.console_watch.allowed.append("400")  # type: ignore[attr-defined]
+    submit.locator("input[aria-label='plan name']").fill("darks.yaml")
+    submit.locator("textarea").fill(
+        "targets:\n  - name: Darks\n    exposures:\n"
+        "      - {frame_type: dark, duration: 0.2, count: 2}\n"
+    )
+    submit.locator('button[data-action="plan-submit"]').click()
+    row = page.locator("table.plans tbody tr").first
+    expect(row).to_contain_text("darks.yaml")
+    expect(row.locator("[data-plan-state]")).to_have_text("completed", timeout=30_000)
+    expect(row).to_contain_text("2/2")
+    detail = page.locator('[data-card="plan-detail"]')
+    expect(detail.locator('tr[data-status="ok"]')).to_have_count(2)
+    expect(detail.locator("tr[data-frame] a").first).to_contain_text(".fits")
+    expect(detail.locator('li[data-type="plan_finished"]')).to_contain_text("2 frames taken")
+    expect(detail.locator("button", has_text="Abort")).to_be_disabled()

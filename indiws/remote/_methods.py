@@ -1154,6 +1154,52 @@ class GuidingMethods(_Namespace):
         return await self._rpc("guiding.stop_guiding", {})
 
 
+class PlansMethods(_Namespace):
+    """``plans.*`` methods."""
+
+    async def abort(self, id: str) -> dict[str, Any]:
+        """Abort a plan; what runs at the devices is stopped. Errors: unknown_plan,
+
+        invalid_plan_state.
+        """
+        return await self._rpc("plans.abort", {"id": id})
+
+    async def get(self, id: str, events: int = 200) -> dict[str, Any]:
+        """One plan: state, frames (absolute file paths on the service's host), events.
+
+        Errors: unknown_plan.
+
+        Events: plan.state, plan.event, plan.progress.
+        """
+        return await self._rpc("plans.get", {"id": id, "events": events})
+
+    async def list(self) -> list[Any]:
+        """Every plan's summary, in queue order."""
+        return await self._rpc("plans.list", {})
+
+    async def pause(self, id: str) -> dict[str, Any]:
+        """Pause a plan (the running one before its next frame). Errors: unknown_plan,
+
+        invalid_plan_state.
+        """
+        return await self._rpc("plans.pause", {"id": id})
+
+    async def resume(self, id: str) -> dict[str, Any]:
+        """Resume a paused plan. Errors: unknown_plan, invalid_plan_state."""
+        return await self._rpc("plans.resume", {"id": id})
+
+    async def submit(self, plan: str | dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        """Queue a plan; answers {id, name, state, ...} at once.
+
+        ``plan``: the plan's YAML text, or the same keys as an object
+        (docs/sequences.md). Errors: invalid_plan (data.problems: each
+        {path, line, message}).
+
+        Events: plan.state, plan.event, plan.progress.
+        """
+        return await self._rpc("plans.submit", {"plan": plan, "name": name})
+
+
 class RotatorMethods(_Namespace):
     """``rotator.*`` methods."""
 
@@ -1713,6 +1759,7 @@ class Methods:
         self.gps = GpsMethods(self)
         self.guider = GuiderMethods(self)
         self.guiding = GuidingMethods(self)
+        self.plans = PlansMethods(self)
         self.rotator = RotatorMethods(self)
         self.safety = SafetyMethods(self)
         self.telescope = TelescopeMethods(self)
@@ -2473,6 +2520,22 @@ METHODS: dict[str, dict[str, Any]] = {
         ],
         "params": [],
         "required": [],
+    },
+    "plans.abort": {"defaults": {}, "events": [], "params": ["id"], "required": ["id"]},
+    "plans.get": {
+        "defaults": {"events": 200},
+        "events": ["plan.state", "plan.event", "plan.progress"],
+        "params": ["id", "events"],
+        "required": ["id"],
+    },
+    "plans.list": {"defaults": {}, "events": [], "params": [], "required": []},
+    "plans.pause": {"defaults": {}, "events": [], "params": ["id"], "required": ["id"]},
+    "plans.resume": {"defaults": {}, "events": [], "params": ["id"], "required": ["id"]},
+    "plans.submit": {
+        "defaults": {"name": None},
+        "events": ["plan.state", "plan.event", "plan.progress"],
+        "params": ["plan", "name"],
+        "required": ["plan"],
     },
     "release": {"defaults": {}, "events": [], "params": ["role"], "required": ["role"]},
     "roles": {"defaults": {}, "events": [], "params": [], "required": []},

@@ -36,8 +36,10 @@ __all__ = ["build_parser", "main"]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="indiws run",
-        description="Run an imaging plan (YAML, docs/sequences.md) through an indiws service: "
-        "frames go to --out with a manifest; run again with the same --out to resume.",
+        description="Run an imaging plan (YAML, docs/sequences.md): the service runs it (frames "
+        "in its frame store, resumed by the service after a restart) and this command follows "
+        "it; with --out DIR (or --local) it runs here instead, writing frames and a manifest "
+        "to DIR (run again with the same --out to resume).",
         epilog="Exit status: 0 every frame of the plan exists, 1 some are missing or failed, "
         "2 the plan cannot run (nothing moved), 3 the service was lost, 130 interrupted.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
@@ -81,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         metavar="S",
         help="how long to try the first connection",
+    )
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="submit the plan to the service and return at once (it runs there; follow it "
+        "with GET /api/v1/plans/<id>)",
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="run the plan in this process, writing frames to --out (as before the service "
+        "ran plans); implied by --out",
     )
     parser.add_argument(
         "--log-level",
@@ -390,6 +404,129 @@ async def _run(runner: Runner, reporter: Reporter) -> int:
     return result.exit_code
 
 
+class ServiceReporter:
+    """What following a plan run by the service shows: its events as lines,
+    and on a terminal a progress bar of its frames."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.plain = Reporter(console)
+        self.progress: Progress | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, kind: str, **data: Any) -> None:
+        if kind == "event":
+            self.plain.progress = self.progress
+            self.plain.line(str(data["event"].get("message", "")))
+        elif kind == "status":
+            self._status(data["view"])
+        elif kind == "lost":
+            self.plain.line(
+                f"the service is unreachable ({data['error']}): the plan goes on "
+                "there; waiting for it",
+                "yellow",
+            )
+        elif kind == "back":
+            self.plain.line("the service is back")
+
+    def _status(self, view: dict[str, Any]) -> None:
+        if not self.console.is_terminal:
+            return
+        total = int(view.get("frames_total") or 0)
+        done = int(view.get("frames_done") or 0) + int(view.get("frames_failed") or 0)
+        if self.progress is None:
+            self.progress = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} frames"),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task(view.get("name", "plan"), total=total)
+        assert self.task is not None
+        current = view.get("current") or {}
+        text = f"{view.get('name')} [{view.get('state')}]"
+        if current:
+            text += f" {current.get('name')} {current.get('state', '')}"
+        self.progress.update(self.task, completed=done, total=total, description=text)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+            self.progress = None
+
+
+async def _submit(args: argparse.Namespace, console: Console) -> int:
+    """Submit the plan to the service; follow it unless --detach."""
+    from .follow import FollowOptions, PlanFollower, ServiceError
+
+    reporter = ServiceReporter(console)
+    follower = PlanFollower(
+        FollowOptions(
+            url=args.url,
+            token=args.token or os.environ.get("INDIWS_TOKEN"),
+            detach=args.detach,
+            reconnect_timeout=args.reconnect_timeout,
+            connect_timeout=args.connect_timeout,
+        ),
+        reporter,
+    )
+    try:
+        summary = await follower.submit(args.plan.read_bytes(), args.plan.name)
+    except ServiceError as exc:
+        problems = (exc.body.get("data") or {}).get("problems")
+        if problems:
+            lines = [
+                f"{args.plan}:{p['line']}: {p['path']}: {p['message']}"
+                if p.get("path")
+                else f"{args.plan}:{p['line']}: {p['message']}"
+                for p in problems
+            ]
+            print("indiws run: the plan cannot run:\n" + "\n".join(lines), file=sys.stderr)
+            return EXIT_PLAN
+        print(f"indiws run: the service refused the plan: {exc}", file=sys.stderr)
+        return EXIT_PLAN
+    except (ConnectionError, OSError) as exc:
+        print(f"indiws run: the service is unreachable: {exc}", file=sys.stderr)
+        return 3
+    reporter.plain.line(
+        f"plan {summary['name']} queued as {summary['id']}: {summary['frames_total']} frames"
+    )
+    if args.detach:
+        print(summary["id"])
+        return EXIT_OK
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(follower.follow())
+    interrupts = 0
+
+    def interrupt() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts > 1:
+            os._exit(EXIT_INTERRUPTED)
+        reporter.plain.line("interrupted: aborting the plan (Ctrl-C again to quit at once)")
+        loop.create_task(follower.abort())
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, interrupt)
+    try:
+        code = await task
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        reporter.close()
+    view = follower.view
+    if code == 3:
+        print("indiws run: the service is gone (the plan may go on there)", file=sys.stderr)
+    elif code != EXIT_OK:
+        print(f"indiws run: {view.get('message') or view.get('state')}", file=sys.stderr)
+    else:
+        reporter.plain.line(str(view.get("message") or "plan done"))
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
@@ -402,6 +539,8 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out is not None else Path(args.plan.stem)
     if args.dry_run:
         return dry_run(plan, out, console)
+    if not (args.local or args.out is not None):
+        return asyncio.run(_submit(args, console))
     if args.retries is not None and args.retries < 0:
         print("indiws run: --retries must be 0 or more", file=sys.stderr)
         return EXIT_PLAN
@@ -414,6 +553,22 @@ def main(argv: list[str] | None = None) -> int:
         connect_timeout=args.connect_timeout,
     )
     reporter = Reporter(console)
+    ignored = [
+        key
+        for key, on in (
+            ("end", plan.end is not None),
+            ("sun_max_altitude", plan.sun_max_altitude is not None),
+            ("meridian_flip", plan.meridian_flip is not None),
+            ("notify", bool(plan.notify)),
+        )
+        if on
+    ]
+    if ignored:
+        reporter.line(
+            f"note: {', '.join(ignored)} only apply when the service runs the plan "
+            "(without --out/--local); ignored here",
+            "yellow",
+        )
     try:
         runner = Runner(plan, options, report=reporter)
     except ValueError as exc:

@@ -28,12 +28,15 @@ __all__ = [
     "Dither",
     "Exposure",
     "Frame",
+    "MeridianFlip",
+    "OnFailure",
     "Plan",
     "PlanError",
     "Problem",
     "Quality",
     "Site",
     "Target",
+    "check_notify_url",
     "frames",
     "load_plan",
     "parse_dec",
@@ -428,6 +431,25 @@ class Target:
         return any(e.frame_type in SKY_FRAMES for e in self.exposures)
 
 
+@dataclass(frozen=True, slots=True)
+class MeridianFlip:
+    """Flip when the target is ``after_minutes`` past the meridian (service plans)."""
+
+    after_minutes: float = 5.0
+    #: The latest the flip may happen (minutes past the meridian): an exposure
+    #: that would end later is aborted and taken again after the flip.
+    max_minutes: float | None = None
+    #: Minutes before the flip to stop starting exposures (0: finish the one running).
+    pause_before: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class OnFailure:
+    """What the service's engine does when the indiserver or a device is lost."""
+
+    wait: float = 1800.0  # seconds to wait for it to come back before the plan fails
+
+
 @dataclass(slots=True)
 class Plan:
     targets: list[Target]
@@ -442,6 +464,14 @@ class Plan:
     focuser_offsets: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
+    #: Service plans: frames are not started after this time.
+    end: datetime | None = None
+    #: Service plans: light frames only while the Sun is at most this high (degrees).
+    sun_max_altitude: float | None = None
+    meridian_flip: MeridianFlip | None = None
+    on_failure: OnFailure = field(default_factory=OnFailure)
+    #: Service plans: URLs that get a JSON POST for the plan's main events.
+    notify: list[str] = field(default_factory=list)
     source: str = "plan"
     #: Where each filter name is used (key path, line), for errors found against the service.
     filter_lines: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
@@ -461,7 +491,14 @@ TOP_KEYS = {
     "autofocus": "",
     "center": "",
     "quality": "",
+    "end": "",
+    "sun_max_altitude": "",
+    "meridian_flip": "",
+    "on_failure": "",
+    "notify": "",
 }
+FLIP_KEYS = {"after_minutes": "", "max_minutes": "", "pause_before": ""}
+ON_FAILURE_KEYS = {"wait": ""}
 SITE_KEYS = {"latitude": "", "longitude": "", "elevation": ""}
 CAMERA_KEYS = {"temperature": "", "wait_cooling": "", "cooling_timeout": "", "tolerance": ""}
 DITHER_KEYS = {"every": "", "offset": "", "settle": ""}
@@ -574,6 +611,45 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
     plan.park = check.boolean(top, "park", "", False)
     plan.retries = check.number(top, "retries", "", default=2, low=0, high=100, integer=True)
     plan.start = check.time(top, "start", "")
+    plan.end = check.time(top, "end", "")
+    if plan.start is not None and plan.end is not None and plan.end <= plan.start:
+        check.add("end", _line_of(top, "end", 1), "must be after start")
+    plan.sun_max_altitude = check.number(top, "sun_max_altitude", "", low=-90, high=90)
+    if "meridian_flip" in top and top["meridian_flip"] not in (None, False):
+        line = _line_of(top, "meridian_flip", 1)
+        raw = {} if top["meridian_flip"] is True else top["meridian_flip"]
+        f = check.section(raw, "meridian_flip", line, FLIP_KEYS)
+        if f is not None:
+            after = check.number(f, "after_minutes", "meridian_flip", default=5.0, low=0, high=120)
+            latest = check.number(f, "max_minutes", "meridian_flip", low=0, high=240)
+            if latest is not None and latest < after:
+                check.add("meridian_flip.max_minutes", line, "must be at least after_minutes")
+            plan.meridian_flip = MeridianFlip(
+                after,
+                latest,
+                check.number(f, "pause_before", "meridian_flip", default=0.0, low=0, high=120),
+            )
+    if "on_failure" in top and top["on_failure"] is not None:
+        o = check.section(
+            top["on_failure"], "on_failure", _line_of(top, "on_failure", 1), ON_FAILURE_KEYS
+        )
+        if o is not None:
+            plan.on_failure = OnFailure(
+                check.number(o, "wait", "on_failure", default=1800.0, low=0, high=7 * 86400)
+            )
+    if "notify" in top and top["notify"] is not None:
+        raw_urls = top["notify"]
+        line = _line_of(top, "notify", 1)
+        urls = [raw_urls] if isinstance(raw_urls, str) else raw_urls
+        if not isinstance(urls, list):
+            check.add("notify", line, f"must be a URL or a list of URLs, not {_kind(raw_urls)}")
+        else:
+            for n, url in enumerate(urls):
+                problem = check_notify_url(url)
+                if problem:
+                    check.add(f"notify[{n}]", line, problem)
+                else:
+                    plan.notify.append(url)
     min_alt = check.number(top, "min_altitude", "", low=-90, high=90)
     plan.dither = _dither(check, top, "")
     plan.autofocus = _autofocus(check, top, "", plan)
@@ -625,6 +701,21 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
     if check.problems:
         raise PlanError(check.problems, source)
     return plan
+
+
+def check_notify_url(url: Any) -> str | None:
+    """Why ``url`` cannot take notifications (None: it can): http(s) with a host."""
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or not url:
+        return f"must be an http(s) URL, not {_kind(url)}"
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"{url!r} is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL with a host"
+    return None
 
 
 def _dither(check: _Checker, m: _Map, path: str) -> Dither | None:

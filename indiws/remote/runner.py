@@ -329,6 +329,8 @@ class Runner:
         self._dither_due = False
         self._site: Site | None = plan.site
         self._unparked = False
+        #: Send the mount to the target again before the next frame (after a failure).
+        self._reslew = False
         # Autofocus triggers: why the next light frame focuses first, light
         # frames since the last focus, the filter focused for, and per filter
         # the HFR after the last focus and the HFRs of the frames since.
@@ -796,6 +798,10 @@ class Runner:
                 )
                 lost = self.busy == "camera" and isinstance(exc, ConnectionLost)
                 self.busy = None
+                # After any failure nothing is assumed of the devices: the filter is
+                # selected again and the mount sent to the target before the next try.
+                self._filter = None
+                self._reslew = frame.target.needs_sky and frame.target.ra is not None
                 if isinstance(exc, ConnectionLost):
                     await self.obs.wait_connected(self.options.reconnect_timeout)
                 if lost:
@@ -825,6 +831,9 @@ class Runner:
             await self._select_filter(exp.filter)
         if exp.filter:
             await self._focus_for(exp.filter)
+        if self._reslew and target.ra is not None and target.dec is not None:
+            await self._goto(target, target.ra, target.dec)
+            self._reslew = False
         if self._dither_due:
             await self._dither(target)
             self._dither_due = False
@@ -891,6 +900,7 @@ class Runner:
             on_progress=lambda p: self.report("progress", frame=frame, progress=p),
         )
         self.busy = None
+        self._check_reported(frame, result)
         data = await self.obs.fetch(result)
         analysis = result.get("analysis") or {}
         why = quality.reject(analysis) if quality is not None else None
@@ -917,6 +927,22 @@ class Runner:
             entry["centering"] = self._centering
         return entry
 
+    def _check_reported(self, frame: Frame, result: dict[str, Any]) -> None:
+        """The frame's filter and pointing as the devices reported them during the
+        exposure must be the plan's: ValueError (a failed try) otherwise."""
+        exp, target = frame.exposure, frame.target
+        got = result.get("filter")
+        if exp.filter and not exp.filter.isdigit() and got is not None:
+            if str(got).casefold() != exp.filter.casefold():
+                raise ValueError(f"the filter in the light path was {got}, not {exp.filter}")
+        ra, dec = result.get("ra"), result.get("dec")
+        if exp.frame_type == "light" and target.ra is not None and target.dec is not None:
+            if isinstance(ra, int | float) and isinstance(dec, int | float):
+                slack = 120.0 + (target.dither.offset * 1.5 if target.dither else 0.0)
+                off = _distance_arcsec(ra, dec, target.ra, target.dec)
+                if off > slack:
+                    raise ValueError(f"the mount pointed {off / 60:.1f} arcmin from {target.name}")
+
     def _rejected_name(self, frame: Frame) -> str:
         """A free name for a rejected take of the frame, kept beside it."""
         stem = frame.file.removesuffix(".fits")
@@ -934,7 +960,8 @@ class Runner:
             "OBJECT": target.name,
             "IMAGETYP": IMAGETYP[exp.frame_type],
             "EXPTIME": exp.duration,
-            "FILTER": exp.filter or result.get("filter") or "",
+            # What the devices reported during the exposure, never what was asked.
+            "FILTER": result.get("filter") or exp.filter or "",
             "XBINNING": exp.binning,
             "YBINNING": exp.binning,
             "DATE-OBS": started.rstrip("Z"),
@@ -942,10 +969,13 @@ class Runner:
             "PLANFILE": Path(self.plan.source).name[:68],
         }
         if target.needs_sky and target.ra is not None and target.dec is not None:
+            # OBJCTRA/OBJCTDEC: the object's; RA/DEC: where the mount pointed.
             header["OBJCTRA"] = _sexa(target.ra)
             header["OBJCTDEC"] = _sexa(target.dec, sign=True)
-            header["RA"] = round(target.ra * 15, 6)
-            header["DEC"] = round(target.dec, 6)
+            ra, dec = result.get("ra"), result.get("dec")
+            if isinstance(ra, int | float) and isinstance(dec, int | float):
+                header["RA"] = round(ra * 15, 6)
+                header["DEC"] = round(dec, 6)  # else the service's cards stay
         if self._site is not None:
             header["SITELAT"] = self._site.latitude
             header["SITELONG"] = self._site.longitude
@@ -978,6 +1008,18 @@ class Runner:
                 await asyncio.wait_for(abort(), 15)
             except (RemoteError, ConnectionLost, TimeoutError) as exc:
                 self.report("note", text=f"abort of the {role} failed: {exc}")
+
+
+def _distance_arcsec(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """Great-circle distance in arcseconds of two RA (hours) / Dec (degrees) points."""
+    r1, d1, r2, d2 = (
+        math.radians(ra1 * 15),
+        math.radians(dec1),
+        math.radians(ra2 * 15),
+        math.radians(dec2),
+    )
+    s = math.sin((d2 - d1) / 2) ** 2 + math.cos(d1) * math.cos(d2) * math.sin((r2 - r1) / 2) ** 2
+    return math.degrees(2 * math.asin(min(1.0, math.sqrt(s)))) * 3600
 
 
 def _now() -> str:

@@ -17,6 +17,7 @@ from . import (
     openapi,
     panel,
     phd2_http,
+    plans_api,
     rest,
     seed,
     streams,
@@ -40,6 +41,7 @@ ROUTE_MODULES: list[Any] = [
     phd2_http,
     blobs,
     rest,
+    plans_api,
     manager_api,
     aliases,  # /indi/... and /indiweb/api/...: the routes above under lightAPT's prefixes
     openapi,

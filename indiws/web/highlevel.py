@@ -60,6 +60,7 @@ from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
 from .lightapt import LightAptEndpoint, is_lightapt_request, phd2_frames
 from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
+from .plans_rpc import PlanRpc
 
 __all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "hub_for", "routes"]
 
@@ -121,6 +122,8 @@ class ClientHub:
         #: The autoguider's events, to every socket (`_on_guiding`).
         self.guiding = service.guiding
         self._guiding_sub = service.guiding.subscribe(self._on_guiding)
+        #: ``plan.state``, ``plan.event``, ``plan.progress`` of the plan engine.
+        self._plans_sub = service.plans.subscribe(self._on_plan)
         self._timer: asyncio.TimerHandle | None = None
         #: Device calls running on after their socket closed (kept referenced).
         self._calls: set[asyncio.Future[Any]] = set()
@@ -132,6 +135,7 @@ class ClientHub:
         self._listener.close()
         self._safety_sub()
         self._guiding_sub()
+        self._plans_sub()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -196,6 +200,12 @@ class ClientHub:
                         sock.lightapt.send(frame_)
             except Exception:  # one broken socket must not starve the others
                 log.exception("/ws/indi_client/: guiding event send failed")
+
+    def _on_plan(self, method: str, params: dict[str, Any]) -> None:
+        if self.sockets:
+            # Progress coalesces per plan in a slow socket's outbox; events never.
+            key = ("plan.progress", params.get("plan_id")) if method == "plan.progress" else None
+            self._send(_notification(method, params), key)
 
     def device(self, role: str, device: str | None) -> RoleDevice:
         """The role's device class for ``device`` (a camera stores into the service's store)."""
@@ -350,7 +360,9 @@ def _timeout(value: float | None, what: str = "timeout") -> float | None:
 # ---------------------------------------------------------------- the socket
 
 
-class IndiClientSocket(GuidingRpc, AnalysisVerbs, ObservatoryRpc, _RoleCommon, JsonRpcSocket):
+class IndiClientSocket(
+    GuidingRpc, AnalysisVerbs, ObservatoryRpc, PlanRpc, _RoleCommon, JsonRpcSocket
+):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub

@@ -1,11 +1,12 @@
-// The panel: four views over the service's public APIs, switched by the URL's
-// hash (#devices, #imaging, #server, #console).
+// The panel: five views over the service's public APIs, switched by the URL's
+// hash (#devices, #imaging, #plans, #server, #console).
 
 import { $ } from "./dom.js";
 import { RpcSocket } from "./rpc.js";
 import { PropertyStore } from "./store.js";
 import { devicesView } from "./devices.js";
 import { imagingView } from "./imaging.js";
+import { plansView } from "./plans.js";
 import { safetyBanner } from "./safety.js";
 import { serverView } from "./server.js";
 import { consoleView } from "./console.js";
@@ -79,6 +80,7 @@ setInterval(() => !store.socket.up && renderLink(), 3000);
 const views = {
   devices: { el: $("#view-devices") },
   imaging: { el: $("#view-imaging") },
+  plans: { el: $("#view-plans") },
   server: { el: $("#view-server") },
   console: { el: $("#view-console") },
 };
@@ -86,6 +88,7 @@ const views = {
 $("#main").prepend(safetyBanner(hl));
 devicesView(views.devices.el, store);
 imagingView(views.imaging.el, store, hl);
+Object.assign(views.plans, plansView(views.plans.el, hl));
 Object.assign(views.server, serverView(views.server.el, store));
 Object.assign(views.console, consoleView(views.console.el));
 
