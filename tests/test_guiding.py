@@ -14,6 +14,7 @@ service for the module; the tests run in file order.
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from astropy.io import fits
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from ws_support import WsClient
 
 from indiws.analysis.frames import read_frame
@@ -252,6 +254,55 @@ async def test_guiding_verbs_refuse_what_cannot_be_done(svc: RunningService) -> 
     with pytest.raises(GuidingError, match="unknown guider setting"):
         engine.configure(aggressivness=1)
     assert engine.settings()["exposure"] == 1.0  # nothing changed
+
+
+async def test_a_plan_guides_dithers_and_settles_before_each_frame(svc: RunningService) -> None:
+    """A plan with ``guiding:``: guiding starts (the kept calibration), every
+    light frame starts once settled, dithers go through the guider, each frame
+    carries its guiding RMS, and guiding stops with the plan."""
+    engine = svc.service.guiding
+    events = Events(engine)
+    plan = (
+        "targets:\n"
+        "  - name: Guided\n"
+        "    ra: 5.5881\n"
+        "    dec: 20\n"
+        "    guiding: {settle: {pixels: 1.5, time: 2, timeout: 120}}\n"
+        "    dither: {every: 1, offset: 4}\n"
+        "    exposures: [{duration: 3, count: 3}]\n"
+    )
+    http = AsyncHTTPClient()
+    try:
+        resp = await http.fetch(
+            HTTPRequest(
+                f"{svc.url}/api/v1/plans",
+                method="POST",
+                body=plan,
+                headers={"Content-Type": "application/yaml"},
+            )
+        )
+        plan_id = json.loads(resp.body)["id"]
+        view: dict[str, Any] = {}
+        for _ in range(1200):
+            resp = await http.fetch(f"{svc.url}/api/v1/plans/{plan_id}?events=1000")
+            view = json.loads(resp.body)
+            if view["state"] in ("completed", "failed", "aborted"):
+                break
+            await asyncio.sleep(0.5)
+        assert view["state"] == "completed", view
+        assert [f["status"] for f in view["frames"]] == ["ok", "ok", "ok"]
+        messages = [e["message"] for e in view["events"]]
+        assert any("guiding settled" in m for m in messages), messages
+        assert "StartCalibration" not in events.names()  # the kept calibration
+        assert len(events.of("GuidingDithered")) >= 2
+        for frame in view["frames"]:
+            header = fits.getheader(frame["file"])
+            assert header["GUIDFRMS"] >= 2
+            assert header["GUIDRMS"] < 3.0  # arcsec: 2.2"/px guide pixels
+        assert engine.state == "Stopped"  # the plan's guiding ended with it
+    finally:
+        events.close()
+        await engine.stop_capture()
 
 
 async def test_the_safety_policy_stops_the_guider(

@@ -47,8 +47,9 @@ from ..devices import (
     Telescope,
     astro,
 )
+from ..guiding.control import SettleRule
 from ..protocol import PropertyState
-from ..remote.plan import Frame, Plan, PlanError, Problem, Target, frames, parse_plan
+from ..remote.plan import Frame, Guiding, Plan, PlanError, Problem, Target, frames, parse_plan
 from ..roles import RoleManager
 from . import sky
 from .core import (
@@ -145,45 +146,89 @@ class FrameMismatch(Exception):
 
 
 class GuidingHooks:
-    """The one seam between the engine and an autoguider.
+    """The one seam between the engine and the autoguider.
 
-    The engine pauses guiding around slews, flips and autofocus, resumes
-    it after, and dithers through here.  With no guider (today) it falls
-    back to what the engine did before: a dither is a small goto of the
-    mount around the target, and settling is a wait.  An autoguider
-    replaces this object (or wraps ``service.guiding``) without the engine
-    changing."""
+    With a target's ``guiding:`` set and the service's guider
+    (`indiws.guiding.GuidingEngine`): guiding starts after the slew and
+    centering and must settle before a light frame starts; it is stopped
+    before a slew, a flip or autofocus and started again after (a new star
+    there; the kept calibration, flipped by the pier side, is reused); a
+    dither moves the guider's lock position and waits for its settle.
+    Without (no ``guiding:``, or no guider): a dither is a small goto of the
+    mount around the target, and settling is a wait."""
 
     def __init__(
         self,
         mount_dither: Callable[[float, bool], Awaitable[None]] | None = None,
         guider: Any = None,
         pixel_scale: float = 1.0,
+        note: Callable[[str, str], None] | None = None,
     ) -> None:
         self._mount_dither = mount_dither
         self.guider = guider
         #: Arcseconds per pixel of the frames that dithers are measured on.
         self.pixel_scale = pixel_scale
+        #: The target's ``guiding:`` (None: not guided).
+        self.settings: Guiding | None = None
+        self._note = note or (lambda kind, message: None)
+        self._restart = False
+        #: Guiding was started by the plan (and is stopped at its end).
+        self._started = False
+
+    @property
+    def active(self) -> bool:
+        return self.guider is not None and self.settings is not None
+
+    def _rule(self) -> SettleRule:
+        g = self.settings or Guiding()
+        return SettleRule(g.settle_pixels, g.settle_time, g.settle_timeout)
 
     async def pause(self) -> None:
-        if self.guider is not None and hasattr(self.guider, "pause"):
-            await self.guider.pause()
+        """Before a slew, flip or autofocus: guiding stops (its star will be gone)."""
+        if self.guider is not None and self.guider.capturing:
+            self._restart = self.active
+            self._note("guiding", "guiding stopped for the move")
+            await self.guider.stop_capture()
 
     async def resume(self) -> None:
-        if self.guider is not None and hasattr(self.guider, "resume"):
-            await self.guider.resume()
+        """After the move: guiding starts again where it was wanted."""
+        if self._restart:
+            self._restart = False
+            await self.guide()
 
     async def guide(self) -> None:
-        if self.guider is not None and hasattr(self.guider, "guide"):
-            await self.guider.guide()
+        """Guiding and settled (calibrating first when there is no
+        calibration); GuidingError when it cannot: the frame is not started."""
+        if not self.active:
+            return
+        if self.guider.state == "Guiding" and not self.guider.settling:
+            return
+        rule = self._rule()
+        self._note("guiding", f"guiding: settling within {rule.pixels:g} px for {rule.time:g} s")
+        self._started = True
+        settled = await self.guider.guide(rule)
+        # A calibration first can take minutes: the settle's own timeout follows it.
+        await self.guider.wait_settled(settled, timeout=rule.timeout + 900.0)
+        self._note("guiding", "guiding settled")
 
-    async def dither(self, pixels: float, ra_only: bool = False, settle: float = 0.0) -> bool:
-        """Move the frame by up to ``pixels``; True once settled."""
-        if self.guider is not None and hasattr(self.guider, "dither"):
-            return bool(await self.guider.dither(pixels, ra_only))
+    async def stop(self) -> None:
+        """The plan's end: guiding it started stops."""
+        self._restart = False
+        if self.guider is not None and self.guider.capturing and self._started:
+            await self.guider.stop_capture()
+
+    async def dither(self, arcsec: float, ra_only: bool = False, settle: float = 0.0) -> bool:
+        """Move the frame by up to ``arcsec``; True once settled."""
+        if self.active and self.guider.state in ("Guiding", "LostLock"):
+            g = self.settings or Guiding()
+            scale = self.guider.pixel_scale() or 1.0
+            pixels = g.dither_pixels if g.dither_pixels is not None else arcsec / scale
+            settled = await self.guider.dither(pixels, ra_only or g.ra_only, self._rule())
+            result = await asyncio.wait_for(asyncio.shield(settled), g.settle_timeout + 60.0)
+            return not result.get("Status")
         if self._mount_dither is None:
             return False
-        await self._mount_dither(pixels * self.pixel_scale, ra_only)
+        await self._mount_dither(arcsec * self.pixel_scale, ra_only)
         if settle:
             await asyncio.sleep(settle)
         return True
@@ -515,7 +560,7 @@ class PlanRun:
         self._centered: str | None = None  # the target centred since its last slew
         self._site_checked = False
         self._lost_since: float | None = None  # monotonic start of the outage
-        self.guiding = GuidingHooks(self._mount_dither, guider=engine.guider())
+        self.guiding = GuidingHooks(self._mount_dither, guider=engine.guider(), note=self.event)
 
     # ------------------------------------------------------------ helpers
 
@@ -692,6 +737,7 @@ class PlanRun:
                 todo = [f for f in rec.todo() if f.target is target]
                 if todo:
                     await self._target(target, todo)
+            await self.guiding.stop()
             if self.plan.park and any(f.exposure.frame_type == "light" for f in rec.frames):
                 await self._park()
             rec.current = None
@@ -711,6 +757,8 @@ class PlanRun:
         except asyncio.CancelledError:
             rec.current = None
             if self.abort_requested:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(self.guiding.stop())
                 self.engine.set_state(rec, "abort", "aborted by request")
                 self.event("plan_aborted", "aborted by request: the running action was stopped")
             raise
@@ -838,6 +886,7 @@ class PlanRun:
                 return
         self.event("target", f"target {target.name}: {len(todo)} frames", target=target.name)
         self._lights_since_dither = 0
+        self.guiding.settings = target.guiding if sky_target else None
         self._centered = None
         self._aim = (target.ra, target.dec) if sky_target else None  # type: ignore[assignment]
         self._base = self._aim
@@ -1061,6 +1110,8 @@ class PlanRun:
         await self._ensure_focus(exp.filter)
         if exp.frame_type == "light" and target.ra is not None:
             await self._maybe_autofocus(frame)
+            # Guided: a light frame starts only once the guider has settled.
+            await self.guiding.guide()
             if self._dither_due and target.dither is not None:
                 self._dither_due = False
                 self.event("dither", f"dithering up to {target.dither.offset:g} arcsec")

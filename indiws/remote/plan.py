@@ -28,6 +28,7 @@ __all__ = [
     "Dither",
     "Exposure",
     "Frame",
+    "Guiding",
     "MeridianFlip",
     "OnFailure",
     "Plan",
@@ -423,12 +424,29 @@ class Target:
     autofocus: Autofocus | None = None
     center: Center | None = None
     quality: Quality | None = None
+    guiding: Guiding | None = None
     path: str = ""
     line: int = 0
 
     @property
     def needs_sky(self) -> bool:
         return any(e.frame_type in SKY_FRAMES for e in self.exposures)
+
+
+@dataclass(frozen=True, slots=True)
+class Guiding:
+    """Guide light frames with the service's autoguider (service plans):
+    start guiding after each slew and centering, dither through it, and
+    start a frame only once the guider settled within ``settle_pixels``
+    for ``settle_time`` s (failing after ``settle_timeout`` s)."""
+
+    settle_pixels: float = 1.5
+    settle_time: float = 10.0
+    settle_timeout: float = 120.0
+    #: Dither amount in guide camera pixels (None: the dither's offset in
+    #: arcseconds over the guide camera's scale).
+    dither_pixels: float | None = None
+    ra_only: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,6 +479,7 @@ class Plan:
     autofocus: Autofocus | None = None
     center: Center | None = None
     quality: Quality | None = None
+    guiding: Guiding | None = None
     focuser_offsets: dict[str, int] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
     start: datetime | None = None
@@ -496,7 +515,10 @@ TOP_KEYS = {
     "meridian_flip": "",
     "on_failure": "",
     "notify": "",
+    "guiding": "",
 }
+GUIDING_KEYS = {"settle": "", "dither_pixels": "", "ra_only": ""}
+SETTLE_KEYS = {"pixels": "", "time": "", "timeout": ""}
 FLIP_KEYS = {"after_minutes": "", "max_minutes": "", "pause_before": ""}
 ON_FAILURE_KEYS = {"wait": ""}
 SITE_KEYS = {"latitude": "", "longitude": "", "elevation": ""}
@@ -533,6 +555,7 @@ TARGET_KEYS = {
     "autofocus": "",
     "center": "",
     "quality": "",
+    "guiding": "",
 }
 EXPOSURE_KEYS = {
     "filter": "",
@@ -654,6 +677,7 @@ def parse_plan(text: str, source: str = "plan") -> Plan:
     plan.dither = _dither(check, top, "")
     plan.autofocus = _autofocus(check, top, "", plan)
     plan.center = _center(check, top, "")
+    plan.guiding = _guiding(check, top, "")
     plan.quality = _quality(check, top, "")
     plan.metadata = _metadata(check, top, "")
     if "focuser_offsets" in top and top["focuser_offsets"] is not None:
@@ -803,6 +827,39 @@ def _center(check: _Checker, m: _Map, path: str) -> Center | None:
     )
 
 
+def _guiding(check: _Checker, m: _Map, path: str) -> Guiding | None:
+    """``guiding:`` a mapping, ``true`` (the defaults) or ``false``."""
+    value = m.get("guiding")
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Guiding()
+    where = _join(path, "guiding")
+    g = check.section(value, where, _line_of(m, "guiding", m.line), GUIDING_KEYS)
+    if g is None:
+        return None
+    settle = Guiding()
+    pixels, time_, timeout = settle.settle_pixels, settle.settle_time, settle.settle_timeout
+    if g.get("settle") is not None:
+        at = _join(where, "settle")
+        st = check.section(g["settle"], at, _line_of(g, "settle", g.line), SETTLE_KEYS)
+        if st is not None:
+            pixels = check.number(st, "pixels", at, default=pixels, low=0, high=100, above=True)
+            time_ = check.number(st, "time", at, default=time_, low=0, high=3600)
+            timeout = check.number(st, "timeout", at, default=timeout, low=1, high=7200)
+    ra_only = g.get("ra_only", False)
+    if not isinstance(ra_only, bool):
+        check.add(f"{where}.ra_only", _line_of(g, "ra_only", g.line), "must be true or false")
+        ra_only = False
+    return Guiding(
+        settle_pixels=pixels,
+        settle_time=time_,
+        settle_timeout=timeout,
+        dither_pixels=check.number(g, "dither_pixels", where, low=0, high=1000, above=True),
+        ra_only=ra_only,
+    )
+
+
 def _quality(check: _Checker, m: _Map, path: str) -> Quality | None:
     value = m.get("quality")
     if value is None or value is False:
@@ -888,6 +945,7 @@ def _target(
         dither=_dither(check, t, path) if "dither" in t else plan.dither,
         autofocus=_autofocus(check, t, path, plan) if "autofocus" in t else plan.autofocus,
         center=_center(check, t, path) if "center" in t else plan.center,
+        guiding=_guiding(check, t, path) if "guiding" in t else plan.guiding,
         quality=_quality(check, t, path) if "quality" in t else plan.quality,
         metadata=_metadata(check, t, path),
         path=path,
