@@ -560,6 +560,7 @@ def main(argv: list[str] | None = None) -> int:
             ("sun_max_altitude", plan.sun_max_altitude is not None),
             ("meridian_flip", plan.meridian_flip is not None),
             ("notify", bool(plan.notify)),
+            ("guiding", plan.guiding is not None or any(t.guiding for t in plan.targets)),
         )
         if on
     ]
