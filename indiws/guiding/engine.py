@@ -508,6 +508,10 @@ class GuidingEngine:
     def lock_position(self) -> tuple[float, float] | None:
         return self._lock
 
+    def star_position(self) -> tuple[float, float] | None:
+        """Where the selected guide star was last seen (None: no star)."""
+        return None if self._star is None else (self._star.x, self._star.y)
+
     def calibration(self) -> Calibration | None:
         """The calibration in use (or kept for this camera and mount)."""
         if self._calibration is not None:
