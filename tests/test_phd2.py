@@ -20,6 +20,7 @@ import pytest
 import pytest_asyncio
 
 from indiws.devices import Telescope
+from indiws.devices.astro import local_sidereal_time
 from indiws.testing import IndiServerProcess, RunningService, start_service
 from indiws.web.phd2 import MAX_LINE, PHD2Server
 
@@ -27,7 +28,8 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 SCOPE, GUIDE = "Telescope Simulator", "Guide Simulator"
 SETTLE = {"pixels": 1.5, "time": 3, "timeout": 60}
-DEC = 20.0
+#: Praesepe (JNow, near enough): guide stars on both sides of the pier.
+TARGET = (8.67, 19.67)
 
 
 class Phd2Client:
@@ -80,8 +82,9 @@ class Phd2Client:
         try:
             return await asyncio.wait_for(wait(), timeout)
         except TimeoutError:
-            names = [e["Event"] for e in self.events[-30:]]
-            raise AssertionError(f"no {what} within {timeout} s; last events: {names}") from None
+            quiet = ("LoopingExposures", "GuideStep", "Settling")
+            seen = [e for e in self.events if e["Event"] not in quiet][-15:]
+            raise AssertionError(f"no {what} within {timeout} s; last events: {seen}") from None
 
     async def send_line(self, data: bytes) -> None:
         self.writer.write(data)
@@ -172,7 +175,13 @@ async def svc(
         service.guiding.configure(binning=4, exposure=1.0, calibration_step_ms=600)
         scope = Telescope(service.client, SCOPE)
         await scope.unpark()
-        await scope.goto_hadec(-1.0, DEC)  # east of the meridian
+        # The target on the meridian (the site's longitude chosen so), and the
+        # simulator's flip hour angle 10 degrees past it: pointing east, on
+        # the west side of the pier, until the flip test moves FLIP_HA.
+        lon = ((TARGET[0] - local_sidereal_time(0.0)) * 15 + 180) % 360 - 180
+        await scope.set_site(longitude=lon)
+        await set_flip_ha(running, 10.0)
+        await scope.goto(*TARGET, epoch="JNow")
         yield running
     finally:
         await running.stop()
@@ -207,6 +216,14 @@ async def client(phd2: PHD2Server) -> AsyncIterator[Phd2Client]:
         yield c
     finally:
         await c.close()
+
+
+async def set_flip_ha(svc: RunningService, degrees: float) -> None:
+    """The telescope simulator's meridian: it takes the east side of the
+    pier (pointing west) for hour angles past it."""
+    await svc.service.client.set_property(
+        SCOPE, "FLIP_HA", {"FLIP_HA": degrees}, wait=True, timeout=10
+    )
 
 
 def pier_side(svc: RunningService) -> list[str]:
@@ -541,8 +558,10 @@ async def test_meridian_flip_guides_without_recalibrating(
     await guider.event("GuidingStopped", since, timeout=10)
     await guider.event("LoopingExposuresStopped", since, timeout=30)
     assert await guider.call("get_app_state") == "Stopped"
-    scope = Telescope(svc.service.client, SCOPE)
-    await scope.goto_hadec(1.0, DEC)  # across the meridian: the mount flips
+    # The target passed the meridian: the mount flips to the other side of
+    # the pier and points at it again (same stars, the camera turned over).
+    await set_flip_ha(svc, -10.0)
+    await Telescope(svc.service.client, SCOPE).goto(*TARGET, epoch="JNow")
     assert pier_side(svc) != side
 
     since = guider.mark()
