@@ -455,7 +455,7 @@ async def test_guide_calibrates_guides_and_settles(guider: Phd2Client) -> None:
     await guider.event("CalibrationComplete", since, timeout=240)
     await guider.event("StartGuiding", since, timeout=30)
     done = await guider.event("SettleDone", since, timeout=90)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
     names = guider.names(since)
     assert names.index("StarSelected") < names.index("StartCalibration")
     assert names.index("SettleBegin") < names.index("SettleDone")
@@ -473,7 +473,7 @@ async def test_guide_calibrates_guides_and_settles(guider: Phd2Client) -> None:
     since = guider.mark()
     assert await guider.call("guide", [SETTLE, False]) == 0
     done = await guider.event("SettleDone", since, timeout=90)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
     assert "StartCalibration" not in guider.names(since)
 
 
@@ -497,7 +497,7 @@ async def test_dither_settles(guider: Phd2Client) -> None:
     dithered = await guider.event("GuidingDithered", since, timeout=10)
     assert abs(dithered["dx"]) > 0 or abs(dithered["dy"]) > 0
     done = await guider.event("SettleDone", since, timeout=60)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
     assert await guider.call("get_lock_position") != lock
     assert await guider.call("get_app_state") == "Guiding"
 
@@ -509,7 +509,7 @@ async def test_dither_while_settling_is_refused(guider: Phd2Client) -> None:
     assert resp["error"]["code"] == 1
     assert "Cannot initiate dither while dither is in progress" in resp["error"]["message"]
     done = await guider.event("SettleDone", since, timeout=60)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
 
 
 async def test_star_lost_and_found_again(guider: Phd2Client, svc: RunningService) -> None:
@@ -532,7 +532,7 @@ async def test_star_lost_and_found_again(guider: Phd2Client, svc: RunningService
     since = guider.mark()
     assert await guider.call("guide", [SETTLE]) == 0
     done = await guider.event("SettleDone", since, timeout=90)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
     assert await guider.call("get_app_state") == "Guiding"
 
 
@@ -568,7 +568,7 @@ async def test_meridian_flip_guides_without_recalibrating(
     assert await guider.call("guide", {"settle": SETTLE}) == 0
     await guider.event("CalibrationDataFlipped", since, timeout=60)
     done = await guider.event("SettleDone", since, timeout=120)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
     assert "StartCalibration" not in guider.names(since)
     flipped = await guider.call("get_calibration_data")
     assert flipped["xAngle"] != before["xAngle"] or flipped["yAngle"] != before["yAngle"]
@@ -577,14 +577,14 @@ async def test_meridian_flip_guides_without_recalibrating(
     since = guider.mark()
     assert await guider.call("dither", [5, False, SETTLE]) == 0
     done = await guider.event("SettleDone", since, timeout=60)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
 
     # ... and it matches what a fresh calibration on this side measures.
     since = guider.mark()
     assert await guider.call("guide", {"settle": SETTLE, "recalibrate": True}) == 0
     await guider.event("CalibrationComplete", since, timeout=240)
     done = await guider.event("SettleDone", since, timeout=90)
-    assert done["Status"] == 0, done
+    assert done["Status"] == 0, str(done)
     fresh = await guider.call("get_calibration_data")
     for axis in ("xAngle", "yAngle"):
         diff = (fresh[axis] - flipped[axis] + 180) % 360 - 180

@@ -131,8 +131,11 @@ class GuiderConfig:
     settle_pixels: float = 1.5
     settle_time: float = 10.0
     settle_timeout: float = 60.0
-    #: After a meridian flip, reverse Dec too (mounts that keep North as North: true).
-    flip_dec: bool = True
+    #: After a meridian flip, reverse Dec too: only for mounts that swap their
+    #: Dec direction themselves after a flip, so that North stays North on
+    #: the sky (PHD2's "Reverse Dec output after meridian flip", off by
+    #: default; off suits the INDI telescope simulator).
+    flip_dec: bool = False
     #: Time between frames (s), beyond the exposure.
     delay: float = 0.0
 
