@@ -603,9 +603,11 @@ async def test_capture_single_frame(guider: Phd2Client) -> None:
 async def test_command_line_options() -> None:
     """The command line serves PHD2's port 4400 on loopback; 0 turns it off."""
     from indiws.__main__ import build_parser, config_from_args
+    from indiws.service import Config
 
     args = build_parser().parse_args(["--phd2-port", "0"])
     assert config_from_args(args).phd2_port is None
     args = build_parser().parse_args([])
     cfg = config_from_args(args)
     assert (cfg.phd2_port, cfg.phd2_host) == (4400, "127.0.0.1")
+    assert Config().phd2_port is None  # services made in programs do not listen
