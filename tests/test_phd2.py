@@ -172,7 +172,15 @@ async def svc(
         await service.roles.assign("guider", GUIDE)
         # Measured on the simulators: binning 4 and 1 s frames guide well;
         # shorter calibration pulses keep the calibration under a minute.
-        service.guiding.configure(binning=4, exposure=1.0, calibration_step_ms=600)
+        # The simulated sky has few stars per field: a smaller search box and
+        # calibration distance let stars nearer the edges be chosen.
+        service.guiding.configure(
+            binning=4,
+            exposure=1.0,
+            calibration_step_ms=600,
+            calibration_distance=15.0,
+            search_region=10,
+        )
         scope = Telescope(service.client, SCOPE)
         await scope.unpark()
         # The target on the meridian (the site's longitude chosen so), and the
@@ -224,6 +232,18 @@ async def set_flip_ha(svc: RunningService, degrees: float) -> None:
     await svc.service.client.set_property(
         SCOPE, "FLIP_HA", {"FLIP_HA": degrees}, wait=True, timeout=10
     )
+
+
+async def guide(guider: Phd2Client, params: Any, timeout: float = 300) -> dict[str, Any]:
+    """``guide`` until its SettleDone; again (as N.I.N.A. does) when no
+    suitable star was in the frame, as may happen in the sparse simulated sky."""
+    for _ in range(4):
+        since = guider.mark()
+        assert await guider.call("guide", params) == 0
+        done = await guider.event("SettleDone", since, timeout=timeout)
+        if "suitable guide star" not in done.get("Error", ""):
+            break
+    return done
 
 
 def pier_side(svc: RunningService) -> list[str]:
@@ -450,15 +470,14 @@ async def test_guide_calibrates_guides_and_settles(guider: Phd2Client) -> None:
     assert await guider.call("clear_calibration", ["Both"]) == 0
     assert await guider.call("get_calibrated") is False
     since = guider.mark()
-    assert await guider.call("guide", {"settle": SETTLE, "recalibrate": False}) == 0
-    await guider.event("StartCalibration", since, timeout=60)
-    await guider.event("CalibrationComplete", since, timeout=240)
-    await guider.event("StartGuiding", since, timeout=30)
-    done = await guider.event("SettleDone", since, timeout=90)
+    done = await guide(guider, {"settle": SETTLE, "recalibrate": False})
     assert done["Status"] == 0, str(done)
+    await guider.event("StartCalibration", since, timeout=1)
+    await guider.event("CalibrationComplete", since, timeout=1)
+    await guider.event("StartGuiding", since, timeout=1)
     names = guider.names(since)
     assert names.index("StarSelected") < names.index("StartCalibration")
-    assert names.index("SettleBegin") < names.index("SettleDone")
+    assert "SettleBegin" in names
     assert await guider.call("get_app_state") == "Guiding"
     assert await guider.call("get_calibrated") is True
     data = await guider.call("get_calibration_data")
@@ -565,10 +584,9 @@ async def test_meridian_flip_guides_without_recalibrating(
     assert pier_side(svc) != side
 
     since = guider.mark()
-    assert await guider.call("guide", {"settle": SETTLE}) == 0
-    await guider.event("CalibrationDataFlipped", since, timeout=60)
-    done = await guider.event("SettleDone", since, timeout=120)
+    done = await guide(guider, {"settle": SETTLE})
     assert done["Status"] == 0, str(done)
+    await guider.event("CalibrationDataFlipped", since, timeout=1)
     assert "StartCalibration" not in guider.names(since)
     flipped = await guider.call("get_calibration_data")
     assert flipped["xAngle"] != before["xAngle"] or flipped["yAngle"] != before["yAngle"]
