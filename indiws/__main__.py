@@ -225,6 +225,25 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds without indiserver after which the close-up runs once it is back",
     )
+    phd2 = parser.add_argument_group(
+        "PHD2 protocol (docs/phd2.md)",
+        "The built-in autoguider speaks PHD2's event-server protocol, so N.I.N.A., Ekos and "
+        "other PHD2 clients guide through it. The protocol has no authentication.",
+    )
+    phd2.add_argument(
+        "--phd2-port",
+        type=int,
+        default=4400,
+        metavar="PORT",
+        help="port of the PHD2 protocol (0: do not serve it)",
+    )
+    phd2.add_argument(
+        "--phd2-host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address the PHD2 protocol listens on; beyond loopback (e.g. 0.0.0.0) anyone "
+        "on the network can guide and move the mount, unauthenticated",
+    )
     parser.add_argument(
         "--notify-url",
         action="append",
@@ -287,6 +306,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         embedded_indi_lan=args.embedded_indi_lan,
         ui_dir=args.ui,
         notify_urls=tuple(args.notify_url),
+        phd2_port=args.phd2_port or None,
+        phd2_host=args.phd2_host,
         safety=SafetyConfig(
             enabled=not args.no_safety,
             actions=args.safety_actions,
@@ -342,6 +363,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     ):
         if port is not None and not 1 <= port <= 65535:
             parser.error(f"{option} must be from 1 to 65535, not {port}")
+    if not 0 <= args.phd2_port <= 65535:
+        parser.error(f"--phd2-port must be from 1 to 65535 (0: off), not {args.phd2_port}")
     if args.token is None:
         args.token = os.environ.get(TOKEN_ENV) or None
     if problem := access_options_error(args.allow_origin, args.allow_host, args.token):
@@ -384,6 +407,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 async def serve(config: Config) -> None:
     from .web.app import make_app, server_options
     from .web.gate import access_notes
+    from .web.phd2 import PHD2Server
 
     try:
         service = Service(config)
@@ -395,6 +419,7 @@ async def serve(config: Config) -> None:
     except OSError as exc:
         await service.stop()
         raise SystemExit(f"indiws: cannot listen on {config.host}:{config.port}: {exc}") from None
+    phd2: PHD2Server | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -409,10 +434,16 @@ async def serve(config: Config) -> None:
         log.info("indiws %s listening on http://%s:%d/", __version__, config.host, config.port)
         for level, note in access_notes(service):
             log.log(level, "%s", note)
+        if config.phd2_port is not None:
+            # A busy port is a warning: the rest of the service runs on.
+            phd2 = PHD2Server(service, config.phd2_host, config.phd2_port)
+            await phd2.start()
         await stop.wait()
     finally:
         log.info("stopping")
         server.stop()
+        if phd2 is not None:
+            await phd2.stop()
         await service.stop()
         await asyncio.to_thread(analysis_worker.stop_processes)
         log.info("stopped")

@@ -205,6 +205,11 @@ class Config:
     notify_urls: tuple[str, ...] = ()
     #: The safety policy: on/off, close-up actions, timeouts (`indiws.safety`).
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    #: PHD2's event-server protocol for guiding clients (docs/phd2.md): its
+    #: port (None: not served; the command line serves 4400) and address.
+    #: It has no authentication (docs/security.md).
+    phd2_port: int | None = None
+    phd2_host: str = "127.0.0.1"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

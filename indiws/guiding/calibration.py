@@ -96,11 +96,16 @@ class Calibration:
         vx, vy = math.cos(self.dec_angle), math.sin(self.dec_angle)
         return -(ra * ux + dec * vx), -(ra * uy + dec * vy)
 
-    def flipped(self, pier_side: str | None = None, *, flip_dec: bool = True) -> Calibration:
+    def flipped(self, pier_side: str | None = None, *, flip_dec: bool = False) -> Calibration:
         """The calibration after a meridian flip: the camera turned half a
         circle about the sky, so a West pulse moves the star the other way
-        on the sensor; so does North unless the mount reverses Dec itself
-        (``flip_dec=False``)."""
+        on the sensor.  A North pulse moves the mount's Dec axis the same
+        way as before the flip, which now points the telescope the other way
+        on the sky: with the image turned over too, the star moves as it did
+        on the sensor, and the Dec angle is kept (PHD2's default; the INDI
+        telescope simulator does so).  Mounts that reverse Dec themselves
+        after a flip (North stays North on the sky) need ``flip_dec=True``
+        (PHD2's "Reverse Dec output after meridian flip")."""
         side = pier_side
         if side is None and self.pier_side in ("east", "west"):
             side = "west" if self.pier_side == "east" else "east"

@@ -131,8 +131,11 @@ class GuiderConfig:
     settle_pixels: float = 1.5
     settle_time: float = 10.0
     settle_timeout: float = 60.0
-    #: After a meridian flip, reverse Dec too (mounts that keep North as North: true).
-    flip_dec: bool = True
+    #: After a meridian flip, reverse Dec too: only for mounts that swap their
+    #: Dec direction themselves after a flip, so that North stays North on
+    #: the sky (PHD2's "Reverse Dec output after meridian flip", off by
+    #: default; off suits the INDI telescope simulator).
+    flip_dec: bool = False
     #: Time between frames (s), beyond the exposure.
     delay: float = 0.0
 
@@ -509,6 +512,10 @@ class GuidingEngine:
 
     def lock_position(self) -> tuple[float, float] | None:
         return self._lock
+
+    def star_position(self) -> tuple[float, float] | None:
+        """Where the selected guide star was last seen (None: no star)."""
+        return None if self._star is None else (self._star.x, self._star.y)
 
     def calibration(self) -> Calibration | None:
         """The calibration in use (or kept for this camera and mount)."""
