@@ -582,6 +582,7 @@ class PlanRun:
                 filter_wheel=self.engine.roles.device_for("filter_wheel"),
                 telescope=self.engine.roles.device_for("telescope"),
                 focuser=self.engine.roles.device_for("focuser"),
+                guiding=None if self.guiding.guider is None else self.guiding.guider.frame_stats,
             )
         return {"telescope": Telescope, "filter_wheel": FilterWheel, "focuser": Focuser}[role](
             self.client, name
