@@ -12,7 +12,7 @@ from typing import Any
 
 from ..analysis import analyse_frame
 from ..blobs import BlobStore, default_store
-from ..client import INDIClient, InvalidValueError, Property
+from ..client import Device, INDIClient, InvalidValueError, Property
 from ..protocol import BLOBMode, PropertyKind, PropertyState
 from . import astro
 from .base import ProgressCallback, RoleDevice
@@ -378,23 +378,8 @@ class Camera(RoleDevice):
         metadata: dict[str, Any] | None,
         journal: list[int | None],
     ) -> dict[str, Any]:
-        dev = self._connected()
-        exposure = self._prop("CCD_EXPOSURE", "expose")
-        self.client.validate(dev.name, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
+        dev = self._ready_to_expose(duration, "expose")
         duration = float(duration)
-        if "CCD1" not in dev.properties:
-            raise CapabilityError(
-                f"{dev.name} has no CCD1 BLOB: it cannot send frames",
-                device=dev.name,
-                role=self.role,
-                properties=["CCD1"],
-            )
-        if exposure.state is PropertyState.BUSY:
-            raise DeviceBusyError(
-                f"{dev.name} is already exposing: wait or abort first",
-                device=dev.name,
-                role=self.role,
-            )
         limit = timeout if timeout is not None else duration + 120.0
         # The action starts before the settings are applied, so that an abort
         # arriving meanwhile ends it before the exposure is started.
@@ -552,21 +537,12 @@ class Camera(RoleDevice):
         assert frame is not None
         return frame, fmt
 
-    async def capture(
-        self,
-        duration: float,
-        *,
-        binning: int | Sequence[int] | None = None,
-        roi: Sequence[int] | str | None = None,
-        timeout: float | None = None,
-    ) -> tuple[bytes, str]:
-        """One frame that is not stored nor announced (a guide or framing
-        frame): returns (frame bytes, format) once it has arrived.  Settings
-        given are applied first; cancelling aborts the exposure."""
+    def _ready_to_expose(self, duration: float, verb: str) -> Device:
+        """The connected device, able to send frames and not exposing, with
+        ``duration`` valid for it; the error that says which is not so."""
         dev = self._connected()
-        exposure = self._prop("CCD_EXPOSURE", "capture")
+        exposure = self._prop("CCD_EXPOSURE", verb)
         self.client.validate(dev.name, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
-        duration = float(duration)
         if "CCD1" not in dev.properties:
             raise CapabilityError(
                 f"{dev.name} has no CCD1 BLOB: it cannot send frames",
@@ -580,6 +556,21 @@ class Camera(RoleDevice):
                 device=dev.name,
                 role=self.role,
             )
+        return dev
+
+    async def capture(
+        self,
+        duration: float,
+        *,
+        binning: int | Sequence[int] | None = None,
+        roi: Sequence[int] | str | None = None,
+        timeout: float | None = None,
+    ) -> tuple[bytes, str]:
+        """One frame that is not stored nor announced (a guide or framing
+        frame): returns (frame bytes, format) once it has arrived.  Settings
+        given are applied first; cancelling aborts the exposure."""
+        dev = self._ready_to_expose(duration, "capture")
+        duration = float(duration)
         if binning is not None or roi is not None:
             await self.configure(binning=binning, roi=roi)
         await self._prepare_delivery(dev.name)
