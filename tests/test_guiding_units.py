@@ -306,3 +306,63 @@ def test_dithers_stay_within_the_amount_and_ra_only_keeps_dec() -> None:
         x, y = x + mx, y + my
         points.add((x, y))
     assert len(points) == 8
+
+
+def test_guiding_is_refused_while_the_mount_does_not_track() -> None:
+    """Without a device: the engine over a mirror whose mount is parked, then
+    not tracking (the Observatory profile's mount starts so)."""
+    import asyncio
+
+    from indiws.client import INDIClient
+    from indiws.guiding import GuidingEngine, GuidingError
+    from indiws.protocol import Parser
+
+    xml = (
+        b'<defSwitchVector device="M" name="CONNECTION" state="Ok" perm="rw" rule="OneOfMany">'
+        b'<defSwitch name="CONNECT">On</defSwitch><defSwitch name="DISCONNECT">Off</defSwitch>'
+        b"</defSwitchVector>"
+        b'<defNumberVector device="M" name="TELESCOPE_TIMED_GUIDE_NS" state="Idle" perm="rw">'
+        b'<defNumber name="TIMED_GUIDE_N" format="%g" min="0" max="60000" step="1">0</defNumber>'
+        b"</defNumberVector>"
+        b'<defNumberVector device="M" name="TELESCOPE_TIMED_GUIDE_WE" state="Idle" perm="rw">'
+        b'<defNumber name="TIMED_GUIDE_W" format="%g" min="0" max="60000" step="1">0</defNumber>'
+        b"</defNumberVector>"
+        b'<defSwitchVector device="M" name="TELESCOPE_PARK" state="Ok" perm="rw" rule="OneOfMany">'
+        b'<defSwitch name="PARK">On</defSwitch><defSwitch name="UNPARK">Off</defSwitch>'
+        b"</defSwitchVector>"
+        b'<defSwitchVector device="M" name="TELESCOPE_TRACK_STATE" state="Ok" perm="rw" '
+        b'rule="OneOfMany"><defSwitch name="TRACK_ON">Off</defSwitch>'
+        b'<defSwitch name="TRACK_OFF">On</defSwitch></defSwitchVector>'
+        b'<defSwitchVector device="C" name="CONNECTION" state="Ok" perm="rw" rule="OneOfMany">'
+        b'<defSwitch name="CONNECT">On</defSwitch><defSwitch name="DISCONNECT">Off</defSwitch>'
+        b"</defSwitchVector>"
+    )
+
+    class Roles:
+        def device_for(self, role: str) -> str | None:
+            return {"telescope": "M", "guider": "C"}.get(role)
+
+    async def check() -> None:
+        client = INDIClient("127.0.0.1", 1)
+        for msg in Parser().feed(xml):
+            client._apply(msg)
+        engine = GuidingEngine(client, Roles())
+        with pytest.raises(GuidingError, match="M is parked") as err:
+            await engine.guide()
+        assert err.value.code == "mount_not_tracking"
+        client._apply(
+            next(
+                iter(
+                    Parser().feed(
+                        b'<setSwitchVector device="M" name="TELESCOPE_PARK" state="Ok">'
+                        b'<oneSwitch name="PARK">Off</oneSwitch>'
+                        b'<oneSwitch name="UNPARK">On</oneSwitch></setSwitchVector>'
+                    )
+                )
+            )
+        )
+        with pytest.raises(GuidingError, match="M is not tracking"):
+            await engine.guide()
+        assert engine.state == "Stopped"
+
+    asyncio.run(check())

@@ -835,6 +835,7 @@ class GuidingEngine:
         if not self.connected():
             raise GuidingError("all equipment must be connected first", "not_connected")
         self._check_safe()
+        self._check_mount()
         rule = settle or self.default_settle()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._op = _Op("guide", rule, future, recalibrate=recalibrate, roi=roi)
@@ -994,6 +995,24 @@ class GuidingEngine:
         await self.stop_capture()
 
     # ------------------------------------------------------------ the loop
+
+    def _check_mount(self) -> None:
+        """A parked or untracking mount lets the sky run away at 15"/s: no
+        guider can hold that, and calibration would measure the sky, not the
+        pulses.  Said before anything starts."""
+        park = self._mirror(self.mount_name, "TELESCOPE_PARK")
+        if park is not None and "PARK" in park.on_switches():
+            raise GuidingError(
+                f"{self.mount_name} is parked: unpark it and start tracking before guiding",
+                "mount_not_tracking",
+            )
+        track = self._mirror(self.mount_name, "TELESCOPE_TRACK_STATE")
+        if track is not None and "TRACK_OFF" in track.on_switches():
+            raise GuidingError(
+                f"{self.mount_name} is not tracking: turn tracking on before guiding "
+                "(telescope.set_tracking)",
+                "mount_not_tracking",
+            )
 
     def _check_safe(self) -> None:
         if self.is_safe is not None and not self.is_safe():

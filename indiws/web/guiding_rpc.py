@@ -55,6 +55,7 @@ register_codes(
         "settle_failed": (409, -32095, "settle_failed"),
         "calibration_failed": (409, -32096, "calibration_failed"),
         "stopped": (409, -32097, "guiding_stopped"),
+        "mount_not_tracking": (409, -32099, "mount_not_tracking"),
     },
     (409, -32098, "guiding_error"),
 )
