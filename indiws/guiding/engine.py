@@ -1306,6 +1306,12 @@ class GuidingEngine:
         self._begin_guiding()
 
     def _calibration_failed(self, reason: str) -> None:
+        dec = self._declination()
+        if dec is not None and abs(dec) > 75 and "RA" in reason:
+            reason += (
+                f" (the mount points at Dec {dec:.1f}°: near the pole RA pulses barely move "
+                "a star; calibrate within 20° of the celestial equator)"
+            )
         self._cal_run = None
         self._mode = "looping"
         self.last_error = reason
