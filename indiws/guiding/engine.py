@@ -26,7 +26,7 @@ import os
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -281,7 +281,8 @@ class GuidingEngine:
         self._configured = False
         self._last_frame: _Frame | None = None
         self._sensor: tuple[int, int] | None = None
-        self._stopping: asyncio.Future[None] | None = None
+        #: The region a star is chosen in (find_star/guide's roi), None: anywhere.
+        self._roi: tuple[int, int, int, int] | None = None
         self._ra = Hysteresis()
         self._dec = DecResistSwitch()
         self._apply_algorithms()
@@ -289,7 +290,6 @@ class GuidingEngine:
         self.timing = _Timing()
         self.history: deque[dict[str, Any]] = deque(maxlen=1000)
         self.last_error: str | None = None
-        self._single: asyncio.Task[Any] | None = None
 
     # ------------------------------------------------------------ persistence
 
@@ -622,8 +622,6 @@ class GuidingEngine:
             if self._full_pause:
                 await self.set_paused(False)
             return
-        if self._single is not None and not self._single.done():
-            raise GuidingError("a single frame is being captured: wait for it", "busy")
         device = self._device()
         dev = device._connected()
         if "CCD_EXPOSURE" not in dev.properties:
@@ -632,7 +630,6 @@ class GuidingEngine:
         self._configured = False
         self._mode = "looping"
         self._lost = 0
-        self._stopping = None
         self._task = asyncio.get_running_loop().create_task(
             self._capture_loop(), name="guiding-loop"
         )
@@ -1171,7 +1168,7 @@ class GuidingEngine:
             stars,
             (h, w),
             search=self.config.search_region,
-            roi=getattr(self, "_roi", None),
+            roi=self._roi,
             edge=self.config.search_region + self.config.calibration_distance + 10,
         )
         if not ranked or ranked[0].reject is not None:
@@ -1283,8 +1280,6 @@ class GuidingEngine:
             return
         cal = run.result
         assert cal is not None
-        from dataclasses import replace
-
         cal = replace(
             cal,
             declination=self._declination(),
@@ -1461,8 +1456,6 @@ def _saturation(pixels: np.ndarray) -> float | None:
 def _moved(star: StarMeasure, origin: tuple[int, int]) -> StarMeasure:
     if origin == (0, 0):
         return star
-    from dataclasses import replace
-
     return replace(star, x=star.x + origin[0], y=star.y + origin[1])
 
 
