@@ -244,6 +244,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="address the PHD2 protocol listens on; beyond loopback (e.g. 0.0.0.0) anyone "
         "on the network can guide and move the mount, unauthenticated",
     )
+    alpaca = parser.add_argument_group(
+        "ASCOM Alpaca (docs/alpaca.md)",
+        "Every role as an Alpaca device, for N.I.N.A., SharpCap and other ASCOM programs. "
+        "Alpaca clients cannot send the access token: anyone who reaches the Alpaca port can "
+        "move the hardware.",
+    )
+    alpaca.add_argument(
+        "--alpaca-port",
+        type=int,
+        default=11111,
+        metavar="PORT",
+        help="HTTP port of the Alpaca devices (0: do not serve them)",
+    )
+    alpaca.add_argument(
+        "--alpaca-discovery-port",
+        type=int,
+        default=32227,
+        metavar="PORT",
+        help="UDP port answering Alpaca discovery (0: do not answer)",
+    )
+    alpaca.add_argument(
+        "--alpaca-host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="address the Alpaca devices and discovery listen on; beyond loopback (e.g. "
+        "0.0.0.0, for N.I.N.A. on another PC) anyone on the network can move the hardware, "
+        "unauthenticated",
+    )
     parser.add_argument(
         "--notify-url",
         action="append",
@@ -308,6 +336,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         notify_urls=tuple(args.notify_url),
         phd2_port=args.phd2_port or None,
         phd2_host=args.phd2_host,
+        alpaca_port=args.alpaca_port or None,
+        alpaca_discovery_port=args.alpaca_discovery_port or None,
+        alpaca_host=args.alpaca_host,
         safety=SafetyConfig(
             enabled=not args.no_safety,
             actions=args.safety_actions,
@@ -363,8 +394,13 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     ):
         if port is not None and not 1 <= port <= 65535:
             parser.error(f"{option} must be from 1 to 65535, not {port}")
-    if not 0 <= args.phd2_port <= 65535:
-        parser.error(f"--phd2-port must be from 1 to 65535 (0: off), not {args.phd2_port}")
+    for option, port in (
+        ("--phd2-port", args.phd2_port),
+        ("--alpaca-port", args.alpaca_port),
+        ("--alpaca-discovery-port", args.alpaca_discovery_port),
+    ):
+        if not 0 <= port <= 65535:
+            parser.error(f"{option} must be from 1 to 65535 (0: off), not {port}")
     if args.token is None:
         args.token = os.environ.get(TOKEN_ENV) or None
     if problem := access_options_error(args.allow_origin, args.allow_host, args.token):
@@ -405,6 +441,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
 
 
 async def serve(config: Config) -> None:
+    from .alpaca.server import AlpacaServer
     from .web.app import make_app, server_options
     from .web.gate import access_notes
     from .web.phd2 import PHD2Server
@@ -420,6 +457,7 @@ async def serve(config: Config) -> None:
         await service.stop()
         raise SystemExit(f"indiws: cannot listen on {config.host}:{config.port}: {exc}") from None
     phd2: PHD2Server | None = None
+    alpaca: AlpacaServer | None = None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -438,12 +476,19 @@ async def serve(config: Config) -> None:
             # A busy port is a warning: the rest of the service runs on.
             phd2 = PHD2Server(service, config.phd2_host, config.phd2_port)
             await phd2.start()
+        if config.alpaca_port is not None:
+            alpaca = AlpacaServer(
+                service, config.alpaca_host, config.alpaca_port, config.alpaca_discovery_port
+            )
+            await alpaca.start()
         await stop.wait()
     finally:
         log.info("stopping")
         server.stop()
         if phd2 is not None:
             await phd2.stop()
+        if alpaca is not None:
+            await alpaca.stop()
         await service.stop()
         await asyncio.to_thread(analysis_worker.stop_processes)
         log.info("stopped")

@@ -24,6 +24,7 @@ import logging
 import re
 import sqlite3
 import threading
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ DB_FILENAME = "indiws.sqlite3"
 DEFAULT_PORT = 7624
 
 #: Version of the schema this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Name of the profile seeded into a new file.
 SIMULATORS_PROFILE = "Simulators"
@@ -453,6 +454,17 @@ _MIGRATIONS: tuple[str, ...] = (
         data TEXT NOT NULL DEFAULT '{}'
     );
     CREATE INDEX plan_events_by_plan ON plan_events (plan_id, id);
+    """,
+    # 4: the ASCOM Alpaca devices (indiws.alpaca): per device type a number
+    # and a UniqueID, given once to a role and kept for good.
+    """
+    CREATE TABLE alpaca_devices (
+        device_type TEXT NOT NULL,
+        device_number INTEGER NOT NULL,
+        role TEXT NOT NULL UNIQUE,
+        unique_id TEXT NOT NULL UNIQUE,
+        PRIMARY KEY (device_type, device_number)
+    );
     """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
@@ -1028,6 +1040,34 @@ class StateDB:
                 (plan_id, limit),
             ).fetchall()
         return [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in reversed(rows)]
+
+
+    # ---------------------------------------------------------------- alpaca
+
+    def alpaca_device(self, device_type: str, role: str) -> tuple[int, str]:
+        """The Alpaca device number and UniqueID of ``role`` as a
+        ``device_type``: given on first use (the next free number of that
+        type, a new UUID) and kept for good, whatever device plays the role."""
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT device_number, unique_id FROM alpaca_devices"
+                " WHERE device_type = ? AND role = ?",
+                (device_type, role),
+            ).fetchone()
+            if row is not None:
+                return int(row[0]), str(row[1])
+            number = conn.execute(
+                "SELECT COALESCE(MAX(device_number) + 1, 0) FROM alpaca_devices"
+                " WHERE device_type = ?",
+                (device_type,),
+            ).fetchone()[0]
+            unique_id = str(uuid.uuid4())
+            conn.execute(
+                "INSERT INTO alpaca_devices (device_type, device_number, role, unique_id)"
+                " VALUES (?, ?, ?, ?)",
+                (device_type, number, role, unique_id),
+            )
+            return int(number), unique_id
 
 
 def _check_profile_name(name: str) -> str:

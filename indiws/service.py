@@ -35,6 +35,7 @@ from .analysis import worker as analysis_worker
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB, check_label
+from .devices import ROLE_CLASSES, Camera, Guider, RoleDevice
 from .frame_store import INDEX_FILENAME, FrameStore
 from .guiding import GuidingEngine
 from .manager import (
@@ -210,6 +211,13 @@ class Config:
     #: It has no authentication (docs/security.md).
     phd2_port: int | None = None
     phd2_host: str = "127.0.0.1"
+    #: ASCOM Alpaca (docs/alpaca.md): its HTTP port (None: not served; the
+    #: command line serves 11111), the UDP discovery port (None: no
+    #: discovery; the command line answers on 32227) and the address both
+    #: listen on.  Alpaca clients cannot send the access token.
+    alpaca_port: int | None = None
+    alpaca_discovery_port: int | None = None
+    alpaca_host: str = "127.0.0.1"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -297,6 +305,28 @@ class Service:
             # slews and dither through it (indiws.plans.GuidingHooks).
             guider=lambda: getattr(self, "guiding", None),
         )
+
+    def role_device(self, role: str, device: str | None = None) -> RoleDevice:
+        """The role's device class for ``device`` (None: the role's device now),
+        wired to the rest of the observatory: a camera stores into the
+        service's frame store and knows the wheel, mount and focuser of the
+        other roles; the guider pulses through the mount."""
+        if device is None:
+            device = self.roles.device_for(role)
+        if role == "camera":
+            return Camera(
+                self.client,
+                device,
+                store=self.blobs,
+                filter_wheel=self.roles.device_for("filter_wheel"),
+                telescope=self.roles.device_for("telescope"),
+                focuser=self.roles.device_for("focuser"),
+                guiding=self.guiding.frame_stats,
+            )
+        if role == "guider":
+            mount = self.roles.device_for("telescope")
+            return Guider(self.client, device, store=self.blobs, mount=mount)
+        return ROLE_CLASSES[self.roles.check_role(role)](self.client, device)
 
     # ------------------------------------------------------------ lifecycle
 

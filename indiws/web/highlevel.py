@@ -36,11 +36,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from ..devices import (
-    ROLE_CLASSES,
     Camera,
     FilterWheel,
     Focuser,
-    Guider,
     ProgressCallback,
     RoleDevice,
     Telescope,
@@ -114,6 +112,7 @@ class ClientHub:
         self.blobs = service.blobs
         self.config = service.config
         self.guiding = service.guiding
+        self._role_device = weakref.WeakMethod(service.role_device)
         self.sockets: dict[IndiClientSocket, None] = {}
         self._listener = subscribe_actions(service.client, self._on_action)
         #: ``safety`` and ``weather.changed`` of the safety policy, to every socket.
@@ -208,22 +207,11 @@ class ClientHub:
             self._send(_notification(method, params), key)
 
     def device(self, role: str, device: str | None) -> RoleDevice:
-        """The role's device class for ``device`` (a camera stores into the service's store)."""
-        if role == "camera":
-            wheel = self.roles.device_for("filter_wheel")
-            return Camera(
-                self.client,
-                device,
-                store=self.blobs,
-                filter_wheel=wheel,
-                telescope=self.roles.device_for("telescope"),
-                focuser=self.roles.device_for("focuser"),
-                guiding=self.guiding.frame_stats,
-            )
-        if role == "guider":
-            mount = self.roles.device_for("telescope")
-            return Guider(self.client, device, store=self.blobs, mount=mount)
-        return ROLE_CLASSES[role](self.client, device)
+        """The role's device class for ``device`` (`Service.role_device`)."""
+        make = self._role_device()
+        if make is None:
+            raise RuntimeError("the service is gone")
+        return make(role, device)
 
     # Status -------------------------------------------------------------
 
