@@ -1438,6 +1438,7 @@ SAFETYMONITOR: tuple[Member, ...] = (
         "issafe",
         lambda d, p: d.connected and d.service.safety.safe,
         "the safety policy (weather, lost indiserver)",
+        needs_connection=False,
     ),
 )
 

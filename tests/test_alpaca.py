@@ -1,0 +1,245 @@
+"""The ASCOM Alpaca front driven by alpyca (ASCOM's own Python client), as
+N.I.N.A. would drive it, against one service running the Observatory profile
+(every simulator, every role) in its own process, with its own ports."""
+
+from __future__ import annotations
+
+import io
+import json
+import socket
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+from alpaca import management
+from alpaca.camera import Camera
+from alpaca.covercalibrator import CalibratorStatus, CoverCalibrator
+from alpaca.dome import Dome, ShutterState
+from alpaca.exceptions import InvalidValueException, ParkedException
+from alpaca.filterwheel import FilterWheel
+from alpaca.focuser import Focuser
+from alpaca.observingconditions import ObservingConditions
+from alpaca.rotator import Rotator
+from alpaca.safetymonitor import SafetyMonitor
+from alpaca.telescope import GuideDirections, Telescope
+from alpaca_checker import check
+from astropy.io import fits
+
+from indiws.alpaca.members import MEMBERS, coverage_markdown
+from indiws.browser_testing import ServiceProcess
+from indiws.testing import free_port
+
+pytestmark = pytest.mark.slow
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "alpaca.md"
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    workdir = tmp_path_factory.mktemp("alpaca")
+    alpaca_port, discovery_port = free_port(), free_port()
+    service = ServiceProcess(
+        workdir,
+        "--profile",
+        "Observatory",
+        "--phd2-port",
+        "0",
+        "--alpaca-port",
+        str(alpaca_port),
+        "--alpaca-discovery-port",
+        str(discovery_port),
+    ).start()
+    service.alpaca = f"127.0.0.1:{alpaca_port}"  # type: ignore[attr-defined]
+    service.discovery_port = discovery_port  # type: ignore[attr-defined]
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def until(what: Callable[[], object], timeout: float = 60.0, step: float = 0.2) -> object:
+    """Poll until ``what()`` is truthy (a simulator's action ends), or fail."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError(f"not reached in {timeout} s: {what}")
+
+
+def connected(device):  # type: ignore[no-untyped-def]
+    device.Connected = True
+    assert device.Connected is True
+    return device
+
+
+def test_discovery_answers_a_unicast_datagram_on_loopback(svc: ServiceProcess) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        sock.sendto(b"alpacadiscovery1", ("127.0.0.1", svc.discovery_port))  # type: ignore[attr-defined]
+        data, _ = sock.recvfrom(1024)
+    assert json.loads(data) == {"AlpacaPort": int(svc.alpaca.split(":")[1])}  # type: ignore[attr-defined]
+
+
+def test_management_lists_every_role_as_a_device(svc: ServiceProcess) -> None:
+    assert management.apiversions(svc.alpaca) == [1]  # type: ignore[attr-defined]
+    assert management.description(svc.alpaca)["ServerName"] == "indiws"  # type: ignore[attr-defined]
+    devices = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
+    kinds = {(d["DeviceType"], d["DeviceNumber"]) for d in devices}
+    assert kinds == {
+        ("Telescope", 0), ("Camera", 0), ("Camera", 1), ("Focuser", 0), ("FilterWheel", 0),
+        ("Dome", 0), ("Rotator", 0), ("CoverCalibrator", 0), ("ObservingConditions", 0),
+        ("SafetyMonitor", 0),
+    }
+    assert len({d["UniqueID"] for d in devices}) == len(devices)
+    names = {d["DeviceName"] for d in devices}
+    assert "CCD Simulator (camera)" in names and "Guide Simulator (guider)" in names
+
+
+def test_telescope_slews_tracks_and_guides_the_right_way(svc: ServiceProcess) -> None:
+    t = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
+    assert t.InterfaceVersion == 4
+    t.Park()
+    until(lambda: t.AtPark and not t.Slewing, 120)
+    with pytest.raises(ParkedException):
+        t.SlewToCoordinatesAsync(t.SiderealTime, 20.0)
+    t.Unpark()
+    t.Tracking = True
+    ra = (t.SiderealTime - 1.0) % 24  # an hour west of the meridian, well up
+    t.SlewToCoordinatesAsync(ra, 20.0)
+    assert t.Slewing  # the slew answers at once and reports through Slewing
+    until(lambda: not t.Slewing, 120)
+    assert abs(t.RightAscension - ra) * 15 < 0.05
+    assert abs(t.Declination - 20.0) < 0.05
+    assert t.Tracking is True
+    with pytest.raises(InvalidValueException):
+        t.TargetRightAscension = 25.0
+    # North raises the declination, south lowers it (guideNorth = 0).
+    dec = t.Declination
+    t.PulseGuide(GuideDirections.guideNorth, 2000)
+    until(lambda: not t.IsPulseGuiding, 30)
+    north = t.Declination
+    assert north > dec
+    t.PulseGuide(GuideDirections.guideSouth, 2000)
+    until(lambda: not t.IsPulseGuiding, 30)
+    assert t.Declination < north
+
+
+def _frame(svc: ServiceProcess) -> np.ndarray:
+    """The newest stored frame, from the service's own HTTP API (FITS rows)."""
+    frames = requests.get(f"{svc.url}/blobs/", timeout=10).json()["frames"]
+    newest = max(frames, key=lambda f: f["seq"])
+    data = requests.get(f"{svc.url}/blobs/{newest['id']}", timeout=30).content
+    with fits.open(io.BytesIO(data)) as hdus:
+        return np.asarray(hdus[0].data).astype(np.int64)
+
+
+def test_camera_image_equals_the_stored_frame_in_json_and_imagebytes(
+    svc: ServiceProcess,
+) -> None:
+    c = connected(Camera(svc.alpaca, 0))  # type: ignore[attr-defined]
+    assert c.InterfaceVersion == 4
+    c.BinX = c.BinY = 2
+    c.StartX, c.StartY = 10, 20
+    c.NumX, c.NumY = 300, 200
+    c.StartExposure(0.5, True)
+    until(lambda: c.ImageReady, 60)
+    assert c.CameraState == 0  # idle
+    assert c.LastExposureDuration == 0.5
+    stored = _frame(svc)
+    assert stored.shape == (200, 300)  # FITS rows: NumY rows of NumX pixels
+    # alpyca asks for ImageBytes; ImageArray[x][y] is FITS pixel (x, y).
+    image = np.asarray(c.ImageArray, dtype=np.int64)
+    assert c.ImageArrayInfo.TransmissionElementType in (1, 2, 6, 8)
+    assert image.shape == (300, 200)
+    assert np.array_equal(image, stored.T)
+    # The same through JSON.
+    r = requests.get(f"http://{svc.alpaca}/api/v1/camera/0/imagearray",  # type: ignore[attr-defined]
+                     params={"ClientTransactionID": "9"}, timeout=60)
+    body = r.json()
+    assert (body["Type"], body["Rank"], body["ErrorNumber"]) == (2, 2, 0)
+    assert np.array_equal(np.asarray(body["Value"], dtype=np.int64), stored.T)
+
+
+def test_focuser_filter_wheel_rotator_dome_and_panel_do_what_they_are_told(
+    svc: ServiceProcess,
+) -> None:
+    f = connected(Focuser(svc.alpaca, 0))  # type: ignore[attr-defined]
+    target = min(f.MaxStep, f.Position + 500)
+    f.Move(target)
+    until(lambda: not f.IsMoving and f.Position == target, 60)
+
+    w = connected(FilterWheel(svc.alpaca, 0))  # type: ignore[attr-defined]
+    assert len(w.Names) == len(w.FocusOffsets) >= 3
+    w.Position = 2
+    until(lambda: w.Position == 2, 60)
+
+    r = connected(Rotator(svc.alpaca, 0))  # type: ignore[attr-defined]
+    r.MoveAbsolute(45.0)
+    until(lambda: not r.IsMoving and abs(r.Position - 45.0) < 0.2, 120)
+
+    d = connected(Dome(svc.alpaca, 0))  # type: ignore[attr-defined]
+    d.OpenShutter()
+    until(lambda: d.ShutterStatus == ShutterState.shutterOpen, 120)
+    d.CloseShutter()
+    until(lambda: d.ShutterStatus == ShutterState.shutterClosed, 120)
+
+    p = connected(CoverCalibrator(svc.alpaca, 0))  # type: ignore[attr-defined]
+    level = max(1, p.MaxBrightness // 2)
+    p.CalibratorOn(level)
+    until(lambda: p.CalibratorState == CalibratorStatus.Ready, 30)
+    assert p.Brightness == level
+    p.CalibratorOff()
+    until(lambda: p.CalibratorState == CalibratorStatus.Off, 30)
+
+
+def test_observing_conditions_and_safety(svc: ServiceProcess) -> None:
+    o = connected(ObservingConditions(svc.alpaca, 0))  # type: ignore[attr-defined]
+    assert -60 < o.Temperature < 60
+    assert o.WindSpeed >= 0  # m/s
+    assert o.SensorDescription("Temperature")
+    s = connected(SafetyMonitor(svc.alpaca, 0))  # type: ignore[attr-defined]
+    # The Observatory's weather simulator starts in the green.
+    assert s.IsSafe is True
+    s.Connected = False
+    assert s.IsSafe is False  # ISafetyMonitor: not connected is not safe
+
+
+def test_2000_concurrent_calls_have_distinct_server_transaction_ids(
+    svc: ServiceProcess,
+) -> None:
+    url = f"http://{svc.alpaca}/api/v1/telescope/0/rightascension"  # type: ignore[attr-defined]
+
+    def one(i: int) -> tuple[int, int]:
+        body = requests.get(url, params={"ClientTransactionID": str(i)}, timeout=60).json()
+        return body["ClientTransactionID"], body["ServerTransactionID"]
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        answers = list(pool.map(one, range(1, 2001)))
+    assert [c for c, _ in answers] == list(range(1, 2001))
+    assert len({s for _, s in answers}) == 2000
+
+
+def test_protocol_checker_finds_no_issue(svc: ServiceProcess) -> None:
+    served = {t: {(m.name, m.http) for m in members} for t, members in MEMBERS.items()}
+    issues = check(f"http://{svc.alpaca}", served)  # type: ignore[attr-defined]
+    assert issues == []
+
+
+def test_docs_coverage_table_is_the_member_tables() -> None:
+    text = DOCS.read_text()
+    start, end = "<!-- coverage:start -->\n", "<!-- coverage:end -->"
+    assert text[text.index(start) + len(start) : text.index(end)] == coverage_markdown()
+
+
+def test_unique_ids_survive_a_restart(svc: ServiceProcess) -> None:
+    before = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
+    svc.restart()
+    after = until(lambda: management.configureddevices(svc.alpaca), 30)  # type: ignore[attr-defined]
+    key = lambda d: (d["DeviceType"], d["DeviceNumber"])  # noqa: E731
+    assert sorted(before, key=key) == sorted(after, key=key)  # type: ignore[arg-type]
