@@ -463,6 +463,13 @@ async def serve(config: Config) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        if config.alpaca_port is not None:
+            # Listening from the start, like the HTTP server: members answer
+            # NotConnected until the devices are there.
+            alpaca = AlpacaServer(
+                service, config.alpaca_host, config.alpaca_port, config.alpaca_discovery_port
+            )
+            await alpaca.start()
         try:
             await service.start()
         except (IndiServerError, ProfileNotFoundError) as exc:
@@ -476,11 +483,6 @@ async def serve(config: Config) -> None:
             # A busy port is a warning: the rest of the service runs on.
             phd2 = PHD2Server(service, config.phd2_host, config.phd2_port)
             await phd2.start()
-        if config.alpaca_port is not None:
-            alpaca = AlpacaServer(
-                service, config.alpaca_host, config.alpaca_port, config.alpaca_discovery_port
-            )
-            await alpaca.start()
         await stop.wait()
     finally:
         log.info("stopping")

@@ -205,6 +205,9 @@ class Checker:
         self.call("PUT", f"/api/v1/{t}/{number}/connected", {"connected": "True"}, expect=400)
         for bad in ("", "123456", "asdqwe"):
             self.call("PUT", f"/api/v1/{t}/{number}/connected", {"Connected": bad}, expect=400)
+        # A member under the other HTTP verb is not a member.
+        self.call("PUT", f"/api/v1/{t}/{number}/description", expect=400)
+        self.call("GET", f"/api/v1/{t}/{number}/disconnect", expect=400)
 
     def check_device(self, device_type: str, number: int, served: set[tuple[str, str]]) -> None:
         t = device_type.lower()
@@ -243,6 +246,18 @@ class Checker:
                 # must refuse it (400) rather than act on defaults.
                 if self._put_takes_params(device_type, name):
                     self.call("PUT", path, {}, expect=400)
+        if device_type == "Telescope":
+            # A value that is no number is malformed (400); one out of range is
+            # the ASCOM InvalidValue error.
+            path = f"/api/v1/{t}/{number}/targetrightascension"
+            self.call("PUT", path, {"TargetRightAscension": "abc"}, expect=400)
+            body = self.call("PUT", path, {"TargetRightAscension": "25"})
+            if body is not None and body["ErrorNumber"] != 0x401:
+                self.issue(path, f"RA 25 h gave {body['ErrorNumber']:#x}, not InvalidValue")
+            body = self.call("PUT", path, {"TargetRightAscension": "5.5"})
+            body = self.call("GET", path)
+            if body is not None and body.get("Value") != 5.5:
+                self.issue(path, f"read back {body.get('Value')!r}, not 5.5")
         body = self.call("GET", f"/api/v1/{t}/{number}/devicestate")
         for item in (body or {}).get("Value", []):
             if set(item) != {"Name", "Value"}:

@@ -55,6 +55,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     ).start()
     service.alpaca = f"127.0.0.1:{alpaca_port}"  # type: ignore[attr-defined]
     service.discovery_port = discovery_port  # type: ignore[attr-defined]
+    until(lambda: _answers(service.alpaca), 30)  # type: ignore[attr-defined]
     try:
         yield service
     finally:
@@ -70,6 +71,13 @@ def until(what: Callable[[], object], timeout: float = 60.0, step: float = 0.2) 
             return value
         time.sleep(step)
     raise AssertionError(f"not reached in {timeout} s: {what}")
+
+
+def _answers(address: str) -> bool:
+    try:
+        return management.apiversions(address) == [1]
+    except OSError:
+        return False
 
 
 def connected(device):  # type: ignore[no-untyped-def]
@@ -240,6 +248,7 @@ def test_docs_coverage_table_is_the_member_tables() -> None:
 def test_unique_ids_survive_a_restart(svc: ServiceProcess) -> None:
     before = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
     svc.restart()
-    after = until(lambda: management.configureddevices(svc.alpaca), 30)  # type: ignore[attr-defined]
+    until(lambda: _answers(svc.alpaca), 30)  # type: ignore[attr-defined]
+    after = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
     key = lambda d: (d["DeviceType"], d["DeviceNumber"])  # noqa: E731
     assert sorted(before, key=key) == sorted(after, key=key)  # type: ignore[arg-type]

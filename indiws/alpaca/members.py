@@ -170,9 +170,9 @@ class AlpacaDevice:
         """Start a device verb and answer at once: a refusal that comes at
         once (parked, unsafe, out of range) is the member's error; a later
         failure is logged and shows in the state members."""
-        old = self.tasks.get(kind)
-        if old is not None and not old.done():
-            old.cancel()
+        # An operation of the same kind still running is not cancelled here:
+        # the device layer ends it when the newer one starts (a newer goto
+        # replaces the older), as ASCOM's clients expect.
         self.errors.pop(kind, None)
         task = asyncio.get_running_loop().create_task(coro)
         self.tasks[kind] = task
@@ -182,8 +182,8 @@ class AlpacaDevice:
             raise task.exception()  # type: ignore[misc]
 
     def _ended(self, kind: str, task: asyncio.Task[Any]) -> None:
-        if task.cancelled():
-            return
+        if task.cancelled() or self.tasks.get(kind) is not task:
+            return  # a newer operation of this kind reports for itself
         exc = task.exception()
         if exc is not None:
             self.errors[kind] = exc
@@ -911,7 +911,7 @@ CAMERA: tuple[Member, ...] = (
     _get("canabortexposure", _cap("can_abort"), "CCD_ABORT_EXPOSURE defined"),
     _get("canasymmetricbin", lambda d, p: False, "not offered"),
     _get("canfastreadout", lambda d, p: False, "not offered"),
-    _get("cangetcoolerpower", _cap("has_cooler_power"), "CCD_COOLER_POWER defined"),
+    _get("cangetcoolerpower", lambda d, p: False, "not offered (CoolerPower)"),
     _get("canpulseguide", lambda d, p: False, "pulses go through the Telescope"),
     _get("cansetccdtemperature", _cap("can_set_temperature"), "CCD_TEMPERATURE writable"),
     _get("canstopexposure", lambda d, p: False, "INDI aborts, it cannot stop early"),

@@ -285,10 +285,14 @@ ELEMENT_TYPES: dict[str, int] = {
 def image_array(pixels: np.ndarray) -> np.ndarray:
     """ImageArray from a frame as FITS stores it (rows of y, ``pixels[y][x]``):
     the reference indexes ``ImageArray[x][y]``, x across, y down, so the
-    pixel at FITS (x, y) is ``ImageArray[x][y]``: the transpose, not a flip."""
+    pixel at FITS (x, y) is ``ImageArray[x][y]``: the transpose, not a flip.
+    The result is contiguous in the smallest type that holds every value
+    exactly, so that ImageBytes is one copy of it."""
     if pixels.ndim == 3:  # colour planes [plane][y][x] -> [x][y][plane]
-        return np.transpose(pixels, (2, 1, 0))
-    return pixels.T
+        arr = np.transpose(pixels, (2, 1, 0))
+    else:
+        arr = pixels.T
+    return np.ascontiguousarray(arr, dtype=_transmission_dtype(arr))
 
 
 def _transmission_dtype(pixels: np.ndarray) -> np.dtype:
