@@ -245,6 +245,35 @@ def test_docs_coverage_table_is_the_member_tables() -> None:
     assert text[text.index(start) + len(start) : text.index(end)] == coverage_markdown()
 
 
+def test_the_unique_id_stays_with_the_role_when_another_device_plays_it(
+    svc: ServiceProcess,
+) -> None:
+    def cameras() -> dict[int, dict[str, object]]:
+        devices = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
+        return {d["DeviceNumber"]: d for d in devices if d["DeviceType"] == "Camera"}
+
+    before = cameras()
+    r = requests.get(f"{svc.url}/FIFO/start/camera/Guide%20Simulator/", timeout=60)
+    try:
+        assert r.ok, r.text
+        after = cameras()
+        assert after[0]["UniqueID"] == before[0]["UniqueID"]
+        assert after[0]["DeviceName"] == "Guide Simulator (camera)"
+        assert connected(Camera(svc.alpaca, 0)).Name == "Guide Simulator"  # type: ignore[attr-defined]
+    finally:
+        requests.get(f"{svc.url}/FIFO/start/camera/CCD%20Simulator/", timeout=60)
+
+
+def test_foreign_host_names_and_cross_site_pages_are_refused(svc: ServiceProcess) -> None:
+    base = f"http://{svc.alpaca}/api/v1/telescope/0"  # type: ignore[attr-defined]
+    r = requests.get(f"{base}/description", headers={"Host": "rebound.example"}, timeout=10)
+    assert r.status_code == 421  # a DNS-rebinding page
+    r = requests.put(f"{base}/tracking", data={"Tracking": "False"},
+                     headers={"Origin": "http://evil.example"}, timeout=10)
+    assert r.status_code == 403
+    assert Telescope(svc.alpaca, 0).Tracking is True  # type: ignore[attr-defined]
+
+
 def test_unique_ids_survive_a_restart(svc: ServiceProcess) -> None:
     before = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
     svc.restart()

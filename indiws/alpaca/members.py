@@ -139,6 +139,14 @@ class AlpacaDevice:
         return self.connected_flag and self.indi_connected()
 
     def require_connected(self) -> None:
+        name = self.device_name
+        if self.values.get("device", name) != name:
+            # Another device plays the role now: the last one's frame, subframe
+            # and targets are not its own.
+            self.values.clear()
+            self.errors.clear()
+            self.image = None
+        self.values["device"] = name
         if not self.connected_flag:
             raise AlpacaError(
                 NOT_CONNECTED,
@@ -146,7 +154,6 @@ class AlpacaDevice:
                 "set Connected (or call Connect) first",
             )
         if not self.indi_connected():
-            name = self.device_name
             raise AlpacaError(
                 NOT_CONNECTED,
                 f"the {self.role} role has no device"
