@@ -174,6 +174,17 @@ def test_camera_image_equals_the_stored_frame_in_json_and_imagebytes(
     assert np.array_equal(np.asarray(body["Value"], dtype=np.int64), stored.T)
 
 
+def test_guide_camera_pulses_through_its_guide_port(svc: ServiceProcess) -> None:
+    g = connected(Camera(svc.alpaca, 1))  # type: ignore[attr-defined]
+    assert g.Name == "Guide Simulator"
+    assert g.CanPulseGuide is True
+    g.PulseGuide(GuideDirections.guideWest, 1500)
+    assert g.IsPulseGuiding  # answered at once, reported until the pulse ends
+    until(lambda: not g.IsPulseGuiding, 30)
+    main = connected(Camera(svc.alpaca, 0))  # type: ignore[attr-defined]
+    assert main.CanPulseGuide is False
+
+
 def test_focuser_filter_wheel_rotator_dome_and_panel_do_what_they_are_told(
     svc: ServiceProcess,
 ) -> None:
@@ -242,7 +253,10 @@ def test_protocol_checker_finds_no_issue(svc: ServiceProcess) -> None:
 def test_docs_coverage_table_is_the_member_tables() -> None:
     text = DOCS.read_text()
     start, end = "<!-- coverage:start -->\n", "<!-- coverage:end -->"
-    assert text[text.index(start) + len(start) : text.index(end)] == coverage_markdown()
+    section = text[text.index(start) + len(start) : text.index(end)]
+    assert section == coverage_markdown(), (
+        "docs/alpaca.md is out of date: .venv/bin/python -m indiws.alpaca.members docs/alpaca.md"
+    )
 
 
 def test_the_unique_id_stays_with_the_role_when_another_device_plays_it(

@@ -104,3 +104,17 @@ def test_refusals_map_to_ascom_errors_in_one_table() -> None:
     assert number(UnsafeError("unsafe")) == INVALID_OPERATION
     assert number(DeviceBusyError("busy")) == INVALID_OPERATION
     assert error_for(RuntimeError("bug")) is None
+
+
+def test_alpaca_options_of_the_command_line() -> None:
+    from indiws.__main__ import build_parser, check_args, config_from_args
+
+    parser = build_parser()
+    config = config_from_args(parser.parse_args([]))
+    assert (config.alpaca_port, config.alpaca_discovery_port) == (11111, 32227)
+    assert config.alpaca_host == "127.0.0.1"  # loopback unless the operator opens it
+    args = parser.parse_args(["--alpaca-port", "0", "--alpaca-discovery-port", "0"])
+    config = config_from_args(args)
+    assert (config.alpaca_port, config.alpaca_discovery_port) == (None, None)
+    with pytest.raises(SystemExit):
+        check_args(parser, parser.parse_args(["--alpaca-port", "70000"]))

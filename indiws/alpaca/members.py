@@ -415,7 +415,25 @@ async def _pulse_guide(d: AlpacaDevice, p: dict[str, Any]) -> None:
         raise AlpacaError(
             INVALID_VALUE, f"Direction must be 0..3 (N, S, E, W), got {p['Direction']}"
         )
-    await d.start("pulse", d.dev().pulse_guide(direction, p["Duration"]))
+    dev = d.dev()
+    # Drivers time the pulse themselves and may acknowledge it at once: it
+    # lasts its duration whatever the property says.
+    d.values["pulse_until"] = time.monotonic() + p["Duration"] / 1000
+    if d.role == "guider":  # the guide camera's ST4 port, else the mount
+        await d.start("pulse", dev.pulse(direction, p["Duration"]))
+    elif d.role == "telescope":
+        await d.start("pulse", dev.pulse_guide(direction, p["Duration"]))
+    else:
+        raise AlpacaError(NOT_IMPLEMENTED, "the main camera has no guide port: use the Telescope")
+
+
+def _pulse_guiding(d: AlpacaDevice, p: dict[str, Any]) -> bool:
+    return d.running("pulse") or time.monotonic() < d.values.get("pulse_until", 0)
+
+
+def _camera_can_pulse(d: AlpacaDevice, p: dict[str, Any]) -> bool:
+    caps = d.capabilities()
+    return d.role == "guider" and bool(caps.get("can_pulse_camera") or caps.get("can_pulse_mount"))
 
 
 async def _abort_slew(d: AlpacaDevice, p: dict[str, Any]) -> None:
@@ -562,7 +580,7 @@ TELESCOPE: tuple[Member, ...] = (
     _put(
         "guideraterightascension", (Param("GuideRateRightAscension", float),), None, "not offered"
     ),
-    _get("ispulseguiding", lambda d, p: d.running("pulse"), "Telescope.pulse_guide running"),
+    _get("ispulseguiding", _pulse_guiding, "Telescope.pulse_guide running, or its duration"),
     _get("rightascension", lambda d, p: _tel_status(d, "ra"), "EQUATORIAL_EOD_COORD RA (hours)"),
     _get("rightascensionrate", lambda d, p: 0.0, "0 (offsets not offered)"),
     _put("rightascensionrate", (Param("RightAscensionRate", float),), None, "not offered"),
@@ -919,7 +937,11 @@ CAMERA: tuple[Member, ...] = (
     _get("canasymmetricbin", lambda d, p: False, "not offered"),
     _get("canfastreadout", lambda d, p: False, "not offered"),
     _get("cangetcoolerpower", lambda d, p: False, "not offered (CoolerPower)"),
-    _get("canpulseguide", lambda d, p: False, "pulses go through the Telescope"),
+    _get(
+        "canpulseguide",
+        _camera_can_pulse,
+        "guide camera (Camera 1): its ST4 port or the mount; main camera: False",
+    ),
     _get("cansetccdtemperature", _cap("can_set_temperature"), "CCD_TEMPERATURE writable"),
     _get("canstopexposure", lambda d, p: False, "INDI aborts, it cannot stop early"),
     _get("ccdtemperature", _temperature, "CCD_TEMPERATURE (°C)"),
@@ -945,7 +967,7 @@ CAMERA: tuple[Member, ...] = (
     _get("imagearray", None, "the last frame from the frame store, ImageArray[x][y]", image=True),
     _get("imagearrayvariant", None, "as ImageArray", image=True),
     _get("imageready", _image_ready, "the last exposure's frame stored"),
-    _get("ispulseguiding", lambda d, p: False, "pulses go through the Telescope"),
+    _get("ispulseguiding", _pulse_guiding, "Guider.pulse running, or its duration"),
     _get(
         "lastexposureduration", _last("last_duration", "LastExposureDuration"), "kept by the front"
     ),
@@ -1008,8 +1030,8 @@ CAMERA: tuple[Member, ...] = (
     _put(
         "pulseguide",
         (Param("Direction", int), Param("Duration", int, 0)),
-        None,
-        "pulses go through the Telescope",
+        _pulse_guide,
+        "guide camera: Guider.pulse (N 0, S 1, E 2, W 3; ms), in the background",
     ),
     _put(
         "startexposure",
@@ -1618,3 +1640,20 @@ def coverage_markdown() -> str:
         what = m.translates if m.implemented else f"NotImplemented (0x400): {m.translates}"
         lines.append(f"| `{m.name}` | {m.http} | {params} | {what} |")
     return "\n".join(lines) + "\n"
+
+
+def write_coverage(path: str) -> None:
+    """Replace the coverage section of docs/alpaca.md (between its markers)
+    with `coverage_markdown()`: ``python -m indiws.alpaca.members docs/alpaca.md``."""
+    start, end = "<!-- coverage:start -->\n", "<!-- coverage:end -->"
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    i, j = text.index(start) + len(start), text.index(end)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:i] + coverage_markdown() + text[j:])
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_coverage(sys.argv[1] if len(sys.argv) > 1 else "docs/alpaca.md")
