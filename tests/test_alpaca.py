@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +20,11 @@ from alpaca import management
 from alpaca.camera import Camera
 from alpaca.covercalibrator import CalibratorStatus, CoverCalibrator
 from alpaca.dome import Dome, ShutterState
-from alpaca.exceptions import InvalidValueException, ParkedException
+from alpaca.exceptions import (
+    InvalidOperationException,
+    InvalidValueException,
+    ParkedException,
+)
 from alpaca.filterwheel import FilterWheel
 from alpaca.focuser import Focuser
 from alpaca.observingconditions import ObservingConditions
@@ -221,6 +226,7 @@ def test_observing_conditions_and_safety(svc: ServiceProcess) -> None:
     o = connected(ObservingConditions(svc.alpaca, 0))  # type: ignore[attr-defined]
     assert -60 < o.Temperature < 60
     assert o.WindSpeed >= 0  # m/s
+    assert o.RainRate >= 0  # WEATHER_RAIN_HOUR, mm/h
     assert o.SensorDescription("Temperature")
     s = connected(SafetyMonitor(svc.alpaca, 0))  # type: ignore[attr-defined]
     # The Observatory's weather simulator starts in the green.
@@ -259,6 +265,28 @@ def test_docs_coverage_table_is_the_member_tables() -> None:
     )
 
 
+def _weather(svc: ServiceProcess, precip: float) -> None:
+    """Set the weather simulator's rain and make it read it (WEATHER_CONTROL)."""
+    for setting in (
+        f"Weather Simulator.WEATHER_CONTROL.Precip={precip}",
+        "Weather Simulator.WEATHER_REFRESH.REFRESH=On",
+    ):
+        subprocess.run(["indi_setprop", "-p", str(svc.indi_port), setting], check=True)
+
+
+def test_unsafe_weather_refuses_an_unpark_with_an_ascom_error(svc: ServiceProcess) -> None:
+    s = connected(SafetyMonitor(svc.alpaca, 0))  # type: ignore[attr-defined]
+    t = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
+    _weather(svc, 10)
+    try:
+        until(lambda: s.IsSafe is False, 60)
+        with pytest.raises(InvalidOperationException, match="unsafe"):
+            t.Unpark()
+    finally:
+        _weather(svc, 0)
+    until(lambda: s.IsSafe is True, 60)
+
+
 def test_the_unique_id_stays_with_the_role_when_another_device_plays_it(
     svc: ServiceProcess,
 ) -> None:
@@ -282,10 +310,12 @@ def test_foreign_host_names_and_cross_site_pages_are_refused(svc: ServiceProcess
     base = f"http://{svc.alpaca}/api/v1/telescope/0"  # type: ignore[attr-defined]
     r = requests.get(f"{base}/description", headers={"Host": "rebound.example"}, timeout=10)
     assert r.status_code == 421  # a DNS-rebinding page
-    r = requests.put(f"{base}/tracking", data={"Tracking": "False"},
+    t = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
+    t.TargetRightAscension = 3.0
+    r = requests.put(f"{base}/targetrightascension", data={"TargetRightAscension": "7"},
                      headers={"Origin": "http://evil.example"}, timeout=10)
-    assert r.status_code == 403
-    assert Telescope(svc.alpaca, 0).Tracking is True  # type: ignore[attr-defined]
+    assert r.status_code == 403  # a page of another origin may not act
+    assert t.TargetRightAscension == 3.0
 
 
 def test_unique_ids_survive_a_restart(svc: ServiceProcess) -> None:

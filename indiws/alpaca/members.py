@@ -1374,30 +1374,32 @@ COVERCALIBRATOR: tuple[Member, ...] = (
 
 # ----------------------------------------------------------------- ObservingConditions
 
-#: Alpaca sensor -> (INDI weather parameter, factor to Alpaca's unit).
-SENSORS: dict[str, tuple[str, float]] = {
-    "cloudcover": ("WEATHER_CLOUD_COVER", 1.0),  # %
-    "dewpoint": ("WEATHER_DEWPOINT", 1.0),  # °C
-    "humidity": ("WEATHER_HUMIDITY", 1.0),  # %
-    "pressure": ("WEATHER_PRESSURE", 1.0),  # hPa
-    "rainrate": ("WEATHER_RAIN_HOURLY", 1.0),  # mm/h
-    "skybrightness": ("WEATHER_SKY_BRIGHTNESS", 1.0),  # lux
-    "skyquality": ("WEATHER_SQM", 1.0),  # mag/arcsec²
-    "skytemperature": ("WEATHER_SKY_TEMPERATURE", 1.0),  # °C
-    "starfwhm": ("WEATHER_STAR_FWHM", 1.0),  # arcsec
-    "temperature": ("WEATHER_TEMPERATURE", 1.0),  # °C
-    "winddirection": ("WEATHER_WIND_DIRECTION", 1.0),  # degrees
-    "windgust": ("WEATHER_WIND_GUST", 1 / 3.6),  # INDI km/h -> m/s
-    "windspeed": ("WEATHER_WIND_SPEED", 1 / 3.6),  # INDI km/h -> m/s
+#: Alpaca sensor -> (the INDI weather parameters that hold it, as drivers
+#: name them, first match wins; factor to Alpaca's unit).
+SENSORS: dict[str, tuple[tuple[str, ...], float]] = {
+    "cloudcover": (("WEATHER_CLOUD_COVER",), 1.0),  # %
+    "dewpoint": (("WEATHER_DEWPOINT", "WEATHER_DEW_POINT"), 1.0),  # °C
+    "humidity": (("WEATHER_HUMIDITY",), 1.0),  # %
+    "pressure": (("WEATHER_PRESSURE",), 1.0),  # hPa
+    "rainrate": (("WEATHER_RAIN_HOUR", "WEATHER_RAIN_RATE"), 1.0),  # mm/h
+    "skybrightness": (("WEATHER_SKY_BRIGHTNESS",), 1.0),  # lux
+    "skyquality": (("WEATHER_SQM", "WEATHER_SKY_QUALITY"), 1.0),  # mag/arcsec²
+    "skytemperature": (("WEATHER_SKY_TEMPERATURE",), 1.0),  # °C
+    "starfwhm": (("WEATHER_STAR_FWHM",), 1.0),  # arcsec
+    "temperature": (("WEATHER_TEMPERATURE",), 1.0),  # °C
+    "winddirection": (("WEATHER_WIND_DIRECTION",), 1.0),  # degrees
+    "windgust": (("WEATHER_WIND_GUST",), 1 / 3.6),  # INDI km/h -> m/s
+    "windspeed": (("WEATHER_WIND_SPEED",), 1 / 3.6),  # INDI km/h -> m/s
 }
 
 
 def _reading(d: AlpacaDevice, sensor: str) -> dict[str, Any]:
-    indi, _ = SENSORS[sensor]
-    for param in d.dev().parameters():
-        if param["name"] == indi:
-            return param
-    raise AlpacaError(NOT_IMPLEMENTED, f"the weather station has no {indi}")
+    names, _ = SENSORS[sensor]
+    found = {param["name"]: param for param in d.dev().parameters()}
+    for name in names:
+        if name in found:
+            return found[name]
+    raise AlpacaError(NOT_IMPLEMENTED, f"the weather station has no {' or '.join(names)}")
 
 
 def _sensor_value(sensor: str) -> Call:
@@ -1415,7 +1417,8 @@ def _sensor_description(d: AlpacaDevice, p: dict[str, Any]) -> str:
     name = _sensor_name(p)
     if not name:
         raise AlpacaError(INVALID_VALUE, "give a SensorName")
-    return str(_reading(d, name)["label"] or SENSORS[name][0])
+    reading = _reading(d, name)
+    return str(reading["label"] or reading["name"])
 
 
 def _since_update(d: AlpacaDevice, p: dict[str, Any]) -> float:
@@ -1442,8 +1445,12 @@ OBSERVINGCONDITIONS: tuple[Member, ...] = (
     _get("averageperiod", lambda d, p: 0.0, "instantaneous readings (hours)"),
     _put("averageperiod", (Param("AveragePeriod", float, 0),), _average_period_set, "0 only"),
     *(
-        _get(sensor, _sensor_value(sensor), f"{indi}" + (" (km/h → m/s)" if factor != 1 else ""))
-        for sensor, (indi, factor) in SENSORS.items()
+        _get(
+            sensor,
+            _sensor_value(sensor),
+            " or ".join(names) + (" (km/h → m/s)" if factor != 1 else ""),
+        )
+        for sensor, (names, factor) in SENSORS.items()
     ),
     _get(
         "sensordescription",
