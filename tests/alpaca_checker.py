@@ -92,9 +92,50 @@ REFERENCE: dict[str, tuple[int, str, str]] = {
     "SafetyMonitor": (3, "issafe", ""),
 }
 
+#: The type of each property's Value, from the reference (per device type
+#: where the types differ: a Rotator's Position is degrees, a Focuser's steps).
+_TYPES = {
+    bool: "athome atpark canfindhome canpark canpulseguide cansetdeclinationrate "
+    "cansetguiderates cansetpark cansetpierside cansetrightascensionrate cansettracking canslew "
+    "canslewaltaz canslewaltazasync canslewasync cansync cansyncaltaz canunpark canmoveaxis "
+    "doesrefraction ispulseguiding slewing tracking connected connecting canabortexposure "
+    "canasymmetricbin canfastreadout cangetcoolerpower cansetccdtemperature canstopexposure "
+    "cooleron fastreadout hasshutter imageready absolute ismoving tempcomp tempcompavailable "
+    "cansetaltitude cansetazimuth cansetshutter canslave cansyncazimuth slaved canreverse "
+    "reverse calibratorchanging covermoving issafe",
+    int: "alignmentmode equatorialsystem sideofpier slewsettletime trackingrate "
+    "interfaceversion binx biny camerastate cameraxsize cameraysize gain gainmax gainmin maxadu "
+    "maxbinx maxbiny numx numy offset offsetmax offsetmin percentcompleted readoutmode "
+    "sensortype startx starty bayeroffsetx bayeroffsety maxincrement maxstep shutterstatus "
+    "brightness calibratorstate coverstate maxbrightness",
+    float: "altitude azimuth aperturearea aperturediameter declination declinationrate "
+    "focallength guideratedeclination guideraterightascension rightascension "
+    "rightascensionrate siderealtime siteelevation sitelatitude sitelongitude "
+    "targetdeclination targetrightascension ccdtemperature coolerpower electronsperadu "
+    "exposuremax exposuremin exposureresolution fullwellcapacity heatsinktemperature "
+    "lastexposureduration pixelsizex pixelsizey setccdtemperature subexposureduration "
+    "temperature mechanicalposition targetposition averageperiod cloudcover dewpoint humidity "
+    "pressure rainrate skybrightness skyquality skytemperature starfwhm winddirection windgust "
+    "windspeed timesincelastupdate stepsize",
+    str: "description driverinfo driverversion name utcdate lastexposurestarttime sensorname "
+    "sensordescription",
+    list: "supportedactions trackingrates axisrates readoutmodes gains offsets names "
+    "focusoffsets devicestate",
+}
+VALUE_TYPES: dict[str, type] = {name: t for t, names in _TYPES.items() for name in names.split()}
+POSITION_TYPES = {"Rotator": float, "Focuser": int, "FilterWheel": int}
+
 #: The ASCOM error numbers a device may answer (0x500..0xFFF: driver errors).
 ASCOM_ERRORS = {0x400, 0x401, 0x402, 0x407, 0x408, 0x409, 0x40A, 0x40B, 0x40C, 0x40E}
 ENVELOPE_KEYS = {"ClientTransactionID", "ServerTransactionID", "ErrorNumber", "ErrorMessage"}
+#: PUT members without parameters that stop or only read: called as they are.
+STOPS = {"abortslew", "halt", "haltcover", "abortexposure", "stopexposure", "refresh",
+         "calibratoroff"}
+#: PUT members without parameters that move hardware: never called here
+#: (the alpyca tests drive the ones that matter on the simulators).
+MOVES = {"park", "unpark", "findhome", "setpark", "slewtotarget", "slewtotargetasync",
+         "synctotarget", "openshutter", "closeshutter", "opencover", "closecover"}
+
 #: Members whose GET takes a parameter, and a valid value for it.
 GET_PARAMS = {
     "axisrates": {"Axis": "0"},
@@ -115,6 +156,9 @@ def reference_members(device_type: str) -> set[tuple[str, str]]:
 class Checker:
     base: str
     issues: list[str] = field(default_factory=list)
+    #: Requests made and the members they reached, to show the walk was whole.
+    calls: int = 0
+    reached: set[tuple[str, str, str]] = field(default_factory=set)
     session: requests.Session = field(default_factory=requests.Session)
     ctid: itertools.count = field(default_factory=lambda: itertools.count(1))
     last_stid: int = 0
@@ -126,6 +170,10 @@ class Checker:
         self, http: str, path: str, params: dict[str, str] | None = None, *, expect: int = 200
     ) -> dict[str, Any] | None:
         ctid = next(self.ctid)
+        self.calls += 1
+        parts = path.split("/")
+        if len(parts) == 6 and parts[1] == "api":
+            self.reached.add((parts[3], http, parts[5]))
         fields = {"ClientID": "4242", "ClientTransactionID": str(ctid), **(params or {})}
         url = self.base + path
         if http == "GET":
@@ -231,6 +279,16 @@ class Checker:
             elif body is not None and body["ErrorNumber"] not in (0x407, 0x400):
                 self.issue(f"{t} {first[0]}", f"not connected gave {body['ErrorNumber']:#x}")
         self.call("PUT", f"/api/v1/{t}/{number}/connected", {"Connected": "True"})
+        # Platform 7: Disconnect, then Connect, which reports through Connecting.
+        self.call("PUT", f"/api/v1/{t}/{number}/disconnect")
+        self.call("PUT", f"/api/v1/{t}/{number}/connect")
+        for _ in range(300):
+            body = self.call("GET", f"/api/v1/{t}/{number}/connecting")
+            if body is None or body.get("Value") is False:
+                break
+        body = self.call("GET", f"/api/v1/{t}/{number}/connected")
+        if body is not None and body.get("Value") is not True:
+            self.issue(f"{t} connect", "Connected is not True once Connecting ended")
         version = REFERENCE[device_type][0]
         body = self.call("GET", f"/api/v1/{t}/{number}/interfaceversion")
         if body is not None and body.get("Value") != version:
@@ -239,13 +297,19 @@ class Checker:
             path = f"/api/v1/{t}/{number}/{name}"
             if http == "GET":
                 body = self.call("GET", path, GET_PARAMS.get(name))
-                if body is not None and body["ErrorNumber"] == 0 and "Value" not in body:
-                    self.issue(path, "a property answered without Value")
-            elif name not in ("connect", "disconnect", "connected"):
+                if body is not None and body["ErrorNumber"] == 0:
+                    if "Value" not in body:
+                        self.issue(path, "a property answered without Value")
+                    elif name != "imagearray" and name != "imagearrayvariant":
+                        self._check_type(device_type, name, path, body["Value"])
+            elif name in STOPS:
+                self.call("PUT", path)
+            elif name not in ("connected", "connect", "disconnect") and name not in MOVES:
                 # A PUT with no parameters at all: members that take some
                 # must refuse it (400) rather than act on defaults.
-                if self._put_takes_params(device_type, name):
-                    self.call("PUT", path, {}, expect=400)
+                if not self._put_takes_params(device_type, name):
+                    self.issue(path, "a PUT member neither known to stop, move nor take parameters")
+                self.call("PUT", path, {}, expect=400)
         if device_type == "Telescope":
             # A value that is no number is malformed (400); one out of range is
             # the ASCOM InvalidValue error.
@@ -263,7 +327,19 @@ class Checker:
             if set(item) != {"Name", "Value"}:
                 self.issue(f"{t} devicestate", f"item {item!r}")
 
-    def _put_takes_params(self, device_type: str, name: str) -> bool:
+    def _check_type(self, device_type: str, name: str, path: str, value: Any) -> None:
+        wanted = POSITION_TYPES[device_type] if name == "position" else VALUE_TYPES.get(name)
+        if wanted is None:
+            self.issue(path, "no type known for this member")
+            return
+        ok = isinstance(value, wanted) and not (wanted is int and isinstance(value, bool))
+        if wanted is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool)
+        if not ok:
+            self.issue(path, f"Value {value!r} is not a {wanted.__name__}")
+
+    @staticmethod
+    def _put_takes_params(device_type: str, name: str) -> bool:
         takes = {
             "action", "commandblind", "commandbool", "commandstring", "declinationrate",
             "guideratedeclination", "guideraterightascension", "rightascensionrate",
@@ -280,9 +356,10 @@ class Checker:
         return name in takes
 
 
-def check(base: str, served: dict[str, set[tuple[str, str]]]) -> list[str]:
-    """Every issue found on the Alpaca server at ``base`` (http://host:port);
-    ``served``: the members each type's table declares."""
+def check(base: str, served: dict[str, set[tuple[str, str]]]) -> Checker:
+    """Walk the Alpaca server at ``base`` (http://host:port): its ``issues``
+    (none: conformant), ``calls`` and the members ``reached``; ``served``:
+    the members each type's table declares."""
     checker = Checker(base)
     devices = checker.check_management()
     seen = {d["DeviceType"] for d in devices}
@@ -292,4 +369,4 @@ def check(base: str, served: dict[str, set[tuple[str, str]]]) -> list[str]:
     for d in devices:
         checker.check_urls(d["DeviceType"], d["DeviceNumber"])
         checker.check_device(d["DeviceType"], d["DeviceNumber"], served[d["DeviceType"]])
-    return checker.issues
+    return checker
