@@ -18,11 +18,18 @@ read (same machine, same clock).  A run sends a fixed number of updates;
 "delivered" is the fraction of (client, update) pairs that arrived.
 
 Runs: 10 and 100 clients at 100 Hz for both; then, with 100 clients, rates
-step up until an update is lost or p99 reaches the target (the highest rate
-that holds is ``max_rate_hz_100c``).  A step also fails when the driver
-itself could not keep the rate (the machine is saturated).  The CPU time of
-the service process per step is printed as a share of one core (in the
-floor's rows the service only reads the updates, with no client).
+step up until an update is lost or p99 reaches 50 ms (the highest rate that
+holds is ``max_rate_hz_100c``).  A step also fails when the driver itself
+could not keep the rate (the machine is saturated).
+
+The targets: at 100 clients and 100 Hz, the service takes at most 10 % of
+a core with p99 under 10 ms; with 100 clients, 1,000 Hz holds.  The ratios
+of the service to the floor (CPU at 100 clients and 100 Hz, highest rate)
+are printed with the figures of the same run.  The CPU time of
+the service process and of indiserver per step are printed as shares of
+one core (in the floor's rows the service only reads the updates, with no
+client, and indiserver's CPU is mostly its own fan-out to the 100 plain
+clients: the cost of the floor itself).
 
 The last line is one JSON object with the figures.  The script reports; it
 does not fail when a target is missed.
@@ -60,7 +67,10 @@ sys.path.insert(0, str(ROOT))
 
 from indiws.testing import IndiServerProcess, free_port  # noqa: E402
 
-TARGET_P99_MS = 50.0
+TARGET_P99_MS = 10.0  # at 100 clients, 100 Hz
+TARGET_CPU = 0.10  # share of one core, at 100 clients, 100 Hz
+TARGET_RATE_HZ = 1000  # with 100 clients
+STEP_P99_MS = 50.0  # a rate step holds below this
 DEVICE = "Tick"
 WS_PATH = "/ws/debugging/?device=Tick&property=TICK"
 
@@ -372,7 +382,9 @@ class Bench:
         assert self.control is not None and self.service is not None
         self.run_id += 1
         count = max(20, int(rate * duration))
-        cpu0, t0 = cpu_seconds(self.service.pid), time.monotonic()
+        indi_pid = self.indi.pid
+        assert indi_pid is not None
+        cpu0, indi0, t0 = cpu_seconds(self.service.pid), cpu_seconds(indi_pid), time.monotonic()
         self.control.sendall(
             (
                 f'<newNumberVector device="{DEVICE}" name="TICK_RATE">'
@@ -387,17 +399,18 @@ class Bench:
         result = self.conn.recv()
         elapsed = time.monotonic() - t0
         result["service_cpu"] = (cpu_seconds(self.service.pid) - cpu0) / elapsed
+        result["indiserver_cpu"] = (cpu_seconds(indi_pid) - indi0) / elapsed
         result["rate_hz"] = rate
         result["updates"] = count
         return result
 
 
-def passes(result: dict[str, Any]) -> bool:
+def holds(result: dict[str, Any], p99_ms: float = STEP_P99_MS) -> bool:
     # The driver shares the machine: when it cannot keep the rate (within
     # 10 %), the machine is saturated and the step does not hold either.
     return (
         result["delivered_fraction"] == 1.0
-        and result["p99_ms"] < TARGET_P99_MS
+        and result["p99_ms"] < p99_ms
         and result["achieved_hz"] >= 0.9 * result["rate_hz"]
     )
 
@@ -409,7 +422,8 @@ def show(kind: str, result: dict[str, Any]) -> None:
         f"(worst client {result['worst_client_fraction']:.4f})  "
         f"p50 {result['p50_ms']:6.2f} ms  p99 {result['p99_ms']:6.2f} ms  "
         f"max {result['max_ms']:7.2f} ms  sent at {result['achieved_hz']:6.0f} Hz  "
-        f"service CPU {result['service_cpu'] * 100:5.1f}%",
+        f"service CPU {result['service_cpu'] * 100:5.1f}%  "
+        f"indiserver CPU {result['indiserver_cpu'] * 100:5.1f}%",
         flush=True,
     )
 
@@ -440,7 +454,9 @@ def main() -> None:
 
     print(
         f"fan-out of one INDI number property; {duration:g} s per run; "
-        f"target: all delivered, p99 < {TARGET_P99_MS:g} ms; {os.cpu_count()} CPUs",
+        f"targets: 100 clients at 100 Hz all delivered, p99 < {TARGET_P99_MS:g} ms, "
+        f"CPU <= {TARGET_CPU:.0%}; {TARGET_RATE_HZ} Hz holds (p99 < {STEP_P99_MS:g} ms); "
+        f"{os.cpu_count()} CPUs",
         flush=True,
     )
     summary: dict[str, Any] = {}
@@ -460,11 +476,11 @@ def main() -> None:
 
                 bench.connect(label, 100)
                 best = 0.0
-                for rate in rates:
+                for rate in sorted({100, *rates}):
                     result = bench.measure(rate, duration)
                     show(kind, result)
                     summary[f"{kind}_100c_{rate:g}hz"] = result
-                    if not passes(result):
+                    if not holds(result):
                         break
                     best = rate
                 summary[f"{kind}_max_rate_hz_100c"] = best
@@ -474,6 +490,25 @@ def main() -> None:
 
     ws100, floor100 = summary["ws_100c_100hz"], summary["floor_100c_100hz"]
     ws10, floor10 = summary["ws_10c_100hz"], summary["floor_10c_100hz"]
+    cpu_ratio = ws100["service_cpu"] / max(floor100["service_cpu"], 1e-3)
+    # indiserver's own fan-out to the 100 plain clients, less what it spends
+    # on one client (the service) in the ws rows.
+    floor_fanout = max(floor100["indiserver_cpu"] - ws100["indiserver_cpu"], 1e-3)
+    best, floor_best = summary["ws_max_rate_hz_100c"], summary["floor_max_rate_hz_100c"]
+    met = (
+        holds(ws100, TARGET_P99_MS)
+        and ws100["service_cpu"] <= TARGET_CPU
+        and best >= TARGET_RATE_HZ
+    )
+    print(
+        f"service / floor at 100 clients, 100 Hz: CPU {ws100['service_cpu'] * 100:.1f}% / "
+        f"{floor100['service_cpu'] * 100:.1f}% = {cpu_ratio:.1f}x, "
+        f"p99 {ws100['p99_ms']:.2f} / {floor100['p99_ms']:.2f} ms; "
+        f"indiserver's own fan-out to 100 clients {floor_fanout * 100:.1f}% "
+        f"(service {ws100['service_cpu'] / floor_fanout:.1f}x); "
+        f"highest rate {best:g} / {floor_best:g} Hz; targets {'met' if met else 'missed'}",
+        flush=True,
+    )
     line = {
         "delivered_fraction_100c_100hz": ws100["delivered_fraction"],
         "p50_ms_100c_100hz": round(ws100["p50_ms"], 3),
@@ -487,9 +522,12 @@ def main() -> None:
         "floor_p50_ms_10c_100hz": round(floor10["p50_ms"], 3),
         "floor_p99_ms_10c_100hz": round(floor10["p99_ms"], 3),
         "service_cpu_100c_100hz": round(ws100["service_cpu"], 3),
-        "max_rate_hz_100c": summary["ws_max_rate_hz_100c"],
-        "floor_max_rate_hz_100c": summary["floor_max_rate_hz_100c"],
-        "target_met": passes(ws100),
+        "floor_service_cpu_100c_100hz": round(floor100["service_cpu"], 3),
+        "cpu_ratio_to_floor_100c_100hz": round(cpu_ratio, 2),
+        "indiserver_fanout_cpu_100c_100hz": round(floor_fanout, 3),
+        "max_rate_hz_100c": best,
+        "floor_max_rate_hz_100c": floor_best,
+        "target_met": met,
     }
     print(json.dumps({k: _finite(v) for k, v in line.items()}))
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from .frames import FrameData, FrameReadError, read_frame
-from .worker import attached_bytes, run_off_loop, shared_bytes
+from .worker import attached_bytes, prepare_with, run_off_loop, shared_bytes
 
 __all__ = [
     "FITS_KEYS",
@@ -336,6 +336,9 @@ def warm() -> None:
     buf = io.BytesIO()
     fits.PrimaryHDU(np.full((64, 64), 100, dtype=np.uint16)).writeto(buf)
     analyse_pixels(read_frame(buf.getvalue()))
+
+
+prepare_with(warm)
 
 
 def _analyse_shared(name: str, size: int, fmt: str) -> dict[str, Any]:

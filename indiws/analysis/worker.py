@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "attached_bytes",
+    "prepare_with",
     "run_off_loop",
     "shared_bytes",
     "shutdown",
@@ -38,6 +39,7 @@ T = TypeVar("T")
 log = logging.getLogger("indiws.analysis")
 _lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
+_preparations: list[Callable[[], None]] = []
 
 
 def _executor() -> ProcessPoolExecutor:
@@ -64,20 +66,26 @@ def shutdown(*, kill: bool = False) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _imports() -> None:
-    # The analysis' imports and first calls take most of a second: paid here,
-    # when the worker starts, not by the first frame.
-    from .stars import warm
-
-    warm()
+def prepare_with(function: Callable[[], None]) -> None:
+    """Run ``function`` (module level, so that it pickles by name) in each new
+    worker process as it starts: the analysis' imports and first calls take
+    most of a second, paid then rather than by the first frame.  The modules
+    that run in the worker register theirs when imported."""
+    if function not in _preparations:
+        _preparations.append(function)
 
 
 def _started() -> ProcessPoolExecutor:
     """The executor with its worker running: starting a process blocks for a
     few hundred ms, so it is done here, in a thread, not on the event loop."""
     pool = _executor()
-    pool.submit(_imports).result()
+    for function in list(_preparations) or [_nothing]:
+        pool.submit(function).result()
     return pool
+
+
+def _nothing() -> None:
+    """Starts the worker process when nothing else is to be prepared."""
 
 
 def stop_processes() -> None:

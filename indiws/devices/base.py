@@ -53,6 +53,7 @@ from .errors import (
     NoDeviceError,
     UnsafeError,
 )
+from .follow import PropertyFollower, follow
 
 __all__ = [
     "Action",
@@ -786,23 +787,19 @@ class RoleDevice:
             wanted = dict(items)
         async with self._action(verb or f"set {name}", [name], timeout=timeout, quiet=True) as act:
             await act.send(name, values)
-            refused_at: float | None = None
-            while True:
-                within = None if refused_at is None else max(0.0, refused_at - act.elapsed)
-                u = await act.next(within)
-                if u is None:
-                    raise act.fail(f"{act.device} did not apply {name}")
-                if u.kind != "updated":
-                    continue
-                if u.state is PropertyState.ALERT:
-                    raise act.fail(f"{act.device} refused {name}")
-                if u.state is PropertyState.BUSY and not accept_busy:
-                    continue
-                if wanted and any(u[e] is not v for e, v in wanted.items()):
-                    if refused_at is None:
-                        refused_at = act.elapsed + REFUSED_AFTER
-                    continue
-                return self.client.get_property(act.device, name)
+            await follow(
+                act,
+                PropertyFollower(
+                    name,
+                    done=lambda u, _: all(u[e] is v for e, v in wanted.items()),
+                    accept_busy=accept_busy,
+                    before_start=REFUSED_AFTER,
+                    after_start=REFUSED_AFTER,
+                    failed=f"{act.device} refused {name}",
+                    refused=f"{act.device} did not apply {name}",
+                ),
+            )
+            return self.client.get_property(act.device, name)
 
     # Common verbs -------------------------------------------------------
 
@@ -824,18 +821,17 @@ class RoleDevice:
             )
         async with self._action("connect", None, timeout=timeout) as act:
             await act.send("CONNECTION", {"CONNECT": True})
-            while True:
-                u = await act.next()
-                assert u is not None
-                if u.kind != "updated" or u.name != "CONNECTION":
-                    continue
-                if u.state is PropertyState.ALERT:
-                    raise act.fail(f"{act.device} failed to connect")
-                if u.state is PropertyState.BUSY:
-                    continue
-                if u["CONNECT"] is not SwitchState.ON:
-                    raise act.fail(f"{act.device} did not connect")
-                break
+            await follow(
+                act,
+                PropertyFollower(
+                    "CONNECTION",
+                    done=lambda u, _: u["CONNECT"] is SwitchState.ON,
+                    before_start="fail",
+                    after_start="fail",
+                    failed=f"{act.device} failed to connect",
+                    refused=f"{act.device} did not connect",
+                ),
+            )
             # INDI has no "all properties defined" marker: wait for a quiet spell.
             await self.client.wait_device_settled(act.device, quiet=0.3, timeout=5)
             act.done({"connected": True})
@@ -849,15 +845,14 @@ class RoleDevice:
         self._interrupt_actions(f"{dev.name} is being disconnected")
         async with self._action("disconnect", ["CONNECTION"], timeout=timeout) as act:
             await act.send("CONNECTION", {"DISCONNECT": True})
-            while True:
-                u = await act.next()
-                assert u is not None
-                if u.kind != "updated":
-                    continue
-                if u.state is PropertyState.ALERT:
-                    raise act.fail(f"{act.device} failed to disconnect")
-                if u.state is not PropertyState.BUSY and u["DISCONNECT"] is SwitchState.ON:
-                    break
+            await follow(
+                act,
+                PropertyFollower(
+                    done=lambda u, _: u["DISCONNECT"] is SwitchState.ON,
+                    after_start="wait",
+                    failed=f"{act.device} failed to disconnect",
+                ),
+            )
             # The driver deletes its connected-only properties just after:
             # answer once it has, so that a connect may follow at once.
             await self.client.wait_device_settled(act.device, quiet=0.3, timeout=5)

@@ -15,9 +15,10 @@ from ..blobs import BlobStore, default_store
 from ..client import Device, INDIClient, InvalidValueError, Property
 from ..protocol import BLOBMode, PropertyKind, PropertyState
 from . import astro
-from .base import ProgressCallback, RoleDevice
+from .base import ProgressCallback, RoleDevice, Update
 from .errors import CapabilityError, DeviceBusyError, DiskFullError
 from .filter_wheel import FilterWheel
+from .follow import Outcome, PropertyFollower, Step, follow
 
 __all__ = ["FRAME_TYPES", "OPTIONS", "Camera", "GuideCamera"]
 
@@ -779,13 +780,13 @@ class Camera(RoleDevice):
             params={"target": target, "tolerance": tolerance},
         ) as act:
             await act.send("CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": target})
-            while True:
-                u = await act.next()
-                assert u is not None
-                if u.kind != "updated":
-                    continue
-                if u.state is PropertyState.ALERT:
-                    raise act.fail("set_temperature: the cooler failed")
+
+            def delta_of(u: Update) -> float:
+                return float(u["CCD_TEMPERATURE_VALUE"]) - target
+
+            def ramping(u: Update, step: Step) -> None:
+                if step.outcome is Outcome.FAILED:
+                    return
                 current = float(u["CCD_TEMPERATURE_VALUE"])
                 delta = current - target
                 act.details.update(temperature=current, delta=delta)
@@ -797,8 +798,18 @@ class Camera(RoleDevice):
                         "delta": delta,
                     }
                 )
-                if abs(delta) <= tolerance:
-                    break
+
+            await follow(
+                act,
+                PropertyFollower(
+                    "CCD_TEMPERATURE",
+                    done=lambda u, _: abs(delta_of(u)) <= tolerance,
+                    accept_busy=True,  # Busy while the temperature ramps
+                    after_start="wait",
+                    failed="set_temperature: the cooler failed",
+                ),
+                ramping,
+            )
             return act.done({"target": target, "reached": True, **self.temperature()})
 
     # Facts --------------------------------------------------------------

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client import InvalidValueError, Property
-from ..protocol import PropertyState
-from .base import ProgressCallback, RoleDevice
+from .base import ProgressCallback, RoleDevice, Update
+from .follow import PropertyFollower, Step, follow
 
 __all__ = ["FilterWheel"]
 
@@ -123,31 +123,29 @@ class FilterWheel(RoleDevice):
         ) as act:
             act.where = lambda: {"slot": self._slot()}
             await act.send("FILTER_SLOT", {"FILTER_SLOT_VALUE": slot})
-            started = False
-            while True:
-                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
-                u = await act.next(within)
-                if u is None:
-                    raise act.fail("select: the wheel did not start turning")
-                if u.kind != "updated":
-                    continue
-                now = int(round(float(u["FILTER_SLOT_VALUE"])))
+
+            def turned(u: Update, step: Step) -> None:
+                now = _slot_of(u)
                 act.details["slot"] = now
-                if u.state is PropertyState.ALERT:
-                    raise act.fail("select failed")
-                if u.state is PropertyState.BUSY:
-                    started = True
+                if step.busy:
                     act.report(
                         {"state": "moving", "slot": now, "target_slot": slot, "target_name": name}
                     )
-                    continue
-                if now == slot:
-                    break
-                if started:
-                    raise act.stopped(
-                        f"select: the wheel stopped at slot {now}, not {slot}",
-                    )
-                # An update sent before the driver took the command: wait on.
+
+            await follow(
+                act,
+                PropertyFollower(
+                    "FILTER_SLOT",
+                    done=lambda u, _: _slot_of(u) == slot,
+                    start_within=START_TIMEOUT,
+                    failed="select failed",
+                    stopped=lambda u: (
+                        f"select: the wheel stopped at slot {_slot_of(u)}, not {slot}"
+                    ),
+                    not_started="select: the wheel did not start turning",
+                ),
+                turned,
+            )
             return act.done({"slot": slot, "name": name, "previous_slot": start})
 
     async def rename(
@@ -195,3 +193,7 @@ class FilterWheel(RoleDevice):
 
     def _facts(self) -> dict[str, Any]:
         return {"filters": self.filters()} if self.has("FILTER_SLOT") else {}
+
+
+def _slot_of(update: Update) -> int:
+    return int(round(float(update["FILTER_SLOT_VALUE"])))

@@ -6,8 +6,9 @@ from typing import Any
 
 from ..client import InvalidValueError
 from ..protocol import PropertyKind, PropertyState
-from .base import ProgressCallback, RoleDevice
+from .base import ProgressCallback, RoleDevice, Update
 from .errors import CapabilityError, DeviceStateError
+from .follow import PropertyFollower, Step, follow
 
 __all__ = ["Focuser"]
 
@@ -192,29 +193,31 @@ class Focuser(RoleDevice):
         ) as act:
             act.where = lambda: {"position": self._position()}
             await act.send(ABS, {"FOCUS_ABSOLUTE_POSITION": target})
-            started = False
-            while True:
-                within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
-                u = await act.next(within)
-                if u is None:
-                    raise act.fail(f"{verb}: the focuser did not start the move")
-                if u.kind != "updated":
-                    continue
-                pos = int(round(float(u["FOCUS_ABSOLUTE_POSITION"])))
+            pos = start
+
+            def moved(u: Update, step: Step) -> None:
+                nonlocal pos
+                pos = _position_of(u)
                 act.details["position"] = pos
-                if u.state is PropertyState.ALERT:
-                    raise act.fail(f"{verb} failed")
-                if u.state is PropertyState.BUSY:
-                    started = True
+                if step.busy:
                     act.report({"state": "moving", "position": pos, "target": target})
-                    continue
-                if pos == target or (started and u.state is PropertyState.OK):
-                    break
-                if started:
-                    raise act.stopped(
-                        f"{verb}: the focuser stopped at {pos}, before {target}",
-                    )
-                # An update sent before the driver took the command: wait on.
+
+            await follow(
+                act,
+                PropertyFollower(
+                    ABS,
+                    done=lambda u, started: (
+                        _position_of(u) == target or (started and u.state is PropertyState.OK)
+                    ),
+                    start_within=START_TIMEOUT,
+                    failed=f"{verb} failed",
+                    stopped=lambda u: (
+                        f"{verb}: the focuser stopped at {_position_of(u)}, before {target}"
+                    ),
+                    not_started=f"{verb}: the focuser did not start the move",
+                ),
+                moved,
+            )
             return act.done({"position": pos, "target": target, "start": start})
 
     async def move_by(
@@ -370,3 +373,7 @@ class Focuser(RoleDevice):
     def _facts(self) -> dict[str, Any]:
         value = self._number("FOCUS_MAX", "FOCUS_MAX_VALUE")
         return {"max": int(value) if value is not None else None}
+
+
+def _position_of(update: Update) -> int:
+    return int(round(float(update["FOCUS_ABSOLUTE_POSITION"])))

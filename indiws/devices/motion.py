@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..protocol import PropertyState, SwitchState
-from .base import ProgressCallback, RoleDevice
+from ..protocol import SwitchState
+from .base import ProgressCallback, RoleDevice, Update
+from .follow import PropertyFollower, Step, follow
 
 __all__ = ["START_TIMEOUT", "move_number", "press"]
 
@@ -55,29 +56,26 @@ async def press(
         params=params,
     ) as act:
         await act.send(prop, {element: True})
-        started = False
-        while True:
-            within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
-            u = await act.next(within)
-            if u is None:
+
+        def busy(u: Update, step: Step) -> None:
+            if step.busy:
+                act.report({"state": state or verb})
+
+        await follow(
+            act,
+            PropertyFollower(
+                prop,
+                done=lambda u, _: u[element] is SwitchState.ON,
+                start_within=START_TIMEOUT,
                 # Some drivers answer at once with Ok (nothing to do, or a
                 # device with no travel time): accept it if the switch is on.
-                if owner._switch_on(prop) == [element]:
-                    break
-                raise act.fail(f"{verb}: the driver did not take the command")
-            if u.kind != "updated":
-                continue
-            if u.state is PropertyState.ALERT:
-                raise act.fail(f"{verb} failed")
-            if u.state is PropertyState.BUSY:
-                started = True
-                act.report({"state": state or verb})
-                continue
-            if u[element] is SwitchState.ON:
-                break
-            if started:
-                raise act.stopped(f"{verb} stopped before it ended")
-            # An update from before the command: wait for the answer.
+                already=lambda: owner._switch_on(prop) == [element],
+                failed=f"{verb} failed",
+                stopped=f"{verb} stopped before it ended",
+                not_started=f"{verb}: the driver did not take the command",
+            ),
+            busy,
+        )
         return act.done({prop.lower(): owner._switch_on(prop)})
 
 
@@ -120,27 +118,26 @@ async def move_number(
     ) as act:
         act.where = lambda: {key: owner._number(prop, element)}
         await act.send(prop, {element: target})
-        started = False
         value = start
-        while True:
-            within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
-            u = await act.next(within)
-            if u is None:
-                if value is not None and near(value):
-                    break  # already there: nothing to move
-                raise act.fail(f"{verb}: the device did not start the move")
-            if u.kind != "updated":
-                continue
+
+        def moved(u: Update, step: Step) -> None:
+            nonlocal value
             value = float(u[element])
             act.details[key] = value
-            if u.state is PropertyState.ALERT:
-                raise act.fail(f"{verb} failed")
-            if u.state is PropertyState.BUSY:
-                started = True
+            if step.busy:
                 act.report({"state": "moving", key: value, "target": target})
-                continue
-            if near(value):
-                break
-            if started:
-                raise act.stopped(f"{verb}: stopped at {value:g}, before {target:g}")
+
+        await follow(
+            act,
+            PropertyFollower(
+                prop,
+                done=lambda u, _: near(float(u[element])),
+                start_within=START_TIMEOUT,
+                already=lambda: value is not None and near(value),  # nothing to move
+                failed=f"{verb} failed",
+                stopped=lambda u: f"{verb}: stopped at {float(u[element]):g}, before {target:g}",
+                not_started=f"{verb}: the device did not start the move",
+            ),
+            moved,
+        )
         return act.done({key: value, "target": target, "start": start})

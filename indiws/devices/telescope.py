@@ -10,8 +10,9 @@ from typing import Any
 from ..client import InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
 from . import astro
-from .base import Action, ProgressCallback, RoleDevice
+from .base import Action, ProgressCallback, RoleDevice, Update
 from .errors import CapabilityError, DeviceStateError
+from .follow import PropertyFollower, Step, follow
 
 __all__ = ["DIRECTIONS", "Telescope", "pulse_guide"]
 
@@ -617,21 +618,16 @@ class Telescope(RoleDevice):
             # Alt/Az as Dec/RA on a sphere: the same great-circle formula.
             return astro.angular_distance(b / 15, a, target[1] / 15, target[0])
 
-        started = False
-        while True:
-            within = None if started else max(0.0, START_TIMEOUT - act.elapsed)
-            u = await act.next(within)
-            if u is None:
-                raise act.fail(f"{verb}: the mount did not start the slew")
-            if u.kind != "updated" or u[first] is None:
-                continue
+        def left_of(u: Update) -> float:
+            return distance(float(u[first]), float(u[second]))
+
+        def moved(u: Update, step: Step) -> None:
+            if not step.tracked or u[first] is None:
+                return
             cur = (float(u[first]), float(u[second]))
             left = distance(*cur)
             act.details.update({keys[0]: cur[0], keys[1]: cur[1], "distance": left})
-            if u.state is PropertyState.ALERT:
-                raise act.fail(f"{verb} failed")
-            if u.state is PropertyState.BUSY:
-                started = True
+            if step.busy:
                 act.report(
                     {
                         "state": "slewing",
@@ -643,15 +639,26 @@ class Telescope(RoleDevice):
                         "distance": left,
                     }
                 )
-                continue
-            if left <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK):
-                return left
-            if started:
-                raise act.stopped(
-                    f"{verb}: the slew stopped {left:.2f}° before the target "
-                    "(aborted by the driver or another client)",
-                )
-            # An Idle/Ok update sent before the driver took the command: wait on.
+
+        end = await follow(
+            act,
+            PropertyFollower(
+                prop_name,
+                done=lambda u, started: (
+                    left_of(u) <= ARRIVED_TOLERANCE or (started and u.state is PropertyState.OK)
+                ),
+                start_within=START_TIMEOUT,
+                failed=f"{verb} failed",
+                stopped=lambda u: (
+                    f"{verb}: the slew stopped {left_of(u):.2f}° before the target "
+                    "(aborted by the driver or another client)"
+                ),
+                not_started=f"{verb}: the mount did not start the slew",
+            ),
+            moved,
+        )
+        assert end is not None  # no `already`: it ends on an update
+        return left_of(end)
 
     async def _slew_altaz(
         self,
@@ -722,15 +729,7 @@ class Telescope(RoleDevice):
             await act.send("ON_COORD_SET", {"SYNC": True})
             await act.send(prop_name, {"RA": ra, "DEC": dec})
             try:
-                while True:
-                    u = await act.next()
-                    assert u is not None
-                    if u.kind != "updated" or u.name != prop_name:
-                        continue
-                    if u.state is PropertyState.ALERT:
-                        raise act.fail("sync failed")
-                    if u.state is not PropertyState.BUSY:
-                        break
+                await follow(act, PropertyFollower(prop_name, failed="sync failed"))
             finally:
                 # Leave ON_COORD_SET as it was: a later coordinate write by
                 # anyone must not sync by surprise.
@@ -820,29 +819,26 @@ class Telescope(RoleDevice):
             main="TELESCOPE_PARK",
         ) as act:
             await act.send("TELESCOPE_PARK", {element: True})
-            started = False
-            while True:
-                u = await act.next()
-                assert u is not None
-                if u.kind != "updated":
-                    continue
+
+            def moving(u: Update, step: Step) -> None:
                 if u.name == "EQUATORIAL_EOD_COORD":
                     if u.state is PropertyState.BUSY:
                         act.report({"state": verb + "ing", "ra": u["RA"], "dec": u["DEC"]})
-                    continue
-                if u.state is PropertyState.ALERT:
-                    raise act.fail(f"{verb} failed")
-                if u.state is PropertyState.BUSY:
-                    started = True
+                elif step.busy:
                     act.report({"state": verb + "ing"})
-                    continue
-                if u[element] is SwitchState.ON:
-                    break
-                if started:
-                    raise act.stopped(
-                        f"{verb} stopped before it ended",
-                    )
-                raise act.fail(f"{verb}: the driver did not take the command")
+
+            await follow(
+                act,
+                PropertyFollower(
+                    "TELESCOPE_PARK",
+                    done=lambda u, _: u[element] is SwitchState.ON,
+                    before_start="fail",
+                    failed=f"{verb} failed",
+                    stopped=f"{verb} stopped before it ended",
+                    refused=f"{verb}: the driver did not take the command",
+                ),
+                moving,
+            )
             return act.done({"parked": element == "PARK", **self._status()})
 
     async def set_park_position(
@@ -928,26 +924,19 @@ class Telescope(RoleDevice):
             main="TELESCOPE_HOME",
         ) as act:
             await act.send("TELESCOPE_HOME", {element: True})
-            started = False
-            while True:
-                u = await act.next()
-                assert u is not None
-                if u.kind != "updated":
-                    continue
-                if u.name == "EQUATORIAL_EOD_COORD":
-                    if started:
-                        act.report({"state": "homing", "ra": u["RA"], "dec": u["DEC"]})
-                    continue
-                if u.state is PropertyState.ALERT:
-                    raise act.fail("home failed")
-                if u.state is PropertyState.BUSY:
-                    started = True
-                    continue
-                if u.state is PropertyState.OK or not started:
-                    break
-                raise act.stopped(
-                    "home stopped before it ended",
-                )
+            home = PropertyFollower(
+                "TELESCOPE_HOME",
+                # Ok, or an answer before any Busy: the mount was home already.
+                done=lambda u, started: u.state is PropertyState.OK or not started,
+                failed="home failed",
+                stopped="home stopped before it ended",
+            )
+
+            def moving(u: Update, step: Step) -> None:
+                if u.name == "EQUATORIAL_EOD_COORD" and home.started:
+                    act.report({"state": "homing", "ra": u["RA"], "dec": u["DEC"]})
+
+            await follow(act, home, moving)
             return act.done({"homed": True, **self._status()})
 
     # Tracking and rates ---------------------------------------------------
@@ -1196,13 +1185,5 @@ async def pulse_guide(
         quiet=quiet,
     ) as act:
         await act.send(prop_name, {element: ms})
-        while True:
-            u = await act.next()
-            assert u is not None
-            if u.kind != "updated":
-                continue
-            if u.state is PropertyState.ALERT:
-                raise act.fail("pulse guide failed")
-            if u.state is not PropertyState.BUSY:
-                break
+        await follow(act, PropertyFollower(prop_name, failed="pulse guide failed"))
         return act.done({"direction": d, "duration_ms": ms})

@@ -55,6 +55,7 @@ def make_app(service: Service, **settings: Any) -> GatedApplication:
     for module in ROUTE_MODULES:
         handlers.extend(module.routes(service))
     settings.setdefault("websocket_ping_interval", 20)
+    settings["route_modules"] = tuple(ROUTE_MODULES)  # what the OpenAPI document merges
     return GatedApplication(
         handlers,
         service,

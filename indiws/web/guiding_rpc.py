@@ -29,6 +29,7 @@ from ..guiding.engine import GuiderConfig
 from .base import JsonHandler
 from .errors import invalid_params, register_codes
 from .jsonrpc import rpc
+from .limits import check_timeout
 from .openapi import error_responses, json_response, query_param, ref
 
 __all__ = [
@@ -170,9 +171,7 @@ class GuidingRpc:
 
         unsubscribe = engine.subscribe(on_event)
         try:
-            from .highlevel import _timeout
-
-            result = await engine.wait_settled(future, _timeout(timeout))
+            result = await engine.wait_settled(future, check_timeout(timeout))
         finally:
             unsubscribe()
         return {"settled": True, **result, "status": engine.status()["state"]}
@@ -232,9 +231,7 @@ class GuidingRpc:
         """Choose a guide star in the next whole frame (within roi [x, y, w, h]).
 
         Loops first if needed; locks on the star: {x, y}. Errors: no_star, busy."""
-        from .highlevel import _timeout
-
-        x, y = await self._guiding.find_star(_roi(roi), timeout=_timeout(timeout))
+        x, y = await self._guiding.find_star(_roi(roi), timeout=check_timeout(timeout))
         return {"x": round(x, 3), "y": round(y, 3)}
 
     @rpc("guiding.set_lock_position")

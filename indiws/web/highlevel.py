@@ -56,6 +56,7 @@ from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
 from .lightapt import LightAptEndpoint, is_lightapt_request, phd2_frames
+from .limits import check_timeout as _timeout
 from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
 from .plans_rpc import PlanRpc
@@ -71,8 +72,6 @@ Role = Literal[ROLES]  # type: ignore[valid-type]
 Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
 FrameType = Literal["light", "dark", "flat", "bias"]
 
-#: Longest ``timeout`` a call may ask for, in seconds.
-MAX_TIMEOUT = 24 * 3600.0
 #: Notifications a long action may send (for ``rpc.discover``).
 ACTION_EVENTS = ("progress", "action.started", "action.progress", "action.finished")
 #: Notifications of an action that reports no progress.
@@ -335,14 +334,6 @@ def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
 _RoleCommon: type = type(
     "_RoleCommon", (), {k: v for role in ROLES for k, v in _common_verbs(role).items()}
 )
-
-
-def _timeout(value: float | None, what: str = "timeout") -> float | None:
-    if value is None:
-        return None
-    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
-        raise invalid_params(f"{what} must be within (0, {MAX_TIMEOUT:g}] seconds", param=what)
-    return value
 
 
 # ---------------------------------------------------------------- the socket

@@ -25,7 +25,30 @@ import json
 import re
 from typing import Any
 
-__all__ = ["MAX_BATCH", "MAX_DEPTH", "MAX_ITEMS", "JsonLimitError", "loads"]
+from .errors import invalid_params
+
+__all__ = [
+    "MAX_BATCH",
+    "MAX_DEPTH",
+    "MAX_ITEMS",
+    "MAX_TIMEOUT",
+    "JsonLimitError",
+    "check_timeout",
+    "loads",
+]
+
+#: Longest ``timeout`` a JSON-RPC call may ask for, in seconds.
+MAX_TIMEOUT = 24 * 3600.0
+
+
+def check_timeout(value: float | None, what: str = "timeout") -> float | None:
+    """The one check of every JSON-RPC timeout parameter: None, or a number
+    of seconds within (0, `MAX_TIMEOUT`]."""
+    if value is None:
+        return None
+    if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
+        raise invalid_params(f"{what} must be within (0, {MAX_TIMEOUT:g}] seconds", param=what)
+    return value
 
 #: Deepest nesting of arrays and objects in one message.
 MAX_DEPTH = 32

@@ -16,6 +16,7 @@ from ..devices import UnsafeError
 from .blobs import frame_urls
 from .errors import invalid_params, register
 from .jsonrpc import rpc
+from .limits import check_timeout
 
 __all__ = ["OBSERVATORY_EVENTS", "ObservatoryRpc"]
 
@@ -32,10 +33,7 @@ QUIET_ACTION_EVENTS = ("action.started", "action.finished")
 OBSERVATORY_EVENTS = ("safety", "weather.changed")
 
 
-def _limit(value: float | None, what: str = "timeout") -> float | None:
-    from .highlevel import _timeout  # the one check of every timeout parameter
-
-    return _timeout(value, what)
+_limit = check_timeout  # the one check of every timeout parameter
 
 
 class ObservatoryRpc:

@@ -7,7 +7,9 @@ How a route module documents its endpoints
 ------------------------------------------
 
 The document is merged from the modules in ``app.ROUTE_MODULES``, in that
-order.  Each module that has routes exports, beside ``routes(service)``:
+order (`make_app` hands them to the handlers below in the application's
+``route_modules`` setting: this module sits below the app and does not
+import it).  Each module that has routes exports, beside ``routes(service)``:
 
 - ``OPENAPI_PATHS: dict[str, dict]``: OpenAPI path items keyed by path
   template (``/api/v1/devices/{device}``), one operation per HTTP method its
@@ -322,12 +324,6 @@ _TAGS: list[dict[str, str]] = [
 # ---------------------------------------------------------------- the document
 
 
-def _route_modules() -> list[Any]:
-    from .app import ROUTE_MODULES  # app imports this module: resolve at call time
-
-    return list(ROUTE_MODULES)
-
-
 def _merge_components(into: dict[str, Any], extra: Mapping[str, Any], source: str) -> None:
     for section, entries in extra.items():
         target = into.setdefault(section, {})
@@ -337,8 +333,8 @@ def _merge_components(into: dict[str, Any], extra: Mapping[str, Any], source: st
             target[name] = copy.deepcopy(value)
 
 
-def build_document(modules: Iterable[ModuleType] | None = None) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for ``modules`` (default: ``app.ROUTE_MODULES``)."""
+def build_document(modules: Iterable[ModuleType]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document for ``modules`` (the app's: ``app.ROUTE_MODULES``)."""
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -358,7 +354,7 @@ def build_document(modules: Iterable[ModuleType] | None = None) -> dict[str, Any
         "security": [{}, {"bearerToken": []}, {"tokenQuery": []}],
     }
     owner: dict[str, str] = {}
-    for module in _route_modules() if modules is None else modules:
+    for module in modules:
         name = getattr(module, "__name__", repr(module))
         paths = getattr(module, "OPENAPI_PATHS", {})
         components = getattr(module, "OPENAPI_COMPONENTS", {})
@@ -487,15 +483,19 @@ def render_html(doc: dict[str, Any]) -> str:
 # ---------------------------------------------------------------- handlers
 
 
+def _app_document(handler: JsonHandler) -> dict[str, Any]:
+    return build_document(handler.application.settings["route_modules"])
+
+
 class OpenApiHandler(JsonHandler):
     def get(self) -> None:
-        self.write_json(build_document())
+        self.write_json(_app_document(self))
 
 
 class DocsHandler(JsonHandler):
     def get(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
-        self.finish(render_html(build_document()))
+        self.finish(render_html(_app_document(self)))
 
 
 _DOC_SCHEMA = {"type": "object", "description": "An OpenAPI 3.1 document."}

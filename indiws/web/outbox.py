@@ -16,7 +16,21 @@ the service's memory without bound, and it never delays other clients.
 The count alone would not do: one answer listing every property is tens of
 kilobytes, so a client that asks for it and never reads could hold
 gigabytes within the count.  Sizes are ``len()``: characters of a text
-message (ASCII in practice), bytes of a binary one.
+message (ASCII in practice), bytes of a binary one or of a `Frame`.
+
+A message sent to many clients (a property update) comes as a `Frame`: its
+WebSocket frame is built once (header and UTF-8 payload) and the same bytes
+go to every client.  A `Frame` made with ``counted=True`` is a JSON-RPC
+notification whose params are an object; when superseded values of its key
+were dropped for a lagging client, the one it gets says how many
+(``"superseded": n`` in its params).
+
+The write path is the cheapest one that keeps tornado's guarantees: while
+tornado holds nothing for the socket, a frame goes straight to the kernel
+with one ``send``; what the kernel does not take is handed to tornado's
+stream, which writes it when the socket drains (and the window counts it).
+Connections where tornado must transform frames (TLS, permessage-deflate)
+use tornado's ``write_message``.
 """
 
 from __future__ import annotations
@@ -24,11 +38,13 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+import struct
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import Any
 
-from tornado.websocket import WebSocketClosedError, WebSocketHandler
+from tornado.iostream import IOStream, StreamClosedError
+from tornado.websocket import WebSocketClosedError, WebSocketHandler, WebSocketProtocol13
 
 log = logging.getLogger("indiws.web")
 
@@ -54,10 +70,62 @@ class SendBudget:
         self.total = 0
 
 
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """One unmasked, final WebSocket frame (server to client) carrying ``payload``."""
+    size = len(payload)
+    if size < 126:
+        return bytes((0x80 | opcode, size)) + payload
+    if size <= 0xFFFF:
+        return struct.pack("!BBH", 0x80 | opcode, 126, size) + payload
+    return struct.pack("!BBQ", 0x80 | opcode, 127, size) + payload
+
+
+class Frame:
+    """A text message framed once, to be sent as is to many clients.
+
+    ``counted``: the text is a JSON-RPC notification with object params, to
+    which `superseded` may add how many earlier values a client missed.
+    """
+
+    __slots__ = ("text", "data", "counted")
+
+    def __init__(self, text: str, counted: bool = False) -> None:
+        self.text = text
+        self.data = ws_frame(text.encode())
+        self.counted = counted
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def superseded(self, count: int) -> Frame:
+        """This notification, telling that ``count`` earlier ones were dropped."""
+        if not self.counted or not self.text.endswith("}}"):
+            return self
+        return Frame(f'{self.text[:-2]},"superseded":{count}}}}}')
+
+
+Message = str | bytes | Frame
+
+
+def _direct_stream(handler: WebSocketHandler) -> IOStream | None:
+    """The connection's stream when frames may be written to it as bytes:
+    plain TCP (not TLS), no compression, server side (unmasked)."""
+    conn = handler.ws_connection
+    if not isinstance(conn, WebSocketProtocol13) or conn._compressor is not None:
+        return None
+    stream = conn.stream
+    if type(stream) is not IOStream or conn.mask_outgoing:
+        return None
+    return stream
+
+
 class Outbox:
     __slots__ = (
         "_handler",
+        "_conn",
+        "_stream",
         "_pending",
+        "_superseded",
         "_inflight",
         "_seq",
         "_pending_bytes",
@@ -78,7 +146,10 @@ class Outbox:
         budget: SendBudget | None = None,
     ) -> None:
         self._handler = handler
-        self._pending: OrderedDict[Hashable, str | bytes] = OrderedDict()
+        self._conn = handler.ws_connection
+        self._stream = _direct_stream(handler)
+        self._pending: OrderedDict[Hashable, Message] = OrderedDict()
+        self._superseded: dict[Hashable, int] = {}  # key → values dropped
         self._inflight = 0  # bytes written and not yet flushed
         self._seq = itertools.count()
         self._pending_bytes = 0
@@ -98,7 +169,7 @@ class Outbox:
         """Size of the messages waiting (not those already handed to tornado)."""
         return self._pending_bytes
 
-    def send(self, message: str | bytes, key: Hashable | None = None) -> None:
+    def send(self, message: Message, key: Hashable | None = None) -> None:
         if self.closed:
             return
         if self._inflight < self.window and not self._pending:
@@ -108,6 +179,7 @@ class Outbox:
             key = ("_", next(self._seq))
         elif key in self._pending:
             self.stats["coalesced"] += 1
+            self._superseded[key] = self._superseded.get(key, 0) + 1
             self._account(-len(self._pending[key]))
             # The replaced message goes to the back: it must not overtake a
             # message queued after the one it replaces (a device deletion).
@@ -141,16 +213,55 @@ class Outbox:
     def close(self) -> None:
         self.closed = True
         self._pending.clear()
+        self._superseded.clear()
         self._account(-self._pending_bytes)
 
-    def _write(self, message: str | bytes) -> None:
+    def _write(self, message: Message) -> None:
+        stream = self._stream
+        if stream is None:
+            self._write_message(message)
+            return
+        if self._conn.is_closing():  # type: ignore[union-attr]  (set with the stream)
+            self.close()
+            return
+        if isinstance(message, Frame):
+            data = message.data
+        elif isinstance(message, str):
+            data = ws_frame(message.encode())
+        else:
+            data = ws_frame(message, 0x2)
+        self.stats["sent"] += 1
+        sent = 0
+        if not stream.writing():
+            try:
+                sent = stream.socket.send(data)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                self.close()  # reset by the peer: tornado's reader sees it too
+                return
+            if sent == len(data):
+                return
+        rest = memoryview(data)[sent:] if sent else data
+        try:
+            fut = stream.write(rest)
+        except StreamClosedError:
+            self.close()
+            return
+        self._track(len(rest), fut)
+
+    def _write_message(self, message: Message) -> None:
+        if isinstance(message, Frame):
+            message = message.text
         try:
             fut = self._handler.write_message(message, binary=isinstance(message, bytes))
         except WebSocketClosedError:
             self.close()
             return
         self.stats["sent"] += 1
-        size = len(message)
+        self._track(len(message), fut)
+
+    def _track(self, size: int, fut: Any) -> None:
         self._inflight += size
         # Runs via the loop, never recursively.
         fut.add_done_callback(functools.partial(self._flushed, size))
@@ -161,6 +272,10 @@ class Outbox:
             self.close()
             return
         while self._pending and self._inflight < self.window and not self.closed:
-            _, message = self._pending.popitem(last=False)
+            key, message = self._pending.popitem(last=False)
             self._account(-len(message))
+            if self._superseded:
+                count = self._superseded.pop(key, 0)
+                if count and isinstance(message, Frame):
+                    message = message.superseded(count)
             self._write(message)

@@ -15,10 +15,11 @@ first JSON-RPC request, never at a bare connect.
 
 Fan-out is done once per service by a `StreamHub`: it subscribes to the
 INDI client once, serialises each event to JSON once, and hands the same
-string to the outbox of every socket whose filter matches.  Updates carry
-the whole property, keyed by ``(device, property)``, so the outbox of a slow
-client keeps only the latest state of each property and loses nothing but
-intermediate values.
+WebSocket frame (`outbox.Frame`) to the outbox of every socket whose filter
+matches.  Updates carry the whole property, keyed by ``(device, property)``,
+so the outbox of a slow client keeps only the latest state of each property
+and loses nothing but intermediate values; the notification it gets then
+says how many it missed (``"superseded": n`` in its params).
 
 BLOB values never travel inside JSON: a BLOB element carries its ``format``,
 ``size`` and a ``url`` of ``GET /api/v1/devices/<device>/properties/<property>
@@ -41,7 +42,7 @@ from . import debug_text
 from .base import JsonHandler, dumps, error_body
 from .errors import APIError, invalid_params, register
 from .jsonrpc import JsonRpcSocket, rpc
-from .outbox import Outbox
+from .outbox import Frame, Outbox
 
 __all__ = [
     "OPENAPI_PATHS",
@@ -122,8 +123,8 @@ Filter = tuple[str | None, str | None]
 class StreamHub:
     """One per service: fans INDI events out to the property-stream sockets.
 
-    Each event is serialised once; the same string goes to every matching
-    sink's outbox.  Property events are keyed ``(device, name)`` so that a
+    Each event is serialised and framed once; the same bytes go to every
+    matching sink's outbox.  Property events are keyed ``(device, name)`` so that a
     slow client's outbox coalesces them; device messages, whole-device
     deletions and connection events are not keyed (the outbox bounds them).
     """
@@ -238,12 +239,13 @@ class StreamHub:
 
     def _send(self, groups: list[dict[StreamSink, Any]], text: str, key: Hashable | None) -> None:
         self.stats["serialised"] += 1
+        frame = Frame(text, counted=key is not None)
         sends = 0
         for group in groups:
             # A sink may close (and unregister) while we send: iterate a copy.
             for sink in tuple(group):
                 try:
-                    sink.outbox.send(text, key)
+                    sink.outbox.send(frame, key)
                 except Exception:  # one broken socket must not starve the others
                     log.exception("property stream: send failed")
                 sends += 1

@@ -35,7 +35,7 @@ import typing
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ...devices import RoleDevice, subscribe_actions, wait_acknowledged
 from ...devices.errors import NoDeviceError
@@ -46,7 +46,15 @@ from ..jsonrpc import check_value, describe_type
 
 if TYPE_CHECKING:
     from ...service import Service
-    from ..highlevel import ClientHub
+
+
+class ClientHub(Protocol):
+    """What the endpoint uses of `indiws.web.highlevel.ClientHub` (which sits
+    above this module)."""
+
+    def device(self, role: str, device: str | None) -> RoleDevice: ...
+
+    async def detached(self, call: Awaitable[T]) -> T: ...
 
 __all__ = [
     "INSTRUCTIONS",
