@@ -35,6 +35,7 @@ from .analysis import worker as analysis_worker
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB, check_label
+from .devices import set_min_altitude
 from .frame_store import INDEX_FILENAME, FrameStore
 from .guiding import GuidingEngine
 from .manager import (
@@ -205,6 +206,9 @@ class Config:
     notify_urls: tuple[str, ...] = ()
     #: The safety policy: on/off, close-up actions, timeouts (`indiws.safety`).
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    #: Goto targets below this altitude (degrees) are refused unless forced
+    #: (``--min-altitude``); None: no limit.
+    min_altitude: float | None = 0.0
     #: PHD2's event-server protocol for guiding clients (docs/phd2.md): its
     #: port (None: not served; the command line serves 4400) and address.
     #: It has no authentication (docs/security.md).
@@ -323,6 +327,7 @@ class Service:
         """
         log.info("data directory: %s", self.config.data_dir)
         log.info("%s", self.blobs.destination())
+        set_min_altitude(self.client, self.config.min_altitude)
         self.safety.start()
         # The plan that was running when the service stopped (or crashed) goes
         # on: it waits, with its reason, until its devices are there.

@@ -625,6 +625,9 @@ async def start_service(
     from .web.app import make_app, server_options
 
     port = free_port()
+    # Tests choose their targets without regard for the hour: no horizon
+    # unless the test asks for one.
+    config.setdefault("min_altitude", None)
     cfg = Config(
         indi_host=indi.host,
         indi_port=indi.port,
@@ -654,6 +657,7 @@ async def start_embedded_service(workdir: Path, **config: Any) -> RunningService
 
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
+    config.setdefault("min_altitude", None)  # as in start_service
     cfg = Config(
         indi_host=None,
         host="127.0.0.1",
