@@ -22,6 +22,7 @@ from .catalog import lookup
 
 __all__ = [
     "FRAME_TYPES",
+    "indiserver_unreachable",
     "CameraSetup",
     "Autofocus",
     "Center",
@@ -97,6 +98,17 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 
 
 # ---------------------------------------------------------------- errors
+
+
+def indiserver_unreachable(link: dict[str, Any]) -> str:
+    """Why no device can be used: the service has no indiserver (``link``
+    is the status's ``indiserver``: host, port, last_error)."""
+    where = f" at {link['host']}:{link['port']}" if link.get("host") else ""
+    why = f" ({link['last_error']})" if link.get("last_error") else ""
+    return (
+        f"the service cannot reach its indiserver{where}{why}: start indiserver there, "
+        "or give the service the right --indi-host/--indi-port"
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,7 @@ from ..devices import (
     RoleDevice,
     Telescope,
     astro,
+    min_altitude,
     running_actions,
     subscribe_actions,
 )
@@ -236,8 +237,9 @@ class ClientHub:
             roles[role] = self.device(role, device).status()
         return {
             "time": _now(),
-            "indiserver": {"connected": self.client.connected},
+            "indiserver": self.client.link_status(),
             "roles": roles,
+            "min_altitude": min_altitude(self.client),
             "safety": {"safe": self.safety.safe, "reasons": list(self.safety.reasons)},
             "guiding": guiding_brief(self.guiding),
         }
@@ -787,6 +789,7 @@ class IndiClientSocket(
         offset: float | None = None,
         timeout: float | None = None,
         metadata: dict | None = None,
+        replace: bool = False,
     ) -> dict:
         """Take one exposure; answers once the frame has arrived and is stored.
 
@@ -801,8 +804,10 @@ class IndiClientSocket(
         elapsed, analysis (stars, hfr, fwhm, background, noise, ...:
         docs/analysis.md)} and what the other
         roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
-        names the target (file name, OBJECT card). Errors: invalid_value, busy
-        (already exposing), disk_full (no room in the frames folder: nothing
+        names the target (file name, OBJECT card). While another exposure of
+        the camera runs (another client's), busy; replace: true cancels that
+        one (it ends with aborted) and takes this one. Errors: invalid_value,
+        busy (already exposing), disk_full (no room in the frames folder: nothing
         started or written), aborted, timeout, action_failed."""
         result = await self._run(
             self._camera().expose(
@@ -815,6 +820,7 @@ class IndiClientSocket(
                 timeout=_timeout(timeout),
                 progress=self._progress(),
                 metadata=metadata,
+                replace=replace,
             )
         )
         return _with_frame_urls(result)
