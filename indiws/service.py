@@ -277,7 +277,7 @@ class Service:
             self.client = INDIClient("127.0.0.1", port)
         else:
             self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
-        self.roles = RoleManager(self.client, self.db)
+        self.roles = RoleManager(self.client, self.db, profile=lambda: self.active_profile)
         #: Closes up when the weather turns or indiserver was lost (docs/devices.md).
         self.safety = SafetyPolicy(
             self.client, self.roles, config.safety, expected_connected=lambda: self._client_started
@@ -766,6 +766,12 @@ class Service:
         return started
 
     def _apply_roles(self, roles: Mapping[str, str]) -> None:
+        """The profile's roles become the roles: the others are released
+        (roles belong to a profile; docs/manager.md)."""
+        for role, device in self.db.get_roles().items():
+            if role not in roles:
+                log.info("role %s released: the profile does not have it (was %s)", role, device)
+                self.db.clear_role(role)
         for role, device in roles.items():
             if self.db.get_role(role) != device:
                 log.info("role %s: %s (from the profile)", role, device)

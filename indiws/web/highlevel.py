@@ -240,7 +240,7 @@ class ClientHub:
             "indiserver": self.client.link_status(),
             "roles": roles,
             "min_altitude": min_altitude(self.client),
-            "safety": {"safe": self.safety.safe, "reasons": list(self.safety.reasons)},
+            "safety": {"safe": self.safety.safe, "reasons": list(self.safety.current_reasons())},
             "guiding": guiding_brief(self.guiding),
         }
 
