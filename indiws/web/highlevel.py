@@ -486,8 +486,11 @@ class IndiClientSocket(
     async def rpc_status(self) -> dict:
         """The same as the periodic status notification, now.
 
-        {time, indiserver: {connected}, roles: {role: brief state}} for every
-        role that has a device, safety: {safe, reasons}, guiding: {state,
+        {time, indiserver: {host, port, connected, last_error (why the last
+        attempt to connect failed), failing_for (s), attempts}, roles: {role:
+        brief state}} for every role that has a device (present: false when
+        it is not on the indiserver), min_altitude (gotos below are refused;
+        null: no limit), safety: {safe, reasons (codes)}, guiding: {state,
         calibrated, settling, rms, rms_arcsec}."""
         return self.hub.status()
 
