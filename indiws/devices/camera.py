@@ -712,7 +712,7 @@ class Camera(RoleDevice):
         action of this device ends with `ActionAborted` (a temperature wait
         too: the cooler keeps its target).  Returns once the camera stopped."""
         self._prop("CCD_ABORT_EXPOSURE", "abort an exposure")
-        interrupted = self._interrupt_actions("aborted")
+        interrupted = self._interrupt_actions("aborted on request (camera abort)")
         await self._send_abort()
         stopped = True
         exposure = self._optional("CCD_EXPOSURE")

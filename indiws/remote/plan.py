@@ -985,7 +985,7 @@ def _target(
         if found is not None:
             ra, dec = found.ra, found.dec
             target.coordinates_from = "catalogue"
-        elif target.needs_sky:
+        elif target.needs_sky or _sky_asked(raw):
             check.add(
                 f"{path}.name",
                 _line_of(t, "name", t.line),
@@ -994,6 +994,16 @@ def _target(
             )
     target.ra, target.dec = ra, dec
     return target
+
+
+def _sky_asked(raw: Any) -> bool:
+    """Some exposure as written (read or not: one with another problem
+    counts too, so that every problem is said at once) is of the sky."""
+    items = raw if isinstance(raw, list) else []
+    return any(
+        isinstance(e, dict) and str(e.get("frame_type") or "light").lower() in SKY_FRAMES
+        for e in items
+    )
 
 
 def _exposure(check: _Checker, item: Any, path: str, line: int, plan: Plan) -> Exposure | None:
