@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from indiws.testing import free_port
+from indiws.testing import service_without_indiserver
 
 PLAN = """\
 targets:
@@ -47,33 +47,8 @@ def _wait_for(check, timeout: float, what: str):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def lost(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
     """The service pointed at a port where no indiserver listens."""
-    closed, port = free_port(), free_port()
-    log_path = tmp_path / "indiws.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "indiws",
-        "--indi-host",
-        "127.0.0.1",
-        "--indi-port",
-        str(closed),
-        "--port",
-        str(port),
-        "--data-dir",
-        str(tmp_path / "data"),
-        "--phd2-port",
-        "0",
-    ]
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for(lambda: proc.poll() is not None or _get(url + "/api/v1/status"), 30, "start")
-        assert proc.poll() is None, log_path.read_text()
-        yield url, closed, log_path
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with service_without_indiserver(tmp_path) as running:
+        yield running
 
 
 def _unreachable_lines(log: Path, port: int) -> list[str]:

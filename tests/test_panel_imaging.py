@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from indiws.browser_testing import ServiceProcess, launch_chromium
-from indiws.testing import free_port
+from indiws.testing import service_without_indiserver
 
 pytestmark = pytest.mark.slow
 
@@ -156,46 +153,18 @@ def test_on_a_phone_nothing_runs_off_the_side_and_expose_comes_early(
 
 
 def test_the_header_names_an_unreachable_indiserver_and_why(browser: Any, tmp_path: Path) -> None:
-    closed, port = free_port(), free_port()
-    log = (tmp_path / "indiws.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "indiws",
-            "--indi-host",
-            "127.0.0.1",
-            "--indi-port",
-            str(closed),
-            "--port",
-            str(port),
-            "--data-dir",
-            str(tmp_path / "data"),
-            "--phd2-port",
-            "0",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    page = browser.new_page()
-    try:
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(url + "/api/v1/status", timeout=2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        page.goto(url + "/#devices")
-        link = page.locator("#link")
-        expect(link).to_contain_text(f"indiserver 127.0.0.1:{closed} unreachable", timeout=20_000)
-        expect(link).to_contain_text(re.compile("refused|Connect call failed"), timeout=20_000)
-        expect(link).to_have_attribute("data-state", "Alert")
-        expect(page.locator("#view-devices")).to_contain_text(
-            f"the service cannot reach indiserver at 127.0.0.1:{closed}"
-        )
-    finally:
-        page.close()
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    with service_without_indiserver(tmp_path) as (url, closed, _):
+        page = browser.new_page()
+        try:
+            page.goto(url + "/#devices")
+            link = page.locator("#link")
+            expect(link).to_contain_text(
+                f"indiserver 127.0.0.1:{closed} unreachable", timeout=20_000
+            )
+            expect(link).to_contain_text(re.compile("refused|Connect call failed"))
+            expect(link).to_have_attribute("data-state", "Alert")
+            expect(page.locator("#view-devices")).to_contain_text(
+                f"the service cannot reach indiserver at 127.0.0.1:{closed}"
+            )
+        finally:
+            page.close()
