@@ -752,7 +752,9 @@ class RoleDevice:
                 count += 1
         return count
 
-    def _check_channel_free(self, channel: str, verb: str, replace: bool) -> None:
+    def _check_channel_free(
+        self, channel: str, verb: str, replace: bool, doing: str = "busy"
+    ) -> None:
         """`DeviceBusyError` when an action of ``channel`` (e.g. another
         client's exposure) runs on the device, unless ``replace``: then the
         newer action supersedes it, as it starts."""
@@ -762,7 +764,7 @@ class RoleDevice:
         for act in _registry(self.client).actions.get(self.name, ()):
             if act.channel == wanted:
                 raise DeviceBusyError(
-                    f"{self.name} is busy with another {act.verb} (started "
+                    f"{self.name} is already {doing} (another {act.verb}, started "
                     f"{act.elapsed:.1f} s ago): wait for it, abort it, or {verb} "
                     "with replace to cancel it",
                     device=self.name,

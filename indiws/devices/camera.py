@@ -549,7 +549,7 @@ class Camera(RoleDevice):
         ``duration`` valid for it; the error that says which is not so.
         ``replace``: an exposure of this service under way may be replaced."""
         dev = self._connected()
-        self._check_channel_free("exposure", verb, replace)
+        self._check_channel_free("exposure", verb, replace, "exposing")
         exposure = self._prop("CCD_EXPOSURE", verb)
         self.client.validate(dev.name, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
         if "CCD1" not in dev.properties:
