@@ -95,3 +95,14 @@ def test_status_and_the_runner_name_indiserver_with_address_and_reason(
     assert run.returncode == 2, run
     assert f"cannot reach its indiserver at 127.0.0.1:{port}" in run.stderr, run.stderr
     assert "camera" not in run.stderr, run.stderr  # not "the camera is not connected"
+    # Submitted to the service (the default): the first problem it names.
+    run = subprocess.run(
+        [sys.executable, "-m", "indiws", "run", str(plan), "--url", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 2, run
+    first = run.stderr.splitlines()[1]
+    assert f"cannot reach its indiserver at 127.0.0.1:{port}" in first, run.stderr

@@ -417,6 +417,9 @@ class PlanEngine:
             need("focuser", "the plan moves the focuser")
         if any(t.center for t in plan.targets if t.needs_sky):
             need("telescope", "the plan centres its targets")
+        if problems and not self.client.connected:
+            # Likely the cause: without indiserver no device can be chosen.
+            problems.insert(0, Problem("", 0, indiserver_unreachable(self.client.link_status())))
         if problems:
             raise PlanError(problems, plan.source)
 

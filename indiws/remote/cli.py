@@ -502,7 +502,7 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
     try:
         summary = await follower.submit(args.plan.read_bytes(), args.plan.name)
     except ServiceError as exc:
-        problems = (exc.body.get("data") or {}).get("problems")
+        problems = (exc.error.get("data") or {}).get("problems")
         if problems:
             lines = [
                 f"{args.plan}:{p['line']}: {p['path']}: {p['message']}"
