@@ -225,6 +225,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="S",
         help="seconds without indiserver after which the close-up runs once it is back",
     )
+    safety.add_argument(
+        "--min-altitude",
+        type=_min_altitude,
+        default=0.0,
+        metavar="DEG",
+        help="refuse goto targets below this altitude, on every path, unless the call "
+        "forces it ('none': no limit)",
+    )
     phd2 = parser.add_argument_group(
         "PHD2 protocol (docs/phd2.md)",
         "The built-in autoguider speaks PHD2's event-server protocol, so N.I.N.A., Ekos and "
@@ -339,6 +347,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         alpaca_port=args.alpaca_port or None,
         alpaca_discovery_port=args.alpaca_discovery_port or None,
         alpaca_host=args.alpaca_host,
+        min_altitude=args.min_altitude,
         safety=SafetyConfig(
             enabled=not args.no_safety,
             actions=args.safety_actions,
@@ -353,6 +362,18 @@ def _notify_url(value: str) -> str:
     if problem:
         raise argparse.ArgumentTypeError(problem)
     return value
+
+
+def _min_altitude(value: str) -> float | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        degrees = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of degrees: {value!r}") from None
+    if not -90.0 <= degrees <= 90.0:  # refuses NaN too
+        raise argparse.ArgumentTypeError(f"must be from -90 to 90 degrees, not {value}")
+    return degrees
 
 
 def _safety_actions(value: str) -> tuple[str, ...]:

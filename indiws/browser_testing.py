@@ -75,6 +75,9 @@ class ServiceProcess:
         self.port = free_port()
         self.indi_port = free_port()
         self.args = list(args)
+        if "--min-altitude" not in self.args:
+            # The pages' gotos pick their targets without regard for the hour.
+            self.args += ["--min-altitude", "none"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{self.port}"
 

@@ -24,6 +24,7 @@ import contextlib
 import enum
 import logging
 import math
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -404,6 +405,10 @@ class INDIClient:
         self._lost_devices: tuple[str, ...] = ()
         self._closing = False
         self.last_error: str | None = None
+        #: When the attempts to connect began failing (monotonic; None: not failing).
+        self._failing_since: float | None = None
+        self._failures = 0
+        self._next_report = 0.0
         self.stats = collections.Counter[str]()
 
     # Lifecycle ----------------------------------------------------------
@@ -411,6 +416,49 @@ class INDIClient:
     @property
     def connected(self) -> bool:
         return self._connected.is_set()
+
+    def link_status(self) -> dict[str, Any]:
+        """The connection to indiserver: {host, port, connected, last_error
+        (why the last attempt failed), failing_for (seconds the attempts have
+        been failing), attempts (failed ones since)}."""
+        failing = self._failing_since
+        return {
+            "host": self.host,
+            "port": self.port,
+            "connected": self.connected,
+            "last_error": self.last_error,
+            "failing_for": None if failing is None else round(time.monotonic() - failing, 1),
+            "attempts": self._failures,
+        }
+
+    def _connect_failed(self, exc: OSError) -> None:
+        """Say that an attempt failed: at once the first time (and when the
+        reason changes), then less and less often (10 s, 20 s, 40 s, ... up
+        to every 10 minutes), as a warning; the other attempts at debug level."""
+        now = time.monotonic()
+        reason = str(exc) or type(exc).__name__
+        changed = reason != self.last_error
+        self.last_error = reason
+        self._failures += 1
+        if self._failing_since is None:
+            self._failing_since, self._next_report = now, now + 10.0
+            log.warning(
+                "cannot reach indiserver at %s:%s: %s (retrying)", self.host, self.port, reason
+            )
+            return
+        if changed or now >= self._next_report:
+            since = now - self._failing_since
+            self._next_report = now + min(max(since, 10.0), 600.0)
+            log.warning(
+                "still cannot reach indiserver at %s:%s after %.0f s (%d attempts): %s",
+                self.host,
+                self.port,
+                since,
+                self._failures,
+                reason,
+            )
+        else:
+            log.debug("connect to %s:%s failed: %s", self.host, self.port, reason)
 
     def start(self) -> None:
         """Begin connecting in the background (and keep reconnecting)."""
@@ -469,10 +517,10 @@ class INDIClient:
                     lambda: _Protocol(self), self.host, self.port
                 )
             except OSError as exc:
-                self.last_error = str(exc)
                 if not self.reconnect and self._ever_synced:
+                    self.last_error = str(exc)
                     return
-                log.debug("connect to %s:%s failed: %s", self.host, self.port, exc)
+                self._connect_failed(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.reconnect_max)
                 continue
@@ -480,7 +528,16 @@ class INDIClient:
             self._parser = Parser()
             self.last_error = None
             self.stats["connections"] += 1
-            log.info("connected to indiserver %s:%s", self.host, self.port)
+            if self._failing_since is not None:
+                log.info(
+                    "connected to indiserver %s:%s after %d failed attempts",
+                    self.host,
+                    self.port,
+                    self._failures,
+                )
+            else:
+                log.info("connected to indiserver %s:%s", self.host, self.port)
+            self._failing_since, self._failures = None, 0
             self._connected.set()
             protocol.transport.write(get_properties_bytes())  # type: ignore[union-attr]
             for (device, name), mode in self._blob_modes.items():

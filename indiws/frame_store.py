@@ -266,12 +266,15 @@ class FrameStore(BlobStore):
         if entry is None:
             return
 
+        # "aborted on request", not "aborted: aborted on request".
+        error = message if message.startswith(outcome) else f"{outcome}: {message}"
+
         def note() -> None:
             with self._tx() as db:
                 db.execute(
                     "UPDATE exposures SET state = 'failed', ended = ?, error = ? "
                     "WHERE id = ? AND state IN ('exposing', 'writing')",
-                    (_now(), f"{outcome}: {message}", entry),
+                    (_now(), error, entry),
                 )
 
         await asyncio.to_thread(note)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from .client import (
@@ -98,10 +99,22 @@ class ConnectFailedError(INDIError):
 
 
 class RoleManager:
-    def __init__(self, client: INDIClient, db: StateDB, *, connect_timeout: float = 30.0) -> None:
+    """The role assignments.  ``profile`` tells the profile that runs now
+    (embedded mode): an assignment made meanwhile is kept in that profile
+    too, so that the roles follow the profile that is started."""
+
+    def __init__(
+        self,
+        client: INDIClient,
+        db: StateDB,
+        *,
+        connect_timeout: float = 30.0,
+        profile: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self.client = client
         self.db = db
         self.connect_timeout = connect_timeout
+        self._profile = profile
         self._auto: dict[str, asyncio.Task[None]] = {}
         self._sub = client.subscribe(self._on_event)
 
@@ -138,6 +151,7 @@ class RoleManager:
         self.client.get_device(device)  # UnknownDeviceError names it
         previous = self.db.get_role(role)
         self.db.set_role(role, device)
+        self._keep_in_profile()
         if previous and previous != device:
             log.info("role %s: %s replaces %s", role, device, previous)
         else:
@@ -151,9 +165,18 @@ class RoleManager:
         """Free ``role``; returns the device that held it (None if none)."""
         previous = self.db.get_role(self.check_role(role))
         self.db.clear_role(role)
+        self._keep_in_profile()
         if previous:
             log.info("role %s released (was %s)", role, previous)
         return previous
+
+    def _keep_in_profile(self) -> None:
+        """Store the roles as they are now in the profile that runs."""
+        name = self._profile()
+        if name is None or self.db.get_profile(name) is None:
+            return
+        self.db.update_profile(name, roles=self.db.get_roles())
+        log.info("roles kept in profile %r", name)
 
     def describe(self, role: str) -> dict[str, Any]:
         device = self.db.get_role(role)

@@ -224,10 +224,37 @@ class SafetyPolicy:
 
     @property
     def safe(self) -> bool:
-        return not self.reasons and not self.closing
+        """Nothing is refused: what the status says and what the devices'
+        guard decides are one and the same."""
+        return self.guard("", "") is None
 
     def _weather_name(self) -> str | None:
         return self.roles.db.get_role("weather")
+
+    def waiting(self) -> str | None:
+        """Why the policy cannot say safe yet, without closing anything:
+        the weather role's device has given no reading yet (or is absent
+        from the indiserver, which the text says); None otherwise."""
+        name = self._weather_name()
+        if not self.config.enabled or name is None or self.weather_state != "unknown":
+            return None
+        if self.reasons:
+            return None  # the reasons say more
+        dev = self.client.devices.get(name)
+        if dev is None:
+            return (
+                f"no weather reading yet: the weather role's device {name} is absent "
+                "(not on the indiserver); start its driver, or release or reassign the role"
+            )
+        if not dev.connected:
+            return f"no weather reading yet: the weather role's device {name} is not connected"
+        return f"no weather reading yet from {name}"
+
+    def current_reasons(self) -> dict[str, str]:
+        """Every reason the policy refuses now: code → text (``weather_unknown``
+        while `waiting`, beside the unsafe reasons)."""
+        pending = self.waiting()
+        return dict(self.reasons) | ({"weather_unknown": pending} if pending else {})
 
     def guard(self, role: str, verb: str) -> str | None:
         """The devices' check before unpark/goto/open: None when allowed."""
@@ -237,9 +264,7 @@ class SafetyPolicy:
             return "; ".join(self.reasons.values())
         if self.closing:
             return "closing up: the safety close-up has not finished"
-        if self._weather_name() is not None and self.weather_state == "unknown":
-            return "no weather reading yet"
-        return None
+        return self.waiting()
 
     def status(self) -> dict[str, Any]:
         """{enabled, safe, reasons: [{code, message}], weather: {device,
@@ -251,7 +276,7 @@ class SafetyPolicy:
         return {
             "enabled": self.config.enabled,
             "safe": self.safe,
-            "reasons": [{"code": c, "message": m} for c, m in self.reasons.items()],
+            "reasons": [{"code": c, "message": m} for c, m in self.current_reasons().items()],
             "weather": {
                 "device": self._weather_name(),
                 "state": self.weather_state,
@@ -395,19 +420,20 @@ class SafetyPolicy:
             # Safe is announced (and the guard lifted) once the close-up ends.
             log.info("safety: the reasons cleared; still unsafe until the close-up has finished")
         elif not new:
-            log.info("safety: safe again")
-            self._announce("safe")
+            log.info("safety: %s", "safe again" if self.safe else self.waiting())
+            self._announce("safe" if self.safe else "unsafe")
         else:
             self._announce("unsafe")
 
     def _announce(self, phase: str, **extra: Any) -> None:
-        reasons = [{"code": c, "message": m} for c, m in self.reasons.items()]
+        current = self.current_reasons()
+        reasons = [{"code": c, "message": m} for c, m in current.items()]
         self._emit(
             "safety",
             {
                 "phase": phase,
                 "safe": self.safe,
-                "reason": "; ".join(self.reasons.values()) or None,
+                "reason": "; ".join(current.values()) or None,
                 "reasons": reasons,
                 "time": _now_iso(),
                 **extra,

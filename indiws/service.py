@@ -35,7 +35,7 @@ from .analysis import worker as analysis_worker
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB, check_label
-from .devices import ROLE_CLASSES, Camera, Guider, RoleDevice
+from .devices import ROLE_CLASSES, Camera, Guider, RoleDevice, set_min_altitude
 from .frame_store import INDEX_FILENAME, FrameStore
 from .guiding import GuidingEngine
 from .manager import (
@@ -206,6 +206,9 @@ class Config:
     notify_urls: tuple[str, ...] = ()
     #: The safety policy: on/off, close-up actions, timeouts (`indiws.safety`).
     safety: SafetyConfig = field(default_factory=SafetyConfig)
+    #: Goto targets below this altitude (degrees) are refused unless forced
+    #: (``--min-altitude``); None: no limit.
+    min_altitude: float | None = 0.0
     #: PHD2's event-server protocol for guiding clients (docs/phd2.md): its
     #: port (None: not served; the command line serves 4400) and address.
     #: It has no authentication (docs/security.md).
@@ -281,7 +284,7 @@ class Service:
             self.client = INDIClient("127.0.0.1", port)
         else:
             self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
-        self.roles = RoleManager(self.client, self.db)
+        self.roles = RoleManager(self.client, self.db, profile=lambda: self.active_profile)
         #: Closes up when the weather turns or indiserver was lost (docs/devices.md).
         self.safety = SafetyPolicy(
             self.client, self.roles, config.safety, expected_connected=lambda: self._client_started
@@ -353,6 +356,7 @@ class Service:
         """
         log.info("data directory: %s", self.config.data_dir)
         log.info("%s", self.blobs.destination())
+        set_min_altitude(self.client, self.config.min_altitude)
         self.safety.start()
         # The plan that was running when the service stopped (or crashed) goes
         # on: it waits, with its reason, until its devices are there.
@@ -791,6 +795,12 @@ class Service:
         return started
 
     def _apply_roles(self, roles: Mapping[str, str]) -> None:
+        """The profile's roles become the roles: the others are released
+        (roles belong to a profile; docs/manager.md)."""
+        for role, device in self.db.get_roles().items():
+            if role not in roles:
+                log.info("role %s released: the profile does not have it (was %s)", role, device)
+                self.db.clear_role(role)
         for role, device in roles.items():
             if self.db.get_role(role) != device:
                 log.info("role %s: %s (from the profile)", role, device)

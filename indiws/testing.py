@@ -29,9 +29,12 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +47,7 @@ __all__ = [
     "IndiServerError",
     "IndiServerProcess",
     "free_port",
+    "service_without_indiserver",
 ]
 
 #: Device name defined by each simulator driver shipped in Debian's ``indi-bin``.
@@ -625,6 +629,9 @@ async def start_service(
     from .web.app import make_app, server_options
 
     port = free_port()
+    # Tests choose their targets without regard for the hour: no horizon
+    # unless the test asks for one.
+    config.setdefault("min_altitude", None)
     cfg = Config(
         indi_host=indi.host,
         indi_port=indi.port,
@@ -654,6 +661,7 @@ async def start_embedded_service(workdir: Path, **config: Any) -> RunningService
 
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
+    config.setdefault("min_altitude", None)  # as in start_service
     cfg = Config(
         indi_host=None,
         host="127.0.0.1",
@@ -678,3 +686,31 @@ async def start_embedded_service(workdir: Path, **config: Any) -> RunningService
         await running.stop()
         raise
     return running
+
+
+@contextmanager
+def service_without_indiserver(workdir: Path) -> Iterator[tuple[str, int, Path]]:
+    """``python -m indiws --indi-host 127.0.0.1 --indi-port <a closed port>``
+    in its own process: (its URL, the closed port, its log file), once its
+    HTTP API answers; stopped on exit."""
+    closed, port = free_port(), free_port()
+    log_path = Path(workdir) / "indiws.log"
+    cmd = [sys.executable, "-m", "indiws", "--indi-host", "127.0.0.1", "--indi-port", str(closed)]
+    cmd += ["--port", str(port), "--data-dir", str(Path(workdir) / "data"), "--phd2-port", "0"]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(url + "/api/v1/status", timeout=2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"indiws exited ({proc.returncode}):\n{log_path.read_text()}")
+        yield url, closed, log_path
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

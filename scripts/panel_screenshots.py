@@ -104,9 +104,15 @@ def main() -> None:
         "--observatory-only", action="store_true", help="only the observatory's two screenshots"
     )
     parser.add_argument("--guiding-only", action="store_true", help="only the guiding screenshot")
+    parser.add_argument(
+        "--imaging-only", action="store_true", help="only the imaging view (1280 px, a phone)"
+    )
     args = parser.parse_args()
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
+    if args.imaging_only:
+        four_simulators(out, imaging_only=True)
+        return
     if not args.guiding_only:
         if not args.observatory_only:
             four_simulators(out)
@@ -129,7 +135,7 @@ def save(page: Page, out: Path, name: str, **options: Any) -> None:
     print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
 
 
-def four_simulators(out: Path) -> None:
+def four_simulators(out: Path, imaging_only: bool = False) -> None:
     with (
         tempfile.TemporaryDirectory(prefix="indiws-shots-") as tmp,
         ServiceProcess(Path(tmp)) as svc,
@@ -140,10 +146,14 @@ def four_simulators(out: Path) -> None:
         def shot(name: str, full: bool = False) -> None:
             save(page, out, name, full_page=full)
 
-        devices(page, svc.url)
-        shot("devices")
+        if not imaging_only:
+            devices(page, svc.url)
+            shot("devices")
         imaging_with_frame(page, svc.url)
         shot("imaging", full=True)
+        if imaging_only:
+            phone(page, svc.url, shot)
+            return
         page.goto(svc.url + "/#server")
         expect(page.locator('tr[data-driver="Telescope Simulator"]')).to_be_visible()
         page.get_by_label("filter the catalog").fill("simulator")
@@ -162,12 +172,17 @@ def four_simulators(out: Path) -> None:
         page.wait_for_timeout(200)
         shot("night")
         page.locator("#night").click()
-        page.set_viewport_size({"width": 390, "height": 844})
-        page.goto(svc.url + "/#imaging")
-        expect(page.locator('section.card[data-role="telescope"]')).to_be_visible()
-        page.wait_for_timeout(800)
-        shot("phone")
+        phone(page, svc.url, shot)
         page.context.close()
+
+
+def phone(page: Page, url: str, shot: Any) -> None:
+    """The imaging view at a phone's width, from the top (its newest frame shown)."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(url + "/#imaging")
+    expect(page.locator("[data-taken=camera]")).to_contain_text("taken")
+    page.wait_for_timeout(800)
+    shot("phone")
 
 
 def observatory_shots(out: Path) -> None:

@@ -14,6 +14,7 @@ async def serve_on(indi: IndiServerProcess, data: Path, port: int, **config: Any
     from indiws.service import Config, Service
     from indiws.web.app import make_app, server_options
 
+    config.setdefault("min_altitude", None)  # as in indiws.testing.start_service
     cfg = Config(
         indi_host=indi.host,
         indi_port=indi.port,

@@ -358,7 +358,7 @@ def test_object_names_the_frame_and_the_newest_frame_shows_on_load(
 def test_exposure_started_by_a_script_shows_here(page: Page, svc: ServiceProcess) -> None:
     page.goto(svc.url + "/#imaging")
     camera = page.locator('section.card[data-role="camera"]')
-    expect(page.locator('tr[data-role-row="camera"]')).to_be_visible()
+    expect(page.locator('[data-role-chip="camera"]')).to_be_visible()
     results: list[Any] = []
     script = threading.Thread(target=lambda: results.append(asyncio.run(_expose(svc, 2.0))))
     script.start()
@@ -404,6 +404,7 @@ def test_roles_are_assigned_and_released_from_the_page(page: Page, svc: ServiceP
     page.goto(svc.url + "/#imaging")
     # The guider's card shows only while the role has a device.
     guider = page.locator('section.card[data-role="guider"]')
+    page.locator('[data-card="roles"] summary').click()  # the roles' table, folded
     row = page.locator('tr[data-role-row="guider"]')
     expect(row.locator(".pill")).to_have_text("free")
     expect(guider).to_be_hidden()

@@ -29,6 +29,7 @@ from .errors import (
     ActionAborted,
     ActionFailed,
     ActionTimeout,
+    BelowHorizonError,
     CapabilityError,
     DeviceBusyError,
     DeviceError,
@@ -45,7 +46,7 @@ from .focuser import Focuser
 from .gps import GPS
 from .guider import Guider
 from .rotator import Rotator
-from .telescope import DIRECTIONS, Telescope
+from .telescope import DIRECTIONS, Telescope, min_altitude, set_min_altitude
 from .weather import Weather
 
 __all__ = [
@@ -57,6 +58,7 @@ __all__ = [
     "ActionFailed",
     "ActionListener",
     "ActionTimeout",
+    "BelowHorizonError",
     "Camera",
     "CapabilityError",
     "DeviceBusyError",
@@ -83,6 +85,8 @@ __all__ = [
     "set_safety_guard",
     "wait_acknowledged",
     "subscribe_actions",
+    "min_altitude",
+    "set_min_altitude",
 ]
 
 #: role name (as in `indiws.db.ROLES`) → device class.

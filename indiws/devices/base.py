@@ -48,6 +48,7 @@ from .errors import (
     ActionFailed,
     ActionTimeout,
     CapabilityError,
+    DeviceBusyError,
     DeviceError,
     DeviceNotConnectedError,
     NoDeviceError,
@@ -751,6 +752,25 @@ class RoleDevice:
                 act.interrupt("abort", text)
                 count += 1
         return count
+
+    def _check_channel_free(
+        self, channel: str, verb: str, replace: bool, doing: str = "busy"
+    ) -> None:
+        """`DeviceBusyError` when an action of ``channel`` (e.g. another
+        client's exposure) runs on the device, unless ``replace``: then the
+        newer action supersedes it, as it starts."""
+        if replace or self.name is None:
+            return
+        wanted = f"{self.role}.{channel}"
+        for act in _registry(self.client).actions.get(self.name, ()):
+            if act.channel == wanted:
+                raise DeviceBusyError(
+                    f"{self.name} is already {doing} (another {act.verb}, started "
+                    f"{act.elapsed:.1f} s ago): wait for it, abort it, or {verb} "
+                    "with replace to cancel it",
+                    device=self.name,
+                    role=self.role,
+                )
 
     def running(self) -> list[dict[str, Any]]:
         """This role's actions running now on the device."""

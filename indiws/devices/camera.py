@@ -334,9 +334,14 @@ class Camera(RoleDevice):
         timeout: float | None = None,
         progress: ProgressCallback | None = None,
         metadata: dict[str, Any] | None = None,
+        replace: bool = False,
     ) -> dict[str, Any]:
         """Take one exposure; returns once the frame has arrived and is stored
         (on disk, with a `FrameStore`).
+
+        While another exposure of this role runs (another client's, not yet
+        at the driver or exposing), `DeviceBusyError`; ``replace`` cancels
+        that one (it ends with the aborted error) and takes this one instead.
 
         Settings given here are applied first (None leaves one unchanged).
         ``timeout`` defaults to the duration plus two minutes.  ``metadata``
@@ -358,6 +363,7 @@ class Camera(RoleDevice):
                 progress=progress,
                 metadata=metadata,
                 journal=journal,
+                replace=replace,
             )
         except BaseException as exc:
             if journal:
@@ -378,8 +384,9 @@ class Camera(RoleDevice):
         progress: ProgressCallback | None,
         metadata: dict[str, Any] | None,
         journal: list[int | None],
+        replace: bool,
     ) -> dict[str, Any]:
-        dev = self._ready_to_expose(duration, "expose")
+        dev = self._ready_to_expose(duration, "expose", replace=replace)
         duration = float(duration)
         limit = timeout if timeout is not None else duration + 120.0
         # The action starts before the settings are applied, so that an abort
@@ -538,10 +545,12 @@ class Camera(RoleDevice):
         assert frame is not None
         return frame, fmt
 
-    def _ready_to_expose(self, duration: float, verb: str) -> Device:
+    def _ready_to_expose(self, duration: float, verb: str, *, replace: bool = False) -> Device:
         """The connected device, able to send frames and not exposing, with
-        ``duration`` valid for it; the error that says which is not so."""
+        ``duration`` valid for it; the error that says which is not so.
+        ``replace``: an exposure of this service under way may be replaced."""
         dev = self._connected()
+        self._check_channel_free("exposure", verb, replace, "exposing")
         exposure = self._prop("CCD_EXPOSURE", verb)
         self.client.validate(dev.name, "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
         if "CCD1" not in dev.properties:
@@ -551,7 +560,8 @@ class Camera(RoleDevice):
                 role=self.role,
                 properties=["CCD1"],
             )
-        if exposure.state is PropertyState.BUSY:
+        ours = any(a["action"] == "expose" for a in self.running())
+        if exposure.state is PropertyState.BUSY and not (replace and ours):
             raise DeviceBusyError(
                 f"{dev.name} is already exposing: wait or abort first",
                 device=dev.name,
@@ -703,7 +713,7 @@ class Camera(RoleDevice):
         action of this device ends with `ActionAborted` (a temperature wait
         too: the cooler keeps its target).  Returns once the camera stopped."""
         self._prop("CCD_ABORT_EXPOSURE", "abort an exposure")
-        interrupted = self._interrupt_actions("aborted")
+        interrupted = self._interrupt_actions("aborted on request (camera abort)")
         await self._send_abort()
         stopped = True
         exposure = self._optional("CCD_EXPOSURE")

@@ -100,6 +100,12 @@ class UnsafeError(DeviceStateError):
     code = "unsafe"
 
 
+class BelowHorizonError(DeviceStateError):
+    """A goto target below the site's minimum altitude (``force`` overrides)."""
+
+    code = "below_horizon"
+
+
 class DeviceBusyError(DeviceStateError):
     """The device is busy with an action that must end first (e.g. an exposure)."""
 

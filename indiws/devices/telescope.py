@@ -3,18 +3,43 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
-from ..client import InvalidValueError, Property
+from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice, Update
-from .errors import CapabilityError, DeviceStateError
+from .errors import BelowHorizonError, CapabilityError, DeviceStateError
 from .follow import PropertyFollower, Step, follow
 
-__all__ = ["DIRECTIONS", "Telescope", "pulse_guide"]
+__all__ = ["DIRECTIONS", "Telescope", "min_altitude", "pulse_guide", "set_min_altitude"]
+
+log = logging.getLogger("indiws.devices")
+
+#: The site's lowest altitude for a goto target, per INDI client (the
+#: service sets it from --min-altitude); no entry: no limit.
+_MIN_ALTITUDE: weakref.WeakKeyDictionary[INDIClient, float] = weakref.WeakKeyDictionary()
+
+
+def set_min_altitude(client: INDIClient, degrees: float | None) -> None:
+    """Refuse goto targets below ``degrees`` of altitude on ``client``'s
+    mounts (None: no limit)."""
+    if degrees is None:
+        _MIN_ALTITUDE.pop(client, None)
+        return
+    degrees = _finite(degrees, "min_altitude")
+    if not -90.0 <= degrees <= 90.0:
+        raise InvalidValueError(f"min_altitude must be within [-90, 90] degrees, got {degrees:g}")
+    _MIN_ALTITUDE[client] = degrees
+
+
+def min_altitude(client: INDIClient) -> float | None:
+    """The lowest altitude a goto target may have (None: no limit)."""
+    return _MIN_ALTITUDE.get(client)
 
 #: A slew that ends Idle (not tracking) counts as arrived within this many degrees.
 ARRIVED_TOLERANCE = 0.25
@@ -401,6 +426,54 @@ class Telescope(RoleDevice):
 
     # Gotos --------------------------------------------------------------
 
+    def target_altitude(
+        self,
+        *,
+        ra: float | None = None,
+        dec: float | None = None,
+        epoch: str = "JNow",
+        ha: float | None = None,
+        alt: float | None = None,
+    ) -> float | None:
+        """The altitude (degrees) of a goto target given as RA/Dec (``epoch``
+        J2000 or JNow), HA/Dec (JNow) or altitude; None when the mount has
+        no site to tell it."""
+        if alt is not None:
+            return float(alt)
+        site = self._site()
+        if site is None or dec is None:
+            return None
+        lat, lon, _ = site
+        if ha is None:
+            if ra is None:
+                return None
+            if _epoch(epoch) == "J2000":
+                ra, dec = astro.j2000_to_jnow(ra, dec)
+            ha = astro.hour_angle(ra, astro.local_sidereal_time(lon))
+        return astro.altaz_from_hadec(ha, dec, lat)[0]
+
+    def check_above_horizon(self, verb: str = "goto", force: bool = False, **target: Any) -> None:
+        """Refuse (`BelowHorizonError`) a target (the keywords of
+        `target_altitude`) below the site's minimum altitude; ``force``
+        overrides (and is logged).  Every goto verb calls it, and so may a
+        raw write of the mount's coordinates."""
+        limit = min_altitude(self.client)
+        if limit is None:
+            return
+        alt = self.target_altitude(**target)
+        if alt is None or alt >= limit:
+            return
+        text = (
+            f"{verb} refused: the target is at altitude {alt:.1f}°, below the minimum "
+            f"{limit:g}° (--min-altitude); pass force to override"
+        )
+        if force:
+            log.warning(
+                "%s %s forced below the minimum altitude (%.1f° < %g°)", self.role, verb, alt, limit
+            )
+            return
+        raise BelowHorizonError(text, device=self.name, role=self.role)
+
     def _check_unparked(self, verb: str) -> None:
         if self._parked():
             raise DeviceStateError(
@@ -452,6 +525,7 @@ class Telescope(RoleDevice):
         self._connected()
         self._check_unparked("a goto")
         self._check_safe("goto", force)
+        self.check_above_horizon("goto", force, ra=ra, dec=dec, epoch=epoch)
         j2k = self._optional("EQUATORIAL_COORD")
         if epoch == "J2000" and self._writable(j2k):
             return await self._slew(
@@ -489,6 +563,7 @@ class Telescope(RoleDevice):
         self._prop("EQUATORIAL_EOD_COORD", "goto")
         self._check_unparked("a goto")
         self._check_safe("goto", force)
+        self.check_above_horizon("goto", force, ha=ha, dec=dec)
         ra = (astro.local_sidereal_time(lon) - ha) % 24.0
         params = {"ha": ha, "dec": dec, "track": track}
         return await self._slew(
@@ -521,6 +596,7 @@ class Telescope(RoleDevice):
         self._connected()
         self._check_unparked("a goto")
         self._check_safe("goto", force)
+        self.check_above_horizon("goto", force, alt=alt)
         horizontal = self._optional("HORIZONTAL_COORD")
         if self._writable(horizontal):
             return await self._slew_altaz(alt, az, track, timeout, progress, params)

@@ -46,10 +46,21 @@ from ..devices import (
     NoDeviceError,
     Telescope,
     astro,
+    min_altitude,
 )
 from ..guiding.control import SettleRule
 from ..protocol import PropertyState
-from ..remote.plan import Frame, Guiding, Plan, PlanError, Problem, Target, frames, parse_plan
+from ..remote.plan import (
+    Frame,
+    Guiding,
+    Plan,
+    PlanError,
+    Problem,
+    Target,
+    frames,
+    indiserver_unreachable,
+    parse_plan,
+)
 from ..roles import RoleManager
 from . import sky
 from .core import (
@@ -406,6 +417,9 @@ class PlanEngine:
             need("focuser", "the plan moves the focuser")
         if any(t.center for t in plan.targets if t.needs_sky):
             need("telescope", "the plan centres its targets")
+        if problems and not self.client.connected:
+            # Likely the cause: without indiserver no device can be chosen.
+            problems.insert(0, Problem("", 0, indiserver_unreachable(self.client.link_status())))
         if problems:
             raise PlanError(problems, plan.source)
 
@@ -602,7 +616,7 @@ class PlanRun:
     def lost_reason(self, roles: Sequence[str]) -> str | None:
         """Why the devices ``roles`` need cannot be used now (None: they can)."""
         if not self.client.connected:
-            return "the indiserver is not reachable"
+            return indiserver_unreachable(self.client.link_status())
         for role in roles:
             name = self.engine.roles.device_for(role)
             if not name:
@@ -844,13 +858,21 @@ class PlanRun:
             reason=why,
         )
 
+    def _lowest(self, target: Target) -> float:
+        """The lowest altitude of the target's light frames: its own
+        min_altitude, never below the site's (--min-altitude; the horizon
+        without one): a goto lower would be refused."""
+        site_min = min_altitude(self.client)
+        floor = 0.0 if site_min is None else site_min
+        return max(floor, target.min_altitude if target.min_altitude is not None else floor)
+
     def _constraint(self, target: Target) -> Callable[[datetime], bool] | None:
         """When the target's light frames may be taken (None: any time)."""
         site = self.site()
         if site is None or target.ra is None or target.dec is None:
             return None
         lat, lon = site
-        min_alt = max(0.0, target.min_altitude if target.min_altitude is not None else 0.0)
+        min_alt = self._lowest(target)
         sun_max = self.plan.sun_max_altitude
         ra, dec = target.ra, target.dec
 
@@ -865,7 +887,7 @@ class PlanRun:
         site = self.site()
         assert site is not None and target.ra is not None and target.dec is not None
         parts = []
-        min_alt = max(0.0, target.min_altitude or 0.0)
+        min_alt = self._lowest(target)
         alt = sky.altitude(target.ra, target.dec, site[0], site[1], when)
         if alt < min_alt:
             parts.append(f"{target.name} at {alt:.1f}°, below {min_alt:g}°")

@@ -94,6 +94,7 @@ class CameraMethods(_Namespace):
         offset: float | None = None,
         timeout: float | None = None,
         metadata: dict[str, Any] | None = None,
+        replace: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
@@ -110,8 +111,10 @@ class CameraMethods(_Namespace):
         elapsed, analysis (stars, hfr, fwhm, background, noise, ...:
         docs/analysis.md)} and what the other
         roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
-        names the target (file name, OBJECT card). Errors: invalid_value, busy
-        (already exposing), disk_full (no room in the frames folder: nothing
+        names the target (file name, OBJECT card). While another exposure of
+        the camera runs (another client's), busy; replace: true cancels that
+        one (it ends with aborted) and takes this one. Errors: invalid_value,
+        busy (already exposing), disk_full (no room in the frames folder: nothing
         started or written), aborted, timeout, action_failed.
 
         Events: progress, action.started, action.progress, action.finished.
@@ -127,6 +130,7 @@ class CameraMethods(_Namespace):
                 "offset": offset,
                 "timeout": timeout,
                 "metadata": metadata,
+                "replace": replace,
             },
             on_progress,
         )
@@ -1838,8 +1842,11 @@ class Methods:
     async def status(self) -> dict[str, Any]:
         """The same as the periodic status notification, now.
 
-        {time, indiserver: {connected}, roles: {role: brief state}} for every
-        role that has a device, safety: {safe, reasons}, guiding: {state,
+        {time, indiserver: {host, port, connected, last_error (why the last
+        attempt to connect failed), failing_for (s), attempts}, roles: {role:
+        brief state}} for every role that has a device (present: false when
+        it is not on the indiserver), min_altitude (gotos below are refused;
+        null: no limit), safety: {safe, reasons (codes)}, guiding: {state,
         calibrated, settling, rms, rms_arcsec}.
         """
         return await self._rpc("status", {})
@@ -1892,6 +1899,7 @@ METHODS: dict[str, dict[str, Any]] = {
             "gain": None,
             "metadata": None,
             "offset": None,
+            "replace": False,
             "roi": None,
             "timeout": None,
         },
@@ -1905,6 +1913,7 @@ METHODS: dict[str, dict[str, Any]] = {
             "offset",
             "timeout",
             "metadata",
+            "replace",
         ],
         "required": ["duration"],
     },

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
 from .plan import Frame, Plan, PlanError, frames, load_plan
 from .runner import (
@@ -33,6 +35,15 @@ from .runner import (
 __all__ = ["build_parser", "main"]
 
 
+class _DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """Defaults in the help, except None (the help says what happens then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or isinstance(action, argparse._StoreTrueAction):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="indiws run",
@@ -42,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "to DIR (run again with the same --out to resume).",
         epilog="Exit status: 0 every frame of the plan exists, 1 some are missing or failed, "
         "2 the plan cannot run (nothing moved), 3 the service was lost, 130 interrupted.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_DefaultsShown,
     )
     parser.add_argument("plan", type=Path, help="the plan file (YAML)")
     parser.add_argument(
@@ -125,8 +136,6 @@ class Reporter:
         elif self.live:
             self.console.print(text, style=style or None, highlight=False, markup=False)
         else:
-            from datetime import datetime
-
             self.console.print(
                 f"{datetime.now():%H:%M:%S} {text}", highlight=False, markup=False, soft_wrap=True
             )
@@ -152,14 +161,16 @@ class Reporter:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 TextColumn("{task.fields[count]}"),
-                TimeRemainingColumn(),
+                # Time left from the exposures and the plan's estimate, not
+                # from a rate of progress that a long exposure makes up.
+                TextColumn("{task.fields[left]}"),
                 console=self.console,
             )
             self.progress.start()
             self.overall = self.progress.add_task(
-                "plan", total=len(todo), count=f"0/{len(todo)} frames"
+                "plan", total=len(todo), count=f"0/{len(todo)} frames", left=f"{hms(estimate)} left"
             )
-            self.current = self.progress.add_task("", total=1, visible=False, count="")
+            self.current = self.progress.add_task("", total=1, visible=False, count="", left="")
 
     def on_target(self, target: Any, frames: list[Frame]) -> None:
         where = ""
@@ -201,6 +212,7 @@ class Reporter:
                 completed=0,
                 visible=True,
                 count=f"0/{frame.exposure.duration:g} s",
+                left=f"{hms(frame.exposure.duration)} left",
             )
         else:
             self.line(f"  [{frame.number}/{self.total}] {self._name(frame)}: exposing{again}")
@@ -211,7 +223,12 @@ class Reporter:
             if isinstance(left, int | float):
                 done = max(0.0, frame.exposure.duration - left)
                 count = f"{done:.1f}/{frame.exposure.duration:g} s"
-                self.progress.update(self.current, completed=done, count=count)
+                self.progress.update(
+                    self.current, completed=done, count=count, left=f"{hms(left)} left"
+                )
+                if self.overall is not None and self.plan is not None:
+                    rest = max(0.0, estimate(self.plan, self.left) - done)
+                    self.progress.update(self.overall, left=f"{hms(rest)} left")
 
     def on_frame(self, frame: Frame, entry: dict[str, Any]) -> None:
         if frame in self.left:
@@ -223,7 +240,9 @@ class Reporter:
             self.progress.advance(self.overall)
             task = self.progress.tasks[self.overall]
             self.progress.update(
-                self.overall, count=f"{task.completed:.0f}/{task.total:.0f} frames"
+                self.overall,
+                count=f"{task.completed:.0f}/{task.total:.0f} frames",
+                left=f"{rest} left",
             )
 
     def on_retry(self, frame: Frame, attempt: int, error: str, last: bool) -> None:
@@ -316,7 +335,7 @@ def dry_run(plan: Plan, out: Path, console: Console) -> int:
             print_(f"    start at {target.start:%Y-%m-%d %H:%M:%S} UTC")
         if target.min_altitude is not None and target.needs_sky:
             print_(f"    wait until above {target.min_altitude:g}°")
-        if target.dither:
+        if target.dither and target.needs_sky:
             d = target.dither
             print_(
                 f"    dither every {counted(d.every, 'light frame')} by up to {d.offset:g} arcsec,"
@@ -439,18 +458,25 @@ class ServiceReporter:
                 TextColumn("{task.description}"),
                 BarColumn(),
                 TextColumn("{task.completed}/{task.total} frames"),
-                TimeRemainingColumn(),
+                TextColumn("{task.fields[left]}"),
                 console=self.console,
                 transient=True,
             )
             self.progress.start()
-            self.task = self.progress.add_task(view.get("name", "plan"), total=total)
+            self.task = self.progress.add_task(view.get("name", "plan"), total=total, left="")
         assert self.task is not None
         current = view.get("current") or {}
         text = f"{view.get('name')} [{view.get('state')}]"
         if current:
             text += f" {current.get('name')} {current.get('state', '')}"
-        self.progress.update(self.task, completed=done, total=total, description=text)
+            if isinstance(current.get("time_left"), int | float):
+                text += f" {hms(current['time_left'])} left"
+        left = ""
+        if view.get("eta"):
+            with contextlib.suppress(ValueError):
+                eta = datetime.fromisoformat(str(view["eta"]).replace("Z", "+00:00"))
+                left = f"plan {hms((eta - datetime.now(UTC)).total_seconds())} left"
+        self.progress.update(self.task, completed=done, total=total, description=text, left=left)
 
     def close(self) -> None:
         if self.progress is not None:
@@ -476,7 +502,7 @@ async def _submit(args: argparse.Namespace, console: Console) -> int:
     try:
         summary = await follower.submit(args.plan.read_bytes(), args.plan.name)
     except ServiceError as exc:
-        problems = (exc.body.get("data") or {}).get("problems")
+        problems = (exc.error.get("data") or {}).get("problems")
         if problems:
             lines = [
                 f"{args.plan}:{p['line']}: {p['path']}: {p['message']}"
@@ -531,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(levelname)s %(name)s: %(message)s")
     console = Console(stderr=False)
+    if not console.is_terminal:
+        # A log or a pipe: one line per line, not wrapped at 80 columns mid-phrase.
+        console.soft_wrap = True
     try:
         plan = load_plan(args.plan)
     except PlanError as exc:

@@ -48,7 +48,10 @@ class ServiceError(Exception):
 
     def __init__(self, status: int, body: dict[str, Any]) -> None:
         self.status, self.body = status, body
-        super().__init__(str(body.get("message") or body.get("error") or status))
+        nested = body.get("error")
+        #: The error object: ``{code, message, data}`` (the API's JSON error body).
+        self.error: dict[str, Any] = nested if isinstance(nested, dict) else body
+        super().__init__(str(self.error.get("message") or nested or status))
 
 
 @dataclass(slots=True)

@@ -22,6 +22,7 @@ from .catalog import lookup
 
 __all__ = [
     "FRAME_TYPES",
+    "indiserver_unreachable",
     "CameraSetup",
     "Autofocus",
     "Center",
@@ -97,6 +98,17 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _constr
 
 
 # ---------------------------------------------------------------- errors
+
+
+def indiserver_unreachable(link: dict[str, Any]) -> str:
+    """Why no device can be used: the service has no indiserver (``link``
+    is the status's ``indiserver``: host, port, last_error)."""
+    where = f" at {link['host']}:{link['port']}" if link.get("host") else ""
+    why = f" ({link['last_error']})" if link.get("last_error") else ""
+    return (
+        f"the service cannot reach its indiserver{where}{why}: start indiserver there, "
+        "or give the service the right --indi-host/--indi-port"
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -973,7 +985,7 @@ def _target(
         if found is not None:
             ra, dec = found.ra, found.dec
             target.coordinates_from = "catalogue"
-        elif target.needs_sky:
+        elif target.needs_sky or _sky_asked(raw):
             check.add(
                 f"{path}.name",
                 _line_of(t, "name", t.line),
@@ -982,6 +994,16 @@ def _target(
             )
     target.ra, target.dec = ra, dec
     return target
+
+
+def _sky_asked(raw: Any) -> bool:
+    """Some exposure as written (read or not: one with another problem
+    counts too, so that every problem is said at once) is of the sky."""
+    items = raw if isinstance(raw, list) else []
+    return any(
+        isinstance(e, dict) and str(e.get("frame_type") or "light").lower() in SKY_FRAMES
+        for e in items
+    )
 
 
 def _exposure(check: _Checker, item: Any, path: str, line: int, plan: Plan) -> Exposure | None:

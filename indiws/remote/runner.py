@@ -50,7 +50,17 @@ from typing import Any
 
 from .client import Observatory
 from .connection import ConnectionLost, RemoteError, ServiceUnavailable, write_atomic
-from .plan import Frame, Plan, PlanError, Problem, Quality, Site, Target, frames
+from .plan import (
+    Frame,
+    Plan,
+    PlanError,
+    Problem,
+    Quality,
+    Site,
+    Target,
+    frames,
+    indiserver_unreachable,
+)
 
 __all__ = [
     "EXIT_FAILED",
@@ -353,6 +363,10 @@ class Runner:
         problems: list[Problem] = []
         roles = await self._api(self.obs.roles)
         todo = self.todo()
+        link = (await self._api(self.obs.status)).get("indiserver") or {}
+        if link.get("connected") is False:
+            # Then no device is connected: say the cause once, not per role.
+            raise PlanError([Problem("", 0, indiserver_unreachable(link))], self.plan.source)
 
         def need(role: str, why: str, path: str = "", line: int = 0) -> None:
             info = roles.get(role) or {}

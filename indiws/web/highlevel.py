@@ -43,6 +43,7 @@ from ..devices import (
     RoleDevice,
     Telescope,
     astro,
+    min_altitude,
     running_actions,
     subscribe_actions,
 )
@@ -223,9 +224,10 @@ class ClientHub:
             roles[role] = self.device(role, device).status()
         return {
             "time": _now(),
-            "indiserver": {"connected": self.client.connected},
+            "indiserver": self.client.link_status(),
             "roles": roles,
-            "safety": {"safe": self.safety.safe, "reasons": list(self.safety.reasons)},
+            "min_altitude": min_altitude(self.client),
+            "safety": {"safe": self.safety.safe, "reasons": list(self.safety.current_reasons())},
             "guiding": guiding_brief(self.guiding),
         }
 
@@ -463,8 +465,11 @@ class IndiClientSocket(
     async def rpc_status(self) -> dict:
         """The same as the periodic status notification, now.
 
-        {time, indiserver: {connected}, roles: {role: brief state}} for every
-        role that has a device, safety: {safe, reasons}, guiding: {state,
+        {time, indiserver: {host, port, connected, last_error (why the last
+        attempt to connect failed), failing_for (s), attempts}, roles: {role:
+        brief state}} for every role that has a device (present: false when
+        it is not on the indiserver), min_altitude (gotos below are refused;
+        null: no limit), safety: {safe, reasons (codes)}, guiding: {state,
         calibrated, settling, rms, rms_arcsec}."""
         return self.hub.status()
 
@@ -766,6 +771,7 @@ class IndiClientSocket(
         offset: float | None = None,
         timeout: float | None = None,
         metadata: dict | None = None,
+        replace: bool = False,
     ) -> dict:
         """Take one exposure; answers once the frame has arrived and is stored.
 
@@ -780,8 +786,10 @@ class IndiClientSocket(
         elapsed, analysis (stars, hfr, fwhm, background, noise, ...:
         docs/analysis.md)} and what the other
         roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
-        names the target (file name, OBJECT card). Errors: invalid_value, busy
-        (already exposing), disk_full (no room in the frames folder: nothing
+        names the target (file name, OBJECT card). While another exposure of
+        the camera runs (another client's), busy; replace: true cancels that
+        one (it ends with aborted) and takes this one. Errors: invalid_value,
+        busy (already exposing), disk_full (no room in the frames folder: nothing
         started or written), aborted, timeout, action_failed."""
         result = await self._run(
             self._camera().expose(
@@ -794,6 +802,7 @@ class IndiClientSocket(
                 timeout=_timeout(timeout),
                 progress=self._progress(),
                 metadata=metadata,
+                replace=replace,
             )
         )
         return _with_frame_urls(result)

@@ -100,6 +100,7 @@ def snapshot_params(client: INDIClient, device: str | None, name: str | None) ->
     return {
         "connected": client.connected,
         "indiserver": f"{client.host}:{client.port}",
+        "indiserver_error": client.last_error,
         "device": device,
         "property": name,
         "devices": sorted(client.devices if device is None else {device} & client.devices.keys()),

@@ -313,7 +313,7 @@ export function devicesView(root, store) {
     if (!devices.includes(selected)) selected = devices[0] || null;
     fill(
       list,
-      devices.length ? null : h("p.muted", store.indiConnected === false ? "indiserver is not connected" : "no device yet"),
+      devices.length ? null : h("p.muted", store.indiConnected === false ? `the service cannot reach indiserver at ${store.indiserver}${store.indiError ? ` (${store.indiError})` : ""}` : "no device yet"),
       devices.map((d) => {
         const c = connected(d);
         return h(

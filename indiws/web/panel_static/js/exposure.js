@@ -5,6 +5,17 @@ import { fill, fmtBytes, h } from "./dom.js";
 
 const fmt = (v, d) => (Number.isFinite(v) ? v.toFixed(d) : "—");
 
+/** When a frame was taken, in the browser's time, and how long ago. */
+export function takenText(iso) {
+  const t = iso ? new Date(iso) : null;
+  if (!t || Number.isNaN(t.getTime())) return "";
+  const pad = (n) => String(n).padStart(2, "0");
+  const day = `${t.getFullYear()}-${pad(t.getMonth() + 1)}-${pad(t.getDate())}`;
+  const ago = Math.max(0, (Date.now() - t.getTime()) / 1000);
+  const rel = ago < 90 ? "just now" : ago < 5400 ? `${Math.round(ago / 60)} min ago` : ago < 172800 ? `${Math.round(ago / 3600)} h ago` : `${Math.round(ago / 86400)} days ago`;
+  return `taken ${day} ${t.toTimeString().slice(0, 8)} (${rel})`;
+}
+
 /** One line on the frame's star analysis (docs/analysis.md), or why there is none. */
 export function quality(a) {
   if (!a) return "no analysis";
@@ -64,7 +75,7 @@ export function exposurePanel(role, onFrame = () => {}) {
     label.dataset.state = p.state || "";
   }
 
-  function show(result, quiet = false) {
+  function show(result, quiet = false, note = "") {
     if (!result || !result.preview_url) return;
     const img = h("img", {
       src: `${result.preview_jpg_url || result.preview_url}?max_size=1024`,
@@ -72,7 +83,13 @@ export function exposurePanel(role, onFrame = () => {}) {
       dataset: { frame: result.blob_id },
     });
     const link = h("a", { href: result.url, title: "download the FITS file" }, img);
-    fill(preview, h("figure.frame", link, h("figcaption.analysis", { dataset: { analysis: role } }, quality(result.analysis))));
+    const taken = takenText(result.started || result.created);
+    fill(
+      preview,
+      h("figure.frame", link,
+        h("figcaption.taken", { dataset: { taken: role } }, [note, taken].filter(Boolean).join(", ")),
+        h("figcaption.analysis", { dataset: { analysis: role } }, quality(result.analysis))),
+    );
     if (!quiet) onFrame(result);
   }
 
@@ -84,7 +101,9 @@ export function exposurePanel(role, onFrame = () => {}) {
     /** A stored frame (GET /blobs) shown when nothing newer is: the page's last frame on load. */
     latest(frame) {
       if (!frame || preview.querySelector("img")) return;
-      show({ ...frame, blob_id: frame.id, analysis: (frame.metadata || {}).analysis }, true);
+      const meta = frame.metadata || {};
+      const name = meta.object ? `${meta.object}: ` : "";
+      show({ ...frame, blob_id: frame.id, analysis: meta.analysis, started: meta.started }, true, `${name}the newest stored frame`);
     },
     finished(p) {
       label.textContent = p.outcome === "ok" ? "frame stored" : p.outcome;

@@ -54,26 +54,41 @@ export function imagingView(root, store, hl) {
   }
 
   // ---------------------------------------------------------------- roles
+  // Set once, looked at rarely: one line of who plays what (absent devices
+  // stand out), the table to change them folded under it.
   const rolesBody = h("tbody");
+  const rolesLine = h("span.roles-line", { dataset: { rolesLine: "" } });
   const rolesCard = h(
-    "section.card.wide",
+    "details.card.wide.roles-card",
     { dataset: { card: "roles" } },
-    h("header", h("h3", "Roles")),
+    h("summary", h("strong", "Roles"), " ", rolesLine, h("span.muted.roles-edit", " · change")),
     h("div.scroll", h("table.roles", h("thead", h("tr", h("th", "role"), h("th", "device"), h("th", "state"), h("th", ""))), rolesBody)),
   );
+  const roleState = (r) => (!r.device_name ? "free" : !r.present ? "absent" : r.connected ? "connected" : "disconnected");
 
   function renderRoles() {
     const devices = store.devices();
     fill(
+      rolesLine,
+      Object.values(state.roles)
+        .filter((r) => r.device_name)
+        .map((r) => h("span.role-chip", { dataset: { roleChip: r.role, kind: roleState(r) }, title: `${r.role}: ${r.device_name} (${roleState(r)})` },
+          h("span.muted", r.role.replace(/_/g, " ")), " ", r.device_name, roleState(r) === "connected" ? "" : ` (${roleState(r)})`)),
+    );
+    if (!rolesLine.childNodes.length) fill(rolesLine, h("span.muted", "none assigned: open to choose the devices"));
+    fill(
       rolesBody,
       Object.values(state.roles).map((r) => {
+        // A device the role names but indiserver does not have is shown by name.
+        const absent = r.device_name && !devices.includes(r.device_name) ? [r.device_name] : [];
         const select = h(
           "select",
           { "aria-label": `device for ${r.role}`, dataset: { assign: r.role } },
-          h("option", { value: "" }, "— choose —"),
+          h("option", { value: "", selected: !r.device_name }, "— choose —"),
+          absent.map((d) => h("option", { value: d, selected: true }, `${d} (absent)`)),
           devices.map((d) => h("option", { value: d, selected: d === r.device_name }, d)),
         );
-        const st = !r.device_name ? "free" : !r.present ? "absent" : r.connected ? "connected" : "disconnected";
+        const st = roleState(r);
         return h(
           "tr",
           { dataset: { roleRow: r.role } },
@@ -96,7 +111,7 @@ export function imagingView(root, store, hl) {
     );
     for (const [role, r] of Object.entries(state.roles)) {
       const el = root.querySelector(`[data-role-device="${role}"]`);
-      if (el) el.textContent = r.device_name || "no device";
+      if (el) el.textContent = !r.device_name ? "no device" : r.present ? r.device_name : `${r.device_name} (absent)`;
     }
     renderExtraRoles();
     observatory.roles(state.roles);
@@ -209,7 +224,9 @@ export function imagingView(root, store, hl) {
   const cameraCard = card(
     "camera",
     "Camera",
-    h("div.form", field("Object", objectIn), field("Exposure (s)", durIn), field("Binning", binIn), field("Type", typeIn), field("Gain", gainIn)),
+    h("div.form", field("Exposure (s)", durIn), field("Binning", binIn), field("Type", typeIn), field("Gain", gainIn),
+      h("label.field.object-field", h("span", "Frame name (OBJECT)"), objectIn,
+        h("small.muted", "names the file and the FITS OBJECT; it does not move the mount"))),
     h("div.buttons",
       h("button.primary", { type: "button", dataset: { action: "expose" }, onclick: expose }, "Expose"),
       h("button.danger", { type: "button", onclick: run("camera.abort") }, "Abort")),
@@ -409,8 +426,10 @@ export function imagingView(root, store, hl) {
     }
   });
 
+  // The imaging work together: the camera and its Expose, beside it the
+  // filter wheel and the focuser, then the mount.
   root.append(
-    h("div.cards", rolesCard, telescopeCard, cameraCard, focuserCard, wheelCard, ...observatory.cards, extraBox, actionsCard),
+    h("div.cards", rolesCard, cameraCard, h("div.card-stack", wheelCard, focuserCard), telescopeCard, ...observatory.cards, extraBox, actionsCard),
   );
   if (hl.up) onOpen();
 }

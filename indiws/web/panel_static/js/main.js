@@ -65,7 +65,10 @@ function renderLink() {
     state = "Alert";
     text = refused ? "access refused: open the service's URL with ?token= again" : "service unreachable, reconnecting…";
   } else if (!sock.up) [state, text] = ["Idle", "connecting…"];
-  else if (store.indiConnected === false) [state, text] = ["Busy", "indiserver not connected"];
+  else if (store.indiConnected === false) {
+    const why = store.indiError ? `: ${store.indiError}` : "";
+    [state, text] = ["Alert", `indiserver ${store.indiserver} unreachable${why}`];
+  }
   else if (store.indiConnected) [state, text] = ["Ok", `indiserver ${store.indiserver}`];
   else [state, text] = ["Idle", "connecting…"];
   if (sock.up) refused = null;
@@ -74,8 +77,21 @@ function renderLink() {
   link.title = refused || `${state}: ${text}`;
 }
 store.on((ev) => (ev.type === "link" || ev.type === "reset") && renderLink());
-// While the service is away, ask now and then whether it is back but refusing us.
-setInterval(() => !store.socket.up && renderLink(), 3000);
+// While the service is away, ask now and then whether it is back but refusing us;
+// while indiserver is away behind it, why (the address and the last error).
+setInterval(async () => {
+  if (!store.socket.up) return renderLink();
+  if (store.indiConnected !== false) return;
+  try {
+    const resp = await fetch("/api/v1/status", { credentials: "same-origin" });
+    const link = (await resp.json()).indiserver || {};
+    store.indiserver = `${link.host}:${link.port}`;
+    store.indiError = link.last_error || null;
+  } catch {
+    return;
+  }
+  renderLink();
+}, 3000);
 
 const views = {
   devices: { el: $("#view-devices") },

@@ -92,7 +92,7 @@ export function observatoryCards(hl, ui) {
   const guider = card(
     "guider",
     "Guider",
-    h("div.form", field("Object", gObjectIn), field("Exposure (s)", gDurIn), field("Binning", gBinIn),
+    h("div.form", field("Frame name (OBJECT)", gObjectIn), field("Exposure (s)", gDurIn), field("Binning", gBinIn),
       btn("Expose", () => {
         const duration = numberOf(gDurIn, "exposure");
         if (duration !== null) go("guider.expose", { duration, binning: Number(gBinIn.value), ...objectMetadata() });

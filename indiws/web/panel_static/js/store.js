@@ -11,6 +11,7 @@ export class PropertyStore {
     this.messages = []; // {device, timestamp, message}, newest last
     this.indiConnected = null; // the service's link to indiserver
     this.indiserver = "";
+    this.indiError = null; // why the service cannot reach indiserver
     this.listeners = new Set();
     this.socket = new RpcSocket("/ws/debugging/?stream=1", {
       onNotify: (method, params) => this.notify(method, params),
@@ -55,6 +56,7 @@ export class PropertyStore {
         for (const p of params.properties || []) this.props.set(key(p.device, p.name), p);
         this.indiConnected = params.connected;
         this.indiserver = params.indiserver || "";
+        this.indiError = params.indiserver_error || null;
         this.emit({ type: "reset" });
         break;
       case "defined":
