@@ -384,9 +384,13 @@ class INDIClient:
         reconnect_min: float = 0.25,
         reconnect_max: float = 5.0,
         settle: float = 0.3,
+        local_address: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        #: The address this end of the connection is bound to (None: the
+        #: system's choice); the embedded indiserver admits only its service's.
+        self.local_address = local_address
         self.reconnect = reconnect
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
@@ -466,7 +470,10 @@ class INDIClient:
         while not self._closing:
             try:
                 _, protocol = await loop.create_connection(
-                    lambda: _Protocol(self), self.host, self.port
+                    lambda: _Protocol(self),
+                    self.host,
+                    self.port,
+                    local_addr=None if self.local_address is None else (self.local_address, 0),
                 )
             except OSError as exc:
                 self.last_error = str(exc)

@@ -925,7 +925,13 @@ class RoleDevice:
         return list(self._device().properties.values())
 
     async def apply(
-        self, name: str, values: Mapping[str, Any], *, timeout: float = 10.0
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        *,
+        timeout: float = 10.0,
+        who: str = "a property page",
+        force: bool = False,
     ) -> Property:
         """Set one property to values edited on a property page; returns it
         once the driver has answered.
@@ -948,12 +954,10 @@ class RoleDevice:
         prop = self.client.get_property(dev.name, name)
         if prop.kind is PropertyKind.BLOB:
             raise InvalidValueError(f"{dev.name}.{name} is a BLOB: it cannot be set from values")
-        verb = _OPENING.get(name)
-        if verb is not None and (
-            prop.kind is PropertyKind.NUMBER
-            or any(_switch_state(values.get(e)) is SwitchState.ON for e in _OPENING_ELEMENTS)
-        ):
-            self._check_safe(verb)  # a property page must not open up what the policy closed
+        from .writes import check_hardware_write  # writes.py builds on this module
+
+        # A property page must not move what the safety policy holds still.
+        check_hardware_write(self.client, dev.name, name, values, who=who, force=force)
         # Elements not given keep their values: drivers act on a whole
         # vector (the telescope simulator refuses a site without LONG).
         send: dict[str, Any] = {n: el.value for n, el in prop.elements.items()} | dict(values)
@@ -973,17 +977,6 @@ class RoleDevice:
         )
 
 
-#: Properties whose write opens the observatory up (see `_check_safe`):
-#: the switch elements that do, and coordinates (a goto).
-_OPENING = {
-    "TELESCOPE_PARK": "unpark",
-    "DOME_PARK": "unpark",
-    "DOME_SHUTTER": "open",
-    "EQUATORIAL_EOD_COORD": "goto",
-    "EQUATORIAL_COORD": "goto",
-    "HORIZONTAL_COORD": "goto",
-}
-_OPENING_ELEMENTS = ("UNPARK", "SHUTTER_OPEN")
 
 
 def _switch_state(value: Any) -> SwitchState | None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import logging
 import socket
-import time
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -21,7 +20,7 @@ import tornado.httputil
 import tornado.web
 import tornado.websocket
 
-from ..security import SAFE_METHODS, TOKEN_ENV, AccessPolicy, Refusal, RequestFacts
+from ..security import SAFE_METHODS, TOKEN_ENV, AccessPolicy, QuietLog, Refusal, RequestFacts
 from ..service import Service
 from .base import JsonHandler
 from .errors import GATE_ERRORS, APIError
@@ -33,7 +32,6 @@ log = logging.getLogger("indiws.web")
 #: The page whose URL (with ``?token=``) the log prints for browsers: the panel.
 LANDING_PATH = "/"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
-_QUIET_SECONDS = 10.0
 
 
 def token_cookie_name(port: int) -> str:
@@ -120,8 +118,7 @@ class GatedApplication(tornado.web.Application):
         )
         self.cookie_name = token_cookie_name(config.port)
         self.add_transform(_TokenCookie)
-        self._last_log: dict[str, float] = {}
-        self._quiet: dict[str, int] = {}
+        self._quiet = QuietLog(log)
 
     def find_handler(
         self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
@@ -148,6 +145,10 @@ class GatedApplication(tornado.web.Application):
                 RefusedHandler,
                 {"service": self.service, "refusal": decision.refusal, "page": page},
             )
+        # Whether this request proved the token (it passed the gate: it did
+        # when one is required), for the log of what it forces
+        # (indiws.web.base.requester).
+        request.indiws_token_proven = self.policy.token is not None  # type: ignore[attr-defined]
         if decision.set_cookie and not _is_upgrade(request):
             request.indiws_set_cookie = (  # type: ignore[attr-defined]
                 f"{self.cookie_name}={self.policy.token}; Path=/; Max-Age={_COOKIE_MAX_AGE}; "
@@ -166,21 +167,14 @@ class GatedApplication(tornado.web.Application):
     def _log_refusal(self, request: tornado.httputil.HTTPServerRequest, r: Refusal) -> None:
         # One line per kind of refusal every few seconds: a hostile page must
         # not be able to flood the log.
-        now = time.monotonic()
-        last = self._last_log.get(r.code)
-        if last is not None and now - last < _QUIET_SECONDS:
-            self._quiet[r.code] = self._quiet.get(r.code, 0) + 1
-            return
-        self._last_log[r.code] = now
-        more = self._quiet.pop(r.code, 0)
-        log.warning(
-            "refused %s %s from %s (%d %s)%s: %s",
+        self._quiet.warning(
+            r.code,
+            "refused %s %s from %s (%d %s): %s",
             request.method,
             request.path,
             request.remote_ip,
             r.status,
             r.code,
-            f" (and {more} more like it since the last report)" if more else "",
             r.message,
         )
 

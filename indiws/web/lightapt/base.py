@@ -317,9 +317,16 @@ class LightAptEndpoint:
     """
 
     def __init__(
-        self, service: Service, hub: ClientHub, send: Callable[[str], None], close: Callable
+        self,
+        service: Service,
+        hub: ClientHub,
+        send: Callable[[str], None],
+        close: Callable,
+        who: str = "a lightAPT client",
     ) -> None:
         self.service = service
+        #: Who is at the other end (its address, token or not), for the log.
+        self.who = who
         self.hub = hub
         self._send = send
         self._close = close
