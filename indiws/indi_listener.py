@@ -26,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 from collections.abc import Callable
 from xml.sax.saxutils import quoteattr
 
@@ -87,20 +89,20 @@ class IndiListener:
         #: Connections refused (not INDI, or over the cap) since the start.
         self.refused = 0
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._clients: set[_ClientSide] = set()
         self._quiet = QuietLog(log)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            lambda: _ClientSide(self), self.host, self.port, reuse_address=True
+        )
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        for task in list(self._tasks):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for client in list(self._clients):
+            client.close()
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
@@ -108,78 +110,13 @@ class IndiListener:
 
     @property
     def connections(self) -> int:
-        return len(self._tasks)
+        return len(self._clients)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        peer = writer.get_extra_info("peername")
-        who = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        if len(self._tasks) >= self.max_connections:
-            self.refused += 1
-            self._quiet.warning(
-                "cap", "refused an INDI client %s: %d connections already", who, len(self._tasks)
-            )
-            await _close(writer)
-            return
-        self._tasks.add(task)
-        try:
-            await self._relay(reader, writer, who)
-        except (OSError, asyncio.IncompleteReadError, TimeoutError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            await _close(writer)
+    def refuse(self, kind: str, msg: str, *args: object) -> None:
+        self.refused += 1
+        self._quiet.warning(kind, msg, *args)
 
-    async def _relay(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, who: str
-    ) -> None:
-        first = b""
-        async with asyncio.timeout(self.first_bytes_timeout):
-            while (verdict := looks_like_indi(first)) is None:
-                chunk = await reader.read(_READ_SIZE)
-                if not chunk:
-                    return
-                first += chunk
-                if len(first) > _READ_SIZE:  # white space without end
-                    verdict = False
-                    break
-        if not verdict:
-            self.refused += 1
-            self._quiet.warning(
-                "not_indi",
-                "refused a connection to the INDI port %d from %s: it began with %r, not an INDI "
-                "element (an HTTP request, as a web page sends, is never passed to indiserver)",
-                self.port,
-                who,
-                first.lstrip(_WHITESPACE)[:40],
-            )
-            return
-        local = None if self.source is None else (self.source, 0)
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream, local_addr=local)
-        log.info("INDI client %s connected (port %d)", who, self.port)
-        down = asyncio.create_task(_pipe(up_reader, writer))
-        try:
-            parser = Parser()
-            data = first
-            while data:
-                out, refusals = self._filter(parser.feed(data), who)
-                if refusals:
-                    writer.write(refusals)
-                if out:
-                    up_writer.write(out)
-                    await up_writer.drain()
-                if down.done():
-                    break
-                data = await reader.read(_READ_SIZE)
-        finally:
-            down.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await down
-            await _close(up_writer)
-            log.info("INDI client %s disconnected", who)
-
-    def _filter(self, messages: list, who: str) -> tuple[bytes, bytes]:
+    def filter(self, messages: list, who: str) -> tuple[bytes, bytes]:
         """(bytes for indiserver, messages back to the client)."""
         out: list[bytes] = []
         back: list[bytes] = []
@@ -213,17 +150,182 @@ class IndiListener:
         return b"".join(out), b"".join(back)
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-        while data := await reader.read(_READ_SIZE):
-            writer.write(data)
-            await writer.drain()
-    # indiserver closed: so does the client's connection.
-    with contextlib.suppress(OSError):
-        writer.close()
+class _ClientSide(asyncio.Protocol):
+    """One INDI client's connection.  Protocol callbacks rather than streams:
+    what a client sent just before it closed (``indi_setprop`` writes and
+    quits) is handled as it arrives, never lost to a reset of the socket."""
+
+    def __init__(self, listener: IndiListener) -> None:
+        self.listener = listener
+        self.transport: asyncio.Transport | None = None
+        self.upstream: asyncio.Transport | None = None
+        self.who = "?"
+        self.first = b""
+        self.admitted = False
+        self.pending: list[bytes] = []  # sent on once indiserver is connected
+        self.parser = Parser()
+        self.closed = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._connecting: asyncio.Task[None] | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        peer = transport.get_extra_info("peername")
+        self.who = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        listener = self.listener
+        if len(listener._clients) >= listener.max_connections:
+            listener.refuse(
+                "cap",
+                "refused an INDI client %s: %d connections already",
+                self.who,
+                len(listener._clients),
+            )
+            self.closed = True
+            transport.abort()
+            return
+        listener._clients.add(self)
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(listener.first_bytes_timeout, self._no_first_bytes)
+
+    def _no_first_bytes(self) -> None:
+        if not self.admitted:
+            self.listener.refuse(
+                "silent",
+                "closed an INDI client %s that sent nothing for %g s",
+                self.who,
+                self.listener.first_bytes_timeout,
+            )
+            self.close()
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        if not self.admitted:
+            self.first += data
+            verdict = looks_like_indi(self.first)
+            if verdict is None and len(self.first) <= _READ_SIZE:
+                return
+            if not verdict:
+                self.listener.refuse(
+                    "not_indi",
+                    "refused a connection to the INDI port %d from %s: it began with %r, not an "
+                    "INDI element (an HTTP request, as a web page sends, is never passed to "
+                    "indiserver)",
+                    self.listener.port,
+                    self.who,
+                    self.first.lstrip(_WHITESPACE)[:40],
+                )
+                self.close()
+                return
+            self.admitted = True
+            data, self.first = self.first, b""
+            if self._timer is not None:
+                self._timer.cancel()
+            self._connecting = asyncio.get_running_loop().create_task(self._connect())
+        out, back = self.listener.filter(self.parser.feed(data), self.who)
+        if back and self.transport is not None:
+            self.transport.write(back)
+        if out:
+            if self.upstream is None:
+                self.pending.append(out)
+            else:
+                self.upstream.write(out)
+
+    async def _connect(self) -> None:
+        listener = self.listener
+        local = None if listener.source is None else (listener.source, 0)
+        try:
+            transport, _ = await asyncio.get_running_loop().create_connection(
+                lambda: _UpstreamSide(self), *listener.upstream, local_addr=local
+            )
+        except OSError as error:
+            log.warning("INDI client %s: indiserver cannot be reached: %s", self.who, error)
+            self.close()
+            return
+        assert isinstance(transport, asyncio.Transport)
+        if self.closed and not self.pending:
+            transport.close()
+            return
+        self.upstream = transport
+        log.info("INDI client %s connected (port %d)", self.who, listener.port)
+        for chunk in self.pending:
+            transport.write(chunk)
+        self.pending.clear()
+        if self.closed:  # the client sent its last words and left
+            transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is not None and self.admitted and not self.closed:
+            # A write to a client that has left failed: what it sent last
+            # (indi_setprop writes and quits) may still wait unread.
+            for chunk in _unread(self.transport):
+                self.data_received(chunk)
+        self.closed = True
+        self.listener._clients.discard(self)
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.upstream is not None:
+            self.upstream.close()  # after what is buffered for indiserver
+            log.info("INDI client %s disconnected", self.who)
+
+    # Flow control: a client that does not read holds indiserver's side.
+    def pause_writing(self) -> None:
+        if self.upstream is not None:
+            self.upstream.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.upstream is not None and not self.upstream.is_closing():
+            self.upstream.resume_reading()
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+        if self.upstream is not None:
+            self.upstream.close()
+        elif self._connecting is not None and not self.pending:
+            self._connecting.cancel()
 
 
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError, asyncio.CancelledError, Exception):
-        await writer.wait_closed()
+class _UpstreamSide(asyncio.Protocol):
+    """indiserver's side of one client's connection: passed on unchanged."""
+
+    def __init__(self, client: _ClientSide) -> None:
+        self.client = client
+
+    def data_received(self, data: bytes) -> None:
+        transport = self.client.transport
+        if transport is not None and not transport.is_closing():
+            transport.write(data)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        transport = self.client.transport
+        if transport is not None:
+            transport.close()  # indiserver went: so does the client
+
+    def pause_writing(self) -> None:
+        if self.client.transport is not None:
+            self.client.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        transport = self.client.transport
+        if transport is not None and not transport.is_closing():
+            transport.resume_reading()
+
+
+def _unread(transport: asyncio.BaseTransport | None) -> list[bytes]:
+    """What the socket of a transport that asyncio closes on an error still
+    holds unread (its socket is closed only after ``connection_lost``)."""
+    sock = None if transport is None else transport.get_extra_info("socket")
+    if sock is None:
+        return []
+    chunks: list[bytes] = []
+    try:
+        with socket.socket(fileno=os.dup(sock.fileno())) as dup:
+            dup.setblocking(False)
+            while chunk := dup.recv(_READ_SIZE):
+                chunks.append(chunk)
+    except OSError:
+        pass
+    return chunks
