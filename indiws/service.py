@@ -536,7 +536,9 @@ class Service:
                 fifo=sup["fifo"],
                 started_at=sup["started_at"],
                 server_restarts=sup["server_restarts"],
-                open_to_network=sup["open_to_network"],
+                # indiserver's own port admits others, or the INDI port listens beyond loopback.
+                open_to_network=sup["open_to_network"]
+                or (listener is not None and binds_beyond_loopback(listener.host)),
                 drivers=[self.describe_driver(d) for d in self.supervisor.drivers()],
             )
         status["roles"] = {role: self.roles.describe(role) for role in self.roles.assignments()}

@@ -143,7 +143,18 @@ async def set_weather(svc: RunningService, **control: float) -> None:
 async def make_unsafe(svc: RunningService) -> None:
     await set_weather(svc, Precip=10)
     await until(svc, lambda: not svc.service.safety.safe and not svc.service.safety.closing, 60)
-    await until(svc, lambda: value(svc, SCOPE, "TELESCOPE_PARK", "PARK") is SwitchState.ON, 60)
+    # The close-up has run: the mount is parked (not parking) and the dome closed.
+    await until(svc, lambda: parked(svc) and closed(svc), 90)
+
+
+def parked(svc: RunningService) -> bool:
+    park = svc.service.client.devices[SCOPE].properties["TELESCOPE_PARK"]
+    return park.state is not PropertyState.BUSY and park["PARK"] is SwitchState.ON
+
+
+def closed(svc: RunningService) -> bool:
+    shutter = svc.service.client.devices[DOME].properties["DOME_SHUTTER"]
+    return shutter.state is not PropertyState.BUSY and shutter["SHUTTER_CLOSE"] is SwitchState.ON
 
 
 async def make_safe(svc: RunningService) -> None:
@@ -294,6 +305,51 @@ async def test_a_page_of_another_local_origin_in_chromium_cannot_unpark(
     assert value(svc, SCOPE, "TELESCOPE_PARK", "PARK") is SwitchState.ON
 
 
+def phd2_call(port: int, method: str, params: list[Any] | None = None) -> Any:
+    """One request to PHD2's protocol port, as a guiding client sends it."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        request = {"method": method, "params": params or [], "id": 1}
+        conn.sendall(json.dumps(request).encode() + b"\r\n")
+        stream = conn.makefile("rb")
+        while True:
+            msg = json.loads(stream.readline())
+            if msg.get("id") == 1:
+                return msg["result"]
+
+
+async def test_a_browsers_post_of_json_lines_to_phd2s_port_is_dropped(
+    svc: RunningService,
+) -> None:
+    from indiws.web.phd2 import PHD2Server
+
+    phd2 = PHD2Server(svc.service, "127.0.0.1", 0)
+    assert await phd2.start()
+    try:
+        before = await asyncio.to_thread(phd2_call, phd2.port, "get_exposure")
+        wanted = 3000 if before != 3000 else 2000
+        body = json.dumps({"method": "set_exposure", "params": [wanted], "id": 5}) + "\r\n"
+        data = browser_post(phd2.port, body)
+        outcome = await asyncio.to_thread(deliver_all, phd2.port, data)
+        assert outcome == "closed", outcome
+        assert await asyncio.to_thread(phd2_call, phd2.port, "get_exposure") == before
+    finally:
+        await phd2.stop()
+
+
+def deliver_all(port: int, data: bytes) -> str:
+    """Like `deliver`, reading past what a server says first (PHD2 greets)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(data)
+        try:
+            while conn.recv(65536):
+                pass
+        except TimeoutError:
+            return "kept"
+        except ConnectionResetError:
+            pass
+        return "closed"
+
+
 # ------------------------------------ 4. low-level writes while unsafe
 
 
@@ -407,7 +463,7 @@ async def test_an_unpark_written_while_the_mount_parks_is_refused(svc: RunningSe
 
 
 async def test_a_weather_override_written_on_the_device_does_not_make_it_safe(
-    svc: RunningService,
+    svc: RunningService, caplog: pytest.LogCaptureFixture
 ) -> None:
     await make_unsafe(svc)
     try:
@@ -427,6 +483,22 @@ async def test_a_weather_override_written_on_the_device_does_not_make_it_safe(
             svc, "PUT", prop_path(SCOPE, "TELESCOPE_PARK"), {"values": {"UNPARK": True}}
         )
         assert status == 409 and answer["error"]["code"] == "unsafe", answer
+        # The operator's override, through the service: logged, shown, announced.
+        ws = await WsClient.open(svc.ws_url + "/ws/indi_client/")
+        try:
+            caplog.set_level(logging.WARNING, logger="indiws.safety")
+            status = await ws.call("safety.override_weather", {"on": True, "note": "clear sky"})
+            assert status["safe"] is True, status
+            override = status["weather_override"]
+            assert override["by"] == "127.0.0.1 (/ws/indi_client/, no token)", override
+            assert override["note"] == "clear sky"
+            note = await ws.next_note("safety", lambda p: p["weather_override"] is not None)
+            assert note["params"]["safe"] is True
+            assert any("weather override ON by 127.0.0.1" in r.getMessage() for r in caplog.records)
+            status = await ws.call("safety.override_weather", {"on": False})
+            assert status["weather_override"] is None and status["safe"] is False, status
+        finally:
+            await ws.close()
     finally:
         await svc.service.client.set_property(
             WEATHER, "WEATHER_OVERRIDE", {"OVERRIDE": False}, wait=False

@@ -63,8 +63,9 @@ class Weather(RoleDevice):
 
         Judged from the readings, not from the driver's verdict alone: the
         worst of WEATHER_STATUS's state, each of its lights, and each critical
-        reading against its limits (MIN_OK, MAX_OK: `reading_state`).  So the driver's WEATHER_OVERRIDE, which makes its
-        overall state Ok whatever the readings, cannot make rain look safe:
+        reading against its limits (MIN_OK, MAX_OK: `reading_state`).  So the
+        driver's WEATHER_OVERRIDE, which makes its overall state Ok whatever
+        the readings, cannot make rain look safe:
         an override is the operator's decision, made through the safety
         policy (`indiws.safety.SafetyPolicy.set_weather_override`).
         """
