@@ -416,7 +416,11 @@ async def serve(config: Config) -> None:
     from .web.app import make_app, server_options
     from .web.gate import access_notes
     from .web.phd2 import PHD2Server
+    from .web.server import raise_file_limit
 
+    # systemd gives services 1024 open files: too few under a connection flood.
+    soft, hard = raise_file_limit()
+    log.info("open files limit: %d (hard %d)", soft, hard)
     try:
         service = Service(config)
     except (StateDBError, TokenFileError, FrameIndexError) as exc:

@@ -154,6 +154,14 @@ class Config:
     #: the larger limit.
     max_message_bytes: int = 1 << 20
     max_upload_bytes: int = 64 << 20
+    #: HTTP/WebSocket connections open at once, in all and from one address
+    #: (docs/security.md, connection floods); the total never passes what the
+    #: open-files limit allows.
+    max_connections: int = 512
+    max_connections_per_peer: int = 128
+    #: Seconds a connection may take to send a request's headers (also the
+    #: idle time of a kept-alive connection).
+    header_timeout: float = 20.0
     #: Origins besides the service's own whose pages may act (state-changing
     #: requests, WebSockets; docs/security.md); "*" allows any.
     allowed_origins: tuple[str, ...] = ()

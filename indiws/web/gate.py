@@ -24,6 +24,7 @@ from ..security import SAFE_METHODS, TOKEN_ENV, AccessPolicy, QuietLog, Refusal,
 from ..service import Service
 from .base import JsonHandler
 from .errors import GATE_ERRORS, APIError
+from .server import GuardedHTTPServer
 
 __all__ = ["GatedApplication", "RefusedHandler", "access_notes", "token_cookie_name"]
 
@@ -119,6 +120,13 @@ class GatedApplication(tornado.web.Application):
         self.cookie_name = token_cookie_name(config.port)
         self.add_transform(_TokenCookie)
         self._quiet = QuietLog(log)
+
+    def listen(self, port: int, address: str | None = None, **kwargs: Any) -> GuardedHTTPServer:  # type: ignore[override]
+        """Serve on ``port`` with the guarded server (caps, quiet accepts);
+        ``kwargs`` are `indiws.web.app.server_options`."""
+        server = GuardedHTTPServer(self, **kwargs)
+        server.listen(port, address or "")
+        return server
 
     def find_handler(
         self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
