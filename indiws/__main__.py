@@ -419,8 +419,7 @@ async def serve(config: Config) -> None:
     from .web.server import raise_file_limit
 
     # systemd gives services 1024 open files: too few under a connection flood.
-    soft, hard = raise_file_limit()
-    log.info("open files limit: %d (hard %d)", soft, hard)
+    raise_file_limit()
     try:
         service = Service(config)
     except (StateDBError, TokenFileError, FrameIndexError) as exc:

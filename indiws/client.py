@@ -48,6 +48,7 @@ from .protocol import (
     SwitchRule,
     SwitchState,
     enable_blob_bytes,
+    first_xml_illegal,
     format_number,
     get_properties_bytes,
     new_vector_bytes,
@@ -571,6 +572,9 @@ class INDIClient:
                     timestamp=msg.timestamp,
                 )
             )
+        elif isinstance(msg, ProtocolError) and msg.repaired:
+            self.stats["protocol_repairs"] += 1
+            log.warning("device %s: %s: %r", msg.device, msg.reason, msg.excerpt[:120])
         elif isinstance(msg, ProtocolError):
             self.stats["protocol_errors"] += 1
             log.warning("skipped bad INDI input (%s): %r", msg.reason, msg.excerpt[:120])
@@ -1049,6 +1053,13 @@ def _normalise(prop: Property, el: Element, value: Any) -> Any:
             raise ValueTooLargeError(
                 f"{where}: a text value may hold at most {MAX_TEXT_LENGTH} characters,"
                 f" got {len(value)}"
+            )
+        bad = first_xml_illegal(value)
+        if bad is not None:
+            # The driver would keep it (in its config too), and its echo would
+            # be unreadable: INDI is XML, which cannot carry it.
+            raise InvalidValueError(
+                f"{where}: the text holds U+{ord(bad):04X}, a character INDI (XML) cannot carry"
             )
         return value
     if kind is PropertyKind.BLOB:

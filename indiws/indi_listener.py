@@ -37,6 +37,7 @@ from .protocol import (
     NewVector,
     OneBLOB,
     Parser,
+    ProtocolError,
     enable_blob_bytes,
     get_properties_bytes,
     new_vector_bytes,
@@ -120,8 +121,17 @@ class IndiListener:
         """(bytes for indiserver, messages back to the client)."""
         out: list[bytes] = []
         back: list[bytes] = []
+        skip = False
         for msg in messages:
-            if isinstance(msg, GetProperties):
+            if skip:  # held characters XML cannot carry: never sent on
+                skip = False
+                log.warning(
+                    "dropped a write from INDI client %s: %s", who, getattr(msg, "name", msg)
+                )
+                continue
+            if isinstance(msg, ProtocolError) and msg.repaired:
+                skip = True
+            elif isinstance(msg, GetProperties):
                 out.append(get_properties_bytes(msg.device, msg.name))
             elif isinstance(msg, EnableBLOB):
                 out.append(enable_blob_bytes(msg.device, msg.mode, msg.name))
