@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -346,7 +347,7 @@ class BlobStore:
             element=_safe(info.element),
             ext=info.format if info.format.startswith(".") else f".{info.format or 'bin'}",
         )
-        name = self.pattern.format_map(fields)
+        name = fit_name_lengths(self.pattern.format_map(fields), self.folder)
         path = (self.folder / name).resolve()
         root = self.folder.resolve()
         if root not in path.parents:
@@ -519,6 +520,32 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 # ---------------------------------------------------------------- preview
+
+
+def fit_name_lengths(name: str, folder: Path) -> str:
+    """``name`` (a relative path) with each part shortened to what the file
+    system takes (``NAME_MAX``, 255 bytes on most): a long object name must
+    not make a frame impossible to write.  A shortened part keeps its head,
+    its extension and a hash of the whole, so two long names stay apart."""
+    try:
+        limit = os.pathconf(folder if folder.exists() else folder.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    parts = name.split("/")
+    for i, part in enumerate(parts):
+        raw = part.encode()
+        if len(raw) <= limit:
+            continue
+        stem, dot, ext = part.rpartition(".") if i == len(parts) - 1 else (part, "", "")
+        if part.endswith(".fits.fz"):
+            stem, dot, ext = part[: -len(".fits.fz")], ".", "fits.fz"
+        if not dot or len(ext.encode()) > 16:
+            stem, dot, ext = part, "", ""
+        tail = "~" + hashlib.sha1(raw).hexdigest()[:10] + dot + ext
+        room = limit - len(tail.encode()) - 16  # room for "_NN" (free_name), ".part" (temp_name)
+        head = stem.encode()[:room].decode("utf-8", "ignore")
+        parts[i] = head + tail
+    return "/".join(parts)
 
 
 def _start_of(value: Any) -> datetime | None:
