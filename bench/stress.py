@@ -22,6 +22,10 @@ Scenarios:
   at once by the batch cap).
 * ``discover_100x100``: the same work within the cap: 100 batches of 100
   ``rpc.discover``, from a client that reads its answers.
+* ``previews`` (not with ``--quick``): one 6000x4000 frame of the CCD
+  simulator (48 MB), then 30 previews of it at sizes from 200 to 6000
+  pixels, 6 at a time (what a page of ``<img>`` tags asks): the peak RSS
+  is the figure (renders are bounded in number, the cache in bytes).
 * ``flood``: the service runs with the open-files limit systemd gives
   services (``ulimit -n 1024``); another host (127.0.0.2) opens ``--flood``
   (1100) connections that send half a request's headers and hold them.
@@ -388,6 +392,66 @@ async def flood(port: int, count: int, duration: float, log: Path) -> dict[str, 
     return await asyncio.to_thread(_flood, port, count, duration, log)
 
 
+def _http(port: int, path: str, method: str = "GET", body: Any = None, timeout: float = 60) -> Any:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        data = resp.read()
+    return json.loads(data) if resp.headers.get_content_type() == "application/json" else data
+
+
+async def preview_flood(port: int, sizes: int, at_once: int) -> dict[str, Any]:
+    """One 6000x4000 frame of the CCD simulator (48 MB of FITS), then
+    ``sizes`` previews of it at different sizes, ``at_once`` at a time (what
+    a page of ``<img>`` tags asks)."""
+    ccd = quote("CCD Simulator")
+    await asyncio.to_thread(_http, port, f"/FIFO/start/camera/{ccd}/")
+    settings = f"/api/v1/devices/{ccd}/properties/SIMULATOR_SETTINGS"
+    for _ in range(100):  # until the camera role has connected it
+        try:
+            await asyncio.to_thread(
+                _http, port, settings, "PUT", {"values": {"SIM_XRES": 6000, "SIM_YRES": 4000}}
+            )
+            break
+        except OSError:
+            await asyncio.sleep(0.2)
+    sock = await open_raw(port, "/ws/indi_client/")
+    try:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "camera.expose", "params": [0.1]}
+        await asyncio.get_running_loop().sock_sendall(sock, frame(json.dumps(request)))
+        for _ in range(600):
+            listing = await asyncio.to_thread(_http, port, "/blobs?limit=1")
+            if listing["frames"]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            return {"previews": 0, "error": "no frame"}
+    finally:
+        sock.close()
+    blob = listing["frames"][0]["id"]
+    semaphore = asyncio.Semaphore(at_once)
+
+    async def one(size: int) -> bool:
+        async with semaphore:
+            try:
+                path = f"/blobs/{blob}/preview.jpg?max_size={size}"
+                await asyncio.to_thread(_http, port, path, timeout=300)
+                return True
+            except OSError:
+                return False
+
+    started = time.monotonic()
+    done = await asyncio.gather(*(one(200 + 200 * i) for i in range(sizes)))
+    return {
+        "frame_mb": round(listing["frames"][0]["size"] / 1e6, 1),
+        "previews": sum(done),
+        "previews_s": round(time.monotonic() - started, 1),
+    }
+
+
 async def big_batch(port: int, size: int, duration: float) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     sock = await open_raw(port, "/ws/indi/")
@@ -511,6 +575,8 @@ class Bench:
             "discover_100x100": lambda svc, d: many_batches(svc.port, 100, d),
             "flood": lambda svc, d: flood(svc.port, args.flood, d, svc.log),
         }
+        if not args.quick:  # the CCD simulator is there
+            scenarios["previews"] = lambda svc, d: preview_flood(svc.port, 30, 6)
         out = {}
         for name, load in scenarios.items():
             result = self.scenario(root, name, load)
@@ -530,6 +596,9 @@ def show(label: str, name: str, r: dict[str, Any]) -> None:
             "closed_at_once",
             "status_s",
             "log_growth",
+            "frame_mb",
+            "previews",
+            "previews_s",
             "service_alive",
         )
         if k in r
@@ -596,6 +665,8 @@ def main() -> None:
                 line[f"{prefix}baseline_rss_mb"] = results["nonreader"]["baseline_rss_mb"]
                 for key in ("closed_at_once", "status_s", "log_growth"):
                     line[f"{prefix}flood_{key}"] = results["flood"][key]
+                if "previews" in results:
+                    line[f"{prefix}previews_s"] = results["previews"].get("previews_s")
         finally:
             bench.close()
     line["rate_hz"] = args.rate
