@@ -193,6 +193,9 @@ class BlobStore:
         #: floats: 30 sizes of a 48 MB frame at once took 2.9 GB); the others wait.
         self.preview_renders = max(1, preview_renders)
         self._render_slots: asyncio.Semaphore | None = None
+        self._renders_running = 0
+        #: The most previews ever rendered at once.
+        self.renders_peak = 0
         self._preview_bytes = 0
         self._blobs: collections.OrderedDict[str, Blob] = collections.OrderedDict()
         self._bytes = 0
@@ -427,6 +430,7 @@ class BlobStore:
             "folder": str(self.folder) if self.folder else None,
             "previews_cached": len(self._previews),
             "previews_cached_bytes": self._preview_bytes,
+            "preview_renders_peak": self.renders_peak,
         }
 
     content_type = staticmethod(content_type)
@@ -478,7 +482,12 @@ class BlobStore:
         if self._render_slots is None:
             self._render_slots = asyncio.Semaphore(self.preview_renders)
         async with self._render_slots:
-            return await asyncio.to_thread(render_preview, data, frame_format, fmt, max_size)
+            self._renders_running += 1
+            self.renders_peak = max(self.renders_peak, self._renders_running)
+            try:
+                return await asyncio.to_thread(render_preview, data, frame_format, fmt, max_size)
+            finally:
+                self._renders_running -= 1
 
     def _forget_preview(self, key: tuple[str, str, int | None]) -> None:
         data = self._previews.pop(key, None)

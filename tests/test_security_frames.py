@@ -6,11 +6,15 @@ service and its CCD simulator:
   the exposure starts;
 - a 300-character object name gives a file name shortened to what the file
   system takes, and the frame is on disk;
-- a frame that cannot be written is never reported as taken.
+- a frame that cannot be written is never reported as taken;
+- many previews of one frame at once: rendered two at a time, the cache
+  bounded in bytes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -111,3 +115,19 @@ async def test_a_frame_that_cannot_be_written_is_not_reported_taken(
     assert err["data"]["error"] == "frame_not_written", err
     assert not [p for p in frames_dir(svc).rglob("*") if "blocked" in p.parts[-2:-1]]
     os.unlink(blocked)
+
+
+async def test_previews_asked_at_once_are_rendered_two_at_a_time(
+    svc: RunningService, ws: WsClient
+) -> None:
+    result = await ws.call("camera.expose", {"duration": 0.1}, timeout=60)
+    http = AsyncHTTPClient()
+    urls = [
+        svc.url + f"/blobs/{result['blob_id']}/preview.jpg?max_size={100 + 50 * i}"
+        for i in range(10)
+    ]
+    answers = await asyncio.gather(*(http.fetch(u, request_timeout=120) for u in urls))
+    assert all(a.code == 200 and a.body[:2] == b"\xff\xd8" for a in answers)
+    stats = json.loads((await http.fetch(svc.url + "/blobs?limit=1")).body)["stats"]
+    assert 1 <= stats["preview_renders_peak"] <= 2, stats
+    assert 0 < stats["previews_cached_bytes"] <= 64 << 20, stats
