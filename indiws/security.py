@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 __all__ = [
     "TOKEN_ENV",
     "TOKEN_FILE",
+    "TOKEN_URL_FILE",
     "AccessPolicy",
     "Decision",
     "QuietLog",
@@ -51,6 +52,7 @@ __all__ = [
     "normalize_origin",
     "origin_listed",
     "parse_host",
+    "write_private",
 ]
 
 log = logging.getLogger("indiws")
@@ -59,6 +61,19 @@ log = logging.getLogger("indiws")
 TOKEN_ENV = "INDIWS_TOKEN"
 #: Name of the token file in the data directory.
 TOKEN_FILE = "token"
+#: Beside it: the URL with the token a browser opens once (written when the
+#: token is made; the log shows only its first and last characters).
+TOKEN_URL_FILE = "token-url"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
 MIN_TOKEN_LENGTH = 16
 
 

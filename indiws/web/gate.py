@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import socket
+import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -20,7 +21,16 @@ import tornado.httputil
 import tornado.web
 import tornado.websocket
 
-from ..security import SAFE_METHODS, TOKEN_ENV, AccessPolicy, QuietLog, Refusal, RequestFacts
+from ..security import (
+    SAFE_METHODS,
+    TOKEN_ENV,
+    TOKEN_URL_FILE,
+    AccessPolicy,
+    QuietLog,
+    Refusal,
+    RequestFacts,
+    write_private,
+)
 from ..service import Service
 from .base import JsonHandler
 from .errors import GATE_ERRORS, APIError
@@ -253,13 +263,24 @@ def access_notes(service: Service) -> list[tuple[int, str]]:
         return notes
     url = f"http://{_url_host(config.host)}:{config.port}{LANDING_PATH}"
     if service.token_source == "created":
+        # The whole token goes to a file of its own (and to a terminal), never
+        # into the log: a log file is read by more people than the token file.
+        url_file = service.token_path.with_name(TOKEN_URL_FILE)
+        try:
+            write_private(url_file, f"{url}?token={token}\n")
+            where = f"the URL to open is in {url_file}"
+        except OSError as error:
+            where = f"the URL to open is {url}?token=<the token in that file> ({error})"
+        if sys.stderr.isatty():
+            print(
+                f"indiws: open this URL once in each browser: {url}?token={token}", file=sys.stderr
+            )
         notes.append(
             (
                 logging.WARNING,
-                f"an access token is required; it was made now and kept in "
-                f"{service.token_path}. Open this URL once in each browser (it sets a "
-                f"cookie): {url}?token={token} ; programs send 'Authorization: Bearer "
-                "<token>'",
+                f"an access token is required; it was made now ({token[:4]}…{token[-2:]}) and "
+                f"kept in {service.token_path}; {where}: open it once in each browser (it sets "
+                "a cookie); programs send 'Authorization: Bearer <token>'",
             )
         )
     elif service.token_source == "file":
