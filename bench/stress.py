@@ -577,6 +577,8 @@ class Bench:
         }
         if not args.quick:  # the CCD simulator is there
             scenarios["previews"] = lambda svc, d: preview_flood(svc.port, 30, 6)
+        if args.only:
+            scenarios = {k: v for k, v in scenarios.items() if k in args.only}
         out = {}
         for name, load in scenarios.items():
             result = self.scenario(root, name, load)
@@ -630,6 +632,9 @@ def main() -> None:
     parser.add_argument("--batches", type=int, help="batches of 100 the non-reader sends")
     parser.add_argument("--compare", metavar="REF", help="also run the service of this revision")
     parser.add_argument("--flood", type=int, default=1100, help="connections of the flood")
+    parser.add_argument(
+        "--only", action="append", metavar="SCENARIO", help="run this scenario only (repeatable)"
+    )
     args = parser.parse_args()
     # Room for the flood's connections in this process.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -660,11 +665,14 @@ def main() -> None:
                     line[f"{prefix}{name}_peak_rss_mb"] = r["peak_rss_mb"]
                     line[f"{prefix}{name}_worst_gap_ms"] = _round(r["worst_gap_ms"])
                     line[f"{prefix}{name}_worst_latency_ms"] = _round(r["worst_latency_ms"])
-                line[f"{prefix}nonreader_closed_code"] = results["nonreader"]["closed"]
-                line[f"{prefix}batch_10000_answered_s"] = results["batch_10000"]["answered_s"]
-                line[f"{prefix}baseline_rss_mb"] = results["nonreader"]["baseline_rss_mb"]
+                if "nonreader" in results:
+                    line[f"{prefix}nonreader_closed_code"] = results["nonreader"]["closed"]
+                    line[f"{prefix}baseline_rss_mb"] = results["nonreader"]["baseline_rss_mb"]
+                if "batch_10000" in results:
+                    line[f"{prefix}batch_10000_answered_s"] = results["batch_10000"]["answered_s"]
                 for key in ("closed_at_once", "status_s", "log_growth"):
-                    line[f"{prefix}flood_{key}"] = results["flood"][key]
+                    if "flood" in results:
+                        line[f"{prefix}flood_{key}"] = results["flood"][key]
                 if "previews" in results:
                     line[f"{prefix}previews_s"] = results["previews"].get("previews_s")
         finally:
