@@ -403,7 +403,7 @@ def _http(port: int, path: str, method: str = "GET", body: Any = None, timeout: 
     return json.loads(data) if resp.headers.get_content_type() == "application/json" else data
 
 
-async def preview_flood(port: int, sizes: int, at_once: int) -> dict[str, Any]:
+async def preview_flood(port: int, pid: int, sizes: int, at_once: int) -> dict[str, Any]:
     """One 6000x4000 frame of the CCD simulator (48 MB of FITS), then
     ``sizes`` previews of it at different sizes, ``at_once`` at a time (what
     a page of ``<img>`` tags asks)."""
@@ -432,6 +432,8 @@ async def preview_flood(port: int, sizes: int, at_once: int) -> dict[str, Any]:
     finally:
         sock.close()
     blob = listing["frames"][0]["id"]
+    await asyncio.sleep(1)  # the frame's analysis and storing are over
+    before = rss_mb(pid)
     semaphore = asyncio.Semaphore(at_once)
 
     async def one(size: int) -> bool:
@@ -447,6 +449,7 @@ async def preview_flood(port: int, sizes: int, at_once: int) -> dict[str, Any]:
     done = await asyncio.gather(*(one(200 + 200 * i) for i in range(sizes)))
     return {
         "frame_mb": round(listing["frames"][0]["size"] / 1e6, 1),
+        "rss_before_previews_mb": round(before, 1),
         "previews": sum(done),
         "previews_s": round(time.monotonic() - started, 1),
     }
@@ -576,7 +579,7 @@ class Bench:
             "flood": lambda svc, d: flood(svc.port, args.flood, d, svc.log),
         }
         if not args.quick:  # the CCD simulator is there
-            scenarios["previews"] = lambda svc, d: preview_flood(svc.port, 30, 6)
+            scenarios["previews"] = lambda svc, d: preview_flood(svc.port, svc.proc.pid, 30, 6)
         if args.only:
             scenarios = {k: v for k, v in scenarios.items() if k in args.only}
         out = {}
@@ -599,6 +602,7 @@ def show(label: str, name: str, r: dict[str, Any]) -> None:
             "status_s",
             "log_growth",
             "frame_mb",
+            "rss_before_previews_mb",
             "previews",
             "previews_s",
             "service_alive",

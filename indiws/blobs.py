@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
 import hashlib
 import io
@@ -178,7 +179,7 @@ class BlobStore:
         pattern: str = DEFAULT_PATTERN,
         preview_cache: int = 32,
         preview_cache_bytes: int = 64 << 20,
-        preview_renders: int = 2,
+        preview_renders: int = 1,
     ) -> None:
         if max_count < 1 or max_bytes < 1:
             raise ValueError("max_count and max_bytes must be at least 1")
@@ -193,6 +194,7 @@ class BlobStore:
         #: floats: 30 sizes of a 48 MB frame at once took 2.9 GB); the others wait.
         self.preview_renders = max(1, preview_renders)
         self._render_slots: asyncio.Semaphore | None = None
+        self._render_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._renders_running = 0
         #: The most previews ever rendered at once.
         self.renders_peak = 0
@@ -481,11 +483,19 @@ class BlobStore:
     ) -> bytes:
         if self._render_slots is None:
             self._render_slots = asyncio.Semaphore(self.preview_renders)
+            # Threads of their own: the memory a render frees stays with its
+            # thread's malloc arena, so renders spread over the loop's whole
+            # pool kept many frames' worth of memory.
+            self._render_pool = concurrent.futures.ThreadPoolExecutor(
+                self.preview_renders, thread_name_prefix="preview"
+            )
         async with self._render_slots:
             self._renders_running += 1
             self.renders_peak = max(self.renders_peak, self._renders_running)
             try:
-                return await asyncio.to_thread(render_preview, data, frame_format, fmt, max_size)
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._render_pool, render_preview, data, frame_format, fmt, max_size
+                )
             finally:
                 self._renders_running -= 1
 

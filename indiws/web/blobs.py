@@ -282,7 +282,7 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                     "type": "object",
                     "description": "count, bytes, max_count, max_bytes, added, evicted, "
                     "written, folder, previews_cached, previews_cached_bytes, "
-                    "preview_renders_peak (previews rendered at once, at most 2); with a frames "
+                    "preview_renders_peak (previews rendered at once: 1); with a frames "
                     "folder also cached, "
                     "cached_bytes, on_disk, free_bytes, min_free, keep_days, keep_bytes, "
                     "deleted, recovered, lost_exposures",
