@@ -57,6 +57,7 @@ from .manager.server import (
     DEFAULT_INDI_PORT,
     DriverNotAllowedError,
     InvalidDriverNameError,
+    PortInUseError,
     check_driver_executable,
     find_free_port,
     private_loopback_address,
@@ -372,6 +373,12 @@ class Service:
         profile = self._startup_profile()
         if self._port_note:
             log.warning("%s", self._port_note)
+        if self.indi_listener is not None:
+            # The INDI port first: a port taken is said before indiserver starts.
+            try:
+                await self.indi_listener.start()
+            except OSError as error:
+                raise PortInUseError(self.indi_listener.port, str(error)) from None
         log.info("starting the embedded indiserver on port %d", supervisor.port)
         await supervisor.start()
         log.info(
@@ -387,7 +394,6 @@ class Service:
                 supervisor.network_exposure,
             )
         if self.indi_listener is not None:
-            await self.indi_listener.start()
             log.info(
                 "INDI clients (KStars, indi_getprop): port %d on %s, filtered (no HTTP; "
                 "writes that move hardware refused while unsafe)",
