@@ -29,6 +29,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 import tornado.web
+from lightapt_support import LightAptClient
 from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient
 
@@ -379,6 +380,22 @@ async def test_low_level_writes_that_move_hardware_are_refused_while_unsafe(
                 assert err["data"]["error"] == "unsafe", (name, err)
         finally:
             await ws.close()
+        # lightAPT's property page (cobalt-web's): the property as listed, one switch flipped.
+        lightapt = await LightAptClient.open(svc)
+        try:
+            for name, element in (
+                ("TELESCOPE_MOTION_NS", "MOTION_NORTH"),
+                ("TELESCOPE_PARK", "UNPARK"),
+            ):
+                listed = await lightapt.data("telescope", "get_parameter", [])
+                info = next(p for p in listed if p["property_name"] == name)["property_info"]
+                key = "switch" if "switch" in info["data"][0] else "value"
+                for entry in info["data"]:
+                    entry[key] = entry["name"] == element
+                reply = await lightapt.ask("telescope", "set_any_one_parameter", [name, info])
+                assert reply["type"] == "error" and "unsafe" in reply["message"], reply
+        finally:
+            await lightapt.close()
         # INDI clients of the INDI port: refused, with a message saying why.
         done = await asyncio.to_thread(
             subprocess.run,
