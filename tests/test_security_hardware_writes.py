@@ -414,8 +414,15 @@ async def test_low_level_writes_that_move_hardware_are_refused_while_unsafe(
             svc, "PUT", prop_path(DOME, "DOME_SHUTTER"), {"values": {"SHUTTER_CLOSE": True}}
         )
         assert status == 200, answer
-        # Forced: it goes through, and the log says who forced it.
-        caplog.set_level(logging.WARNING, logger="indiws.devices.writes")
+        # Forced: it goes through, and the log says who forced it, on every front.
+        caplog.set_level(logging.WARNING, logger="indiws.devices")
+        hl = await WsClient.open(svc.ws_url + "/ws/indi_client/")
+        try:
+            await hl.call("telescope.unpark", {"force": True}, timeout=60)
+        finally:
+            await hl.close()
+        verbs = [r.getMessage() for r in caplog.records if "unpark forced" in r.getMessage()]
+        assert verbs and "by 127.0.0.1 (/ws/indi_client/, no token)" in verbs[-1], verbs
         status, answer = await rest(
             svc,
             "PUT",

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import inspect
 import logging
 import secrets
@@ -179,6 +180,11 @@ class _ListenerHandle:
 #: open the shutter): ``guard(role, verb)`` returns None to allow it, or why
 #: it is refused.  Set by the safety policy (`indiws.safety`), one per client.
 SafetyGuard = Callable[[str, str], str | None]
+#: Who asks for the verb running in this context (its address, front, token
+#: or not), for the log of what it forces; set by the fronts per request.
+REQUESTER: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "indiws_requester", default="the service"
+)
 _GUARDS: weakref.WeakKeyDictionary[INDIClient, SafetyGuard] = weakref.WeakKeyDictionary()
 
 
@@ -649,7 +655,9 @@ class RoleDevice:
         if reason is None:
             return
         if force:
-            log.warning("%s %s forced while unsafe (%s)", self.role, verb, reason)
+            log.warning(
+                "%s %s forced while unsafe (%s) by %s", self.role, verb, reason, REQUESTER.get()
+            )
             return
         raise UnsafeError(
             f"{verb} refused: the observatory is unsafe ({reason}); pass force to override",

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ...devices import RoleDevice, subscribe_actions, wait_acknowledged
+from ...devices.base import REQUESTER
 from ...devices.errors import NoDeviceError
 from ...roles import ROLES, role_named
 from ..base import dumps_lenient
@@ -378,6 +379,7 @@ class LightAptEndpoint:
             asyncio.ensure_future(self.hub.detached(result)).add_done_callback(_retrieve)
 
     async def _serve_all(self) -> None:
+        REQUESTER.set(self.who)  # this task's context: every instruction of this socket
         while not self.closed:
             request = await self._queue.get()
             try:
