@@ -144,6 +144,11 @@ class IndiListener:
                     text = f"indiws refused {msg.name}: {reason}"
                     attrs = f"device={quoteattr(msg.device)} message={quoteattr(text)}"
                     back.append(f"<message {attrs}/>\n".encode())
+                    # The property back to Alert: a client that showed it Busy
+                    # (KStars does, once it has sent a write) shows it failed.
+                    tag = f"set{msg.kind.value}Vector"
+                    name = quoteattr(msg.name)
+                    back.append(f'<{tag} {attrs} name={name} state="Alert"></{tag}>\n'.encode())
                     continue
                 values = [
                     (e.name, (e.data, e.format) if isinstance(e, OneBLOB) else e.value)

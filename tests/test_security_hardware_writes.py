@@ -354,6 +354,20 @@ def deliver_all(port: int, data: bytes) -> str:
 # ------------------------------------ 4. low-level writes while unsafe
 
 
+def indi_exchange(port: int, data: bytes, until: bytes) -> bytes:
+    """Send ``data`` to an INDI port as a client does (after getProperties);
+    what came back until ``until`` was seen."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(b'<getProperties version="1.7"/>\n' + data)
+        seen = b""
+        while until not in seen:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            seen += chunk
+        return seen
+
+
 async def test_low_level_writes_that_move_hardware_are_refused_while_unsafe(
     svc: RunningService, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -409,6 +423,24 @@ async def test_low_level_writes_that_move_hardware_are_refused_while_unsafe(
         assert await getprop(svc, f"{SCOPE}.TELESCOPE_PARK.PARK") == "On"
         assert await getprop(svc, f"{DOME}.DOME_SHUTTER.SHUTTER_CLOSE") == "On"
         assert await getprop(svc, f"{SCOPE}.TELESCOPE_MOTION_NS.MOTION_NORTH") == "Off"
+        # Coordinates written while ON_COORD_SET is SYNC move nothing: not refused.
+        coord_set = prop_path(SCOPE, "ON_COORD_SET")
+        status, answer = await rest(svc, "PUT", coord_set, {"values": {"SYNC": True}})
+        assert status == 200, answer
+        status, answer = await rest(
+            svc, "PUT", prop_path(SCOPE, "EQUATORIAL_EOD_COORD"), {"values": {"RA": 3.0}}
+        )
+        assert status != 409, answer
+        status, answer = await rest(svc, "PUT", coord_set, {"values": {"TRACK": True}})
+        assert status == 200, answer
+        # What the INDI port's client gets back: the property set to Alert, and why.
+        answer = await asyncio.to_thread(
+            indi_exchange,
+            indi_port(svc),
+            UNPARK_XML.encode(),
+            b'name="TELESCOPE_PARK" state="Alert"',
+        )
+        assert b"unpark refused" in answer, answer
         # Safe directions pass: closing the shutter, aborting.
         status, answer = await rest(
             svc, "PUT", prop_path(DOME, "DOME_SHUTTER"), {"values": {"SHUTTER_CLOSE": True}}
