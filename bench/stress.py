@@ -22,6 +22,16 @@ Scenarios:
   at once by the batch cap).
 * ``discover_100x100``: the same work within the cap: 100 batches of 100
   ``rpc.discover``, from a client that reads its answers.
+* ``previews`` (not with ``--quick``): one 6000x4000 frame of the CCD
+  simulator (48 MB), then 30 previews of it at sizes from 200 to 6000
+  pixels, 6 at a time (what a page of ``<img>`` tags asks): the peak RSS
+  is the figure (renders are bounded in number, the cache in bytes).
+* ``flood``: the service runs with the open-files limit systemd gives
+  services (``ulimit -n 1024``); another host (127.0.0.2) opens ``--flood``
+  (1100) connections that send half a request's headers and hold them.
+  Reported: how many the service closed at once (``closed_at_once``), how
+  long a ``GET /api/v1/status`` from this host took meanwhile
+  (``status_s``), and how many bytes the log grew (``log_growth``).
 
 ``--compare REF`` runs every scenario against the code of a git revision
 too (the service from ``git archive REF``), for figures before and after a
@@ -42,6 +52,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import resource
 import socket
 import struct
 import subprocess
@@ -251,6 +262,12 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
+def _systemd_file_limit() -> None:
+    """In the service's process: the open-files limit systemd gives services."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (1024, hard))
+
+
 class Service:
     """``python -m indiws`` from ``root`` (this checkout, or an archived revision)."""
 
@@ -262,7 +279,8 @@ class Service:
         env = {**os.environ, "PYTHONPATH": str(root)}
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "indiws", "--indi-host", "127.0.0.1"]
+                preexec_fn=_systemd_file_limit,
+                args=[sys.executable, "-m", "indiws", "--indi-host", "127.0.0.1"]
                 + ["--indi-port", str(indi.port), "--port", str(self.port)]
                 + ["--data-dir", str(workdir / "data"), "--log-level", "WARNING"],
                 cwd=root,
@@ -314,6 +332,127 @@ async def nonreader(port: int, batches: int, duration: float) -> dict[str, Any]:
     finally:
         sock.close()
     return {"closed": code}
+
+
+FLOOD_FROM = "127.0.0.2"  # another host, as far as the service can tell
+
+
+def _slow_headers(port: int, count: int) -> list[socket.socket]:
+    conns = []
+    for _ in range(count):
+        conn = socket.socket()
+        try:
+            conn.bind((FLOOD_FROM, 0))
+            conn.settimeout(5)
+            conn.connect(("127.0.0.1", port))
+            conn.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: ")
+        except OSError:
+            conn.close()
+            continue
+        conns.append(conn)
+    return conns
+
+
+def _closed_by_peer(conn: socket.socket) -> bool:
+    conn.settimeout(0)
+    try:
+        return conn.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def _flood(port: int, count: int, duration: float, log: Path) -> dict[str, Any]:
+    before = os.path.getsize(log)
+    conns = _slow_headers(port, count)
+    try:
+        started = time.monotonic()
+        try:
+            url = f"http://127.0.0.1:{port}/api/v1/status"
+            with urllib.request.urlopen(url, timeout=30) as resp:
+                resp.read()
+            status_s: float | None = round(time.monotonic() - started, 3)
+        except OSError:
+            status_s = None  # not answered within 30 s
+        time.sleep(duration)
+        closed = sum(_closed_by_peer(c) for c in conns)
+    finally:
+        for conn in conns:
+            conn.close()
+    return {
+        "connected": len(conns),
+        "closed_at_once": closed,
+        "status_s": status_s,
+        "log_growth": os.path.getsize(log) - before,
+    }
+
+
+async def flood(port: int, count: int, duration: float, log: Path) -> dict[str, Any]:
+    return await asyncio.to_thread(_flood, port, count, duration, log)
+
+
+def _http(port: int, path: str, method: str = "GET", body: Any = None, timeout: float = 60) -> Any:
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=None if body is None else json.dumps(body).encode(),
+        method=method,
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        data = resp.read()
+    return json.loads(data) if resp.headers.get_content_type() == "application/json" else data
+
+
+async def preview_flood(port: int, pid: int, sizes: int, at_once: int) -> dict[str, Any]:
+    """One 6000x4000 frame of the CCD simulator (48 MB of FITS), then
+    ``sizes`` previews of it at different sizes, ``at_once`` at a time (what
+    a page of ``<img>`` tags asks)."""
+    ccd = quote("CCD Simulator")
+    await asyncio.to_thread(_http, port, f"/FIFO/start/camera/{ccd}/")
+    settings = f"/api/v1/devices/{ccd}/properties/SIMULATOR_SETTINGS"
+    for _ in range(100):  # until the camera role has connected it
+        try:
+            await asyncio.to_thread(
+                _http, port, settings, "PUT", {"values": {"SIM_XRES": 6000, "SIM_YRES": 4000}}
+            )
+            break
+        except OSError:
+            await asyncio.sleep(0.2)
+    sock = await open_raw(port, "/ws/indi_client/")
+    try:
+        request = {"jsonrpc": "2.0", "id": 1, "method": "camera.expose", "params": [0.1]}
+        await asyncio.get_running_loop().sock_sendall(sock, frame(json.dumps(request)))
+        for _ in range(600):
+            listing = await asyncio.to_thread(_http, port, "/blobs?limit=1")
+            if listing["frames"]:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            return {"previews": 0, "error": "no frame"}
+    finally:
+        sock.close()
+    blob = listing["frames"][0]["id"]
+    await asyncio.sleep(1)  # the frame's analysis and storing are over
+    before = rss_mb(pid)
+    semaphore = asyncio.Semaphore(at_once)
+
+    async def one(size: int) -> bool:
+        async with semaphore:
+            try:
+                path = f"/blobs/{blob}/preview.jpg?max_size={size}"
+                await asyncio.to_thread(_http, port, path, timeout=300)
+                return True
+            except OSError:
+                return False
+
+    started = time.monotonic()
+    done = await asyncio.gather(*(one(200 + 200 * i) for i in range(sizes)))
+    return {
+        "frame_mb": round(listing["frames"][0]["size"] / 1e6, 1),
+        "rss_before_previews_mb": round(before, 1),
+        "previews": sum(done),
+        "previews_s": round(time.monotonic() - started, 1),
+    }
 
 
 async def big_batch(port: int, size: int, duration: float) -> dict[str, Any]:
@@ -417,7 +556,7 @@ class Bench:
                 run = self.tick(rate, count)
                 conn.send(("run", run, count, duration * 2 + 10))
                 time.sleep(0.3)  # a few updates before the load
-                result = asyncio.run(load(service.port, duration))
+                result = asyncio.run(load(service, duration))
                 seen = conn.recv()
             result.update(seen)
             result["baseline_rss_mb"] = round(rss.baseline, 1)
@@ -434,10 +573,15 @@ class Bench:
     def run_all(self, root: Path, label: str) -> dict[str, Any]:
         args = self.args
         scenarios = {
-            "nonreader": lambda port, d: nonreader(port, args.batches, d),
-            "batch_10000": lambda port, d: big_batch(port, 10000, d),
-            "discover_100x100": lambda port, d: many_batches(port, 100, d),
+            "nonreader": lambda svc, d: nonreader(svc.port, args.batches, d),
+            "batch_10000": lambda svc, d: big_batch(svc.port, 10000, d),
+            "discover_100x100": lambda svc, d: many_batches(svc.port, 100, d),
+            "flood": lambda svc, d: flood(svc.port, args.flood, d, svc.log),
         }
+        if not args.quick:  # the CCD simulator is there
+            scenarios["previews"] = lambda svc, d: preview_flood(svc.port, svc.proc.pid, 30, 6)
+        if args.only:
+            scenarios = {k: v for k, v in scenarios.items() if k in args.only}
         out = {}
         for name, load in scenarios.items():
             result = self.scenario(root, name, load)
@@ -448,7 +592,22 @@ class Bench:
 
 def show(label: str, name: str, r: dict[str, Any]) -> None:
     extra = ", ".join(
-        f"{k} {r[k]}" for k in ("closed", "answers", "answered_s", "service_alive") if k in r
+        f"{k} {r[k]}"
+        for k in (
+            "closed",
+            "answers",
+            "answered_s",
+            "connected",
+            "closed_at_once",
+            "status_s",
+            "log_growth",
+            "frame_mb",
+            "rss_before_previews_mb",
+            "previews",
+            "previews_s",
+            "service_alive",
+        )
+        if k in r
     )
     gap = r.get("worst_gap_ms")
     lat = r.get("worst_latency_ms")
@@ -476,7 +635,14 @@ def main() -> None:
     parser.add_argument("--duration", type=float, help="seconds of load per scenario")
     parser.add_argument("--batches", type=int, help="batches of 100 the non-reader sends")
     parser.add_argument("--compare", metavar="REF", help="also run the service of this revision")
+    parser.add_argument("--flood", type=int, default=1100, help="connections of the flood")
+    parser.add_argument(
+        "--only", action="append", metavar="SCENARIO", help="run this scenario only (repeatable)"
+    )
     args = parser.parse_args()
+    # Room for the flood's connections in this process.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     args.duration = args.duration or (2.0 if args.quick else 6.0)
     args.batches = args.batches or (10 if args.quick else 50)
 
@@ -503,9 +669,16 @@ def main() -> None:
                     line[f"{prefix}{name}_peak_rss_mb"] = r["peak_rss_mb"]
                     line[f"{prefix}{name}_worst_gap_ms"] = _round(r["worst_gap_ms"])
                     line[f"{prefix}{name}_worst_latency_ms"] = _round(r["worst_latency_ms"])
-                line[f"{prefix}nonreader_closed_code"] = results["nonreader"]["closed"]
-                line[f"{prefix}batch_10000_answered_s"] = results["batch_10000"]["answered_s"]
-                line[f"{prefix}baseline_rss_mb"] = results["nonreader"]["baseline_rss_mb"]
+                if "nonreader" in results:
+                    line[f"{prefix}nonreader_closed_code"] = results["nonreader"]["closed"]
+                    line[f"{prefix}baseline_rss_mb"] = results["nonreader"]["baseline_rss_mb"]
+                if "batch_10000" in results:
+                    line[f"{prefix}batch_10000_answered_s"] = results["batch_10000"]["answered_s"]
+                for key in ("closed_at_once", "status_s", "log_growth"):
+                    if "flood" in results:
+                        line[f"{prefix}flood_{key}"] = results["flood"][key]
+                if "previews" in results:
+                    line[f"{prefix}previews_s"] = results["previews"].get("previews_s")
         finally:
             bench.close()
     line["rate_hz"] = args.rate

@@ -59,8 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="PORT",
-        help=f"port of the embedded indiserver (default: {DEFAULT_INDI_PORT} when free, "
-        "else a free port)",
+        help=f"the INDI port INDI clients (KStars, indi_getprop) use in embedded mode "
+        f"(default: {DEFAULT_INDI_PORT} when free, else a free port); served by indiws, "
+        "filtered (no HTTP, writes that move hardware refused while unsafe); indiserver "
+        "itself listens on an internal port that admits indiws only",
     )
     indi.add_argument(
         "--profile",
@@ -77,8 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     indi.add_argument(
         "--embedded-indi-lan",
         action="store_true",
-        help="leave the embedded indiserver's port open to other hosts (INDI clients such as "
-        "KStars elsewhere); it has no authentication. Default: this machine only",
+        help="open the INDI port to other hosts (INDI clients such as KStars elsewhere); it "
+        "has no authentication. Default: this machine only",
+    )
+    indi.add_argument(
+        "--no-indi-port",
+        action="store_true",
+        help="offer no INDI port to INDI clients: only indiws reaches the embedded indiserver",
     )
     indi.add_argument(
         "--custom-driver",
@@ -340,6 +347,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         else max(1, int(args.frames_keep_gb * 1024**3)),
         custom_drivers=tuple(_custom_driver(v) for v in args.custom_driver),
         embedded_indi_lan=args.embedded_indi_lan,
+        indi_listener=not args.no_indi_port,
         ui_dir=args.ui,
         notify_urls=tuple(args.notify_url),
         phd2_port=args.phd2_port or None,
@@ -466,7 +474,10 @@ async def serve(config: Config) -> None:
     from .web.app import make_app, server_options
     from .web.gate import access_notes
     from .web.phd2 import PHD2Server
+    from .web.server import raise_file_limit
 
+    # systemd gives services 1024 open files: too few under a connection flood.
+    raise_file_limit()
     try:
         service = Service(config)
     except (StateDBError, TokenFileError, FrameIndexError) as exc:

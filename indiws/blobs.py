@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import concurrent.futures
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -164,7 +166,8 @@ class BlobStore:
 
     ``max_count``/``max_bytes`` bound the store; ``folder`` (optional) gets
     a copy of every frame named by ``pattern``; ``preview_cache`` previews
-    are kept (least recently used dropped first).
+    of at most ``preview_cache_bytes`` in all are kept (least recently used
+    dropped first), ``preview_renders`` rendered at once.
     """
 
     def __init__(
@@ -175,6 +178,8 @@ class BlobStore:
         folder: str | os.PathLike[str] | None = None,
         pattern: str = DEFAULT_PATTERN,
         preview_cache: int = 32,
+        preview_cache_bytes: int = 64 << 20,
+        preview_renders: int = 1,
     ) -> None:
         if max_count < 1 or max_bytes < 1:
             raise ValueError("max_count and max_bytes must be at least 1")
@@ -183,6 +188,17 @@ class BlobStore:
         self.folder = Path(folder) if folder is not None else None
         self.pattern = pattern
         self.preview_cache = preview_cache
+        #: The cached previews together hold at most this many bytes.
+        self.preview_cache_bytes = preview_cache_bytes
+        #: Previews rendered at once (each holds a few copies of its frame as
+        #: floats: 30 sizes of a 48 MB frame at once took 2.9 GB); the others wait.
+        self.preview_renders = max(1, preview_renders)
+        self._render_slots: asyncio.Semaphore | None = None
+        self._render_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._renders_running = 0
+        #: The most previews ever rendered at once.
+        self.renders_peak = 0
+        self._preview_bytes = 0
         self._blobs: collections.OrderedDict[str, Blob] = collections.OrderedDict()
         self._bytes = 0
         self._seq = 0
@@ -346,7 +362,7 @@ class BlobStore:
             element=_safe(info.element),
             ext=info.format if info.format.startswith(".") else f".{info.format or 'bin'}",
         )
-        name = self.pattern.format_map(fields)
+        name = fit_name_lengths(self.pattern.format_map(fields), self.folder)
         path = (self.folder / name).resolve()
         root = self.folder.resolve()
         if root not in path.parents:
@@ -361,7 +377,7 @@ class BlobStore:
             self._bytes -= old.info.size
             self.evicted += 1
             for key in [k for k in self._previews if k[0] == old_id]:
-                del self._previews[key]
+                self._forget_preview(key)
 
     # Reading ------------------------------------------------------------
 
@@ -392,7 +408,7 @@ class BlobStore:
             raise BlobNotFound(blob_id)
         self._bytes -= blob.info.size
         for key in [k for k in self._previews if k[0] == blob_id]:
-            del self._previews[key]
+            self._forget_preview(key)
 
     def __contains__(self, blob_id: object) -> bool:
         return blob_id in self._blobs
@@ -415,6 +431,8 @@ class BlobStore:
             "written": self.written,
             "folder": str(self.folder) if self.folder else None,
             "previews_cached": len(self._previews),
+            "previews_cached_bytes": self._preview_bytes,
+            "preview_renders_peak": self.renders_peak,
         }
 
     content_type = staticmethod(content_type)
@@ -445,16 +463,46 @@ class BlobStore:
         pending = self._rendering.get(key)
         if pending is None:
             pending = asyncio.ensure_future(
-                asyncio.to_thread(render_preview, blob.data, blob.info.format, fmt, max_size)
+                self._render(blob.data, blob.info.format, fmt, max_size)
             )
             self._rendering[key] = pending
             pending.add_done_callback(lambda _f: self._rendering.pop(key, None))
         data = await asyncio.shield(pending)
-        if blob_id in self and self.preview_cache > 0:
+        if blob_id in self and self.preview_cache > 0 and key not in self._previews:
             self._previews[key] = data
-            while len(self._previews) > self.preview_cache:
-                self._previews.popitem(last=False)
+            self._preview_bytes += len(data)
+            while self._previews and (
+                len(self._previews) > self.preview_cache
+                or self._preview_bytes > self.preview_cache_bytes
+            ):
+                self._forget_preview(next(iter(self._previews)))
         return data
+
+    async def _render(
+        self, data: bytes, frame_format: str, fmt: str, max_size: int | None
+    ) -> bytes:
+        if self._render_slots is None:
+            self._render_slots = asyncio.Semaphore(self.preview_renders)
+            # Threads of their own: the memory a render frees stays with its
+            # thread's malloc arena, so renders spread over the loop's whole
+            # pool kept many frames' worth of memory.
+            self._render_pool = concurrent.futures.ThreadPoolExecutor(
+                self.preview_renders, thread_name_prefix="preview"
+            )
+        async with self._render_slots:
+            self._renders_running += 1
+            self.renders_peak = max(self.renders_peak, self._renders_running)
+            try:
+                return await asyncio.get_running_loop().run_in_executor(
+                    self._render_pool, render_preview, data, frame_format, fmt, max_size
+                )
+            finally:
+                self._renders_running -= 1
+
+    def _forget_preview(self, key: tuple[str, str, int | None]) -> None:
+        data = self._previews.pop(key, None)
+        if data is not None:
+            self._preview_bytes -= len(data)
 
     @staticmethod
     def preview_content_type(fmt: str) -> str:
@@ -521,6 +569,32 @@ def write_atomic(path: Path, data: bytes) -> None:
 # ---------------------------------------------------------------- preview
 
 
+def fit_name_lengths(name: str, folder: Path) -> str:
+    """``name`` (a relative path) with each part shortened to what the file
+    system takes (``NAME_MAX``, 255 bytes on most): a long object name must
+    not make a frame impossible to write.  A shortened part keeps its head,
+    its extension and a hash of the whole, so two long names stay apart."""
+    try:
+        limit = os.pathconf(folder if folder.exists() else folder.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255
+    parts = name.split("/")
+    for i, part in enumerate(parts):
+        raw = part.encode()
+        if len(raw) <= limit:
+            continue
+        stem, dot, ext = part.rpartition(".") if i == len(parts) - 1 else (part, "", "")
+        if part.endswith(".fits.fz"):
+            stem, dot, ext = part[: -len(".fits.fz")], ".", "fits.fz"
+        if not dot or len(ext.encode()) > 16:
+            stem, dot, ext = part, "", ""
+        tail = "~" + hashlib.sha1(raw).hexdigest()[:10] + dot + ext
+        room = limit - len(tail.encode()) - 16  # room for "_NN" (free_name), ".part" (temp_name)
+        head = stem.encode()[:room].decode("utf-8", "ignore")
+        parts[i] = head + tail
+    return "/".join(parts)
+
+
 def _start_of(value: Any) -> datetime | None:
     """The exposure's start (metadata ``started``, ISO UTC), None when absent or bad."""
     if not isinstance(value, str):
@@ -541,8 +615,14 @@ def render_preview(
     pil_format = _PREVIEW_FORMATS[fmt.lower().lstrip(".")][0]
     f = in_format.lower()
     if ".fit" in f or ".fts" in f or f.endswith(".fz") or data[:9] == b"SIMPLE  =":
-        pixels = _stretch(_fits_image(data))
-        image = Image.fromarray(pixels)
+        pixels = _fits_image(data)
+        if max_size is not None:
+            # Bin to about the size asked first: the stretch then works on a
+            # fraction of the frame (memory and time), and the result is the same.
+            factor = max(pixels.shape[:2]) // max_size
+            if factor >= 2:
+                pixels = _bin(pixels, factor)
+        image = Image.fromarray(_stretch(pixels))
     else:
         image = Image.open(io.BytesIO(data))
         image.load()
@@ -558,6 +638,13 @@ def render_preview(
     else:
         image.save(out, "JPEG", quality=90)
     return out.getvalue()
+
+
+def _bin(arr: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of ``factor``x``factor`` blocks (the edge that does not fill one is dropped)."""
+    h, w = (arr.shape[0] // factor) * factor, (arr.shape[1] // factor) * factor
+    blocks = arr[:h, :w].reshape(h // factor, factor, w // factor, factor, *arr.shape[2:])
+    return blocks.mean(axis=(1, 3), dtype=np.float32)
 
 
 def _fits_image(data: bytes) -> np.ndarray:

@@ -49,6 +49,7 @@ from .protocol import (
     SwitchRule,
     SwitchState,
     enable_blob_bytes,
+    first_xml_illegal,
     format_number,
     get_properties_bytes,
     new_vector_bytes,
@@ -385,9 +386,13 @@ class INDIClient:
         reconnect_min: float = 0.25,
         reconnect_max: float = 5.0,
         settle: float = 0.3,
+        local_address: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        #: The address this end of the connection is bound to (None: the
+        #: system's choice); the embedded indiserver admits only its service's.
+        self.local_address = local_address
         self.reconnect = reconnect
         self.reconnect_min = reconnect_min
         self.reconnect_max = reconnect_max
@@ -514,7 +519,10 @@ class INDIClient:
         while not self._closing:
             try:
                 _, protocol = await loop.create_connection(
-                    lambda: _Protocol(self), self.host, self.port
+                    lambda: _Protocol(self),
+                    self.host,
+                    self.port,
+                    local_addr=None if self.local_address is None else (self.local_address, 0),
                 )
             except OSError as exc:
                 if not self.reconnect and self._ever_synced:
@@ -621,6 +629,9 @@ class INDIClient:
                     timestamp=msg.timestamp,
                 )
             )
+        elif isinstance(msg, ProtocolError) and msg.repaired:
+            self.stats["protocol_repairs"] += 1
+            log.warning("device %s: %s: %r", msg.device, msg.reason, msg.excerpt[:120])
         elif isinstance(msg, ProtocolError):
             self.stats["protocol_errors"] += 1
             log.warning("skipped bad INDI input (%s): %r", msg.reason, msg.excerpt[:120])
@@ -1099,6 +1110,13 @@ def _normalise(prop: Property, el: Element, value: Any) -> Any:
             raise ValueTooLargeError(
                 f"{where}: a text value may hold at most {MAX_TEXT_LENGTH} characters,"
                 f" got {len(value)}"
+            )
+        bad = first_xml_illegal(value)
+        if bad is not None:
+            # The driver would keep it (in its config too), and its echo would
+            # be unreadable: INDI is XML, which cannot carry it.
+            raise InvalidValueError(
+                f"{where}: the text holds U+{ord(bad):04X}, a character INDI (XML) cannot carry"
             )
         return value
     if kind is PropertyKind.BLOB:

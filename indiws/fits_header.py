@@ -24,6 +24,7 @@ __all__ = [
     "Card",
     "add_cards",
     "cards_from_metadata",
+    "check_fits_cards",
     "enrich",
     "format_card",
     "is_fits",
@@ -37,6 +38,40 @@ OVERRIDE = frozenset({"OBJECT", "FILTER"})
 Card = tuple[str, Any, str]
 
 _KEY = re.compile(r"^[A-Z0-9_-]{1,8}$")
+#: Keys that describe the file's structure (its data's size and type, its
+#: extensions, the compression of a tile-compressed frame, checksums) or
+#: the header itself: a card from the metadata may never replace them (an
+#: ``NAXIS1`` of 100000 made a corrupt file).
+_STRUCTURAL = re.compile(
+    r"^(SIMPLE|BITPIX|NAXIS\d*|EXTEND|END|XTENSION|PCOUNT|GCOUNT|GROUPS|BZERO|BSCALE|BLANK"
+    r"|TFIELDS|T(FORM|TYPE|UNIT|SCAL|ZERO|NULL|DISP|DIM)\d+|THEAP|EXTNAME|EXTVER|EXTLEVEL"
+    r"|Z[A-Z0-9_-]*|CHECKSUM|DATASUM|CONTINUE|COMMENT|HISTORY)$"
+)
+
+
+def check_fits_cards(cards: Any) -> None:
+    """Refuse ``fits_cards`` of a frame's metadata that FITS cannot hold or
+    that would change the file's structure (ValueError naming the key)."""
+    if cards is None:
+        return
+    if not isinstance(cards, Mapping):
+        raise ValueError("fits_cards must map FITS keys to values (or [value, comment])")
+    for key, item in cards.items():
+        name = str(key).upper()
+        if not _KEY.match(name):
+            raise ValueError(f"fits_cards: key {key!r}: a FITS key is 1-8 of A-Z 0-9 _ -")
+        if _STRUCTURAL.match(name):
+            raise ValueError(
+                f"fits_cards: {name} describes the file's structure or the header itself; "
+                "it cannot be set from metadata"
+            )
+        value, comment = item if isinstance(item, list | tuple) and len(item) == 2 else (item, "")
+        try:
+            format_card(name, value, str(comment))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"fits_cards: {name}: {error}") from None
+
+
 _IMAGETYP = {
     "light": "Light Frame",
     "dark": "Dark Frame",
@@ -137,6 +172,8 @@ def cards_from_metadata(meta: Mapping[str, Any], *, frame_id: str | None = None)
     extra = m.get("fits_cards")
     if isinstance(extra, Mapping):
         for key, item in extra.items():
+            if _STRUCTURAL.match(str(key).upper()):
+                continue  # refused where metadata comes in (check_fits_cards); never written
             value, comment = item if isinstance(item, list | tuple) else (item, "")
             cards.append((str(key).upper(), value, str(comment)))
     return cards
@@ -219,7 +256,8 @@ def enrich(data: bytes, fmt: str, meta: Mapping[str, Any], frame_id: str | None 
     if not is_fits(data, fmt):
         return data
     extra = meta.get("fits_cards")
-    replace = OVERRIDE | ({str(k).upper() for k in extra} if isinstance(extra, Mapping) else set())
+    given = {str(k).upper() for k in extra} if isinstance(extra, Mapping) else set()
+    replace = OVERRIDE | {key for key in given if not _STRUCTURAL.match(key)}
     replace |= {key for key, _, _ in _analysis_cards(meta)}
     return add_cards(data, cards_from_metadata(meta, frame_id=frame_id), replace=replace)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import enum
 import math
 import re
@@ -339,10 +340,14 @@ class EnableBLOB:
 
 @dataclass(slots=True)
 class ProtocolError:
-    """Something in the stream that could not be understood; it was skipped."""
+    """Something in the stream that could not be understood; it was skipped
+    (``repaired``: it was understood once characters XML cannot carry were
+    replaced, and the message follows; ``device`` names its device)."""
 
     reason: str
     excerpt: bytes
+    device: str | None = None
+    repaired: bool = False
 
 
 INDIMessage = DefVector | SetVector | NewVector | DelProperty | Message | GetProperties | EnableBLOB
@@ -541,7 +546,20 @@ class Parser:
         view = memoryview(self._buf)
         try:
             if tag in TOP_LEVEL_TAGS:
-                out.append(_parse_element(_xml(view[start:stop])))
+                try:
+                    element = _xml(view[start:stop])
+                except RepairedXML as repaired:
+                    element = repaired.element
+                    out.append(
+                        ProtocolError(
+                            f"<{tag.decode()}> of device {element.get('device')!r} held "
+                            "characters XML cannot carry; shown replaced with U+FFFD",
+                            bytes(view[start : min(stop, start + 200)]),
+                            device=element.get("device"),
+                            repaired=True,
+                        )
+                    )
+                out.append(_parse_element(element))
             else:
                 out.append(
                     ProtocolError(
@@ -776,6 +794,35 @@ def _whole_quads_end(buf: bytearray, start: int, end: int) -> int:
     return stop
 
 
+#: Characters XML 1.0 cannot carry (control characters but tab, newline and
+#: carriage return; lone surrogates; U+FFFE, U+FFFF).  A text value holding
+#: one cannot be sent to a driver, nor read back from it.
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ILLEGAL_REFERENCE = re.compile(r"&#(?:x([0-9a-fA-F]+)|([0-9]+));")
+
+
+def first_xml_illegal(text: str) -> str | None:
+    """The first character of ``text`` that XML cannot carry, or None."""
+    found = XML_ILLEGAL.search(text)
+    return None if found is None else found.group(0)
+
+
+def _legal_reference(match: re.Match[str]) -> str:
+    code = int(match.group(1), 16) if match.group(1) else int(match.group(2))
+    if code > 0x10FFFF or XML_ILLEGAL.match(chr(code)):
+        return "\ufffd"
+    return match.group(0)
+
+
+class RepairedXML(ValueError):
+    """Raised by `_xml` with the element it could parse only once the
+    characters XML cannot carry were replaced (a driver sent them)."""
+
+    def __init__(self, element: ET.Element) -> None:
+        super().__init__("characters XML cannot carry were replaced with U+FFFD")
+        self.element = element
+
+
 def _xml(data: bytes | memoryview) -> ET.Element:
     raw = bytes(data)
     try:
@@ -783,10 +830,17 @@ def _xml(data: bytes | memoryview) -> ET.Element:
     except ET.ParseError:
         # Some drivers send Latin-1 text; accept it rather than lose the property.
         try:
-            raw.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            return ET.fromstring(raw.decode("latin-1"))
-        raise
+            text = raw.decode("latin-1")
+            with contextlib.suppress(ET.ParseError):
+                return ET.fromstring(text)
+        # A driver that took a value XML cannot carry (U+0001, U+FFFE) echoes
+        # it: keep the property, with those characters replaced.
+        repaired = _ILLEGAL_REFERENCE.sub(_legal_reference, XML_ILLEGAL.sub("\ufffd", text))
+        if repaired == text:
+            raise
+        raise RepairedXML(ET.fromstring(repaired)) from None
 
 
 def _text(el: ET.Element) -> str:

@@ -171,6 +171,11 @@ class SafetyPolicy:
         self._lost_at: float | None = None
         #: The last close-up: {reasons, started, finished, actions: [...]}.
         self.last_close_up: dict[str, Any] | None = None
+        #: The operator's weather override: {since, by, note} while on (the
+        #: weather's verdict is then ignored), None when off.  Only the
+        #: service sets it (`set_weather_override`); the weather device's own
+        #: WEATHER_OVERRIDE does not count (`Weather.overall`).
+        self.weather_override: dict[str, Any] | None = None
 
     # Lifecycle ----------------------------------------------------------
 
@@ -236,7 +241,12 @@ class SafetyPolicy:
         the weather role's device has given no reading yet (or is absent
         from the indiserver, which the text says); None otherwise."""
         name = self._weather_name()
-        if not self.config.enabled or name is None or self.weather_state != "unknown":
+        if (
+            not self.config.enabled
+            or name is None
+            or self.weather_state != "unknown"
+            or self.weather_override is not None
+        ):
             return None
         if self.reasons:
             return None  # the reasons say more
@@ -255,6 +265,27 @@ class SafetyPolicy:
         while `waiting`, beside the unsafe reasons)."""
         pending = self.waiting()
         return dict(self.reasons) | ({"weather_unknown": pending} if pending else {})
+
+    def set_weather_override(
+        self, on: bool, *, who: str, note: str | None = None
+    ) -> dict[str, Any]:
+        """Turn the operator's weather override on (the weather's verdict,
+        alert, missing or stale, is ignored until it is turned off) or off;
+        logged with ``who``, shown in `status` and announced (``safety``).
+        Returns the status."""
+        if on:
+            self.weather_override = {"since": _now_iso(), "by": who, "note": note}
+            log.warning(
+                "safety: weather override ON by %s%s: the weather's verdict is ignored until it "
+                "is turned off",
+                who,
+                f" ({note})" if note else "",
+            )
+        elif self.weather_override is not None:
+            self.weather_override = None
+            log.warning("safety: weather override OFF by %s: the weather decides again", who)
+        self._evaluate(cleared=True)
+        return self.status()
 
     def guard(self, role: str, verb: str) -> str | None:
         """The devices' check before unpark/goto/open: None when allowed."""
@@ -287,6 +318,7 @@ class SafetyPolicy:
             "indiserver_timeout": self.config.indiserver_timeout,
             "closing": self.closing,
             "last_close_up": self.last_close_up,
+            "weather_override": self.weather_override,
         }
 
     # Watching -----------------------------------------------------------
@@ -406,6 +438,8 @@ class SafetyPolicy:
         if not self.config.enabled or not self.client.connected or self._lost_at is not None:
             return  # while indiserver is gone (or coming back), _check_time decides
         fresh = self._weather_reasons()
+        if self.weather_override is not None:
+            fresh = {}  # the operator's decision (set_weather_override), logged and shown
         kept = {c: t for c, t in self.reasons.items() if c == "indiserver_lost"}
         new = kept | fresh
         if new == self.reasons and not cleared:
@@ -435,6 +469,7 @@ class SafetyPolicy:
                 "safe": self.safe,
                 "reason": "; ".join(current.values()) or None,
                 "reasons": reasons,
+                "weather_override": self.weather_override,
                 "time": _now_iso(),
                 **extra,
             },

@@ -27,6 +27,7 @@ import re
 import secrets
 import socket
 import stat
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,10 @@ from urllib.parse import urlsplit
 __all__ = [
     "TOKEN_ENV",
     "TOKEN_FILE",
+    "TOKEN_URL_FILE",
     "AccessPolicy",
     "Decision",
+    "QuietLog",
     "Refusal",
     "RequestFacts",
     "TokenFileError",
@@ -49,6 +52,7 @@ __all__ = [
     "normalize_origin",
     "origin_listed",
     "parse_host",
+    "write_private",
 ]
 
 log = logging.getLogger("indiws")
@@ -57,7 +61,50 @@ log = logging.getLogger("indiws")
 TOKEN_ENV = "INDIWS_TOKEN"
 #: Name of the token file in the data directory.
 TOKEN_FILE = "token"
+#: Beside it: the URL with the token a browser opens once (written when the
+#: token is made; the log shows only its first and last characters).
+TOKEN_URL_FILE = "token-url"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable by this user only (0600)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+
+
 MIN_TOKEN_LENGTH = 16
+
+
+class QuietLog:
+    """At most one log line per kind every ``seconds``: what a hostile client
+    can repeat at will (refused requests, connections, accept errors) must not
+    flood the log.  The next line of a kind says how many were left out."""
+
+    def __init__(self, logger: logging.Logger, seconds: float = 10.0) -> None:
+        self.logger, self.seconds = logger, seconds
+        self._last: dict[str, float] = {}
+        self._left_out: dict[str, int] = {}
+
+    def log(self, level: int, kind: str, msg: str, *args: Any) -> bool:
+        """Log ``msg % args`` unless a line of ``kind`` was logged lately;
+        True when logged."""
+        now = time.monotonic()
+        last = self._last.get(kind)
+        if last is not None and now - last < self.seconds:
+            self._left_out[kind] = self._left_out.get(kind, 0) + 1
+            return False
+        self._last[kind] = now
+        more = self._left_out.pop(kind, 0)
+        suffix = f" (and {more} more like it since the last report)" if more else ""
+        self.logger.log(level, msg + "%s", *args, suffix)
+        return True
+
+    def warning(self, kind: str, msg: str, *args: Any) -> bool:
+        return self.log(logging.WARNING, kind, msg, *args)
+
+
 # Characters that pass unescaped in URLs, cookies and headers (RFC 3986 unreserved).
 _TOKEN_TEXT = re.compile(r"[A-Za-z0-9._~-]+")
 _HOST_NAME = re.compile(r"[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?")

@@ -35,9 +35,11 @@ from .analysis import worker as analysis_worker
 from .blobs import DEFAULT_PATTERN, BlobStore
 from .client import INDIClient, INDIError
 from .db import Profile, ProfileDriver, StateDB, check_label
-from .devices import ROLE_CLASSES, Camera, Guider, RoleDevice, set_min_altitude
+from .devices import ROLE_CLASSES, Camera, DeviceError, Guider, RoleDevice, set_min_altitude
+from .devices.writes import check_hardware_write
 from .frame_store import INDEX_FILENAME, FrameStore
 from .guiding import GuidingEngine
+from .indi_listener import IndiListener
 from .manager import (
     DriverCatalog,
     DriverError,
@@ -55,9 +57,13 @@ from .manager.server import (
     DEFAULT_INDI_PORT,
     DriverNotAllowedError,
     InvalidDriverNameError,
+    PortInUseError,
     check_driver_executable,
+    find_free_port,
+    private_loopback_address,
 )
 from .plans import PlanEngine
+from .protocol import NewVector
 from .roles import RoleManager
 from .safety import SafetyConfig, SafetyPolicy
 from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
@@ -149,6 +155,14 @@ class Config:
     #: the larger limit.
     max_message_bytes: int = 1 << 20
     max_upload_bytes: int = 64 << 20
+    #: HTTP/WebSocket connections open at once, in all and from one address
+    #: (docs/security.md, connection floods); the total never passes what the
+    #: open-files limit allows.
+    max_connections: int = 512
+    max_connections_per_peer: int = 128
+    #: Seconds a connection may take to send a request's headers (also the
+    #: idle time of a kept-alive connection).
+    header_timeout: float = 20.0
     #: Origins besides the service's own whose pages may act (state-changing
     #: requests, WebSockets; docs/security.md); "*" allows any.
     allowed_origins: tuple[str, ...] = ()
@@ -196,9 +210,13 @@ class Config:
     #: Drivers the catalog lacks that may be started, as (label, executable):
     #: the operator's choice (``--custom-driver``), never an HTTP client's.
     custom_drivers: tuple[tuple[str, str], ...] = ()
-    #: Embedded mode: leave indiserver's port open to other hosts (else this
-    #: machine only); see docs/security.md.
+    #: Embedded mode: the INDI port offered to INDI clients (``embedded_indi_port``,
+    #: filtered by the service: `indiws.indi_listener`) listens on every
+    #: interface (else this machine only); see docs/security.md.
     embedded_indi_lan: bool = False
+    #: Embedded mode: offer that INDI port at all (``--no-indi-port``: only
+    #: the service reaches indiserver).
+    indi_listener: bool = True
     #: Another front end's built files served at ``/`` (``--ui``); the panel
     #: then stays at ``/panel/`` (docs/panel.md).
     ui_dir: Path | None = None
@@ -256,6 +274,8 @@ class Service:
         #: (``/api/profiles/custom/add``); kept for the life of the process.
         self.custom_drivers: dict[str, DriverInfo] = {}
         self.supervisor: IndiServerSupervisor | None = None
+        #: Embedded mode: the filtered INDI port for INDI clients (KStars).
+        self.indi_listener: IndiListener | None = None
         self._catalog: DriverCatalog | None = None
         for label, executable in config.custom_drivers:
             self.add_custom_driver(label, label, "Custom", executable, operator=True)
@@ -272,16 +292,31 @@ class Service:
                         f"the embedded indiserver uses free port {port} instead "
                         "(choose one with --embedded-indi-port)"
                     )
+            # indiserver itself listens on a port of its own that admits the
+            # service's connection only (made from an address of 127/8 nobody
+            # else uses): a web page's request to it never arrives.  INDI
+            # clients get `port`, filtered by the service (docs/security.md).
+            source = private_loopback_address()
+            internal = find_free_port()
             self.supervisor = IndiServerSupervisor(
-                port,
+                internal,
                 indiserver=config.indiserver,
                 run_dir=config.data_dir / "indiserver",
                 env=sky_env(config.data_dir / "sky" / "bin", config.indiserver_env),
                 driver_policy=self.check_driver,
-                loopback_only=not config.embedded_indi_lan,
+                admit_source=source,
             )
+            self.supervisor.own_ports.add(port)  # a remote driver must not lead back here either
             self.supervisor.subscribe(self._on_supervisor_event)
-            self.client = INDIClient("127.0.0.1", port)
+            self.client = INDIClient("127.0.0.1", internal, local_address=source)
+            if config.indi_listener:
+                self.indi_listener = IndiListener(
+                    "0.0.0.0" if config.embedded_indi_lan else "127.0.0.1",
+                    port,
+                    ("127.0.0.1", internal),
+                    source=source,
+                    check_write=self._check_indi_client_write,
+                )
         else:
             self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
         self.roles = RoleManager(self.client, self.db, profile=lambda: self.active_profile)
@@ -371,15 +406,39 @@ class Service:
         profile = self._startup_profile()
         if self._port_note:
             log.warning("%s", self._port_note)
+        if self.indi_listener is not None:
+            # The INDI port first: a port taken is said before indiserver starts.
+            try:
+                await self.indi_listener.start()
+            except OSError as error:
+                raise PortInUseError(self.indi_listener.port, str(error)) from None
         log.info("starting the embedded indiserver on port %d", supervisor.port)
         await supervisor.start()
-        log.info("embedded indiserver (pid %s) listens on port %d", supervisor.pid, supervisor.port)
-        if self.config.embedded_indi_lan:
-            log.warning(
-                "indiserver's port %d is open to every host on the network (--embedded-indi-lan), "
-                "without authentication: anyone there can drive the devices",
+        log.info(
+            "embedded indiserver (pid %s) listens on internal port %d (the service only)",
+            supervisor.pid,
+            supervisor.port,
+        )
+        if supervisor.network_exposure:
+            log.error(
+                "indiserver's internal port %d admits other connections than the service's (%s): "
+                "a web page opened on this machine could reach it",
                 supervisor.port,
+                supervisor.network_exposure,
             )
+        if self.indi_listener is not None:
+            log.info(
+                "INDI clients (KStars, indi_getprop): port %d on %s, filtered (no HTTP; "
+                "writes that move hardware refused while unsafe)",
+                self.indi_listener.port,
+                self.indi_listener.host,
+            )
+            if self.config.embedded_indi_lan:
+                log.warning(
+                    "the INDI port %d is open to every host on the network (--embedded-indi-lan), "
+                    "without authentication: anyone there can drive the devices",
+                    self.indi_listener.port,
+                )
         self._start_client()
         if profile is None:
             log.warning(
@@ -404,12 +463,27 @@ class Service:
         await self.guiding.close()
         await self.safety.stop()
         self.roles.close()
+        if self.indi_listener is not None:
+            await self.indi_listener.close()
         await self.client.close()
         if self.supervisor is not None:
             await self.supervisor.stop()
         self.db.close()
         if isinstance(self.blobs, FrameStore):
             self.blobs.close()
+
+    def _check_indi_client_write(self, vector: NewVector, who: str) -> str | None:
+        """The hardware-write policy for a write from an INDI client of the
+        INDI port: None lets it through, else why it is refused.  INDI cannot
+        say "force": an operator forces through the service's API."""
+        values = [(e.name, getattr(e, "value", None)) for e in vector.elements]
+        try:
+            check_hardware_write(
+                self.client, vector.device, vector.name, values, who=f"INDI client {who}"
+            )
+        except DeviceError as error:
+            return str(error)
+        return None
 
     def _startup_profile(self) -> Profile | None:
         if self.config.profile is not None:
@@ -501,12 +575,17 @@ class Service:
         }
         if self.supervisor is not None:
             sup = self.supervisor.status()
+            listener = self.indi_listener
             status.update(
+                indi_port=None if listener is None else listener.port,
+                indi_port_host=None if listener is None else listener.host,
                 pid=sup["pid"],
                 fifo=sup["fifo"],
                 started_at=sup["started_at"],
                 server_restarts=sup["server_restarts"],
-                open_to_network=sup["open_to_network"],
+                # indiserver's own port admits others, or the INDI port listens beyond loopback.
+                open_to_network=sup["open_to_network"]
+                or (listener is not None and binds_beyond_loopback(listener.host)),
                 drivers=[self.describe_driver(d) for d in self.supervisor.drivers()],
             )
         status["roles"] = {role: self.roles.describe(role) for role in self.roles.assignments()}

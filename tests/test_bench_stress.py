@@ -11,7 +11,7 @@ import math
 import pytest
 from bench_support import run_bench
 
-SCENARIOS = ("nonreader", "batch_10000", "discover_100x100")
+SCENARIOS = ("nonreader", "batch_10000", "discover_100x100", "flood")
 
 
 @pytest.mark.slow
@@ -24,3 +24,5 @@ def test_stress_bench_reports_json() -> None:
             assert math.isfinite(value) and value > 0, (key, value)
     # The batch over the cap is refused with one answer, at once.
     assert summary["batch_10000_answered_s"] >= 0
+    # The flood: figures for the connections closed at once and the log's growth.
+    assert summary["flood_closed_at_once"] >= 0 and summary["flood_log_growth"] >= 0

@@ -156,7 +156,10 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
 def test_comes_up_with_the_simulators_and_the_four_roles_connected(embedded: Embedded) -> None:
     status = embedded.get("/api/v1/server")
     assert status["managed"] is True
-    assert status["port"] == embedded.indi_port
+    # INDI clients use the INDI port (served by indiws); indiserver itself
+    # listens on an internal port that admits indiws only (docs/security.md).
+    assert status["indi_port"] == embedded.indi_port
+    assert status["port"] != embedded.indi_port and status["open_to_network"] is False
     assert status["active_profile"] == "Simulators"
     assert {d["executable"] for d in status["drivers"]} == {
         "indi_simulator_telescope",
@@ -186,7 +189,7 @@ def test_comes_up_with_the_simulators_and_the_four_roles_connected(embedded: Emb
 def test_embedded_indiserver_has_the_simulated_sky_s_gsc_on_its_path(embedded: Embedded) -> None:
     """The CCD simulator runs ``gsc`` by name through the shell: the embedded
     indiserver (and so its drivers) must find ours first on its PATH."""
-    want = f"-p {embedded.indi_port} "
+    want = f"-p {embedded.get('/api/v1/server')['port']} "
     for entry in os.listdir("/proc"):
         try:
             cmdline = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
@@ -355,7 +358,7 @@ def test_sigterm_leaves_no_indiserver_or_driver(embedded: Embedded) -> None:
     assert embedded.proc.wait(15) == 0, embedded.log_tail()
 
     left = [p for p in pids if _alive(p)]
-    marks = (str(embedded.root).encode(), f"-p\0{embedded.indi_port}\0".encode())
+    marks = (str(embedded.root).encode(), f"-p\0{status['port']}\0".encode())
     for entry in os.listdir("/proc"):
         if not entry.isdigit() or not _alive(int(entry)):
             continue

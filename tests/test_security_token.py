@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from security_support import http, non_loopback_address, ws_open, ws_refused
 
-from indiws.security import TOKEN_FILE, TokenFileError, load_or_create_token
+from indiws.security import TOKEN_FILE, TOKEN_URL_FILE, TokenFileError, load_or_create_token
 from indiws.service import Config, Service
 from indiws.testing import IndiServerProcess, RunningService, free_port, start_service
 
@@ -264,12 +264,16 @@ async def test_command_line_prints_the_url_once(
     proc = run_indiws(indiserver, data, port, tmp_path / "1.log", "--host", "0.0.0.0")
     try:
         text = wait_for_log(proc, tmp_path / "1.log", "listening on")
-        text = wait_for_log(proc, tmp_path / "1.log", "?token=")
-        match = re.search(rf"http://\S+:{port}/\?token=([A-Za-z0-9_-]+)", text)
-        assert match, text
-        token = match.group(1)
-        assert (data / TOKEN_FILE).read_text().strip() == token
+        text = wait_for_log(proc, tmp_path / "1.log", "an access token is required")
+        token = (data / TOKEN_FILE).read_text().strip()
         assert stat.S_IMODE((data / TOKEN_FILE).stat().st_mode) == 0o600
+        # The log (a file here) names the URL's file, never the whole token.
+        assert token not in text and f"{token[:4]}…{token[-2:]}" in text, text
+        url_file = data / TOKEN_URL_FILE
+        assert str(url_file) in text
+        match = re.fullmatch(rf"http://\S+:{port}/\?token=([A-Za-z0-9_-]+)\n", url_file.read_text())
+        assert match and match.group(1) == token
+        assert stat.S_IMODE(url_file.stat().st_mode) == 0o600
         url = f"http://127.0.0.1:{port}/api/v1/status"
         assert (await http(url)).code == 401
         assert (await http(url, headers=bearer(token))).code == 200

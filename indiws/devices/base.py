@@ -55,6 +55,8 @@ from .errors import (
     UnsafeError,
 )
 from .follow import PropertyFollower, follow
+from .guard import _GUARDS, REQUESTER, SafetyGuard, set_safety_guard
+from .writes import check_hardware_write
 
 __all__ = [
     "Action",
@@ -175,21 +177,6 @@ class _ListenerHandle:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-#: Asked before a verb that opens the observatory to the sky (unpark, goto,
-#: open the shutter): ``guard(role, verb)`` returns None to allow it, or why
-#: it is refused.  Set by the safety policy (`indiws.safety`), one per client.
-SafetyGuard = Callable[[str, str], str | None]
-_GUARDS: weakref.WeakKeyDictionary[INDIClient, SafetyGuard] = weakref.WeakKeyDictionary()
-
-
-def set_safety_guard(client: INDIClient, guard: SafetyGuard | None) -> None:
-    """Install (or with None remove) the safety check of ``client``'s devices."""
-    if guard is None:
-        _GUARDS.pop(client, None)
-    else:
-        _GUARDS[client] = guard
 
 
 def subscribe_actions(client: INDIClient, callback: ActionListener) -> _ListenerHandle:
@@ -651,7 +638,9 @@ class RoleDevice:
         if reason is None:
             return
         if force:
-            log.warning("%s %s forced while unsafe (%s)", self.role, verb, reason)
+            log.warning(
+                "%s %s forced while unsafe (%s) by %s", self.role, verb, reason, REQUESTER.get()
+            )
             return
         raise UnsafeError(
             f"{verb} refused: the observatory is unsafe ({reason}); pass force to override",
@@ -940,7 +929,13 @@ class RoleDevice:
         return list(self._device().properties.values())
 
     async def apply(
-        self, name: str, values: Mapping[str, Any], *, timeout: float = 10.0
+        self,
+        name: str,
+        values: Mapping[str, Any],
+        *,
+        timeout: float = 10.0,
+        who: str = "a property page",
+        force: bool = False,
     ) -> Property:
         """Set one property to values edited on a property page; returns it
         once the driver has answered.
@@ -963,12 +958,8 @@ class RoleDevice:
         prop = self.client.get_property(dev.name, name)
         if prop.kind is PropertyKind.BLOB:
             raise InvalidValueError(f"{dev.name}.{name} is a BLOB: it cannot be set from values")
-        verb = _OPENING.get(name)
-        if verb is not None and (
-            prop.kind is PropertyKind.NUMBER
-            or any(_switch_state(values.get(e)) is SwitchState.ON for e in _OPENING_ELEMENTS)
-        ):
-            self._check_safe(verb)  # a property page must not open up what the policy closed
+        # A property page must not move what the safety policy holds still.
+        check_hardware_write(self.client, dev.name, name, values, who=who, force=force)
         # Elements not given keep their values: drivers act on a whole
         # vector (the telescope simulator refuses a site without LONG).
         send: dict[str, Any] = {n: el.value for n, el in prop.elements.items()} | dict(values)
@@ -986,19 +977,6 @@ class RoleDevice:
         return await self._set(
             name, send, verb=f"set {name}", timeout=timeout, accept_busy=True, confirm=False
         )
-
-
-#: Properties whose write opens the observatory up (see `_check_safe`):
-#: the switch elements that do, and coordinates (a goto).
-_OPENING = {
-    "TELESCOPE_PARK": "unpark",
-    "DOME_PARK": "unpark",
-    "DOME_SHUTTER": "open",
-    "EQUATORIAL_EOD_COORD": "goto",
-    "EQUATORIAL_COORD": "goto",
-    "HORIZONTAL_COORD": "goto",
-}
-_OPENING_ELEMENTS = ("UNPARK", "SHUTTER_OPEN")
 
 
 def _switch_state(value: Any) -> SwitchState | None:

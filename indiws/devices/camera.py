@@ -13,10 +13,11 @@ from typing import Any
 from ..analysis import analyse_frame
 from ..blobs import BlobStore, default_store
 from ..client import Device, INDIClient, InvalidValueError, Property
+from ..fits_header import check_fits_cards
 from ..protocol import BLOBMode, PropertyKind, PropertyState
 from . import astro
 from .base import ProgressCallback, RoleDevice, Update
-from .errors import CapabilityError, DeviceBusyError, DiskFullError
+from .errors import CapabilityError, DeviceBusyError, DiskFullError, FrameNotWrittenError
 from .filter_wheel import FilterWheel
 from .follow import Outcome, PropertyFollower, Step, follow
 
@@ -350,6 +351,10 @@ class Camera(RoleDevice):
         the frames folder lacks room for the frame.  The store's exposure
         journal notes the exposure from its start to its frame or failure.
         """
+        try:
+            check_fits_cards((metadata or {}).get("fits_cards"))
+        except ValueError as error:
+            raise InvalidValueError(str(error)) from None
         journal: list[int | None] = []
         try:
             return await self._expose(
@@ -454,6 +459,16 @@ class Camera(RoleDevice):
                 metadata=meta,
                 exposure=journal[0],
             )
+            if info.write_error is not None and getattr(self.store, "folder", None) is not None:
+                # Never "taken" for a frame that is only in memory.
+                raise FrameNotWrittenError(
+                    f"the frame arrived but could not be written to the frames folder: "
+                    f"{info.write_error}; it is served from memory for now as /blobs/{info.id}",
+                    device=act.device,
+                    role=self.role,
+                    action="expose",
+                    details={"blob_id": info.id, "error": info.write_error},
+                )
             return act.done(
                 {
                     "blob_id": info.id,

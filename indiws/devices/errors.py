@@ -24,6 +24,7 @@ __all__ = [
     "DeviceNotConnectedError",
     "DeviceStateError",
     "DiskFullError",
+    "FrameNotWrittenError",
     "InvalidValueError",
     "NoDeviceError",
     "UnsafeError",
@@ -162,3 +163,11 @@ class DiskFullError(_ActionError):
     needed, frame, margin (bytes)."""
 
     code = "disk_full"
+
+
+class FrameNotWrittenError(_ActionError):
+    """The frame arrived but could not be written to the frames folder (the
+    error says why); it is not reported as taken.  ``details``: blob_id (the
+    frame, served from memory while cached), error."""
+
+    code = "frame_not_written"

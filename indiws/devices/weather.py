@@ -29,6 +29,24 @@ STATES = {
 }
 
 
+_SEVERITY = {
+    PropertyState.IDLE: 0,
+    PropertyState.OK: 1,
+    PropertyState.BUSY: 2,
+    PropertyState.ALERT: 3,
+}
+
+
+def reading_state(value: float, limits: dict[str, Any]) -> PropertyState:
+    """A critical reading against its limits: outside [MIN_OK, MAX_OK] Alert,
+    as libindi judges it; else Idle (no verdict: warnings, which libindi
+    computes differently by version, come from the driver's lights)."""
+    lo, hi = limits.get("MIN_OK"), limits.get("MAX_OK")
+    if isinstance(lo, float) and isinstance(hi, float) and not lo <= value <= hi:
+        return PropertyState.ALERT
+    return PropertyState.IDLE
+
+
 def overall_state(state: PropertyState | None) -> str:
     """``ok``, ``warning``, ``alert``, ``idle`` or ``unknown`` (no status)."""
     return "unknown" if state is None else STATES[state]
@@ -41,12 +59,31 @@ class Weather(RoleDevice):
 
     def overall(self) -> str:
         """The overall state now (see `overall_state`); ``unknown`` while the
-        device defines no WEATHER_STATUS (absent, disconnected)."""
+        device defines no WEATHER_STATUS (absent, disconnected).
+
+        Judged from the readings, not from the driver's verdict alone: the
+        worst of WEATHER_STATUS's state, each of its lights, and each critical
+        reading against its limits (MIN_OK, MAX_OK: `reading_state`).  So the
+        driver's WEATHER_OVERRIDE, which makes its overall state Ok whatever
+        the readings, cannot make rain look safe:
+        an override is the operator's decision, made through the safety
+        policy (`indiws.safety.SafetyPolicy.set_weather_override`).
+        """
         prop = self._optional(STATUS)
         dev = self.client.devices.get(self.name) if self.name else None
         if prop is None or dev is None or not dev.connected:
             return "unknown"
-        return overall_state(prop.state)
+        states = [prop.state]
+        params = self._optional(PARAMETERS)
+        readings = params.values() if params is not None else {}
+        for name, light in prop.values().items():
+            if isinstance(light, PropertyState):
+                states.append(light)
+            limits = self._optional(name)
+            reading = readings.get(name)
+            if limits is not None and isinstance(reading, float):
+                states.append(reading_state(reading, limits.values()))
+        return overall_state(max(states, key=_SEVERITY.__getitem__))
 
     def parameters(self) -> list[dict[str, Any]]:
         """Every parameter: [{name, label, value, state (ok/warning/alert/

@@ -278,6 +278,13 @@ def find_free_port(host: str = "") -> int:
         return int(sock.getsockname()[1])
 
 
+def private_loopback_address() -> str:
+    """A random address of 127.0.0.0/8 other than 127.0.0.x: every one is this
+    machine's, but nothing connects from one unless it binds to it (a browser
+    never does)."""
+    return f"127.{secrets.randbelow(254) + 1}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
 def choose_port(preferred: int = DEFAULT_INDI_PORT) -> int:
     """``preferred`` when it is free, else any free port."""
     return preferred if port_is_free(preferred) else find_free_port()
@@ -400,12 +407,57 @@ def _tcp_sockets(pid: int, port: int) -> list[tuple[str, str, int]]:
     return found
 
 
-def _is_loopback_hex(address: str) -> bool:
+def _hex_address(address: str) -> str:
     # /proc/net/tcp shows an IPv4 address as 8 hex digits in host byte order.
-    return socket.inet_ntoa(int(address, 16).to_bytes(4, sys.byteorder)).startswith("127.")
+    return socket.inet_ntoa(int(address, 16).to_bytes(4, sys.byteorder))
 
 
-def restrict_to_loopback(pid: int, port: int) -> str | None:
+def _is_loopback_hex(address: str) -> bool:
+    return _hex_address(address).startswith("127.")
+
+
+# Classic BPF (SO_ATTACH_FILTER): no privilege needed, and a filter on a TCP
+# listening socket is run on every packet that reaches it, SYNs included.
+_SO_ATTACH_FILTER, _SO_LOCK_FILTER = 26, 44
+_SKF_NET_OFF = -0x100000  # loads relative to the IP header
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def admit_only_source(listener: socket.socket, source: str) -> None:
+    """Make the IPv4 TCP ``listener`` drop every packet whose source address
+    is not ``source``: connections from anywhere else never complete (their
+    SYN is dropped, as by a firewall).
+
+    The embedded indiserver admits only the service's own connection this way,
+    made from an address of 127.0.0.0/8 that nothing else uses: a browser page's
+    ``fetch("http://127.0.0.1:7624/", {method: "POST"})`` comes from
+    127.0.0.1 and never reaches indiserver (docs/security.md).
+    """
+    wanted = int.from_bytes(socket.inet_aton(source), "big")
+    program = (_SockFilter * 4)(
+        _SockFilter(0x20, 0, 0, (_SKF_NET_OFF + 12) & 0xFFFFFFFF),  # ld [ip src]
+        _SockFilter(0x15, 0, 1, wanted),  # jeq #source, accept, drop
+        _SockFilter(0x06, 0, 0, 0xFFFFFFFF),  # ret: the whole packet
+        _SockFilter(0x06, 0, 0, 0),  # ret 0: dropped
+    )
+    fprog = _SockFprog(len(program), program)
+    listener.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, bytes(fprog))  # type: ignore[call-overload]
+    listener.setsockopt(socket.SOL_SOCKET, _SO_LOCK_FILTER, 1)
+
+
+def restrict_to_loopback(pid: int, port: int, admit_source: str | None = None) -> str | None:
     """Make the TCP listener of indiserver ``pid`` accept connections from this
     machine only; None when done, else why it could not be done.
 
@@ -415,7 +467,9 @@ def restrict_to_loopback(pid: int, port: int) -> str | None:
     loopback interface (``SO_BINDTODEVICE``, allowed without privileges on an
     unbound socket since Linux 5.7): from then on the kernel refuses connections
     that arrive on any other interface.  Connections another host made in the
-    few milliseconds before are shut down.
+    few milliseconds before are shut down.  With ``admit_source``, the port
+    also drops every connection not made from that address
+    (:func:`admit_only_source`).
     """
     if not sys.platform.startswith("linux") or not hasattr(os, "pidfd_open"):
         return "restricting indiserver's port needs Linux"
@@ -429,11 +483,16 @@ def restrict_to_loopback(pid: int, port: int) -> str | None:
         for fd in listeners:
             with socket.socket(fileno=_pidfd_getfd(pid, fd)) as listener:
                 listener.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, b"lo")
+                if admit_source is not None:
+                    admit_only_source(listener, admit_source)
         for state, remote, fd in sockets:
-            if state == _TCP_ESTABLISHED and not _is_loopback_hex(remote):
+            foreign = not _is_loopback_hex(remote) or (
+                admit_source is not None and _hex_address(remote) != admit_source
+            )
+            if state == _TCP_ESTABLISHED and foreign:
                 with socket.socket(fileno=_pidfd_getfd(pid, fd)) as early:
                     early.shutdown(socket.SHUT_RDWR)
-                log.warning("closed a connection to indiserver made from another host")
+                log.warning("closed a connection to indiserver not made by the service")
     except OSError as error:
         return f"could not restrict indiserver's port {port} to this machine: {error}"
     return None
@@ -561,6 +620,7 @@ class IndiServerSupervisor:
         parent_death_signal: bool = True,
         driver_policy: Callable[[ProfileDriver], None] | None = None,
         loopback_only: bool = True,
+        admit_source: str | None = None,
     ) -> None:
         if not 1 <= port <= 65535:
             raise ValueError(f"port must be from 1 to 65535, not {port}")
@@ -582,6 +642,13 @@ class IndiServerSupervisor:
         #: Called with every driver before it starts; raises to refuse it.
         self.driver_policy = driver_policy
         self.loopback_only = loopback_only
+        #: With ``loopback_only``: the one address of 127.0.0.0/8 from which
+        #: indiserver's port accepts connections (the service's client binds
+        #: to it); every other connection is dropped (:func:`admit_only_source`).
+        self.admit_source = admit_source
+        #: Other ports of this machine that lead to this indiserver (the
+        #: service's filtered INDI port): a remote driver may not name them.
+        self.own_ports: set[int] = set()
         #: Why indiserver's TCP port is open to other hosts (None: loopback only,
         #: or not started yet); see :func:`restrict_to_loopback`.
         self.network_exposure: str | None = None
@@ -848,7 +915,9 @@ class IndiServerSupervisor:
                 "install its package, e.g. indi-bin or indi-<name> from your distribution"
             )
         if spec.is_remote:
-            problem = await _remote_unreachable(spec.executable, own_port=self.port)
+            problem = await _remote_unreachable(
+                spec.executable, own_ports={self.port, *self.own_ports}
+            )
             if problem is not None:
                 raise DriverError(problem)
         driver = DriverInstance(spec.executable, spec.name, spec.label)
@@ -1054,7 +1123,7 @@ class IndiServerSupervisor:
             raise
         self.started_at = _utcnow()
         if self.loopback_only:
-            self.network_exposure = restrict_to_loopback(proc.pid, self.port)
+            self.network_exposure = restrict_to_loopback(proc.pid, self.port, self.admit_source)
         else:
             self.network_exposure = "asked for (loopback_only=False)"
         if self.network_exposure and self.loopback_only:
@@ -1105,7 +1174,12 @@ class IndiServerSupervisor:
     async def _accepts_connections(self) -> bool:
         try:
             _, writer = await asyncio.wait_for(
-                asyncio.open_connection("127.0.0.1", self.port), timeout=1.0
+                asyncio.open_connection(
+                    "127.0.0.1",
+                    self.port,
+                    local_addr=(self.admit_source, 0) if self.admit_source else None,
+                ),
+                timeout=1.0,
             )
         except (OSError, TimeoutError):
             return False
@@ -1223,7 +1297,9 @@ class IndiServerSupervisor:
             driver.restarts += 1
             try:
                 problem = (
-                    await _remote_unreachable(driver.executable, own_port=self.port)
+                    await _remote_unreachable(
+                        driver.executable, own_ports={self.port, *self.own_ports}
+                    )
                     if driver.is_remote
                     else None
                 )
@@ -1521,14 +1597,14 @@ class IndiServerSupervisor:
 
 
 async def _remote_unreachable(
-    remote: str, timeout: float = 3.0, *, own_port: int | None = None
+    remote: str, timeout: float = 3.0, *, own_ports: Iterable[int] = ()
 ) -> str | None:
     """Why ``Device@host[:port]`` cannot be chained in, or None if its server answers.
 
     indiserver 1.9.9 exits altogether ("good bye") when it cannot connect to a
     remote driver's server, taking every local driver down with it, so the
     connection is tried here first.  Raises `InvalidDriverNameError` when the
-    address is this machine's ``own_port``, that is this indiserver itself:
+    address is one of this machine's ``own_ports``, that is this indiserver itself:
     chained to itself, indiserver passes every message back to itself without
     end (its CPU and memory grow until it dies).
     """
@@ -1537,6 +1613,15 @@ async def _remote_unreachable(
         port = int(port_text) if port_text else DEFAULT_INDI_PORT
     except ValueError:
         return f"remote driver {remote!r}: port {port_text!r} is not a number"
+    own = set(own_ports)
+    if port in own:
+        # Judged before connecting: indiserver's own port admits the service only.
+        with contextlib.suppress(OSError):
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, port, type=socket.SOCK_STREAM
+            )
+            if any(_is_this_machine(str(info[4][0])) for info in infos):
+                _refuse_self_loop(remote, host, port)
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
     except (OSError, TimeoutError) as error:
@@ -1550,14 +1635,18 @@ async def _remote_unreachable(
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
-    if own_port is not None and peer and peer[1] == own_port and _is_this_machine(peer[0]):
-        raise InvalidDriverNameError(
-            f"remote driver {remote!r} names this indiserver itself ({host}:{port} is port "
-            f"{own_port} of this machine); chained to itself indiserver would pass its own "
-            "messages back to itself without end. A remote driver is a device of another "
-            "indiserver"
-        )
+    if peer and peer[1] in own and _is_this_machine(peer[0]):
+        _refuse_self_loop(remote, host, port)
     return None
+
+
+def _refuse_self_loop(remote: str, host: str, port: int) -> None:
+    raise InvalidDriverNameError(
+        f"remote driver {remote!r} names this indiserver itself ({host}:{port} is port "
+        f"{port} of this machine); chained to itself indiserver would pass its own "
+        "messages back to itself without end. A remote driver is a device of another "
+        "indiserver"
+    )
 
 
 def _is_this_machine(address: str) -> bool:

@@ -1298,6 +1298,18 @@ class SafetyMethods(_Namespace):
         """
         return await self._rpc("safety.close_up", {})
 
+    async def override_weather(self, on: bool, note: str | None = None) -> dict[str, Any]:
+        """The operator's weather override: with on true the weather's verdict
+
+        (alert, missing, stale) is ignored until it is turned off; logged
+        with who asked, shown in safety.status (weather_override: {since, by,
+        note}) and on the panel's banner.  The weather device's own
+        WEATHER_OVERRIDE never counts.  Result: safety.status.
+
+        Events: safety, weather.changed.
+        """
+        return await self._rpc("safety.override_weather", {"on": on, "note": note})
+
     async def status(self) -> dict[str, Any]:
         """The safety policy now.
 
@@ -2577,6 +2589,12 @@ METHODS: dict[str, dict[str, Any]] = {
         "events": ["safety", "weather.changed"],
         "params": [],
         "required": [],
+    },
+    "safety.override_weather": {
+        "defaults": {"note": None},
+        "events": ["safety", "weather.changed"],
+        "params": ["on", "note"],
+        "required": ["on"],
     },
     "safety.status": {
         "defaults": {},

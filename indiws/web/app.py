@@ -24,6 +24,7 @@ from . import (
 )
 from .base import JsonHandler
 from .gate import GatedApplication
+from .server import connection_cap
 
 
 class NotFoundHandler(JsonHandler):
@@ -70,13 +71,18 @@ def server_options(config: Config) -> dict[str, Any]:
 
     Handlers refuse a body over their own limit with 413 before reading it;
     this cap is for the others (a POST to a WebSocket URL).  The buffer holds
-    one WebSocket message whole.  A client that sends nothing, or its body
-    at a trickle, is dropped after a while (idle keep-alive: 2 min).
+    one WebSocket message whole.  A client that sends no headers within
+    ``header_timeout`` (also the keep-alive idle time), or its body at a
+    trickle (5 min), is dropped; connections are capped
+    (`indiws.web.server.GuardedHTTPServer`).
     """
     largest = max(config.max_message_bytes, config.max_upload_bytes)
     return {
         "max_body_size": largest,
         "max_buffer_size": largest + (1 << 20),
-        "idle_connection_timeout": 120.0,
+        "idle_connection_timeout": config.header_timeout,
+        "header_timeout": config.header_timeout,
         "body_timeout": 300.0,
+        "max_connections": connection_cap(config.max_connections),
+        "max_connections_per_peer": config.max_connections_per_peer,
     }

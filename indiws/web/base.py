@@ -7,6 +7,7 @@ import logging
 import math
 from typing import Any
 
+import tornado.httputil
 import tornado.web
 
 from ..security import origin_listed
@@ -15,6 +16,13 @@ from .errors import INTERNAL_ERROR, TOO_LARGE, APIError, describe_error, invalid
 from .limits import JsonLimitError, loads
 
 log = logging.getLogger("indiws.web")
+
+
+def requester(request: tornado.httputil.HTTPServerRequest, front: str) -> str:
+    """Who sent ``request``, for the log of a forced write: its address, the
+    front (``REST``, ``/ws/indi/``) and whether it proved the access token."""
+    token = getattr(request, "indiws_token_proven", False)
+    return f"{request.remote_ip} ({front}, {'with the access token' if token else 'no token'})"
 
 
 def error_body(err: APIError) -> dict[str, Any]:

@@ -281,7 +281,9 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 "stats": {
                     "type": "object",
                     "description": "count, bytes, max_count, max_bytes, added, evicted, "
-                    "written, folder, previews_cached; with a frames folder also cached, "
+                    "written, folder, previews_cached, previews_cached_bytes, "
+                    "preview_renders_peak (previews rendered at once: 1); with a frames "
+                    "folder also cached, "
                     "cached_bytes, on_disk, free_bytes, min_free, keep_days, keep_bytes, "
                     "deleted, recovered, lost_exposures",
                     "additionalProperties": True,

@@ -32,6 +32,7 @@ from ..devices.errors import (
     DeviceNotConnectedError,
     DeviceStateError,
     DiskFullError,
+    FrameNotWrittenError,
     NoDeviceError,
 )
 from ..manager import (
@@ -97,6 +98,7 @@ _TABLE: list[tuple[type[BaseException], int, int, str]] = [
     (ActionTimeout, 504, -32030, "timeout"),
     (ActionFailed, 502, -32046, "action_failed"),
     (DiskFullError, 507, -32057, "disk_full"),
+    (FrameNotWrittenError, 500, -32058, "frame_not_written"),
     (DeviceError, 409, -32049, "device_error"),
     (BlobNotFound, 404, -32047, "unknown_frame"),
     (UnknownRoleError, 404, -32010, "unknown_role"),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import socket
-import time
+import sys
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
@@ -21,10 +21,20 @@ import tornado.httputil
 import tornado.web
 import tornado.websocket
 
-from ..security import SAFE_METHODS, TOKEN_ENV, AccessPolicy, Refusal, RequestFacts
+from ..security import (
+    SAFE_METHODS,
+    TOKEN_ENV,
+    TOKEN_URL_FILE,
+    AccessPolicy,
+    QuietLog,
+    Refusal,
+    RequestFacts,
+    write_private,
+)
 from ..service import Service
 from .base import JsonHandler
 from .errors import GATE_ERRORS, APIError
+from .server import GuardedHTTPServer
 
 __all__ = ["GatedApplication", "RefusedHandler", "access_notes", "token_cookie_name"]
 
@@ -33,7 +43,6 @@ log = logging.getLogger("indiws.web")
 #: The page whose URL (with ``?token=``) the log prints for browsers: the panel.
 LANDING_PATH = "/"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
-_QUIET_SECONDS = 10.0
 
 
 def token_cookie_name(port: int) -> str:
@@ -120,8 +129,14 @@ class GatedApplication(tornado.web.Application):
         )
         self.cookie_name = token_cookie_name(config.port)
         self.add_transform(_TokenCookie)
-        self._last_log: dict[str, float] = {}
-        self._quiet: dict[str, int] = {}
+        self._quiet = QuietLog(log)
+
+    def listen(self, port: int, address: str | None = None, **kwargs: Any) -> GuardedHTTPServer:  # type: ignore[override]
+        """Serve on ``port`` with the guarded server (caps, quiet accepts);
+        ``kwargs`` are `indiws.web.app.server_options`."""
+        server = GuardedHTTPServer(self, **kwargs)
+        server.listen(port, address or "")
+        return server
 
     def find_handler(
         self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
@@ -148,6 +163,10 @@ class GatedApplication(tornado.web.Application):
                 RefusedHandler,
                 {"service": self.service, "refusal": decision.refusal, "page": page},
             )
+        # Whether this request proved the token (it passed the gate: it did
+        # when one is required), for the log of what it forces
+        # (indiws.web.base.requester).
+        request.indiws_token_proven = self.policy.token is not None  # type: ignore[attr-defined]
         if decision.set_cookie and not _is_upgrade(request):
             request.indiws_set_cookie = (  # type: ignore[attr-defined]
                 f"{self.cookie_name}={self.policy.token}; Path=/; Max-Age={_COOKIE_MAX_AGE}; "
@@ -166,21 +185,14 @@ class GatedApplication(tornado.web.Application):
     def _log_refusal(self, request: tornado.httputil.HTTPServerRequest, r: Refusal) -> None:
         # One line per kind of refusal every few seconds: a hostile page must
         # not be able to flood the log.
-        now = time.monotonic()
-        last = self._last_log.get(r.code)
-        if last is not None and now - last < _QUIET_SECONDS:
-            self._quiet[r.code] = self._quiet.get(r.code, 0) + 1
-            return
-        self._last_log[r.code] = now
-        more = self._quiet.pop(r.code, 0)
-        log.warning(
-            "refused %s %s from %s (%d %s)%s: %s",
+        self._quiet.warning(
+            r.code,
+            "refused %s %s from %s (%d %s): %s",
             request.method,
             request.path,
             request.remote_ip,
             r.status,
             r.code,
-            f" (and {more} more like it since the last report)" if more else "",
             r.message,
         )
 
@@ -251,13 +263,24 @@ def access_notes(service: Service) -> list[tuple[int, str]]:
         return notes
     url = f"http://{_url_host(config.host)}:{config.port}{LANDING_PATH}"
     if service.token_source == "created":
+        # The whole token goes to a file of its own (and to a terminal), never
+        # into the log: a log file is read by more people than the token file.
+        url_file = service.token_path.with_name(TOKEN_URL_FILE)
+        try:
+            write_private(url_file, f"{url}?token={token}\n")
+            where = f"the URL to open is in {url_file}"
+        except OSError as error:
+            where = f"the URL to open is {url}?token=<the token in that file> ({error})"
+        if sys.stderr.isatty():
+            print(
+                f"indiws: open this URL once in each browser: {url}?token={token}", file=sys.stderr
+            )
         notes.append(
             (
                 logging.WARNING,
-                f"an access token is required; it was made now and kept in "
-                f"{service.token_path}. Open this URL once in each browser (it sets a "
-                f"cookie): {url}?token={token} ; programs send 'Authorization: Bearer "
-                "<token>'",
+                f"an access token is required; it was made now ({token[:4]}…{token[-2:]}) and "
+                f"kept in {service.token_path}; {where}: open it once in each browser (it sets "
+                "a cookie); programs send 'Authorization: Bearer <token>'",
             )
         )
     elif service.token_source == "file":

@@ -50,7 +50,7 @@ from ..devices import (
 from ..roles import ROLES
 from ..service import Service
 from .analysis_rpc import AnalysisVerbs
-from .base import dumps_lenient
+from .base import dumps_lenient, requester
 from .blobs import frame_urls
 from .errors import APIError, invalid_params
 from .guiding_rpc import GuidingRpc, event_method, guiding_brief
@@ -393,7 +393,13 @@ class IndiClientSocket(
 
     def _lightapt(self) -> LightAptEndpoint:
         if self.lightapt is None:
-            self.lightapt = LightAptEndpoint(self.service, self.hub, self.outbox.send, self.close)
+            self.lightapt = LightAptEndpoint(
+                self.service,
+                self.hub,
+                self.outbox.send,
+                self.close,
+                who=requester(self.request, "/ws/indi_client/"),
+            )
         return self.lightapt
 
     # Helpers ------------------------------------------------------------

@@ -18,8 +18,10 @@ from collections import deque
 from typing import Any
 
 from ..client import Element, Event, EventType, InvalidValueError, ReadOnlyPropertyError
+from ..devices.writes import check_hardware_write
 from ..protocol import BLOBMode, Permission, PropertyKind
 from ..service import Service
+from .base import requester
 from .errors import describe_error, invalid_params
 from .jsonrpc import JsonRpcSocket, rpc
 from .streams import StreamHub, blob_url, hub_for, notification, property_json, snapshot_params
@@ -147,6 +149,7 @@ class IndiSocket(JsonRpcSocket):
         values: dict,
         wait: bool = True,
         timeout: float = 60.0,
+        force: bool = False,
     ) -> dict:
         """Set elements of a text, number, switch or BLOB property.
 
@@ -157,7 +160,10 @@ class IndiSocket(JsonRpcSocket):
         not fit.  With ``wait`` (the default) the answer comes once the
         property has left Busy (state Ok, Idle or Alert), with ``progress``
         notifications for each Busy update meanwhile; an error ``timeout``
-        (-32030) if it is still Busy after ``timeout`` seconds.
+        (-32030) if it is still Busy after ``timeout`` seconds.  A write that
+        moves hardware (unpark, coordinates, motion, dome open, ...) is refused
+        with ``unsafe`` while the safety policy says unsafe, unless ``force``
+        (logged).
         """
         if not 0 < timeout <= MAX_TIMEOUT:  # also refuses NaN
             raise invalid_params(
@@ -171,6 +177,14 @@ class IndiSocket(JsonRpcSocket):
                     raise ReadOnlyPropertyError(device, property)
                 values = _blob_values(device, property, values)
             client.validate(device, property, values)  # errors before anything is sent
+            check_hardware_write(
+                client,
+                device,
+                property,
+                values,
+                who=requester(self.request, "/ws/indi/"),
+                force=force,
+            )
         except InvalidValueError as exc:
             err = describe_error(exc)
             err.data.update(device=device, property=property)

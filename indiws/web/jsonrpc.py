@@ -44,8 +44,9 @@ import tornado.web
 from tornado.websocket import WebSocketHandler
 
 from .. import __version__
+from ..devices.base import REQUESTER
 from ..service import Service
-from .base import dumps, error_body, http_error
+from .base import dumps, error_body, http_error, requester
 from .errors import (
     INTERNAL_ERROR,
     INVALID_PARAMS,
@@ -385,6 +386,7 @@ class JsonRpcSocket(WebSocketHandler):
         self, method: RpcMethod, rid: Any, quiet: bool, args: list, kwargs: dict
     ) -> str | None:
         _current_id.set(rid)
+        REQUESTER.set(requester(self.request, self.request.path))
         try:
             result = await method.func(self, *args, **kwargs)
         except asyncio.CancelledError:

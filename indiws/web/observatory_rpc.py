@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from ..devices import UnsafeError
+from .base import requester
 from .blobs import frame_urls
 from .errors import invalid_params, register
 from .jsonrpc import rpc
@@ -43,6 +44,7 @@ class ObservatoryRpc:
     _run: Callable[..., Any]
     _progress: Callable[[], Any]
     service: Any
+    request: Any
 
     # Guider ---------------------------------------------------------------
 
@@ -329,6 +331,20 @@ class ObservatoryRpc:
         closing|closed|safe, safe, reason, reasons, time, actions?} as it
         changes, and weather.changed."""
         return self.service.safety.status()
+
+    @rpc("safety.override_weather", events=OBSERVATORY_EVENTS)
+    async def safety_override_weather(self, on: bool, note: str | None = None) -> dict:
+        """The operator's weather override: with on true the weather's verdict
+        (alert, missing, stale) is ignored until it is turned off; logged
+        with who asked, shown in safety.status (weather_override: {since, by,
+        note}) and on the panel's banner.  The weather device's own
+        WEATHER_OVERRIDE never counts.  Result: safety.status."""
+        if not isinstance(on, bool):
+            raise invalid_params("on must be true or false", param="on")
+        if note is not None and (not isinstance(note, str) or len(note) > 200):
+            raise invalid_params("note must be a text of at most 200 characters", param="note")
+        who = requester(self.request, "/ws/indi_client/")
+        return self.service.safety.set_weather_override(on, who=who, note=note)
 
     @rpc("safety.close_up", events=OBSERVATORY_EVENTS)
     async def safety_close_up(self) -> dict:

@@ -30,11 +30,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..guiding import EXPOSURE_DURATIONS, GuidingError, SettleRule
-from ..security import binds_beyond_loopback
+from ..security import QuietLog, binds_beyond_loopback
 
 __all__ = ["MAX_LINE", "PHD2Server", "RpcError"]
 
 log = logging.getLogger("indiws.phd2")
+_QUIET = QuietLog(log)
 
 PHD_VERSION = "2.6.13"
 PHD_SUBVER = "indiws"
@@ -218,6 +219,8 @@ class _Client:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self.pending_bytes = 0
         self.closed = False
+        #: A first request was read (and it was JSON).
+        self.spoke = False
 
     def send(self, obj: Any) -> None:
         """Queue one line; a client that lets too much wait is dropped."""
@@ -281,6 +284,19 @@ class _Client:
                     self.send(_error(INTERNAL_ERROR, "too big"))
                     continue
                 if line.strip():
+                    if not self.spoke and not line.lstrip().startswith((b"{", b"[")):
+                        # Not a JSON request: a web page's HTTP request (a POST
+                        # whose body holds JSON lines) or another protocol.
+                        _QUIET.warning(
+                            "not_json",
+                            "PHD2 client %s dropped: it began with %r, not a JSON request "
+                            "(an HTTP request, as a web page sends, is never read as one)",
+                            self.peer,
+                            line[:40],
+                        )
+                        self.drop()
+                        return
+                    self.spoke = True
                     await self.handle_line(line)
                 if self.closed:
                     return

@@ -29,10 +29,11 @@ import tornado.web
 
 from .. import __version__
 from ..client import Device, INDIClient, InvalidValueError, NotConnectedError
+from ..devices.writes import check_hardware_write
 from ..protocol import PropertyKind
 from ..roles import ROLES
 from ..service import Service
-from .base import JsonHandler
+from .base import JsonHandler, requester
 from .errors import describe_error, invalid_params
 from .openapi import error_responses, json_request, json_response, path_param, ref
 
@@ -146,7 +147,7 @@ def parse_set_body(body: dict[str, Any]) -> tuple[dict[str, Any], bool, float]:
     Checks the shape only; the values themselves are checked against the
     property's definition by the client.
     """
-    _check_keys(body, ("values", "wait", "timeout"))
+    _check_keys(body, ("values", "wait", "timeout", "force"))
     values = body.get("values")
     if not isinstance(values, dict):
         raise invalid_params(
@@ -313,8 +314,15 @@ class PropertyHandler(ApiHandler):
         self.write_json(self.indi().get_property(device, name).to_dict())
 
     async def put(self, device: str, name: str) -> None:
-        values, wait, timeout = parse_set_body(self.json_body())
+        body = self.json_body()
+        values, wait, timeout = parse_set_body(body)
+        force = body.get("force", False)
+        if not isinstance(force, bool):
+            raise invalid_params(f'"force" must be true or false, got {force!r}', field="force")
         client = self.indi()
+        check_hardware_write(
+            client, device, name, values, who=requester(self.request, "REST"), force=force
+        )
         if client.get_property(device, name).kind is PropertyKind.BLOB:
             values = _blob_values(values)
         try:

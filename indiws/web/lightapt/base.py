@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ...devices import RoleDevice, subscribe_actions, wait_acknowledged
+from ...devices.base import REQUESTER
 from ...devices.errors import NoDeviceError
 from ...roles import ROLES, role_named
 from ..base import dumps_lenient
@@ -325,9 +326,16 @@ class LightAptEndpoint:
     """
 
     def __init__(
-        self, service: Service, hub: ClientHub, send: Callable[[str], None], close: Callable
+        self,
+        service: Service,
+        hub: ClientHub,
+        send: Callable[[str], None],
+        close: Callable,
+        who: str = "a lightAPT client",
     ) -> None:
         self.service = service
+        #: Who is at the other end (its address, token or not), for the log.
+        self.who = who
         self.hub = hub
         self._send = send
         self._close = close
@@ -379,6 +387,7 @@ class LightAptEndpoint:
             asyncio.ensure_future(self.hub.detached(result)).add_done_callback(_retrieve)
 
     async def _serve_all(self) -> None:
+        REQUESTER.set(self.who)  # this task's context: every instruction of this socket
         while not self.closed:
             request = await self._queue.get()
             try:

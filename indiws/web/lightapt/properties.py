@@ -102,5 +102,5 @@ async def set_any_one_parameter(
 ) -> bool:
     """Set a property from an edited ``property_info``; answers ``true`` once
     the driver has taken it (errors name what was refused)."""
-    await ctx.device().apply(property_name, _values(property_info))
+    await ctx.device().apply(property_name, _values(property_info), who=ctx.endpoint.who)
     return True

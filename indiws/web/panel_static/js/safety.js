@@ -13,7 +13,7 @@ const text = h("div.safety-text");
 const details = h("ul.safety-actions");
 const confirmBox = h("div.safety-confirm", { hidden: true, dataset: { confirm: "" } });
 let hl = null;
-let current = { safe: true, phase: "safe", reasons: [], actions: null };
+let current = { safe: true, phase: "safe", reasons: [], actions: null, override: null };
 
 /** The banner (put at the top of the page once) over the high-level socket. */
 export function safetyBanner(socket) {
@@ -37,19 +37,30 @@ async function refresh() {
     const s = await hl.call("safety.status");
     const phase = s.closing ? "closing" : s.safe ? "safe" : "unsafe";
     const last = s.last_close_up;
-    show({ safe: s.safe, phase, reasons: s.reasons || [], actions: !s.safe && last ? last.actions : null });
+    show({ safe: s.safe, phase, reasons: s.reasons || [], actions: !s.safe && last ? last.actions : null, weather_override: s.weather_override });
   } catch {
     /* an older service without the policy: no banner */
   }
 }
 
 function show(s) {
-  current = { safe: !!s.safe, phase: s.phase || (s.safe ? "safe" : "unsafe"), reasons: s.reasons || [], actions: s.actions || null };
-  banner.hidden = current.safe;
+  current = {
+    safe: !!s.safe,
+    phase: s.phase || (s.safe ? "safe" : "unsafe"),
+    reasons: s.reasons || [],
+    actions: s.actions || null,
+    override: s.weather_override === undefined ? current.override : s.weather_override,
+  };
+  // The operator's weather override shows even while safe: the weather is not watched.
+  banner.hidden = current.safe && !current.override;
+  banner.dataset.override = current.override ? "on" : "off";
   banner.dataset.phase = current.phase;
   document.documentElement.classList.toggle("unsafe", !current.safe);
   const why = current.reasons.map((r) => r.message || r.code).join("; ") || s.reason || "the safety policy says unsafe";
-  fill(text, h("span.safety-phase", { dataset: { phase: current.phase } }, PHASES[current.phase] || current.phase), " · ", h("span.safety-reason", why));
+  const o = current.override;
+  const overrideNote = o ? h("span.safety-override", ` · weather override on (by ${o.by} since ${o.since}${o.note ? `: ${o.note}` : ""}): the weather is not watched`) : "";
+  const reason = current.safe ? "" : h("span.safety-reason", why);
+  fill(text, h("span.safety-phase", { dataset: { phase: current.phase } }, PHASES[current.phase] || current.phase), current.safe ? "" : " · ", reason, overrideNote);
   fill(
     details,
     (current.actions || []).map((a) =>
