@@ -38,12 +38,23 @@ def test_cards_go_into_the_header_and_the_pixels_stay() -> None:
         "object": "M 42 'Trapezium'",
         "exposure": 5.0,
         "telescope": "Ours",
+        "ra": 5.5,
+        "dec": -5.25,
         "fits_cards": {"HFR": (2.5, "half-flux radius"), "NSTARS": 41, "BAD KEY": 1},
     }
     out = enrich(data, ".fits", meta, "frame1")
     header = header_of(out)
     assert header["OBJECT"] == "M 42 'Trapezium'"  # the observer's, over the driver's
-    assert header["EXPTIME"] == 1.0 and header["TELESCOP"] == "Driver's"  # the driver's stay
+    assert header["EXPTIME"] == 1.0  # the driver's stays
+    # The telescope role's pointing, over what the camera driver snooped (kept aside).
+    assert header["TELESCOP"] == "Ours"
+    pointed = header_of(enrich(fits_bytes(RA=30.0, DEC=10.0), ".fits", meta))
+    assert (pointed["RA"], pointed["DEC"]) == (5.5 * 15, -5.25)
+    assert (pointed["CAMRA"], pointed["CAMDEC"]) == (30.0, 10.0)
+    assert pointed["OBJCTRA"] == "05 30 00.00" and pointed["EQUINOX"] == 2000.0
+    # No pointing of the role: the driver's cards stay as written.
+    bare = header_of(enrich(fits_bytes(RA=30.0, DEC=10.0), ".fits", {"object": "x"}))
+    assert (bare["RA"], bare["DEC"]) == (30.0, 10.0) and "CAMRA" not in bare
     assert header["HFR"] == 2.5 and header["NSTARS"] == 41  # extra cards, for analysis
     assert header["FRAMEID"] == "frame1"
     assert len(out) % BLOCK == 0
