@@ -60,9 +60,7 @@ async def read_close(sock: socket.socket) -> tuple[int, str] | None:
 
 
 @pytest.fixture
-async def service(
-    indiserver_factory: IndiServerFactory, tmp_path: Path
-) -> RunningService:
+async def service(indiserver_factory: IndiServerFactory, tmp_path: Path) -> RunningService:
     server = indiserver_factory([tick_driver_command(tmp_path / "driver")])
     running = await start_service(server, tmp_path / "data", max_upload_bytes=1 << 20)
     yield running  # type: ignore[misc]
@@ -96,9 +94,7 @@ async def test_a_frame_past_the_bound_closes_with_1009_while_the_client_still_se
     """A client that sends a 16 MiB message where 1 MiB is the bound reads
     the 1009 close (the service reads and drops the rest of the frame instead
     of resetting the connection under the client's feet)."""
-    conn = await websocket_connect(
-        service.ws_url + "/ws/indi/", max_message_size=1 << 20
-    )
+    conn = await websocket_connect(service.ws_url + "/ws/indi/", max_message_size=1 << 20)
     data = "x" * (16 << 20)
     message = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "devices", "params": [data]})
     sending = asyncio.ensure_future(conn.write_message(message))

@@ -68,6 +68,7 @@ __all__ = [
     "Update",
     "SafetyGuard",
     "abort_action",
+    "recent_actions",
     "run_procedure",
     "running_actions",
     "set_safety_guard",
@@ -131,11 +132,16 @@ class Update:
         return (self.values or {}).get(element)
 
 
+#: Finished actions a client's registry remembers (`recent_actions`).
+RECENT_ACTIONS = 100
+
+
 class _Registry:
-    """Running actions and action listeners of one client."""
+    """Running actions, the last finished ones and action listeners of one client."""
 
     def __init__(self) -> None:
         self.actions: dict[str, set[Action]] = {}
+        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_ACTIONS)
         self.listeners: list[ActionListener] = []
 
     def emit(self, event: dict[str, Any]) -> None:
@@ -223,6 +229,16 @@ def running_actions(
             continue
         out.extend(a.describe() for a in actions if role is None or a.role == role)
     return sorted(out, key=lambda a: a["started"])
+
+
+def recent_actions(client: INDIClient, limit: int = 50) -> list[dict[str, Any]]:
+    """The actions running now and the last finished ones (at most ``limit``
+    in all, newest start first): `Action.describe` with ``outcome``
+    (``running``, ``ok``, ``aborted``, ...), ``ended`` (epoch s, or None)
+    and, when it failed, ``error``."""
+    running = [{**a, "outcome": "running", "ended": None} for a in running_actions(client)]
+    out = sorted([*running, *_registry(client).recent], key=lambda a: a["started"])
+    return out[::-1][: max(0, limit)]
 
 
 def find_action(client: INDIClient, action_id: str) -> Action | None:
@@ -396,14 +412,22 @@ class Action:
                 await asyncio.wait_for(asyncio.shield(self._abort()), 5)
             except Exception as err:  # best effort while cancelling
                 log.warning("%s: could not stop %s after cancel: %s", self.verb, self.device, err)
+        error: dict[str, Any] | None = None
         if exc is None:
-            reg.emit(self._event("finished", outcome="ok", result=self.result))
+            outcome = "ok"
         elif cancelled:
-            reg.emit(self._event("finished", outcome="cancelled"))
+            outcome = "cancelled"
         else:
-            code = exc.code if isinstance(exc, DeviceError) else "error"
+            outcome = exc.code if isinstance(exc, DeviceError) else "error"
             error = exc.to_dict() if isinstance(exc, DeviceError) else {"message": str(exc)}
-            reg.emit(self._event("finished", outcome=code, error=error))
+        ended = {"outcome": outcome, "ended": time.time()}
+        reg.recent.append({**self.describe(), **ended, **({"error": error} if error else {})})
+        if exc is None:
+            reg.emit(self._event("finished", outcome=outcome, result=self.result))
+        elif error is None:
+            reg.emit(self._event("finished", outcome=outcome))
+        else:
+            reg.emit(self._event("finished", outcome=outcome, error=error))
 
     def _event(self, kind: str, **data: Any) -> dict[str, Any]:
         return {

@@ -60,6 +60,16 @@ class ActionsMethods(_Namespace):
         """
         return await self._rpc("actions.abort", {"action_id": action_id})
 
+    async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The actions running now and the last finished ones (of every client), newest first.
+
+        At most limit (0..100). Each: {action_id, action, role, device, params,
+        started, elapsed, progress, outcome (running, ok, aborted, timeout,
+        cancelled, ...), ended (epoch s, null while running), error (when it
+        failed)}. What a page shows as the actions of the last minutes.
+        """
+        return await self._rpc("actions.recent", {"limit": limit})
+
 
 class CameraMethods(_Namespace):
     """``camera.*`` methods."""
@@ -1870,6 +1880,12 @@ METHODS: dict[str, dict[str, Any]] = {
         "events": [],
         "params": ["action_id"],
         "required": ["action_id"],
+    },
+    "actions.recent": {
+        "defaults": {"limit": 50},
+        "events": [],
+        "params": ["limit"],
+        "required": [],
     },
     "assign": {
         "defaults": {"connect": True},

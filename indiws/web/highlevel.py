@@ -44,6 +44,7 @@ from ..devices import (
     Telescope,
     abort_action,
     astro,
+    recent_actions,
     running_actions,
     subscribe_actions,
 )
@@ -476,6 +477,18 @@ class IndiClientSocket(
         Each: {action_id, action, role, device, params, started (epoch s),
         elapsed, progress (the last progress, or null)}."""
         return running_actions(self.service.client, role=role)
+
+    @rpc("actions.recent")
+    async def rpc_actions_recent(self, limit: int = 50) -> list[dict]:
+        """The actions running now and the last finished ones (of every client), newest first.
+
+        At most limit (0..100). Each: {action_id, action, role, device, params,
+        started, elapsed, progress, outcome (running, ok, aborted, timeout,
+        cancelled, ...), ended (epoch s, null while running), error (when it
+        failed)}. What a page shows as the actions of the last minutes."""
+        if not 0 <= limit <= 100:
+            raise invalid_params(f"limit must be within [0, 100], not {limit}")
+        return recent_actions(self.service.client, limit)
 
     @rpc("actions.abort")
     async def rpc_actions_abort(self, action_id: str) -> dict:
