@@ -9,6 +9,7 @@ import contextlib
 import json
 import socket
 import struct
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -60,10 +61,12 @@ async def read_close(sock: socket.socket) -> tuple[int, str] | None:
 
 
 @pytest.fixture
-async def service(indiserver_factory: IndiServerFactory, tmp_path: Path) -> RunningService:
+async def service(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> AsyncIterator[RunningService]:
     server = indiserver_factory([tick_driver_command(tmp_path / "driver")])
     running = await start_service(server, tmp_path / "data", max_upload_bytes=1 << 20)
-    yield running  # type: ignore[misc]
+    yield running
     await running.stop()
 
 

@@ -287,7 +287,10 @@ async def run_procedure(
     ) as act:
         act.on_interrupt = task.cancel
         try:
-            return act.done(await body(act))
+            result = await body(act)
+            # Done: an abort from now on must not cancel the task that returns it.
+            act.on_interrupt = None
+            return act.done(result)
         except asyncio.CancelledError:
             if act._interrupt is None or task.uncancel() > 0:
                 raise  # cancelled from outside: not an abort
