@@ -26,12 +26,16 @@ from pathlib import Path
 
 __all__ = [
     "SCALES",
+    "SYSTEM_INDEX_DIRS",
     "IndexAdvice",
     "advise",
     "field_arcmin",
     "installed_scales",
     "scales_for_field",
 ]
+
+#: Where Debian's astrometry-data-* packages put their index files.
+SYSTEM_INDEX_DIRS: tuple[Path, ...] = (Path("/usr/share/astrometry"),)
 
 #: Skymark diameters of each index scale (arcminutes), as astrometry.net lists them.
 SCALES: dict[int, tuple[float, float]] = {
@@ -166,8 +170,6 @@ def _size(text: str) -> tuple[float, float]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Print the Debian packages of the index files a field of view needs."""
-    from .solve import SYSTEM_INDEX_DIRS
-
     parser = argparse.ArgumentParser(
         prog="python -m indiws.analysis.indexes",
         description="Which astrometry-data-* packages solve a field of view (docs/analysis.md).",

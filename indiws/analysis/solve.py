@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from .frames import FrameData
-from .indexes import IndexAdvice, advise, installed_scales
+from .indexes import SYSTEM_INDEX_DIRS, IndexAdvice, advise, installed_scales
 from .stars import star_positions
 from .worker import run_off_loop
 
@@ -40,8 +40,6 @@ __all__ = [
     "solve_stars",
 ]
 
-#: Where Debian's astrometry-data-* packages put their index files.
-SYSTEM_INDEX_DIRS: tuple[Path, ...] = (Path("/usr/share/astrometry"),)
 #: Fewer stars than this cannot make a reliable match.
 MIN_STARS = 8
 
