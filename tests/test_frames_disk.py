@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import signal
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 from lightapt_support import LightAptClient
+from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient, http, http_json
 
 from indiws.db import DB_FILENAME
@@ -172,6 +174,12 @@ async def test_kill_9_during_an_exposure_loses_it_cleanly(
                 await asyncio.sleep(0.05)
         else:
             pytest.fail("the service did not start")
+        # The service listens before its INDI mirror has the devices: wait for them.
+        for _ in range(300):
+            listing = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/get/all/devices/")
+            if set(ROLES.values()) <= {d["device_name"] for d in json.loads(listing.body)}:
+                break
+            await asyncio.sleep(0.1)
         for role, device in ROLES.items():
             await ws.call("assign", {"role": role, "device": device}, timeout=30)
         request = ws.request(
