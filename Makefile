@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then echo sudo; fi)
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: run test lint bench clean setup indi-bin chromium astrometry
+.PHONY: run test lint bench clean setup indi-bin chromium astrometry astrometry-index
 
 run: setup
 	$(VENV)/bin/indiws $(ARGS)
@@ -59,11 +59,31 @@ chromium:
 
 # Plate solving: Debian's astrometry.net (solve-field, build-astrometry-index),
 # only when missing.  The simulated sky's index files are built on demand
-# (docs/analysis.md); real skies need Debian's astrometry-data-* packages.
+# (docs/analysis.md); real skies need Debian's astrometry-data-* packages for
+# the field of view: `make astrometry-index FOV=25x20` (arcminutes) installs them.
 astrometry:
 	@if ! command -v solve-field >/dev/null 2>&1 || ! command -v build-astrometry-index >/dev/null 2>&1; then \
 		echo "solve-field not found: installing Debian's astrometry.net"; \
 		$(APT) update && $(APT) install -y --no-install-recommends astrometry.net; \
+	fi
+	@ls /usr/share/astrometry/index-4*.fits* >/dev/null 2>&1 || \
+		echo "note: no astrometry.net index files: real skies need them (the simulators' do not); run" \
+		"'make astrometry-index FOV=<width>x<height>' (arcminutes) to install the right ones"
+
+# The astrometry-data-* packages a field of view needs (FOV=WIDTHxHEIGHT in
+# arcminutes): those of Debian's main (Tycho-2) are installed; the 2MASS ones
+# a field under about half a degree also needs are in contrib and download
+# gigabytes, so they are only named.
+FOV ?=
+astrometry-index: $(STAMP)
+	@[ -n "$(FOV)" ] || { echo "give the field: make astrometry-index FOV=25x20 (arcminutes)" >&2; exit 2; }
+	@$(VENV_PY) -m indiws.analysis.indexes "$(FOV)"
+	@packages="$$($(VENV_PY) -m indiws.analysis.indexes --packages main "$(FOV)")"; \
+	if [ -n "$$packages" ]; then $(APT) update && $(APT) install -y $$packages; fi
+	@packages="$$($(VENV_PY) -m indiws.analysis.indexes --packages contrib "$(FOV)")"; \
+	if [ -n "$$packages" ]; then \
+		echo "also needed, from Debian's contrib (enable it in /etc/apt/sources.list.d, then):"; \
+		echo "  apt-get install $$packages"; \
 	fi
 
 # Debian's own python3 ships venv/ensurepip in the separate python3-venv.

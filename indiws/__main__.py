@@ -166,6 +166,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete the oldest frames past this many GB of frames (None: keep every frame)",
     )
     frames.add_argument(
+        "--journal-keep-days",
+        type=float,
+        default=365.0,
+        metavar="DAYS",
+        help="the exposure journal (GET /exposures) forgets finished entries older than this "
+        "(0: keep all)",
+    )
+    frames.add_argument(
+        "--journal-keep-entries",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="the exposure journal keeps at most the newest N finished entries (0: keep all)",
+    )
+    frames.add_argument(
+        "--sky-index-keep-days",
+        type=float,
+        default=30.0,
+        metavar="DAYS",
+        help="delete the synthetic sky's index tiles (DATA_DIR/sky/index, rebuilt on demand) "
+        "unused for this long (0: keep all)",
+    )
+    frames.add_argument(
+        "--sky-index-keep-gb",
+        type=float,
+        default=2.0,
+        metavar="GB",
+        help="delete the least recently used sky index tiles past this many GB (0: no bound)",
+    )
+    frames.add_argument(
         "--frames-pattern",
         default=DEFAULT_PATTERN,
         metavar="PATTERN",
@@ -345,6 +375,10 @@ def config_from_args(args: argparse.Namespace) -> Config:
         frames_keep_bytes=None
         if args.frames_keep_gb is None
         else max(1, int(args.frames_keep_gb * 1024**3)),
+        journal_keep_days=args.journal_keep_days or None,
+        journal_keep_entries=args.journal_keep_entries or None,
+        sky_index_keep_days=args.sky_index_keep_days or None,
+        sky_index_keep_bytes=int(args.sky_index_keep_gb * 1024**3) or None,
         custom_drivers=tuple(_custom_driver(v) for v in args.custom_driver),
         embedded_indi_lan=args.embedded_indi_lan,
         indi_listener=not args.no_indi_port,
@@ -456,6 +490,14 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     ):
         if value is not None and not value > 0:
             parser.error(f"{option} must be a positive number, not {value}")
+    for option, value in (
+        ("--journal-keep-days", args.journal_keep_days),
+        ("--journal-keep-entries", args.journal_keep_entries),
+        ("--sky-index-keep-days", args.sky_index_keep_days),
+        ("--sky-index-keep-gb", args.sky_index_keep_gb),
+    ):
+        if not value >= 0:
+            parser.error(f"{option} must be 0 (no bound) or a positive number, not {value}")
     try:
         BlobStore(pattern=args.frames_pattern)
     except ValueError as exc:

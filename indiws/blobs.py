@@ -391,9 +391,10 @@ class BlobStore:
     def info(self, blob_id: str) -> BlobInfo:
         return self.get(blob_id).info
 
-    def list(self, limit: int | None = None) -> list[BlobInfo]:
-        """Infos of the stored frames, oldest first (the newest ``limit``)."""
-        infos = [b.info for b in self._blobs.values()]
+    def list(self, limit: int | None = None, device: str | None = None) -> list[BlobInfo]:
+        """Infos of the stored frames, oldest first (the newest ``limit``;
+        only ``device``'s when given)."""
+        infos = [b.info for b in self._blobs.values() if device is None or b.info.device == device]
         return infos[-limit:] if limit else infos
 
     def latest(self, device: str | None = None) -> BlobInfo | None:

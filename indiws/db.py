@@ -15,7 +15,9 @@ A new file is seeded with the "Simulators" profile (telescope, CCD, focuser and
 filter wheel simulators, with the four roles assigned to their devices), so
 that a first start of the service has something to run, and with the
 "Observatory" profile (all ten simulators, every role assigned), started on
-request.
+request.  A file made before a built-in profile existed gets it at the next
+start (`builtin_profiles` remembers which were given, so a deleted one stays
+deleted).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ DB_FILENAME = "indiws.sqlite3"
 DEFAULT_PORT = 7624
 
 #: Version of the schema this code writes (``PRAGMA user_version``).
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: Name of the profile seeded into a new file.
 SIMULATORS_PROFILE = "Simulators"
@@ -466,6 +468,14 @@ _MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (device_type, device_number)
     );
     """,
+    # 5: the built-in profiles this file was given once (a newer version's
+    # new built-in is added at start; one the user deleted stays deleted).
+    """
+    CREATE TABLE builtin_profiles (
+        name TEXT PRIMARY KEY,
+        added_at TEXT NOT NULL
+    );
+    """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
 
@@ -655,16 +665,41 @@ class StateDB:
                     f"version of indiws understands ({SCHEMA_VERSION}); upgrade indiws "
                     "or point it at another data directory"
                 )
-            fresh = version == 0
             for step in range(version, SCHEMA_VERSION):
                 for statement in _MIGRATIONS[step].split(";"):
                     if statement.strip():
                         conn.execute(statement)
             # PRAGMA takes no parameters; the value is our own integer.
             conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
-            if fresh:
-                self._insert_profile(conn, _simulators_profile())
-                self._insert_profile(conn, _observatory_profile())
+            if 0 < version < 5:
+                # Every file got the Simulators profile when it was made.
+                self._note_builtin(conn, SIMULATORS_PROFILE)
+            self._add_builtin_profiles(conn, upgrade=version > 0)
+
+    @staticmethod
+    def _note_builtin(conn: sqlite3.Connection, name: str) -> None:
+        conn.execute(
+            "INSERT OR IGNORE INTO builtin_profiles (name, added_at) VALUES (?, ?)", (name, _now())
+        )
+
+    def _add_builtin_profiles(self, conn: sqlite3.Connection, *, upgrade: bool) -> None:
+        """Give the file each built-in profile it never had (a state file made
+        before that profile existed gets it at the next start); a built-in
+        the user deleted, or a profile of the user's with its name, is left."""
+        offered = {row[0] for row in conn.execute("SELECT name FROM builtin_profiles")}
+        for profile in (_simulators_profile(), _observatory_profile()):
+            if profile.name in offered:
+                continue
+            taken = conn.execute("SELECT 1 FROM profiles WHERE name = ?", (profile.name,))
+            if taken.fetchone() is None:
+                if upgrade:
+                    # Only the first start of a file makes Simulators start by itself.
+                    profile.auto_start = False
+                    log.info(
+                        "state database %s: added the built-in profile %r", self.path, profile.name
+                    )
+                self._insert_profile(conn, profile)
+            self._note_builtin(conn, profile.name)
 
     # ----------------------------------------------------------------- roles
 

@@ -5,10 +5,19 @@ Pure functions over bytes.  The primary header is edited in place: cards
 go before ``END`` in the header's own 2880-byte blocks (a block is added
 only when they do not fit), and the data that follows is not touched or
 decoded.  A key the driver wrote already is kept as the driver wrote it,
-except the observer's and the roles' own facts (`OVERRIDE`: OBJECT, FILTER)
-the cards of the frame's star analysis (``analysis``: STARCNT, HFR, ...) and
+except the observer's and the roles' own facts (`OVERRIDE`: OBJECT, FILTER,
+and the pointing the telescope role's mount reported: RA, DEC, OBJCTRA,
+OBJCTDEC, EQUINOX, PIERSIDE, TELESCOP, SITELAT, SITELONG, SITEELEV), the
+cards of the frame's star analysis (``analysis``: STARCNT, HFR, ...) and
 the cards given explicitly in the metadata's ``fits_cards`` (see
 `cards_from_metadata`), which replace it.
+
+The pointing: a camera driver writes RA/DEC of the mount it snoops (INDI's
+ACTIVE_DEVICES, set in the driver, which may not be the mount of the
+telescope role, and read when the frame is written, not when the exposure
+started).  The role's mount wins; the driver's own RA and DEC stay in the
+header as CAMRA and CAMDEC (`KEPT_AS`).  With no telescope role, the
+driver's cards stay as it wrote them.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from typing import Any
 
 __all__ = [
     "BLOCK",
+    "KEPT_AS",
     "OVERRIDE",
     "Card",
     "add_cards",
@@ -33,7 +43,24 @@ __all__ = [
 BLOCK = 2880
 CARD = 80
 #: Keys whose value from the metadata replaces the driver's.
-OVERRIDE = frozenset({"OBJECT", "FILTER"})
+OVERRIDE = frozenset(
+    {
+        "OBJECT",
+        "FILTER",
+        "RA",
+        "DEC",
+        "OBJCTRA",
+        "OBJCTDEC",
+        "EQUINOX",
+        "PIERSIDE",
+        "TELESCOP",
+        "SITELAT",
+        "SITELONG",
+        "SITEELEV",
+    }
+)
+#: A driver's card replaced by ours is kept under this other key.
+KEPT_AS = {"RA": "CAMRA", "DEC": "CAMDEC"}
 #: (key, value, comment); a None value is left out.
 Card = tuple[str, Any, str]
 
@@ -212,11 +239,18 @@ def _fits_time(text: Any) -> str | None:
     return text.removesuffix("Z").removesuffix("+00:00")
 
 
-def add_cards(data: bytes, cards: Iterable[Card], *, replace: Iterable[str] = OVERRIDE) -> bytes:
+def add_cards(
+    data: bytes,
+    cards: Iterable[Card],
+    *,
+    replace: Iterable[str] = OVERRIDE,
+    kept_as: Mapping[str, str] = KEPT_AS,
+) -> bytes:
     """``data`` with ``cards`` in its primary header; the rest byte for byte.
 
     A card whose key is present already is skipped, unless the key is in
-    ``replace`` (or is given twice, the later wins).  Cards FITS cannot
+    ``replace`` (or is given twice, the later wins); a replaced card whose
+    key is in ``kept_as`` stays under that other key.  Cards FITS cannot
     hold (a bad key, a value of another type) are skipped too.  Data that
     is not FITS, or a header without END, comes back unchanged.
     """
@@ -240,6 +274,9 @@ def add_cards(data: bytes, cards: Iterable[Card], *, replace: Iterable[str] = OV
         key = card[:8].decode("ascii", "replace").strip()
         if key in new:
             if key in replace:
+                other = kept_as.get(key)
+                if other is not None and other not in new and _KEY.match(other):
+                    keep.append(other.ljust(8).encode("ascii") + card[8:])
                 continue  # ours replaces the driver's
             del new[key]  # the driver's stays
         keep.append(card)

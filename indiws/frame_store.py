@@ -74,6 +74,7 @@ CREATE TABLE IF NOT EXISTS frames (
     info TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS frames_by_seq ON frames (seq);
+CREATE INDEX IF NOT EXISTS frames_by_device ON frames (device, seq);
 CREATE TABLE IF NOT EXISTS exposures (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     device TEXT NOT NULL,
@@ -110,6 +111,8 @@ class FrameStore(BlobStore):
 
     ``min_free``: bytes that must stay free beside a new frame.
     ``keep_days`` / ``keep_bytes``: retention, None (the default) keeps all.
+    ``journal_keep_days`` / ``journal_keep_entries``: the exposure journal
+    drops finished entries older than this or past this many (None: keep all).
     """
 
     def __init__(
@@ -124,6 +127,8 @@ class FrameStore(BlobStore):
         min_free: int = 200 << 20,
         keep_days: float | None = None,
         keep_bytes: int | None = None,
+        journal_keep_days: float | None = None,
+        journal_keep_entries: int | None = None,
     ) -> None:
         super().__init__(
             max_count=max_count,
@@ -143,6 +148,13 @@ class FrameStore(BlobStore):
         self.min_free = min_free
         self.keep_days = keep_days
         self.keep_bytes = keep_bytes
+        if journal_keep_days is not None and not journal_keep_days > 0:
+            raise ValueError("journal_keep_days must be a positive number of days")
+        if journal_keep_entries is not None and journal_keep_entries < 1:
+            raise ValueError("journal_keep_entries must be at least 1")
+        self.journal_keep_days = journal_keep_days
+        self.journal_keep_entries = journal_keep_entries
+        self.journal_pruned = 0
         self.deleted = 0
         self.recovered = 0
         self._lock = threading.RLock()
@@ -163,6 +175,7 @@ class FrameStore(BlobStore):
                 raise sqlite3.DatabaseError(f"malformed ({check})")
             self._seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM frames").fetchone()[0]
             self.lost = self._recover()
+            self.prune_journal()
         except (OSError, sqlite3.Error) as exc:
             raise FrameIndexError(
                 f"frames index {self.index_path} (frames in {self.folder}) cannot be used: {exc}; "
@@ -289,6 +302,7 @@ class FrameStore(BlobStore):
                     "VALUES (?, ?, ?, 'refused', ?, ?)",
                     (device, stamp, stamp, json.dumps(params, default=str), reason),
                 )
+            self.prune_journal()
 
         await asyncio.to_thread(note)
 
@@ -395,6 +409,7 @@ class FrameStore(BlobStore):
                 )
         self.written += 1
         self._retain()
+        self.prune_journal()
         return data
 
     # ---------------------------------------------------------- retention
@@ -423,6 +438,28 @@ class FrameStore(BlobStore):
         for frame_id in doomed:
             with contextlib.suppress(BlobNotFound):
                 self.delete(frame_id)
+
+    def prune_journal(self) -> int:
+        """Drop finished journal entries older than ``journal_keep_days`` or
+        past the newest ``journal_keep_entries``; an exposure still running
+        (exposing, writing) stays.  Returns how many went."""
+        finished = "state NOT IN ('exposing', 'writing')"
+        gone = 0
+        with self._tx() as db:
+            if self.journal_keep_days is not None:
+                cutoff = datetime.now(UTC) - timedelta(days=self.journal_keep_days)
+                stamp = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+                gone += db.execute(
+                    f"DELETE FROM exposures WHERE started < ? AND {finished}", (stamp,)
+                ).rowcount
+            if self.journal_keep_entries is not None:
+                gone += db.execute(
+                    f"DELETE FROM exposures WHERE {finished} AND id <= "
+                    "(SELECT id FROM exposures ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (self.journal_keep_entries,),
+                ).rowcount
+        self.journal_pruned += gone
+        return gone
 
     # ------------------------------------------------------------ reading
 
@@ -460,18 +497,27 @@ class FrameStore(BlobStore):
             raise BlobNotFound(blob_id)
         return info
 
-    def list(self, limit: int | None = None) -> list[BlobInfo]:
-        """Infos of the stored frames, oldest first (the newest ``limit``)."""
-        sql = "SELECT info, path, size FROM frames ORDER BY seq DESC"
-        rows = self._query(sql + " LIMIT ?", (limit,)) if limit else self._query(sql)
+    def list(self, limit: int | None = None, device: str | None = None) -> list[BlobInfo]:
+        """Infos of the stored frames, oldest first (the newest ``limit``;
+        only ``device``'s when given, chosen by the index, not in Python)."""
+        where, args = ("WHERE device = ? ", (device,)) if device is not None else ("", ())
+        sql = f"SELECT info, path, size FROM frames {where}ORDER BY seq DESC"
+        rows = self._query(sql + " LIMIT ?", (*args, limit)) if limit else self._query(sql, args)
         out = []
         for text, path, size in reversed(rows):
             info = _info_from_row(text)
             info.path, info.size = path or None, size
             out.append(info)
         # Frames whose write failed live in the cache only.
-        unsaved = [b.info for b in self._blobs.values() if b.info.write_error]
-        return sorted(out + unsaved, key=lambda i: i.seq) if unsaved else out
+        unsaved = [
+            b.info
+            for b in self._blobs.values()
+            if b.info.write_error and (device is None or b.info.device == device)
+        ]
+        if not unsaved:
+            return out
+        merged = sorted(out + unsaved, key=lambda i: i.seq)
+        return merged[-limit:] if limit else merged
 
     def latest(self, device: str | None = None) -> BlobInfo | None:
         for blob in reversed(self._blobs.values()):
@@ -533,4 +579,7 @@ class FrameStore(BlobStore):
             "deleted": self.deleted,
             "recovered": self.recovered,
             "lost_exposures": lost,
+            "journal_keep_days": self.journal_keep_days,
+            "journal_keep_entries": self.journal_keep_entries,
+            "journal_pruned": self.journal_pruned,
         }

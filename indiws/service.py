@@ -68,6 +68,7 @@ from .roles import RoleManager
 from .safety import SafetyConfig, SafetyPolicy
 from .security import TOKEN_FILE, binds_beyond_loopback, load_or_create_token
 from .sky.gsc import sky_env
+from .sky.index import prune_index_cache
 
 __all__ = [
     "Config",
@@ -108,6 +109,8 @@ def make_frame_store(config: Config) -> BlobStore:
         min_free=config.frames_min_free,
         keep_days=config.frames_keep_days,
         keep_bytes=config.frames_keep_bytes,
+        journal_keep_days=config.journal_keep_days,
+        journal_keep_entries=config.journal_keep_entries,
     )
 
 
@@ -207,6 +210,15 @@ class Config:
     #: or the oldest past this many bytes of frames.
     frames_keep_days: float | None = None
     frames_keep_bytes: int | None = None
+    #: The exposure journal keeps finished entries this many days, and at
+    #: most this many of them (None: no bound).
+    journal_keep_days: float | None = 365.0
+    journal_keep_entries: int | None = 100_000
+    #: The synthetic sky's index cache (``<data_dir>/sky/index``, rebuilt on
+    #: demand): tiles unused this many days go, then the least recently used
+    #: past this many bytes (None: no bound); checked at start and every 6 h.
+    sky_index_keep_days: float | None = 30.0
+    sky_index_keep_bytes: int | None = 2 << 30
     #: Drivers the catalog lacks that may be started, as (label, executable):
     #: the operator's choice (``--custom-driver``), never an HTTP client's.
     custom_drivers: tuple[tuple[str, str], ...] = ()
@@ -338,7 +350,7 @@ class Service:
             self.db,
             self.blobs,
             notify_urls=config.notify_urls,
-            index_dir=config.data_dir / "sky" / "index",
+            index_dir=self.sky_index_dir,
             # The autoguider, once the service has one: the plans pause it around
             # slews and dither through it (indiws.plans.GuidingHooks).
             guider=lambda: getattr(self, "guiding", None),
@@ -398,6 +410,7 @@ class Service:
         self.plans.start()
         # Every stored frame is analysed: its worker process starts now, not on the first frame.
         self._analysis_warm_up = asyncio.get_running_loop().create_task(analysis_worker.warm_up())
+        self._spawn(self._prune_sky_index(), "sky-index-prune")
         supervisor = self.supervisor
         if supervisor is None:
             log.info("connecting to the indiserver at %s:%d", self.client.host, self.client.port)
@@ -493,6 +506,29 @@ class Service:
     def _start_client(self) -> None:
         self._client_started = True
         self.client.start()
+
+    @property
+    def sky_index_dir(self) -> Path:
+        """The synthetic sky's index cache (built on demand by solving)."""
+        return self.config.data_dir / "sky" / "index"
+
+    async def _prune_sky_index(self, every: float = 6 * 3600.0) -> None:
+        keep_days, keep_bytes = self.config.sky_index_keep_days, self.config.sky_index_keep_bytes
+        if keep_days is None and keep_bytes is None:
+            return
+        while True:
+            done = await asyncio.to_thread(
+                prune_index_cache, self.sky_index_dir, keep_days=keep_days, keep_bytes=keep_bytes
+            )
+            if done["deleted"]:
+                log.info(
+                    "sky index cache: %d tiles (%.1f MB) pruned, %d left (%.1f MB)",
+                    done["deleted"],
+                    done["freed"] / 1e6,
+                    done["tiles"],
+                    done["bytes"] / 1e6,
+                )
+            await asyncio.sleep(every)
 
     def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
         task = asyncio.get_running_loop().create_task(coro, name=name)

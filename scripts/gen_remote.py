@@ -164,10 +164,16 @@ def render(discover: dict[str, Any]) -> str:
     for m in methods:
         ns, dot, _ = m["name"].partition(".")
         (groups.setdefault(ns, []) if dot else top).append(m)
+    # A service-wide method named like a namespace (``actions`` beside
+    # ``actions.abort``) is the namespace's own call: ``obs.actions(...)``.
+    called = {m["name"]: m for m in top if m["name"] in groups}
+    top = [m for m in top if m["name"] not in called]
     out = [HEADER]
     for ns, items in groups.items():
         cls = "".join(w.capitalize() for w in ns.split("_")) + "Methods"
         out.append(f'\n\nclass {cls}(_Namespace):\n    """``{ns}.*`` methods."""\n')
+        if ns in called:
+            out.append("\n" + method_code(called[ns], "__call__", "    "))
         for m in items:
             verb = m["name"].split(".", 1)[1].replace(".", "_")
             out.append("\n" + method_code(m, py_name(verb), "    "))

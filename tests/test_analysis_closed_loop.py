@@ -10,6 +10,7 @@ solver's index files for the target's sky are built once.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -209,7 +210,11 @@ async def test_center_corrects_an_error_a_sync_cannot_remove(ws: WsClient) -> No
     assert tries[0]["error"] == pytest.approx(900, abs=60)  # the camera's 15'
     assert tries[0]["correction"] == "sync" and len(tries) >= 3
     # Every attempt was reported as progress with its error.
-    solved = [m["params"] for _, m in ws.log if m.get("params", {}).get("state") == "solved"]
+    solved = [
+        m["params"]
+        for _, m in ws.log
+        if m.get("method") == "progress" and m["params"].get("state") == "solved"
+    ]
     assert [s["error"] for s in solved][-len(tries) :] == [t["error"] for t in tries]
     # ... and with the correction that followed it (none after the last).
     corrections = [s["correction"] for s in solved][-len(tries) :]
@@ -224,3 +229,72 @@ async def test_bad_parameters_are_refused_by_name(ws: WsClient) -> None:
     assert "steps" in error["message"]
     error = await ws.error("camera.solve", {"radius": 0})
     assert "radius" in error["message"]
+
+
+async def test_autofocus_and_centering_are_actions_with_their_own_abort(ws: WsClient) -> None:
+    """A second client sees an autofocus (then a centering) start as an action
+    of its own, follows its progress, and aborts it by its id: the request
+    ends with the aborted error, the step it was in (a move, an exposure, a
+    slew) is stopped, and nothing is left running."""
+    await point_at(ws, *TARGET)
+    other = await WsClient.open(service(ws).ws_url + "/ws/indi_client/")
+    try:
+        assert await other.call("actions") == []  # (its first request: it gets events now)
+        best, _ = best_focus(ws)
+        await ws.call("focuser.move_to", {"position": best + 6000}, timeout=60)
+        focusing = asyncio.ensure_future(
+            ws.request("focuser.autofocus", {"exposure": 2.0, "step": 3000, "steps": 7}, 240)
+        )
+        started = await other.next_note("action.started", lambda p: p["action"] == "autofocus")
+        action_id = started["params"]["action_id"]
+        assert started["params"]["role"] == "focuser"
+        assert started["params"]["params"]["steps"] == 7
+        step = await other.next_note(
+            "action.progress", lambda p: p["action_id"] == action_id, timeout=60
+        )
+        assert step["params"]["state"] == "start" and step["params"]["hfr"] is not None
+        running = await other.call("actions")
+        assert [a["action"] for a in running if a["action_id"] == action_id] == ["autofocus"]
+        # The exposure of the next point is under way: abort the autofocus itself.
+        await other.next_note(
+            "action.started", lambda p: p["action"] == "expose", timeout=60
+        )
+        answer = await other.call("actions.abort", {"action_id": action_id})
+        assert answer["aborted"] is True and answer["action"] == "autofocus"
+        ended = await asyncio.wait_for(focusing, 30)
+        assert ended["error"]["data"]["error"] == "aborted", ended
+        finished = await other.next_note(
+            "action.finished", lambda p: p["action_id"] == action_id, timeout=30
+        )
+        assert finished["params"]["outcome"] == "aborted"
+        assert await other.call("actions") == []
+        # The exposure it was in was stopped (the simulator would expose 2 s more).
+        await service(ws).service.client.wait_idle(CCD, "CCD_EXPOSURE", 10)
+        # Aborting it again: it has ended.
+        error = await other.error("actions.abort", {"action_id": action_id})
+        assert error["data"]["error"] == "unknown_action"
+
+        far = (TARGET[0] + 2.0, TARGET[1] + 10)  # 30 degrees away: seconds of slewing
+        centering = asyncio.ensure_future(
+            ws.request(
+                "telescope.center", {"ra": far[0], "dec": far[1], "exposure": 1.0}, 240
+            )
+        )
+        started = await other.next_note("action.started", lambda p: p["action"] == "center")
+        action_id = started["params"]["action_id"]
+        assert started["params"]["role"] == "telescope"
+        # Abort during its first slew.
+        await other.next_note(
+            "action.progress", lambda p: p["action"] == "goto" and p["distance"] < 25
+        )
+        await other.call("actions.abort", {"action_id": action_id})
+        ended = await asyncio.wait_for(centering, 30)
+        assert ended["error"]["data"]["error"] == "aborted", ended
+        assert await other.call("actions") == []
+        # The mount was stopped on its way, not left slewing to the target.
+        await service(ws).service.client.wait_idle(SCOPE, "EQUATORIAL_EOD_COORD", 10)
+        pos = await ws.call("telescope.position")
+        assert pos["slewing"] is False
+        assert angular_distance(pos["ra_j2000"], pos["dec_j2000"], *far) > 2
+    finally:
+        await other.close()

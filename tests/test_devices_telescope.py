@@ -190,6 +190,27 @@ async def test_goto_altaz_and_hadec(telescope: Telescope, client: INDIClient) ->
     assert result["tracking"] is True
 
 
+async def test_a_goto_gives_back_the_callers_coord_mode(
+    telescope: Telescope, client: INDIClient
+) -> None:
+    """A client that chose TRACK for its own coordinate writes keeps it after
+    an Alt/Az goto (which slews without tracking), and one that chose SLEW
+    keeps it after a tracking goto."""
+    lst = astro.local_sidereal_time(LON)
+    ha, dec = astro.hadec_from_altaz(40.0, 150.0, LAT)
+    await telescope.sync((lst - ha + 0.1) % 24, dec + 1, epoch="JNow")
+    await telescope.set_coord_mode("track")
+    result = await telescope.goto_altaz(40.0, 150.0, track=False)
+    assert result["tracking"] is False
+    assert client.get_property(TELESCOPE, "ON_COORD_SET").on_switches() == ["TRACK"]
+
+    await telescope.set_coord_mode("slew")
+    pos = await telescope.position()
+    await telescope.goto(pos["ra"], pos["dec"] + 0.5, epoch="JNow", track=True)
+    assert client.get_property(TELESCOPE, "ON_COORD_SET").on_switches() == ["SLEW"]
+    await telescope.set_coord_mode("track")
+
+
 async def test_goto_rejects_bad_coordinates(telescope: Telescope) -> None:
     for kwargs in ({"ra": 25, "dec": 0}, {"ra": 1, "dec": 91}, {"ra": "x", "dec": 0}):
         with pytest.raises(InvalidValueError):

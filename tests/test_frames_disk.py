@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import logging
 import os
 import signal
@@ -19,11 +20,18 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 from lightapt_support import LightAptClient
+from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient, http, http_json
 
 from indiws.db import DB_FILENAME
 from indiws.frame_store import INDEX_FILENAME
-from indiws.testing import IndiServerProcess, RunningService, free_port, start_service
+from indiws.testing import (
+    IndiServerFactory,
+    IndiServerProcess,
+    RunningService,
+    free_port,
+    start_service,
+)
 
 ROLES = {
     "telescope": "Telescope Simulator",
@@ -166,6 +174,12 @@ async def test_kill_9_during_an_exposure_loses_it_cleanly(
                 await asyncio.sleep(0.05)
         else:
             pytest.fail("the service did not start")
+        # The service listens before its INDI mirror has the devices: wait for them.
+        for _ in range(300):
+            listing = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/get/all/devices/")
+            if set(ROLES.values()) <= {d["device_name"] for d in json.loads(listing.body)}:
+                break
+            await asyncio.sleep(0.1)
         for role, device in ROLES.items():
             await ws.call("assign", {"role": role, "device": device}, timeout=30)
         request = ws.request(
@@ -273,3 +287,53 @@ async def test_memory_only_mode(
         assert any("frames: memory only" in r.getMessage() for r in caplog.records)
     finally:
         await svc.stop()
+
+
+async def test_a_frame_carries_the_telescope_roles_pointing_over_the_cameras_snooped_one(
+    indiserver_factory: IndiServerFactory, tmp_path: Path
+) -> None:
+    """INDI's CCD simulator writes RA/DEC of the mount it snoops (its
+    ACTIVE_DEVICES, which the service points at the telescope role's mount
+    when roles are assigned, but which the driver's saved configuration or
+    its property page may change): here "Telescope Simulator", while the
+    telescope role holds another mount.  The stored frame says where the
+    role's mount pointed (as the expose result does), and keeps the camera's
+    own values as CAMRA/CAMDEC."""
+    from indiws.devices import Telescope
+
+    server = indiserver_factory(["indi_simulator_telescope", "indi_simulator_ccd"])
+    server.start_driver("indi_simulator_telescope", "Scope Two")
+    server.wait_for_devices(["Telescope Simulator", "CCD Simulator", "Scope Two"])
+    running = await start_service(server, tmp_path / "data", status_interval=0)
+    ws = await WsClient.open(running.ws_url + "/ws/indi_client/")
+    try:
+        client = running.service.client
+        for name, (ra, dec) in (("Telescope Simulator", (2.0, 60.0)), ("Scope Two", (10.0, 10.0))):
+            scope = Telescope(client, name)
+            await scope.connect()
+            await scope.set_site(48.0, 11.0, 500.0)
+            await scope.unpark()
+            await scope.sync(ra, dec, epoch="J2000")
+        await ws.call("assign", {"role": "telescope", "device": "Scope Two"}, timeout=30)
+        await ws.call("assign", {"role": "camera", "device": "CCD Simulator"}, timeout=30)
+        await client.set_property(
+            "CCD Simulator",
+            "ACTIVE_DEVICES",
+            {"ACTIVE_TELESCOPE": "Telescope Simulator"},
+            wait=True,
+            timeout=5,
+        )
+        shot = await ws.call("camera.expose", {"duration": 0.1}, timeout=60)
+        assert shot["telescope"] == "Scope Two"
+        assert abs(shot["ra"] - 10.0) < 0.01 and abs(shot["dec"] - 10.0) < 0.1
+        with fits.open(shot["path"]) as hdul:
+            header = hdul[0].header
+        assert header["TELESCOP"] == "Scope Two"
+        assert header["RA"] == pytest.approx(shot["ra"] * 15, abs=1e-5)
+        assert header["DEC"] == pytest.approx(shot["dec"], abs=1e-5)
+        assert header["EQUINOX"] == 2000.0
+        # What the camera driver snooped, kept under other names.
+        assert abs(header["CAMRA"] - 30.0) < 1.0 and abs(header["CAMDEC"] - 60.0) < 1.0
+    finally:
+        await ws.close()
+        await running.stop()

@@ -45,13 +45,19 @@ async def test_unknown_role_unknown_instruction_and_bad_input_keep_the_socket(
 ) -> None:
     client = await LightAptClient.open(svc)
     try:
-        # A role nobody started: the original's words, type "message".
-        reply = await client.ask("phd2", "loop_exposure")
+        # Not a role: the original's words, type "message".
+        reply = await client.ask("spectrograph", "get_real_time_info")
         assert reply["type"] == "message"
-        assert reply["message"] == "!error! wrong device name phd2"
+        assert reply["message"] == "!error! wrong device name spectrograph"
+        # A role nobody started: the original's words, type "error" (which
+        # cobalt-web's pages skip), and why.
+        reply = await client.ask("phd2", "loop_exposure")
+        assert reply["type"] == "error" and reply["data"] is None
+        assert reply["message"].startswith("!error! wrong device name phd2")
+        assert "no device holds the guider role" in reply["message"]
         svc.service.roles.release("filter_wheel")
         reply = await client.ask("filter", "get_filter_slot")
-        assert reply["message"] == "!error! wrong device name filter"
+        assert reply["message"].startswith("!error! wrong device name filter")
 
         reply = await client.ask("telescope", "fly_to_the_moon")
         assert reply["type"] == "error"
@@ -115,3 +121,52 @@ async def test_one_socket_speaks_both_protocols(svc: RunningService) -> None:
         assert answer["error"]["code"] == -32700
     finally:
         await ws.close()
+
+
+async def test_cobalt_webs_guider_page_can_show_a_guider_role_with_no_device(
+    svc: RunningService,
+) -> None:
+    """cobalt-web's guider page polls four queries and reads ``data`` of every
+    reply that is not ``type == "error"``; its global listener reads
+    ``get_guiding_data`` at start.  With no guide camera, each answers data of
+    the shape the page reads (what its listener would otherwise throw on)."""
+    assert svc.service.roles.device_for("guider") is None
+    client = await LightAptClient.open(svc)
+    try:
+        shown: dict[str, object] = {}
+        for name in ("get_ccd_name", "get_static_info", "get_set_params", "get_real_time_info"):
+            reply = await client.ask("guider", name)
+            assert reply["device_name"] == "guider" and reply["instruction"] == name
+            assert reply["type"] != "error", reply
+            data = reply["data"]
+            # What guider.tsx's process_ws_message reads, case by case.
+            if name == "get_ccd_name":
+                shown["model"] = data["device_name"]
+            elif name == "get_static_info":
+                shown["sensor"] = [(d["name"], d["value"]) for d in data["data"]]
+            elif name == "get_set_params":
+                shown["gain"], shown["binning"] = data["gain"], data["binning"]
+            else:
+                shown["exposing"] = data["in_exposure"]
+        assert shown == {
+            "model": "(no guider assigned)",
+            "sensor": [],
+            "gain": None,
+            "binning": None,  # the page hides its binning field
+            "exposing": False,
+        }
+        reply = await client.ask("phd2", "get_guiding_data")
+        assert reply["type"] == "data"
+        assert reply["data"] == dict.fromkeys(
+            ("dx", "dy", "RaControl", "DecControl", "RaDistance", "DecDistance"), []
+        )
+        # An action is refused in a way the page skips, saying why.
+        reply = await client.ask("guider", "set_number_parameters", ["gain", 10])
+        assert reply["type"] == "error"
+        assert "no device holds the guider role" in reply["message"]
+        # Once a device holds the role, the same queries answer it.
+        await svc.service.roles.assign("guider", "CCD Simulator")
+        assert (await client.data("guider", "get_ccd_name"))["device_name"] == "CCD Simulator"
+    finally:
+        svc.service.roles.release("guider")
+        await client.close()

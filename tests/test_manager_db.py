@@ -258,3 +258,32 @@ def test_version_1_file_is_migrated_and_keeps_its_roles(db_path: Path) -> None:
         assert db.require_profile("Old").roles["guider"] == "Guide Camera"
         with pytest.raises(ValueError, match="unknown role 'spectrograph'"):
             db.set_role("spectrograph", "Spectrograph Simulator")
+
+
+def test_a_file_made_before_the_observatory_profile_gets_it(db_path: Path) -> None:
+    """A version-3 file holding only the Simulators profile (made before the
+    Observatory profile existed) gets Observatory at the next start, once:
+    deleted by the user afterwards, it stays deleted."""
+    from indiws.db import _MIGRATIONS
+
+    db_path.parent.mkdir(parents=True)
+    with sqlite3.connect(db_path) as raw:
+        for step in _MIGRATIONS[:3]:
+            raw.executescript(step)
+        raw.execute(
+            "INSERT INTO profiles (name, auto_start, auto_connect, created_at, updated_at) "
+            "VALUES ('Simulators', 1, 1, 'x', 'x')"
+        )
+        raw.execute("INSERT INTO profiles (name, created_at, updated_at) VALUES ('Mine', 'x', 'x')")
+        raw.execute("PRAGMA user_version = 3")
+    with StateDB(db_path) as db:
+        assert db.profile_names() == ["Mine", OBSERVATORY_PROFILE, SIMULATORS_PROFILE]
+        observatory = db.require_profile(OBSERVATORY_PROFILE)
+        assert len(observatory.drivers) == 10 and set(observatory.roles) == set(ROLES)
+        assert not observatory.auto_start  # the user's start-up profile stays the one that starts
+        assert db.get_auto_start_profile().name == SIMULATORS_PROFILE  # type: ignore[union-attr]
+        assert db.require_profile(SIMULATORS_PROFILE).drivers == []  # the user's own, untouched
+        db.delete_profile(OBSERVATORY_PROFILE)
+        db.delete_profile(SIMULATORS_PROFILE)
+    with StateDB(db_path) as db:
+        assert db.profile_names() == ["Mine"]

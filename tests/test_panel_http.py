@@ -148,3 +148,36 @@ async def test_a_browser_without_the_token_gets_a_page_saying_how_to_get_in(
         assert stale.code == 401 and "no longer" in stale.body and token not in stale.body
     finally:
         await svc.stop()
+
+
+async def test_text_is_gzipped_for_a_client_that_accepts_it_and_frames_are_not(
+    running_service: RunningService,
+) -> None:
+    import gzip
+
+    import numpy as np
+    from astropy.io import fits
+    from tornado.httpclient import AsyncHTTPClient
+
+    async def fetch(path: str, accept: str | None) -> tuple[str | None, bytes]:
+        headers = {"Accept-Encoding": accept} if accept else {}
+        resp = await AsyncHTTPClient().fetch(
+            running_service.url + path, headers=headers, decompress_response=False
+        )
+        return resp.headers.get("Content-Encoding"), resp.body
+
+    hdu = fits.PrimaryHDU(np.random.default_rng(1).integers(0, 4000, (64, 64), dtype=np.uint16))
+    frame = await running_service.service.blobs.add(
+        b"".join([hdu.header.tostring().encode(), hdu.data.byteswap().tobytes()]),
+        device="CCD Simulator",
+    )
+    for path in ("/", "/panel/js/main.js", "/panel/panel.css", "/api/v1/openapi.json"):
+        plain_encoding, plain = await fetch(path, None)
+        encoding, body = await fetch(path, "gzip, deflate")
+        assert plain_encoding is None, path
+        assert encoding == "gzip", path
+        assert gzip.decompress(body) == plain, path
+        assert len(body) < len(plain), path
+    for path in (f"/blobs/{frame.id}", f"/blobs/{frame.id}/preview.png"):
+        encoding, body = await fetch(path, "gzip")
+        assert encoding is None and body, path  # already compressed, or not worth it

@@ -127,9 +127,13 @@ def _assert_frames_as_planned(view: dict, ra: float, dec: float, filters: list[s
         assert header["OBJECT"] == "Field"
         assert header["PLANID"] == view["id"]
         assert header["PLANFRM"] == frame["number"]
-        # The pointing the mount reported during the exposure, not the plan's.
+        # The pointing the mount reported during the exposure, not the plan's:
+        # the file says what the plan's record says (the telescope role's
+        # mount, over the camera driver's snooped cards).
         assert abs(((header["RA"] - ra * 15 + 180) % 360) - 180) < 0.05
         assert abs(header["DEC"] - dec) < 0.05
+        assert header["RA"] == pytest.approx(frame["ra"] * 15, abs=1e-5)
+        assert header["DEC"] == pytest.approx(frame["dec"], abs=1e-5)
 
 
 def _plan_files(frames_dir: Path, plan_id: str) -> list[Path]:

@@ -28,7 +28,10 @@ CCD, WHEEL = "CCD Simulator", "Filter Simulator"
 def _typed(obs: Observatory, name: str):
     ns, dot, verb = name.partition(".")
     owner = getattr(obs, ns) if dot else obs
-    return getattr(owner, (verb if dot else ns).replace(".", "_"), None)
+    found = getattr(owner, (verb if dot else ns).replace(".", "_"), None)
+    if not dot and found is not None and not inspect.ismethod(found):
+        found = found.__call__  # a namespace's own call: obs.actions()
+    return found
 
 
 async def test_every_discovered_method_is_a_typed_call(running_service: RunningService) -> None:

@@ -25,12 +25,14 @@ from typing import Any
 import numpy as np
 
 from .frames import FrameData
+from .indexes import SYSTEM_INDEX_DIRS, IndexAdvice, advise, installed_scales
 from .stars import star_positions
 from .worker import run_off_loop
 
 __all__ = [
     "SYSTEM_INDEX_DIRS",
     "MIN_STARS",
+    "MissingIndexError",
     "SolveError",
     "SolveFailed",
     "SolveHint",
@@ -38,8 +40,6 @@ __all__ = [
     "solve_stars",
 ]
 
-#: Where Debian's astrometry-data-* packages put their index files.
-SYSTEM_INDEX_DIRS: tuple[Path, ...] = (Path("/usr/share/astrometry"),)
 #: Fewer stars than this cannot make a reliable match.
 MIN_STARS = 8
 
@@ -50,6 +50,11 @@ class SolveError(RuntimeError):
 
 class SolveFailed(SolveError):
     """The solver ran but found no solution."""
+
+
+class MissingIndexError(SolveError):
+    """No installed index file covers the field: the message names the
+    index scales and the Debian packages that hold them."""
 
 
 @dataclass(slots=True)
@@ -100,6 +105,24 @@ def _read_wcs(path: Path, width: int, height: int) -> dict[str, Any]:
     }
 
 
+def _check_indexes(width: int, height: int, hint: SolveHint) -> IndexAdvice | None:
+    """What the system's index files lack for this field (None: scale unknown);
+    `MissingIndexError` when they hold none of the scales it needs."""
+    if not hint.scale:
+        if not installed_scales(SYSTEM_INDEX_DIRS):
+            where = ", ".join(str(d) for d in SYSTEM_INDEX_DIRS)
+            raise MissingIndexError(
+                f"no astrometry.net index files in {where}: install Debian's astrometry-data-* "
+                "packages for your field (`python -m indiws.analysis.indexes WIDTHxHEIGHT` "
+                "in arcminutes says which; docs/analysis.md)"
+            )
+        return None
+    advice = advise(width * hint.scale / 60.0, height * hint.scale / 60.0, SYSTEM_INDEX_DIRS)
+    if len(advice.missing) == len(advice.scales):
+        raise MissingIndexError(f"no index file can solve it: {advice.sentence()}")
+    return advice
+
+
 def _config(folder: Path, index_files: Sequence[Path], cpulimit: float) -> Path:
     lines = [f"cpulimit {math.ceil(cpulimit)}"]
     lines += [f"add_path {d}" for d in SYSTEM_INDEX_DIRS if d.is_dir()]
@@ -135,6 +158,7 @@ async def solve_stars(
     if len(x) < MIN_STARS:
         raise SolveFailed(f"too few stars to solve: {len(x)} found, {MIN_STARS} needed")
     hint = hint or SolveHint()
+    advice = None if index_files else _check_indexes(width, height, hint)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="indiws-solve-") as tmp:
         folder = Path(tmp)
@@ -177,6 +201,7 @@ async def solve_stars(
             raise SolveFailed(
                 f"no solution within {time_limit:g} s from {len(x)} stars"
                 + (f" ({tail})" if proc.returncode else "")
+                + (f"; {advice.sentence()}" if advice is not None and advice.missing else "")
             )
         result = await asyncio.to_thread(_read_wcs, wcs, width, height)
     result["stars"] = int(len(x))

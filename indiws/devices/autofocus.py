@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..analysis.focus import FIT_KINDS, MIN_POINTS, FocusFitError, FocusPoint, fit_vcurve
-from .base import ProgressCallback
+from .base import Action, ProgressCallback, run_procedure
 from .camera import Camera
 from .errors import DeviceError, InvalidValueError
 from .focuser import Focuser
@@ -92,95 +92,111 @@ async def autofocus(
         raise InvalidValueError(
             f"{steps} steps of {step} do not fit the focuser's travel 0..{limit}"
         )
-    points: list[FocusPoint] = []
-    report = progress or (lambda _: None)
-    at = here
-
-    async def move(target: int) -> None:
-        nonlocal at
-        if target < at and backlash:
-            # Inward: overshoot, then come back outward like every other move.
-            await focuser.move_to(max(0, target - backlash))
-        await focuser.move_to(target)
-        at = target
-
-    async def measure(position: int, stage: str) -> FocusPoint:
-        await move(position)
-        shot = await camera.expose(
-            exposure,
-            frame_type="light",
-            binning=binning,
-            roi=roi,
-            metadata={"purpose": "autofocus", "focus_position": position},
-        )
-        a = shot.get("analysis") or {}
-        point = FocusPoint(position, a.get("hfr"), int(a.get("stars") or 0))
-        report(
-            {
-                "state": stage,
-                "step": len(points) + 1,
-                "position": position,
-                "hfr": point.hfr,
-                "stars": point.stars,
-                "blob_id": shot.get("blob_id"),
-            }
-        )
-        return point
-
-    start_point = await measure(here, "start")
-    for position in positions:
-        points.append(await measure(position, "measuring"))
-
-    def usable(p: FocusPoint) -> bool:
-        return p.hfr is not None and p.stars >= min_stars
-
-    # The minimum at an end: focus lies beyond it; walk on until the HFR rises twice.
-    for _ in range(2):
-        good = [p for p in points if usable(p)]
-        if not good or extend <= 0:
-            break
-        best = min(good, key=lambda p: p.hfr)  # type: ignore[arg-type, return-value]
-        if best.position == points[0].position:
-            direction = -1
-        elif best.position == points[-1].position:
-            direction = 1
-        else:
-            break
-        rises = 0
-        while extend > 0 and rises < 2:
-            edge = points[0] if direction < 0 else points[-1]
-            nxt = edge.position + direction * step
-            if nxt < 0 or (limit and nxt > limit):
-                extend = 0
-                break
-            extend -= 1
-            point = await measure(nxt, "extending")
-            points.insert(0 if direction < 0 else len(points), point)
-            if usable(point) and usable(edge) and point.hfr > edge.hfr:  # type: ignore[operator]
-                rises += 1
-            else:
-                rises = 0
-    try:
-        curve = fit_vcurve(points, kind=fit, min_stars=min_stars)  # type: ignore[arg-type]
-    except FocusFitError as exc:
-        await move(here)  # leave the focuser where it was found
-        raise AutofocusError(
-            f"autofocus failed: {exc}; focuser returned to {here}",
-            device=focuser.name,
-            role="focuser",
-            points=[start_point, *points],
-        ) from None
-    target = int(round(curve["position"]))
-    await move(target)
-    final = await measure(target, "final")
-    report({"state": "done", "position": target, "hfr": final.hfr, "stars": final.stars})
-    return {
-        "position": target,
-        "hfr": final.hfr,
-        "stars": final.stars,
-        "start": start_point.to_dict(),
-        "points": [p.to_dict() for p in points],
-        "fit": curve,
+    params = {
+        "exposure": exposure,
+        "step": step,
+        "steps": steps,
+        "center": center,
         "backlash": backlash,
-        "elapsed": round(time.monotonic() - started, 2),
+        "fit": fit,
+        "min_stars": min_stars,
+        "extend": extend,
+        "binning": binning,
     }
+
+    async def sweep(act: Action) -> dict[str, Any]:
+        nonlocal extend
+        report = act.report
+        points: list[FocusPoint] = []
+        at = here
+
+        async def move(target: int) -> None:
+            nonlocal at
+            if target < at and backlash:
+                # Inward: overshoot, then come back outward like every other move.
+                await focuser.move_to(max(0, target - backlash))
+            await focuser.move_to(target)
+            at = target
+
+        async def measure(position: int, stage: str) -> FocusPoint:
+            await move(position)
+            shot = await camera.expose(
+                exposure,
+                frame_type="light",
+                binning=binning,
+                roi=roi,
+                metadata={"purpose": "autofocus", "focus_position": position},
+            )
+            a = shot.get("analysis") or {}
+            point = FocusPoint(position, a.get("hfr"), int(a.get("stars") or 0))
+            report(
+                {
+                    "state": stage,
+                    "step": len(points) + 1,
+                    "position": position,
+                    "hfr": point.hfr,
+                    "stars": point.stars,
+                    "blob_id": shot.get("blob_id"),
+                }
+            )
+            return point
+
+        start_point = await measure(here, "start")
+        for position in positions:
+            points.append(await measure(position, "measuring"))
+
+        def usable(p: FocusPoint) -> bool:
+            return p.hfr is not None and p.stars >= min_stars
+
+        # The minimum at an end: focus lies beyond it; walk on until the HFR rises twice.
+        for _ in range(2):
+            good = [p for p in points if usable(p)]
+            if not good or extend <= 0:
+                break
+            best = min(good, key=lambda p: p.hfr)  # type: ignore[arg-type, return-value]
+            if best.position == points[0].position:
+                direction = -1
+            elif best.position == points[-1].position:
+                direction = 1
+            else:
+                break
+            rises = 0
+            while extend > 0 and rises < 2:
+                edge = points[0] if direction < 0 else points[-1]
+                nxt = edge.position + direction * step
+                if nxt < 0 or (limit and nxt > limit):
+                    extend = 0
+                    break
+                extend -= 1
+                point = await measure(nxt, "extending")
+                points.insert(0 if direction < 0 else len(points), point)
+                if usable(point) and usable(edge) and point.hfr > edge.hfr:  # type: ignore[operator]
+                    rises += 1
+                else:
+                    rises = 0
+        try:
+            curve = fit_vcurve(points, kind=fit, min_stars=min_stars)  # type: ignore[arg-type]
+        except FocusFitError as exc:
+            await move(here)  # leave the focuser where it was found
+            raise AutofocusError(
+                f"autofocus failed: {exc}; focuser returned to {here}",
+                device=focuser.name,
+                role="focuser",
+                points=[start_point, *points],
+            ) from None
+        target = int(round(curve["position"]))
+        await move(target)
+        final = await measure(target, "final")
+        report({"state": "done", "position": target, "hfr": final.hfr, "stars": final.stars})
+        return {
+            "position": target,
+            "hfr": final.hfr,
+            "stars": final.stars,
+            "start": start_point.to_dict(),
+            "points": [p.to_dict() for p in points],
+            "fit": curve,
+            "backlash": backlash,
+            "elapsed": round(time.monotonic() - started, 2),
+        }
+
+    return await run_procedure(focuser, "autofocus", sweep, params=params, progress=progress)

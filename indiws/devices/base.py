@@ -16,6 +16,11 @@ action has really ended.  It also carries what every long action needs:
   `CancelledError` goes on),
 - progress reports to the caller's callback and to every action listener
   (`subscribe_actions`), so a second client can follow the same action.
+
+A *procedure* (`run_procedure`: autofocus, centering) is an action made of
+other actions (moves, exposures, slews): it has its own id, events and
+progress, and its own abort (`abort_action`), which stops the step running
+and ends the procedure with `ActionAborted`.
 """
 
 from __future__ import annotations
@@ -65,6 +70,9 @@ __all__ = [
     "RoleDevice",
     "Update",
     "SafetyGuard",
+    "abort_action",
+    "recent_actions",
+    "run_procedure",
     "running_actions",
     "set_safety_guard",
     "subscribe_actions",
@@ -127,11 +135,16 @@ class Update:
         return (self.values or {}).get(element)
 
 
+#: Finished actions a client's registry remembers (`recent_actions`).
+RECENT_ACTIONS = 100
+
+
 class _Registry:
-    """Running actions and action listeners of one client."""
+    """Running actions, the last finished ones and action listeners of one client."""
 
     def __init__(self) -> None:
         self.actions: dict[str, set[Action]] = {}
+        self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_ACTIONS)
         self.listeners: list[ActionListener] = []
 
     def emit(self, event: dict[str, Any]) -> None:
@@ -206,6 +219,79 @@ def running_actions(
     return sorted(out, key=lambda a: a["started"])
 
 
+def recent_actions(client: INDIClient, limit: int = 50) -> list[dict[str, Any]]:
+    """The actions running now and the last finished ones (at most ``limit``
+    in all, newest start first): `Action.describe` with ``outcome``
+    (``running``, ``ok``, ``aborted``, ...), ``ended`` (epoch s, or None)
+    and, when it failed, ``error``."""
+    running = [{**a, "outcome": "running", "ended": None} for a in running_actions(client)]
+    out = sorted([*running, *_registry(client).recent], key=lambda a: a["started"])
+    return out[::-1][: max(0, limit)]
+
+
+def find_action(client: INDIClient, action_id: str) -> Action | None:
+    """The running action ``action_id`` (None: unknown, or ended)."""
+    for actions in _registry(client).actions.values():
+        for action in actions:
+            if action.id == action_id:
+                return action
+    return None
+
+
+async def abort_action(client: INDIClient, action_id: str) -> dict[str, Any] | None:
+    """Abort one running action, whoever started it: its device is told to
+    stop (a procedure stops the step it is in), and the action ends with
+    `ActionAborted`.  Returns what was aborted (`Action.describe`), or None
+    when no action of that id runs."""
+    action = find_action(client, action_id)
+    if action is None:
+        return None
+    action.interrupt("abort", f"{action.verb} aborted")
+    if action._abort is not None and action._sent:
+        try:
+            await action._abort()
+        except Exception as err:  # the action ends aborted all the same
+            log.warning("%s: could not stop %s: %s", action.verb, action.device, err)
+    return action.describe()
+
+
+async def run_procedure(
+    owner: RoleDevice,
+    verb: str,
+    body: Callable[[Action], Awaitable[dict[str, Any]]],
+    *,
+    params: dict[str, Any] | None = None,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Run ``body(action)`` as one action of ``owner``'s role (``verb``), made
+    of other actions: ``action.report`` sends its progress, its result goes
+    through ``action.done``.  Its abort (`abort_action`, the role's
+    ``abort``, a newer procedure of the same verb) cancels the step running
+    (whose device is told to stop) and ends it with `ActionAborted`."""
+    task = asyncio.current_task()
+    assert task is not None
+    async with owner._action(
+        verb, (), timeout=None, progress=progress, channel=verb, params=params
+    ) as act:
+        act.on_interrupt = task.cancel
+        try:
+            result = await body(act)
+            # Done: an abort from now on must not cancel the task that returns it.
+            act.on_interrupt = None
+            return act.done(result)
+        except asyncio.CancelledError:
+            if act._interrupt is None or task.uncancel() > 0:
+                raise  # cancelled from outside: not an abort
+            reason, text = act._interrupt
+            raise ActionAborted(
+                text,
+                device=act.device,
+                role=act.role,
+                action=verb,
+                details=dict(act.details, reason=reason, last=act.last_progress),
+            ) from None
+
+
 async def wait_acknowledged(client: INDIClient, action_id: str, timeout: float) -> bool:
     """Wait until the running action ``action_id`` has sent its command and
     the driver shows it working (a watched property turned Busy), or the
@@ -271,6 +357,8 @@ class Action:
         self._sent = False
         #: Set once the driver answered the command (`wait_acknowledged`).
         self.acknowledged = asyncio.Event()
+        #: Called once when the action is interrupted (a procedure cancels its step).
+        self.on_interrupt: Callable[[], Any] | None = None
         self._sub: Any = None
         self._loop = asyncio.get_running_loop()
         self.started = time.time()
@@ -315,14 +403,22 @@ class Action:
                 await asyncio.wait_for(asyncio.shield(self._abort()), 5)
             except Exception as err:  # best effort while cancelling
                 log.warning("%s: could not stop %s after cancel: %s", self.verb, self.device, err)
+        error: dict[str, Any] | None = None
         if exc is None:
-            reg.emit(self._event("finished", outcome="ok", result=self.result))
+            outcome = "ok"
         elif cancelled:
-            reg.emit(self._event("finished", outcome="cancelled"))
+            outcome = "cancelled"
         else:
-            code = exc.code if isinstance(exc, DeviceError) else "error"
+            outcome = exc.code if isinstance(exc, DeviceError) else "error"
             error = exc.to_dict() if isinstance(exc, DeviceError) else {"message": str(exc)}
-            reg.emit(self._event("finished", outcome=code, error=error))
+        ended = {"outcome": outcome, "ended": time.time()}
+        reg.recent.append({**self.describe(), **ended, **({"error": error} if error else {})})
+        if exc is None:
+            reg.emit(self._event("finished", outcome=outcome, result=self.result))
+        elif error is None:
+            reg.emit(self._event("finished", outcome=outcome))
+        else:
+            reg.emit(self._event("finished", outcome=outcome, error=error))
 
     def _event(self, kind: str, **data: Any) -> dict[str, Any]:
         return {
@@ -400,6 +496,8 @@ class Action:
         if self._interrupt is None:
             self._interrupt = (reason, text)
             self._wakeup.set()
+            if self.on_interrupt is not None:
+                self.on_interrupt()
 
     # For verbs ----------------------------------------------------------
 

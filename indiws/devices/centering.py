@@ -20,7 +20,7 @@ from ..analysis.frames import FrameData, FrameReadError, finite_number, read_fra
 from ..analysis.solve import SolveError, SolveFailed, SolveHint, solve_frame
 from ..blobs import BlobNotFound, BlobStore
 from . import astro
-from .base import ProgressCallback
+from .base import Action, ProgressCallback, run_procedure
 from .camera import Camera
 from .errors import DeviceError, InvalidValueError
 from .telescope import Telescope
@@ -182,84 +182,98 @@ async def center(
         choices = ", ".join(CENTER_METHODS)
         raise InvalidValueError(f"method must be one of {choices}, not {method!r}")
     started = time.monotonic()
-    report = progress or (lambda _: None)
     if epoch == "JNow":
         target = await asyncio.to_thread(astro.jnow_to_j2000, ra, dec)
     else:
         target = (ra, dec)
-    tries: list[dict[str, Any]] = []
-    report({"state": "slewing", "attempt": 0, "target_ra": target[0], "target_dec": target[1]})
-    await telescope.goto(target[0], target[1], epoch="J2000")
-    command = target  # where the mount was last sent
-    correction = "sync" if method == "auto" else method
-    for attempt in range(1, attempts + 1):
-        report({"state": "exposing", "attempt": attempt})
-        shot = await camera.expose(
-            exposure, frame_type="light", binning=binning, metadata={"purpose": "centering"}
-        )
-        report({"state": "solving", "attempt": attempt, "blob_id": shot["blob_id"]})
-        solution = await solve_stored_frame(
-            store,
-            blob_id=shot["blob_id"],
-            camera=camera,
-            telescope=telescope,
-            index_dir=index_dir,
-            radius=radius,
-            time_limit=time_limit,
-        )
-        error = astro.angular_distance(solution["ra"], solution["dec"], *target) * 3600.0
-        entry: dict[str, Any] = {
-            "attempt": attempt,
-            "ra": solution["ra"],
-            "dec": solution["dec"],
-            "error": round(error, 1),
-            "correction": None,
-            "blob_id": shot["blob_id"],
-        }
-        done = error <= tolerance
-        if not done and attempt < attempts:
-            if (
-                method == "auto"
-                and tries
-                and tries[-1]["correction"] == "sync"
-                and error > tries[-1]["error"] / 2
-            ):
-                correction = "offset"  # the sync did not help: correct by aiming off instead
-            # Decided before the report, so the progress says what follows.
-            entry["correction"] = correction
-        tries.append(entry)
-        report({"state": "solved", **entry})
-        if done:
-            return {
-                "target": {"ra": target[0], "dec": target[1], "epoch": "J2000"},
-                "solution": solution,
-                "error": round(error, 1),
-                "method": tries[-2]["correction"] if len(tries) > 1 else None,
-                "attempts": tries,
-                "elapsed": round(time.monotonic() - started, 2),
-            }
-        if attempt == attempts:
-            break
-        if correction == "sync":
-            report({"state": "syncing", "attempt": attempt, "correction": correction})
-            await telescope.sync(solution["ra"], solution["dec"], epoch="J2000")
-            command = target
-        else:
-            command = _shifted(command, target, (solution["ra"], solution["dec"]))
-        report(
-            {
-                "state": "slewing",
+    params = {
+        "ra": ra,
+        "dec": dec,
+        "epoch": epoch,
+        "tolerance": tolerance,
+        "attempts": attempts,
+        "exposure": exposure,
+        "binning": binning,
+        "method": method,
+    }
+
+    async def run(act: Action) -> dict[str, Any]:
+        report = act.report
+        tries: list[dict[str, Any]] = []
+        report({"state": "slewing", "attempt": 0, "target_ra": target[0], "target_dec": target[1]})
+        await telescope.goto(target[0], target[1], epoch="J2000")
+        command = target  # where the mount was last sent
+        correction = "sync" if method == "auto" else method
+        for attempt in range(1, attempts + 1):
+            report({"state": "exposing", "attempt": attempt})
+            shot = await camera.expose(
+                exposure, frame_type="light", binning=binning, metadata={"purpose": "centering"}
+            )
+            report({"state": "solving", "attempt": attempt, "blob_id": shot["blob_id"]})
+            solution = await solve_stored_frame(
+                store,
+                blob_id=shot["blob_id"],
+                camera=camera,
+                telescope=telescope,
+                index_dir=index_dir,
+                radius=radius,
+                time_limit=time_limit,
+            )
+            error = astro.angular_distance(solution["ra"], solution["dec"], *target) * 3600.0
+            entry: dict[str, Any] = {
                 "attempt": attempt,
-                "ra": command[0],
-                "dec": command[1],
-                "correction": correction,
+                "ra": solution["ra"],
+                "dec": solution["dec"],
+                "error": round(error, 1),
+                "correction": None,
+                "blob_id": shot["blob_id"],
             }
+            done = error <= tolerance
+            if not done and attempt < attempts:
+                if (
+                    method == "auto"
+                    and tries
+                    and tries[-1]["correction"] == "sync"
+                    and error > tries[-1]["error"] / 2
+                ):
+                    correction = "offset"  # the sync did not help: correct by aiming off instead
+                # Decided before the report, so the progress says what follows.
+                entry["correction"] = correction
+            tries.append(entry)
+            report({"state": "solved", **entry})
+            if done:
+                return {
+                    "target": {"ra": target[0], "dec": target[1], "epoch": "J2000"},
+                    "solution": solution,
+                    "error": round(error, 1),
+                    "method": tries[-2]["correction"] if len(tries) > 1 else None,
+                    "attempts": tries,
+                    "elapsed": round(time.monotonic() - started, 2),
+                }
+            if attempt == attempts:
+                break
+            if correction == "sync":
+                report({"state": "syncing", "attempt": attempt, "correction": correction})
+                await telescope.sync(solution["ra"], solution["dec"], epoch="J2000")
+                command = target
+            else:
+                command = _shifted(command, target, (solution["ra"], solution["dec"]))
+            report(
+                {
+                    "state": "slewing",
+                    "attempt": attempt,
+                    "ra": command[0],
+                    "dec": command[1],
+                    "correction": correction,
+                }
+            )
+            await telescope.goto(command[0], command[1], epoch="J2000")
+        raise CenteringError(
+            f"the target is still {tries[-1]['error']:.0f}\" from the frame's centre after "
+            f"{attempts} attempt(s) (tolerance {tolerance:g}\")",
+            device=telescope.name,
+            role="telescope",
+            attempts=tries,
         )
-        await telescope.goto(command[0], command[1], epoch="J2000")
-    raise CenteringError(
-        f"the target is still {tries[-1]['error']:.0f}\" from the frame's centre after "
-        f"{attempts} attempt(s) (tolerance {tolerance:g}\")",
-        device=telescope.name,
-        role="telescope",
-        attempts=tries,
-    )
+
+    return await run_procedure(telescope, "center", run, params=params, progress=progress)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import weakref
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -608,14 +610,29 @@ class Telescope(RoleDevice):
             "goto_altaz", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
         )
 
-    async def _coord_mode(self, act: Action, mode: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _coord_mode(self, act: Action, mode: str) -> AsyncIterator[None]:
+        """Set ON_COORD_SET for one slew and put back what the caller had
+        after it (ended, failed or aborted): a client that writes
+        coordinates as properties later must not get slew-and-stop (or
+        track) because of a goto it did not make."""
         coord_set = self._optional("ON_COORD_SET")
         if coord_set is None:
+            yield
             return
         if mode not in coord_set.elements:
             mode = next((m for m in ("TRACK", "SLEW") if m in coord_set.elements), "")
-        if mode and coord_set.on_switches() != [mode]:
-            await act.send("ON_COORD_SET", {mode: True})
+        previous = coord_set.on_switches()
+        if not mode or previous == [mode]:
+            yield
+            return
+        await act.send("ON_COORD_SET", {mode: True})
+        try:
+            yield
+        finally:
+            restore = previous[0] if previous and previous[0] != "SYNC" else None
+            if restore in coord_set.elements:
+                await self.client.set_property(act.device, "ON_COORD_SET", {restore: True})
 
     async def _slew(
         self,
@@ -651,11 +668,11 @@ class Telescope(RoleDevice):
                 }
 
             act.where = where
-            await self._coord_mode(act, "TRACK" if track else "SLEW")
-            left = await self._follow_slew(
-                act, verb, prop_name, ("RA", "DEC"), (ra, dec), {"epoch": frame}
-            )
-            await self._honour_tracking(track)
+            async with self._coord_mode(act, "TRACK" if track else "SLEW"):
+                left = await self._follow_slew(
+                    act, verb, prop_name, ("RA", "DEC"), (ra, dec), {"epoch": frame}
+                )
+                await self._honour_tracking(track)
             pos = await self.position()
             return act.done(
                 {
@@ -755,11 +772,11 @@ class Telescope(RoleDevice):
             main="HORIZONTAL_COORD",
             params=params,
         ) as act:
-            await self._coord_mode(act, "TRACK" if track else "SLEW")
-            left = await self._follow_slew(
-                act, "goto_altaz", "HORIZONTAL_COORD", ("ALT", "AZ"), (alt, az), {}
-            )
-            await self._honour_tracking(track)
+            async with self._coord_mode(act, "TRACK" if track else "SLEW"):
+                left = await self._follow_slew(
+                    act, "goto_altaz", "HORIZONTAL_COORD", ("ALT", "AZ"), (alt, az), {}
+                )
+                await self._honour_tracking(track)
             pos = await self.position()
             return act.done({**pos, "target": {"alt": alt, "az": az}, "distance": left})
 

@@ -22,6 +22,55 @@ class _Namespace:
         self._rpc = owner._rpc
 
 
+class ActionsMethods(_Namespace):
+    """``actions.*`` methods."""
+
+    async def __call__(
+        self,
+        role: Literal[
+            "telescope",
+            "camera",
+            "focuser",
+            "filter_wheel",
+            "guider",
+            "dome",
+            "rotator",
+            "flat_panel",
+            "weather",
+            "gps",
+        ]
+        | None = None,
+    ) -> list[dict[str, Any]]:
+        """The actions running now (of every role, or of one), whoever started them.
+
+        Each: {action_id, action, role, device, params, started (epoch s),
+        elapsed, progress (the last progress, or null)}.
+        """
+        return await self._rpc("actions", {"role": role})
+
+    async def abort(self, action_id: str) -> dict[str, Any]:
+        """Abort one running action, whoever started it (action_id: from actions or its events).
+
+        Any verb: a goto, an exposure, an autofocus, a centering. The device is
+        told to stop (an autofocus or a centering stops the move, exposure or
+        slew it is in); the action ends with the aborted error and its
+        action.finished event says outcome aborted. Answers at once: {aborted:
+        true, action_id, action, role, device, ...}. Errors: unknown_action (no
+        action of that id runs: unknown, or ended).
+        """
+        return await self._rpc("actions.abort", {"action_id": action_id})
+
+    async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+        """The actions running now and the last finished ones (of every client), newest first.
+
+        At most limit (0..100). Each: {action_id, action, role, device, params,
+        started, elapsed, progress, outcome (running, ok, aborted, timeout,
+        cancelled, ...), ended (epoch s, null while running), error (when it
+        failed)}. What a page shows as the actions of the last minutes.
+        """
+        return await self._rpc("actions.recent", {"limit": limit})
+
+
 class CameraMethods(_Namespace):
     """``camera.*`` methods."""
 
@@ -1767,6 +1816,7 @@ class Methods:
         raise NotImplementedError
 
     def _bind_methods(self) -> None:
+        self.actions = ActionsMethods(self)
         self.camera = CameraMethods(self)
         self.dome = DomeMethods(self)
         self.filter_wheel = FilterWheelMethods(self)
@@ -1780,29 +1830,6 @@ class Methods:
         self.safety = SafetyMethods(self)
         self.telescope = TelescopeMethods(self)
         self.weather = WeatherMethods(self)
-
-    async def actions(
-        self,
-        role: Literal[
-            "telescope",
-            "camera",
-            "focuser",
-            "filter_wheel",
-            "guider",
-            "dome",
-            "rotator",
-            "flat_panel",
-            "weather",
-            "gps",
-        ]
-        | None = None,
-    ) -> list[dict[str, Any]]:
-        """The actions running now (of every role, or of one), whoever started them.
-
-        Each: {action_id, action, role, device, params, started (epoch s),
-        elapsed, progress (the last progress, or null)}.
-        """
-        return await self._rpc("actions", {"role": role})
 
     async def assign(
         self,
@@ -1867,6 +1894,18 @@ class Methods:
 #: Each method's params, required params, defaults and events.
 METHODS: dict[str, dict[str, Any]] = {
     "actions": {"defaults": {"role": None}, "events": [], "params": ["role"], "required": []},
+    "actions.abort": {
+        "defaults": {},
+        "events": [],
+        "params": ["action_id"],
+        "required": ["action_id"],
+    },
+    "actions.recent": {
+        "defaults": {"limit": 50},
+        "events": [],
+        "params": ["limit"],
+        "required": [],
+    },
     "assign": {
         "defaults": {"connect": True},
         "events": [],

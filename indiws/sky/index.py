@@ -7,7 +7,8 @@ sky is cut into tiles (half-degree steps of declination, RA steps of about
 half a degree); a tile's index files cover a circle around the tile's centre wide
 enough for any hint inside the tile plus the search radius, and are kept in
 a cache folder keyed by the catalogue version, the tile and the scale
-presets, so each tile is built once.
+presets, so each tile is built once.  `prune_index_cache` drops the tiles
+unused for longest when the cache is past its age or size bound.
 """
 
 from __future__ import annotations
@@ -19,13 +20,20 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from .catalog import CATALOG_VERSION, cone, cumulative_density
 
-__all__ = ["TILE_DEG", "IndexBuildError", "ensure_index", "presets_for_field"]
+__all__ = [
+    "TILE_DEG",
+    "IndexBuildError",
+    "ensure_index",
+    "presets_for_field",
+    "prune_index_cache",
+]
 
 #: Tile size (degrees of declination; RA steps widen with 1/cos Dec): hints
 #: this close share one index, and it stays small enough to build in seconds.
@@ -103,6 +111,7 @@ def ensure_index(
     folder = cache_dir / f"v{CATALOG_VERSION}-{key}"
     paths = [folder / f"index-{p:02d}.fits" for p in presets]
     if all(p.exists() for p in paths):
+        _touch(folder)
         return paths
     folder.mkdir(parents=True, exist_ok=True)
     catalog = folder / "stars.fits"
@@ -130,7 +139,69 @@ def ensure_index(
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
             raise IndexBuildError(f"build-astrometry-index failed: {' / '.join(tail)}")
         os.replace(tmp, path)
+    _touch(folder)
     return paths
+
+
+#: A tile used this recently is never pruned (a solve may be reading it).
+_IN_USE_S = 3600.0
+
+
+def _touch(folder: Path) -> None:
+    # The folder's mtime says when the tile was last used (pruning goes by it).
+    try:
+        os.utime(folder)
+    except OSError:
+        pass
+
+
+def _tiles(cache_dir: Path) -> list[tuple[float, int, Path]]:
+    """(last use, bytes, folder) of each tile in the cache, least recently used first."""
+    out = []
+    try:
+        entries = list(cache_dir.iterdir())
+    except OSError:
+        return []
+    for folder in entries:
+        if not (folder.is_dir() and folder.name.startswith("v") and "-" in folder.name):
+            continue
+        try:
+            used = folder.stat().st_mtime
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        except OSError:
+            continue
+        out.append((used, size, folder))
+    return sorted(out)
+
+
+def prune_index_cache(
+    cache_dir: Path,
+    *,
+    keep_days: float | None,
+    keep_bytes: int | None,
+    now: float | None = None,
+) -> dict[str, int]:
+    """Delete the synthetic sky's index tiles unused for over ``keep_days``,
+    then the least recently used ones while the cache holds more than
+    ``keep_bytes`` (None: no bound).  A tile used in the last hour stays.
+    Returns ``{"tiles", "bytes", "deleted", "freed"}`` (what is left, what went)."""
+    now = time.time() if now is None else now
+    tiles = _tiles(cache_dir)
+    total = sum(size for _, size, _ in tiles)
+    deleted = freed = 0
+    for used, size, folder in tiles:
+        if now - used < _IN_USE_S:
+            continue
+        old = keep_days is not None and now - used > keep_days * 86400
+        big = keep_bytes is not None and total > keep_bytes
+        if not (old or big):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        if not folder.exists():
+            total -= size
+            deleted += 1
+            freed += size
+    return {"tiles": len(tiles) - deleted, "bytes": total, "deleted": deleted, "freed": freed}
 
 
 def _write_catalog(path: Path, ra: float, dec: float, radius: float) -> None:

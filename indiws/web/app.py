@@ -57,6 +57,10 @@ def make_app(service: Service, **settings: Any) -> GatedApplication:
         handlers.extend(module.routes(service))
     settings.setdefault("websocket_ping_interval", 20)
     settings["route_modules"] = tuple(ROUTE_MODULES)  # what the OpenAPI document merges
+    # gzip where it pays: text (the panel's HTML, CSS, JS; JSON answers) of
+    # 1 KiB or more, for a client that accepts it; never images or frames
+    # (tornado's GZipContentEncoding picks by Content-Type).
+    settings.setdefault("compress_response", True)
     return GatedApplication(
         handlers,
         service,

@@ -64,10 +64,9 @@ class BlobListHandler(JsonHandler):
         store: BlobStore = self.service.blobs
         device = self.get_query_argument("device", None)
         limit = _limit(self.get_query_argument("limit", None), default=LIST_DEFAULT)
-        infos = await asyncio.to_thread(store.list, None if device else limit)
-        frames = [i for i in reversed(infos) if device is None or i.device == device]
+        infos = await asyncio.to_thread(store.list, limit, device)
         stats = await asyncio.to_thread(store.stats)
-        self.write_json({"frames": [frame_json(i) for i in frames[:limit]], "stats": stats})
+        self.write_json({"frames": [frame_json(i) for i in reversed(infos)], "stats": stats})
 
 
 class ExposureJournalHandler(JsonHandler):
@@ -285,7 +284,8 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                     "preview_renders_peak (previews rendered at once: 1); with a frames "
                     "folder also cached, "
                     "cached_bytes, on_disk, free_bytes, min_free, keep_days, keep_bytes, "
-                    "deleted, recovered, lost_exposures",
+                    "deleted, recovered, lost_exposures, journal_keep_days, "
+                    "journal_keep_entries, journal_pruned",
                     "additionalProperties": True,
                 },
             },

@@ -42,8 +42,10 @@ from ..devices import (
     ProgressCallback,
     RoleDevice,
     Telescope,
+    abort_action,
     astro,
     min_altitude,
+    recent_actions,
     running_actions,
     subscribe_actions,
 )
@@ -52,7 +54,7 @@ from ..service import Service
 from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient, requester
 from .blobs import frame_urls
-from .errors import APIError, invalid_params
+from .errors import INVALID_PARAMS, APIError, invalid_params
 from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
@@ -486,6 +488,35 @@ class IndiClientSocket(
         Each: {action_id, action, role, device, params, started (epoch s),
         elapsed, progress (the last progress, or null)}."""
         return running_actions(self.service.client, role=role)
+
+    @rpc("actions.recent")
+    async def rpc_actions_recent(self, limit: int = 50) -> list[dict]:
+        """The actions running now and the last finished ones (of every client), newest first.
+
+        At most limit (0..100). Each: {action_id, action, role, device, params,
+        started, elapsed, progress, outcome (running, ok, aborted, timeout,
+        cancelled, ...), ended (epoch s, null while running), error (when it
+        failed)}. What a page shows as the actions of the last minutes."""
+        if not 0 <= limit <= 100:
+            raise invalid_params(f"limit must be within [0, 100], not {limit}")
+        return recent_actions(self.service.client, limit)
+
+    @rpc("actions.abort")
+    async def rpc_actions_abort(self, action_id: str) -> dict:
+        """Abort one running action, whoever started it (action_id: from actions or its events).
+
+        Any verb: a goto, an exposure, an autofocus, a centering. The device is
+        told to stop (an autofocus or a centering stops the move, exposure or
+        slew it is in); the action ends with the aborted error and its
+        action.finished event says outcome aborted. Answers at once: {aborted:
+        true, action_id, action, role, device, ...}. Errors: unknown_action (no
+        action of that id runs: unknown, or ended)."""
+        found = await abort_action(self.service.client, action_id)
+        if found is None:
+            raise APIError(
+                404, INVALID_PARAMS, "unknown_action", f"no running action has id {action_id!r}"
+            )
+        return {"aborted": True, **found}
 
     # Telescope ------------------------------------------------------------
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import tornado.web
-from tornado.websocket import WebSocketHandler
+from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
 from .. import __version__
 from ..devices.base import REQUESTER
@@ -59,6 +59,7 @@ from .errors import (
 )
 from .limits import MAX_BATCH, JsonLimitError, loads
 from .outbox import Outbox, SendBudget
+from .ws_close import CleanCloseProtocol
 
 __all__ = ["MAX_RUNNING", "JsonRpcSocket", "RpcMethod", "rpc"]
 
@@ -193,6 +194,13 @@ class JsonRpcSocket(WebSocketHandler):
 
     def get_compression_options(self) -> dict[str, Any] | None:
         return None  # frames are small and latency matters more
+
+    def get_websocket_protocol(self) -> WebSocketProtocol | None:
+        # Tornado's protocol with close codes a client can read (web/ws_close.py).
+        protocol = super().get_websocket_protocol()
+        if isinstance(protocol, WebSocketProtocol13):
+            return CleanCloseProtocol(self, False, protocol.params)
+        return protocol
 
     def open(self, *args: str, **kwargs: str) -> None:
         # Small frames, sent as they come: Nagle's delay would cost tens of ms.

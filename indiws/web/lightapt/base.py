@@ -101,6 +101,10 @@ class Instruction:
     func: Callable[..., Awaitable[Any]]
     signature: inspect.Signature
     hints: dict[str, Any]
+    #: The data answered while no device holds the role (role name → data),
+    #: for the queries cobalt-web's pages poll and read without checking the
+    #: reply's type: an empty shape they show instead of throwing.
+    unassigned: Callable[[str], Any] | None = None
 
     def bind(self, params: list[Any]) -> list[Any]:
         """The params checked against the function's annotations, in order."""
@@ -150,11 +154,14 @@ INSTRUCTIONS[GUIDING] = {}
 
 
 def instruction(
-    roles: str | tuple[str, ...], *names: str
+    roles: str | tuple[str, ...],
+    *names: str,
+    unassigned: Callable[[str], Any] | None = None,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Register ``async def f(ctx, *params)`` as instruction ``names`` (the
     function's name when none) of one role or several (service role names:
-    ``telescope``, ``camera``, ``guider``, ``focuser``, ``filter_wheel``)."""
+    ``telescope``, ``camera``, ``guider``, ``focuser``, ``filter_wheel``).
+    ``unassigned(role)``: the data answered while no device holds the role."""
     role_list = (roles,) if isinstance(roles, str) else roles
 
     def register(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
@@ -164,7 +171,7 @@ def instruction(
             for role in role_list:
                 if name in INSTRUCTIONS[role]:
                     raise ValueError(f"instruction {role}.{name} registered twice")
-                INSTRUCTIONS[role][name] = Instruction(name, func, sig, hints)
+                INSTRUCTIONS[role][name] = Instruction(name, func, sig, hints, unassigned)
         return func
 
     return register
@@ -418,10 +425,19 @@ class LightAptEndpoint:
         role = GUIDING if device_name == GUIDING else role_named(device_name)
         # phd2 (the autoguider) works once the guider role holds a device.
         holder = "guider" if role == GUIDING else role
-        if holder is None or self.service.roles.device_for(holder) is None:
-            # The original's words, and type, for a role unknown or not started.
-            return frame("message", f"!error! wrong device name {device_name}", **echo)
+        wrong = f"!error! wrong device name {device_name}"
+        if holder is None:
+            # The original's words, and type, for a role unknown.
+            return frame("message", wrong, **echo)
         found = INSTRUCTIONS[role].get(name)
+        if self.service.roles.device_for(holder) is None:
+            # The original's words; type "error", which cobalt-web's pages skip
+            # (a "message" would be read as data and throw in their listeners),
+            # and the queries they poll answer an empty shape they can show.
+            why = f"{wrong} (no device holds the {holder} role)"
+            if found is not None and found.unassigned is not None:
+                return frame("data", why, found.unassigned(holder), **echo)
+            return frame("error", why, **echo)
         if found is None:
             known = ", ".join(sorted(INSTRUCTIONS[role]))
             return frame(

@@ -81,13 +81,30 @@ def _toggle(options: dict[str, dict[str, Any]], name: str) -> bool | None:
 # ---------------------------------------------------------------- queries
 
 
-@instruction(ROLES)
+def _no_device_name(role: str) -> dict[str, Any]:
+    return {"device_name": f"(no {role} assigned)"}
+
+
+def _no_real_time_info(role: str) -> dict[str, Any]:
+    return {"temperature": None, "in_exposure": False, "in_cooling": None}
+
+
+def _no_static_info(role: str) -> dict[str, Any]:
+    return {"name": "CCD_INFO", "type": "number", **dict.fromkeys(SENSOR_KEYS), "data": []}
+
+
+def _no_set_params(role: str) -> dict[str, Any]:
+    keys = ("gain", "offset", "binning", "cooler", "fan", "heater", "hcg", "low_noise_mode")
+    return dict.fromkeys(keys)
+
+
+@instruction(ROLES, unassigned=_no_device_name)
 async def get_ccd_name(ctx: Context) -> dict[str, Any]:
     """The INDI name of the role's device (the later front end's title)."""
     return {"device_name": ctx.device().name}
 
 
-@instruction(ROLES)
+@instruction(ROLES, unassigned=_no_real_time_info)
 async def get_real_time_info(ctx: Context) -> dict[str, Any]:
     """Temperature (°C), whether an exposure runs, and whether the cooler is on."""
     camera = ctx.device()
@@ -99,7 +116,7 @@ async def get_real_time_info(ctx: Context) -> dict[str, Any]:
     }
 
 
-@instruction(ROLES, "get_static_info", "gerestatic_info")
+@instruction(ROLES, "get_static_info", "gerestatic_info", unassigned=_no_static_info)
 async def get_static_info(ctx: Context) -> dict[str, Any]:
     """The sensor: the original's flat CCD_* keys, and the later front end's
     ``data: [{name, value}]`` (only the values the camera has, as the page
@@ -114,7 +131,7 @@ async def get_static_info(ctx: Context) -> dict[str, Any]:
     }
 
 
-@instruction(ROLES, "get_set_params", "gereset_params")
+@instruction(ROLES, "get_set_params", "gereset_params", unassigned=_no_set_params)
 async def get_set_params(ctx: Context) -> dict[str, Any]:
     """Gain, offset and binning as plain numbers (the later front end shows
     them as such), the cooler, and the vendor switches of the original."""

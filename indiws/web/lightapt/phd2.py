@@ -101,7 +101,11 @@ async def stop_guide(ctx: Context) -> None:
     await _engine(ctx).stop_capture()
 
 
-@instruction("phd2")
+def _no_guiding_data(role: str) -> dict[str, list[float]]:
+    return guiding_data([])
+
+
+@instruction("phd2", unassigned=_no_guiding_data)
 async def get_guiding_data(ctx: Context) -> dict[str, list[float]]:
     """``{dx, dy, RaControl, DecControl, RaDistance, DecDistance}``: the last
     100 guide steps, oldest first."""

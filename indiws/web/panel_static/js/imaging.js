@@ -330,11 +330,34 @@ export function imagingView(root, store, hl) {
   // --------------------------------------------------------------- actions
   const actionsList = h("ol.actions-log", { "aria-live": "polite" }, h("li.muted", "Slews, exposures and moves appear here, whoever starts them."));
   const actionsCard = h("section.card.wide", { dataset: { card: "actions" } }, h("header", h("h3", "Actions (every client)")), actionsList);
-  function actionLine(p, text) {
+  function actionLine(p, text, when) {
+    const at = when ? new Date(when * 1000) : new Date();
     const li = h("li", { dataset: { actionId: p.action_id, outcome: p.outcome || "running" } },
-      h("time", new Date().toTimeString().slice(0, 8)), " ", h("strong", `${p.role}.${p.action}`), " ", h("span", text));
+      h("time", at.toTimeString().slice(0, 8)), " ", h("strong", `${p.role}.${p.action}`), " ", h("span", text));
     actionsList.prepend(li);
     while (actionsList.children.length > 50) actionsList.lastChild.remove();
+  }
+  const outcomeText = (p) => (p.outcome === "ok" ? "done" : `${p.outcome}${p.error ? ": " + p.error.message : ""}`);
+  // At (re)connection: what happened before the page opened (or while it was
+  // away), from the service's recent actions, oldest first.
+  async function loadRecentActions() {
+    if (!state.methods.has("actions.recent")) return;
+    let recent;
+    try {
+      recent = await hl.call("actions.recent", { limit: 50 });
+    } catch {
+      return;
+    }
+    actionsList.replaceChildren(h("li.muted", "Slews, exposures and moves appear here, whoever starts them."));
+    state.actions.clear();
+    for (const a of recent.slice().reverse()) {
+      if (a.outcome === "running") {
+        state.actions.set(a.action_id, a);
+        actionLine(a, "started", a.started);
+      } else {
+        actionLine(a, outcomeText(a), a.ended);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- status
@@ -394,7 +417,7 @@ export function imagingView(root, store, hl) {
         state.status = s.roles || {};
         renderStatus();
       }, () => {});
-      actionLine(p, p.outcome === "ok" ? "done" : `${p.outcome}${p.error ? ": " + p.error.message : ""}`);
+      actionLine(p, outcomeText(p));
       if (p.role === "camera" && p.action === "expose") exposure.finished(p);
       if (p.role === "filter_wheel" || p.role === "telescope") refreshRoles();
     }
@@ -409,6 +432,7 @@ export function imagingView(root, store, hl) {
       /* older service: all known verbs are shown */
     }
     await refreshRoles();
+    loadRecentActions();
     observatory.open();
     refreshRates();
     refreshFilters();
