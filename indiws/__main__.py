@@ -515,6 +515,7 @@ async def serve(config: Config) -> None:
     from .alpaca.server import AlpacaServer
     from .web.app import make_app, server_options
     from .web.gate import access_notes
+    from .web.highlevel import close_hub
     from .web.phd2 import PHD2Server
     from .web.server import raise_file_limit
 
@@ -561,6 +562,7 @@ async def serve(config: Config) -> None:
     finally:
         log.info("stopping")
         server.stop()
+        close_hub(service)
         if phd2 is not None:
             await phd2.stop()
         if alpaca is not None:

@@ -506,6 +506,7 @@ class StateDB:
         #: Rows of another version already warned about (said once, not per read).
         self._ignored: set[tuple[str, str, str]] = set()
         self._opened = False  # failures while opening are raised, not logged
+        self._closed = False
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except FileExistsError:
@@ -591,6 +592,10 @@ class StateDB:
         return f"state database {self.path} {what} ({text}); {todo}, or give another --data-dir"
 
     def _failed(self, exc: sqlite3.Error, *, writing: bool) -> StateDBUnavailableError:
+        if self._closed:
+            # A late caller while the service stops: nothing wrong with the file.
+            log.debug("state database %s used after close (%s)", self.path, exc)
+            return StateDBUnavailableError(f"state database {self.path} is closed")
         message = self._explain(exc)
         if self._opened and self.error is None:
             log.error("%s", message)  # once per failure, not once per call
@@ -610,6 +615,7 @@ class StateDB:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             self._conn.close()
 
     def __enter__(self) -> Self:

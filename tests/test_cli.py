@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -89,3 +91,139 @@ def test_signal_stops_the_service_cleanly(
     assert output.rstrip().endswith("stopped"), output
     assert "Traceback" not in output, output
     assert (tmp_path / "data").is_dir()
+
+
+# ------------------------------------------- embedded mode: every process ends
+
+
+def _group(pgid: int) -> list[int]:
+    """Live members of process group ``pgid``."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_bytes()
+        except OSError:
+            continue
+        fields = raw[raw.rindex(b")") + 2 :].split()
+        if fields[0] not in (b"Z", b"X") and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _start_embedded(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """`python -m indiws` in embedded mode, alone in its process group (a
+    terminal's foreground job); returns once the simulators are listed."""
+    port = free_port()
+    log_path = tmp_path / "indiws.log"
+    home = tmp_path / "home"
+    home.mkdir()
+    cmd = [sys.executable, "-m", "indiws", "--port", str(port), "--data-dir", str(tmp_path / "d")]
+    cmd += ["--embedded-indi-port", str(free_port()), "--phd2-port", "0", *args]
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "HOME": str(home)},
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        devices = _devices(url)
+        if devices is not None and len(devices) == 4:
+            break
+        time.sleep(0.1)
+    else:
+        proc.kill()
+        proc.wait()
+        pytest.fail(f"indiws did not list the simulators:\n{log_path.read_text()}")
+    return proc, url, log_path
+
+
+def _service_processes(proc: subprocess.Popen[bytes], url: str) -> list[int]:
+    """The service's processes: its own group (with the analysis worker, its
+    forkserver and resource tracker, once started), indiserver and drivers."""
+    with urllib.request.urlopen(url + "/api/v1/server", timeout=5) as resp:
+        server = json.loads(resp.read())
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:  # the worker starts in the background
+        group = _group(proc.pid)
+        if any("forkserver" in _cmdline(p) for p in group) and len(group) >= 4:
+            break
+        time.sleep(0.1)
+    assert any("forkserver" in _cmdline(p) for p in group), [_cmdline(p) for p in group]
+    return [*group, *_group(server["pid"])]
+
+
+def _wait_gone(pids: list[int]) -> list[str]:
+    deadline = time.monotonic() + 10
+    left = pids
+    while left and time.monotonic() < deadline:
+        time.sleep(0.1)
+        left = [p for p in left if _group_member_alive(p)]
+    return [_cmdline(p) for p in left]
+
+
+def _group_member_alive(pid: int) -> bool:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return False
+    return raw[raw.rindex(b")") + 2 :].split()[0] not in (b"Z", b"X")
+
+
+def test_ctrl_c_in_a_terminal_stops_every_process_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C reaches every process of the terminal's job (the analysis
+    worker and its forkserver too), not only indiws."""
+    proc, url, log_path = _start_embedded(tmp_path)
+    try:
+        pids = _service_processes(proc, url)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert output.rstrip().endswith("stopped"), output
+    assert not _wait_gone(pids), output
+
+
+def test_sigterm_with_clients_connected_reports_no_false_error(tmp_path: Path) -> None:
+    """SIGTERM while /ws/indi_client/ sockets receive status notifications:
+    they must not read the state database after it closed (which logged
+    "state database ... cannot be used" at every stop)."""
+    from websockets.sync.client import connect
+
+    proc, url, log_path = _start_embedded(tmp_path, "--status-interval", "0.02")
+    try:
+        pids = _service_processes(proc, url)
+        with contextlib.ExitStack() as sockets:
+            for _ in range(3):
+                ws = sockets.enter_context(connect(url.replace("http", "ws") + "/ws/indi_client/"))
+                assert json.loads(ws.recv(timeout=10))["method"] == "status"
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "cannot be used" not in output, output
+    assert " ERROR " not in output and "Traceback" not in output, output
+    assert output.rstrip().endswith("stopped"), output
+    assert not _wait_gone(pids), output

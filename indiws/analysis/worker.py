@@ -17,6 +17,8 @@ import asyncio
 import logging
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -47,8 +49,18 @@ def _executor() -> ProcessPoolExecutor:
     with _lock:
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
-            _pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+            _pool = ProcessPoolExecutor(
+                max_workers=1, mp_context=context, initializer=_ignore_interrupts
+            )
         return _pool
+
+
+def _ignore_interrupts() -> None:
+    # Ctrl-C in a terminal reaches every process of the group: the service
+    # stops the worker itself, so the worker must not die of it with a
+    # KeyboardInterrupt traceback (the forkserver and the resource tracker
+    # ignore SIGINT already).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def shutdown(*, kill: bool = False) -> None:
@@ -89,18 +101,25 @@ def _nothing() -> None:
 
 
 def stop_processes() -> None:
-    """At the program's end: stop the worker and the forkserver that started
-    it and wait for them, so that no process outlives the program's exit
-    (both would end on their own, but only some milliseconds after it)."""
+    """At the program's end (or a test session's): stop the worker, the
+    forkserver that started it and multiprocessing's resource tracker, and
+    reap them, so that no process outlives the program (all three would end
+    on their own, but only after it, re-parented to init).  Safe to call
+    more than once; a later `run_off_loop` starts them again."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
     if pool is not None:
         pool.shutdown(wait=True, cancel_futures=True)
-    server = getattr(multiprocessing.forkserver, "_forkserver", None)
-    stop = getattr(server, "_stop", None)  # no public way to stop it
-    if callable(stop):
-        stop()
+    # No public way to stop either: both have the `_stop` CPython's own
+    # tests use (it closes the process's "alive" pipe and waits for it).
+    for holder, name in (
+        (multiprocessing.forkserver, "_forkserver"),
+        (multiprocessing.resource_tracker, "_resource_tracker"),
+    ):
+        stop = getattr(getattr(holder, name, None), "_stop", None)
+        if callable(stop):
+            stop()
 
 
 async def warm_up() -> None:

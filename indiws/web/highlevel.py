@@ -64,7 +64,7 @@ from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
 from .plans_rpc import PlanRpc
 
-__all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "hub_for", "routes"]
+__all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "close_hub", "hub_for", "routes"]
 
 log = logging.getLogger("indiws.web")
 
@@ -137,6 +137,7 @@ class ClientHub:
         self._safety_sub()
         self._guiding_sub()
         self._plans_sub()
+        self.sockets.clear()  # no status timer armed again
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -284,6 +285,15 @@ def hub_for(service: Service) -> ClientHub:
     if hub is None:
         hub = _HUBS[service] = ClientHub(service)
     return hub
+
+
+def close_hub(service: Service) -> None:
+    """Stop the service's status timer and event subscriptions before the
+    service stops: sockets still open then must not read a closed state
+    database (a false "cannot be used" error at every SIGTERM)."""
+    hub = _HUBS.pop(service, None)
+    if hub is not None:
+        hub.close()
 
 
 # ---------------------------------------------------------------- verbs of every role
