@@ -8,6 +8,12 @@ VENV_PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 ARGS ?=
 PYTEST_ARGS ?=
+# The suite mostly waits on simulators and browsers, not on the CPU: more
+# workers than cores pays (tests/README.md).  PYTEST_WORKERS=0 runs serially.
+PYTEST_WORKERS ?= 4
+# One test module per worker at a time: a module's shared servers stay in
+# one process and its tests run in file order.
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
 
 # sudo only when we are not root and it exists; apt never asks questions.
 SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then echo sudo; fi)
@@ -20,12 +26,15 @@ run: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
-	$(VENV_PY) -m pytest $(PYTEST_ARGS)
+	$(VENV_PY) -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .
 
+# First the scripts' smoke tests (each runs a script briefly and checks its
+# report), then every script for its figures.
 bench: setup
+	$(VENV_PY) -m pytest -m bench $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 	@set -e; found=0; \
 	for script in bench/*.py; do \
 		[ -e "$$script" ] || continue; \

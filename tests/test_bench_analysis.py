@@ -17,6 +17,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "analysis.py"
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_analysis_bench_quick_run_reports_json() -> None:
     proc = subprocess.run(

@@ -7,6 +7,7 @@ import pytest
 from bench_support import run_bench
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_panel_bench_quick_run_reports_json() -> None:
     summary = run_bench("panel.py", "--quick", timeout=180)

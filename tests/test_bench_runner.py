@@ -14,6 +14,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "runner.py"
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_runner_bench_reports_json() -> None:
     proc = subprocess.run(

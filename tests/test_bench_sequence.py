@@ -12,6 +12,7 @@ import pytest
 from bench_support import run_bench
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_sequence_bench_reports_json() -> None:
     summary = run_bench("sequence.py", "--rounds", "1")

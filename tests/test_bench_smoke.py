@@ -20,6 +20,7 @@ KEYS = (
 )
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_blob_ingest_quick_run_reports_json() -> None:
     summary = run_bench("blob_ingest.py", "--quick")

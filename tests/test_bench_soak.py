@@ -17,6 +17,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parent.parent / "bench" / "soak.py"
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_soak_bench_reports_json() -> None:
     proc = subprocess.run(

@@ -14,6 +14,7 @@ from bench_support import run_bench
 SCENARIOS = ("nonreader", "batch_10000", "discover_100x100", "flood")
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_stress_bench_reports_json() -> None:
     summary = run_bench("stress.py", "--quick", "--duration", "1", timeout=180)

@@ -19,6 +19,7 @@ KEYS = (
 )
 
 
+@pytest.mark.bench
 @pytest.mark.slow
 def test_fanout_bench_reports_json() -> None:
     summary = run_bench("fanout.py", "--duration", "0.3", "--rates", "100")
