@@ -46,7 +46,10 @@ __all__ = [
     "IndiServerFactory",
     "IndiServerError",
     "IndiServerProcess",
+    "PROCESS_MARK_ENV",
     "free_port",
+    "mark_processes",
+    "marked_processes",
     "service_without_indiserver",
 ]
 
@@ -144,6 +147,46 @@ def _process_stat(pid: int) -> tuple[str, int, int] | None:
     # The command name is in parentheses and may itself hold spaces or ')'.
     fields = raw[raw.rindex(b")") + 2 :].split()
     return fields[0].decode(), int(fields[1]), int(fields[2])
+
+
+# ---------------------------------------------------------------- leftovers
+
+#: Environment variable holding the mark of `mark_processes`.
+PROCESS_MARK_ENV = "INDIWS_TEST_PROCESS_MARK"
+
+
+def mark_processes() -> str:
+    """Mark every process this one starts from now on (and their children,
+    which inherit the environment), so that `marked_processes` finds them
+    even once re-parented to init; returns the mark, unique to this process."""
+    mark = f"{os.getpid()}-{secrets.token_hex(4)}"
+    os.environ[PROCESS_MARK_ENV] = mark
+    return mark
+
+
+def marked_processes(mark: str) -> list[tuple[int, str]]:
+    """(pid, command line) of the processes still there that were started
+    with ``mark``: live ones, and children of this process that ended but
+    were never reaped (zombies)."""
+    needle = f"{PROCESS_MARK_ENV}={mark}".encode()
+    me, found = os.getpid(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        pid = int(entry)
+        stat = _process_stat(pid)
+        if stat is None or stat[0] == "X":
+            continue
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        zombie = stat[0] == "Z"
+        if (zombie and stat[1] == me) or (not zombie and needle in environ.split(b"\0")):
+            shown = cmdline.replace(b"\0", b" ").decode(errors="replace").strip()
+            found.append((pid, shown or "(zombie, never reaped)"))
+    return found
 
 
 def _live_group_members(pgid: int) -> list[int]:
@@ -613,8 +656,11 @@ class RunningService:
         self.ws_url = f"ws://127.0.0.1:{port}"
 
     async def stop(self) -> None:
+        from .web.highlevel import close_hub
+
         self.server.stop()
         await self.server.close_all_connections()
+        close_hub(self.service)
         await self.service.stop()
 
 

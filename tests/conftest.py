@@ -1,7 +1,15 @@
-"""Shared fixtures: real indiserver instances running INDI's simulator drivers."""
+"""Shared fixtures: real indiserver instances running INDI's simulator drivers.
+
+The rules a test module follows to fit the parallel suite are in
+tests/README.md.
+"""
 
 from __future__ import annotations
 
+import gc
+import os
+import signal
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,13 +17,47 @@ from typing import Any
 import pytest
 from lightapt_support import LightAptClient
 
+from indiws.analysis import worker as analysis_worker
 from indiws.testing import (
     DEFAULT_SIMULATORS,
     IndiServerFactory,
     IndiServerProcess,
     RunningService,
+    mark_processes,
+    marked_processes,
     start_service,
 )
+
+#: Every process this pytest process (an xdist worker has its own) starts
+#: carries this mark: `_no_process_left` finds any still there at the end.
+PROCESS_MARK = mark_processes()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left() -> Iterator[None]:
+    """Fails the session (an error at the last test's teardown) when a
+    process started by the tests or by an in-process service outlives them,
+    also after a failed or interrupted test; the ones left are then ended."""
+    yield
+    # In-process services share one analysis worker (with its forkserver
+    # and resource tracker): stopped once, here, like `python -m indiws` does.
+    analysis_worker.stop_processes()
+    deadline = time.monotonic() + 10.0
+    left = marked_processes(PROCESS_MARK)
+    while left and time.monotonic() < deadline:
+        gc.collect()  # a forgotten Popen reaps its child when collected
+        time.sleep(0.2)
+        left = marked_processes(PROCESS_MARK)
+    if not left:
+        return
+    for pid, _ in left:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, os.WNOHANG)  # reaps it when it is our child
+        except OSError:
+            pass
+    listing = "\n".join(f"  pid {pid}: {cmd}" for pid, cmd in left)
+    pytest.fail(f"{len(left)} process(es) started by the tests were left running:\n{listing}")
 
 
 @pytest.fixture(scope="session")
