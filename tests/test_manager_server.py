@@ -461,12 +461,12 @@ async def test_fifo_without_reader_fails_instead_of_hanging(
             ticks += 1
 
     task = asyncio.create_task(ticker())
-    started = time.monotonic()
     try:
+        # Fails after its 0.5 s FIFO timeout; the bound only keeps a hang from
+        # holding the test (no timed assertion: the machine may be loaded).
         with pytest.raises(FifoError, match="did not read its FIFO"):
-            await supervisor.start_driver("indi_simulator_dome")
+            await asyncio.wait_for(supervisor.start_driver("indi_simulator_dome"), 30)
     finally:
         task.cancel()
-    assert time.monotonic() - started < 2
     assert ticks > 10  # the event loop kept running meanwhile
     assert supervisor.get_driver("indi_simulator_dome") is None
