@@ -12,8 +12,9 @@ PYTEST_ARGS ?=
 # workers than cores pays (tests/README.md).  PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 4
 # One test module per worker at a time: a module's shared servers stay in
-# one process and its tests run in file order.
-PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile
+# one process and its tests run in file order; modules are handed out in
+# collection order, the slowest first (SLOWEST_MODULES in tests/conftest.py).
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # sudo only when we are not root and it exists; apt never asks questions.
 SUDO := $(shell if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null 2>&1; then echo sudo; fi)

@@ -28,6 +28,23 @@ from indiws.testing import (
     start_service,
 )
 
+#: The modules that take longest (their own servers, closed loops on the
+#: simulators), slowest first.  `make test` hands whole modules to workers in
+#: collection order (--dist loadfile --no-loadscope-reorder), so these start
+#: at once instead of last; a module that grows past a minute joins the list.
+SLOWEST_MODULES = (
+    "test_guiding.py",
+    "test_guiding_night.py",
+    "test_phd2.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(SLOWEST_MODULES)}
+    # A stable sort: every module keeps its tests in file order.
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 #: Every process this pytest process (an xdist worker has its own) starts
 #: carries this mark: `_no_process_left` finds any still there at the end.
 PROCESS_MARK = mark_processes()
