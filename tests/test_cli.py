@@ -227,3 +227,21 @@ def test_sigterm_with_clients_connected_reports_no_false_error(tmp_path: Path) -
     assert " ERROR " not in output and "Traceback" not in output, output
     assert output.rstrip().endswith("stopped"), output
     assert not _wait_gone(pids), output
+
+
+def test_kill_9_leaves_no_process_behind(tmp_path: Path) -> None:
+    """A service killed outright (kill -9, a crash) cannot stop anything:
+    its analysis worker, forkserver and resource tracker, and its embedded
+    indiserver with the drivers, end by themselves."""
+    proc, url, log_path = _start_embedded(tmp_path)
+    try:
+        pids = _service_processes(proc, url)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=20)
+        left = _wait_gone([p for p in pids if p != proc.pid])
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.wait()
+    assert not left, left

@@ -5,7 +5,8 @@ thread analysing a 4096² frame stalls the event loop for 150-250 ms at a
 time), so a worker thread would still freeze every client for that long.
 One worker process (started with ``forkserver``, so it does not inherit the
 loop's threads; `warm_up` starts it at service start, so the first frame
-does not wait about a second for it) does the work; if it cannot be started
+does not wait about a second for it; it ends with the service, even one
+killed outright) does the work; if it cannot be started
 or dies, the call runs in a thread instead and the next call tries a new
 process.  Frames reach it through shared memory (`shared_bytes`): a 4096²
 frame through the pool's pipe cost about 0.15 s of pickling and copying.
@@ -18,8 +19,11 @@ import logging
 import multiprocessing
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
+import os
+import select
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -50,17 +54,43 @@ def _executor() -> ProcessPoolExecutor:
         if _pool is None:
             context = multiprocessing.get_context("forkserver")
             _pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=context, initializer=_ignore_interrupts
+                max_workers=1,
+                mp_context=context,
+                initializer=_worker_setup,
+                initargs=(os.getpid(),),
             )
         return _pool
 
 
-def _ignore_interrupts() -> None:
+def _worker_setup(owner: int) -> None:
+    """In the worker, before its first call."""
     # Ctrl-C in a terminal reaches every process of the group: the service
     # stops the worker itself, so the worker must not die of it with a
     # KeyboardInterrupt traceback (the forkserver and the resource tracker
     # ignore SIGINT already).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(owner,), name="owner", daemon=True).start()
+
+
+def _exit_with(owner: int) -> None:
+    """End this worker when ``owner`` (the service) ends without stopping
+    it (kill -9, a crash): nothing else tells it, and it would keep its
+    forkserver and the resource tracker running for ever."""
+    try:
+        fd = os.pidfd_open(owner)
+    except ProcessLookupError:
+        os._exit(0)
+    except (AttributeError, OSError):  # no pidfd (not Linux >= 5.3): poll
+        while True:
+            time.sleep(1.0)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+            except OSError:
+                pass
+    select.select([fd], [], [])  # readable once the owner has exited
+    os._exit(0)
 
 
 def shutdown(*, kill: bool = False) -> None:
