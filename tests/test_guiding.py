@@ -152,6 +152,7 @@ async def test_guide_pulses_that_ignore_their_direction_fail_calibration_clearly
     # The guide simulator's own ST4 port moves the star the same way for
     # East and West: calibrating through it must say so, not guide wrongly.
     engine = svc.service.guiding
+    distance = engine.settings()["calibration_distance"]
     engine.configure(via="camera", calibration_distance=8.0)
     events = Events(engine)
     try:
@@ -164,7 +165,7 @@ async def test_guide_pulses_that_ignore_their_direction_fail_calibration_clearly
     finally:
         events.close()
         await engine.stop_capture()
-        engine.configure(via="auto", calibration_distance=25.0)
+        engine.configure(via="auto", calibration_distance=distance)
 
 
 async def test_guiding_verbs_refuse_what_cannot_be_done(svc: RunningService) -> None:
