@@ -36,6 +36,8 @@ SLOWEST_MODULES = (
     "test_guiding.py",
     "test_guiding_night.py",
     "test_phd2.py",
+    "test_plans.py",
+    "test_plans_recovery.py",
 )
 
 
