@@ -10,7 +10,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 # The suite mostly waits on simulators and browsers, not on the CPU: more
 # workers than cores pays (tests/README.md).  PYTEST_WORKERS=0 runs serially.
-PYTEST_WORKERS ?= 4
+PYTEST_WORKERS ?= 6
 # One test module per worker at a time: a module's shared servers stay in
 # one process and its tests run in file order; modules are handed out in
 # collection order, the slowest first (SLOWEST_MODULES in tests/conftest.py).

@@ -38,6 +38,12 @@ SLOWEST_MODULES = (
     "test_phd2.py",
     "test_plans.py",
     "test_plans_recovery.py",
+    "test_guiding_fronts.py",
+    "test_panel_guiding.py",
+    "test_plans_focus.py",
+    "test_observatory.py",
+    "test_remote_runner.py",
+    "test_analysis_closed_loop.py",
 )
 
 
