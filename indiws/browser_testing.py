@@ -102,6 +102,8 @@ class ServiceProcess:
             str(self.indi_port),
             "--data-dir",
             str(self.workdir / "data"),
+            "--phd2-port",
+            "0",  # not PHD2's fixed 4400: tests run side by side (``args`` may say otherwise)
             *self.args,
         ]
         with open(self.log_path, "ab") as log:

@@ -67,6 +67,8 @@ def test_signal_stops_the_service_cleanly(
         str(port),
         "--data-dir",
         str(tmp_path / "data"),
+        "--phd2-port",
+        "0",
     ]
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

@@ -116,7 +116,17 @@ def start_indiws(root: Path, *args: str, **env: str) -> tuple[subprocess.Popen[b
     log_path = root / "indiws.log"
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "indiws", "--data-dir", str(root / "data"), *args],
+            # PHD2's fixed port 4400 off: tests run side by side.
+            [
+                sys.executable,
+                "-m",
+                "indiws",
+                "--data-dir",
+                str(root / "data"),
+                "--phd2-port",
+                "0",
+                *args,
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -413,4 +423,3 @@ def test_unknown_profile_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert code != 0
     assert "no profile named 'Nope'" in output
-

@@ -161,6 +161,7 @@ async def test_kill_9_during_an_exposure_loses_it_cleanly(
     data, port = tmp_path / "data", free_port()
     cmd = [sys.executable, "-m", "indiws", "--indi-host", indiserver.host]
     cmd += ["--indi-port", str(indiserver.port), "--port", str(port), "--data-dir", str(data)]
+    cmd += ["--phd2-port", "0"]
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

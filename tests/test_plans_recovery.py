@@ -130,6 +130,8 @@ def _popen_service(indi: IndiServerProcess, data: Path, port: int) -> subprocess
                 str(data),
                 "--port",
                 str(port),
+                "--phd2-port",
+                "0",  # PHD2's fixed port is left to the PHD2 tests
                 "--log-level",
                 "WARNING",
             ],
