@@ -85,6 +85,9 @@ export class PropertyStore {
         this.props.clear();
         this.emit({ type: "reset" });
         break;
+      // "connected": the service's first connection, when it started before
+      // indiserver (a page opened then had a snapshot without it).
+      case "connected":
       case "connection_restored":
         this.indiConnected = true;
         this.emit({ type: "link", up: true });
