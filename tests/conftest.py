@@ -42,6 +42,7 @@ SLOWEST_MODULES = (
     "test_panel_guiding.py",
     "test_plans_focus.py",
     "test_observatory.py",
+    "test_alpaca.py",
     "test_remote_runner.py",
     "test_analysis_closed_loop.py",
 )
