@@ -64,7 +64,8 @@ def test_a_page_opened_before_indiserver_shows_it_once_connected(
             page = context.new_page()
             page.goto(url + "/")
             link = page.locator("#link")
-            expect(link).to_contain_text("indiserver not connected")
+            expect(link).to_have_attribute("data-state", "Alert")
+            expect(link).to_contain_text(f"indiserver localhost:{indi_port} unreachable")
             with IndiServerProcess(
                 ["indi_simulator_telescope"], port=indi_port, workdir=tmp_path / "indi"
             ):
