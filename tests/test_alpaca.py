@@ -331,3 +331,39 @@ def test_unique_ids_survive_a_restart(svc: ServiceProcess) -> None:
     after = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
     key = lambda d: (d["DeviceType"], d["DeviceNumber"])  # noqa: E731
     assert sorted(before, key=key) == sorted(after, key=key)  # type: ignore[arg-type]
+
+
+def _get_from(source: str, address: str, path: str) -> bytes:
+    """One HTTP/1.0 GET sent from ``source`` (another loopback address)."""
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=10, source_address=(source, 0)) as s:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n".encode())
+        chunks = []
+        while chunk := s.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_connection_flood_on_the_alpaca_port_is_capped_and_others_are_served(
+    svc: ServiceProcess,
+) -> None:
+    host, port = svc.alpaca.split(":")  # type: ignore[attr-defined]
+    flood = [socket.create_connection((host, int(port)), timeout=10) for _ in range(90)]
+    try:
+        closed = 0
+        for s in flood:  # over the per-address cap: closed at once, headers never sent
+            s.settimeout(0.5)
+            try:
+                if s.recv(1) == b"":
+                    closed += 1
+            except TimeoutError:
+                pass
+        assert closed >= 90 - 64
+        # Another address is served meanwhile, and so is the HTTP API.
+        answer = _get_from("127.0.0.2", svc.alpaca, "/management/apiversions")  # type: ignore[attr-defined]
+        assert answer.startswith(b"HTTP/1.1 200") and b'"Value":[1]' in answer.replace(b" ", b"")
+        assert requests.get(f"{svc.url}/api/v1/status", timeout=10).status_code == 200
+    finally:
+        for s in flood:
+            s.close()
+    until(lambda: _answers(svc.alpaca), 30)  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ import tornado.web
 
 from .. import __version__
 from ..security import AccessPolicy, RequestFacts, binds_beyond_loopback
+from ..web.server import GuardedHTTPServer, connection_cap
 from .members import DEVICE_ROLES, MEMBER_INDEX, MEMBERS, AlpacaDevice, image_pixels
 from .protocol import (
     DISCOVERY_MESSAGE,
@@ -257,6 +258,14 @@ class SetupHandler(_Handler):
         )
 
 
+#: Caps of the Alpaca port (beside the HTTP API's own): a client keeps a few
+#: keep-alive connections; ConformU and N.I.N.A. stay far below.
+ALPACA_MAX_CONNECTIONS = 128
+ALPACA_MAX_CONNECTIONS_PER_PEER = 64
+#: Alpaca PUT bodies are short forms (a few parameters).
+ALPACA_MAX_BODY = 1 << 20
+
+
 def make_alpaca_app(front: AlpacaFront, host: str, port: int) -> tornado.web.Application:
     config = front.service.config
     policy = AccessPolicy.build(
@@ -307,7 +316,21 @@ class AlpacaServer:
     async def start(self) -> bool:
         app = make_alpaca_app(self.front, self.host, self.port)
         try:
-            self._http = app.listen(self.port, self.host, xheaders=False)
+            # The same guarded server as the HTTP API: capped connections and
+            # header timeout, so a flood on this port cannot take the
+            # service's file descriptors (Alpaca requests are small forms).
+            server = GuardedHTTPServer(
+                app,
+                xheaders=False,
+                max_body_size=ALPACA_MAX_BODY,
+                idle_connection_timeout=self.service.config.header_timeout,
+                header_timeout=self.service.config.header_timeout,
+                body_timeout=60.0,
+                max_connections=connection_cap(ALPACA_MAX_CONNECTIONS),
+                max_connections_per_peer=ALPACA_MAX_CONNECTIONS_PER_PEER,
+            )
+            server.listen(self.port, self.host)
+            self._http = server
         except OSError as exc:
             log.warning(
                 "Alpaca: cannot listen on %s:%d (%s); Alpaca clients cannot connect "
