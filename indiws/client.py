@@ -922,15 +922,17 @@ class INDIClient:
                 raise PropertyTimeoutError(prop, timeout or 0) from None
 
     async def wait_device_settled(
-        self, device: str, quiet: float = 0.2, timeout: float = 3.0
+        self, device: str, quiet: float = 0.2, timeout: float = 3.0, *, from_now: bool = True
     ) -> Device:
         """Wait until ``device`` has defined or deleted no property for
-        ``quiet`` seconds, counted from this call (at most ``timeout``).
-        Drivers define their connected-only properties just after CONNECTION
-        goes On (some 50 ms later for the simulators), and delete them just
-        after it goes Off; this waits for them."""
+        ``quiet`` seconds, counted from this call (at most ``timeout``), or
+        with ``from_now=False`` from its last change (no wait for a device
+        quiet for long).  Drivers define their connected-only properties just
+        after CONNECTION goes On (some 50 ms later for the simulators, more
+        on a loaded machine), and delete them just after it goes Off; this
+        waits for them."""
         loop = asyncio.get_running_loop()
-        start = loop.time()
+        start = loop.time() if from_now else 0.0
         deadline = start + timeout
         while True:
             dev = self.get_device(device)

@@ -288,11 +288,12 @@ async def test_requests_running_at_once_on_one_connection_are_capped(
     indi = await WsClient.open(running.ws_url + "/ws/indi/")
     try:
         # Each `set` starts a long run of the tick driver: TICK_RATE stays Busy,
-        # so every request waits (until its short timeout).
+        # so every request waits until its timeout, long enough for all of
+        # them to arrive while the first still run, even on a loaded machine.
         values = {"RATE": 1, "COUNT": 1000, "RUN": 1, "MESSAGE_EVERY": 0}
-        params = {"device": "Tick", "property": "TICK_RATE", "values": values, "timeout": 3}
+        params = {"device": "Tick", "property": "TICK_RATE", "values": values, "timeout": 10}
         answers = await asyncio.gather(
-            *(indi.request("set", params, timeout=30) for _ in range(MAX_RUNNING + 10))
+            *(indi.request("set", params, timeout=60) for _ in range(MAX_RUNNING + 10))
         )
         codes = [a["error"]["data"]["error"] for a in answers]
         assert codes.count("too_many_requests") == 10

@@ -918,6 +918,10 @@ class RoleDevice:
         """
         dev = self._device()
         if dev.connected:
+            # Connected already (by the service at start, or by another
+            # client) maybe a moment ago: its connected-only properties may
+            # still be on their way.
+            await self.client.wait_device_settled(dev.name, quiet=0.3, timeout=5, from_now=False)
             return self.status()
         if "CONNECTION" not in dev.properties:
             raise CapabilityError(

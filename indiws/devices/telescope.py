@@ -632,7 +632,18 @@ class Telescope(RoleDevice):
         finally:
             restore = previous[0] if previous and previous[0] != "SYNC" else None
             if restore in coord_set.elements:
-                await self.client.set_property(act.device, "ON_COORD_SET", {restore: True})
+                await self._put_coord_mode_back(act, restore)
+
+    async def _put_coord_mode_back(self, act: Action, mode: str) -> None:
+        """ON_COORD_SET back to ``mode`` after a verb that changed it, waited
+        for so the caller's mode is back when the verb returns; a failure
+        here is logged and does not hide the verb's own outcome."""
+        try:
+            await self.client.set_property(
+                act.device, "ON_COORD_SET", {mode: True}, wait=True, timeout=10.0
+            )
+        except Exception as exc:  # noqa: BLE001 - logged, the verb's result stands
+            log.warning("%s: could not put ON_COORD_SET back to %s: %s", act.device, mode, exc)
 
     async def _slew(
         self,
@@ -828,7 +839,7 @@ class Telescope(RoleDevice):
                 # anyone must not sync by surprise.
                 restore = previous[0] if previous and previous[0] != "SYNC" else "TRACK"
                 if restore in coord_set.elements:
-                    await self.client.set_property(act.device, "ON_COORD_SET", {restore: True})
+                    await self._put_coord_mode_back(act, restore)
             pos = await self.position()
             return act.done(
                 {
