@@ -9,10 +9,14 @@ import math
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
 
 from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
+from ..verbs import RA, UNSET, Dec, Params, Result, Timeout, UnsetType, check_ranges, verb
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice, Update
 from .errors import BelowHorizonError, CapabilityError, DeviceStateError
@@ -42,6 +46,7 @@ def set_min_altitude(client: INDIClient, degrees: float | None) -> None:
 def min_altitude(client: INDIClient) -> float | None:
     """The lowest altitude a goto target may have (None: no limit)."""
     return _MIN_ALTITUDE.get(client)
+
 
 #: A slew that ends Idle (not tracking) counts as arrived within this many degrees.
 ARRIVED_TOLERANCE = 0.25
@@ -77,10 +82,7 @@ def _finite(value: Any, what: str) -> float:
 
 def _check_radec(ra: Any, dec: Any) -> tuple[float, float]:
     ra, dec = _finite(ra, "ra"), _finite(dec, "dec")
-    if not 0.0 <= ra <= 24.0:
-        raise InvalidValueError(f"ra must be within [0, 24] hours, got {ra:g}")
-    if not -90.0 <= dec <= 90.0:
-        raise InvalidValueError(f"dec must be within [-90, 90] degrees, got {dec:g}")
+    check_ranges(GotoParams, ra=ra, dec=dec)
     return ra % 24.0, dec
 
 
@@ -106,6 +108,166 @@ def _number_element(prop: Property | None, element: str) -> dict[str, Any] | Non
         return None
     el = prop.elements[element]
     return {"name": el.name, "value": el.value, "min": el.min, "max": el.max}
+
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+Epoch = Literal["J2000", "JNow"]
+PierSide = Literal["east", "west"]
+HourAngle = Annotated[
+    float, Meta(ge=-24, le=24, description="hours, positive west", extra={"unit": "hours"})
+]
+Altitude = Annotated[float, Meta(ge=-90, le=90, description="degrees", extra={"unit": "degrees"})]
+Azimuth = Annotated[
+    float,
+    Meta(ge=0, le=360, description="degrees from north through east", extra={"unit": "degrees"}),
+]
+
+
+class GotoParams(Params):
+    ra: RA
+    dec: Dec
+    epoch: Epoch = "J2000"
+    track: bool = True
+    timeout: Timeout = 300.0
+    force: bool = False
+
+
+class GotoHaDecParams(Params):
+    ha: HourAngle
+    dec: Dec
+    track: bool = True
+    timeout: Timeout = 300.0
+    force: bool = False
+
+
+class GotoAltAzParams(Params):
+    alt: Altitude
+    az: Azimuth
+    track: bool = False
+    timeout: Timeout = 300.0
+    force: bool = False
+
+
+class SyncParams(Params):
+    ra: RA
+    dec: Dec
+    epoch: Epoch = "J2000"
+
+
+class NoParams(Params):
+    pass
+
+
+class ParkParams(Params):
+    timeout: Timeout = 300.0
+
+
+class UnparkParams(Params):
+    timeout: Timeout = 60.0
+    force: bool = False
+
+
+class HomeParams(Params):
+    timeout: Timeout = 300.0
+
+
+#: The brief state of the mount (`Telescope._status`): name, type.
+_STATE: list[tuple[str, Any]] = [
+    ("ra", float | None),
+    ("dec", float | None),
+    ("slewing", bool),
+    ("tracking", bool | None),
+    ("parked", bool | None),
+    ("parking", bool),
+    ("pier_side", PierSide | None),
+]
+#: Where the mount points in the sky of the site (null without a site).
+_LOCAL = ["ha", "lst", "alt", "az"]
+
+MountState = msgspec.defstruct(
+    "MountState",
+    [*_STATE, *((n, float | None | UnsetType, UNSET) for n in _LOCAL)],
+    bases=(Result,),
+    kw_only=True,
+)
+MaybeMountState = msgspec.defstruct(
+    "MaybeMountState",
+    [(n, t | UnsetType, UNSET) for n, t in _STATE]
+    + [(n, float | None | UnsetType, UNSET) for n in _LOCAL],
+    bases=(Result,),
+    kw_only=True,
+)
+
+
+class SlewTarget(Result):
+    """What the slew aimed at: ra/dec/epoch, or alt/az (goto_altaz on HORIZONTAL_COORD)."""
+
+    ra: float | UnsetType = UNSET
+    dec: float | UnsetType = UNSET
+    epoch: Epoch | UnsetType = UNSET
+    alt: float | UnsetType = UNSET
+    az: float | UnsetType = UNSET
+
+
+class SlewResult(MaybeMountState):  # type: ignore[misc, valid-type]
+    """Where the mount arrived."""
+
+    action: str
+    device: str
+    elapsed: float
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+    alt: float | None
+    az: float | None
+    target: SlewTarget
+    #: Degrees left to the target when the slew ended.
+    distance: float
+    tracking: bool | None
+    pier_side: PierSide | None
+    time: str | UnsetType = UNSET
+
+
+class SyncResult(Result):
+    """Where the mount now says it points."""
+
+    action: str
+    device: str
+    elapsed: float
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+
+
+class AbortResult(MountState):  # type: ignore[misc, valid-type]
+    """The mount stopped (or still moving after the timeout: stopped false)."""
+
+    aborted: bool
+    #: How many running actions were ended (with the aborted error).
+    interrupted: int
+    stopped: bool
+
+
+class ParkResult(MaybeMountState):  # type: ignore[misc, valid-type]
+    """Parked or unparked (already: it was, nothing was sent)."""
+
+    action: str
+    device: str
+    parked: bool
+    already: bool | UnsetType = UNSET
+    elapsed: float | UnsetType = UNSET
+
+
+class HomeResult(MountState):  # type: ignore[misc, valid-type]
+    """At the home position."""
+
+    action: str
+    device: str
+    elapsed: float
+    homed: bool
 
 
 class Telescope(RoleDevice):
@@ -502,6 +664,7 @@ class Telescope(RoleDevice):
         )
         return {"coord_mode": (prop.on_switches() or [None])[0]}
 
+    @verb("telescope.goto", GotoParams, SlewResult, moves=True, long=True, progress=True)
     async def goto(
         self,
         ra: float,
@@ -513,14 +676,16 @@ class Telescope(RoleDevice):
         progress: ProgressCallback | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Slew to RA (hours) / Dec (degrees) and return once the mount
-        arrived (or raise).
+        """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
 
-        ``epoch`` says what the coordinates are: ``J2000`` (converted to
-        JNow for EQUATORIAL_EOD_COORD, or sent as is to EQUATORIAL_COORD
-        when the driver defines it) or ``JNow``.  ``track``: track the
-        target after the slew (ON_COORD_SET TRACK) or stop there (SLEW).
-        """
+        epoch: what the coordinates are; J2000 is converted to JNow for drivers
+        that take JNow (EQUATORIAL_EOD_COORD). track: track the target after the
+        slew, or stop there. Progress: {state: slewing, ra, dec, target_ra,
+        target_dec, distance (degrees left)}. Result: {ra, dec, ra_j2000,
+        dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
+        pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
+        aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
+        action_failed, unsafe (the safety policy refuses; force overrides)."""
         ra, dec = _check_radec(ra, dec)
         epoch = _epoch(epoch)
         params = {"ra": ra, "dec": dec, "epoch": epoch, "track": track}
@@ -540,6 +705,7 @@ class Telescope(RoleDevice):
             "goto", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
         )
 
+    @verb("telescope.goto_hadec", GotoHaDecParams, SlewResult, moves=True, long=True, progress=True)
     async def goto_hadec(
         self,
         ha: float,
@@ -550,16 +716,12 @@ class Telescope(RoleDevice):
         progress: ProgressCallback | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Slew to hour angle (hours, positive west) / Dec (JNow degrees).
+        """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
 
-        RA = LST − HA, with the local sidereal time of the site at the
-        moment of the command.
-        """
+        RA = LST - HA at the moment of the command (needs the site). Progress and
+        result as for telescope.goto."""
         ha, dec = _finite(ha, "ha"), _finite(dec, "dec")
-        if not -24.0 <= ha <= 24.0:
-            raise InvalidValueError(f"ha must be within [-24, 24] hours, got {ha:g}")
-        if not -90.0 <= dec <= 90.0:
-            raise InvalidValueError(f"dec must be within [-90, 90] degrees, got {dec:g}")
+        check_ranges(GotoHaDecParams, ha=ha, dec=dec)
         self._connected()
         _, lon, _ = self._require_site("goto an hour angle (no site)")
         self._prop("EQUATORIAL_EOD_COORD", "goto")
@@ -572,6 +734,7 @@ class Telescope(RoleDevice):
             "goto_hadec", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
         )
 
+    @verb("telescope.goto_altaz", GotoAltAzParams, SlewResult, moves=True, long=True, progress=True)
     async def goto_altaz(
         self,
         alt: float,
@@ -582,17 +745,13 @@ class Telescope(RoleDevice):
         progress: ProgressCallback | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Slew to altitude / azimuth (degrees, azimuth from north through east).
+        """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
 
-        Uses HORIZONTAL_COORD when the driver takes it; otherwise converts
-        to JNow RA/Dec for the site at the moment of the command.
-        ``track`` defaults to False: an Alt/Az target is a place, not a star.
-        """
+        HORIZONTAL_COORD where the driver takes it, else converted to JNow RA/Dec
+        for the site. track defaults to false: an Alt/Az target is a place.
+        Progress and result as for telescope.goto."""
         alt, az = _finite(alt, "alt"), _finite(az, "az")
-        if not -90.0 <= alt <= 90.0:
-            raise InvalidValueError(f"alt must be within [-90, 90] degrees, got {alt:g}")
-        if not 0.0 <= az <= 360.0:
-            raise InvalidValueError(f"az must be within [0, 360] degrees, got {az:g}")
+        check_ranges(GotoAltAzParams, alt=alt, az=az)
         az %= 360.0
         params = {"alt": alt, "az": az, "track": track}
         self._connected()
@@ -788,10 +947,13 @@ class Telescope(RoleDevice):
                 "TELESCOPE_TRACK_STATE", {"TRACK_OFF": True}, verb="set_tracking", accept_busy=True
             )
 
+    @verb("telescope.sync", SyncParams, SyncResult, long=True)
     async def sync(
         self, ra: float, dec: float, *, epoch: str = "J2000", timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC)."""
+        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC).
+
+        Result: {ra, dec, ra_j2000, dec_j2000} where the mount now says it points."""
         ra, dec = _check_radec(ra, dec)
         epoch = _epoch(epoch)
         self._connected()
@@ -845,13 +1007,13 @@ class Telescope(RoleDevice):
         if self.has("TELESCOPE_ABORT_MOTION"):
             await self.client.set_property(self.name, "TELESCOPE_ABORT_MOTION", {"ABORT": True})  # type: ignore[arg-type]
 
+    @verb("telescope.abort", NoParams, AbortResult)
     async def abort(self, timeout: float = 15.0) -> dict[str, Any]:
-        """Stop all motion now (TELESCOPE_ABORT_MOTION).
+        """Stop all motion now (TELESCOPE_ABORT_MOTION); answers once stopped.
 
-        Running telescope actions end with `ActionAborted`.  Returns once
-        the mount reports it stopped (``stopped`` False if it still reports
-        motion after ``timeout`` s), with the position.
-        """
+        Running telescope actions (goto, park, timed move) end with the aborted
+        error. Result: {aborted, interrupted (actions ended), stopped, ...brief
+        state}."""
         self._prop("TELESCOPE_ABORT_MOTION", "abort")
         interrupted = self._interrupt_actions("aborted")
         await self._send_abort()
@@ -873,18 +1035,25 @@ class Telescope(RoleDevice):
                 return False
         return True
 
+    @verb("telescope.park", ParkParams, ParkResult, moves=True, long=True, progress=True)
     async def park(
         self, *, timeout: float = 300.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Park the mount; returns once parked."""
+        """Park the mount; answers once parked: {parked: true, ...brief state}.
+
+        Already parked: {parked: true, already: true}. Progress: {state: parking}."""
         self._prop("TELESCOPE_PARK", "park")
         if self._parked() and not self._slewing():
             return {"action": "park", "device": self.name, "parked": True, "already": True}
         return await self._park_switch("park", "PARK", timeout, progress)
 
+    @verb("telescope.unpark", UnparkParams, ParkResult, moves=True, long=True)
     async def unpark(self, *, timeout: float = 60.0, force: bool = False) -> dict[str, Any]:
-        """Unpark the mount; returns once unparked.  Refused while the safety
-        policy says the observatory is unsafe, unless ``force``."""
+        """Unpark the mount; answers once unparked: {parked: false, ...}.
+
+        Refused with the unsafe error while the safety policy says unsafe
+        or its close-up still runs (docs/devices.md), unless force; with
+        invalid_state while parking."""
         self._prop("TELESCOPE_PARK", "unpark")
         self._check_safe("unpark", force)
         if self._parking():
@@ -997,10 +1166,14 @@ class Telescope(RoleDevice):
             }
         return result
 
+    @verb("telescope.home", HomeParams, HomeResult, moves=True, long=True, progress=True)
     async def home(
         self, *, timeout: float = 300.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Go to the home position (TELESCOPE_HOME) where the driver has one."""
+        """Go to the home position (TELESCOPE_HOME) where the driver has one.
+
+        Answers once home: {homed: true, ...brief state}; capability_missing on a
+        mount without TELESCOPE_HOME."""
         prop = self._prop("TELESCOPE_HOME", "go home")
         self._check_unparked("going home")
         element = next(

@@ -33,6 +33,7 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from ..devices import (
@@ -51,13 +52,14 @@ from ..devices import (
 )
 from ..roles import ROLES
 from ..service import Service
+from ..verbs import VERBS, Verb
 from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient, requester
 from .blobs import frame_urls
 from .errors import INVALID_PARAMS, APIError, invalid_params
 from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
-from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
+from .jsonrpc import JsonRpcSocket, RpcMethod, rpc, rpc_from_verb
 from .lightapt import LightAptEndpoint, is_lightapt_request, phd2_frames
 from .limits import check_timeout as _timeout
 from .observatory_rpc import ObservatoryRpc
@@ -353,8 +355,37 @@ _RoleCommon: type = type(
 # ---------------------------------------------------------------- the socket
 
 
+async def _call_verb(socket: IndiClientSocket, params: dict[str, Any], *, verb: Verb) -> Any:
+    """Run a declared verb on the device that holds its role now."""
+    if "timeout" in params:
+        params["timeout"] = _timeout(params["timeout"])  # the API's one timeout check
+    if verb.progress:
+        params["progress"] = socket._progress()
+    device = socket._device(verb.role)
+    return await socket._run(getattr(device, verb.method)(**params))
+
+
+#: The roles whose verbs are declared once (`indiws.verbs`) and derived here;
+#: the other roles' methods are still written below by hand (docs/verbs.md).
+DECLARED_ROLES = ("telescope",)
+
+#: The JSON-RPC methods derived from the declared verbs.
+DeclaredVerbs = type(
+    "DeclaredVerbs",
+    (),
+    {
+        m.__name__: m
+        for m in (
+            rpc_from_verb(v, partial(_call_verb, verb=v))
+            for v in VERBS.values()
+            if v.role in DECLARED_ROLES
+        )
+    },
+)
+
+
 class IndiClientSocket(
-    GuidingRpc, AnalysisVerbs, ObservatoryRpc, PlanRpc, _RoleCommon, JsonRpcSocket
+    GuidingRpc, AnalysisVerbs, ObservatoryRpc, PlanRpc, _RoleCommon, DeclaredVerbs, JsonRpcSocket
 ):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
@@ -566,123 +597,6 @@ class IndiClientSocket(
         parked (the park has ended), parking (slewing to park), time}."""
         return await self._telescope().position()
 
-    @rpc("telescope.goto", events=ACTION_EVENTS)
-    async def telescope_goto(
-        self,
-        ra: float,
-        dec: float,
-        epoch: Literal["J2000", "JNow"] = "J2000",
-        track: bool = True,
-        timeout: float = 300.0,
-        force: bool = False,
-    ) -> dict:
-        """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
-
-        epoch: what the coordinates are; J2000 is converted to JNow for drivers
-        that take JNow (EQUATORIAL_EOD_COORD). track: track the target after the
-        slew, or stop there. Progress: {state: slewing, ra, dec, target_ra,
-        target_dec, distance (degrees left)}. Result: {ra, dec, ra_j2000,
-        dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
-        pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
-        aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
-        action_failed, unsafe (the safety policy refuses; force overrides)."""
-        return await self._run(
-            self._telescope().goto(
-                ra,
-                dec,
-                epoch=epoch,
-                track=track,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-                force=force,
-            )
-        )
-
-    @rpc("telescope.goto_hadec", events=ACTION_EVENTS)
-    async def telescope_goto_hadec(
-        self, ha: float, dec: float, track: bool = True, timeout: float = 300.0, force: bool = False
-    ) -> dict:
-        """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
-
-        RA = LST - HA at the moment of the command (needs the site). Progress and
-        result as for telescope.goto."""
-        return await self._run(
-            self._telescope().goto_hadec(
-                ha,
-                dec,
-                track=track,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-                force=force,
-            )
-        )
-
-    @rpc("telescope.goto_altaz", events=ACTION_EVENTS)
-    async def telescope_goto_altaz(
-        self,
-        alt: float,
-        az: float,
-        track: bool = False,
-        timeout: float = 300.0,
-        force: bool = False,
-    ) -> dict:
-        """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
-
-        HORIZONTAL_COORD where the driver takes it, else converted to JNow RA/Dec
-        for the site. track defaults to false: an Alt/Az target is a place.
-        Progress and result as for telescope.goto."""
-        return await self._run(
-            self._telescope().goto_altaz(
-                alt,
-                az,
-                track=track,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-                force=force,
-            )
-        )
-
-    @rpc("telescope.sync", events=QUIET_ACTION_EVENTS)
-    async def telescope_sync(
-        self, ra: float, dec: float, epoch: Literal["J2000", "JNow"] = "J2000"
-    ) -> dict:
-        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC).
-
-        Result: {ra, dec, ra_j2000, dec_j2000} where the mount now says it points."""
-        return await self._run(self._telescope().sync(ra, dec, epoch=epoch))
-
-    @rpc("telescope.abort")
-    async def telescope_abort(self) -> dict:
-        """Stop all motion now (TELESCOPE_ABORT_MOTION); answers once stopped.
-
-        Running telescope actions (goto, park, timed move) end with the aborted
-        error. Result: {aborted, interrupted (actions ended), stopped, ...brief
-        state}."""
-        return await self._run(self._telescope().abort())
-
-    @rpc("telescope.park", events=ACTION_EVENTS)
-    async def telescope_park(self, timeout: float = 300.0) -> dict:
-        """Park the mount; answers once parked: {parked: true, ...brief state}.
-
-        Already parked: {parked: true, already: true}. Progress: {state: parking}."""
-        return await self._run(
-            self._telescope().park(
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-            )
-        )
-
-    @rpc("telescope.unpark", events=QUIET_ACTION_EVENTS)
-    async def telescope_unpark(self, timeout: float = 60.0, force: bool = False) -> dict:
-        """Unpark the mount; answers once unparked: {parked: false, ...}.
-
-        Refused with the unsafe error while the safety policy says unsafe
-        or its close-up still runs (docs/devices.md), unless force; with
-        invalid_state while parking."""
-        return await self._run(
-            self._telescope().unpark(timeout=_timeout(timeout), force=force)  # type: ignore[arg-type]
-        )
-
     @rpc("telescope.set_park")
     async def telescope_set_park(
         self,
@@ -706,19 +620,6 @@ class IndiClientSocket(
         if "timeout" in position or "option" in position:
             raise invalid_params("position takes axis names only (ha, dec, ...)", param="position")
         return await self._run(scope.set_park_position(None, **position))
-
-    @rpc("telescope.home", events=ACTION_EVENTS)
-    async def telescope_home(self, timeout: float = 300.0) -> dict:
-        """Go to the home position (TELESCOPE_HOME) where the driver has one.
-
-        Answers once home: {homed: true, ...brief state}; capability_missing on a
-        mount without TELESCOPE_HOME."""
-        return await self._run(
-            self._telescope().home(
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-            )
-        )
 
     @rpc("telescope.set_tracking")
     async def telescope_set_tracking(self, on: bool) -> dict:

@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Longest ``timeout`` a JSON-RPC call may ask for, in seconds.
-MAX_TIMEOUT = 24 * 3600.0
+from ..verbs import MAX_TIMEOUT  # noqa: E402  (declared once, with the verbs' Timeout)
 
 
 def check_timeout(value: float | None, what: str = "timeout") -> float | None:
