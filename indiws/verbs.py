@@ -89,7 +89,8 @@ class Verb:
     #: The device method it calls (``goto``).
     method: str
     params: type[Params]
-    result: type[Result]
+    #: A `Result` struct, or a list of them (``list[Choice]``).
+    result: Any
     summary: str
     description: str = ""
     #: It moves hardware (denied by default where a policy says so).
@@ -154,7 +155,7 @@ VERBS: dict[str, Verb] = {}
 def verb(
     name: str,
     params: type[Params],
-    result: type[Result],
+    result: Any,
     *,
     moves: bool = False,
     long: bool = False,

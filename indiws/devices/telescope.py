@@ -114,6 +114,8 @@ def _number_element(prop: Property | None, element: str) -> dict[str, Any] | Non
 
 Epoch = Literal["J2000", "JNow"]
 PierSide = Literal["east", "west"]
+#: A direction of a manual move or a guide pulse, in any case.
+Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
 HourAngle = Annotated[
     float, Meta(ge=-24, le=24, description="hours, positive west", extra={"unit": "hours"})
 ]
@@ -270,6 +272,111 @@ class HomeResult(MountState):  # type: ignore[misc, valid-type]
     homed: bool
 
 
+class PositionResult(Result):
+    """Where the mount points now."""
+
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+    ha: float | None
+    lst: float | None
+    alt: float | None
+    az: float | None
+    pier_side: PierSide | None
+    slewing: bool
+    tracking: bool | None
+    parked: bool | None
+    parking: bool
+    #: ISO 8601 UTC.
+    time: str
+
+
+class Site(Result):
+    """The site: degrees (longitude east positive, -180..180), metres."""
+
+    latitude: float
+    longitude: float
+    elevation: float
+
+
+class SetSiteParams(Params):
+    latitude: float | None = None
+    longitude: float | None = None
+    elevation: float | None = None
+
+
+class TrackingParams(Params):
+    on: bool
+
+
+class TrackingResult(Result):
+    tracking: bool
+
+
+class Choice(Result):
+    """An element of a switch the driver offers (name, label, on now)."""
+
+    name: str
+    label: str
+    active: bool
+
+
+class RateChoice(Choice):
+    #: Slowest first, from 0.
+    index: int
+
+
+class TrackModeParams(Params):
+    mode: str
+
+
+class TrackModeResult(Result):
+    track_mode: str | None
+
+
+class RatesParams(Params):
+    ra: float | None = None
+    dec: float | None = None
+
+
+class TrackRateResult(Result):
+    """Track rates in arcsec/s, and the track mode now."""
+
+    ra: float
+    dec: float
+    track_mode: str | None
+
+
+class SlewRateParams(Params):
+    rate: int | str
+
+
+class SlewRateResult(Result):
+    slew_rate: str | None
+
+
+class GuideRate(Result):
+    """Guide rates, fractions of sidereal."""
+
+    ra: float
+    dec: float
+
+
+class PulseGuideParams(Params):
+    direction: Direction
+    duration_ms: float
+    timeout: float | None = None
+
+
+class PulseGuideResult(Result):
+    action: str
+    device: str
+    elapsed: float
+    direction: Literal["north", "south", "east", "west"]
+    duration_ms: float
+
+
 class Telescope(RoleDevice):
     """A mount: gotos in RA/Dec (J2000 or JNow), HA/Dec and Alt/Az, sync,
     park, home, tracking, rates, manual motion, pulse guiding, site.
@@ -353,15 +460,13 @@ class Telescope(RoleDevice):
             alt, az = float(horizontal["ALT"]), float(horizontal["AZ"])
         return {"ha": ha, "lst": lst, "alt": alt, "az": az}
 
+    @verb("telescope.position", NoParams, PositionResult)
     async def position(self) -> dict[str, Any]:
         """Where the mount points now.
 
-        ``ra``/``dec``: JNow (what the mount reports); ``ra_j2000``/
-        ``dec_j2000``: the same converted to J2000; ``ha``, ``lst`` in
-        hours; ``alt``/``az`` in degrees (None without a site);
-        ``pier_side`` ``east``/``west``/None; ``slewing``, ``tracking``,
-        ``parked`` (the park has ended), ``parking`` (slewing to park).
-        """
+        {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
+        null without a site), pier_side (east/west/null), slewing, tracking,
+        parked (the park has ended), parking (slewing to park), time}."""
         self._connected()
         now = datetime.now(UTC)
         eq = self._eq_now()
@@ -508,12 +613,14 @@ class Telescope(RoleDevice):
 
     # Site and time ------------------------------------------------------
 
+    @verb("telescope.get_site", NoParams, Site)
     def site(self) -> dict[str, Any]:
-        """``latitude``, ``longitude`` (east positive, -180..180), ``elevation`` (m)."""
+        """The site: {latitude, longitude (east positive, -180..180), elevation (m)}."""
         self._prop("GEOGRAPHIC_COORD", "report its site")
         lat, lon, elev = self._site()  # type: ignore[misc]
         return {"latitude": lat, "longitude": lon, "elevation": elev}
 
+    @verb("telescope.set_site", SetSiteParams, Site)
     async def set_site(
         self,
         latitude: float | None = None,
@@ -522,7 +629,10 @@ class Telescope(RoleDevice):
         *,
         timeout: float = 10.0,
     ) -> dict[str, Any]:
-        """Set the site (any part left None keeps its value); returns `site()`."""
+        """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
+
+        Latitude -90..90, longitude east positive (-180..180, or 0..360),
+        elevation in metres. Answers the site as get_site does."""
         prop = self._prop("GEOGRAPHIC_COORD", "set its site")
         values: dict[str, Any] = {}
         if latitude is not None:
@@ -1207,8 +1317,9 @@ class Telescope(RoleDevice):
 
     # Tracking and rates ---------------------------------------------------
 
+    @verb("telescope.set_tracking", TrackingParams, TrackingResult)
     async def set_tracking(self, on: bool, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Turn tracking on or off (TELESCOPE_TRACK_STATE)."""
+        """Turn tracking on or off (TELESCOPE_TRACK_STATE): {tracking}."""
         if not isinstance(on, bool):
             raise InvalidValueError(f"tracking must be true or false, got {on!r}")
         self._prop("TELESCOPE_TRACK_STATE", "track")
@@ -1224,16 +1335,21 @@ class Telescope(RoleDevice):
         )
         return {"tracking": "TRACK_ON" in prop.on_switches()}
 
+    @verb("telescope.track_modes", NoParams, list[Choice])
     def track_modes(self) -> list[dict[str, Any]]:
+        """The track modes the driver offers: [{name, label, active}]."""
         prop = self._prop("TELESCOPE_TRACK_MODE", "change its track mode")
         return [
             {"name": el.name, "label": el.label, "active": el.value is SwitchState.ON}
             for el in prop.elements.values()
         ]
 
+    @verb("telescope.set_track_mode", TrackModeParams, TrackModeResult)
     async def set_track_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Choose the track mode by element name or label (``"sidereal"``,
-        ``"TRACK_LUNAR"``, ...) from TELESCOPE_TRACK_MODE."""
+        """Choose the track mode by name or label: {track_mode}.
+
+        The element name, its label, or the last part of the name: "sidereal",
+        "lunar", "TRACK_SOLAR"; telescope.track_modes lists them."""
         prop = self._prop("TELESCOPE_TRACK_MODE", "change its track mode")
         element = self._choose(prop, mode, "track mode")
         # INDI::Telescope refuses this while parked with a message only, no
@@ -1248,12 +1364,14 @@ class Telescope(RoleDevice):
         )
         return {"track_mode": (prop.on_switches() or [None])[0]}
 
+    @verb("telescope.set_track_rate", RatesParams, TrackRateResult)
     async def set_track_rate(
         self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Custom track rates in arcsec per second (TELESCOPE_TRACK_RATE; sidereal
-        is about 15.041 in RA).  Switches the track mode to TRACK_CUSTOM
-        where the driver has it, since drivers ignore the rates otherwise."""
+        """Custom track rates in arcsec/s (TELESCOPE_TRACK_RATE; sidereal is ~15.041 in RA).
+
+        Switches the track mode to TRACK_CUSTOM where the driver has it.
+        Result: {ra, dec, track_mode}."""
         prop = self._prop("TELESCOPE_TRACK_RATE", "take track rates")
         values: dict[str, Any] = {}
         if ra is not None:
@@ -1283,21 +1401,21 @@ class Telescope(RoleDevice):
             "track_mode": (self._switch_on("TELESCOPE_TRACK_MODE") or [None])[0],
         }
 
+    @verb("telescope.slew_rates", NoParams, list[RateChoice])
     def slew_rates(self) -> list[dict[str, Any]]:
-        """The slew rates the driver offers, slowest first, with the active one."""
+        """The rates of manual moves, slowest first: [{index, name, label, active}]."""
         prop = self._prop("TELESCOPE_SLEW_RATE", "change its slew rate")
         return [
             {"index": i, "name": el.name, "label": el.label, "active": el.value is SwitchState.ON}
             for i, el in enumerate(prop.elements.values())
         ]
 
+    @verb("telescope.set_slew_rate", SlewRateParams, SlewRateResult)
     async def set_slew_rate(self, rate: str | int, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Choose the rate of manual moves (TELESCOPE_SLEW_RATE).
+        """Choose the rate of manual moves: an index (0 = slowest) or a name or label.
 
-        ``rate``: an index (int, 0 = slowest) or a name or label (string;
-        drivers name rates like ``1x`` or ``SLEW_GUIDE``, ``SLEW_CENTERING``,
-        ``SLEW_FIND``, ``SLEW_MAX``, so ``"centering"`` works there).
-        """
+        "guide", "centering", "find", "max" find SLEW_GUIDE, SLEW_CENTERING, ...
+        on drivers that name them so. Result: {slew_rate}."""
         prop = self._prop("TELESCOPE_SLEW_RATE", "change its slew rate")
         names = list(prop.elements)
         if isinstance(rate, bool):
@@ -1319,10 +1437,11 @@ class Telescope(RoleDevice):
         )
         return {"slew_rate": (prop.on_switches() or [None])[0]}
 
+    @verb("telescope.set_guide_rate", RatesParams, GuideRate)
     async def set_guide_rate(
         self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Guide rates as a fraction of sidereal (GUIDE_RATE: WE is RA, NS is Dec)."""
+        """Set the guide rates, fractions of sidereal (0..1 on most drivers): {ra, dec}."""
         prop = self._prop("GUIDE_RATE", "change its guide rate")
         values: dict[str, Any] = {}
         if ra is not None:
@@ -1336,7 +1455,9 @@ class Telescope(RoleDevice):
         )
         return {"ra": prop["GUIDE_RATE_WE"], "dec": prop["GUIDE_RATE_NS"]}
 
+    @verb("telescope.guide_rate", NoParams, GuideRate)
     def guide_rate(self) -> dict[str, Any]:
+        """Guide rates as a fraction of sidereal (GUIDE_RATE): {ra, dec}."""
         prop = self._prop("GUIDE_RATE", "report its guide rate")
         return {"ra": prop["GUIDE_RATE_WE"], "dec": prop["GUIDE_RATE_NS"]}
 
@@ -1416,10 +1537,13 @@ class Telescope(RoleDevice):
         await self._set(prop_name, {element: False}, verb="stop", timeout=timeout)
         return {"direction": d, "moving": False}
 
+    @verb("telescope.pulse_guide", PulseGuideParams, PulseGuideResult, moves=True, long=True)
     async def pulse_guide(
         self, direction: str, duration_ms: float, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); returns when it ended."""
+        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
+
+        Result: {direction, duration_ms, elapsed}."""
         return await pulse_guide(self, direction, duration_ms, timeout=timeout)
 
 
