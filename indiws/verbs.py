@@ -47,6 +47,7 @@ __all__ = [
     "UNSET",
     "VERBS",
     "Dec",
+    "NoParams",
     "Params",
     "RA",
     "Result",
@@ -63,6 +64,10 @@ MAX_TIMEOUT = 86_400.0
 
 class Params(Struct, forbid_unknown_fields=True, kw_only=True):
     """Base of a verb's parameters (field order is the positional order)."""
+
+
+class NoParams(Params):
+    """A verb without parameters."""
 
 
 class Result(Struct, forbid_unknown_fields=True, kw_only=True):

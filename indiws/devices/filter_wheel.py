@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client import InvalidValueError, Property
-from ..verbs import Params, Result, Timeout, verb
+from ..verbs import NoParams, Params, Result, Timeout, verb
 from .base import ProgressCallback, RoleDevice, Update
 from .follow import PropertyFollower, Step, follow
 
@@ -24,10 +24,6 @@ _SLOT_SUFFIX = re.compile(r"(\d+)$")
 class SelectParams(Params):
     filter: int | str
     timeout: Timeout = 60.0
-
-
-class NoParams(Params):
-    pass
 
 
 class RenameParams(Params):

@@ -6,7 +6,7 @@ from typing import Any
 
 from ..client import InvalidValueError
 from ..protocol import PropertyKind, PropertyState
-from ..verbs import UNSET, Params, Result, Timeout, UnsetType, verb
+from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from .base import ProgressCallback, RoleDevice, Update
 from .errors import CapabilityError, DeviceStateError
 from .follow import PropertyFollower, Step, follow
@@ -38,10 +38,6 @@ class MoveToParams(Params):
 class MoveByParams(Params):
     steps: int
     timeout: Timeout = 120.0
-
-
-class NoParams(Params):
-    pass
 
 
 class FocuserSyncParams(Params):

@@ -16,7 +16,7 @@ from msgspec import Meta
 
 from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
-from ..verbs import RA, UNSET, Dec, Params, Result, Timeout, UnsetType, check_ranges, verb
+from ..verbs import RA, UNSET, Dec, NoParams, Params, Result, Timeout, UnsetType, check_ranges, verb
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice, Update
 from .errors import BelowHorizonError, CapabilityError, DeviceStateError
@@ -155,10 +155,6 @@ class SyncParams(Params):
     ra: RA
     dec: Dec
     epoch: Epoch = "J2000"
-
-
-class NoParams(Params):
-    pass
 
 
 class ParkParams(Params):
