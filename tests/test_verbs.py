@@ -12,6 +12,7 @@ import pytest
 
 from indiws.devices import FilterWheel, Focuser, Telescope
 from indiws.remote import Observatory, RemoteError
+from indiws.remote import _methods as methods_module
 from indiws.remote._methods import (
     METHODS,
     FilterWheelMethods,
@@ -209,3 +210,22 @@ async def test_focuser_and_wheel_answer_their_declared_results(
         _conforms("filter_wheel.rename", renamed)
         assert renamed[0]["name"] == "Lum"
         await obs.call("filter_wheel.rename", {"names": {"1": first["name"]}})
+
+
+@pytest.mark.parametrize("verb", DECLARED, ids=lambda v: v.name)
+def test_the_clients_result_type_is_the_declared_result(verb: Verb) -> None:
+    """The client's calls return a TypedDict made from the result struct."""
+    struct = verb.result
+    listed = typing.get_origin(struct) is list
+    if listed:
+        (struct,) = typing.get_args(struct)
+    call = getattr(CLIENT[verb.role], verb.name.split(".", 1)[1])
+    name = struct.__name__
+    assert inspect.signature(call).return_annotation == (f"list[{name}]" if listed else name)
+    shape = getattr(methods_module, name)
+    fields = msgspec.structs.fields(struct)
+    # The module's annotations are strings (PEP 563): NotRequired is read from them.
+    text = {k: getattr(t, "__forward_arg__", t) for k, t in shape.__annotations__.items()}
+    optional = {k for k, t in text.items() if t.startswith("NotRequired[")}
+    assert set(shape.__annotations__) == {f.name for f in fields}
+    assert optional == {f.name for f in fields if not f.required}

@@ -31,6 +31,8 @@ class RenameParams(Params):
 
 
 class Selected(Result):
+    """The slot reached, its name, and the slot it came from."""
+
     action: str
     device: str
     elapsed: float
@@ -47,6 +49,8 @@ class Filter(Result):
 
 
 class CurrentFilter(Result):
+    """The slot now (from 1), its name, and whether the wheel turns."""
+
     slot: int | None
     name: str | None
     moving: bool

@@ -57,6 +57,8 @@ class FocuserMoved(Result):
 
 
 class FocuserAborted(Result):
+    """The focuser stopped (stopped false: still moving after the timeout)."""
+
     aborted: bool
     #: How many running moves were ended (with the aborted error).
     interrupted: int
@@ -65,16 +67,22 @@ class FocuserAborted(Result):
 
 
 class FocuserPosition(Result):
+    """The position in steps (null without absolute positions)."""
+
     position: int | None
     moving: bool | UnsetType = UNSET
 
 
 class FocuserTemperature(Result):
+    """The focuser's temperature."""
+
     #: °C.
     temperature: float
 
 
 class FocuserMax(Result):
+    """The highest position in steps (null: the driver gives none)."""
+
     max: int | None
 
 

@@ -307,6 +307,8 @@ class TrackingParams(Params):
 
 
 class TrackingResult(Result):
+    """Whether the mount tracks now."""
+
     tracking: bool
 
 
@@ -319,6 +321,8 @@ class Choice(Result):
 
 
 class RateChoice(Choice):
+    """A rate of manual moves the driver offers."""
+
     #: Slowest first, from 0.
     index: int
 
@@ -328,6 +332,8 @@ class TrackModeParams(Params):
 
 
 class TrackModeResult(Result):
+    """The track mode now (its element name)."""
+
     track_mode: str | None
 
 
@@ -349,6 +355,8 @@ class SlewRateParams(Params):
 
 
 class SlewRateResult(Result):
+    """The slew rate now (its element name)."""
+
     slew_rate: str | None
 
 
@@ -366,6 +374,8 @@ class PulseGuideParams(Params):
 
 
 class PulseGuideResult(Result):
+    """The pulse that was sent, once it ended."""
+
     action: str
     device: str
     elapsed: float
