@@ -42,7 +42,7 @@ again after adding or changing a method (docs/client.md).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from .connection import ProgressCallback
 
@@ -57,14 +57,24 @@ class _Namespace:
 '''
 
 
-def py_type(schema: dict[str, Any]) -> str:
-    """A type annotation for a JSON Schema of ``rpc.discover``."""
+def py_type(schema: dict[str, Any], shapes: dict[str, dict[str, Any]] | None = None) -> str:
+    """A type annotation for a JSON Schema of ``rpc.discover``.
+
+    An object schema with a title and properties (a declared verb's result,
+    docs/verbs.md) is a TypedDict of that name, collected in ``shapes``."""
+    if shapes is not None and schema.get("type") == "object" and "properties" in schema:
+        title = schema.get("title")
+        if title:
+            known = shapes.setdefault(title, schema)
+            if known != schema:
+                raise SystemExit(f"two result shapes are both named {title!r}")
+            return title
     if "enum" in schema:
         return "Literal[" + ", ".join(json.dumps(v) for v in schema["enum"]) + "]"
     if "anyOf" in schema:
         arms: list[str] = []
         for arm in schema["anyOf"]:
-            t = py_type(arm)
+            t = py_type(arm, shapes)
             if t not in arms:
                 arms.append(t)
         if "Any" in arms:
@@ -73,7 +83,7 @@ def py_type(schema: dict[str, Any]) -> str:
     kind = schema.get("type")
     if kind == "array":
         items = schema.get("items")
-        return f"list[{py_type(items)}]" if items else "list[Any]"
+        return f"list[{py_type(items, shapes)}]" if items else "list[Any]"
     return {
         "string": "str",
         "number": "float",
@@ -107,7 +117,20 @@ def docstring(method: dict[str, Any], indent: str) -> str:
     return f'{indent}"""{text}' + (f'\n{indent}"""' if len(lines) > 1 else '"""')
 
 
-def method_code(method: dict[str, Any], py: str, indent: str) -> str:
+def shape_code(name: str, schema: dict[str, Any], shapes: dict[str, dict[str, Any]]) -> str:
+    """A TypedDict for a result's object schema (NotRequired: not always there)."""
+    doc = (schema.get("description") or f"The fields of a {name}.").strip()
+    lines = [f"\n\nclass {name}(TypedDict):", f'    """{doc}"""', ""]
+    required = set(schema.get("required", []))
+    for field, sub in schema["properties"].items():
+        t = py_type(sub, shapes)
+        lines.append(f"    {field}: {t if field in required else f'NotRequired[{t}]'}")
+    return "\n".join(lines) + "\n"
+
+
+def method_code(
+    method: dict[str, Any], py: str, indent: str, shapes: dict[str, dict[str, Any]]
+) -> str:
     params = method.get("params", [])
     args = ["self"]
     optional: list[str] = []
@@ -127,7 +150,7 @@ def method_code(method: dict[str, Any], py: str, indent: str) -> str:
     progress = "progress" in method.get("x-events", [])
     if progress:
         args += ["*", "on_progress: ProgressCallback | None = None"]
-    result = py_type(method.get("result", {}).get("schema", {}))
+    result = py_type(method.get("result", {}).get("schema", {}), shapes)
     values = "{" + ", ".join(f'"{p["name"]}": {py_name(p["name"])}' for p in params) + "}"
     call = f'self._rpc("{method["name"]}", {values}' + (", on_progress)" if progress else ")")
     head = f"{indent}async def {py}(" + ", ".join(args) + f") -> {result}:"
@@ -169,14 +192,15 @@ def render(discover: dict[str, Any]) -> str:
     called = {m["name"]: m for m in top if m["name"] in groups}
     top = [m for m in top if m["name"] not in called]
     out = [HEADER]
+    shapes: dict[str, dict[str, Any]] = {}
     for ns, items in groups.items():
         cls = "".join(w.capitalize() for w in ns.split("_")) + "Methods"
         out.append(f'\n\nclass {cls}(_Namespace):\n    """``{ns}.*`` methods."""\n')
         if ns in called:
-            out.append("\n" + method_code(called[ns], "__call__", "    "))
+            out.append("\n" + method_code(called[ns], "__call__", "    ", shapes))
         for m in items:
             verb = m["name"].split(".", 1)[1].replace(".", "_")
-            out.append("\n" + method_code(m, py_name(verb), "    "))
+            out.append("\n" + method_code(m, py_name(verb), "    ", shapes))
     out.append(
         "\n\nclass Methods:\n"
         '    """The typed calls: ``obs.<role>.<verb>(...)`` and the service-wide ones."""\n\n'
@@ -195,7 +219,13 @@ def render(discover: dict[str, Any]) -> str:
         if hasattr(Connection, py_name(name.split(".")[0])):
             raise SystemExit(f"{name!r} clashes with Connection.{name}: rename one of them")
     for m in top:
-        out.append("\n" + method_code(m, py_name(m["name"].replace(".", "_")), "    "))
+        out.append("\n" + method_code(m, py_name(m["name"].replace(".", "_")), "    ", shapes))
+    # The result shapes (nested ones found while writing them), sorted by name.
+    done: set[str] = set()
+    while set(shapes) - done:
+        for name in sorted(set(shapes) - done):
+            out.append(shape_code(name, shapes[name], shapes))
+            done.add(name)
     table = json.dumps({m["name"]: spec(m) for m in methods}, indent=4, sort_keys=True)
     table = table.replace(": true", ": True").replace(": false", ": False")
     table = table.replace(": null", ": None")

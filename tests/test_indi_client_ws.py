@@ -433,7 +433,9 @@ async def test_discover_lists_every_method(service: RunningService) -> None:
         assert name in methods, name
         assert methods[name]["summary"] and "schema" in methods[name]["result"]
     goto = {p["name"]: p for p in methods["telescope.goto"]["params"]}
-    assert goto["ra"]["required"] and goto["ra"]["schema"] == {"type": "number"}
+    assert goto["ra"]["required"] and goto["ra"]["schema"]["type"] == "number"
+    # The range declared with the verb (indiws/verbs.py), in the schema too.
+    assert (goto["ra"]["schema"]["minimum"], goto["ra"]["schema"]["maximum"]) == (0, 24)
     assert goto["epoch"]["schema"] == {"enum": ["J2000", "JNow"], "default": "J2000"}
     assert "progress" in methods["camera.expose"]["x-events"]
     assert "action.finished" in methods["camera.expose"]["x-events"]

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client import InvalidValueError, Property
+from ..verbs import NoParams, Params, Result, Timeout, verb
 from .base import ProgressCallback, RoleDevice, Update
 from .follow import PropertyFollower, Step, follow
 
@@ -15,6 +16,44 @@ __all__ = ["FilterWheel"]
 #: The driver must show it took a change within this many seconds.
 START_TIMEOUT = 10.0
 _SLOT_SUFFIX = re.compile(r"(\d+)$")
+
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+
+class SelectParams(Params):
+    filter: int | str
+    timeout: Timeout = 60.0
+
+
+class RenameParams(Params):
+    names: dict[str, str]
+
+
+class Selected(Result):
+    """The slot reached, its name, and the slot it came from."""
+
+    action: str
+    device: str
+    elapsed: float
+    slot: int
+    name: str | None
+    previous_slot: int | None
+
+
+class Filter(Result):
+    """A slot (from 1) and its name (null where the driver names none)."""
+
+    slot: int
+    name: str | None
+
+
+class CurrentFilter(Result):
+    """The slot now (from 1), its name, and whether the wheel turns."""
+
+    slot: int | None
+    name: str | None
+    moving: bool
 
 
 class FilterWheel(RoleDevice):
@@ -54,8 +93,9 @@ class FilterWheel(RoleDevice):
         names = self._optional("FILTER_NAME")
         return str(names[element]) if element and names is not None else None
 
+    @verb("filter_wheel.filters", NoParams, list[Filter])
     def filters(self) -> list[dict[str, Any]]:
-        """Every slot with its name (None where the driver names none)."""
+        """Every slot with its name: [{slot, name}]."""
         self._slot_prop()
         elements = self._name_elements()
         names = self._optional("FILTER_NAME")
@@ -67,8 +107,9 @@ class FilterWheel(RoleDevice):
             for slot in range(1, self._slot_count() + 1)
         ]
 
+    @verb("filter_wheel.current", NoParams, CurrentFilter)
     def current(self) -> dict[str, Any]:
-        """``slot`` (1-based), ``name``, and whether the wheel is ``moving``."""
+        """The slot now: {slot, name, moving}."""
         prop = self._slot_prop()
         slot = self._slot()
         return {"slot": slot, "name": self._name_of(slot), "moving": prop.busy}
@@ -97,6 +138,7 @@ class FilterWheel(RoleDevice):
             raise InvalidValueError(f"{self.name} has no filter named {filter!r} ({known})")
         raise InvalidValueError(f"give a slot number or a filter name, got {filter!r}")
 
+    @verb("filter_wheel.select", SelectParams, Selected, moves=True, long=True, progress=True)
     async def select(
         self,
         filter: int | str,
@@ -104,8 +146,10 @@ class FilterWheel(RoleDevice):
         timeout: float = 60.0,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """Turn to a slot (int, from 1) or a filter by name (str, any case);
-        returns once the wheel is there."""
+        """Turn to a slot (integer, from 1) or a filter by name (any case); answers once there.
+
+        Progress: {state: moving, slot, target_slot, target_name}. Result:
+        {slot, name, previous_slot, elapsed}."""
         dev = self._connected()
         self._slot_prop()
         slot = self._resolve(filter)
@@ -148,10 +192,11 @@ class FilterWheel(RoleDevice):
             )
             return act.done({"slot": slot, "name": name, "previous_slot": start})
 
+    @verb("filter_wheel.rename", RenameParams, list[Filter])
     async def rename(
         self, names: Mapping[int, str], *, timeout: float = 10.0
     ) -> list[dict[str, Any]]:
-        """Rename filters: ``{slot: name}``; returns `filters()`."""
+        """Rename filters: {"<slot>": "<name>"}, e.g. {"1": "L", "5": "Ha"}; answers the list."""
         dev = self._connected()
         prop = self._prop("FILTER_NAME", "rename filters")
         if not names:

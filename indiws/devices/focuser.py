@@ -6,6 +6,7 @@ from typing import Any
 
 from ..client import InvalidValueError
 from ..protocol import PropertyKind, PropertyState
+from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from .base import ProgressCallback, RoleDevice, Update
 from .errors import CapabilityError, DeviceStateError
 from .follow import PropertyFollower, Step, follow
@@ -26,6 +27,65 @@ def _steps(value: Any, what: str) -> int:
     return int(value)
 
 
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+
+class MoveToParams(Params):
+    position: int
+    timeout: Timeout = 120.0
+
+
+class MoveByParams(Params):
+    steps: int
+    timeout: Timeout = 120.0
+
+
+class FocuserSyncParams(Params):
+    position: int
+
+
+class FocuserMoved(Result):
+    """Where the focuser ended (steps; position null without absolute positions)."""
+
+    action: str
+    device: str
+    elapsed: float
+    position: int | None
+    target: int | UnsetType = UNSET
+    start: int | None | UnsetType = UNSET
+    steps: int | UnsetType = UNSET
+
+
+class FocuserAborted(Result):
+    """The focuser stopped (stopped false: still moving after the timeout)."""
+
+    aborted: bool
+    #: How many running moves were ended (with the aborted error).
+    interrupted: int
+    stopped: bool
+    position: int | None
+
+
+class FocuserPosition(Result):
+    """The position in steps (null without absolute positions)."""
+
+    position: int | None
+    moving: bool | UnsetType = UNSET
+
+
+class FocuserTemperature(Result):
+    """The focuser's temperature."""
+
+    #: °C.
+    temperature: float
+
+
+class FocuserMax(Result):
+    """The highest position in steps (null: the driver gives none)."""
+
+    max: int | None
+
+
 class Focuser(RoleDevice):
     """A focuser: absolute and relative moves, abort, position, temperature, max."""
 
@@ -41,19 +101,21 @@ class Focuser(RoleDevice):
             for n in (ABS, REL, "FOCUS_TIMER")
         )
 
+    @verb("focuser.position", NoParams, FocuserPosition)
     def position(self) -> dict[str, Any]:
-        """``position`` (steps; None for a focuser without absolute
-        positions) and whether it is ``moving``."""
+        """{position (steps; null without absolute positions), moving}."""
         self._connected()
         return {"position": self._position(), "moving": self._moving()}
 
+    @verb("focuser.temperature", NoParams, FocuserTemperature)
     def temperature(self) -> dict[str, Any]:
-        """Focuser temperature in °C (FOCUS_TEMPERATURE)."""
+        """Focuser temperature (FOCUS_TEMPERATURE): {temperature (°C)}."""
         prop = self._prop("FOCUS_TEMPERATURE", "report a temperature")
         return {"temperature": float(next(iter(prop.values().values())))}
 
+    @verb("focuser.max", NoParams, FocuserMax)
     def max(self) -> dict[str, Any]:
-        """The highest position (FOCUS_MAX, else the ABS_FOCUS_POSITION range)."""
+        """The highest position (FOCUS_MAX, else the ABS_FOCUS_POSITION range): {max}."""
         self._connected()
         value = self._number("FOCUS_MAX", "FOCUS_MAX_VALUE")
         if value is None:
@@ -115,7 +177,7 @@ class Focuser(RoleDevice):
         before any is sent.  Returns `settings()`."""
         dev = self._connected()
         plan: list[tuple[str, dict[str, Any], str]] = []
-        for value, prop_name, what, verb in (
+        for value, prop_name, what, verb_name in (
             (max_position, "FOCUS_MAX", "max_position", "set_max"),
             (backlash, "FOCUS_BACKLASH_STEPS", "backlash", "set_backlash"),
         ):
@@ -123,7 +185,7 @@ class Focuser(RoleDevice):
                 continue
             steps = _steps(value, what)
             prop = self._prop(prop_name, f"set its {what.replace('_', ' ')}")
-            plan.append((prop_name, {next(iter(prop.elements)): steps}, verb))
+            plan.append((prop_name, {next(iter(prop.elements)): steps}, verb_name))
         if backlash_enabled is not None:
             if not isinstance(backlash_enabled, bool):
                 raise InvalidValueError(
@@ -139,9 +201,9 @@ class Focuser(RoleDevice):
                 plan.append(toggle)
         for name, values, _ in plan:
             self.client.validate(dev.name, name, values)
-        for name, values, verb in plan:
+        for name, values, verb_name in plan:
             last = dev.messages[-1] if dev.messages else None
-            prop = await self._set(name, values, verb=verb, timeout=timeout)
+            prop = await self._set(name, values, verb=verb_name, timeout=timeout)
             if prop.kind is PropertyKind.NUMBER and any(prop[e] != v for e, v in values.items()):
                 # Answered without Alert but not taken (the simulator keeps
                 # the backlash while compensation is off, state Idle).
@@ -158,6 +220,7 @@ class Focuser(RoleDevice):
         if self.has("FOCUS_ABORT_MOTION"):
             await self.client.set_property(self.name, "FOCUS_ABORT_MOTION", {"ABORT": True})  # type: ignore[arg-type]
 
+    @verb("focuser.move_to", MoveToParams, FocuserMoved, moves=True, long=True, progress=True)
     async def move_to(
         self,
         position: int,
@@ -165,7 +228,10 @@ class Focuser(RoleDevice):
         timeout: float = 120.0,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """Move to an absolute position (steps); returns once there."""
+        """Move to an absolute position (steps, within the driver's range); answers once there.
+
+        Progress: {state: moving, position, target}. Result: {position, target,
+        start, elapsed}."""
         target = _steps(position, "position")
         dev = self._connected()
         self._prop(ABS, "move to an absolute position")
@@ -220,6 +286,7 @@ class Focuser(RoleDevice):
             )
             return act.done({"position": pos, "target": target, "start": start})
 
+    @verb("focuser.move_by", MoveByParams, FocuserMoved, moves=True, long=True, progress=True)
     async def move_by(
         self,
         steps: int,
@@ -227,11 +294,9 @@ class Focuser(RoleDevice):
         timeout: float = 120.0,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """Move by ``steps`` (positive outward, negative inward); returns once done.
+        """Move by steps (positive outward, negative inward); answers once done.
 
-        Uses REL_FOCUS_POSITION with FOCUS_MOTION; a focuser with only
-        absolute positions moves to the current position plus ``steps``.
-        """
+        Result: {position, target, start, steps, elapsed}."""
         n = _steps(steps, "steps")
         dev = self._connected()
         params = {"steps": n}
@@ -316,9 +381,12 @@ class Focuser(RoleDevice):
         prop = self._optional(ABS)
         return prop is not None and prop.state is PropertyState.BUSY
 
+    @verb("focuser.abort", NoParams, FocuserAborted)
     async def abort(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Stop the focuser (FOCUS_ABORT_MOTION); running moves end with
-        `ActionAborted`.  Returns once it stopped, with the position."""
+        """Stop the focuser (FOCUS_ABORT_MOTION); running moves end with the aborted error.
+
+        Result: {aborted, interrupted, stopped, position}; capability_missing on
+        a focuser without FOCUS_ABORT_MOTION."""
         self._prop("FOCUS_ABORT_MOTION", "abort a move")
         interrupted = self._interrupt_actions("aborted")
         await self._send_abort()
@@ -336,8 +404,9 @@ class Focuser(RoleDevice):
             "position": self._position(),
         }
 
+    @verb("focuser.sync", FocuserSyncParams, FocuserPosition)
     async def sync(self, position: int, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Declare the current position to be ``position`` (FOCUS_SYNC)."""
+        """Declare the current position to be this one (FOCUS_SYNC): {position}."""
         p = _steps(position, "position")
         prop = self._prop("FOCUS_SYNC", "sync its position")
         element = next(iter(prop.elements))

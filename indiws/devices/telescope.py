@@ -9,10 +9,14 @@ import math
 import weakref
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
 
 from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
+from ..verbs import RA, UNSET, Dec, NoParams, Params, Result, Timeout, UnsetType, check_ranges, verb
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice, Update
 from .errors import BelowHorizonError, CapabilityError, DeviceStateError
@@ -42,6 +46,7 @@ def set_min_altitude(client: INDIClient, degrees: float | None) -> None:
 def min_altitude(client: INDIClient) -> float | None:
     """The lowest altitude a goto target may have (None: no limit)."""
     return _MIN_ALTITUDE.get(client)
+
 
 #: A slew that ends Idle (not tracking) counts as arrived within this many degrees.
 ARRIVED_TOLERANCE = 0.25
@@ -77,10 +82,7 @@ def _finite(value: Any, what: str) -> float:
 
 def _check_radec(ra: Any, dec: Any) -> tuple[float, float]:
     ra, dec = _finite(ra, "ra"), _finite(dec, "dec")
-    if not 0.0 <= ra <= 24.0:
-        raise InvalidValueError(f"ra must be within [0, 24] hours, got {ra:g}")
-    if not -90.0 <= dec <= 90.0:
-        raise InvalidValueError(f"dec must be within [-90, 90] degrees, got {dec:g}")
+    check_ranges(GotoParams, ra=ra, dec=dec)
     return ra % 24.0, dec
 
 
@@ -106,6 +108,279 @@ def _number_element(prop: Property | None, element: str) -> dict[str, Any] | Non
         return None
     el = prop.elements[element]
     return {"name": el.name, "value": el.value, "min": el.min, "max": el.max}
+
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+Epoch = Literal["J2000", "JNow"]
+PierSide = Literal["east", "west"]
+#: A direction of a manual move or a guide pulse, in any case.
+Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
+HourAngle = Annotated[
+    float, Meta(ge=-24, le=24, description="hours, positive west", extra={"unit": "hours"})
+]
+Altitude = Annotated[float, Meta(ge=-90, le=90, description="degrees", extra={"unit": "degrees"})]
+Azimuth = Annotated[
+    float,
+    Meta(ge=0, le=360, description="degrees from north through east", extra={"unit": "degrees"}),
+]
+
+
+class GotoParams(Params):
+    ra: RA
+    dec: Dec
+    epoch: Epoch = "J2000"
+    track: bool = True
+    timeout: Timeout = 300.0
+    force: bool = False
+
+
+class GotoHaDecParams(Params):
+    ha: HourAngle
+    dec: Dec
+    track: bool = True
+    timeout: Timeout = 300.0
+    force: bool = False
+
+
+class GotoAltAzParams(Params):
+    alt: Altitude
+    az: Azimuth
+    track: bool = False
+    timeout: Timeout = 300.0
+    force: bool = False
+
+
+class SyncParams(Params):
+    ra: RA
+    dec: Dec
+    epoch: Epoch = "J2000"
+
+
+class ParkParams(Params):
+    timeout: Timeout = 300.0
+
+
+class UnparkParams(Params):
+    timeout: Timeout = 60.0
+    force: bool = False
+
+
+class HomeParams(Params):
+    timeout: Timeout = 300.0
+
+
+#: The brief state of the mount (`Telescope._status`): name, type.
+_STATE: list[tuple[str, Any]] = [
+    ("ra", float | None),
+    ("dec", float | None),
+    ("slewing", bool),
+    ("tracking", bool | None),
+    ("parked", bool | None),
+    ("parking", bool),
+    ("pier_side", PierSide | None),
+]
+#: Where the mount points in the sky of the site (null without a site).
+_LOCAL = ["ha", "lst", "alt", "az"]
+
+MountState = msgspec.defstruct(
+    "MountState",
+    [*_STATE, *((n, float | None | UnsetType, UNSET) for n in _LOCAL)],
+    bases=(Result,),
+    kw_only=True,
+)
+MaybeMountState = msgspec.defstruct(
+    "MaybeMountState",
+    [(n, t | UnsetType, UNSET) for n, t in _STATE]
+    + [(n, float | None | UnsetType, UNSET) for n in _LOCAL],
+    bases=(Result,),
+    kw_only=True,
+)
+
+
+class SlewTarget(Result):
+    """What the slew aimed at: ra/dec/epoch, or alt/az (goto_altaz on HORIZONTAL_COORD)."""
+
+    ra: float | UnsetType = UNSET
+    dec: float | UnsetType = UNSET
+    epoch: Epoch | UnsetType = UNSET
+    alt: float | UnsetType = UNSET
+    az: float | UnsetType = UNSET
+
+
+class SlewResult(MaybeMountState):  # type: ignore[misc, valid-type]
+    """Where the mount arrived."""
+
+    action: str
+    device: str
+    elapsed: float
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+    alt: float | None
+    az: float | None
+    target: SlewTarget
+    #: Degrees left to the target when the slew ended.
+    distance: float
+    tracking: bool | None
+    pier_side: PierSide | None
+    time: str | UnsetType = UNSET
+
+
+class SyncResult(Result):
+    """Where the mount now says it points."""
+
+    action: str
+    device: str
+    elapsed: float
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+
+
+class AbortResult(MountState):  # type: ignore[misc, valid-type]
+    """The mount stopped (or still moving after the timeout: stopped false)."""
+
+    aborted: bool
+    #: How many running actions were ended (with the aborted error).
+    interrupted: int
+    stopped: bool
+
+
+class ParkResult(MaybeMountState):  # type: ignore[misc, valid-type]
+    """Parked or unparked (already: it was, nothing was sent)."""
+
+    action: str
+    device: str
+    parked: bool
+    already: bool | UnsetType = UNSET
+    elapsed: float | UnsetType = UNSET
+
+
+class HomeResult(MountState):  # type: ignore[misc, valid-type]
+    """At the home position."""
+
+    action: str
+    device: str
+    elapsed: float
+    homed: bool
+
+
+class PositionResult(Result):
+    """Where the mount points now."""
+
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+    ha: float | None
+    lst: float | None
+    alt: float | None
+    az: float | None
+    pier_side: PierSide | None
+    slewing: bool
+    tracking: bool | None
+    parked: bool | None
+    parking: bool
+    #: ISO 8601 UTC.
+    time: str
+
+
+class Site(Result):
+    """The site: degrees (longitude east positive, -180..180), metres."""
+
+    latitude: float
+    longitude: float
+    elevation: float
+
+
+class SetSiteParams(Params):
+    latitude: float | None = None
+    longitude: float | None = None
+    elevation: float | None = None
+
+
+class TrackingParams(Params):
+    on: bool
+
+
+class TrackingResult(Result):
+    """Whether the mount tracks now."""
+
+    tracking: bool
+
+
+class Choice(Result):
+    """An element of a switch the driver offers (name, label, on now)."""
+
+    name: str
+    label: str
+    active: bool
+
+
+class RateChoice(Choice):
+    """A rate of manual moves the driver offers."""
+
+    #: Slowest first, from 0.
+    index: int
+
+
+class TrackModeParams(Params):
+    mode: str
+
+
+class TrackModeResult(Result):
+    """The track mode now (its element name)."""
+
+    track_mode: str | None
+
+
+class RatesParams(Params):
+    ra: float | None = None
+    dec: float | None = None
+
+
+class TrackRateResult(Result):
+    """Track rates in arcsec/s, and the track mode now."""
+
+    ra: float
+    dec: float
+    track_mode: str | None
+
+
+class SlewRateParams(Params):
+    rate: int | str
+
+
+class SlewRateResult(Result):
+    """The slew rate now (its element name)."""
+
+    slew_rate: str | None
+
+
+class GuideRate(Result):
+    """Guide rates, fractions of sidereal."""
+
+    ra: float
+    dec: float
+
+
+class PulseGuideParams(Params):
+    direction: Direction
+    duration_ms: float
+    timeout: float | None = None
+
+
+class PulseGuideResult(Result):
+    """The pulse that was sent, once it ended."""
+
+    action: str
+    device: str
+    elapsed: float
+    direction: Literal["north", "south", "east", "west"]
+    duration_ms: float
 
 
 class Telescope(RoleDevice):
@@ -191,15 +466,13 @@ class Telescope(RoleDevice):
             alt, az = float(horizontal["ALT"]), float(horizontal["AZ"])
         return {"ha": ha, "lst": lst, "alt": alt, "az": az}
 
+    @verb("telescope.position", NoParams, PositionResult)
     async def position(self) -> dict[str, Any]:
         """Where the mount points now.
 
-        ``ra``/``dec``: JNow (what the mount reports); ``ra_j2000``/
-        ``dec_j2000``: the same converted to J2000; ``ha``, ``lst`` in
-        hours; ``alt``/``az`` in degrees (None without a site);
-        ``pier_side`` ``east``/``west``/None; ``slewing``, ``tracking``,
-        ``parked`` (the park has ended), ``parking`` (slewing to park).
-        """
+        {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
+        null without a site), pier_side (east/west/null), slewing, tracking,
+        parked (the park has ended), parking (slewing to park), time}."""
         self._connected()
         now = datetime.now(UTC)
         eq = self._eq_now()
@@ -346,12 +619,14 @@ class Telescope(RoleDevice):
 
     # Site and time ------------------------------------------------------
 
+    @verb("telescope.get_site", NoParams, Site)
     def site(self) -> dict[str, Any]:
-        """``latitude``, ``longitude`` (east positive, -180..180), ``elevation`` (m)."""
+        """The site: {latitude, longitude (east positive, -180..180), elevation (m)}."""
         self._prop("GEOGRAPHIC_COORD", "report its site")
         lat, lon, elev = self._site()  # type: ignore[misc]
         return {"latitude": lat, "longitude": lon, "elevation": elev}
 
+    @verb("telescope.set_site", SetSiteParams, Site)
     async def set_site(
         self,
         latitude: float | None = None,
@@ -360,7 +635,10 @@ class Telescope(RoleDevice):
         *,
         timeout: float = 10.0,
     ) -> dict[str, Any]:
-        """Set the site (any part left None keeps its value); returns `site()`."""
+        """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
+
+        Latitude -90..90, longitude east positive (-180..180, or 0..360),
+        elevation in metres. Answers the site as get_site does."""
         prop = self._prop("GEOGRAPHIC_COORD", "set its site")
         values: dict[str, Any] = {}
         if latitude is not None:
@@ -502,6 +780,7 @@ class Telescope(RoleDevice):
         )
         return {"coord_mode": (prop.on_switches() or [None])[0]}
 
+    @verb("telescope.goto", GotoParams, SlewResult, moves=True, long=True, progress=True)
     async def goto(
         self,
         ra: float,
@@ -513,14 +792,16 @@ class Telescope(RoleDevice):
         progress: ProgressCallback | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Slew to RA (hours) / Dec (degrees) and return once the mount
-        arrived (or raise).
+        """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
 
-        ``epoch`` says what the coordinates are: ``J2000`` (converted to
-        JNow for EQUATORIAL_EOD_COORD, or sent as is to EQUATORIAL_COORD
-        when the driver defines it) or ``JNow``.  ``track``: track the
-        target after the slew (ON_COORD_SET TRACK) or stop there (SLEW).
-        """
+        epoch: what the coordinates are; J2000 is converted to JNow for drivers
+        that take JNow (EQUATORIAL_EOD_COORD). track: track the target after the
+        slew, or stop there. Progress: {state: slewing, ra, dec, target_ra,
+        target_dec, distance (degrees left)}. Result: {ra, dec, ra_j2000,
+        dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
+        pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
+        aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
+        action_failed, unsafe (the safety policy refuses; force overrides)."""
         ra, dec = _check_radec(ra, dec)
         epoch = _epoch(epoch)
         params = {"ra": ra, "dec": dec, "epoch": epoch, "track": track}
@@ -540,6 +821,7 @@ class Telescope(RoleDevice):
             "goto", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
         )
 
+    @verb("telescope.goto_hadec", GotoHaDecParams, SlewResult, moves=True, long=True, progress=True)
     async def goto_hadec(
         self,
         ha: float,
@@ -550,16 +832,12 @@ class Telescope(RoleDevice):
         progress: ProgressCallback | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Slew to hour angle (hours, positive west) / Dec (JNow degrees).
+        """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
 
-        RA = LST − HA, with the local sidereal time of the site at the
-        moment of the command.
-        """
+        RA = LST - HA at the moment of the command (needs the site). Progress and
+        result as for telescope.goto."""
         ha, dec = _finite(ha, "ha"), _finite(dec, "dec")
-        if not -24.0 <= ha <= 24.0:
-            raise InvalidValueError(f"ha must be within [-24, 24] hours, got {ha:g}")
-        if not -90.0 <= dec <= 90.0:
-            raise InvalidValueError(f"dec must be within [-90, 90] degrees, got {dec:g}")
+        check_ranges(GotoHaDecParams, ha=ha, dec=dec)
         self._connected()
         _, lon, _ = self._require_site("goto an hour angle (no site)")
         self._prop("EQUATORIAL_EOD_COORD", "goto")
@@ -572,6 +850,7 @@ class Telescope(RoleDevice):
             "goto_hadec", "EQUATORIAL_EOD_COORD", ra, dec, "JNow", track, timeout, progress, params
         )
 
+    @verb("telescope.goto_altaz", GotoAltAzParams, SlewResult, moves=True, long=True, progress=True)
     async def goto_altaz(
         self,
         alt: float,
@@ -582,17 +861,13 @@ class Telescope(RoleDevice):
         progress: ProgressCallback | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Slew to altitude / azimuth (degrees, azimuth from north through east).
+        """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
 
-        Uses HORIZONTAL_COORD when the driver takes it; otherwise converts
-        to JNow RA/Dec for the site at the moment of the command.
-        ``track`` defaults to False: an Alt/Az target is a place, not a star.
-        """
+        HORIZONTAL_COORD where the driver takes it, else converted to JNow RA/Dec
+        for the site. track defaults to false: an Alt/Az target is a place.
+        Progress and result as for telescope.goto."""
         alt, az = _finite(alt, "alt"), _finite(az, "az")
-        if not -90.0 <= alt <= 90.0:
-            raise InvalidValueError(f"alt must be within [-90, 90] degrees, got {alt:g}")
-        if not 0.0 <= az <= 360.0:
-            raise InvalidValueError(f"az must be within [0, 360] degrees, got {az:g}")
+        check_ranges(GotoAltAzParams, alt=alt, az=az)
         az %= 360.0
         params = {"alt": alt, "az": az, "track": track}
         self._connected()
@@ -799,10 +1074,13 @@ class Telescope(RoleDevice):
                 "TELESCOPE_TRACK_STATE", {"TRACK_OFF": True}, verb="set_tracking", accept_busy=True
             )
 
+    @verb("telescope.sync", SyncParams, SyncResult, long=True)
     async def sync(
         self, ra: float, dec: float, *, epoch: str = "J2000", timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC)."""
+        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC).
+
+        Result: {ra, dec, ra_j2000, dec_j2000} where the mount now says it points."""
         ra, dec = _check_radec(ra, dec)
         epoch = _epoch(epoch)
         self._connected()
@@ -856,13 +1134,13 @@ class Telescope(RoleDevice):
         if self.has("TELESCOPE_ABORT_MOTION"):
             await self.client.set_property(self.name, "TELESCOPE_ABORT_MOTION", {"ABORT": True})  # type: ignore[arg-type]
 
+    @verb("telescope.abort", NoParams, AbortResult)
     async def abort(self, timeout: float = 15.0) -> dict[str, Any]:
-        """Stop all motion now (TELESCOPE_ABORT_MOTION).
+        """Stop all motion now (TELESCOPE_ABORT_MOTION); answers once stopped.
 
-        Running telescope actions end with `ActionAborted`.  Returns once
-        the mount reports it stopped (``stopped`` False if it still reports
-        motion after ``timeout`` s), with the position.
-        """
+        Running telescope actions (goto, park, timed move) end with the aborted
+        error. Result: {aborted, interrupted (actions ended), stopped, ...brief
+        state}."""
         self._prop("TELESCOPE_ABORT_MOTION", "abort")
         interrupted = self._interrupt_actions("aborted")
         await self._send_abort()
@@ -884,18 +1162,25 @@ class Telescope(RoleDevice):
                 return False
         return True
 
+    @verb("telescope.park", ParkParams, ParkResult, moves=True, long=True, progress=True)
     async def park(
         self, *, timeout: float = 300.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Park the mount; returns once parked."""
+        """Park the mount; answers once parked: {parked: true, ...brief state}.
+
+        Already parked: {parked: true, already: true}. Progress: {state: parking}."""
         self._prop("TELESCOPE_PARK", "park")
         if self._parked() and not self._slewing():
             return {"action": "park", "device": self.name, "parked": True, "already": True}
         return await self._park_switch("park", "PARK", timeout, progress)
 
+    @verb("telescope.unpark", UnparkParams, ParkResult, moves=True, long=True)
     async def unpark(self, *, timeout: float = 60.0, force: bool = False) -> dict[str, Any]:
-        """Unpark the mount; returns once unparked.  Refused while the safety
-        policy says the observatory is unsafe, unless ``force``."""
+        """Unpark the mount; answers once unparked: {parked: false, ...}.
+
+        Refused with the unsafe error while the safety policy says unsafe
+        or its close-up still runs (docs/devices.md), unless force; with
+        invalid_state while parking."""
         self._prop("TELESCOPE_PARK", "unpark")
         self._check_safe("unpark", force)
         if self._parking():
@@ -1008,10 +1293,14 @@ class Telescope(RoleDevice):
             }
         return result
 
+    @verb("telescope.home", HomeParams, HomeResult, moves=True, long=True, progress=True)
     async def home(
         self, *, timeout: float = 300.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Go to the home position (TELESCOPE_HOME) where the driver has one."""
+        """Go to the home position (TELESCOPE_HOME) where the driver has one.
+
+        Answers once home: {homed: true, ...brief state}; capability_missing on a
+        mount without TELESCOPE_HOME."""
         prop = self._prop("TELESCOPE_HOME", "go home")
         self._check_unparked("going home")
         element = next(
@@ -1045,8 +1334,9 @@ class Telescope(RoleDevice):
 
     # Tracking and rates ---------------------------------------------------
 
+    @verb("telescope.set_tracking", TrackingParams, TrackingResult)
     async def set_tracking(self, on: bool, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Turn tracking on or off (TELESCOPE_TRACK_STATE)."""
+        """Turn tracking on or off (TELESCOPE_TRACK_STATE): {tracking}."""
         if not isinstance(on, bool):
             raise InvalidValueError(f"tracking must be true or false, got {on!r}")
         self._prop("TELESCOPE_TRACK_STATE", "track")
@@ -1062,16 +1352,21 @@ class Telescope(RoleDevice):
         )
         return {"tracking": "TRACK_ON" in prop.on_switches()}
 
+    @verb("telescope.track_modes", NoParams, list[Choice])
     def track_modes(self) -> list[dict[str, Any]]:
+        """The track modes the driver offers: [{name, label, active}]."""
         prop = self._prop("TELESCOPE_TRACK_MODE", "change its track mode")
         return [
             {"name": el.name, "label": el.label, "active": el.value is SwitchState.ON}
             for el in prop.elements.values()
         ]
 
+    @verb("telescope.set_track_mode", TrackModeParams, TrackModeResult)
     async def set_track_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Choose the track mode by element name or label (``"sidereal"``,
-        ``"TRACK_LUNAR"``, ...) from TELESCOPE_TRACK_MODE."""
+        """Choose the track mode by name or label: {track_mode}.
+
+        The element name, its label, or the last part of the name: "sidereal",
+        "lunar", "TRACK_SOLAR"; telescope.track_modes lists them."""
         prop = self._prop("TELESCOPE_TRACK_MODE", "change its track mode")
         element = self._choose(prop, mode, "track mode")
         # INDI::Telescope refuses this while parked with a message only, no
@@ -1086,12 +1381,14 @@ class Telescope(RoleDevice):
         )
         return {"track_mode": (prop.on_switches() or [None])[0]}
 
+    @verb("telescope.set_track_rate", RatesParams, TrackRateResult)
     async def set_track_rate(
         self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Custom track rates in arcsec per second (TELESCOPE_TRACK_RATE; sidereal
-        is about 15.041 in RA).  Switches the track mode to TRACK_CUSTOM
-        where the driver has it, since drivers ignore the rates otherwise."""
+        """Custom track rates in arcsec/s (TELESCOPE_TRACK_RATE; sidereal is ~15.041 in RA).
+
+        Switches the track mode to TRACK_CUSTOM where the driver has it.
+        Result: {ra, dec, track_mode}."""
         prop = self._prop("TELESCOPE_TRACK_RATE", "take track rates")
         values: dict[str, Any] = {}
         if ra is not None:
@@ -1121,21 +1418,21 @@ class Telescope(RoleDevice):
             "track_mode": (self._switch_on("TELESCOPE_TRACK_MODE") or [None])[0],
         }
 
+    @verb("telescope.slew_rates", NoParams, list[RateChoice])
     def slew_rates(self) -> list[dict[str, Any]]:
-        """The slew rates the driver offers, slowest first, with the active one."""
+        """The rates of manual moves, slowest first: [{index, name, label, active}]."""
         prop = self._prop("TELESCOPE_SLEW_RATE", "change its slew rate")
         return [
             {"index": i, "name": el.name, "label": el.label, "active": el.value is SwitchState.ON}
             for i, el in enumerate(prop.elements.values())
         ]
 
+    @verb("telescope.set_slew_rate", SlewRateParams, SlewRateResult)
     async def set_slew_rate(self, rate: str | int, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Choose the rate of manual moves (TELESCOPE_SLEW_RATE).
+        """Choose the rate of manual moves: an index (0 = slowest) or a name or label.
 
-        ``rate``: an index (int, 0 = slowest) or a name or label (string;
-        drivers name rates like ``1x`` or ``SLEW_GUIDE``, ``SLEW_CENTERING``,
-        ``SLEW_FIND``, ``SLEW_MAX``, so ``"centering"`` works there).
-        """
+        "guide", "centering", "find", "max" find SLEW_GUIDE, SLEW_CENTERING, ...
+        on drivers that name them so. Result: {slew_rate}."""
         prop = self._prop("TELESCOPE_SLEW_RATE", "change its slew rate")
         names = list(prop.elements)
         if isinstance(rate, bool):
@@ -1157,10 +1454,11 @@ class Telescope(RoleDevice):
         )
         return {"slew_rate": (prop.on_switches() or [None])[0]}
 
+    @verb("telescope.set_guide_rate", RatesParams, GuideRate)
     async def set_guide_rate(
         self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Guide rates as a fraction of sidereal (GUIDE_RATE: WE is RA, NS is Dec)."""
+        """Set the guide rates, fractions of sidereal (0..1 on most drivers): {ra, dec}."""
         prop = self._prop("GUIDE_RATE", "change its guide rate")
         values: dict[str, Any] = {}
         if ra is not None:
@@ -1174,7 +1472,9 @@ class Telescope(RoleDevice):
         )
         return {"ra": prop["GUIDE_RATE_WE"], "dec": prop["GUIDE_RATE_NS"]}
 
+    @verb("telescope.guide_rate", NoParams, GuideRate)
     def guide_rate(self) -> dict[str, Any]:
+        """Guide rates as a fraction of sidereal (GUIDE_RATE): {ra, dec}."""
         prop = self._prop("GUIDE_RATE", "report its guide rate")
         return {"ra": prop["GUIDE_RATE_WE"], "dec": prop["GUIDE_RATE_NS"]}
 
@@ -1254,10 +1554,13 @@ class Telescope(RoleDevice):
         await self._set(prop_name, {element: False}, verb="stop", timeout=timeout)
         return {"direction": d, "moving": False}
 
+    @verb("telescope.pulse_guide", PulseGuideParams, PulseGuideResult, moves=True, long=True)
     async def pulse_guide(
         self, direction: str, duration_ms: float, *, timeout: float | None = None
     ) -> dict[str, Any]:
-        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); returns when it ended."""
+        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
+
+        Result: {direction, duration_ms, elapsed}."""
         return await pulse_guide(self, direction, duration_ms, timeout=timeout)
 
 

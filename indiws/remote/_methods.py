@@ -8,7 +8,7 @@ again after adding or changing a method (docs/client.md).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, NotRequired, TypedDict
 
 from .connection import ProgressCallback
 
@@ -408,7 +408,7 @@ class FilterWheelMethods(_Namespace):
         """
         return await self._rpc("filter_wheel.connect", {"timeout": timeout})
 
-    async def current(self) -> dict[str, Any]:
+    async def current(self) -> CurrentFilter:
         """The slot now: {slot, name, moving}."""
         return await self._rpc("filter_wheel.current", {})
 
@@ -421,7 +421,7 @@ class FilterWheelMethods(_Namespace):
         """
         return await self._rpc("filter_wheel.disconnect", {"timeout": timeout})
 
-    async def filters(self) -> list[dict[str, Any]]:
+    async def filters(self) -> list[Filter]:
         """Every slot with its name: [{slot, name}]."""
         return await self._rpc("filter_wheel.filters", {})
 
@@ -434,7 +434,7 @@ class FilterWheelMethods(_Namespace):
         """
         return await self._rpc("filter_wheel.info", {})
 
-    async def rename(self, names: dict[str, Any]) -> list[dict[str, Any]]:
+    async def rename(self, names: dict[str, Any]) -> list[Filter]:
         """Rename filters: {"<slot>": "<name>"}, e.g. {"1": "L", "5": "Ha"}; answers the list."""
         return await self._rpc("filter_wheel.rename", {"names": names})
 
@@ -444,7 +444,7 @@ class FilterWheelMethods(_Namespace):
         timeout: float = 60.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> Selected:
         """Turn to a slot (integer, from 1) or a filter by name (any case); answers once there.
 
         Progress: {state: moving, slot, target_slot, target_name}. Result:
@@ -549,7 +549,7 @@ class FlatPanelMethods(_Namespace):
 class FocuserMethods(_Namespace):
     """``focuser.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
+    async def abort(self) -> FocuserAborted:
         """Stop the focuser (FOCUS_ABORT_MOTION); running moves end with the aborted error.
 
         Result: {aborted, interrupted, stopped, position}; capability_missing on
@@ -636,7 +636,7 @@ class FocuserMethods(_Namespace):
         """
         return await self._rpc("focuser.info", {})
 
-    async def max(self) -> dict[str, Any]:
+    async def max(self) -> FocuserMax:
         """The highest position (FOCUS_MAX, else the ABS_FOCUS_POSITION range): {max}."""
         return await self._rpc("focuser.max", {})
 
@@ -646,7 +646,7 @@ class FocuserMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> FocuserMoved:
         """Move by steps (positive outward, negative inward); answers once done.
 
         Result: {position, target, start, steps, elapsed}.
@@ -661,7 +661,7 @@ class FocuserMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> FocuserMoved:
         """Move to an absolute position (steps, within the driver's range); answers once there.
 
         Progress: {state: moving, position, target}. Result: {position, target,
@@ -673,7 +673,7 @@ class FocuserMethods(_Namespace):
             "focuser.move_to", {"position": position, "timeout": timeout}, on_progress
         )
 
-    async def position(self) -> dict[str, Any]:
+    async def position(self) -> FocuserPosition:
         """{position (steps; null without absolute positions), moving}."""
         return await self._rpc("focuser.position", {})
 
@@ -685,11 +685,11 @@ class FocuserMethods(_Namespace):
         """
         return await self._rpc("focuser.status", {})
 
-    async def sync(self, position: int) -> dict[str, Any]:
+    async def sync(self, position: int) -> FocuserPosition:
         """Declare the current position to be this one (FOCUS_SYNC): {position}."""
         return await self._rpc("focuser.sync", {"position": position})
 
-    async def temperature(self) -> dict[str, Any]:
+    async def temperature(self) -> FocuserTemperature:
         """Focuser temperature (FOCUS_TEMPERATURE): {temperature (°C)}."""
         return await self._rpc("focuser.temperature", {})
 
@@ -1376,7 +1376,7 @@ class SafetyMethods(_Namespace):
 class TelescopeMethods(_Namespace):
     """``telescope.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
+    async def abort(self) -> AbortResult:
         """Stop all motion now (TELESCOPE_ABORT_MOTION); answers once stopped.
 
         Running telescope actions (goto, park, timed move) end with the aborted
@@ -1456,7 +1456,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.disconnect", {"timeout": timeout})
 
-    async def get_site(self) -> dict[str, Any]:
+    async def get_site(self) -> Site:
         """The site: {latitude, longitude (east positive, -180..180), elevation (m)}."""
         return await self._rpc("telescope.get_site", {})
 
@@ -1470,7 +1470,7 @@ class TelescopeMethods(_Namespace):
         force: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> SlewResult:
         """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
 
         epoch: what the coordinates are; J2000 is converted to JNow for drivers
@@ -1506,7 +1506,7 @@ class TelescopeMethods(_Namespace):
         force: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> SlewResult:
         """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
 
         HORIZONTAL_COORD where the driver takes it, else converted to JNow RA/Dec
@@ -1530,7 +1530,7 @@ class TelescopeMethods(_Namespace):
         force: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> SlewResult:
         """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
 
         RA = LST - HA at the moment of the command (needs the site). Progress and
@@ -1544,7 +1544,7 @@ class TelescopeMethods(_Namespace):
             on_progress,
         )
 
-    async def guide_rate(self) -> dict[str, Any]:
+    async def guide_rate(self) -> GuideRate:
         """Guide rates as a fraction of sidereal (GUIDE_RATE): {ra, dec}."""
         return await self._rpc("telescope.guide_rate", {})
 
@@ -1553,7 +1553,7 @@ class TelescopeMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> HomeResult:
         """Go to the home position (TELESCOPE_HOME) where the driver has one.
 
         Answers once home: {homed: true, ...brief state}; capability_missing on a
@@ -1593,7 +1593,7 @@ class TelescopeMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> ParkResult:
         """Park the mount; answers once parked: {parked: true, ...brief state}.
 
         Already parked: {parked: true, already: true}. Progress: {state: parking}.
@@ -1602,7 +1602,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.park", {"timeout": timeout}, on_progress)
 
-    async def position(self) -> dict[str, Any]:
+    async def position(self) -> PositionResult:
         """Where the mount points now.
 
         {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
@@ -1616,7 +1616,7 @@ class TelescopeMethods(_Namespace):
         direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"],
         duration_ms: float,
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> PulseGuideResult:
         """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
 
         Result: {direction, duration_ms, elapsed}.
@@ -1628,11 +1628,7 @@ class TelescopeMethods(_Namespace):
             {"direction": direction, "duration_ms": duration_ms, "timeout": timeout},
         )
 
-    async def set_guide_rate(
-        self,
-        ra: float | None = None,
-        dec: float | None = None,
-    ) -> dict[str, Any]:
+    async def set_guide_rate(self, ra: float | None = None, dec: float | None = None) -> GuideRate:
         """Set the guide rates, fractions of sidereal (0..1 on most drivers): {ra, dec}."""
         return await self._rpc("telescope.set_guide_rate", {"ra": ra, "dec": dec})
 
@@ -1656,7 +1652,7 @@ class TelescopeMethods(_Namespace):
         latitude: float | None = None,
         longitude: float | None = None,
         elevation: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> Site:
         """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
 
         Latitude -90..90, longitude east positive (-180..180, or 0..360),
@@ -1667,7 +1663,7 @@ class TelescopeMethods(_Namespace):
             {"latitude": latitude, "longitude": longitude, "elevation": elevation},
         )
 
-    async def set_slew_rate(self, rate: int | str) -> dict[str, Any]:
+    async def set_slew_rate(self, rate: int | str) -> SlewRateResult:
         """Choose the rate of manual moves: an index (0 = slowest) or a name or label.
 
         "guide", "centering", "find", "max" find SLEW_GUIDE, SLEW_CENTERING, ...
@@ -1679,7 +1675,7 @@ class TelescopeMethods(_Namespace):
         """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
         return await self._rpc("telescope.set_time", {"utc": utc})
 
-    async def set_track_mode(self, mode: str) -> dict[str, Any]:
+    async def set_track_mode(self, mode: str) -> TrackModeResult:
         """Choose the track mode by name or label: {track_mode}.
 
         The element name, its label, or the last part of the name: "sidereal",
@@ -1691,7 +1687,7 @@ class TelescopeMethods(_Namespace):
         self,
         ra: float | None = None,
         dec: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> TrackRateResult:
         """Custom track rates in arcsec/s (TELESCOPE_TRACK_RATE; sidereal is ~15.041 in RA).
 
         Switches the track mode to TRACK_CUSTOM where the driver has it.
@@ -1699,11 +1695,11 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.set_track_rate", {"ra": ra, "dec": dec})
 
-    async def set_tracking(self, on: bool) -> dict[str, Any]:
+    async def set_tracking(self, on: bool) -> TrackingResult:
         """Turn tracking on or off (TELESCOPE_TRACK_STATE): {tracking}."""
         return await self._rpc("telescope.set_tracking", {"on": on})
 
-    async def slew_rates(self) -> list[dict[str, Any]]:
+    async def slew_rates(self) -> list[RateChoice]:
         """The rates of manual moves, slowest first: [{index, name, label, active}]."""
         return await self._rpc("telescope.slew_rates", {})
 
@@ -1727,7 +1723,7 @@ class TelescopeMethods(_Namespace):
         ra: float,
         dec: float,
         epoch: Literal["J2000", "JNow"] = "J2000",
-    ) -> dict[str, Any]:
+    ) -> SyncResult:
         """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC).
 
         Result: {ra, dec, ra_j2000, dec_j2000} where the mount now says it points.
@@ -1736,11 +1732,11 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.sync", {"ra": ra, "dec": dec, "epoch": epoch})
 
-    async def track_modes(self) -> list[dict[str, Any]]:
+    async def track_modes(self) -> list[Choice]:
         """The track modes the driver offers: [{name, label, active}]."""
         return await self._rpc("telescope.track_modes", {})
 
-    async def unpark(self, timeout: float = 60.0, force: bool = False) -> dict[str, Any]:
+    async def unpark(self, timeout: float = 60.0, force: bool = False) -> ParkResult:
         """Unpark the mount; answers once unparked: {parked: false, ...}.
 
         Refused with the unsafe error while the safety policy says unsafe
@@ -1889,6 +1885,264 @@ class Methods:
         calibrated, settling, rms, rms_arcsec}.
         """
         return await self._rpc("status", {})
+
+
+class AbortResult(TypedDict):
+    """The mount stopped (or still moving after the timeout: stopped false)."""
+
+    aborted: bool
+    interrupted: int
+    stopped: bool
+    ra: float | None
+    dec: float | None
+    slewing: bool
+    tracking: bool | None
+    parked: bool | None
+    parking: bool
+    pier_side: Literal["east", "west"] | None
+    ha: NotRequired[float | None]
+    lst: NotRequired[float | None]
+    alt: NotRequired[float | None]
+    az: NotRequired[float | None]
+
+
+class Choice(TypedDict):
+    """An element of a switch the driver offers (name, label, on now)."""
+
+    name: str
+    label: str
+    active: bool
+
+
+class CurrentFilter(TypedDict):
+    """The slot now (from 1), its name, and whether the wheel turns."""
+
+    slot: int | None
+    name: str | None
+    moving: bool
+
+
+class Filter(TypedDict):
+    """A slot (from 1) and its name (null where the driver names none)."""
+
+    slot: int
+    name: str | None
+
+
+class FocuserAborted(TypedDict):
+    """The focuser stopped (stopped false: still moving after the timeout)."""
+
+    aborted: bool
+    interrupted: int
+    stopped: bool
+    position: int | None
+
+
+class FocuserMax(TypedDict):
+    """The highest position in steps (null: the driver gives none)."""
+
+    max: int | None
+
+
+class FocuserMoved(TypedDict):
+    """Where the focuser ended (steps; position null without absolute positions)."""
+
+    action: str
+    device: str
+    elapsed: float
+    position: int | None
+    target: NotRequired[int]
+    start: NotRequired[int | None]
+    steps: NotRequired[int]
+
+
+class FocuserPosition(TypedDict):
+    """The position in steps (null without absolute positions)."""
+
+    position: int | None
+    moving: NotRequired[bool]
+
+
+class FocuserTemperature(TypedDict):
+    """The focuser's temperature."""
+
+    temperature: float
+
+
+class GuideRate(TypedDict):
+    """Guide rates, fractions of sidereal."""
+
+    ra: float
+    dec: float
+
+
+class HomeResult(TypedDict):
+    """At the home position."""
+
+    action: str
+    device: str
+    elapsed: float
+    homed: bool
+    ra: float | None
+    dec: float | None
+    slewing: bool
+    tracking: bool | None
+    parked: bool | None
+    parking: bool
+    pier_side: Literal["east", "west"] | None
+    ha: NotRequired[float | None]
+    lst: NotRequired[float | None]
+    alt: NotRequired[float | None]
+    az: NotRequired[float | None]
+
+
+class ParkResult(TypedDict):
+    """Parked or unparked (already: it was, nothing was sent)."""
+
+    parked: bool
+    action: str
+    device: str
+    already: NotRequired[bool]
+    elapsed: NotRequired[float]
+    ra: NotRequired[float | None]
+    dec: NotRequired[float | None]
+    slewing: NotRequired[bool]
+    tracking: NotRequired[bool | None]
+    parking: NotRequired[bool]
+    pier_side: NotRequired[Literal["east", "west"] | None]
+    ha: NotRequired[float | None]
+    lst: NotRequired[float | None]
+    alt: NotRequired[float | None]
+    az: NotRequired[float | None]
+
+
+class PositionResult(TypedDict):
+    """Where the mount points now."""
+
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+    ha: float | None
+    lst: float | None
+    alt: float | None
+    az: float | None
+    pier_side: Literal["east", "west"] | None
+    slewing: bool
+    tracking: bool | None
+    parked: bool | None
+    parking: bool
+    time: str
+
+
+class PulseGuideResult(TypedDict):
+    """The pulse that was sent, once it ended."""
+
+    action: str
+    device: str
+    elapsed: float
+    direction: Literal["east", "north", "south", "west"]
+    duration_ms: float
+
+
+class RateChoice(TypedDict):
+    """A rate of manual moves the driver offers."""
+
+    name: str
+    label: str
+    active: bool
+    index: int
+
+
+class Selected(TypedDict):
+    """The slot reached, its name, and the slot it came from."""
+
+    action: str
+    device: str
+    elapsed: float
+    slot: int
+    name: str | None
+    previous_slot: int | None
+
+
+class Site(TypedDict):
+    """The site: degrees (longitude east positive, -180..180), metres."""
+
+    latitude: float
+    longitude: float
+    elevation: float
+
+
+class SlewRateResult(TypedDict):
+    """The slew rate now (its element name)."""
+
+    slew_rate: str | None
+
+
+class SlewResult(TypedDict):
+    """Where the mount arrived."""
+
+    ra: float
+    dec: float
+    tracking: bool | None
+    pier_side: Literal["east", "west"] | None
+    alt: float | None
+    az: float | None
+    action: str
+    device: str
+    elapsed: float
+    ra_j2000: float
+    dec_j2000: float
+    target: SlewTarget
+    distance: float
+    time: NotRequired[str]
+    slewing: NotRequired[bool]
+    parked: NotRequired[bool | None]
+    parking: NotRequired[bool]
+    ha: NotRequired[float | None]
+    lst: NotRequired[float | None]
+
+
+class SyncResult(TypedDict):
+    """Where the mount now says it points."""
+
+    action: str
+    device: str
+    elapsed: float
+    ra: float
+    dec: float
+    ra_j2000: float
+    dec_j2000: float
+
+
+class TrackModeResult(TypedDict):
+    """The track mode now (its element name)."""
+
+    track_mode: str | None
+
+
+class TrackRateResult(TypedDict):
+    """Track rates in arcsec/s, and the track mode now."""
+
+    ra: float
+    dec: float
+    track_mode: str | None
+
+
+class TrackingResult(TypedDict):
+    """Whether the mount tracks now."""
+
+    tracking: bool
+
+
+class SlewTarget(TypedDict):
+    """What the slew aimed at: ra/dec/epoch, or alt/az (goto_altaz on HORIZONTAL_COORD)."""
+
+    ra: NotRequired[float]
+    dec: NotRequired[float]
+    epoch: NotRequired[Literal["J2000", "JNow"]]
+    alt: NotRequired[float]
+    az: NotRequired[float]
 
 
 #: Each method's params, required params, defaults and events.

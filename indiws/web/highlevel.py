@@ -29,16 +29,16 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from ..devices import (
     Camera,
-    FilterWheel,
-    Focuser,
     ProgressCallback,
     RoleDevice,
     Telescope,
@@ -49,15 +49,17 @@ from ..devices import (
     running_actions,
     subscribe_actions,
 )
+from ..devices.telescope import Direction
 from ..roles import ROLES
 from ..service import Service
+from ..verbs import VERBS, Verb
 from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient, requester
 from .blobs import frame_urls
 from .errors import INVALID_PARAMS, APIError, invalid_params
 from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
-from .jsonrpc import JsonRpcSocket, RpcMethod, rpc
+from .jsonrpc import JsonRpcSocket, RpcMethod, rpc, rpc_from_verb
 from .lightapt import LightAptEndpoint, is_lightapt_request, phd2_frames
 from .limits import check_timeout as _timeout
 from .observatory_rpc import ObservatoryRpc
@@ -72,7 +74,6 @@ T = TypeVar("T")
 
 #: Every role name (`indiws.roles.ROLES`), checked and listed by rpc.discover.
 Role = Literal[ROLES]  # type: ignore[valid-type]
-Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
 FrameType = Literal["light", "dark", "flat", "bias"]
 
 #: Notifications a long action may send (for ``rpc.discover``).
@@ -353,8 +354,37 @@ _RoleCommon: type = type(
 # ---------------------------------------------------------------- the socket
 
 
+async def _call_verb(socket: IndiClientSocket, params: dict[str, Any], *, verb: Verb) -> Any:
+    """Run a declared verb on the device that holds its role now."""
+    if "timeout" in params:
+        params["timeout"] = _timeout(params["timeout"])  # the API's one timeout check
+    if verb.progress:
+        params["progress"] = socket._progress()
+    answer = getattr(socket._device(verb.role), verb.method)(**params)
+    return await socket._run(answer) if inspect.isawaitable(answer) else answer
+
+
+#: The roles whose verbs are declared once (`indiws.verbs`) and derived here;
+#: the other roles' methods are still written below by hand (docs/verbs.md).
+DECLARED_ROLES = ("telescope", "focuser", "filter_wheel")
+
+#: The JSON-RPC methods derived from the declared verbs.
+DeclaredVerbs = type(
+    "DeclaredVerbs",
+    (),
+    {
+        m.__name__: m
+        for m in (
+            rpc_from_verb(v, partial(_call_verb, verb=v))
+            for v in VERBS.values()
+            if v.role in DECLARED_ROLES
+        )
+    },
+)
+
+
 class IndiClientSocket(
-    GuidingRpc, AnalysisVerbs, ObservatoryRpc, PlanRpc, _RoleCommon, JsonRpcSocket
+    GuidingRpc, AnalysisVerbs, ObservatoryRpc, PlanRpc, _RoleCommon, DeclaredVerbs, JsonRpcSocket
 ):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
@@ -437,12 +467,6 @@ class IndiClientSocket(
 
     def _camera(self) -> Camera:
         return self._device("camera")
-
-    def _focuser(self) -> Focuser:
-        return self._device("focuser")
-
-    def _wheel(self) -> FilterWheel:
-        return self._device("filter_wheel")
 
     def _progress(self) -> ProgressCallback:
         """A progress callback sending ``progress`` notifications with this request's id."""
@@ -530,24 +554,6 @@ class IndiClientSocket(
 
     # Telescope ------------------------------------------------------------
 
-    @rpc("telescope.get_site")
-    async def telescope_get_site(self) -> dict:
-        """The site: {latitude, longitude (east positive, -180..180), elevation (m)}."""
-        return self._telescope().site()
-
-    @rpc("telescope.set_site")
-    async def telescope_set_site(
-        self,
-        latitude: float | None = None,
-        longitude: float | None = None,
-        elevation: float | None = None,
-    ) -> dict:
-        """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
-
-        Latitude -90..90, longitude east positive (-180..180, or 0..360),
-        elevation in metres. Answers the site as get_site does."""
-        return await self._run(self._telescope().set_site(latitude, longitude, elevation))
-
     @rpc("telescope.set_time")
     async def telescope_set_time(self, utc: str | None = None) -> dict:
         """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
@@ -556,132 +562,6 @@ class IndiClientSocket(
         except ValueError as exc:
             raise invalid_params(str(exc)) from None
         return await self._run(self._telescope().set_time(when))
-
-    @rpc("telescope.position")
-    async def telescope_position(self) -> dict:
-        """Where the mount points now.
-
-        {ra, dec (JNow), ra_j2000, dec_j2000, ha, lst (hours), alt, az (degrees;
-        null without a site), pier_side (east/west/null), slewing, tracking,
-        parked (the park has ended), parking (slewing to park), time}."""
-        return await self._telescope().position()
-
-    @rpc("telescope.goto", events=ACTION_EVENTS)
-    async def telescope_goto(
-        self,
-        ra: float,
-        dec: float,
-        epoch: Literal["J2000", "JNow"] = "J2000",
-        track: bool = True,
-        timeout: float = 300.0,
-        force: bool = False,
-    ) -> dict:
-        """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
-
-        epoch: what the coordinates are; J2000 is converted to JNow for drivers
-        that take JNow (EQUATORIAL_EOD_COORD). track: track the target after the
-        slew, or stop there. Progress: {state: slewing, ra, dec, target_ra,
-        target_dec, distance (degrees left)}. Result: {ra, dec, ra_j2000,
-        dec_j2000, alt, az, target: {ra, dec, epoch}, distance, tracking,
-        pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
-        aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
-        action_failed, unsafe (the safety policy refuses; force overrides)."""
-        return await self._run(
-            self._telescope().goto(
-                ra,
-                dec,
-                epoch=epoch,
-                track=track,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-                force=force,
-            )
-        )
-
-    @rpc("telescope.goto_hadec", events=ACTION_EVENTS)
-    async def telescope_goto_hadec(
-        self, ha: float, dec: float, track: bool = True, timeout: float = 300.0, force: bool = False
-    ) -> dict:
-        """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
-
-        RA = LST - HA at the moment of the command (needs the site). Progress and
-        result as for telescope.goto."""
-        return await self._run(
-            self._telescope().goto_hadec(
-                ha,
-                dec,
-                track=track,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-                force=force,
-            )
-        )
-
-    @rpc("telescope.goto_altaz", events=ACTION_EVENTS)
-    async def telescope_goto_altaz(
-        self,
-        alt: float,
-        az: float,
-        track: bool = False,
-        timeout: float = 300.0,
-        force: bool = False,
-    ) -> dict:
-        """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
-
-        HORIZONTAL_COORD where the driver takes it, else converted to JNow RA/Dec
-        for the site. track defaults to false: an Alt/Az target is a place.
-        Progress and result as for telescope.goto."""
-        return await self._run(
-            self._telescope().goto_altaz(
-                alt,
-                az,
-                track=track,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-                force=force,
-            )
-        )
-
-    @rpc("telescope.sync", events=QUIET_ACTION_EVENTS)
-    async def telescope_sync(
-        self, ra: float, dec: float, epoch: Literal["J2000", "JNow"] = "J2000"
-    ) -> dict:
-        """Tell the mount it points at RA/Dec now (ON_COORD_SET SYNC).
-
-        Result: {ra, dec, ra_j2000, dec_j2000} where the mount now says it points."""
-        return await self._run(self._telescope().sync(ra, dec, epoch=epoch))
-
-    @rpc("telescope.abort")
-    async def telescope_abort(self) -> dict:
-        """Stop all motion now (TELESCOPE_ABORT_MOTION); answers once stopped.
-
-        Running telescope actions (goto, park, timed move) end with the aborted
-        error. Result: {aborted, interrupted (actions ended), stopped, ...brief
-        state}."""
-        return await self._run(self._telescope().abort())
-
-    @rpc("telescope.park", events=ACTION_EVENTS)
-    async def telescope_park(self, timeout: float = 300.0) -> dict:
-        """Park the mount; answers once parked: {parked: true, ...brief state}.
-
-        Already parked: {parked: true, already: true}. Progress: {state: parking}."""
-        return await self._run(
-            self._telescope().park(
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-            )
-        )
-
-    @rpc("telescope.unpark", events=QUIET_ACTION_EVENTS)
-    async def telescope_unpark(self, timeout: float = 60.0, force: bool = False) -> dict:
-        """Unpark the mount; answers once unparked: {parked: false, ...}.
-
-        Refused with the unsafe error while the safety policy says unsafe
-        or its close-up still runs (docs/devices.md), unless force; with
-        invalid_state while parking."""
-        return await self._run(
-            self._telescope().unpark(timeout=_timeout(timeout), force=force)  # type: ignore[arg-type]
-        )
 
     @rpc("telescope.set_park")
     async def telescope_set_park(
@@ -707,72 +587,6 @@ class IndiClientSocket(
             raise invalid_params("position takes axis names only (ha, dec, ...)", param="position")
         return await self._run(scope.set_park_position(None, **position))
 
-    @rpc("telescope.home", events=ACTION_EVENTS)
-    async def telescope_home(self, timeout: float = 300.0) -> dict:
-        """Go to the home position (TELESCOPE_HOME) where the driver has one.
-
-        Answers once home: {homed: true, ...brief state}; capability_missing on a
-        mount without TELESCOPE_HOME."""
-        return await self._run(
-            self._telescope().home(
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-            )
-        )
-
-    @rpc("telescope.set_tracking")
-    async def telescope_set_tracking(self, on: bool) -> dict:
-        """Turn tracking on or off (TELESCOPE_TRACK_STATE): {tracking}."""
-        return await self._run(self._telescope().set_tracking(on))
-
-    @rpc("telescope.track_modes")
-    async def telescope_track_modes(self) -> list[dict]:
-        """The track modes the driver offers: [{name, label, active}]."""
-        return self._telescope().track_modes()
-
-    @rpc("telescope.set_track_mode")
-    async def telescope_set_track_mode(self, mode: str) -> dict:
-        """Choose the track mode by name or label: {track_mode}.
-
-        The element name, its label, or the last part of the name: "sidereal",
-        "lunar", "TRACK_SOLAR"; telescope.track_modes lists them."""
-        return await self._run(self._telescope().set_track_mode(mode))
-
-    @rpc("telescope.set_track_rate")
-    async def telescope_set_track_rate(
-        self, ra: float | None = None, dec: float | None = None
-    ) -> dict:
-        """Custom track rates in arcsec/s (TELESCOPE_TRACK_RATE; sidereal is ~15.041 in RA).
-
-        Switches the track mode to TRACK_CUSTOM where the driver has it.
-        Result: {ra, dec, track_mode}."""
-        return await self._run(self._telescope().set_track_rate(ra, dec))
-
-    @rpc("telescope.slew_rates")
-    async def telescope_slew_rates(self) -> list[dict]:
-        """The rates of manual moves, slowest first: [{index, name, label, active}]."""
-        return self._telescope().slew_rates()
-
-    @rpc("telescope.set_slew_rate")
-    async def telescope_set_slew_rate(self, rate: int | str) -> dict:
-        """Choose the rate of manual moves: an index (0 = slowest) or a name or label.
-
-        "guide", "centering", "find", "max" find SLEW_GUIDE, SLEW_CENTERING, ...
-        on drivers that name them so. Result: {slew_rate}."""
-        return await self._run(self._telescope().set_slew_rate(rate))
-
-    @rpc("telescope.guide_rate")
-    async def telescope_guide_rate(self) -> dict:
-        """Guide rates as a fraction of sidereal (GUIDE_RATE): {ra, dec}."""
-        return self._telescope().guide_rate()
-
-    @rpc("telescope.set_guide_rate")
-    async def telescope_set_guide_rate(
-        self, ra: float | None = None, dec: float | None = None
-    ) -> dict:
-        """Set the guide rates, fractions of sidereal (0..1 on most drivers): {ra, dec}."""
-        return await self._run(self._telescope().set_guide_rate(ra, dec))
-
     @rpc("telescope.move", events=QUIET_ACTION_EVENTS)
     async def telescope_move(self, direction: Direction, duration: float | None = None) -> dict:
         """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
@@ -793,17 +607,6 @@ class IndiClientSocket(
         """Stop a manual move in one direction, or every manual move: {moving: false}."""
         self.held_moves.stopped(direction)
         return await self._run(self._telescope().stop(direction))
-
-    @rpc("telescope.pulse_guide", events=QUIET_ACTION_EVENTS)
-    async def telescope_pulse_guide(
-        self, direction: Direction, duration_ms: float, timeout: float | None = None
-    ) -> dict:
-        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
-
-        Result: {direction, duration_ms, elapsed}."""
-        return await self._run(
-            self._telescope().pulse_guide(direction, duration_ms, timeout=_timeout(timeout))
-        )
 
     # Camera ---------------------------------------------------------------
 
@@ -930,94 +733,6 @@ class IndiClientSocket(
         {max_x, max_y (pixels), pixel_size, pixel_size_x, pixel_size_y (µm),
         bits_per_pixel}."""
         return self._camera().sensor_info()
-
-    # Focuser --------------------------------------------------------------
-
-    @rpc("focuser.move_to", events=ACTION_EVENTS)
-    async def focuser_move_to(self, position: int, timeout: float = 120.0) -> dict:
-        """Move to an absolute position (steps, within the driver's range); answers once there.
-
-        Progress: {state: moving, position, target}. Result: {position, target,
-        start, elapsed}."""
-        return await self._run(
-            self._focuser().move_to(
-                position,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-            )
-        )
-
-    @rpc("focuser.move_by", events=ACTION_EVENTS)
-    async def focuser_move_by(self, steps: int, timeout: float = 120.0) -> dict:
-        """Move by steps (positive outward, negative inward); answers once done.
-
-        Result: {position, target, start, steps, elapsed}."""
-        return await self._run(
-            self._focuser().move_by(
-                steps,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-            )
-        )
-
-    @rpc("focuser.abort")
-    async def focuser_abort(self) -> dict:
-        """Stop the focuser (FOCUS_ABORT_MOTION); running moves end with the aborted error.
-
-        Result: {aborted, interrupted, stopped, position}; capability_missing on
-        a focuser without FOCUS_ABORT_MOTION."""
-        return await self._run(self._focuser().abort())
-
-    @rpc("focuser.position")
-    async def focuser_position(self) -> dict:
-        """{position (steps; null without absolute positions), moving}."""
-        return self._focuser().position()
-
-    @rpc("focuser.temperature")
-    async def focuser_temperature(self) -> dict:
-        """Focuser temperature (FOCUS_TEMPERATURE): {temperature (°C)}."""
-        return self._focuser().temperature()
-
-    @rpc("focuser.max")
-    async def focuser_max(self) -> dict:
-        """The highest position (FOCUS_MAX, else the ABS_FOCUS_POSITION range): {max}."""
-        return self._focuser().max()
-
-    @rpc("focuser.sync")
-    async def focuser_sync(self, position: int) -> dict:
-        """Declare the current position to be this one (FOCUS_SYNC): {position}."""
-        return await self._run(self._focuser().sync(position))
-
-    # Filter wheel ---------------------------------------------------------
-
-    @rpc("filter_wheel.select", events=ACTION_EVENTS)
-    async def filter_wheel_select(self, filter: int | str, timeout: float = 60.0) -> dict:
-        """Turn to a slot (integer, from 1) or a filter by name (any case); answers once there.
-
-        Progress: {state: moving, slot, target_slot, target_name}. Result:
-        {slot, name, previous_slot, elapsed}."""
-        return await self._run(
-            self._wheel().select(
-                filter,
-                timeout=_timeout(timeout),  # type: ignore[arg-type]
-                progress=self._progress(),
-            )
-        )
-
-    @rpc("filter_wheel.filters")
-    async def filter_wheel_filters(self) -> list[dict]:
-        """Every slot with its name: [{slot, name}]."""
-        return self._wheel().filters()
-
-    @rpc("filter_wheel.current")
-    async def filter_wheel_current(self) -> dict:
-        """The slot now: {slot, name, moving}."""
-        return self._wheel().current()
-
-    @rpc("filter_wheel.rename")
-    async def filter_wheel_rename(self, names: dict[str, str]) -> list[dict]:
-        """Rename filters: {"<slot>": "<name>"}, e.g. {"1": "L", "5": "Ha"}; answers the list."""
-        return await self._run(self._wheel().rename(names))  # type: ignore[arg-type]
 
 
 def routes(service: Service) -> list:

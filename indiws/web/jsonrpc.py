@@ -46,6 +46,7 @@ from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProt
 from .. import __version__
 from ..devices.base import REQUESTER
 from ..service import Service
+from ..verbs import Verb
 from .base import dumps, error_body, http_error, requester
 from .errors import (
     INTERNAL_ERROR,
@@ -61,7 +62,7 @@ from .limits import MAX_BATCH, JsonLimitError, loads
 from .outbox import Outbox, SendBudget
 from .ws_close import CleanCloseProtocol
 
-__all__ = ["MAX_RUNNING", "JsonRpcSocket", "RpcMethod", "rpc"]
+__all__ = ["MAX_RUNNING", "JsonRpcSocket", "RpcMethod", "rpc", "rpc_from_verb"]
 
 #: Requests running at once on one connection (long actions, waits).
 MAX_RUNNING = 256
@@ -81,6 +82,10 @@ class RpcMethod:
     hints: dict[str, Any]
     #: Events (notification methods) this method may send while it runs.
     events: tuple[str, ...] = ()
+    #: The result's JSON Schema where the method has a declared one (a verb's).
+    result_schema: dict[str, Any] | None = None
+    #: What a param's schema adds to its type's (range, description: a verb's).
+    param_schemas: dict[str, dict[str, Any]] | None = None
 
     def describe(self) -> dict[str, Any]:
         params = []
@@ -88,7 +93,10 @@ class RpcMethod:
             entry: dict[str, Any] = {
                 "name": name,
                 "required": p.default is inspect.Parameter.empty,
-                "schema": _schema(self.hints.get(name, Any)),
+                "schema": {
+                    **_schema(self.hints.get(name, Any)),
+                    **(self.param_schemas or {}).get(name, {}),
+                },
             }
             if p.default is not inspect.Parameter.empty:
                 entry["schema"]["default"] = p.default
@@ -97,13 +105,50 @@ class RpcMethod:
             "name": self.name,
             "summary": self.summary,
             "params": params,
-            "result": {"name": "result", "schema": _schema(self.hints.get("return", Any))},
+            "result": {
+                "name": "result",
+                "schema": self.result_schema or _schema(self.hints.get("return", Any)),
+            },
         }
         if self.description:
             out["description"] = self.description
         if self.events:
             out["x-events"] = list(self.events)
         return out
+
+
+#: What a param's schema takes from its struct field, beside its type.
+_PARAM_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "description")
+
+
+def rpc_from_verb(
+    verb: Verb, call: Callable[[Any, dict[str, Any]], Awaitable[Any]]
+) -> Callable[..., Awaitable[Any]]:
+    """The JSON-RPC method of a declared verb (`indiws.verbs`), for a
+    `JsonRpcSocket` subclass's namespace: its name, signature, defaults,
+    docs, events and result schema all come from the declaration.
+
+    ``call(socket, params)`` runs it with every param (defaults filled in)."""
+    signature = verb.signature()
+    defaults = verb.defaults()
+
+    async def method(self: Any, **given: Any) -> Any:
+        return await call(self, {**defaults, **given})
+
+    method.__name__ = method.__qualname__ = "verb_" + verb.name.replace(".", "_")
+    method.__doc__ = verb.summary + ("\n\n" + verb.description if verb.description else "")
+    method.__signature__ = signature  # type: ignore[attr-defined]
+    method.__annotations__ = {
+        name: p.annotation for name, p in list(signature.parameters.items())[1:]
+    } | {"return": dict}
+    method.__rpc_name__ = verb.name  # type: ignore[attr-defined]
+    method.__rpc_events__ = verb.events  # type: ignore[attr-defined]
+    method.__rpc_result__ = verb.result_schema()  # type: ignore[attr-defined]
+    method.__rpc_param_schemas__ = {  # type: ignore[attr-defined]
+        f.name: {k: v for k, v in verb.param_schema(f.name).items() if k in _PARAM_KEYS}
+        for f in verb.fields()
+    }
+    return method
 
 
 def rpc(name: str, *, events: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
@@ -144,6 +189,8 @@ class JsonRpcSocket(WebSocketHandler):
                     inspect.signature(attr),
                     typing.get_type_hints(attr),
                     attr.__rpc_events__,
+                    getattr(attr, "__rpc_result__", None),
+                    getattr(attr, "__rpc_param_schemas__", None),
                 )
         cls.methods = methods
         cls._described = None

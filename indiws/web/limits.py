@@ -25,6 +25,9 @@ import json
 import re
 from typing import Any
 
+# The longest ``timeout`` a JSON-RPC call may ask for, in seconds: declared
+# once, with the verbs' `Timeout`.
+from ..verbs import MAX_TIMEOUT
 from .errors import invalid_params
 
 __all__ = [
@@ -37,9 +40,6 @@ __all__ = [
     "loads",
 ]
 
-#: Longest ``timeout`` a JSON-RPC call may ask for, in seconds.
-MAX_TIMEOUT = 24 * 3600.0
-
 
 def check_timeout(value: float | None, what: str = "timeout") -> float | None:
     """The one check of every JSON-RPC timeout parameter: None, or a number
@@ -49,6 +49,7 @@ def check_timeout(value: float | None, what: str = "timeout") -> float | None:
     if not 0 < value <= MAX_TIMEOUT:  # also refuses NaN
         raise invalid_params(f"{what} must be within (0, {MAX_TIMEOUT:g}] seconds", param=what)
     return value
+
 
 #: Deepest nesting of arrays and objects in one message.
 MAX_DEPTH = 32

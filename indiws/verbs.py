@@ -1,0 +1,234 @@
+"""One declaration per verb: its parameters and result as msgspec structs.
+
+A device verb is declared once, on the device method, with its typed
+parameters and result::
+
+    class GotoParams(Params):
+        ra: RA
+        dec: Dec
+        timeout: Timeout = 300.0
+
+    class Telescope(RoleDevice):
+        @verb("telescope.goto", GotoParams, SlewResult, moves=True, long=True, progress=True)
+        async def goto(self, ra: float, dec: float, *, timeout: float = 300.0, ...) -> dict:
+            '''Slew to RA / Dec; answers once the mount arrived.
+
+            The rest of the docstring is the verb's description.'''
+
+`VERBS` (filled when `indiws.devices` is imported) maps each verb's name to
+its `Verb`.  From it the fronts derive what they used to write by hand: the
+JSON-RPC methods, their parameter binding and `rpc.discover` entries (typed
+results), and through ``rpc.discover`` the Python client (docs/verbs.md).
+
+msgspec, and not dataclasses or pydantic: it has no dependencies, its
+`Meta` carries a range and a description into the JSON Schema (RA 0..24 is
+written once, in the struct), `msgspec.json.schema` gives JSON Schema 2020-12
+(what OpenAPI 3.1 takes), and `msgspec.convert` checks a value against a
+struct with the path of what is wrong.
+
+This module is below the devices and imports nothing of them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, Struct, UnsetType
+
+from .client import InvalidValueError
+
+__all__ = [
+    "UNSET",
+    "VERBS",
+    "Dec",
+    "NoParams",
+    "Params",
+    "RA",
+    "Result",
+    "Timeout",
+    "UnsetType",
+    "Verb",
+    "check_ranges",
+    "verb",
+]
+
+#: Longest timeout a caller may give, in seconds (one day).
+MAX_TIMEOUT = 86_400.0
+
+
+class Params(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of a verb's parameters (field order is the positional order)."""
+
+
+class NoParams(Params):
+    """A verb without parameters."""
+
+
+class Result(Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base of a verb's result: every field the verb answers; a field that is
+    only sometimes there defaults to `UNSET` (not required in the schema)."""
+
+
+#: Right ascension in hours.
+RA = Annotated[float, Meta(ge=0, le=24, description="hours, 0..24", extra={"unit": "hours"})]
+#: Declination in degrees.
+Dec = Annotated[float, Meta(ge=-90, le=90, description="degrees", extra={"unit": "degrees"})]
+#: A timeout in seconds, over 0 and at most a day.
+Timeout = Annotated[
+    float, Meta(gt=0, le=MAX_TIMEOUT, description="seconds", extra={"unit": "seconds"})
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    """One verb of a role, as the fronts see it."""
+
+    #: ``<role>.<verb>`` (``telescope.goto``): the JSON-RPC method's name.
+    name: str
+    #: The device method it calls (``goto``).
+    method: str
+    params: type[Params]
+    #: A `Result` struct, or a list of them (``list[Choice]``).
+    result: Any
+    summary: str
+    description: str = ""
+    #: It moves hardware (denied by default where a policy says so).
+    moves: bool = False
+    #: An action: announced as action.started / action.finished.
+    long: bool = False
+    #: It reports progress (``progress`` and ``action.progress``).
+    progress: bool = False
+    #: Device-method keyword arguments the fronts pass that are not params.
+    extra: tuple[str, ...] = field(default=())
+
+    @property
+    def role(self) -> str:
+        return self.name.partition(".")[0]
+
+    @property
+    def events(self) -> tuple[str, ...]:
+        """The notifications the verb may send while it runs."""
+        if not self.long:
+            return ()
+        if self.progress:
+            return ("progress", "action.started", "action.progress", "action.finished")
+        return ("action.started", "action.finished")
+
+    def fields(self) -> list[msgspec.structs.FieldInfo]:
+        return list(msgspec.structs.fields(self.params))
+
+    def defaults(self) -> dict[str, Any]:
+        """The params' defaults (the only place they are written)."""
+        return {f.name: f.default for f in self.fields() if f.default is not msgspec.NODEFAULT}
+
+    def signature(self) -> inspect.Signature:
+        """A Python signature of the params (first parameter ``self``)."""
+        params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        hints = typing.get_type_hints(self.params)
+        for f in self.fields():
+            default = inspect.Parameter.empty if f.default is msgspec.NODEFAULT else f.default
+            params.append(
+                inspect.Parameter(
+                    f.name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=default,
+                    annotation=hints[f.name],
+                )
+            )
+        return inspect.Signature(params, return_annotation=dict)
+
+    def param_schema(self, name: str) -> dict[str, Any]:
+        """A param's JSON Schema as the struct gives it (range, description)."""
+        props = _inline(msgspec.json.schema(self.params))["properties"]
+        return dict(props[name])
+
+    def result_schema(self) -> dict[str, Any]:
+        """The result's JSON Schema, every field, with no ``$ref`` left."""
+        return _inline(msgspec.json.schema(self.result))
+
+
+#: Every declared verb by name, in declaration order.
+VERBS: dict[str, Verb] = {}
+
+
+def verb(
+    name: str,
+    params: type[Params],
+    result: Any,
+    *,
+    moves: bool = False,
+    long: bool = False,
+    progress: bool = False,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a device method as the verb ``name`` (``<role>.<verb>``).
+
+    Its docstring's first line is the verb's summary, the rest its
+    description: what ``rpc.discover``, the client and the docs show."""
+
+    def declare(func: Callable[..., Any]) -> Callable[..., Any]:
+        if name in VERBS:
+            raise ValueError(f"verb {name!r} is declared twice")
+        doc = inspect.getdoc(func) or ""
+        summary, _, description = doc.partition("\n")
+        extra = ("progress",) if progress else ()
+        VERBS[name] = Verb(
+            name,
+            func.__name__,
+            params,
+            result,
+            summary.strip(),
+            description.strip(),
+            moves=moves,
+            long=long,
+            progress=progress,
+            extra=extra,
+        )
+        func.__verb__ = VERBS[name]  # type: ignore[attr-defined]
+        return func
+
+    return declare
+
+
+def check_ranges(params: type[Params], **values: float) -> None:
+    """Check numbers against the ranges their fields declare in ``params``:
+    `InvalidValueError` ("ra must be within [0, 24] hours, got 25") when out."""
+    hints = typing.get_type_hints(params, include_extras=True)
+    for name, value in values.items():
+        meta = next((m for m in typing.get_args(hints[name])[1:] if isinstance(m, Meta)), None)
+        if meta is None or math.isnan(value):
+            continue
+        low = meta.ge if meta.ge is not None else meta.gt
+        high = meta.le if meta.le is not None else meta.lt
+        too_low = low is not None and (value < low if meta.ge is not None else value <= low)
+        too_high = high is not None and (value > high if meta.le is not None else value >= high)
+        if too_low or too_high:
+            left = "[" if meta.ge is not None else "("
+            right = "]" if meta.le is not None else ")"
+            unit = (meta.extra or {}).get("unit", "")
+            raise InvalidValueError(
+                f"{name} must be within {left}{low:g}, {high:g}{right}"
+                f"{' ' + unit if unit else ''}, got {value:g}"
+            )
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with its ``$ref``s into ``$defs`` replaced by the definitions."""
+    defs = schema.get("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items() if k != "$defs"}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    return walk(schema)

@@ -1,0 +1,231 @@
+"""Verbs declared once (indiws/verbs.py): the fronts derived from a verb's
+declaration agree with it, and the device answers what it declares."""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from typing import Any
+
+import msgspec
+import pytest
+
+from indiws.devices import FilterWheel, Focuser, Telescope
+from indiws.remote import Observatory, RemoteError
+from indiws.remote import _methods as methods_module
+from indiws.remote._methods import (
+    METHODS,
+    FilterWheelMethods,
+    FocuserMethods,
+    TelescopeMethods,
+)
+from indiws.testing import RunningService
+from indiws.verbs import VERBS, Verb
+from indiws.web.highlevel import DECLARED_ROLES, IndiClientSocket
+
+SCOPE = "Telescope Simulator"
+DECLARED = [v for v in VERBS.values() if v.role in DECLARED_ROLES]
+COMMON = ("connect", "disconnect", "status", "info")
+DEVICES = {"telescope": Telescope, "focuser": Focuser, "filter_wheel": FilterWheel}
+CLIENT = {
+    "telescope": TelescopeMethods,
+    "focuser": FocuserMethods,
+    "filter_wheel": FilterWheelMethods,
+}
+
+
+def _result_fields(verb: Verb) -> set[str]:
+    struct = verb.result
+    if typing.get_origin(struct) is list:
+        (struct,) = typing.get_args(struct)
+    return {f.name for f in msgspec.structs.fields(struct)}
+
+
+def test_every_method_of_the_declared_roles_is_a_declared_verb() -> None:
+    """A role is derived whole, but for the methods named here (docs/verbs.md)."""
+    hand_written = {
+        "telescope.set_time",  # parses an ISO 8601 time for the device
+        "telescope.set_park",  # option or position, to one device call
+        "telescope.move",  # an untimed move is held by the socket (held_moves)
+        "telescope.stop",  # releases the socket's held moves
+        "telescope.center",  # AnalysisVerbs: camera, solver and mount together
+        "focuser.autofocus",  # AnalysisVerbs: camera and focuser together
+    }
+    # connect, disconnect, status, info: made for every role by _RoleCommon
+    hand_written |= {f"{r}.{c}" for r in DECLARED_ROLES for c in COMMON}
+    names = {v.name for v in DECLARED}
+    for name in IndiClientSocket.methods:
+        if name.partition(".")[0] in DECLARED_ROLES and name not in hand_written:
+            assert name in names, name
+    assert not hand_written & names
+    for name in ("goto", "goto_hadec", "goto_altaz", "sync", "abort", "park", "unpark", "home"):
+        assert f"telescope.{name}" in names
+
+
+@pytest.mark.parametrize("verb", DECLARED, ids=lambda v: v.name)
+def test_rpc_discover_is_the_declaration(verb: Verb) -> None:
+    described = IndiClientSocket.methods[verb.name].describe()
+    fields = verb.fields()
+    assert [p["name"] for p in described["params"]] == [f.name for f in fields]
+    assert [p["name"] for p in described["params"] if p["required"]] == [
+        f.name for f in fields if f.default is msgspec.NODEFAULT
+    ]
+    defaults = {p["name"]: p["schema"]["default"] for p in described["params"] if not p["required"]}
+    assert defaults == verb.defaults()
+    for p in described["params"]:  # the ranges are the struct's
+        declared = verb.param_schema(p["name"])
+        for key in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+            assert p["schema"].get(key) == declared.get(key), (verb.name, p["name"], key)
+    assert described.get("x-events", []) == list(verb.events)
+    assert described["summary"] == verb.summary
+    result = described["result"]["schema"]
+    assert result == verb.result_schema()
+    items = result["items"] if result.get("type") == "array" else result
+    assert set(items["properties"]) == _result_fields(verb)
+    assert "$ref" not in repr(result)
+
+
+@pytest.mark.parametrize("verb", DECLARED, ids=lambda v: v.name)
+def test_only_the_declaration_defines_the_method(verb: Verb) -> None:
+    """No hand-written @rpc method of the same name is left in a mixin."""
+    defined = [
+        (klass.__name__, attr)
+        for klass in IndiClientSocket.__mro__
+        for attr in vars(klass).values()
+        if getattr(attr, "__rpc_name__", None) == verb.name
+    ]
+    assert [k for k, _ in defined] == ["DeclaredVerbs"], defined
+
+
+@pytest.mark.parametrize("verb", DECLARED, ids=lambda v: v.name)
+def test_the_client_is_the_declaration(verb: Verb) -> None:
+    spec = METHODS[verb.name]
+    assert spec["params"] == [f.name for f in verb.fields()]
+    assert spec["defaults"] == verb.defaults()
+    assert spec["events"] == list(verb.events)
+    call = getattr(CLIENT[verb.role], verb.name.split(".", 1)[1])
+    params = inspect.signature(call).parameters
+    for f in verb.fields():
+        wanted = inspect.Parameter.empty if f.default is msgspec.NODEFAULT else f.default
+        assert params[f.name].default == wanted, (verb.name, f.name)
+
+
+@pytest.mark.parametrize("verb", DECLARED, ids=lambda v: v.name)
+def test_the_device_method_takes_the_declared_params(verb: Verb) -> None:
+    """Callers of the device itself (lightAPT, plans) get the same defaults."""
+    params = inspect.signature(getattr(DEVICES[verb.role], verb.method)).parameters
+    for f in verb.fields():
+        assert f.name in params, (verb.name, f.name)
+        if f.default is not msgspec.NODEFAULT:
+            assert params[f.name].default == f.default, (verb.name, f.name)
+    for name in verb.extra:
+        assert name in params
+
+
+def _conforms(verb: str, result: dict[str, Any]) -> None:
+    """The answer has only declared fields, each of its declared type."""
+    msgspec.convert(result, VERBS[verb].result)
+
+
+@pytest.mark.slow
+async def test_answers_are_the_declared_results(running_service: RunningService) -> None:
+    await running_service.service.roles.assign("telescope", SCOPE)
+    async with Observatory(running_service.url) as obs:
+        await obs.call("telescope.unpark", {})
+        _conforms("telescope.unpark", await obs.call("telescope.unpark", {}))  # already
+        here = await obs.call("telescope.position", {})
+        ra = (here["ra_j2000"] + 0.5) % 24
+        dec = 30.0 if here["dec_j2000"] < 20 else 10.0
+        seen: list[dict] = []
+        result = await obs.telescope.goto(ra, dec, on_progress=seen.append)
+        _conforms("telescope.goto", result)
+        assert result["target"]["epoch"] == "JNow" or result["target"]["epoch"] == "J2000"
+        # Positional params bind by the struct's field order.
+        result = await obs.call("telescope.sync", [result["ra_j2000"], result["dec_j2000"]])
+        _conforms("telescope.sync", result)
+        _conforms("telescope.abort", await obs.call("telescope.abort", {}))
+        parked = await obs.call("telescope.park", {"timeout": 120})
+        _conforms("telescope.park", parked)
+        assert parked["parked"] is True
+        _conforms("telescope.park", await obs.call("telescope.park", {}))  # already
+        unparked = await obs.call("telescope.unpark", {})
+        _conforms("telescope.unpark", unparked)
+        assert unparked["parked"] is False
+
+
+async def test_bad_params_keep_their_errors(running_service: RunningService) -> None:
+    await running_service.service.roles.assign("telescope", SCOPE)
+    async with Observatory(running_service.url) as obs:
+        with pytest.raises(RemoteError) as err:  # a type: bound by the front
+            await obs.call("telescope.goto", {"ra": "x", "dec": 0})
+        assert err.value.name == "invalid_params" and err.value.data["param"] == "ra"
+        with pytest.raises(RemoteError) as err:
+            await obs.call("telescope.goto", {"dec": 0})
+        assert err.value.name == "invalid_params" and err.value.data["param"] == "ra"
+        with pytest.raises(RemoteError) as err:
+            await obs.call("telescope.goto", {"ra": 1, "dec": 0, "timeout": 0})
+        assert err.value.name == "invalid_params" and err.value.data["param"] == "timeout"
+        with pytest.raises(RemoteError) as err:  # a range: the struct's, checked by the device
+            await obs.call("telescope.goto", [25, 0])
+        assert err.value.name == "invalid_value"
+        assert err.value.message == "ra must be within [0, 24] hours, got 25"
+        assert err.value.data["role"] == "telescope"
+        with pytest.raises(RemoteError) as err:
+            await obs.call("telescope.goto_altaz", {"alt": 10, "az": 400})
+        assert err.value.message == "az must be within [0, 360] degrees, got 400"
+        with pytest.raises(RemoteError) as err:
+            await obs.call("telescope.goto", {"ra": 1, "dec": 0, "epoch": "B1950"})
+        assert err.value.name == "invalid_params" and err.value.data["param"] == "epoch"
+
+
+@pytest.mark.slow
+async def test_focuser_and_wheel_answer_their_declared_results(
+    running_service: RunningService,
+) -> None:
+    roles = running_service.service.roles
+    await roles.assign("focuser", "Focuser Simulator")
+    await roles.assign("filter_wheel", "Filter Simulator")
+    async with Observatory(running_service.url) as obs:
+        start = await obs.call("focuser.position", {})
+        _conforms("focuser.position", start)
+        for name in ("focuser.temperature", "focuser.max"):
+            _conforms(name, await obs.call(name, {}))
+        _conforms("focuser.move_by", await obs.call("focuser.move_by", [20]))
+        _conforms("focuser.move_by", await obs.call("focuser.move_by", {"steps": 0}))
+        back = await obs.focuser.move_to(start["position"])
+        _conforms("focuser.move_to", back)
+        assert back["position"] == start["position"]
+        # focuser.sync and focuser.abort: the simulator defines neither
+        # FOCUS_SYNC nor FOCUS_ABORT_MOTION.
+
+        filters = await obs.call("filter_wheel.filters", {})
+        _conforms("filter_wheel.filters", filters)
+        now = await obs.call("filter_wheel.current", {})
+        _conforms("filter_wheel.current", now)
+        other = 2 if now["slot"] != 2 else 3
+        _conforms("filter_wheel.select", await obs.call("filter_wheel.select", [other]))
+        _conforms("filter_wheel.select", await obs.filter_wheel.select(now["slot"]))
+        first = filters[0]
+        renamed = await obs.call("filter_wheel.rename", {"names": {"1": "Lum"}})
+        _conforms("filter_wheel.rename", renamed)
+        assert renamed[0]["name"] == "Lum"
+        await obs.call("filter_wheel.rename", {"names": {"1": first["name"]}})
+
+
+@pytest.mark.parametrize("verb", DECLARED, ids=lambda v: v.name)
+def test_the_clients_result_type_is_the_declared_result(verb: Verb) -> None:
+    """The client's calls return a TypedDict made from the result struct."""
+    struct = verb.result
+    listed = typing.get_origin(struct) is list
+    if listed:
+        (struct,) = typing.get_args(struct)
+    call = getattr(CLIENT[verb.role], verb.name.split(".", 1)[1])
+    name = struct.__name__
+    assert inspect.signature(call).return_annotation == (f"list[{name}]" if listed else name)
+    shape = getattr(methods_module, name)
+    fields = msgspec.structs.fields(struct)
+    # The module's annotations are strings (PEP 563): NotRequired is read from them.
+    text = {k: getattr(t, "__forward_arg__", t) for k, t in shape.__annotations__.items()}
+    optional = {k for k, t in text.items() if t.startswith("NotRequired[")}
+    assert set(shape.__annotations__) == {f.name for f in fields}
+    assert optional == {f.name for f in fields if not f.required}
