@@ -889,12 +889,16 @@ class Service:
         profile = self.db.require_profile(name)
         if not supervisor.running:
             await supervisor.start()
-        if profile.port != supervisor.port:
+        listener = self.indi_listener
+        if listener is not None and profile.port != listener.port:
+            # The embedded indiserver's own port is internal (the service's
+            # only); what an operator needs is the port INDI clients use.
             log.info(
-                "profile %r names port %d; the embedded indiserver keeps port %d",
+                "profile %r names INDI port %d, which is not used: INDI clients "
+                "(KStars, indi_getprop) connect to port %d (--embedded-indi-port)",
                 profile.name,
                 profile.port,
-                supervisor.port,
+                listener.port,
             )
         if replace:
             wanted = {(d.executable, d.name) for d in profile.drivers}
