@@ -22,12 +22,21 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from .testing import DEFAULT_SIMULATORS, SIMULATOR_DEVICES, free_port
 
-__all__ = ["CHROMIUM_ARGS", "ServiceProcess", "chromium_path", "launch_chromium"]
+__all__ = [
+    "CHROMIUM_ARGS",
+    "ServiceProcess",
+    "chromium_page",
+    "chromium_path",
+    "launch_chromium",
+    "service_process",
+]
 
 #: Flags for a quiet headless chromium: no sandbox (root in CI), no network
 #: of its own (updates, sync, QUIC).
@@ -65,6 +74,32 @@ def launch_chromium(playwright: Any, user_data_dir: Path | None = None) -> Any:
         headless=True,
         viewport={"width": 1280, "height": 900},
     )
+
+
+@contextmanager
+def chromium_page(user_data_dir: Path, timeout_ms: float = 15_000) -> Iterator[Any]:
+    """A Playwright page of a fresh system chromium (nothing opened yet),
+    with ``timeout_ms`` as its default timeout; the browser ends on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        context = launch_chromium(pw, user_data_dir)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(timeout_ms)
+            yield page
+        finally:
+            context.close()
+
+
+@contextmanager
+def service_process(workdir: Path, *args: str) -> Iterator[ServiceProcess]:
+    """A started `ServiceProcess` (``args`` as its command line's), stopped on exit."""
+    service = ServiceProcess(workdir, *args).start()
+    try:
+        yield service
+    finally:
+        service.stop()
 
 
 class ServiceProcess:

@@ -97,8 +97,8 @@ class NotConnectedError(INDIError, ConnectionError):
 
 
 class UnknownDeviceError(INDIError, LookupError):
-    def __init__(self, device: str) -> None:
-        super().__init__(f"unknown device {device!r}")
+    def __init__(self, device: str, message: str | None = None) -> None:
+        super().__init__(message or f"unknown device {device!r}")
         self.device = device
 
 

@@ -109,11 +109,13 @@ class RoleManager:
         db: StateDB,
         *,
         connect_timeout: float = 30.0,
+        appear_timeout: float = 5.0,
         profile: Callable[[], str | None] = lambda: None,
     ) -> None:
         self.client = client
         self.db = db
         self.connect_timeout = connect_timeout
+        self.appear_timeout = appear_timeout
         self._profile = profile
         self._auto: dict[str, asyncio.Task[None]] = {}
         self._sub = client.subscribe(self._on_event)
@@ -142,13 +144,16 @@ class RoleManager:
     async def assign(self, role: str, device: str, *, connect: bool = True) -> dict[str, Any]:
         """Give ``role`` to ``device`` (replacing any other) and connect it.
 
-        The device must be known to the indiserver.  Answers once the device
-        is connected; `ConnectFailedError` carries the driver's message if it
+        The device must be known to the indiserver: one it has not defined
+        yet (its driver still starting, the service just started) is waited
+        for up to ``appear_timeout`` seconds, then refused with an
+        `UnknownDeviceError` naming the devices it knows.  Answers once the
+        device is connected; `ConnectFailedError` carries the driver's message if it
         could not connect (the assignment stays: it is retried when the
         device next appears).
         """
         self.check_role(role)
-        self.client.get_device(device)  # UnknownDeviceError names it
+        await self._wait_device(device)
         previous = self.db.get_role(role)
         self.db.set_role(role, device)
         self._keep_in_profile()
@@ -160,6 +165,20 @@ class RoleManager:
             await self.connect(device)
         await self.link_devices()
         return self.describe(role)
+
+    async def _wait_device(self, device: str) -> None:
+        if device in self.client.devices:
+            return
+        log.info("role assignment waits up to %g s for %r to appear", self.appear_timeout, device)
+        try:
+            await self.client.wait_for_device(device, timeout=self.appear_timeout)
+        except TimeoutError:
+            known = ", ".join(repr(name) for name in sorted(self.client.devices)) or "none"
+            raise UnknownDeviceError(
+                device,
+                f"unknown device {device!r}: it did not appear on the indiserver within "
+                f"{self.appear_timeout:g} s (devices known: {known})",
+            ) from None
 
     def release(self, role: str) -> str | None:
         """Free ``role``; returns the device that held it (None if none)."""

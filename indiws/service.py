@@ -239,6 +239,9 @@ class Config:
     #: Goto targets below this altitude (degrees) are refused unless forced
     #: (``--min-altitude``); None: no limit.
     min_altitude: float | None = 0.0
+    #: How long a role assignment waits for a device the indiserver has not
+    #: defined yet (a driver still starting) before refusing it, in seconds.
+    role_appear_timeout: float = 5.0
     #: PHD2's event-server protocol for guiding clients (docs/phd2.md): its
     #: port (None: not served; the command line serves 4400) and address.
     #: It has no authentication (docs/security.md).
@@ -331,7 +334,12 @@ class Service:
                 )
         else:
             self.client = INDIClient(config.indi_host or "localhost", config.indi_port)
-        self.roles = RoleManager(self.client, self.db, profile=lambda: self.active_profile)
+        self.roles = RoleManager(
+            self.client,
+            self.db,
+            appear_timeout=self.config.role_appear_timeout,
+            profile=lambda: self.active_profile,
+        )
         #: Closes up when the weather turns or indiserver was lost (docs/devices.md).
         self.safety = SafetyPolicy(
             self.client, self.roles, config.safety, expected_connected=lambda: self._client_started
@@ -881,12 +889,16 @@ class Service:
         profile = self.db.require_profile(name)
         if not supervisor.running:
             await supervisor.start()
-        if profile.port != supervisor.port:
+        listener = self.indi_listener
+        if listener is not None and profile.port != listener.port:
+            # The embedded indiserver's own port is internal (the service's
+            # only); what an operator needs is the port INDI clients use.
             log.info(
-                "profile %r names port %d; the embedded indiserver keeps port %d",
+                "profile %r names INDI port %d, which is not used: INDI clients "
+                "(KStars, indi_getprop) connect to port %d (--embedded-indi-port)",
                 profile.name,
                 profile.port,
-                supervisor.port,
+                listener.port,
             )
         if replace:
             wanted = {(d.executable, d.name) for d in profile.drivers}

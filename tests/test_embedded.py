@@ -196,6 +196,20 @@ def test_comes_up_with_the_simulators_and_the_four_roles_connected(embedded: Emb
     assert labels == SIMULATORS
 
 
+def test_start_up_log_names_the_port_indi_clients_use(embedded: Embedded) -> None:
+    """The profile's own port is not indiserver's (internal) nor, here, the
+    INDI port: the log says which port INDI clients use, never the internal one
+    as if it mattered to them."""
+    internal = embedded.get("/api/v1/server")["port"]
+    log = embedded.log_path.read_text().splitlines()
+    lines = [line for line in log if "profile 'Simulators'" in line]
+    about_ports = [line for line in lines if "port" in line]
+    assert about_ports, embedded.log_tail()
+    for line in about_ports:
+        assert "keeps port" not in line and str(internal) not in line, line
+        assert f"INDI clients (KStars, indi_getprop) connect to port {embedded.indi_port}" in line
+
+
 def test_embedded_indiserver_has_the_simulated_sky_s_gsc_on_its_path(embedded: Embedded) -> None:
     """The CCD simulator runs ``gsc`` by name through the shell: the embedded
     indiserver (and so its drivers) must find ours first on its PATH."""
@@ -380,6 +394,8 @@ def test_sigterm_leaves_no_indiserver_or_driver(embedded: Embedded) -> None:
         if (stat and stat[1] == server_pid) or any(m in cmdline for m in marks):
             left.append(int(entry))
     assert not left, f"processes left after SIGTERM: {sorted(set(left))}"
+    # indiserver reaped once, by asyncio's child watcher (test_supervisor_stop.py).
+    assert "Unknown child process" not in embedded.log_path.read_text(), embedded.log_tail()
     assert not (embedded.root / "data" / "indiserver" / "indiserver.fifo").exists()
 
 

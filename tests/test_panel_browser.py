@@ -18,6 +18,7 @@ import threading
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from playwright.sync_api import Page, expect, sync_playwright
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
-from indiws.browser_testing import ServiceProcess, launch_chromium
+from indiws.browser_testing import ServiceProcess, chromium_page, launch_chromium
 
 TOKEN = "panel-" + secrets.token_urlsafe(16)
 DEVICES = ["CCD Simulator", "Filter Simulator", "Focuser Simulator", "Telescope Simulator"]
@@ -75,6 +76,18 @@ class ConsoleWatch:
 
     def unexpected(self) -> list[str]:
         return [e for e in self.errors if not any(re.search(a, e) for a in self.allowed)]
+
+
+@contextmanager
+def panel_page(user_data_dir: Path, url: str) -> Iterator[Page]:
+    """The panel at ``url`` in a fresh chromium, once it reached the service;
+    by the end the page must have logged no console error."""
+    with chromium_page(user_data_dir) as p:
+        watch = ConsoleWatch(p)
+        p.goto(url)
+        expect(p.locator("#link")).to_have_attribute("data-state", "Ok")
+        yield p
+        assert not watch.unexpected(), "console errors: " + "\n".join(watch.unexpected())
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
-from test_panel_browser import ConsoleWatch
+from playwright.sync_api import Page, expect
+from test_panel_browser import panel_page
 
-from indiws.browser_testing import ServiceProcess, launch_chromium
+from indiws.browser_testing import ServiceProcess, service_process
 
 TOKEN = "obs-" + secrets.token_urlsafe(16)
 WEATHER, DOME = "Weather Simulator", "Dome Simulator"
@@ -31,34 +31,17 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    service = ServiceProcess(
-        tmp_path_factory.mktemp("panel-observatory"),
-        "--profile",
-        "Observatory",
-        "--require-token",
-        "--token",
-        TOKEN,
-    ).start()
-    try:
+    folder = tmp_path_factory.mktemp("panel-observatory")
+    args = ("--profile", "Observatory", "--require-token", "--token", TOKEN)
+    with service_process(folder, *args) as service:
         yield service
-    finally:
-        service.stop()
 
 
 @pytest.fixture(scope="module")
 def page(svc: ServiceProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Page]:
-    with sync_playwright() as pw:
-        context = launch_chromium(pw, tmp_path_factory.mktemp("chromium-observatory"))
-        try:
-            p = context.new_page()
-            p.set_default_timeout(15_000)
-            watch = ConsoleWatch(p)
-            p.goto(f"{svc.url}/?token={TOKEN}#imaging")
-            expect(p.locator("#link")).to_have_attribute("data-state", "Ok")
-            yield p
-            assert not watch.unexpected(), "console errors: " + "\n".join(watch.unexpected())
-        finally:
-            context.close()
+    url = f"{svc.url}/?token={TOKEN}#imaging"
+    with panel_page(tmp_path_factory.mktemp("chromium-observatory"), url) as p:
+        yield p
 
 
 def getprop(svc: ServiceProcess, spec: str) -> str:

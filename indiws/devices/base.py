@@ -846,18 +846,28 @@ class RoleDevice:
         """`DeviceBusyError` when an action of ``channel`` (e.g. another
         client's exposure) runs on the device, unless ``replace``: then the
         newer action supersedes it, as it starts."""
-        if replace or self.name is None:
+        if replace:
             return
+        act = self.channel_action(channel)
+        if act is not None:
+            raise DeviceBusyError(
+                f"{self.name} is already {doing} (another {act.verb}, started "
+                f"{act.elapsed:.1f} s ago): wait for it, abort it, or {verb} "
+                "with replace to cancel it",
+                device=self.name,
+                role=self.role,
+            )
+
+    def channel_action(self, channel: str) -> Action | None:
+        """The action of ``channel`` (e.g. ``exposure``) of this role running
+        on the device now (another client's, say); None when it is free."""
+        if self.name is None:
+            return None
         wanted = f"{self.role}.{channel}"
         for act in _registry(self.client).actions.get(self.name, ()):
             if act.channel == wanted:
-                raise DeviceBusyError(
-                    f"{self.name} is already {doing} (another {act.verb}, started "
-                    f"{act.elapsed:.1f} s ago): wait for it, abort it, or {verb} "
-                    "with replace to cancel it",
-                    device=self.name,
-                    role=self.role,
-                )
+                return act
+        return None
 
     def running(self) -> list[dict[str, Any]]:
         """This role's actions running now on the device."""

@@ -1195,9 +1195,12 @@ class IndiServerSupervisor:
             # indiserver still holds the group id, so the group is surely ours.
             _signal_group(pgid, signal.SIGTERM)
         await self._end_group(pgid, timeout)
-        with contextlib.suppress(ProcessLookupError):
-            if proc.returncode is None:
-                proc.kill()
+        # The group is gone (SIGKILL after the grace); asyncio's child watcher
+        # reaps indiserver.  No `proc.kill()` here: Popen.send_signal polls
+        # (waitpid) first and would reap the zombie before the watcher, which
+        # then logs "Unknown child process pid ..." and reports status 255.
+        if proc.returncode is None and _pid_alive(proc.pid):
+            _signal_group(pgid, signal.SIGKILL)
         await proc.wait()
         reader = self._reader
         if reader is not None:

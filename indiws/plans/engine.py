@@ -40,6 +40,7 @@ from ..client import INDIClient, NotConnectedError, UnknownDeviceError
 from ..db import StateDB
 from ..devices import (
     Camera,
+    DeviceBusyError,
     DeviceNotConnectedError,
     FilterWheel,
     Focuser,
@@ -661,6 +662,40 @@ class PlanRun:
         )
         self.state("go" if self.rec.state == "waiting" else "start", None)
 
+    def camera_busy(self) -> str | None:
+        """Why the camera cannot take a frame of the plan now: another
+        client's exposure runs on it (None: it is free)."""
+        if not self.engine.roles.device_for("camera"):
+            return None
+        act = self.device("camera").channel_action("exposure")
+        if act is None:
+            return None
+        return (
+            f"{act.device} is busy with another client's {act.verb}"
+            f" (started {act.elapsed:.0f} s ago)"
+        )
+
+    async def wait_camera(self, frame: Frame, reason: str) -> None:
+        """Wait until the camera is free (a camera busy with another client's
+        exposure answers ``busy``); `GaveUp` past on_failure.wait."""
+        limit = self.plan.on_failure.wait
+        since = datetime.now(UTC)
+        deadline = time.monotonic() + limit
+        self.rec.current = {**frame_key(frame), "state": "waiting_camera", "reason": reason}
+        self.engine.publish("plan.progress", {"plan_id": self.rec.id, **self.rec.current})
+        self.event("waiting", f"{frame.file}: waiting for the camera: {reason}", reason=reason)
+        self.state("wait", f"waiting for the camera: {reason} (since {since:%H:%M:%S} UTC)")
+        while True:
+            await self.checkpoint()
+            now_reason = self.camera_busy()
+            if now_reason is None:
+                break
+            if time.monotonic() > deadline:
+                raise GaveUp(f"{now_reason} for more than {limit:g} s (on_failure.wait)")
+            await asyncio.sleep(0.5)
+        self.event("note", f"the camera is free: taking {frame.file}")
+        self.state("go" if self.rec.state == "waiting" else "start", None)
+
     async def guarded(self, roles: Sequence[str], call: Callable[[], Awaitable[Any]]) -> Any:
         """``call()``, waiting for lost devices first and again after a failure they caused."""
         while True:
@@ -982,6 +1017,10 @@ class PlanRun:
             if reason is not None:
                 await self.wait_back(reason, roles)
                 continue
+            busy = self.camera_busy()
+            if busy is not None:
+                await self.wait_camera(frame, busy)
+                continue
             self.rec.current = {**frame_key(frame), "state": "preparing", "attempt": attempts + 1}
             try:
                 await self._ensure(frame)
@@ -994,6 +1033,8 @@ class PlanRun:
             except (GaveUp, TargetLost, asyncio.CancelledError):
                 raise
             except Exception as exc:
+                if isinstance(exc, DeviceBusyError) and self.camera_busy() is not None:
+                    continue  # another client began exposing meanwhile: wait, no try lost
                 if isinstance(exc, FrameMismatch) and exc.args[1:]:
                     rejected.append(str(exc.args[1]))  # the take is kept, not counted
                 reason = await self._lost_after(exc, roles)

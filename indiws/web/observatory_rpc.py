@@ -19,6 +19,14 @@ from .errors import invalid_params, register
 from .jsonrpc import rpc
 from .limits import check_timeout
 
+
+def check_weather_override(on: Any, note: Any) -> None:
+    """The parameters of a weather override (JSON-RPC and REST alike)."""
+    if not isinstance(on, bool):
+        raise invalid_params("on must be true or false", param="on")
+    if note is not None and (not isinstance(note, str) or len(note) > 200):
+        raise invalid_params("note must be a text of at most 200 characters", param="note")
+
 __all__ = ["OBSERVATORY_EVENTS", "ObservatoryRpc"]
 
 register(UnsafeError, 409, -32055, "unsafe")
@@ -339,10 +347,7 @@ class ObservatoryRpc:
         with who asked, shown in safety.status (weather_override: {since, by,
         note}) and on the panel's banner.  The weather device's own
         WEATHER_OVERRIDE never counts.  Result: safety.status."""
-        if not isinstance(on, bool):
-            raise invalid_params("on must be true or false", param="on")
-        if note is not None and (not isinstance(note, str) or len(note) > 200):
-            raise invalid_params("note must be a text of at most 200 characters", param="note")
+        check_weather_override(on, note)
         who = requester(self.request, "/ws/indi_client/")
         return self.service.safety.set_weather_override(on, who=who, note=note)
 

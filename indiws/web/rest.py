@@ -9,6 +9,9 @@
   property leaves Busy, answer its final state (Alert is a state, not an
   error; still Busy after ``timeout`` is a 504).
 - ``GET /api/v1/roles``, ``GET|PUT|DELETE /api/v1/roles/{role}``.
+- ``GET /api/v1/safety``: the safety policy (as JSON-RPC's ``safety.status``).
+- ``PUT|DELETE /api/v1/safety/weather_override``: the operator's weather
+  override on (``{"on": true, "note": ...}``) or off, logged with who.
 
 Path arguments arrive decoded: tornado's router unescapes ``%XX`` once
 (``CCD%20Simulator`` is ``CCD Simulator``, ``A%2FB`` is ``A/B``); decoding
@@ -35,6 +38,7 @@ from ..roles import ROLES
 from ..service import Service
 from .base import JsonHandler, requester
 from .errors import describe_error, invalid_params
+from .observatory_rpc import check_weather_override
 from .openapi import error_responses, json_request, json_response, path_param, ref
 
 __all__ = [
@@ -282,6 +286,35 @@ class StatusHandler(ApiHandler):
         )
 
 
+class SafetyHandler(ApiHandler):
+    def get(self) -> None:
+        self.write_json(self.service.safety.status())
+
+
+class WeatherOverrideHandler(ApiHandler):
+    """The operator's weather override (docs/security.md#the-weather-override)."""
+
+    def get(self) -> None:
+        self.write_json(self.service.safety.status()["weather_override"])
+
+    def put(self) -> None:
+        body = self.json_body()
+        unknown = set(body) - {"on", "note"}
+        if unknown:
+            raise invalid_params(f"unknown field(s): {', '.join(sorted(unknown))}", field="on")
+        if "on" not in body:
+            raise invalid_params('give "on": true or false', field="on")
+        check_weather_override(body["on"], body.get("note"))
+        self._set(body["on"], body.get("note"))
+
+    def delete(self) -> None:
+        self._set(False, None)
+
+    def _set(self, on: bool, note: str | None) -> None:
+        who = requester(self.request, "REST")
+        self.write_json(self.service.safety.set_weather_override(on, who=who, note=note))
+
+
 class DevicesHandler(ApiHandler):
     def get(self) -> None:
         client = self.indi()
@@ -369,6 +402,8 @@ def routes(service: Service) -> list:
     seg = r"([^/]+)"
     return [
         (rf"{PREFIX}/status/?", StatusHandler, {**args, "started": time.time()}),
+        (rf"{PREFIX}/safety/?", SafetyHandler, args),
+        (rf"{PREFIX}/safety/weather_override/?", WeatherOverrideHandler, args),
         (rf"{PREFIX}/devices/?", DevicesHandler, args),
         (rf"{PREFIX}/devices/{seg}/?", DeviceHandler, args),
         (rf"{PREFIX}/devices/{seg}/properties/?", PropertiesHandler, args),
@@ -565,6 +600,46 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 "connect": {"type": "boolean", "default": True},
             },
         },
+        "WeatherOverride": {
+            "type": ["object", "null"],
+            "description": "The operator's weather override; null: off (the weather decides).",
+            "required": ["since", "by", "note"],
+            "properties": {
+                "since": {"type": "string", "description": "UTC, ISO 8601"},
+                "by": {"type": "string", "description": "who turned it on (address, front, token)"},
+                "note": _NULLABLE_STRING,
+            },
+        },
+        "SetWeatherOverride": {
+            "type": "object",
+            "required": ["on"],
+            "additionalProperties": False,
+            "properties": {
+                "on": {"type": "boolean"},
+                "note": {"type": "string", "maxLength": 200},
+            },
+        },
+        "Safety": {
+            "type": "object",
+            "description": "As JSON-RPC's safety.status (docs/indi_client.md).",
+            "required": ["enabled", "safe", "reasons", "weather_override"],
+            "properties": {
+                "enabled": {"type": "boolean"},
+                "safe": {"type": "boolean"},
+                "reasons": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"code": {"type": "string"}, "message": {"type": "string"}},
+                    },
+                },
+                "weather": {"type": "object"},
+                "actions": {"type": "array", "items": {"type": "string"}},
+                "closing": {"type": "boolean"},
+                "last_close_up": {"type": ["object", "null"]},
+                "weather_override": ref("WeatherOverride"),
+            },
+        },
         "Status": {
             "type": "object",
             "properties": {
@@ -639,6 +714,80 @@ def _set_op(method: str) -> dict[str, Any]:
             **error_responses(400, 404, 409, 503, 504),
         },
     }
+
+
+_OVERRIDE_EXAMPLE = {
+    "since": "2024-05-01T21:40:12Z",
+    "by": "127.0.0.1 (REST, with the access token)",
+    "note": "station broken, sky clear",
+}
+_SAFETY_EXAMPLE = {
+    "enabled": True,
+    "safe": True,
+    "reasons": [],
+    "weather": {"device": "Weather Simulator", "state": "Alert", "last_reading_age": 4.2},
+    "actions": ["abort_exposure", "stop_guiding", "park_mount", "close_dome"],
+    "closing": False,
+    "last_close_up": None,
+    "weather_override": _OVERRIDE_EXAMPLE,
+}
+_SAFETY_PATHS: dict[str, dict[str, Any]] = {
+    f"{PREFIX}/safety": {
+        "get": {
+            "summary": "The safety policy now",
+            "description": "Safe or not and why, the weather, the close-up, the operator's "
+            "weather override: as JSON-RPC's `safety.status`.",
+            "tags": ["service"],
+            "operationId": "safety_status",
+            "responses": {"200": json_response("The policy.", ref("Safety"), _SAFETY_EXAMPLE)},
+        }
+    },
+    f"{PREFIX}/safety/weather_override": {
+        "get": {
+            "summary": "The operator's weather override",
+            "tags": ["service"],
+            "operationId": "get_weather_override",
+            "responses": {
+                "200": json_response(
+                    "The override, or null when off.", ref("WeatherOverride"), _OVERRIDE_EXAMPLE
+                )
+            },
+        },
+        "put": {
+            "summary": "Turn the weather override on or off",
+            "description": "While on, the weather's verdict (alert, missing, stale) is ignored: "
+            "unpark, gotos and opening the dome are allowed whatever the weather says (a lost "
+            "indiserver still counts). Logged at WARNING with who (address, token or not), "
+            "shown in `safety.status`, the `safety` notifications and the panel's banner. It "
+            "changes what may move the hardware: with `--require-token` (or off loopback) it "
+            "needs the access token, like every state-changing request. The weather device's "
+            "own `WEATHER_OVERRIDE` never counts. Answers the safety status.",
+            "tags": ["service"],
+            "operationId": "set_weather_override",
+            "requestBody": json_request(
+                ref("SetWeatherOverride"), {"on": True, "note": "station broken, sky clear"}
+            ),
+            "responses": {
+                "200": json_response("The safety status after.", ref("Safety"), _SAFETY_EXAMPLE),
+                **error_responses(400),
+            },
+        },
+        "delete": {
+            "summary": "Turn the weather override off",
+            "description": "The weather decides again (as PUT with `on: false`); logged with "
+            "who. Answers the safety status.",
+            "tags": ["service"],
+            "operationId": "clear_weather_override",
+            "responses": {
+                "200": json_response(
+                    "The safety status after.",
+                    ref("Safety"),
+                    {**_SAFETY_EXAMPLE, "weather_override": None},
+                )
+            },
+        },
+    },
+}
 
 
 OPENAPI_PATHS: dict[str, dict[str, Any]] = {
@@ -835,3 +984,4 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
         },
     },
 }
+OPENAPI_PATHS.update(_SAFETY_PATHS)

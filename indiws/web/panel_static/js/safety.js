@@ -12,6 +12,7 @@ const banner = h("section.safety", { role: "alert", "aria-label": "Safety", hidd
 const text = h("div.safety-text");
 const details = h("ul.safety-actions");
 const confirmBox = h("div.safety-confirm", { hidden: true, dataset: { confirm: "" } });
+const title = h("strong.safety-title", "⚠ Unsafe");
 let hl = null;
 let current = { safe: true, phase: "safe", reasons: [], actions: null, override: null };
 
@@ -19,7 +20,7 @@ let current = { safe: true, phase: "safe", reasons: [], actions: null, override:
 export function safetyBanner(socket) {
   hl = socket;
   const closeUp = h("button.danger", { type: "button", dataset: { action: "close-up" }, onclick: runCloseUp }, "Close up now");
-  banner.append(h("div.safety-head", h("strong.safety-title", "⚠ Unsafe"), text, closeUp), details);
+  banner.append(h("div.safety-head", title, text, closeUp), details);
   const wrap = h("div.safety-wrap", banner, confirmBox);
   hl.listeners.push((method, p) => {
     // closing: the step names; closed: their outcomes; a new unsafe: none yet.
@@ -55,6 +56,7 @@ function show(s) {
   banner.hidden = current.safe && !current.override;
   banner.dataset.override = current.override ? "on" : "off";
   banner.dataset.phase = current.phase;
+  title.textContent = current.safe ? "⚠ Weather override" : "⚠ Unsafe";
   document.documentElement.classList.toggle("unsafe", !current.safe);
   const why = current.reasons.map((r) => r.message || r.code).join("; ") || s.reason || "the safety policy says unsafe";
   const o = current.override;
