@@ -493,6 +493,12 @@ def test_server_buttons_follow_indiserver_state(page: Page, svc: ServiceProcess)
     expect(page.locator('[data-read="server.Running"]')).to_have_text("yes")
     expect(page.locator('button[data-action="server-start"]')).to_be_disabled()
     expect(page.locator('button[data-action="server-stop"]')).to_be_enabled()
+    # The port INDI clients (KStars, indi_getprop) use, not indiserver's internal one.
+    server = api(svc, "GET", "/api/v1/server")
+    expect(page.locator('[data-read="server.INDI clients"]')).to_have_text(
+        f"{server['indi_port_host']}:{server['indi_port']}"
+    )
+    expect(page.locator('[data-read="server.indiserver"]')).to_contain_text("internal port")
 
 
 # ---------------------------------------------------------------- console

@@ -93,7 +93,13 @@ export function serverView(root, store) {
     const rows = [
       ["Managed here", server.managed ? "yes" : "no (external indiserver)"],
       ["Running", server.running === undefined ? "—" : server.running ? "yes" : "no"],
-      ["Address", server.host ? `${server.host}:${server.port}` : store.indiserver || "—"],
+      // Embedded: INDI clients use the service's filtered port; indiserver's own is internal.
+      ...(server.indi_port
+        ? [
+            ["INDI clients", `${server.indi_port_host}:${server.indi_port}`],
+            ["indiserver", `internal port ${server.port} (the service only)`],
+          ]
+        : [["Address", server.host ? `${server.host}:${server.port}` : store.indiserver || "—"]]),
       ["Service connected", server.connected ? "yes" : "no"],
       ["Active profile", server.active_profile || "—"],
       ["Restarts", server.server_restarts ?? "—"],
