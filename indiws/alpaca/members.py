@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import __version__
+from ..devices.telescope import SIDEREAL_DEG_PER_S
 from .protocol import (
     ACTION_NOT_IMPLEMENTED,
     INVALID_OPERATION,
@@ -351,7 +352,6 @@ COMMON: tuple[Member, ...] = (
 # ----------------------------------------------------------------- Telescope
 
 DIRECTIONS = {0: "north", 1: "south", 2: "east", 3: "west"}
-SIDEREAL_DEG_PER_S = 360.0 / 86164.0905
 _RA = Param("RightAscension", float, 0, 24)
 _DEC = Param("Declination", float, -90, 90)
 
@@ -365,7 +365,9 @@ def _tel_status(d: AlpacaDevice, key: str) -> Any:
 
 def _slewing(d: AlpacaDevice, p: dict[str, Any]) -> bool:
     st = d.status()
-    return bool(st.get("slewing") or st.get("parking") or d.running("slew"))
+    return bool(
+        st.get("slewing") or st.get("parking") or d.running("slew") or d.dev().axis_motion()
+    )
 
 
 def _parked_refusal(d: AlpacaDevice, what: str) -> None:
@@ -522,16 +524,37 @@ def _slew_coords(wait: bool) -> Call:
     return call
 
 
-async def _axis_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[Any]:
+#: Alpaca's TelescopeAxes → the device verbs' axes (an equatorial mount's;
+#: INDI's manual motion is in RA/Dec on every mount).
+_AXES = {0: "ra", 1: "dec"}
+
+
+def _axis(p: dict[str, Any]) -> str | None:
+    """The verbs' axis of an Alpaca Axis (None: the tertiary axis)."""
     if p["Axis"] not in (0, 1, 2):
         raise AlpacaError(INVALID_VALUE, f"Axis must be 0, 1 or 2, got {p['Axis']}")
-    return []
+    return _AXES.get(p["Axis"])
+
+
+def _axis_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[dict[str, float]]:
+    if _axis(p) is None:
+        return []
+    # Each of the mount's slew rates is one discrete rate (Minimum = Maximum).
+    return [{"Minimum": r["deg_per_s"], "Maximum": r["deg_per_s"]} for r in d.dev().axis_rates()]
 
 
 def _can_move_axis(d: AlpacaDevice, p: dict[str, Any]) -> bool:
-    if p["Axis"] not in (0, 1, 2):
-        raise AlpacaError(INVALID_VALUE, f"Axis must be 0, 1 or 2, got {p['Axis']}")
-    return False
+    return _axis(p) is not None and bool(d.capabilities().get("can_move")) and bool(
+        d.dev().axis_rates()
+    )
+
+
+async def _move_axis(d: AlpacaDevice, p: dict[str, Any]) -> None:
+    axis = _axis(p)
+    if axis is None or not _can_move_axis(d, p):
+        raise AlpacaError(NOT_IMPLEMENTED, f"the mount cannot move axis {p['Axis']} (CanMoveAxis)")
+    _parked_refusal(d, "MoveAxis")
+    await d.dev().move_axis(axis, p["Rate"])
 
 
 _AXIS = (Param("Axis", int),)
@@ -560,8 +583,18 @@ TELESCOPE: tuple[Member, ...] = (
     _get("cansync", _cap("can_sync"), "ON_COORD_SET SYNC"),
     _get("cansyncaltaz", lambda d, p: False, "not offered"),
     _get("canunpark", _cap("can_park"), "TELESCOPE_PARK defined"),
-    _get("canmoveaxis", _can_move_axis, "not offered (False)", params=_AXIS),
-    _get("axisrates", _axis_rates, "none (MoveAxis not offered)", params=_AXIS),
+    _get(
+        "canmoveaxis",
+        _can_move_axis,
+        "primary/secondary: TELESCOPE_MOTION_WE/NS and slew rates of known speed",
+        params=_AXIS,
+    ),
+    _get(
+        "axisrates",
+        _axis_rates,
+        "Telescope.axis_rates: each TELESCOPE_SLEW_RATE switch, deg/s (Minimum = Maximum)",
+        params=_AXIS,
+    ),
     _get("declination", lambda d, p: _tel_status(d, "dec"), "EQUATORIAL_EOD_COORD DEC (degrees)"),
     _get("declinationrate", lambda d, p: 0.0, "0 (offsets not offered)"),
     _put("declinationrate", (Param("DeclinationRate", float),), None, "not offered"),
@@ -608,7 +641,7 @@ TELESCOPE: tuple[Member, ...] = (
         _set_site("longitude", "SiteLongitude"),
         "Telescope.set_site",
     ),
-    _get("slewing", _slewing, "coordinates Busy, or a slew/park running"),
+    _get("slewing", _slewing, "coordinates Busy, a slew/park running, or an axis moving"),
     _get("slewsettletime", lambda d, p: d.values.get("settle", 0), "kept by the front"),
     _put(
         "slewsettletime",
@@ -639,7 +672,13 @@ TELESCOPE: tuple[Member, ...] = (
     _put("utcdate", (Param("UTCDate", str),), _set_utc, "Telescope.set_time (TIME_UTC)"),
     _put("abortslew", (), _abort_slew, "Telescope.abort"),
     _put("findhome", (), None, "not offered"),
-    _put("moveaxis", (Param("Axis", int), Param("Rate", float)), None, "not offered"),
+    _put(
+        "moveaxis",
+        (Param("Axis", int), Param("Rate", float)),
+        _move_axis,
+        "Telescope.move_axis: TELESCOPE_SLEW_RATE + TELESCOPE_MOTION_WE (0, + east) / NS "
+        "(1, + north); 0 stops",
+    ),
     _put("park", (), _park, "Telescope.park, in the background"),
     _put(
         "pulseguide",

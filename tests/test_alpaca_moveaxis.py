@@ -1,0 +1,201 @@
+"""Telescope MoveAxis through Alpaca, driven by alpyca as N.I.N.A.'s manual
+slewing does, against the Observatory profile's telescope simulator: each
+axis moves the way its rate's sign says (read through Alpaca and through the
+service's own view of the mount), Rate 0 and AbortSlew stop it, and rates the
+mount cannot do, a parked mount and an unsafe observatory are refused."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import requests
+from alpaca.exceptions import (
+    InvalidOperationException,
+    InvalidValueException,
+    ParkedException,
+)
+from alpaca.safetymonitor import SafetyMonitor
+from alpaca.telescope import Telescope, TelescopeAxes
+from alpaca_support import alpaca_service, connected, until, weather
+
+from indiws.browser_testing import ServiceProcess
+from indiws.devices.telescope import SIDEREAL_DEG_PER_S
+
+pytestmark = pytest.mark.slow
+
+#: The telescope simulator's slew rates, deg/s (measured: bench/slew_rates.py).
+SIMULATOR_RATES = [SIDEREAL_DEG_PER_S, 0.5, 2.5, 6.0]
+FAST = 2.5
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+    # No close-up: an unsafe sky must refuse MoveAxis itself, not park first.
+    with alpaca_service(
+        tmp_path_factory.mktemp("alpaca-moveaxis"), "--safety-actions", "none"
+    ) as service:
+        yield service
+
+
+@pytest.fixture
+def scope(svc: ServiceProcess) -> Iterator[Telescope]:
+    """The telescope unparked, tracking, an hour west of the meridian at Dec 20°;
+    both axes stopped afterwards."""
+    t = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
+    if t.AtPark:
+        t.Unpark()
+    t.Tracking = True
+    t.SlewToCoordinatesAsync((t.SiderealTime - 1.0) % 24, 20.0)
+    until(lambda: not t.Slewing, 120)
+    try:
+        yield t
+    finally:
+        for axis in (TelescopeAxes.axisPrimary, TelescopeAxes.axisSecondary):
+            if not t.AtPark:
+                t.MoveAxis(axis, 0)
+
+
+def service_radec(svc: ServiceProcess) -> tuple[float, float]:
+    """RA (hours) and Dec the service itself reads from the mount (REST API)."""
+    r = requests.get(
+        f"{svc.url}/api/v1/devices/Telescope%20Simulator/properties/EQUATORIAL_EOD_COORD",
+        timeout=10,
+    )
+    r.raise_for_status()
+    values = {e["name"]: e["value"] for e in r.json()["elements"]}
+    return float(values["RA"]), float(values["DEC"])
+
+
+def ra_degrees(a: float, b: float) -> float:
+    """b - a for RAs in hours, in degrees, across 0h."""
+    return ((b - a + 12) % 24 - 12) * 15
+
+
+def test_axis_rates_are_the_mounts_measured_slew_rates(svc: ServiceProcess) -> None:
+    t = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
+    assert t.CanMoveAxis(TelescopeAxes.axisPrimary) is True
+    assert t.CanMoveAxis(TelescopeAxes.axisSecondary) is True
+    assert t.CanMoveAxis(TelescopeAxes.axisTertiary) is False
+    for axis in (TelescopeAxes.axisPrimary, TelescopeAxes.axisSecondary):
+        rates = t.AxisRates(axis)
+        assert [r.Minimum for r in rates] == pytest.approx(SIMULATOR_RATES)
+        assert [r.Maximum for r in rates] == pytest.approx(SIMULATOR_RATES)
+    assert t.AxisRates(TelescopeAxes.axisTertiary) == []
+
+
+@pytest.mark.parametrize(
+    ("axis", "sign"),
+    [
+        (TelescopeAxes.axisPrimary, 1),
+        (TelescopeAxes.axisPrimary, -1),
+        (TelescopeAxes.axisSecondary, 1),
+        (TelescopeAxes.axisSecondary, -1),
+    ],
+)
+def test_move_axis_moves_the_way_the_sign_says_and_rate_0_stops(
+    svc: ServiceProcess, scope: Telescope, axis: TelescopeAxes, sign: int
+) -> None:
+    t = scope
+    ra0, dec0 = t.RightAscension, t.Declination
+    own_ra0, own_dec0 = service_radec(svc)
+    assert not t.Slewing
+    t.MoveAxis(axis, sign * FAST)
+    assert t.Slewing  # a moving axis is a slew (ITelescopeV4)
+
+    def moved() -> float:
+        if axis == TelescopeAxes.axisPrimary:
+            return ra_degrees(ra0, t.RightAscension)
+        return t.Declination - dec0
+
+    until(lambda: abs(moved()) >= 2.0, 30, 0.05)
+    t.MoveAxis(axis, 0)
+    until(lambda: not t.Slewing, 30)
+    # Primary +: east, RA grows; secondary +: north, Dec grows.  The other
+    # axis stays where it was.
+    own_ra, own_dec = service_radec(svc)
+    if axis == TelescopeAxes.axisPrimary:
+        assert sign * ra_degrees(ra0, t.RightAscension) >= 2.0
+        assert sign * ra_degrees(own_ra0, own_ra) >= 2.0
+        assert abs(t.Declination - dec0) < 0.05
+    else:
+        assert sign * (t.Declination - dec0) >= 2.0
+        assert sign * (own_dec - own_dec0) >= 2.0
+        assert abs(ra_degrees(ra0, t.RightAscension)) < 0.05
+    # Stopped: a second later it has not moved on (2.5°/s if it had).
+    ra1, dec1 = t.RightAscension, t.Declination
+    time.sleep(1.0)
+    assert abs(ra_degrees(ra1, t.RightAscension)) < 0.05
+    assert abs(t.Declination - dec1) < 0.05
+
+
+def test_abort_slew_stops_a_moving_axis(scope: Telescope) -> None:
+    t = scope
+    t.MoveAxis(TelescopeAxes.axisSecondary, -FAST)
+    assert t.Slewing
+    t.AbortSlew()
+    until(lambda: not t.Slewing, 30)
+    dec = t.Declination
+    time.sleep(1.0)
+    assert abs(t.Declination - dec) < 0.05
+
+
+def test_rates_the_mount_cannot_do_are_invalid_values(
+    svc: ServiceProcess, scope: Telescope
+) -> None:
+    t = scope
+    for rate in (1.0, -1.0, 100.0, 0.001):
+        with pytest.raises(InvalidValueException, match="not a rate of this mount"):
+            t.MoveAxis(TelescopeAxes.axisPrimary, rate)
+    assert not t.Slewing
+    body = requests.put(
+        f"http://{svc.alpaca}/api/v1/telescope/0/moveaxis",  # type: ignore[attr-defined]
+        data={"Axis": "3", "Rate": "2.5"},
+        timeout=10,
+    ).json()
+    assert body["ErrorNumber"] == 0x401
+    # One slew rate drives both INDI axes: another speed on the other axis
+    # while one moves is refused rather than silently changing both.
+    t.MoveAxis(TelescopeAxes.axisPrimary, FAST)
+    with pytest.raises(InvalidOperationException, match="one slew rate"):
+        t.MoveAxis(TelescopeAxes.axisSecondary, 0.5)
+    t.MoveAxis(TelescopeAxes.axisSecondary, -FAST)  # the same speed is fine
+    t.MoveAxis(TelescopeAxes.axisPrimary, 0)
+    t.MoveAxis(TelescopeAxes.axisSecondary, 0)
+    until(lambda: not t.Slewing, 30)
+
+
+def test_a_parked_mount_refuses_move_axis(scope: Telescope) -> None:
+    t = scope
+    t.Park()
+    until(lambda: t.AtPark and not t.Slewing, 120)
+    try:
+        with pytest.raises(ParkedException):
+            t.MoveAxis(TelescopeAxes.axisPrimary, FAST)
+        with pytest.raises(ParkedException):
+            t.MoveAxis(TelescopeAxes.axisSecondary, 0)
+        assert not t.Slewing
+    finally:
+        t.Unpark()
+
+
+def test_an_unsafe_observatory_refuses_move_axis_but_lets_it_stop(
+    svc: ServiceProcess, scope: Telescope
+) -> None:
+    t = scope
+    s = connected(SafetyMonitor(svc.alpaca, 0))  # type: ignore[attr-defined]
+    t.MoveAxis(TelescopeAxes.axisPrimary, FAST)
+    weather(svc, 10)
+    try:
+        until(lambda: s.IsSafe is False, 60)
+        with pytest.raises(InvalidOperationException, match="unsafe"):
+            t.MoveAxis(TelescopeAxes.axisSecondary, FAST)
+        t.MoveAxis(TelescopeAxes.axisPrimary, 0)  # stopping is always allowed
+        until(lambda: not t.Slewing, 30)
+        with pytest.raises(InvalidOperationException, match="unsafe"):
+            t.MoveAxis(TelescopeAxes.axisPrimary, -FAST)
+        assert not t.Slewing
+    finally:
+        weather(svc, 0)
+    until(lambda: s.IsSafe is True, 60)
