@@ -1,8 +1,9 @@
-"""Telescope MoveAxis through Alpaca, driven by alpyca as N.I.N.A.'s manual
-slewing does, against the Observatory profile's telescope simulator: each
-axis moves the way its rate's sign says (read through Alpaca and through the
-service's own view of the mount), Rate 0 and AbortSlew stop it, and rates the
-mount cannot do, a parked mount and an unsafe observatory are refused."""
+"""The Telescope's manual slewing (MoveAxis) and Alt/Az slews through Alpaca,
+driven by alpyca as N.I.N.A. does, against the Observatory profile's
+telescope simulator: each axis moves the way its rate's sign says (read
+through Alpaca and through the service's own view of the mount), Rate 0 and
+AbortSlew stop it, and rates the mount cannot do, a parked mount and an
+unsafe observatory are refused; an Alt/Az slew ends where it was sent."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ FAST = 2.5
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     # No close-up: an unsafe sky must refuse MoveAxis itself, not park first.
     with alpaca_service(
-        tmp_path_factory.mktemp("alpaca-moveaxis"), "--safety-actions", "none"
+        tmp_path_factory.mktemp("alpaca-telescope"), "--safety-actions", "none"
     ) as service:
         yield service
 
@@ -199,3 +200,43 @@ def test_an_unsafe_observatory_refuses_move_axis_but_lets_it_stop(
     finally:
         weather(svc, 0)
     until(lambda: s.IsSafe is True, 60)
+
+
+def test_slew_to_alt_az_ends_where_it_was_sent(svc: ServiceProcess, scope: Telescope) -> None:
+    t = scope
+    assert t.CanSlewAltAz is True and t.CanSlewAltAzAsync is True
+    with pytest.raises(InvalidOperationException, match="Tracking off"):
+        t.SlewToAltAzAsync(150.0, 40.0)  # ITelescopeV4: not while tracking
+    t.Tracking = False
+    with pytest.raises(InvalidValueException):
+        t.SlewToAltAzAsync(361.0, 40.0)
+    with pytest.raises(InvalidValueException):
+        t.SlewToAltAzAsync(150.0, 91.0)
+    t.SlewToAltAzAsync(150.0, 40.0)
+    assert t.Slewing  # answered at once, reported through Slewing
+    until(lambda: not t.Slewing, 120)
+    assert abs(t.Altitude - 40.0) < 0.1
+    assert abs(t.Azimuth - 150.0) < 0.1
+    assert t.Tracking is False  # a place, not a star: it stays there
+    # The synchronous one answers once arrived (alpyca refuses to send it:
+    # deprecated for clients, still a member of the interface).
+    body = requests.put(
+        f"http://{svc.alpaca}/api/v1/telescope/0/slewtoaltaz",  # type: ignore[attr-defined]
+        data={"Azimuth": "200", "Altitude": "35"},
+        timeout=120,
+    ).json()
+    assert body["ErrorNumber"] == 0, body
+    assert not t.Slewing
+    assert abs(t.Altitude - 35.0) < 0.1
+    assert abs(t.Azimuth - 200.0) < 0.1
+    # The service's own reading of the mount agrees with Alpaca's.
+    ra, dec = service_radec(svc)
+    assert abs(ra_degrees(ra, t.RightAscension)) < 0.05
+    assert abs(dec - t.Declination) < 0.05
+    t.Park()
+    until(lambda: t.AtPark and not t.Slewing, 120)
+    try:
+        with pytest.raises(ParkedException):
+            t.SlewToAltAzAsync(150.0, 40.0)
+    finally:
+        t.Unpark()

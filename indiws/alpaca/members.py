@@ -354,6 +354,7 @@ COMMON: tuple[Member, ...] = (
 DIRECTIONS = {0: "north", 1: "south", 2: "east", 3: "west"}
 _RA = Param("RightAscension", float, 0, 24)
 _DEC = Param("Declination", float, -90, 90)
+_ALTAZ = (Param("Azimuth", float, 0, 360), Param("Altitude", float, -90, 90))
 
 
 def _tel_status(d: AlpacaDevice, key: str) -> Any:
@@ -385,6 +386,23 @@ async def _slew_to(d: AlpacaDevice, ra: float, dec: float, wait: bool) -> None:
         await coro
     else:
         await d.start("slew", coro)
+
+
+def _slew_altaz(wait: bool) -> Call:
+    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
+        _parked_refusal(d, "a slew")
+        if d.status().get("tracking"):
+            # ITelescopeV4: an Alt/Az slew is for a mount that is not tracking.
+            raise AlpacaError(
+                INVALID_OPERATION, "tracking is on: a slew to Alt/Az needs Tracking off"
+            )
+        coro = d.dev().goto_altaz(p["Altitude"], p["Azimuth"], track=False)
+        if wait:
+            await coro
+        else:
+            await d.start("slew", coro)
+
+    return call
 
 
 def _target(d: AlpacaDevice) -> tuple[float, float]:
@@ -577,8 +595,8 @@ TELESCOPE: tuple[Member, ...] = (
     _get("cansetrightascensionrate", lambda d, p: False, "not offered"),
     _get("cansettracking", _cap("can_track"), "TELESCOPE_TRACK_STATE defined"),
     _get("canslew", _cap("can_goto"), "EQUATORIAL_EOD_COORD writable"),
-    _get("canslewaltaz", lambda d, p: False, "not offered"),
-    _get("canslewaltazasync", lambda d, p: False, "not offered"),
+    _get("canslewaltaz", _cap("can_goto_altaz"), "HORIZONTAL_COORD writable, or a site"),
+    _get("canslewaltazasync", _cap("can_goto_altaz"), "HORIZONTAL_COORD writable, or a site"),
     _get("canslewasync", _cap("can_goto"), "EQUATORIAL_EOD_COORD writable"),
     _get("cansync", _cap("can_sync"), "ON_COORD_SET SYNC"),
     _get("cansyncaltaz", lambda d, p: False, "not offered"),
@@ -692,9 +710,17 @@ TELESCOPE: tuple[Member, ...] = (
         lambda d, p: d.dev().set_park_position("current"),
         "Telescope.set_park_position('current')",
     ),
-    _put("slewtoaltaz", (Param("Azimuth", float), Param("Altitude", float)), None, "not offered"),
     _put(
-        "slewtoaltazasync", (Param("Azimuth", float), Param("Altitude", float)), None, "not offered"
+        "slewtoaltaz",
+        _ALTAZ,
+        _slew_altaz(True),
+        "Telescope.goto_altaz (track=False; Tracking must be off), waits",
+    ),
+    _put(
+        "slewtoaltazasync",
+        _ALTAZ,
+        _slew_altaz(False),
+        "Telescope.goto_altaz (track=False; Tracking must be off), in the background",
     ),
     _put("slewtocoordinates", (_RA, _DEC), _slew_coords(True), "Telescope.goto (JNow), waits"),
     _put(

@@ -69,7 +69,7 @@ _SHORT_DIRECTIONS = {"n": "north", "s": "south", "e": "east", "w": "west"}
 
 #: axis → (motion property, direction of a positive rate, of a negative one).
 #: A positive rate moves the RA axis east (RA grows) and the Dec axis north
-#: (Dec grows), as the hand boxes' "RA +"/"Dec +" do (docs/telescope.md).
+#: (Dec grows), as a hand box's "RA +"/"Dec +" do (docs/devices.md).
 AXES: dict[str, tuple[str, str, str]] = {
     "ra": ("TELESCOPE_MOTION_WE", "east", "west"),
     "dec": ("TELESCOPE_MOTION_NS", "north", "south"),
