@@ -43,7 +43,6 @@ SLOWEST_MODULES = (
     "test_plans_focus.py",
     "test_observatory.py",
     "test_alpaca.py",
-    "test_alpaca_telescope.py",
     "test_remote_runner.py",
     "test_analysis_closed_loop.py",
 )

@@ -225,9 +225,7 @@ async def _set_connected(d: AlpacaDevice, p: dict[str, Any]) -> None:
     if p["Connected"]:
         await _connect_now(d)
     else:
-        # Alpaca's view only: the device stays connected on indiserver for
-        # the other fronts, plans and the guider (docs/alpaca.md).
-        d.connected_flag = False
+        await _disconnect(d, p)
 
 
 async def _connect(d: AlpacaDevice, p: dict[str, Any]) -> None:
@@ -239,8 +237,18 @@ async def _connect(d: AlpacaDevice, p: dict[str, Any]) -> None:
         raise d.connecting.exception()  # type: ignore[misc]
 
 
-def _disconnect(d: AlpacaDevice, p: dict[str, Any]) -> None:
+async def _disconnect(d: AlpacaDevice, p: dict[str, Any]) -> None:
+    # Alpaca's view only: the device stays connected on indiserver for the
+    # other fronts, plans and the guider (docs/alpaca.md).  But an axis that
+    # an Alpaca client set moving is stopped: once it lets go, nobody will
+    # send the MoveAxis(Axis, 0) of a released hand-box button.
     d.connected_flag = False
+    for axis in list(d.values.get("moving_axes", ())):
+        try:
+            await d.dev().move_axis(axis, 0)
+        except Exception as exc:  # e.g. indiserver gone: nothing moves then
+            log.error("%s %d: could not stop the %s axis: %s", d.device_type, d.number, axis, exc)
+        d.values["moving_axes"].discard(axis)
 
 
 def _connecting(d: AlpacaDevice, p: dict[str, Any]) -> bool:
@@ -324,11 +332,17 @@ COMMON: tuple[Member, ...] = (
         "connected",
         (Param("Connected", bool),),
         _set_connected,
-        "True: RoleManager.connect; False: Alpaca's view only",
+        "True: RoleManager.connect; False: as Disconnect",
         needs_connection=False,
     ),
     _put("connect", (), _connect, "RoleManager.connect, in the background", needs_connection=False),
-    _put("disconnect", (), _disconnect, "Alpaca's view only", needs_connection=False),
+    _put(
+        "disconnect",
+        (),
+        _disconnect,
+        "Alpaca's view only; axes it set moving (MoveAxis) are stopped",
+        needs_connection=False,
+    ),
     _get("connecting", _connecting, "the connect running", needs_connection=False),
     _get("description", _description, "role and device name", needs_connection=False),
     _get("devicestate", _device_state, "the type's state members"),
@@ -461,7 +475,8 @@ async def _abort_slew(d: AlpacaDevice, p: dict[str, Any]) -> None:
     for kind in ("slew", "home"):
         if (task := d.tasks.get(kind)) is not None:
             task.cancel()
-    await d.dev().abort()
+    await d.dev().abort()  # manual moves too
+    d.values.pop("moving_axes", None)
 
 
 def _site(key: str) -> Call:
@@ -573,6 +588,8 @@ async def _move_axis(d: AlpacaDevice, p: dict[str, Any]) -> None:
         raise AlpacaError(NOT_IMPLEMENTED, f"the mount cannot move axis {p['Axis']} (CanMoveAxis)")
     _parked_refusal(d, "MoveAxis")
     await d.dev().move_axis(axis, p["Rate"])
+    moving = d.values.setdefault("moving_axes", set())
+    (moving.add if p["Rate"] else moving.discard)(axis)
 
 
 _AXIS = (Param("Axis", int),)
