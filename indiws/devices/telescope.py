@@ -897,7 +897,14 @@ class Telescope(RoleDevice):
         await self._send_abort()
         await self._stop_all()  # manual moves too, whatever the driver's abort does
         stopped = await self._wait_not_busy(
-            ("EQUATORIAL_EOD_COORD", "EQUATORIAL_COORD", "HORIZONTAL_COORD", "TELESCOPE_PARK"),
+            (
+                "EQUATORIAL_EOD_COORD",
+                "EQUATORIAL_COORD",
+                "HORIZONTAL_COORD",
+                "TELESCOPE_PARK",
+                "TELESCOPE_MOTION_NS",
+                "TELESCOPE_MOTION_WE",
+            ),
             timeout,
         )
         return {"aborted": True, "interrupted": interrupted, "stopped": stopped, **self._status()}
