@@ -69,6 +69,16 @@ def service_radec(svc: ServiceProcess) -> tuple[float, float]:
     return float(values["RA"]), float(values["DEC"])
 
 
+def stops(t: Telescope) -> None:
+    """``Slewing`` ends, and a second later the mount has not moved on
+    (2.5°/s if it had)."""
+    until(lambda: not t.Slewing, 30)
+    ra, dec = t.RightAscension, t.Declination
+    time.sleep(1.0)
+    assert abs(ra_degrees(ra, t.RightAscension)) < 0.05
+    assert abs(t.Declination - dec) < 0.05
+
+
 def ra_degrees(a: float, b: float) -> float:
     """b - a for RAs in hours, in degrees, across 0h."""
     return ((b - a + 12) % 24 - 12) * 15
@@ -124,11 +134,7 @@ def test_move_axis_moves_the_way_the_sign_says_and_rate_0_stops(
         assert sign * (t.Declination - dec0) >= 2.0
         assert sign * (own_dec - own_dec0) >= 2.0
         assert abs(ra_degrees(ra0, t.RightAscension)) < 0.05
-    # Stopped: a second later it has not moved on (2.5°/s if it had).
-    ra1, dec1 = t.RightAscension, t.Declination
-    time.sleep(1.0)
-    assert abs(ra_degrees(ra1, t.RightAscension)) < 0.05
-    assert abs(t.Declination - dec1) < 0.05
+    stops(t)
 
 
 def test_abort_slew_stops_a_moving_axis(scope: Telescope) -> None:
@@ -136,10 +142,7 @@ def test_abort_slew_stops_a_moving_axis(scope: Telescope) -> None:
     t.MoveAxis(TelescopeAxes.axisSecondary, -FAST)
     assert t.Slewing
     t.AbortSlew()
-    until(lambda: not t.Slewing, 30)
-    dec = t.Declination
-    time.sleep(1.0)
-    assert abs(t.Declination - dec) < 0.05
+    stops(t)
 
 
 def test_a_client_that_disconnects_leaves_no_axis_moving(
@@ -151,11 +154,7 @@ def test_a_client_that_disconnects_leaves_no_axis_moving(
     t.MoveAxis(TelescopeAxes.axisSecondary, FAST)
     assert t.Slewing
     t.Connected = False
-    other = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
-    until(lambda: not other.Slewing, 30)
-    dec = other.Declination
-    time.sleep(1.0)
-    assert abs(other.Declination - dec) < 0.05
+    stops(connected(Telescope(svc.alpaca, 0)))  # type: ignore[attr-defined]
 
 
 def test_rates_the_mount_cannot_do_are_invalid_values(
