@@ -3,7 +3,8 @@ driven by alpyca as N.I.N.A. does, against the Observatory profile's
 telescope simulator: each axis moves the way its rate's sign says (read
 through Alpaca and through the service's own view of the mount), Rate 0 and
 AbortSlew stop it, and rates the mount cannot do, a parked mount and an
-unsafe observatory are refused; an Alt/Az slew ends where it was sent."""
+unsafe observatory are refused; an Alt/Az slew ends where it was sent; the
+tracking rates are the mount's track modes."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from alpaca.exceptions import (
     ParkedException,
 )
 from alpaca.safetymonitor import SafetyMonitor
-from alpaca.telescope import Telescope, TelescopeAxes
+from alpaca.telescope import DriveRates, Telescope, TelescopeAxes
 from alpaca_support import alpaca_service, connected, until, weather
 
 from indiws.browser_testing import ServiceProcess
@@ -256,3 +257,33 @@ def test_slew_to_alt_az_ends_where_it_was_sent(svc: ServiceProcess, scope: Teles
     ra, dec = service_radec(svc)
     assert abs(ra_degrees(ra, t.RightAscension)) < 0.05
     assert abs(dec - t.Declination) < 0.05
+
+
+def service_track_mode(svc: ServiceProcess) -> list[str]:
+    """The TELESCOPE_TRACK_MODE switches on, as the service reads them."""
+    r = requests.get(
+        f"{svc.url}/api/v1/devices/Telescope%20Simulator/properties/TELESCOPE_TRACK_MODE",
+        timeout=10,
+    )
+    r.raise_for_status()
+    return [e["name"] for e in r.json()["elements"] if e["value"] in (True, "On")]
+
+
+def test_tracking_rates_are_the_mounts_track_modes(svc: ServiceProcess, scope: Telescope) -> None:
+    t = scope
+    # The simulator: sidereal, solar, lunar (and custom, which has no DriveRate).
+    assert sorted(t.TrackingRates) == [DriveRates.driveSidereal, DriveRates.driveLunar,
+                                       DriveRates.driveSolar]
+    assert t.TrackingRate == DriveRates.driveSidereal
+    try:
+        t.TrackingRate = DriveRates.driveLunar
+        assert t.TrackingRate == DriveRates.driveLunar
+        assert service_track_mode(svc) == ["TRACK_LUNAR"]
+        t.TrackingRate = DriveRates.driveSolar
+        assert service_track_mode(svc) == ["TRACK_SOLAR"]
+        with pytest.raises(InvalidValueException):
+            t.TrackingRate = DriveRates.driveKing
+        assert t.TrackingRate == DriveRates.driveSolar
+    finally:
+        t.TrackingRate = DriveRates.driveSidereal
+    assert service_track_mode(svc) == ["TRACK_SIDEREAL"]

@@ -514,9 +514,33 @@ async def _set_utc(d: AlpacaDevice, p: dict[str, Any]) -> None:
     await d.dev().set_time(when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
-def _tracking_rate_set(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if p["TrackingRate"] != 0:
-        raise AlpacaError(INVALID_VALUE, "only driveSidereal (0) is offered")
+#: ASCOM's DriveRates and the TELESCOPE_TRACK_MODE switches they are.
+DRIVE_RATES = {"TRACK_SIDEREAL": 0, "TRACK_LUNAR": 1, "TRACK_SOLAR": 2, "TRACK_KING": 3}
+
+
+def _tracking_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[int]:
+    """The DriveRates among the mount's track modes (driveSidereal alone
+    without TELESCOPE_TRACK_MODE: every mount tracks sidereal)."""
+    if not d.dev().has("TELESCOPE_TRACK_MODE"):
+        return [0]
+    return sorted(DRIVE_RATES[m["name"]] for m in d.dev().track_modes() if m["name"] in DRIVE_RATES)
+
+
+def _tracking_rate(d: AlpacaDevice, p: dict[str, Any]) -> int:
+    if not d.dev().has("TELESCOPE_TRACK_MODE"):
+        return 0
+    active = [m["name"] for m in d.dev().track_modes() if m["active"]]
+    # TRACK_CUSTOM (set rates) has no DriveRate: sidereal plus offsets.
+    return DRIVE_RATES.get(active[0], 0) if active else 0
+
+
+async def _tracking_rate_set(d: AlpacaDevice, p: dict[str, Any]) -> None:
+    rate, offered = p["TrackingRate"], _tracking_rates(d, p)
+    if rate not in offered:
+        raise AlpacaError(INVALID_VALUE, f"TrackingRate {rate} is not one of {offered}")
+    name = next(n for n, r in DRIVE_RATES.items() if r == rate)
+    if d.dev().has("TELESCOPE_TRACK_MODE"):
+        await d.dev().set_track_mode(name)
 
 
 async def _set_tracking(d: AlpacaDevice, p: dict[str, Any]) -> None:
@@ -700,9 +724,18 @@ TELESCOPE: tuple[Member, ...] = (
     ),
     _get("tracking", lambda d, p: bool(d.status().get("tracking")), "TELESCOPE_TRACK_STATE"),
     _put("tracking", (Param("Tracking", bool),), _set_tracking, "Telescope.set_tracking"),
-    _get("trackingrate", lambda d, p: 0, "driveSidereal (0)"),
-    _put("trackingrate", (Param("TrackingRate", int),), _tracking_rate_set, "driveSidereal only"),
-    _get("trackingrates", lambda d, p: [0], "[driveSidereal]"),
+    _get(
+        "trackingrate",
+        _tracking_rate,
+        "TELESCOPE_TRACK_MODE (SIDEREAL 0, LUNAR 1, SOLAR 2, KING 3)",
+    ),
+    _put(
+        "trackingrate",
+        (Param("TrackingRate", int),),
+        _tracking_rate_set,
+        "Telescope.set_track_mode",
+    ),
+    _get("trackingrates", _tracking_rates, "the DriveRates among TELESCOPE_TRACK_MODE's switches"),
     _get("utcdate", lambda d, p: _utc_text(datetime.now(UTC)), "the service's clock (UTC)"),
     _put("utcdate", (Param("UTCDate", str),), _set_utc, "Telescope.set_time (TIME_UTC)"),
     _put("abortslew", (), _abort_slew, "Telescope.abort"),
