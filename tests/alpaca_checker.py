@@ -322,10 +322,54 @@ class Checker:
             body = self.call("GET", path)
             if body is not None and body.get("Value") != 5.5:
                 self.issue(path, f"read back {body.get('Value')!r}, not 5.5")
+        if device_type == "Telescope":
+            self.check_move_axis(t, number)
         body = self.call("GET", f"/api/v1/{t}/{number}/devicestate")
         for item in (body or {}).get("Value", []):
             if set(item) != {"Name", "Value"}:
                 self.issue(f"{t} devicestate", f"item {item!r}")
+
+    def check_move_axis(self, t: str, number: int) -> None:
+        """CanMoveAxis and AxisRates for each axis (rates: Minimum ≤ Maximum,
+        none negative; none where the axis cannot move); MoveAxis refusing an
+        unknown axis and a rate outside AxisRates (0x401, or 0x408 while
+        parked) and taking Rate 0, a stop.  Nothing here moves the mount."""
+        base = f"/api/v1/{t}/{number}"
+        body = self.call("GET", f"{base}/atpark")
+        parked = bool(body and body.get("Value"))
+        for axis in ("0", "1", "2"):
+            can = (self.call("GET", f"{base}/canmoveaxis", {"Axis": axis}) or {}).get("Value")
+            rates = (self.call("GET", f"{base}/axisrates", {"Axis": axis}) or {}).get("Value")
+            if not isinstance(rates, list):
+                continue
+            for rate in rates:
+                if set(rate) != {"Minimum", "Maximum"} or not (
+                    0 <= rate["Minimum"] <= rate["Maximum"]
+                ):
+                    self.issue(f"{base}/axisrates", f"axis {axis}: rate {rate!r}")
+            if can is False and rates:
+                self.issue(f"{base}/axisrates", f"axis {axis} cannot move but has rates")
+            if not can:
+                continue
+            top = max((r["Maximum"] for r in rates), default=0)
+            for rate, wanted in ((str(top * 10 + 1), 0x401), ("0", 0)):
+                body = self.call("PUT", f"{base}/moveaxis", {"Axis": axis, "Rate": rate})
+                expected = 0x408 if parked else wanted
+                if body is not None and body["ErrorNumber"] != expected:
+                    self.issue(
+                        f"{base}/moveaxis",
+                        f"axis {axis} rate {rate} gave {body['ErrorNumber']:#x}, not {expected:#x}",
+                    )
+        for axis in ("7", "-1"):  # not a TelescopeAxes value: InvalidValue
+            for http, member, fields in (
+                ("GET", "canmoveaxis", {"Axis": axis}),
+                ("GET", "axisrates", {"Axis": axis}),
+                ("PUT", "moveaxis", {"Axis": axis, "Rate": "0"}),
+            ):
+                body = self.call(http, f"{base}/{member}", fields)
+                if body is not None and body["ErrorNumber"] != 0x401:
+                    self.issue(f"{base}/{member}", f"axis {axis} gave {body['ErrorNumber']:#x}")
+        self.call("PUT", f"{base}/moveaxis", {"Axis": "0", "Rate": "fast"}, expect=400)
 
     def _check_type(self, device_type: str, name: str, path: str, value: Any) -> None:
         wanted = POSITION_TYPES[device_type] if name == "position" else VALUE_TYPES.get(name)

@@ -7,9 +7,7 @@ from __future__ import annotations
 import io
 import json
 import socket
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -32,11 +30,11 @@ from alpaca.rotator import Rotator
 from alpaca.safetymonitor import SafetyMonitor
 from alpaca.telescope import GuideDirections, Telescope
 from alpaca_checker import MOVES, check
+from alpaca_support import alpaca_service, answers, connected, until, weather
 from astropy.io import fits
 
 from indiws.alpaca.members import MEMBERS, coverage_markdown
 from indiws.browser_testing import ServiceProcess
-from indiws.testing import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -45,50 +43,8 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "alpaca.md"
 
 @pytest.fixture(scope="module")
 def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
-    workdir = tmp_path_factory.mktemp("alpaca")
-    alpaca_port, discovery_port = free_port(), free_port()
-    service = ServiceProcess(
-        workdir,
-        "--profile",
-        "Observatory",
-        "--phd2-port",
-        "0",
-        "--alpaca-port",
-        str(alpaca_port),
-        "--alpaca-discovery-port",
-        str(discovery_port),
-    ).start()
-    service.alpaca = f"127.0.0.1:{alpaca_port}"  # type: ignore[attr-defined]
-    service.discovery_port = discovery_port  # type: ignore[attr-defined]
-    until(lambda: _answers(service.alpaca), 30)  # type: ignore[attr-defined]
-    try:
+    with alpaca_service(tmp_path_factory.mktemp("alpaca")) as service:
         yield service
-    finally:
-        service.stop()
-
-
-def until(what: Callable[[], object], timeout: float = 60.0, step: float = 0.2) -> object:
-    """Poll until ``what()`` is truthy (a simulator's action ends), or fail."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = what()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"not reached in {timeout} s: {what}")
-
-
-def _answers(address: str) -> bool:
-    try:
-        return management.apiversions(address) == [1]
-    except OSError:
-        return False
-
-
-def connected(device):  # type: ignore[no-untyped-def]
-    device.Connected = True
-    assert device.Connected is True
-    return device
 
 
 def test_discovery_answers_a_unicast_datagram_on_loopback(svc: ServiceProcess) -> None:
@@ -271,25 +227,16 @@ def test_docs_coverage_table_is_the_member_tables() -> None:
     )
 
 
-def _weather(svc: ServiceProcess, precip: float) -> None:
-    """Set the weather simulator's rain and make it read it (WEATHER_CONTROL)."""
-    for setting in (
-        f"Weather Simulator.WEATHER_CONTROL.Precip={precip}",
-        "Weather Simulator.WEATHER_REFRESH.REFRESH=On",
-    ):
-        subprocess.run(["indi_setprop", "-p", str(svc.indi_port), setting], check=True)
-
-
 def test_unsafe_weather_refuses_an_unpark_with_an_ascom_error(svc: ServiceProcess) -> None:
     s = connected(SafetyMonitor(svc.alpaca, 0))  # type: ignore[attr-defined]
     t = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
-    _weather(svc, 10)
+    weather(svc, 10)
     try:
         until(lambda: s.IsSafe is False, 60)
         with pytest.raises(InvalidOperationException, match="unsafe"):
             t.Unpark()
     finally:
-        _weather(svc, 0)
+        weather(svc, 0)
     until(lambda: s.IsSafe is True, 60)
 
 
@@ -327,7 +274,7 @@ def test_foreign_host_names_and_cross_site_pages_are_refused(svc: ServiceProcess
 def test_unique_ids_survive_a_restart(svc: ServiceProcess) -> None:
     before = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
     svc.restart()
-    until(lambda: _answers(svc.alpaca), 30)  # type: ignore[attr-defined]
+    until(lambda: answers(svc.alpaca), 30)  # type: ignore[attr-defined]
     after = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
     key = lambda d: (d["DeviceType"], d["DeviceNumber"])  # noqa: E731
     assert sorted(before, key=key) == sorted(after, key=key)  # type: ignore[arg-type]
@@ -366,4 +313,4 @@ def test_a_connection_flood_on_the_alpaca_port_is_capped_and_others_are_served(
     finally:
         for s in flood:
             s.close()
-    until(lambda: _answers(svc.alpaca), 30)  # type: ignore[attr-defined]
+    until(lambda: answers(svc.alpaca), 30)  # type: ignore[attr-defined]

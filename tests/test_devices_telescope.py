@@ -36,6 +36,9 @@ from indiws.devices import (
     running_actions,
     subscribe_actions,
 )
+from indiws.devices.errors import UnsafeError
+from indiws.devices.guard import set_safety_guard
+from indiws.devices.telescope import SIDEREAL_DEG_PER_S
 from indiws.protocol import PropertyState
 from indiws.testing import IndiServerProcess
 
@@ -368,6 +371,45 @@ async def test_manual_motion_and_pulse_guiding(telescope: Telescope, client: IND
     with pytest.raises(InvalidValueError, match="direction"):
         await telescope.move("up")
     await telescope.set_slew_rate("3x")
+
+
+async def test_move_axis_at_a_measured_rate_refused_while_unsafe_and_stopped_by_abort(
+    telescope: Telescope, client: INDIClient
+) -> None:
+    rates = telescope.axis_rates()
+    assert [r["name"] for r in rates] == ["1x", "2x", "3x", "4x"]
+    assert [r["deg_per_s"] for r in rates] == pytest.approx([SIDEREAL_DEG_PER_S, 0.5, 2.5, 6.0])
+    with pytest.raises(InvalidValueError, match="not a rate of this mount"):
+        await telescope.move_axis("ra", 1.0)
+    with pytest.raises(InvalidValueError, match="axis"):
+        await telescope.move_axis("alt", 2.5)
+    start = (await telescope.position())["ra"]
+    assert (await telescope.move_axis("ra", -2.5))["direction"] == "west"
+    assert client.get_property(TELESCOPE, "TELESCOPE_SLEW_RATE").on_switches() == ["3x"]
+    assert telescope.axis_motion() == {"ra": pytest.approx(-2.5)}
+    with pytest.raises(DeviceStateError, match="one slew rate"):
+        await telescope.move_axis("dec", 0.5)
+    await asyncio.sleep(1.5)
+    assert (await telescope.move_axis("ra", 0))["moving"] is False
+    assert telescope.axis_motion() == {}
+    moved = ((await telescope.position())["ra"] - start + 12) % 24 - 12
+    assert moved < -0.1  # hours: west lowers the RA
+
+    set_safety_guard(client, lambda role, verb: "rain")
+    try:
+        with pytest.raises(UnsafeError, match="rain"):
+            await telescope.move_axis("dec", 2.5)
+        with pytest.raises(UnsafeError, match="rain"):
+            await telescope.move("north")
+        assert telescope.axis_motion() == {}
+    finally:
+        set_safety_guard(client, None)
+
+    await telescope.move_axis("dec", 2.5)
+    assert telescope.axis_motion() == {"dec": pytest.approx(2.5)}
+    await telescope.abort()
+    assert client.get_property(TELESCOPE, "TELESCOPE_MOTION_NS").on_switches() == []
+    assert telescope.axis_motion() == {}
 
 
 async def test_settings_optics_and_coord_mode(telescope: Telescope, client: INDIClient) -> None:

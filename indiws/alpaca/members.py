@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import __version__
+from ..devices.telescope import SIDEREAL_DEG_PER_S
 from .protocol import (
     ACTION_NOT_IMPLEMENTED,
     INVALID_OPERATION,
@@ -224,9 +225,7 @@ async def _set_connected(d: AlpacaDevice, p: dict[str, Any]) -> None:
     if p["Connected"]:
         await _connect_now(d)
     else:
-        # Alpaca's view only: the device stays connected on indiserver for
-        # the other fronts, plans and the guider (docs/alpaca.md).
-        d.connected_flag = False
+        await _disconnect(d, p)
 
 
 async def _connect(d: AlpacaDevice, p: dict[str, Any]) -> None:
@@ -238,8 +237,18 @@ async def _connect(d: AlpacaDevice, p: dict[str, Any]) -> None:
         raise d.connecting.exception()  # type: ignore[misc]
 
 
-def _disconnect(d: AlpacaDevice, p: dict[str, Any]) -> None:
+async def _disconnect(d: AlpacaDevice, p: dict[str, Any]) -> None:
+    # Alpaca's view only: the device stays connected on indiserver for the
+    # other fronts, plans and the guider (docs/alpaca.md).  But an axis that
+    # an Alpaca client set moving is stopped: once it lets go, nobody will
+    # send the MoveAxis(Axis, 0) of a released hand-box button.
     d.connected_flag = False
+    for axis in list(d.values.get("moving_axes", ())):
+        try:
+            await d.dev().move_axis(axis, 0)
+        except Exception as exc:  # e.g. indiserver gone: nothing moves then
+            log.error("%s %d: could not stop the %s axis: %s", d.device_type, d.number, axis, exc)
+        d.values["moving_axes"].discard(axis)
 
 
 def _connecting(d: AlpacaDevice, p: dict[str, Any]) -> bool:
@@ -323,11 +332,17 @@ COMMON: tuple[Member, ...] = (
         "connected",
         (Param("Connected", bool),),
         _set_connected,
-        "True: RoleManager.connect; False: Alpaca's view only",
+        "True: RoleManager.connect; False: as Disconnect",
         needs_connection=False,
     ),
     _put("connect", (), _connect, "RoleManager.connect, in the background", needs_connection=False),
-    _put("disconnect", (), _disconnect, "Alpaca's view only", needs_connection=False),
+    _put(
+        "disconnect",
+        (),
+        _disconnect,
+        "Alpaca's view only; axes it set moving (MoveAxis) are stopped",
+        needs_connection=False,
+    ),
     _get("connecting", _connecting, "the connect running", needs_connection=False),
     _get("description", _description, "role and device name", needs_connection=False),
     _get("devicestate", _device_state, "the type's state members"),
@@ -351,9 +366,9 @@ COMMON: tuple[Member, ...] = (
 # ----------------------------------------------------------------- Telescope
 
 DIRECTIONS = {0: "north", 1: "south", 2: "east", 3: "west"}
-SIDEREAL_DEG_PER_S = 360.0 / 86164.0905
 _RA = Param("RightAscension", float, 0, 24)
 _DEC = Param("Declination", float, -90, 90)
+_ALTAZ = (Param("Azimuth", float, 0, 360), Param("Altitude", float, -90, 90))
 
 
 def _tel_status(d: AlpacaDevice, key: str) -> Any:
@@ -365,7 +380,9 @@ def _tel_status(d: AlpacaDevice, key: str) -> Any:
 
 def _slewing(d: AlpacaDevice, p: dict[str, Any]) -> bool:
     st = d.status()
-    return bool(st.get("slewing") or st.get("parking") or d.running("slew"))
+    return bool(
+        st.get("slewing") or st.get("parking") or d.running("slew") or d.dev().axis_motion()
+    )
 
 
 def _parked_refusal(d: AlpacaDevice, what: str) -> None:
@@ -383,6 +400,23 @@ async def _slew_to(d: AlpacaDevice, ra: float, dec: float, wait: bool) -> None:
         await coro
     else:
         await d.start("slew", coro)
+
+
+def _slew_altaz(wait: bool) -> Call:
+    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
+        _parked_refusal(d, "a slew")
+        if d.status().get("tracking"):
+            # ITelescopeV4: an Alt/Az slew is for a mount that is not tracking.
+            raise AlpacaError(
+                INVALID_OPERATION, "tracking is on: a slew to Alt/Az needs Tracking off"
+            )
+        coro = d.dev().goto_altaz(p["Altitude"], p["Azimuth"], track=False)
+        if wait:
+            await coro
+        else:
+            await d.start("slew", coro)
+
+    return call
 
 
 def _target(d: AlpacaDevice) -> tuple[float, float]:
@@ -441,7 +475,8 @@ async def _abort_slew(d: AlpacaDevice, p: dict[str, Any]) -> None:
     for kind in ("slew", "home"):
         if (task := d.tasks.get(kind)) is not None:
             task.cancel()
-    await d.dev().abort()
+    await d.dev().abort()  # manual moves too
+    d.values.pop("moving_axes", None)
 
 
 def _site(key: str) -> Call:
@@ -479,9 +514,33 @@ async def _set_utc(d: AlpacaDevice, p: dict[str, Any]) -> None:
     await d.dev().set_time(when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
-def _tracking_rate_set(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if p["TrackingRate"] != 0:
-        raise AlpacaError(INVALID_VALUE, "only driveSidereal (0) is offered")
+#: ASCOM's DriveRates and the TELESCOPE_TRACK_MODE switches they are.
+DRIVE_RATES = {"TRACK_SIDEREAL": 0, "TRACK_LUNAR": 1, "TRACK_SOLAR": 2, "TRACK_KING": 3}
+
+
+def _tracking_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[int]:
+    """The DriveRates among the mount's track modes (driveSidereal alone
+    without TELESCOPE_TRACK_MODE: every mount tracks sidereal)."""
+    if not d.dev().has("TELESCOPE_TRACK_MODE"):
+        return [0]
+    return sorted(DRIVE_RATES[m["name"]] for m in d.dev().track_modes() if m["name"] in DRIVE_RATES)
+
+
+def _tracking_rate(d: AlpacaDevice, p: dict[str, Any]) -> int:
+    if not d.dev().has("TELESCOPE_TRACK_MODE"):
+        return 0
+    active = [m["name"] for m in d.dev().track_modes() if m["active"]]
+    # TRACK_CUSTOM (set rates) has no DriveRate: sidereal plus offsets.
+    return DRIVE_RATES.get(active[0], 0) if active else 0
+
+
+async def _tracking_rate_set(d: AlpacaDevice, p: dict[str, Any]) -> None:
+    rate, offered = p["TrackingRate"], _tracking_rates(d, p)
+    if rate not in offered:
+        raise AlpacaError(INVALID_VALUE, f"TrackingRate {rate} is not one of {offered}")
+    name = next(n for n, r in DRIVE_RATES.items() if r == rate)
+    if d.dev().has("TELESCOPE_TRACK_MODE"):
+        await d.dev().set_track_mode(name)
 
 
 async def _set_tracking(d: AlpacaDevice, p: dict[str, Any]) -> None:
@@ -522,16 +581,39 @@ def _slew_coords(wait: bool) -> Call:
     return call
 
 
-async def _axis_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[Any]:
+#: Alpaca's TelescopeAxes → the device verbs' axes (an equatorial mount's;
+#: INDI's manual motion is in RA/Dec on every mount).
+_AXES = {0: "ra", 1: "dec"}
+
+
+def _axis(p: dict[str, Any]) -> str | None:
+    """The verbs' axis of an Alpaca Axis (None: the tertiary axis)."""
     if p["Axis"] not in (0, 1, 2):
         raise AlpacaError(INVALID_VALUE, f"Axis must be 0, 1 or 2, got {p['Axis']}")
-    return []
+    return _AXES.get(p["Axis"])
+
+
+def _axis_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[dict[str, float]]:
+    if _axis(p) is None:
+        return []
+    # Each of the mount's slew rates is one discrete rate (Minimum = Maximum).
+    return [{"Minimum": r["deg_per_s"], "Maximum": r["deg_per_s"]} for r in d.dev().axis_rates()]
 
 
 def _can_move_axis(d: AlpacaDevice, p: dict[str, Any]) -> bool:
-    if p["Axis"] not in (0, 1, 2):
-        raise AlpacaError(INVALID_VALUE, f"Axis must be 0, 1 or 2, got {p['Axis']}")
-    return False
+    return _axis(p) is not None and bool(d.capabilities().get("can_move")) and bool(
+        d.dev().axis_rates()
+    )
+
+
+async def _move_axis(d: AlpacaDevice, p: dict[str, Any]) -> None:
+    axis = _axis(p)
+    if axis is None or not _can_move_axis(d, p):
+        raise AlpacaError(NOT_IMPLEMENTED, f"the mount cannot move axis {p['Axis']} (CanMoveAxis)")
+    _parked_refusal(d, "MoveAxis")
+    await d.dev().move_axis(axis, p["Rate"])
+    moving = d.values.setdefault("moving_axes", set())
+    (moving.add if p["Rate"] else moving.discard)(axis)
 
 
 _AXIS = (Param("Axis", int),)
@@ -554,14 +636,24 @@ TELESCOPE: tuple[Member, ...] = (
     _get("cansetrightascensionrate", lambda d, p: False, "not offered"),
     _get("cansettracking", _cap("can_track"), "TELESCOPE_TRACK_STATE defined"),
     _get("canslew", _cap("can_goto"), "EQUATORIAL_EOD_COORD writable"),
-    _get("canslewaltaz", lambda d, p: False, "not offered"),
-    _get("canslewaltazasync", lambda d, p: False, "not offered"),
+    _get("canslewaltaz", _cap("can_goto_altaz"), "HORIZONTAL_COORD writable, or a site"),
+    _get("canslewaltazasync", _cap("can_goto_altaz"), "HORIZONTAL_COORD writable, or a site"),
     _get("canslewasync", _cap("can_goto"), "EQUATORIAL_EOD_COORD writable"),
     _get("cansync", _cap("can_sync"), "ON_COORD_SET SYNC"),
     _get("cansyncaltaz", lambda d, p: False, "not offered"),
     _get("canunpark", _cap("can_park"), "TELESCOPE_PARK defined"),
-    _get("canmoveaxis", _can_move_axis, "not offered (False)", params=_AXIS),
-    _get("axisrates", _axis_rates, "none (MoveAxis not offered)", params=_AXIS),
+    _get(
+        "canmoveaxis",
+        _can_move_axis,
+        "primary/secondary: TELESCOPE_MOTION_WE/NS and slew rates of known speed",
+        params=_AXIS,
+    ),
+    _get(
+        "axisrates",
+        _axis_rates,
+        "Telescope.axis_rates: each TELESCOPE_SLEW_RATE switch, deg/s (Minimum = Maximum)",
+        params=_AXIS,
+    ),
     _get("declination", lambda d, p: _tel_status(d, "dec"), "EQUATORIAL_EOD_COORD DEC (degrees)"),
     _get("declinationrate", lambda d, p: 0.0, "0 (offsets not offered)"),
     _put("declinationrate", (Param("DeclinationRate", float),), None, "not offered"),
@@ -608,7 +700,7 @@ TELESCOPE: tuple[Member, ...] = (
         _set_site("longitude", "SiteLongitude"),
         "Telescope.set_site",
     ),
-    _get("slewing", _slewing, "coordinates Busy, or a slew/park running"),
+    _get("slewing", _slewing, "coordinates Busy, a slew/park running, or an axis moving"),
     _get("slewsettletime", lambda d, p: d.values.get("settle", 0), "kept by the front"),
     _put(
         "slewsettletime",
@@ -632,14 +724,29 @@ TELESCOPE: tuple[Member, ...] = (
     ),
     _get("tracking", lambda d, p: bool(d.status().get("tracking")), "TELESCOPE_TRACK_STATE"),
     _put("tracking", (Param("Tracking", bool),), _set_tracking, "Telescope.set_tracking"),
-    _get("trackingrate", lambda d, p: 0, "driveSidereal (0)"),
-    _put("trackingrate", (Param("TrackingRate", int),), _tracking_rate_set, "driveSidereal only"),
-    _get("trackingrates", lambda d, p: [0], "[driveSidereal]"),
+    _get(
+        "trackingrate",
+        _tracking_rate,
+        "TELESCOPE_TRACK_MODE (SIDEREAL 0, LUNAR 1, SOLAR 2, KING 3)",
+    ),
+    _put(
+        "trackingrate",
+        (Param("TrackingRate", int),),
+        _tracking_rate_set,
+        "Telescope.set_track_mode",
+    ),
+    _get("trackingrates", _tracking_rates, "the DriveRates among TELESCOPE_TRACK_MODE's switches"),
     _get("utcdate", lambda d, p: _utc_text(datetime.now(UTC)), "the service's clock (UTC)"),
     _put("utcdate", (Param("UTCDate", str),), _set_utc, "Telescope.set_time (TIME_UTC)"),
     _put("abortslew", (), _abort_slew, "Telescope.abort"),
     _put("findhome", (), None, "not offered"),
-    _put("moveaxis", (Param("Axis", int), Param("Rate", float)), None, "not offered"),
+    _put(
+        "moveaxis",
+        (Param("Axis", int), Param("Rate", float)),
+        _move_axis,
+        "Telescope.move_axis: TELESCOPE_SLEW_RATE + TELESCOPE_MOTION_WE (0, + east) / NS "
+        "(1, + north); 0 stops",
+    ),
     _put("park", (), _park, "Telescope.park, in the background"),
     _put(
         "pulseguide",
@@ -653,9 +760,17 @@ TELESCOPE: tuple[Member, ...] = (
         lambda d, p: d.dev().set_park_position("current"),
         "Telescope.set_park_position('current')",
     ),
-    _put("slewtoaltaz", (Param("Azimuth", float), Param("Altitude", float)), None, "not offered"),
     _put(
-        "slewtoaltazasync", (Param("Azimuth", float), Param("Altitude", float)), None, "not offered"
+        "slewtoaltaz",
+        _ALTAZ,
+        _slew_altaz(True),
+        "Telescope.goto_altaz (track=False; Tracking must be off), waits",
+    ),
+    _put(
+        "slewtoaltazasync",
+        _ALTAZ,
+        _slew_altaz(False),
+        "Telescope.goto_altaz (track=False; Tracking must be off), in the background",
     ),
     _put("slewtocoordinates", (_RA, _DEC), _slew_coords(True), "Telescope.goto (JNow), waits"),
     _put(

@@ -22,7 +22,16 @@ from .base import Action, ProgressCallback, RoleDevice, Update
 from .errors import BelowHorizonError, CapabilityError, DeviceStateError
 from .follow import PropertyFollower, Step, follow
 
-__all__ = ["DIRECTIONS", "Telescope", "min_altitude", "pulse_guide", "set_min_altitude"]
+__all__ = [
+    "AXES",
+    "DIRECTIONS",
+    "MEASURED_SLEW_RATES",
+    "SIDEREAL_DEG_PER_S",
+    "Telescope",
+    "min_altitude",
+    "pulse_guide",
+    "set_min_altitude",
+]
 
 log = logging.getLogger("indiws.devices")
 
@@ -63,6 +72,24 @@ DIRECTIONS: dict[str, tuple[str, str, str, str]] = {
 }
 _SHORT_DIRECTIONS = {"n": "north", "s": "south", "e": "east", "w": "west"}
 
+#: axis → (motion property, direction of a positive rate, of a negative one).
+#: A positive rate moves the RA axis east (RA grows) and the Dec axis north
+#: (Dec grows), as a hand box's "RA +"/"Dec +" do (docs/devices.md).
+AXES: dict[str, tuple[str, str, str]] = {
+    "ra": ("TELESCOPE_MOTION_WE", "east", "west"),
+    "dec": ("TELESCOPE_MOTION_NS", "north", "south"),
+}
+SIDEREAL_DEG_PER_S = 360.0 / 86164.0905
+#: INDI says nothing of how fast a TELESCOPE_SLEW_RATE switch moves.  Drivers
+#: whose switches are not named in multiples of sidereal (``16x``), by driver
+#: executable: switch name → degrees per second, measured with
+#: ``bench/slew_rates.py`` (INDI 1.9.9; each axis, both directions).
+MEASURED_SLEW_RATES: dict[str, dict[str, float]] = {
+    "indi_simulator_telescope": {"1x": SIDEREAL_DEG_PER_S, "2x": 0.5, "3x": 2.5, "4x": 6.0},
+}
+#: A requested axis rate matches a slew rate within this fraction of it.
+AXIS_RATE_TOLERANCE = 0.01
+
 
 def _direction(direction: str) -> str:
     d = str(direction).strip().lower()
@@ -70,6 +97,19 @@ def _direction(direction: str) -> str:
     if d not in DIRECTIONS:
         raise InvalidValueError(f"direction must be north, south, east or west, got {direction!r}")
     return d
+
+
+def _sidereal_multiple(element: Any) -> float | None:
+    """The speed of a slew-rate switch named in multiples of sidereal
+    (``16x``, label ``64x``), in degrees per second; None otherwise."""
+    for text in (element.name, element.label or ""):
+        head = text.strip().lower().removesuffix("x")
+        if head != text.strip().lower():
+            try:
+                return float(head) * SIDEREAL_DEG_PER_S
+            except ValueError:
+                continue
+    return None
 
 
 def _finite(value: Any, what: str) -> float:
@@ -1144,8 +1184,16 @@ class Telescope(RoleDevice):
         self._prop("TELESCOPE_ABORT_MOTION", "abort")
         interrupted = self._interrupt_actions("aborted")
         await self._send_abort()
+        await self._stop_all()  # manual moves too, whatever the driver's abort does
         stopped = await self._wait_not_busy(
-            ("EQUATORIAL_EOD_COORD", "EQUATORIAL_COORD", "HORIZONTAL_COORD", "TELESCOPE_PARK"),
+            (
+                "EQUATORIAL_EOD_COORD",
+                "EQUATORIAL_COORD",
+                "HORIZONTAL_COORD",
+                "TELESCOPE_PARK",
+                "TELESCOPE_MOTION_NS",
+                "TELESCOPE_MOTION_WE",
+            ),
             timeout,
         )
         return {"aborted": True, "interrupted": interrupted, "stopped": stopped, **self._status()}
@@ -1486,8 +1534,11 @@ class Telescope(RoleDevice):
         *,
         duration: float | None = None,
         timeout: float = 10.0,
+        force: bool = False,
     ) -> dict[str, Any]:
         """Start moving in a direction (north/south/east/west) at the slew rate.
+        Refused while parked, and while the safety policy says unsafe unless
+        ``force``.
 
         Without ``duration`` it returns once the motion started; stop it
         with `stop()`.  With ``duration`` (seconds) it moves that long,
@@ -1497,6 +1548,7 @@ class Telescope(RoleDevice):
         prop_name, element, _, _ = DIRECTIONS[d]
         self._prop(prop_name, "move manually")
         self._check_unparked("moving")
+        self._check_safe("move", force)
         if duration is None:
             await self._set(
                 prop_name, {element: True}, verb="move", timeout=timeout, accept_busy=True
@@ -1524,6 +1576,88 @@ class Telescope(RoleDevice):
                 await self.client.set_property(act.device, prop_name, {element: False})
             await act.settle(timeout)
             return act.done({"direction": d, "moving": False, "duration": duration})
+
+    def axis_rates(self) -> list[dict[str, Any]]:
+        """The rates of manual moves in degrees per second, slowest first:
+        [{name, label, deg_per_s}].  A switch's speed comes from
+        `MEASURED_SLEW_RATES` for the driver, else from a name or label in
+        multiples of sidereal (``16x``); a switch of unknown speed (``MAX``)
+        is left out.  Empty without TELESCOPE_SLEW_RATE or motion properties."""
+        prop = self._optional("TELESCOPE_SLEW_RATE")
+        if prop is None or not self.has("TELESCOPE_MOTION_NS", "TELESCOPE_MOTION_WE"):
+            return []
+        dev = self.client.devices.get(self.name) if self.name else None
+        driver = (dev.driver_info.get("DRIVER_EXEC") if dev else None) or ""
+        measured = MEASURED_SLEW_RATES.get(driver)
+        out = []
+        for el in prop.elements.values():
+            speed = measured.get(el.name) if measured is not None else _sidereal_multiple(el)
+            if speed is not None:
+                out.append({"name": el.name, "label": el.label, "deg_per_s": speed})
+        return sorted(out, key=lambda r: r["deg_per_s"])
+
+    def axis_motion(self) -> dict[str, float]:
+        """The signed rate (deg/s, `AXES`' signs) each axis moves at by a
+        manual move now; an axis not moving manually is left out."""
+        out: dict[str, float] = {}
+        active = self._switch_on("TELESCOPE_SLEW_RATE") or []
+        speed = next((r["deg_per_s"] for r in self.axis_rates() if r["name"] in active), math.nan)
+        for axis, (prop_name, plus, minus) in AXES.items():
+            on = self._switch_on(prop_name) or []
+            for direction, sign in ((plus, 1.0), (minus, -1.0)):
+                if DIRECTIONS[direction][1] in on:
+                    out[axis] = sign * speed
+        return out
+
+    async def move_axis(
+        self, axis: str, rate: float, *, force: bool = False, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        """Move one axis (``ra`` or ``dec``) at ``rate`` degrees per second
+        until told otherwise: positive east / north, negative west / south,
+        0 stops that axis (always allowed).  The speed must be one of
+        `axis_rates` (within 1 %); the mount has one slew rate for both
+        axes, so while the other axis moves at another speed it is refused.
+        Refused while parked, and while unsafe unless ``force``."""
+        if axis not in AXES:
+            raise InvalidValueError(f"axis must be 'ra' or 'dec', got {axis!r}")
+        rate = _finite(rate, "rate")
+        prop_name, plus, minus = AXES[axis]
+        self._prop(prop_name, "move manually")
+        if rate == 0:
+            await self._set(
+                prop_name,
+                {DIRECTIONS[plus][1]: False, DIRECTIONS[minus][1]: False},
+                verb="move_axis",
+                timeout=timeout,
+            )
+            return {"axis": axis, "rate": 0.0, "moving": False}
+        rates = self.axis_rates()
+        tolerance = AXIS_RATE_TOLERANCE
+        speed = next(
+            (r for r in rates if abs(abs(rate) - r["deg_per_s"]) <= tolerance * r["deg_per_s"]),
+            None,
+        )
+        if speed is None:
+            offered = ", ".join(f"{r['deg_per_s']:.6g}" for r in rates) or "none known"
+            raise InvalidValueError(
+                f"rate {rate:g} deg/s is not a rate of this mount (deg/s, either sign: {offered})"
+            )
+        other = {a: r for a, r in self.axis_motion().items() if a != axis}
+        if any(abs(abs(r) - speed["deg_per_s"]) > 1e-9 for r in other.values()):
+            raise DeviceStateError(
+                f"{self.name} has one slew rate for both axes and moves the other axis at "
+                f"{abs(next(iter(other.values()))):g} deg/s: stop it or use that rate",
+                device=self.name,
+                role=self.role,
+            )
+        self._check_unparked("moving")
+        self._check_safe("move", force)
+        if speed["name"] not in (self._switch_on("TELESCOPE_SLEW_RATE") or []):
+            await self.set_slew_rate(speed["name"], timeout=timeout)
+        direction = plus if rate > 0 else minus
+        await self.move(direction, timeout=timeout, force=force)
+        return {"axis": axis, "rate": math.copysign(speed["deg_per_s"], rate), "moving": True,
+                "direction": direction}
 
     async def _stop_all(self) -> None:
         for name, elements in (
