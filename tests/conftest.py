@@ -33,9 +33,9 @@ from indiws.testing import (
 #: collection order (--dist loadfile --no-loadscope-reorder), so these start
 #: at once instead of last; a module that grows past a minute joins the list.
 SLOWEST_MODULES = (
+    "test_phd2.py",
     "test_guiding.py",
     "test_guiding_night.py",
-    "test_phd2.py",
     "test_plans.py",
     "test_plans_recovery.py",
     "test_guiding_fronts.py",

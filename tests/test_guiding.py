@@ -40,7 +40,7 @@ pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 #: Seconds the star drifts unguided (its rate is what guiding is compared
 #: with), then seconds of guiding measured.
-UNGUIDED_S = 30.0
+UNGUIDED_S = 20.0
 GUIDED_S = 45.0
 #: The least drift rate the simulators give (px/s): 10 px in 2 minutes.
 MIN_DRIFT_RATE = 10.0 / 120.0

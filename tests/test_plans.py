@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 from plans_support import (
+    LAT,
+    LON,
     assert_frames_as_planned,
     darks,
     ended,
@@ -31,7 +33,7 @@ from plans_support import (
     wait_plan,
 )
 
-from indiws.devices import astro
+from indiws.devices import Telescope, astro
 from indiws.testing import RunningService
 
 pytestmark = pytest.mark.slow
@@ -73,16 +75,24 @@ async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService
     its pier side on the flip's gotos in our runs (cause not found), and the
     engine then skips the rest of the target (meridian_flip_failed) rather
     than track on."""
-    # 1 minute east of the meridian in the mount's (JNow) coordinates: the
-    # flip comes about 90 s in, and the frames last longer than that (32 of
-    # at least 4 s), so that some are taken on each side however loaded the
-    # machine is.
-    ra, dec = astro.jnow_to_j2000(ra_at(-1 / 60), 30.0)
+    # 30 s (of sidereal time) east of the meridian in the mount's (JNow)
+    # coordinates and the flip 6 s past it: the flip comes about 36 s in,
+    # after the first frame (the engine flips before a frame, never during
+    # one), and the frames last longer than that (20 of at least 2 s, each
+    # with its download), so that some are taken on each side however
+    # loaded the machine is.  The mount is first sent there (on the plan's
+    # site), so that the plan's own slew is short wherever it started.
+    scope = Telescope(svc.service.client, "Telescope Simulator")
+    await scope.set_site(latitude=LAT, longitude=LON, elevation=520)
+    if (await scope.position()).get("parked"):
+        await scope.unpark()
+    await scope.goto(ra_at(-30 / 3600), 30.0, epoch="JNow")
+    ra, dec = astro.jnow_to_j2000(ra_at(-30 / 3600), 30.0)
     text = plan_text(
         ra,
         dec,
-        "      - {duration: 4, count: 32}\n",
-        "meridian_flip: {after_minutes: 0.5}",
+        "      - {duration: 2, count: 20}\n",
+        "meridian_flip: {after_minutes: 0.1}",
     )
     plan_id = await submit(svc.url, text)
     view = await wait_plan(svc.url, plan_id, ended, timeout=600)

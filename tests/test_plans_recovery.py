@@ -76,7 +76,9 @@ async def test_a_clean_restart_of_the_service_and_of_indiserver_lose_nothing(
 async def test_drivers_restarted_mid_plan_are_put_back_before_the_next_frame(
     server: IndiServerProcess, svc: RunningService
 ) -> None:
-    ra, dec = ra_at(-1.0), 30.0
+    # Near the pole (always up at the site): the telescope simulator comes
+    # back at home (the pole), 20 degrees away rather than 60, a short slew.
+    ra, dec = ra_at(-1.0), 70.0
     text = plan_text(ra, dec, "      - {filter: Green, duration: 1, count: 6}\n")
     plan_id = await submit(svc.url, text)
     await wait_plan(svc.url, plan_id, lambda v: v["frames_done"] >= 2)
@@ -166,7 +168,7 @@ async def test_a_plan_survives_kill_9_of_the_service(
         for role, device in ROLE_DEVICES.items():
             status, body = await http(f"{base}/api/v1/roles/{role}", "PUT", {"device": device})
             assert status in (200, 201), body
-        ra, dec = ra_at(-1.0), 30.0
+        ra, dec = ra_at(-1.0), 70.0  # near home (the pole): short slews after the restart
         text = plan_text(
             ra,
             dec,
