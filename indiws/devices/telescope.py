@@ -480,6 +480,10 @@ class Telescope(RoleDevice):
         return {"PIER_EAST": "east", "PIER_WEST": "west"}.get(on[0])
 
     def _slewing(self) -> bool:
+        if self._parked():
+            # Park done: the simulator's coordinates can stay Busy a tick
+            # longer; a parked mount is not slewing.
+            return False
         for name in ("EQUATORIAL_EOD_COORD", "EQUATORIAL_COORD", "HORIZONTAL_COORD"):
             prop = self._optional(name)
             if prop is not None and prop.state is PropertyState.BUSY:
