@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import struct
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from ws_support import WsClient, raw_websocket
+from ws_support import WsClient, client_frame, raw_websocket
 
 from indiws.testing import IndiServerFactory, start_service
 
@@ -55,15 +53,6 @@ async def wait_motion(port: int, element: str, value: str, timeout: float = 15.0
             return now
         assert time.monotonic() < deadline, f"{element} stayed {now.get(element)}: {now}"
         await asyncio.sleep(0.2)
-
-
-def client_frame(text: str) -> bytes:
-    """One masked text frame, as a browser sends it."""
-    payload = text.encode()
-    assert len(payload) < 126
-    mask = os.urandom(4)
-    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + mask + body
 
 
 @pytest.mark.slow

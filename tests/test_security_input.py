@@ -15,7 +15,6 @@ import base64
 import json
 import os
 import socket
-import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from typing import Any
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 from tornado.websocket import websocket_connect
-from ws_support import WsClient, raw_websocket, tick_driver_command
+from ws_support import WsClient, client_frame, raw_websocket, read_close, tick_driver_command
 
 from indiws.client import MAX_TEXT_LENGTH
 from indiws.testing import IndiServerFactory, RunningService, start_service
@@ -311,43 +310,6 @@ async def test_requests_running_at_once_on_one_connection_are_capped(
 # ---------------------------------------------------------------- slow readers
 
 
-def client_frame(text: str) -> bytes:
-    """A masked text frame (the mask is zero: the payload goes as it is)."""
-    data = text.encode()
-    n = len(data)
-    if n < 126:
-        head = struct.pack("!BB", 0x81, 0x80 | n)
-    elif n < 1 << 16:
-        head = struct.pack("!BBH", 0x81, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x81, 0x80 | 127, n)
-    return head + b"\0\0\0\0" + data
-
-
-async def close_frame(sock: socket.socket) -> tuple[int, str] | None:
-    """Read the server's frames until its close frame: (code, reason)."""
-    loop = asyncio.get_running_loop()
-    buf = b""
-    async with asyncio.timeout(10):
-        while True:
-            chunk = await loop.sock_recv(sock, 1 << 16)
-            if not chunk:
-                return None
-            buf += chunk
-            while len(buf) >= 2:
-                opcode, n = buf[0] & 0x0F, buf[1] & 0x7F
-                start = 2
-                if n == 126:
-                    n, start = struct.unpack("!H", buf[2:4])[0], 4
-                elif n == 127:
-                    n, start = struct.unpack("!Q", buf[2:10])[0], 10
-                if len(buf) < start + n:
-                    break
-                payload, buf = buf[start : start + n], buf[start + n :]
-                if opcode == 0x8:
-                    return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
-
-
 @pytest.mark.slow
 async def test_a_client_that_asks_much_and_never_reads_is_closed_by_the_byte_bound(
     indiserver_factory: IndiServerFactory, tmp_path: Path
@@ -402,7 +364,7 @@ async def test_a_client_that_asks_much_and_never_reads_is_closed_by_the_byte_bou
             while not slow.outbox.closed:  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
         assert slow.outbox.pending_bytes == 0  # released at once
-        code, reason = await close_frame(slow_sock) or (None, "")
+        code, reason = await read_close(slow_sock) or (None, "")
         assert code == 1008 and "too slow" in reason
     finally:
         slow_sock.close()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 import struct
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,49 +14,9 @@ from pathlib import Path
 import pytest
 from tornado.iostream import StreamClosedError
 from tornado.websocket import WebSocketClosedError, websocket_connect
-from ws_support import WsClient, raw_websocket, tick_driver_command
+from ws_support import WsClient, masked_frame, raw_websocket, read_close, tick_driver_command
 
 from indiws.testing import IndiServerFactory, RunningService, start_service
-
-
-def masked_frame(opcode: int, payload: bytes) -> bytes:
-    """A client frame with a zero mask (the payload goes as it is)."""
-    n = len(payload)
-    if n < 126:
-        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
-    elif n < 1 << 16:
-        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
-    else:
-        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
-    return head + b"\0\0\0\0" + payload
-
-
-async def read_close(sock: socket.socket) -> tuple[int, str] | None:
-    """The server's frames until its close frame: (code, reason); None if the
-    connection ended (or was reset) without one."""
-    loop = asyncio.get_running_loop()
-    buf = b""
-    async with asyncio.timeout(20):
-        while True:
-            try:
-                chunk = await loop.sock_recv(sock, 1 << 16)
-            except ConnectionResetError:
-                return None
-            if not chunk:
-                return None
-            buf += chunk
-            while len(buf) >= 2:
-                opcode, n = buf[0] & 0x0F, buf[1] & 0x7F
-                start = 2
-                if n == 126:
-                    n, start = struct.unpack("!H", buf[2:4])[0], 4
-                elif n == 127:
-                    n, start = struct.unpack("!Q", buf[2:10])[0], 10
-                if len(buf) < start + n:
-                    break
-                payload, buf = buf[start : start + n], buf[start + n :]
-                if opcode == 0x8:
-                    return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import stat
+import struct
 import sys
 import time
 from collections.abc import Callable
@@ -182,3 +183,51 @@ async def raw_websocket(port: int, path: str) -> socket.socket:
         head += await loop.sock_recv(sock, 1)
     assert head.startswith(b"HTTP/1.1 101"), head
     return sock
+
+
+# ------------------------------------------------------- raw WebSocket frames
+
+
+def masked_frame(opcode: int, payload: bytes) -> bytes:
+    """A client's frame (masked with a zero mask: the payload goes as it is)."""
+    n = len(payload)
+    if n < 126:
+        head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+    elif n < 1 << 16:
+        head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+    else:
+        head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+    return head + b"\0\0\0\0" + payload
+
+
+def client_frame(text: str) -> bytes:
+    """A client's text frame."""
+    return masked_frame(0x1, text.encode())
+
+
+async def read_close(sock: socket.socket, timeout: float = 20.0) -> tuple[int, str] | None:
+    """The server's frames until its close frame: (code, reason); None if the
+    connection ended (or was reset) without one."""
+    loop = asyncio.get_running_loop()
+    buf = b""
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                chunk = await loop.sock_recv(sock, 1 << 16)
+            except ConnectionResetError:
+                return None
+            if not chunk:
+                return None
+            buf += chunk
+            while len(buf) >= 2:
+                opcode, n = buf[0] & 0x0F, buf[1] & 0x7F
+                start = 2
+                if n == 126:
+                    n, start = struct.unpack("!H", buf[2:4])[0], 4
+                elif n == 127:
+                    n, start = struct.unpack("!Q", buf[2:10])[0], 10
+                if len(buf) < start + n:
+                    break
+                payload, buf = buf[start : start + n], buf[start + n :]
+                if opcode == 0x8:
+                    return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
