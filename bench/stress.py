@@ -74,7 +74,9 @@ from indiws.testing import (  # noqa: E402
     DEFAULT_SIMULATORS,
     SIMULATOR_DEVICES,
     IndiServerProcess,
+    closed_by_peer,
     free_port,
+    slow_header_connections,
 )
 
 OBSERVED = "/ws/debugging/?device=Tick&property=TICK"
@@ -334,38 +336,11 @@ async def nonreader(port: int, batches: int, duration: float) -> dict[str, Any]:
     return {"closed": code}
 
 
-FLOOD_FROM = "127.0.0.2"  # another host, as far as the service can tell
-
-
-def _slow_headers(port: int, count: int) -> list[socket.socket]:
-    conns = []
-    for _ in range(count):
-        conn = socket.socket()
-        try:
-            conn.bind((FLOOD_FROM, 0))
-            conn.settimeout(5)
-            conn.connect(("127.0.0.1", port))
-            conn.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: ")
-        except OSError:
-            conn.close()
-            continue
-        conns.append(conn)
-    return conns
-
-
-def _closed_by_peer(conn: socket.socket) -> bool:
-    conn.settimeout(0)
-    try:
-        return conn.recv(1) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
 
 
 def _flood(port: int, count: int, duration: float, log: Path) -> dict[str, Any]:
     before = os.path.getsize(log)
-    conns = _slow_headers(port, count)
+    conns = slow_header_connections(port, count)
     try:
         started = time.monotonic()
         try:
@@ -376,7 +351,7 @@ def _flood(port: int, count: int, duration: float, log: Path) -> dict[str, Any]:
         except OSError:
             status_s = None  # not answered within 30 s
         time.sleep(duration)
-        closed = sum(_closed_by_peer(c) for c in conns)
+        closed = sum(closed_by_peer(c) for c in conns)
     finally:
         for conn in conns:
             conn.close()

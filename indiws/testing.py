@@ -41,6 +41,9 @@ from types import TracebackType
 from typing import Any, Self
 
 __all__ = [
+    "FLOOD_FROM",
+    "closed_by_peer",
+    "slow_header_connections",
     "DEFAULT_SIMULATORS",
     "SIMULATOR_DEVICES",
     "IndiServerFactory",
@@ -760,3 +763,37 @@ def service_without_indiserver(workdir: Path) -> Iterator[tuple[str, int, Path]]
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+#: Where flood connections come from: another host, as far as a service on
+#: 127.0.0.1 can tell (its per-address caps count it apart).
+FLOOD_FROM = "127.0.0.2"
+
+
+def slow_header_connections(port: int, count: int) -> list[socket.socket]:
+    """Up to ``count`` connections from `FLOOD_FROM` to ``port`` that send half
+    a request's headers and then nothing (the ones refused are left out)."""
+    conns = []
+    for _ in range(count):
+        conn = socket.socket()
+        try:
+            conn.bind((FLOOD_FROM, 0))
+            conn.settimeout(5)
+            conn.connect(("127.0.0.1", port))
+            conn.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: ")
+        except OSError:
+            conn.close()
+            continue
+        conns.append(conn)
+    return conns
+
+
+def closed_by_peer(conn: socket.socket) -> bool:
+    """Whether the other end has closed ``conn`` (without waiting)."""
+    conn.settimeout(0)
+    try:
+        return conn.recv(1) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import resource
-import socket
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from indiws.browser_testing import ServiceProcess
+from indiws.testing import closed_by_peer, slow_header_connections
 
 FLOOD = 1100
-FLOOD_FROM = "127.0.0.2"  # another host, as far as the service can tell
 
 
 @pytest.fixture(scope="module")
@@ -49,37 +48,10 @@ def status(svc: ServiceProcess, timeout: float = 15) -> int:
         return resp.status
 
 
-def slow_headers(port: int, count: int) -> list[socket.socket]:
-    """``count`` connections from FLOOD_FROM that send half a request's headers."""
-    conns = []
-    for _ in range(count):
-        conn = socket.socket()
-        conn.bind((FLOOD_FROM, 0))
-        try:
-            conn.settimeout(5)
-            conn.connect(("127.0.0.1", port))
-            conn.sendall(b"GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: ")
-        except OSError:
-            conn.close()
-            continue
-        conns.append(conn)
-    return conns
-
-
-def closed_by_peer(conn: socket.socket) -> bool:
-    conn.settimeout(0)
-    try:
-        return conn.recv(1) == b""
-    except BlockingIOError:
-        return False
-    except OSError:
-        return True
-
-
 def test_a_flood_of_slow_headers_leaves_other_clients_served(svc: ServiceProcess) -> None:
     assert status(svc) == 200
     log_before = svc.log_path.stat().st_size
-    conns = slow_headers(svc.port, FLOOD)
+    conns = slow_header_connections(svc.port, FLOOD)
     try:
         assert len(conns) >= FLOOD // 2, "the flood could not even connect"
         # Another client is served while the flood holds its connections.
