@@ -797,3 +797,33 @@ def closed_by_peer(conn: socket.socket) -> bool:
         return False
     except OSError:
         return True
+
+
+async def sync_mount_east_of_meridian(
+    client: Any, device: str = "Telescope Simulator", hours_east: float = 1.5, dec: float = 20.0
+) -> tuple[float, float]:
+    """Sync the (unparked) mount ``device`` to a point ``hours_east`` of the
+    meridian at ``dec`` and return that (RA, DEC), JNow.
+
+    A German-equatorial mount (the telescope simulator too) flips sides of
+    the pier when a goto crosses the meridian: a 0.75° goto then becomes a
+    30-40 s slew whose end the simulator reports off the target.  Where a
+    shared mount was left is up to earlier tests (parked at the pole,
+    tracking past the meridian, ...); a sync puts it on the east side, pier
+    side included, without moving, so a short goto further east stays one.
+    ``client`` is an :class:`indiws.indi.client.INDIClient`; ON_COORD_SET is
+    left as it was.
+    """
+    from indiws.devices.astro import local_sidereal_time
+
+    site = client.get_property(device, "GEOGRAPHIC_COORD")
+    ra = (local_sidereal_time(float(site["LONG"])) + hours_east) % 24.0
+    mode = client.get_property(device, "ON_COORD_SET").on_switches()
+    await client.set_property(device, "ON_COORD_SET", {"SYNC": True}, wait=True)
+    try:
+        await client.set_property(
+            device, "EQUATORIAL_EOD_COORD", {"RA": ra, "DEC": dec}, wait=True, timeout=15
+        )
+    finally:
+        await client.set_property(device, "ON_COORD_SET", {mode[0]: True}, wait=True)
+    return ra, dec

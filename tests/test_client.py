@@ -23,7 +23,13 @@ from indiws.client import (
     UnknownPropertyError,
 )
 from indiws.protocol import PropertyKind, PropertyState, SwitchState
-from indiws.testing import DEFAULT_SIMULATORS, IndiServerFactory, IndiServerProcess, free_port
+from indiws.testing import (
+    DEFAULT_SIMULATORS,
+    IndiServerFactory,
+    IndiServerProcess,
+    free_port,
+    sync_mount_east_of_meridian,
+)
 
 TELESCOPE = "Telescope Simulator"
 CCD = "CCD Simulator"
@@ -102,8 +108,9 @@ async def test_slew_goes_busy_then_ok(indiserver: IndiServerProcess) -> None:
         park = await client.wait_for_property(TELESCOPE, "TELESCOPE_PARK")
         if "UNPARK" not in park.on_switches():
             await client.set_property(TELESCOPE, "TELESCOPE_PARK", {"UNPARK": True}, wait=True)
-        coord = client.get_property(TELESCOPE, "EQUATORIAL_EOD_COORD")
-        target_ra = (coord["RA"] + 0.5) % 24
+        # East of the meridian, so a goto further east needs no pier flip.
+        ra, _ = await sync_mount_east_of_meridian(client, TELESCOPE, hours_east=1.0)
+        target_ra = (ra + 0.5) % 24
         states: list[PropertyState] = []
         client.subscribe(
             lambda e: states.append(e.property.state) if e.type is EventType.UPDATED else None,

@@ -14,7 +14,12 @@ import pytest
 from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient, tick_driver_command
 
-from indiws.testing import IndiServerFactory, RunningService, start_service
+from indiws.testing import (
+    IndiServerFactory,
+    RunningService,
+    start_service,
+    sync_mount_east_of_meridian,
+)
 
 SCOPE = "Telescope Simulator"
 
@@ -164,6 +169,8 @@ async def test_slew_is_answered_after_it_ends_and_streamed(
         await indi.call(
             "set", {"device": SCOPE, "property": "TELESCOPE_PARK", "values": {"UNPARK": True}}
         )
+    # East of the meridian, so the short slew further east needs no pier flip.
+    ra, dec = await sync_mount_east_of_meridian(running_service.service.client, SCOPE)
     stream = await WsClient.open(
         running_service.ws_url
         + "/ws/debugging/?device=Telescope%20Simulator&property=EQUATORIAL_EOD_COORD"
@@ -172,7 +179,7 @@ async def test_slew_is_answered_after_it_ends_and_streamed(
         await stream.next_note("snapshot")
         now = await indi.call("get", {"device": SCOPE, "property": "EQUATORIAL_EOD_COORD"})
         assert now["state"] != "Busy"
-        ra, dec = now["values"]["RA"], now["values"]["DEC"]
+        assert (now["values"]["RA"], now["values"]["DEC"]) == pytest.approx((ra, dec), abs=0.01)
         target = (ra + 0.05) % 24  # 0.75 degree: a short slew
         started = time.time()
         answer = await indi.request(
