@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,14 @@ from ..fits_header import check_fits_cards
 from ..protocol import BLOBMode, PropertyKind, PropertyState
 from . import astro
 from .base import ProgressCallback, RoleDevice, Update
-from .errors import CapabilityError, DeviceBusyError, DiskFullError, FrameNotWrittenError
+from .errors import (
+    ActionAborted,
+    CapabilityError,
+    DeviceBusyError,
+    DiskFullError,
+    FrameNotWrittenError,
+)
+from .exposure import Event, ExposureMachine, Phase
 from .filter_wheel import FilterWheel
 from .follow import Outcome, PropertyFollower, Step, follow
 
@@ -44,12 +51,8 @@ OPTIONS: dict[str, str] = {
 }
 _ON_NAMES = frozenset({"ON", "ENABLE", "ENABLED", "INDI_ENABLED"})
 _OFF_NAMES = frozenset({"OFF", "DISABLE", "DISABLED", "INDI_DISABLED"})
-#: The driver must show it started an exposure within this many seconds.
-START_TIMEOUT = 10.0
-#: After the exposure ended, the frame must arrive within this many seconds.
-FRAME_GRACE = 60.0
-#: After the frame arrived, CCD_EXPOSURE must leave Busy within this many seconds.
-END_GRACE = 5.0
+#: The frame settings an expose result repeats.
+_SETTINGS = ("frame_type", "binning", "roi", "gain", "offset")
 
 
 def _toggle(prop: Property) -> tuple[str, str] | None:
@@ -66,6 +69,23 @@ def _toggle(prop: Property) -> tuple[str, str] | None:
         elif upper in _OFF_NAMES or upper.endswith("_OFF"):
             off = name
     return (on, off) if on is not None and off is not None else None
+
+
+@contextlib.asynccontextmanager
+async def _recorded(machine: ExposureMachine) -> AsyncIterator[None]:
+    """Tell ``machine`` how an exposure ended from outside it: aborted
+    (an abort, a newer exposure replacing it, a cancelled caller) or failed
+    (a refusal, a timeout, a lost connection, a write error)."""
+    try:
+        yield
+    except (ActionAborted, asyncio.CancelledError) as exc:
+        if not machine.ended:
+            machine.stop(Event.ABORT, str(exc))
+        raise
+    except BaseException as exc:
+        if not machine.ended:
+            machine.stop(Event.ERROR, str(exc))
+        raise
 
 
 def _binning(binning: int | Sequence[int]) -> tuple[int, int]:
@@ -391,174 +411,127 @@ class Camera(RoleDevice):
         journal: list[int | None],
         replace: bool,
     ) -> dict[str, Any]:
+        """One exposure through the phases of `ExposureMachine`."""
         dev = self._ready_to_expose(duration, "expose", replace=replace)
         duration = float(duration)
-        limit = timeout if timeout is not None else duration + 120.0
+        machine = ExposureMachine(duration)
         # The action starts before the settings are applied, so that an abort
         # arriving meanwhile ends it before the exposure is started.
-        async with self._action(
-            "expose",
-            ["CCD_EXPOSURE", "CCD1"],
-            timeout=limit,
-            progress=progress,
-            abort=self._send_abort,
-            channel="exposure",
-            main="CCD_EXPOSURE",
-            params={"duration": duration},
-        ) as act:
-            # Inside the action: every client hears of a refusal (action.finished).
-            await self._check_space(
-                dev.name, {"duration": duration, **(metadata or {})}, binning, roi
-            )
-            journal.append(
-                await self.store.begin_exposure(
-                    dev.name, {"duration": duration, **(metadata or {})}
-                )
-            )
+        async with (
+            self._action(
+                "expose",
+                ["CCD_EXPOSURE", "CCD1"],
+                timeout=timeout if timeout is not None else duration + 120.0,
+                progress=progress,
+                abort=self._send_abort,
+                channel="exposure",
+                main="CCD_EXPOSURE",
+                params={"duration": duration},
+            ) as act,
+            _recorded(machine),
+        ):
+            # setting_up (inside the action: every client hears of a refusal).
+            asked = {"duration": duration, **(metadata or {})}
+            await self._check_space(dev.name, asked, binning, roi)
+            journal.append(await self.store.begin_exposure(dev.name, asked))
             settings = await self.configure(
                 frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
             )
             await self._prepare_delivery(dev.name)
-            params = {
-                "duration": duration,
-                **{k: settings[k] for k in ("frame_type", "binning", "roi", "gain", "offset")},
-            }
+            params = {"duration": duration, **{k: settings[k] for k in _SETTINGS}}
             act.params.update(params)
             act.where = lambda: {"time_left": self._number("CCD_EXPOSURE", "CCD_EXPOSURE_VALUE")}
-            # Pointing, site and focus as the exposure starts.
-            observation = await self._observation()
+            observation = await self._observation()  # pointing, site, focus as it starts
             started_at = datetime.now(UTC)
+            # starting, exposing, downloading, ending.
             await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
-            frame, fmt = await self._frame_arrival(act, duration)
-            guided = None
-            if self.guiding is not None:
-                try:
-                    guided = self.guiding(started_at.timestamp(), datetime.now(UTC).timestamp())
-                except Exception:  # statistics never cost a frame
-                    log.exception("guiding statistics of the exposure")
+            machine.sent(act.elapsed)
+            frame, fmt = await self._follow_exposure(act, machine)
+            # writing.
             meta = {
                 **(metadata or {}),
                 **params,
-                **({"guiding": guided} if guided else {}),
+                **self._guiding_of(started_at),
                 "exposure": duration,
                 "filter": self._filter_name(),
                 "temperature": self._number("CCD_TEMPERATURE", "CCD_TEMPERATURE_VALUE"),
                 "started": started_at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 **observation,
             }
-            act.report({"state": "analysing", "time_left": 0.0, "duration": duration})
-            # The store writes its cards (STARCNT, HFR, ...) into the header.
-            meta["analysis"] = await analyse_frame(frame, fmt)
-            act.report({"state": "saving", "time_left": 0.0, "duration": duration})
-            info = await self.store.add(
-                frame,
-                device=act.device,
-                property="CCD1",
-                element="CCD1",
-                format=fmt,
-                metadata=meta,
-                exposure=journal[0],
-            )
-            if info.write_error is not None and getattr(self.store, "folder", None) is not None:
-                # Never "taken" for a frame that is only in memory.
-                raise FrameNotWrittenError(
-                    f"the frame arrived but could not be written to the frames folder: "
-                    f"{info.write_error}; it is served from memory for now as /blobs/{info.id}",
-                    device=act.device,
-                    role=self.role,
-                    action="expose",
-                    details={"blob_id": info.id, "error": info.write_error},
-                )
-            return act.done(
-                {
-                    "blob_id": info.id,
-                    "size": info.size,
-                    "format": info.format,
-                    "content_type": info.content_type,
-                    "path": info.path,
-                    "created": info.created,
-                    **meta,
-                }
-            )
+            result = await self._store_frame(act, frame, fmt, meta, journal[0])
+            machine.stored()
+            return act.done(result)
 
-    async def _frame_arrival(self, act: Any, duration: float) -> tuple[bytes, str]:
-        """Follow an exposure that ``act`` has started until its frame has
-        arrived and the driver says it ended: (frame bytes, format)."""
-        started = ended = False
-        frame: bytes | None = None
-        fmt = ".fits"
-        grace_from = 0.0
-        while True:
-            if frame is not None:
-                within: float | None = max(0.0, END_GRACE - (act.elapsed - grace_from))
-            elif ended:
-                within = max(0.0, FRAME_GRACE - (act.elapsed - grace_from))
-            elif not started:
-                within = max(0.0, START_TIMEOUT - act.elapsed)
-            else:
-                within = None
-            u = await act.next(within)
-            if u is None:
-                if frame is not None:
-                    break  # the frame is here; the driver is slow to say Ok
-                if ended:
-                    raise act.fail("expose: the exposure ended but no frame arrived")
-                raise act.fail("expose: the camera did not start the exposure")
-            if u.kind != "updated":
-                continue
-            if u.name == "CCD1":
-                if u.state is PropertyState.ALERT:
-                    raise act.fail("expose: the frame upload failed")
-                data = u["CCD1"]
-                if isinstance(data, bytes) and data:
-                    frame = data
-                    fmt = (u.formats or {}).get("CCD1") or ".fits"
-                    grace_from = act.elapsed
-                    act.report(
-                        {
-                            "state": "downloaded",
-                            "time_left": 0.0,
-                            "duration": duration,
-                            "size": len(data),
-                        }
-                    )
-                    if ended:
-                        break
-                continue
-            state = u.state
-            left = u["CCD_EXPOSURE_VALUE"]
-            if state is PropertyState.ALERT:
-                raise act.fail("expose: the exposure failed")
-            if state is PropertyState.BUSY:
-                started = True
-                left = max(0.0, float(left or 0.0))
-                act.details["time_left"] = left
-                act.report(
-                    {
-                        "state": "exposing" if left > 0 else "downloading",
-                        "time_left": left,
-                        "duration": duration,
-                    }
-                )
-                continue
-            if state is PropertyState.OK:
-                ended = True
-                grace_from = act.elapsed
-                if frame is not None:
-                    break
-                act.report({"state": "downloading", "time_left": 0.0, "duration": duration})
-                continue
-            # Idle: the exposure was stopped, or never started.
-            if frame is not None:
-                break
-            if started:
-                raise act.stopped(
-                    "expose: the exposure stopped before it ended "
-                    "(aborted by the driver or another client)",
-                )
-            raise act.fail("expose: the camera did not start the exposure")
-        assert frame is not None
-        return frame, fmt
+    async def _follow_exposure(self, act: Any, machine: ExposureMachine) -> tuple[bytes, str]:
+        """The one driver of `ExposureMachine`: feeds it ``act``'s updates and
+        timers from the command on, sends its reports, raises its ends;
+        returns (frame bytes, format) once the frame is in hand."""
+        while machine.phase is not Phase.WRITING:
+            update = await act.next(machine.window(act.elapsed))
+            step = (
+                machine.expired(act.elapsed)
+                if update is None
+                else machine.feed(update, act.elapsed)
+            )
+            if step.event is Event.BUSY:
+                act.details["time_left"] = machine.time_left
+            if step.report is not None:
+                act.report(step.report)
+            if step.phase is Phase.FAILED:
+                raise act.fail(f"{act.verb}: {step.reason}")
+            if step.phase is Phase.ABORTED:
+                raise act.stopped(f"{act.verb}: {step.reason}")
+        assert machine.frame is not None
+        return machine.frame, machine.format
+
+    def _guiding_of(self, started_at: datetime) -> dict[str, Any]:
+        """``{"guiding": stats}`` of the guider over the exposure, or nothing."""
+        if self.guiding is None:
+            return {}
+        try:
+            guided = self.guiding(started_at.timestamp(), datetime.now(UTC).timestamp())
+        except Exception:  # statistics never cost a frame
+            log.exception("guiding statistics of the exposure")
+            return {}
+        return {"guiding": guided} if guided else {}
+
+    async def _store_frame(
+        self, act: Any, frame: bytes, fmt: str, meta: dict[str, Any], exposure: int | None
+    ) -> dict[str, Any]:
+        """Analyse and store the frame (on disk, with a folder): the expose result."""
+        duration = meta["exposure"]
+        act.report({"state": "analysing", "time_left": 0.0, "duration": duration})
+        # The store writes its cards (STARCNT, HFR, ...) into the header.
+        meta["analysis"] = await analyse_frame(frame, fmt)
+        act.report({"state": "saving", "time_left": 0.0, "duration": duration})
+        info = await self.store.add(
+            frame,
+            device=act.device,
+            property="CCD1",
+            element="CCD1",
+            format=fmt,
+            metadata=meta,
+            exposure=exposure,
+        )
+        if info.write_error is not None and getattr(self.store, "folder", None) is not None:
+            # Never "taken" for a frame that is only in memory.
+            raise FrameNotWrittenError(
+                f"the frame arrived but could not be written to the frames folder: "
+                f"{info.write_error}; it is served from memory for now as /blobs/{info.id}",
+                device=act.device,
+                role=self.role,
+                action="expose",
+                details={"blob_id": info.id, "error": info.write_error},
+            )
+        return {
+            "blob_id": info.id,
+            "size": info.size,
+            "format": info.format,
+            "content_type": info.content_type,
+            "path": info.path,
+            "created": info.created,
+            **meta,
+        }
 
     def _ready_to_expose(self, duration: float, verb: str, *, replace: bool = False) -> Device:
         """The connected device, able to send frames and not exposing, with
@@ -600,13 +573,18 @@ class Camera(RoleDevice):
         if binning is not None or roi is not None:
             await self.configure(binning=binning, roi=roi)
         await self._prepare_delivery(dev.name)
+        machine = ExposureMachine(duration)
         limit = timeout if timeout is not None else duration + 60.0
-        async with self._action(
-            "capture", ["CCD_EXPOSURE", "CCD1"], timeout=limit, main="CCD_EXPOSURE", quiet=True
-        ) as act:
+        async with (
+            self._action(
+                "capture", ["CCD_EXPOSURE", "CCD1"], timeout=limit, main="CCD_EXPOSURE", quiet=True
+            ) as act,
+            _recorded(machine),
+        ):
             await act.send("CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": duration})
+            machine.sent(act.elapsed)
             try:
-                return await self._frame_arrival(act, duration)
+                return await self._follow_exposure(act, machine)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(asyncio.shield(self._send_abort()), 5)
