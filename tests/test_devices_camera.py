@@ -155,6 +155,32 @@ async def test_abort_ends_a_running_exposure(camera: Camera, store: BlobStore) -
     assert camera.status()["state"] == "idle"
 
 
+async def test_an_exposure_stopped_by_another_client_ends_aborted(
+    ccd_server: IndiServerProcess, camera: Camera, store: BlobStore
+) -> None:
+    """Another INDI client aborts at the driver: the exposure sees CCD_EXPOSURE
+    go Idle with no frame and ends aborted."""
+    count = len(store)
+    task = await _start_exposure(camera, 5.0)
+    async with INDIClient(ccd_server.host, ccd_server.port) as other:
+        await other.wait_for(CCD, "CCD_ABORT_EXPOSURE", lambda p: True, 5)
+        await other.set_property(CCD, "CCD_ABORT_EXPOSURE", {"ABORT": True})
+        with pytest.raises(ActionAborted, match="stopped before it ended") as err:
+            await task
+    assert err.value.code == "aborted"
+    assert len(store) == count  # no frame
+
+
+async def test_capture_answers_a_frame_it_does_not_store(camera: Camera, store: BlobStore):
+    count = len(store)
+    data, fmt = await camera.capture(0.1, binning=4)
+    assert fmt == ".fits" and data.startswith(b"SIMPLE")
+    with fits.open(io.BytesIO(data)) as hdus:
+        assert hdus[0].data.shape == (SENSOR // 4, SENSOR // 4)
+    assert len(store) == count
+    await camera.configure(binning=1)
+
+
 async def test_cancel_and_timeout_stop_the_exposure(camera: Camera) -> None:
     task = await _start_exposure(camera, 5.0)
     task.cancel()

@@ -10,13 +10,15 @@ from typing import Any
 import msgspec
 import pytest
 
-from indiws.devices import FilterWheel, Focuser, Telescope
+from indiws.devices import Camera, FilterWheel, Focuser, Guider, Telescope
 from indiws.remote import Observatory, RemoteError
 from indiws.remote import _methods as methods_module
 from indiws.remote._methods import (
     METHODS,
+    CameraMethods,
     FilterWheelMethods,
     FocuserMethods,
+    GuiderMethods,
     TelescopeMethods,
 )
 from indiws.testing import RunningService
@@ -26,9 +28,17 @@ from indiws.web.highlevel import DECLARED_ROLES, IndiClientSocket
 SCOPE = "Telescope Simulator"
 DECLARED = [v for v in VERBS.values() if v.role in DECLARED_ROLES]
 COMMON = ("connect", "disconnect", "status", "info")
-DEVICES = {"telescope": Telescope, "focuser": Focuser, "filter_wheel": FilterWheel}
+DEVICES = {
+    "telescope": Telescope,
+    "camera": Camera,
+    "guider": Guider,
+    "focuser": Focuser,
+    "filter_wheel": FilterWheel,
+}
 CLIENT = {
     "telescope": TelescopeMethods,
+    "camera": CameraMethods,
+    "guider": GuiderMethods,
     "focuser": FocuserMethods,
     "filter_wheel": FilterWheelMethods,
 }
@@ -50,6 +60,13 @@ def test_every_method_of_the_declared_roles_is_a_declared_verb() -> None:
         "telescope.stop",  # releases the socket's held moves
         "telescope.center",  # AnalysisVerbs: camera, solver and mount together
         "focuser.autofocus",  # AnalysisVerbs: camera and focuser together
+        "camera.solve",  # AnalysisVerbs: a stored frame, the solver and the mount
+        "camera.analyse",  # AnalysisVerbs: a stored frame of the blob store
+        # The guider's own verbs (devices/guider.py); its camera verbs are Camera's.
+        "guider.pulse",
+        "guider.guide_rate",
+        "guider.set_guide_rate",
+        "guider.stop",
     }
     # connect, disconnect, status, info: made for every role by _RoleCommon
     hand_written |= {f"{r}.{c}" for r in DECLARED_ROLES for c in COMMON}
@@ -60,6 +77,8 @@ def test_every_method_of_the_declared_roles_is_a_declared_verb() -> None:
     assert not hand_written & names
     for name in ("goto", "goto_hadec", "goto_altaz", "sync", "abort", "park", "unpark", "home"):
         assert f"telescope.{name}" in names
+    for name in ("expose", "abort", "settings", "configure"):
+        assert f"camera.{name}" in names and f"guider.{name}" in names
 
 
 @pytest.mark.parametrize("verb", DECLARED, ids=lambda v: v.name)
@@ -229,3 +248,59 @@ def test_the_clients_result_type_is_the_declared_result(verb: Verb) -> None:
     optional = {k for k, t in text.items() if t.startswith("NotRequired[")}
     assert set(shape.__annotations__) == {f.name for f in fields}
     assert optional == {f.name for f in fields if not f.required}
+
+
+@pytest.mark.slow
+async def test_camera_and_guider_answer_their_declared_results(
+    running_service: RunningService,
+) -> None:
+    roles = running_service.service.roles
+    await roles.assign("camera", "CCD Simulator")
+    await roles.assign("guider", "CCD Simulator")  # one device, two roles
+    async with Observatory(running_service.url) as obs:
+        settings = await obs.call("camera.configure", {"binning": 2, "roi": "full"})
+        _conforms("camera.configure", settings)
+        assert settings["binning"] == [2, 2]
+        _conforms("camera.settings", await obs.call("camera.settings", {}))
+        _conforms("camera.sensor_info", await obs.call("camera.sensor_info", {}))
+        _conforms("camera.temperature", await obs.call("camera.temperature", {}))
+        _conforms("camera.set_cooler", await obs.call("camera.set_cooler", [True]))
+        now = (await obs.call("camera.temperature", {}))["temperature"]
+        _conforms("camera.set_temperature", await obs.call("camera.set_temperature", [now]))
+        seen: list[dict] = []
+        frame = await obs.camera.expose(
+            0.2, frame_type="dark", metadata={"object": "M 42"}, on_progress=seen.append
+        )
+        _conforms("camera.expose", frame)
+        assert frame["frame_type"] == "dark" and frame["object"] == "M 42"
+        assert frame["url"] == f"/blobs/{frame['blob_id']}"
+        assert [p["state"] for p in seen][-2:] == ["analysing", "saving"]
+        # Positional params bind by the struct's field order.
+        guided = await obs.call("guider.expose", [0.2, "light", 2])
+        _conforms("guider.expose", guided)
+        assert guided["binning"] == [2, 2] and guided["preview_url"].endswith("preview.png")
+        _conforms("guider.settings", await obs.call("guider.settings", {}))
+        _conforms("guider.configure", await obs.call("guider.configure", {"binning": 1}))
+        _conforms("camera.abort", await obs.call("camera.abort", {}))
+        _conforms("guider.abort", await obs.call("guider.abort", {}))
+        await obs.call("camera.set_cooler", [False])
+
+
+async def test_camera_params_keep_their_errors(running_service: RunningService) -> None:
+    await running_service.service.roles.assign("camera", "CCD Simulator")
+    async with Observatory(running_service.url) as obs:
+        with pytest.raises(RemoteError) as err:
+            await obs.call("camera.expose", {"duration": 1, "frame_type": "sky"})
+        assert err.value.name == "invalid_params" and err.value.data["param"] == "frame_type"
+        with pytest.raises(RemoteError) as err:
+            await obs.call("camera.expose", {"duration": 1, "timeout": -1})
+        assert err.value.name == "invalid_params" and err.value.data["param"] == "timeout"
+        with pytest.raises(RemoteError) as err:  # the driver's range, checked by the device
+            await obs.call("camera.expose", [-1])
+        assert err.value.name == "invalid_value" and err.value.data["role"] == "camera"
+        with pytest.raises(RemoteError) as err:
+            await obs.call("guider.expose", {"duration": 1, "replace": True})
+        assert err.value.name == "invalid_params"
+        with pytest.raises(RemoteError) as err:
+            await obs.call("camera.set_temperature", {"target": 0, "tolerance": 0})
+        assert err.value.name == "invalid_value"

@@ -8,13 +8,16 @@ import logging
 import math
 from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ..analysis import analyse_frame
 from ..blobs import BlobStore, default_store
 from ..client import Device, INDIClient, InvalidValueError, Property
 from ..fits_header import check_fits_cards
 from ..protocol import BLOBMode, PropertyKind, PropertyState
+from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from . import astro
 from .base import ProgressCallback, RoleDevice, Update
 from .errors import (
@@ -69,6 +72,198 @@ def _toggle(prop: Property) -> tuple[str, str] | None:
         elif upper in _OFF_NAMES or upper.endswith("_OFF"):
             off = name
     return (on, off) if on is not None and off is not None else None
+
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+FrameType = Literal["light", "dark", "flat", "bias"]
+#: Binning: one integer for both axes, or [x, y].
+Binning = int | list[int]
+#: A region of interest: [x, y, width, height] in unbinned pixels, or "full".
+Roi = list[int] | Literal["full"]
+Seconds = Annotated[float, Meta(ge=0, description="seconds", extra={"unit": "seconds"})]
+Tolerance = Annotated[float, Meta(gt=0, description="degrees C", extra={"unit": "degrees C"})]
+
+
+class GuiderExposeParams(Params):
+    duration: Seconds
+    frame_type: FrameType = "light"
+    binning: Binning | None = None
+    roi: Roi | None = None
+    gain: float | None = None
+    offset: float | None = None
+    timeout: Timeout | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class ExposeParams(GuiderExposeParams):
+    replace: bool = False
+
+
+class ConfigureParams(Params):
+    frame_type: FrameType | None = None
+    binning: Binning | None = None
+    roi: Roi | None = None
+    gain: float | None = None
+    offset: float | None = None
+
+
+class CoolerParams(Params):
+    on: bool
+
+
+class SetTemperatureParams(Params):
+    target: float
+    wait: bool = False
+    tolerance: Tolerance = 0.5
+    timeout: Timeout | None = None
+
+
+class FrameAnalysis(Result):
+    """Stars and statistics of a frame (docs/analysis.md); ``error`` alone
+    when it could not be read or measured."""
+
+    width: int | UnsetType = UNSET
+    height: int | UnsetType = UNSET
+    stars: int | UnsetType = UNSET
+    #: Stars measured (the well-exposed ones, at most a few hundred).
+    measured_stars: int | UnsetType = UNSET
+    hfr: float | None | UnsetType = UNSET
+    fwhm: float | None | UnsetType = UNSET
+    hfr_arcsec: float | None | UnsetType = UNSET
+    fwhm_arcsec: float | None | UnsetType = UNSET
+    hfr_min: float | None | UnsetType = UNSET
+    hfr_max: float | None | UnsetType = UNSET
+    hfr_mean: float | None | UnsetType = UNSET
+    eccentricity: float | None | UnsetType = UNSET
+    background: float | None | UnsetType = UNSET
+    noise: float | None | UnsetType = UNSET
+    min: float | None | UnsetType = UNSET
+    max: float | None | UnsetType = UNSET
+    median: float | None | UnsetType = UNSET
+    mean: float | None | UnsetType = UNSET
+    saturation: float | None | UnsetType = UNSET
+    saturated_pixels: int | None | UnsetType = UNSET
+    saturated_stars: int | UnsetType = UNSET
+    pixel_scale: float | None | UnsetType = UNSET
+    #: Seconds the analysis took.
+    seconds: float | UnsetType = UNSET
+    error: str | UnsetType = UNSET
+
+
+class GuidingStats(Result):
+    """The guider's errors over the exposure, in pixels (``arcsec``: the same
+    in arcseconds, with a known scale)."""
+
+    frames: int
+    rms_ra: float | UnsetType = UNSET
+    rms_dec: float | UnsetType = UNSET
+    rms_total: float | UnsetType = UNSET
+    peak: float | UnsetType = UNSET
+    arcsec: dict[str, float] | UnsetType = UNSET
+
+
+class ExposeResult(Result, forbid_unknown_fields=False):
+    """The stored frame, its URLs and what it is; the keys of the call's
+    ``metadata`` too (so not every key is listed here)."""
+
+    action: str
+    device: str
+    elapsed: float
+    blob_id: str
+    #: /blobs/<id>, its PNG and JPEG previews.
+    url: str
+    preview_url: str
+    preview_jpg_url: str
+    size: int
+    format: str
+    content_type: str
+    #: The file written in the frames folder (null: kept in memory only).
+    path: str | None
+    #: UTC, ISO 8601.
+    created: str
+    duration: float
+    exposure: float
+    frame_type: FrameType | None
+    binning: list[int] | None
+    roi: list[int] | None
+    gain: float | None
+    offset: float | None
+    #: The filter in the light path (the filter wheel role's, else the camera's own).
+    filter: str | None
+    #: Sensor temperature, degrees C.
+    temperature: float | None
+    #: When the exposure started, UTC, ISO 8601.
+    started: str
+    camera: str
+    analysis: FrameAnalysis
+    guiding: GuidingStats | UnsetType = UNSET
+    filter_wheel: str | UnsetType = UNSET
+    telescope: str | UnsetType = UNSET
+    #: Where the telescope pointed as it started, J2000, hours and degrees.
+    ra: float | UnsetType = UNSET
+    dec: float | UnsetType = UNSET
+    pier_side: Literal["east", "west"] | UnsetType = UNSET
+    site_latitude: float | UnsetType = UNSET
+    site_longitude: float | UnsetType = UNSET
+    site_elevation: float | UnsetType = UNSET
+    focuser: str | UnsetType = UNSET
+    focuser_position: int | UnsetType = UNSET
+    focuser_temperature: float | UnsetType = UNSET
+
+
+class CameraAbortResult(Result):
+    """The camera stopped (stopped false: still exposing after the timeout)."""
+
+    aborted: bool
+    #: How many running actions were ended (with the aborted error).
+    interrupted: int
+    stopped: bool
+
+
+class CameraSettings(Result):
+    """The frame settings now (null: the camera has no such setting)."""
+
+    frame_type: FrameType | None
+    binning: list[int] | None
+    #: [x, y, width, height] in unbinned pixels.
+    roi: list[int] | None
+    gain: float | None
+    offset: float | None
+    upload_mode: str | None
+    transfer_format: str | None
+    compression: bool
+
+
+class CameraTemperature(Result):
+    """Sensor temperature (degrees C), still ramping or not, the cooler."""
+
+    temperature: float
+    ramping: bool
+    cooler: bool | None
+    #: Percent.
+    cooler_power: float | None
+
+
+class SetTemperatureResult(CameraTemperature):
+    """The target; with wait, reached once within tolerance."""
+
+    target: float
+    reached: bool | UnsetType = UNSET
+    action: str | UnsetType = UNSET
+    device: str | UnsetType = UNSET
+    elapsed: float | UnsetType = UNSET
+
+
+class SensorInfo(Result):
+    """The sensor (CCD_INFO): size in pixels, pixel size in micrometres."""
+
+    max_x: float | None
+    max_y: float | None
+    pixel_size: float | None
+    pixel_size_x: float | None
+    pixel_size_y: float | None
+    bits_per_pixel: float | None
 
 
 @contextlib.asynccontextmanager
@@ -158,8 +353,13 @@ class Camera(RoleDevice):
         target = self._control(what)
         return None if target is None else self._number(*target)
 
+    @verb("guider.settings", NoParams, CameraSettings)
+    @verb("camera.settings", NoParams, CameraSettings)
     def settings(self) -> dict[str, Any]:
-        """Frame type, binning, ROI, gain, offset and delivery settings now."""
+        """The frame settings now.
+
+        {frame_type, binning [x, y], roi [x, y, width, height], gain, offset,
+        upload_mode, transfer_format, compression}."""
         self._connected()
         frame_type = None
         on = self._switch_on("CCD_FRAME_TYPE") or []
@@ -179,6 +379,8 @@ class Camera(RoleDevice):
             "compression": "INDI_ENABLED" in (self._switch_on("CCD_COMPRESSION") or []),
         }
 
+    @verb("guider.configure", ConfigureParams, CameraSettings)
+    @verb("camera.configure", ConfigureParams, CameraSettings)
     async def configure(
         self,
         *,
@@ -189,11 +391,12 @@ class Camera(RoleDevice):
         offset: float | None = None,
         timeout: float = 10.0,
     ) -> dict[str, Any]:
-        """Change any of the frame settings (None leaves one as it is).
+        """Change frame settings without exposing (all checked before any is sent).
 
-        ``roi``: ``[x, y, width, height]`` in unbinned sensor pixels, or
-        ``"full"`` for the whole sensor.  Returns `settings()`.
-        """
+        None (or left out) leaves a setting as it is. binning: an integer or
+        [x, y]; roi: [x, y, width, height] in unbinned sensor pixels, or
+        "full" for the whole sensor. Answers the settings as camera.settings
+        does."""
         dev = self._connected()
         # Check everything before changing anything.
         plan: list[tuple[str, dict[str, Any], str]] = []
@@ -228,8 +431,8 @@ class Camera(RoleDevice):
             plan.append((target[0], {target[1]: value}, f"set_{what}"))
         for name, values, _ in plan:
             self.client.validate(dev.name, name, values)
-        for name, values, verb in plan:
-            await self._set(name, values, verb=verb, timeout=timeout)
+        for name, values, step in plan:
+            await self._set(name, values, verb=step, timeout=timeout)
         return self.settings()
 
     def _roi_values(self, frame: Property, roi: Sequence[int] | str) -> dict[str, Any]:
@@ -343,6 +546,8 @@ class Camera(RoleDevice):
         if self.has("CCD_ABORT_EXPOSURE"):
             await self.client.set_property(self.name, "CCD_ABORT_EXPOSURE", {"ABORT": True})  # type: ignore[arg-type]
 
+    @verb("guider.expose", GuiderExposeParams, ExposeResult, long=True, progress=True)
+    @verb("camera.expose", ExposeParams, ExposeResult, long=True, progress=True)
     async def expose(
         self,
         duration: float,
@@ -357,20 +562,25 @@ class Camera(RoleDevice):
         metadata: dict[str, Any] | None = None,
         replace: bool = False,
     ) -> dict[str, Any]:
-        """Take one exposure; returns once the frame has arrived and is stored
-        (on disk, with a `FrameStore`).
+        """Take one exposure; answers once the frame has arrived and is stored.
 
-        While another exposure of this role runs (another client's, not yet
-        at the driver or exposing), `DeviceBusyError`; ``replace`` cancels
-        that one (it ends with the aborted error) and takes this one instead.
-
-        Settings given here are applied first (None leaves one unchanged).
-        ``timeout`` defaults to the duration plus two minutes.  ``metadata``
-        is added to the stored frame's metadata (e.g. an ``object`` name,
-        ``fits_cards`` for its FITS header).  `DiskFullError` at once when
-        the frames folder lacks room for the frame.  The store's exposure
-        journal notes the exposure from its start to its frame or failure.
-        """
+        duration in seconds (the driver's range); binning an integer or [x, y];
+        roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
+        the camera has them; settings left out stay as they are (applied first).
+        timeout defaults to duration + 120 s. metadata is stored with the frame
+        (metadata.object names the target: file name, OBJECT card; fits_cards
+        go into its FITS header). Progress: {state:
+        exposing|downloading|downloaded|analysing|saving, time_left, duration}.
+        The result: the stored frame, its settings, its analysis (stars, hfr,
+        fwhm, background, noise, ...: docs/analysis.md) and what the other
+        roles tell (ra, dec J2000, site, focuser position, ...). The frame is
+        on disk with a frames folder; the store's exposure journal notes the
+        exposure from its start to its frame or failure. While another
+        exposure of the camera runs (another client's), busy; replace: true
+        cancels that one (it ends with aborted) and takes this one. Errors:
+        invalid_value, busy (already exposing), disk_full (no room in the
+        frames folder: nothing started or written), aborted, timeout,
+        action_failed."""
         try:
             check_fits_cards((metadata or {}).get("fits_cards"))
         except ValueError as error:
@@ -701,10 +911,13 @@ class Camera(RoleDevice):
         index = int(round(slot)) - 1
         return str(values[index]) if 0 <= index < len(values) else None
 
+    @verb("guider.abort", NoParams, CameraAbortResult)
+    @verb("camera.abort", NoParams, CameraAbortResult)
     async def abort(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Abort the exposure (CCD_ABORT_EXPOSURE); every running camera
-        action of this device ends with `ActionAborted` (a temperature wait
-        too: the cooler keeps its target).  Returns once the camera stopped."""
+        """Abort the exposure (CCD_ABORT_EXPOSURE); answers once the camera stopped.
+
+        Every running action of the role on this device ends with the aborted
+        error (a set_temperature wait too: the cooler keeps its target)."""
         self._prop("CCD_ABORT_EXPOSURE", "abort an exposure")
         interrupted = self._interrupt_actions("aborted on request (camera abort)")
         await self._send_abort()
@@ -719,8 +932,9 @@ class Camera(RoleDevice):
 
     # Cooling ------------------------------------------------------------
 
+    @verb("camera.set_cooler", CoolerParams, CameraTemperature)
     async def set_cooler(self, on: bool, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Turn the cooler on or off (CCD_COOLER)."""
+        """Turn the cooler on or off (CCD_COOLER); answers the temperature as camera.temperature."""
         if not isinstance(on, bool):
             raise InvalidValueError(f"cooler must be true or false, got {on!r}")
         self._prop("CCD_COOLER", "switch a cooler")
@@ -730,8 +944,9 @@ class Camera(RoleDevice):
         )
         return self.temperature()
 
+    @verb("camera.temperature", NoParams, CameraTemperature)
     def temperature(self) -> dict[str, Any]:
-        """Sensor temperature (°C), whether it is still ramping, cooler state and power."""
+        """Sensor temperature now: {temperature (°C), ramping, cooler, cooler_power}."""
         prop = self._prop("CCD_TEMPERATURE", "report a temperature")
         cooler = self._switch_on("CCD_COOLER")
         power = self._optional("CCD_COOLER_POWER")
@@ -742,6 +957,13 @@ class Camera(RoleDevice):
             "cooler_power": float(next(iter(power.values().values()))) if power else None,
         }
 
+    @verb(
+        "camera.set_temperature",
+        SetTemperatureParams,
+        SetTemperatureResult,
+        long=True,
+        progress=True,
+    )
     async def set_temperature(
         self,
         target: float,
@@ -751,14 +973,12 @@ class Camera(RoleDevice):
         timeout: float | None = None,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """Set the target sensor temperature (CCD_TEMPERATURE, °C).
+        """Set the sensor's target temperature (CCD_TEMPERATURE, °C).
 
-        With ``wait`` it returns once the temperature is within
-        ``tolerance`` of the target (progress: temperature and distance),
-        or raises `ActionTimeout` after ``timeout`` (default 15 minutes);
-        the cooler keeps its target either way.  Without ``wait`` it
-        returns once the driver took the target.
-        """
+        Without wait it answers once the driver took the target; with wait, once
+        the temperature is within tolerance °C (progress: {state: cooling|warming,
+        temperature, target, delta}; timeout default 15 min, then the timeout
+        error; the cooler keeps its target either way)."""
         dev = self._connected()
         self._prop("CCD_TEMPERATURE", "set a temperature")
         self.client.validate(dev.name, "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": target})
@@ -817,8 +1037,12 @@ class Camera(RoleDevice):
 
     # Facts --------------------------------------------------------------
 
+    @verb("camera.sensor_info", NoParams, SensorInfo)
     def sensor_info(self) -> dict[str, Any]:
-        """CCD_INFO: sensor size (pixels), pixel size (µm), bits per pixel."""
+        """The sensor (CCD_INFO): size in pixels, pixel size, bits per pixel.
+
+        {max_x, max_y (pixels), pixel_size, pixel_size_x, pixel_size_y (µm),
+        bits_per_pixel}."""
         prop = self._prop("CCD_INFO", "report sensor information")
         v = prop.values()
         return {

@@ -74,11 +74,11 @@ class ActionsMethods(_Namespace):
 class CameraMethods(_Namespace):
     """``camera.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
+    async def abort(self) -> CameraAbortResult:
         """Abort the exposure (CCD_ABORT_EXPOSURE); answers once the camera stopped.
 
-        The running camera.expose (and a set_temperature wait) end with the
-        aborted error. Result: {aborted, interrupted, stopped}.
+        Every running action of the role on this device ends with the aborted
+        error (a set_temperature wait too: the cooler keeps its target).
         """
         return await self._rpc("camera.abort", {})
 
@@ -96,10 +96,13 @@ class CameraMethods(_Namespace):
         roi: list[int] | Literal["full"] | None = None,
         gain: float | None = None,
         offset: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> CameraSettings:
         """Change frame settings without exposing (all checked before any is sent).
 
-        Answers the settings as camera.settings does.
+        None (or left out) leaves a setting as it is. binning: an integer or
+        [x, y]; roi: [x, y, width, height] in unbinned sensor pixels, or
+        "full" for the whole sensor. Answers the settings as camera.settings
+        does.
         """
         return await self._rpc(
             "camera.configure",
@@ -146,25 +149,26 @@ class CameraMethods(_Namespace):
         replace: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> ExposeResult:
         """Take one exposure; answers once the frame has arrived and is stored.
 
         duration in seconds (the driver's range); binning an integer or [x, y];
         roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
-        the camera has them; settings left out stay as they are. timeout defaults
-        to duration + 120 s. metadata is stored with the frame. Progress:
-        {state: exposing|downloading|downloaded|analysing|saving, time_left,
-        duration}. Result: {blob_id, url (/blobs/<id>), preview_url,
-        preview_jpg_url, size, format, content_type, path, created, duration,
-        frame_type, binning, roi, gain, offset, filter, temperature, started,
-        elapsed, analysis (stars, hfr, fwhm, background, noise, ...:
-        docs/analysis.md)} and what the other
-        roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
-        names the target (file name, OBJECT card). While another exposure of
-        the camera runs (another client's), busy; replace: true cancels that
-        one (it ends with aborted) and takes this one. Errors: invalid_value,
-        busy (already exposing), disk_full (no room in the frames folder: nothing
-        started or written), aborted, timeout, action_failed.
+        the camera has them; settings left out stay as they are (applied first).
+        timeout defaults to duration + 120 s. metadata is stored with the frame
+        (metadata.object names the target: file name, OBJECT card; fits_cards
+        go into its FITS header). Progress: {state:
+        exposing|downloading|downloaded|analysing|saving, time_left, duration}.
+        The result: the stored frame, its settings, its analysis (stars, hfr,
+        fwhm, background, noise, ...: docs/analysis.md) and what the other
+        roles tell (ra, dec J2000, site, focuser position, ...). The frame is
+        on disk with a frames folder; the store's exposure journal notes the
+        exposure from its start to its frame or failure. While another
+        exposure of the camera runs (another client's), busy; replace: true
+        cancels that one (it ends with aborted) and takes this one. Errors:
+        invalid_value, busy (already exposing), disk_full (no room in the
+        frames folder: nothing started or written), aborted, timeout,
+        action_failed.
 
         Events: progress, action.started, action.progress, action.finished.
         """
@@ -193,7 +197,7 @@ class CameraMethods(_Namespace):
         """
         return await self._rpc("camera.info", {})
 
-    async def sensor_info(self) -> dict[str, Any]:
+    async def sensor_info(self) -> SensorInfo:
         """The sensor (CCD_INFO): size in pixels, pixel size, bits per pixel.
 
         {max_x, max_y (pixels), pixel_size, pixel_size_x, pixel_size_y (µm),
@@ -201,7 +205,7 @@ class CameraMethods(_Namespace):
         """
         return await self._rpc("camera.sensor_info", {})
 
-    async def set_cooler(self, on: bool) -> dict[str, Any]:
+    async def set_cooler(self, on: bool) -> CameraTemperature:
         """Turn the cooler on or off (CCD_COOLER); answers the temperature as camera.temperature."""
         return await self._rpc("camera.set_cooler", {"on": on})
 
@@ -213,14 +217,13 @@ class CameraMethods(_Namespace):
         timeout: float | None = None,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
-        """Set the sensor's target temperature (°C).
+    ) -> SetTemperatureResult:
+        """Set the sensor's target temperature (CCD_TEMPERATURE, °C).
 
         Without wait it answers once the driver took the target; with wait, once
         the temperature is within tolerance °C (progress: {state: cooling|warming,
-        temperature, target, delta}; timeout default 15 min, the cooler keeps its
-        target after a timeout). Result: {target, reached?, temperature, ramping,
-        cooler, cooler_power}.
+        temperature, target, delta}; timeout default 15 min, then the timeout
+        error; the cooler keeps its target either way).
 
         Events: progress, action.started, action.progress, action.finished.
         """
@@ -230,7 +233,7 @@ class CameraMethods(_Namespace):
             on_progress,
         )
 
-    async def settings(self) -> dict[str, Any]:
+    async def settings(self) -> CameraSettings:
         """The frame settings now.
 
         {frame_type, binning [x, y], roi [x, y, width, height], gain, offset,
@@ -267,7 +270,7 @@ class CameraMethods(_Namespace):
         """
         return await self._rpc("camera.status", {})
 
-    async def temperature(self) -> dict[str, Any]:
+    async def temperature(self) -> CameraTemperature:
         """Sensor temperature now: {temperature (°C), ramping, cooler, cooler_power}."""
         return await self._rpc("camera.temperature", {})
 
@@ -763,8 +766,12 @@ class GpsMethods(_Namespace):
 class GuiderMethods(_Namespace):
     """``guider.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
-        """Abort the guide exposure; answers once stopped: {aborted, interrupted, stopped}."""
+    async def abort(self) -> CameraAbortResult:
+        """Abort the exposure (CCD_ABORT_EXPOSURE); answers once the camera stopped.
+
+        Every running action of the role on this device ends with the aborted
+        error (a set_temperature wait too: the cooler keeps its target).
+        """
         return await self._rpc("guider.abort", {})
 
     async def configure(
@@ -774,8 +781,14 @@ class GuiderMethods(_Namespace):
         roi: list[int] | Literal["full"] | None = None,
         gain: float | None = None,
         offset: float | None = None,
-    ) -> dict[str, Any]:
-        """Change the guide camera's frame settings without exposing; answers the settings."""
+    ) -> CameraSettings:
+        """Change frame settings without exposing (all checked before any is sent).
+
+        None (or left out) leaves a setting as it is. binning: an integer or
+        [x, y]; roi: [x, y, width, height] in unbinned sensor pixels, or
+        "full" for the whole sensor. Answers the settings as camera.settings
+        does.
+        """
         return await self._rpc(
             "guider.configure",
             {
@@ -820,11 +833,26 @@ class GuiderMethods(_Namespace):
         metadata: dict[str, Any] | None = None,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
-        """Take one guide frame; answers once it has arrived and is stored.
+    ) -> ExposeResult:
+        """Take one exposure; answers once the frame has arrived and is stored.
 
-        Parameters, progress and result as camera.expose (the frame is served
-        at /blobs/<id> like the main camera's, and by /PAA/newest_guider_jpg/).
+        duration in seconds (the driver's range); binning an integer or [x, y];
+        roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
+        the camera has them; settings left out stay as they are (applied first).
+        timeout defaults to duration + 120 s. metadata is stored with the frame
+        (metadata.object names the target: file name, OBJECT card; fits_cards
+        go into its FITS header). Progress: {state:
+        exposing|downloading|downloaded|analysing|saving, time_left, duration}.
+        The result: the stored frame, its settings, its analysis (stars, hfr,
+        fwhm, background, noise, ...: docs/analysis.md) and what the other
+        roles tell (ra, dec J2000, site, focuser position, ...). The frame is
+        on disk with a frames folder; the store's exposure journal notes the
+        exposure from its start to its frame or failure. While another
+        exposure of the camera runs (another client's), busy; replace: true
+        cancels that one (it ends with aborted) and takes this one. Errors:
+        invalid_value, busy (already exposing), disk_full (no room in the
+        frames folder: nothing started or written), aborted, timeout,
+        action_failed.
 
         Events: progress, action.started, action.progress, action.finished.
         """
@@ -885,8 +913,12 @@ class GuiderMethods(_Namespace):
         """Set the mount's guide rates, fractions of sidereal: {ra, dec}."""
         return await self._rpc("guider.set_guide_rate", {"ra": ra, "dec": dec})
 
-    async def settings(self) -> dict[str, Any]:
-        """The guide camera's frame settings, as camera.settings."""
+    async def settings(self) -> CameraSettings:
+        """The frame settings now.
+
+        {frame_type, binning [x, y], roi [x, y, width, height], gain, offset,
+        upload_mode, transfer_format, compression}.
+        """
         return await self._rpc("guider.settings", {})
 
     async def status(self) -> dict[str, Any]:
@@ -1906,6 +1938,36 @@ class AbortResult(TypedDict):
     az: NotRequired[float | None]
 
 
+class CameraAbortResult(TypedDict):
+    """The camera stopped (stopped false: still exposing after the timeout)."""
+
+    aborted: bool
+    interrupted: int
+    stopped: bool
+
+
+class CameraSettings(TypedDict):
+    """The frame settings now (null: the camera has no such setting)."""
+
+    frame_type: Literal["bias", "dark", "flat", "light"] | None
+    binning: list[int] | None
+    roi: list[int] | None
+    gain: float | None
+    offset: float | None
+    upload_mode: str | None
+    transfer_format: str | None
+    compression: bool
+
+
+class CameraTemperature(TypedDict):
+    """Sensor temperature (degrees C), still ramping or not, the cooler."""
+
+    temperature: float
+    ramping: bool
+    cooler: bool | None
+    cooler_power: float | None
+
+
 class Choice(TypedDict):
     """An element of a switch the driver offers (name, label, on now)."""
 
@@ -1920,6 +1982,48 @@ class CurrentFilter(TypedDict):
     slot: int | None
     name: str | None
     moving: bool
+
+
+class ExposeResult(TypedDict):
+    """The stored frame, its URLs and what it is; the keys of the call's
+    ``metadata`` too (so not every key is listed here)."""
+
+    action: str
+    device: str
+    elapsed: float
+    blob_id: str
+    url: str
+    preview_url: str
+    preview_jpg_url: str
+    size: int
+    format: str
+    content_type: str
+    path: str | None
+    created: str
+    duration: float
+    exposure: float
+    frame_type: Literal["bias", "dark", "flat", "light"] | None
+    binning: list[int] | None
+    roi: list[int] | None
+    gain: float | None
+    offset: float | None
+    filter: str | None
+    temperature: float | None
+    started: str
+    camera: str
+    analysis: FrameAnalysis
+    guiding: NotRequired[GuidingStats]
+    filter_wheel: NotRequired[str]
+    telescope: NotRequired[str]
+    ra: NotRequired[float]
+    dec: NotRequired[float]
+    pier_side: NotRequired[Literal["east", "west"]]
+    site_latitude: NotRequired[float]
+    site_longitude: NotRequired[float]
+    site_elevation: NotRequired[float]
+    focuser: NotRequired[str]
+    focuser_position: NotRequired[int]
+    focuser_temperature: NotRequired[float]
 
 
 class Filter(TypedDict):
@@ -2065,6 +2169,31 @@ class Selected(TypedDict):
     previous_slot: int | None
 
 
+class SensorInfo(TypedDict):
+    """The sensor (CCD_INFO): size in pixels, pixel size in micrometres."""
+
+    max_x: float | None
+    max_y: float | None
+    pixel_size: float | None
+    pixel_size_x: float | None
+    pixel_size_y: float | None
+    bits_per_pixel: float | None
+
+
+class SetTemperatureResult(TypedDict):
+    """The target; with wait, reached once within tolerance."""
+
+    temperature: float
+    ramping: bool
+    cooler: bool | None
+    cooler_power: float | None
+    target: float
+    reached: NotRequired[bool]
+    action: NotRequired[str]
+    device: NotRequired[str]
+    elapsed: NotRequired[float]
+
+
 class Site(TypedDict):
     """The site: degrees (longitude east positive, -180..180), metres."""
 
@@ -2133,6 +2262,48 @@ class TrackingResult(TypedDict):
     """Whether the mount tracks now."""
 
     tracking: bool
+
+
+class FrameAnalysis(TypedDict):
+    """Stars and statistics of a frame (docs/analysis.md); ``error`` alone
+    when it could not be read or measured."""
+
+    width: NotRequired[int]
+    height: NotRequired[int]
+    stars: NotRequired[int]
+    measured_stars: NotRequired[int]
+    hfr: NotRequired[float | None]
+    fwhm: NotRequired[float | None]
+    hfr_arcsec: NotRequired[float | None]
+    fwhm_arcsec: NotRequired[float | None]
+    hfr_min: NotRequired[float | None]
+    hfr_max: NotRequired[float | None]
+    hfr_mean: NotRequired[float | None]
+    eccentricity: NotRequired[float | None]
+    background: NotRequired[float | None]
+    noise: NotRequired[float | None]
+    min: NotRequired[float | None]
+    max: NotRequired[float | None]
+    median: NotRequired[float | None]
+    mean: NotRequired[float | None]
+    saturation: NotRequired[float | None]
+    saturated_pixels: NotRequired[int | None]
+    saturated_stars: NotRequired[int]
+    pixel_scale: NotRequired[float | None]
+    seconds: NotRequired[float]
+    error: NotRequired[str]
+
+
+class GuidingStats(TypedDict):
+    """The guider's errors over the exposure, in pixels (``arcsec``: the same
+    in arcseconds, with a known scale)."""
+
+    frames: int
+    rms_ra: NotRequired[float]
+    rms_dec: NotRequired[float]
+    rms_total: NotRequired[float]
+    peak: NotRequired[float]
+    arcsec: NotRequired[dict[str, Any]]
 
 
 class SlewTarget(TypedDict):

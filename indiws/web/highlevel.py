@@ -38,7 +38,6 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 
 from ..devices import (
-    Camera,
     ProgressCallback,
     RoleDevice,
     Telescope,
@@ -74,7 +73,6 @@ T = TypeVar("T")
 
 #: Every role name (`indiws.roles.ROLES`), checked and listed by rpc.discover.
 Role = Literal[ROLES]  # type: ignore[valid-type]
-FrameType = Literal["light", "dark", "flat", "bias"]
 
 #: Notifications a long action may send (for ``rpc.discover``).
 ACTION_EVENTS = ("progress", "action.started", "action.progress", "action.finished")
@@ -361,12 +359,13 @@ async def _call_verb(socket: IndiClientSocket, params: dict[str, Any], *, verb: 
     if verb.progress:
         params["progress"] = socket._progress()
     answer = getattr(socket._device(verb.role), verb.method)(**params)
-    return await socket._run(answer) if inspect.isawaitable(answer) else answer
+    result = await socket._run(answer) if inspect.isawaitable(answer) else answer
+    return _with_frame_urls(result)  # an exposure's frame: its URLs
 
 
 #: The roles whose verbs are declared once (`indiws.verbs`) and derived here;
 #: the other roles' methods are still written below by hand (docs/verbs.md).
-DECLARED_ROLES = ("telescope", "focuser", "filter_wheel")
+DECLARED_ROLES = ("telescope", "camera", "guider", "focuser", "filter_wheel")
 
 #: The JSON-RPC methods derived from the declared verbs.
 DeclaredVerbs = type(
@@ -464,9 +463,6 @@ class IndiClientSocket(
 
     def _telescope(self) -> Telescope:
         return self._device("telescope")
-
-    def _camera(self) -> Camera:
-        return self._device("camera")
 
     def _progress(self) -> ProgressCallback:
         """A progress callback sending ``progress`` notifications with this request's id."""
@@ -607,132 +603,6 @@ class IndiClientSocket(
         """Stop a manual move in one direction, or every manual move: {moving: false}."""
         self.held_moves.stopped(direction)
         return await self._run(self._telescope().stop(direction))
-
-    # Camera ---------------------------------------------------------------
-
-    @rpc("camera.expose", events=ACTION_EVENTS)
-    async def camera_expose(
-        self,
-        duration: float,
-        frame_type: FrameType = "light",
-        binning: int | list[int] | None = None,
-        roi: list[int] | Literal["full"] | None = None,
-        gain: float | None = None,
-        offset: float | None = None,
-        timeout: float | None = None,
-        metadata: dict | None = None,
-        replace: bool = False,
-    ) -> dict:
-        """Take one exposure; answers once the frame has arrived and is stored.
-
-        duration in seconds (the driver's range); binning an integer or [x, y];
-        roi [x, y, width, height] in unbinned pixels, or "full"; gain/offset where
-        the camera has them; settings left out stay as they are. timeout defaults
-        to duration + 120 s. metadata is stored with the frame. Progress:
-        {state: exposing|downloading|downloaded|analysing|saving, time_left,
-        duration}. Result: {blob_id, url (/blobs/<id>), preview_url,
-        preview_jpg_url, size, format, content_type, path, created, duration,
-        frame_type, binning, roi, gain, offset, filter, temperature, started,
-        elapsed, analysis (stars, hfr, fwhm, background, noise, ...:
-        docs/analysis.md)} and what the other
-        roles tell (ra, dec J2000, site, focuser position, ...). metadata.object
-        names the target (file name, OBJECT card). While another exposure of
-        the camera runs (another client's), busy; replace: true cancels that
-        one (it ends with aborted) and takes this one. Errors: invalid_value,
-        busy (already exposing), disk_full (no room in the frames folder: nothing
-        started or written), aborted, timeout, action_failed."""
-        result = await self._run(
-            self._camera().expose(
-                duration,
-                frame_type=frame_type,
-                binning=binning,
-                roi=roi,
-                gain=gain,
-                offset=offset,
-                timeout=_timeout(timeout),
-                progress=self._progress(),
-                metadata=metadata,
-                replace=replace,
-            )
-        )
-        return _with_frame_urls(result)
-
-    @rpc("camera.abort")
-    async def camera_abort(self) -> dict:
-        """Abort the exposure (CCD_ABORT_EXPOSURE); answers once the camera stopped.
-
-        The running camera.expose (and a set_temperature wait) end with the
-        aborted error. Result: {aborted, interrupted, stopped}."""
-        return await self._run(self._camera().abort())
-
-    @rpc("camera.settings")
-    async def camera_settings(self) -> dict:
-        """The frame settings now.
-
-        {frame_type, binning [x, y], roi [x, y, width, height], gain, offset,
-        upload_mode, transfer_format, compression}."""
-        return self._camera().settings()
-
-    @rpc("camera.configure")
-    async def camera_configure(
-        self,
-        frame_type: FrameType | None = None,
-        binning: int | list[int] | None = None,
-        roi: list[int] | Literal["full"] | None = None,
-        gain: float | None = None,
-        offset: float | None = None,
-    ) -> dict:
-        """Change frame settings without exposing (all checked before any is sent).
-
-        Answers the settings as camera.settings does."""
-        return await self._run(
-            self._camera().configure(
-                frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
-            )
-        )
-
-    @rpc("camera.set_cooler")
-    async def camera_set_cooler(self, on: bool) -> dict:
-        """Turn the cooler on or off (CCD_COOLER); answers the temperature as camera.temperature."""
-        return await self._run(self._camera().set_cooler(on))
-
-    @rpc("camera.set_temperature", events=ACTION_EVENTS)
-    async def camera_set_temperature(
-        self,
-        target: float,
-        wait: bool = False,
-        tolerance: float = 0.5,
-        timeout: float | None = None,
-    ) -> dict:
-        """Set the sensor's target temperature (°C).
-
-        Without wait it answers once the driver took the target; with wait, once
-        the temperature is within tolerance °C (progress: {state: cooling|warming,
-        temperature, target, delta}; timeout default 15 min, the cooler keeps its
-        target after a timeout). Result: {target, reached?, temperature, ramping,
-        cooler, cooler_power}."""
-        return await self._run(
-            self._camera().set_temperature(
-                target,
-                wait=wait,
-                tolerance=tolerance,
-                timeout=_timeout(timeout),
-                progress=self._progress(),
-            )
-        )
-
-    @rpc("camera.temperature")
-    async def camera_temperature(self) -> dict:
-        """Sensor temperature now: {temperature (°C), ramping, cooler, cooler_power}."""
-        return self._camera().temperature()
-
-    @rpc("camera.sensor_info")
-    async def camera_sensor_info(self) -> dict:
-        """The sensor (CCD_INFO): size in pixels, pixel size, bits per pixel.
-
-        {max_x, max_y (pixels), pixel_size, pixel_size_x, pixel_size_y (µm),
-        bits_per_pixel}."""
-        return self._camera().sensor_info()
 
 
 def routes(service: Service) -> list:

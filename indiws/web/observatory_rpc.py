@@ -14,7 +14,6 @@ from typing import Any, Literal
 
 from ..devices import UnsafeError
 from .base import requester
-from .blobs import frame_urls
 from .errors import invalid_params, register
 from .jsonrpc import rpc
 from .limits import check_timeout
@@ -32,7 +31,6 @@ __all__ = ["OBSERVATORY_EVENTS", "ObservatoryRpc"]
 register(UnsafeError, 409, -32055, "unsafe")
 
 Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
-FrameType = Literal["light", "dark", "flat", "bias"]
 Via = Literal["auto", "camera", "mount"]
 
 #: Notifications of a long action (as in `indiws.web.highlevel`).
@@ -55,65 +53,6 @@ class ObservatoryRpc:
     request: Any
 
     # Guider ---------------------------------------------------------------
-
-    @rpc("guider.expose", events=ACTION_EVENTS)
-    async def guider_expose(
-        self,
-        duration: float,
-        frame_type: FrameType = "light",
-        binning: int | list[int] | None = None,
-        roi: list[int] | Literal["full"] | None = None,
-        gain: float | None = None,
-        offset: float | None = None,
-        timeout: float | None = None,
-        metadata: dict | None = None,
-    ) -> dict:
-        """Take one guide frame; answers once it has arrived and is stored.
-
-        Parameters, progress and result as camera.expose (the frame is served
-        at /blobs/<id> like the main camera's, and by /PAA/newest_guider_jpg/)."""
-        result = await self._run(
-            self._device("guider").expose(
-                duration,
-                frame_type=frame_type,
-                binning=binning,
-                roi=roi,
-                gain=gain,
-                offset=offset,
-                timeout=_limit(timeout),
-                progress=self._progress(),
-                metadata=metadata,
-            )
-        )
-        if isinstance(result, dict) and isinstance(result.get("blob_id"), str):
-            return {**result, **frame_urls(result["blob_id"])}
-        return result
-
-    @rpc("guider.abort")
-    async def guider_abort(self) -> dict:
-        """Abort the guide exposure; answers once stopped: {aborted, interrupted, stopped}."""
-        return await self._run(self._device("guider").abort())
-
-    @rpc("guider.settings")
-    async def guider_settings(self) -> dict:
-        """The guide camera's frame settings, as camera.settings."""
-        return self._device("guider").settings()
-
-    @rpc("guider.configure")
-    async def guider_configure(
-        self,
-        frame_type: FrameType | None = None,
-        binning: int | list[int] | None = None,
-        roi: list[int] | Literal["full"] | None = None,
-        gain: float | None = None,
-        offset: float | None = None,
-    ) -> dict:
-        """Change the guide camera's frame settings without exposing; answers the settings."""
-        return await self._run(
-            self._device("guider").configure(
-                frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
-            )
-        )
 
     @rpc("guider.pulse", events=QUIET_ACTION_EVENTS)
     async def guider_pulse(
