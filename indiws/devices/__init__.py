@@ -41,6 +41,7 @@ from .errors import (
     FrameNotWrittenError,
     InvalidValueError,
     NoDeviceError,
+    RefusalReason,
     UnsafeError,
 )
 from .filter_wheel import FilterWheel
@@ -83,6 +84,7 @@ __all__ = [
     "RoleDevice",
     "Rotator",
     "Telescope",
+    "RefusalReason",
     "UnsafeError",
     "Weather",
     "abort_action",

@@ -8,7 +8,7 @@ from ..client import InvalidValueError
 from ..protocol import PropertyKind, PropertyState
 from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from .base import ProgressCallback, RoleDevice, Update
-from .errors import CapabilityError, DeviceStateError
+from .errors import CapabilityError, DeviceStateError, RefusalReason
 from .follow import PropertyFollower, Step, follow
 
 __all__ = ["Focuser"]
@@ -213,6 +213,7 @@ class Focuser(RoleDevice):
                     f"{dev.name} did not take {name} = {list(values.values())[0]}{why}",
                     device=dev.name,
                     role=self.role,
+                    reason=RefusalReason.NOT_TAKEN,
                 )
         return self.settings()
 

@@ -19,7 +19,7 @@ from ..protocol import PropertyState, SwitchState
 from ..verbs import RA, UNSET, Dec, NoParams, Params, Result, Timeout, UnsetType, check_ranges, verb
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice, Update
-from .errors import BelowHorizonError, CapabilityError, DeviceStateError
+from .errors import BelowHorizonError, CapabilityError, DeviceStateError, RefusalReason
 from .follow import PropertyFollower, Step, follow
 
 __all__ = [
@@ -804,12 +804,14 @@ class Telescope(RoleDevice):
                 f"{self.name} is parked: unpark it before {verb}",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.PARKED,
             )
         if self._parking():
             raise DeviceStateError(
                 f"{self.name} is parking: wait for the park to end, or abort it, before {verb}",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.PARKING,
             )
 
     async def set_coord_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
@@ -1242,6 +1244,7 @@ class Telescope(RoleDevice):
                 f"{self.name} is parking: wait for the park to end, or abort it, before unparking",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.PARKING,
             )
         if self._parked() is False:
             return {"action": "unpark", "device": self.name, "parked": False, "already": True}
@@ -1653,6 +1656,7 @@ class Telescope(RoleDevice):
                 f"{abs(next(iter(other.values()))):g} deg/s: stop it or use that rate",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.RATE_CONFLICT,
             )
         self._check_unparked("moving")
         self._check_safe("move", force)
