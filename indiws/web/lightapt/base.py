@@ -32,7 +32,6 @@ import inspect
 import json
 import logging
 import typing
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -49,9 +48,23 @@ if TYPE_CHECKING:
     from ...service import Service
 
 
+class RoleMemory:
+    """What the original kept in its role objects (focuser step sizes, the
+    goto target's name, filter offsets, ...): per role, in memory, for the
+    life of the application (its `indiws.web.highlevel.ClientHub` holds it)."""
+
+    def __init__(self) -> None:
+        self._roles: dict[str, dict[str, Any]] = {}
+
+    def of(self, role: str) -> dict[str, Any]:
+        return self._roles.setdefault(role, {})
+
+
 class ClientHub(Protocol):
     """What the endpoint uses of `indiws.web.highlevel.ClientHub` (which sits
     above this module)."""
+
+    lightapt_memory: RoleMemory
 
     def device(self, role: str, device: str | None) -> RoleDevice: ...
 
@@ -64,6 +77,7 @@ __all__ = [
     "LightAptEndpoint",
     "LightAptError",
     "Refusal",
+    "RoleMemory",
     "frame",
     "instruction",
     "is_lightapt_request",
@@ -211,17 +225,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-# ---------------------------------------------------------------- per service state
-
-#: What the original kept in its role objects (focuser step sizes, the goto
-#: target's name, filter offsets, ...): per service, per role, in memory.
-_STATE: weakref.WeakKeyDictionary[Service, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
-
-
-def role_state(service: Service, role: str) -> dict[str, Any]:
-    return _STATE.setdefault(service, {}).setdefault(role, {})
-
-
 # ---------------------------------------------------------------- context
 
 
@@ -246,8 +249,8 @@ class Context:
 
     @property
     def state(self) -> dict[str, Any]:
-        """This role's lightAPT settings (kept for the life of the service)."""
-        return role_state(self.service, self.role)
+        """This role's lightAPT settings (kept for the life of the application)."""
+        return self.hub.lightapt_memory.of(self.role)
 
     def push(self, kind: str, message: str, data: Any = None, **echo: Any) -> None:
         """Push a frame to this socket (``device_name``/``instruction`` default
@@ -350,6 +353,9 @@ class LightAptEndpoint:
         self._worker: asyncio.Task[None] | None = None
         self._on_close: list[Callable[[], Any]] = []
         self.closed = False
+        #: What instructions keep for this socket only (the arrow buttons it
+        #: holds pressed, `indiws.web.lightapt.telescope`).
+        self.memory: dict[str, Any] = {}
 
     def send(self, obj: dict[str, Any]) -> None:
         if not self.closed:

@@ -10,21 +10,16 @@ from __future__ import annotations
 
 import logging
 import math
-import weakref
 from typing import Any
 
 from ...devices import CapabilityError, InvalidValueError, Telescope, astro
-from .base import Context, LightAptEndpoint, LightAptError, Refusal, instruction
+from .base import Context, LightAptError, Refusal, instruction
 
 log = logging.getLogger("indiws.lightapt")
 
 #: cobalt-web's arrow buttons → directions (up is north; left is west, as
 #: INDI's own joystick and hand-controller panels have it).
 BUTTONS = {"up": "north", "down": "south", "left": "west", "right": "east"}
-
-#: The directions each socket holds pressed, stopped when it closes.
-_PRESSED: weakref.WeakKeyDictionary[LightAptEndpoint, set[str]] = weakref.WeakKeyDictionary()
-
 
 def _scope(ctx: Context) -> Telescope:
     return ctx.device()
@@ -191,9 +186,9 @@ async def handle_move_button(ctx: Context, button: str, pressed: bool) -> None:
     if direction is None:
         raise LightAptError(f"button must be one of up, down, left, right; got {button!r}")
     scope = _scope(ctx)
-    held = _PRESSED.get(ctx.endpoint)
+    held: set[str] | None = ctx.endpoint.memory.get("pressed")
     if held is None:
-        held = _PRESSED[ctx.endpoint] = set()
+        held = ctx.endpoint.memory["pressed"] = set()
         ctx.when_closed(lambda: _release_all(scope, held))
     if pressed:
         await scope.move(direction)
@@ -282,9 +277,7 @@ async def got_az_al(ctx: Context, az: float, al: float, target_name: str | None 
 async def abort(ctx: Context) -> None:
     """Stop every motion (TELESCOPE_ABORT_MOTION), gotos and held buttons alike."""
     await _scope(ctx).abort()
-    held = _PRESSED.get(ctx.endpoint)
-    if held:
-        held.clear()
+    ctx.endpoint.memory.get("pressed", set()).clear()
 
 
 # ---------------------------------------------------------------- park and home
