@@ -57,6 +57,7 @@ from .errors import (
     DeviceError,
     DeviceNotConnectedError,
     NoDeviceError,
+    RefusalReason,
     UnsafeError,
 )
 from .follow import PropertyFollower, follow
@@ -856,6 +857,21 @@ class RoleDevice:
                 "with replace to cancel it",
                 device=self.name,
                 role=self.role,
+            )
+
+    def _check_still(self, moving: bool, verb: str, replace: bool) -> None:
+        """Unless ``replace`` (then the newer motion supersedes the one under
+        way, as it starts): `DeviceBusyError` with reason ``moving`` when the
+        device moves (``moving``: its driver says so) or a motion of this
+        role runs."""
+        if replace:
+            return
+        if moving or self.channel_action("motion") is not None:
+            raise DeviceBusyError(
+                f"{self.name} is moving: wait for it to stop, or abort it, before {verb}",
+                device=self.name,
+                role=self.role,
+                reason=RefusalReason.MOVING,
             )
 
     def channel_action(self, channel: str) -> Action | None:

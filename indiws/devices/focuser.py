@@ -228,13 +228,17 @@ class Focuser(RoleDevice):
         *,
         timeout: float = 120.0,
         progress: ProgressCallback | None = None,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Move to an absolute position (steps, within the driver's range); answers once there.
 
         Progress: {state: moving, position, target}. Result: {position, target,
         start, elapsed}."""
+        # replace (a device call's, not a param): false refuses a move while
+        # the focuser moves (busy, reason moving) instead of superseding it.
         target = _steps(position, "position")
         dev = self._connected()
+        self._check_still(self._moving(), "a move", replace)
         self._prop(ABS, "move to an absolute position")
         self.client.validate(dev.name, ABS, {"FOCUS_ABSOLUTE_POSITION": target})
         return await self._move_abs("move_to", target, timeout, progress, {"position": target})
@@ -294,12 +298,14 @@ class Focuser(RoleDevice):
         *,
         timeout: float = 120.0,
         progress: ProgressCallback | None = None,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Move by steps (positive outward, negative inward); answers once done.
 
         Result: {position, target, start, steps, elapsed}."""
         n = _steps(steps, "steps")
         dev = self._connected()
+        self._check_still(self._moving(), "a move", replace)
         params = {"steps": n}
         if self.has(REL, "FOCUS_MOTION"):
             self.client.validate(dev.name, REL, {"FOCUS_RELATIVE_POSITION": abs(n)})

@@ -114,9 +114,9 @@ def _sidereal_multiple(element: Any) -> float | None:
 
 def _finite(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidValueError(f"{what} must be a number, got {value!r}")
+        raise InvalidValueError(f"{what} must be a number, got {value!r}", param=what)
     if not math.isfinite(value):
-        raise InvalidValueError(f"{what} must be finite, got {value!r}")
+        raise InvalidValueError(f"{what} must be finite, got {value!r}", param=what)
     return float(value)
 
 
@@ -691,7 +691,8 @@ class Telescope(RoleDevice):
             lon = _finite(longitude, "longitude")
             if not -180.0 <= lon < 360.0:
                 raise InvalidValueError(
-                    f"longitude must be within [-180, 180] (east positive), got {lon:g}"
+                    f"longitude must be within [-180, 180] (east positive), got {lon:g}",
+                    param="longitude",
                 )
             values["LONG"] = astro.longitude_indi(lon)
         if elevation is not None and "ELEV" in prop.elements:
@@ -837,6 +838,7 @@ class Telescope(RoleDevice):
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
         force: bool = False,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
 
@@ -848,11 +850,14 @@ class Telescope(RoleDevice):
         pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
         aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
         action_failed, unsafe (the safety policy refuses; force overrides)."""
+        # replace (a device call's, not a param): false refuses a goto while
+        # the mount moves (busy, reason moving) instead of superseding it.
         ra, dec = _check_radec(ra, dec)
         epoch = _epoch(epoch)
         params = {"ra": ra, "dec": dec, "epoch": epoch, "track": track}
         self._connected()
         self._check_unparked("a goto")
+        self._check_still(self._slewing(), "a goto", replace)
         self._check_safe("goto", force)
         self.check_above_horizon("goto", force, ra=ra, dec=dec, epoch=epoch)
         j2k = self._optional("EQUATORIAL_COORD")
@@ -877,6 +882,7 @@ class Telescope(RoleDevice):
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
         force: bool = False,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
 
@@ -888,6 +894,7 @@ class Telescope(RoleDevice):
         _, lon, _ = self._require_site("goto an hour angle (no site)")
         self._prop("EQUATORIAL_EOD_COORD", "goto")
         self._check_unparked("a goto")
+        self._check_still(self._slewing(), "a goto", replace)
         self._check_safe("goto", force)
         self.check_above_horizon("goto", force, ha=ha, dec=dec)
         ra = (astro.local_sidereal_time(lon) - ha) % 24.0
@@ -906,6 +913,7 @@ class Telescope(RoleDevice):
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
         force: bool = False,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
 
@@ -918,6 +926,7 @@ class Telescope(RoleDevice):
         params = {"alt": alt, "az": az, "track": track}
         self._connected()
         self._check_unparked("a goto")
+        self._check_still(self._slewing(), "a goto", replace)
         self._check_safe("goto", force)
         self.check_above_horizon("goto", force, alt=alt)
         horizontal = self._optional("HORIZONTAL_COORD")

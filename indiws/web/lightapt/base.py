@@ -18,11 +18,15 @@ returns what the reply carries:
 - ``None``: ``{"type": "message", "message": "success", "data": null}``;
 - a dict, list, number or bool: ``{"type": "data", "message": "see data", "data": ...}``;
 - a str, or raises `Refusal`: ``{"type": "message", "message": <text>}``, the
-  original's handled refusals ("Telescope cannot park", ...);
+  original's handled refusals;
+- raises a refusal of the device layer that `refusals.REFUSALS` words for
+  the instruction ("Telescope cannot park", "telescope is moving, please
+  wait!", ...): ``{"type": "message", "message": <words>}``;
 - raises anything else: ``{"type": "error", "message": <text>}``.
 
 No INDI logic lives here or in the instruction modules: each instruction is
-a call of a device verb plus the shaping of its reply.
+a call of a device verb plus the shaping of its reply; the device verbs
+check states and ranges, and refuse with a typed reason.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from ...roles import ROLES, role_named
 from ..base import dumps_lenient
 from ..errors import INTERNAL_ERROR, describe_error
 from ..jsonrpc import check_value, describe_type
+from .refusals import words_for
 
 if TYPE_CHECKING:
     from ...service import Service
@@ -460,9 +465,12 @@ class LightAptEndpoint:
             return frame("message", str(exc), **echo)
         except LightAptError as exc:
             return frame("error", str(exc), **echo)
-        except NoDeviceError as exc:
-            return frame("error", str(exc), **echo)
         except Exception as exc:
+            words = words_for(exc, role, found.func.__name__)
+            if words is not None:
+                return frame("message", words, **echo)
+            if isinstance(exc, NoDeviceError):
+                return frame("error", str(exc), **echo)
             err = describe_error(exc)
             if err.code == INTERNAL_ERROR:
                 log.exception("lightAPT %s.%s failed", device_name, name)
