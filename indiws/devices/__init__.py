@@ -23,6 +23,7 @@ from .base import (
     running_actions,
     set_safety_guard,
     subscribe_actions,
+    until_started,
     wait_acknowledged,
 )
 from .camera import FRAME_TYPES, Camera, GuideCamera
@@ -93,6 +94,7 @@ __all__ = [
     "set_safety_guard",
     "wait_acknowledged",
     "subscribe_actions",
+    "until_started",
     "min_altitude",
     "set_min_altitude",
 ]

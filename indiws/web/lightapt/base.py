@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ...devices import RoleDevice, subscribe_actions, wait_acknowledged
+from ...devices import RoleDevice, until_started
 from ...devices.base import REQUESTER
 from ...devices.errors import NoDeviceError
 from ...roles import ROLES, role_named
@@ -74,6 +74,7 @@ class ClientHub(Protocol):
     def device(self, role: str, device: str | None) -> RoleDevice: ...
 
     async def detached(self, call: Awaitable[T]) -> T: ...
+
 
 __all__ = [
     "INSTRUCTIONS",
@@ -284,36 +285,10 @@ class Context:
         if it ended before it could be seen starting, else None.
         """
         device: RoleDevice = self.device()
-        started = asyncio.Event()
-        ended = asyncio.Event()
-        action_ids: list[str] = []
-
-        def on_action(event: dict[str, Any]) -> None:
-            if event.get("device") != device.name:
-                return
-            if event.get("event") == "started":
-                action_ids.append(event["action_id"])
-                started.set()
-            elif event.get("event") == "finished" and event.get("action_id") in action_ids[:1]:
-                ended.set()
-
-        listener = subscribe_actions(self.client, on_action)
         task = asyncio.ensure_future(self.hub.detached(call))
-        waiter = asyncio.ensure_future(started.wait())
-        try:
-            await asyncio.wait({task, waiter}, timeout=START_WAIT, return_when="FIRST_COMPLETED")
-            if action_ids and not task.done():
-                # Answer once the driver has taken the command, so that a poll
-                # right after "success" sees the device busy (or the refusal).
-                await wait_acknowledged(self.client, action_ids[0], ACK_WAIT)
-                if ended.is_set():
-                    # The action ended with the driver's first answer (a
-                    # refusal, e.g. an unpark while parking): its outcome is
-                    # a few loop turns away, through the detached task.
-                    await asyncio.wait({task}, timeout=ACK_WAIT)
-        finally:
-            listener.close()
-            waiter.cancel()
+        await until_started(
+            self.client, device.name, task, start_wait=START_WAIT, ack_wait=ACK_WAIT
+        )
         if on_end is not None:
             task.add_done_callback(on_end)
         else:
