@@ -515,9 +515,9 @@ async def serve(config: Config) -> None:
     from .alpaca.server import AlpacaServer
     from .web.app import make_app, server_options
     from .web.gate import access_notes
-    from .web.highlevel import close_hub
     from .web.phd2 import PHD2Server
     from .web.server import raise_file_limit
+    from .web.state import state_of
 
     # systemd gives services 1024 open files: too few under a connection flood.
     raise_file_limit()
@@ -562,7 +562,7 @@ async def serve(config: Config) -> None:
     finally:
         log.info("stopping")
         server.stop()
-        close_hub(service)
+        state_of(app).close()
         if phd2 is not None:
             await phd2.stop()
         if alpaca is not None:

@@ -123,7 +123,14 @@ class ReadOnlyPropertyError(INDIError, PermissionError):
 
 
 class InvalidValueError(INDIError, ValueError):
-    """A value does not fit the property's definition (type, range, switch rule)."""
+    """A value does not fit the property's definition (type, range, switch rule).
+
+    ``param``: the verb's parameter it concerns, where one does (``ra``),
+    for a front that words each parameter its own way."""
+
+    def __init__(self, message: str, *, param: str | None = None) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class ValueTooLargeError(InvalidValueError):

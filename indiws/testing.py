@@ -38,7 +38,10 @@ from contextlib import contextmanager
 from html import unescape
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from .web.state import WebState
 
 __all__ = [
     "FLOOD_FROM",
@@ -658,12 +661,17 @@ class RunningService:
         self.url = f"http://127.0.0.1:{port}"
         self.ws_url = f"ws://127.0.0.1:{port}"
 
-    async def stop(self) -> None:
-        from .web.highlevel import close_hub
+    @property
+    def state(self) -> WebState:
+        """The application's `WebState` (its hubs, its send budget)."""
+        from .web.state import state_of
 
+        return state_of(self.server.request_callback)
+
+    async def stop(self) -> None:
         self.server.stop()
         await self.server.close_all_connections()
-        close_hub(self.service)
+        self.state.close()
         await self.service.stop()
 
 

@@ -213,7 +213,8 @@ def check_ranges(params: type[Params], **values: float) -> None:
             unit = (meta.extra or {}).get("unit", "")
             raise InvalidValueError(
                 f"{name} must be within {left}{low:g}, {high:g}{right}"
-                f"{' ' + unit if unit else ''}, got {value:g}"
+                f"{' ' + unit if unit else ''}, got {value:g}",
+                param=name,
             )
 
 

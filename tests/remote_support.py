@@ -32,8 +32,8 @@ async def serve_on(indi: IndiServerProcess, data: Path, port: int, **config: Any
 
 async def vanish(running: RunningService) -> None:
     """Stop the service as when its process ends: every socket and the port close."""
-    from indiws.web.highlevel import hub_for
+    from indiws.web.highlevel import ClientHub
 
-    for sock in list(hub_for(running.service).sockets):
+    for sock in list(running.state.get(ClientHub).sockets):
         sock.close()
     await running.stop()

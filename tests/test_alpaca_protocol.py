@@ -29,6 +29,7 @@ from indiws.devices.errors import (
     DeviceNotConnectedError,
     DeviceStateError,
     InvalidValueError,
+    RefusalReason,
     UnsafeError,
 )
 
@@ -100,7 +101,8 @@ def test_refusals_map_to_ascom_errors_in_one_table() -> None:
 
     assert number(InvalidValueError("bad")) == INVALID_VALUE
     assert number(DeviceNotConnectedError("x")) == NOT_CONNECTED
-    assert number(DeviceStateError("Telescope is parked: unpark it")) == INVALID_WHILE_PARKED
+    parked = DeviceStateError("Telescope is parked: unpark it", reason=RefusalReason.PARKED)
+    assert number(parked) == INVALID_WHILE_PARKED
     assert number(UnsafeError("unsafe")) == INVALID_OPERATION
     assert number(DeviceBusyError("busy")) == INVALID_OPERATION
     assert error_for(RuntimeError("bug")) is None

@@ -54,6 +54,7 @@ async def test_no_device_in_the_role_or_on_the_server(client: INDIClient) -> Non
         "message": str(err.value),
         "device": "Telescope Nowhere",
         "role": "telescope",
+        "reason": "no_device",
     }
     assert missing.status()["present"] is False
 

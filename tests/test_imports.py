@@ -118,3 +118,42 @@ def test_the_walk_sees_lazy_and_type_checking_imports(tmp_path: Path) -> None:
         ["pkg.high", "pkg.low"],
         ["pkg.web.app", "pkg.web.openapi"],
     ]
+
+
+#: The web layer's floors, bottom up: the core every front uses, the fronts,
+#: and the application on top (indiws/web/app.py says so).
+WEB_CORE = {
+    "base",
+    "errors",
+    "limits",
+    "outbox",
+    "jsonrpc",
+    "openapi",
+    "state",
+    "ws_close",
+    "server",
+    "gate",
+}
+WEB_TOP = {"app", "aliases"}
+
+
+def test_the_web_layer_is_in_floors() -> None:
+    """The core imports no front and the fronts import nothing of the top,
+    lazily or not: a front is added or removed without touching the core."""
+    graph = import_graph(PACKAGE)
+    web = "indiws.web."
+    floor_of = {}
+    for module in graph:
+        if module.startswith(web):
+            first = module[len(web) :].split(".")[0]
+            floor_of[module] = 0 if first in WEB_CORE else 2 if first in WEB_TOP else 1
+    assert {f"{web}{m}" for m in WEB_CORE | WEB_TOP} <= set(floor_of)
+    upward = [
+        f"{module} -> {target}"
+        for module, floor in floor_of.items()
+        for target in sorted(graph[module])
+        if target in floor_of and floor_of[target] > floor
+    ]
+    assert not upward, "imports from a lower floor of indiws.web to a higher one:\n" + "\n".join(
+        upward
+    )

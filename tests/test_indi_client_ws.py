@@ -286,6 +286,7 @@ async def test_imaging_sequence(service: RunningService) -> None:
         assert await prop_state(svc, SCOPE, "TELESCOPE_PARK") == "Ok"
         error = await seq.error("telescope.goto", {"ra": 1.0, "dec": 1.0})
         assert error["code"] == INVALID_STATE and "parked" in error["message"]
+        assert error["data"]["error"] == "invalid_state" and error["data"]["reason"] == "parked"
 
         # The periodic status: one message for every socket, each role's brief state.
         note = await seq.next_note("status", lambda p: p["roles"]["telescope"]["parked"])

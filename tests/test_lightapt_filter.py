@@ -14,7 +14,13 @@ from typing import Any
 import pytest
 from lightapt_support import LightAptClient, module_indiserver
 
-from indiws.devices import FilterWheel, running_actions, subscribe_actions
+from indiws.devices import (
+    DeviceBusyError,
+    FilterWheel,
+    RefusalReason,
+    running_actions,
+    subscribe_actions,
+)
 from indiws.protocol import PropertyState
 from indiws.testing import IndiServerProcess, RunningService, start_service
 from indiws.web.lightapt import INSTRUCTIONS
@@ -117,6 +123,12 @@ async def test_switch_while_turning_is_refused(svc: RunningService, client: Ligh
     assert (await client.data("filter", "get_filter_slot"))["idle"] is False
     reply = await client.ask("filter", "switch_filter", [2])
     assert (reply["type"], reply["message"]) == ("message", "Filter wheel in rotating!")
+    # The wheel's own refusal, typed, which the front words: a device call
+    # that may not replace the turn under way.
+    wheel = FilterWheel(svc.service.client, WHEEL)
+    with pytest.raises(DeviceBusyError) as refused:
+        await wheel.select(2, replace=False)
+    assert refused.value.reason is RefusalReason.MOVING
     await settle(svc)
     assert slot_prop(svc)["FILTER_SLOT_VALUE"] == 8
 

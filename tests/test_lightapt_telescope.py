@@ -18,7 +18,15 @@ from typing import Any
 import pytest
 from lightapt_support import FOCUSER, LightAptClient, assign_roles, module_indiserver
 
-from indiws.devices import Telescope, astro, running_actions, subscribe_actions
+from indiws.devices import (
+    DeviceBusyError,
+    DeviceStateError,
+    RefusalReason,
+    Telescope,
+    astro,
+    running_actions,
+    subscribe_actions,
+)
 from indiws.protocol import PropertyState, SwitchState
 from indiws.testing import IndiServerProcess, RunningService, start_service
 from indiws.web.lightapt import INSTRUCTIONS
@@ -321,6 +329,10 @@ async def test_goto_while_moving_is_refused_and_abort_stops_it(
     assert (await client.data("telescope", "get_real_time_info"))["is_moving"] is True
     reply = await client.ask("telescope", "goto", [3.0, 12.0])
     assert (reply["type"], reply["message"]) == ("message", "telescope is moving, please wait!")
+    # The mount's own refusal, typed, which the front words.
+    with pytest.raises(DeviceBusyError) as refused:
+        await Telescope(svc.service.client, SCOPE).goto(3.0, 12.0, epoch="JNow", replace=False)
+    assert refused.value.reason is RefusalReason.MOVING
 
     # The original's abort failed (it assigned to the switch); this one stops.
     await client.success("telescope", "abort")
@@ -383,6 +395,9 @@ async def test_set_park_park_unpark_and_home(svc: RunningService, client: LightA
     )
     reply = await client.ask("telescope", "goto", [5.0, 10.0])
     assert reply["message"] == "telescope is parked, please unpark first!"
+    with pytest.raises(DeviceStateError) as refused:
+        await Telescope(svc.service.client, SCOPE).goto(5.0, 10.0, epoch="JNow", replace=False)
+    assert refused.value.reason is RefusalReason.PARKED
     reply = await client.ask("telescope", "handle_move_button", ["up", True])
     assert reply["type"] == "error" and "parked" in reply["message"]
     await client.success("telescope", "park")  # parked already: nothing to do

@@ -26,9 +26,9 @@ from ws_support import WsClient, client_frame, raw_websocket, read_close, tick_d
 
 from indiws.client import MAX_TEXT_LENGTH
 from indiws.testing import IndiServerFactory, RunningService, start_service
-from indiws.web.jsonrpc import MAX_RUNNING, send_budget
+from indiws.web.jsonrpc import MAX_RUNNING
 from indiws.web.limits import MAX_BATCH, MAX_DEPTH
-from indiws.web.streams import hub_for
+from indiws.web.streams import StreamHub
 
 SOCKETS = ["/ws/indi/", "/ws/debugging/", "/ws/indi_client/"]
 SCOPE = "Telescope Simulator"
@@ -318,7 +318,7 @@ async def test_a_client_that_asks_much_and_never_reads_is_closed_by_the_byte_bou
     server = indiserver_factory([tick_driver_command(tmp_path / "driver")])
     # The message count alone would never close it: a batch's answer is one message.
     running = await start_service(server, tmp_path / "data", max_pending_bytes=bound)
-    hub = hub_for(running.service)
+    hub = running.state.get(StreamHub)
     loop = asyncio.get_running_loop()
     slow_sock = await raw_websocket(running.port, "/ws/indi/")
     normal: WsClient | None = None
@@ -401,7 +401,7 @@ async def test_slow_clients_together_are_bounded_by_the_service_budget(
         for line in dropped():
             held = int(line.split(" bytes waiting")[0].rsplit(" ", 1)[1])
             assert held < 8 << 20, line
-        assert send_budget(running.service).total == 0  # every queue released
+        assert running.state.send_budget.total == 0  # every queue released
         # The service still serves.
         fresh = await WsClient.open(running.ws_url + "/ws/indi/")
         try:

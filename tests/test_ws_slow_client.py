@@ -22,7 +22,7 @@ from typing import Any
 from ws_support import WsClient, raw_websocket, tick_driver_command
 
 from indiws.testing import IndiServerFactory, IndiServerProcess, RunningService, start_service
-from indiws.web.streams import StreamHub, hub_for
+from indiws.web.streams import StreamHub
 
 MAX_PENDING = 50
 RATE = 500
@@ -51,7 +51,7 @@ async def slow_and_normal(
     """A service on ``server`` with a slow client on ``slow_path`` (the hub's
     first socket) and a normal one on TICK, past its snapshot."""
     running = await start_service(server, data, **config)
-    hub = hub_for(running.service)
+    hub = running.state.get(StreamHub)
     slow_sock = await raw_websocket(running.port, slow_path)
     normal: WsClient | None = None
     try:

@@ -24,12 +24,8 @@ from ..devices.errors import (
     ActionAborted,
     ActionFailed,
     ActionTimeout,
-    CapabilityError,
-    DeviceBusyError,
-    DeviceNotConnectedError,
-    DeviceStateError,
-    NoDeviceError,
-    UnsafeError,
+    DeviceError,
+    RefusalReason,
 )
 
 __all__ = [
@@ -42,6 +38,7 @@ __all__ = [
     "NOT_CONNECTED",
     "NOT_IMPLEMENTED",
     "OPERATION_CANCELLED",
+    "REFUSALS",
     "UNSPECIFIED_ERROR",
     "VALUE_NOT_SET",
     "AlpacaError",
@@ -92,18 +89,40 @@ class BadRequest(Exception):
     be parsed)."""
 
 
-#: Refusals of the device layer and what Alpaca calls them, most specific
-#: first: the first class an exception is an instance of decides.  A parked
-#: refusal is a DeviceStateError whose text says "parked" (see `error_for`).
+#: The device layer's refusals, by their reason, and what Alpaca calls them.
+#: Every `RefusalReason` has its entry (tests/test_refusals.py).
+REFUSALS: dict[RefusalReason, tuple[int, str]] = {
+    RefusalReason.NO_DEVICE: (
+        NOT_CONNECTED,
+        "no device plays the role, or it is not on indiserver",
+    ),
+    RefusalReason.NOT_CONNECTED: (NOT_CONNECTED, "the device is not connected"),
+    RefusalReason.CAPABILITY_MISSING: (
+        NOT_IMPLEMENTED,
+        "the device lacks the property the member needs",
+    ),
+    RefusalReason.PARKED: (INVALID_WHILE_PARKED, "the mount or dome is parked"),
+    RefusalReason.PARKING: (INVALID_OPERATION, "the mount is parking"),
+    RefusalReason.MOVING: (INVALID_OPERATION, "the device is moving"),
+    RefusalReason.BUSY: (INVALID_OPERATION, "the device is busy with another action"),
+    RefusalReason.UNSAFE: (
+        INVALID_OPERATION,
+        "refused by the safety policy (weather, lost indiserver)",
+    ),
+    RefusalReason.BELOW_HORIZON: (INVALID_OPERATION, "the target is below the minimum altitude"),
+    RefusalReason.RATE_CONFLICT: (
+        INVALID_OPERATION,
+        "one slew rate for both axes, and the other axis moves at another",
+    ),
+    RefusalReason.NOT_TAKEN: (INVALID_OPERATION, "the driver did not take the value"),
+    RefusalReason.INVALID_STATE: (INVALID_OPERATION, "the device's state forbids it now"),
+}
+
+#: Every other error of the device layer and what Alpaca calls it, most
+#: specific first: the first class an exception is an instance of decides.
 ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (InvalidValueError, INVALID_VALUE, "a value out of range or malformed"),
-    (DeviceNotConnectedError, NOT_CONNECTED, "the device is not connected"),
     (NotConnectedError, NOT_CONNECTED, "indiserver is not reachable"),
-    (NoDeviceError, NOT_CONNECTED, "no device plays the role, or it is not on indiserver"),
-    (CapabilityError, NOT_IMPLEMENTED, "the device lacks the property the member needs"),
-    (UnsafeError, INVALID_OPERATION, "refused by the safety policy (weather, lost indiserver)"),
-    (DeviceBusyError, INVALID_OPERATION, "the device is busy with another action"),
-    (DeviceStateError, INVALID_OPERATION, "the device's state forbids it now"),
     (ActionAborted, OPERATION_CANCELLED, "the action was aborted"),
     (ActionTimeout, UNSPECIFIED_ERROR, "the action did not end in time"),
     (ActionFailed, UNSPECIFIED_ERROR, "the driver reported a failure"),
@@ -113,14 +132,15 @@ ERROR_TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
 
 
 def error_for(exc: BaseException) -> AlpacaError | None:
-    """The ASCOM error a refusal of the device layer is (None: not one of
-    the refusals `ERROR_TABLE` knows, i.e. a bug, answered as a 500)."""
+    """The ASCOM error a refusal or failure of the device layer is (None:
+    not one `REFUSALS` or `ERROR_TABLE` knows, i.e. a bug, answered as a 500)."""
     if isinstance(exc, AlpacaError):
         return exc
+    reason = exc.reason if isinstance(exc, DeviceError) else None
+    if reason is not None:
+        return AlpacaError(REFUSALS[reason][0], str(exc))
     for cls, number, _ in ERROR_TABLE:
         if isinstance(exc, cls):
-            if number == INVALID_OPERATION and "parked" in str(exc):
-                number = INVALID_WHILE_PARKED
             return AlpacaError(number, str(exc))
     return None
 

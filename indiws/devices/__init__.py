@@ -23,6 +23,7 @@ from .base import (
     running_actions,
     set_safety_guard,
     subscribe_actions,
+    until_started,
     wait_acknowledged,
 )
 from .camera import FRAME_TYPES, Camera, GuideCamera
@@ -41,6 +42,7 @@ from .errors import (
     FrameNotWrittenError,
     InvalidValueError,
     NoDeviceError,
+    RefusalReason,
     UnsafeError,
 )
 from .filter_wheel import FilterWheel
@@ -83,6 +85,7 @@ __all__ = [
     "RoleDevice",
     "Rotator",
     "Telescope",
+    "RefusalReason",
     "UnsafeError",
     "Weather",
     "abort_action",
@@ -91,6 +94,7 @@ __all__ = [
     "set_safety_guard",
     "wait_acknowledged",
     "subscribe_actions",
+    "until_started",
     "min_altitude",
     "set_min_altitude",
 ]

@@ -57,6 +57,7 @@ from .errors import (
     DeviceError,
     DeviceNotConnectedError,
     NoDeviceError,
+    RefusalReason,
     UnsafeError,
 )
 from .follow import PropertyFollower, follow
@@ -76,6 +77,7 @@ __all__ = [
     "running_actions",
     "set_safety_guard",
     "subscribe_actions",
+    "until_started",
 ]
 
 log = logging.getLogger("indiws.devices")
@@ -307,6 +309,50 @@ async def wait_acknowledged(client: INDIClient, action_id: str, timeout: float) 
                     return False
                 return True
     return True  # ended already
+
+
+async def until_started(
+    client: INDIClient,
+    device: str | None,
+    task: asyncio.Future[Any],
+    *,
+    start_wait: float,
+    ack_wait: float,
+) -> None:
+    """Wait until ``task``, running one action of ``device``, has started it
+    (within ``start_wait`` s) and the driver has taken its command
+    (`wait_acknowledged`, within ``ack_wait`` s), or until ``task`` has
+    ended (refused before it started, or over at the driver's first
+    answer).  What a front that answers "started" at once waits for, so
+    that a poll right after its answer sees the device busy (or the
+    refusal).  Call it right after making ``task``, before it first runs."""
+    started = asyncio.Event()
+    ended = asyncio.Event()
+    action_ids: list[str] = []
+
+    def on_action(event: dict[str, Any]) -> None:
+        if event.get("device") != device:
+            return
+        if event.get("event") == "started":
+            action_ids.append(event["action_id"])
+            started.set()
+        elif event.get("event") == "finished" and event.get("action_id") in action_ids[:1]:
+            ended.set()
+
+    listener = subscribe_actions(client, on_action)
+    waiter = asyncio.ensure_future(started.wait())
+    try:
+        await asyncio.wait({task, waiter}, timeout=start_wait, return_when="FIRST_COMPLETED")
+        if action_ids and not task.done():
+            await wait_acknowledged(client, action_ids[0], ack_wait)
+            if ended.is_set():
+                # The action ended with the driver's first answer (a refusal,
+                # e.g. an unpark while parking): its outcome is a few loop
+                # turns away, through ``task``.
+                await asyncio.wait({task}, timeout=ack_wait)
+    finally:
+        listener.close()
+        waiter.cancel()
 
 
 class Action:
@@ -856,6 +902,21 @@ class RoleDevice:
                 "with replace to cancel it",
                 device=self.name,
                 role=self.role,
+            )
+
+    def _check_still(self, moving: bool, verb: str, replace: bool) -> None:
+        """Unless ``replace`` (then the newer motion supersedes the one under
+        way, as it starts): `DeviceBusyError` with reason ``moving`` when the
+        device moves (``moving``: its driver says so) or a motion of this
+        role runs."""
+        if replace:
+            return
+        if moving or self.channel_action("motion") is not None:
+            raise DeviceBusyError(
+                f"{self.name} is moving: wait for it to stop, or abort it, before {verb}",
+                device=self.name,
+                role=self.role,
+                reason=RefusalReason.MOVING,
             )
 
     def channel_action(self, channel: str) -> Action | None:

@@ -7,7 +7,7 @@ from typing import Any
 from ..client import InvalidValueError
 from ..protocol import PropertyState
 from .base import ProgressCallback, RoleDevice
-from .errors import DeviceStateError
+from .errors import DeviceStateError, RefusalReason
 from .motion import move_number, press
 
 __all__ = ["Dome"]
@@ -158,6 +158,7 @@ class Dome(RoleDevice):
                 f"{dev.name} is parked: unpark it before turning it",
                 device=dev.name,
                 role=self.role,
+                reason=RefusalReason.PARKED,
             )
         return await move_number(
             self,

@@ -10,6 +10,7 @@ Out-of-range or malformed values raise the client's `InvalidValueError`
 from __future__ import annotations
 
 from collections.abc import Iterable
+from enum import StrEnum
 from typing import Any
 
 from ..client import INDIError, InvalidValueError
@@ -27,8 +28,46 @@ __all__ = [
     "FrameNotWrittenError",
     "InvalidValueError",
     "NoDeviceError",
+    "RefusalReason",
     "UnsafeError",
 ]
+
+
+class RefusalReason(StrEnum):
+    """Why a device verb refused to act: the ``reason`` of a refusal error.
+
+    Each front says a reason in its own words, from one table of its own:
+    JSON-RPC codes and HTTP statuses (`indiws.web.errors.REFUSALS`),
+    lightAPT's strings (`indiws.web.lightapt.refusals.REFUSALS`), ASCOM
+    error numbers (`indiws.alpaca.protocol.REFUSALS`).  A test fails when a
+    reason is added here without an entry in each of them.
+    """
+
+    #: No device holds the role, or it is not on indiserver.
+    NO_DEVICE = "no_device"
+    #: The device is known but not connected.
+    NOT_CONNECTED = "not_connected"
+    #: The device lacks the property the verb needs.
+    CAPABILITY_MISSING = "capability_missing"
+    #: The mount (or dome) is parked.
+    PARKED = "parked"
+    #: The mount is parking.
+    PARKING = "parking"
+    #: The device moves (a slew, a focuser move, a turning wheel) and the
+    #: caller asked not to replace that motion.
+    MOVING = "moving"
+    #: Another action of the same kind runs (e.g. an exposure).
+    BUSY = "busy"
+    #: The safety policy refuses it (``force`` overrides).
+    UNSAFE = "unsafe"
+    #: The target is below the site's minimum altitude (``force`` overrides).
+    BELOW_HORIZON = "below_horizon"
+    #: A mount with one slew rate for both axes moves the other axis at another rate.
+    RATE_CONFLICT = "rate_conflict"
+    #: The driver answered without taking the value.
+    NOT_TAKEN = "not_taken"
+    #: Any other state of the device that forbids the verb now.
+    INVALID_STATE = "invalid_state"
 
 
 class DeviceError(INDIError):
@@ -39,6 +78,9 @@ class DeviceError(INDIError):
     """
 
     code = "device_error"
+    #: Why the verb refused to act; None for what is not a refusal (an
+    #: action that failed, timed out or was aborted).
+    reason: RefusalReason | None = None
 
     def __init__(self, message: str, *, device: str | None = None, role: str | None = None) -> None:
         super().__init__(message)
@@ -51,6 +93,8 @@ class DeviceError(INDIError):
             data["device"] = self.device
         if self.role is not None:
             data["role"] = self.role
+        if self.reason is not None:
+            data["reason"] = self.reason.value
         return data
 
 
@@ -58,18 +102,21 @@ class NoDeviceError(DeviceError, LookupError):
     """The role has no device, or the device is not on the indiserver."""
 
     code = "no_device"
+    reason = RefusalReason.NO_DEVICE
 
 
 class DeviceNotConnectedError(DeviceError):
     """The device is known but not connected (its CONNECTION switch is off)."""
 
     code = "not_connected"
+    reason = RefusalReason.NOT_CONNECTED
 
 
 class CapabilityError(DeviceError):
     """The device does not define the property a verb needs."""
 
     code = "capability_missing"
+    reason = RefusalReason.CAPABILITY_MISSING
 
     def __init__(
         self,
@@ -89,9 +136,23 @@ class CapabilityError(DeviceError):
 
 
 class DeviceStateError(DeviceError):
-    """The device's state forbids the verb now (e.g. a goto while parked)."""
+    """The device's state forbids the verb now (e.g. a goto while parked);
+    ``reason`` says which state (`RefusalReason`)."""
 
     code = "invalid_state"
+    reason: RefusalReason = RefusalReason.INVALID_STATE
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        device: str | None = None,
+        role: str | None = None,
+        reason: RefusalReason | None = None,
+    ) -> None:
+        super().__init__(message, device=device, role=role)
+        if reason is not None:
+            self.reason = reason
 
 
 class UnsafeError(DeviceStateError):
@@ -99,18 +160,23 @@ class UnsafeError(DeviceStateError):
     lost indiserver); a caller may pass ``force`` to override."""
 
     code = "unsafe"
+    reason = RefusalReason.UNSAFE
 
 
 class BelowHorizonError(DeviceStateError):
     """A goto target below the site's minimum altitude (``force`` overrides)."""
 
     code = "below_horizon"
+    reason = RefusalReason.BELOW_HORIZON
 
 
 class DeviceBusyError(DeviceStateError):
-    """The device is busy with an action that must end first (e.g. an exposure)."""
+    """The device is busy with an action that must end first (e.g. an
+    exposure), or moves while the caller asked not to replace the motion
+    (reason ``moving``)."""
 
     code = "busy"
+    reason = RefusalReason.BUSY
 
 
 class _ActionError(DeviceError):

@@ -145,13 +145,16 @@ class FilterWheel(RoleDevice):
         *,
         timeout: float = 60.0,
         progress: ProgressCallback | None = None,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Turn to a slot (integer, from 1) or a filter by name (any case); answers once there.
 
         Progress: {state: moving, slot, target_slot, target_name}. Result:
         {slot, name, previous_slot, elapsed}."""
+        # replace (a device call's, not a param): false refuses a turn while
+        # the wheel turns (busy, reason moving) instead of superseding it.
         dev = self._connected()
-        self._slot_prop()
+        self._check_still(self._slot_prop().busy, "turning it", replace)
         slot = self._resolve(filter)
         self.client.validate(dev.name, "FILTER_SLOT", {"FILTER_SLOT_VALUE": slot})
         name = self._name_of(slot)

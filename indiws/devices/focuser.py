@@ -8,7 +8,7 @@ from ..client import InvalidValueError
 from ..protocol import PropertyKind, PropertyState
 from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from .base import ProgressCallback, RoleDevice, Update
-from .errors import CapabilityError, DeviceStateError
+from .errors import CapabilityError, DeviceStateError, RefusalReason
 from .follow import PropertyFollower, Step, follow
 
 __all__ = ["Focuser"]
@@ -213,6 +213,7 @@ class Focuser(RoleDevice):
                     f"{dev.name} did not take {name} = {list(values.values())[0]}{why}",
                     device=dev.name,
                     role=self.role,
+                    reason=RefusalReason.NOT_TAKEN,
                 )
         return self.settings()
 
@@ -227,13 +228,17 @@ class Focuser(RoleDevice):
         *,
         timeout: float = 120.0,
         progress: ProgressCallback | None = None,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Move to an absolute position (steps, within the driver's range); answers once there.
 
         Progress: {state: moving, position, target}. Result: {position, target,
         start, elapsed}."""
+        # replace (a device call's, not a param): false refuses a move while
+        # the focuser moves (busy, reason moving) instead of superseding it.
         target = _steps(position, "position")
         dev = self._connected()
+        self._check_still(self._moving(), "a move", replace)
         self._prop(ABS, "move to an absolute position")
         self.client.validate(dev.name, ABS, {"FOCUS_ABSOLUTE_POSITION": target})
         return await self._move_abs("move_to", target, timeout, progress, {"position": target})
@@ -293,12 +298,14 @@ class Focuser(RoleDevice):
         *,
         timeout: float = 120.0,
         progress: ProgressCallback | None = None,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Move by steps (positive outward, negative inward); answers once done.
 
         Result: {position, target, start, steps, elapsed}."""
         n = _steps(steps, "steps")
         dev = self._connected()
+        self._check_still(self._moving(), "a move", replace)
         params = {"steps": n}
         if self.has(REL, "FOCUS_MOTION"):
             self.client.validate(dev.name, REL, {"FOCUS_RELATIVE_POSITION": abs(n)})

@@ -19,7 +19,7 @@ from ..protocol import PropertyState, SwitchState
 from ..verbs import RA, UNSET, Dec, NoParams, Params, Result, Timeout, UnsetType, check_ranges, verb
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice, Update
-from .errors import BelowHorizonError, CapabilityError, DeviceStateError
+from .errors import BelowHorizonError, CapabilityError, DeviceStateError, RefusalReason
 from .follow import PropertyFollower, Step, follow
 
 __all__ = [
@@ -114,9 +114,9 @@ def _sidereal_multiple(element: Any) -> float | None:
 
 def _finite(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InvalidValueError(f"{what} must be a number, got {value!r}")
+        raise InvalidValueError(f"{what} must be a number, got {value!r}", param=what)
     if not math.isfinite(value):
-        raise InvalidValueError(f"{what} must be finite, got {value!r}")
+        raise InvalidValueError(f"{what} must be finite, got {value!r}", param=what)
     return float(value)
 
 
@@ -691,7 +691,8 @@ class Telescope(RoleDevice):
             lon = _finite(longitude, "longitude")
             if not -180.0 <= lon < 360.0:
                 raise InvalidValueError(
-                    f"longitude must be within [-180, 180] (east positive), got {lon:g}"
+                    f"longitude must be within [-180, 180] (east positive), got {lon:g}",
+                    param="longitude",
                 )
             values["LONG"] = astro.longitude_indi(lon)
         if elevation is not None and "ELEV" in prop.elements:
@@ -804,12 +805,14 @@ class Telescope(RoleDevice):
                 f"{self.name} is parked: unpark it before {verb}",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.PARKED,
             )
         if self._parking():
             raise DeviceStateError(
                 f"{self.name} is parking: wait for the park to end, or abort it, before {verb}",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.PARKING,
             )
 
     async def set_coord_mode(self, mode: str, *, timeout: float = 10.0) -> dict[str, Any]:
@@ -835,6 +838,7 @@ class Telescope(RoleDevice):
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
         force: bool = False,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Slew to RA (hours, 0..24) / Dec (degrees); answers once the mount arrived.
 
@@ -846,11 +850,14 @@ class Telescope(RoleDevice):
         pier_side, elapsed}. Errors: invalid_value, invalid_state (parked),
         aborted (telescope.abort, a newer goto), timeout (the mount is stopped),
         action_failed, unsafe (the safety policy refuses; force overrides)."""
+        # replace (a device call's, not a param): false refuses a goto while
+        # the mount moves (busy, reason moving) instead of superseding it.
         ra, dec = _check_radec(ra, dec)
         epoch = _epoch(epoch)
         params = {"ra": ra, "dec": dec, "epoch": epoch, "track": track}
         self._connected()
         self._check_unparked("a goto")
+        self._check_still(self._slewing(), "a goto", replace)
         self._check_safe("goto", force)
         self.check_above_horizon("goto", force, ra=ra, dec=dec, epoch=epoch)
         j2k = self._optional("EQUATORIAL_COORD")
@@ -875,6 +882,7 @@ class Telescope(RoleDevice):
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
         force: bool = False,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Slew to hour angle (hours, positive west, -24..24) / Dec (JNow degrees).
 
@@ -886,6 +894,7 @@ class Telescope(RoleDevice):
         _, lon, _ = self._require_site("goto an hour angle (no site)")
         self._prop("EQUATORIAL_EOD_COORD", "goto")
         self._check_unparked("a goto")
+        self._check_still(self._slewing(), "a goto", replace)
         self._check_safe("goto", force)
         self.check_above_horizon("goto", force, ha=ha, dec=dec)
         ra = (astro.local_sidereal_time(lon) - ha) % 24.0
@@ -904,6 +913,7 @@ class Telescope(RoleDevice):
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
         force: bool = False,
+        replace: bool = True,
     ) -> dict[str, Any]:
         """Slew to altitude (-90..90) / azimuth (0..360, from north through east), degrees.
 
@@ -916,6 +926,7 @@ class Telescope(RoleDevice):
         params = {"alt": alt, "az": az, "track": track}
         self._connected()
         self._check_unparked("a goto")
+        self._check_still(self._slewing(), "a goto", replace)
         self._check_safe("goto", force)
         self.check_above_horizon("goto", force, alt=alt)
         horizontal = self._optional("HORIZONTAL_COORD")
@@ -1242,6 +1253,7 @@ class Telescope(RoleDevice):
                 f"{self.name} is parking: wait for the park to end, or abort it, before unparking",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.PARKING,
             )
         if self._parked() is False:
             return {"action": "unpark", "device": self.name, "parked": False, "already": True}
@@ -1653,6 +1665,7 @@ class Telescope(RoleDevice):
                 f"{abs(next(iter(other.values()))):g} deg/s: stop it or use that rate",
                 device=self.name,
                 role=self.role,
+                reason=RefusalReason.RATE_CONFLICT,
             )
         self._check_unparked("moving")
         self._check_safe("move", force)

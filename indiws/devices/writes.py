@@ -20,7 +20,7 @@ from typing import Any
 
 from ..client import INDIClient
 from ..protocol import PropertyKind, PropertyState, SwitchState
-from .errors import DeviceStateError, UnsafeError
+from .errors import DeviceStateError, RefusalReason, UnsafeError
 from .guard import _GUARDS
 
 __all__ = ["MOVES_HARDWARE", "check_hardware_write", "hardware_move"]
@@ -144,6 +144,7 @@ def check_hardware_write(
             f"{device} is parking: a write of TELESCOPE_PARK UNPARK would leave it stranded "
             "half-way; wait for the park to end, or abort it (TELESCOPE_ABORT_MOTION) first",
             device=device,
+            reason=RefusalReason.PARKING,
         )
     guard = _GUARDS.get(client)
     reason = None if guard is None else guard("", verb)

@@ -1,4 +1,12 @@
-"""The tornado application: every route of the service in one place."""
+"""The tornado application: every route of the service in one place.
+
+The top floor of the web layer.  Below it, the fronts (JSON-RPC sockets,
+lightAPT's envelope, REST, the seed's URLs, PHD2's HTTP, the panel); below
+them, the core they share (`base`, `errors`, `limits`, `outbox`,
+`jsonrpc`, `openapi`, `state`), which imports no front
+(tests/test_imports.py).  `make_app` builds the per-service `WebState` and
+hands it to every handler through the application's settings.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +32,10 @@ from . import (
 )
 from .base import JsonHandler
 from .gate import GatedApplication
+from .highlevel import ClientHub
 from .server import connection_cap
+from .state import SETTING, WebState
+from .streams import StreamHub
 
 
 class NotFoundHandler(JsonHandler):
@@ -51,7 +62,15 @@ ROUTE_MODULES: list[Any] = [
 
 
 def make_app(service: Service, **settings: Any) -> GatedApplication:
-    """Every route, behind the request gate (web/gate.py): Host, cross-site, token."""
+    """Every route, behind the request gate (web/gate.py): Host, cross-site, token.
+
+    The application's `WebState` (``settings["web_state"]``, `state_of`)
+    holds the fan-out hubs, subscribed from the start; close it
+    (`WebState.close`) before the service stops."""
+    state = WebState(service)
+    state.add(StreamHub(service.client))
+    state.add(ClientHub(service))
+    settings[SETTING] = state
     handlers: list = []
     for module in ROUTE_MODULES:
         handlers.extend(module.routes(service))

@@ -1,7 +1,9 @@
 """One table from exceptions to HTTP statuses and JSON-RPC error codes.
 
 Every handler, HTTP or WebSocket, reports errors through `describe_error`,
-so a given fault has the same code and wording everywhere.
+so a given fault has the same code and wording everywhere.  A refusal of
+the device layer is mapped by its typed reason (`REFUSALS`), every other
+exception by its class (`_TABLE`).
 """
 
 from __future__ import annotations
@@ -25,15 +27,10 @@ from ..devices.errors import (
     ActionAborted,
     ActionFailed,
     ActionTimeout,
-    BelowHorizonError,
-    CapabilityError,
-    DeviceBusyError,
     DeviceError,
-    DeviceNotConnectedError,
-    DeviceStateError,
     DiskFullError,
     FrameNotWrittenError,
-    NoDeviceError,
+    RefusalReason,
 )
 from ..manager import (
     DriverError,
@@ -55,7 +52,7 @@ from ..service import (
     UnknownDriverError,
 )
 
-__all__ = ["APIError", "JSONRPC_CODES", "describe_error"]
+__all__ = ["REFUSALS", "APIError", "JSONRPC_CODES", "describe_error"]
 
 # JSON-RPC 2.0 reserves -32768..-32000; -32000..-32099 are for servers.
 PARSE_ERROR = -32700
@@ -83,17 +80,32 @@ def invalid_params(message: str, **data: Any) -> APIError:
     return APIError(400, INVALID_PARAMS, "invalid_params", message, data)
 
 
+_INVALID_STATE = (409, -32043, "invalid_state")
+_BUSY = (409, -32044, "busy")
+
+#: The device layer's refusals, by reason → (HTTP status, JSON-RPC code,
+#: name); the error's data says the reason itself (``data.reason``).  Every
+#: `RefusalReason` has its entry (tests/test_refusals.py).
+REFUSALS: dict[RefusalReason, tuple[int, int, str]] = {
+    RefusalReason.NO_DEVICE: (404, -32040, "no_device"),
+    RefusalReason.NOT_CONNECTED: (409, -32041, "not_connected"),
+    RefusalReason.CAPABILITY_MISSING: (409, -32042, "capability_missing"),
+    RefusalReason.PARKED: _INVALID_STATE,
+    RefusalReason.PARKING: _INVALID_STATE,
+    RefusalReason.MOVING: _BUSY,
+    RefusalReason.BUSY: _BUSY,
+    RefusalReason.UNSAFE: (409, -32055, "unsafe"),
+    RefusalReason.BELOW_HORIZON: (409, -32059, "below_horizon"),
+    RefusalReason.RATE_CONFLICT: _INVALID_STATE,
+    RefusalReason.NOT_TAKEN: _INVALID_STATE,
+    RefusalReason.INVALID_STATE: _INVALID_STATE,
+}
+
 #: exception class → (HTTP status, JSON-RPC code, name).  Order matters:
 #: the first matching class wins.
 _TABLE: list[tuple[type[BaseException], int, int, str]] = [
     # Device verbs (indiws.devices, /ws/indi_client/); before TimeoutError.
     # Their data also carries the error's to_dict(): action, messages, details.
-    (NoDeviceError, 404, -32040, "no_device"),
-    (DeviceNotConnectedError, 409, -32041, "not_connected"),
-    (CapabilityError, 409, -32042, "capability_missing"),
-    (DeviceBusyError, 409, -32044, "busy"),
-    (BelowHorizonError, 409, -32059, "below_horizon"),
-    (DeviceStateError, 409, -32043, "invalid_state"),
     (ActionAborted, 409, -32045, "aborted"),
     (ActionTimeout, 504, -32030, "timeout"),
     (ActionFailed, 502, -32046, "action_failed"),
@@ -134,7 +146,8 @@ _TABLE: list[tuple[type[BaseException], int, int, str]] = [
 ]
 
 #: name → JSON-RPC code, for the docs and for clients.
-JSONRPC_CODES: dict[str, int] = {name: code for _, _, code, name in _TABLE}
+JSONRPC_CODES: dict[str, int] = {name: code for _, code, name in REFUSALS.values()}
+JSONRPC_CODES.update((name, code) for _, _, code, name in _TABLE)
 JSONRPC_CODES.update(
     parse_error=PARSE_ERROR,
     invalid_request=INVALID_REQUEST,
@@ -186,21 +199,30 @@ def describe_error(exc: BaseException) -> APIError:
             kind = getattr(exc, "code", "")
             status, code, name = codes.get(kind, codes[""])
             return APIError(status, code, name, str(exc), {"error": name})
+    reason = exc.reason if isinstance(exc, DeviceError) else None
+    found = REFUSALS[reason] if reason is not None else _by_class(exc)
+    if found is None:
+        return APIError(500, INTERNAL_ERROR, "internal_error", f"internal error: {exc!r}")
+    status, code, name = found
+    data: dict[str, Any] = {"error": name}
+    prop = getattr(exc, "prop", None)
+    if prop is not None:
+        data["current"] = prop.to_dict()
+    for attr in ("device", "name", "element", "role"):
+        value = getattr(exc, attr, None)
+        if isinstance(value, str):
+            data[attr if attr != "name" else "property"] = value
+    if isinstance(exc, DeviceError):
+        # The refusal's reason, the driver's messages, where the action ended, ...
+        extra = exc.to_dict()
+        extra.pop("error", None)
+        extra.pop("message", None)
+        data.update((k, v) for k, v in extra.items() if v is not None)
+    return APIError(status, code, name, str(exc), data)
+
+
+def _by_class(exc: BaseException) -> tuple[int, int, str] | None:
     for exc_type, status, code, name in _TABLE:
         if isinstance(exc, exc_type):
-            data: dict[str, Any] = {"error": name}
-            prop = getattr(exc, "prop", None)
-            if prop is not None:
-                data["current"] = prop.to_dict()
-            for attr in ("device", "name", "element", "role"):
-                value = getattr(exc, attr, None)
-                if isinstance(value, str):
-                    data[attr if attr != "name" else "property"] = value
-            if isinstance(exc, DeviceError):
-                # The driver's messages, where the action ended, ...
-                extra = exc.to_dict()
-                extra.pop("error", None)
-                extra.pop("message", None)
-                data.update((k, v) for k, v in extra.items() if v is not None)
-            return APIError(status, code, name, str(exc), data)
-    return APIError(500, INTERNAL_ERROR, "internal_error", f"internal error: {exc!r}")
+            return status, code, name
+    return None

@@ -31,7 +31,6 @@ import asyncio
 import contextvars
 import inspect
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import UTC, datetime
 from functools import partial
@@ -59,13 +58,13 @@ from .errors import INVALID_PARAMS, APIError, invalid_params
 from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc, rpc_from_verb
-from .lightapt import LightAptEndpoint, is_lightapt_request, phd2_frames
+from .lightapt import LightAptEndpoint, RoleMemory, is_lightapt_request, phd2_frames
 from .limits import check_timeout as _timeout
 from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
 from .plans_rpc import PlanRpc
 
-__all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "close_hub", "hub_for", "routes"]
+__all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "routes"]
 
 log = logging.getLogger("indiws.web")
 
@@ -102,18 +101,18 @@ def _with_frame_urls(result: Any) -> Any:
 
 
 class ClientHub:
-    """One per service: the open ``/ws/indi_client/`` sockets, the action
-    events sent to all of them, and the one status timer."""
+    """One per application (its `WebState`): the open ``/ws/indi_client/``
+    sockets, the action events sent to all of them, and the one status timer."""
 
     def __init__(self, service: Service) -> None:
-        # What it needs of the service, not the service itself: the hub is
-        # kept in a WeakKeyDictionary keyed by the service.
         self.client = service.client
         self.roles = service.roles
         self.blobs = service.blobs
         self.config = service.config
         self.guiding = service.guiding
-        self._role_device = weakref.WeakMethod(service.role_device)
+        self._role_device = service.role_device
+        #: lightAPT's memory of each role (step sizes, the goto's target, ...).
+        self.lightapt_memory = RoleMemory()
         self.sockets: dict[IndiClientSocket, None] = {}
         self._listener = subscribe_actions(service.client, self._on_action)
         #: ``safety`` and ``weather.changed`` of the safety policy, to every socket.
@@ -132,6 +131,9 @@ class ClientHub:
         self.stats = {"action_events": 0, "status_sent": 0, "sends": 0}
 
     def close(self) -> None:
+        """Stop the status timer and the event subscriptions before the
+        service stops: sockets still open then must not read a closed state
+        database (a false "cannot be used" error at every SIGTERM)."""
         self._listener.close()
         self._safety_sub()
         self._guiding_sub()
@@ -210,10 +212,7 @@ class ClientHub:
 
     def device(self, role: str, device: str | None) -> RoleDevice:
         """The role's device class for ``device`` (`Service.role_device`)."""
-        make = self._role_device()
-        if make is None:
-            raise RuntimeError("the service is gone")
-        return make(role, device)
+        return self._role_device(role, device)
 
     # Status -------------------------------------------------------------
 
@@ -273,26 +272,6 @@ class ClientHub:
         self._calls.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved: its waiter may be gone
-
-
-_HUBS: weakref.WeakKeyDictionary[Service, ClientHub] = weakref.WeakKeyDictionary()
-
-
-def hub_for(service: Service) -> ClientHub:
-    """The service's `ClientHub` (made on first use, one per service)."""
-    hub = _HUBS.get(service)
-    if hub is None:
-        hub = _HUBS[service] = ClientHub(service)
-    return hub
-
-
-def close_hub(service: Service) -> None:
-    """Stop the service's status timer and event subscriptions before the
-    service stops: sockets still open then must not read a closed state
-    database (a false "cannot be used" error at every SIGTERM)."""
-    hub = _HUBS.pop(service, None)
-    if hub is not None:
-        hub.close()
 
 
 # ---------------------------------------------------------------- verbs of every role
@@ -391,7 +370,7 @@ class IndiClientSocket(
 
     def initialize(self, service: Service) -> None:  # type: ignore[override]
         super().initialize(service)
-        self.hub = hub_for(service)
+        self.hub = self.state.get(ClientHub)
         #: The lightAPT side of this socket, made at its first lightAPT request.
         self.lightapt: LightAptEndpoint | None = None
         self.jsonrpc_used = False
@@ -606,7 +585,6 @@ class IndiClientSocket(
 
 
 def routes(service: Service) -> list:
-    hub_for(service)  # subscribe to the action events once, at start-up
     return [(r"/ws/indi_client/?", IndiClientSocket, {"service": service})]
 
 

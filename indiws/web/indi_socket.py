@@ -24,7 +24,7 @@ from ..service import Service
 from .base import requester
 from .errors import describe_error, invalid_params
 from .jsonrpc import JsonRpcSocket, rpc
-from .streams import StreamHub, blob_url, hub_for, notification, property_json, snapshot_params
+from .streams import StreamHub, blob_url, notification, property_json, snapshot_params
 
 __all__ = ["OPENAPI_PATHS", "IndiSocket", "routes"]
 
@@ -92,7 +92,7 @@ class IndiSocket(JsonRpcSocket):
 
     def initialize(self, service: Service) -> None:  # type: ignore[override]
         super().initialize(service)
-        self.hub = hub_for(service)
+        self.hub = self.state.get(StreamHub)
 
     @property
     def max_message_size(self) -> int:

@@ -35,7 +35,6 @@ import logging
 import math
 import types
 import typing
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -59,7 +58,8 @@ from .errors import (
     describe_error,
 )
 from .limits import MAX_BATCH, JsonLimitError, loads
-from .outbox import Outbox, SendBudget
+from .outbox import Outbox
+from .state import WebState, web_state
 from .ws_close import CleanCloseProtocol
 
 __all__ = ["MAX_RUNNING", "JsonRpcSocket", "RpcMethod", "rpc", "rpc_from_verb"]
@@ -169,6 +169,8 @@ class JsonRpcSocket(WebSocketHandler):
     #: ``rpc.discover``'s method list, made once per class.
     _described: ClassVar[list[dict[str, Any]] | None] = None
     service: Service
+    #: The service's web state (`indiws.web.state`): its send budget, the fronts' hubs.
+    state: WebState
     outbox: Outbox
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -197,6 +199,7 @@ class JsonRpcSocket(WebSocketHandler):
 
     def initialize(self, service: Service) -> None:
         self.service = service
+        self.state = web_state(self)
         self._tasks: set[asyncio.Task[Any]] = set()
         #: While a batch's requests are being started: done once they are.
         self._batch_started: asyncio.Future[None] | None = None
@@ -257,7 +260,7 @@ class JsonRpcSocket(WebSocketHandler):
             self,
             config.max_pending_messages,
             max_pending_bytes=config.max_pending_bytes,
-            budget=send_budget(self.service),
+            budget=self.state.send_budget,
         )
         self.opened()
 
@@ -468,17 +471,6 @@ class JsonRpcSocket(WebSocketHandler):
             "info": {"title": f"indiws {self.request.path}", "version": __version__},
             "methods": cls._described,
         }
-
-
-_BUDGETS: weakref.WeakKeyDictionary[Service, SendBudget] = weakref.WeakKeyDictionary()
-
-
-def send_budget(service: Service) -> SendBudget:
-    """The service's `SendBudget`, shared by the outboxes of all its sockets."""
-    budget = _BUDGETS.get(service)
-    if budget is None:
-        budget = _BUDGETS[service] = SendBudget(service.config.max_total_pending_bytes)
-    return budget
 
 
 def _answer(rid: Any, result: Any = None, error: APIError | None = None) -> dict[str, Any]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from ..devices import UnsafeError
 from .base import requester
-from .errors import invalid_params, register
+from .errors import invalid_params
 from .jsonrpc import rpc
 from .limits import check_timeout
 
@@ -27,8 +26,6 @@ def check_weather_override(on: Any, note: Any) -> None:
         raise invalid_params("note must be a text of at most 200 characters", param="note")
 
 __all__ = ["OBSERVATORY_EVENTS", "ObservatoryRpc"]
-
-register(UnsafeError, 409, -32055, "unsafe")
 
 Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
 Via = Literal["auto", "camera", "mount"]

@@ -41,7 +41,7 @@ from ..db import ROLES
 from .base import JsonHandler
 from .errors import _BY_CODE as CODED_ERRORS
 from .errors import _TABLE as ERROR_TABLE
-from .errors import JSONRPC_CODES
+from .errors import JSONRPC_CODES, REFUSALS
 
 __all__ = [
     "OPENAPI_PATHS",
@@ -201,6 +201,11 @@ def error_table() -> list[dict[str, Any]]:
             name,
             {"code": name, "status": status, "jsonrpc_code": code, "raised_for": []},
         )["raised_for"].append(exc_type.__name__)
+    for reason, (status, code, name) in REFUSALS.items():
+        rows.setdefault(
+            name,
+            {"code": name, "status": status, "jsonrpc_code": code, "raised_for": []},
+        )["raised_for"].append(f"refusal {reason.value}")
     for exc_type, codes in CODED_ERRORS:
         for kind, (status, code, name) in codes.items():
             what = f"{exc_type.__name__} ({kind or 'other'})"

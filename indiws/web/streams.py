@@ -29,7 +29,6 @@ BLOB values never travel inside JSON: a BLOB element carries its ``format``,
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Awaitable, Hashable
 from typing import Any, Protocol
 from urllib.parse import quote
@@ -52,7 +51,6 @@ __all__ = [
     "NoBlobDataError",
     "StreamHub",
     "blob_url",
-    "hub_for",
     "property_json",
     "routes",
 ]
@@ -122,7 +120,8 @@ Filter = tuple[str | None, str | None]
 
 
 class StreamHub:
-    """One per service: fans INDI events out to the property-stream sockets.
+    """One per application (its `WebState`): fans INDI events out to the
+    property-stream sockets.
 
     Each event is serialised and framed once; the same bytes go to every
     matching sink's outbox.  Property events are keyed ``(device, name)`` so that a
@@ -261,17 +260,6 @@ def _discard(index: dict[Any, dict[StreamSink, None]], key: Any, sink: StreamSin
             del index[key]
 
 
-_HUBS: weakref.WeakKeyDictionary[Service, StreamHub] = weakref.WeakKeyDictionary()
-
-
-def hub_for(service: Service) -> StreamHub:
-    """The service's `StreamHub` (made on first use, one per service)."""
-    hub = _HUBS.get(service)
-    if hub is None or hub.client is not service.client:
-        hub = _HUBS[service] = StreamHub(service.client)
-    return hub
-
-
 # ---------------------------------------------------------------- handlers
 
 
@@ -312,7 +300,7 @@ class DebuggingSocket(JsonRpcSocket):
 
     def initialize(self, service: Service) -> None:  # type: ignore[override]
         super().initialize(service)
-        self.hub = hub_for(service)
+        self.hub = self.state.get(StreamHub)
         self.filter: Filter = (None, None)
         #: Send the snapshot at open (the URL asked for the stream).
         self.stream_at_open = False
@@ -446,7 +434,6 @@ class BlobHandler(JsonHandler):
 
 def routes(service: Service) -> list:
     args = {"service": service}
-    hub_for(service)  # subscribe once, at start-up
     return [
         (r"/ws/debugging/?", DebuggingSocket, args),
         (

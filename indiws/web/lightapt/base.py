@@ -18,11 +18,15 @@ returns what the reply carries:
 - ``None``: ``{"type": "message", "message": "success", "data": null}``;
 - a dict, list, number or bool: ``{"type": "data", "message": "see data", "data": ...}``;
 - a str, or raises `Refusal`: ``{"type": "message", "message": <text>}``, the
-  original's handled refusals ("Telescope cannot park", ...);
+  original's handled refusals;
+- raises a refusal of the device layer that `refusals.REFUSALS` words for
+  the instruction ("Telescope cannot park", "telescope is moving, please
+  wait!", ...): ``{"type": "message", "message": <words>}``;
 - raises anything else: ``{"type": "error", "message": <text>}``.
 
 No INDI logic lives here or in the instruction modules: each instruction is
-a call of a device verb plus the shaping of its reply.
+a call of a device verb plus the shaping of its reply; the device verbs
+check states and ranges, and refuse with a typed reason.
 """
 
 from __future__ import annotations
@@ -32,30 +36,45 @@ import inspect
 import json
 import logging
 import typing
-import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from ...devices import RoleDevice, subscribe_actions, wait_acknowledged
+from ...devices import RoleDevice, until_started
 from ...devices.base import REQUESTER
 from ...devices.errors import NoDeviceError
 from ...roles import ROLES, role_named
 from ..base import dumps_lenient
 from ..errors import INTERNAL_ERROR, describe_error
 from ..jsonrpc import check_value, describe_type
+from .refusals import words_for
 
 if TYPE_CHECKING:
     from ...service import Service
+
+
+class RoleMemory:
+    """What the original kept in its role objects (focuser step sizes, the
+    goto target's name, filter offsets, ...): per role, in memory, for the
+    life of the application (its `indiws.web.highlevel.ClientHub` holds it)."""
+
+    def __init__(self) -> None:
+        self._roles: dict[str, dict[str, Any]] = {}
+
+    def of(self, role: str) -> dict[str, Any]:
+        return self._roles.setdefault(role, {})
 
 
 class ClientHub(Protocol):
     """What the endpoint uses of `indiws.web.highlevel.ClientHub` (which sits
     above this module)."""
 
+    lightapt_memory: RoleMemory
+
     def device(self, role: str, device: str | None) -> RoleDevice: ...
 
     async def detached(self, call: Awaitable[T]) -> T: ...
+
 
 __all__ = [
     "INSTRUCTIONS",
@@ -64,6 +83,7 @@ __all__ = [
     "LightAptEndpoint",
     "LightAptError",
     "Refusal",
+    "RoleMemory",
     "frame",
     "instruction",
     "is_lightapt_request",
@@ -211,17 +231,6 @@ def _short(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-# ---------------------------------------------------------------- per service state
-
-#: What the original kept in its role objects (focuser step sizes, the goto
-#: target's name, filter offsets, ...): per service, per role, in memory.
-_STATE: weakref.WeakKeyDictionary[Service, dict[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
-
-
-def role_state(service: Service, role: str) -> dict[str, Any]:
-    return _STATE.setdefault(service, {}).setdefault(role, {})
-
-
 # ---------------------------------------------------------------- context
 
 
@@ -246,8 +255,8 @@ class Context:
 
     @property
     def state(self) -> dict[str, Any]:
-        """This role's lightAPT settings (kept for the life of the service)."""
-        return role_state(self.service, self.role)
+        """This role's lightAPT settings (kept for the life of the application)."""
+        return self.hub.lightapt_memory.of(self.role)
 
     def push(self, kind: str, message: str, data: Any = None, **echo: Any) -> None:
         """Push a frame to this socket (``device_name``/``instruction`` default
@@ -276,36 +285,10 @@ class Context:
         if it ended before it could be seen starting, else None.
         """
         device: RoleDevice = self.device()
-        started = asyncio.Event()
-        ended = asyncio.Event()
-        action_ids: list[str] = []
-
-        def on_action(event: dict[str, Any]) -> None:
-            if event.get("device") != device.name:
-                return
-            if event.get("event") == "started":
-                action_ids.append(event["action_id"])
-                started.set()
-            elif event.get("event") == "finished" and event.get("action_id") in action_ids[:1]:
-                ended.set()
-
-        listener = subscribe_actions(self.client, on_action)
         task = asyncio.ensure_future(self.hub.detached(call))
-        waiter = asyncio.ensure_future(started.wait())
-        try:
-            await asyncio.wait({task, waiter}, timeout=START_WAIT, return_when="FIRST_COMPLETED")
-            if action_ids and not task.done():
-                # Answer once the driver has taken the command, so that a poll
-                # right after "success" sees the device busy (or the refusal).
-                await wait_acknowledged(self.client, action_ids[0], ACK_WAIT)
-                if ended.is_set():
-                    # The action ended with the driver's first answer (a
-                    # refusal, e.g. an unpark while parking): its outcome is
-                    # a few loop turns away, through the detached task.
-                    await asyncio.wait({task}, timeout=ACK_WAIT)
-        finally:
-            listener.close()
-            waiter.cancel()
+        await until_started(
+            self.client, device.name, task, start_wait=START_WAIT, ack_wait=ACK_WAIT
+        )
         if on_end is not None:
             task.add_done_callback(on_end)
         else:
@@ -350,6 +333,9 @@ class LightAptEndpoint:
         self._worker: asyncio.Task[None] | None = None
         self._on_close: list[Callable[[], Any]] = []
         self.closed = False
+        #: What instructions keep for this socket only (the arrow buttons it
+        #: holds pressed, `indiws.web.lightapt.telescope`).
+        self.memory: dict[str, Any] = {}
 
     def send(self, obj: dict[str, Any]) -> None:
         if not self.closed:
@@ -454,9 +440,12 @@ class LightAptEndpoint:
             return frame("message", str(exc), **echo)
         except LightAptError as exc:
             return frame("error", str(exc), **echo)
-        except NoDeviceError as exc:
-            return frame("error", str(exc), **echo)
         except Exception as exc:
+            words = words_for(exc, role, found.func.__name__)
+            if words is not None:
+                return frame("message", words, **echo)
+            if isinstance(exc, NoDeviceError):
+                return frame("error", str(exc), **echo)
             err = describe_error(exc)
             if err.code == INTERNAL_ERROR:
                 log.exception("lightAPT %s.%s failed", device_name, name)

@@ -15,22 +15,15 @@ from typing import Any, TypeVar
 
 from ...analysis import hfr_info
 from ...client import INDIError
-from ...devices import (
-    ActionAborted,
-    ActionTimeout,
-    CapabilityError,
-    DeviceBusyError,
-    InvalidValueError,
-)
+from ...devices import ActionAborted, ActionTimeout, InvalidValueError
 from ..blobs import frame_urls
 from ..errors import describe_error
-from .base import Context, LightAptError, Refusal, instruction
+from .base import Context, LightAptError, instruction
 
 T = TypeVar("T")
 
 ROLES = ("camera", "guider")
 
-BUSY = "Exposure is in progress. Cannot start exposure now!"
 #: The frame pushed when an exposure ends: its ``device_name`` and
 #: ``instruction`` are what the later front end listens for.
 SIGNAL = "Signal"
@@ -215,48 +208,37 @@ async def set_cool_target_temperature(ctx: Context, celsius: float) -> None:
         raise LightAptError("Temperature is out of range!") from exc
 
 
-async def _cooler(ctx: Context, on: bool) -> None:
-    try:
-        await ctx.device().set_cooler(on)
-    except CapabilityError as exc:
-        raise Refusal("No Cooler Available!") from exc
+# A camera without a cooler, fan or heater: worded by `refusals.REFUSALS`.
 
 
 @instruction(ROLES)
 async def start_cool_camera(ctx: Context) -> None:
-    await _cooler(ctx, True)
+    await ctx.device().set_cooler(True)
 
 
 @instruction(ROLES)
 async def stop_cool_camera(ctx: Context) -> None:
-    await _cooler(ctx, False)
-
-
-async def _switch(ctx: Context, option: str, on: bool, refusal: str) -> None:
-    try:
-        await ctx.device().set_option(option, on)
-    except CapabilityError as exc:
-        raise Refusal(refusal) from exc
+    await ctx.device().set_cooler(False)
 
 
 @instruction(ROLES)
 async def start_fan(ctx: Context) -> None:
-    await _switch(ctx, "fan", True, "No Fan Available")
+    await ctx.device().set_option("fan", True)
 
 
 @instruction(ROLES)
 async def stop_fan(ctx: Context) -> None:
-    await _switch(ctx, "fan", False, "No Fan Available")
+    await ctx.device().set_option("fan", False)
 
 
 @instruction(ROLES)
 async def start_tc_heat(ctx: Context) -> None:
-    await _switch(ctx, "heater", True, "No Heater Available")
+    await ctx.device().set_option("heater", True)
 
 
 @instruction(ROLES)
 async def stop_tc_heat(ctx: Context) -> None:
-    await _switch(ctx, "heater", False, "No Heater Available")
+    await ctx.device().set_option("heater", False)
 
 
 def _number(name: str, value: Any) -> float:
@@ -341,10 +323,9 @@ async def start_single_exposure(
 
     The second parameter is the later front end's ``save`` flag or the
     original's frame ``count``; both are kept with the frame, which is
-    stored like every frame and downloadable at ``/blobs/<id>``."""
+    stored like every frame and downloadable at ``/blobs/<id>``.  The
+    camera refuses while it exposes (`refusals.EXPOSING`)."""
     camera = ctx.device()
-    if _in_exposure(camera):
-        raise Refusal(BUSY)
     metadata: dict[str, Any] = {}
     if isinstance(save_or_count, bool):
         metadata["save"] = save_or_count
@@ -359,11 +340,8 @@ async def start_single_exposure(
         message, data, name = _signal(done, camera_type)
         ctx.push("signal", message, data, device_name=SIGNAL, instruction=name)
 
-    try:
-        # frame_type None: the camera's own (a custom setting may have chosen dark).
-        await ctx.start(camera.expose(seconds, frame_type=None, metadata=metadata), on_end)
-    except DeviceBusyError as exc:
-        raise Refusal(BUSY) from exc
+    # frame_type None: the camera's own (a custom setting may have chosen dark).
+    await ctx.start(camera.expose(seconds, frame_type=None, metadata=metadata), on_end)
     answered = True
 
 

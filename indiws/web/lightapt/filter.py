@@ -14,8 +14,8 @@ import math
 from typing import Any
 
 from ...client import INDIError
-from ...devices import FilterWheel
-from .base import Context, LightAptError, Refusal, instruction
+from ...devices import FilterWheel, InvalidValueError
+from .base import Context, LightAptError, instruction
 
 #: A slot's settings before anyone set them (V2's defaults).
 DEFAULTS = {"focus_offset": 0, "af_exposure_time": 1}
@@ -73,13 +73,12 @@ async def get_all_params(ctx: Context) -> dict[str, Any]:
 
 @instruction("filter_wheel")
 async def switch_filter(ctx: Context, slot: int) -> None:
-    """Turn to a slot (from 1); answers once the wheel has started turning."""
-    wheel = _wheel(ctx)
-    if wheel.status().get("moving"):
-        raise Refusal("Filter wheel in rotating!")
-    if not 1 <= slot <= len(wheel.filters()):
-        raise LightAptError(OUT_OF_RANGE)
-    await ctx.start(wheel.select(slot))
+    """Turn to a slot (from 1); answers once the wheel has started turning
+    (the wheel refuses while it turns, and a slot it has not)."""
+    try:
+        await ctx.start(_wheel(ctx).select(slot, replace=False))
+    except InvalidValueError as exc:
+        raise LightAptError(OUT_OF_RANGE) from exc
 
 
 def _slot_values(entry: dict[str, Any]) -> tuple[str | None, dict[str, float]]:

@@ -1,7 +1,8 @@
 """lightAPT's ``focus`` instructions, over `indiws.devices.Focuser`.
 
 Moves answer ``success`` once started, as the original did; a focuser that
-is moving refuses a move or a setting in the later front end's words.  The
+is moving refuses a move (the verb refuses, `refusals.REFUSALS` words it)
+or a backlash setting in the later front end's words.  The
 small and large steps of the in/out buttons are the service's memory of the
 role (`Context.state`), as they were the original's.  docs/lightapt.md
 ("Instructions: focus") has the table.
@@ -12,16 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from ...client import INDIError
-from ...devices import ActionFailed
+from ...devices import ActionFailed, InvalidValueError
 from .base import Context, LightAptError, Refusal, instruction
+from .refusals import FOCUS_MOVING
 
 ROLE = "focuser"
 
 #: The original's step sizes of the in/out buttons.
 DEFAULT_STEPS = {"small_step": 100, "large_step": 1000}
-#: Refused while moving: the later front end's words (V2 said "Focuser is in
-#: moving! Cannot move!" and "... Cannot change setting!"; nothing reads those).
-MOVING = "focus is in moving! Cannot move!"
 
 
 def _step(ctx: Context, which: str) -> int:
@@ -29,7 +28,8 @@ def _step(ctx: Context, which: str) -> int:
 
 
 def _moving(focuser: Any) -> bool:
-    """Moving now: the driver says so, or a move of this role is under way."""
+    """Moving now: the driver says so, or a move of this role is under way
+    (for a backlash setting, which the device takes while moving)."""
     status = focuser.status()
     return bool(status.get("moving") or status.get("busy"))
 
@@ -109,7 +109,7 @@ async def set_move_large_step(ctx: Context, steps: int) -> None:
 async def _backlash(ctx: Context, **change: Any) -> None:
     focuser = ctx.device()
     if _moving(focuser):
-        raise Refusal(MOVING)
+        raise Refusal(FOCUS_MOVING)
     await focuser.configure(**change)
 
 
@@ -136,29 +136,20 @@ async def set_backslash(ctx: Context, steps: int) -> None:
 
 @instruction(ROLE)
 async def move_to_position(ctx: Context, position: int) -> None:
-    """Move to an absolute position; answers once the move started."""
-    focuser = ctx.device()
-    if _moving(focuser):
-        raise Refusal(MOVING)
-    if position < 0:
-        raise LightAptError("step value must be larger than 0!")
+    """Move to an absolute position; answers once the move started (the
+    device refuses a move while moving, and a position out of its range)."""
     try:
-        maximum = focuser.max()["max"]
-    except INDIError:
-        maximum = None
-    if maximum is not None and position > maximum:
-        raise LightAptError("step value cannot be larger than max step!")
-    try:
-        await ctx.start(focuser.move_to(position))
+        await ctx.start(ctx.device().move_to(position, replace=False))
+    except InvalidValueError as exc:
+        if position < 0:
+            raise LightAptError("step value must be larger than 0!") from exc
+        raise LightAptError("step value cannot be larger than max step!") from exc
     except ActionFailed as exc:
         raise LightAptError(f"focuser absolute position alert! ({exc})") from exc
 
 
 async def _move_by(ctx: Context, steps: int) -> None:
-    focuser = ctx.device()
-    if _moving(focuser):
-        raise Refusal(MOVING)
-    await ctx.start(focuser.move_by(steps))
+    await ctx.start(ctx.device().move_by(steps, replace=False))
 
 
 @instruction(ROLE)

@@ -2,19 +2,20 @@
 
 Each instruction is a call of a `Telescope` verb (or read) plus the shaping
 of its reply as the original service answered (V2, ``indi_telescope.py``)
-and as the later front end (cobalt-web) reads it.  Checks the original made
-before acting (parked, moving, out of range) answer in its words.
+and as the later front end (cobalt-web) reads it.  The verbs check what the
+original checked before acting (parked, moving, out of range); their
+refusals answer in the original's words (`refusals.REFUSALS`, and the
+range words here).
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import weakref
+from collections.abc import Awaitable
 from typing import Any
 
-from ...devices import CapabilityError, InvalidValueError, Telescope, astro
-from .base import Context, LightAptEndpoint, LightAptError, Refusal, instruction
+from ...devices import InvalidValueError, Telescope, astro
+from .base import Context, LightAptError, Refusal, instruction
 
 log = logging.getLogger("indiws.lightapt")
 
@@ -22,16 +23,33 @@ log = logging.getLogger("indiws.lightapt")
 #: INDI's own joystick and hand-controller panels have it).
 BUTTONS = {"up": "north", "down": "south", "left": "west", "right": "east"}
 
-#: The directions each socket holds pressed, stopped when it closes.
-_PRESSED: weakref.WeakKeyDictionary[LightAptEndpoint, set[str]] = weakref.WeakKeyDictionary()
+#: The original's words for a value out of range, by the verb's parameter
+#: (or INDI element) the device names: type "message" for a goto's, "error"
+#: for the site's.
+GOTO_RANGES = {
+    "ra": "RA is not in range!",
+    "ha": "HA is not in range!",
+    "dec": "DEC is not in range!",
+    "az": "AZ is not in range!",
+    "alt": "ALT is not in range!",
+}
+SITE_RANGES = {
+    "longitude": "longitude not in range!",
+    "LONG": "longitude not in range!",
+    "latitude": "latitude not in range!",
+    "LAT": "latitude not in range!",
+    "elevation": "evelation not in range!",
+    "ELEV": "evelation not in range!",
+}
 
 
 def _scope(ctx: Context) -> Telescope:
     return ctx.device()
 
 
-def _in(value: float, low: float, high: float) -> bool:
-    return math.isfinite(value) and low <= value <= high
+def _named(exc: InvalidValueError) -> str | None:
+    """The parameter (or INDI element) a refused value is of."""
+    return exc.param or getattr(exc, "element", None)
 
 
 # ---------------------------------------------------------------- queries
@@ -106,18 +124,15 @@ async def at_home(ctx: Context) -> None:
 @instruction("telescope")
 async def set_long_lat(ctx: Context, long: float, lat: float, elev: float | None = None) -> None:
     """Set the site: longitude (east positive, -180..360), latitude, and
-    elevation (m; left out: kept).  V2's checks, the right way round."""
-    scope = _scope(ctx)
-    if not (_in(long, -180.0, 360.0) and long < 360.0):
-        raise LightAptError("longitude not in range!")
-    if not _in(lat, -90.0, 90.0):
-        raise LightAptError("latitude not in range!")
-    if elev is not None:
-        limits = scope.settings()["elevation"] or {}
-        low, high = limits.get("min"), limits.get("max")
-        if low is not None and high is not None and high > low and not _in(elev, low, high):
-            raise LightAptError("evelation not in range!")
-    await scope.set_site(latitude=lat, longitude=long, elevation=elev)
+    elevation (m; left out: kept).  V2's checks, the right way round (the
+    device's), in V2's words."""
+    try:
+        await _scope(ctx).set_site(latitude=lat, longitude=long, elevation=elev)
+    except InvalidValueError as exc:
+        words = SITE_RANGES.get(_named(exc) or "")
+        if words is None:
+            raise
+        raise LightAptError(words) from exc
 
 
 @instruction("telescope")
@@ -191,9 +206,9 @@ async def handle_move_button(ctx: Context, button: str, pressed: bool) -> None:
     if direction is None:
         raise LightAptError(f"button must be one of up, down, left, right; got {button!r}")
     scope = _scope(ctx)
-    held = _PRESSED.get(ctx.endpoint)
+    held: set[str] | None = ctx.endpoint.memory.get("pressed")
     if held is None:
-        held = _PRESSED[ctx.endpoint] = set()
+        held = ctx.endpoint.memory["pressed"] = set()
         ctx.when_closed(lambda: _release_all(scope, held))
     if pressed:
         await scope.move(direction)
@@ -215,18 +230,16 @@ async def _release_all(scope: Telescope, held: set[str]) -> None:
 # ---------------------------------------------------------------- gotos
 
 
-def _check_goto(scope: Telescope) -> None:
-    """The original's refusals before a goto (its park test never fired; this one does)."""
-    status = scope.status()
-    if status.get("parked"):
-        raise Refusal("telescope is parked, please unpark first!")
-    if status.get("parking"):
-        raise Refusal("telescope is parking, please wait!")
-
-
-def _check_idle(scope: Telescope) -> None:
-    if scope.status().get("slewing"):
-        raise Refusal("telescope is moving, please wait!")
+async def _start_goto(ctx: Context, slew: Awaitable[Any]) -> None:
+    """Start a goto the verb checks (parked, parking, moving: its refusals
+    are worded by `refusals.REFUSALS`), and word a value out of range."""
+    try:
+        await ctx.start(slew)
+    except InvalidValueError as exc:
+        words = GOTO_RANGES.get(_named(exc) or "")
+        if words is None:
+            raise
+        raise Refusal(words) from exc
 
 
 def _remember(ctx: Context, name: str | None, coord: dict[str, float]) -> None:
@@ -238,28 +251,14 @@ def _remember(ctx: Context, name: str | None, coord: dict[str, float]) -> None:
 async def goto(ctx: Context, ra: float, dec: float, target_name: str | None = None) -> None:
     """Slew to RA (hours) / Dec (degrees) of date (JNow, EQUATORIAL_EOD_COORD)
     and track there (the original's default); answers once the slew has started."""
-    scope = _scope(ctx)
-    _check_goto(scope)
-    if not _in(ra, 0.0, 24.0):
-        raise Refusal("RA is not in range!")
-    if not _in(dec, -90.0, 90.0):
-        raise Refusal("DEC is not in range!")
-    _check_idle(scope)
-    await ctx.start(scope.goto(ra, dec, epoch="JNow"))
+    await _start_goto(ctx, _scope(ctx).goto(ra, dec, epoch="JNow", replace=False))
     _remember(ctx, target_name, {"ra": ra, "dec": dec})
 
 
 @instruction("telescope")
 async def goto_ha_dec(ctx: Context, ha: float, dec: float, target_name: str | None = None) -> None:
     """Slew to hour angle (hours, positive west) / Dec of date (needs the site)."""
-    scope = _scope(ctx)
-    _check_goto(scope)
-    if not _in(ha, -24.0, 24.0):
-        raise Refusal("HA is not in range!")
-    if not _in(dec, -90.0, 90.0):
-        raise Refusal("DEC is not in range!")
-    _check_idle(scope)
-    await ctx.start(scope.goto_hadec(ha, dec))
+    await _start_goto(ctx, _scope(ctx).goto_hadec(ha, dec, replace=False))
     _remember(ctx, target_name, {"ha": ha, "dec": dec})
 
 
@@ -267,14 +266,7 @@ async def goto_ha_dec(ctx: Context, ha: float, dec: float, target_name: str | No
 async def got_az_al(ctx: Context, az: float, al: float, target_name: str | None = None) -> None:
     """Slew to azimuth (from north through east) / altitude, degrees (the
     original's spelling and order); the mount stops there."""
-    scope = _scope(ctx)
-    _check_goto(scope)
-    if not _in(az, 0.0, 360.0):
-        raise Refusal("AZ is not in range!")
-    if not _in(al, -90.0, 90.0):
-        raise Refusal("ALT is not in range!")
-    _check_idle(scope)
-    await ctx.start(scope.goto_altaz(al, az))
+    await _start_goto(ctx, _scope(ctx).goto_altaz(al, az, replace=False))
     _remember(ctx, target_name, {"az": az, "alt": al})
 
 
@@ -282,9 +274,7 @@ async def got_az_al(ctx: Context, az: float, al: float, target_name: str | None 
 async def abort(ctx: Context) -> None:
     """Stop every motion (TELESCOPE_ABORT_MOTION), gotos and held buttons alike."""
     await _scope(ctx).abort()
-    held = _PRESSED.get(ctx.endpoint)
-    if held:
-        held.clear()
+    ctx.endpoint.memory.get("pressed", set()).clear()
 
 
 # ---------------------------------------------------------------- park and home
@@ -293,20 +283,12 @@ async def abort(ctx: Context) -> None:
 @instruction("telescope")
 async def park(ctx: Context) -> None:
     """Park; answers once parking has started."""
-    scope = _scope(ctx)
-    try:
-        await ctx.start(scope.park())
-    except CapabilityError:
-        raise Refusal("Telescope cannot park") from None
+    await ctx.start(_scope(ctx).park())
 
 
 @instruction("telescope")
 async def unpark(ctx: Context) -> None:
-    scope = _scope(ctx)
-    try:
-        await ctx.start(scope.unpark())
-    except CapabilityError:
-        raise Refusal("Telescope cannot park") from None
+    await ctx.start(_scope(ctx).unpark())
 
 
 @instruction("telescope")
@@ -315,20 +297,13 @@ async def set_park(ctx: Context, ha: float | None = None, dec: float | None = No
     scope = _scope(ctx)
     if (ha is None) != (dec is None):
         raise LightAptError("set_park takes no params (park here) or [ha, dec]")
-    try:
-        if ha is None:
-            await scope.set_park_position("current")
-        else:
-            await scope.set_park_position(None, ha=ha, dec=dec)  # type: ignore[arg-type]
-    except CapabilityError:
-        raise Refusal("Telescope cannot park") from None
+    if ha is None:
+        await scope.set_park_position("current")
+    else:
+        await scope.set_park_position(None, ha=ha, dec=dec)  # type: ignore[arg-type]
 
 
 @instruction("telescope")
 async def go_home(ctx: Context) -> None:
     """Go to the home position where the driver has one (TELESCOPE_HOME)."""
-    scope = _scope(ctx)
-    try:
-        await ctx.start(scope.home())
-    except CapabilityError:
-        raise Refusal("This telescope do not support go home!") from None
+    await ctx.start(_scope(ctx).home())
