@@ -14,11 +14,13 @@ result dict, and raises one of the errors in `indiws.devices.errors`.
 from __future__ import annotations
 
 from .base import (
+    ACTION_STARTED,
     Action,
     ActionListener,
     ProgressCallback,
     RoleDevice,
     abort_action,
+    finished_action,
     recent_actions,
     running_actions,
     set_safety_guard,
@@ -85,7 +87,9 @@ __all__ = [
     "Telescope",
     "UnsafeError",
     "Weather",
+    "ACTION_STARTED",
     "abort_action",
+    "finished_action",
     "recent_actions",
     "running_actions",
     "set_safety_guard",
