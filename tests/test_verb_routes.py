@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
 import pytest
 import pytest_asyncio
+from security_support import until
 from tornado.httpclient import AsyncHTTPClient
 
 from indiws.protocol import PropertyState, SwitchState
@@ -51,24 +52,6 @@ async def svc(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running
         yield running
     finally:
         await running.stop()
-
-
-async def until(svc: RunningService, check: Callable[[], Any], timeout: float = 20.0) -> None:
-    """Wait until ``check()`` holds, judged again on every INDI or safety event."""
-    changed = asyncio.Event()
-
-    def poke(*_: Any) -> None:
-        changed.set()
-
-    with svc.service.client.subscribe(poke):
-        unsubscribe = svc.service.safety.subscribe(poke)
-        try:
-            async with asyncio.timeout(timeout):
-                while not check():
-                    await changed.wait()
-                    changed.clear()
-        finally:
-            unsubscribe()
 
 
 async def rest(
@@ -246,6 +229,64 @@ async def test_a_quick_verb_answers_200_and_its_device_errors_keep_their_status(
         svc, "POST", "/api/v1/roles/telescope/set_track_mode", {"mode": "x"}
     )
     assert status == 400 and body["error"]["code"] == "invalid_value", body
+
+
+async def call(svc: RunningService, verb: str, body: dict[str, Any] | None = None) -> Any:
+    """POST a verb with wait; its answer conforms to the declared result."""
+    role, _, name = verb.partition(".")
+    status, answer, _ = await rest(
+        svc, "POST", f"/api/v1/roles/{role}/{name}", {**(body or {}), "wait": True}
+    )
+    assert status == 200, (verb, answer)
+    conforms(verb, answer)
+    return answer
+
+
+async def test_the_observatory_roles_answer_their_declared_results(svc: RunningService) -> None:
+    """Every role's verbs through REST, each answer checked against its struct."""
+    props = svc.service.client.devices
+    dome = "Dome Simulator"
+    await call(svc, "weather.state")
+    await call(svc, "weather.refresh")
+    await call(svc, "gps.fix")
+    await call(svc, "rotator.angle")
+    moved = await call(svc, "rotator.move_to", {"angle": 15})
+    assert props["Rotator Simulator"].properties["ABS_ROTATOR_ANGLE"]["ANGLE"] == pytest.approx(
+        moved["angle"], abs=0.1
+    )
+    await call(svc, "rotator.sync", {"angle": 15})
+    await call(svc, "rotator.set_reverse", {"on": False})
+    await call(svc, "rotator.abort")
+    await call(svc, "flat_panel.state")
+    lit = await call(svc, "flat_panel.set_light", {"on": True, "brightness": 30})
+    assert lit["light"] is True and lit["brightness"] == 30
+    await call(svc, "flat_panel.set_brightness", {"brightness": 20})
+    await call(svc, "flat_panel.set_light", {"on": False})
+    status, body, _ = await rest(svc, "POST", "/api/v1/roles/flat_panel/open_cap", {})
+    assert status == 409 and body["error"]["code"] == "capability_missing"
+    await call(svc, "dome.position")
+    await call(svc, "dome.unpark")
+    await call(svc, "dome.open")
+    status, started, headers = await rest(svc, "POST", "/api/v1/roles/dome/goto", {"azimuth": 30})
+    assert status == 202, started
+    done = await follow(svc, headers["Location"])
+    assert done["outcome"] == "ok"
+    conforms("dome.goto", done["result"])
+    azimuth = props[dome].properties["ABS_DOME_POSITION"]["DOME_ABSOLUTE_POSITION"]
+    assert azimuth == pytest.approx(30, abs=1)
+    following = await call(svc, "dome.set_following", {"on": True})
+    assert following["telescope"] == SCOPE  # the telescope role's device, given by the front
+    await call(svc, "dome.set_following", {"on": False})
+    await call(svc, "dome.close")
+    await call(svc, "dome.abort")
+    await call(svc, "guider.guide_rate")
+    pulse = await call(
+        svc, "guider.pulse", {"direction": "north", "duration_ms": 50, "via": "mount"}
+    )
+    assert pulse["via"] == "mount"
+    await call(svc, "guider.stop")
+    applied = await call(svc, "gps.apply", {"refresh": False})
+    assert applied["telescope"] == SCOPE
 
 
 async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService) -> None:

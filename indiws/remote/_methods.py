@@ -275,7 +275,7 @@ class CameraMethods(_Namespace):
 class DomeMethods(_Namespace):
     """``dome.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
+    async def abort(self) -> DomeAborted:
         """Stop the dome and shutter (DOME_ABORT_MOTION); running dome actions end (aborted)."""
         return await self._rpc("dome.abort", {})
 
@@ -284,7 +284,7 @@ class DomeMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeMoved:
         """Close the shutter; answers once closed (progress: {state: closing}).
 
         Events: progress, action.started, action.progress, action.finished.
@@ -318,7 +318,7 @@ class DomeMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeTurned:
         """Turn the dome to an azimuth (degrees, 0..360 from north through east).
 
         Answers once there: {azimuth, target, start, elapsed}. Progress:
@@ -343,7 +343,7 @@ class DomeMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeMoved:
         """Open the shutter; answers once open: {shutter, azimuth, parked, moving, following}.
 
         Refused with the unsafe error while the safety policy says unsafe,
@@ -358,18 +358,18 @@ class DomeMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeMoved:
         """Park the dome (to its park azimuth); answers once parked.
 
         Events: progress, action.started, action.progress, action.finished.
         """
         return await self._rpc("dome.park", {"timeout": timeout}, on_progress)
 
-    async def position(self) -> dict[str, Any]:
+    async def position(self) -> DomePosition:
         """{azimuth, shutter (open/closed/opening/closing/error), parked, moving, following}."""
         return await self._rpc("dome.position", {})
 
-    async def set_following(self, on: bool) -> dict[str, Any]:
+    async def set_following(self, on: bool) -> DomeFollowing:
         """Follow the telescope or not (DOME_AUTOSYNC, the driver's slaving).
 
         On: the dome's snooped mount (ACTIVE_DEVICES) is set to the telescope
@@ -385,7 +385,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.status", {})
 
-    async def unpark(self, force: bool = False, timeout: float = 60.0) -> dict[str, Any]:
+    async def unpark(self, force: bool = False, timeout: float = 60.0) -> DomeMoved:
         """Unpark the dome; refused while unsafe unless force.
 
         Events: action.started, action.finished.
@@ -473,7 +473,7 @@ class FlatPanelMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> CapMoved:
         """Close (park) the dust cap (CAP_PARK PARK); capability_missing without one.
 
         Events: progress, action.started, action.progress, action.finished.
@@ -515,25 +515,25 @@ class FlatPanelMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> CapMoved:
         """Open the dust cap (CAP_PARK UNPARK); capability_missing without one.
 
         Events: progress, action.started, action.progress, action.finished.
         """
         return await self._rpc("flat_panel.open_cap", {"timeout": timeout}, on_progress)
 
-    async def set_brightness(self, brightness: float) -> dict[str, Any]:
+    async def set_brightness(self, brightness: float) -> PanelState:
         """Set the brightness (FLAT_LIGHT_INTENSITY; 0..255 on most): {light, brightness, cap}."""
         return await self._rpc("flat_panel.set_brightness", {"brightness": brightness})
 
-    async def set_light(self, on: bool, brightness: float | None = None) -> dict[str, Any]:
+    async def set_light(self, on: bool, brightness: float | None = None) -> PanelState:
         """Turn the light on or off, at a brightness when given (the driver's range).
 
         Answers the state: {light, brightness, cap}.
         """
         return await self._rpc("flat_panel.set_light", {"on": on, "brightness": brightness})
 
-    async def state(self) -> dict[str, Any]:
+    async def state(self) -> PanelState:
         """{light (on: true), brightness, cap (open/closed/opening/closing; null without one)}."""
         return await self._rpc("flat_panel.state", {})
 
@@ -697,12 +697,7 @@ class FocuserMethods(_Namespace):
 class GpsMethods(_Namespace):
     """``gps.*`` methods."""
 
-    async def apply(
-        self,
-        site: bool = True,
-        time: bool = True,
-        refresh: bool = True,
-    ) -> dict[str, Any]:
+    async def apply(self, site: bool = True, time: bool = True, refresh: bool = True) -> GpsApplied:
         """Set the telescope role's site (GEOGRAPHIC_COORD) and/or clock (TIME_UTC) from the GPS.
 
         After a refresh unless refresh is false. Result: {fix, telescope,
@@ -731,10 +726,13 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.disconnect", {"timeout": timeout})
 
-    async def fix(self) -> dict[str, Any]:
+    async def fix(self) -> GpsFix:
         """The GPS's site and time: {latitude, longitude (east positive), elevation, utc,
 
         utc_offset, state}.
+
+        longitude -180..180, elevation in metres, utc ISO 8601 as the GPS last
+        said, utc_offset in hours, state the fix's INDI state (Ok once it has one).
         """
         return await self._rpc("gps.fix", {})
 
@@ -747,8 +745,15 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.info", {})
 
-    async def refresh(self) -> dict[str, Any]:
-        """Ask for a new fix (GPS_REFRESH); answers gps.fix."""
+    async def refresh(self) -> GpsFix:
+        """Ask for a new fix (GPS_REFRESH); answers gps.fix.
+
+        It answers once the driver sent the fix: GPS_REFRESH no longer Busy and
+        a new TIME_UTC and GEOGRAPHIC_COORD (those it defines) since the request.
+
+        The driver answers GPS_REFRESH before it sends the new fix, so the
+        answer alone would leave the previous (possibly minutes old) fix.
+        """
         return await self._rpc("gps.refresh", {})
 
     async def status(self) -> dict[str, Any]:
@@ -843,7 +848,7 @@ class GuiderMethods(_Namespace):
             on_progress,
         )
 
-    async def guide_rate(self) -> dict[str, Any]:
+    async def guide_rate(self) -> GuideRate:
         """The mount's guide rates, fractions of sidereal (GUIDE_RATE): {ra, dec}."""
         return await self._rpc("guider.guide_rate", {})
 
@@ -862,7 +867,7 @@ class GuiderMethods(_Namespace):
         duration_ms: float,
         via: Literal["auto", "camera", "mount"] = "auto",
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> GuiderPulseResult:
         """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
 
         via: "camera" (the guide camera's ST4 port), "mount" (the telescope
@@ -877,11 +882,7 @@ class GuiderMethods(_Namespace):
             {"direction": direction, "duration_ms": duration_ms, "via": via, "timeout": timeout},
         )
 
-    async def set_guide_rate(
-        self,
-        ra: float | None = None,
-        dec: float | None = None,
-    ) -> dict[str, Any]:
+    async def set_guide_rate(self, ra: float | None = None, dec: float | None = None) -> GuideRate:
         """Set the mount's guide rates, fractions of sidereal: {ra, dec}."""
         return await self._rpc("guider.set_guide_rate", {"ra": ra, "dec": dec})
 
@@ -897,7 +898,7 @@ class GuiderMethods(_Namespace):
         """
         return await self._rpc("guider.status", {})
 
-    async def stop(self) -> dict[str, Any]:
+    async def stop(self) -> GuidingStopped:
         """Stop guiding: running pulses end (aborted), a guide exposure is aborted.
 
         Result: {interrupted (actions ended), exposure_aborted}.
@@ -1256,14 +1257,14 @@ class PlansMethods(_Namespace):
 class RotatorMethods(_Namespace):
     """``rotator.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
+    async def abort(self) -> RotatorAborted:
         """Stop the rotator; a running move ends (aborted).
 
         Result: {aborted, interrupted, stopped, angle, moving, reversed}.
         """
         return await self._rpc("rotator.abort", {})
 
-    async def angle(self) -> dict[str, Any]:
+    async def angle(self) -> RotatorState:
         """{angle (degrees), moving, reversed}."""
         return await self._rpc("rotator.angle", {})
 
@@ -1303,7 +1304,7 @@ class RotatorMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> RotatorMoved:
         """Turn to an angle (degrees, 0..360); answers once there.
 
         Progress: {state: moving, angle, target}. Result: {angle, target, start, elapsed}.
@@ -1312,7 +1313,7 @@ class RotatorMethods(_Namespace):
         """
         return await self._rpc("rotator.move_to", {"angle": angle, "timeout": timeout}, on_progress)
 
-    async def set_reverse(self, on: bool) -> dict[str, Any]:
+    async def set_reverse(self, on: bool) -> RotatorReversed:
         """Reverse the direction of rotation or not (ROTATOR_REVERSE): {reversed}."""
         return await self._rpc("rotator.set_reverse", {"on": on})
 
@@ -1324,10 +1325,11 @@ class RotatorMethods(_Namespace):
         """
         return await self._rpc("rotator.status", {})
 
-    async def sync(self, angle: float) -> dict[str, Any]:
+    async def sync(self, angle: float) -> RotatorSynced:
         """Declare the angle now to be this one (SYNC_ROTATOR_ANGLE).
 
-        Result: {synced (as the driver took it), angle (as it reports it now)}.
+        Result: {synced (as the driver took it), angle (as it reports it now:
+        INDI's simulator takes a sync without changing it)}.
         """
         return await self._rpc("rotator.sync", {"angle": angle})
 
@@ -1636,7 +1638,7 @@ class TelescopeMethods(_Namespace):
         self,
         option: Literal["current", "default"] | None = None,
         position: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> ParkPositionResult:
         """Set where the mount parks: here, the driver's default, or a position.
 
         option "current" (the default: where it points now) or "default" (the
@@ -1671,7 +1673,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.set_slew_rate", {"rate": rate})
 
-    async def set_time(self, utc: str | None = None) -> dict[str, Any]:
+    async def set_time(self, utc: str | None = None) -> TimeResult:
         """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
         return await self._rpc("telescope.set_time", {"utc": utc})
 
@@ -1781,11 +1783,11 @@ class WeatherMethods(_Namespace):
         """
         return await self._rpc("weather.info", {})
 
-    async def refresh(self) -> dict[str, Any]:
+    async def refresh(self) -> WeatherState:
         """Ask the station for new readings now (WEATHER_REFRESH); answers weather.state."""
         return await self._rpc("weather.refresh", {})
 
-    async def state(self) -> dict[str, Any]:
+    async def state(self) -> WeatherState:
         """The weather now: {state (ok/warning/alert/idle/unknown), parameters, updated}.
 
         parameters: [{name, label, value, state, min_ok, max_ok, warn_percent}].
@@ -1906,6 +1908,17 @@ class AbortResult(TypedDict):
     az: NotRequired[float | None]
 
 
+class CapMoved(TypedDict):
+    """The panel after the cap moved, or (already) only the cap."""
+
+    action: str
+    device: str
+    cap: Literal["closed", "closing", "error", "open", "opening"] | None
+    light: NotRequired[bool | None]
+    brightness: NotRequired[float | None]
+    already: NotRequired[bool]
+
+
 class Choice(TypedDict):
     """An element of a switch the driver offers (name, label, on now)."""
 
@@ -1920,6 +1933,61 @@ class CurrentFilter(TypedDict):
     slot: int | None
     name: str | None
     moving: bool
+
+
+class DomeAborted(TypedDict):
+    """The dome stopped (stopped false: still moving after the timeout)."""
+
+    azimuth: float | None
+    shutter: Literal["closed", "closing", "error", "open", "opening"] | None
+    parked: bool | None
+    moving: bool
+    following: bool | None
+    aborted: bool
+    interrupted: int
+    stopped: bool
+
+
+class DomeFollowing(TypedDict):
+    """Whether the dome follows, and the mount its driver snoops."""
+
+    device: str
+    following: bool | None
+    telescope: str | None
+
+
+class DomeMoved(TypedDict):
+    """The dome after the action: its position, or (already) only what was asked."""
+
+    action: str
+    device: str
+    azimuth: NotRequired[float | None]
+    shutter: NotRequired[Literal["closed", "closing", "error", "open", "opening"] | None]
+    parked: NotRequired[bool | None]
+    moving: NotRequired[bool]
+    following: NotRequired[bool | None]
+    already: NotRequired[bool]
+
+
+class DomePosition(TypedDict):
+    """Where the dome is: azimuth (degrees; null without one), shutter (null without one)."""
+
+    azimuth: float | None
+    shutter: Literal["closed", "closing", "error", "open", "opening"] | None
+    parked: bool | None
+    moving: bool
+    following: bool | None
+
+
+class DomeTurned(TypedDict):
+    """Where the dome arrived (degrees)."""
+
+    action: str
+    device: str
+    elapsed: float
+    azimuth: float | None
+    target: float
+    start: float | None
 
 
 class Filter(TypedDict):
@@ -1969,11 +2037,49 @@ class FocuserTemperature(TypedDict):
     temperature: float
 
 
+class GpsApplied(TypedDict):
+    """The fix, and what the mount was given."""
+
+    fix: GpsFix
+    telescope: str
+    site: NotRequired[Site]
+    utc: NotRequired[str]
+
+
+class GpsFix(TypedDict):
+    """The GPS's site (degrees, longitude east positive; metres) and time (ISO 8601)."""
+
+    latitude: float | None
+    longitude: float | None
+    elevation: float | None
+    utc: str | None
+    utc_offset: float | None
+    state: str | None
+
+
 class GuideRate(TypedDict):
     """Guide rates, fractions of sidereal."""
 
     ra: float
     dec: float
+
+
+class GuiderPulseResult(TypedDict):
+    """The pulse that was sent, once it ended, and the port it went through."""
+
+    action: str
+    device: str
+    elapsed: float
+    direction: Literal["east", "north", "south", "west"]
+    duration_ms: float
+    via: Literal["camera", "mount"]
+
+
+class GuidingStopped(TypedDict):
+    """Running pulses ended (how many), and whether a guide exposure was aborted."""
+
+    interrupted: int
+    exposure_aborted: bool
 
 
 class HomeResult(TypedDict):
@@ -1994,6 +2100,23 @@ class HomeResult(TypedDict):
     lst: NotRequired[float | None]
     alt: NotRequired[float | None]
     az: NotRequired[float | None]
+
+
+class PanelState(TypedDict):
+    """The light (on: true; null without one), its brightness, the dust cap (null without one)."""
+
+    light: bool | None
+    brightness: float | None
+    cap: Literal["closed", "closing", "error", "open", "opening"] | None
+
+
+class ParkPositionResult(TypedDict):
+    """Where the mount parks now (axis values, as the driver reports them)."""
+
+    action: str
+    device: str
+    option: NotRequired[str]
+    park_position: NotRequired[dict[str, Any]]
 
 
 class ParkResult(TypedDict):
@@ -2052,6 +2175,49 @@ class RateChoice(TypedDict):
     label: str
     active: bool
     index: int
+
+
+class RotatorAborted(TypedDict):
+    """The rotator stopped (stopped false: still moving after the timeout)."""
+
+    angle: float | None
+    moving: bool
+    reversed: bool | None
+    aborted: bool
+    interrupted: int
+    stopped: bool
+
+
+class RotatorMoved(TypedDict):
+    """Where the rotator arrived (degrees)."""
+
+    action: str
+    device: str
+    elapsed: float
+    angle: float | None
+    target: float
+    start: float | None
+
+
+class RotatorReversed(TypedDict):
+    """The fields of a RotatorReversed."""
+
+    reversed: bool | None
+
+
+class RotatorState(TypedDict):
+    """The angle (degrees; null without one), moving, reversed (null: no reverse switch)."""
+
+    angle: float | None
+    moving: bool
+    reversed: bool | None
+
+
+class RotatorSynced(TypedDict):
+    """The angle as the driver took it, and as it reports it now."""
+
+    synced: float
+    angle: float | None
 
 
 class Selected(TypedDict):
@@ -2115,6 +2281,12 @@ class SyncResult(TypedDict):
     dec_j2000: float
 
 
+class TimeResult(TypedDict):
+    """The mount's clock as set (ISO 8601 UTC, to the second)."""
+
+    utc: str
+
+
 class TrackModeResult(TypedDict):
     """The track mode now (its element name)."""
 
@@ -2135,6 +2307,14 @@ class TrackingResult(TypedDict):
     tracking: bool
 
 
+class WeatherState(TypedDict):
+    """The weather now (state: the worst of the driver's lights and the readings' limits)."""
+
+    state: Literal["alert", "idle", "ok", "warning"] | Literal["unknown"]
+    parameters: list[WeatherParameter]
+    updated: str | None
+
+
 class SlewTarget(TypedDict):
     """What the slew aimed at: ra/dec/epoch, or alt/az (goto_altaz on HORIZONTAL_COORD)."""
 
@@ -2143,6 +2323,18 @@ class SlewTarget(TypedDict):
     epoch: NotRequired[Literal["J2000", "JNow"]]
     alt: NotRequired[float]
     az: NotRequired[float]
+
+
+class WeatherParameter(TypedDict):
+    """One reading: state null for a parameter that is not critical."""
+
+    name: str
+    label: str | None
+    value: float
+    state: Literal["alert", "idle", "ok", "warning"] | None
+    min_ok: float | None
+    max_ok: float | None
+    warn_percent: float | None
 
 
 #: Each method's params, required params, defaults and events.

@@ -43,7 +43,6 @@ from ..devices import (
     RoleDevice,
     Telescope,
     abort_action,
-    astro,
     min_altitude,
     recent_actions,
     running_actions,
@@ -65,6 +64,7 @@ from .limits import check_timeout as _timeout
 from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
 from .plans_rpc import PlanRpc
+from .verb_routes import verb_call
 
 __all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "close_hub", "hub_for", "routes"]
 
@@ -356,29 +356,24 @@ _RoleCommon: type = type(
 
 async def _call_verb(socket: IndiClientSocket, params: dict[str, Any], *, verb: Verb) -> Any:
     """Run a declared verb on the device that holds its role now."""
-    if "timeout" in params:
-        params["timeout"] = _timeout(params["timeout"])  # the API's one timeout check
-    if verb.progress:
-        params["progress"] = socket._progress()
-    answer = getattr(socket._device(verb.role), verb.method)(**params)
+    progress = socket._progress() if verb.progress else None
+    who = requester(socket.request, "/ws/indi_client/")
+    answer = verb_call(socket.service, verb, params, who=who, progress=progress)
     return await socket._run(answer) if inspect.isawaitable(answer) else answer
 
 
-#: The roles whose verbs are declared once (`indiws.verbs`) and derived here;
-#: the other roles' methods are still written below by hand (docs/verbs.md).
-DECLARED_ROLES = ("telescope", "focuser", "filter_wheel")
+#: The roles whose verbs are declared once (`indiws.verbs`) and derived here,
+#: but for a few methods still written by hand (docs/verbs.md); the camera's
+#: and the safety policy's are all written by hand.
+DECLARED_ROLES = tuple(dict.fromkeys(v.role for v in VERBS.values()))
 
-#: The JSON-RPC methods derived from the declared verbs.
+#: The JSON-RPC methods derived from the declared verbs (every one of `VERBS`).
 DeclaredVerbs = type(
     "DeclaredVerbs",
     (),
     {
         m.__name__: m
-        for m in (
-            rpc_from_verb(v, partial(_call_verb, verb=v))
-            for v in VERBS.values()
-            if v.role in DECLARED_ROLES
-        )
+        for m in (rpc_from_verb(v, partial(_call_verb, verb=v)) for v in VERBS.values())
     },
 )
 
@@ -553,39 +548,6 @@ class IndiClientSocket(
         return {"aborted": True, **found}
 
     # Telescope ------------------------------------------------------------
-
-    @rpc("telescope.set_time")
-    async def telescope_set_time(self, utc: str | None = None) -> dict:
-        """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
-        try:
-            when = None if utc is None else astro.parse_utc(utc)
-        except ValueError as exc:
-            raise invalid_params(str(exc)) from None
-        return await self._run(self._telescope().set_time(when))
-
-    @rpc("telescope.set_park")
-    async def telescope_set_park(
-        self,
-        option: Literal["current", "default"] | None = None,
-        position: dict[str, float] | None = None,
-    ) -> dict:
-        """Set where the mount parks: here, the driver's default, or a position.
-
-        option "current" (the default: where it points now) or "default" (the
-        driver's default position); or position: axis values named after
-        TELESCOPE_PARK_POSITION's elements without PARK_ ({"ha": -1.5, "dec": 45}
-        on most equatorial drivers), saved with PARK_WRITE_DATA where offered.
-        Result: {option?, park_position: {axis: value}}."""
-        scope = self._telescope()
-        if position is None:
-            return await self._run(scope.set_park_position(option or "current"))
-        if option is not None:
-            raise invalid_params("give either option or position, not both", param="position")
-        if not position:
-            raise invalid_params("position needs axis values, e.g. {ha, dec}", param="position")
-        if "timeout" in position or "option" in position:
-            raise invalid_params("position takes axis names only (ha, dec, ...)", param="position")
-        return await self._run(scope.set_park_position(None, **position))
 
     @rpc("telescope.move", events=QUIET_ACTION_EVENTS)
     async def telescope_move(self, direction: Direction, duration: float | None = None) -> dict:

@@ -38,6 +38,7 @@ import msgspec
 from ..devices import (
     ACTION_STARTED,
     Action,
+    ProgressCallback,
     abort_action,
     finished_action,
     recent_actions,
@@ -52,7 +53,14 @@ from .errors import INVALID_PARAMS, APIError, describe_error, invalid_params
 from .limits import check_timeout
 from .openapi import error_responses, json_request, json_response, path_param, query_param, ref
 
-__all__ = ["OPENAPI_COMPONENTS", "OPENAPI_PATHS", "VerbCalls", "request_struct", "routes"]
+__all__ = [
+    "OPENAPI_COMPONENTS",
+    "OPENAPI_PATHS",
+    "VerbCalls",
+    "request_struct",
+    "routes",
+    "verb_call",
+]
 
 PREFIX = "/api/v1"
 #: Finished REST calls whose outcome `GET /api/v1/actions/{id}` still knows.
@@ -82,8 +90,8 @@ def request_struct(verb: Verb) -> type[Params]:
 REQUESTS: dict[str, type[Params]] = {name: request_struct(v) for name, v in VERBS.items()}
 
 
-class ActionStarted(Result):
-    """An action started by a REST verb call: follow it at ``location``."""
+class _Started(Result):
+    """Which action it is, on which device, started when."""
 
     action_id: str
     action: str
@@ -92,6 +100,11 @@ class ActionStarted(Result):
     params: dict[str, Any]
     #: Epoch seconds.
     started: float
+
+
+class ActionStarted(_Started):
+    """An action started by a REST verb call: follow it at ``location``."""
+
     #: ``/api/v1/actions/{action_id}``.
     location: str
 
@@ -104,18 +117,17 @@ class ActionError(Result):
     data: dict[str, Any]
 
 
-class ActionState(Result):
-    """One action, running or finished."""
+class _Action(_Started):
+    """What every front tells of an action (`Action.describe`)."""
 
-    action_id: str
-    action: str
-    role: str
-    device: str
-    params: dict[str, Any]
-    started: float
     elapsed: float
     #: The last progress report (null before the first).
     progress: dict[str, Any] | None
+
+
+class ActionState(_Action):
+    """One action, running or finished."""
+
     state: typing.Literal["running", "finished"]
     #: ``running``, ``ok``, or how it ended: ``aborted``, ``timeout``, ``action_failed``, ...
     outcome: str
@@ -126,18 +138,10 @@ class ActionState(Result):
     error: ActionError | msgspec.UnsetType = msgspec.UNSET
 
 
-class ActionAbort(Result):
+class ActionAbort(_Action):
     """The action was told to stop; it ends with the aborted error."""
 
     aborted: bool
-    action_id: str
-    action: str
-    role: str
-    device: str
-    params: dict[str, Any]
-    started: float
-    elapsed: float
-    progress: dict[str, Any] | None
 
 
 # ---------------------------------------------------------------- state
@@ -170,6 +174,32 @@ class VerbCalls:
 
     def follow(self, action_id: str, task: asyncio.Task[Any]) -> None:
         self.tasks[action_id] = task
+
+
+# ---------------------------------------------------------------- calling
+
+
+def verb_call(
+    service: Service,
+    verb: Verb,
+    params: dict[str, Any],
+    *,
+    who: str,
+    progress: ProgressCallback | None = None,
+) -> Any:
+    """Call ``verb`` with ``params`` (every one, defaults filled in) on what
+    holds its role now (the safety policy for ``safety.*``): what every
+    front runs.  The API's timeout check applies; the verb's `needs` are
+    given.  Returns the method's answer (awaitable for an async verb)."""
+    kwargs = dict(params)
+    if kwargs.get("timeout") is not None:
+        kwargs["timeout"] = check_timeout(kwargs["timeout"])  # the API's one timeout check
+    if verb.progress:
+        kwargs["progress"] = progress
+    for need in verb.needs:
+        kwargs[need] = who if need == "who" else service.role_device(need)
+    target = service.safety if verb.role == "safety" else service.role_device(verb.role)
+    return getattr(target, verb.method)(**kwargs)
 
 
 # ---------------------------------------------------------------- handlers
@@ -242,15 +272,14 @@ class VerbHandler(_Handler):
         except msgspec.ValidationError as exc:
             raise _validation_error(verb, exc) from None
         params = {f.name: getattr(body, f.name) for f in verb.fields()}
-        if params.get("timeout") is not None:
-            params["timeout"] = check_timeout(params["timeout"])
-        device = self.service.role_device(verb.role)
+        who = requester(self.request, "REST")
         loop = asyncio.get_running_loop()
         started: asyncio.Future[Action] = loop.create_future()
         ctx = contextvars.copy_context()
-        ctx.run(REQUESTER.set, requester(self.request, "REST"))
+        ctx.run(REQUESTER.set, who)
         ctx.run(ACTION_STARTED.set, started)
-        task = self.calls.spawn(_call(getattr(device, verb.method), params), ctx)
+        call = ctx.run(verb_call, self.service, verb, params, who=who)
+        task = self.calls.spawn(_awaited(call), ctx)
         if verb.long and not body.wait:
             await asyncio.wait({task, started}, return_when=asyncio.FIRST_COMPLETED)
             if started.done() and not task.done():
@@ -267,8 +296,7 @@ class VerbHandler(_Handler):
         self.write_json({**answer, "started": described["started"], "location": location}, 202)
 
 
-async def _call(method: Any, params: dict[str, Any]) -> Any:
-    answer = method(**params)
+async def _awaited(answer: Any) -> Any:
     return await answer if inspect.isawaitable(answer) else answer
 
 
@@ -406,11 +434,13 @@ def _verb_path(verb: Verb) -> dict[str, Any]:
         }
     responses.update(error_responses(400, 404, 409, 502, 503, 504))
     notes = [verb.description] if verb.description else []
-    if verb.moves:
+    if verb.moves and any(f.name == "force" for f in verb.fields()):
         notes.append(
             "Moves hardware: refused (409 `unsafe`) while the safety policy says unsafe, "
-            "unless the params say `force` where the verb takes it."
+            "unless `force` is true (logged with who forced it)."
         )
+    elif verb.moves:
+        notes.append("Moves hardware.")
     return {
         "post": {
             "summary": verb.summary,
