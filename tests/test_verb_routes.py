@@ -22,6 +22,7 @@ from security_support import until
 from tornado.httpclient import AsyncHTTPClient
 
 from indiws.protocol import PropertyState, SwitchState
+from indiws.remote import Observatory, RemoteError
 from indiws.safety import SafetyConfig
 from indiws.testing import RunningService, start_embedded_service
 from indiws.verbs import VERBS
@@ -110,6 +111,8 @@ async def follow(svc: RunningService, location: str) -> dict[str, Any]:
 async def test_unknown_roles_verbs_and_methods(svc: RunningService) -> None:
     status, body, _ = await rest(svc, "POST", "/api/v1/roles/spaceship/goto", {})
     assert status == 404 and body["error"]["code"] == "unknown_role"
+    status, body, _ = await rest(svc, "POST", "/api/v1/roles/safety/close_up", {})
+    assert status == 404 and body["error"]["code"] == "unknown_role"  # /api/v1/safety is its
     status, body, _ = await rest(svc, "POST", "/api/v1/roles/telescope/fly", {})
     assert status == 404 and body["error"]["code"] == "unknown_verb"
     assert "goto" in body["error"]["message"]  # the verbs it has are listed
@@ -304,3 +307,15 @@ async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService)
     )
     assert status == 200, body
     assert body["parked"] is False and not parked(svc)
+    # The safety policy's verbs, declared too (JSON-RPC), answer their declared results.
+    async with Observatory(svc.url) as obs:
+        now = await obs.safety.status()
+        conforms("safety.status", now)
+        assert now["safe"] is False and now["last_close_up"]["actions"]
+        with pytest.raises(RemoteError) as err:
+            await obs.safety.override_weather(True, "x" * 201)
+        assert err.value.name == "invalid_params" and err.value.data["param"] == "note"
+        overridden = await obs.safety.override_weather(True, "a test")
+        conforms("safety.override_weather", overridden)
+        assert overridden["safe"] is True and overridden["weather_override"]["note"] == "a test"
+        conforms("safety.override_weather", await obs.safety.override_weather(False))

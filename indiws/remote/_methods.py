@@ -1337,7 +1337,7 @@ class RotatorMethods(_Namespace):
 class SafetyMethods(_Namespace):
     """``safety.*`` methods."""
 
-    async def close_up(self) -> dict[str, Any]:
+    async def close_up(self) -> CloseUpReport:
         """Run the configured close-up now, safe or not (abort exposure, stop
 
         guiding, park the mount, close the dome, ...).
@@ -1349,7 +1349,7 @@ class SafetyMethods(_Namespace):
         """
         return await self._rpc("safety.close_up", {})
 
-    async def override_weather(self, on: bool, note: str | None = None) -> dict[str, Any]:
+    async def override_weather(self, on: bool, note: str | None = None) -> SafetyStatus:
         """The operator's weather override: with on true the weather's verdict
 
         (alert, missing, stale) is ignored until it is turned off; logged
@@ -1361,7 +1361,7 @@ class SafetyMethods(_Namespace):
         """
         return await self._rpc("safety.override_weather", {"on": on, "note": note})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> SafetyStatus:
         """The safety policy now.
 
         {enabled, safe, reasons: [{code, message}], weather: {device, state,
@@ -1927,6 +1927,15 @@ class Choice(TypedDict):
     active: bool
 
 
+class CloseUpReport(TypedDict):
+    """Why, when, and each action's outcome (finished: once done)."""
+
+    reasons: list[str]
+    started: str
+    actions: list[CloseUpStep]
+    finished: NotRequired[str]
+
+
 class CurrentFilter(TypedDict):
     """The slot now (from 1), its name, and whether the wheel turns."""
 
@@ -2220,6 +2229,21 @@ class RotatorSynced(TypedDict):
     angle: float | None
 
 
+class SafetyStatus(TypedDict):
+    """The safety policy now."""
+
+    enabled: bool
+    safe: bool
+    reasons: list[SafetyReason]
+    weather: WeatherWatch
+    actions: list[str]
+    weather_stale: float
+    indiserver_timeout: float
+    closing: bool
+    last_close_up: CloseUpReport | None
+    weather_override: WeatherOverride | None
+
+
 class Selected(TypedDict):
     """The slot reached, its name, and the slot it came from."""
 
@@ -2315,6 +2339,26 @@ class WeatherState(TypedDict):
     updated: str | None
 
 
+class CloseUpStep(TypedDict):
+    """One action of a close-up: outcome done, already, skipped, or how it failed."""
+
+    action: str
+    outcome: str
+    device: NotRequired[str]
+    detail: NotRequired[str]
+    error: NotRequired[str]
+    interrupted: NotRequired[int]
+    exposure_aborted: NotRequired[bool]
+    autoguider_stopped: NotRequired[bool]
+
+
+class SafetyReason(TypedDict):
+    """The fields of a SafetyReason."""
+
+    code: str
+    message: str
+
+
 class SlewTarget(TypedDict):
     """What the slew aimed at: ra/dec/epoch, or alt/az (goto_altaz on HORIZONTAL_COORD)."""
 
@@ -2323,6 +2367,14 @@ class SlewTarget(TypedDict):
     epoch: NotRequired[Literal["J2000", "JNow"]]
     alt: NotRequired[float]
     az: NotRequired[float]
+
+
+class WeatherOverride(TypedDict):
+    """The operator's weather override: since (ISO 8601), by whom, why."""
+
+    since: str
+    by: str
+    note: str | None
 
 
 class WeatherParameter(TypedDict):
@@ -2335,6 +2387,14 @@ class WeatherParameter(TypedDict):
     min_ok: float | None
     max_ok: float | None
     warn_percent: float | None
+
+
+class WeatherWatch(TypedDict):
+    """The weather role's device, its overall state, and how old its last reading is (s)."""
+
+    device: str | None
+    state: str
+    last_reading_age: float | None
 
 
 #: Each method's params, required params, defaults and events.

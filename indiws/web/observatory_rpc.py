@@ -1,8 +1,8 @@
 """``/ws/indi_client/`` methods of the observatory that are still written
-by hand: the guide camera's (its verbs are the camera's, declared with it)
-and the safety policy's.  The verbs of the dome, rotator, flat panel,
-weather, GPS and the guider's pulses and rates are declared once on their
-device classes (`indiws.verbs`, docs/verbs.md) and derived in `highlevel`.
+by hand: the guide camera's (its verbs are the camera's, declared with it).
+The verbs of the dome, rotator, flat panel, weather, GPS, the guider's
+pulses and rates and the safety policy are declared once on their classes
+(`indiws.verbs`, docs/verbs.md) and derived in `highlevel`.
 
 A mixin of `IndiClientSocket` (its ``_device``, ``_run`` and ``_progress``
 are used here): each method is a thin wrapper around one verb of
@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any, Literal
 
 from ..devices import UnsafeError
-from .base import requester
 from .blobs import frame_urls
 from .errors import invalid_params, register
 from .jsonrpc import rpc
@@ -30,7 +29,7 @@ def check_weather_override(on: Any, note: Any) -> None:
         raise invalid_params("note must be a text of at most 200 characters", param="note")
 
 
-__all__ = ["OBSERVATORY_EVENTS", "ObservatoryRpc"]
+__all__ = ["ObservatoryRpc", "check_weather_override"]
 
 register(UnsafeError, 409, -32055, "unsafe")
 
@@ -38,8 +37,6 @@ FrameType = Literal["light", "dark", "flat", "bias"]
 
 #: Notifications of a long action (as in `indiws.web.highlevel`).
 ACTION_EVENTS = ("progress", "action.started", "action.progress", "action.finished")
-#: Notifications the safety policy sends to every socket.
-OBSERVATORY_EVENTS = ("safety", "weather.changed")
 
 
 _limit = check_timeout  # the one check of every timeout parameter
@@ -114,36 +111,3 @@ class ObservatoryRpc:
                 frame_type=frame_type, binning=binning, roi=roi, gain=gain, offset=offset
             )
         )
-
-    # Safety ---------------------------------------------------------------
-
-    @rpc("safety.status", events=OBSERVATORY_EVENTS)
-    async def safety_status(self) -> dict:
-        """The safety policy now.
-
-        {enabled, safe, reasons: [{code, message}], weather: {device, state,
-        last_reading_age}, actions, weather_stale, indiserver_timeout,
-        closing, last_close_up}. Every socket gets safety {phase: unsafe|
-        closing|closed|safe, safe, reason, reasons, time, actions?} as it
-        changes, and weather.changed."""
-        return self.service.safety.status()
-
-    @rpc("safety.override_weather", events=OBSERVATORY_EVENTS)
-    async def safety_override_weather(self, on: bool, note: str | None = None) -> dict:
-        """The operator's weather override: with on true the weather's verdict
-        (alert, missing, stale) is ignored until it is turned off; logged
-        with who asked, shown in safety.status (weather_override: {since, by,
-        note}) and on the panel's banner.  The weather device's own
-        WEATHER_OVERRIDE never counts.  Result: safety.status."""
-        check_weather_override(on, note)
-        who = requester(self.request, "/ws/indi_client/")
-        return self.service.safety.set_weather_override(on, who=who, note=note)
-
-    @rpc("safety.close_up", events=OBSERVATORY_EVENTS)
-    async def safety_close_up(self) -> dict:
-        """Run the configured close-up now, safe or not (abort exposure, stop
-        guiding, park the mount, close the dome, ...).
-
-        Result: {reasons, started, finished, actions: [{action, outcome,
-        device?, error?}]}."""
-        return await self._run(self.service.safety.close_up())
