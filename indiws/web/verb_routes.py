@@ -249,9 +249,13 @@ def _find(role: str, name: str) -> Verb:
 
 
 class _Handler(JsonHandler):
-    """Answers 405 with the ``Allow`` header."""
+    """Answers 405 with the ``Allow`` header; ``calls``: the app's `VerbCalls`."""
 
     ALLOW = "OPTIONS"
+
+    def initialize(self, service: Service, calls: VerbCalls) -> None:  # type: ignore[override]
+        super().initialize(service)
+        self.calls = calls
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         if status_code == 405:
@@ -263,10 +267,6 @@ class VerbHandler(_Handler):
     """``POST /api/v1/roles/{role}/{verb}``."""
 
     ALLOW = "OPTIONS, POST"
-
-    def initialize(self, service: Service, calls: VerbCalls) -> None:  # type: ignore[override]
-        super().initialize(service)
-        self.calls = calls
 
     async def post(self, role: str, name: str) -> None:
         verb = _find(role, name)
@@ -312,22 +312,18 @@ class ActionsHandler(_Handler):
         limit = self.get_argument("limit", "50")
         if not limit.isdigit() or not 0 <= int(limit) <= 100:
             raise invalid_params(f"limit must be an integer within [0, 100], not {limit!r}")
-        self.write_json(
-            [
-                _state(self.service, a["action_id"], None)
-                for a in recent_actions(self.service.client, int(limit))
-            ]
-        )
+        tasks = self.calls.tasks
+        found = [
+            _state(self.service, a["action_id"], tasks.get(a["action_id"]))
+            for a in recent_actions(self.service.client, int(limit))
+        ]
+        self.write_json([state for state in found if state is not None])
 
 
 class ActionHandler(_Handler):
     """``GET|DELETE /api/v1/actions/{id}``."""
 
     ALLOW = "DELETE, GET, OPTIONS"
-
-    def initialize(self, service: Service, calls: VerbCalls) -> None:  # type: ignore[override]
-        super().initialize(service)
-        self.calls = calls
 
     def get(self, action_id: str) -> None:
         state = _state(self.service, action_id, self.calls.tasks.get(action_id))
@@ -393,9 +389,9 @@ def routes(service: Service) -> list:
     seg = r"([^/]+)"
     return [
         (rf"{PREFIX}/roles/{seg}/{seg}/?", VerbHandler, args),
-        (rf"{PREFIX}/actions/?", ActionsHandler, {"service": service}),
+        (rf"{PREFIX}/actions/?", ActionsHandler, args),
         (rf"{PREFIX}/actions/{seg}/?", ActionHandler, args),
-        (rf"{PREFIX}/actions/{seg}/abort/?", AbortHandler, {"service": service}),
+        (rf"{PREFIX}/actions/{seg}/abort/?", AbortHandler, args),
     ]
 
 
