@@ -11,8 +11,10 @@ The tests run in file order; the unsafe one comes last.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -24,7 +26,7 @@ from tornado.httpclient import AsyncHTTPClient
 from indiws.protocol import PropertyState, SwitchState
 from indiws.remote import Observatory, RemoteError
 from indiws.safety import SafetyConfig
-from indiws.testing import RunningService, start_embedded_service
+from indiws.testing import IndiServerProcess, RunningService, start_embedded_service, start_service
 from indiws.verbs import VERBS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -72,6 +74,26 @@ async def rest(
         allow_nonstandard_methods=True,
     )
     return resp.code, json.loads(resp.body) if resp.body else None, resp.headers
+
+
+@contextlib.contextmanager
+def sent_to(svc: RunningService, device: str) -> Iterator[list[bytes]]:
+    """What the service writes to indiserver about ``device`` meanwhile (a
+    spy on its connection: every byte still goes to indiserver)."""
+    client = svc.service.client
+    write = client._write
+    seen: list[bytes] = []
+
+    def spy(data: bytes) -> None:
+        if device.encode() in data:
+            seen.append(data)
+        write(data)
+
+    client._write = spy  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        del client._write
 
 
 def conforms(verb: str, result: Any) -> None:
@@ -129,8 +151,6 @@ async def test_unknown_roles_verbs_and_methods(svc: RunningService) -> None:
 
 
 async def test_bad_bodies_are_refused_and_nothing_is_sent(svc: RunningService) -> None:
-    client = svc.service.client
-    before = client.stats["bytes_out"]
     cases = [
         ({"ra": "five", "dec": 10}, "ra", "Expected `float`, got `str`"),
         ({"ra": 25, "dec": 10}, "ra", "Expected `float` <= 24.0"),
@@ -141,28 +161,29 @@ async def test_bad_bodies_are_refused_and_nothing_is_sent(svc: RunningService) -
         ({"ra": 5, "dec": 10, "epoch": "B1950"}, "epoch", "Invalid enum value 'B1950'"),
         ({"ra": 5, "dec": 10, "wait": "yes"}, "wait", "Expected `bool`"),
     ]
-    for body, field, words in cases:
-        status, answer, _ = await rest(svc, "POST", GOTO, body)
-        assert status == 400, (body, answer)
-        error = answer["error"]
-        assert error["code"] == "invalid_params", body
-        assert error["data"]["field"] == field and error["data"]["path"] == f"$.{field}", body
-        assert words in error["message"], (words, error["message"])
-    for raw in ("[5, 10]", "{not json"):
-        resp = await AsyncHTTPClient().fetch(
-            svc.url + GOTO, method="POST", body=raw, raise_error=False
-        )
-        assert resp.code == 400 and json.loads(resp.body)["error"]["code"] == "invalid_params"
-    assert client.stats["bytes_out"] == before  # not a byte to indiserver
+    with sent_to(svc, SCOPE) as sent:
+        for body, field, words in cases:
+            status, answer, _ = await rest(svc, "POST", GOTO, body)
+            assert status == 400, (body, answer)
+            error = answer["error"]
+            assert error["code"] == "invalid_params", body
+            assert error["data"]["field"] == field and error["data"]["path"] == f"$.{field}", body
+            assert words in error["message"], (words, error["message"])
+        for raw in ("[5, 10]", "{not json"):
+            resp = await AsyncHTTPClient().fetch(
+                svc.url + GOTO, method="POST", body=raw, raise_error=False
+            )
+            assert resp.code == 400 and json.loads(resp.body)["error"]["code"] == "invalid_params"
+    assert sent == []  # not a byte about the mount to indiserver
 
 
 async def test_a_page_of_another_site_cannot_move_the_mount(svc: RunningService) -> None:
-    before = svc.service.client.stats["bytes_out"]
-    status, body, _ = await rest(
-        svc, "POST", GOTO, {"ra": 5, "dec": 10}, {"Origin": "http://evil.example"}
-    )
+    with sent_to(svc, SCOPE) as sent:
+        status, body, _ = await rest(
+            svc, "POST", GOTO, {"ra": 5, "dec": 10}, {"Origin": "http://evil.example"}
+        )
     assert status == 403 and body["error"]["code"] == "cross_site_refused"
-    assert svc.service.client.stats["bytes_out"] == before
+    assert sent == []
 
 
 async def test_a_goto_with_wait_answers_its_result(svc: RunningService) -> None:
@@ -171,8 +192,10 @@ async def test_a_goto_with_wait_answers_its_result(svc: RunningService) -> None:
     conforms("telescope.unpark", body)
     assert body["parked"] is False and not parked(svc)
     aim = await target(svc)
-    status, body, headers = await rest(svc, "POST", GOTO, {**aim, "wait": True})
+    with sent_to(svc, SCOPE) as sent:
+        status, body, headers = await rest(svc, "POST", GOTO, {**aim, "wait": True})
     assert status == 200, body
+    assert sent  # the spy of the refusals above sees what a verb sends
     assert "Location" not in headers
     conforms("telescope.goto", body)
     assert abs(body["ra_j2000"] - aim["ra"]) < 0.01 and abs(body["dec_j2000"] - aim["dec"]) < 0.1
@@ -297,8 +320,17 @@ async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService)
     await client.set_property(WEATHER, "WEATHER_CONTROL", {"Precip": 10}, wait=True, timeout=10)
     await client.set_property(WEATHER, "WEATHER_REFRESH", {"REFRESH": True})
     safety = svc.service.safety
-    await until(svc, lambda: not safety.safe and not safety.closing, 60)
-    await until(svc, lambda: parked(svc), 120)  # the close-up parked the mount
+    # The close-up has run to its end: the mount is parked, the dome closed.
+    await until(
+        svc,
+        lambda: (
+            not safety.safe
+            and not safety.closing
+            and "finished" in (safety.last_close_up or {})
+            and parked(svc)
+        ),
+        180,
+    )
     status, body, _ = await rest(svc, "POST", "/api/v1/roles/telescope/unpark", {"wait": True})
     assert status == 409 and body["error"]["code"] == "unsafe", body
     assert parked(svc)
@@ -319,3 +351,36 @@ async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService)
         conforms("safety.override_weather", overridden)
         assert overridden["safe"] is True and overridden["weather_override"]["note"] == "a test"
         conforms("safety.override_weather", await obs.safety.override_weather(False))
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def lan_service(
+    indiserver: IndiServerProcess, tmp_path: Path
+) -> AsyncIterator[RunningService]:
+    """Listening on every interface: the access token is required."""
+    running = await start_service(indiserver, tmp_path / "data", host="0.0.0.0")
+    yield running
+    await running.stop()
+
+
+async def test_verbs_need_the_access_token_where_the_service_does(
+    lan_service: RunningService,
+) -> None:
+    svc = lan_service
+    token = svc.service.access_token
+    assert token is not None
+    await svc.service.roles.assign("telescope", SCOPE)
+    with sent_to(svc, SCOPE) as sent:
+        for method, path in [
+            ("POST", GOTO),
+            ("POST", "/api/v1/roles/telescope/position"),
+            ("GET", "/api/v1/actions"),
+            ("DELETE", "/api/v1/actions/1a2b3c4d"),
+        ]:
+            status, body, _ = await rest(svc, method, path, {"ra": 5, "dec": 10})
+            assert status == 401 and body["error"]["code"] == "token_required", (method, path)
+    assert sent == []
+    bearer = {"Authorization": f"Bearer {token}"}
+    status, body, _ = await rest(svc, "POST", "/api/v1/roles/telescope/position", {}, bearer)
+    assert status == 200, body
+    conforms("telescope.position", body)
