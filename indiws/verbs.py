@@ -56,6 +56,7 @@ __all__ = [
     "UnsetType",
     "Verb",
     "check_ranges",
+    "register",
     "verb",
 ]
 
@@ -202,34 +203,62 @@ def verb(
     description: what ``rpc.discover``, the client and the docs show.
     ``needs``: keyword arguments the front gives beside the params (`NEEDS`);
     ``events``: notifications the call may be followed by beside an action's."""
-    unknown = set(needs) - set(NEEDS)
-    if unknown:
-        raise ValueError(f"verb {name!r} needs {sorted(unknown)}: not in NEEDS")
 
     def declare(func: Callable[..., Any]) -> Callable[..., Any]:
-        if name in VERBS:
-            raise ValueError(f"verb {name!r} is declared twice")
-        doc = inspect.getdoc(func) or ""
-        summary, _, description = doc.partition("\n")
-        extra = (("progress",) if progress else ()) + needs
-        VERBS[name] = Verb(
+        func.__verb__ = register(  # type: ignore[attr-defined]
             name,
             func.__name__,
             params,
             result,
-            summary.strip(),
-            description.strip(),
+            inspect.getdoc(func) or "",
             moves=moves,
             long=long,
             progress=progress,
-            extra=extra,
             needs=needs,
-            notifications=events,
+            events=events,
         )
-        func.__verb__ = VERBS[name]  # type: ignore[attr-defined]
         return func
 
     return declare
+
+
+def register(
+    name: str,
+    method: str,
+    params: type[Params],
+    result: Any,
+    doc: str,
+    *,
+    moves: bool = False,
+    long: bool = False,
+    progress: bool = False,
+    needs: tuple[str, ...] = (),
+    events: tuple[str, ...] = (),
+) -> Verb:
+    """Declare the verb ``name`` as the device method named ``method`` (what
+    `verb` does; for a method declared once for several roles, such as
+    `RoleDevice.connect`).  ``doc``: its summary line, then its description."""
+    unknown = set(needs) - set(NEEDS)
+    if unknown:
+        raise ValueError(f"verb {name!r} needs {sorted(unknown)}: not in NEEDS")
+    if name in VERBS:
+        raise ValueError(f"verb {name!r} is declared twice")
+    summary, _, description = doc.partition("\n")
+    VERBS[name] = Verb(
+        name,
+        method,
+        params,
+        result,
+        summary.strip(),
+        description.strip(),
+        moves=moves,
+        long=long,
+        progress=progress,
+        extra=(("progress",) if progress else ()) + needs,
+        needs=needs,
+        notifications=events,
+    )
+    return VERBS[name]
 
 
 def check_ranges(params: type[Params], **values: float) -> None:

@@ -78,14 +78,14 @@ async def rest(
 
 @contextlib.contextmanager
 def sent_to(svc: RunningService, device: str) -> Iterator[list[bytes]]:
-    """What the service writes to indiserver about ``device`` meanwhile (a
-    spy on its connection: every byte still goes to indiserver)."""
+    """The commands (``new*Vector``) the service sends ``device`` meanwhile
+    (a spy on its connection to indiserver: every byte still goes there)."""
     client = svc.service.client
     write = client._write
     seen: list[bytes] = []
 
     def spy(data: bytes) -> None:
-        if device.encode() in data:
+        if device.encode() in data and b"<new" in data:
             seen.append(data)
         write(data)
 
@@ -174,7 +174,7 @@ async def test_bad_bodies_are_refused_and_nothing_is_sent(svc: RunningService) -
                 svc.url + GOTO, method="POST", body=raw, raise_error=False
             )
             assert resp.code == 400 and json.loads(resp.body)["error"]["code"] == "invalid_params"
-    assert sent == []  # not a byte about the mount to indiserver
+    assert sent == []  # no command to the mount
 
 
 async def test_a_page_of_another_site_cannot_move_the_mount(svc: RunningService) -> None:
@@ -313,6 +313,16 @@ async def test_the_observatory_roles_answer_their_declared_results(svc: RunningS
     await call(svc, "guider.stop")
     applied = await call(svc, "gps.apply", {"refresh": False})
     assert applied["telescope"] == SCOPE
+    # Every role's status and connect (connected already: answers at once).
+    for role in ("telescope", "focuser", "filter_wheel", "dome", "rotator"):
+        assert (await call(svc, f"{role}.status"))["connected"] is True
+    for role in ("flat_panel", "weather", "gps"):
+        assert (await call(svc, f"{role}.connect"))["connected"] is True
+    gone = await call(svc, "rotator.disconnect")
+    assert gone["connected"] is False and "angle" not in gone
+    assert not props["Rotator Simulator"].connected
+    back = await call(svc, "rotator.connect")
+    assert back["connected"] is True and back["angle"] is not None
 
 
 async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService) -> None:

@@ -28,6 +28,7 @@ from .base import (
     wait_acknowledged,
 )
 from .camera import FRAME_TYPES, Camera, GuideCamera
+from .common import declare_common_verbs
 from .dome import Dome
 from .errors import (
     ActionAborted,
@@ -112,3 +113,8 @@ ROLE_CLASSES: dict[str, type[RoleDevice]] = {
     "weather": Weather,
     "gps": GPS,
 }
+
+# connect, disconnect and status of each role whose brief state is declared.
+for _cls in ROLE_CLASSES.values():
+    if _cls.brief is not None:
+        declare_common_verbs(_cls)

@@ -718,6 +718,10 @@ class RoleDevice:
     """
 
     role: ClassVar[str] = "device"
+    #: The struct of `_status()` (the role's brief state), from which the
+    #: role's ``connect``, ``disconnect`` and ``status`` verbs are declared
+    #: (`indiws.devices.common`); None: not declared.
+    brief: ClassVar[type[Any] | None] = None
 
     def __init__(
         self, client: INDIClient, device: str | None, *, abort_on_cancel: bool = True

@@ -122,6 +122,7 @@ class Dome(RoleDevice):
     park/unpark, abort, follow the telescope (INDI's slaving)."""
 
     role = "dome"
+    brief = DomePosition
 
     # Readings -----------------------------------------------------------
 

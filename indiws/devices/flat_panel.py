@@ -61,6 +61,7 @@ class FlatPanel(RoleDevice):
     dust cap (CAP_PARK) on devices that have one."""
 
     role = "flat_panel"
+    brief = PanelState
 
     def _light(self) -> bool | None:
         on = self._switch_on(LIGHT)

@@ -57,6 +57,7 @@ class GPS(RoleDevice):
     """A GPS: the fix (GEOGRAPHIC_COORD, TIME_UTC) and GPS_REFRESH."""
 
     role = "gps"
+    brief = GpsFix
 
     @verb("gps.fix", NoParams, GpsFix)
     def fix(self) -> dict[str, Any]:

@@ -85,6 +85,7 @@ class Rotator(RoleDevice):
     """A field rotator: angle, move to an angle, sync, reverse, abort."""
 
     role = "rotator"
+    brief = RotatorState
 
     def _angle(self) -> float | None:
         return self._number(ANGLE, "ANGLE")

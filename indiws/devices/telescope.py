@@ -471,6 +471,7 @@ class Telescope(RoleDevice):
     """
 
     role = "telescope"
+    brief = MountState
 
     # Reading ------------------------------------------------------------
 

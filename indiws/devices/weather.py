@@ -35,6 +35,13 @@ class WeatherParameter(Result):
     warn_percent: float | None
 
 
+class WeatherBrief(Result):
+    """The overall state, and the parameters in warning or alert."""
+
+    state: WeatherLevel | Literal["unknown"]
+    attention: list[str]
+
+
 class WeatherState(Result):
     """The weather now (state: the worst of the driver's lights and the readings' limits)."""
 
@@ -83,6 +90,7 @@ class Weather(RoleDevice):
     """A weather station or safety monitor."""
 
     role = "weather"
+    brief = WeatherBrief
 
     def overall(self) -> str:
         """The overall state now (see `overall_state`); ``unknown`` while the

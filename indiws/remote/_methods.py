@@ -291,7 +291,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.close", {"timeout": timeout}, on_progress)
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> DomeStatus:
         """Connect the dome device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -303,7 +303,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> DomeStatus:
         """Disconnect the dome device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -377,7 +377,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.set_following", {"on": on})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> DomeStatus:
         """The dome's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -396,7 +396,7 @@ class DomeMethods(_Namespace):
 class FilterWheelMethods(_Namespace):
     """``filter_wheel.*`` methods."""
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> FilterWheelStatus:
         """Connect the filter wheel device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -412,7 +412,7 @@ class FilterWheelMethods(_Namespace):
         """The slot now: {slot, name, moving}."""
         return await self._rpc("filter_wheel.current", {})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> FilterWheelStatus:
         """Disconnect the filter wheel device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -456,7 +456,7 @@ class FilterWheelMethods(_Namespace):
             "filter_wheel.select", {"filter": filter, "timeout": timeout}, on_progress
         )
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> FilterWheelStatus:
         """The filter wheel's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -480,7 +480,7 @@ class FlatPanelMethods(_Namespace):
         """
         return await self._rpc("flat_panel.close_cap", {"timeout": timeout}, on_progress)
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> FlatPanelStatus:
         """Connect the flat panel device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -492,7 +492,7 @@ class FlatPanelMethods(_Namespace):
         """
         return await self._rpc("flat_panel.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> FlatPanelStatus:
         """Disconnect the flat panel device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -537,7 +537,7 @@ class FlatPanelMethods(_Namespace):
         """{light (on: true), brightness, cap (open/closed/opening/closing; null without one)}."""
         return await self._rpc("flat_panel.state", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> FlatPanelStatus:
         """The flat panel's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -606,7 +606,7 @@ class FocuserMethods(_Namespace):
             on_progress,
         )
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> FocuserStatus:
         """Connect the focuser device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -618,7 +618,7 @@ class FocuserMethods(_Namespace):
         """
         return await self._rpc("focuser.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> FocuserStatus:
         """Disconnect the focuser device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -677,7 +677,7 @@ class FocuserMethods(_Namespace):
         """{position (steps; null without absolute positions), moving}."""
         return await self._rpc("focuser.position", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> FocuserStatus:
         """The focuser's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -705,7 +705,7 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.apply", {"site": site, "time": time, "refresh": refresh})
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> GpsStatus:
         """Connect the gps device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -717,7 +717,7 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> GpsStatus:
         """Disconnect the gps device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -756,7 +756,7 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.refresh", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> GpsStatus:
         """The gps's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -1268,7 +1268,7 @@ class RotatorMethods(_Namespace):
         """{angle (degrees), moving, reversed}."""
         return await self._rpc("rotator.angle", {})
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> RotatorStatus:
         """Connect the rotator device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -1280,7 +1280,7 @@ class RotatorMethods(_Namespace):
         """
         return await self._rpc("rotator.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> RotatorStatus:
         """Disconnect the rotator device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -1317,7 +1317,7 @@ class RotatorMethods(_Namespace):
         """Reverse the direction of rotation or not (ROTATOR_REVERSE): {reversed}."""
         return await self._rpc("rotator.set_reverse", {"on": on})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> RotatorStatus:
         """The rotator's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -1437,7 +1437,7 @@ class TelescopeMethods(_Namespace):
             on_progress,
         )
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> TelescopeStatus:
         """Connect the telescope device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -1449,7 +1449,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> TelescopeStatus:
         """Disconnect the telescope device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -1705,7 +1705,7 @@ class TelescopeMethods(_Namespace):
         """The rates of manual moves, slowest first: [{index, name, label, active}]."""
         return await self._rpc("telescope.slew_rates", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> TelescopeStatus:
         """The telescope's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -1753,7 +1753,7 @@ class TelescopeMethods(_Namespace):
 class WeatherMethods(_Namespace):
     """``weather.*`` methods."""
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> WeatherStatus:
         """Connect the weather device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -1765,7 +1765,7 @@ class WeatherMethods(_Namespace):
         """
         return await self._rpc("weather.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> WeatherStatus:
         """Disconnect the weather device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -1798,7 +1798,7 @@ class WeatherMethods(_Namespace):
         """
         return await self._rpc("weather.state", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> WeatherStatus:
         """The weather's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -1988,6 +1988,22 @@ class DomePosition(TypedDict):
     following: bool | None
 
 
+class DomeStatus(TypedDict):
+    """The dome's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    azimuth: NotRequired[float | None]
+    shutter: NotRequired[Literal["closed", "closing", "error", "open", "opening"] | None]
+    parked: NotRequired[bool | None]
+    moving: NotRequired[bool]
+    following: NotRequired[bool | None]
+
+
 class DomeTurned(TypedDict):
     """Where the dome arrived (degrees)."""
 
@@ -2004,6 +2020,34 @@ class Filter(TypedDict):
 
     slot: int
     name: str | None
+
+
+class FilterWheelStatus(TypedDict):
+    """The filter wheel's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    slot: NotRequired[int | None]
+    name: NotRequired[str | None]
+    moving: NotRequired[bool]
+
+
+class FlatPanelStatus(TypedDict):
+    """The flat panel's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    light: NotRequired[bool | None]
+    brightness: NotRequired[float | None]
+    cap: NotRequired[Literal["closed", "closing", "error", "open", "opening"] | None]
 
 
 class FocuserAborted(TypedDict):
@@ -2040,6 +2084,20 @@ class FocuserPosition(TypedDict):
     moving: NotRequired[bool]
 
 
+class FocuserStatus(TypedDict):
+    """The focuser's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    position: NotRequired[int | None]
+    moving: NotRequired[bool]
+    temperature: NotRequired[float | None]
+
+
 class FocuserTemperature(TypedDict):
     """The focuser's temperature."""
 
@@ -2064,6 +2122,23 @@ class GpsFix(TypedDict):
     utc: str | None
     utc_offset: float | None
     state: str | None
+
+
+class GpsStatus(TypedDict):
+    """The gps's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    latitude: NotRequired[float | None]
+    longitude: NotRequired[float | None]
+    elevation: NotRequired[float | None]
+    utc: NotRequired[str | None]
+    utc_offset: NotRequired[float | None]
+    state: NotRequired[str | None]
 
 
 class GuideRate(TypedDict):
@@ -2222,6 +2297,20 @@ class RotatorState(TypedDict):
     reversed: bool | None
 
 
+class RotatorStatus(TypedDict):
+    """The rotator's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    angle: NotRequired[float | None]
+    moving: NotRequired[bool]
+    reversed: NotRequired[bool | None]
+
+
 class RotatorSynced(TypedDict):
     """The angle as the driver took it, and as it reports it now."""
 
@@ -2305,6 +2394,28 @@ class SyncResult(TypedDict):
     dec_j2000: float
 
 
+class TelescopeStatus(TypedDict):
+    """The telescope's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    ra: NotRequired[float | None]
+    dec: NotRequired[float | None]
+    slewing: NotRequired[bool]
+    tracking: NotRequired[bool | None]
+    parked: NotRequired[bool | None]
+    parking: NotRequired[bool]
+    pier_side: NotRequired[Literal["east", "west"] | None]
+    ha: NotRequired[float | None]
+    lst: NotRequired[float | None]
+    alt: NotRequired[float | None]
+    az: NotRequired[float | None]
+
+
 class TimeResult(TypedDict):
     """The mount's clock as set (ISO 8601 UTC, to the second)."""
 
@@ -2337,6 +2448,19 @@ class WeatherState(TypedDict):
     state: Literal["alert", "idle", "ok", "warning"] | Literal["unknown"]
     parameters: list[WeatherParameter]
     updated: str | None
+
+
+class WeatherStatus(TypedDict):
+    """The weather's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    state: NotRequired[Literal["alert", "idle", "ok", "warning"] | Literal["unknown"]]
+    attention: NotRequired[list[str]]
 
 
 class CloseUpStep(TypedDict):

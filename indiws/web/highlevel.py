@@ -48,6 +48,7 @@ from ..devices import (
     running_actions,
     subscribe_actions,
 )
+from ..devices.common import common_doc
 from ..devices.telescope import Direction
 from ..roles import ROLES
 from ..service import Service
@@ -301,8 +302,8 @@ def close_hub(service: Service) -> None:
 
 
 def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
-    """``<role>.connect``, ``.disconnect``, ``.status``, ``.info`` for one role."""
-    label = role.replace("_", " ")
+    """``<role>.connect``, ``.disconnect``, ``.status``, ``.info`` for one role,
+    but those declared in `VERBS` (`indiws.devices.common`: derived)."""
 
     async def connect(self: Any, timeout: float = 30.0) -> dict:
         return await self._run(self._device(role).connect(timeout=_timeout(timeout)))
@@ -316,27 +317,12 @@ def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
     async def info(self: Any) -> dict:
         return self._device(role).info()
 
-    connect.__doc__ = f"""Connect the {label} device (INDI CONNECTION); answers with its status.
-
-    Ends once the device is connected and has defined the properties that come
-    with the connection. A device that is connected already answers at once.
-    Errors: no_device, action_failed (the driver's message in data.messages),
-    timeout."""
-    disconnect.__doc__ = f"""Disconnect the {label} device; answers with its status.
-
-    Running actions of the role end first with the aborted error."""
-    status.__doc__ = f"""The {label}'s brief state; never an error for a missing device.
-
-    {{role, device, present, connected}} and, when connected, busy (an action
-    runs) and the role's state (see docs/indi_client.md)."""
-    info.__doc__ = f"""Static facts and capabilities of the {label} device.
-
-    {{role, device, connected, driver: {{name, exec, version, interface}},
-    interfaces, capabilities}} plus the role's facts; capabilities are null
-    while the device is not connected (drivers define most properties then)."""
     verbs = {"connect": connect, "disconnect": disconnect, "status": status, "info": info}
     out: dict[str, Callable[..., Any]] = {}
     for verb, func in verbs.items():
+        if f"{role}.{verb}" in VERBS:
+            continue
+        func.__doc__ = common_doc(role, verb)
         func.__name__ = func.__qualname__ = f"{role}_{verb}"
         out[f"{role}_{verb}"] = rpc(
             f"{role}.{verb}",
