@@ -47,7 +47,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from .client import Event, EventType, INDIClient
 from .devices import (
@@ -62,6 +64,7 @@ from .devices import (
 )
 from .devices.weather import PARAMETERS, STATUS
 from .roles import RoleManager
+from .verbs import UNSET, InvalidParamsError, NoParams, Params, Result, UnsetType, verb
 
 __all__ = [
     "ACTIONS",
@@ -130,6 +133,77 @@ class SafetyConfig:
 
 def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+#: Notifications the safety policy sends to every socket.
+SAFETY_EVENTS = ("safety", "weather.changed")
+
+
+class WeatherOverrideParams(Params):
+    on: bool
+    note: Annotated[str, Meta(max_length=200)] | None = None
+
+
+class SafetyReason(Result):
+    code: str
+    message: str
+
+
+class WeatherWatch(Result):
+    """The weather role's device, its overall state, and how old its last reading is (s)."""
+
+    device: str | None
+    state: str
+    last_reading_age: float | None
+
+
+class WeatherOverride(Result):
+    """The operator's weather override: since (ISO 8601), by whom, why."""
+
+    since: str
+    by: str
+    note: str | None
+
+
+class CloseUpStep(Result):
+    """One action of a close-up: outcome done, already, skipped, or how it failed."""
+
+    action: str
+    outcome: str
+    device: str | UnsetType = UNSET
+    detail: str | UnsetType = UNSET
+    error: str | UnsetType = UNSET
+    interrupted: int | UnsetType = UNSET
+    exposure_aborted: bool | UnsetType = UNSET
+    autoguider_stopped: bool | UnsetType = UNSET
+
+
+class CloseUpReport(Result):
+    """Why, when, and each action's outcome (finished: once done)."""
+
+    reasons: list[str]
+    started: str
+    actions: list[CloseUpStep]
+    finished: str | UnsetType = UNSET
+
+
+class SafetyStatus(Result):
+    """The safety policy now."""
+
+    enabled: bool
+    safe: bool
+    reasons: list[SafetyReason]
+    weather: WeatherWatch
+    #: The close-up's actions, as configured.
+    actions: list[str]
+    weather_stale: float
+    indiserver_timeout: float
+    #: A close-up runs now.
+    closing: bool
+    last_close_up: CloseUpReport | None
+    weather_override: WeatherOverride | None
 
 
 class SafetyPolicy:
@@ -266,13 +340,23 @@ class SafetyPolicy:
         pending = self.waiting()
         return dict(self.reasons) | ({"weather_unknown": pending} if pending else {})
 
+    @verb(
+        "safety.override_weather",
+        WeatherOverrideParams,
+        SafetyStatus,
+        needs=("who",),
+        events=SAFETY_EVENTS,
+    )
     def set_weather_override(
         self, on: bool, *, who: str, note: str | None = None
     ) -> dict[str, Any]:
-        """Turn the operator's weather override on (the weather's verdict,
-        alert, missing or stale, is ignored until it is turned off) or off;
-        logged with ``who``, shown in `status` and announced (``safety``).
-        Returns the status."""
+        """The operator's weather override: with on true the weather's verdict
+        (alert, missing, stale) is ignored until it is turned off; logged
+        with who asked, shown in safety.status (weather_override: {since, by,
+        note}) and on the panel's banner.  The weather device's own
+        WEATHER_OVERRIDE never counts.  Result: safety.status."""
+        if note is not None and len(note) > 200:
+            raise InvalidParamsError("note must be a text of at most 200 characters", param="note")
         if on:
             self.weather_override = {"since": _now_iso(), "by": who, "note": note}
             log.warning(
@@ -297,10 +381,15 @@ class SafetyPolicy:
             return "closing up: the safety close-up has not finished"
         return self.waiting()
 
+    @verb("safety.status", NoParams, SafetyStatus, events=SAFETY_EVENTS)
     def status(self) -> dict[str, Any]:
-        """{enabled, safe, reasons: [{code, message}], weather: {device,
-        state, last_reading_age (s)}, actions (configured), closing (a
-        close-up runs), last_close_up}."""
+        """The safety policy now.
+
+        {enabled, safe, reasons: [{code, message}], weather: {device, state,
+        last_reading_age}, actions, weather_stale, indiserver_timeout,
+        closing, last_close_up}. Every socket gets safety {phase: unsafe|
+        closing|closed|safe, safe, reason, reasons, time, actions?} as it
+        changes, and weather.changed."""
         age = None
         if self._last_reading is not None:
             age = round(time.monotonic() - self._last_reading, 1)
@@ -486,8 +575,13 @@ class SafetyPolicy:
             self._run_close_up(clear_after), name="safety-close-up"
         )
 
+    @verb("safety.close_up", NoParams, CloseUpReport, events=SAFETY_EVENTS)
     async def close_up(self) -> dict[str, Any]:
-        """Run the close-up now (whatever the state); returns its report."""
+        """Run the configured close-up now, safe or not (abort exposure, stop
+        guiding, park the mount, close the dome, ...).
+
+        Result: {reasons, started, finished, actions: [{action, outcome,
+        device?, error?}]}."""
         await self._run_close_up(())
         assert self.last_close_up is not None
         return self.last_close_up

@@ -47,6 +47,7 @@ __all__ = [
     "UNSET",
     "VERBS",
     "Dec",
+    "InvalidParamsError",
     "NoParams",
     "Params",
     "RA",
@@ -55,11 +56,21 @@ __all__ = [
     "UnsetType",
     "Verb",
     "check_ranges",
+    "register",
     "verb",
 ]
 
 #: Longest timeout a caller may give, in seconds (one day).
 MAX_TIMEOUT = 86_400.0
+
+
+class InvalidParamsError(InvalidValueError):
+    """Params that do not go together (each of a valid type and range): the
+    fronts' ``invalid_params``, naming ``param``."""
+
+    def __init__(self, message: str, *, param: str) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 class Params(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -104,8 +115,14 @@ class Verb:
     long: bool = False
     #: It reports progress (``progress`` and ``action.progress``).
     progress: bool = False
-    #: Device-method keyword arguments the fronts pass that are not params.
+    #: Device-method keyword arguments the fronts pass that are not params:
+    #: ``progress`` (a callback), and the `needs`.
     extra: tuple[str, ...] = field(default=())
+    #: What the front gives the method beside the params (`NEEDS`): the
+    #: device of another role (``telescope``), or who asks (``who``).
+    needs: tuple[str, ...] = field(default=())
+    #: Notifications beside the action's that a call may be followed by.
+    notifications: tuple[str, ...] = field(default=())
 
     @property
     def role(self) -> str:
@@ -115,10 +132,16 @@ class Verb:
     def events(self) -> tuple[str, ...]:
         """The notifications the verb may send while it runs."""
         if not self.long:
-            return ()
+            return self.notifications
         if self.progress:
-            return ("progress", "action.started", "action.progress", "action.finished")
-        return ("action.started", "action.finished")
+            return (
+                "progress",
+                "action.started",
+                "action.progress",
+                "action.finished",
+                *self.notifications,
+            )
+        return ("action.started", "action.finished", *self.notifications)
 
     def fields(self) -> list[msgspec.structs.FieldInfo]:
         return list(msgspec.structs.fields(self.params))
@@ -153,6 +176,12 @@ class Verb:
         return _inline(msgspec.json.schema(self.result))
 
 
+#: What a front may give a verb's method beside its params (``needs``).
+NEEDS = {
+    "telescope": "the device of the telescope role now (a `Telescope`)",
+    "who": "who asks: address, front, token or not (for the log)",
+}
+
 #: Every declared verb by name, in declaration order.
 VERBS: dict[str, Verb] = {}
 
@@ -165,34 +194,71 @@ def verb(
     moves: bool = False,
     long: bool = False,
     progress: bool = False,
+    needs: tuple[str, ...] = (),
+    events: tuple[str, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a device method as the verb ``name`` (``<role>.<verb>``).
 
     Its docstring's first line is the verb's summary, the rest its
-    description: what ``rpc.discover``, the client and the docs show."""
+    description: what ``rpc.discover``, the client and the docs show.
+    ``needs``: keyword arguments the front gives beside the params (`NEEDS`);
+    ``events``: notifications the call may be followed by beside an action's."""
 
     def declare(func: Callable[..., Any]) -> Callable[..., Any]:
-        if name in VERBS:
-            raise ValueError(f"verb {name!r} is declared twice")
-        doc = inspect.getdoc(func) or ""
-        summary, _, description = doc.partition("\n")
-        extra = ("progress",) if progress else ()
-        VERBS[name] = Verb(
+        func.__verb__ = register(  # type: ignore[attr-defined]
             name,
             func.__name__,
             params,
             result,
-            summary.strip(),
-            description.strip(),
+            inspect.getdoc(func) or "",
             moves=moves,
             long=long,
             progress=progress,
-            extra=extra,
+            needs=needs,
+            events=events,
         )
-        func.__verb__ = VERBS[name]  # type: ignore[attr-defined]
         return func
 
     return declare
+
+
+def register(
+    name: str,
+    method: str,
+    params: type[Params],
+    result: Any,
+    doc: str,
+    *,
+    moves: bool = False,
+    long: bool = False,
+    progress: bool = False,
+    needs: tuple[str, ...] = (),
+    events: tuple[str, ...] = (),
+) -> Verb:
+    """Declare the verb ``name`` as the device method named ``method`` (what
+    `verb` does; for a method declared once for several roles, such as
+    `RoleDevice.connect`).  ``doc``: its summary line, then its description."""
+    unknown = set(needs) - set(NEEDS)
+    if unknown:
+        raise ValueError(f"verb {name!r} needs {sorted(unknown)}: not in NEEDS")
+    if name in VERBS:
+        raise ValueError(f"verb {name!r} is declared twice")
+    summary, _, description = doc.partition("\n")
+    VERBS[name] = Verb(
+        name,
+        method,
+        params,
+        result,
+        summary.strip(),
+        description.strip(),
+        moves=moves,
+        long=long,
+        progress=progress,
+        extra=(("progress",) if progress else ()) + needs,
+        needs=needs,
+        notifications=events,
+    )
+    return VERBS[name]
 
 
 def check_ranges(params: type[Params], **values: float) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
+
+from indiws.testing import RunningService
 
 #: What Chromium adds to an ``<img src=...>`` on a page of another site.
 IMG_FROM_OTHER_SITE = {
@@ -91,3 +95,21 @@ def non_loopback_address() -> str | None:
         except OSError:
             return None
     return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+async def until(svc: RunningService, check: Callable[[], Any], timeout: float = 20.0) -> None:
+    """Wait until ``check()`` holds, judged again on every INDI or safety event."""
+    changed = asyncio.Event()
+
+    def poke(*_: Any) -> None:
+        changed.set()
+
+    with svc.service.client.subscribe(poke):
+        unsubscribe = svc.service.safety.subscribe(poke)
+        try:
+            async with asyncio.timeout(timeout):
+                while not check():
+                    await changed.wait()
+                    changed.clear()
+        finally:
+            unsubscribe()

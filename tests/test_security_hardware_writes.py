@@ -23,13 +23,14 @@ import json
 import logging
 import socket
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
 import tornado.web
 from lightapt_support import LightAptClient
+from security_support import until
 from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient
 
@@ -62,24 +63,6 @@ async def svc(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running
         yield running
     finally:
         await running.stop()
-
-
-async def until(svc: RunningService, check: Callable[[], Any], timeout: float = 20.0) -> None:
-    """Wait until ``check()`` holds, judged again on every INDI or safety event."""
-    changed = asyncio.Event()
-
-    def poke(*_: Any) -> None:
-        changed.set()
-
-    with svc.service.client.subscribe(poke):
-        unsubscribe = svc.service.safety.subscribe(poke)
-        try:
-            async with asyncio.timeout(timeout):
-                while not check():
-                    await changed.wait()
-                    changed.clear()
-        finally:
-            unsubscribe()
 
 
 def weather_state(svc: RunningService) -> str:

@@ -14,11 +14,13 @@ result dict, and raises one of the errors in `indiws.devices.errors`.
 from __future__ import annotations
 
 from .base import (
+    ACTION_STARTED,
     Action,
     ActionListener,
     ProgressCallback,
     RoleDevice,
     abort_action,
+    finished_action,
     recent_actions,
     running_actions,
     set_safety_guard,
@@ -27,6 +29,7 @@ from .base import (
     wait_acknowledged,
 )
 from .camera import FRAME_TYPES, Camera, GuideCamera
+from .common import declare_common_verbs
 from .dome import Dome
 from .errors import (
     ActionAborted,
@@ -88,7 +91,9 @@ __all__ = [
     "RefusalReason",
     "UnsafeError",
     "Weather",
+    "ACTION_STARTED",
     "abort_action",
+    "finished_action",
     "recent_actions",
     "running_actions",
     "set_safety_guard",
@@ -112,3 +117,8 @@ ROLE_CLASSES: dict[str, type[RoleDevice]] = {
     "weather": Weather,
     "gps": GPS,
 }
+
+# connect, disconnect and status of each role whose brief state is declared.
+for _cls in ROLE_CLASSES.values():
+    if _cls.brief is not None:
+        declare_common_verbs(_cls)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import inspect
 import logging
 import secrets
@@ -147,6 +148,8 @@ class _Registry:
     def __init__(self) -> None:
         self.actions: dict[str, set[Action]] = {}
         self.recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=RECENT_ACTIONS)
+        #: The results of the last finished actions, by id (as many as ``recent``).
+        self.results: collections.OrderedDict[str, Any] = collections.OrderedDict()
         self.listeners: list[ActionListener] = []
 
     def emit(self, event: dict[str, Any]) -> None:
@@ -229,6 +232,25 @@ def recent_actions(client: INDIClient, limit: int = 50) -> list[dict[str, Any]]:
     running = [{**a, "outcome": "running", "ended": None} for a in running_actions(client)]
     out = sorted([*running, *_registry(client).recent], key=lambda a: a["started"])
     return out[::-1][: max(0, limit)]
+
+
+#: Set by a front that answers "started" before the action ends (REST's 202):
+#: a future given the first action that the call running in this context starts.
+ACTION_STARTED: contextvars.ContextVar[asyncio.Future[Action] | None] = contextvars.ContextVar(
+    "indiws_action_started", default=None
+)
+
+
+def finished_action(client: INDIClient, action_id: str) -> dict[str, Any] | None:
+    """One of the last finished actions (`recent_actions`' entry, with its
+    ``result`` when it ended well), or None: unknown, running, or too old."""
+    reg = _registry(client)
+    for entry in reversed(reg.recent):
+        if entry["action_id"] == action_id:
+            if action_id in reg.results:
+                return {**entry, "result": reg.results[action_id]}
+            return dict(entry)
+    return None
 
 
 def find_action(client: INDIClient, action_id: str) -> Action | None:
@@ -423,6 +445,9 @@ class Action:
         if not self.quiet:
             reg.actions.setdefault(self.device, set()).add(self)
             reg.emit(self._event("started", params=self.params))
+            started = ACTION_STARTED.get()
+            if started is not None and not started.done():
+                started.set_result(self)
         return self
 
     async def __aexit__(
@@ -459,6 +484,10 @@ class Action:
             error = exc.to_dict() if isinstance(exc, DeviceError) else {"message": str(exc)}
         ended = {"outcome": outcome, "ended": time.time()}
         reg.recent.append({**self.describe(), **ended, **({"error": error} if error else {})})
+        if exc is None:
+            reg.results[self.id] = self.result
+            while len(reg.results) > RECENT_ACTIONS:
+                reg.results.popitem(last=False)
         if exc is None:
             reg.emit(self._event("finished", outcome=outcome, result=self.result))
         elif error is None:
@@ -735,6 +764,10 @@ class RoleDevice:
     """
 
     role: ClassVar[str] = "device"
+    #: The struct of `_status()` (the role's brief state), from which the
+    #: role's ``connect``, ``disconnect`` and ``status`` verbs are declared
+    #: (`indiws.devices.common`); None: not declared.
+    brief: ClassVar[type[Any] | None] = None
 
     def __init__(
         self, client: INDIClient, device: str | None, *, abort_on_cancel: bool = True

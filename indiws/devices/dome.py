@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ..client import InvalidValueError
 from ..protocol import PropertyState
+from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, check_ranges, verb
 from .base import ProgressCallback, RoleDevice
 from .errors import DeviceStateError, RefusalReason
 from .motion import move_number, press
@@ -21,9 +24,97 @@ AUTOSYNC = "DOME_AUTOSYNC"
 def _azimuth(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
         raise InvalidValueError(f"azimuth must be a number of degrees, got {value!r}")
-    if not 0.0 <= value <= 360.0:
-        raise InvalidValueError(f"azimuth must be within [0, 360] degrees, got {value:g}")
+    check_ranges(DomeGotoParams, azimuth=value)
     return float(value) % 360.0
+
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+Shutter = Literal["open", "closed", "opening", "closing", "error"]
+
+
+class DomeOpenParams(Params):
+    force: bool = False
+    timeout: Timeout = 120.0
+
+
+class DomeCloseParams(Params):
+    timeout: Timeout = 120.0
+
+
+class DomeGotoParams(Params):
+    azimuth: Annotated[
+        float,
+        Meta(
+            ge=0, le=360, description="degrees from north through east", extra={"unit": "degrees"}
+        ),
+    ]
+    timeout: Timeout = 300.0
+
+
+class DomeParkParams(Params):
+    timeout: Timeout = 300.0
+
+
+class DomeUnparkParams(Params):
+    force: bool = False
+    timeout: Timeout = 60.0
+
+
+class DomeFollowingParams(Params):
+    on: bool
+
+
+class DomePosition(Result):
+    """Where the dome is: azimuth (degrees; null without one), shutter (null without one)."""
+
+    azimuth: float | None
+    shutter: Shutter | None
+    parked: bool | None
+    moving: bool
+    following: bool | None
+
+
+class DomeMoved(Result):
+    """The dome after the action: its position, or (already) only what was asked."""
+
+    action: str
+    device: str
+    azimuth: float | None | UnsetType = UNSET
+    shutter: Shutter | None | UnsetType = UNSET
+    parked: bool | None | UnsetType = UNSET
+    moving: bool | UnsetType = UNSET
+    following: bool | None | UnsetType = UNSET
+    #: It was so already: nothing was sent.
+    already: bool | UnsetType = UNSET
+
+
+class DomeTurned(Result):
+    """Where the dome arrived (degrees)."""
+
+    action: str
+    device: str
+    elapsed: float
+    azimuth: float | None
+    target: float
+    start: float | None
+
+
+class DomeAborted(DomePosition):
+    """The dome stopped (stopped false: still moving after the timeout)."""
+
+    aborted: bool
+    #: How many running actions were ended (with the aborted error).
+    interrupted: int
+    stopped: bool
+
+
+class DomeFollowing(Result):
+    """Whether the dome follows, and the mount its driver snoops."""
+
+    device: str
+    following: bool | None
+    telescope: str | None
 
 
 class Dome(RoleDevice):
@@ -31,6 +122,7 @@ class Dome(RoleDevice):
     park/unpark, abort, follow the telescope (INDI's slaving)."""
 
     role = "dome"
+    brief = DomePosition
 
     # Readings -----------------------------------------------------------
 
@@ -66,9 +158,9 @@ class Dome(RoleDevice):
         on = self._switch_on(AUTOSYNC)
         return None if on is None else "DOME_AUTOSYNC_ENABLE" in on
 
+    @verb("dome.position", NoParams, DomePosition)
     def position(self) -> dict[str, Any]:
-        """{azimuth (degrees, null without one), shutter (open, closed,
-        opening, closing, error; null without one), parked, moving, following}."""
+        """{azimuth, shutter (open/closed/opening/closing/error), parked, moving, following}."""
         self._connected()
         return self._status()
 
@@ -122,6 +214,7 @@ class Dome(RoleDevice):
         )
         return {"action": verb, "device": self.name, **self._status()}
 
+    @verb("dome.open", DomeOpenParams, DomeMoved, moves=True, long=True, progress=True)
     async def open(
         self,
         *,
@@ -129,18 +222,22 @@ class Dome(RoleDevice):
         progress: ProgressCallback | None = None,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Open the shutter; returns once open.  Refused while the safety
-        policy says the observatory is unsafe, unless ``force``."""
+        """Open the shutter; answers once open: {shutter, azimuth, parked, moving, following}.
+
+        Refused with the unsafe error while the safety policy says unsafe,
+        unless force. Progress: {state: opening}. Already open: {already: true}."""
         self._prop(SHUTTER, "open its shutter")
         self._check_safe("open", force)
         return await self._shutter_to("open", "SHUTTER_OPEN", timeout, progress)
 
+    @verb("dome.close", DomeCloseParams, DomeMoved, moves=True, long=True, progress=True)
     async def close(
         self, *, timeout: float = 120.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Close the shutter; returns once closed."""
+        """Close the shutter; answers once closed (progress: {state: closing})."""
         return await self._shutter_to("close", "SHUTTER_CLOSE", timeout, progress)
 
+    @verb("dome.goto", DomeGotoParams, DomeTurned, moves=True, long=True, progress=True)
     async def goto(
         self,
         azimuth: float,
@@ -148,7 +245,10 @@ class Dome(RoleDevice):
         timeout: float = 300.0,
         progress: ProgressCallback | None = None,
     ) -> dict[str, Any]:
-        """Turn to an azimuth (degrees from north through east); returns once there."""
+        """Turn the dome to an azimuth (degrees, 0..360 from north through east).
+
+        Answers once there: {azimuth, target, start, elapsed}. Progress:
+        {state: moving, azimuth, target}. Errors: invalid_state (parked)."""
         target = _azimuth(azimuth)
         dev = self._connected()
         self._prop(ABS, "go to an azimuth")
@@ -175,10 +275,11 @@ class Dome(RoleDevice):
             params={"azimuth": target},
         )
 
+    @verb("dome.park", DomeParkParams, DomeMoved, moves=True, long=True, progress=True)
     async def park(
         self, *, timeout: float = 300.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Park the dome (it turns to its park azimuth); returns once parked."""
+        """Park the dome (to its park azimuth); answers once parked."""
         self._prop(PARK, "park")
         if self._parked():
             return {"action": "park", "device": self.name, "parked": True, "already": True}
@@ -195,8 +296,9 @@ class Dome(RoleDevice):
         )
         return {"action": "park", "device": self.name, **self._status()}
 
+    @verb("dome.unpark", DomeUnparkParams, DomeMoved, moves=True, long=True)
     async def unpark(self, *, timeout: float = 60.0, force: bool = False) -> dict[str, Any]:
-        """Unpark the dome; refused while unsafe unless ``force``."""
+        """Unpark the dome; refused while unsafe unless force."""
         self._prop(PARK, "unpark")
         self._check_safe("unpark", force)
         if self._parked() is False:
@@ -206,9 +308,9 @@ class Dome(RoleDevice):
         )
         return {"action": "unpark", "device": self.name, **self._status()}
 
+    @verb("dome.abort", NoParams, DomeAborted)
     async def abort(self, timeout: float = 10.0) -> dict[str, Any]:
-        """Stop the dome and its shutter (DOME_ABORT_MOTION); running dome
-        actions end with `ActionAborted`."""
+        """Stop the dome and shutter (DOME_ABORT_MOTION); running dome actions end (aborted)."""
         self._prop("DOME_ABORT_MOTION", "abort")
         interrupted = self._interrupt_actions("aborted")
         await self._send_abort()
@@ -221,14 +323,16 @@ class Dome(RoleDevice):
                     stopped = False
         return {"aborted": True, "interrupted": interrupted, "stopped": stopped, **self._status()}
 
+    @verb("dome.set_following", DomeFollowingParams, DomeFollowing, needs=("telescope",))
     async def set_following(
-        self, on: bool, *, telescope: str | None = None, timeout: float = 10.0
+        self, on: bool, *, telescope: str | RoleDevice | None = None, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Follow the telescope (DOME_AUTOSYNC) or stop following.
+        """Follow the telescope or not (DOME_AUTOSYNC, the driver's slaving).
 
-        ``telescope``: the mount the driver snoops (its ACTIVE_DEVICES
-        ACTIVE_TELESCOPE), set first when given and different.
-        """
+        On: the dome's snooped mount (ACTIVE_DEVICES) is set to the telescope
+        role's device first. Result: {following, telescope}."""
+        if isinstance(telescope, RoleDevice):
+            telescope = telescope.name
         if not isinstance(on, bool):
             raise InvalidValueError(f"on must be true or false, got {on!r}")
         dev = self._connected()

@@ -61,6 +61,7 @@ class FilterWheel(RoleDevice):
     from FILTER_NAME (matched without regard to case)."""
 
     role = "filter_wheel"
+    brief = CurrentFilter
 
     def _slot_prop(self) -> Property:
         return self._prop("FILTER_SLOT", "change filters")

@@ -3,10 +3,11 @@ the device has one, a dust cap (open, close)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from ..client import InvalidValueError
 from ..protocol import PropertyState
+from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from .base import ProgressCallback, RoleDevice
 from .motion import press
 
@@ -16,12 +17,51 @@ LIGHT = "FLAT_LIGHT_CONTROL"
 INTENSITY = "FLAT_LIGHT_INTENSITY"
 CAP = "CAP_PARK"
 
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+Cap = Literal["open", "closed", "opening", "closing", "error"]
+
+
+class LightParams(Params):
+    on: bool
+    #: The driver's range (FLAT_LIGHT_INTENSITY), set first when given.
+    brightness: float | None = None
+
+
+class BrightnessParams(Params):
+    brightness: float
+
+
+class CapParams(Params):
+    timeout: Timeout = 120.0
+
+
+class PanelState(Result):
+    """The light (on: true; null without one), its brightness, the dust cap (null without one)."""
+
+    light: bool | None
+    brightness: float | None
+    cap: Cap | None
+
+
+class CapMoved(Result):
+    """The panel after the cap moved, or (already) only the cap."""
+
+    action: str
+    device: str
+    cap: Cap | None
+    light: bool | None | UnsetType = UNSET
+    brightness: float | None | UnsetType = UNSET
+    #: It was so already: nothing was sent.
+    already: bool | UnsetType = UNSET
+
 
 class FlatPanel(RoleDevice):
     """A flat panel: light on/off and brightness (INDI's light box), and a
     dust cap (CAP_PARK) on devices that have one."""
 
     role = "flat_panel"
+    brief = PanelState
 
     def _light(self) -> bool | None:
         on = self._switch_on(LIGHT)
@@ -42,8 +82,9 @@ class FlatPanel(RoleDevice):
             return "error"
         return "closed" if closed else "open"
 
+    @verb("flat_panel.state", NoParams, PanelState)
     def state(self) -> dict[str, Any]:
-        """{light (on: true), brightness, cap (open/closed/...; null without a cap)}."""
+        """{light (on: true), brightness, cap (open/closed/opening/closing; null without one)}."""
         self._connected()
         return self._status()
 
@@ -61,11 +102,13 @@ class FlatPanel(RoleDevice):
             "can_abort_cap": self.has("CAP_ABORT"),
         }
 
+    @verb("flat_panel.set_light", LightParams, PanelState)
     async def set_light(
         self, on: bool, *, brightness: float | None = None, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Turn the light on or off; ``brightness`` (the driver's range,
-        FLAT_LIGHT_INTENSITY) is set first when given.  Returns `state()`."""
+        """Turn the light on or off, at a brightness when given (the driver's range).
+
+        Answers the state: {light, brightness, cap}."""
         if not isinstance(on, bool):
             raise InvalidValueError(f"on must be true or false, got {on!r}")
         dev = self._connected()
@@ -84,8 +127,9 @@ class FlatPanel(RoleDevice):
             await self._set(LIGHT, {element: True}, verb="set_light", timeout=timeout)
         return self._status()
 
+    @verb("flat_panel.set_brightness", BrightnessParams, PanelState)
     async def set_brightness(self, brightness: float, *, timeout: float = 10.0) -> dict[str, Any]:
-        """Set the brightness (the driver's range, 0..255 on most); returns `state()`."""
+        """Set the brightness (FLAT_LIGHT_INTENSITY; 0..255 on most): {light, brightness, cap}."""
         dev = self._connected()
         self._prop(INTENSITY, "set a brightness")
         if isinstance(brightness, bool):
@@ -123,14 +167,16 @@ class FlatPanel(RoleDevice):
         if self.has("CAP_ABORT"):
             await self.client.set_property(self.name, "CAP_ABORT", {"ABORT": True})  # type: ignore[arg-type]
 
+    @verb("flat_panel.open_cap", CapParams, CapMoved, moves=True, long=True, progress=True)
     async def open_cap(
         self, *, timeout: float = 120.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Open the dust cap (CAP_PARK UNPARK); returns once open."""
+        """Open the dust cap (CAP_PARK UNPARK); capability_missing without one."""
         return await self._cap_to("open_cap", "UNPARK", timeout, progress)
 
+    @verb("flat_panel.close_cap", CapParams, CapMoved, moves=True, long=True, progress=True)
     async def close_cap(
         self, *, timeout: float = 120.0, progress: ProgressCallback | None = None
     ) -> dict[str, Any]:
-        """Close (park) the dust cap (CAP_PARK PARK); returns once closed."""
+        """Close (park) the dust cap (CAP_PARK PARK); capability_missing without one."""
         return await self._cap_to("close_cap", "PARK", timeout, progress)

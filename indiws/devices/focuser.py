@@ -73,6 +73,14 @@ class FocuserPosition(Result):
     moving: bool | UnsetType = UNSET
 
 
+class FocuserBrief(Result):
+    """The position (steps; null without absolute positions), moving, temperature (null: none)."""
+
+    position: int | None
+    moving: bool
+    temperature: float | None
+
+
 class FocuserTemperature(Result):
     """The focuser's temperature."""
 
@@ -90,6 +98,7 @@ class Focuser(RoleDevice):
     """A focuser: absolute and relative moves, abort, position, temperature, max."""
 
     role = "focuser"
+    brief = FocuserBrief
 
     def _position(self) -> int | None:
         value = self._number(ABS, "FOCUS_ABSOLUTE_POSITION")

@@ -8,11 +8,46 @@ from typing import Any
 
 from ..client import InvalidValueError
 from ..protocol import PropertyState
+from ..verbs import UNSET, InvalidParamsError, NoParams, Params, Result, UnsetType, verb
 from . import astro
 from .base import RoleDevice
-from .telescope import Telescope
+from .telescope import Site, Telescope
 
 __all__ = ["GPS"]
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+
+class GpsFix(Result):
+    """The GPS's site (degrees, longitude east positive; metres) and time (ISO 8601)."""
+
+    latitude: float | None
+    longitude: float | None
+    elevation: float | None
+    utc: str | None
+    #: Hours.
+    utc_offset: float | None
+    #: The fix's INDI state (Ok once it has one).
+    state: str | None
+
+
+class GpsApplyParams(Params):
+    site: bool = True
+    time: bool = True
+    refresh: bool = True
+
+
+class GpsApplied(Result):
+    """The fix, and what the mount was given."""
+
+    fix: GpsFix
+    #: The telescope role's device.
+    telescope: str
+    #: The mount's site, as set.
+    site: Site | UnsetType = UNSET
+    #: The mount's clock, as set.
+    utc: str | UnsetType = UNSET
+
 
 #: Seconds the fix may take to follow the driver's answer to GPS_REFRESH.
 _FIX_AFTER_ANSWER = 5.0
@@ -22,11 +57,15 @@ class GPS(RoleDevice):
     """A GPS: the fix (GEOGRAPHIC_COORD, TIME_UTC) and GPS_REFRESH."""
 
     role = "gps"
+    brief = GpsFix
 
+    @verb("gps.fix", NoParams, GpsFix)
     def fix(self) -> dict[str, Any]:
-        """{latitude, longitude (east positive, -180..180), elevation (m),
-        utc (ISO 8601, as the GPS last said), utc_offset (hours), state
-        (the fix's INDI state: Ok once it has one)}."""
+        """The GPS's site and time: {latitude, longitude (east positive), elevation, utc,
+        utc_offset, state}.
+
+        longitude -180..180, elevation in metres, utc ISO 8601 as the GPS last
+        said, utc_offset in hours, state the fix's INDI state (Ok once it has one)."""
         self._connected()
         return self._status()
 
@@ -56,10 +95,12 @@ class GPS(RoleDevice):
             "can_refresh": self.has("GPS_REFRESH"),
         }
 
+    @verb("gps.refresh", NoParams, GpsFix)
     async def refresh(self, *, timeout: float = 60.0) -> dict[str, Any]:
-        """Ask for a new fix (GPS_REFRESH) and return it (`fix()`) once the
-        driver sent it: GPS_REFRESH no longer Busy and a new TIME_UTC and
-        GEOGRAPHIC_COORD (those it defines) since the request.
+        """Ask for a new fix (GPS_REFRESH); answers gps.fix.
+
+        It answers once the driver sent the fix: GPS_REFRESH no longer Busy and
+        a new TIME_UTC and GEOGRAPHIC_COORD (those it defines) since the request.
 
         The driver answers GPS_REFRESH before it sends the new fix, so the
         answer alone would leave the previous (possibly minutes old) fix."""
@@ -92,6 +133,7 @@ class GPS(RoleDevice):
                     fresh.discard(u.name)
         return self.fix()
 
+    @verb("gps.apply", GpsApplyParams, GpsApplied, needs=("telescope",))
     async def apply_to(
         self,
         telescope: Telescope,
@@ -101,11 +143,12 @@ class GPS(RoleDevice):
         refresh: bool = True,
         timeout: float = 60.0,
     ) -> dict[str, Any]:
-        """Set ``telescope``'s site (GEOGRAPHIC_COORD) and/or clock
-        (TIME_UTC) from this GPS, after a refresh unless ``refresh`` is
-        false.  Returns {fix, site (the mount's, as set), utc (as set)}."""
+        """Set the telescope role's site (GEOGRAPHIC_COORD) and/or clock (TIME_UTC) from the GPS.
+
+        After a refresh unless refresh is false. Result: {fix, telescope,
+        site (the mount's, as set), utc (as set)}."""
         if not site and not time:
-            raise InvalidValueError("give site and/or time to set")
+            raise InvalidParamsError("give site and/or time", param="site")
         self._connected()
         if site:
             self._prop("GEOGRAPHIC_COORD", "give a site")

@@ -15,15 +15,46 @@ from typing import Any, Literal
 
 from ..blobs import BlobStore
 from ..client import INDIClient, InvalidValueError
+from ..verbs import NoParams, Params, Result, verb
 from .base import RoleDevice
 from .camera import GuideCamera
 from .errors import CapabilityError, NoDeviceError
-from .telescope import Telescope, pulse_guide
+from .telescope import (
+    Direction,
+    GuideRate,
+    PulseGuideResult,
+    RatesParams,
+    Telescope,
+    pulse_guide,
+)
 
 __all__ = ["GUIDE_PROPERTIES", "Guider"]
 
 GUIDE_PROPERTIES = ("TELESCOPE_TIMED_GUIDE_NS", "TELESCOPE_TIMED_GUIDE_WE")
 Via = Literal["auto", "camera", "mount"]
+
+
+# Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
+
+
+class GuiderPulseParams(Params):
+    direction: Direction
+    duration_ms: float
+    via: Via = "auto"
+    timeout: float | None = None
+
+
+class GuiderPulseResult(PulseGuideResult):
+    """The pulse that was sent, once it ended, and the port it went through."""
+
+    via: Literal["camera", "mount"]
+
+
+class GuidingStopped(Result):
+    """Running pulses ended (how many), and whether a guide exposure was aborted."""
+
+    interrupted: int
+    exposure_aborted: bool
 
 
 class _GuidePort(RoleDevice):
@@ -79,6 +110,7 @@ class Guider(GuideCamera):
             return "camera", self
         return "mount", self._mount_port()
 
+    @verb("guider.pulse", GuiderPulseParams, GuiderPulseResult, moves=True, long=True)
     async def pulse(
         self,
         direction: str,
@@ -88,28 +120,34 @@ class Guider(GuideCamera):
         timeout: float | None = None,
         quiet: bool = False,
     ) -> dict[str, Any]:
-        """A timed guide pulse north/south/east/west of ``duration_ms``
-        through the camera's ST4 port or the mount; returns when it ended:
-        {direction, duration_ms, via, device, elapsed}."""
+        """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
+
+        via: "camera" (the guide camera's ST4 port), "mount" (the telescope
+        role's device) or "auto" (the camera's port when it has one, else the
+        mount). Result: {direction, duration_ms, via, device, elapsed}. Errors:
+        capability_missing (no such port), no_device (no mount for via mount)."""
         name, port = self._port(via)
         result = await pulse_guide(port, direction, duration_ms, timeout=timeout, quiet=quiet)
         return {**result, "via": name}
 
+    @verb("guider.guide_rate", NoParams, GuideRate)
     def guide_rate(self) -> dict[str, Any]:
-        """The mount's guide rates, fractions of sidereal: {ra, dec}."""
+        """The mount's guide rates, fractions of sidereal (GUIDE_RATE): {ra, dec}."""
         return Telescope(self.client, self._mount_port().name).guide_rate()
 
+    @verb("guider.set_guide_rate", RatesParams, GuideRate)
     async def set_guide_rate(
         self, ra: float | None = None, dec: float | None = None, *, timeout: float = 10.0
     ) -> dict[str, Any]:
-        """Set the mount's guide rates (GUIDE_RATE): {ra, dec}."""
+        """Set the mount's guide rates, fractions of sidereal: {ra, dec}."""
         mount = Telescope(self.client, self._mount_port().name)
         return await mount.set_guide_rate(ra, dec, timeout=timeout)
 
+    @verb("guider.stop", NoParams, GuidingStopped)
     async def stop_guiding(self) -> dict[str, Any]:
-        """Stop everything the guider does: running pulses (on the camera or
-        the mount) end with `ActionAborted`, a running guide exposure is
-        aborted.  {interrupted, exposure_aborted}."""
+        """Stop guiding: running pulses end (aborted), a guide exposure is aborted.
+
+        Result: {interrupted (actions ended), exposure_aborted}."""
         interrupted = self._interrupt_actions("guiding stopped")
         if self.mount is not None:
             interrupted += self._mount_port()._interrupt_actions("guiding stopped")

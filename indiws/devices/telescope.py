@@ -16,7 +16,19 @@ from msgspec import Meta
 
 from ..client import INDIClient, InvalidValueError, Property
 from ..protocol import PropertyState, SwitchState
-from ..verbs import RA, UNSET, Dec, NoParams, Params, Result, Timeout, UnsetType, check_ranges, verb
+from ..verbs import (
+    RA,
+    UNSET,
+    Dec,
+    InvalidParamsError,
+    NoParams,
+    Params,
+    Result,
+    Timeout,
+    UnsetType,
+    check_ranges,
+    verb,
+)
 from . import astro
 from .base import Action, ProgressCallback, RoleDevice, Update
 from .errors import BelowHorizonError, CapabilityError, DeviceStateError, RefusalReason
@@ -342,6 +354,33 @@ class SetSiteParams(Params):
     elevation: float | None = None
 
 
+class SetTimeParams(Params):
+    #: ISO 8601 UTC; null: now.
+    utc: str | None = None
+
+
+class TimeResult(Result):
+    """The mount's clock as set (ISO 8601 UTC, to the second)."""
+
+    utc: str
+
+
+class SetParkParams(Params):
+    option: Literal["current", "default"] | None = None
+    #: Axis values named after TELESCOPE_PARK_POSITION's elements without PARK_.
+    position: dict[str, float] | None = None
+
+
+class ParkPositionResult(Result):
+    """Where the mount parks now (axis values, as the driver reports them)."""
+
+    action: str
+    device: str
+    #: The option taken (PARK_CURRENT, PARK_DEFAULT).
+    option: str | UnsetType = UNSET
+    park_position: dict[str, float] | UnsetType = UNSET
+
+
 class TrackingParams(Params):
     on: bool
 
@@ -432,6 +471,7 @@ class Telescope(RoleDevice):
     """
 
     role = "telescope"
+    brief = MountState
 
     # Reading ------------------------------------------------------------
 
@@ -703,6 +743,15 @@ class Telescope(RoleDevice):
         full = {n: prop[n] for n in ("LAT", "LONG", "ELEV") if n in prop.elements} | values
         await self._set("GEOGRAPHIC_COORD", full, verb="set_site", timeout=timeout)
         return self.site()
+
+    @verb("telescope.set_time", SetTimeParams, TimeResult)
+    async def set_clock(self, utc: str | None = None, *, timeout: float = 10.0) -> dict:
+        """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
+        try:
+            when = None if utc is None else astro.parse_utc(utc)
+        except ValueError as exc:
+            raise InvalidParamsError(str(exc), param="utc") from None
+        return await self.set_time(when, timeout=timeout)
 
     async def set_time(self, when: datetime | None = None, *, timeout: float = 10.0) -> dict:
         """Set the mount's clock (TIME_UTC) to ``when`` (default: now, UTC)."""
@@ -1293,6 +1342,33 @@ class Telescope(RoleDevice):
                 moving,
             )
             return act.done({"parked": element == "PARK", **self._status()})
+
+    @verb("telescope.set_park", SetParkParams, ParkPositionResult)
+    async def set_park(
+        self,
+        option: str | None = None,
+        position: dict[str, float] | None = None,
+        *,
+        timeout: float = 10.0,
+    ) -> dict[str, Any]:
+        """Set where the mount parks: here, the driver's default, or a position.
+
+        option "current" (the default: where it points now) or "default" (the
+        driver's default position); or position: axis values named after
+        TELESCOPE_PARK_POSITION's elements without PARK_ ({"ha": -1.5, "dec": 45}
+        on most equatorial drivers), saved with PARK_WRITE_DATA where offered.
+        Result: {option?, park_position: {axis: value}}."""
+        if position is None:
+            return await self.set_park_position(option or "current", timeout=timeout)
+        if option is not None:
+            raise InvalidParamsError("give either option or position, not both", param="position")
+        if not position:
+            raise InvalidParamsError("position needs axis values, e.g. {ha, dec}", param="position")
+        if "timeout" in position or "option" in position:
+            raise InvalidParamsError(
+                "position takes axis names only (ha, dec, ...)", param="position"
+            )
+        return await self.set_park_position(None, timeout=timeout, **position)
 
     async def set_park_position(
         self,

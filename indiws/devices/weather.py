@@ -10,12 +10,46 @@ MIN_OK, MAX_OK, PERC_WARN.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from ..protocol import PropertyState
+from ..verbs import NoParams, Result, verb
 from .base import RoleDevice
 
 __all__ = ["Weather", "overall_state"]
+
+# Verbs' results (indiws/verbs.py; docs/verbs.md) ---------------------------
+
+WeatherLevel = Literal["ok", "warning", "alert", "idle"]
+
+
+class WeatherParameter(Result):
+    """One reading: state null for a parameter that is not critical."""
+
+    name: str
+    label: str | None
+    value: float
+    state: WeatherLevel | None
+    min_ok: float | None
+    max_ok: float | None
+    warn_percent: float | None
+
+
+class WeatherBrief(Result):
+    """The overall state, and the parameters in warning or alert."""
+
+    state: WeatherLevel | Literal["unknown"]
+    attention: list[str]
+
+
+class WeatherState(Result):
+    """The weather now (state: the worst of the driver's lights and the readings' limits)."""
+
+    state: WeatherLevel | Literal["unknown"]
+    parameters: list[WeatherParameter]
+    #: The driver's timestamp of the last reading.
+    updated: str | None
+
 
 PARAMETERS = "WEATHER_PARAMETERS"
 STATUS = "WEATHER_STATUS"
@@ -56,6 +90,7 @@ class Weather(RoleDevice):
     """A weather station or safety monitor."""
 
     role = "weather"
+    brief = WeatherBrief
 
     def overall(self) -> str:
         """The overall state now (see `overall_state`); ``unknown`` while the
@@ -111,9 +146,13 @@ class Weather(RoleDevice):
             )
         return out
 
+    @verb("weather.state", NoParams, WeatherState, events=("weather.changed",))
     def state(self) -> dict[str, Any]:
-        """{state (overall), parameters (as `parameters`), updated (the
-        driver's timestamp of the last reading)}."""
+        """The weather now: {state (ok/warning/alert/idle/unknown), parameters, updated}.
+
+        parameters: [{name, label, value, state, min_ok, max_ok, warn_percent}].
+        Every socket gets weather.changed {device, state, previous, parameters,
+        time} when the overall state changes."""
         self._connected()
         params = self._optional(PARAMETERS)
         return {
@@ -122,8 +161,9 @@ class Weather(RoleDevice):
             "updated": getattr(params, "timestamp", None),
         }
 
+    @verb("weather.refresh", NoParams, WeatherState)
     async def refresh(self, *, timeout: float = 30.0) -> dict[str, Any]:
-        """Ask the driver for new readings now (WEATHER_REFRESH); returns `state()`."""
+        """Ask the station for new readings now (WEATHER_REFRESH); answers weather.state."""
         self._prop("WEATHER_REFRESH", "refresh")
         await self._set(
             "WEATHER_REFRESH", {"REFRESH": True}, verb="refresh", timeout=timeout, confirm=False

@@ -278,7 +278,7 @@ class CameraMethods(_Namespace):
 class DomeMethods(_Namespace):
     """``dome.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
+    async def abort(self) -> DomeAborted:
         """Stop the dome and shutter (DOME_ABORT_MOTION); running dome actions end (aborted)."""
         return await self._rpc("dome.abort", {})
 
@@ -287,14 +287,14 @@ class DomeMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeMoved:
         """Close the shutter; answers once closed (progress: {state: closing}).
 
         Events: progress, action.started, action.progress, action.finished.
         """
         return await self._rpc("dome.close", {"timeout": timeout}, on_progress)
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> DomeStatus:
         """Connect the dome device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -306,7 +306,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> DomeStatus:
         """Disconnect the dome device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -321,7 +321,7 @@ class DomeMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeTurned:
         """Turn the dome to an azimuth (degrees, 0..360 from north through east).
 
         Answers once there: {azimuth, target, start, elapsed}. Progress:
@@ -346,7 +346,7 @@ class DomeMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeMoved:
         """Open the shutter; answers once open: {shutter, azimuth, parked, moving, following}.
 
         Refused with the unsafe error while the safety policy says unsafe,
@@ -361,18 +361,18 @@ class DomeMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> DomeMoved:
         """Park the dome (to its park azimuth); answers once parked.
 
         Events: progress, action.started, action.progress, action.finished.
         """
         return await self._rpc("dome.park", {"timeout": timeout}, on_progress)
 
-    async def position(self) -> dict[str, Any]:
+    async def position(self) -> DomePosition:
         """{azimuth, shutter (open/closed/opening/closing/error), parked, moving, following}."""
         return await self._rpc("dome.position", {})
 
-    async def set_following(self, on: bool) -> dict[str, Any]:
+    async def set_following(self, on: bool) -> DomeFollowing:
         """Follow the telescope or not (DOME_AUTOSYNC, the driver's slaving).
 
         On: the dome's snooped mount (ACTIVE_DEVICES) is set to the telescope
@@ -380,7 +380,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.set_following", {"on": on})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> DomeStatus:
         """The dome's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -388,7 +388,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.status", {})
 
-    async def unpark(self, force: bool = False, timeout: float = 60.0) -> dict[str, Any]:
+    async def unpark(self, force: bool = False, timeout: float = 60.0) -> DomeMoved:
         """Unpark the dome; refused while unsafe unless force.
 
         Events: action.started, action.finished.
@@ -399,7 +399,7 @@ class DomeMethods(_Namespace):
 class FilterWheelMethods(_Namespace):
     """``filter_wheel.*`` methods."""
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> FilterWheelStatus:
         """Connect the filter wheel device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -415,7 +415,7 @@ class FilterWheelMethods(_Namespace):
         """The slot now: {slot, name, moving}."""
         return await self._rpc("filter_wheel.current", {})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> FilterWheelStatus:
         """Disconnect the filter wheel device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -459,7 +459,7 @@ class FilterWheelMethods(_Namespace):
             "filter_wheel.select", {"filter": filter, "timeout": timeout}, on_progress
         )
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> FilterWheelStatus:
         """The filter wheel's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -476,14 +476,14 @@ class FlatPanelMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> CapMoved:
         """Close (park) the dust cap (CAP_PARK PARK); capability_missing without one.
 
         Events: progress, action.started, action.progress, action.finished.
         """
         return await self._rpc("flat_panel.close_cap", {"timeout": timeout}, on_progress)
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> FlatPanelStatus:
         """Connect the flat panel device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -495,7 +495,7 @@ class FlatPanelMethods(_Namespace):
         """
         return await self._rpc("flat_panel.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> FlatPanelStatus:
         """Disconnect the flat panel device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -518,29 +518,29 @@ class FlatPanelMethods(_Namespace):
         timeout: float = 120.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> CapMoved:
         """Open the dust cap (CAP_PARK UNPARK); capability_missing without one.
 
         Events: progress, action.started, action.progress, action.finished.
         """
         return await self._rpc("flat_panel.open_cap", {"timeout": timeout}, on_progress)
 
-    async def set_brightness(self, brightness: float) -> dict[str, Any]:
+    async def set_brightness(self, brightness: float) -> PanelState:
         """Set the brightness (FLAT_LIGHT_INTENSITY; 0..255 on most): {light, brightness, cap}."""
         return await self._rpc("flat_panel.set_brightness", {"brightness": brightness})
 
-    async def set_light(self, on: bool, brightness: float | None = None) -> dict[str, Any]:
+    async def set_light(self, on: bool, brightness: float | None = None) -> PanelState:
         """Turn the light on or off, at a brightness when given (the driver's range).
 
         Answers the state: {light, brightness, cap}.
         """
         return await self._rpc("flat_panel.set_light", {"on": on, "brightness": brightness})
 
-    async def state(self) -> dict[str, Any]:
+    async def state(self) -> PanelState:
         """{light (on: true), brightness, cap (open/closed/opening/closing; null without one)}."""
         return await self._rpc("flat_panel.state", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> FlatPanelStatus:
         """The flat panel's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -609,7 +609,7 @@ class FocuserMethods(_Namespace):
             on_progress,
         )
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> FocuserStatus:
         """Connect the focuser device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -621,7 +621,7 @@ class FocuserMethods(_Namespace):
         """
         return await self._rpc("focuser.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> FocuserStatus:
         """Disconnect the focuser device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -680,7 +680,7 @@ class FocuserMethods(_Namespace):
         """{position (steps; null without absolute positions), moving}."""
         return await self._rpc("focuser.position", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> FocuserStatus:
         """The focuser's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -700,12 +700,7 @@ class FocuserMethods(_Namespace):
 class GpsMethods(_Namespace):
     """``gps.*`` methods."""
 
-    async def apply(
-        self,
-        site: bool = True,
-        time: bool = True,
-        refresh: bool = True,
-    ) -> dict[str, Any]:
+    async def apply(self, site: bool = True, time: bool = True, refresh: bool = True) -> GpsApplied:
         """Set the telescope role's site (GEOGRAPHIC_COORD) and/or clock (TIME_UTC) from the GPS.
 
         After a refresh unless refresh is false. Result: {fix, telescope,
@@ -713,7 +708,7 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.apply", {"site": site, "time": time, "refresh": refresh})
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> GpsStatus:
         """Connect the gps device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -725,7 +720,7 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> GpsStatus:
         """Disconnect the gps device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -734,10 +729,13 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.disconnect", {"timeout": timeout})
 
-    async def fix(self) -> dict[str, Any]:
+    async def fix(self) -> GpsFix:
         """The GPS's site and time: {latitude, longitude (east positive), elevation, utc,
 
         utc_offset, state}.
+
+        longitude -180..180, elevation in metres, utc ISO 8601 as the GPS last
+        said, utc_offset in hours, state the fix's INDI state (Ok once it has one).
         """
         return await self._rpc("gps.fix", {})
 
@@ -750,11 +748,18 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.info", {})
 
-    async def refresh(self) -> dict[str, Any]:
-        """Ask for a new fix (GPS_REFRESH); answers gps.fix."""
+    async def refresh(self) -> GpsFix:
+        """Ask for a new fix (GPS_REFRESH); answers gps.fix.
+
+        It answers once the driver sent the fix: GPS_REFRESH no longer Busy and
+        a new TIME_UTC and GEOGRAPHIC_COORD (those it defines) since the request.
+
+        The driver answers GPS_REFRESH before it sends the new fix, so the
+        answer alone would leave the previous (possibly minutes old) fix.
+        """
         return await self._rpc("gps.refresh", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> GpsStatus:
         """The gps's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -871,7 +876,7 @@ class GuiderMethods(_Namespace):
             on_progress,
         )
 
-    async def guide_rate(self) -> dict[str, Any]:
+    async def guide_rate(self) -> GuideRate:
         """The mount's guide rates, fractions of sidereal (GUIDE_RATE): {ra, dec}."""
         return await self._rpc("guider.guide_rate", {})
 
@@ -890,7 +895,7 @@ class GuiderMethods(_Namespace):
         duration_ms: float,
         via: Literal["auto", "camera", "mount"] = "auto",
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> GuiderPulseResult:
         """A timed guide pulse (TELESCOPE_TIMED_GUIDE_NS/WE); answers when it ended.
 
         via: "camera" (the guide camera's ST4 port), "mount" (the telescope
@@ -905,11 +910,7 @@ class GuiderMethods(_Namespace):
             {"direction": direction, "duration_ms": duration_ms, "via": via, "timeout": timeout},
         )
 
-    async def set_guide_rate(
-        self,
-        ra: float | None = None,
-        dec: float | None = None,
-    ) -> dict[str, Any]:
+    async def set_guide_rate(self, ra: float | None = None, dec: float | None = None) -> GuideRate:
         """Set the mount's guide rates, fractions of sidereal: {ra, dec}."""
         return await self._rpc("guider.set_guide_rate", {"ra": ra, "dec": dec})
 
@@ -929,7 +930,7 @@ class GuiderMethods(_Namespace):
         """
         return await self._rpc("guider.status", {})
 
-    async def stop(self) -> dict[str, Any]:
+    async def stop(self) -> GuidingStopped:
         """Stop guiding: running pulses end (aborted), a guide exposure is aborted.
 
         Result: {interrupted (actions ended), exposure_aborted}.
@@ -1288,18 +1289,18 @@ class PlansMethods(_Namespace):
 class RotatorMethods(_Namespace):
     """``rotator.*`` methods."""
 
-    async def abort(self) -> dict[str, Any]:
+    async def abort(self) -> RotatorAborted:
         """Stop the rotator; a running move ends (aborted).
 
         Result: {aborted, interrupted, stopped, angle, moving, reversed}.
         """
         return await self._rpc("rotator.abort", {})
 
-    async def angle(self) -> dict[str, Any]:
+    async def angle(self) -> RotatorState:
         """{angle (degrees), moving, reversed}."""
         return await self._rpc("rotator.angle", {})
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> RotatorStatus:
         """Connect the rotator device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -1311,7 +1312,7 @@ class RotatorMethods(_Namespace):
         """
         return await self._rpc("rotator.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> RotatorStatus:
         """Disconnect the rotator device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -1335,7 +1336,7 @@ class RotatorMethods(_Namespace):
         timeout: float = 300.0,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> RotatorMoved:
         """Turn to an angle (degrees, 0..360); answers once there.
 
         Progress: {state: moving, angle, target}. Result: {angle, target, start, elapsed}.
@@ -1344,11 +1345,11 @@ class RotatorMethods(_Namespace):
         """
         return await self._rpc("rotator.move_to", {"angle": angle, "timeout": timeout}, on_progress)
 
-    async def set_reverse(self, on: bool) -> dict[str, Any]:
+    async def set_reverse(self, on: bool) -> RotatorReversed:
         """Reverse the direction of rotation or not (ROTATOR_REVERSE): {reversed}."""
         return await self._rpc("rotator.set_reverse", {"on": on})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> RotatorStatus:
         """The rotator's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -1356,10 +1357,11 @@ class RotatorMethods(_Namespace):
         """
         return await self._rpc("rotator.status", {})
 
-    async def sync(self, angle: float) -> dict[str, Any]:
+    async def sync(self, angle: float) -> RotatorSynced:
         """Declare the angle now to be this one (SYNC_ROTATOR_ANGLE).
 
-        Result: {synced (as the driver took it), angle (as it reports it now)}.
+        Result: {synced (as the driver took it), angle (as it reports it now:
+        INDI's simulator takes a sync without changing it)}.
         """
         return await self._rpc("rotator.sync", {"angle": angle})
 
@@ -1367,7 +1369,7 @@ class RotatorMethods(_Namespace):
 class SafetyMethods(_Namespace):
     """``safety.*`` methods."""
 
-    async def close_up(self) -> dict[str, Any]:
+    async def close_up(self) -> CloseUpReport:
         """Run the configured close-up now, safe or not (abort exposure, stop
 
         guiding, park the mount, close the dome, ...).
@@ -1379,7 +1381,7 @@ class SafetyMethods(_Namespace):
         """
         return await self._rpc("safety.close_up", {})
 
-    async def override_weather(self, on: bool, note: str | None = None) -> dict[str, Any]:
+    async def override_weather(self, on: bool, note: str | None = None) -> SafetyStatus:
         """The operator's weather override: with on true the weather's verdict
 
         (alert, missing, stale) is ignored until it is turned off; logged
@@ -1391,7 +1393,7 @@ class SafetyMethods(_Namespace):
         """
         return await self._rpc("safety.override_weather", {"on": on, "note": note})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> SafetyStatus:
         """The safety policy now.
 
         {enabled, safe, reasons: [{code, message}], weather: {device, state,
@@ -1467,7 +1469,7 @@ class TelescopeMethods(_Namespace):
             on_progress,
         )
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> TelescopeStatus:
         """Connect the telescope device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -1479,7 +1481,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> TelescopeStatus:
         """Disconnect the telescope device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -1668,7 +1670,7 @@ class TelescopeMethods(_Namespace):
         self,
         option: Literal["current", "default"] | None = None,
         position: dict[str, Any] | None = None,
-    ) -> dict[str, Any]:
+    ) -> ParkPositionResult:
         """Set where the mount parks: here, the driver's default, or a position.
 
         option "current" (the default: where it points now) or "default" (the
@@ -1703,7 +1705,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.set_slew_rate", {"rate": rate})
 
-    async def set_time(self, utc: str | None = None) -> dict[str, Any]:
+    async def set_time(self, utc: str | None = None) -> TimeResult:
         """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
         return await self._rpc("telescope.set_time", {"utc": utc})
 
@@ -1735,7 +1737,7 @@ class TelescopeMethods(_Namespace):
         """The rates of manual moves, slowest first: [{index, name, label, active}]."""
         return await self._rpc("telescope.slew_rates", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> TelescopeStatus:
         """The telescope's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -1783,7 +1785,7 @@ class TelescopeMethods(_Namespace):
 class WeatherMethods(_Namespace):
     """``weather.*`` methods."""
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> WeatherStatus:
         """Connect the weather device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -1795,7 +1797,7 @@ class WeatherMethods(_Namespace):
         """
         return await self._rpc("weather.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> WeatherStatus:
         """Disconnect the weather device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -1813,11 +1815,11 @@ class WeatherMethods(_Namespace):
         """
         return await self._rpc("weather.info", {})
 
-    async def refresh(self) -> dict[str, Any]:
+    async def refresh(self) -> WeatherState:
         """Ask the station for new readings now (WEATHER_REFRESH); answers weather.state."""
         return await self._rpc("weather.refresh", {})
 
-    async def state(self) -> dict[str, Any]:
+    async def state(self) -> WeatherState:
         """The weather now: {state (ok/warning/alert/idle/unknown), parameters, updated}.
 
         parameters: [{name, label, value, state, min_ok, max_ok, warn_percent}].
@@ -1828,7 +1830,7 @@ class WeatherMethods(_Namespace):
         """
         return await self._rpc("weather.state", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> WeatherStatus:
         """The weather's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -1968,6 +1970,17 @@ class CameraTemperature(TypedDict):
     cooler_power: float | None
 
 
+class CapMoved(TypedDict):
+    """The panel after the cap moved, or (already) only the cap."""
+
+    action: str
+    device: str
+    cap: Literal["closed", "closing", "error", "open", "opening"] | None
+    light: NotRequired[bool | None]
+    brightness: NotRequired[float | None]
+    already: NotRequired[bool]
+
+
 class Choice(TypedDict):
     """An element of a switch the driver offers (name, label, on now)."""
 
@@ -1976,12 +1989,92 @@ class Choice(TypedDict):
     active: bool
 
 
+class CloseUpReport(TypedDict):
+    """Why, when, and each action's outcome (finished: once done)."""
+
+    reasons: list[str]
+    started: str
+    actions: list[CloseUpStep]
+    finished: NotRequired[str]
+
+
 class CurrentFilter(TypedDict):
     """The slot now (from 1), its name, and whether the wheel turns."""
 
     slot: int | None
     name: str | None
     moving: bool
+
+
+class DomeAborted(TypedDict):
+    """The dome stopped (stopped false: still moving after the timeout)."""
+
+    azimuth: float | None
+    shutter: Literal["closed", "closing", "error", "open", "opening"] | None
+    parked: bool | None
+    moving: bool
+    following: bool | None
+    aborted: bool
+    interrupted: int
+    stopped: bool
+
+
+class DomeFollowing(TypedDict):
+    """Whether the dome follows, and the mount its driver snoops."""
+
+    device: str
+    following: bool | None
+    telescope: str | None
+
+
+class DomeMoved(TypedDict):
+    """The dome after the action: its position, or (already) only what was asked."""
+
+    action: str
+    device: str
+    azimuth: NotRequired[float | None]
+    shutter: NotRequired[Literal["closed", "closing", "error", "open", "opening"] | None]
+    parked: NotRequired[bool | None]
+    moving: NotRequired[bool]
+    following: NotRequired[bool | None]
+    already: NotRequired[bool]
+
+
+class DomePosition(TypedDict):
+    """Where the dome is: azimuth (degrees; null without one), shutter (null without one)."""
+
+    azimuth: float | None
+    shutter: Literal["closed", "closing", "error", "open", "opening"] | None
+    parked: bool | None
+    moving: bool
+    following: bool | None
+
+
+class DomeStatus(TypedDict):
+    """The dome's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    azimuth: NotRequired[float | None]
+    shutter: NotRequired[Literal["closed", "closing", "error", "open", "opening"] | None]
+    parked: NotRequired[bool | None]
+    moving: NotRequired[bool]
+    following: NotRequired[bool | None]
+
+
+class DomeTurned(TypedDict):
+    """Where the dome arrived (degrees)."""
+
+    action: str
+    device: str
+    elapsed: float
+    azimuth: float | None
+    target: float
+    start: float | None
 
 
 class ExposeResult(TypedDict):
@@ -2033,6 +2126,34 @@ class Filter(TypedDict):
     name: str | None
 
 
+class FilterWheelStatus(TypedDict):
+    """The filter wheel's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    slot: NotRequired[int | None]
+    name: NotRequired[str | None]
+    moving: NotRequired[bool]
+
+
+class FlatPanelStatus(TypedDict):
+    """The flat panel's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    light: NotRequired[bool | None]
+    brightness: NotRequired[float | None]
+    cap: NotRequired[Literal["closed", "closing", "error", "open", "opening"] | None]
+
+
 class FocuserAborted(TypedDict):
     """The focuser stopped (stopped false: still moving after the timeout)."""
 
@@ -2067,10 +2188,61 @@ class FocuserPosition(TypedDict):
     moving: NotRequired[bool]
 
 
+class FocuserStatus(TypedDict):
+    """The focuser's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    position: NotRequired[int | None]
+    moving: NotRequired[bool]
+    temperature: NotRequired[float | None]
+
+
 class FocuserTemperature(TypedDict):
     """The focuser's temperature."""
 
     temperature: float
+
+
+class GpsApplied(TypedDict):
+    """The fix, and what the mount was given."""
+
+    fix: GpsFix
+    telescope: str
+    site: NotRequired[Site]
+    utc: NotRequired[str]
+
+
+class GpsFix(TypedDict):
+    """The GPS's site (degrees, longitude east positive; metres) and time (ISO 8601)."""
+
+    latitude: float | None
+    longitude: float | None
+    elevation: float | None
+    utc: str | None
+    utc_offset: float | None
+    state: str | None
+
+
+class GpsStatus(TypedDict):
+    """The gps's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    latitude: NotRequired[float | None]
+    longitude: NotRequired[float | None]
+    elevation: NotRequired[float | None]
+    utc: NotRequired[str | None]
+    utc_offset: NotRequired[float | None]
+    state: NotRequired[str | None]
 
 
 class GuideRate(TypedDict):
@@ -2078,6 +2250,24 @@ class GuideRate(TypedDict):
 
     ra: float
     dec: float
+
+
+class GuiderPulseResult(TypedDict):
+    """The pulse that was sent, once it ended, and the port it went through."""
+
+    action: str
+    device: str
+    elapsed: float
+    direction: Literal["east", "north", "south", "west"]
+    duration_ms: float
+    via: Literal["camera", "mount"]
+
+
+class GuidingStopped(TypedDict):
+    """Running pulses ended (how many), and whether a guide exposure was aborted."""
+
+    interrupted: int
+    exposure_aborted: bool
 
 
 class HomeResult(TypedDict):
@@ -2098,6 +2288,23 @@ class HomeResult(TypedDict):
     lst: NotRequired[float | None]
     alt: NotRequired[float | None]
     az: NotRequired[float | None]
+
+
+class PanelState(TypedDict):
+    """The light (on: true; null without one), its brightness, the dust cap (null without one)."""
+
+    light: bool | None
+    brightness: float | None
+    cap: Literal["closed", "closing", "error", "open", "opening"] | None
+
+
+class ParkPositionResult(TypedDict):
+    """Where the mount parks now (axis values, as the driver reports them)."""
+
+    action: str
+    device: str
+    option: NotRequired[str]
+    park_position: NotRequired[dict[str, Any]]
 
 
 class ParkResult(TypedDict):
@@ -2156,6 +2363,78 @@ class RateChoice(TypedDict):
     label: str
     active: bool
     index: int
+
+
+class RotatorAborted(TypedDict):
+    """The rotator stopped (stopped false: still moving after the timeout)."""
+
+    angle: float | None
+    moving: bool
+    reversed: bool | None
+    aborted: bool
+    interrupted: int
+    stopped: bool
+
+
+class RotatorMoved(TypedDict):
+    """Where the rotator arrived (degrees)."""
+
+    action: str
+    device: str
+    elapsed: float
+    angle: float | None
+    target: float
+    start: float | None
+
+
+class RotatorReversed(TypedDict):
+    """The fields of a RotatorReversed."""
+
+    reversed: bool | None
+
+
+class RotatorState(TypedDict):
+    """The angle (degrees; null without one), moving, reversed (null: no reverse switch)."""
+
+    angle: float | None
+    moving: bool
+    reversed: bool | None
+
+
+class RotatorStatus(TypedDict):
+    """The rotator's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    angle: NotRequired[float | None]
+    moving: NotRequired[bool]
+    reversed: NotRequired[bool | None]
+
+
+class RotatorSynced(TypedDict):
+    """The angle as the driver took it, and as it reports it now."""
+
+    synced: float
+    angle: float | None
+
+
+class SafetyStatus(TypedDict):
+    """The safety policy now."""
+
+    enabled: bool
+    safe: bool
+    reasons: list[SafetyReason]
+    weather: WeatherWatch
+    actions: list[str]
+    weather_stale: float
+    indiserver_timeout: float
+    closing: bool
+    last_close_up: CloseUpReport | None
+    weather_override: WeatherOverride | None
 
 
 class Selected(TypedDict):
@@ -2244,6 +2523,34 @@ class SyncResult(TypedDict):
     dec_j2000: float
 
 
+class TelescopeStatus(TypedDict):
+    """The telescope's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    ra: NotRequired[float | None]
+    dec: NotRequired[float | None]
+    slewing: NotRequired[bool]
+    tracking: NotRequired[bool | None]
+    parked: NotRequired[bool | None]
+    parking: NotRequired[bool]
+    pier_side: NotRequired[Literal["east", "west"] | None]
+    ha: NotRequired[float | None]
+    lst: NotRequired[float | None]
+    alt: NotRequired[float | None]
+    az: NotRequired[float | None]
+
+
+class TimeResult(TypedDict):
+    """The mount's clock as set (ISO 8601 UTC, to the second)."""
+
+    utc: str
+
+
 class TrackModeResult(TypedDict):
     """The track mode now (its element name)."""
 
@@ -2262,6 +2569,40 @@ class TrackingResult(TypedDict):
     """Whether the mount tracks now."""
 
     tracking: bool
+
+
+class WeatherState(TypedDict):
+    """The weather now (state: the worst of the driver's lights and the readings' limits)."""
+
+    state: Literal["alert", "idle", "ok", "warning"] | Literal["unknown"]
+    parameters: list[WeatherParameter]
+    updated: str | None
+
+
+class WeatherStatus(TypedDict):
+    """The weather's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    state: NotRequired[Literal["alert", "idle", "ok", "warning"] | Literal["unknown"]]
+    attention: NotRequired[list[str]]
+
+
+class CloseUpStep(TypedDict):
+    """One action of a close-up: outcome done, already, skipped, or how it failed."""
+
+    action: str
+    outcome: str
+    device: NotRequired[str]
+    detail: NotRequired[str]
+    error: NotRequired[str]
+    interrupted: NotRequired[int]
+    exposure_aborted: NotRequired[bool]
+    autoguider_stopped: NotRequired[bool]
 
 
 class FrameAnalysis(TypedDict):
@@ -2306,6 +2647,13 @@ class GuidingStats(TypedDict):
     arcsec: NotRequired[dict[str, Any]]
 
 
+class SafetyReason(TypedDict):
+    """The fields of a SafetyReason."""
+
+    code: str
+    message: str
+
+
 class SlewTarget(TypedDict):
     """What the slew aimed at: ra/dec/epoch, or alt/az (goto_altaz on HORIZONTAL_COORD)."""
 
@@ -2314,6 +2662,34 @@ class SlewTarget(TypedDict):
     epoch: NotRequired[Literal["J2000", "JNow"]]
     alt: NotRequired[float]
     az: NotRequired[float]
+
+
+class WeatherOverride(TypedDict):
+    """The operator's weather override: since (ISO 8601), by whom, why."""
+
+    since: str
+    by: str
+    note: str | None
+
+
+class WeatherParameter(TypedDict):
+    """One reading: state null for a parameter that is not critical."""
+
+    name: str
+    label: str | None
+    value: float
+    state: Literal["alert", "idle", "ok", "warning"] | None
+    min_ok: float | None
+    max_ok: float | None
+    warn_percent: float | None
+
+
+class WeatherWatch(TypedDict):
+    """The weather role's device, its overall state, and how old its last reading is (s)."""
+
+    device: str | None
+    state: str
+    last_reading_age: float | None
 
 
 #: Each method's params, required params, defaults and events.

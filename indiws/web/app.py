@@ -29,6 +29,7 @@ from . import (
     rest,
     seed,
     streams,
+    verb_routes,
 )
 from .base import JsonHandler
 from .gate import GatedApplication
@@ -53,6 +54,7 @@ ROUTE_MODULES: list[Any] = [
     phd2_http,
     blobs,
     rest,
+    verb_routes,  # POST /api/v1/roles/{role}/{verb}, /api/v1/actions: from the verbs
     plans_api,
     manager_api,
     aliases,  # /indi/... and /indiweb/api/...: the routes above under lightAPT's prefixes

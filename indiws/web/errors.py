@@ -51,6 +51,7 @@ from ..service import (
     IndiServerStoppedError,
     UnknownDriverError,
 )
+from ..verbs import InvalidParamsError
 
 __all__ = ["REFUSALS", "APIError", "JSONRPC_CODES", "describe_error"]
 
@@ -119,6 +120,7 @@ _TABLE: list[tuple[type[BaseException], int, int, str]] = [
     (UnknownElementError, 404, -32013, "unknown_element"),
     (ReadOnlyPropertyError, 400, -32014, "read_only"),
     (ValueTooLargeError, 413, TOO_LARGE, "too_large"),
+    (InvalidParamsError, 400, INVALID_PARAMS, "invalid_params"),
     (InvalidValueError, 400, -32015, "invalid_value"),
     (NotConnectedError, 503, -32020, "indiserver_unreachable"),
     (ConnectFailedError, 502, -32021, "connect_failed"),
@@ -208,7 +210,7 @@ def describe_error(exc: BaseException) -> APIError:
     prop = getattr(exc, "prop", None)
     if prop is not None:
         data["current"] = prop.to_dict()
-    for attr in ("device", "name", "element", "role"):
+    for attr in ("device", "name", "element", "role", "param"):
         value = getattr(exc, attr, None)
         if isinstance(value, str):
             data[attr if attr != "name" else "property"] = value

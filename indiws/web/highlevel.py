@@ -41,12 +41,12 @@ from ..devices import (
     RoleDevice,
     Telescope,
     abort_action,
-    astro,
     min_altitude,
     recent_actions,
     running_actions,
     subscribe_actions,
 )
+from ..devices.common import common_doc
 from ..devices.telescope import Direction
 from ..roles import ROLES
 from ..service import Service
@@ -60,9 +60,9 @@ from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc, rpc_from_verb
 from .lightapt import LightAptEndpoint, RoleMemory, is_lightapt_request, phd2_frames
 from .limits import check_timeout as _timeout
-from .observatory_rpc import ObservatoryRpc
 from .openapi import websocket_path
 from .plans_rpc import PlanRpc
+from .verb_routes import verb_call
 
 __all__ = ["OPENAPI_PATHS", "ClientHub", "IndiClientSocket", "routes"]
 
@@ -278,8 +278,8 @@ class ClientHub:
 
 
 def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
-    """``<role>.connect``, ``.disconnect``, ``.status``, ``.info`` for one role."""
-    label = role.replace("_", " ")
+    """``<role>.connect``, ``.disconnect``, ``.status``, ``.info`` for one role,
+    but those declared in `VERBS` (`indiws.devices.common`: derived)."""
 
     async def connect(self: Any, timeout: float = 30.0) -> dict:
         return await self._run(self._device(role).connect(timeout=_timeout(timeout)))
@@ -293,27 +293,12 @@ def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
     async def info(self: Any) -> dict:
         return self._device(role).info()
 
-    connect.__doc__ = f"""Connect the {label} device (INDI CONNECTION); answers with its status.
-
-    Ends once the device is connected and has defined the properties that come
-    with the connection. A device that is connected already answers at once.
-    Errors: no_device, action_failed (the driver's message in data.messages),
-    timeout."""
-    disconnect.__doc__ = f"""Disconnect the {label} device; answers with its status.
-
-    Running actions of the role end first with the aborted error."""
-    status.__doc__ = f"""The {label}'s brief state; never an error for a missing device.
-
-    {{role, device, present, connected}} and, when connected, busy (an action
-    runs) and the role's state (see docs/indi_client.md)."""
-    info.__doc__ = f"""Static facts and capabilities of the {label} device.
-
-    {{role, device, connected, driver: {{name, exec, version, interface}},
-    interfaces, capabilities}} plus the role's facts; capabilities are null
-    while the device is not connected (drivers define most properties then)."""
     verbs = {"connect": connect, "disconnect": disconnect, "status": status, "info": info}
     out: dict[str, Callable[..., Any]] = {}
     for verb, func in verbs.items():
+        if f"{role}.{verb}" in VERBS:
+            continue
+        func.__doc__ = common_doc(role, verb)
         func.__name__ = func.__qualname__ = f"{role}_{verb}"
         out[f"{role}_{verb}"] = rpc(
             f"{role}.{verb}",
@@ -333,36 +318,30 @@ _RoleCommon: type = type(
 
 async def _call_verb(socket: IndiClientSocket, params: dict[str, Any], *, verb: Verb) -> Any:
     """Run a declared verb on the device that holds its role now."""
-    if "timeout" in params:
-        params["timeout"] = _timeout(params["timeout"])  # the API's one timeout check
-    if verb.progress:
-        params["progress"] = socket._progress()
-    answer = getattr(socket._device(verb.role), verb.method)(**params)
+    progress = socket._progress() if verb.progress else None
+    who = requester(socket.request, "/ws/indi_client/")
+    answer = verb_call(socket.service, verb, params, who=who, progress=progress)
     result = await socket._run(answer) if inspect.isawaitable(answer) else answer
     return _with_frame_urls(result)  # an exposure's frame: its URLs
 
 
-#: The roles whose verbs are declared once (`indiws.verbs`) and derived here;
-#: the other roles' methods are still written below by hand (docs/verbs.md).
-DECLARED_ROLES = ("telescope", "camera", "guider", "focuser", "filter_wheel")
+#: The roles whose verbs are declared once (`indiws.verbs`) and derived here,
+#: but for a few methods still written by hand (docs/verbs.md).
+DECLARED_ROLES = tuple(dict.fromkeys(v.role for v in VERBS.values()))
 
-#: The JSON-RPC methods derived from the declared verbs.
+#: The JSON-RPC methods derived from the declared verbs (every one of `VERBS`).
 DeclaredVerbs = type(
     "DeclaredVerbs",
     (),
     {
         m.__name__: m
-        for m in (
-            rpc_from_verb(v, partial(_call_verb, verb=v))
-            for v in VERBS.values()
-            if v.role in DECLARED_ROLES
-        )
+        for m in (rpc_from_verb(v, partial(_call_verb, verb=v)) for v in VERBS.values())
     },
 )
 
 
 class IndiClientSocket(
-    GuidingRpc, AnalysisVerbs, ObservatoryRpc, PlanRpc, _RoleCommon, DeclaredVerbs, JsonRpcSocket
+    GuidingRpc, AnalysisVerbs, PlanRpc, _RoleCommon, DeclaredVerbs, JsonRpcSocket
 ):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
@@ -528,39 +507,6 @@ class IndiClientSocket(
         return {"aborted": True, **found}
 
     # Telescope ------------------------------------------------------------
-
-    @rpc("telescope.set_time")
-    async def telescope_set_time(self, utc: str | None = None) -> dict:
-        """Set the mount's clock (TIME_UTC) to an ISO 8601 UTC time, or to now: {utc}."""
-        try:
-            when = None if utc is None else astro.parse_utc(utc)
-        except ValueError as exc:
-            raise invalid_params(str(exc)) from None
-        return await self._run(self._telescope().set_time(when))
-
-    @rpc("telescope.set_park")
-    async def telescope_set_park(
-        self,
-        option: Literal["current", "default"] | None = None,
-        position: dict[str, float] | None = None,
-    ) -> dict:
-        """Set where the mount parks: here, the driver's default, or a position.
-
-        option "current" (the default: where it points now) or "default" (the
-        driver's default position); or position: axis values named after
-        TELESCOPE_PARK_POSITION's elements without PARK_ ({"ha": -1.5, "dec": 45}
-        on most equatorial drivers), saved with PARK_WRITE_DATA where offered.
-        Result: {option?, park_position: {axis: value}}."""
-        scope = self._telescope()
-        if position is None:
-            return await self._run(scope.set_park_position(option or "current"))
-        if option is not None:
-            raise invalid_params("give either option or position, not both", param="position")
-        if not position:
-            raise invalid_params("position needs axis values, e.g. {ha, dec}", param="position")
-        if "timeout" in position or "option" in position:
-            raise invalid_params("position takes axis names only (ha, dec, ...)", param="position")
-        return await self._run(scope.set_park_position(None, **position))
 
     @rpc("telescope.move", events=QUIET_ACTION_EVENTS)
     async def telescope_move(self, direction: Direction, duration: float | None = None) -> dict:

@@ -38,7 +38,6 @@ from ..roles import ROLES
 from ..service import Service
 from .base import JsonHandler, requester
 from .errors import describe_error, invalid_params
-from .observatory_rpc import check_weather_override
 from .openapi import error_responses, json_request, json_response, path_param, ref
 
 __all__ = [
@@ -304,8 +303,12 @@ class WeatherOverrideHandler(ApiHandler):
             raise invalid_params(f"unknown field(s): {', '.join(sorted(unknown))}", field="on")
         if "on" not in body:
             raise invalid_params('give "on": true or false', field="on")
-        check_weather_override(body["on"], body.get("note"))
-        self._set(body["on"], body.get("note"))
+        on, note = body["on"], body.get("note")
+        if not isinstance(on, bool):
+            raise invalid_params("on must be true or false", param="on")
+        if note is not None and (not isinstance(note, str) or len(note) > 200):
+            raise invalid_params("note must be a text of at most 200 characters", param="note")
+        self._set(on, note)
 
     def delete(self) -> None:
         self._set(False, None)

@@ -1,5 +1,5 @@
 // The observatory's cards of the imaging view: dome, rotator, guider, flat
-// panel, weather and GPS, over their /ws/indi_client/ verbs (observatory_rpc).
+// panel, weather and GPS, over their /ws/indi_client/ verbs (declared once, docs/verbs.md).
 // Each card shows only while its role has a device.
 
 import { fill, h, toast } from "./dom.js";
