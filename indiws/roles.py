@@ -14,6 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from .client import (
     Event,
     EventType,
@@ -24,11 +26,15 @@ from .client import (
 )
 from .db import ROLES, StateDB
 from .protocol import Permission, PropertyState
+from .verbs import Result
 
 __all__ = [
     "ROLES",
     "ROLE_ALIASES",
     "ConnectFailedError",
+    "Released",
+    "RoleAssignment",
+    "RoleTable",
     "RoleManager",
     "UnknownRoleError",
     "guess_role",
@@ -36,6 +42,31 @@ __all__ = [
 ]
 
 log = logging.getLogger("indiws.roles")
+
+
+class RoleAssignment(Result):
+    """Which device holds a role (`RoleManager.describe`): null when none;
+    whether it is on the indiserver now and connected."""
+
+    role: str
+    device_name: str | None
+    present: bool
+    connected: bool
+
+
+class Released(Result):
+    """A role freed: the device that held it (null: none did)."""
+
+    role: str
+    device_name: str | None
+    released: bool
+
+
+#: Every role's assignment (``roles``), one field per role.
+RoleTable = msgspec.defstruct(
+    "RoleTable", [(role, RoleAssignment) for role in ROLES], bases=(Result,), kw_only=True
+)
+RoleTable.__doc__ = "Which device holds each role."
 
 #: The elements of a camera's ACTIVE_DEVICES that name the devices of other roles.
 _ACTIVE_DEVICE_ELEMENTS = {

@@ -55,8 +55,10 @@ __all__ = [
     "Timeout",
     "UnsetType",
     "Verb",
+    "Described",
     "check_ranges",
     "register",
+    "result_schema",
     "verb",
 ]
 
@@ -94,6 +96,13 @@ Dec = Annotated[float, Meta(ge=-90, le=90, description="degrees", extra={"unit":
 Timeout = Annotated[
     float, Meta(gt=0, le=MAX_TIMEOUT, description="seconds", extra={"unit": "seconds"})
 ]
+
+
+def Described(kind: Any, description: str) -> Any:  # noqa: N802 (a type, as Annotated)
+    """``kind`` with a description in its schema: for a field whose content
+    varies (a driver's free-form facts, a role's own state) and is typed
+    loosely (``dict[str, Any]``), it says what is in it."""
+    return Annotated[kind, Meta(description=description)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +182,14 @@ class Verb:
 
     def result_schema(self) -> dict[str, Any]:
         """The result's JSON Schema, every field, with no ``$ref`` left."""
-        return _inline(msgspec.json.schema(self.result))
+        return result_schema(self.result)
+
+
+def result_schema(result: Any) -> dict[str, Any]:
+    """The JSON Schema of a result type (a `Result` struct, ``list[Struct]``,
+    ...), every field, with no ``$ref`` left: what ``rpc.discover`` shows for
+    a declared verb and for a hand-written method declared with ``result=``."""
+    return _inline(msgspec.json.schema(result))
 
 
 #: What a front may give a verb's method beside its params (``needs``).

@@ -29,7 +29,7 @@ from .base import (
     wait_acknowledged,
 )
 from .camera import FRAME_TYPES, Camera, GuideCamera
-from .common import declare_common_verbs
+from .common import declare_common_verbs, info_struct
 from .dome import Dome
 from .errors import (
     ActionAborted,
@@ -60,6 +60,7 @@ from .weather import Weather
 __all__ = [
     "DIRECTIONS",
     "FRAME_TYPES",
+    "INFO_RESULTS",
     "ROLE_CLASSES",
     "Action",
     "ActionAborted",
@@ -122,3 +123,6 @@ ROLE_CLASSES: dict[str, type[RoleDevice]] = {
 for _cls in ROLE_CLASSES.values():
     if _cls.brief is not None:
         declare_common_verbs(_cls)
+
+#: role name → the struct of its ``info()`` (``<role>.info``'s result).
+INFO_RESULTS: dict[str, type] = {role: info_struct(cls) for role, cls in ROLE_CLASSES.items()}

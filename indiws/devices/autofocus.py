@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..analysis.focus import FIT_KINDS, MIN_POINTS, FocusFitError, FocusPoint, fit_vcurve
+from ..verbs import Result
 from .base import Action, ProgressCallback, run_procedure
 from .camera import Camera
 from .errors import DeviceError, InvalidValueError
@@ -35,6 +36,49 @@ class AutofocusError(DeviceError):
 
     def to_dict(self) -> dict[str, Any]:
         return super().to_dict() | {"points": self.points}
+
+
+class FocusPointResult(Result):
+    """One measured focuser position: median HFR (px; null: no star) and stars."""
+
+    position: float
+    hfr: float | None
+    stars: int
+
+
+class FocusFit(Result):
+    """The V-curve fitted to the points (`fit_vcurve`)."""
+
+    #: hyperbolic or parabolic.
+    kind: str
+    #: Best focus (steps) and the curve's HFR there.
+    position: float
+    hfr: float
+    r2: float
+    rms: float
+    #: Of x², x, 1 in the scaled positions ((position - centre) / scale).
+    coefficients: list[float]
+    centre: float
+    scale: float
+    #: Positions used, and left out as outliers.
+    used: list[float]
+    rejected: list[float]
+
+
+class AutofocusResult(Result):
+    """Where an autofocus left the focuser, and the curve it measured."""
+
+    #: Steps; HFR (px) and stars of the final frame there.
+    position: int
+    hfr: float | None
+    stars: int
+    start: FocusPointResult
+    points: list[FocusPointResult]
+    fit: FocusFit
+    #: Steps of overshoot for inward moves.
+    backlash: int
+    #: Seconds.
+    elapsed: float
 
 
 def _check(name: str, value: float, low: float, high: float) -> None:

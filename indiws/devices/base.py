@@ -49,6 +49,7 @@ from ..client import (
     Property,
 )
 from ..protocol import Permission, PropertyKind, PropertyState, SwitchState
+from ..verbs import UNSET, Described, Result, UnsetType
 from .errors import (
     ActionAborted,
     ActionFailed,
@@ -88,6 +89,59 @@ log = logging.getLogger("indiws.devices")
 ProgressCallback = Callable[[dict[str, Any]], Any]
 #: Called with every action event (started, progress, finished) of a client.
 ActionListener = Callable[[dict[str, Any]], Any]
+
+#: A number element's range [min, max] (null where the driver gives none).
+Range = list[float | None]
+
+
+class DriverInfo(Result):
+    """The device's DRIVER_INFO (null where the driver leaves one out)."""
+
+    name: str | None
+    exec: str | None
+    version: str | None
+    #: DRIVER_INTERFACE: the bitmask of the interfaces the device implements.
+    interface: int
+
+
+class ActionInfo(Result):
+    """An action running now (`Action.describe`)."""
+
+    action_id: str
+    #: The verb (``goto``, ``expose``, ``autofocus``, ...).
+    action: str
+    role: str
+    device: str
+    params: Described(dict[str, Any], "the verb's params as the caller gave them")
+    #: Epoch seconds.
+    started: float
+    #: Seconds since it started.
+    elapsed: float
+    progress: Described(
+        dict[str, Any] | None,
+        "the last progress report (its fields are the verb's, as its progress"
+        " notifications); null before the first",
+    )
+
+
+class RecentAction(ActionInfo):
+    """An action running now or one of the last finished (`recent_actions`)."""
+
+    #: running, ok, aborted, timeout, cancelled, error, or a device error's code.
+    outcome: str
+    #: Epoch seconds; null while running.
+    ended: float | None
+    error: (
+        Described(dict[str, Any], "how it failed: {code, message, ...} of the device error")
+        | UnsetType
+    ) = UNSET
+
+
+class AbortedAction(ActionInfo):
+    """The action told to stop (`abort_action`)."""
+
+    aborted: bool
+
 
 #: DRIVER_INTERFACE bits (INDI's DeviceInterface).
 INTERFACES: dict[int, str] = {
@@ -768,6 +822,10 @@ class RoleDevice:
     #: role's ``connect``, ``disconnect`` and ``status`` verbs are declared
     #: (`indiws.devices.common`); None: not declared.
     brief: ClassVar[type[Any] | None] = None
+    #: The struct of `_capabilities()` and of `_facts()` (what `info` adds
+    #: while connected), from which ``<role>.info``'s result is made.
+    capabilities_shape: ClassVar[type[Any] | None] = None
+    facts_shape: ClassVar[type[Any] | None] = None
 
     def __init__(
         self, client: INDIClient, device: str | None, *, abort_on_cancel: bool = True

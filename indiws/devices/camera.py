@@ -19,7 +19,7 @@ from ..fits_header import check_fits_cards
 from ..protocol import BLOBMode, PropertyKind, PropertyState
 from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from . import astro
-from .base import ProgressCallback, RoleDevice, Update
+from .base import ProgressCallback, Range, RoleDevice, Update
 from .errors import (
     ActionAborted,
     CapabilityError,
@@ -298,6 +298,52 @@ def _binning(binning: int | Sequence[int]) -> tuple[int, int]:
     return pair
 
 
+class CameraBrief(Result):
+    """The camera's brief state (`Camera._status`)."""
+
+    state: Literal["idle", "exposing", "error"]
+    #: Seconds left of the exposure (null while not exposing).
+    time_left: float | None
+    #: °C (null without CCD_TEMPERATURE).
+    temperature: float | None
+    #: null without CCD_COOLER.
+    cooler: bool | None
+    #: The newest stored frame's blob id (null: none yet).
+    last_frame: str | None
+
+
+class CameraCapabilities(Result):
+    """What the camera can do, from the properties it defines (ranges: the driver's)."""
+
+    can_expose: bool
+    can_abort: bool
+    exposure_range: Range | None
+    frame_types: list[str]
+    can_bin: bool
+    max_binning: Range | None
+    can_subframe: bool
+    has_gain: bool
+    gain_range: Range | None
+    has_offset: bool
+    offset_range: Range | None
+    has_cooler: bool
+    has_temperature: bool
+    can_set_temperature: bool
+    has_cooler_power: bool
+    has_compression: bool
+    upload_modes: list[str]
+    transfer_formats: list[str]
+    has_guide_head: bool
+    has_filter_wheel: bool
+    can_stream: bool
+
+
+class CameraFacts(Result):
+    """What `Camera.info` adds while connected: the sensor (with CCD_INFO)."""
+
+    sensor: SensorInfo | UnsetType = UNSET
+
+
 class Camera(RoleDevice):
     """A camera: exposures that end when the frame has arrived (stored in a
     `BlobStore`), abort, frame type, binning, ROI, gain/offset, cooler and
@@ -307,6 +353,9 @@ class Camera(RoleDevice):
     """
 
     role = "camera"
+    brief = CameraBrief
+    capabilities_shape = CameraCapabilities
+    facts_shape = CameraFacts
 
     def __init__(
         self,

@@ -19,6 +19,7 @@ from typing import Any
 from ..analysis.frames import FrameData, FrameReadError, finite_number, read_frame
 from ..analysis.solve import SolveError, SolveFailed, SolveHint, solve_frame
 from ..blobs import BlobNotFound, BlobStore
+from ..verbs import Result
 from . import astro
 from .base import Action, ProgressCallback, run_procedure
 from .camera import Camera
@@ -52,6 +53,80 @@ class CenteringError(DeviceError):
 
     def to_dict(self) -> dict[str, Any]:
         return super().to_dict() | {"attempts": self.attempts}
+
+
+class SolveHintUsed(Result):
+    """Where the solver looked: J2000 RA (hours) / Dec (degrees) within
+    radius degrees, and whence that came."""
+
+    ra: float
+    dec: float
+    radius: float
+    #: frame header, or mount position.
+    source: str
+
+
+class Solution(Result):
+    """A stored frame's plate solution (`solve_stored_frame`)."""
+
+    #: J2000 centre of the frame: hours, degrees, and RA in degrees.
+    ra: float
+    dec: float
+    ra_deg: float
+    epoch: str
+    #: Degrees of the image's +y axis from north through east.
+    rotation: float
+    #: Arcsec per pixel.
+    pixel_scale: float
+    #: normal or flipped.
+    parity: str
+    #: Arcminutes.
+    field_width: float
+    field_height: float
+    #: Stars given to the solver; seconds it took.
+    stars: int
+    seconds: float
+    blob_id: str
+    #: null: solved blind (no hint known).
+    hint: SolveHintUsed | None
+    #: Arcsec between the hint and the solution (null without a hint).
+    pointing_error: float | None
+
+
+class CenterTarget(Result):
+    """The target in J2000: RA hours, Dec degrees."""
+
+    ra: float
+    dec: float
+    epoch: str
+
+
+class CenterAttempt(Result):
+    """One solve of a centering: where the frame was, how far off, what followed."""
+
+    attempt: int
+    ra: float
+    dec: float
+    #: Arcsec from the target.
+    error: float
+    #: sync or offset: the correction made after it (null: none, the last).
+    correction: str | None
+    blob_id: str
+
+
+class CenterResult(Result):
+    """A centering's end (`center`): within tolerance of the target."""
+
+    target: CenterTarget
+    #: The last frame's solution.
+    solution: Solution
+    #: Arcsec from the target at the end.
+    error: float
+    #: The last correction made (null: the first goto was close enough).
+    method: str | None
+    attempts: list[CenterAttempt]
+    #: Seconds.
+    elapsed: float
 
 
 def _header_hint(frame: FrameData) -> tuple[float, float] | None:
@@ -270,7 +345,7 @@ async def center(
             await telescope.goto(command[0], command[1], epoch="J2000")
         raise CenteringError(
             f"the target is still {tries[-1]['error']:.0f}\" from the frame's centre after "
-            f"{attempts} attempt(s) (tolerance {tolerance:g}\")",
+            f'{attempts} attempt(s) (tolerance {tolerance:g}")',
             device=telescope.name,
             role="telescope",
             attempts=tries,

@@ -11,10 +11,17 @@ from typing import Any
 
 import msgspec
 
-from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, register
-from .base import RoleDevice
+from ..verbs import UNSET, Described, NoParams, Params, Result, Timeout, UnsetType, register
+from .base import DriverInfo, RoleDevice
 
-__all__ = ["COMMON_DOCS", "ConnectParams", "common_doc", "declare_common_verbs", "status_struct"]
+__all__ = [
+    "COMMON_DOCS",
+    "ConnectParams",
+    "common_doc",
+    "declare_common_verbs",
+    "info_struct",
+    "status_struct",
+]
 
 
 class ConnectParams(Params):
@@ -49,10 +56,14 @@ def common_doc(role: str, verb: str) -> str:
     return inspect.cleandoc(COMMON_DOCS[verb].format(label=role.replace("_", " ")))
 
 
+def _struct_name(role: str, suffix: str) -> str:
+    return "".join(p.capitalize() for p in re.split("_", role)) + suffix
+
+
 def status_struct(cls: type[RoleDevice]) -> type[Result]:
     """``<Role>Status``: what `RoleDevice.status` answers for ``cls``'s role."""
     assert cls.brief is not None
-    name = "".join(p.capitalize() for p in re.split("_", cls.role)) + "Status"
+    name = _struct_name(cls.role, "Status")
     fields: list[Any] = [
         ("role", str),
         ("device", str | None),
@@ -68,6 +79,37 @@ def status_struct(cls: type[RoleDevice]) -> type[Result]:
         if f.name not in ("role", "device")
     ]
     return msgspec.defstruct(name, fields, bases=(Result,), kw_only=True, module=__name__)
+
+
+def info_struct(cls: type[RoleDevice]) -> type[Result]:
+    """``<Role>Info``: what `RoleDevice.info` answers for ``cls``'s role: the
+    common fields, ``capabilities`` (`RoleDevice.capabilities_shape`, null
+    while disconnected) and the role's facts (`RoleDevice.facts_shape`,
+    there only while connected)."""
+    caps: Any = cls.capabilities_shape or Described(
+        dict[str, Any], "what the device can do (this role declares no fields)"
+    )
+    fields: list[Any] = [
+        ("role", str),
+        ("device", str),
+        ("connected", bool),
+        ("driver", DriverInfo),
+        # INDI's interface names of DRIVER_INTERFACE's bits (telescope, ccd, ...).
+        ("interfaces", list[str]),
+        ("capabilities", caps | None),
+    ]
+    if cls.facts_shape is not None:
+        fields += [
+            (f.name, f.type | UnsetType, UNSET) for f in msgspec.structs.fields(cls.facts_shape)
+        ]
+    info = msgspec.defstruct(
+        _struct_name(cls.role, "Info"), fields, bases=(Result,), kw_only=True, module=__name__
+    )
+    info.__doc__ = (
+        f"Static facts and capabilities of the {cls.role.replace('_', ' ')} device"
+        " (capabilities null while it is not connected; the role's facts only while connected)."
+    )
+    return info
 
 
 def declare_common_verbs(cls: type[RoleDevice]) -> None:

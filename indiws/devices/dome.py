@@ -117,11 +117,32 @@ class DomeFollowing(Result):
     telescope: str | None
 
 
+class DomeCapabilities(Result):
+    """What the dome can do, from the properties it defines."""
+
+    can_open: bool
+    can_goto: bool
+    can_move_relative: bool
+    can_park: bool
+    can_set_park: bool
+    can_abort: bool
+    can_follow: bool
+
+
+class DomeFacts(Result):
+    """What `Dome.info` adds while connected."""
+
+    #: Degrees (null without DOME_PARK_POSITION).
+    park_azimuth: float | None
+
+
 class Dome(RoleDevice):
     """A dome (or roll-off roof): open/close the shutter, go to an azimuth,
     park/unpark, abort, follow the telescope (INDI's slaving)."""
 
     role = "dome"
+    capabilities_shape = DomeCapabilities
+    facts_shape = DomeFacts
     brief = DomePosition
 
     # Readings -----------------------------------------------------------

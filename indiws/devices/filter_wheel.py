@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..client import InvalidValueError, Property
-from ..verbs import NoParams, Params, Result, Timeout, verb
+from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
 from .base import ProgressCallback, RoleDevice, Update
 from .follow import PropertyFollower, Step, follow
 
@@ -56,11 +56,27 @@ class CurrentFilter(Result):
     moving: bool
 
 
+class FilterWheelCapabilities(Result):
+    """What the filter wheel can do, from the properties it defines."""
+
+    can_select: bool
+    slots: int
+    can_rename: bool
+
+
+class FilterWheelFacts(Result):
+    """What `FilterWheel.info` adds while connected (with FILTER_SLOT)."""
+
+    filters: list[Filter] | UnsetType = UNSET
+
+
 class FilterWheel(RoleDevice):
     """A filter wheel: slots are numbered from 1 (FILTER_SLOT); names come
     from FILTER_NAME (matched without regard to case)."""
 
     role = "filter_wheel"
+    capabilities_shape = FilterWheelCapabilities
+    facts_shape = FilterWheelFacts
     brief = CurrentFilter
 
     def _slot_prop(self) -> Property:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 from ..client import InvalidValueError
 from ..protocol import PropertyState
 from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
-from .base import ProgressCallback, RoleDevice
+from .base import ProgressCallback, Range, RoleDevice
 from .motion import press
 
 __all__ = ["FlatPanel"]
@@ -56,11 +56,22 @@ class CapMoved(Result):
     already: bool | UnsetType = UNSET
 
 
+class FlatPanelCapabilities(Result):
+    """What the flat panel (light box, dust cap) can do, from the properties it defines."""
+
+    has_light: bool
+    can_dim: bool
+    brightness_range: Range | None
+    has_cap: bool
+    can_abort_cap: bool
+
+
 class FlatPanel(RoleDevice):
     """A flat panel: light on/off and brightness (INDI's light box), and a
     dust cap (CAP_PARK) on devices that have one."""
 
     role = "flat_panel"
+    capabilities_shape = FlatPanelCapabilities
     brief = PanelState
 
     def _light(self) -> bool | None:

@@ -7,7 +7,7 @@ from typing import Any
 from ..client import InvalidValueError
 from ..protocol import PropertyKind, PropertyState
 from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
-from .base import ProgressCallback, RoleDevice, Update
+from .base import ProgressCallback, Range, RoleDevice, Update
 from .errors import CapabilityError, DeviceStateError, RefusalReason
 from .follow import PropertyFollower, Step, follow
 
@@ -94,10 +94,34 @@ class FocuserMax(Result):
     max: int | None
 
 
+class FocuserCapabilities(Result):
+    """What the focuser can do, from the properties it defines (ranges in steps)."""
+
+    can_move_absolute: bool
+    can_move_relative: bool
+    can_abort: bool
+    can_sync: bool
+    has_temperature: bool
+    has_max: bool
+    can_reverse: bool
+    has_backlash: bool
+    position_range: Range | None
+    relative_range: Range | None
+
+
+class FocuserFacts(Result):
+    """What `Focuser.info` adds while connected."""
+
+    #: FOCUS_MAX in steps (null without it).
+    max: int | None
+
+
 class Focuser(RoleDevice):
     """A focuser: absolute and relative moves, abort, position, temperature, max."""
 
     role = "focuser"
+    capabilities_shape = FocuserCapabilities
+    facts_shape = FocuserFacts
     brief = FocuserBrief
 
     def _position(self) -> int | None:

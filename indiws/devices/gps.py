@@ -53,10 +53,19 @@ class GpsApplied(Result):
 _FIX_AFTER_ANSWER = 5.0
 
 
+class GpsCapabilities(Result):
+    """What the GPS can do, from the properties it defines."""
+
+    has_site: bool
+    has_time: bool
+    can_refresh: bool
+
+
 class GPS(RoleDevice):
     """A GPS: the fix (GEOGRAPHIC_COORD, TIME_UTC) and GPS_REFRESH."""
 
     role = "gps"
+    capabilities_shape = GpsCapabilities
     brief = GpsFix
 
     @verb("gps.fix", NoParams, GpsFix)

@@ -17,7 +17,7 @@ from ..blobs import BlobStore
 from ..client import INDIClient, InvalidValueError
 from ..verbs import NoParams, Params, Result, verb
 from .base import RoleDevice
-from .camera import GuideCamera
+from .camera import CameraCapabilities, GuideCamera
 from .errors import CapabilityError, NoDeviceError
 from .telescope import (
     Direction,
@@ -64,12 +64,24 @@ class _GuidePort(RoleDevice):
     role = "guider"
 
 
+class GuiderCapabilities(CameraCapabilities):
+    """What the guide camera can do, and how it can pulse."""
+
+    #: The camera has an ST4 port (TELESCOPE_TIMED_GUIDE_NS/WE).
+    can_pulse_camera: bool
+    #: The telescope role's mount takes timed guide pulses.
+    can_pulse_mount: bool
+    has_guide_rate: bool
+
+
 class Guider(GuideCamera):
     """The guide camera with pulse guiding.
 
     ``mount``: the device of the telescope role, for pulses ``via`` the
     mount and for the guide rates.
     """
+
+    capabilities_shape = GuiderCapabilities
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from msgspec import Meta
 from ..client import InvalidValueError
 from ..protocol import PropertyState
 from ..verbs import NoParams, Params, Result, Timeout, check_ranges, verb
-from .base import ProgressCallback, RoleDevice
+from .base import ProgressCallback, Range, RoleDevice
 from .motion import move_number
 
 __all__ = ["Rotator"]
@@ -81,10 +81,22 @@ def _angle(value: Any, what: str = "angle") -> float:
     return float(value)
 
 
+class RotatorCapabilities(Result):
+    """What the rotator can do, from the properties it defines."""
+
+    can_move: bool
+    can_sync: bool
+    can_reverse: bool
+    can_abort: bool
+    can_home: bool
+    angle_range: Range | None
+
+
 class Rotator(RoleDevice):
     """A field rotator: angle, move to an angle, sync, reverse, abort."""
 
     role = "rotator"
+    capabilities_shape = RotatorCapabilities
     brief = RotatorState
 
     def _angle(self) -> float | None:

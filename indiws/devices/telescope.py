@@ -462,6 +462,69 @@ class PulseGuideResult(Result):
     duration_ms: float
 
 
+class ManualMove(Result):
+    """A manual move (`Telescope.move`, `Telescope.stop`): the direction (none
+    when every move was stopped), moving, and a timed move's duration (s)."""
+
+    moving: bool
+    direction: str | UnsetType = UNSET
+    duration: float | UnsetType = UNSET
+
+
+class SlewRateName(Result):
+    """A slew-rate switch of the driver: its name and label."""
+
+    name: str
+    label: str
+
+
+class TelescopeCapabilities(Result):
+    """What the mount can do, from the properties it defines."""
+
+    can_goto: bool
+    can_goto_hadec: bool
+    can_goto_altaz: bool
+    can_sync: bool
+    can_abort: bool
+    can_park: bool
+    can_set_park: bool
+    #: TELESCOPE_PARK_OPTION's switches (PARK_CURRENT, PARK_DEFAULT, ...).
+    park_options: list[str]
+    #: TELESCOPE_PARK_POSITION's elements (PARK_RA, PARK_DEC or PARK_AZ, PARK_ALT).
+    park_position_axes: list[str]
+    can_home: bool
+    can_track: bool
+    track_modes: list[str]
+    can_set_track_rate: bool
+    slew_rates: list[SlewRateName]
+    has_guide_rate: bool
+    can_move: bool
+    can_pulse_guide: bool
+    has_pier_side: bool
+    has_site: bool
+    has_time: bool
+    has_j2000_coords: bool
+    has_horizontal_coords: bool
+
+
+class Optics(Result):
+    """TELESCOPE_INFO (millimetres; null where the driver leaves one out)."""
+
+    aperture_mm: float | None
+    focal_length_mm: float | None
+    guider_aperture_mm: float | None
+    guider_focal_length_mm: float | None
+
+
+class TelescopeFacts(Result):
+    """What `Telescope.info` adds while connected."""
+
+    #: The epoch of the mount's own coordinates.
+    coordinates: Literal["JNow", "J2000"]
+    optics: Optics | UnsetType = UNSET
+    site: Site | UnsetType = UNSET
+
+
 class Telescope(RoleDevice):
     """A mount: gotos in RA/Dec (J2000 or JNow), HA/Dec and Alt/Az, sync,
     park, home, tracking, rates, manual motion, pulse guiding, site.
@@ -471,6 +534,8 @@ class Telescope(RoleDevice):
     """
 
     role = "telescope"
+    capabilities_shape = TelescopeCapabilities
+    facts_shape = TelescopeFacts
     brief = MountState
 
     # Reading ------------------------------------------------------------
@@ -1749,8 +1814,12 @@ class Telescope(RoleDevice):
             await self.set_slew_rate(speed["name"], timeout=timeout)
         direction = plus if rate > 0 else minus
         await self.move(direction, timeout=timeout, force=force)
-        return {"axis": axis, "rate": math.copysign(speed["deg_per_s"], rate), "moving": True,
-                "direction": direction}
+        return {
+            "axis": axis,
+            "rate": math.copysign(speed["deg_per_s"], rate),
+            "moving": True,
+            "direction": direction,
+        }
 
     async def _stop_all(self) -> None:
         for name, elements in (

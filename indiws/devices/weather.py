@@ -86,10 +86,24 @@ def overall_state(state: PropertyState | None) -> str:
     return "unknown" if state is None else STATES[state]
 
 
+class WeatherCapabilities(Result):
+    """What the weather device reports and can do, from the properties it defines."""
+
+    #: WEATHER_PARAMETERS' element names.
+    parameters: list[str]
+    #: WEATHER_STATUS' element names (the critical parameters).
+    critical: list[str]
+    can_refresh: bool
+    can_override: bool
+    #: Seconds (null without WEATHER_UPDATE).
+    update_period: float | None
+
+
 class Weather(RoleDevice):
     """A weather station or safety monitor."""
 
     role = "weather"
+    capabilities_shape = WeatherCapabilities
     brief = WeatherBrief
 
     def overall(self) -> str:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ..remote.plan import Frame, Plan
+from ..verbs import Described, Result
 
 __all__ = [
     "ACTIVE",
@@ -80,6 +81,64 @@ def new_plan_id() -> str:
 def now_text(when: datetime | None = None) -> str:
     when = when or datetime.now(UTC)
     return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class PlanSummary(Result):
+    """A plan's summary (`PlanRecord.summary`): what ``plans.list`` lists."""
+
+    id: str
+    name: str
+    #: queued, running, waiting, paused, completed, failed, aborted, ...
+    state: str
+    message: str | None
+    created: str
+    frames_total: int
+    frames_done: int
+    frames_failed: int
+    current: Described(
+        dict[str, Any] | None,
+        "the frame running now (a frame key: number, name, target, filter, exposure,"
+        " frame_type, binning, index) and what it does (state, reason, ...); null between frames",
+    )
+    eta: str | None
+
+
+class FrameKey(Result):
+    """A frame as the plan asks for it (`frame_key`)."""
+
+    number: int
+    name: str
+    target: str
+    filter: str | None
+    exposure: float
+    frame_type: str
+    binning: int
+    index: int
+
+
+class PlanEvent(Result, forbid_unknown_fields=False):
+    """One entry of a plan's journal; an event may add its own fields
+    (``reason``, ``frame``, ...) beside these."""
+
+    time: str
+    #: plan_started, frame_done, waiting, paused, plan_aborted, ...
+    type: str
+    message: str
+
+
+class PlanView(PlanSummary):
+    """One plan (`PlanRecord.view`): the summary, its frames, its journal."""
+
+    frames: list[
+        Described(
+            dict[str, Any],
+            "a finished frame's record: its frame key, status (ok or failed), its file"
+            " (absolute path on the service's host) and what the camera answered",
+        )
+    ]
+    missing: list[FrameKey]
+    unjournalled_files: list[str]
+    events: list[PlanEvent]
 
 
 @dataclass(slots=True)

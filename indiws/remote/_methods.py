@@ -40,7 +40,7 @@ class ActionsMethods(_Namespace):
             "gps",
         ]
         | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[ActionInfo]:
         """The actions running now (of every role, or of one), whoever started them.
 
         Each: {action_id, action, role, device, params, started (epoch s),
@@ -48,7 +48,7 @@ class ActionsMethods(_Namespace):
         """
         return await self._rpc("actions", {"role": role})
 
-    async def abort(self, action_id: str) -> dict[str, Any]:
+    async def abort(self, action_id: str) -> AbortedAction:
         """Abort one running action, whoever started it (action_id: from actions or its events).
 
         Any verb: a goto, an exposure, an autofocus, a centering. The device is
@@ -60,7 +60,7 @@ class ActionsMethods(_Namespace):
         """
         return await self._rpc("actions.abort", {"action_id": action_id})
 
-    async def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    async def recent(self, limit: int = 50) -> list[RecentAction]:
         """The actions running now and the last finished ones (of every client), newest first.
 
         At most limit (0..100). Each: {action_id, action, role, device, params,
@@ -82,7 +82,7 @@ class CameraMethods(_Namespace):
         """
         return await self._rpc("camera.abort", {})
 
-    async def analyse(self, blob_id: str | None = None) -> dict[str, Any]:
+    async def analyse(self, blob_id: str | None = None) -> AnalysedFrame:
         """Measure a stored frame again (blob_id, else the newest): the analysis
 
         fields of camera.expose's result (stars, hfr, fwhm, background, ...).
@@ -115,7 +115,7 @@ class CameraMethods(_Namespace):
             },
         )
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> CameraStatus:
         """Connect the camera device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -127,7 +127,7 @@ class CameraMethods(_Namespace):
         """
         return await self._rpc("camera.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> CameraStatus:
         """Disconnect the camera device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -188,7 +188,7 @@ class CameraMethods(_Namespace):
             on_progress,
         )
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> CameraInfo:
         """Static facts and capabilities of the camera device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -246,7 +246,7 @@ class CameraMethods(_Namespace):
         blob_id: str | None = None,
         radius: float = 2.0,
         time_limit: float = 30.0,
-    ) -> dict[str, Any]:
+    ) -> Solution:
         """Plate-solve a stored frame (blob_id, else the camera's newest).
 
         The hint is where the mount pointed (the frame's FITS header, else the
@@ -262,7 +262,7 @@ class CameraMethods(_Namespace):
             "camera.solve", {"blob_id": blob_id, "radius": radius, "time_limit": time_limit}
         )
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> CameraStatus:
         """The camera's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -331,7 +331,7 @@ class DomeMethods(_Namespace):
         """
         return await self._rpc("dome.goto", {"azimuth": azimuth, "timeout": timeout}, on_progress)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> DomeInfo:
         """Static facts and capabilities of the dome device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -428,7 +428,7 @@ class FilterWheelMethods(_Namespace):
         """Every slot with its name: [{slot, name}]."""
         return await self._rpc("filter_wheel.filters", {})
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> FilterWheelInfo:
         """Static facts and capabilities of the filter wheel device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -504,7 +504,7 @@ class FlatPanelMethods(_Namespace):
         """
         return await self._rpc("flat_panel.disconnect", {"timeout": timeout})
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> FlatPanelInfo:
         """Static facts and capabilities of the flat panel device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -573,7 +573,7 @@ class FocuserMethods(_Namespace):
         binning: int | None = None,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> AutofocusResult:
         """Sweep the focuser, measure HFR per frame, fit the V-curve, move to best focus.
 
         steps positions step apart centred on center (default: the focuser's
@@ -630,7 +630,7 @@ class FocuserMethods(_Namespace):
         """
         return await self._rpc("focuser.disconnect", {"timeout": timeout})
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> FocuserInfo:
         """Static facts and capabilities of the focuser device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -739,7 +739,7 @@ class GpsMethods(_Namespace):
         """
         return await self._rpc("gps.fix", {})
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> GpsInfo:
         """Static facts and capabilities of the gps device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -805,7 +805,7 @@ class GuiderMethods(_Namespace):
             },
         )
 
-    async def connect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def connect(self, timeout: float = 30.0) -> GuiderStatus:
         """Connect the guider device (INDI CONNECTION); answers with its status.
 
         Ends once the device is connected and has defined the properties that come
@@ -817,7 +817,7 @@ class GuiderMethods(_Namespace):
         """
         return await self._rpc("guider.connect", {"timeout": timeout})
 
-    async def disconnect(self, timeout: float = 30.0) -> dict[str, Any]:
+    async def disconnect(self, timeout: float = 30.0) -> GuiderStatus:
         """Disconnect the guider device; answers with its status.
 
         Running actions of the role end first with the aborted error.
@@ -880,7 +880,7 @@ class GuiderMethods(_Namespace):
         """The mount's guide rates, fractions of sidereal (GUIDE_RATE): {ra, dec}."""
         return await self._rpc("guider.guide_rate", {})
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> GuiderInfo:
         """Static facts and capabilities of the guider device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -922,7 +922,7 @@ class GuiderMethods(_Namespace):
         """
         return await self._rpc("guider.settings", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> GuiderStatus:
         """The guider's brief state; never an error for a missing device.
 
         {role, device, present, connected} and, when connected, busy (an action
@@ -949,7 +949,7 @@ class GuidingMethods(_Namespace):
         timeout: float | None = None,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> SettleOutcome:
         """Calibrate anew, then guide and settle: guiding.start with recalibrate true.
 
         Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
@@ -966,7 +966,7 @@ class GuidingMethods(_Namespace):
             on_progress,
         )
 
-    async def clear_calibration(self) -> dict[str, Any]:
+    async def clear_calibration(self) -> CalibrationCleared:
         """Forget the calibration of this camera and mount (the next start calibrates)."""
         return await self._rpc("guiding.clear_calibration", {})
 
@@ -997,7 +997,7 @@ class GuidingMethods(_Namespace):
         settle_timeout: float | None = None,
         flip_dec: bool | None = None,
         delay: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> GuiderConfig:
         """Change guider settings; answers all of them.
 
         Give only the settings to change (names as guiding.settings answers);
@@ -1047,7 +1047,7 @@ class GuidingMethods(_Namespace):
         timeout: float | None = None,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> SettleOutcome:
         """Move the lock position by up to amount pixels and settle.
 
         ra_only default: the dither_ra_only setting. Answers as guiding.start.
@@ -1077,7 +1077,7 @@ class GuidingMethods(_Namespace):
         self,
         roi: list[int] | None = None,
         timeout: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> LockPosition:
         """Choose a guide star in the next whole frame (within roi [x, y, w, h]).
 
         Loops first if needed; locks on the star: {x, y}. Errors: no_star, busy.
@@ -1092,21 +1092,21 @@ class GuidingMethods(_Namespace):
         """
         return await self._rpc("guiding.find_star", {"roi": roi, "timeout": timeout})
 
-    async def flip_calibration(self) -> dict[str, Any]:
+    async def flip_calibration(self) -> CalibrationData:
         """Flip the calibration for the other pier side; answers it. Error: not_calibrated.
 
         Events: guiding.calibration_data_flipped.
         """
         return await self._rpc("guiding.flip_calibration", {})
 
-    async def history(self, limit: int = 100) -> dict[str, Any]:
+    async def history(self, limit: int = 100) -> GuideHistory:
         """The newest guide steps, oldest first, and the statistics.
 
         {steps: [GuideStep fields + time, lock, x, y], stats (as guiding.status)}.
         """
         return await self._rpc("guiding.history", {"limit": limit})
 
-    async def loop(self) -> dict[str, Any]:
+    async def loop(self) -> GuidingStatus:
         """Loop guide exposures (no-op while looping); answers the status.
 
         Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
@@ -1119,7 +1119,7 @@ class GuidingMethods(_Namespace):
         """
         return await self._rpc("guiding.loop", {})
 
-    async def pause(self, full: bool = False) -> dict[str, Any]:
+    async def pause(self, full: bool = False) -> GuidingStatus:
         """Pause guiding (frames go on, no pulses); full: the exposures too. Answers the status.
 
         Events: guiding.paused.
@@ -1130,7 +1130,7 @@ class GuidingMethods(_Namespace):
         self,
         direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"],
         duration_ms: float,
-    ) -> dict[str, Any]:
+    ) -> GuiderPulseResult:
         """One manual guide pulse the way the guider pulses (not while calibrating or guiding).
 
         Answers when it ended: {direction, duration_ms, via, device, elapsed}.
@@ -1139,18 +1139,18 @@ class GuidingMethods(_Namespace):
             "guiding.pulse", {"direction": direction, "duration_ms": duration_ms}
         )
 
-    async def resume(self) -> dict[str, Any]:
+    async def resume(self) -> GuidingStatus:
         """Resume paused guiding; answers the status.
 
         Events: guiding.resumed.
         """
         return await self._rpc("guiding.resume", {})
 
-    async def set_lock_position(self, x: float, y: float, exact: bool = True) -> dict[str, Any]:
+    async def set_lock_position(self, x: float, y: float, exact: bool = True) -> LockPosition:
         """Lock on (x, y) (unbinned frame pixels); exact false: on the star nearest it: {x, y}."""
         return await self._rpc("guiding.set_lock_position", {"x": x, "y": y, "exact": exact})
 
-    async def settings(self) -> dict[str, Any]:
+    async def settings(self) -> GuiderConfig:
         """The guider's settings (exposure, binning, aggressions, settle defaults, ...)."""
         return await self._rpc("guiding.settings", {})
 
@@ -1163,7 +1163,7 @@ class GuidingMethods(_Namespace):
         timeout: float | None = None,
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> SettleOutcome:
         """Guide: loop, choose a star, calibrate (unless calibrated), guide and settle.
 
         settle: {pixels, time, timeout} (default: the settle_* settings).
@@ -1194,7 +1194,7 @@ class GuidingMethods(_Namespace):
             on_progress,
         )
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> GuidingStatus:
         """Everything a panel shows of the guider.
 
         {state (Stopped, Selected, Calibrating, Guiding, LostLock, Paused,
@@ -1213,7 +1213,7 @@ class GuidingMethods(_Namespace):
         """
         return await self._rpc("guiding.status", {})
 
-    async def stop(self) -> dict[str, Any]:
+    async def stop(self) -> GuidingStatus:
         """Stop guiding and capturing; answers once the loop has stopped, with the status.
 
         Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
@@ -1226,7 +1226,7 @@ class GuidingMethods(_Namespace):
         """
         return await self._rpc("guiding.stop", {})
 
-    async def stop_guiding(self) -> dict[str, Any]:
+    async def stop_guiding(self) -> GuidingStatus:
         """Stop guiding (or calibrating) but keep looping exposures; answers the status.
 
         Events: guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
@@ -1243,14 +1243,14 @@ class GuidingMethods(_Namespace):
 class PlansMethods(_Namespace):
     """``plans.*`` methods."""
 
-    async def abort(self, id: str) -> dict[str, Any]:
+    async def abort(self, id: str) -> PlanSummary:
         """Abort a plan; what runs at the devices is stopped. Errors: unknown_plan,
 
         invalid_plan_state.
         """
         return await self._rpc("plans.abort", {"id": id})
 
-    async def get(self, id: str, events: int = 200) -> dict[str, Any]:
+    async def get(self, id: str, events: int = 200) -> PlanView:
         """One plan: state, frames (absolute file paths on the service's host), events.
 
         Errors: unknown_plan.
@@ -1259,22 +1259,22 @@ class PlansMethods(_Namespace):
         """
         return await self._rpc("plans.get", {"id": id, "events": events})
 
-    async def list(self) -> list[Any]:
+    async def list(self) -> list[PlanSummary]:
         """Every plan's summary, in queue order."""
         return await self._rpc("plans.list", {})
 
-    async def pause(self, id: str) -> dict[str, Any]:
+    async def pause(self, id: str) -> PlanSummary:
         """Pause a plan (the running one before its next frame). Errors: unknown_plan,
 
         invalid_plan_state.
         """
         return await self._rpc("plans.pause", {"id": id})
 
-    async def resume(self, id: str) -> dict[str, Any]:
+    async def resume(self, id: str) -> PlanSummary:
         """Resume a paused plan. Errors: unknown_plan, invalid_plan_state."""
         return await self._rpc("plans.resume", {"id": id})
 
-    async def submit(self, plan: str | dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    async def submit(self, plan: str | dict[str, Any], name: str | None = None) -> PlanSummary:
         """Queue a plan; answers {id, name, state, ...} at once.
 
         ``plan``: the plan's YAML text, or the same keys as an object
@@ -1321,7 +1321,7 @@ class RotatorMethods(_Namespace):
         """
         return await self._rpc("rotator.disconnect", {"timeout": timeout})
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> RotatorInfo:
         """Static facts and capabilities of the rotator device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -1433,7 +1433,7 @@ class TelescopeMethods(_Namespace):
         method: Literal["auto", "sync", "offset"] = "auto",
         *,
         on_progress: ProgressCallback | None = None,
-    ) -> dict[str, Any]:
+    ) -> CenterResult:
         """Put RA (hours)/Dec (degrees) in the middle of the frame: goto, then
 
         expose, solve, sync and goto again until within tolerance arcsec.
@@ -1597,7 +1597,7 @@ class TelescopeMethods(_Namespace):
         """
         return await self._rpc("telescope.home", {"timeout": timeout}, on_progress)
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> TelescopeInfo:
         """Static facts and capabilities of the telescope device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -1610,7 +1610,7 @@ class TelescopeMethods(_Namespace):
         self,
         direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"],
         duration: float | None = None,
-    ) -> dict[str, Any]:
+    ) -> ManualMove:
         """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
 
         Without duration it answers once moving ({direction, moving: true});
@@ -1748,7 +1748,7 @@ class TelescopeMethods(_Namespace):
     async def stop(
         self,
         direction: Literal["north", "south", "east", "west", "n", "s", "e", "w"] | None = None,
-    ) -> dict[str, Any]:
+    ) -> ManualMove:
         """Stop a manual move in one direction, or every manual move: {moving: false}."""
         return await self._rpc("telescope.stop", {"direction": direction})
 
@@ -1806,7 +1806,7 @@ class WeatherMethods(_Namespace):
         """
         return await self._rpc("weather.disconnect", {"timeout": timeout})
 
-    async def info(self) -> dict[str, Any]:
+    async def info(self) -> WeatherInfo:
         """Static facts and capabilities of the weather device.
 
         {role, device, connected, driver: {name, exec, version, interface},
@@ -1877,7 +1877,7 @@ class Methods:
         ],
         device: str,
         connect: bool = True,
-    ) -> dict[str, Any]:
+    ) -> RoleAssignment:
         """Give a role to a device (replacing the one that held it) and connect it.
 
         Same as GET /FIFO/start/<role>/<device>/; remembered across restarts.
@@ -1900,15 +1900,15 @@ class Methods:
             "weather",
             "gps",
         ],
-    ) -> dict[str, Any]:
+    ) -> Released:
         """Free a role (the device stays connected): {role, device_name, released}."""
         return await self._rpc("release", {"role": role})
 
-    async def roles(self) -> dict[str, Any]:
+    async def roles(self) -> RoleTable:
         """Which device holds each role: {role: {role, device_name, present, connected}}."""
         return await self._rpc("roles", {})
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> ServiceStatus:
         """The same as the periodic status notification, now.
 
         {time, indiserver: {host, port, connected, last_error (why the last
@@ -1940,12 +1940,120 @@ class AbortResult(TypedDict):
     az: NotRequired[float | None]
 
 
+class AbortedAction(TypedDict):
+    """The action told to stop (`abort_action`)."""
+
+    action_id: str
+    action: str
+    role: str
+    device: str
+    params: dict[str, Any]
+    started: float
+    elapsed: float
+    progress: dict[str, Any] | None
+    aborted: bool
+
+
+class ActionInfo(TypedDict):
+    """An action running now (`Action.describe`)."""
+
+    action_id: str
+    action: str
+    role: str
+    device: str
+    params: dict[str, Any]
+    started: float
+    elapsed: float
+    progress: dict[str, Any] | None
+
+
+class AnalysedFrame(TypedDict):
+    """A stored frame measured again: its blob id and the analysis fields."""
+
+    width: NotRequired[int]
+    height: NotRequired[int]
+    stars: NotRequired[int]
+    measured_stars: NotRequired[int]
+    hfr: NotRequired[float | None]
+    fwhm: NotRequired[float | None]
+    hfr_arcsec: NotRequired[float | None]
+    fwhm_arcsec: NotRequired[float | None]
+    hfr_min: NotRequired[float | None]
+    hfr_max: NotRequired[float | None]
+    hfr_mean: NotRequired[float | None]
+    eccentricity: NotRequired[float | None]
+    background: NotRequired[float | None]
+    noise: NotRequired[float | None]
+    min: NotRequired[float | None]
+    max: NotRequired[float | None]
+    median: NotRequired[float | None]
+    mean: NotRequired[float | None]
+    saturation: NotRequired[float | None]
+    saturated_pixels: NotRequired[int | None]
+    saturated_stars: NotRequired[int]
+    pixel_scale: NotRequired[float | None]
+    seconds: NotRequired[float]
+    error: NotRequired[str]
+    blob_id: str
+
+
+class AutofocusResult(TypedDict):
+    """Where an autofocus left the focuser, and the curve it measured."""
+
+    position: int
+    hfr: float | None
+    stars: int
+    start: FocusPointResult
+    points: list[FocusPointResult]
+    fit: FocusFit
+    backlash: int
+    elapsed: float
+
+
+class CalibrationCleared(TypedDict):
+    """Whether a calibration is still known (false once cleared)."""
+
+    calibrated: bool
+
+
+class CalibrationData(TypedDict):
+    """A calibration (`Calibration.to_dict`): how the star moves per ms of pulse."""
+
+    ra_angle: float
+    dec_angle: float
+    ra_rate: float
+    dec_rate: float
+    declination: float | None
+    pier_side: str | None
+    binning: int
+    created: str
+    mount: str
+    camera: str
+    steps: dict[str, Any]
+    drift: list[float]
+    ra_angle_deg: float
+    dec_angle_deg: float
+    orthogonality_error_deg: float
+
+
 class CameraAbortResult(TypedDict):
     """The camera stopped (stopped false: still exposing after the timeout)."""
 
     aborted: bool
     interrupted: int
     stopped: bool
+
+
+class CameraInfo(TypedDict):
+    """Static facts and capabilities of the camera device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: CameraCapabilities | None
+    sensor: NotRequired[SensorInfo]
 
 
 class CameraSettings(TypedDict):
@@ -1959,6 +2067,22 @@ class CameraSettings(TypedDict):
     upload_mode: str | None
     transfer_format: str | None
     compression: bool
+
+
+class CameraStatus(TypedDict):
+    """The camera's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    state: NotRequired[Literal["error", "exposing", "idle"]]
+    time_left: NotRequired[float | None]
+    temperature: NotRequired[float | None]
+    cooler: NotRequired[bool | None]
+    last_frame: NotRequired[str | None]
 
 
 class CameraTemperature(TypedDict):
@@ -1979,6 +2103,17 @@ class CapMoved(TypedDict):
     light: NotRequired[bool | None]
     brightness: NotRequired[float | None]
     already: NotRequired[bool]
+
+
+class CenterResult(TypedDict):
+    """A centering's end (`center`): within tolerance of the target."""
+
+    target: CenterTarget
+    solution: Solution
+    error: float
+    method: str | None
+    attempts: list[CenterAttempt]
+    elapsed: float
 
 
 class Choice(TypedDict):
@@ -2025,6 +2160,18 @@ class DomeFollowing(TypedDict):
     device: str
     following: bool | None
     telescope: str | None
+
+
+class DomeInfo(TypedDict):
+    """Static facts and capabilities of the dome device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: DomeCapabilities | None
+    park_azimuth: NotRequired[float | None]
 
 
 class DomeMoved(TypedDict):
@@ -2126,6 +2273,18 @@ class Filter(TypedDict):
     name: str | None
 
 
+class FilterWheelInfo(TypedDict):
+    """Static facts and capabilities of the filter wheel device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: FilterWheelCapabilities | None
+    filters: NotRequired[list[Filter]]
+
+
 class FilterWheelStatus(TypedDict):
     """The filter wheel's status: its device and brief state."""
 
@@ -2138,6 +2297,17 @@ class FilterWheelStatus(TypedDict):
     slot: NotRequired[int | None]
     name: NotRequired[str | None]
     moving: NotRequired[bool]
+
+
+class FlatPanelInfo(TypedDict):
+    """Static facts and capabilities of the flat panel device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: FlatPanelCapabilities | None
 
 
 class FlatPanelStatus(TypedDict):
@@ -2161,6 +2331,18 @@ class FocuserAborted(TypedDict):
     interrupted: int
     stopped: bool
     position: int | None
+
+
+class FocuserInfo(TypedDict):
+    """Static facts and capabilities of the focuser device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: FocuserCapabilities | None
+    max: NotRequired[int | None]
 
 
 class FocuserMax(TypedDict):
@@ -2228,6 +2410,17 @@ class GpsFix(TypedDict):
     state: str | None
 
 
+class GpsInfo(TypedDict):
+    """Static facts and capabilities of the gps device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: GpsCapabilities | None
+
+
 class GpsStatus(TypedDict):
     """The gps's status: its device and brief state."""
 
@@ -2245,11 +2438,60 @@ class GpsStatus(TypedDict):
     state: NotRequired[str | None]
 
 
+class GuideHistory(TypedDict):
+    """The newest guide steps, oldest first, and the statistics."""
+
+    steps: list[GuideStepRecord]
+    stats: GuideStats
+
+
 class GuideRate(TypedDict):
     """Guide rates, fractions of sidereal."""
 
     ra: float
     dec: float
+
+
+class GuiderConfig(TypedDict):
+    """The guider's settings (kept in the data directory, `guiding.json`)."""
+
+    exposure: NotRequired[float]
+    binning: NotRequired[int]
+    search_region: NotRequired[int]
+    use_subframes: NotRequired[bool]
+    via: NotRequired[str]
+    calibration_step_ms: NotRequired[int | None]
+    calibration_distance: NotRequired[float]
+    focal_length: NotRequired[float | None]
+    ra_aggression: NotRequired[float]
+    ra_hysteresis: NotRequired[float]
+    ra_min_move: NotRequired[float]
+    dec_aggression: NotRequired[float]
+    dec_min_move: NotRequired[float]
+    dec_switch_frames: NotRequired[int]
+    dec_mode: NotRequired[str]
+    max_ra_ms: NotRequired[int]
+    max_dec_ms: NotRequired[int]
+    lost_frames: NotRequired[int]
+    dither_mode: NotRequired[str]
+    dither_ra_only: NotRequired[bool]
+    settle_pixels: NotRequired[float]
+    settle_time: NotRequired[float]
+    settle_timeout: NotRequired[float]
+    flip_dec: NotRequired[bool]
+    delay: NotRequired[float]
+
+
+class GuiderInfo(TypedDict):
+    """Static facts and capabilities of the guider device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: GuiderCapabilities | None
+    sensor: NotRequired[SensorInfo]
 
 
 class GuiderPulseResult(TypedDict):
@@ -2261,6 +2503,45 @@ class GuiderPulseResult(TypedDict):
     direction: Literal["east", "north", "south", "west"]
     duration_ms: float
     via: Literal["camera", "mount"]
+
+
+class GuiderStatus(TypedDict):
+    """The guider's status: its device and brief state."""
+
+    role: str
+    device: str | None
+    present: bool
+    connected: bool
+    busy: NotRequired[bool]
+    error: NotRequired[str]
+    state: NotRequired[Literal["error", "exposing", "idle"]]
+    time_left: NotRequired[float | None]
+    temperature: NotRequired[float | None]
+    cooler: NotRequired[bool | None]
+    last_frame: NotRequired[str | None]
+
+
+class GuidingStatus(TypedDict):
+    """Everything a panel shows of the guider (`GuidingEngine.status`)."""
+
+    state: Literal["Calibrating", "Guiding", "Looping", "LostLock", "Paused", "Selected", "Stopped"]
+    capturing: bool
+    paused: bool
+    settling: bool
+    camera: str | None
+    mount: str | None
+    connected: bool
+    star: GuideStar | None
+    lock_position: list[float] | None
+    subframe: list[int] | None
+    calibrated: bool
+    calibration: CalibrationData | None
+    pixel_scale: float | None
+    frame: int
+    guide_frame: int
+    stats: GuideStats
+    last_error: str | None
+    settings: GuiderConfig
 
 
 class GuidingStopped(TypedDict):
@@ -2288,6 +2569,22 @@ class HomeResult(TypedDict):
     lst: NotRequired[float | None]
     alt: NotRequired[float | None]
     az: NotRequired[float | None]
+
+
+class LockPosition(TypedDict):
+    """The lock position (frame pixels)."""
+
+    x: float
+    y: float
+
+
+class ManualMove(TypedDict):
+    """A manual move (`Telescope.move`, `Telescope.stop`): the direction (none
+    when every move was stopped), moving, and a timed move's duration (s)."""
+
+    moving: bool
+    direction: NotRequired[str]
+    duration: NotRequired[float]
 
 
 class PanelState(TypedDict):
@@ -2325,6 +2622,40 @@ class ParkResult(TypedDict):
     lst: NotRequired[float | None]
     alt: NotRequired[float | None]
     az: NotRequired[float | None]
+
+
+class PlanSummary(TypedDict):
+    """A plan's summary (`PlanRecord.summary`): what ``plans.list`` lists."""
+
+    id: str
+    name: str
+    state: str
+    message: str | None
+    created: str
+    frames_total: int
+    frames_done: int
+    frames_failed: int
+    current: dict[str, Any] | None
+    eta: str | None
+
+
+class PlanView(TypedDict):
+    """One plan (`PlanRecord.view`): the summary, its frames, its journal."""
+
+    id: str
+    name: str
+    state: str
+    message: str | None
+    created: str
+    frames_total: int
+    frames_done: int
+    frames_failed: int
+    current: dict[str, Any] | None
+    eta: str | None
+    frames: list[dict[str, Any]]
+    missing: list[FrameKey]
+    unjournalled_files: list[str]
+    events: list[PlanEvent]
 
 
 class PositionResult(TypedDict):
@@ -2365,6 +2696,55 @@ class RateChoice(TypedDict):
     index: int
 
 
+class RecentAction(TypedDict):
+    """An action running now or one of the last finished (`recent_actions`)."""
+
+    action_id: str
+    action: str
+    role: str
+    device: str
+    params: dict[str, Any]
+    started: float
+    elapsed: float
+    progress: dict[str, Any] | None
+    outcome: str
+    ended: float | None
+    error: NotRequired[dict[str, Any]]
+
+
+class Released(TypedDict):
+    """A role freed: the device that held it (null: none did)."""
+
+    role: str
+    device_name: str | None
+    released: bool
+
+
+class RoleAssignment(TypedDict):
+    """Which device holds a role (`RoleManager.describe`): null when none;
+    whether it is on the indiserver now and connected."""
+
+    role: str
+    device_name: str | None
+    present: bool
+    connected: bool
+
+
+class RoleTable(TypedDict):
+    """Which device holds each role."""
+
+    telescope: RoleAssignment
+    camera: RoleAssignment
+    focuser: RoleAssignment
+    filter_wheel: RoleAssignment
+    guider: RoleAssignment
+    dome: RoleAssignment
+    rotator: RoleAssignment
+    flat_panel: RoleAssignment
+    weather: RoleAssignment
+    gps: RoleAssignment
+
+
 class RotatorAborted(TypedDict):
     """The rotator stopped (stopped false: still moving after the timeout)."""
 
@@ -2374,6 +2754,17 @@ class RotatorAborted(TypedDict):
     aborted: bool
     interrupted: int
     stopped: bool
+
+
+class RotatorInfo(TypedDict):
+    """Static facts and capabilities of the rotator device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: RotatorCapabilities | None
 
 
 class RotatorMoved(TypedDict):
@@ -2459,6 +2850,18 @@ class SensorInfo(TypedDict):
     bits_per_pixel: float | None
 
 
+class ServiceStatus(TypedDict):
+    """The service's state: what ``status`` answers and the periodic
+    ``status`` notification carries (`ClientHub.status`)."""
+
+    time: str
+    indiserver: LinkStatus
+    roles: ServiceRoles
+    min_altitude: float | None
+    safety: SafetyBrief
+    guiding: GuidingBrief
+
+
 class SetTemperatureResult(TypedDict):
     """The target; with wait, reached once within tolerance."""
 
@@ -2471,6 +2874,22 @@ class SetTemperatureResult(TypedDict):
     action: NotRequired[str]
     device: NotRequired[str]
     elapsed: NotRequired[float]
+
+
+class SettleOutcome(TypedDict):
+    """``guiding.start``/``calibrate``/``dither``: with wait, once settled
+    (PHD2's SettleDone fields: Status 0, TotalFrames, DroppedFrames); without,
+    ``settling`` at once."""
+
+    status: Literal[
+        "Calibrating", "Guiding", "Looping", "LostLock", "Paused", "Selected", "Stopped"
+    ]
+    settled: NotRequired[bool]
+    settling: NotRequired[bool]
+    Status: NotRequired[int]
+    Error: NotRequired[str]
+    TotalFrames: NotRequired[int]
+    DroppedFrames: NotRequired[int]
 
 
 class Site(TypedDict):
@@ -2511,6 +2930,25 @@ class SlewResult(TypedDict):
     lst: NotRequired[float | None]
 
 
+class Solution(TypedDict):
+    """A stored frame's plate solution (`solve_stored_frame`)."""
+
+    ra: float
+    dec: float
+    ra_deg: float
+    epoch: str
+    rotation: float
+    pixel_scale: float
+    parity: str
+    field_width: float
+    field_height: float
+    stars: int
+    seconds: float
+    blob_id: str
+    hint: SolveHintUsed | None
+    pointing_error: float | None
+
+
 class SyncResult(TypedDict):
     """Where the mount now says it points."""
 
@@ -2521,6 +2959,20 @@ class SyncResult(TypedDict):
     dec: float
     ra_j2000: float
     dec_j2000: float
+
+
+class TelescopeInfo(TypedDict):
+    """Static facts and capabilities of the telescope device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: TelescopeCapabilities | None
+    coordinates: NotRequired[Literal["J2000", "JNow"]]
+    optics: NotRequired[Optics]
+    site: NotRequired[Site]
 
 
 class TelescopeStatus(TypedDict):
@@ -2571,6 +3023,17 @@ class TrackingResult(TypedDict):
     tracking: bool
 
 
+class WeatherInfo(TypedDict):
+    """Static facts and capabilities of the weather device (capabilities null while it is not connected; the role's facts only while connected)."""
+
+    role: str
+    device: str
+    connected: bool
+    driver: DriverInfo
+    interfaces: list[str]
+    capabilities: WeatherCapabilities | None
+
+
 class WeatherState(TypedDict):
     """The weather now (state: the worst of the driver's lights and the readings' limits)."""
 
@@ -2592,6 +3055,51 @@ class WeatherStatus(TypedDict):
     attention: NotRequired[list[str]]
 
 
+class CameraCapabilities(TypedDict):
+    """What the camera can do, from the properties it defines (ranges: the driver's)."""
+
+    can_expose: bool
+    can_abort: bool
+    exposure_range: list[float | None] | None
+    frame_types: list[str]
+    can_bin: bool
+    max_binning: list[float | None] | None
+    can_subframe: bool
+    has_gain: bool
+    gain_range: list[float | None] | None
+    has_offset: bool
+    offset_range: list[float | None] | None
+    has_cooler: bool
+    has_temperature: bool
+    can_set_temperature: bool
+    has_cooler_power: bool
+    has_compression: bool
+    upload_modes: list[str]
+    transfer_formats: list[str]
+    has_guide_head: bool
+    has_filter_wheel: bool
+    can_stream: bool
+
+
+class CenterAttempt(TypedDict):
+    """One solve of a centering: where the frame was, how far off, what followed."""
+
+    attempt: int
+    ra: float
+    dec: float
+    error: float
+    correction: str | None
+    blob_id: str
+
+
+class CenterTarget(TypedDict):
+    """The target in J2000: RA hours, Dec degrees."""
+
+    ra: float
+    dec: float
+    epoch: str
+
+
 class CloseUpStep(TypedDict):
     """One action of a close-up: outcome done, already, skipped, or how it failed."""
 
@@ -2603,6 +3111,83 @@ class CloseUpStep(TypedDict):
     interrupted: NotRequired[int]
     exposure_aborted: NotRequired[bool]
     autoguider_stopped: NotRequired[bool]
+
+
+class DomeCapabilities(TypedDict):
+    """What the dome can do, from the properties it defines."""
+
+    can_open: bool
+    can_goto: bool
+    can_move_relative: bool
+    can_park: bool
+    can_set_park: bool
+    can_abort: bool
+    can_follow: bool
+
+
+class DriverInfo(TypedDict):
+    """The device's DRIVER_INFO (null where the driver leaves one out)."""
+
+    name: str | None
+    exec: str | None
+    version: str | None
+    interface: int
+
+
+class FilterWheelCapabilities(TypedDict):
+    """What the filter wheel can do, from the properties it defines."""
+
+    can_select: bool
+    slots: int
+    can_rename: bool
+
+
+class FlatPanelCapabilities(TypedDict):
+    """What the flat panel (light box, dust cap) can do, from the properties it defines."""
+
+    has_light: bool
+    can_dim: bool
+    brightness_range: list[float | None] | None
+    has_cap: bool
+    can_abort_cap: bool
+
+
+class FocusFit(TypedDict):
+    """The V-curve fitted to the points (`fit_vcurve`)."""
+
+    kind: str
+    position: float
+    hfr: float
+    r2: float
+    rms: float
+    coefficients: list[float]
+    centre: float
+    scale: float
+    used: list[float]
+    rejected: list[float]
+
+
+class FocusPointResult(TypedDict):
+    """One measured focuser position: median HFR (px; null: no star) and stars."""
+
+    position: float
+    hfr: float | None
+    stars: int
+
+
+class FocuserCapabilities(TypedDict):
+    """What the focuser can do, from the properties it defines (ranges in steps)."""
+
+    can_move_absolute: bool
+    can_move_relative: bool
+    can_abort: bool
+    can_sync: bool
+    has_temperature: bool
+    has_max: bool
+    can_reverse: bool
+    has_backlash: bool
+    position_range: list[float | None] | None
+    relative_range: list[float | None] | None
 
 
 class FrameAnalysis(TypedDict):
@@ -2635,6 +3220,116 @@ class FrameAnalysis(TypedDict):
     error: NotRequired[str]
 
 
+class FrameKey(TypedDict):
+    """A frame as the plan asks for it (`frame_key`)."""
+
+    number: int
+    name: str
+    target: str
+    filter: str | None
+    exposure: float
+    frame_type: str
+    binning: int
+    index: int
+
+
+class GpsCapabilities(TypedDict):
+    """What the GPS can do, from the properties it defines."""
+
+    has_site: bool
+    has_time: bool
+    can_refresh: bool
+
+
+class GuideStar(TypedDict):
+    """The guide star as measured in the newest frame (frame pixels)."""
+
+    x: float
+    y: float
+    mass: float
+    snr: float
+    hfd: float
+    peak: float
+    saturated: bool
+
+
+class GuideStats(TypedDict):
+    """The guide error over the last frames (`Statistics.summary`); ``pixels``
+    once a frame was guided, ``arcsec`` too with a known pixel scale."""
+
+    frames: int
+    pixel_scale: float | None
+    pixels: NotRequired[GuideRms]
+    arcsec: NotRequired[GuideRms]
+
+
+class GuideStepRecord(TypedDict):
+    """A guide step: PHD2's GuideStep fields, and when, where the lock and the star were."""
+
+    Frame: int
+    Time: float
+    Mount: str
+    dx: float
+    dy: float
+    RADistanceRaw: float
+    DECDistanceRaw: float
+    RADistanceGuide: float
+    DECDistanceGuide: float
+    StarMass: float
+    SNR: float
+    HFD: float
+    AvgDist: float
+    time: float
+    lock: list[float]
+    x: float
+    y: float
+    RADuration: NotRequired[float]
+    RADirection: NotRequired[str]
+    DECDuration: NotRequired[float]
+    DECDirection: NotRequired[str]
+    RALimited: NotRequired[bool]
+    DecLimited: NotRequired[bool]
+
+
+class GuiderCapabilities(TypedDict):
+    """What the guide camera can do, and how it can pulse."""
+
+    can_expose: bool
+    can_abort: bool
+    exposure_range: list[float | None] | None
+    frame_types: list[str]
+    can_bin: bool
+    max_binning: list[float | None] | None
+    can_subframe: bool
+    has_gain: bool
+    gain_range: list[float | None] | None
+    has_offset: bool
+    offset_range: list[float | None] | None
+    has_cooler: bool
+    has_temperature: bool
+    can_set_temperature: bool
+    has_cooler_power: bool
+    has_compression: bool
+    upload_modes: list[str]
+    transfer_formats: list[str]
+    has_guide_head: bool
+    has_filter_wheel: bool
+    can_stream: bool
+    can_pulse_camera: bool
+    can_pulse_mount: bool
+    has_guide_rate: bool
+
+
+class GuidingBrief(TypedDict):
+    """The guider's state in the periodic ``status`` (`guiding_brief`)."""
+
+    state: Literal["Calibrating", "Guiding", "Looping", "LostLock", "Paused", "Selected", "Stopped"]
+    calibrated: bool
+    settling: bool
+    rms: GuideRms | None
+    rms_arcsec: GuideRms | None
+
+
 class GuidingStats(TypedDict):
     """The guider's errors over the exposure, in pixels (``arcsec``: the same
     in arcseconds, with a known scale)."""
@@ -2647,11 +3342,73 @@ class GuidingStats(TypedDict):
     arcsec: NotRequired[dict[str, Any]]
 
 
+class LinkStatus(TypedDict):
+    """The connection to indiserver (`INDIClient.link_status`)."""
+
+    host: str
+    port: int
+    connected: bool
+    last_error: str | None
+    failing_for: float | None
+    attempts: int
+
+
+class Optics(TypedDict):
+    """TELESCOPE_INFO (millimetres; null where the driver leaves one out)."""
+
+    aperture_mm: float | None
+    focal_length_mm: float | None
+    guider_aperture_mm: float | None
+    guider_focal_length_mm: float | None
+
+
+class PlanEvent(TypedDict):
+    """One entry of a plan's journal; an event may add its own fields
+    (``reason``, ``frame``, ...) beside these."""
+
+    time: str
+    type: str
+    message: str
+
+
+class RotatorCapabilities(TypedDict):
+    """What the rotator can do, from the properties it defines."""
+
+    can_move: bool
+    can_sync: bool
+    can_reverse: bool
+    can_abort: bool
+    can_home: bool
+    angle_range: list[float | None] | None
+
+
+class SafetyBrief(TypedDict):
+    """The safety policy now: safe, and the codes of the reasons it is not."""
+
+    safe: bool
+    reasons: list[str]
+
+
 class SafetyReason(TypedDict):
     """The fields of a SafetyReason."""
 
     code: str
     message: str
+
+
+class ServiceRoles(TypedDict):
+    """The brief state of each role that has a device, as <role>.status answers."""
+
+    telescope: NotRequired[TelescopeStatus]
+    camera: NotRequired[CameraStatus]
+    focuser: NotRequired[FocuserStatus]
+    filter_wheel: NotRequired[FilterWheelStatus]
+    guider: NotRequired[GuiderStatus]
+    dome: NotRequired[DomeStatus]
+    rotator: NotRequired[RotatorStatus]
+    flat_panel: NotRequired[FlatPanelStatus]
+    weather: NotRequired[WeatherStatus]
+    gps: NotRequired[GpsStatus]
 
 
 class SlewTarget(TypedDict):
@@ -2662,6 +3419,53 @@ class SlewTarget(TypedDict):
     epoch: NotRequired[Literal["J2000", "JNow"]]
     alt: NotRequired[float]
     az: NotRequired[float]
+
+
+class SolveHintUsed(TypedDict):
+    """Where the solver looked: J2000 RA (hours) / Dec (degrees) within
+    radius degrees, and whence that came."""
+
+    ra: float
+    dec: float
+    radius: float
+    source: str
+
+
+class TelescopeCapabilities(TypedDict):
+    """What the mount can do, from the properties it defines."""
+
+    can_goto: bool
+    can_goto_hadec: bool
+    can_goto_altaz: bool
+    can_sync: bool
+    can_abort: bool
+    can_park: bool
+    can_set_park: bool
+    park_options: list[str]
+    park_position_axes: list[str]
+    can_home: bool
+    can_track: bool
+    track_modes: list[str]
+    can_set_track_rate: bool
+    slew_rates: list[SlewRateName]
+    has_guide_rate: bool
+    can_move: bool
+    can_pulse_guide: bool
+    has_pier_side: bool
+    has_site: bool
+    has_time: bool
+    has_j2000_coords: bool
+    has_horizontal_coords: bool
+
+
+class WeatherCapabilities(TypedDict):
+    """What the weather device reports and can do, from the properties it defines."""
+
+    parameters: list[str]
+    critical: list[str]
+    can_refresh: bool
+    can_override: bool
+    update_period: float | None
 
 
 class WeatherOverride(TypedDict):
@@ -2690,6 +3494,23 @@ class WeatherWatch(TypedDict):
     device: str | None
     state: str
     last_reading_age: float | None
+
+
+class GuideRms(TypedDict):
+    """RMS and peak of the guide error over the last frames (pixels or arcsec)."""
+
+    rms_ra: float
+    rms_dec: float
+    rms_total: float
+    peak_ra: float
+    peak_dec: float
+
+
+class SlewRateName(TypedDict):
+    """A slew-rate switch of the driver: its name and label."""
+
+    name: str
+    label: str
 
 
 #: Each method's params, required params, defaults and events.

@@ -16,8 +16,9 @@ from typing import Any, Literal
 from ..analysis import analyse_frame
 from ..analysis.solve import SolveError, SolveFailed
 from ..blobs import BlobNotFound
-from ..devices.autofocus import AutofocusError, autofocus
-from ..devices.centering import CenteringError, center, solve_stored_frame
+from ..devices.autofocus import AutofocusError, AutofocusResult, autofocus
+from ..devices.camera import FrameAnalysis
+from ..devices.centering import CenteringError, CenterResult, Solution, center, solve_stored_frame
 from .errors import register
 from .jsonrpc import rpc
 
@@ -27,6 +28,13 @@ register(SolveError, 503, -32051, "solver_unavailable")
 register(SolveFailed, 422, -32050, "solve_failed")
 register(AutofocusError, 422, -32052, "autofocus_failed")
 register(CenteringError, 422, -32053, "centering_failed")
+
+
+class AnalysedFrame(FrameAnalysis, kw_only=True):
+    """A stored frame measured again: its blob id and the analysis fields."""
+
+    blob_id: str
+
 
 #: Progress of the request, and the moves and exposures it is made of.
 _EVENTS = ("progress", "action.started", "action.progress", "action.finished")
@@ -43,7 +51,7 @@ class AnalysisVerbs:
     def _index_dir(self) -> Path:
         return Path(self.service.config.data_dir) / "sky" / "index"
 
-    @rpc("focuser.autofocus", events=_EVENTS)
+    @rpc("focuser.autofocus", events=_EVENTS, result=AutofocusResult)
     async def focuser_autofocus(
         self,
         exposure: float = 2.0,
@@ -89,7 +97,7 @@ class AnalysisVerbs:
             )
         )
 
-    @rpc("camera.solve")
+    @rpc("camera.solve", result=Solution)
     async def camera_solve(
         self, blob_id: str | None = None, radius: float = 2.0, time_limit: float = 30.0
     ) -> dict:
@@ -119,7 +127,7 @@ class AnalysisVerbs:
             time_limit=time_limit,
         )
 
-    @rpc("camera.analyse")
+    @rpc("camera.analyse", result=AnalysedFrame)
     async def camera_analyse(self, blob_id: str | None = None) -> dict:
         """Measure a stored frame again (blob_id, else the newest): the analysis
         fields of camera.expose's result (stars, hfr, fwhm, background, ...)."""
@@ -132,7 +140,7 @@ class AnalysisVerbs:
         blob = store.get(blob_id)
         return {"blob_id": blob_id, **await analyse_frame(blob.data, blob.info.format)}
 
-    @rpc("telescope.center", events=_EVENTS)
+    @rpc("telescope.center", events=_EVENTS, result=CenterResult)
     async def telescope_center(
         self,
         ra: float,
@@ -179,4 +187,3 @@ class AnalysisVerbs:
                 progress=self._progress(),
             )
         )
-

@@ -23,9 +23,18 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..devices.guider import GuiderPulseResult
 from ..guiding import GuidingError
 from ..guiding.control import SettleRule
 from ..guiding.engine import GuiderConfig
+from ..guiding.results import (
+    CalibrationCleared,
+    CalibrationData,
+    GuideHistory,
+    GuidingStatus,
+    LockPosition,
+    SettleOutcome,
+)
 from .base import JsonHandler
 from .errors import invalid_params, register_codes
 from .jsonrpc import rpc
@@ -176,7 +185,7 @@ class GuidingRpc:
             unsubscribe()
         return {"settled": True, **result, "status": engine.status()["state"]}
 
-    @rpc("guiding.status", events=GUIDING_EVENTS)
+    @rpc("guiding.status", events=GUIDING_EVENTS, result=GuidingStatus)
     async def guiding_status(self) -> dict:
         """Everything a panel shows of the guider.
 
@@ -187,7 +196,7 @@ class GuidingRpc:
         rms_total, peak_ra, peak_dec}, arcsec: {...}}, last_error, settings}."""
         return self._guiding.status()
 
-    @rpc("guiding.settings")
+    @rpc("guiding.settings", result=GuiderConfig)
     async def guiding_settings(self) -> dict:
         """The guider's settings (exposure, binning, aggressions, settle defaults, ...)."""
         return self._guiding.settings()
@@ -202,29 +211,29 @@ class GuidingRpc:
         return self._guiding.configure(**changes)
 
     guiding_configure.__signature__, guiding_configure.__annotations__ = _configure_signature()  # type: ignore[attr-defined]
-    guiding_configure = rpc("guiding.configure", events=("guiding.guide_param_change",))(
-        guiding_configure
-    )
+    guiding_configure = rpc(
+        "guiding.configure", events=("guiding.guide_param_change",), result=GuiderConfig
+    )(guiding_configure)
 
-    @rpc("guiding.loop", events=GUIDING_EVENTS)
+    @rpc("guiding.loop", events=GUIDING_EVENTS, result=GuidingStatus)
     async def guiding_loop(self) -> dict:
         """Loop guide exposures (no-op while looping); answers the status."""
         await self._guiding.loop()
         return self._guiding.status()
 
-    @rpc("guiding.stop", events=GUIDING_EVENTS)
+    @rpc("guiding.stop", events=GUIDING_EVENTS, result=GuidingStatus)
     async def guiding_stop(self) -> dict:
         """Stop guiding and capturing; answers once the loop has stopped, with the status."""
         await self._guiding.stop_capture()
         return self._guiding.status()
 
-    @rpc("guiding.stop_guiding", events=GUIDING_EVENTS)
+    @rpc("guiding.stop_guiding", events=GUIDING_EVENTS, result=GuidingStatus)
     async def guiding_stop_guiding(self) -> dict:
         """Stop guiding (or calibrating) but keep looping exposures; answers the status."""
         await self._guiding.stop_guiding()
         return self._guiding.status()
 
-    @rpc("guiding.find_star", events=GUIDING_EVENTS)
+    @rpc("guiding.find_star", events=GUIDING_EVENTS, result=LockPosition)
     async def guiding_find_star(
         self, roi: list[int] | None = None, timeout: float | None = None
     ) -> dict:
@@ -234,13 +243,13 @@ class GuidingRpc:
         x, y = await self._guiding.find_star(_roi(roi), timeout=check_timeout(timeout))
         return {"x": round(x, 3), "y": round(y, 3)}
 
-    @rpc("guiding.set_lock_position")
+    @rpc("guiding.set_lock_position", result=LockPosition)
     async def guiding_set_lock_position(self, x: float, y: float, exact: bool = True) -> dict:
         """Lock on (x, y) (unbinned frame pixels); exact false: on the star nearest it: {x, y}."""
         x, y = self._guiding.set_lock_position(x, y, exact)
         return {"x": round(x, 3), "y": round(y, 3)}
 
-    @rpc("guiding.start", events=_RUN_EVENTS)
+    @rpc("guiding.start", events=_RUN_EVENTS, result=SettleOutcome)
     async def guiding_start(
         self,
         settle: dict | None = None,
@@ -262,7 +271,7 @@ class GuidingRpc:
         future = await engine.guide(_settle(settle), recalibrate=recalibrate, roi=_roi(roi))
         return await self._settled(future, wait, timeout)
 
-    @rpc("guiding.calibrate", events=_RUN_EVENTS)
+    @rpc("guiding.calibrate", events=_RUN_EVENTS, result=SettleOutcome)
     async def guiding_calibrate(
         self,
         settle: dict | None = None,
@@ -273,7 +282,7 @@ class GuidingRpc:
         """Calibrate anew, then guide and settle: guiding.start with recalibrate true."""
         return await self.guiding_start(settle, True, roi, wait, timeout)
 
-    @rpc("guiding.dither", events=_RUN_EVENTS)
+    @rpc("guiding.dither", events=_RUN_EVENTS, result=SettleOutcome)
     async def guiding_dither(
         self,
         amount: float,
@@ -289,30 +298,34 @@ class GuidingRpc:
         future = await self._guiding.dither(amount, ra_only, _settle(settle))
         return await self._settled(future, wait, timeout)
 
-    @rpc("guiding.pause", events=("guiding.paused",))
+    @rpc("guiding.pause", events=("guiding.paused",), result=GuidingStatus)
     async def guiding_pause(self, full: bool = False) -> dict:
         """Pause guiding (frames go on, no pulses); full: the exposures too. Answers the status."""
         await self._guiding.set_paused(True, full)
         return self._guiding.status()
 
-    @rpc("guiding.resume", events=("guiding.resumed",))
+    @rpc("guiding.resume", events=("guiding.resumed",), result=GuidingStatus)
     async def guiding_resume(self) -> dict:
         """Resume paused guiding; answers the status."""
         await self._guiding.set_paused(False)
         return self._guiding.status()
 
-    @rpc("guiding.clear_calibration")
+    @rpc("guiding.clear_calibration", result=CalibrationCleared)
     async def guiding_clear_calibration(self) -> dict:
         """Forget the calibration of this camera and mount (the next start calibrates)."""
         self._guiding.clear_calibration()
         return {"calibrated": self._guiding.calibrated()}
 
-    @rpc("guiding.flip_calibration", events=("guiding.calibration_data_flipped",))
+    @rpc(
+        "guiding.flip_calibration",
+        events=("guiding.calibration_data_flipped",),
+        result=CalibrationData,
+    )
     async def guiding_flip_calibration(self) -> dict:
         """Flip the calibration for the other pier side; answers it. Error: not_calibrated."""
         return self._guiding.flip_calibration().to_dict()
 
-    @rpc("guiding.history")
+    @rpc("guiding.history", result=GuideHistory)
     async def guiding_history(self, limit: int = 100) -> dict:
         """The newest guide steps, oldest first, and the statistics.
 
@@ -322,7 +335,7 @@ class GuidingRpc:
         engine = self._guiding
         return {"steps": engine.guide_steps(limit), "stats": engine.status()["stats"]}
 
-    @rpc("guiding.pulse")
+    @rpc("guiding.pulse", result=GuiderPulseResult)
     async def guiding_pulse(self, direction: Direction, duration_ms: float) -> dict:
         """One manual guide pulse the way the guider pulses (not while calibrating or guiding).
 

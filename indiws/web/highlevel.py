@@ -36,7 +36,10 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal, TypeVar
 
+import msgspec
+
 from ..devices import (
+    INFO_RESULTS,
     ProgressCallback,
     RoleDevice,
     Telescope,
@@ -46,11 +49,13 @@ from ..devices import (
     running_actions,
     subscribe_actions,
 )
+from ..devices.base import AbortedAction, ActionInfo, RecentAction
 from ..devices.common import common_doc
-from ..devices.telescope import Direction
-from ..roles import ROLES
+from ..devices.telescope import Direction, ManualMove
+from ..guiding.results import GuidingBrief
+from ..roles import ROLES, Released, RoleAssignment, RoleTable
 from ..service import Service
-from ..verbs import VERBS, Verb
+from ..verbs import UNSET, VERBS, Result, UnsetType, Verb
 from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient, requester
 from .blobs import frame_urls
@@ -59,7 +64,6 @@ from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc, rpc_from_verb
 from .lightapt import LightAptEndpoint, RoleMemory, is_lightapt_request, phd2_frames
-from .limits import check_timeout as _timeout
 from .openapi import websocket_path
 from .plans_rpc import PlanRpc
 from .verb_routes import verb_call
@@ -77,6 +81,54 @@ Role = Literal[ROLES]  # type: ignore[valid-type]
 ACTION_EVENTS = ("progress", "action.started", "action.progress", "action.finished")
 #: Notifications of an action that reports no progress.
 QUIET_ACTION_EVENTS = ("action.started", "action.finished")
+
+
+# ---------------------------------------------------------------- results
+
+
+class LinkStatus(Result):
+    """The connection to indiserver (`INDIClient.link_status`)."""
+
+    host: str
+    port: int
+    connected: bool
+    #: Why the last attempt to connect failed (null: none failed).
+    last_error: str | None
+    #: Seconds the attempts have been failing (null: connected).
+    failing_for: float | None
+    #: Failed attempts since.
+    attempts: int
+
+
+class SafetyBrief(Result):
+    """The safety policy now: safe, and the codes of the reasons it is not."""
+
+    safe: bool
+    reasons: list[str]
+
+
+#: Each role's status (``<role>.status``'s result), there for a role that has a device.
+ServiceRoles = msgspec.defstruct(
+    "ServiceRoles",
+    [(role, VERBS[f"{role}.status"].result | UnsetType, UNSET) for role in ROLES],
+    bases=(Result,),
+    kw_only=True,
+)
+ServiceRoles.__doc__ = "The brief state of each role that has a device, as <role>.status answers."
+
+
+class ServiceStatus(Result):
+    """The service's state: what ``status`` answers and the periodic
+    ``status`` notification carries (`ClientHub.status`)."""
+
+    #: UTC, ISO 8601.
+    time: str
+    indiserver: LinkStatus
+    roles: ServiceRoles
+    #: Degrees; gotos below are refused (null: no limit).
+    min_altitude: float | None
+    safety: SafetyBrief
+    guiding: GuidingBrief
 
 
 # ---------------------------------------------------------------- JSON
@@ -277,40 +329,20 @@ class ClientHub:
 # ---------------------------------------------------------------- verbs of every role
 
 
-def _common_verbs(role: str) -> dict[str, Callable[..., Any]]:
-    """``<role>.connect``, ``.disconnect``, ``.status``, ``.info`` for one role,
-    but those declared in `VERBS` (`indiws.devices.common`: derived)."""
-
-    async def connect(self: Any, timeout: float = 30.0) -> dict:
-        return await self._run(self._device(role).connect(timeout=_timeout(timeout)))
-
-    async def disconnect(self: Any, timeout: float = 30.0) -> dict:
-        return await self._run(self._device(role).disconnect(timeout=_timeout(timeout)))
-
-    async def status(self: Any) -> dict:
-        return self._device(role).status()
+def _info_verb(role: str) -> Callable[..., Any]:
+    """``<role>.info``: the role's device's `RoleDevice.info` (``connect``,
+    ``disconnect`` and ``status`` are declared verbs, `indiws.devices.common`)."""
 
     async def info(self: Any) -> dict:
         return self._device(role).info()
 
-    verbs = {"connect": connect, "disconnect": disconnect, "status": status, "info": info}
-    out: dict[str, Callable[..., Any]] = {}
-    for verb, func in verbs.items():
-        if f"{role}.{verb}" in VERBS:
-            continue
-        func.__doc__ = common_doc(role, verb)
-        func.__name__ = func.__qualname__ = f"{role}_{verb}"
-        out[f"{role}_{verb}"] = rpc(
-            f"{role}.{verb}",
-            events=QUIET_ACTION_EVENTS if verb in ("connect", "disconnect") else (),
-        )(func)
-    return out
+    info.__doc__ = common_doc(role, "info")
+    info.__name__ = info.__qualname__ = f"{role}_info"
+    return rpc(f"{role}.info", result=INFO_RESULTS[role])(info)
 
 
-#: A base holding the four common verbs of each role, made from `_common_verbs`.
-_RoleCommon: type = type(
-    "_RoleCommon", (), {k: v for role in ROLES for k, v in _common_verbs(role).items()}
-)
+#: A base holding ``<role>.info`` of each role, made by `_info_verb`.
+_RoleCommon: type = type("_RoleCommon", (), {f"{role}_info": _info_verb(role) for role in ROLES})
 
 
 # ---------------------------------------------------------------- the socket
@@ -436,13 +468,13 @@ class IndiClientSocket(
 
     # Service-wide ---------------------------------------------------------
 
-    @rpc("roles")
+    @rpc("roles", result=RoleTable)
     async def rpc_roles(self) -> dict:
         """Which device holds each role: {role: {role, device_name, present, connected}}."""
         roles = self.service.roles
         return {role: roles.describe(role) for role in ROLES}
 
-    @rpc("assign")
+    @rpc("assign", result=RoleAssignment)
     async def rpc_assign(self, role: Role, device: str, connect: bool = True) -> dict:
         """Give a role to a device (replacing the one that held it) and connect it.
 
@@ -451,13 +483,13 @@ class IndiClientSocket(
         Errors: unknown_device, connect_failed."""
         return await self._run(self.service.roles.assign(role, device, connect=connect))
 
-    @rpc("release")
+    @rpc("release", result=Released)
     async def rpc_release(self, role: Role) -> dict:
         """Free a role (the device stays connected): {role, device_name, released}."""
         previous = self.service.roles.release(role)
         return {"role": role, "device_name": previous, "released": previous is not None}
 
-    @rpc("status")
+    @rpc("status", result=ServiceStatus)
     async def rpc_status(self) -> dict:
         """The same as the periodic status notification, now.
 
@@ -469,7 +501,7 @@ class IndiClientSocket(
         calibrated, settling, rms, rms_arcsec}."""
         return self.hub.status()
 
-    @rpc("actions")
+    @rpc("actions", result=list[ActionInfo])
     async def rpc_actions(self, role: Role | None = None) -> list[dict]:
         """The actions running now (of every role, or of one), whoever started them.
 
@@ -477,7 +509,7 @@ class IndiClientSocket(
         elapsed, progress (the last progress, or null)}."""
         return running_actions(self.service.client, role=role)
 
-    @rpc("actions.recent")
+    @rpc("actions.recent", result=list[RecentAction])
     async def rpc_actions_recent(self, limit: int = 50) -> list[dict]:
         """The actions running now and the last finished ones (of every client), newest first.
 
@@ -489,7 +521,7 @@ class IndiClientSocket(
             raise invalid_params(f"limit must be within [0, 100], not {limit}")
         return recent_actions(self.service.client, limit)
 
-    @rpc("actions.abort")
+    @rpc("actions.abort", result=AbortedAction)
     async def rpc_actions_abort(self, action_id: str) -> dict:
         """Abort one running action, whoever started it (action_id: from actions or its events).
 
@@ -508,7 +540,7 @@ class IndiClientSocket(
 
     # Telescope ------------------------------------------------------------
 
-    @rpc("telescope.move", events=QUIET_ACTION_EVENTS)
+    @rpc("telescope.move", events=QUIET_ACTION_EVENTS, result=ManualMove)
     async def telescope_move(self, direction: Direction, duration: float | None = None) -> dict:
         """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
 
@@ -523,7 +555,7 @@ class IndiClientSocket(
         self.held_moves.started(telescope, direction, task)
         return await asyncio.shield(task)
 
-    @rpc("telescope.stop")
+    @rpc("telescope.stop", result=ManualMove)
     async def telescope_stop(self, direction: Direction | None = None) -> dict:
         """Stop a manual move in one direction, or every manual move: {moving: false}."""
         self.held_moves.stopped(direction)

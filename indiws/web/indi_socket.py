@@ -21,10 +21,19 @@ from ..client import Element, Event, EventType, InvalidValueError, ReadOnlyPrope
 from ..devices.writes import check_hardware_write
 from ..protocol import BLOBMode, Permission, PropertyKind
 from ..service import Service
+from ..verbs import Described, Result
 from .base import requester
 from .errors import describe_error, invalid_params
 from .jsonrpc import JsonRpcSocket, rpc
-from .streams import StreamHub, blob_url, notification, property_json, snapshot_params
+from .streams import (
+    PropertyJson,
+    StreamHub,
+    WatchFilter,
+    blob_url,
+    notification,
+    property_json,
+    snapshot_params,
+)
 
 __all__ = ["OPENAPI_PATHS", "IndiSocket", "routes"]
 
@@ -32,6 +41,71 @@ __all__ = ["OPENAPI_PATHS", "IndiSocket", "routes"]
 MAX_TIMEOUT = 24 * 3600.0
 #: Device messages kept in a ``set`` answer (the latest ones).
 MAX_SET_MESSAGES = 20
+
+
+class DeviceSummary(Result):
+    """A device on the indiserver (`device_summary`)."""
+
+    name: str
+    connected: bool
+    driver_info: Described(
+        dict[str, str], "DRIVER_INFO's elements by name (DRIVER_NAME, DRIVER_EXEC, ...)"
+    )
+    #: DRIVER_INTERFACE's bitmask (telescope 1, CCD 2, guider 4, focuser 8, ...).
+    interfaces: int
+    #: The property groups, in the order the driver defined them.
+    groups: list[str]
+    property_count: int
+
+
+class DeviceMessage(Result):
+    """A message the device sent (its timestamp, null where it gave none)."""
+
+    timestamp: str | None
+    message: str
+
+
+class DeviceDetail(DeviceSummary):
+    """One device: its summary, every property, its latest messages (oldest first)."""
+
+    properties: list[PropertyJson]
+    messages: list[DeviceMessage]
+
+
+#: An element's value in ``values`` (what `element_value` gives).
+ELEMENT_VALUES = (
+    "each element's value by name: text a string, number a number (null: not"
+    " finite), switch On/Off, light Idle/Ok/Busy/Alert, BLOB {format, size, url}"
+)
+
+
+class PropertyValues(PropertyJson):
+    """A property with its values by element name."""
+
+    values: Described(dict[str, Any], ELEMENT_VALUES)
+
+
+class SetAnswer(PropertyValues):
+    """A property as the driver answered a ``set``, and the device's messages meanwhile."""
+
+    waited: bool
+    messages: list[DeviceMessage]
+    #: The newest of them, else the property's own message.
+    last_message: str | None
+
+
+class BlobModeSet(Result):
+    """BLOBs asked for (Also) or stopped (Never) for a device (and property: null, all)."""
+
+    device: str
+    property: str | None
+    mode: str
+
+
+class Unwatched(Result):
+    """Whether the socket was watching before."""
+
+    watching: bool
 
 
 def element_value(prop_device: str, prop_name: str, el: Element) -> Any:
@@ -103,12 +177,12 @@ class IndiSocket(JsonRpcSocket):
 
     # Reading ------------------------------------------------------------
 
-    @rpc("devices")
+    @rpc("devices", result=list[DeviceSummary])
     async def rpc_devices(self) -> list:
         """Every device on the indiserver: name, connected, DRIVER_INFO, interfaces."""
         return [device_summary(self.service, name) for name in self.service.client.devices]
 
-    @rpc("device")
+    @rpc("device", result=DeviceDetail)
     async def rpc_device(self, device: str) -> dict:
         """One device: its summary, every property and its latest messages."""
         summary = device_summary(self.service, device)
@@ -119,7 +193,7 @@ class IndiSocket(JsonRpcSocket):
         ]
         return summary
 
-    @rpc("properties")
+    @rpc("properties", result=list[PropertyJson])
     async def rpc_properties(self, device: str | None = None) -> list:
         """Every property of one device, or of every device when none is given."""
         client = self.service.client
@@ -129,7 +203,7 @@ class IndiSocket(JsonRpcSocket):
             devs = [client.get_device(device)]
         return [property_json(p) for d in devs for p in d.properties.values()]
 
-    @rpc("get")
+    @rpc("get", result=PropertyValues)
     async def rpc_get(self, device: str, property: str) -> dict:
         """One property with its current state and values."""
         prop = self.service.client.get_property(device, property)
@@ -141,7 +215,7 @@ class IndiSocket(JsonRpcSocket):
 
     # Writing ------------------------------------------------------------
 
-    @rpc("set", events=("progress",))
+    @rpc("set", events=("progress",), result=SetAnswer)
     async def rpc_set(
         self,
         device: str,
@@ -228,7 +302,7 @@ class IndiSocket(JsonRpcSocket):
         answer["last_message"] = msgs[-1]["message"] if msgs else prop.message
         return answer
 
-    @rpc("enable_blobs")
+    @rpc("enable_blobs", result=BlobModeSet)
     async def rpc_enable_blobs(
         self, device: str, mode: str = "Also", property: str | None = None
     ) -> dict:
@@ -261,6 +335,7 @@ class IndiSocket(JsonRpcSocket):
             "connection_lost",
             "connection_restored",
         ),
+        result=WatchFilter,
     )
     async def rpc_watch(
         self, device: str | None = None, property: str | None = None, snapshot: bool = True
@@ -279,7 +354,7 @@ class IndiSocket(JsonRpcSocket):
         self.hub.add(self, device, property)
         return {"device": device, "property": property}
 
-    @rpc("unwatch")
+    @rpc("unwatch", result=Unwatched)
     async def rpc_unwatch(self) -> dict:
         """Stop the change notifications started by ``watch``."""
         was = self.hub.sinks.get(self)

@@ -45,7 +45,7 @@ from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProt
 from .. import __version__
 from ..devices.base import REQUESTER
 from ..service import Service
-from ..verbs import Verb
+from ..verbs import Verb, result_schema
 from .base import dumps, error_body, http_error, requester
 from .errors import (
     INTERNAL_ERROR,
@@ -86,6 +86,8 @@ class RpcMethod:
     result_schema: dict[str, Any] | None = None
     #: What a param's schema adds to its type's (range, description: a verb's).
     param_schemas: dict[str, dict[str, Any]] | None = None
+    #: The declared result type (a `Result` struct, ``list[Struct]``), if any.
+    result_type: Any = None
 
     def describe(self) -> dict[str, Any]:
         params = []
@@ -144,6 +146,7 @@ def rpc_from_verb(
     method.__rpc_name__ = verb.name  # type: ignore[attr-defined]
     method.__rpc_events__ = verb.events  # type: ignore[attr-defined]
     method.__rpc_result__ = verb.result_schema()  # type: ignore[attr-defined]
+    method.__rpc_result_type__ = verb.result  # type: ignore[attr-defined]
     method.__rpc_param_schemas__ = {  # type: ignore[attr-defined]
         f.name: {k: v for k, v in verb.param_schema(f.name).items() if k in _PARAM_KEYS}
         for f in verb.fields()
@@ -151,12 +154,21 @@ def rpc_from_verb(
     return method
 
 
-def rpc(name: str, *, events: tuple[str, ...] = ()) -> Callable[[Callable], Callable]:
-    """Mark an async method of a `JsonRpcSocket` subclass as a JSON-RPC method."""
+def rpc(
+    name: str, *, events: tuple[str, ...] = (), result: Any = None
+) -> Callable[[Callable], Callable]:
+    """Mark an async method of a `JsonRpcSocket` subclass as a JSON-RPC method.
+
+    ``result``: the type of its answer, a `indiws.verbs.Result` struct (or
+    ``list[Struct]``): ``rpc.discover`` shows its schema as for a declared
+    verb (`indiws.verbs.result_schema`), and the generated client its TypedDict."""
 
     def mark(func: Callable) -> Callable:
         func.__rpc_name__ = name  # type: ignore[attr-defined]
         func.__rpc_events__ = events  # type: ignore[attr-defined]
+        if result is not None:
+            func.__rpc_result__ = result_schema(result)  # type: ignore[attr-defined]
+            func.__rpc_result_type__ = result  # type: ignore[attr-defined]
         return func
 
     return mark
@@ -193,6 +205,7 @@ class JsonRpcSocket(WebSocketHandler):
                     attr.__rpc_events__,
                     getattr(attr, "__rpc_result__", None),
                     getattr(attr, "__rpc_param_schemas__", None),
+                    getattr(attr, "__rpc_result_type__", None),
                 )
         cls.methods = methods
         cls._described = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..plans.core import PlanSummary, PlanView
 from ..remote.plan import PlanError
 from .errors import invalid_params
 from .jsonrpc import rpc
@@ -27,7 +28,7 @@ class PlanRpc:
 
     service: Any
 
-    @rpc("plans.submit", events=PLAN_EVENTS)
+    @rpc("plans.submit", events=PLAN_EVENTS, result=PlanSummary)
     async def plans_submit(self, plan: str | dict, name: str | None = None) -> dict:
         """Queue a plan; answers {id, name, state, ...} at once.
 
@@ -47,12 +48,12 @@ class PlanRpc:
         except PlanError as exc:
             raise plan_error(exc) from None
 
-    @rpc("plans.list")
+    @rpc("plans.list", result=list[PlanSummary])
     async def plans_list(self) -> list:
         """Every plan's summary, in queue order."""
         return self.service.plans.list()
 
-    @rpc("plans.get", events=PLAN_EVENTS)
+    @rpc("plans.get", events=PLAN_EVENTS, result=PlanView)
     async def plans_get(self, id: str, events: int = 200) -> dict:
         """One plan: state, frames (absolute file paths on the service's host), events.
 
@@ -61,18 +62,18 @@ class PlanRpc:
             raise invalid_params("events must be within [0, 1000]", param="events")
         return self.service.plans.get(id).view(events)
 
-    @rpc("plans.pause")
+    @rpc("plans.pause", result=PlanSummary)
     async def plans_pause(self, id: str) -> dict:
         """Pause a plan (the running one before its next frame). Errors: unknown_plan,
         invalid_plan_state."""
         return self.service.plans.pause(id)
 
-    @rpc("plans.resume")
+    @rpc("plans.resume", result=PlanSummary)
     async def plans_resume(self, id: str) -> dict:
         """Resume a paused plan. Errors: unknown_plan, invalid_plan_state."""
         return self.service.plans.resume(id)
 
-    @rpc("plans.abort")
+    @rpc("plans.abort", result=PlanSummary)
     async def plans_abort(self, id: str) -> dict:
         """Abort a plan; what runs at the devices is stopped. Errors: unknown_plan,
         invalid_plan_state."""

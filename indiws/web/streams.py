@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Hashable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 from ..blobs import content_type
 from ..client import Event, EventType, INDIClient, INDIError, Property, UnknownElementError
 from ..protocol import PropertyKind
 from ..service import Service
+from ..verbs import UNSET, Described, Result, UnsetType
 from . import debug_text
 from .base import JsonHandler, dumps, error_body
 from .errors import APIError, invalid_params, register
@@ -48,8 +49,12 @@ __all__ = [
     "OPENAPI_TAGS",
     "BlobHandler",
     "DebuggingSocket",
+    "ElementJson",
     "NoBlobDataError",
+    "PropertyJson",
     "StreamHub",
+    "StreamStatus",
+    "WatchFilter",
     "blob_url",
     "property_json",
     "routes",
@@ -61,6 +66,61 @@ BLOB_URL = "/api/v1/devices/{}/properties/{}/elements/{}/blob"
 
 
 # ---------------------------------------------------------------- JSON shapes
+
+
+class ElementJson(Result):
+    """An element (`Element.to_dict`): a BLOB's format, size and url, or
+    another's value; a number's format, range and formatted value too."""
+
+    name: str
+    label: str
+    value: Described(
+        str | float | None | UnsetType,
+        "text: a string; number: a number (null: not finite); switch On/Off;"
+        " light Idle/Ok/Busy/Alert; absent for a BLOB",
+    ) = UNSET
+    format: str | None | UnsetType = UNSET
+    size: int | None | UnsetType = UNSET
+    url: str | UnsetType = UNSET
+    min: float | UnsetType = UNSET
+    max: float | UnsetType = UNSET
+    step: float | UnsetType = UNSET
+    formatted: str | UnsetType = UNSET
+
+
+class PropertyJson(Result):
+    """A property as JSON (`property_json`), INDI's attributes one to one."""
+
+    device: str
+    name: str
+    kind: Literal["Text", "Number", "Switch", "Light", "BLOB"]
+    label: str
+    group: str
+    state: Literal["Idle", "Ok", "Busy", "Alert"]
+    perm: Literal["ro", "wo", "rw"]
+    rule: Literal["OneOfMany", "AtMostOne", "AnyOfMany"] | None
+    timeout: float
+    timestamp: str | None
+    message: str | None
+    elements: list[ElementJson]
+
+
+class WatchFilter(Result):
+    """A change-notification filter: a device (null: all), a property (null: all of it)."""
+
+    device: str | None
+    property: str | None
+
+
+class StreamStatus(WatchFilter):
+    """``/ws/debugging/``'s ``status``: the filter and the send queue."""
+
+    connected: bool
+    #: Messages waiting to be sent, and the most that may wait.
+    pending: int
+    max_pending: int
+    sent: int
+    coalesced: int
 
 
 def blob_url(device: str, name: str, element: str) -> str:
@@ -356,7 +416,7 @@ class DebuggingSocket(JsonRpcSocket):
         self.hub.add(self, device, name)
         self.streaming = True
 
-    @rpc("subscribe", events=("snapshot",))
+    @rpc("subscribe", events=("snapshot",), result=WatchFilter)
     async def rpc_subscribe(self, device: str | None = None, property: str | None = None) -> dict:
         """Change the filter: all devices, one device, or one property.
 
@@ -367,7 +427,7 @@ class DebuggingSocket(JsonRpcSocket):
         self._send_snapshot()
         return {"device": device, "property": property}
 
-    @rpc("status")
+    @rpc("status", result=StreamStatus)
     async def rpc_status(self) -> dict:
         """The current filter and this connection's send-queue figures."""
         device, name = self.filter
