@@ -16,7 +16,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import msgspec
 from tornado.httpclient import AsyncHTTPClient, HTTPResponse
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
@@ -45,15 +47,46 @@ async def http_json(svc: Any, path: str) -> Any:
     return json.loads(resp.body)
 
 
+def declared_result(path: str, method: str) -> Any:
+    """The result type the JSON-RPC socket at ``path`` declares for ``method``
+    (its `RpcMethod.result_type`); None for another path or an unknown method."""
+    from indiws.web.highlevel import IndiClientSocket
+    from indiws.web.indi_socket import IndiSocket
+    from indiws.web.streams import DebuggingSocket
+
+    sockets = {
+        "/ws/indi_client": IndiClientSocket,
+        "/ws/indi": IndiSocket,
+        "/ws/debugging": DebuggingSocket,
+    }
+    socket_class = sockets.get(path.rstrip("/"))
+    found = socket_class.methods.get(method) if socket_class is not None else None
+    return None if found is None else found.result_type
+
+
+def check_result(path: str, method: str, result: Any) -> None:
+    """Fail unless ``result`` has only the fields its method declares, each
+    of its declared type (docs/verbs.md): every `WsClient.call` checks this."""
+    declared = declared_result(path, method)
+    if declared is not None:
+        try:
+            msgspec.convert(result, declared)
+        except msgspec.ValidationError as exc:
+            raise AssertionError(f"{method} answered outside its result schema: {exc}") from None
+
+
 class WsClient:
     """Sends requests, matches answers by id, queues notifications.
 
     ``notes`` receives every notification with the time it arrived;
-    `next_note` takes them in order.
+    `next_note` takes them in order.  Every result of `call` is checked
+    against the type its method declares (`check_result`).
     """
 
-    def __init__(self, conn: WebSocketClientConnection) -> None:
+    def __init__(self, conn: WebSocketClientConnection, path: str = "") -> None:
         self.conn = conn
+        #: The socket's path (``/ws/indi_client/``): which methods' results to check.
+        self.path = path
         self._ids = itertools.count(1)
         self._waiting: dict[Any, asyncio.Future[dict]] = {}
         #: Answers without an id (parse errors, invalid requests), in order.
@@ -66,7 +99,7 @@ class WsClient:
 
     @classmethod
     async def open(cls, url: str) -> WsClient:
-        return cls(await websocket_connect(url))
+        return cls(await websocket_connect(url), urlparse(url).path)
 
     async def _read(self) -> None:
         while True:
@@ -109,6 +142,7 @@ class WsClient:
         """Send a request; return its result (AssertionError on an error answer)."""
         answer = await self.request(method, params, timeout)
         assert "error" not in answer, answer
+        check_result(self.path, method, answer["result"])
         return answer["result"]
 
     async def error(self, method: str, params: Any = None, timeout: float = 10.0) -> dict:
