@@ -1082,6 +1082,7 @@ class StateDB:
             ).fetchall()
         return [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in reversed(rows)]
 
+
     # ---------------------------------------------------------------- alpaca
 
     def alpaca_device(self, device_type: str, role: str) -> tuple[int, str]:

@@ -601,10 +601,8 @@ def _axis_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[dict[str, float]]:
 
 
 def _can_move_axis(d: AlpacaDevice, p: dict[str, Any]) -> bool:
-    return (
-        _axis(p) is not None
-        and bool(d.capabilities().get("can_move"))
-        and bool(d.dev().axis_rates())
+    return _axis(p) is not None and bool(d.capabilities().get("can_move")) and bool(
+        d.dev().axis_rates()
     )
 
 
