@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from astropy.io import fits
 from tornado.httpclient import AsyncHTTPClient
-from ws_support import WsClient
+from ws_support import WsClient, check_result
 
 from indiws.devices.astro import angular_distance
 from indiws.testing import IndiServerProcess, RunningService, start_service
@@ -130,6 +130,7 @@ async def test_autofocus_from_far_ends_near_best_focus(ws: WsClient) -> None:
     )
     assert "error" not in answer, answer
     result = answer["result"]
+    check_result(ws.path, "focuser.autofocus", result)  # the declared AutofocusResult
     # Within one step of the sweep: near its bottom the simulator's V-curve is
     # flat (HFR within a few % of its least, seeing-limited), so frame noise
     # moves the fitted minimum by up to ~2000 steps (seen under load).
@@ -174,13 +175,11 @@ async def test_a_frame_solves_to_where_the_mount_points(ws: WsClient) -> None:
 
 
 async def center(ws: WsClient, **params: Any) -> dict:
-    answer = await ws.request(
+    return await ws.call(  # checked against the declared CenterResult
         "telescope.center",
         {"ra": TARGET[0], "dec": TARGET[1], "tolerance": 20, "exposure": 1.0, **params},
         timeout=240,
     )
-    assert "error" not in answer, answer
-    return answer["result"]
 
 
 async def test_center_after_a_wrong_sync_ends_within_tolerance(ws: WsClient) -> None:

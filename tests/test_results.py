@@ -184,6 +184,8 @@ async def test_manual_moves_and_actions(ws: WsClient) -> None:
     moving = await typed(ws, "telescope.move", {"direction": "north"})
     assert moving == {"direction": "north", "moving": True}
     assert (await typed(ws, "telescope.stop"))["moving"] is False
+    timed = await typed(ws, "telescope.move", {"direction": "south", "duration": 0.3}, 30)
+    assert timed["moving"] is False and timed["duration"] == 0.3 and timed["action"] == "move"
     timed = asyncio.ensure_future(
         ws.call("telescope.move", {"direction": "east", "duration": 30}, 60)
     )

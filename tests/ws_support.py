@@ -99,7 +99,8 @@ class WsClient:
 
     @classmethod
     async def open(cls, url: str) -> WsClient:
-        return cls(await websocket_connect(url), urlparse(url).path)
+        # A batch of 100 rpc.discover answers is ~23 MB: over tornado's 10 MiB default.
+        return cls(await websocket_connect(url, max_message_size=64 << 20), urlparse(url).path)
 
     async def _read(self) -> None:
         while True:

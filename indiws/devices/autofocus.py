@@ -68,6 +68,9 @@ class FocusFit(Result):
 class AutofocusResult(Result):
     """Where an autofocus left the focuser, and the curve it measured."""
 
+    #: The action (``autofocus``) and the focuser's device.
+    action: str
+    device: str
     #: Steps; HFR (px) and stars of the final frame there.
     position: int
     hfr: float | None

@@ -117,6 +117,9 @@ class CenterAttempt(Result):
 class CenterResult(Result):
     """A centering's end (`center`): within tolerance of the target."""
 
+    #: The action (``center``) and the mount's device.
+    action: str
+    device: str
     target: CenterTarget
     #: The last frame's solution.
     solution: Solution

@@ -464,11 +464,16 @@ class PulseGuideResult(Result):
 
 class ManualMove(Result):
     """A manual move (`Telescope.move`, `Telescope.stop`): the direction (none
-    when every move was stopped), moving, and a timed move's duration (s)."""
+    when every move was stopped), moving, and a timed move's duration (s);
+    a timed move is an action: its ``action`` (move), ``device`` and
+    ``elapsed`` (s) too."""
 
     moving: bool
     direction: str | UnsetType = UNSET
     duration: float | UnsetType = UNSET
+    action: str | UnsetType = UNSET
+    device: str | UnsetType = UNSET
+    elapsed: float | UnsetType = UNSET
 
 
 class SlewRateName(Result):

@@ -2000,6 +2000,8 @@ class AnalysedFrame(TypedDict):
 class AutofocusResult(TypedDict):
     """Where an autofocus left the focuser, and the curve it measured."""
 
+    action: str
+    device: str
     position: int
     hfr: float | None
     stars: int
@@ -2108,6 +2110,8 @@ class CapMoved(TypedDict):
 class CenterResult(TypedDict):
     """A centering's end (`center`): within tolerance of the target."""
 
+    action: str
+    device: str
     target: CenterTarget
     solution: Solution
     error: float
@@ -2580,11 +2584,16 @@ class LockPosition(TypedDict):
 
 class ManualMove(TypedDict):
     """A manual move (`Telescope.move`, `Telescope.stop`): the direction (none
-    when every move was stopped), moving, and a timed move's duration (s)."""
+    when every move was stopped), moving, and a timed move's duration (s);
+    a timed move is an action: its ``action`` (move), ``device`` and
+    ``elapsed`` (s) too."""
 
     moving: bool
     direction: NotRequired[str]
     duration: NotRequired[float]
+    action: NotRequired[str]
+    device: NotRequired[str]
+    elapsed: NotRequired[float]
 
 
 class PanelState(TypedDict):
