@@ -32,7 +32,7 @@ from ..security import (
     write_private,
 )
 from ..service import Service
-from .base import JsonHandler
+from .base import JsonHandler, allowed_methods
 from .errors import GATE_ERRORS, APIError
 from .server import GuardedHTTPServer
 
@@ -113,6 +113,26 @@ class _TokenCookie(tornado.web.OutputTransform):
         return status_code, headers, chunk
 
 
+class _AllowOn405(tornado.web.OutputTransform):
+    """A 405 answer names the methods the resource takes (``Allow``, RFC 9110),
+    read from the handler class that got the request: one place for every
+    handler (JSON, WebSocket, static files)."""
+
+    def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
+        self.handler_class: type | None = getattr(request, "indiws_handler_class", None)
+
+    def transform_first_chunk(
+        self,
+        status_code: int,
+        headers: tornado.httputil.HTTPHeaders,
+        chunk: bytes,
+        finishing: bool,
+    ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
+        if status_code == 405 and self.handler_class is not None and "Allow" not in headers:
+            headers["Allow"] = ", ".join(allowed_methods(self.handler_class))
+        return status_code, headers, chunk
+
+
 class GatedApplication(tornado.web.Application):
     """A tornado Application that judges each request before routing it."""
 
@@ -129,6 +149,7 @@ class GatedApplication(tornado.web.Application):
         )
         self.cookie_name = token_cookie_name(config.port)
         self.add_transform(_TokenCookie)
+        self.add_transform(_AllowOn405)
         self._quiet = QuietLog(log)
 
     def listen(self, port: int, address: str | None = None, **kwargs: Any) -> GuardedHTTPServer:  # type: ignore[override]
@@ -167,6 +188,7 @@ class GatedApplication(tornado.web.Application):
         # when one is required), for the log of what it forces
         # (indiws.web.base.requester).
         request.indiws_token_proven = self.policy.token is not None  # type: ignore[attr-defined]
+        request.indiws_handler_class = handler_class  # type: ignore[attr-defined]
         if decision.set_cookie and not _is_upgrade(request):
             request.indiws_set_cookie = (  # type: ignore[attr-defined]
                 f"{self.cookie_name}={self.policy.token}; Path=/; Max-Age={_COOKIE_MAX_AGE}; "

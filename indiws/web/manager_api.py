@@ -22,8 +22,11 @@ from __future__ import annotations
 import logging
 import platform
 import socket
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
+
+import msgspec
+from msgspec import Meta
 
 from .. import __version__
 from ..db import (
@@ -36,9 +39,24 @@ from ..db import (
 )
 from ..manager import DriverInstance, IndiServerError
 from ..service import Service
+from . import bodies
 from .base import JsonHandler, error_body
+from .bodies import (
+    UNSET,
+    Body,
+    DeviceName,
+    DriverLabel,
+    Executable,
+    Flag,
+    Port,
+    ProfileName,
+    Role,
+    UnsetType,
+    decode_body,
+    flag,
+    port,
+)
 from .errors import INVALID_PARAMS, APIError, invalid_params
-from .limits import JsonLimitError, loads
 
 log = logging.getLogger("indiws.web")
 
@@ -48,57 +66,118 @@ __all__ = ["OPENAPI_PATHS", "routes"]
 # ---------------------------------------------------------------- helpers
 
 
-def _json(handler: JsonHandler) -> Any:
-    """The request body as any JSON value (None when empty)."""
-    if not handler.request.body:
-        return None
-    try:
-        return loads(handler.request.body)
-    except JsonLimitError as exc:
-        raise invalid_params(f"request body refused: {exc}") from None
-    except ValueError as exc:
-        raise invalid_params(f"request body is not valid JSON: {exc}") from None
+# ---------------------------------------------------------------- request bodies
+# Declared once: each struct is the body's schema in the OpenAPI document and
+# its check (indiws/web/bodies.py).
 
 
-def _object(handler: JsonHandler) -> dict[str, Any]:
-    body = _json(handler)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise invalid_params("request body must be a JSON object")
-    return body
+class DriverRequest(Body):
+    """A driver by `executable` (with `name`, a device name for another
+    instance), or by catalog `label`."""
+
+    executable: Executable | UnsetType = UNSET
+    name: DeviceName | UnsetType = UNSET
+    label: DriverLabel | UnsetType = UNSET
 
 
-def _int(value: Any, what: str) -> int:
-    """An integer from a JSON number or a string of digits (INDI Web Manager's
-    page sends the port as a string)."""
-    if isinstance(value, bool):
-        raise invalid_params(f"{what} must be an integer, not {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise invalid_params(f"{what} must be an integer, not {value!r}")
+class ProfileDriverEntry(Body):
+    """A driver of a profile: `executable` (with `name`, `label`), or a catalog `label`."""
+
+    executable: Executable | UnsetType = UNSET
+    name: DeviceName | None = None
+    label: DriverLabel | None = None
 
 
-def _flag(value: Any, what: str) -> bool:
-    """A boolean from true/false, 0/1 or "0"/"1"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
-        return value.strip().lower() in ("1", "true")
-    raise invalid_params(f"{what} must be true/false or 0/1, not {value!r}")
+class ProfileInput(Body):
+    """Fields of a profile to change (`drivers` and `roles` replace the old
+    ones; `name` renames it). `drivers` entries: an executable,
+    `{"executable", "name"?, "label"?}` or `{"label"}` (from the catalog)."""
+
+    name: ProfileName | None = None
+    port: Port | None = None
+    auto_start: Flag | None = None
+    auto_connect: Flag | None = None
+    drivers: list[Executable | ProfileDriverEntry] | None = None
+    roles: dict[Role, DeviceName] | None = None
 
 
-def _optional_str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise invalid_params(f"{key!r} must be a non-empty string", field=key)
-    return value
+class NewProfile(ProfileInput):
+    """A new profile: `name` is required."""
+
+    name: ProfileName
+
+
+class ServerActionInput(Body):
+    """Which profile to start with (start, restart)."""
+
+    profile: ProfileName | None = None
+
+
+class ProfileStartInput(Body):
+    """`replace`: stop running drivers the profile does not list."""
+
+    replace: Flag = True
+
+
+class IndiwebProfileUpdate(msgspec.Struct, kw_only=True):
+    """INDI Web Manager's profile update; a field left out takes its default,
+    `scripts` and other keys are ignored."""
+
+    port: Port = DEFAULT_PORT
+    autostart: Flag = 0
+    autoconnect: Flag = 0
+
+
+class IndiwebDriverEntry(msgspec.Struct, kw_only=True):
+    """`{"label": ...}` (a catalog label) or `{"remote": "Dev@host[:port],..."}`."""
+
+    label: DriverLabel | UnsetType = UNSET
+    remote: (
+        Annotated[
+            str,
+            Meta(
+                pattern=bodies.REMOTE_LIST_PATTERN,
+                extra_json_schema={"format": bodies.REMOTE_DRIVERS_FORMAT},
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+_CUSTOM_TEXT = Annotated[str, Meta(max_length=128, pattern=bodies.PRINTABLE_OR_EMPTY)]
+
+
+class IndiwebCustomDriver(msgspec.Struct, kw_only=True):
+    """INDI Web Manager's custom driver: another label for a catalog program."""
+
+    Label: DriverLabel
+    Exec: Executable
+    Name: _CUSTOM_TEXT = ""
+    Family: _CUSTOM_TEXT = ""
+    Version: _CUSTOM_TEXT = ""
+
+
+def _one_of_required(schema: dict[str, Any], *alternatives: str) -> dict[str, Any]:
+    """``schema`` that needs one of ``alternatives`` (a string) present."""
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"type": "string"}}} for name in alternatives
+    ]
+    return schema
+
+
+_BODY_SCHEMAS = bodies.schema_components(
+    DriverRequest,
+    ProfileInput,
+    NewProfile,
+    ServerActionInput,
+    ProfileStartInput,
+    IndiwebProfileUpdate,
+    list[IndiwebDriverEntry],
+    IndiwebCustomDriver,
+)
+_one_of_required(_BODY_SCHEMAS["DriverRequest"], "executable", "label")
+_one_of_required(_BODY_SCHEMAS["ProfileDriverEntry"], "executable", "label")
+_one_of_required(_BODY_SCHEMAS["IndiwebDriverEntry"], "label", "remote")
 
 
 def _profile_not_found(name: str) -> ProfileNotFoundError:
@@ -284,13 +363,13 @@ class IndiwebProfileHandler(IndiwebHandler):
         db = self.service.db
         if db.get_profile(name) is None:
             raise _profile_not_found(name)
-        data = _object(self)
+        data = decode_body(self, IndiwebProfileUpdate)
         try:
             db.update_profile(
                 name,
-                port=_int(data.get("port", DEFAULT_PORT), "port"),
-                auto_start=_flag(data.get("autostart", 0), "autostart"),
-                auto_connect=_flag(data.get("autoconnect", 0), "autoconnect"),
+                port=port(data.port),
+                auto_start=flag(data.autostart),
+                auto_connect=flag(data.autoconnect),
             )
         except ValueError as exc:
             raise _bad_value(exc) from None
@@ -318,25 +397,19 @@ class IndiwebProfileDriversHandler(IndiwebHandler):
     def post(self, name: str) -> None:
         """Replace the profile's drivers with ``[{"label": L}, {"remote": "Dev@host,..."}]``;
         the profile is created if needed."""
-        body = _json(self)
-        if not isinstance(body, list):
-            raise invalid_params('request body must be a JSON array of {"label": ...} objects')
+        entries = decode_body(self, list[IndiwebDriverEntry], empty=[])
         drivers: list[ProfileDriver] = []
         try:
-            for entry in body:
-                if not isinstance(entry, dict):
-                    raise invalid_params(f"driver entry must be an object, not {entry!r}")
-                if isinstance(entry.get("label"), str):
+            for i, entry in enumerate(entries):
+                if isinstance(entry.label, str):
                     # A label names a catalog driver; other indiservers' devices go in "remote".
-                    drivers.append(self.service.profile_driver_for_label(entry["label"]))
-                elif isinstance(entry.get("remote"), str):
+                    drivers.append(self.service.profile_driver_for_label(entry.label))
+                elif isinstance(entry.remote, str):
                     drivers.extend(
-                        ProfileDriver(r.strip()) for r in entry["remote"].split(",") if r.strip()
+                        ProfileDriver(r.strip()) for r in entry.remote.split(",") if r.strip()
                     )
                 else:
-                    raise invalid_params(
-                        f'driver entry needs "label" or "remote": {entry!r}', entry=entry
-                    )
+                    raise invalid_params(f'driver entry {i} needs "label" or "remote"', entry=i)
             db = self.service.db
             if db.get_profile(name) is None:
                 db.create_profile(name, drivers=drivers)
@@ -367,19 +440,15 @@ class IndiwebCustomDriverHandler(IndiwebHandler):
     def post(self) -> None:
         """``{"Label", "Name", "Family", "Exec", "Version"}``: a driver the
         catalog does not list (kept until the service stops)."""
-        data = _object(self)
-        values = {}
-        for key in ("Label", "Name", "Family", "Exec", "Version"):
-            value = data.get(key, "")
-            if not isinstance(value, str):
-                raise invalid_params(f"{key!r} must be a string", field=key)
-            values[key] = value.strip()
-        if not values["Label"] or not values["Exec"]:
-            raise invalid_params('"Label" and "Exec" are required')
+        data = decode_body(self, IndiwebCustomDriver)
         # Only another label for a program the catalog lists: naming a new
         # program is the operator's (--custom-driver), not an HTTP client's.
         self.service.add_custom_driver(
-            values["Label"], values["Name"], values["Family"], values["Exec"], values["Version"]
+            data.Label.strip(),
+            data.Name.strip(),
+            data.Family.strip(),
+            data.Exec.strip(),
+            data.Version.strip(),
         )
         self.write_json({"message": "Custom driver saved and collection updated"})
 
@@ -458,47 +527,30 @@ class IndiwebSystemHandler(IndiwebHandler):
 # ------------------------------------------------------------ our /api/v1
 
 
-def _profile_driver(service: Service, entry: Any) -> ProfileDriver:
+def _profile_driver(service: Service, entry: str | ProfileDriverEntry) -> ProfileDriver:
     """``"exe"``, ``{"executable", "name"?, "label"?}`` or ``{"label"}`` (catalog)."""
-    if (
-        isinstance(entry, dict)
-        and "executable" not in entry
-        and isinstance(entry.get("label"), str)
-    ):
-        info = service.require_driver(entry["label"])
-        return ProfileDriver(info.executable, entry.get("name"), info.label)
-    if not isinstance(entry, str | dict):
-        raise invalid_params(f"a driver is a string or an object, not {entry!r}")
-    driver = ProfileDriver.from_value(entry)
+    if isinstance(entry, ProfileDriverEntry) and entry.executable is UNSET:
+        if entry.label is None:
+            raise invalid_params('drivers: an entry needs "executable" or "label"', field="drivers")
+        info = service.require_driver(entry.label)
+        return ProfileDriver(info.executable, entry.name, info.label)
+    value = entry if isinstance(entry, str) else msgspec.to_builtins(entry)
+    driver = ProfileDriver.from_value(value)
     service.check_driver(driver)  # refuse now what could never start
     return driver
 
 
-_PROFILE_FIELDS = {"name", "port", "auto_start", "auto_connect", "drivers", "roles"}
-
-
-def _profile_fields(service: Service, body: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(body) - _PROFILE_FIELDS
-    if unknown:
-        raise invalid_params(
-            f"unknown profile fields: {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(_PROFILE_FIELDS))}"
-        )
+def _profile_fields(service: Service, body: ProfileInput) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    if body.get("port") is not None:
-        fields["port"] = _int(body["port"], "port")
+    if body.port is not None:
+        fields["port"] = port(body.port)
     for key in ("auto_start", "auto_connect"):
-        if body.get(key) is not None:
-            fields[key] = _flag(body[key], key)
-    if body.get("drivers") is not None:
-        if not isinstance(body["drivers"], list):
-            raise invalid_params("'drivers' must be a list")
-        fields["drivers"] = [_profile_driver(service, d) for d in body["drivers"]]
-    if body.get("roles") is not None:
-        roles = body["roles"]
-        if not isinstance(roles, dict) or not all(isinstance(v, str) for v in roles.values()):
-            raise invalid_params("'roles' must map role names to device names")
-        fields["roles"] = roles
+        if getattr(body, key) is not None:
+            fields[key] = flag(getattr(body, key))
+    if body.drivers is not None:
+        fields["drivers"] = [_profile_driver(service, d) for d in body.drivers]
+    if body.roles is not None:
+        fields["roles"] = dict(body.roles)
     return fields
 
 
@@ -514,7 +566,7 @@ class ServerActionHandler(ManagerHandler):
     async def post(self, action: str) -> None:
         service = self.service
         service.require_supervisor()
-        profile = _optional_str(_object(self), "profile")
+        profile = decode_body(self, ServerActionInput).profile
         if profile is not None and service.db.get_profile(profile) is None:
             raise _profile_not_found(profile)
         if action == "restart":
@@ -534,13 +586,10 @@ class ProfilesV1Handler(ManagerHandler):
         self.write_json([p.to_dict() for p in self.service.db.list_profiles()])
 
     def post(self) -> None:
-        body = _object(self)
-        name = _optional_str(body, "name")
-        if name is None:
-            raise invalid_params("a profile needs a 'name'", field="name")
+        body = decode_body(self, NewProfile)
         try:
             fields = _profile_fields(self.service, body)
-            profile = self.service.db.create_profile(name, **fields)
+            profile = self.service.db.create_profile(body.name, **fields)
         except ProfileExistsError:
             raise
         except ValueError as exc:
@@ -564,8 +613,8 @@ class ProfileV1Handler(ManagerHandler):
         """Change the given fields (``drivers`` and ``roles`` replace the old
         ones); ``name`` renames the profile."""
         self._profile(name)
-        body = _object(self)
-        new_name = _optional_str(body, "name")
+        body = decode_body(self, ProfileInput)
+        new_name = body.name
         try:
             fields = _profile_fields(self.service, body)
             profile = self.service.db.update_profile(name, new_name=new_name, **fields)
@@ -592,8 +641,7 @@ class ProfileStartV1Handler(ManagerHandler):
         service.require_supervisor()
         if service.db.get_profile(name) is None:
             raise _profile_not_found(name)
-        body = _object(self)
-        replace = _flag(body.get("replace", True), "replace")
+        replace = flag(decode_body(self, ProfileStartInput).replace)
         await service.start_profile(name, replace=replace)
         self.write_json(service.server_status())
 
@@ -616,13 +664,10 @@ class DriverActionV1Handler(ManagerHandler):
     async def post(self, action: str) -> None:
         service = self.service
         service.require_supervisor()
-        body = _object(self)
-        unknown = set(body) - {"executable", "name", "label"}
-        if unknown:
-            raise invalid_params(f"unknown fields: {', '.join(sorted(unknown))}")
-        executable = _optional_str(body, "executable")
-        name = _optional_str(body, "name")
-        label = _optional_str(body, "label")
+        body = decode_body(self, DriverRequest)
+        executable = None if body.executable is UNSET else body.executable
+        name = None if body.name is UNSET else body.name
+        label = None if body.label is UNSET else body.label
         driver: DriverInstance
         if executable is None:
             if label is None:
@@ -745,25 +790,36 @@ def _errors(legacy: bool, **by_status: str) -> dict[str, Any]:
     return {key.lstrip("e"): _json_response(text, schema) for key, text in by_status.items()}
 
 
-def _param(name: str, description: str, example: str) -> dict[str, Any]:
+def _param(name: str, description: str, example: str, schema: Any) -> dict[str, Any]:
+    """A path parameter whose schema is that of ``schema`` (a `bodies` type)."""
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description + " Percent-encode spaces (`Dome%20Simulator`).",
-        "schema": {"type": "string"},
+        "schema": msgspec.json.schema(schema),
         "example": example,
     }
 
 
-_PROFILE_PARAM = _param("name", "Profile name.", "Simulators")
+_PROFILE_PARAM = _param("name", "Profile name.", "Simulators", ProfileName)
 _LABEL_PARAM = _param(
     "label",
     "Driver label from the catalog (`GET /api/drivers`), or the device name of a running instance.",
     "Dome Simulator",
+    DriverLabel,
 )
 _REMOTE_PARAM = _param(
-    "label", "A device of another indiserver: `Device@host[:port]`.", "Dome Simulator@pi:7624"
+    "label",
+    "A device of another indiserver: `Device@host[:port]`.",
+    "Dome Simulator@pi:7624",
+    Annotated[
+        str,
+        Meta(
+            pattern=bodies.REMOTE_PATTERN,
+            extra_json_schema={"format": bodies.REMOTE_DRIVER_FORMAT},
+        ),
+    ],
 )
 
 
@@ -934,17 +990,6 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 },
             },
         },
-        "DriverRequest": {
-            "type": "object",
-            "description": "A driver by `executable` (with `name`, a device name for another "
-            "instance), or by catalog `label`.",
-            "properties": {
-                "executable": {"type": "string"},
-                "name": {"type": "string"},
-                "label": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
         "ServerStatus": {
             "type": "object",
             "description": "The indiserver this service uses. `pid`, `fifo`, `started_at`, "
@@ -998,20 +1043,6 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 },
             },
         },
-        "ProfileInput": {
-            "type": "object",
-            "description": "Fields of a profile. `drivers` entries: an executable, "
-            '`{"executable", "name"?, "label"?}` or `{"label"}` (from the catalog).',
-            "properties": {
-                "name": {"type": "string"},
-                "port": {"type": "integer"},
-                "auto_start": {"type": "boolean"},
-                "auto_connect": {"type": "boolean"},
-                "drivers": {"type": "array", "items": {}},
-                "roles": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-            "additionalProperties": False,
-        },
         "CatalogDriver": {
             "type": "object",
             "properties": {
@@ -1025,6 +1056,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "mdpd": {"type": "boolean"},
             },
         },
+        **_BODY_SCHEMAS,
     }
 }
 
@@ -1188,16 +1220,9 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
             body=_json_body(
-                {
-                    "type": "object",
-                    "properties": {
-                        "port": {"type": ["integer", "string"]},
-                        "autostart": {"type": ["integer", "boolean"]},
-                        "autoconnect": {"type": ["integer", "boolean"]},
-                        "scripts": {},
-                    },
-                },
+                _schema("IndiwebProfileUpdate"),
                 {"port": 7624, "autostart": 1, "autoconnect": 1},
+                required=False,
             ),
             ok=_message("Profile foo updated"),
             errors=_errors(True, e400="Bad value.", e404="`unknown_profile`."),
@@ -1230,8 +1255,9 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
             body=_json_body(
-                {"type": "array", "items": {"type": "object"}},
+                _list_of("IndiwebDriverEntry"),
                 [{"label": "Telescope Simulator"}, {"label": "CCD Simulator"}],
+                required=False,
             ),
             ok=_message("Drivers saved for profile foo"),
             errors=_errors(True, e400="Malformed list.", e404="`unknown_driver`."),
@@ -1270,14 +1296,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "service's command line.",
             tag=_TAG_INDIWEB,
             body=_json_body(
-                {
-                    "type": "object",
-                    "required": ["Label", "Exec"],
-                    "properties": {
-                        k: {"type": "string"}
-                        for k in ("Label", "Name", "Family", "Exec", "Version")
-                    },
-                },
+                _schema("IndiwebCustomDriver"),
                 {
                     "Label": "My Focuser",
                     "Name": "My Focuser",
@@ -1397,7 +1416,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 body=None
                 if action == "stop"
                 else _json_body(
-                    {"type": "object", "properties": {"profile": {"type": "string"}}},
+                    _schema("ServerActionInput"),
                     {"profile": "Simulators"},
                     required=False,
                 ),
@@ -1426,7 +1445,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 "`name` is required.",
                 tag=_TAG_MANAGER,
                 body=_json_body(
-                    _schema("ProfileInput"),
+                    _schema("NewProfile"),
                     {
                         "name": "Backyard",
                         "auto_connect": True,
@@ -1464,7 +1483,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "`name` renames it.",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            body=_json_body(_schema("ProfileInput"), {"auto_start": True}),
+            body=_json_body(_schema("ProfileInput"), {"auto_start": True}, required=False),
             ok=_json_response("The profile.", _schema("Profile")),
             errors=_errors(
                 False,
@@ -1491,7 +1510,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
             body=_json_body(
-                {"type": "object", "properties": {"replace": {"type": "boolean"}}},
+                _schema("ProfileStartInput"),
                 {"replace": True},
                 required=False,
             ),
