@@ -379,9 +379,8 @@ def _check_role(role: str) -> str:
 
 
 def _check_device(device: str) -> str:
-    if not isinstance(device, str) or not device.strip():
-        raise ValueError("device name must be a non-empty string")
-    return device
+    """The device a role names: as any device name (`check_device_name`)."""
+    return check_device_name(device)
 
 
 def _check_port(port: int) -> int:

@@ -1,5 +1,10 @@
 """Request bodies declared once, as msgspec structs.
 
+The names' character rules (labels, device names, executables, profile
+names) are `indiws.db`'s: the structs give them to the schema as its
+``pattern`` (built from the same character class) and leave the check to
+`indiws.db`, whose refusals name the character and what to do instead.
+
 A body's struct is both its OpenAPI schema (`schema_components`, JSON
 Schema 2020-12 as OpenAPI 3.1 takes it) and its check (`decode_body`): what
 the document says a body may be is what the handler accepts, and the
@@ -48,12 +53,22 @@ def _printable(extra: str = "") -> str:
 
 #: A profile name: printable, not blank, no ``/`` (it is a URL segment).
 ProfileName = Annotated[
-    str, Meta(min_length=1, pattern="^(?=.*[^ ])[^/]*$", description="Profile name.")
+    str,
+    Meta(
+        min_length=1,
+        extra_json_schema={"pattern": "^(?=.*[^ ])[^/]*$"},
+        description="Profile name.",
+    ),
 ]
 #: A catalog label (`GET /api/v1/drivers/catalog`), as INDI Web Manager names drivers.
 DriverLabel = Annotated[
     str,
-    Meta(min_length=1, max_length=128, pattern=_printable("@"), description="A catalog label."),
+    Meta(
+        min_length=1,
+        max_length=128,
+        extra_json_schema={"pattern": _printable("@")},
+        description="A catalog label.",
+    ),
 ]
 #: Formats of what JSON Schema cannot state whole: a device name is at most 63
 #: *bytes* of UTF-8 (INDI's limit; ``maxLength`` counts characters).  The
@@ -69,9 +84,8 @@ DeviceName = Annotated[
     Meta(
         min_length=1,
         max_length=63,
-        pattern=DEVICE_NAME_PATTERN,
         description="A device name (at most 63 bytes in UTF-8), for another instance.",
-        extra_json_schema={"format": DEVICE_NAME_FORMAT},
+        extra_json_schema={"format": DEVICE_NAME_FORMAT, "pattern": DEVICE_NAME_PATTERN},
     ),
 ]
 #: A driver executable: one word (or ``Device@host[:port]``, a remote device).
@@ -80,7 +94,7 @@ Executable = Annotated[
     Meta(
         min_length=1,
         max_length=128,
-        pattern=f"^[^ '{_CLASS}]+$",
+        extra_json_schema={"pattern": f"^[^ '{_CLASS}]+$"},
         description="Driver executable (`indi_simulator_wheel`), one word.",
     ),
 ]

@@ -36,6 +36,7 @@ from ..db import (
     ProfileDriver,
     ProfileExistsError,
     ProfileNotFoundError,
+    check_label,
 )
 from ..manager import DriverInstance, IndiServerError
 from ..service import Service
@@ -57,6 +58,7 @@ from .bodies import (
     port,
 )
 from .errors import INVALID_PARAMS, APIError, invalid_params
+from .openapi import json_request, json_response, ref
 
 log = logging.getLogger("indiws.web")
 
@@ -136,15 +138,19 @@ class IndiwebDriverEntry(msgspec.Struct, kw_only=True):
         Annotated[
             str,
             Meta(
-                pattern=bodies.REMOTE_LIST_PATTERN,
-                extra_json_schema={"format": bodies.REMOTE_DRIVERS_FORMAT},
+                extra_json_schema={
+                    "format": bodies.REMOTE_DRIVERS_FORMAT,
+                    "pattern": bodies.REMOTE_LIST_PATTERN,
+                }
             ),
         ]
         | UnsetType
     ) = UNSET
 
 
-_CUSTOM_TEXT = Annotated[str, Meta(max_length=128, pattern=bodies.PRINTABLE_OR_EMPTY)]
+_CUSTOM_TEXT = Annotated[
+    str, Meta(max_length=128, extra_json_schema={"pattern": bodies.PRINTABLE_OR_EMPTY})
+]
 
 
 class IndiwebCustomDriver(msgspec.Struct, kw_only=True):
@@ -668,6 +674,11 @@ class DriverActionV1Handler(ManagerHandler):
         executable = None if body.executable is UNSET else body.executable
         name = None if body.name is UNSET else body.name
         label = None if body.label is UNSET else body.label
+        if label is not None:
+            try:
+                check_label(label)  # also where only the executable is used
+            except ValueError as exc:
+                raise _bad_value(exc) from None
         driver: DriverInstance
         if executable is None:
             if label is None:
@@ -763,31 +774,13 @@ OPENAPI_TAGS: list[dict[str, str]] = [
 ]
 
 
-def _schema(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json_response(description: str, schema: Any, example: Any = None) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
-    if example is not None:
-        media["example"] = example
-    return {"description": description, "content": {"application/json": media}}
-
-
-def _json_body(schema: Any, example: Any = None, *, required: bool = True) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
-    if example is not None:
-        media["example"] = example
-    return {"required": required, "content": {"application/json": media}}
-
-
 _NOT_MANAGED = "`indiserver_not_managed`: the service only connects to an indiserver run elsewhere"
 
 
 def _errors(legacy: bool, **by_status: str) -> dict[str, Any]:
     """Error responses ``{"404": "why", ...}`` (keys written ``e404``)."""
-    schema = _schema("IndiwebError" if legacy else "Error")
-    return {key.lstrip("e"): _json_response(text, schema) for key, text in by_status.items()}
+    schema = ref("IndiwebError" if legacy else "Error")
+    return {key.lstrip("e"): json_response(text, schema) for key, text in by_status.items()}
 
 
 def _param(name: str, description: str, example: str, schema: Any) -> dict[str, Any]:
@@ -846,7 +839,7 @@ def _op(
 
 
 def _message(example: str) -> dict[str, Any]:
-    return _json_response("Done.", _schema("IndiwebMessage"), {"message": example})
+    return json_response("Done.", ref("IndiwebMessage"), {"message": example})
 
 
 _SERVER_STATUS_EXAMPLE = {
@@ -923,7 +916,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
         "IndiwebError": {
             "description": "An error as INDI Web Manager gives it (`detail`), with ours.",
             "allOf": [
-                _schema("Error"),
+                ref("Error"),
                 {"type": "object", "properties": {"detail": {"type": "string"}}},
             ],
         },
@@ -1011,7 +1004,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                     "(`--embedded-indi-lan`, or it could not be restricted: see the log); "
                     "false: this machine only.",
                 },
-                "drivers": {"type": "array", "items": _schema("ManagedDriver")},
+                "drivers": {"type": "array", "items": ref("ManagedDriver")},
                 "roles": {"type": "object", "additionalProperties": {"type": "object"}},
             },
         },
@@ -1035,7 +1028,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "port": {"type": "integer"},
                 "auto_start": {"type": "boolean"},
                 "auto_connect": {"type": "boolean"},
-                "drivers": {"type": "array", "items": _schema("ProfileDriver")},
+                "drivers": {"type": "array", "items": ref("ProfileDriver")},
                 "roles": {
                     "type": "object",
                     "description": f"Role ({', '.join(ROLES)}) -> device.",
@@ -1062,7 +1055,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
 
 
 def _list_of(name: str) -> dict[str, Any]:
-    return {"type": "array", "items": _schema(name)}
+    return {"type": "array", "items": ref(name)}
 
 
 def _indiweb_driver_op(action: str, remote: bool = False) -> dict[str, Any]:
@@ -1117,7 +1110,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "INDI Web Manager's status: a one-element list, `status` the string "
             '"True" or "False". For an external indiserver: whether we are connected.',
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Status.",
                 {
                     "type": "array",
@@ -1139,7 +1132,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "The drivers indiserver runs (empty when it is stopped). For an external "
             "indiserver: one entry per device, from its DRIVER_INFO.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Running drivers.", _list_of("IndiwebDriver"), [_INDIWEB_DRIVER_EXAMPLE]
             ),
         )
@@ -1179,7 +1172,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "All profiles",
             "Every profile, in creation order.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Profiles.",
                 _list_of("IndiwebProfile"),
                 [
@@ -1201,7 +1194,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response("The profile.", _schema("IndiwebProfile")),
+            ok=json_response("The profile.", ref("IndiwebProfile")),
             errors=_errors(True, e404="`unknown_profile`."),
         ),
         "post": _op(
@@ -1219,8 +1212,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "it on the other profiles.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            body=_json_body(
-                _schema("IndiwebProfileUpdate"),
+            body=json_request(
+                ref("IndiwebProfileUpdate"),
                 {"port": 7624, "autostart": 1, "autoconnect": 1},
                 required=False,
             ),
@@ -1241,7 +1234,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "In the form the POST takes.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response(
+            ok=json_response(
                 "Drivers.",
                 {"type": "array", "items": {"type": "object"}},
                 [{"label": "Telescope Simulator"}, {"remote": "Dome Simulator@pi:7624"}],
@@ -1254,7 +1247,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "creates the profile if needed. A label must be in the catalog.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            body=_json_body(
+            body=json_request(
                 _list_of("IndiwebDriverEntry"),
                 [{"label": "Telescope Simulator"}, {"label": "CCD Simulator"}],
                 required=False,
@@ -1269,7 +1262,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Local drivers only; empty for an unknown profile.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response(
+            ok=json_response(
                 "Labels.",
                 {"type": "array", "items": {"type": "object"}},
                 [{"label": "Telescope Simulator"}, {"label": "CCD Simulator"}],
@@ -1282,7 +1275,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             '`{"drivers": "Dev@host,..."}`, or `{}` when it has none.',
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response(
+            ok=json_response(
                 "Remote drivers.", {"type": "object"}, {"drivers": "Dome Simulator@pi:7624"}
             ),
         )
@@ -1295,8 +1288,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "choosing which programs may run is the operator's, with `--custom-driver` on the "
             "service's command line.",
             tag=_TAG_INDIWEB,
-            body=_json_body(
-                _schema("IndiwebCustomDriver"),
+            body=json_request(
+                ref("IndiwebCustomDriver"),
                 {
                     "Label": "My Focuser",
                     "Name": "My Focuser",
@@ -1319,7 +1312,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Driver catalog",
             "Every driver of INDI's drivers.xml (and the custom ones), by label.",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Drivers.", _list_of("IndiwebDriver"), [_INDIWEB_DRIVER_EXAMPLE]),
+            ok=json_response("Drivers.", _list_of("IndiwebDriver"), [_INDIWEB_DRIVER_EXAMPLE]),
         )
     },
     "/api/drivers/groups": {
@@ -1327,7 +1320,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Driver families",
             "The catalog's groups, sorted.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Groups.",
                 {"type": "array", "items": {"type": "string"}},
                 ["CCDs", "Domes", "Focusers"],
@@ -1344,7 +1337,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Devices and whether they are connected",
             "Every device that has a CONNECTION property.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Devices.",
                 {"type": "array", "items": {"type": "object"}},
                 [{"device": "CCD Simulator", "connected": True}],
@@ -1356,7 +1349,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Version",
             "The version of indiws.",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Version.", {"type": "object"}, {"version": __version__}),
+            ok=json_response("Version.", {"type": "object"}, {"version": __version__}),
         )
     },
     "/api/info/arch": {
@@ -1364,7 +1357,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Machine architecture",
             "As INDI Web Manager: a JSON string, arm64/armhf for ARM.",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Architecture.", {"type": "string"}, "x86_64"),
+            ok=json_response("Architecture.", {"type": "string"}, "x86_64"),
         )
     },
     "/api/info/hostname": {
@@ -1372,7 +1365,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Host name",
             "",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Host name.", {"type": "object"}, {"hostname": "observatory"}),
+            ok=json_response("Host name.", {"type": "object"}, {"hostname": "observatory"}),
         )
     },
     **{
@@ -1394,7 +1387,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Whether the service runs the indiserver (`managed`), its state, its drivers "
             "with the devices they define now, and the role assignments.",
             tag=_TAG_MANAGER,
-            ok=_json_response("Status.", _schema("ServerStatus"), _SERVER_STATUS_EXAMPLE),
+            ok=json_response("Status.", ref("ServerStatus"), _SERVER_STATUS_EXAMPLE),
         )
     },
     **{
@@ -1415,12 +1408,12 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 tag=_TAG_MANAGER,
                 body=None
                 if action == "stop"
-                else _json_body(
-                    _schema("ServerActionInput"),
+                else json_request(
+                    ref("ServerActionInput"),
                     {"profile": "Simulators"},
                     required=False,
                 ),
-                ok=_json_response("The new status.", _schema("ServerStatus")),
+                ok=json_response("The new status.", ref("ServerStatus")),
                 errors=_errors(
                     False,
                     e404="`unknown_profile`.",
@@ -1437,15 +1430,15 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "All profiles",
             "",
             tag=_TAG_MANAGER,
-            ok=_json_response("Profiles.", _list_of("Profile"), [_PROFILE_EXAMPLE]),
+            ok=json_response("Profiles.", _list_of("Profile"), [_PROFILE_EXAMPLE]),
         ),
         "post": {
             **_op(
                 "Create a profile",
                 "`name` is required.",
                 tag=_TAG_MANAGER,
-                body=_json_body(
-                    _schema("NewProfile"),
+                body=json_request(
+                    ref("NewProfile"),
                     {
                         "name": "Backyard",
                         "auto_connect": True,
@@ -1474,7 +1467,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            ok=_json_response("The profile.", _schema("Profile"), _PROFILE_EXAMPLE),
+            ok=json_response("The profile.", ref("Profile"), _PROFILE_EXAMPLE),
             errors=_errors(False, e404="`unknown_profile`."),
         ),
         "put": _op(
@@ -1483,8 +1476,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "`name` renames it.",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            body=_json_body(_schema("ProfileInput"), {"auto_start": True}, required=False),
-            ok=_json_response("The profile.", _schema("Profile")),
+            body=json_request(ref("ProfileInput"), {"auto_start": True}, required=False),
+            ok=json_response("The profile.", ref("Profile")),
             errors=_errors(
                 False,
                 e400="Bad field.",
@@ -1498,7 +1491,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            ok=_json_response("Deleted.", {"type": "object"}, {"deleted": "Backyard"}),
+            ok=json_response("Deleted.", {"type": "object"}, {"deleted": "Backyard"}),
             errors=_errors(False, e404="`unknown_profile`."),
         ),
     },
@@ -1509,12 +1502,12 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "profile does not list.",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            body=_json_body(
-                _schema("ProfileStartInput"),
+            body=json_request(
+                ref("ProfileStartInput"),
                 {"replace": True},
                 required=False,
             ),
-            ok=_json_response("The new status.", _schema("ServerStatus")),
+            ok=json_response("The new status.", ref("ServerStatus")),
             errors=_errors(
                 False,
                 e404="`unknown_profile`.",
@@ -1529,7 +1522,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Every driver the embedded indiserver runs, is starting or stopping, and the "
             "ones that crashed (until restarted or stopped), with their devices.",
             tag=_TAG_MANAGER,
-            ok=_json_response("Drivers.", _list_of("ManagedDriver"), [_DRIVER_EXAMPLE]),
+            ok=json_response("Drivers.", _list_of("ManagedDriver"), [_DRIVER_EXAMPLE]),
             errors=_errors(False, e409=_NOT_MANAGED),
         )
     },
@@ -1552,11 +1545,11 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "then starts it.",
                 }[action],
                 tag=_TAG_MANAGER,
-                body=_json_body(
-                    _schema("DriverRequest"),
+                body=json_request(
+                    ref("DriverRequest"),
                     {"executable": "indi_simulator_wheel", "name": "Wheel Two"},
                 ),
-                ok=_json_response("The instance.", _schema("ManagedDriver"), _DRIVER_EXAMPLE),
+                ok=json_response("The instance.", ref("ManagedDriver"), _DRIVER_EXAMPLE),
                 errors=_errors(
                     False,
                     e400="Missing executable/label, unknown field, a name or label with a "
@@ -1586,7 +1579,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "example": "Domes",
                 },
             ),
-            ok=_json_response("Drivers.", _list_of("CatalogDriver")),
+            ok=json_response("Drivers.", _list_of("CatalogDriver")),
         )
     },
     "/api/v1/drivers/groups": {
@@ -1594,7 +1587,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Driver groups",
             "Group -> labels.",
             tag=_TAG_MANAGER,
-            ok=_json_response(
+            ok=json_response(
                 "Groups.",
                 {"type": "object", "additionalProperties": {"type": "array"}},
                 {"Domes": ["Dome Simulator", "RollOff Simulator"]},
@@ -1604,6 +1597,6 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
 }
 # Creation answers 201, not 200.
 OPENAPI_PATHS["/api/v1/profiles"]["post"]["responses"].pop("200")
-OPENAPI_PATHS["/api/v1/profiles"]["post"]["responses"]["201"] = _json_response(
-    "Created.", _schema("Profile"), _PROFILE_EXAMPLE
+OPENAPI_PATHS["/api/v1/profiles"]["post"]["responses"]["201"] = json_response(
+    "Created.", ref("Profile"), _PROFILE_EXAMPLE
 )
