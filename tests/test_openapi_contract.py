@@ -26,13 +26,14 @@ import pytest_asyncio
 import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import events, from_schema
-from tornado.httpclient import AsyncHTTPClient
+from security_support import Answer, http
 
 from indiws.client import Event, PropertyState
 from indiws.testing import RunningService, start_embedded_service
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
+JSON = {"Content-Type": "application/json"}
 CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
 SCOPE = "Telescope Simulator"
 #: The mount's properties that are Busy while it moves.
@@ -54,27 +55,10 @@ async def svc(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running
         await running.stop()
 
 
-async def call(
-    svc: RunningService, method: str, path: str, body: Any = None, raw: bytes | None = None
-) -> tuple[int, dict[str, str], Any]:
-    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-    if data is None and method in ("POST", "PUT"):
-        data = b""
-    resp = await AsyncHTTPClient().fetch(
-        svc.url + path,
-        method=method,
-        body=data,
-        headers={"Content-Type": "application/json"},
-        raise_error=False,
-        allow_nonstandard_methods=True,
-        request_timeout=60,
-    )
-    text = resp.body.decode() if resp.body else ""
-    try:
-        answer = json.loads(text) if text else None
-    except ValueError:
-        answer = text
-    return resp.code, dict(resp.headers), answer
+async def call(svc: RunningService, method: str, path: str, body: Any = None) -> Answer:
+    """One request as a local program sends it; ``body`` as JSON."""
+    data = None if body is None else json.dumps(body)
+    return await http(svc.url + path, method, headers=JSON, body=data)
 
 
 async def until(check: Callable[[], bool], timeout: float = 30) -> None:
@@ -172,12 +156,12 @@ async def test_the_policy_still_refuses_after_the_fuzzer(svc: RunningService) ->
     """Whatever the fuzzer changed (roles, override, drivers), the policy
     refuses an unpark without force once its weather is unknown again."""
     service = svc.service
-    status, _, answer = await call(svc, "DELETE", "/api/v1/safety/weather_override")
-    assert status == 200, answer
+    answer = await call(svc, "DELETE", "/api/v1/safety/weather_override")
+    assert answer.code == 200, answer
     service.db.set_role("weather", "Weather Simulator")
     path = f"/api/v1/devices/{SCOPE.replace(' ', '%20')}/properties/TELESCOPE_PARK"
-    status, _, answer = await call(svc, "PUT", path, {"values": {"UNPARK": True}})
-    assert status == 409 and answer["error"]["code"] == "unsafe", answer
+    answer = await call(svc, "PUT", path, {"values": {"UNPARK": True}})
+    assert (answer.code, answer.error) == (409, "unsafe"), answer
 
 
 # ------------------------------------------------------------- the classes fixed
@@ -197,10 +181,10 @@ async def test_the_policy_still_refuses_after_the_fuzzer(svc: RunningService) ->
 async def test_a_405_names_the_methods_the_resource_takes(
     svc: RunningService, method: str, path: str, allow: str
 ) -> None:
-    status, headers, answer = await call(svc, method, path, raw=b"" if method != "TRACE" else None)
-    assert status == 405, answer
-    methods = [m.strip() for m in headers["Allow"].split(",")]
-    assert set(allow.split(", ")) <= set(methods), headers["Allow"]
+    answer = await call(svc, method, path)
+    assert (answer.code, answer.error) == (405, "http_error"), answer
+    methods = [m.strip() for m in answer.headers["Allow"].split(",")]
+    assert set(allow.split(", ")) <= set(methods), answer.headers["Allow"]
     assert method not in methods
 
 
@@ -217,16 +201,15 @@ async def test_a_body_outside_its_schema_is_refused_naming_the_field_and_nothing
         ({"name": "Contract", "colour": "red"}, "colour"),
         ({"port": 7624}, "name"),
     ):
-        status, _, answer = await call(svc, "POST", "/api/v1/profiles", body)
-        assert status == 400, (body, answer)
-        assert answer["error"]["code"] == "invalid_params", answer
-        assert answer["error"]["data"].get("field") == field, (body, answer)
-        assert field in answer["error"]["message"], answer
+        answer = await call(svc, "POST", "/api/v1/profiles", body)
+        assert (answer.code, answer.error) == (400, "invalid_params"), (body, answer)
+        assert answer.body["error"]["data"].get("field") == field, (body, answer)
+        assert field in answer.message, answer
     assert [p.name for p in db.list_profiles()] == before
     # A driver request that names neither an executable nor a label starts nothing.
     drivers = {d.executable for d in svc.service.supervisor.drivers()}
-    status, _, answer = await call(svc, "POST", "/api/v1/drivers/start", {"name": "Wheel Two"})
-    assert status == 400 and answer["error"]["code"] == "invalid_params", answer
+    answer = await call(svc, "POST", "/api/v1/drivers/start", {"name": "Wheel Two"})
+    assert (answer.code, answer.error) == (400, "invalid_params"), answer
     assert {d.executable for d in svc.service.supervisor.drivers()} == drivers
 
 
@@ -235,8 +218,7 @@ async def test_the_document_states_the_rules_the_handlers_apply(svc: RunningServ
     with; a path's name parameters carry the same character rule as the check."""
     from indiws.db import PRINTABLE_PATTERN
 
-    status, _, doc = await call(svc, "GET", "/api/v1/openapi.json")
-    assert status == 200
+    doc = (await call(svc, "GET", "/api/v1/openapi.json")).body
     schemas = doc["components"]["schemas"]
     new_profile = schemas["NewProfile"]
     assert new_profile["required"] == ["name"]
@@ -264,9 +246,9 @@ async def test_the_document_states_the_rules_the_handlers_apply(svc: RunningServ
 async def test_the_seed_calls_keep_the_original_answers(svc: RunningService) -> None:
     """A role lightAPT does not know is still answered as the original did
     (HTTP 200, plain text), and the document says so (no enum on the path)."""
-    status, _, answer = await call(svc, "GET", "/FIFO/start/nosuchrole/CCD%20Simulator/")
-    assert (status, answer) == (200, "Wrong device name!")
-    status, _, doc = await call(svc, "GET", "/api/v1/openapi.json")
+    answer = await call(svc, "GET", "/FIFO/start/nosuchrole/CCD%20Simulator/")
+    assert (answer.code, answer.body) == (200, "Wrong device name!")
+    doc = (await call(svc, "GET", "/api/v1/openapi.json")).body
     param = doc["paths"]["/FIFO/start/{device_type}/{device_name}/"]["get"]["parameters"][0]
     assert "enum" not in param["schema"]
 

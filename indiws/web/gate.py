@@ -94,31 +94,17 @@ class RefusedHandler(JsonHandler):
 tornado.web.stream_request_body(RefusedHandler)
 
 
-class _TokenCookie(tornado.web.OutputTransform):
-    """Adds the token cookie to the answer of a request that proved the token
-    with ``?token=`` (so a browser needs the URL only once)."""
+class _AnswerHeaders(tornado.web.OutputTransform):
+    """Headers every answer gets from the gate, whatever its handler:
+
+    - the token cookie, for a request that proved the token with ``?token=``
+      (so a browser needs the URL only once), even on a 404;
+    - on a 405, ``Allow`` (RFC 9110): the methods of the handler class that
+      got the request (JSON, WebSocket and static-file handlers alike).
+    """
 
     def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
         self.cookie: str | None = getattr(request, "indiws_set_cookie", None)
-
-    def transform_first_chunk(
-        self,
-        status_code: int,
-        headers: tornado.httputil.HTTPHeaders,
-        chunk: bytes,
-        finishing: bool,
-    ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
-        if self.cookie is not None:  # even on a 404: the token was proven
-            headers.add("Set-Cookie", self.cookie)
-        return status_code, headers, chunk
-
-
-class _AllowOn405(tornado.web.OutputTransform):
-    """A 405 answer names the methods the resource takes (``Allow``, RFC 9110),
-    read from the handler class that got the request: one place for every
-    handler (JSON, WebSocket, static files)."""
-
-    def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
         self.handler_class: type | None = getattr(request, "indiws_handler_class", None)
 
     def transform_first_chunk(
@@ -128,6 +114,8 @@ class _AllowOn405(tornado.web.OutputTransform):
         chunk: bytes,
         finishing: bool,
     ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
+        if self.cookie is not None:
+            headers.add("Set-Cookie", self.cookie)
         if status_code == 405 and self.handler_class is not None and "Allow" not in headers:
             headers["Allow"] = ", ".join(allowed_methods(self.handler_class))
         return status_code, headers, chunk
@@ -148,8 +136,7 @@ class GatedApplication(tornado.web.Application):
             token=service.access_token,
         )
         self.cookie_name = token_cookie_name(config.port)
-        self.add_transform(_TokenCookie)
-        self.add_transform(_AllowOn405)
+        self.add_transform(_AnswerHeaders)
         self._quiet = QuietLog(log)
 
     def listen(self, port: int, address: str | None = None, **kwargs: Any) -> GuardedHTTPServer:  # type: ignore[override]
