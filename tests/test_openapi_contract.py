@@ -213,6 +213,35 @@ async def test_a_body_outside_its_schema_is_refused_naming_the_field_and_nothing
     assert {d.executable for d in svc.service.supervisor.drivers()} == drivers
 
 
+async def test_names_the_schema_refuses_are_refused_where_they_were_ignored(
+    svc: RunningService,
+) -> None:
+    """A label given beside an executable, and a profile's role device, are
+    checked as names (both were once taken with a control character)."""
+    drivers = {(d.executable, d.name) for d in svc.service.supervisor.drivers()}
+    body = {"executable": "indi_simulator_wheel", "name": "Wheel Two", "label": "Wheel\x9b"}
+    for action in ("start", "stop", "restart"):
+        answer = await call(svc, "POST", f"/api/v1/drivers/{action}", body)
+        assert (answer.code, answer.error) == (400, "invalid_params"), answer
+        assert "\\x9b" in answer.message, answer
+    assert {(d.executable, d.name) for d in svc.service.supervisor.drivers()} == drivers
+    answer = await call(
+        svc, "POST", "/api/v1/profiles", {"name": "Contract", "roles": {"camera": "CCD\x1bSim"}}
+    )
+    assert (answer.code, answer.error) == (400, "invalid_params"), answer
+    assert svc.service.db.get_profile("Contract") is None
+
+
+async def test_an_answer_that_echoes_a_lone_surrogate_is_still_json(svc: RunningService) -> None:
+    """JSON may carry a lone surrogate (``"\\ud822"``); the refusal that
+    names it is still a JSON answer, the same escape in it."""
+    answer = await http(
+        svc.url + "/api/v1/plans?name=x", "POST", headers=JSON, body=b'{"\\ud822": 1}'
+    )
+    assert (answer.code, answer.error) == (400, "invalid_plan"), answer
+    assert "\ud822" in json.dumps(answer.body["error"]["data"], ensure_ascii=False)
+
+
 async def test_the_document_states_the_rules_the_handlers_apply(svc: RunningService) -> None:
     """The request bodies' schemas come from the structs the handlers decode
     with; a path's name parameters carry the same character rule as the check."""
