@@ -3,7 +3,8 @@
 A few rules of the OpenAPI document are formats because JSON Schema cannot
 state them whole (a device name is at most 63 bytes of UTF-8; ``maxLength``
 counts characters): here the fuzzer learns to generate valid values for
-them, with the checks the service itself applies (`indiws.db`).
+them, with the checks the service itself applies (`indiws.db`), and sends
+no remote driver (``Device@host``: the service would connect to that host).
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ _remote = st.builds(
 ).filter(_passes(check_remote_spec))
 
 schemathesis.openapi.format(bodies.DEVICE_NAME_FORMAT, _names)
+# Executables the fuzzer sends are local programs: a remote one (Device@host)
+# would make the service connect to whatever host it generated.
+schemathesis.openapi.format(
+    bodies.EXECUTABLE_FORMAT, st.from_regex(bodies.LOCAL_EXECUTABLE_PATTERN, fullmatch=True)
+)
 schemathesis.openapi.format(bodies.REMOTE_DRIVER_FORMAT, _remote)
 schemathesis.openapi.format(
     bodies.REMOTE_DRIVERS_FORMAT, st.lists(_remote, min_size=1, max_size=3).map(",".join)

@@ -88,16 +88,6 @@ DeviceName = Annotated[
         extra_json_schema={"format": DEVICE_NAME_FORMAT, "pattern": DEVICE_NAME_PATTERN},
     ),
 ]
-#: A driver executable: one word (or ``Device@host[:port]``, a remote device).
-Executable = Annotated[
-    str,
-    Meta(
-        min_length=1,
-        max_length=128,
-        extra_json_schema={"pattern": f"^[^ '{_CLASS}]+$"},
-        description="Driver executable (`indi_simulator_wheel`), one word.",
-    ),
-]
 _PORT = r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})"
 _PORT_TEXT = f"^{_PORT}$"
 _HOST = r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?"
@@ -105,8 +95,24 @@ HOST_PATTERN = f"^{_HOST}$"
 _REMOTE = f"[^@,{_CLASS}]*[^ @,{_CLASS}][^@,{_CLASS}]*@{_HOST}(?::{_PORT})?"
 #: ``Device@host[:port]``: a device of another indiserver (`indiws.db.check_remote_spec`).
 REMOTE_PATTERN = f"^{_REMOTE}$"
-#: Such devices, separated by commas (INDI Web Manager's ``remote``).
-REMOTE_LIST_PATTERN = f"^ *{_REMOTE} *(?:, *{_REMOTE} *)*$"
+#: Such devices, separated by commas (INDI Web Manager's ``remote``; a blank one is skipped).
+REMOTE_LIST_PATTERN = rf"^\s*(?:{_REMOTE})?\s*(?:,\s*(?:{_REMOTE})?\s*)*$"
+#: A local driver program: one word (`indiws.db` refuses paths and unknown programs).
+LOCAL_EXECUTABLE_PATTERN = f"^[^ '@{_CLASS}]{{1,128}}$"
+EXECUTABLE_FORMAT = "indi-executable"
+#: A driver executable, or ``Device@host[:port]`` (a device of another indiserver).
+Executable = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        extra_json_schema={
+            "pattern": f"^(?:[^ '@{_CLASS}]{{1,128}}|{_REMOTE})$",
+            "format": EXECUTABLE_FORMAT,
+        },
+        description="Driver executable (`indi_simulator_wheel`), one word; or "
+        "`Device@host[:port]`, a device of another indiserver.",
+    ),
+]
 #: Printable text, possibly empty.
 PRINTABLE_OR_EMPTY = f"^[^{_CLASS}]*$"
 #: A TCP port, as a number or (INDI Web Manager's page) a string of digits.
@@ -200,6 +206,8 @@ class Body(Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 __all__ += [
+    "EXECUTABLE_FORMAT",
+    "LOCAL_EXECUTABLE_PATTERN",
     "DEVICE_NAME_FORMAT",
     "DEVICE_NAME_PATTERN",
     "HOST_PATTERN",
