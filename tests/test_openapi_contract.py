@@ -34,7 +34,8 @@ from indiws.testing import RunningService, start_embedded_service
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
 JSON = {"Content-Type": "application/json"}
-CONFIG = Path(__file__).resolve().parent.parent / "schemathesis.toml"
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "schemathesis.toml"
 SCOPE = "Telescope Simulator"
 #: The mount's properties that are Busy while it moves.
 MOTION = ("TELESCOPE_PARK", "EQUATORIAL_EOD_COORD", "HORIZONTAL_COORD", "TELESCOPE_MOTION_NS",
@@ -70,10 +71,16 @@ async def until(check: Callable[[], bool], timeout: float = 30) -> None:
     raise TimeoutError(f"still not true after {timeout} s")
 
 
+def load_config() -> SchemathesisConfig:
+    """``schemathesis.toml``, its hooks file found from any working folder."""
+    text = CONFIG.read_text().replace('hooks = "tests/', f'hooks = "{ROOT}/tests/')
+    return SchemathesisConfig.from_str(text, base_dir=str(ROOT))
+
+
 def fuzz(url: str) -> tuple[list[str], int]:
     """Run schemathesis as ``schemathesis run <url> --checks all`` would with
     ``schemathesis.toml``: (every unique failure, number of cases)."""
-    config = SchemathesisConfig.from_path(CONFIG)
+    config = load_config()
     project = config.projects.default
     project.checks.update(included_check_names=["all"])
     project.phases.update(phases=["examples", "coverage", "fuzzing"])
@@ -285,7 +292,7 @@ async def test_the_seed_calls_keep_the_original_answers(svc: RunningService) -> 
 @pytest.mark.filterwarnings("ignore::pytest.PytestWarning")
 def test_the_fuzzer_settings_are_fixed() -> None:
     """The run is the same every time: a seed, one worker, no example database."""
-    project = SchemathesisConfig.from_path(CONFIG).projects.default
+    project = load_config().projects.default
     assert project.seed is not None
     assert project.workers == 1
     assert project.generation.database == "none"
