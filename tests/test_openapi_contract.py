@@ -223,8 +223,9 @@ async def test_a_body_outside_its_schema_is_refused_naming_the_field_and_nothing
 async def test_names_the_schema_refuses_are_refused_where_they_were_ignored(
     svc: RunningService,
 ) -> None:
-    """A label given beside an executable, and a profile's role device, are
-    checked as names (both were once taken with a control character)."""
+    """A label given beside an executable, a profile's role device and a
+    remote driver are checked as names (each was once taken: with a control
+    character, or a program name as a remote driver)."""
     drivers = {(d.executable, d.name) for d in svc.service.supervisor.drivers()}
     body = {"executable": "indi_simulator_wheel", "name": "Wheel Two", "label": "Wheel\x9b"}
     for action in ("start", "stop", "restart"):
@@ -236,6 +237,11 @@ async def test_names_the_schema_refuses_are_refused_where_they_were_ignored(
         svc, "POST", "/api/v1/profiles", {"name": "Contract", "roles": {"camera": "CCD\x1bSim"}}
     )
     assert (answer.code, answer.error) == (400, "invalid_params"), answer
+    assert svc.service.db.get_profile("Contract") is None
+    # INDI Web Manager's "remote" takes devices of other servers, not a program.
+    answer = await call(svc, "POST", "/api/profiles/Contract/drivers", [{"remote": "indi_x"}])
+    assert (answer.code, answer.error) == (400, "invalid_params"), answer
+    assert "Device@host" in answer.message, answer
     assert svc.service.db.get_profile("Contract") is None
 
 

@@ -37,6 +37,7 @@ from ..db import (
     ProfileExistsError,
     ProfileNotFoundError,
     check_label,
+    check_remote_spec,
 )
 from ..manager import DriverInstance, IndiServerError
 from ..service import Service
@@ -411,8 +412,11 @@ class IndiwebProfileDriversHandler(IndiwebHandler):
                     # A label names a catalog driver; other indiservers' devices go in "remote".
                     drivers.append(self.service.profile_driver_for_label(entry.label))
                 elif isinstance(entry.remote, str):
+                    # Each a Device@host[:port]: a plain word here is no remote driver.
                     drivers.extend(
-                        ProfileDriver(r.strip()) for r in entry.remote.split(",") if r.strip()
+                        ProfileDriver(check_remote_spec(r.strip()))
+                        for r in entry.remote.split(",")
+                        if r.strip()
                     )
                 else:
                     raise invalid_params(f'driver entry {i} needs "label" or "remote"', entry=i)
