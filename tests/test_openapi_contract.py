@@ -42,7 +42,7 @@ MOTION = ("TELESCOPE_PARK", "EQUATORIAL_EOD_COORD", "HORIZONTAL_COORD", "TELESCO
           "TELESCOPE_MOTION_WE", "TELESCOPE_HOME")  # fmt: skip
 #: Examples per operation in the fuzzing phase (the examples and coverage
 #: phases add their own cases): enough to reach every class found so far.
-MAX_EXAMPLES = 5
+MAX_EXAMPLES = 3
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
