@@ -201,14 +201,43 @@ _MAX_EXECUTABLE = 128
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 
 
+#: What a name or label may not hold: control characters (C0, C1), ``"``,
+#: invisible format characters, line and paragraph separators, spaces other
+#: than the plain one, surrogates, private-use and non-characters of the
+#: basic plane.  One class, so the OpenAPI document states the same rule
+#: (`PRINTABLE_PATTERN`) that `_printable` applies.
+_CONTROL_CLASS = (
+    r"\x00-\x1f\x7f-\xa0\u00ad\u0600-\u0605\u061c\u06dd\u070f\u0890\u0891\u08e2\u1680"
+    r"\u180e\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ud800-\uf8ff\ufeff\ufff9-\ufffb"
+    r"\ufffe\uffff"
+)
+_UNPRINTABLE_CLASS = _CONTROL_CLASS + '"'
+_UNPRINTABLE = re.compile(f"[{_UNPRINTABLE_CLASS}]")
+_CONTROL = re.compile(f"[{_CONTROL_CLASS}]")
+
+
+def has_control_character(text: str) -> bool:
+    """``text`` holds a character a name may not (`_printable`), quotes aside."""
+    return _CONTROL.search(text) is not None
+
+
+#: JSON Schema ``pattern`` of a printable name (`_printable`).  Without the
+#: surrogates (a lone one is no character: valid JSON text never holds one,
+#: and regex engines of other languages refuse the range).
+PRINTABLE_PATTERN = "^[^{}]*$".format(
+    _UNPRINTABLE_CLASS.replace(r"\ud800-\uf8ff", r"\ue000-\uf8ff")
+)
+
+
 def _printable(value: str, what: str) -> None:
     """No control character (newline, carriage return, NUL, ...) nor ``"``: each
     would end a FIFO line or the quoted device name in it."""
-    if not value.isprintable():
-        bad = next(c for c in value if not c.isprintable())
-        raise ValueError(f"{what} must not contain the control character {bad!r}: {value!r}")
-    if '"' in value:
+    found = _UNPRINTABLE.search(value)
+    if found is None:
+        return
+    if found.group() == '"':
         raise ValueError(f"{what} must not contain a double quote: {value!r}")
+    raise ValueError(f"{what} must not contain the control character {found.group()!r}: {value!r}")
 
 
 def _check_executable_text(executable: str) -> None:
@@ -350,9 +379,8 @@ def _check_role(role: str) -> str:
 
 
 def _check_device(device: str) -> str:
-    if not isinstance(device, str) or not device.strip():
-        raise ValueError("device name must be a non-empty string")
-    return device
+    """The device a role names: as any device name (`check_device_name`)."""
+    return check_device_name(device)
 
 
 def _check_port(port: int) -> int:
@@ -1081,7 +1109,6 @@ class StateDB:
                 (plan_id, limit),
             ).fetchall()
         return [(str(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in reversed(rows)]
-
 
     # ---------------------------------------------------------------- alpaca
 

@@ -45,6 +45,7 @@ SLOWEST_MODULES = (
     "test_alpaca.py",
     "test_remote_runner.py",
     "test_analysis_closed_loop.py",
+    "test_openapi_contract.py",
 )
 
 

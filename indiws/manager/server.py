@@ -51,7 +51,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from indiws.db import Profile, ProfileDriver
+from indiws.db import Profile, ProfileDriver, has_control_character
 
 __all__ = [
     "DEFAULT_INDI_PORT",
@@ -557,7 +557,9 @@ def _fifo_line(verb: str, driver: ProfileDriver) -> str:
 def _check_fifo_line(line: str) -> None:
     """The last check before indiserver: one command, no line break, no NUL,
     no stray quote, nothing but the shapes :func:`_fifo_line` makes."""
-    if line.isprintable() and (_LOCAL_LINE.fullmatch(line) or _REMOTE_LINE.fullmatch(line)):
+    if not has_control_character(line) and (
+        _LOCAL_LINE.fullmatch(line) or _REMOTE_LINE.fullmatch(line)
+    ):
         return
     raise InvalidDriverNameError(
         f"refusing to write {line!r} to indiserver's FIFO: a driver, device name or label "

@@ -25,6 +25,17 @@ def requester(request: tornado.httputil.HTTPServerRequest, front: str) -> str:
     return f"{request.remote_ip} ({front}, {'with the access token' if token else 'no token'})"
 
 
+def allowed_methods(handler_class: type) -> list[str]:
+    """The HTTP methods ``handler_class`` implements (its ``Allow`` header):
+    those of its ``SUPPORTED_METHODS`` it defines."""
+    unimplemented = tornado.web.RequestHandler._unimplemented_method
+    return [
+        m
+        for m in getattr(handler_class, "SUPPORTED_METHODS", ())
+        if getattr(handler_class, m.lower(), unimplemented) is not unimplemented
+    ]
+
+
 def error_body(err: APIError) -> dict[str, Any]:
     """``{"code": name, "message": ..., "data": {...}}`` for HTTP answers."""
     data = {k: v for k, v in err.data.items() if k != "error"}
@@ -33,6 +44,12 @@ def error_body(err: APIError) -> dict[str, Any]:
 
 def dumps(obj: Any) -> str:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def encode(text: str) -> bytes:
+    """JSON text as UTF-8: a lone surrogate (JSON allows ``"\\ud822"``, so a
+    request can carry one back into an answer) stays the same escape."""
+    return text.encode("utf-8", "backslashreplace")
 
 
 def dumps_lenient(obj: Any) -> str:
@@ -148,7 +165,7 @@ class JsonHandler(tornado.web.RequestHandler):
 
     def write_json(self, obj: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(dumps(obj))
+        self.finish(encode(dumps(obj)))
 
     def json_body(self) -> dict[str, Any]:
         """The request body as a JSON object ({} when empty)."""
@@ -179,7 +196,7 @@ class JsonHandler(tornado.web.RequestHandler):
         err = http_error(status_code, exc, self._reason)
         self.set_status(err.status)
         self.set_header("Content-Type", "application/json; charset=utf-8")
-        self.finish(dumps(self.error_payload(err)))
+        self.finish(encode(dumps(self.error_payload(err))))
 
     def error_payload(self, err: APIError) -> dict[str, Any]:
         """The JSON body of an error answer (subclasses may add keys)."""

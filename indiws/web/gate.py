@@ -32,7 +32,7 @@ from ..security import (
     write_private,
 )
 from ..service import Service
-from .base import JsonHandler
+from .base import JsonHandler, allowed_methods
 from .errors import GATE_ERRORS, APIError
 from .server import GuardedHTTPServer
 
@@ -94,12 +94,18 @@ class RefusedHandler(JsonHandler):
 tornado.web.stream_request_body(RefusedHandler)
 
 
-class _TokenCookie(tornado.web.OutputTransform):
-    """Adds the token cookie to the answer of a request that proved the token
-    with ``?token=`` (so a browser needs the URL only once)."""
+class _AnswerHeaders(tornado.web.OutputTransform):
+    """Headers every answer gets from the gate, whatever its handler:
+
+    - the token cookie, for a request that proved the token with ``?token=``
+      (so a browser needs the URL only once), even on a 404;
+    - on a 405, ``Allow`` (RFC 9110): the methods of the handler class that
+      got the request (JSON, WebSocket and static-file handlers alike).
+    """
 
     def __init__(self, request: tornado.httputil.HTTPServerRequest) -> None:
         self.cookie: str | None = getattr(request, "indiws_set_cookie", None)
+        self.handler_class: type | None = getattr(request, "indiws_handler_class", None)
 
     def transform_first_chunk(
         self,
@@ -108,8 +114,10 @@ class _TokenCookie(tornado.web.OutputTransform):
         chunk: bytes,
         finishing: bool,
     ) -> tuple[int, tornado.httputil.HTTPHeaders, bytes]:
-        if self.cookie is not None:  # even on a 404: the token was proven
+        if self.cookie is not None:
             headers.add("Set-Cookie", self.cookie)
+        if status_code == 405 and self.handler_class is not None and "Allow" not in headers:
+            headers["Allow"] = ", ".join(allowed_methods(self.handler_class))
         return status_code, headers, chunk
 
 
@@ -128,7 +136,7 @@ class GatedApplication(tornado.web.Application):
             token=service.access_token,
         )
         self.cookie_name = token_cookie_name(config.port)
-        self.add_transform(_TokenCookie)
+        self.add_transform(_AnswerHeaders)
         self._quiet = QuietLog(log)
 
     def listen(self, port: int, address: str | None = None, **kwargs: Any) -> GuardedHTTPServer:  # type: ignore[override]
@@ -167,6 +175,7 @@ class GatedApplication(tornado.web.Application):
         # when one is required), for the log of what it forces
         # (indiws.web.base.requester).
         request.indiws_token_proven = self.policy.token is not None  # type: ignore[attr-defined]
+        request.indiws_handler_class = handler_class  # type: ignore[attr-defined]
         if decision.set_cookie and not _is_upgrade(request):
             request.indiws_set_cookie = (  # type: ignore[attr-defined]
                 f"{self.cookie_name}={self.policy.token}; Path=/; Max-Age={_COOKIE_MAX_AGE}; "

@@ -22,8 +22,11 @@ from __future__ import annotations
 import logging
 import platform
 import socket
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
+
+import msgspec
+from msgspec import Meta
 
 from .. import __version__
 from ..db import (
@@ -33,12 +36,30 @@ from ..db import (
     ProfileDriver,
     ProfileExistsError,
     ProfileNotFoundError,
+    check_label,
+    check_remote_spec,
 )
 from ..manager import DriverInstance, IndiServerError
 from ..service import Service
+from . import bodies
 from .base import JsonHandler, error_body
+from .bodies import (
+    UNSET,
+    Body,
+    DeviceName,
+    DriverLabel,
+    Executable,
+    Flag,
+    Port,
+    ProfileName,
+    Role,
+    UnsetType,
+    decode_body,
+    flag,
+    port,
+)
 from .errors import INVALID_PARAMS, APIError, invalid_params
-from .limits import JsonLimitError, loads
+from .openapi import json_request, json_response, ref
 
 log = logging.getLogger("indiws.web")
 
@@ -48,57 +69,122 @@ __all__ = ["OPENAPI_PATHS", "routes"]
 # ---------------------------------------------------------------- helpers
 
 
-def _json(handler: JsonHandler) -> Any:
-    """The request body as any JSON value (None when empty)."""
-    if not handler.request.body:
-        return None
-    try:
-        return loads(handler.request.body)
-    except JsonLimitError as exc:
-        raise invalid_params(f"request body refused: {exc}") from None
-    except ValueError as exc:
-        raise invalid_params(f"request body is not valid JSON: {exc}") from None
+# ---------------------------------------------------------------- request bodies
+# Declared once: each struct is the body's schema in the OpenAPI document and
+# its check (indiws/web/bodies.py).
 
 
-def _object(handler: JsonHandler) -> dict[str, Any]:
-    body = _json(handler)
-    if body is None:
-        return {}
-    if not isinstance(body, dict):
-        raise invalid_params("request body must be a JSON object")
-    return body
+class DriverRequest(Body):
+    """A driver by `executable` (with `name`, a device name for another
+    instance), or by catalog `label`."""
+
+    executable: Executable | UnsetType = UNSET
+    name: DeviceName | UnsetType = UNSET
+    label: DriverLabel | UnsetType = UNSET
 
 
-def _int(value: Any, what: str) -> int:
-    """An integer from a JSON number or a string of digits (INDI Web Manager's
-    page sends the port as a string)."""
-    if isinstance(value, bool):
-        raise invalid_params(f"{what} must be an integer, not {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    raise invalid_params(f"{what} must be an integer, not {value!r}")
+class ProfileDriverEntry(Body):
+    """A driver of a profile: `executable` (with `name`, `label`), or a catalog `label`."""
+
+    executable: Executable | UnsetType = UNSET
+    name: DeviceName | None = None
+    label: DriverLabel | None = None
 
 
-def _flag(value: Any, what: str) -> bool:
-    """A boolean from true/false, 0/1 or "0"/"1"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
-        return value.strip().lower() in ("1", "true")
-    raise invalid_params(f"{what} must be true/false or 0/1, not {value!r}")
+class ProfileInput(Body):
+    """Fields of a profile to change (`drivers` and `roles` replace the old
+    ones; `name` renames it). `drivers` entries: an executable,
+    `{"executable", "name"?, "label"?}` or `{"label"}` (from the catalog)."""
+
+    name: ProfileName | None = None
+    port: Port | None = None
+    auto_start: Flag | None = None
+    auto_connect: Flag | None = None
+    drivers: list[Executable | ProfileDriverEntry] | None = None
+    roles: dict[Role, DeviceName] | None = None
 
 
-def _optional_str(body: dict[str, Any], key: str) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise invalid_params(f"{key!r} must be a non-empty string", field=key)
-    return value
+class NewProfile(ProfileInput):
+    """A new profile: `name` is required."""
+
+    name: ProfileName
+
+
+class ServerActionInput(Body):
+    """Which profile to start with (start, restart)."""
+
+    profile: ProfileName | None = None
+
+
+class ProfileStartInput(Body):
+    """`replace`: stop running drivers the profile does not list."""
+
+    replace: Flag = True
+
+
+class IndiwebProfileUpdate(msgspec.Struct, kw_only=True):
+    """INDI Web Manager's profile update; a field left out takes its default,
+    `scripts` and other keys are ignored."""
+
+    port: Port = DEFAULT_PORT
+    autostart: Flag = 0
+    autoconnect: Flag = 0
+
+
+class IndiwebDriverEntry(msgspec.Struct, kw_only=True):
+    """`{"label": ...}` (a catalog label) or `{"remote": "Dev@host[:port],..."}`."""
+
+    label: DriverLabel | UnsetType = UNSET
+    remote: (
+        Annotated[
+            str,
+            Meta(
+                extra_json_schema={
+                    "format": bodies.REMOTE_DRIVERS_FORMAT,
+                    "pattern": bodies.REMOTE_LIST_PATTERN,
+                }
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
+
+
+_CUSTOM_TEXT = Annotated[
+    str, Meta(max_length=128, extra_json_schema={"pattern": bodies.PRINTABLE_OR_EMPTY})
+]
+
+
+class IndiwebCustomDriver(msgspec.Struct, kw_only=True):
+    """INDI Web Manager's custom driver: another label for a catalog program."""
+
+    Label: DriverLabel
+    Exec: Executable
+    Name: _CUSTOM_TEXT = ""
+    Family: _CUSTOM_TEXT = ""
+    Version: _CUSTOM_TEXT = ""
+
+
+def _one_of_required(schema: dict[str, Any], *alternatives: str) -> dict[str, Any]:
+    """``schema`` that needs one of ``alternatives`` (a string) present."""
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: {"type": "string"}}} for name in alternatives
+    ]
+    return schema
+
+
+_BODY_SCHEMAS = bodies.schema_components(
+    DriverRequest,
+    ProfileInput,
+    NewProfile,
+    ServerActionInput,
+    ProfileStartInput,
+    IndiwebProfileUpdate,
+    list[IndiwebDriverEntry],
+    IndiwebCustomDriver,
+)
+_one_of_required(_BODY_SCHEMAS["DriverRequest"], "executable", "label")
+_one_of_required(_BODY_SCHEMAS["ProfileDriverEntry"], "executable", "label")
+_one_of_required(_BODY_SCHEMAS["IndiwebDriverEntry"], "label", "remote")
 
 
 def _profile_not_found(name: str) -> ProfileNotFoundError:
@@ -284,13 +370,13 @@ class IndiwebProfileHandler(IndiwebHandler):
         db = self.service.db
         if db.get_profile(name) is None:
             raise _profile_not_found(name)
-        data = _object(self)
+        data = decode_body(self, IndiwebProfileUpdate)
         try:
             db.update_profile(
                 name,
-                port=_int(data.get("port", DEFAULT_PORT), "port"),
-                auto_start=_flag(data.get("autostart", 0), "autostart"),
-                auto_connect=_flag(data.get("autoconnect", 0), "autoconnect"),
+                port=port(data.port),
+                auto_start=flag(data.autostart),
+                auto_connect=flag(data.autoconnect),
             )
         except ValueError as exc:
             raise _bad_value(exc) from None
@@ -318,25 +404,22 @@ class IndiwebProfileDriversHandler(IndiwebHandler):
     def post(self, name: str) -> None:
         """Replace the profile's drivers with ``[{"label": L}, {"remote": "Dev@host,..."}]``;
         the profile is created if needed."""
-        body = _json(self)
-        if not isinstance(body, list):
-            raise invalid_params('request body must be a JSON array of {"label": ...} objects')
+        entries = decode_body(self, list[IndiwebDriverEntry], empty=[])
         drivers: list[ProfileDriver] = []
         try:
-            for entry in body:
-                if not isinstance(entry, dict):
-                    raise invalid_params(f"driver entry must be an object, not {entry!r}")
-                if isinstance(entry.get("label"), str):
+            for i, entry in enumerate(entries):
+                if isinstance(entry.label, str):
                     # A label names a catalog driver; other indiservers' devices go in "remote".
-                    drivers.append(self.service.profile_driver_for_label(entry["label"]))
-                elif isinstance(entry.get("remote"), str):
+                    drivers.append(self.service.profile_driver_for_label(entry.label))
+                elif isinstance(entry.remote, str):
+                    # Each a Device@host[:port]: a plain word here is no remote driver.
                     drivers.extend(
-                        ProfileDriver(r.strip()) for r in entry["remote"].split(",") if r.strip()
+                        ProfileDriver(check_remote_spec(r.strip()))
+                        for r in entry.remote.split(",")
+                        if r.strip()
                     )
                 else:
-                    raise invalid_params(
-                        f'driver entry needs "label" or "remote": {entry!r}', entry=entry
-                    )
+                    raise invalid_params(f'driver entry {i} needs "label" or "remote"', entry=i)
             db = self.service.db
             if db.get_profile(name) is None:
                 db.create_profile(name, drivers=drivers)
@@ -367,19 +450,15 @@ class IndiwebCustomDriverHandler(IndiwebHandler):
     def post(self) -> None:
         """``{"Label", "Name", "Family", "Exec", "Version"}``: a driver the
         catalog does not list (kept until the service stops)."""
-        data = _object(self)
-        values = {}
-        for key in ("Label", "Name", "Family", "Exec", "Version"):
-            value = data.get(key, "")
-            if not isinstance(value, str):
-                raise invalid_params(f"{key!r} must be a string", field=key)
-            values[key] = value.strip()
-        if not values["Label"] or not values["Exec"]:
-            raise invalid_params('"Label" and "Exec" are required')
+        data = decode_body(self, IndiwebCustomDriver)
         # Only another label for a program the catalog lists: naming a new
         # program is the operator's (--custom-driver), not an HTTP client's.
         self.service.add_custom_driver(
-            values["Label"], values["Name"], values["Family"], values["Exec"], values["Version"]
+            data.Label.strip(),
+            data.Name.strip(),
+            data.Family.strip(),
+            data.Exec.strip(),
+            data.Version.strip(),
         )
         self.write_json({"message": "Custom driver saved and collection updated"})
 
@@ -458,47 +537,30 @@ class IndiwebSystemHandler(IndiwebHandler):
 # ------------------------------------------------------------ our /api/v1
 
 
-def _profile_driver(service: Service, entry: Any) -> ProfileDriver:
+def _profile_driver(service: Service, entry: str | ProfileDriverEntry) -> ProfileDriver:
     """``"exe"``, ``{"executable", "name"?, "label"?}`` or ``{"label"}`` (catalog)."""
-    if (
-        isinstance(entry, dict)
-        and "executable" not in entry
-        and isinstance(entry.get("label"), str)
-    ):
-        info = service.require_driver(entry["label"])
-        return ProfileDriver(info.executable, entry.get("name"), info.label)
-    if not isinstance(entry, str | dict):
-        raise invalid_params(f"a driver is a string or an object, not {entry!r}")
-    driver = ProfileDriver.from_value(entry)
+    if isinstance(entry, ProfileDriverEntry) and entry.executable is UNSET:
+        if entry.label is None:
+            raise invalid_params('drivers: an entry needs "executable" or "label"', field="drivers")
+        info = service.require_driver(entry.label)
+        return ProfileDriver(info.executable, entry.name, info.label)
+    value = entry if isinstance(entry, str) else msgspec.to_builtins(entry)
+    driver = ProfileDriver.from_value(value)
     service.check_driver(driver)  # refuse now what could never start
     return driver
 
 
-_PROFILE_FIELDS = {"name", "port", "auto_start", "auto_connect", "drivers", "roles"}
-
-
-def _profile_fields(service: Service, body: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(body) - _PROFILE_FIELDS
-    if unknown:
-        raise invalid_params(
-            f"unknown profile fields: {', '.join(sorted(unknown))}; "
-            f"known: {', '.join(sorted(_PROFILE_FIELDS))}"
-        )
+def _profile_fields(service: Service, body: ProfileInput) -> dict[str, Any]:
     fields: dict[str, Any] = {}
-    if body.get("port") is not None:
-        fields["port"] = _int(body["port"], "port")
+    if body.port is not None:
+        fields["port"] = port(body.port)
     for key in ("auto_start", "auto_connect"):
-        if body.get(key) is not None:
-            fields[key] = _flag(body[key], key)
-    if body.get("drivers") is not None:
-        if not isinstance(body["drivers"], list):
-            raise invalid_params("'drivers' must be a list")
-        fields["drivers"] = [_profile_driver(service, d) for d in body["drivers"]]
-    if body.get("roles") is not None:
-        roles = body["roles"]
-        if not isinstance(roles, dict) or not all(isinstance(v, str) for v in roles.values()):
-            raise invalid_params("'roles' must map role names to device names")
-        fields["roles"] = roles
+        if getattr(body, key) is not None:
+            fields[key] = flag(getattr(body, key))
+    if body.drivers is not None:
+        fields["drivers"] = [_profile_driver(service, d) for d in body.drivers]
+    if body.roles is not None:
+        fields["roles"] = dict(body.roles)
     return fields
 
 
@@ -514,7 +576,7 @@ class ServerActionHandler(ManagerHandler):
     async def post(self, action: str) -> None:
         service = self.service
         service.require_supervisor()
-        profile = _optional_str(_object(self), "profile")
+        profile = decode_body(self, ServerActionInput).profile
         if profile is not None and service.db.get_profile(profile) is None:
             raise _profile_not_found(profile)
         if action == "restart":
@@ -534,13 +596,10 @@ class ProfilesV1Handler(ManagerHandler):
         self.write_json([p.to_dict() for p in self.service.db.list_profiles()])
 
     def post(self) -> None:
-        body = _object(self)
-        name = _optional_str(body, "name")
-        if name is None:
-            raise invalid_params("a profile needs a 'name'", field="name")
+        body = decode_body(self, NewProfile)
         try:
             fields = _profile_fields(self.service, body)
-            profile = self.service.db.create_profile(name, **fields)
+            profile = self.service.db.create_profile(body.name, **fields)
         except ProfileExistsError:
             raise
         except ValueError as exc:
@@ -564,8 +623,8 @@ class ProfileV1Handler(ManagerHandler):
         """Change the given fields (``drivers`` and ``roles`` replace the old
         ones); ``name`` renames the profile."""
         self._profile(name)
-        body = _object(self)
-        new_name = _optional_str(body, "name")
+        body = decode_body(self, ProfileInput)
+        new_name = body.name
         try:
             fields = _profile_fields(self.service, body)
             profile = self.service.db.update_profile(name, new_name=new_name, **fields)
@@ -592,8 +651,7 @@ class ProfileStartV1Handler(ManagerHandler):
         service.require_supervisor()
         if service.db.get_profile(name) is None:
             raise _profile_not_found(name)
-        body = _object(self)
-        replace = _flag(body.get("replace", True), "replace")
+        replace = flag(decode_body(self, ProfileStartInput).replace)
         await service.start_profile(name, replace=replace)
         self.write_json(service.server_status())
 
@@ -616,13 +674,15 @@ class DriverActionV1Handler(ManagerHandler):
     async def post(self, action: str) -> None:
         service = self.service
         service.require_supervisor()
-        body = _object(self)
-        unknown = set(body) - {"executable", "name", "label"}
-        if unknown:
-            raise invalid_params(f"unknown fields: {', '.join(sorted(unknown))}")
-        executable = _optional_str(body, "executable")
-        name = _optional_str(body, "name")
-        label = _optional_str(body, "label")
+        body = decode_body(self, DriverRequest)
+        executable = None if body.executable is UNSET else body.executable
+        name = None if body.name is UNSET else body.name
+        label = None if body.label is UNSET else body.label
+        if label is not None:
+            try:
+                check_label(label)  # also where only the executable is used
+            except ValueError as exc:
+                raise _bad_value(exc) from None
         driver: DriverInstance
         if executable is None:
             if label is None:
@@ -718,52 +778,45 @@ OPENAPI_TAGS: list[dict[str, str]] = [
 ]
 
 
-def _schema(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json_response(description: str, schema: Any, example: Any = None) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
-    if example is not None:
-        media["example"] = example
-    return {"description": description, "content": {"application/json": media}}
-
-
-def _json_body(schema: Any, example: Any = None, *, required: bool = True) -> dict[str, Any]:
-    media: dict[str, Any] = {"schema": schema}
-    if example is not None:
-        media["example"] = example
-    return {"required": required, "content": {"application/json": media}}
-
-
 _NOT_MANAGED = "`indiserver_not_managed`: the service only connects to an indiserver run elsewhere"
 
 
 def _errors(legacy: bool, **by_status: str) -> dict[str, Any]:
     """Error responses ``{"404": "why", ...}`` (keys written ``e404``)."""
-    schema = _schema("IndiwebError" if legacy else "Error")
-    return {key.lstrip("e"): _json_response(text, schema) for key, text in by_status.items()}
+    schema = ref("IndiwebError" if legacy else "Error")
+    return {key.lstrip("e"): json_response(text, schema) for key, text in by_status.items()}
 
 
-def _param(name: str, description: str, example: str) -> dict[str, Any]:
+def _param(name: str, description: str, example: str, schema: Any) -> dict[str, Any]:
+    """A path parameter whose schema is that of ``schema`` (a `bodies` type)."""
     return {
         "name": name,
         "in": "path",
         "required": True,
         "description": description + " Percent-encode spaces (`Dome%20Simulator`).",
-        "schema": {"type": "string"},
+        "schema": msgspec.json.schema(schema),
         "example": example,
     }
 
 
-_PROFILE_PARAM = _param("name", "Profile name.", "Simulators")
+_PROFILE_PARAM = _param("name", "Profile name.", "Simulators", ProfileName)
 _LABEL_PARAM = _param(
     "label",
     "Driver label from the catalog (`GET /api/drivers`), or the device name of a running instance.",
     "Dome Simulator",
+    DriverLabel,
 )
 _REMOTE_PARAM = _param(
-    "label", "A device of another indiserver: `Device@host[:port]`.", "Dome Simulator@pi:7624"
+    "label",
+    "A device of another indiserver: `Device@host[:port]`.",
+    "Dome Simulator@pi:7624",
+    Annotated[
+        str,
+        Meta(
+            pattern=bodies.REMOTE_PATTERN,
+            extra_json_schema={"format": bodies.REMOTE_DRIVER_FORMAT},
+        ),
+    ],
 )
 
 
@@ -790,7 +843,7 @@ def _op(
 
 
 def _message(example: str) -> dict[str, Any]:
-    return _json_response("Done.", _schema("IndiwebMessage"), {"message": example})
+    return json_response("Done.", ref("IndiwebMessage"), {"message": example})
 
 
 _SERVER_STATUS_EXAMPLE = {
@@ -867,7 +920,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
         "IndiwebError": {
             "description": "An error as INDI Web Manager gives it (`detail`), with ours.",
             "allOf": [
-                _schema("Error"),
+                ref("Error"),
                 {"type": "object", "properties": {"detail": {"type": "string"}}},
             ],
         },
@@ -934,17 +987,6 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 },
             },
         },
-        "DriverRequest": {
-            "type": "object",
-            "description": "A driver by `executable` (with `name`, a device name for another "
-            "instance), or by catalog `label`.",
-            "properties": {
-                "executable": {"type": "string"},
-                "name": {"type": "string"},
-                "label": {"type": "string"},
-            },
-            "additionalProperties": False,
-        },
         "ServerStatus": {
             "type": "object",
             "description": "The indiserver this service uses. `pid`, `fifo`, `started_at`, "
@@ -966,7 +1008,7 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                     "(`--embedded-indi-lan`, or it could not be restricted: see the log); "
                     "false: this machine only.",
                 },
-                "drivers": {"type": "array", "items": _schema("ManagedDriver")},
+                "drivers": {"type": "array", "items": ref("ManagedDriver")},
                 "roles": {"type": "object", "additionalProperties": {"type": "object"}},
             },
         },
@@ -990,27 +1032,13 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "port": {"type": "integer"},
                 "auto_start": {"type": "boolean"},
                 "auto_connect": {"type": "boolean"},
-                "drivers": {"type": "array", "items": _schema("ProfileDriver")},
+                "drivers": {"type": "array", "items": ref("ProfileDriver")},
                 "roles": {
                     "type": "object",
                     "description": f"Role ({', '.join(ROLES)}) -> device.",
                     "additionalProperties": {"type": "string"},
                 },
             },
-        },
-        "ProfileInput": {
-            "type": "object",
-            "description": "Fields of a profile. `drivers` entries: an executable, "
-            '`{"executable", "name"?, "label"?}` or `{"label"}` (from the catalog).',
-            "properties": {
-                "name": {"type": "string"},
-                "port": {"type": "integer"},
-                "auto_start": {"type": "boolean"},
-                "auto_connect": {"type": "boolean"},
-                "drivers": {"type": "array", "items": {}},
-                "roles": {"type": "object", "additionalProperties": {"type": "string"}},
-            },
-            "additionalProperties": False,
         },
         "CatalogDriver": {
             "type": "object",
@@ -1025,12 +1053,13 @@ OPENAPI_COMPONENTS: dict[str, dict[str, Any]] = {
                 "mdpd": {"type": "boolean"},
             },
         },
+        **_BODY_SCHEMAS,
     }
 }
 
 
 def _list_of(name: str) -> dict[str, Any]:
-    return {"type": "array", "items": _schema(name)}
+    return {"type": "array", "items": ref(name)}
 
 
 def _indiweb_driver_op(action: str, remote: bool = False) -> dict[str, Any]:
@@ -1085,7 +1114,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "INDI Web Manager's status: a one-element list, `status` the string "
             '"True" or "False". For an external indiserver: whether we are connected.',
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Status.",
                 {
                     "type": "array",
@@ -1107,7 +1136,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "The drivers indiserver runs (empty when it is stopped). For an external "
             "indiserver: one entry per device, from its DRIVER_INFO.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Running drivers.", _list_of("IndiwebDriver"), [_INDIWEB_DRIVER_EXAMPLE]
             ),
         )
@@ -1147,7 +1176,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "All profiles",
             "Every profile, in creation order.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Profiles.",
                 _list_of("IndiwebProfile"),
                 [
@@ -1169,7 +1198,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response("The profile.", _schema("IndiwebProfile")),
+            ok=json_response("The profile.", ref("IndiwebProfile")),
             errors=_errors(True, e404="`unknown_profile`."),
         ),
         "post": _op(
@@ -1187,17 +1216,10 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "it on the other profiles.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            body=_json_body(
-                {
-                    "type": "object",
-                    "properties": {
-                        "port": {"type": ["integer", "string"]},
-                        "autostart": {"type": ["integer", "boolean"]},
-                        "autoconnect": {"type": ["integer", "boolean"]},
-                        "scripts": {},
-                    },
-                },
+            body=json_request(
+                ref("IndiwebProfileUpdate"),
                 {"port": 7624, "autostart": 1, "autoconnect": 1},
+                required=False,
             ),
             ok=_message("Profile foo updated"),
             errors=_errors(True, e400="Bad value.", e404="`unknown_profile`."),
@@ -1216,7 +1238,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "In the form the POST takes.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response(
+            ok=json_response(
                 "Drivers.",
                 {"type": "array", "items": {"type": "object"}},
                 [{"label": "Telescope Simulator"}, {"remote": "Dome Simulator@pi:7624"}],
@@ -1229,9 +1251,10 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "creates the profile if needed. A label must be in the catalog.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            body=_json_body(
-                {"type": "array", "items": {"type": "object"}},
+            body=json_request(
+                _list_of("IndiwebDriverEntry"),
                 [{"label": "Telescope Simulator"}, {"label": "CCD Simulator"}],
+                required=False,
             ),
             ok=_message("Drivers saved for profile foo"),
             errors=_errors(True, e400="Malformed list.", e404="`unknown_driver`."),
@@ -1243,7 +1266,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Local drivers only; empty for an unknown profile.",
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response(
+            ok=json_response(
                 "Labels.",
                 {"type": "array", "items": {"type": "object"}},
                 [{"label": "Telescope Simulator"}, {"label": "CCD Simulator"}],
@@ -1256,7 +1279,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             '`{"drivers": "Dev@host,..."}`, or `{}` when it has none.',
             tag=_TAG_INDIWEB,
             params=(_PROFILE_PARAM,),
-            ok=_json_response(
+            ok=json_response(
                 "Remote drivers.", {"type": "object"}, {"drivers": "Dome Simulator@pi:7624"}
             ),
         )
@@ -1269,15 +1292,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "choosing which programs may run is the operator's, with `--custom-driver` on the "
             "service's command line.",
             tag=_TAG_INDIWEB,
-            body=_json_body(
-                {
-                    "type": "object",
-                    "required": ["Label", "Exec"],
-                    "properties": {
-                        k: {"type": "string"}
-                        for k in ("Label", "Name", "Family", "Exec", "Version")
-                    },
-                },
+            body=json_request(
+                ref("IndiwebCustomDriver"),
                 {
                     "Label": "My Focuser",
                     "Name": "My Focuser",
@@ -1300,7 +1316,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Driver catalog",
             "Every driver of INDI's drivers.xml (and the custom ones), by label.",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Drivers.", _list_of("IndiwebDriver"), [_INDIWEB_DRIVER_EXAMPLE]),
+            ok=json_response("Drivers.", _list_of("IndiwebDriver"), [_INDIWEB_DRIVER_EXAMPLE]),
         )
     },
     "/api/drivers/groups": {
@@ -1308,7 +1324,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Driver families",
             "The catalog's groups, sorted.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Groups.",
                 {"type": "array", "items": {"type": "string"}},
                 ["CCDs", "Domes", "Focusers"],
@@ -1325,7 +1341,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Devices and whether they are connected",
             "Every device that has a CONNECTION property.",
             tag=_TAG_INDIWEB,
-            ok=_json_response(
+            ok=json_response(
                 "Devices.",
                 {"type": "array", "items": {"type": "object"}},
                 [{"device": "CCD Simulator", "connected": True}],
@@ -1337,7 +1353,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Version",
             "The version of indiws.",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Version.", {"type": "object"}, {"version": __version__}),
+            ok=json_response("Version.", {"type": "object"}, {"version": __version__}),
         )
     },
     "/api/info/arch": {
@@ -1345,7 +1361,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Machine architecture",
             "As INDI Web Manager: a JSON string, arm64/armhf for ARM.",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Architecture.", {"type": "string"}, "x86_64"),
+            ok=json_response("Architecture.", {"type": "string"}, "x86_64"),
         )
     },
     "/api/info/hostname": {
@@ -1353,7 +1369,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Host name",
             "",
             tag=_TAG_INDIWEB,
-            ok=_json_response("Host name.", {"type": "object"}, {"hostname": "observatory"}),
+            ok=json_response("Host name.", {"type": "object"}, {"hostname": "observatory"}),
         )
     },
     **{
@@ -1375,7 +1391,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Whether the service runs the indiserver (`managed`), its state, its drivers "
             "with the devices they define now, and the role assignments.",
             tag=_TAG_MANAGER,
-            ok=_json_response("Status.", _schema("ServerStatus"), _SERVER_STATUS_EXAMPLE),
+            ok=json_response("Status.", ref("ServerStatus"), _SERVER_STATUS_EXAMPLE),
         )
     },
     **{
@@ -1396,12 +1412,12 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                 tag=_TAG_MANAGER,
                 body=None
                 if action == "stop"
-                else _json_body(
-                    {"type": "object", "properties": {"profile": {"type": "string"}}},
+                else json_request(
+                    ref("ServerActionInput"),
                     {"profile": "Simulators"},
                     required=False,
                 ),
-                ok=_json_response("The new status.", _schema("ServerStatus")),
+                ok=json_response("The new status.", ref("ServerStatus")),
                 errors=_errors(
                     False,
                     e404="`unknown_profile`.",
@@ -1418,15 +1434,15 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "All profiles",
             "",
             tag=_TAG_MANAGER,
-            ok=_json_response("Profiles.", _list_of("Profile"), [_PROFILE_EXAMPLE]),
+            ok=json_response("Profiles.", _list_of("Profile"), [_PROFILE_EXAMPLE]),
         ),
         "post": {
             **_op(
                 "Create a profile",
                 "`name` is required.",
                 tag=_TAG_MANAGER,
-                body=_json_body(
-                    _schema("ProfileInput"),
+                body=json_request(
+                    ref("NewProfile"),
                     {
                         "name": "Backyard",
                         "auto_connect": True,
@@ -1455,7 +1471,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            ok=_json_response("The profile.", _schema("Profile"), _PROFILE_EXAMPLE),
+            ok=json_response("The profile.", ref("Profile"), _PROFILE_EXAMPLE),
             errors=_errors(False, e404="`unknown_profile`."),
         ),
         "put": _op(
@@ -1464,8 +1480,8 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "`name` renames it.",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            body=_json_body(_schema("ProfileInput"), {"auto_start": True}),
-            ok=_json_response("The profile.", _schema("Profile")),
+            body=json_request(ref("ProfileInput"), {"auto_start": True}, required=False),
+            ok=json_response("The profile.", ref("Profile")),
             errors=_errors(
                 False,
                 e400="Bad field.",
@@ -1479,7 +1495,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            ok=_json_response("Deleted.", {"type": "object"}, {"deleted": "Backyard"}),
+            ok=json_response("Deleted.", {"type": "object"}, {"deleted": "Backyard"}),
             errors=_errors(False, e404="`unknown_profile`."),
         ),
     },
@@ -1490,12 +1506,12 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "profile does not list.",
             tag=_TAG_MANAGER,
             params=(_PROFILE_PARAM,),
-            body=_json_body(
-                {"type": "object", "properties": {"replace": {"type": "boolean"}}},
+            body=json_request(
+                ref("ProfileStartInput"),
                 {"replace": True},
                 required=False,
             ),
-            ok=_json_response("The new status.", _schema("ServerStatus")),
+            ok=json_response("The new status.", ref("ServerStatus")),
             errors=_errors(
                 False,
                 e404="`unknown_profile`.",
@@ -1510,7 +1526,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Every driver the embedded indiserver runs, is starting or stopping, and the "
             "ones that crashed (until restarted or stopped), with their devices.",
             tag=_TAG_MANAGER,
-            ok=_json_response("Drivers.", _list_of("ManagedDriver"), [_DRIVER_EXAMPLE]),
+            ok=json_response("Drivers.", _list_of("ManagedDriver"), [_DRIVER_EXAMPLE]),
             errors=_errors(False, e409=_NOT_MANAGED),
         )
     },
@@ -1533,11 +1549,11 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "then starts it.",
                 }[action],
                 tag=_TAG_MANAGER,
-                body=_json_body(
-                    _schema("DriverRequest"),
+                body=json_request(
+                    ref("DriverRequest"),
                     {"executable": "indi_simulator_wheel", "name": "Wheel Two"},
                 ),
-                ok=_json_response("The instance.", _schema("ManagedDriver"), _DRIVER_EXAMPLE),
+                ok=json_response("The instance.", ref("ManagedDriver"), _DRIVER_EXAMPLE),
                 errors=_errors(
                     False,
                     e400="Missing executable/label, unknown field, a name or label with a "
@@ -1567,7 +1583,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
                     "example": "Domes",
                 },
             ),
-            ok=_json_response("Drivers.", _list_of("CatalogDriver")),
+            ok=json_response("Drivers.", _list_of("CatalogDriver")),
         )
     },
     "/api/v1/drivers/groups": {
@@ -1575,7 +1591,7 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
             "Driver groups",
             "Group -> labels.",
             tag=_TAG_MANAGER,
-            ok=_json_response(
+            ok=json_response(
                 "Groups.",
                 {"type": "object", "additionalProperties": {"type": "array"}},
                 {"Domes": ["Dome Simulator", "RollOff Simulator"]},
@@ -1585,6 +1601,6 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
 }
 # Creation answers 201, not 200.
 OPENAPI_PATHS["/api/v1/profiles"]["post"]["responses"].pop("200")
-OPENAPI_PATHS["/api/v1/profiles"]["post"]["responses"]["201"] = _json_response(
-    "Created.", _schema("Profile"), _PROFILE_EXAMPLE
+OPENAPI_PATHS["/api/v1/profiles"]["post"]["responses"]["201"] = json_response(
+    "Created.", ref("Profile"), _PROFILE_EXAMPLE
 )

@@ -80,6 +80,10 @@ _OTHER_ERRORS: dict[str, tuple[int, str]] = {
     "token_invalid": (401, "the access token sent is wrong"),
     "cross_site_refused": (403, "a browser page of another origin tried to change state"),
     "host_not_allowed": (421, "the Host header is not a name of this service (DNS rebinding?)"),
+    "length_required": (411, "a request body sent without a Content-Length"),
+    "not_supported": (501, "INDI Web Manager's reboot/poweroff: indiws does not do that"),
+    "invalid_plan": (400, "a plan that cannot run, with every problem and its line"),
+    "unknown_action": (404, "action.abort: no running action has that id"),
 }
 
 
@@ -338,8 +342,23 @@ def _merge_components(into: dict[str, Any], extra: Mapping[str, Any], source: st
             target[name] = copy.deepcopy(value)
 
 
+def _add_bad_request(item: dict[str, Any]) -> None:
+    """Every operation that takes parameters or a body can be answered 400
+    (a malformed body, a value that does not fit): say so where the module
+    did not."""
+    for method in _METHODS:
+        op = item.get(method)
+        if op is None or "101" in op.get("responses", {}):
+            continue
+        if op.get("parameters") or op.get("requestBody"):
+            op["responses"].setdefault("400", error_responses(400)["400"])
+
+
 def build_document(modules: Iterable[ModuleType]) -> dict[str, Any]:
-    """The OpenAPI 3.1 document for ``modules`` (the app's: ``app.ROUTE_MODULES``)."""
+    """The OpenAPI 3.1 document for ``modules`` (the app's: ``app.ROUTE_MODULES``).
+
+    This is the one place path groups are added: a module listed there
+    contributes its ``OPENAPI_PATHS``, ``OPENAPI_COMPONENTS`` and ``OPENAPI_TAGS``."""
     doc: dict[str, Any] = {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -368,6 +387,7 @@ def build_document(modules: Iterable[ModuleType]) -> dict[str, Any]:
                 raise ValueError(f"OpenAPI path {path} documented by both {owner[path]} and {name}")
             owner[path] = name
             doc["paths"][path] = copy.deepcopy(item)
+            _add_bad_request(doc["paths"][path])
         _merge_components(doc["components"], components, name)
         known = {t["name"] for t in doc["tags"]}
         for tag in getattr(module, "OPENAPI_TAGS", ()):

@@ -190,9 +190,13 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
         body=json_request(
             {
                 "type": "object",
-                "properties": {"camera": {"type": "string"}, "telescope": {"type": "string"}},
+                "properties": {
+                    "camera": {"type": ["string", "null"]},
+                    "telescope": {"type": ["string", "null"]},
+                },
             },
             {"camera": "Guide Simulator", "telescope": "Telescope Simulator"},
+            required=False,
         ),
     ),
     "/phd2/start/": _flag_op(

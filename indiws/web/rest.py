@@ -26,9 +26,10 @@ import binascii
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import tornado.web
+from msgspec import Meta
 
 from .. import __version__
 from ..client import Device, INDIClient, InvalidValueError, NotConnectedError
@@ -37,6 +38,7 @@ from ..protocol import PropertyKind
 from ..roles import ROLES
 from ..service import Service
 from .base import JsonHandler, requester
+from .bodies import Body, decode_body, schema_components
 from .errors import describe_error, invalid_params
 from .openapi import error_responses, json_request, json_response, path_param, ref
 
@@ -47,8 +49,6 @@ __all__ = [
     "decode_interfaces",
     "device_detail",
     "device_summary",
-    "parse_role_body",
-    "parse_set_body",
     "routes",
 ]
 
@@ -135,60 +135,53 @@ def device_detail(device: Device, roles: list[str]) -> dict[str, Any]:
     return out
 
 
-def _check_keys(body: dict[str, Any], allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(body) - set(allowed))
-    if unknown:
-        raise invalid_params(
-            f"unknown field {unknown[0]!r} in the request body (allowed: {', '.join(allowed)})",
-            field=unknown[0],
-        )
+# ---------------------------------------------------------------- request bodies
+# Declared once: each struct is the body's schema in the OpenAPI document and
+# its check (indiws/web/bodies.py).
 
 
-def parse_set_body(body: dict[str, Any]) -> tuple[dict[str, Any], bool, float]:
-    """``{"values": {...}, "wait": true, "timeout": 60}`` → (values, wait, timeout).
+class SetProperty(Body):
+    """New values for a property's elements; the values themselves are checked
+    against the property's definition (nothing is sent on error)."""
 
-    Checks the shape only; the values themselves are checked against the
-    property's definition by the client.
-    """
-    _check_keys(body, ("values", "wait", "timeout", "force"))
-    values = body.get("values")
-    if not isinstance(values, dict):
-        raise invalid_params(
-            '"values" must be an object of element names to values, '
-            'e.g. {"values": {"CONNECT": true}}',
-            field="values",
-        )
-    if not values:
-        raise invalid_params('"values" is empty: name at least one element', field="values")
-    wait = body.get("wait", True)
-    if not isinstance(wait, bool):
-        raise invalid_params(f'"wait" must be true or false, got {wait!r}', field="wait")
-    timeout = body.get("timeout", DEFAULT_TIMEOUT)
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, int | float)
-        or not 0 < timeout <= MAX_TIMEOUT
-    ):
-        raise invalid_params(
-            f'"timeout" must be a number of seconds in (0, {MAX_TIMEOUT:g}], got {timeout!r}',
-            field="timeout",
-        )
-    return values, wait, float(timeout)
+    values: Annotated[
+        dict[str, Any],
+        Meta(
+            min_length=1,
+            description="Element name → value: text → string; number → number or "
+            'sexagesimal string ("12:30:15"); switch → true/false or "On"/"Off"; '
+            'BLOB → {"data": base64, "format": ".fits"}.',
+        ),
+    ]
+    wait: Annotated[bool, Meta(description="Wait until the property leaves Busy.")] = True
+    timeout: Annotated[
+        float,
+        Meta(gt=0, le=MAX_TIMEOUT, description="Seconds to wait before answering 504."),
+    ] = DEFAULT_TIMEOUT
+    force: Annotated[
+        bool,
+        Meta(
+            description="Write a property that moves hardware although the safety policy "
+            "refuses it now (docs/security.md); logged with who sent it."
+        ),
+    ] = False
 
 
-def parse_role_body(body: dict[str, Any]) -> tuple[str, bool]:
-    """``{"device": "CCD Simulator", "connect": true}`` → (device, connect)."""
-    _check_keys(body, ("device", "connect"))
-    device = body.get("device")
-    if not isinstance(device, str) or not device.strip():
-        raise invalid_params(
-            '"device" must be the INDI device name, e.g. {"device": "CCD Simulator"}',
-            field="device",
-        )
-    connect = body.get("connect", True)
-    if not isinstance(connect, bool):
-        raise invalid_params(f'"connect" must be true or false, got {connect!r}', field="connect")
-    return device, connect
+class AssignRole(Body):
+    """The device that plays the role from now on."""
+
+    device: Annotated[str, Meta(min_length=1, pattern=r"\S", description="INDI device name.")]
+    connect: Annotated[bool, Meta(description="Connect the device.")] = True
+
+
+class SetWeatherOverride(Body):
+    """The operator's weather override on (true) or off."""
+
+    on: bool
+    note: Annotated[str, Meta(max_length=200)] | None = None
+
+
+_BODY_SCHEMAS = schema_components(SetProperty, AssignRole, SetWeatherOverride)
 
 
 def _blob_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -297,18 +290,8 @@ class WeatherOverrideHandler(ApiHandler):
         self.write_json(self.service.safety.status()["weather_override"])
 
     def put(self) -> None:
-        body = self.json_body()
-        unknown = set(body) - {"on", "note"}
-        if unknown:
-            raise invalid_params(f"unknown field(s): {', '.join(sorted(unknown))}", field="on")
-        if "on" not in body:
-            raise invalid_params('give "on": true or false', field="on")
-        on, note = body["on"], body.get("note")
-        if not isinstance(on, bool):
-            raise invalid_params("on must be true or false", param="on")
-        if note is not None and (not isinstance(note, str) or len(note) > 200):
-            raise invalid_params("note must be a text of at most 200 characters", param="note")
-        self._set(on, note)
+        body = decode_body(self, SetWeatherOverride)
+        self._set(body.on, body.note)
 
     def delete(self) -> None:
         self._set(False, None)
@@ -350,11 +333,8 @@ class PropertyHandler(ApiHandler):
         self.write_json(self.indi().get_property(device, name).to_dict())
 
     async def put(self, device: str, name: str) -> None:
-        body = self.json_body()
-        values, wait, timeout = parse_set_body(body)
-        force = body.get("force", False)
-        if not isinstance(force, bool):
-            raise invalid_params(f'"force" must be true or false, got {force!r}', field="force")
+        body = decode_body(self, SetProperty)
+        values, wait, timeout, force = body.values, body.wait, body.timeout, body.force
         client = self.indi()
         check_hardware_write(
             client, device, name, values, who=requester(self.request, "REST"), force=force
@@ -387,7 +367,8 @@ class RoleHandler(ApiHandler):
     async def put(self, role: str) -> None:
         roles = self.service.roles
         roles.check_role(role)
-        device, connect = parse_role_body(self.json_body())
+        body = decode_body(self, AssignRole)
+        device, connect = body.device, body.connect
         self.indi()
         previous = roles.device_for(role)
         result = await roles.assign(role, device, connect=connect)
@@ -471,6 +452,7 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 
 OPENAPI_COMPONENTS: dict[str, Any] = {
     "schemas": {
+        **_BODY_SCHEMAS,
         "Element": {
             "type": "object",
             "description": 'One element. `value` is text, a number, "On"/"Off" (switch) or '
@@ -558,32 +540,6 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 },
             ]
         },
-        "SetProperty": {
-            "type": "object",
-            "required": ["values"],
-            "additionalProperties": False,
-            "properties": {
-                "values": {
-                    "type": "object",
-                    "minProperties": 1,
-                    "description": "Element name → value: text → string; number → number or "
-                    'sexagesimal string ("12:30:15"); switch → true/false or "On"/"Off"; '
-                    'BLOB → {"data": base64, "format": ".fits"}.',
-                },
-                "wait": {
-                    "type": "boolean",
-                    "default": True,
-                    "description": "Wait until the property leaves Busy.",
-                },
-                "timeout": {
-                    "type": "number",
-                    "exclusiveMinimum": 0,
-                    "maximum": MAX_TIMEOUT,
-                    "default": DEFAULT_TIMEOUT,
-                    "description": "Seconds to wait before answering 504.",
-                },
-            },
-        },
         "Role": {
             "type": "object",
             "required": ["role", "device_name", "present", "connected"],
@@ -594,15 +550,6 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 "connected": {"type": "boolean"},
             },
         },
-        "AssignRole": {
-            "type": "object",
-            "required": ["device"],
-            "additionalProperties": False,
-            "properties": {
-                "device": {"type": "string", "minLength": 1},
-                "connect": {"type": "boolean", "default": True},
-            },
-        },
         "WeatherOverride": {
             "type": ["object", "null"],
             "description": "The operator's weather override; null: off (the weather decides).",
@@ -611,15 +558,6 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                 "since": {"type": "string", "description": "UTC, ISO 8601"},
                 "by": {"type": "string", "description": "who turned it on (address, front, token)"},
                 "note": _NULLABLE_STRING,
-            },
-        },
-        "SetWeatherOverride": {
-            "type": "object",
-            "required": ["on"],
-            "additionalProperties": False,
-            "properties": {
-                "on": {"type": "boolean"},
-                "note": {"type": "string", "maxLength": 200},
             },
         },
         "Safety": {

@@ -18,6 +18,7 @@ are made in `aliases`.  docs/lightapt.md describes every call.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..client import Device, INDIError, UnknownDeviceError
@@ -358,16 +359,15 @@ _DEVICE_NAME = path_param(
 _ROLE_NAMES = ["focus", "filter", *ROLES]
 _DEVICE_TYPE = path_param(
     "device_type",
-    "The role: lightAPT's names (`focus`, `filter`, `guider`) or ours. Any other "
-    "answers `Wrong device name!`.",
+    "The role: lightAPT's names (`focus`, `filter`, `guider`) or ours ("
+    + ", ".join(f"`{r}`" for r in _ROLE_NAMES)
+    + "). Any other answers `Wrong device name!` (HTTP 200, as the original).",
     "camera",
-    enum=_ROLE_NAMES,
 )
 _ACTION = path_param(
     "action",
-    "`start` or `stop`; any other word answers `Wrong Command!`.",
+    "`start` or `stop`; any other word answers `Wrong Command!` (HTTP 200, as the original).",
     "start",
-    enum=["start", "stop"],
 )
 _SEED_DEVICE_EXAMPLE = {
     "device_name": "CCD Simulator",
@@ -380,10 +380,10 @@ _SEED_DEVICE_EXAMPLE = {
 
 
 def _text_response(description: str, answers: list[str]) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"text/plain": {"schema": {"type": "string", "enum": answers}}},
-    }
+    """A plain-text answer, one of ``answers`` (``<why>``: any text)."""
+    pattern = "|".join(re.escape(a).replace(re.escape("<why>"), ".*") for a in answers)
+    schema = {"type": "string", "pattern": f"^({pattern})$", "examples": answers}
+    return {"description": description, "content": {"text/plain": {"schema": schema}}}
 
 
 def _fifo_op(action: str, method: str) -> dict[str, Any]:
@@ -571,7 +571,11 @@ OPENAPI_PATHS: dict[str, dict[str, Any]] = {
         "Connected",
         errors=(400,),
         body=json_request(
-            {"type": "object", "required": ["device"], "properties": {"device": {}}},
+            {
+                "type": "object",
+                "required": ["device"],
+                "properties": {"device": {"enum": [*dict.fromkeys([*V5_ROLES, *ROLES])]}},
+            },
             {"device": "camera"},
         ),
     ),
@@ -640,7 +644,7 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
                     "as the original's code answered",
                 },
                 "device_type": {
-                    "enum": ["telescope", "camera", "focus", "filter", None],
+                    "enum": [*dict.fromkeys(lightapt_role_name(r) for r in ROLES), None],
                     "description": "The role the device most likely plays, from "
                     "DRIVER_INTERFACE; null for other devices",
                 },
@@ -656,7 +660,7 @@ OPENAPI_COMPONENTS: dict[str, Any] = {
             "required": ["en"],
             "properties": {
                 "zh": {"type": "string"},
-                "en": {"type": "string", "description": "The catalog label"},
+                "en": {"type": "string", "minLength": 1, "description": "The catalog label"},
                 "driver": {"type": "string", "description": "The driver executable"},
             },
         },
