@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from guiding_support import GUIDE_SETTINGS
 from playwright.sync_api import Page, expect, sync_playwright
 from test_panel_browser import ConsoleWatch
 
@@ -22,20 +23,12 @@ from indiws.browser_testing import ServiceProcess, launch_chromium
 
 pytestmark = pytest.mark.slow
 
-#: The simulators guide well with these (docs/guiding.md); 15 px calibration
-#: legs (not 25) halve the calibration's time.
-SETTINGS = {
-    "binning": 4,
-    "exposure": 1.0,
-    "calibration_step_ms": 600,
-    "calibration_distance": 15.0,
-}
 
 
 def prepare(workdir: Path) -> Path:
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
-    (data / "guiding.json").write_text(json.dumps({"settings": SETTINGS}))
+    (data / "guiding.json").write_text(json.dumps({"settings": GUIDE_SETTINGS}))
     return workdir
 
 
