@@ -22,7 +22,7 @@ from astropy.io import fits
 from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient
 
-from indiws.devices.astro import angular_distance
+from indiws.devices.astro import angular_distance, local_sidereal_time
 from indiws.testing import IndiServerProcess, RunningService, start_service
 
 SCOPE, CCD, FOCUSER = "Telescope Simulator", "CCD Simulator", "Focuser Simulator"
@@ -71,8 +71,16 @@ def service(ws: WsClient) -> RunningService:
 
 
 async def point_at(ws: WsClient, ra: float, dec: float) -> None:
-    """Goto (J2000) from a sync close by: the simulator slews a few degrees a second."""
-    await ws.call("telescope.sync", {"ra": ra - 0.02, "dec": dec + 0.3})
+    """Goto (J2000) from a sync close by (the simulator slews a few degrees a
+    second), on a site where the point stands an hour east of the meridian:
+    neither that goto nor one up to 3 h further east (the centring's far
+    point) takes the mount to the other side of the pier, a 30 s flip of
+    the simulator (at HA 0 and at its +-12 h), whatever the hour."""
+    lst_greenwich = local_sidereal_time(0.0)
+    longitude = ((ra - 1.0 - lst_greenwich) * 15 + 180) % 360 - 180
+    site = {"latitude": 0.0, "longitude": longitude, "elevation": 0.0}
+    await ws.call("telescope.set_site", site)
+    await ws.call("telescope.sync", {"ra": ra, "dec": dec + 0.3})
     await ws.call("telescope.goto", {"ra": ra, "dec": dec}, timeout=60)
 
 
