@@ -83,7 +83,7 @@ async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService
     # site, pier side west), so that the plan's own slew is short wherever
     # it started and the flip's is the only one crossing the meridian.
     ra_now = ra_at(-14 / 3600)
-    await point_mount_at(svc, ra_now, 30.0, epoch="JNow")
+    await point_mount_at(svc.url, ra_now, 30.0, epoch="JNow")
     ra, dec = astro.jnow_to_j2000(ra_now, 30.0)
     text = plan_text(
         ra,
@@ -108,7 +108,7 @@ async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService
 
 async def test_dithers_move_the_mount_between_light_frames(svc: RunningService) -> None:
     ra, dec = ra_at(-1.0), 30.0
-    await point_mount_at(svc, ra, dec)  # not back across the meridian from the flip's side
+    await point_mount_at(svc.url, ra, dec)  # not back across the meridian from the flip's side
     text = plan_text(
         ra, dec, "      - {duration: 0.2, count: 3}\n", "dither: {every: 1, offset: 20, settle: 0}"
     )
