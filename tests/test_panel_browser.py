@@ -440,6 +440,14 @@ def test_telescope_goto_from_the_imaging_view(page: Page, svc: ServiceProcess) -
         scope.locator('button[data-action="unpark"]').click()
         expect(scope.locator('[data-read="telescope.parked"]')).to_have_text("no")
     scope.locator('input[data-input="ra"]').fill("5:35:17")
+    # Synced half a degree off first (the card's Sync), so that the goto is
+    # short and at the same RA: from the park position it is a long slew,
+    # and at some hours a 30 s pier flip.
+    scope.locator('input[data-input="dec"]').fill("-4.89")
+    scope.get_by_role("button", name="Sync", exact=True).click()
+    expect(
+        page.locator('ol.actions-log li[data-outcome="ok"]', has_text="telescope.sync")
+    ).to_be_visible(timeout=30_000)
     scope.locator('input[data-input="dec"]').fill("-5.39")
     scope.locator('button[data-action="goto"]').click()
     expect(
