@@ -264,9 +264,7 @@ async def test_autofocus_and_centering_are_actions_with_their_own_abort(ws: WsCl
         running = await other.call("actions")
         assert [a["action"] for a in running if a["action_id"] == action_id] == ["autofocus"]
         # The exposure of the next point is under way: abort the autofocus itself.
-        await other.next_note(
-            "action.started", lambda p: p["action"] == "expose", timeout=60
-        )
+        await other.next_note("action.started", lambda p: p["action"] == "expose", timeout=60)
         answer = await other.call("actions.abort", {"action_id": action_id})
         assert answer["aborted"] is True and answer["action"] == "autofocus"
         ended = await asyncio.wait_for(focusing, 30)
@@ -284,9 +282,7 @@ async def test_autofocus_and_centering_are_actions_with_their_own_abort(ws: WsCl
 
         far = (TARGET[0] + 2.0, TARGET[1] + 10)  # 30 degrees away: seconds of slewing
         centering = asyncio.ensure_future(
-            ws.request(
-                "telescope.center", {"ra": far[0], "dec": far[1], "exposure": 1.0}, 240
-            )
+            ws.request("telescope.center", {"ra": far[0], "dec": far[1], "exposure": 1.0}, 240)
         )
         started = await other.next_note("action.started", lambda p: p["action"] == "center")
         action_id = started["params"]["action_id"]
