@@ -423,11 +423,14 @@ def test_roles_are_assigned_and_released_from_the_page(page: Page, svc: ServiceP
     expect(guider).to_be_hidden()
     row.locator('select[data-assign="guider"]').select_option("CCD Simulator")
     row.get_by_role("button", name="Assign").click()
-    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("connected")
+    # The assignment connects the device: seconds on a loaded machine.
+    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text(
+        "connected", timeout=30_000
+    )
     assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] == "CCD Simulator"
     expect(guider.locator('[data-role-device="guider"]')).to_have_text("CCD Simulator")
     page.locator('tr[data-role-row="guider"]').get_by_role("button", name="Release").click()
-    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("free")
+    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("free", timeout=30_000)
     assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] is None
     expect(guider).to_be_hidden()
 
