@@ -10,7 +10,7 @@ ARGS ?=
 PYTEST_ARGS ?=
 # The suite mostly waits on simulators and browsers, not on the CPU: more
 # workers than cores pays (tests/README.md): on 2 cores 10 workers took
-# 317 s, 8 took 346 s.  PYTEST_WORKERS=0 runs serially.
+# 317 s, 8 took 346 s (275 s with 10 since).  PYTEST_WORKERS=0 runs serially.
 PYTEST_WORKERS ?= 10
 # One test module per worker at a time: a module's shared servers stay in
 # one process and its tests run in file order; modules are handed out in

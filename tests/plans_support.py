@@ -19,6 +19,7 @@ from lightapt_support import assign_roles, module_indiserver
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from indiws.devices import astro
+from indiws.remote import Observatory
 from indiws.testing import IndiServerProcess, RunningService, start_service
 
 LAT, LON = 48.1, 11.6
@@ -28,6 +29,19 @@ SITE = f"site: {{latitude: {LAT}, longitude: {LON}, elevation: 520}}"
 def ra_at(ha_hours: float) -> float:
     """RA (hours, J2000 near enough) of a point ``ha_hours`` from the meridian now."""
     return (astro.local_sidereal_time(LON, datetime.now(UTC)) - ha_hours) % 24
+
+
+async def point_mount_at(base: str, ra: float, dec: float, epoch: str = "J2000") -> None:
+    """The mount of the service at ``base`` on the plans' site, unparked and
+    synced on (``ra``, ``dec``): a plan's own slew there is then short
+    whatever the hour and wherever an earlier test left the mount, and
+    crosses no meridian (the telescope simulator's pier flip is a 30 s
+    slew).  A sync moves nothing: the pier side follows the hour angle."""
+    async with Observatory(base) as obs:
+        await obs.telescope.set_site(latitude=LAT, longitude=LON, elevation=520)
+        if (await obs.telescope.position())["parked"]:
+            await obs.telescope.unpark()
+        await obs.telescope.sync(ra, dec, epoch=epoch)
 
 
 def darks(count: int, duration: float) -> str:

@@ -22,7 +22,7 @@ from astropy.io import fits
 from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient, check_result
 
-from indiws.devices.astro import angular_distance
+from indiws.devices.astro import angular_distance, local_sidereal_time
 from indiws.testing import IndiServerProcess, RunningService, start_service
 
 SCOPE, CCD, FOCUSER = "Telescope Simulator", "CCD Simulator", "Focuser Simulator"
@@ -71,8 +71,16 @@ def service(ws: WsClient) -> RunningService:
 
 
 async def point_at(ws: WsClient, ra: float, dec: float) -> None:
-    """Goto (J2000) from a sync close by: the simulator slews a few degrees a second."""
-    await ws.call("telescope.sync", {"ra": ra - 0.02, "dec": dec + 0.3})
+    """Goto (J2000) from a sync close by (the simulator slews a few degrees a
+    second), on a site where the point stands an hour east of the meridian:
+    neither that goto nor one up to 3 h further east (the centring's far
+    point) takes the mount to the other side of the pier, a 30 s flip of
+    the simulator (at HA 0 and at its +-12 h), whatever the hour."""
+    lst_greenwich = local_sidereal_time(0.0)
+    longitude = ((ra - 1.0 - lst_greenwich) * 15 + 180) % 360 - 180
+    site = {"latitude": 0.0, "longitude": longitude, "elevation": 0.0}
+    await ws.call("telescope.set_site", site)
+    await ws.call("telescope.sync", {"ra": ra, "dec": dec + 0.3})
     await ws.call("telescope.goto", {"ra": ra, "dec": dec}, timeout=60)
 
 
@@ -255,9 +263,7 @@ async def test_autofocus_and_centering_are_actions_with_their_own_abort(ws: WsCl
         running = await other.call("actions")
         assert [a["action"] for a in running if a["action_id"] == action_id] == ["autofocus"]
         # The exposure of the next point is under way: abort the autofocus itself.
-        await other.next_note(
-            "action.started", lambda p: p["action"] == "expose", timeout=60
-        )
+        await other.next_note("action.started", lambda p: p["action"] == "expose", timeout=60)
         answer = await other.call("actions.abort", {"action_id": action_id})
         assert answer["aborted"] is True and answer["action"] == "autofocus"
         ended = await asyncio.wait_for(focusing, 30)
@@ -275,9 +281,7 @@ async def test_autofocus_and_centering_are_actions_with_their_own_abort(ws: WsCl
 
         far = (TARGET[0] + 2.0, TARGET[1] + 10)  # 30 degrees away: seconds of slewing
         centering = asyncio.ensure_future(
-            ws.request(
-                "telescope.center", {"ra": far[0], "dec": far[1], "exposure": 1.0}, 240
-            )
+            ws.request("telescope.center", {"ra": far[0], "dec": far[1], "exposure": 1.0}, 240)
         )
         started = await other.next_note("action.started", lambda p: p["action"] == "center")
         action_id = started["params"]["action_id"]

@@ -17,7 +17,10 @@ The examples of one file run in order in one folder (the README's in the
 project's folder, the others in a temporary one).  A command must end with
 status 0 and answer no error (a JSON ``error`` object, ``Wrong device
 name!``).  The test service has no horizon (``min_altitude`` None): the
-first session's goto to M42 must not depend on the hour.
+first session's goto to M42 must not depend on the hour; its mount is
+parked where M42 stands when the service starts, so that the session's
+goto and park are short and neither crosses the meridian, whatever the
+hour (the telescope simulator's pier flip is a 30 s slew).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from pathlib import Path
 import pytest
 from astropy.io import fits
 
+from indiws.devices import Telescope
 from indiws.testing import RunningService, start_embedded_service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +69,28 @@ class Example:
                 command += "\n" + next(lines)  # bash reads the continuation
             out.append(command)
         return out
+
+
+SCOPE = "Telescope Simulator"
+#: Where the first session's goto goes (docs/client.md): M42, J2000.
+M42 = (5.588, -5.391)
+
+
+async def _park_at_m42(service: RunningService) -> None:
+    """The service's mount parked where M42 stands now (a sync, then the
+    park position set there: nothing slews far)."""
+    client = service.service.client
+    for _ in range(150):
+        device = client.devices.get(SCOPE)
+        if device is not None and device.connected and "TELESCOPE_PARK" in device.properties:
+            break
+        await asyncio.sleep(0.1)
+    scope = Telescope(client, SCOPE)
+    if (await scope.position()).get("parked"):
+        await scope.unpark()
+    await scope.sync(*M42)
+    await scope.set_park_position("current")
+    await scope.park()
 
 
 def examples(path: Path) -> Iterator[Example]:
@@ -158,6 +184,8 @@ async def test_the_examples_run_as_written(doc: Path, tmp_path: Path) -> None:
     if any(e.service for e in todo):
         service = await start_embedded_service(tmp_path / "service")
     try:
+        if service is not None:
+            await _park_at_m42(service)
         for example in todo:
             if example.file is not None:
                 (work / example.file).write_text(_to(service, example.text))

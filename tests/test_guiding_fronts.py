@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from guiding_support import GUIDE_SETTINGS, TARGET
 from lightapt_support import LightAptClient
 from PIL import Image
 from test_lightapt_http import axios, send
@@ -75,15 +76,14 @@ async def svc(
         service = running.service
         await service.roles.assign("telescope", SCOPE)
         await service.roles.assign("guider", GUIDE)
-        # The simulators guide well with these (docs/guiding.md).
-        # 15 px calibration legs (not 25) halve the calibration's time.
-        service.guiding.configure(
-            binning=4, exposure=1.0, calibration_step_ms=600, calibration_distance=15.0
-        )
+        service.guiding.configure(**GUIDE_SETTINGS)
         ws = await WsClient.open(running.ws_url + "/ws/indi_client/")
         try:
             await ws.call("telescope.unpark", timeout=30)
-            await ws.call("telescope.goto", {"ra": 5.5881, "dec": 20.0}, timeout=120)
+            # Synced on a field with stars rather than slewed there (guiding_support).
+            ra, dec = TARGET
+            await ws.call("telescope.sync", {"ra": ra, "dec": dec}, timeout=30)
+            await ws.call("telescope.set_tracking", {"on": True}, timeout=30)
         finally:
             await ws.close()
         yield running

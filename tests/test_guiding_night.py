@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import pytest_asyncio
 from astropy.io import fits
 from guiding_support import (
+    SCOPE,
     TARGET,
     WEATHER,
     Events,
@@ -29,7 +29,7 @@ from guiding_support import (
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 from ws_support import WsClient
 
-from indiws.devices import astro
+from indiws.devices import Telescope
 from indiws.guiding import GuidingError, SettleRule
 from indiws.testing import IndiServerProcess, RunningService
 
@@ -101,12 +101,13 @@ async def test_a_plan_guides_dithers_and_settles_before_each_frame(svc: RunningS
     engine = svc.service.guiding
     kept = engine.calibrated()
     events = Events(engine)
-    # A site where the target stands an hour east of the meridian now: the
-    # engine never slews below the horizon nor waits for a target to rise.
-    lst_greenwich = astro.local_sidereal_time(0.0, datetime.now(UTC))
-    longitude = ((TARGET[0] - 1.0 - lst_greenwich) * 15 + 180) % 360 - 180
+    # The module's site (guiding_support), where the target stood an hour
+    # east of the meridian when the module started: the engine never slews
+    # below the horizon nor waits for a target to rise, and the mount,
+    # already there, neither moves nor flips.
+    site = Telescope(svc.service.client, SCOPE).site()
     plan = (
-        f"site: {{latitude: 0, longitude: {longitude:.3f}, elevation: 0}}\n"
+        f"site: {{latitude: {site['latitude']}, longitude: {site['longitude']}, elevation: 0}}\n"
         "targets:\n"
         "  - name: Guided\n"
         f"    ra: {TARGET[0]}\n"

@@ -366,3 +366,26 @@ def test_guiding_is_refused_while_the_mount_does_not_track() -> None:
         assert engine.state == "Stopped"
 
     asyncio.run(check())
+
+
+def test_a_star_missed_for_a_frame_while_calibrating_is_looked_for_where_it_was() -> None:
+    """Calibration pulses take the star a leg's length (15-25 px) from the
+    lock position on purpose: after a frame that missed it, the next frame's
+    search is around where it was last seen (around the lock, the search box
+    holds no star or another one)."""
+    from indiws.client import INDIClient
+    from indiws.guiding import GuidingEngine
+    from indiws.guiding.engine import _Frame
+
+    engine = GuidingEngine(INDIClient("127.0.0.1", 1), None)
+    lock, away = (60.0, 100.0), (82.0, 100.0)  # 22 px along a calibration leg
+    first = star_field([(*away, 3000.0)])
+    engine._star = measure(first, *away, 15)
+    engine._lock = lock
+    engine._mode = "calibrating"
+    engine._lost = 1  # the frame before missed it
+    found = engine._follow(_Frame(2, 0.0, first), None)
+    assert found is not None and math.hypot(found.x - away[0], found.y - away[1]) < 0.5
+    # While guiding, a lost star is looked for at the lock, where guiding holds it.
+    engine._mode, engine._lost = "guiding", 1
+    assert engine._follow(_Frame(3, 0.0, first), None) is None

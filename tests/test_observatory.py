@@ -449,10 +449,12 @@ async def test_safe_waits_for_the_close_up_and_parking_is_not_parked(
         await ws.call("telescope.unpark", timeout=30)
     here = await ws.call("telescope.position")
     # 60° from the park position (the simulator slews 6°/s): the park takes
-    # about 10 s, time to clear the weather on the way.
+    # about 10 s, time to clear the weather on the way.  Synced there, not
+    # slewed: the way there is not what this test is about.
     far_ha = (here["ha"] + 4.0 + 12.0) % 24 - 12.0
     far_dec = here["dec"] - 60.0 if here["dec"] > 0 else here["dec"] + 60.0
-    await ws.call("telescope.goto_hadec", {"ha": far_ha, "dec": far_dec}, timeout=120)
+    far_ra = (here["lst"] - far_ha) % 24
+    await ws.call("telescope.sync", {"ra": far_ra, "dec": far_dec, "epoch": "JNow"})
     watcher = await WsClient.open(svc.ws_url + "/ws/indi_client/")
     try:
         await set_weather(svc, Precip=10)

@@ -423,11 +423,14 @@ def test_roles_are_assigned_and_released_from_the_page(page: Page, svc: ServiceP
     expect(guider).to_be_hidden()
     row.locator('select[data-assign="guider"]').select_option("CCD Simulator")
     row.get_by_role("button", name="Assign").click()
-    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("connected")
+    # The assignment connects the device: seconds on a loaded machine.
+    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text(
+        "connected", timeout=30_000
+    )
     assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] == "CCD Simulator"
     expect(guider.locator('[data-role-device="guider"]')).to_have_text("CCD Simulator")
     page.locator('tr[data-role-row="guider"]').get_by_role("button", name="Release").click()
-    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("free")
+    expect(page.locator('tr[data-role-row="guider"] .pill')).to_have_text("free", timeout=30_000)
     assert api(svc, "GET", "/api/v1/roles/guider")["device_name"] is None
     expect(guider).to_be_hidden()
 
@@ -440,6 +443,14 @@ def test_telescope_goto_from_the_imaging_view(page: Page, svc: ServiceProcess) -
         scope.locator('button[data-action="unpark"]').click()
         expect(scope.locator('[data-read="telescope.parked"]')).to_have_text("no")
     scope.locator('input[data-input="ra"]').fill("5:35:17")
+    # Synced half a degree off first (the card's Sync), so that the goto is
+    # short and at the same RA: from the park position it is a long slew,
+    # and at some hours a 30 s pier flip.
+    scope.locator('input[data-input="dec"]').fill("-4.89")
+    scope.get_by_role("button", name="Sync", exact=True).click()
+    expect(
+        page.locator('ol.actions-log li[data-outcome="ok"]', has_text="telescope.sync")
+    ).to_be_visible(timeout=30_000)
     scope.locator('input[data-input="dec"]').fill("-5.39")
     scope.locator('button[data-action="goto"]').click()
     expect(

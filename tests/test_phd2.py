@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from guiding_support import GUIDE_SETTINGS
 
 from indiws.devices import Telescope
 from indiws.devices.astro import local_sidereal_time
@@ -170,17 +171,9 @@ async def svc(
         service = running.service
         await service.roles.assign("telescope", SCOPE)
         await service.roles.assign("guider", GUIDE)
-        # Measured on the simulators: binning 4 and 1 s frames guide well;
-        # shorter calibration pulses keep the calibration under a minute.
         # The simulated sky has few stars per field: a smaller search box and
         # calibration distance let stars nearer the edges be chosen.
-        service.guiding.configure(
-            binning=4,
-            exposure=1.0,
-            calibration_step_ms=600,
-            calibration_distance=15.0,
-            search_region=10,
-        )
+        service.guiding.configure(**GUIDE_SETTINGS, search_region=10)
         scope = Telescope(service.client, SCOPE)
         await scope.unpark()
         # The target on the meridian (the site's longitude chosen so), and the
@@ -189,7 +182,10 @@ async def svc(
         lon = ((TARGET[0] - local_sidereal_time(0.0)) * 15 + 180) % 360 - 180
         await scope.set_site(longitude=lon)
         await set_flip_ha(running, 10.0)
-        await scope.goto(*TARGET, epoch="JNow")
+        # Synced there (the pier side follows the hour angle) rather than
+        # slewed: no slew from the park position, none across the meridian.
+        await scope.sync(*TARGET, epoch="JNow")
+        await scope.set_tracking(True)
         yield running
     finally:
         await running.stop()
@@ -577,10 +573,17 @@ async def test_meridian_flip_guides_without_recalibrating(
     await guider.event("GuidingStopped", since, timeout=10)
     await guider.event("LoopingExposuresStopped", since, timeout=30)
     assert await guider.call("get_app_state") == "Stopped"
-    # The target passed the meridian: the mount flips to the other side of
-    # the pier and points at it again (same stars, the camera turned over).
+    # The target passed the meridian: the mount is on the other side of the
+    # pier, pointing at it again (same stars, the camera turned over).  A
+    # sync puts it there as the flip's slew would, without the simulator's
+    # 30 s slew, which is not what this test is about (a plan's flip slews:
+    # test_plans.py).
     await set_flip_ha(svc, -10.0)
-    await Telescope(svc.service.client, SCOPE).goto(*TARGET, epoch="JNow")
+    await Telescope(svc.service.client, SCOPE).sync(*TARGET, epoch="JNow")
+    for _ in range(100):  # the pier side follows the coordinates' update
+        if pier_side(svc) != side:
+            break
+        await asyncio.sleep(0.1)
     assert pier_side(svc) != side
 
     since = guider.mark()

@@ -19,8 +19,6 @@ from typing import Any
 
 import pytest
 from plans_support import (
-    LAT,
-    LON,
     assert_frames_as_planned,
     darks,
     ended,
@@ -28,12 +26,13 @@ from plans_support import (
     http,
     plan_text,
     plans_fixtures,
+    point_mount_at,
     ra_at,
     submit,
     wait_plan,
 )
 
-from indiws.devices import Telescope, astro
+from indiws.devices import astro
 from indiws.testing import RunningService
 
 pytestmark = pytest.mark.slow
@@ -75,23 +74,21 @@ async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService
     its pier side on the flip's gotos in our runs (cause not found), and the
     engine then skips the rest of the target (meridian_flip_failed) rather
     than track on."""
-    # 30 s (of sidereal time) east of the meridian in the mount's (JNow)
-    # coordinates and the flip 6 s past it: the flip comes about 36 s in,
+    # 14 s (of sidereal time) east of the meridian in the mount's (JNow)
+    # coordinates and the flip 6 s past it: the flip comes about 20 s in,
     # after the first frame (the engine flips before a frame, never during
-    # one), and the frames last longer than that (20 of at least 2 s, each
+    # one), and the frames last longer than that (24 of at least 1 s, each
     # with its download), so that some are taken on each side however
-    # loaded the machine is.  The mount is first sent there (on the plan's
-    # site), so that the plan's own slew is short wherever it started.
-    scope = Telescope(svc.service.client, "Telescope Simulator")
-    await scope.set_site(latitude=LAT, longitude=LON, elevation=520)
-    if (await scope.position()).get("parked"):
-        await scope.unpark()
-    await scope.goto(ra_at(-30 / 3600), 30.0, epoch="JNow")
-    ra, dec = astro.jnow_to_j2000(ra_at(-30 / 3600), 30.0)
+    # loaded the machine is.  The mount is first synced there (on the plan's
+    # site, pier side west), so that the plan's own slew is short wherever
+    # it started and the flip's is the only one crossing the meridian.
+    ra_now = ra_at(-14 / 3600)
+    await point_mount_at(svc.url, ra_now, 30.0, epoch="JNow")
+    ra, dec = astro.jnow_to_j2000(ra_now, 30.0)
     text = plan_text(
         ra,
         dec,
-        "      - {duration: 2, count: 20}\n",
+        "      - {duration: 1, count: 24}\n",
         "meridian_flip: {after_minutes: 0.1}",
     )
     plan_id = await submit(svc.url, text)
@@ -111,6 +108,7 @@ async def test_meridian_flip_takes_frames_on_both_pier_sides(svc: RunningService
 
 async def test_dithers_move_the_mount_between_light_frames(svc: RunningService) -> None:
     ra, dec = ra_at(-1.0), 30.0
+    await point_mount_at(svc.url, ra, dec)  # not back across the meridian from the flip's side
     text = plan_text(
         ra, dec, "      - {duration: 0.2, count: 3}\n", "dither: {every: 1, offset: 20, settle: 0}"
     )

@@ -33,13 +33,20 @@ ROLES = {"telescope": "Telescope Simulator", "camera": CCD, "focuser": "Focuser 
 M42 = (5.5881, -5.3911)  # J2000
 
 
-def _target() -> str:
-    """M42 with a site where it is high now: the engine never slews below the
-    horizon (the simulated sky is drawn around M42, whatever the hour)."""
+def _longitude() -> float:
+    """A site's longitude (latitude 0) where M42 stands half an hour east of
+    the meridian now: high (the engine never slews below the horizon; the
+    simulated sky is drawn around M42 whatever the hour), and no goto near
+    it crosses the meridian (the telescope simulator's pier flip is a 30 s
+    slew)."""
     lst_greenwich = astro.local_sidereal_time(0.0, datetime.now(UTC))
-    longitude = ((M42[0] - lst_greenwich) * 15 + 180) % 360 - 180
+    return round(((M42[0] - 0.5 - lst_greenwich) * 15 + 180) % 360 - 180, 3)
+
+
+def _target() -> str:
+    """M42, with the site of `_longitude`."""
     return (
-        f"site: {{latitude: 0, longitude: {longitude:.3f}, elevation: 0}}\n"
+        f"site: {{latitude: 0, longitude: {_longitude()}, elevation: 0}}\n"
         f"targets:\n  - name: M42\n    ra: {M42[0]}\n    dec: {M42[1]}\n"
     )
 
@@ -76,7 +83,9 @@ async def svc(
 
 
 async def near_m42(obs: Observatory) -> None:
-    """The mount a little off M42, so that the plan's slew is short."""
+    """The mount on the plan's site, a little off M42 (synced, pier side
+    included), so that the plan's slew is short and stays east of the meridian."""
+    await obs.telescope.set_site(latitude=0, longitude=_longitude(), elevation=0)
     await obs.telescope.sync(M42[0] - 0.02, M42[1] + 0.3)
 
 

@@ -31,6 +31,7 @@ from plans_support import (
     plan_text,
     plans_fixtures,
     plans_service,
+    point_mount_at,
     ra_at,
     submit,
     wait_plan,
@@ -79,6 +80,8 @@ async def test_drivers_restarted_mid_plan_are_put_back_before_the_next_frame(
     # Near the pole (always up at the site): the telescope simulator comes
     # back at home (the pole), 20 degrees away rather than 60, a short slew.
     ra, dec = ra_at(-1.0), 70.0
+    # Half a degree off (synced there): the plan's first slew is short.
+    await point_mount_at(svc.url, ra, dec - 0.5)
     text = plan_text(ra, dec, "      - {filter: Green, duration: 1, count: 6}\n")
     plan_id = await submit(svc.url, text)
     await wait_plan(svc.url, plan_id, lambda v: v["frames_done"] >= 2)
@@ -169,6 +172,7 @@ async def test_a_plan_survives_kill_9_of_the_service(
             status, body = await http(f"{base}/api/v1/roles/{role}", "PUT", {"device": device})
             assert status in (200, 201), body
         ra, dec = ra_at(-1.0), 70.0  # near home (the pole): short slews after the restart
+        await point_mount_at(base, ra, dec - 0.5)  # the plan's first slew is short
         text = plan_text(
             ra,
             dec,

@@ -70,8 +70,9 @@ async def svc(
 
 async def near_m42(obs: Observatory) -> None:
     """The mount a little off M42, so that the plan's slew is short (the
-    simulator slews a few degrees a second)."""
-    await obs.telescope.sync(M42[0] - 0.02, M42[1] + 0.3)
+    simulator slews a few degrees a second), at M42's RA, so that the slew
+    does not cross the meridian (a 30 s pier flip) when M42 stands on it."""
+    await obs.telescope.sync(M42[0], M42[1] + 0.3)
 
 
 async def run(svc: RunningService, text: str, out: Path) -> tuple[RunResult, list[tuple]]:

@@ -120,6 +120,13 @@ def first_run(
                 lst = (await obs.telescope.position())["lst"]
                 ha = (lst - M42_RA + 12) % 24 - 12
                 await obs.telescope.set_park(position={"ha": ha, "dec": M42_DEC})
+                # The mount synced on M42 and parked there (nothing slews far):
+                # the run's goto and park stay short, and on one side of the
+                # meridian, whatever the hour and wherever the last test left it.
+                if (await obs.telescope.position())["parked"]:
+                    await obs.telescope.unpark()
+                await obs.telescope.sync(M42_RA, M42_DEC)
+                await obs.telescope.park()
             return await _cli(running, str(work / "plan.yaml"), "--out", str(out))
         finally:
             await running.stop()

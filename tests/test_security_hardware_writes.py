@@ -36,7 +36,12 @@ from ws_support import WsClient
 
 from indiws.protocol import PropertyState, SwitchState
 from indiws.safety import SafetyConfig
-from indiws.testing import RunningService, free_port, start_embedded_service
+from indiws.testing import (
+    RunningService,
+    free_port,
+    start_embedded_service,
+    sync_mount_east_of_meridian,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -458,44 +463,42 @@ async def test_an_unpark_written_while_the_mount_parks_is_refused(svc: RunningSe
         svc, "PUT", prop_path(SCOPE, "TELESCOPE_PARK"), {"values": {"UNPARK": True}}
     )
     assert status == 200, answer
-    ws = await WsClient.open(svc.ws_url + "/ws/indi_client/")
-    try:
-        await ws.call("telescope.goto", {"ra": 8.0, "dec": 60.0}, timeout=120)
-        # Park without waiting: the mount slews to its park position, Busy.
+    # 70 degrees from the park position at the pole (synced there: no slew,
+    # none across the meridian at some hours).
+    await sync_mount_east_of_meridian(svc.service.client, SCOPE, dec=20.0)
+    # Park without waiting: the mount slews to its park position, Busy.
+    status, answer = await rest(
+        svc,
+        "PUT",
+        prop_path(SCOPE, "TELESCOPE_PARK"),
+        {"values": {"PARK": True}, "wait": False},
+    )
+    assert status in (200, 202), answer
+    await until(
+        svc,
+        lambda: (
+            svc.service.client.devices[SCOPE].properties["TELESCOPE_PARK"].state
+            is PropertyState.BUSY
+        ),
+    )
+    for force in (False, True):
         status, answer = await rest(
             svc,
             "PUT",
             prop_path(SCOPE, "TELESCOPE_PARK"),
-            {"values": {"PARK": True}, "wait": False},
+            {"values": {"UNPARK": True}, "force": force},
         )
-        assert status in (200, 202), answer
-        await until(
-            svc,
-            lambda: (
-                svc.service.client.devices[SCOPE].properties["TELESCOPE_PARK"].state
-                is PropertyState.BUSY
-            ),
-        )
-        for force in (False, True):
-            status, answer = await rest(
-                svc,
-                "PUT",
-                prop_path(SCOPE, "TELESCOPE_PARK"),
-                {"values": {"UNPARK": True}, "force": force},
-            )
-            assert status == 409 and answer["error"]["code"] == "invalid_state", answer
-            assert "parking" in answer["error"]["message"]
-        await until(
-            svc,
-            lambda: (
-                svc.service.client.devices[SCOPE].properties["TELESCOPE_PARK"].state
-                is not PropertyState.BUSY
-            ),
-            120,
-        )
-        assert value(svc, SCOPE, "TELESCOPE_PARK", "PARK") is SwitchState.ON
-    finally:
-        await ws.close()
+        assert status == 409 and answer["error"]["code"] == "invalid_state", answer
+        assert "parking" in answer["error"]["message"]
+    await until(
+        svc,
+        lambda: (
+            svc.service.client.devices[SCOPE].properties["TELESCOPE_PARK"].state
+            is not PropertyState.BUSY
+        ),
+        120,
+    )
+    assert value(svc, SCOPE, "TELESCOPE_PARK", "PARK") is SwitchState.ON
 
 
 # ----------------------------------------------- 3. WEATHER_OVERRIDE

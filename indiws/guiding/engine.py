@@ -1185,8 +1185,13 @@ class GuidingEngine:
     def _follow(self, f: _Frame, saturation: float | None) -> StarMeasure | None:
         """The star near where it should be, in whole-frame pixels."""
         assert self._star is not None
-        where = self._star if self._lost == 0 or self._lock is None else None
-        x, y = (where.x, where.y) if where is not None else self._lock  # type: ignore[misc]
+        # Where it was last seen; a star lost while guiding is looked for at
+        # the lock position, where guiding brings it back.  Not while
+        # calibrating: the pulses take it a leg's length from the lock on
+        # purpose, and a frame that missed it once would have sent the search
+        # there, then to another star.
+        at_lock = self._lost > 0 and self._lock is not None and self._mode != "calibrating"
+        x, y = self._lock if at_lock else (self._star.x, self._star.y)  # type: ignore[misc]
         search = self.config.search_region
         if self._lost >= self.config.lost_frames and f.origin == (0, 0):
             search = 3 * search  # recovering: look wider on the whole frame

@@ -87,6 +87,13 @@ POINTING_TOLERANCE = 60.0
 FRAME_POINTING_TOLERANCE = 120.0
 #: Longest wait for the mount's reported position to settle on the target (s).
 SETTLE_TIMEOUT = 20.0
+#: A mount that has reported the same place off the target for this long
+#: (s), not slewing, has stopped there: the frame's retry slews again at
+#: once instead of waiting out SETTLE_TIMEOUT (the telescope simulator ends
+#: long slews a few arcminutes off and stays there).
+SETTLE_AT_REST = 3.0
+#: "The same place" for SETTLE_AT_REST (arcsec).
+AT_REST_TOLERANCE = 5.0
 #: Hours west of the target a flip slews to first when a goto alone did not flip.
 FLIP_DETOUR = 0.25
 #: Longest text of a plan accepted (bytes).
@@ -1234,15 +1241,28 @@ class PlanRun:
         """Until the mount reports itself on ``aim`` (a driver may report the end of a
         slew before its coordinates settle): no frame is started off target."""
         deadline = time.monotonic() + SETTLE_TIMEOUT
+        # Where the mount was first seen at rest off the aim, and when.
+        rest: tuple[float, float, float] | None = None
         while True:
             eq = scope._eq_now()
             off = None
+            now = time.monotonic()
             if eq is not None:
                 ra, dec = await asyncio.to_thread(astro.jnow_to_j2000, eq[0], eq[1])
                 off = astro.angular_distance(ra, dec, aim[0], aim[1]) * 3600
-                if off <= POINTING_TOLERANCE and not scope._slewing():
+                slewing = scope._slewing()
+                if off <= POINTING_TOLERANCE and not slewing:
                     return
-            if time.monotonic() > deadline:
+                if slewing:
+                    rest = None
+                elif (
+                    rest is None
+                    or astro.angular_distance(ra, dec, rest[0], rest[1]) * 3600 > AT_REST_TOLERANCE
+                ):
+                    rest = (ra, dec, now)
+                elif now - rest[2] >= SETTLE_AT_REST:
+                    deadline = now  # stopped off the aim: waiting longer changes nothing
+            if now >= deadline:
                 where = "no position" if off is None else f"{_angle(off)} away"
                 raise FrameMismatch(f"the mount did not settle on {name} ({where})")
             await asyncio.sleep(0.2)
