@@ -36,7 +36,7 @@ import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
@@ -48,14 +48,17 @@ __all__ = [
     "VERBS",
     "Dec",
     "InvalidParamsError",
+    "IsoTime",
     "NoParams",
     "Params",
+    "PulseMs",
     "RA",
     "Result",
     "Timeout",
     "UnsetType",
     "Verb",
     "Described",
+    "at_least_one_of",
     "check_ranges",
     "register",
     "result_schema",
@@ -76,7 +79,19 @@ class InvalidParamsError(InvalidValueError):
 
 
 class Params(Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base of a verb's parameters (field order is the positional order)."""
+    """Base of a verb's parameters (field order is the positional order).
+
+    A rule between fields that a field's own type cannot say (at least one
+    of two given, ...) is written once as ``json_schema_extra``, a ClassVar
+    JSON Schema merged into the parameters' schema where the whole struct is
+    described (the REST body in OpenAPI); the device still checks it."""
+
+    json_schema_extra: ClassVar[dict[str, Any]] = {}
+
+
+def at_least_one_of(*names: str) -> dict[str, Any]:
+    """``json_schema_extra`` for parameters of which one at least must be a number."""
+    return {"anyOf": [{"required": [n], "properties": {n: {"type": "number"}}} for n in names]}
 
 
 class NoParams(Params):
@@ -95,6 +110,16 @@ Dec = Annotated[float, Meta(ge=-90, le=90, description="degrees", extra={"unit":
 #: A timeout in seconds, over 0 and at most a day.
 Timeout = Annotated[
     float, Meta(gt=0, le=MAX_TIMEOUT, description="seconds", extra={"unit": "seconds"})
+]
+#: A guide pulse's length in milliseconds, over 0.
+PulseMs = Annotated[float, Meta(gt=0, description="milliseconds", extra={"unit": "ms"})]
+#: A time as ISO 8601 (``Z`` or an offset; none means UTC).
+IsoTime = Annotated[
+    str,
+    Meta(
+        description="ISO 8601 time, e.g. 2026-12-07T21:30:00Z",
+        extra_json_schema={"format": "date-time"},
+    ),
 ]
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..blobs import BlobStore
 from ..client import INDIClient, InvalidValueError
-from ..verbs import NoParams, Params, Result, verb
+from ..verbs import NoParams, Params, PulseMs, Result, Timeout, verb
 from .base import RoleDevice
 from .camera import CameraCapabilities, GuideCamera
 from .errors import CapabilityError, NoDeviceError
@@ -39,9 +39,9 @@ Via = Literal["auto", "camera", "mount"]
 
 class GuiderPulseParams(Params):
     direction: Direction
-    duration_ms: float
+    duration_ms: PulseMs
     via: Via = "auto"
-    timeout: float | None = None
+    timeout: Timeout | None = None
 
 
 class GuiderPulseResult(PulseGuideResult):

@@ -21,11 +21,14 @@ from ..verbs import (
     UNSET,
     Dec,
     InvalidParamsError,
+    IsoTime,
     NoParams,
     Params,
+    PulseMs,
     Result,
     Timeout,
     UnsetType,
+    at_least_one_of,
     check_ranges,
     verb,
 )
@@ -356,7 +359,7 @@ class SetSiteParams(Params):
 
 class SetTimeParams(Params):
     #: ISO 8601 UTC; null: now.
-    utc: str | None = None
+    utc: IsoTime | None = None
 
 
 class TimeResult(Result):
@@ -368,7 +371,7 @@ class TimeResult(Result):
 class SetParkParams(Params):
     option: Literal["current", "default"] | None = None
     #: Axis values named after TELESCOPE_PARK_POSITION's elements without PARK_.
-    position: dict[str, float] | None = None
+    position: Annotated[dict[str, float], Meta(min_length=1)] | None = None
 
 
 class ParkPositionResult(Result):
@@ -417,6 +420,8 @@ class TrackModeResult(Result):
 
 
 class RatesParams(Params):
+    json_schema_extra = at_least_one_of("ra", "dec")
+
     ra: float | None = None
     dec: float | None = None
 
@@ -448,8 +453,8 @@ class GuideRate(Result):
 
 class PulseGuideParams(Params):
     direction: Direction
-    duration_ms: float
-    timeout: float | None = None
+    duration_ms: PulseMs
+    timeout: Timeout | None = None
 
 
 class PulseGuideResult(Result):

@@ -403,6 +403,9 @@ def _components() -> dict[str, Any]:
     types = [*REQUESTS.values(), *(v.result for v in ROUTED.values())]
     types += [ActionStarted, ActionState, ActionAbort]
     _, schemas = msgspec.json.schema_components(types, ref_template="#/components/schemas/{name}")
+    for name, request in REQUESTS.items():
+        # A rule between fields (`Params.json_schema_extra`), in the body's schema.
+        schemas[request.__name__].update(ROUTED[name].params.json_schema_extra)
     return {"schemas": schemas}
 
 
