@@ -58,9 +58,12 @@ def test_rest_override_needs_the_token_and_says_what_is_wrong(svc: ServiceProces
     status, body = call(svc, "PUT", ROUTE, {"on": True}, token=None)
     assert status == 401 and body["error"]["code"] == "token_required", body
     status, body = call(svc, "PUT", ROUTE, {"on": "yes"})
-    assert status == 400 and "on must be true or false" in body["error"]["message"], body
+    # The body's declared shape (rest.SetWeatherOverride) names the field and the type.
+    assert status == 400 and body["error"]["data"]["field"] == "on", body
+    assert "bool" in body["error"]["message"], body
     status, body = call(svc, "PUT", ROUTE, {"on": True, "note": "x" * 201})
-    assert status == 400 and "at most 200" in body["error"]["message"], body
+    assert status == 400 and body["error"]["data"]["field"] == "note", body
+    assert "200" in body["error"]["message"], body
     status, body = call(svc, "GET", "/api/v1/safety")
     assert status == 200 and body["weather_override"] is None, body
 

@@ -3,15 +3,17 @@
 indiserver 1.9.9 listens on every interface and has no option to choose;
 the supervisor binds its listening socket to the loopback interface once it
 listens (see ``restrict_to_loopback``).  Checked as a LAN host would see it
-(a network namespace joined to this one by a veth pair): its connection is
-refused, one to 127.0.0.1 accepted; with the restriction turned off the same connection is
-accepted (so the refusal is the restriction's doing), and the port stays
-restricted after indiserver is restarted.
+(two network namespaces, this machine's and the host's, joined by a veth
+pair): its connection is refused, one to 127.0.0.1 accepted; with the
+restriction turned off the same connection is accepted (so the refusal is
+the restriction's doing), and the port stays restricted after indiserver is
+restarted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import random
@@ -34,30 +36,58 @@ from indiws.testing import free_port
 
 
 class LanHost:
-    """Another host on a network of this machine: a network namespace joined
-    to this one by a veth pair, addresses from the benchmarking range."""
+    """This machine and another host on its network, both in network
+    namespaces of their own joined by a veth pair (addresses from the
+    benchmarking range): the test runs in the first (`enter`), so indiserver
+    and its supervisor are there too.  Nothing changes in the machine's own
+    namespace: a browser of another test running meanwhile sees no network
+    change (chromium aborts its requests with ERR_NETWORK_CHANGED on one)."""
 
     def __init__(self) -> None:
         tag = f"{os.getpid() % 100000}{random.randrange(100)}"
-        self.ns, self.here, self.there = f"indiws{tag}", f"iwh{tag}", f"iwn{tag}"
+        self.here_ns, self.ns = f"indiwsh{tag}", f"indiws{tag}"
+        self.here, self.there = f"iwh{tag}", f"iwn{tag}"
         octet = random.randrange(1, 250)
         self.address, self.peer = f"198.18.{octet}.1", f"198.18.{octet}.2"
+        self._home: int | None = None
 
     def setup(self) -> None:
         for args in (
+            ["netns", "add", self.here_ns],
             ["netns", "add", self.ns],
-            ["link", "add", self.here, "type", "veth", "peer", "name", self.there],
-            ["link", "set", self.there, "netns", self.ns],
-            ["addr", "add", f"{self.address}/30", "dev", self.here],
-            ["link", "set", self.here, "up"],
+            ["-n", self.here_ns, "link", "set", "lo", "up"],
+            ["-n", self.ns, "link", "set", "lo", "up"],
+            ["-n", self.here_ns, "link", "add", self.here, "type", "veth", "peer", "name",
+             self.there, "netns", self.ns],
+            ["-n", self.here_ns, "addr", "add", f"{self.address}/30", "dev", self.here],
+            ["-n", self.here_ns, "link", "set", self.here, "up"],
             ["-n", self.ns, "addr", "add", f"{self.peer}/30", "dev", self.there],
             ["-n", self.ns, "link", "set", self.there, "up"],
-        ):
+        ):  # fmt: skip
             subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
+    def enter(self) -> None:
+        """Move this thread (the event loop's) into this machine's namespace:
+        the sockets it opens and the processes it starts are there."""
+        self._home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        fd = os.open(f"/run/netns/{self.here_ns}", os.O_RDONLY)
+        try:
+            _setns(fd)
+        finally:
+            os.close(fd)
+
+    def leave(self) -> None:
+        if self._home is not None:
+            try:
+                _setns(self._home)
+            finally:
+                os.close(self._home)
+                self._home = None
+
     def teardown(self) -> None:
-        # Deleting the namespace deletes the veth pair with it.
-        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True, check=False)
+        # Deleting a namespace deletes its end of the veth pair, and the pair.
+        for ns in (self.ns, self.here_ns):
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, check=False)
 
     def connects(self, port: int) -> bool:
         """Whether a connection from that host to this one's port is accepted."""
@@ -78,8 +108,21 @@ class LanHost:
         return done.returncode == 0
 
 
+CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd: int) -> None:
+    """setns(2) into a network namespace (os.setns is Python 3.12's)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 @pytest.fixture
 def lan_host() -> Iterator[LanHost]:
+    """Set up before the supervisors (list it first): they start in its
+    namespace and are stopped before the thread leaves it."""
     if os.geteuid() != 0 or shutil.which("ip") is None:
         pytest.skip("a test host in a network namespace needs root and ip(8)")
     host = LanHost()
@@ -88,8 +131,12 @@ def lan_host() -> Iterator[LanHost]:
     except subprocess.CalledProcessError as exc:
         host.teardown()
         pytest.skip(f"cannot make a network namespace here: {exc.stderr.strip()}")
-    yield host
-    host.teardown()
+    host.enter()
+    try:
+        yield host
+    finally:
+        host.leave()
+        host.teardown()
 
 
 def connects(host: str, port: int) -> bool:
@@ -132,7 +179,7 @@ async def make_supervisor(tmp_path: Path) -> AsyncIterator[Factory]:
 
 
 async def test_indiserver_port_accepts_this_machine_only(
-    make_supervisor: Factory, lan_host: LanHost
+    lan_host: LanHost, make_supervisor: Factory
 ) -> None:
     sup = await make_supervisor()
     assert sup.network_exposure is None and sup.status()["open_to_network"] is False
@@ -144,7 +191,7 @@ async def test_indiserver_port_accepts_this_machine_only(
 
 
 async def test_without_the_restriction_the_lan_reaches_indiserver(
-    make_supervisor: Factory, lan_host: LanHost
+    lan_host: LanHost, make_supervisor: Factory
 ) -> None:
     sup = await make_supervisor(loopback_only=False)
     assert sup.status()["open_to_network"] is True
@@ -152,7 +199,7 @@ async def test_without_the_restriction_the_lan_reaches_indiserver(
 
 
 async def test_the_port_is_restricted_again_after_indiserver_restarts(
-    make_supervisor: Factory, lan_host: LanHost
+    lan_host: LanHost, make_supervisor: Factory
 ) -> None:
     sup = await make_supervisor(backoff_initial=0.1)
     old_pid = sup.pid

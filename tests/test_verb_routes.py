@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,9 +84,12 @@ def sent_to(svc: RunningService, device: str) -> Iterator[list[bytes]]:
     client = svc.service.client
     write = client._write
     seen: list[bytes] = []
+    # A command *to* the device (the device's name also appears in other
+    # devices' texts, e.g. the CCD's ACTIVE_DEVICES naming the mount).
+    to_device = re.compile(rb'<new\w+Vector device="' + re.escape(device.encode()) + rb'"')
 
     def spy(data: bytes) -> None:
-        if device.encode() in data and b"<new" in data:
+        if to_device.search(data):
             seen.append(data)
         write(data)
 
