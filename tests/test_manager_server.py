@@ -468,5 +468,7 @@ async def test_fifo_without_reader_fails_instead_of_hanging(
             await asyncio.wait_for(supervisor.start_driver("indi_simulator_dome"), 30)
     finally:
         task.cancel()
-    assert ticks > 10  # the event loop kept running meanwhile
+    # The event loop kept running meanwhile: a write blocking it would leave the
+    # ticker at most one tick; how many more it gets depends on the machine's load.
+    assert ticks >= 3
     assert supervisor.get_driver("indi_simulator_dome") is None
