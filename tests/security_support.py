@@ -7,12 +7,14 @@ import json
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from indiws.testing import RunningService
+from indiws.safety import SafetyConfig
+from indiws.testing import RunningService, start_embedded_service
 
 #: What Chromium adds to an ``<img src=...>`` on a page of another site.
 IMG_FROM_OTHER_SITE = {
@@ -113,3 +115,24 @@ async def until(svc: RunningService, check: Callable[[], Any], timeout: float = 
                     changed.clear()
         finally:
             unsubscribe()
+
+
+async def start_observatory(workdir: Path, **config: Any) -> RunningService:
+    """An embedded service running the Observatory profile, returned once
+    every device is connected and the weather reads ok; its safety policy
+    does not call a reading stale or indiserver lost for 10 minutes."""
+    config.setdefault("safety", SafetyConfig(weather_stale=600.0, indiserver_timeout=600.0))
+    running = await start_embedded_service(workdir, profile="Observatory", **config)
+    try:
+        await until(
+            running,
+            lambda: (
+                all(d.connected for d in running.service.client.devices.values())
+                and running.service.safety.status()["weather"]["state"] == "ok"
+            ),
+            timeout=30,
+        )
+    except BaseException:
+        await running.stop()
+        raise
+    return running

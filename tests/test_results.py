@@ -18,12 +18,11 @@ from typing import Any
 import msgspec
 import pytest
 import pytest_asyncio
-from security_support import until
+from security_support import start_observatory
 from ws_support import WsClient, declared_result
 
 from indiws.roles import ROLES
-from indiws.safety import SafetyConfig
-from indiws.testing import RunningService, start_embedded_service
+from indiws.testing import RunningService
 from indiws.verbs import result_schema
 from indiws.web.highlevel import IndiClientSocket
 from indiws.web.indi_socket import IndiSocket
@@ -92,21 +91,8 @@ def test_every_method_declares_its_result(path: str) -> None:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def svc(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningService]:
-    running = await start_embedded_service(
-        tmp_path_factory.mktemp("results"),
-        profile="Observatory",
-        status_interval=0,
-        safety=SafetyConfig(weather_stale=600.0, indiserver_timeout=600.0),
-    )
+    running = await start_observatory(tmp_path_factory.mktemp("results"), status_interval=0)
     try:
-        await until(
-            running,
-            lambda: (
-                all(d.connected for d in running.service.client.devices.values())
-                and running.service.safety.status()["weather"]["state"] == "ok"
-            ),
-            timeout=30,
-        )
         yield running
     finally:
         await running.stop()

@@ -30,16 +30,14 @@ import pytest
 import pytest_asyncio
 import tornado.web
 from lightapt_support import LightAptClient
-from security_support import until
+from security_support import start_observatory, until
 from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient
 
 from indiws.protocol import PropertyState, SwitchState
-from indiws.safety import SafetyConfig
 from indiws.testing import (
     RunningService,
     free_port,
-    start_embedded_service,
     sync_mount_east_of_meridian,
 )
 
@@ -54,17 +52,10 @@ UNPARK_XML = (
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def svc(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningService]:
-    running = await start_embedded_service(
-        tmp_path_factory.mktemp("hardware-writes"),
-        profile="Observatory",
-        status_interval=0.3,
-        safety=SafetyConfig(weather_stale=600.0, indiserver_timeout=600.0),
+    running = await start_observatory(
+        tmp_path_factory.mktemp("hardware-writes"), status_interval=0.3
     )
     try:
-        await until(
-            running, lambda: all(d.connected for d in running.service.client.devices.values())
-        )
-        await until(running, lambda: weather_state(running) == "ok", timeout=30)
         yield running
     finally:
         await running.stop()

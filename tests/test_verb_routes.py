@@ -21,13 +21,12 @@ from typing import Any
 import msgspec
 import pytest
 import pytest_asyncio
-from security_support import until
+from security_support import start_observatory, until
 from tornado.httpclient import AsyncHTTPClient
 
 from indiws.protocol import PropertyState, SwitchState
 from indiws.remote import Observatory, RemoteError
-from indiws.safety import SafetyConfig
-from indiws.testing import IndiServerProcess, RunningService, start_embedded_service, start_service
+from indiws.testing import IndiServerProcess, RunningService, start_service
 from indiws.verbs import VERBS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -38,21 +37,8 @@ GOTO = "/api/v1/roles/telescope/goto"
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def svc(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[RunningService]:
-    running = await start_embedded_service(
-        tmp_path_factory.mktemp("verb-routes"),
-        profile="Observatory",
-        status_interval=0,
-        safety=SafetyConfig(weather_stale=600.0, indiserver_timeout=600.0),
-    )
+    running = await start_observatory(tmp_path_factory.mktemp("verb-routes"), status_interval=0)
     try:
-        await until(
-            running,
-            lambda: (
-                all(d.connected for d in running.service.client.devices.values())
-                and running.service.safety.status()["weather"]["state"] == "ok"
-            ),
-            timeout=30,
-        )
         yield running
     finally:
         await running.stop()
