@@ -193,8 +193,9 @@ def test_a_stuck_analysis_is_killed_and_the_next_one_runs() -> None:
     asyncio.run(run())
 
 
-def test_the_worker_reads_the_frame_from_shared_memory_and_frees_it() -> None:
+def test_the_worker_reads_the_frame_from_shared_memory_and_frees_it(monkeypatch) -> None:
     import asyncio
+    from multiprocessing import shared_memory
     from pathlib import Path
 
     from indiws.analysis import analyse_frame, worker
@@ -202,8 +203,17 @@ def test_the_worker_reads_the_frame_from_shared_memory_and_frees_it() -> None:
     pixels = star_field(1.5)
     buf = io.BytesIO()
     fits.PrimaryHDU(pixels).writeto(buf)  # 16-bit big-endian with BZERO, as INDI writes
-    shm = Path("/dev/shm")
-    before = set(shm.iterdir()) if shm.is_dir() else set()
+    # The blocks this process creates (other test workers analyse frames at the same time,
+    # so the whole of /dev/shm says nothing about this call).
+    created: list[str] = []
+
+    class Recorded(shared_memory.SharedMemory):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            if kwargs.get("create"):
+                created.append(self.name)
+
+    monkeypatch.setattr(worker.shared_memory, "SharedMemory", Recorded)
 
     async def run() -> dict:
         await worker.warm_up()
@@ -213,8 +223,12 @@ def test_the_worker_reads_the_frame_from_shared_memory_and_frees_it() -> None:
     expected = analyse(pixels)
     for key in ("stars", "hfr", "fwhm", "background", "noise", "median", "measured_stars"):
         assert result[key] == expected[key], key
+    assert len(created) == 1, "the frame went to the worker through one shared memory block"
+    shm = Path("/dev/shm")
     if shm.is_dir():
-        assert {p for p in shm.iterdir() if p.name.startswith("psm_")} <= before
+        assert not (shm / created[0].lstrip("/")).exists(), "the block was freed"
+    with pytest.raises(FileNotFoundError):
+        shared_memory.SharedMemory(name=created[0])
 
 
 def test_sizes_come_from_the_brightest_stars_and_agree_with_all(monkeypatch) -> None:
