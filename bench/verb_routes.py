@@ -4,8 +4,9 @@
 
    * ``msgspec``: the REST route's check, `msgspec.convert` of the body into
      the verb's request struct (`web/verb_routes.py`);
-   * ``jsonrpc`` (the peer): JSON-RPC's binder (`jsonrpc._bind`) of the same
-     params for the same verb.
+   * ``jsonrpc`` (the peer): JSON-RPC's binder (`RpcMethod.bind`, which
+     converts into the verb's params struct too, positional params mapped
+     by name) of the same params for the same verb.
 
 2. **A quick verb end to end** (``telescope.position``) on an embedded
    service (its own indiserver with the simulators), ``--calls`` calls one
@@ -40,7 +41,6 @@ from tornado.websocket import websocket_connect  # noqa: E402
 from indiws.testing import start_embedded_service  # noqa: E402
 from indiws.verbs import VERBS  # noqa: E402
 from indiws.web.highlevel import IndiClientSocket  # noqa: E402
-from indiws.web.jsonrpc import _bind  # noqa: E402
 from indiws.web.verb_routes import REQUESTS  # noqa: E402
 
 GOTO = {"ra": 5.5881, "dec": -5.3911, "epoch": "J2000", "timeout": 120, "force": False}
@@ -58,7 +58,7 @@ def checks(count: int) -> dict[str, float]:
 
     def jsonrpc() -> None:
         for _ in range(count):
-            _bind(method, GOTO)
+            method.bind(GOTO)
 
     out: dict[str, list[float]] = {"msgspec": [], "jsonrpc": []}
     for _ in range(7):
@@ -144,8 +144,8 @@ def main() -> None:
     check = checks(args.checks)
     print(f"goto params checked, {args.checks} times, median of 7 rounds:")
     print(f"  msgspec (REST)      {check['msgspec']:8.2f} µs")
-    print(f"  _bind (JSON-RPC)    {check['jsonrpc']:8.2f} µs")
-    print(f"  ratio msgspec/_bind {check['msgspec'] / check['jsonrpc']:8.3f}")
+    print(f"  bind (JSON-RPC)     {check['jsonrpc']:8.2f} µs")
+    print(f"  ratio msgspec/bind  {check['msgspec'] / check['jsonrpc']:8.3f}")
     call = asyncio.run(calls(args.calls))
     print(f"telescope.position, {args.calls} calls one after the other:")
     print(f"  REST POST           {call['rest_ms']:8.3f} ms   {call['rest_per_s']:8.0f} /s")

@@ -315,12 +315,17 @@ def check_ranges(params: type[Params], **values: float) -> None:
         too_low = low is not None and (value < low if meta.ge is not None else value <= low)
         too_high = high is not None and (value > high if meta.le is not None else value >= high)
         if too_low or too_high:
-            left = "[" if meta.ge is not None else "("
-            right = "]" if meta.le is not None else ")"
             unit = (meta.extra or {}).get("unit", "")
+            if low is None or high is None:  # one bound: "tolerance must be > 0 degrees C"
+                op = (">=" if meta.ge is not None else ">") if high is None else "<="
+                op = op if high is None or meta.le is not None else "<"
+                bound = f"{op} {low if high is None else high:g}"
+            else:
+                left = "[" if meta.ge is not None else "("
+                right = "]" if meta.le is not None else ")"
+                bound = f"within {left}{low:g}, {high:g}{right}"
             raise InvalidValueError(
-                f"{name} must be within {left}{low:g}, {high:g}{right}"
-                f"{' ' + unit if unit else ''}, got {value:g}",
+                f"{name} must be {bound}{' ' + unit if unit else ''}, got {value:g}",
                 param=name,
             )
 

@@ -351,7 +351,9 @@ async def test_errors_say_what_is_wrong(service: RunningService) -> None:
             ("telescope.goto", {"ra": 1.0, "dec": 95.0}, "dec"),
             ("filter_wheel.select", {"filter": 9}, "FILTER_SLOT"),
             ("filter_wheel.select", {"filter": "Purple"}, "Purple"),
-            ("camera.expose", {"duration": -1}, "CCD_EXPOSURE"),
+            # Below the declared range (the params struct's): its words, not the driver's.
+            ("camera.expose", {"duration": -1}, "duration must be >= 0 seconds, got -1"),
+            ("camera.expose", {"duration": 1e9}, "CCD_EXPOSURE"),  # above the driver's
             ("camera.expose", {"duration": 1, "roi": [0, 0, 5000, 10]}, "roi"),
         ):
             error = await ws.error(method, params)

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from ws_support import WsClient
 
 from indiws.devices import ROLE_CLASSES
 from indiws.remote import Observatory, RemoteError
@@ -316,3 +317,71 @@ async def test_camera_params_keep_their_errors(running_service: RunningService) 
         with pytest.raises(RemoteError) as err:
             await obs.call("camera.set_temperature", {"target": 0, "tolerance": 0})
         assert err.value.name == "invalid_value"
+
+
+def test_every_jsonrpc_method_binds_through_a_struct() -> None:
+    """A declared verb's JSON-RPC params are its `Params` struct (REST's too);
+    a hand-written method's are a struct made from its signature."""
+    from indiws.web.indi_socket import IndiSocket
+    from indiws.web.streams import DebuggingSocket
+
+    for socket in (IndiClientSocket, IndiSocket, DebuggingSocket):
+        for name, method in socket.methods.items():
+            if name in VERBS:
+                assert method.params is VERBS[name].params, name
+            assert tuple(f.name for f in msgspec.structs.fields(method.params)) == method.names
+            msgspec.json.schema(method.params)  # every type is one msgspec checks
+
+
+async def test_jsonrpc_binding_keeps_its_codes_and_leniency(
+    running_service: RunningService,
+) -> None:
+    """Through the params struct, JSON-RPC answers as before: the wrong type,
+    a missing or unknown param is invalid_params naming it, a number out of
+    its declared range invalid_value with the role; names in any case and an
+    integral 2.0 for an int are still taken."""
+    roles = running_service.service.roles
+    await roles.assign("telescope", SCOPE)
+    await roles.assign("focuser", "Focuser Simulator")
+    ws = await WsClient.open(f"{running_service.ws_url}/ws/indi_client/")
+    try:
+        # Lenient where it was: an integral float for an int, a list's name in any case.
+        before = (await ws.call("focuser.position"))["position"]
+        moved = await ws.call("focuser.move_by", {"steps": 0.0})
+        assert moved["position"] == before
+        assert (await ws.call("actions.recent", [2.0])) is not None
+        assert (await ws.call("telescope.stop", {"direction": "North"}))["moving"] is False
+
+        error = await ws.error("telescope.goto", {"ra": 2.5, "dec": -91})
+        assert (
+            error["code"] == -32015
+            and error["message"] == "dec must be within [-90, 90] degrees, got -91"
+        )
+        assert error["data"] == {
+            "error": "invalid_value",
+            "param": "dec",
+            "role": "telescope",
+            "device": SCOPE,
+        }
+        error = await ws.error("telescope.pulse_guide", {"direction": "n", "duration_ms": 0})
+        assert error["code"] == -32015 and error["data"]["param"] == "duration_ms"
+        assert error["message"] == "duration_ms must be > 0 ms, got 0"
+        error = await ws.error("telescope.goto", {"ra": 1, "dec": 0, "speed": 2, "fast": True})
+        assert error["code"] == -32602 and error["data"]["params"] == ["speed", "fast"]
+        error = await ws.error("telescope.goto", [1, 0, "J2000", True, 60, False, 7])
+        assert error["code"] == -32602 and "at most 6 parameters" in error["message"]
+        error = await ws.error("focuser.move_by", {"steps": 2.5})
+        assert error["code"] == -32602 and error["data"]["param"] == "steps"
+        # JSON's 1e999 is parsed as infinite: refused, as every non-finite number.
+        answer = await ws.raw(
+            '{"jsonrpc": "2.0", "id": "inf", "method": "telescope.goto",'
+            ' "params": {"ra": 1e999, "dec": 0}}',
+            rid="inf",
+        )
+        assert answer["error"]["code"] == -32602 and answer["error"]["data"]["param"] == "ra"
+        # A hand-written method gets only the params given: null is no value.
+        error = await ws.error("guiding.configure", {"exposure": None})
+        assert error["code"] == -32602 and error["data"]["param"] == "exposure"
+        assert (await ws.call("telescope.position"))["slewing"] is False
+    finally:
+        await ws.close()

@@ -50,6 +50,14 @@ def frame_urls(blob_id: str) -> dict[str, str]:
     }
 
 
+def with_frame_urls(result: Any) -> Any:
+    """A verb's result that names a stored frame (``blob_id``: an exposure's)
+    with the frame's URLs; any other result as it is."""
+    if isinstance(result, dict) and isinstance(result.get("blob_id"), str):
+        return {**result, **frame_urls(result["blob_id"])}
+    return result
+
+
 def frame_json(info: BlobInfo) -> dict[str, Any]:
     """A stored frame's metadata with its URLs."""
     return {**info.to_dict(), **frame_urls(info.id)}

@@ -8,7 +8,10 @@ exception by its class (`_TABLE`).
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import msgspec
 
 from ..blobs import BlobNotFound
 from ..client import (
@@ -53,7 +56,7 @@ from ..service import (
 )
 from ..verbs import InvalidParamsError
 
-__all__ = ["REFUSALS", "APIError", "JSONRPC_CODES", "describe_error"]
+__all__ = ["REFUSALS", "APIError", "JSONRPC_CODES", "describe_error", "validation_error_path"]
 
 # JSON-RPC 2.0 reserves -32768..-32000; -32000..-32099 are for servers.
 PARSE_ERROR = -32700
@@ -79,6 +82,26 @@ class APIError(Exception):
 
 def invalid_params(message: str, **data: Any) -> APIError:
     return APIError(400, INVALID_PARAMS, "invalid_params", message, data)
+
+
+def validation_error_path(exc: msgspec.ValidationError) -> tuple[str, str, str]:
+    """msgspec's message split into (what is wrong, its path, the top-level
+    field it is in): ``Expected `float`, got `str` - at `$.ra``` gives
+    (``Expected `float`, got `str```, ``$.ra``, ``ra``); a missing or unknown
+    field's path ends with the field (``$.ra``)."""
+    text = str(exc)
+    path = "$"
+    where = re.search(r" - at `([^`]*)`$", text)
+    if where:
+        path = where.group(1)
+        text = text[: where.start()]
+    named = re.search(r"field `([^`]*)`", text)
+    if named:
+        field = named.group(1)
+        path = f"{path}.{field}"
+    else:
+        field = re.split(r"[.\[]", path.removeprefix("$."), maxsplit=1)[0]
+    return text, path, field
 
 
 _INVALID_STATE = (409, -32043, "invalid_state")

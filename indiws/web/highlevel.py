@@ -58,7 +58,7 @@ from ..service import Service
 from ..verbs import UNSET, VERBS, Result, UnsetType, Verb
 from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient, requester
-from .blobs import frame_urls
+from .blobs import with_frame_urls
 from .errors import INVALID_PARAMS, APIError, invalid_params
 from .guiding_rpc import GuidingRpc, event_method, guiding_brief
 from .held_moves import HeldMoves
@@ -142,13 +142,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def _with_frame_urls(result: Any) -> Any:
-    """An expose result with the URLs of its frame."""
-    if isinstance(result, dict) and isinstance(result.get("blob_id"), str):
-        return {**result, **frame_urls(result["blob_id"])}
-    return result
-
-
 # ---------------------------------------------------------------- fan-out
 
 
@@ -224,7 +217,7 @@ class ClientHub:
         kind = event.get("event")
         params = {k: v for k, v in event.items() if k != "event"}
         if kind == "finished" and "result" in params:
-            params["result"] = _with_frame_urls(params["result"])
+            params["result"] = with_frame_urls(params["result"])
         key = ("action.progress", event.get("action_id")) if kind == "progress" else None
         self._send(_notification(f"action.{kind}", params), key)
 
@@ -353,8 +346,7 @@ async def _call_verb(socket: IndiClientSocket, params: dict[str, Any], *, verb: 
     progress = socket._progress() if verb.progress else None
     who = requester(socket.request, "/ws/indi_client/")
     answer = verb_call(socket.service, verb, params, who=who, progress=progress)
-    result = await socket._run(answer) if inspect.isawaitable(answer) else answer
-    return _with_frame_urls(result)  # an exposure's frame: its URLs
+    return await socket._run(answer) if inspect.isawaitable(answer) else answer
 
 
 #: The roles whose verbs are declared once (`indiws.verbs`) and derived here,

@@ -8,10 +8,15 @@ A subclass of `JsonRpcSocket` declares its methods with `@rpc`::
             '''Say it back.'''
             return text * times
 
-Parameters are bound by name (a JSON object) or position (an array) and
-checked against the annotations; a wrong or missing one gives error
--32602 naming it.  Every request runs in its own task, so a long action
-(a slew, an exposure) does not hold up other requests on the same socket;
+Parameters are bound by name (a JSON object) or position (an array)
+through one msgspec struct per method: a declared verb's `Params` (the
+struct REST checks its body with), or one made from the method's
+signature.  A wrong type, a missing or an unknown parameter gives error
+-32602 (``invalid_params``) naming it; a number outside a declared range
+gives -32015 (``invalid_value``), as the device would (`RpcMethod.bind`).
+
+Every request runs in its own task, so a long action (a slew, an
+exposure) does not hold up other requests on the same socket;
 `progress()` sends a notification that carries the id of the request
 being served.  Notifications from the server have no id.  `rpc.discover`
 answers with every method, its parameters and result (OpenRPC style).
@@ -33,31 +38,35 @@ import inspect
 import json
 import logging
 import math
+import re
 import types
 import typing
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import msgspec
 import tornado.web
 from tornado.websocket import WebSocketHandler, WebSocketProtocol, WebSocketProtocol13
 
 from .. import __version__
+from ..client import InvalidValueError
 from ..devices.base import REQUESTER
 from ..service import Service
-from ..verbs import Verb, result_schema
+from ..verbs import Params, Verb, check_ranges, result_schema
 from .base import dumps, error_body, http_error, requester
 from .errors import (
     INTERNAL_ERROR,
-    INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
     TOO_MANY_REQUESTS,
     APIError,
     describe_error,
+    invalid_params,
+    validation_error_path,
 )
-from .limits import MAX_BATCH, JsonLimitError, loads
+from .limits import MAX_BATCH, JsonLimitError, check_timeout, loads
 from .outbox import Outbox
 from .state import WebState, web_state
 from .ws_close import CleanCloseProtocol
@@ -88,6 +97,94 @@ class RpcMethod:
     param_schemas: dict[str, dict[str, Any]] | None = None
     #: The declared result type (a `Result` struct, ``list[Struct]``), if any.
     result_type: Any = None
+    #: The params' struct: a verb's `Params`, or one made from the signature.
+    params: type[msgspec.Struct] = Params
+    #: The params' names in positional order.
+    names: tuple[str, ...] = ()
+    #: The params that may be a float (an infinite one is refused).
+    floats: tuple[str, ...] = ()
+    #: The keyword arguments of a call from its params' struct: every field of
+    #: a verb's (its defaults are the declaration's), the ones given of a
+    #: method's own (`params_struct`).
+    arguments: Callable[[Any], dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        omit = self.params.__struct_config__.omit_defaults
+        self.arguments = msgspec.to_builtins if omit else msgspec.structs.asdict
+
+    def bind(self, params: Any) -> dict[str, Any]:
+        """The call's keyword arguments from JSON-RPC's ``params`` (an object or
+        an array), every one, defaults filled in, checked by the params' struct.
+
+        `APIError` ``invalid_params`` naming the param for a wrong type, a
+        missing or unknown one; `InvalidValueError` (``invalid_value``) for a
+        number outside its declared range.  A well-formed call costs one
+        `msgspec.convert`; the others take `_bind_slowly`, which keeps
+        JSON-RPC's leniency (an integral 2.0 for an int, a name of a list in
+        any case) and its error wording."""
+        if isinstance(params, dict):
+            given = params
+        elif isinstance(params, list):
+            if len(params) > len(self.names):
+                raise invalid_params(
+                    f"{self.name} takes at most {len(self.names)} parameters, got {len(params)}"
+                )
+            given = dict(zip(self.names, params, strict=False))
+        else:
+            raise invalid_params('"params" must be an object or array')
+        try:
+            bound = self.arguments(msgspec.convert(given, self.params))
+        except msgspec.ValidationError:
+            return self._bind_slowly(given)
+        for name in self.floats:  # JSON's 1e999 parses to inf: refused by the slow way
+            if bound.get(name) in _INFINITE:
+                return self._bind_slowly(given)
+        return bound
+
+    def _bind_slowly(self, given: dict[str, Any]) -> dict[str, Any]:
+        unknown = [k for k in given if k not in self.names]
+        if unknown:
+            raise invalid_params(
+                f"{self.name} has no parameter {', '.join(map(repr, unknown))}"
+                f" (it takes: {', '.join(self.names) or 'none'})",
+                params=unknown,
+            )
+        required = {n for n, p in self.signature.parameters.items() if p.default is p.empty}
+        converted = {}
+        for name in self.names:
+            if name not in given:
+                if name in required:
+                    raise invalid_params(f"{self.name} needs parameter {name!r}", param=name)
+                continue
+            hint = self.hints.get(name, Any)
+            ok, converted[name] = _check(given[name], hint)
+            if not ok:
+                raise invalid_params(
+                    f"parameter {name!r} of {self.name} must be {_describe(hint)},"
+                    f" got {_preview(given[name])}",
+                    param=name,
+                )
+        try:
+            return self.arguments(msgspec.convert(converted, self.params))
+        except msgspec.ValidationError as exc:
+            raise self._refusal(converted, exc) from None
+
+    def _refusal(self, given: dict[str, Any], exc: msgspec.ValidationError) -> Exception:
+        """What a params error that the types let through is: a number out of
+        its declared range is the device's ``invalid_value`` (in its wording,
+        `check_ranges`), a timeout's the API's ``invalid_params``
+        (`check_timeout`); anything else ``invalid_params`` in msgspec's words."""
+        text, path, name = validation_error_path(exc)
+        value = given.get(name)
+        if path == f"$.{name}" and _OUT_OF_RANGE.match(text) and isinstance(value, int | float):
+            try:
+                if name == "timeout":
+                    check_timeout(value)
+                else:
+                    check_ranges(self.params, **{name: value})
+            except (APIError, InvalidValueError) as refused:
+                return refused
+        return invalid_params(f"parameter {name!r} of {self.name}: {text} (at {path})", param=name)
 
     def describe(self) -> dict[str, Any]:
         params = []
@@ -132,10 +229,9 @@ def rpc_from_verb(
 
     ``call(socket, params)`` runs it with every param (defaults filled in)."""
     signature = verb.signature()
-    defaults = verb.defaults()
 
-    async def method(self: Any, **given: Any) -> Any:
-        return await call(self, {**defaults, **given})
+    async def method(self: Any, **params: Any) -> Any:
+        return await call(self, params)  # every param: `RpcMethod.bind` filled the defaults
 
     method.__name__ = method.__qualname__ = "verb_" + verb.name.replace(".", "_")
     method.__doc__ = verb.summary + ("\n\n" + verb.description if verb.description else "")
@@ -147,6 +243,7 @@ def rpc_from_verb(
     method.__rpc_events__ = verb.events  # type: ignore[attr-defined]
     method.__rpc_result__ = verb.result_schema()  # type: ignore[attr-defined]
     method.__rpc_result_type__ = verb.result  # type: ignore[attr-defined]
+    method.__rpc_params__ = verb.params  # type: ignore[attr-defined]
     method.__rpc_param_schemas__ = {  # type: ignore[attr-defined]
         f.name: {k: v for k, v in verb.param_schema(f.name).items() if k in _PARAM_KEYS}
         for f in verb.fields()
@@ -195,17 +292,22 @@ class JsonRpcSocket(WebSocketHandler):
                     continue
                 doc = inspect.getdoc(attr) or ""
                 summary, _, description = doc.partition("\n")
+                signature = inspect.signature(attr)
+                hints = typing.get_type_hints(attr)
                 methods[name] = RpcMethod(
                     name,
                     attr,
                     summary.strip(),
                     description.strip(),
-                    inspect.signature(attr),
-                    typing.get_type_hints(attr),
+                    signature,
+                    hints,
                     attr.__rpc_events__,
                     getattr(attr, "__rpc_result__", None),
                     getattr(attr, "__rpc_param_schemas__", None),
                     getattr(attr, "__rpc_result_type__", None),
+                    getattr(attr, "__rpc_params__", None) or params_struct(name, signature, hints),
+                    tuple(signature.parameters)[1:],
+                    tuple(n for n, h in hints.items() if n != "return" and _takes_float(h)),
                 )
         cls.methods = methods
         cls._described = None
@@ -434,9 +536,12 @@ class JsonRpcSocket(WebSocketHandler):
                 )
             )
         try:
-            args, kwargs = _bind(method, params)
+            kwargs = method.bind(params)
         except APIError as exc:
             return None if is_notification else _encode(_answer(rid, error=exc))
+        except InvalidValueError as exc:  # out of range: as the device would say it
+            err = self.describe_error(method, exc)
+            return None if is_notification else _encode(_answer(rid, error=err))
         if len(self._tasks) >= MAX_RUNNING:
             err = APIError(
                 429,
@@ -447,19 +552,17 @@ class JsonRpcSocket(WebSocketHandler):
             )
             return None if is_notification else _encode(_answer(rid, error=err))
         task = asyncio.get_running_loop().create_task(
-            self._call(method, rid, is_notification, args, kwargs),
+            self._call(method, rid, is_notification, kwargs),
             context=contextvars.copy_context(),
         )
         self._track(task)
         return task
 
-    async def _call(
-        self, method: RpcMethod, rid: Any, quiet: bool, args: list, kwargs: dict
-    ) -> str | None:
+    async def _call(self, method: RpcMethod, rid: Any, quiet: bool, kwargs: dict) -> str | None:
         _current_id.set(rid)
         REQUESTER.set(requester(self.request, self.request.path))
         try:
-            result = await method.func(self, *args, **kwargs)
+            result = await method.func(self, **kwargs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -529,57 +632,34 @@ def _hashable(value: Any) -> Any:
     return value if isinstance(value, str | int | float | type(None)) else repr(value)
 
 
-def _bind(method: RpcMethod, params: Any) -> tuple[list, dict]:
-    sig = method.signature
-    names = list(sig.parameters)[1:]
-    if isinstance(params, list):
-        if len(params) > len(names):
-            raise APIError(
-                400,
-                INVALID_PARAMS,
-                "invalid_params",
-                f"{method.name} takes at most {len(names)} parameters, got {len(params)}",
-            )
-        kwargs = dict(zip(names, params, strict=False))
-    elif isinstance(params, dict):
-        unknown = [k for k in params if k not in names]
-        if unknown:
-            raise APIError(
-                400,
-                INVALID_PARAMS,
-                "invalid_params",
-                f"{method.name} has no parameter {', '.join(map(repr, unknown))}"
-                f" (it takes: {', '.join(names) or 'none'})",
-                {"params": unknown},
-            )
-        kwargs = dict(params)
-    else:
-        raise APIError(400, INVALID_PARAMS, "invalid_params", '"params" must be an object or array')
-    for name in names:
-        p = sig.parameters[name]
-        if name not in kwargs:
-            if p.default is inspect.Parameter.empty:
-                raise APIError(
-                    400,
-                    INVALID_PARAMS,
-                    "invalid_params",
-                    f"{method.name} needs parameter {name!r}",
-                    {"param": name},
-                )
-            continue
-        hint = method.hints.get(name, Any)
-        ok, value = _check(kwargs[name], hint)
-        if not ok:
-            raise APIError(
-                400,
-                INVALID_PARAMS,
-                "invalid_params",
-                f"parameter {name!r} of {method.name} must be {_describe(hint)},"
-                f" got {_preview(kwargs[name])}",
-                {"param": name},
-            )
-        kwargs[name] = value
-    return [], kwargs
+def params_struct(
+    name: str, signature: inspect.Signature, hints: dict[str, Any]
+) -> type[msgspec.Struct]:
+    """The params' struct of a JSON-RPC method that is not a declared verb,
+    made from its signature (after ``self``): its annotations and defaults.
+
+    The method gets only the params given (``omit_defaults``): a default of
+    its own (None for "unchanged") need not be of the param's type."""
+    fields = []
+    for pname, p in list(signature.parameters.items())[1:]:
+        hint = hints.get(pname, Any)
+        fields.append((pname, hint) if p.default is p.empty else (pname, hint, p.default))
+    return msgspec.defstruct(
+        re.sub(r"[^0-9A-Za-z]", "_", name) + "_params",
+        fields,
+        kw_only=True,
+        forbid_unknown_fields=True,
+        omit_defaults=True,
+    )
+
+
+def _takes_float(hint: Any) -> bool:
+    return hint is float or float in typing.get_args(hint)
+
+
+_INFINITE = (math.inf, -math.inf)
+#: msgspec's words for a value outside its declared bounds.
+_OUT_OF_RANGE = re.compile(r"Expected `[^`]*` [<>]=? ")
 
 
 def _preview(value: Any, limit: int = 80) -> str:

@@ -31,6 +31,7 @@ import contextvars
 import inspect
 import re
 import typing
+from collections.abc import Awaitable
 from typing import Any
 
 import msgspec
@@ -49,8 +50,14 @@ from ..roles import ROLES
 from ..service import Service
 from ..verbs import VERBS, Params, Result, Verb
 from .base import JsonHandler, error_body, requester
-from .errors import INVALID_PARAMS, APIError, describe_error, invalid_params
-from .limits import check_timeout
+from .blobs import with_frame_urls
+from .errors import (
+    INVALID_PARAMS,
+    APIError,
+    describe_error,
+    invalid_params,
+    validation_error_path,
+)
 from .openapi import error_responses, json_request, json_response, path_param, query_param, ref
 
 __all__ = [
@@ -193,16 +200,23 @@ def verb_call(
     """Call ``verb`` with ``params`` (every one, defaults filled in) on what
     holds its role now (the safety policy for ``safety.*``): what every
     front runs.  The API's timeout check applies; the verb's `needs` are
-    given.  Returns the method's answer (awaitable for an async verb)."""
+    given.  Returns the method's answer (awaitable for an async verb), an
+    exposure's with its frame's URLs (`with_frame_urls`).
+
+    ``params`` are checked already (the verb's `Params` struct: REST's body,
+    JSON-RPC's `RpcMethod.bind`)."""
     kwargs = dict(params)
-    if kwargs.get("timeout") is not None:
-        kwargs["timeout"] = check_timeout(kwargs["timeout"])  # the API's one timeout check
     if verb.progress:
         kwargs["progress"] = progress
     for need in verb.needs:
         kwargs[need] = who if need == "who" else service.role_device(need)
     target = service.safety if verb.role == "safety" else service.role_device(verb.role)
-    return getattr(target, verb.method)(**kwargs)
+    answer = getattr(target, verb.method)(**kwargs)
+    return _frame_urls_added(answer) if inspect.isawaitable(answer) else with_frame_urls(answer)
+
+
+async def _frame_urls_added(answer: Awaitable[Any]) -> Any:
+    return with_frame_urls(await answer)
 
 
 # ---------------------------------------------------------------- handlers
@@ -210,18 +224,7 @@ def verb_call(
 
 def _validation_error(verb: Verb, exc: msgspec.ValidationError) -> APIError:
     """msgspec's message with the field it names (``data.field``, ``data.path``)."""
-    text = str(exc)
-    path = "$"
-    where = re.search(r" - at `([^`]*)`$", text)
-    if where:
-        path = where.group(1)
-        text = text[: where.start()]
-    named = re.search(r"field `([^`]*)`", text)
-    if named:
-        field = named.group(1)
-        path = f"{path}.{field}"
-    else:
-        field = re.split(r"[.\[]", path.removeprefix("$."), maxsplit=1)[0]
+    text, path, field = validation_error_path(exc)
     return invalid_params(
         f"{verb.name}: {text} (at {path} of the request body)", field=field, path=path
     )
@@ -369,6 +372,8 @@ def _state(
         return None
     out = {**entry, "state": "finished"}
     out.pop("error", None)
+    if "result" in out:  # an action of another front: an exposure's frame URLs too
+        out["result"] = with_frame_urls(out["result"])
     if task is not None and task.done() and not task.cancelled():
         exc = task.exception()
         if exc is None:
