@@ -315,6 +315,37 @@ async def test_the_observatory_roles_answer_their_declared_results(svc: RunningS
     assert back["connected"] is True and back["angle"] is not None
 
 
+async def test_an_exposure_answers_its_frame_urls_on_both_fronts(svc: RunningService) -> None:
+    """`verb_call` adds a frame's URLs: REST's answer (200 with wait, the
+    finished action after a 202) and JSON-RPC's carry the same ones, and
+    they serve the frame."""
+
+    async def served(frame: dict[str, Any]) -> None:
+        blob = frame["blob_id"]
+        assert frame["url"] == f"/blobs/{blob}"
+        assert frame["preview_url"] == f"/blobs/{blob}/preview.png"
+        assert frame["preview_jpg_url"] == f"/blobs/{blob}/preview.jpg"
+        resp = await AsyncHTTPClient().fetch(svc.url + frame["url"], raise_error=False)
+        assert resp.code == 200 and resp.body.startswith(b"SIMPLE")  # the FITS itself
+
+    await served(await call(svc, "camera.expose", {"duration": 0.1, "frame_type": "dark"}))
+    status, started, headers = await rest(
+        svc, "POST", "/api/v1/roles/camera/expose", {"duration": 0.1}
+    )
+    assert status == 202, started
+    done = await follow(svc, headers["Location"])
+    conforms("camera.expose", done["result"])
+    await served(done["result"])
+    async with Observatory(svc.url) as obs:
+        frame = await obs.call("camera.expose", {"duration": 0.1})
+        await served(frame)
+    # The JSON-RPC call's action, read over REST, has them too.
+    status, listed, _ = await rest(svc, "GET", "/api/v1/actions?limit=1")
+    assert status == 200 and listed[0]["result"]["blob_id"] == frame["blob_id"]
+    conforms("camera.expose", listed[0]["result"])
+    assert listed[0]["result"]["url"] == frame["url"]
+
+
 async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService) -> None:
     client = svc.service.client
     await client.set_property(WEATHER, "WEATHER_CONTROL", {"Precip": 10}, wait=True, timeout=10)
