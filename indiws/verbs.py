@@ -157,6 +157,12 @@ class Verb:
     needs: tuple[str, ...] = field(default=())
     #: Notifications beside the action's that a call may be followed by.
     notifications: tuple[str, ...] = field(default=())
+    #: A manual move that lasts until stopped: ``"move"`` starts one when its
+    #: ``duration`` is not given, ``"stop"`` stops them.  A front holds such a
+    #: move for the connection that started it and stops it when that goes
+    #: away (JSON-RPC); a front with no connection to hold it by (REST)
+    #: requires the ``duration`` (docs/verbs.md).
+    held: typing.Literal["move", "stop"] | None = None
 
     @property
     def role(self) -> str:
@@ -237,13 +243,15 @@ def verb(
     progress: bool = False,
     needs: tuple[str, ...] = (),
     events: tuple[str, ...] = (),
+    held: typing.Literal["move", "stop"] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a device method as the verb ``name`` (``<role>.<verb>``).
 
     Its docstring's first line is the verb's summary, the rest its
     description: what ``rpc.discover``, the client and the docs show.
     ``needs``: keyword arguments the front gives beside the params (`NEEDS`);
-    ``events``: notifications the call may be followed by beside an action's."""
+    ``events``: notifications the call may be followed by beside an action's;
+    ``held``: a manual move that lasts until stopped (`Verb.held`)."""
 
     def declare(func: Callable[..., Any]) -> Callable[..., Any]:
         func.__verb__ = register(  # type: ignore[attr-defined]
@@ -257,6 +265,7 @@ def verb(
             progress=progress,
             needs=needs,
             events=events,
+            held=held,
         )
         return func
 
@@ -275,6 +284,7 @@ def register(
     progress: bool = False,
     needs: tuple[str, ...] = (),
     events: tuple[str, ...] = (),
+    held: typing.Literal["move", "stop"] | None = None,
 ) -> Verb:
     """Declare the verb ``name`` as the device method named ``method`` (what
     `verb` does; for a method declared once for several roles, such as
@@ -298,6 +308,7 @@ def register(
         extra=(("progress",) if progress else ()) + needs,
         needs=needs,
         notifications=events,
+        held=held,
     )
     return VERBS[name]
 

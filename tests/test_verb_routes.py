@@ -346,6 +346,41 @@ async def test_an_exposure_answers_its_frame_urls_on_both_fronts(svc: RunningSer
     assert listed[0]["result"]["url"] == frame["url"]
 
 
+async def test_a_manual_move_over_rest_is_timed_and_stops(svc: RunningService) -> None:
+    """No connection holds a REST move: an untimed one is refused before
+    anything is sent; a timed one ends by itself, or at telescope/stop."""
+    move = "/api/v1/roles/telescope/move"
+    with sent_to(svc, SCOPE) as sent:
+        status, body, _ = await rest(svc, "POST", move, {"direction": "north"})
+        assert status == 400 and body["error"]["data"]["field"] == "duration", body
+        assert "needs a duration over REST" in body["error"]["message"]
+        status, body, _ = await rest(svc, "POST", move, {"direction": "n", "duration": 3601})
+        assert status == 400 and body["error"]["data"]["field"] == "duration", body
+        status, body, _ = await rest(svc, "POST", move, {"direction": "n", "duration": None})
+        assert status == 400 and body["error"]["data"]["field"] == "duration", body
+    assert sent == []
+    motion = mount(svc)
+    done = await call(svc, "telescope.move", {"direction": "east", "duration": 0.5})
+    assert done["moving"] is False and done["direction"] == "east" and done["duration"] == 0.5
+    assert motion["TELESCOPE_MOTION_WE"]["MOTION_EAST"] is SwitchState.OFF
+    status, started, headers = await rest(svc, "POST", move, {"direction": "n", "duration": 600})
+    assert status == 202, started
+    await until(svc, lambda: motion["TELESCOPE_MOTION_NS"]["MOTION_NORTH"] is SwitchState.ON)
+    stopped = await call(svc, "telescope.stop")
+    assert stopped["moving"] is False
+    finished = await follow(svc, headers["Location"])
+    assert finished["outcome"] == "aborted"  # stopped short of its 600 s
+    assert motion["TELESCOPE_MOTION_NS"]["MOTION_NORTH"] is SwitchState.OFF
+    assert motion["TELESCOPE_MOTION_NS"].state is not PropertyState.BUSY
+
+
+async def test_every_role_answers_its_info(svc: RunningService) -> None:
+    for role in ("telescope", "camera", "focuser", "filter_wheel", "dome", "rotator"):
+        info = await call(svc, f"{role}.info")
+        assert info["role"] == role and info["connected"] is True
+        assert info["capabilities"] is not None
+
+
 async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService) -> None:
     client = svc.service.client
     await client.set_property(WEATHER, "WEATHER_CONTROL", {"Precip": 10}, wait=True, timeout=10)

@@ -13,6 +13,7 @@ result dict, and raises one of the errors in `indiws.devices.errors`.
 
 from __future__ import annotations
 
+from ..verbs import VERBS
 from .base import (
     ACTION_STARTED,
     Action,
@@ -119,10 +120,13 @@ ROLE_CLASSES: dict[str, type[RoleDevice]] = {
     "gps": GPS,
 }
 
-# connect, disconnect and status of each role whose brief state is declared.
+# connect, disconnect, status and info of each role whose brief state is declared.
 for _cls in ROLE_CLASSES.values():
     if _cls.brief is not None:
         declare_common_verbs(_cls)
 
 #: role name → the struct of its ``info()`` (``<role>.info``'s result).
-INFO_RESULTS: dict[str, type] = {role: info_struct(cls) for role, cls in ROLE_CLASSES.items()}
+INFO_RESULTS: dict[str, type] = {
+    role: VERBS[f"{role}.info"].result if f"{role}.info" in VERBS else info_struct(cls)
+    for role, cls in ROLE_CLASSES.items()
+}

@@ -113,7 +113,7 @@ def info_struct(cls: type[RoleDevice]) -> type[Result]:
 
 
 def declare_common_verbs(cls: type[RoleDevice]) -> None:
-    """Declare ``<role>.connect``, ``.disconnect`` and ``.status`` for ``cls``."""
+    """Declare ``<role>.connect``, ``.disconnect``, ``.status`` and ``.info`` for ``cls``."""
     status = status_struct(cls)
     status.__doc__ = f"The {cls.role.replace('_', ' ')}'s status: its device and brief state."
     role = cls.role
@@ -129,3 +129,4 @@ def declare_common_verbs(cls: type[RoleDevice]) -> None:
         long=True,
     )
     register(f"{role}.status", "status", NoParams, status, common_doc(role, "status"))
+    register(f"{role}.info", "info", NoParams, info_struct(cls), common_doc(role, "info"))

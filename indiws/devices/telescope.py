@@ -451,6 +451,23 @@ class GuideRate(Result):
     dec: float
 
 
+#: A timed manual move's length: at most an hour.
+MoveDuration = Annotated[
+    float, Meta(gt=0, le=3600, description="seconds, at most 3600", extra={"unit": "seconds"})
+]
+
+
+class MoveParams(Params):
+    direction: Direction
+    #: None: until telescope.stop (JSON-RPC only, held by the socket).
+    duration: MoveDuration | None = None
+
+
+class StopParams(Params):
+    #: None: every direction.
+    direction: Direction | None = None
+
+
 class PulseGuideParams(Params):
     direction: Direction
     duration_ms: PulseMs
@@ -1695,6 +1712,7 @@ class Telescope(RoleDevice):
 
     # Manual motion and guiding ------------------------------------------
 
+    @verb("telescope.move", MoveParams, ManualMove, moves=True, long=True, held="move")
     async def move(
         self,
         direction: str,
@@ -1703,14 +1721,16 @@ class Telescope(RoleDevice):
         timeout: float = 10.0,
         force: bool = False,
     ) -> dict[str, Any]:
-        """Start moving in a direction (north/south/east/west) at the slew rate.
-        Refused while parked, and while the safety policy says unsafe unless
-        ``force``.
+        """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
 
-        Without ``duration`` it returns once the motion started; stop it
-        with `stop()`.  With ``duration`` (seconds) it moves that long,
-        stops, and returns once stopped (abortable like any action).
-        """
+        With duration (seconds, up to 3600) it moves that long, stops, and
+        answers once stopped ({direction, moving: false, duration}): an action,
+        abortable like any. Without duration it answers once moving
+        ({direction, moving: true}) and moves until telescope.stop; only a
+        front that holds the move for its connection offers that (JSON-RPC:
+        the service stops it when the socket closes), so over REST the
+        duration is required. Refused while parked, and while the safety
+        policy says unsafe."""
         d = _direction(direction)
         prop_name, element, _, _ = DIRECTIONS[d]
         self._prop(prop_name, "move manually")
@@ -1722,8 +1742,7 @@ class Telescope(RoleDevice):
             )
             return {"direction": d, "moving": True}
         duration = _finite(duration, "duration")
-        if not 0 < duration <= 3600:
-            raise InvalidValueError(f"duration must be within (0, 3600] s, got {duration:g}")
+        check_ranges(MoveParams, duration=duration)
         async with self._action(
             "move",
             [prop_name],
@@ -1844,8 +1863,9 @@ class Telescope(RoleDevice):
                     {e: False for e in elements if e in prop.elements},
                 )
 
+    @verb("telescope.stop", StopParams, ManualMove, held="stop")
     async def stop(self, direction: str | None = None, *, timeout: float = 10.0) -> dict:
-        """Stop a manual move in one direction, or all manual moves."""
+        """Stop a manual move in one direction, or every manual move: {moving: false}."""
         self._connected()
         if direction is None:
             if not self.has("TELESCOPE_MOTION_NS") and not self.has("TELESCOPE_MOTION_WE"):

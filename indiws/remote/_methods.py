@@ -1613,10 +1613,14 @@ class TelescopeMethods(_Namespace):
     ) -> ManualMove:
         """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
 
-        Without duration it answers once moving ({direction, moving: true});
-        stop with telescope.stop. With duration (seconds, up to 3600) it moves,
-        stops, and answers once stopped ({direction, moving: false, duration}).
-        An untimed move is stopped by the service when this socket closes.
+        With duration (seconds, up to 3600) it moves that long, stops, and
+        answers once stopped ({direction, moving: false, duration}): an action,
+        abortable like any. Without duration it answers once moving
+        ({direction, moving: true}) and moves until telescope.stop; only a
+        front that holds the move for its connection offers that (JSON-RPC:
+        the service stops it when the socket closes), so over REST the
+        duration is required. Refused while parked, and while the safety
+        policy says unsafe.
 
         Events: action.started, action.finished.
         """

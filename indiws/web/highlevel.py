@@ -31,7 +31,7 @@ import asyncio
 import contextvars
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Hashable
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Literal, TypeVar
@@ -39,10 +39,8 @@ from typing import Any, Literal, TypeVar
 import msgspec
 
 from ..devices import (
-    INFO_RESULTS,
     ProgressCallback,
     RoleDevice,
-    Telescope,
     abort_action,
     min_altitude,
     recent_actions,
@@ -50,8 +48,6 @@ from ..devices import (
     subscribe_actions,
 )
 from ..devices.base import AbortedAction, ActionInfo, RecentAction
-from ..devices.common import common_doc
-from ..devices.telescope import Direction, ManualMove
 from ..guiding.results import GuidingBrief
 from ..roles import ROLES, Released, RoleAssignment, RoleTable
 from ..service import Service
@@ -76,11 +72,6 @@ T = TypeVar("T")
 
 #: Every role name (`indiws.roles.ROLES`), checked and listed by rpc.discover.
 Role = Literal[ROLES]  # type: ignore[valid-type]
-
-#: Notifications a long action may send (for ``rpc.discover``).
-ACTION_EVENTS = ("progress", "action.started", "action.progress", "action.finished")
-#: Notifications of an action that reports no progress.
-QUIET_ACTION_EVENTS = ("action.started", "action.finished")
 
 
 # ---------------------------------------------------------------- results
@@ -319,34 +310,26 @@ class ClientHub:
             task.exception()  # retrieved: its waiter may be gone
 
 
-# ---------------------------------------------------------------- verbs of every role
-
-
-def _info_verb(role: str) -> Callable[..., Any]:
-    """``<role>.info``: the role's device's `RoleDevice.info` (``connect``,
-    ``disconnect`` and ``status`` are declared verbs, `indiws.devices.common`)."""
-
-    async def info(self: Any) -> dict:
-        return self._device(role).info()
-
-    info.__doc__ = common_doc(role, "info")
-    info.__name__ = info.__qualname__ = f"{role}_info"
-    return rpc(f"{role}.info", result=INFO_RESULTS[role])(info)
-
-
-#: A base holding ``<role>.info`` of each role, made by `_info_verb`.
-_RoleCommon: type = type("_RoleCommon", (), {f"{role}_info": _info_verb(role) for role in ROLES})
-
-
 # ---------------------------------------------------------------- the socket
 
 
 async def _call_verb(socket: IndiClientSocket, params: dict[str, Any], *, verb: Verb) -> Any:
-    """Run a declared verb on the device that holds its role now."""
+    """Run a declared verb on the device that holds its role now.
+
+    A manual move without a duration (`Verb.held`) is held by this socket:
+    stopped by the service when the socket closes (`HeldMoves`)."""
     progress = socket._progress() if verb.progress else None
     who = requester(socket.request, "/ws/indi_client/")
+    if verb.held == "stop":
+        socket.held_moves.stopped(params["direction"])
     answer = verb_call(socket.service, verb, params, who=who, progress=progress)
-    return await socket._run(answer) if inspect.isawaitable(answer) else answer
+    if not inspect.isawaitable(answer):
+        return answer
+    if verb.held == "move" and params["duration"] is None:
+        task = socket.hub.spawn(answer)
+        socket.held_moves.started(socket._device(verb.role), params["direction"], task)
+        return await asyncio.shield(task)
+    return await socket._run(answer)
 
 
 #: The roles whose verbs are declared once (`indiws.verbs`) and derived here,
@@ -364,9 +347,7 @@ DeclaredVerbs = type(
 )
 
 
-class IndiClientSocket(
-    GuidingRpc, AnalysisVerbs, PlanRpc, _RoleCommon, DeclaredVerbs, JsonRpcSocket
-):
+class IndiClientSocket(GuidingRpc, AnalysisVerbs, PlanRpc, DeclaredVerbs, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub
@@ -442,9 +423,6 @@ class IndiClientSocket(
     def _device(self, role: str) -> Any:
         """The role's device object, for the device assigned *now*."""
         return self.hub.device(role, self.service.roles.device_for(role))
-
-    def _telescope(self) -> Telescope:
-        return self._device("telescope")
 
     def _progress(self) -> ProgressCallback:
         """A progress callback sending ``progress`` notifications with this request's id."""
@@ -529,29 +507,6 @@ class IndiClientSocket(
                 404, INVALID_PARAMS, "unknown_action", f"no running action has id {action_id!r}"
             )
         return {"aborted": True, **found}
-
-    # Telescope ------------------------------------------------------------
-
-    @rpc("telescope.move", events=QUIET_ACTION_EVENTS, result=ManualMove)
-    async def telescope_move(self, direction: Direction, duration: float | None = None) -> dict:
-        """Move in a direction at the slew rate (TELESCOPE_MOTION_NS/WE).
-
-        Without duration it answers once moving ({direction, moving: true});
-        stop with telescope.stop. With duration (seconds, up to 3600) it moves,
-        stops, and answers once stopped ({direction, moving: false, duration}).
-        An untimed move is stopped by the service when this socket closes."""
-        telescope = self._telescope()
-        if duration is not None:
-            return await self._run(telescope.move(direction, duration=duration))
-        task = self.hub.spawn(telescope.move(direction))
-        self.held_moves.started(telescope, direction, task)
-        return await asyncio.shield(task)
-
-    @rpc("telescope.stop", result=ManualMove)
-    async def telescope_stop(self, direction: Direction | None = None) -> dict:
-        """Stop a manual move in one direction, or every manual move: {moving: false}."""
-        self.held_moves.stopped(direction)
-        return await self._run(self._telescope().stop(direction))
 
 
 def routes(service: Service) -> list:

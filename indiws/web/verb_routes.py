@@ -83,10 +83,18 @@ def _camel(name: str) -> str:
 
 def request_struct(verb: Verb) -> type[Params]:
     """The REST body of ``verb``: its params and ``wait`` (one struct per verb,
-    named after it, e.g. ``TelescopeGotoRequest``)."""
+    named after it, e.g. ``TelescopeGotoRequest``).
+
+    A manual move (`Verb.held`) needs its ``duration`` here: no connection
+    holds a REST move, so nothing would stop an untimed one once its client
+    went away."""
+    fields: list[Any] = [("wait", bool, False)]
+    if verb.held == "move":
+        hint = typing.get_type_hints(verb.params, include_extras=True)["duration"]
+        fields.append(("duration", next(a for a in typing.get_args(hint) if a is not type(None))))
     return msgspec.defstruct(
         f"{_camel(verb.name)}Request",
-        [("wait", bool, False)],
+        fields,
         bases=(verb.params,),
         kw_only=True,
         forbid_unknown_fields=True,
@@ -225,6 +233,12 @@ async def _frame_urls_added(answer: Awaitable[Any]) -> Any:
 def _validation_error(verb: Verb, exc: msgspec.ValidationError) -> APIError:
     """msgspec's message with the field it names (``data.field``, ``data.path``)."""
     text, path, field = validation_error_path(exc)
+    if verb.held == "move" and field == "duration" and text.startswith("Object missing"):
+        text = (
+            "a move needs a duration over REST (seconds, at most 3600): nothing would"
+            " stop an untimed one once this client went away (JSON-RPC holds one for"
+            " its WebSocket)"
+        )
     return invalid_params(
         f"{verb.name}: {text} (at {path} of the request body)", field=field, path=path
     )
