@@ -182,6 +182,52 @@ async def test_loopback_needs_no_token_unless_asked(
         await svc.stop()
 
 
+async def test_what_a_token_free_loopback_client_may_change(
+    indiserver: IndiServerProcess, tmp_path: Path
+) -> None:
+    """Loopback without a token is trusted as the operator (docs/security.md):
+    it turns the weather override on and assigns and releases roles, each
+    logged with "no token"; with --require-token the same requests need it."""
+    override = "/api/v1/safety/weather_override"
+    on = '{"on": true, "note": "station broken"}'
+
+    async def change(svc: RunningService, headers: dict[str, str]) -> list[int]:
+        return [
+            (await http(svc.url + override, "PUT", headers=headers, body=on)).code,
+            (await http(svc.url + "/api/v1/roles/focuser", "DELETE", headers=headers)).code,
+            (
+                await http(
+                    svc.url + "/api/v1/roles/focuser",
+                    "PUT",
+                    headers=headers,
+                    body='{"device": "Focuser Simulator", "connect": false}',
+                )
+            ).code,
+            (await http(svc.url + "/FIFO/stop/focuser/Focuser%20Simulator/", headers=headers)).code,
+        ]
+
+    svc = await start_service(indiserver, tmp_path / "free")
+    try:
+        await svc.service.roles.assign("focuser", "Focuser Simulator", connect=False)
+        assert await change(svc, {}) == [200, 204, 201, 200]
+        state = svc.service.safety.status()["weather_override"]
+        assert state["by"].endswith("(REST, no token)") and state["note"] == "station broken"
+        assert svc.service.roles.device_for("focuser") is None  # released by /FIFO/stop
+    finally:
+        await svc.stop()
+    svc = await start_service(indiserver, tmp_path / "asked", require_token=True)
+    try:
+        await svc.service.roles.assign("focuser", "Focuser Simulator", connect=False)
+        assert await change(svc, {}) == [401, 401, 401, 401]
+        assert svc.service.safety.status()["weather_override"] is None
+        assert svc.service.roles.device_for("focuser") == "Focuser Simulator"
+        token = (tmp_path / "asked" / TOKEN_FILE).read_text().strip()
+        assert await change(svc, bearer(token)) == [200, 204, 201, 200]
+        assert "with the access token" in svc.service.safety.status()["weather_override"]["by"]
+    finally:
+        await svc.stop()
+
+
 def test_token_file_is_kept_and_reused(tmp_path: Path) -> None:
     def service() -> Service:
         return Service(Config(indi_host="localhost", host="0.0.0.0", data_dir=tmp_path))
