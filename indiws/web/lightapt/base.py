@@ -14,10 +14,8 @@ request, in the order the requests came, shaped as the original service did
 An instruction is an async function registered with `instruction`; it gets
 a `Context` and the request's params, calls verbs of `indiws.devices`, and
 returns what the reply carries.  Its params are bound first, by one
-array-like msgspec struct (`Instruction.args`): a param that is a field of
-the verb the instruction names has that field's type, range and default
-(the verb's `Params`, `indiws.verbs`), any other the function's own
-annotation; nothing is sent before they are.  The reply:
+array-like msgspec struct derived from the verb it names (`binding`):
+nothing is sent before they are.  The reply:
 
 - ``None``: ``{"type": "message", "message": "success", "data": null}``;
 - a dict, list, number or bool: ``{"type": "data", "message": "see data", "data": ...}``;
@@ -40,26 +38,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
-import math
-import re
-import typing
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from types import UnionType
-from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar, Union
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import msgspec
-
-from ...client import InvalidValueError
 from ...devices import RoleDevice, until_started
 from ...devices.base import REQUESTER
 from ...devices.errors import NoDeviceError
 from ...roles import ROLES, role_named
-from ...verbs import VERBS, Verb, result_schema
+from ...verbs import VERBS
 from ..base import dumps_lenient
 from ..errors import INTERNAL_ERROR, describe_error
+from .binding import Instruction, LightAptError, Refusal, Words, declare
 from .refusals import words_for
 
 if TYPE_CHECKING:
@@ -116,241 +106,7 @@ ACK_WAIT = 2.0
 POLICY_VIOLATION = 1008
 
 
-class Refusal(Exception):
-    """A handled refusal, answered ``{"type": "message", "message": <text>}``
-    in the original's words (the device is busy, cannot park, ...)."""
-
-
-class LightAptError(Exception):
-    """A failure answered ``{"type": "error", "message": <text>}``."""
-
-
 # ---------------------------------------------------------------- registry
-
-
-@dataclass(frozen=True, slots=True)
-class Instruction:
-    """One instruction of a role, and how its positional params are bound.
-
-    ``args`` is the params' one declaration: an array-like msgspec struct
-    whose fields are the function's parameters after the `Context`, in
-    order.  A parameter the instruction maps onto a field of its ``verb``
-    (`instruction`'s ``params``) has that field's type, range and default,
-    from the verb's `Params` struct (`indiws.verbs`); any other is the
-    function's own (its annotation and default: the service's own memory,
-    a query's option, an envelope the original invented).
-    """
-
-    name: str
-    func: Callable[..., Awaitable[Any]]
-    args: type[msgspec.Struct]
-    #: The verb the instruction calls (``focuser.move_to``), if it names one.
-    verb: Verb | None = None
-    #: param → the verb's field it is (or its own name): how a refusal names it.
-    known_as: Mapping[str, str] = field(default_factory=dict)
-    #: The original's words for a value refused, by the verb's field or the
-    #: INDI element the refusal names (by this binder or by the device):
-    #: a `Refusal` is answered type "message", a `LightAptError` type "error".
-    words: Mapping[str, Refusal | LightAptError] = field(default_factory=dict)
-    #: The data answered while no device holds the role (role name → data),
-    #: for the queries cobalt-web's pages poll and read without checking the
-    #: reply's type: an empty shape they show instead of throwing.
-    unassigned: Callable[[str], Any] | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return self.args.__struct_fields__
-
-    def bind(self, params: list[Any]) -> list[Any]:
-        """The params converted by ``args``, in order (defaults filled in):
-        `LightAptError` for a wrong count or type, `InvalidValueError` naming
-        the field for a value of the right type out of its range."""
-        names = self.names
-        required = len(names) - len(self.args.__struct_defaults__)
-        if len(params) > len(names):
-            raise LightAptError(
-                f"{self.name} takes at most {len(names)} parameter(s)"
-                f" ({', '.join(names) or 'none'}), got {len(params)}"
-            )
-        if len(params) < required:
-            raise LightAptError(
-                f"{self.name} needs parameter {len(params) + 1} ({names[len(params)]}):"
-                f" params must be [{', '.join(names)}]"
-            )
-        bare = typing.get_type_hints(self.args)
-        values = []
-        for index, (name, value) in enumerate(zip(names, params, strict=False)):
-            if not _finite(value):  # 1e400 parses as inf
-                raise LightAptError(self._wrong(index, value))
-            values.append(_whole(value, bare[name]))
-        try:
-            return list(msgspec.structs.astuple(msgspec.convert(values, self.args)))
-        except msgspec.ValidationError as exc:
-            index, inside, what = _where(exc)
-            name, value = names[index], values[index]
-            if inside:  # within the param (a key of an object): msgspec's words
-                raise LightAptError(
-                    f"parameter {name} of {self.name}: {what} (at {name}{inside})"
-                ) from None
-            text = self._wrong(index, value)
-            try:
-                msgspec.convert(value, bare[name])  # of its type: out of its range
-            except msgspec.ValidationError:
-                raise LightAptError(text) from None
-            raise InvalidValueError(text, param=self.known_as.get(name, name)) from None
-
-    def _wrong(self, index: int, value: Any) -> str:
-        schema = result_schema(self.args)["prefixItems"][index]
-        return (
-            f"parameter {self.names[index]} of {self.name} must be {_kind(schema)},"
-            f" got {_short(value)}"
-        )
-
-    def said(self, exc: BaseException) -> Refusal | LightAptError | None:
-        """The original's words for ``exc``, a value refused, if it had some."""
-        if not isinstance(exc, InvalidValueError):
-            return None
-        return self.words.get(exc.param or getattr(exc, "element", None) or "")
-
-
-def declare(
-    name: str,
-    func: Callable[..., Awaitable[Any]],
-    *,
-    verb: Verb | None = None,
-    params: Sequence[str] | Mapping[str, str] = (),
-    words: Mapping[str, Refusal | LightAptError] | None = None,
-    unassigned: Callable[[str], Any] | None = None,
-) -> Instruction:
-    """The `Instruction` ``name`` of ``func`` (see `instruction`), its params
-    struct built from ``verb``'s fields and the function's own parameters.
-
-    The function's signature must say what the verb's struct says of a
-    parameter mapped onto it (its type without the range, its default):
-    ``TypeError`` here, at import, when they differ."""
-    sig = inspect.signature(func)
-    names = list(sig.parameters)[1:]  # after the Context
-    mapping = dict(params) if isinstance(params, Mapping) else {p: p for p in params}
-    where = f"instruction {name}"
-    if set(mapping) - set(names):
-        raise ValueError(f"{where} has no parameter {sorted(set(mapping) - set(names))}")
-    if mapping and verb is None:
-        raise ValueError(f"{where} maps {sorted(mapping)} onto no verb")
-    hints = typing.get_type_hints(func, include_extras=True)
-    bare = typing.get_type_hints(func)
-    of_verb = {f.name: f for f in verb.fields()} if verb is not None else {}
-    verb_hints = typing.get_type_hints(verb.params, include_extras=True) if verb else {}
-    verb_bare = typing.get_type_hints(verb.params) if verb else {}
-    fields: list[tuple[Any, ...]] = []
-    for param in names:
-        default = sig.parameters[param].default
-        default = msgspec.NODEFAULT if default is inspect.Parameter.empty else default
-        hint = hints.get(param, Any)
-        if param in mapping:
-            assert verb is not None
-            declared = of_verb.get(mapping[param])
-            if declared is None:
-                raise ValueError(f"{where}: {verb.name} has no field {mapping[param]!r}")
-            hint = _narrowed(verb_hints[declared.name], bare.get(param, Any))
-            if hint is None or default != declared.default:
-                wanted = "" if declared.default is msgspec.NODEFAULT else f" = {declared.default!r}"
-                raise TypeError(
-                    f"{where}: parameter {param} is {verb.name}'s {declared.name}:"
-                    f" declare it {_type_name(verb_bare[declared.name])}{wanted}"
-                    " (or some of its types)"
-                )
-        fields.append((param, hint) if default is msgspec.NODEFAULT else (param, hint, default))
-    args = msgspec.defstruct(
-        f"{func.__name__}_params", fields, array_like=True, forbid_unknown_fields=True
-    )
-    return Instruction(
-        name,
-        func,
-        args,
-        verb,
-        {p: mapping.get(p, p) for p in names},
-        dict(words or {}),
-        unassigned,
-    )
-
-
-def _arms(hint: Any) -> tuple[Any, ...]:
-    return typing.get_args(hint) if typing.get_origin(hint) in (Union, UnionType) else (hint,)
-
-
-def _narrowed(declared: Any, annotation: Any) -> Any:
-    """The verb's field type ``declared`` (ranges included) cut down to the
-    types of the function's ``annotation`` (lightAPT's ``switch_filter``
-    takes a slot number where the verb also takes a name); None when the
-    annotation has a type the field has not."""
-    bare = {
-        (typing.get_args(a)[0] if typing.get_origin(a) is Annotated else a): a
-        for a in _arms(declared)
-    }
-    wanted = _arms(annotation)
-    if not set(wanted) <= set(bare):
-        return None
-    kept = tuple(bare[a] for a in bare if a in wanted)
-    return kept[0] if len(kept) == 1 else Union[kept]  # noqa: UP007 (a tuple of types)
-
-
-def _whole(value: Any, hint: Any) -> Any:
-    """A whole float (``2.0``) as an int where the param takes an int and not
-    a float (a JSON number does not say which it is)."""
-    if isinstance(value, float) and value.is_integer():
-        arms = typing.get_args(hint) if typing.get_origin(hint) in (Union, UnionType) else (hint,)
-        if int in arms and float not in arms:
-            return int(value)
-    return value
-
-
-def _where(exc: msgspec.ValidationError) -> tuple[int, str, str]:
-    """Where msgspec's error is: (the param's position, the path inside it,
-    what is wrong): ``Expected `str`, got `int` - at `$[1].filter_name```
-    → (1, ".filter_name", "Expected `str`, got `int`")."""
-    found = re.fullmatch(r"(.*) - at `\$\[(\d+)\](.*)`", str(exc), re.DOTALL)
-    if found is None:  # the count is checked before: every error has a path
-        raise LightAptError(f"bad params: {exc}") from exc
-    return int(found[2]), found[3], found[1]
-
-
-def _finite(value: Any) -> bool:
-    """No infinite number anywhere in ``value`` (JSON has none; 1e400 parses as one)."""
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_finite(v) for v in value)
-    if isinstance(value, dict):
-        return all(_finite(v) for v in value.values())
-    return True
-
-
-def _kind(schema: dict[str, Any]) -> str:
-    """What a param must be, from its JSON Schema: ``a number within [0, 24]``."""
-    if "enum" in schema:
-        return "one of " + ", ".join(json.dumps(v) for v in schema["enum"])
-    if "anyOf" in schema:
-        return " or ".join(_kind(s) for s in schema["anyOf"])
-    kind = schema.get("type")
-    if kind is None:
-        return "a value"
-    text = "null" if kind == "null" else f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-    low = schema.get("minimum", schema.get("exclusiveMinimum"))
-    high = schema.get("maximum", schema.get("exclusiveMaximum"))
-    if low is not None and high is not None:
-        left = "[" if "minimum" in schema else "("
-        right = "]" if "maximum" in schema else ")"
-        return f"{text} within {left}{low:g}, {high:g}{right}"
-    if low is not None:
-        return f"{text} {'at least' if 'minimum' in schema else 'over'} {low:g}"
-    if high is not None:
-        return f"{text} {'at most' if 'maximum' in schema else 'under'} {high:g}"
-    return text
-
-
-def _type_name(hint: Any) -> str:
-    return getattr(hint, "__name__", None) or repr(hint).replace("typing.", "")
-
 
 #: role → instruction name → `Instruction`.
 INSTRUCTIONS: dict[str, dict[str, Instruction]] = {role: {} for role in ROLES}
@@ -364,35 +120,37 @@ def instruction(
     *names: str,
     verb: str | None = None,
     params: Sequence[str] | Mapping[str, str] = (),
-    words: Mapping[str, Refusal | LightAptError] | None = None,
+    words: Mapping[str, Words] | None = None,
     unassigned: Callable[[str], Any] | None = None,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Register ``async def f(ctx, *params)`` as instruction ``names`` (the
     function's name when none) of one role or several (service role names:
     ``telescope``, ``camera``, ``guider``, ``focuser``, ``filter_wheel``).
 
-    ``verb``: the declared verb it calls (``"focuser.move_to"``, a name of
-    `indiws.verbs.VERBS`); ``params``: its parameters that are the verb's
-    fields, by the same name (``("position",)``) or mapped
+    ``verb``: the declared verb it calls (a name of `indiws.verbs.VERBS`,
+    ``"focuser.move_to"``); ``params``: which of its parameters are the
+    verb's fields, by the same name (``("position",)``) or mapped
     (``{"seconds": "duration"}``): their type, range and default are the
-    verb's.  ``words``: the original's words for a value refused, by field
-    (``{"ra": Refusal("RA is not in range!")}``).  ``unassigned(role)``: the
-    data answered while no device holds the role."""
+    verb's (`binding`).  ``words``: the original's words for a value
+    refused, by field (``{"ra": Refusal("RA is not in range!")}``).
+    ``unassigned(role)``: the data answered while no device holds the role."""
     role_list = (roles,) if isinstance(roles, str) else roles
+    if verb is not None and verb not in VERBS:
+        raise ValueError(f"no verb {verb!r} is declared (indiws.verbs.VERBS)")
 
     def register(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        declared = declare(
+            func,
+            verb=None if verb is None else VERBS[verb],
+            params=params,
+            words=words,
+            unassigned=unassigned,
+        )
         for name in names or (func.__name__,):
             for role in role_list:
                 if name in INSTRUCTIONS[role]:
                     raise ValueError(f"instruction {role}.{name} registered twice")
-                INSTRUCTIONS[role][name] = declare(
-                    name,
-                    func,
-                    verb=None if verb is None else VERBS[verb],
-                    params=params,
-                    words=words,
-                    unassigned=unassigned,
-                )
+                INSTRUCTIONS[role][name] = declared.named(name)
         return func
 
     return register
@@ -422,14 +180,6 @@ def frame(
         "device_name": device_name,
         "instruction": instruction,
     }
-
-
-def _short(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # ---------------------------------------------------------------- context
