@@ -67,8 +67,8 @@ class Instruction:
     types: Mapping[str, Any]
     #: The verb the instruction calls (``focuser.move_to``), if it names one.
     verb: Verb | None = None
-    #: param → the verb's field it is (or its own name): how a refusal names it.
-    known_as: Mapping[str, str] = field(default_factory=dict)
+    #: param → the verb's field it is, for the params that are the verb's.
+    from_verb: Mapping[str, str] = field(default_factory=dict)
     #: The original's words for a value refused, by the verb's field or the
     #: INDI element that the refusal names (by the binder or by the device).
     words: Mapping[str, Words] = field(default_factory=dict)
@@ -118,7 +118,7 @@ class Instruction:
             except msgspec.ValidationError:
                 raise LightAptError(text) from None
             # Of its type: out of its range.
-            raise InvalidValueError(text, param=self.known_as[name]) from None
+            raise InvalidValueError(text, param=self.from_verb.get(name, name)) from None
 
     def _wrong(self, index: int, value: Any) -> str:
         schema = result_schema(self.args)["prefixItems"][index]
@@ -194,7 +194,7 @@ def declare(
         args,
         typing.get_type_hints(args),
         verb,
-        {p: mapping.get(p, p) for p in names},
+        mapping,
         dict(words or {}),
         unassigned,
     )
