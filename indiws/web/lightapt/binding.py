@@ -65,6 +65,9 @@ class Instruction:
     #: Each param's type without its range (to tell a wrong type from a value
     #: out of range).
     types: Mapping[str, Any]
+    #: The positions of the params that take an int and not a float: a whole
+    #: float (``2.0``) is taken as an int there (a JSON number does not say).
+    whole: frozenset[int] = frozenset()
     #: The verb the instruction calls (``focuser.move_to``), if it names one.
     verb: Verb | None = None
     #: param → the verb's field it is, for the params that are the verb's.
@@ -98,11 +101,15 @@ class Instruction:
                 f"{self.name} needs parameter {len(params) + 1} ({names[len(params)]}):"
                 f" params must be [{', '.join(names)}]"
             )
-        values = []
-        for index, (name, value) in enumerate(zip(names, params, strict=False)):
-            if not _finite(value):  # 1e400 parses as inf
+        values = list(params)
+        for index, value in enumerate(values):
+            if isinstance(value, float):
+                if not math.isfinite(value):  # 1e400 parses as inf
+                    raise LightAptError(self._wrong(index, value))
+                if index in self.whole and value.is_integer():
+                    values[index] = int(value)
+            elif isinstance(value, list | dict) and not _finite(value):
                 raise LightAptError(self._wrong(index, value))
-            values.append(_whole(value, self.types[name]))
         try:
             return list(msgspec.structs.astuple(msgspec.convert(values, self.args)))
         except msgspec.ValidationError as exc:
@@ -188,11 +195,16 @@ def declare(
     args = msgspec.defstruct(
         f"{func.__name__}_params", fields, array_like=True, forbid_unknown_fields=True
     )
+    types = typing.get_type_hints(args)
+    whole = {
+        i for i, p in enumerate(names) if int in _arms(types[p]) and float not in _arms(types[p])
+    }
     return Instruction(
         func.__name__,
         func,
         args,
-        typing.get_type_hints(args),
+        types,
+        frozenset(whole),
         verb,
         mapping,
         dict(words or {}),
@@ -228,16 +240,6 @@ def _narrowed(declared: Any, annotation: Any) -> Any:
         return None
     kept = tuple(arm for bare, arm in by_bare.items() if bare in wanted)
     return kept[0] if len(kept) == 1 else Union[kept]  # noqa: UP007 (a tuple of types)
-
-
-def _whole(value: Any, hint: Any) -> Any:
-    """A whole float (``2.0``) as an int where the param takes an int and not
-    a float (a JSON number does not say which it is)."""
-    if isinstance(value, float) and value.is_integer():
-        arms = _arms(hint)
-        if int in arms and float not in arms:
-            return int(value)
-    return value
 
 
 def _finite(value: Any) -> bool:
