@@ -173,6 +173,8 @@ def test_a_signature_that_disagrees_with_its_verb_is_refused() -> None:
 
     async def fine(ctx: Context, speed: int = 3) -> None: ...
 
+    async def starred(ctx: Context, *steps: int) -> None: ...
+
     with pytest.raises(TypeError, match="position is test.move's position"):
         declare(wrong_type, verb=_verb(Near), params=("position",))
     with pytest.raises(TypeError, match="= 3"):
@@ -185,6 +187,8 @@ def test_a_signature_that_disagrees_with_its_verb_is_refused() -> None:
         declare(fine, params=("speed",))
     with pytest.raises(ValueError, match="no verb 'focuser.teleport'"):
         instruction("focuser", verb="focuser.teleport")
+    with pytest.raises(ValueError, match="positional"):
+        declare(starred)
     assert declare(fine, verb=_verb(Near), params=("speed",)).bind([]) == [3]
 
 

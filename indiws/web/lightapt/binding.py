@@ -169,6 +169,8 @@ def declare(
         raise ValueError(f"{where} has no parameter {sorted(set(mapping) - set(names))}")
     if mapping and verb is None:
         raise ValueError(f"{where} maps {sorted(mapping)} onto no verb")
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in sig.parameters.values()):
+        raise ValueError(f"{where}: lightAPT's params are positional, one parameter each")
     hints = typing.get_type_hints(func, include_extras=True)
     bare = typing.get_type_hints(func)
     declared = {f.name: f for f in verb.fields()} if verb is not None else {}

@@ -36,8 +36,8 @@ def _moving(focuser: Any) -> bool:
     return bool(status.get("moving") or status.get("busy"))
 
 
-#: The params of the service's own settings (focus.configure is no declared
-#: verb; the step sizes are the service's memory), ranges as the original's.
+#: The params of the settings (`Focuser.configure` is no declared verb; the
+#: step sizes are the service's memory), with the original's ranges.
 Positive = Annotated[int, Meta(gt=0)]
 NotNegative = Annotated[int, Meta(ge=0)]
 #: The original's words for a step size out of range.
