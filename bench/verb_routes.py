@@ -6,7 +6,10 @@
      the verb's request struct (`web/verb_routes.py`);
    * ``jsonrpc`` (the peer): JSON-RPC's binder (`RpcMethod.bind`, which
      converts into the verb's params struct too, positional params mapped
-     by name) of the same params for the same verb.
+     by name) of the same params for the same verb;
+   * ``lightapt``: lightAPT's binder of its ``goto [ra, dec, target_name]``
+     (`web/lightapt/binding.py`: an array-like struct made from the verb's
+     fields), whose ratio to JSON-RPC's is printed too.
 
 2. **A quick verb end to end** (``telescope.position``) on an embedded
    service (its own indiserver with the simulators), ``--calls`` calls one
@@ -41,9 +44,12 @@ from tornado.websocket import websocket_connect  # noqa: E402
 from indiws.testing import start_embedded_service  # noqa: E402
 from indiws.verbs import VERBS  # noqa: E402
 from indiws.web.highlevel import IndiClientSocket  # noqa: E402
+from indiws.web.lightapt import INSTRUCTIONS  # noqa: E402
 from indiws.web.verb_routes import REQUESTS  # noqa: E402
 
 GOTO = {"ra": 5.5881, "dec": -5.3911, "epoch": "J2000", "timeout": 120, "force": False}
+#: lightAPT's goto: positional, with the target's name.
+LIGHTAPT_GOTO = [5.5881, -5.3911, "M42"]
 
 
 def checks(count: int) -> dict[str, float]:
@@ -60,9 +66,15 @@ def checks(count: int) -> dict[str, float]:
         for _ in range(count):
             method.bind(GOTO)
 
-    out: dict[str, list[float]] = {"msgspec": [], "jsonrpc": []}
+    goto = INSTRUCTIONS["telescope"]["goto"]
+
+    def lightapt() -> None:
+        for _ in range(count):
+            goto.bind(LIGHTAPT_GOTO)
+
+    out: dict[str, list[float]] = {"msgspec": [], "jsonrpc": [], "lightapt": []}
     for _ in range(7):
-        for name, run in (("msgspec", rest), ("jsonrpc", jsonrpc)):
+        for name, run in (("msgspec", rest), ("jsonrpc", jsonrpc), ("lightapt", lightapt)):
             t0 = time.perf_counter()
             run()
             out[name].append((time.perf_counter() - t0) / count * 1e6)
@@ -146,6 +158,8 @@ def main() -> None:
     print(f"  msgspec (REST)      {check['msgspec']:8.2f} µs")
     print(f"  bind (JSON-RPC)     {check['jsonrpc']:8.2f} µs")
     print(f"  ratio msgspec/bind  {check['msgspec'] / check['jsonrpc']:8.3f}")
+    print(f"  lightAPT goto bind  {check['lightapt']:8.2f} µs")
+    print(f"  ratio lightAPT/bind {check['lightapt'] / check['jsonrpc']:8.3f}")
     call = asyncio.run(calls(args.calls))
     print(f"telescope.position, {args.calls} calls one after the other:")
     print(f"  REST POST           {call['rest_ms']:8.3f} ms   {call['rest_per_s']:8.0f} /s")
@@ -157,6 +171,8 @@ def main() -> None:
         "check_msgspec_us": round(check["msgspec"], 3),
         "check_jsonrpc_us": round(check["jsonrpc"], 3),
         "check_ratio": round(check["msgspec"] / check["jsonrpc"], 3),
+        "check_lightapt_us": round(check["lightapt"], 3),
+        "check_lightapt_ratio": round(check["lightapt"] / check["jsonrpc"], 3),
         "rest_ms": round(call["rest_ms"], 3),
         "jsonrpc_ms": round(call["jsonrpc_ms"], 3),
         "rest_per_s": round(call["rest_per_s"], 1),

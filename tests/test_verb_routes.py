@@ -11,10 +11,8 @@ The tests run in file order; the unsafe one comes last.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +21,7 @@ import pytest
 import pytest_asyncio
 from security_support import start_observatory, until
 from tornado.httpclient import AsyncHTTPClient
+from ws_support import sent_to
 
 from indiws.protocol import PropertyState, SwitchState
 from indiws.remote import Observatory, RemoteError
@@ -61,29 +60,6 @@ async def rest(
         allow_nonstandard_methods=True,
     )
     return resp.code, json.loads(resp.body) if resp.body else None, resp.headers
-
-
-@contextlib.contextmanager
-def sent_to(svc: RunningService, device: str) -> Iterator[list[bytes]]:
-    """The commands (``new*Vector``) the service sends ``device`` meanwhile
-    (a spy on its connection to indiserver: every byte still goes there)."""
-    client = svc.service.client
-    write = client._write
-    seen: list[bytes] = []
-    # A command *to* the device (the device's name also appears in other
-    # devices' texts, e.g. the CCD's ACTIVE_DEVICES naming the mount).
-    to_device = re.compile(rb'<new\w+Vector device="' + re.escape(device.encode()) + rb'"')
-
-    def spy(data: bytes) -> None:
-        if to_device.search(data):
-            seen.append(data)
-        write(data)
-
-    client._write = spy  # type: ignore[method-assign]
-    try:
-        yield seen
-    finally:
-        del client._write
 
 
 def conforms(verb: str, result: Any) -> None:

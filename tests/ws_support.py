@@ -8,12 +8,13 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import socket
 import stat
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -266,3 +267,26 @@ async def read_close(sock: socket.socket, timeout: float = 20.0) -> tuple[int, s
                 payload, buf = buf[start : start + n], buf[start + n :]
                 if opcode == 0x8:
                     return struct.unpack("!H", payload[:2])[0], payload[2:].decode()
+
+
+@contextlib.contextmanager
+def sent_to(svc: Any, device: str) -> Iterator[list[bytes]]:
+    """The commands (``new*Vector``) the service sends ``device`` meanwhile
+    (a spy on its connection to indiserver: every byte still goes there)."""
+    client = svc.service.client
+    write = client._write
+    seen: list[bytes] = []
+    # A command *to* the device (the device's name also appears in other
+    # devices' texts, e.g. the CCD's ACTIVE_DEVICES naming the mount).
+    to_device = re.compile(rb'<new\w+Vector device="' + re.escape(device.encode()) + rb'"')
+
+    def spy(data: bytes) -> None:
+        if to_device.search(data):
+            seen.append(data)
+        write(data)
+
+    client._write = spy  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        del client._write

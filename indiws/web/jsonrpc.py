@@ -770,8 +770,3 @@ def _schema(hint: Any) -> dict[str, Any]:
             schema["items"] = _schema(args[0])
         return schema
     return {}
-
-
-#: Public names of the parameter checks, for other protocol fronts.
-check_value = _check
-describe_type = _describe

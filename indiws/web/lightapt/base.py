@@ -13,7 +13,9 @@ request, in the order the requests came, shaped as the original service did
 
 An instruction is an async function registered with `instruction`; it gets
 a `Context` and the request's params, calls verbs of `indiws.devices`, and
-returns what the reply carries:
+returns what the reply carries.  Its params are bound first, by one
+array-like msgspec struct derived from the verb it names (`binding`):
+nothing is sent before they are.  The reply:
 
 - ``None``: ``{"type": "message", "message": "success", "data": null}``;
 - a dict, list, number or bool: ``{"type": "data", "message": "see data", "data": ...}``;
@@ -22,6 +24,9 @@ returns what the reply carries:
 - raises a refusal of the device layer that `refusals.REFUSALS` words for
   the instruction ("Telescope cannot park", "telescope is moving, please
   wait!", ...): ``{"type": "message", "message": <words>}``;
+- a value refused (by the binder or the device) for a field the
+  instruction has ``words`` for: those words, type "message" for a
+  `Refusal` ("RA is not in range!"), "error" for a `LightAptError`;
 - raises anything else: ``{"type": "error", "message": <text>}``.
 
 No INDI logic lives here or in the instruction modules: each instruction is
@@ -33,20 +38,18 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
-import typing
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from ...devices import RoleDevice, until_started
 from ...devices.base import REQUESTER
 from ...devices.errors import NoDeviceError
 from ...roles import ROLES, role_named
+from ...verbs import VERBS
 from ..base import dumps_lenient
 from ..errors import INTERNAL_ERROR, describe_error
-from ..jsonrpc import check_value, describe_type
+from .binding import Instruction, LightAptError, Refusal, Words, declare
 from .refusals import words_for
 
 if TYPE_CHECKING:
@@ -103,68 +106,7 @@ ACK_WAIT = 2.0
 POLICY_VIOLATION = 1008
 
 
-class Refusal(Exception):
-    """A handled refusal, answered ``{"type": "message", "message": <text>}``
-    in the original's words (the device is busy, cannot park, ...)."""
-
-
-class LightAptError(Exception):
-    """A failure answered ``{"type": "error", "message": <text>}``."""
-
-
 # ---------------------------------------------------------------- registry
-
-
-@dataclass(frozen=True, slots=True)
-class Instruction:
-    name: str
-    func: Callable[..., Awaitable[Any]]
-    signature: inspect.Signature
-    hints: dict[str, Any]
-    #: The data answered while no device holds the role (role name → data),
-    #: for the queries cobalt-web's pages poll and read without checking the
-    #: reply's type: an empty shape they show instead of throwing.
-    unassigned: Callable[[str], Any] | None = None
-
-    def bind(self, params: list[Any]) -> list[Any]:
-        """The params checked against the function's annotations, in order."""
-        names = list(self.signature.parameters)[1:]  # after the Context
-        variadic = [
-            n
-            for n in names
-            if self.signature.parameters[n].kind is inspect.Parameter.VAR_POSITIONAL
-        ]
-        fixed = [n for n in names if n not in variadic]
-        if len(params) > len(fixed) and not variadic:
-            raise LightAptError(
-                f"{self.name} takes at most {len(fixed)} parameter(s)"
-                f" ({', '.join(fixed) or 'none'}), got {len(params)}"
-            )
-        out: list[Any] = []
-        for i, name in enumerate(fixed):
-            p = self.signature.parameters[name]
-            if i >= len(params):
-                if p.default is inspect.Parameter.empty:
-                    raise LightAptError(
-                        f"{self.name} needs parameter {i + 1} ({name}):"
-                        f" params must be [{', '.join(fixed)}]"
-                    )
-                break
-            out.append(self._check(name, params[i]))
-        if variadic:
-            out.extend(self._check(variadic[0], v) for v in params[len(fixed) :])
-        return out
-
-    def _check(self, name: str, value: Any) -> Any:
-        hint = self.hints.get(name, Any)
-        ok, converted = check_value(value, hint)
-        if not ok:
-            raise LightAptError(
-                f"parameter {name} of {self.name} must be {describe_type(hint)},"
-                f" got {_short(value)}"
-            )
-        return converted
-
 
 #: role → instruction name → `Instruction`.
 INSTRUCTIONS: dict[str, dict[str, Instruction]] = {role: {} for role in ROLES}
@@ -176,22 +118,39 @@ INSTRUCTIONS[GUIDING] = {}
 def instruction(
     roles: str | tuple[str, ...],
     *names: str,
+    verb: str | None = None,
+    params: Sequence[str] | Mapping[str, str] = (),
+    words: Mapping[str, Words] | None = None,
     unassigned: Callable[[str], Any] | None = None,
 ) -> Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]:
     """Register ``async def f(ctx, *params)`` as instruction ``names`` (the
     function's name when none) of one role or several (service role names:
     ``telescope``, ``camera``, ``guider``, ``focuser``, ``filter_wheel``).
+
+    ``verb``: the declared verb it calls (a name of `indiws.verbs.VERBS`,
+    ``"focuser.move_to"``); ``params``: which of its parameters are the
+    verb's fields, by the same name (``("position",)``) or mapped
+    (``{"seconds": "duration"}``): their type, range and default are the
+    verb's (`binding`).  ``words``: the original's words for a value
+    refused, by field (``{"ra": Refusal("RA is not in range!")}``).
     ``unassigned(role)``: the data answered while no device holds the role."""
     role_list = (roles,) if isinstance(roles, str) else roles
+    if verb is not None and verb not in VERBS:
+        raise ValueError(f"no verb {verb!r} is declared (indiws.verbs.VERBS)")
 
     def register(func: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        hints = typing.get_type_hints(func)
-        sig = inspect.signature(func)
+        declared = declare(
+            func,
+            verb=None if verb is None else VERBS[verb],
+            params=params,
+            words=words,
+            unassigned=unassigned,
+        )
         for name in names or (func.__name__,):
             for role in role_list:
                 if name in INSTRUCTIONS[role]:
                     raise ValueError(f"instruction {role}.{name} registered twice")
-                INSTRUCTIONS[role][name] = Instruction(name, func, sig, hints, unassigned)
+                INSTRUCTIONS[role][name] = declared.named(name)
         return func
 
     return register
@@ -221,14 +180,6 @@ def frame(
         "device_name": device_name,
         "instruction": instruction,
     }
-
-
-def _short(value: Any) -> str:
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 # ---------------------------------------------------------------- context
@@ -441,6 +392,9 @@ class LightAptEndpoint:
         except LightAptError as exc:
             return frame("error", str(exc), **echo)
         except Exception as exc:
+            said = found.said(exc)
+            if said is not None:
+                return frame("message" if isinstance(said, Refusal) else "error", str(said), **echo)
             words = words_for(exc, role, found.func.__name__)
             if words is not None:
                 return frame("message", words, **echo)

@@ -199,7 +199,13 @@ async def set_custom_setting(ctx: Context, name: str, value: bool | str) -> None
     await ctx.device().set_option(name, value)
 
 
-@instruction(ROLES, "set_cool_target_temperature", "cooling_to")
+@instruction(
+    ROLES,
+    "set_cool_target_temperature",
+    "cooling_to",
+    verb="camera.set_temperature",
+    params={"celsius": "target"},
+)
 async def set_cool_target_temperature(ctx: Context, celsius: float) -> None:
     """The cooler's target (°C); answers once the driver took it."""
     try:
@@ -211,12 +217,12 @@ async def set_cool_target_temperature(ctx: Context, celsius: float) -> None:
 # A camera without a cooler, fan or heater: worded by `refusals.REFUSALS`.
 
 
-@instruction(ROLES)
+@instruction(ROLES, verb="camera.set_cooler")
 async def start_cool_camera(ctx: Context) -> None:
     await ctx.device().set_cooler(True)
 
 
-@instruction(ROLES)
+@instruction(ROLES, verb="camera.set_cooler")
 async def stop_cool_camera(ctx: Context) -> None:
     await ctx.device().set_cooler(False)
 
@@ -314,7 +320,13 @@ def _signal(done: asyncio.Future[dict[str, Any]], camera_type: str) -> tuple[str
     return f"ERROR! {text}", data, FAILED
 
 
-@instruction(ROLES, "start_single_exposure", "start_exposure")
+@instruction(
+    ROLES,
+    "start_single_exposure",
+    "start_exposure",
+    verb="camera.expose",
+    params={"seconds": "duration"},
+)
 async def start_single_exposure(
     ctx: Context, seconds: float, save_or_count: bool | int | None = None
 ) -> None:
@@ -345,7 +357,7 @@ async def start_single_exposure(
     answered = True
 
 
-@instruction(ROLES)
+@instruction(ROLES, verb="camera.abort")
 async def abort_exposure(ctx: Context) -> str:
     """Abort the exposure; answers once the camera stopped."""
     camera = ctx.device()

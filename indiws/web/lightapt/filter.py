@@ -10,8 +10,10 @@ role, here per wheel too); the names are the wheel's own (FILTER_NAME).
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
 
 from ...client import INDIError
 from ...devices import FilterWheel, InvalidValueError
@@ -21,6 +23,23 @@ from .base import Context, LightAptError, instruction
 DEFAULTS = {"focus_offset": 0, "af_exposure_time": 1}
 OUT_OF_RANGE = "filter slot index value out of range!"
 ALERT = "filter filter slot alert!"
+
+
+Number = int | float
+Positive = Annotated[int, Meta(gt=0)] | Annotated[float, Meta(gt=0)]
+
+
+class SlotEntry(msgspec.Struct, forbid_unknown_fields=False):
+    """A slot's new name and settings, as the front end sends them (its
+    ``filters_info`` entries back: other keys are ignored, as the original
+    did); what an entry leaves out is kept."""
+
+    filter_name: Annotated[str, Meta(pattern=r"\S")] | None = None
+    focus_offset: Number | UnsetType = UNSET
+    af_exposure_time: Positive | UnsetType = UNSET
+
+    def settings(self) -> dict[str, Any]:
+        return {k: v for k in DEFAULTS if (v := getattr(self, k)) is not UNSET}
 
 
 def _wheel(ctx: Context) -> FilterWheel:
@@ -71,58 +90,39 @@ async def get_all_params(ctx: Context) -> dict[str, Any]:
     }
 
 
-@instruction("filter_wheel")
+@instruction("filter_wheel", verb="filter_wheel.select", params={"slot": "filter"})
 async def switch_filter(ctx: Context, slot: int) -> None:
-    """Turn to a slot (from 1); answers once the wheel has started turning
-    (the wheel refuses while it turns, and a slot it has not)."""
+    """Turn to a slot (from 1; the verb's ``filter`` without its names);
+    answers once the wheel has started turning (the wheel refuses while it
+    turns, and a slot it has not)."""
     try:
         await ctx.start(_wheel(ctx).select(slot, replace=False))
     except InvalidValueError as exc:
         raise LightAptError(OUT_OF_RANGE) from exc
 
 
-def _slot_values(entry: dict[str, Any]) -> tuple[str | None, dict[str, float]]:
-    """A slot's new name and settings, checked (other keys are ignored, as
-    the original did: a client may send filters_info entries back)."""
-    name = entry.get("filter_name")
-    if name is not None and (not isinstance(name, str) or not name.strip()):
-        raise LightAptError(f"filter_name must be non-empty text, got {name!r}")
-    values: dict[str, float] = {}
-    for key in DEFAULTS:
-        if key not in entry:
-            continue
-        value = entry[key]
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if not number or not math.isfinite(value):
-            raise LightAptError(f"{key} must be a number, got {value!r}")
-        if key == "af_exposure_time" and value <= 0:
-            raise LightAptError(f"af_exposure_time must be positive, got {value!r}")
-        values[key] = value
-    return name, values
-
-
-async def _update(ctx: Context, updates: dict[int, dict[str, Any]]) -> None:
-    """Apply checked ``{slot: entry}``: names to the wheel, then the settings."""
-    checked = {slot: _slot_values(entry) for slot, entry in updates.items()}
-    names = {slot: name.strip() for slot, (name, _) in checked.items() if name is not None}
+async def _update(ctx: Context, updates: dict[int, SlotEntry]) -> None:
+    """Apply ``{slot: entry}`` (checked whole by the binder): names to the
+    wheel, then the settings."""
+    names = {slot: e.filter_name.strip() for slot, e in updates.items() if e.filter_name}
     if names:
         await _wheel(ctx).rename(names)
     settings = _settings(ctx)
-    for slot, (_, values) in checked.items():
-        settings.setdefault(slot, {}).update(values)
+    for slot, entry in updates.items():
+        settings.setdefault(slot, {}).update(entry.settings())
 
 
 @instruction("filter_wheel")
-async def update_all_slot_data(ctx: Context, slots: list[dict[str, Any]]) -> None:
+async def update_all_slot_data(ctx: Context, slots: list[SlotEntry]) -> None:
     """Every slot's ``{filter_name?, focus_offset?, af_exposure_time?}`` in
     slot order (one list inside params); what an entry leaves out is kept."""
     if len(slots) > len(_wheel(ctx).filters()):
         raise LightAptError(OUT_OF_RANGE)
-    await _update(ctx, {index: entry for index, entry in enumerate(slots, start=1)})
+    await _update(ctx, dict(enumerate(slots, start=1)))
 
 
 @instruction("filter_wheel")
-async def set_one_filter_solt_value(ctx: Context, slot: int, slot_info: dict[str, Any]) -> None:
+async def set_one_filter_solt_value(ctx: Context, slot: int, slot_info: SlotEntry) -> None:
     """One slot's (from 1) ``{filter_name?, focus_offset?, af_exposure_time?}``
     (the original's spelling)."""
     if not 1 <= slot <= len(_wheel(ctx).filters()):

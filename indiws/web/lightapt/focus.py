@@ -10,7 +10,9 @@ role (`Context.state`), as they were the original's.  docs/lightapt.md
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ...client import INDIError
 from ...devices import ActionFailed, InvalidValueError
@@ -34,10 +36,12 @@ def _moving(focuser: Any) -> bool:
     return bool(status.get("moving") or status.get("busy"))
 
 
-def _positive(value: int, words: str) -> int:
-    if value <= 0:
-        raise LightAptError(words)
-    return value
+#: The params of the settings (`Focuser.configure` is no declared verb; the
+#: step sizes are the service's memory), with the original's ranges.
+Positive = Annotated[int, Meta(gt=0)]
+NotNegative = Annotated[int, Meta(ge=0)]
+#: The original's words for a step size out of range.
+STEP_WORDS = {"steps": LightAptError("step value must be larger than 0!")}
 
 
 @instruction(ROLE)
@@ -88,22 +92,22 @@ async def get_configuration(ctx: Context) -> dict[str, Any]:
 # ---------------------------------------------------------------- settings
 
 
-@instruction(ROLE)
-async def set_max_step(ctx: Context, steps: int) -> None:
+@instruction(ROLE, words={"steps": LightAptError("max step must be larger than 0!")})
+async def set_max_step(ctx: Context, steps: Positive) -> None:
     """The highest position (FOCUS_MAX)."""
-    await ctx.device().configure(max_position=_positive(steps, "max step must be larger than 0!"))
+    await ctx.device().configure(max_position=steps)
 
 
-@instruction(ROLE)
-async def set_move_small_step(ctx: Context, steps: int) -> None:
+@instruction(ROLE, words=STEP_WORDS)
+async def set_move_small_step(ctx: Context, steps: Positive) -> None:
     """The step of move_in_small/move_out_small (kept by the service)."""
-    ctx.state["small_step"] = _positive(steps, "step value must be larger than 0!")
+    ctx.state["small_step"] = steps
 
 
-@instruction(ROLE)
-async def set_move_large_step(ctx: Context, steps: int) -> None:
+@instruction(ROLE, words=STEP_WORDS)
+async def set_move_large_step(ctx: Context, steps: Positive) -> None:
     """The step of move_in_large/move_out_large (kept by the service)."""
-    ctx.state["large_step"] = _positive(steps, "step value must be larger than 0!")
+    ctx.state["large_step"] = steps
 
 
 async def _backlash(ctx: Context, **change: Any) -> None:
@@ -123,18 +127,16 @@ async def turn_off_backslash(ctx: Context) -> None:
     await _backlash(ctx, backlash_enabled=False)
 
 
-@instruction(ROLE)
-async def set_backslash(ctx: Context, steps: int) -> None:
+@instruction(ROLE, words={"steps": LightAptError("Backslash value cannot smaller than 0")})
+async def set_backslash(ctx: Context, steps: NotNegative) -> None:
     """The backlash compensation in steps (0 is valid: none)."""
-    if steps < 0:
-        raise LightAptError("Backslash value cannot smaller than 0")
     await _backlash(ctx, backlash=steps)
 
 
 # ---------------------------------------------------------------- moves
 
 
-@instruction(ROLE)
+@instruction(ROLE, verb="focuser.move_to", params=("position",))
 async def move_to_position(ctx: Context, position: int) -> None:
     """Move to an absolute position; answers once the move started (the
     device refuses a move while moving, and a position out of its range)."""
@@ -152,33 +154,36 @@ async def _move_by(ctx: Context, steps: int) -> None:
     await ctx.start(ctx.device().move_by(steps, replace=False))
 
 
-@instruction(ROLE)
+MOVE_BY = "focuser.move_by"
+
+
+@instruction(ROLE, verb=MOVE_BY)
 async def move_in_small(ctx: Context) -> None:
     await _move_by(ctx, -_step(ctx, "small_step"))
 
 
-@instruction(ROLE)
+@instruction(ROLE, verb=MOVE_BY)
 async def move_out_small(ctx: Context) -> None:
     await _move_by(ctx, _step(ctx, "small_step"))
 
 
-@instruction(ROLE)
+@instruction(ROLE, verb=MOVE_BY)
 async def move_in_large(ctx: Context) -> None:
     await _move_by(ctx, -_step(ctx, "large_step"))
 
 
-@instruction(ROLE)
+@instruction(ROLE, verb=MOVE_BY)
 async def move_out_large(ctx: Context) -> None:
     await _move_by(ctx, _step(ctx, "large_step"))
 
 
-@instruction(ROLE, "move_relative", "move_relative_step")
+@instruction(ROLE, "move_relative", "move_relative_step", verb=MOVE_BY, params=("steps",))
 async def move_relative(ctx: Context, steps: int) -> None:
     """Move by ``steps``: positive outward, negative inward."""
     await _move_by(ctx, steps)
 
 
-@instruction(ROLE)
+@instruction(ROLE, verb="focuser.abort")
 async def stop_movement(ctx: Context) -> None:
     """Stop the focuser (FOCUS_ABORT_MOTION); answers once it stopped."""
     await ctx.device().abort()

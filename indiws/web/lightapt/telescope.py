@@ -2,19 +2,19 @@
 
 Each instruction is a call of a `Telescope` verb (or read) plus the shaping
 of its reply as the original service answered (V2, ``indi_telescope.py``)
-and as the later front end (cobalt-web) reads it.  The verbs check what the
-original checked before acting (parked, moving, out of range); their
-refusals answer in the original's words (`refusals.REFUSALS`, and the
-range words here).
+and as the later front end (cobalt-web) reads it.  An instruction that
+calls a declared verb takes its params' types and ranges from the verb's
+struct (`base.instruction`); the verbs check what the original checked
+before acting (parked, moving, out of range); their refusals answer in the
+original's words (`refusals.REFUSALS`, and the range words here).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from typing import Any
 
-from ...devices import InvalidValueError, Telescope, astro
+from ...devices import InvalidValueError, Telescope
 from .base import Context, LightAptError, Refusal, instruction
 
 log = logging.getLogger("indiws.lightapt")
@@ -23,33 +23,30 @@ log = logging.getLogger("indiws.lightapt")
 #: INDI's own joystick and hand-controller panels have it).
 BUTTONS = {"up": "north", "down": "south", "left": "west", "right": "east"}
 
-#: The original's words for a value out of range, by the verb's parameter
-#: (or INDI element) the device names: type "message" for a goto's, "error"
-#: for the site's.
+#: The original's words for a value out of range, by the verb's field (or
+#: INDI element) refused: type "message" for a goto's, "error" for the site's.
 GOTO_RANGES = {
-    "ra": "RA is not in range!",
-    "ha": "HA is not in range!",
-    "dec": "DEC is not in range!",
-    "az": "AZ is not in range!",
-    "alt": "ALT is not in range!",
+    "ra": Refusal("RA is not in range!"),
+    "ha": Refusal("HA is not in range!"),
+    "dec": Refusal("DEC is not in range!"),
+    "az": Refusal("AZ is not in range!"),
+    "alt": Refusal("ALT is not in range!"),
 }
+_LONGITUDE = LightAptError("longitude not in range!")
+_LATITUDE = LightAptError("latitude not in range!")
+_ELEVATION = LightAptError("evelation not in range!")
 SITE_RANGES = {
-    "longitude": "longitude not in range!",
-    "LONG": "longitude not in range!",
-    "latitude": "latitude not in range!",
-    "LAT": "latitude not in range!",
-    "elevation": "evelation not in range!",
-    "ELEV": "evelation not in range!",
+    "longitude": _LONGITUDE,
+    "LONG": _LONGITUDE,
+    "latitude": _LATITUDE,
+    "LAT": _LATITUDE,
+    "elevation": _ELEVATION,
+    "ELEV": _ELEVATION,
 }
 
 
 def _scope(ctx: Context) -> Telescope:
     return ctx.device()
-
-
-def _named(exc: InvalidValueError) -> str | None:
-    """The parameter (or INDI element) a refused value is of."""
-    return exc.param or getattr(exc, "element", None)
 
 
 # ---------------------------------------------------------------- queries
@@ -121,18 +118,19 @@ async def at_home(ctx: Context) -> None:
 # ---------------------------------------------------------------- site, time, optics
 
 
-@instruction("telescope")
-async def set_long_lat(ctx: Context, long: float, lat: float, elev: float | None = None) -> None:
+@instruction(
+    "telescope",
+    verb="telescope.set_site",
+    params={"long": "longitude", "lat": "latitude", "elev": "elevation"},
+    words=SITE_RANGES,
+)
+async def set_long_lat(
+    ctx: Context, long: float | None = None, lat: float | None = None, elev: float | None = None
+) -> None:
     """Set the site: longitude (east positive, -180..360), latitude, and
-    elevation (m; left out: kept).  V2's checks, the right way round (the
-    device's), in V2's words."""
-    try:
-        await _scope(ctx).set_site(latitude=lat, longitude=long, elevation=elev)
-    except InvalidValueError as exc:
-        words = SITE_RANGES.get(_named(exc) or "")
-        if words is None:
-            raise
-        raise LightAptError(words) from exc
+    elevation (m); a part left out (or null) is kept.  V2's checks, the right
+    way round (the device's), in V2's words."""
+    await _scope(ctx).set_site(latitude=lat, longitude=long, elevation=elev)
 
 
 @instruction("telescope")
@@ -149,14 +147,10 @@ async def set_telescope_info(
     )
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.set_time", params=("utc",))
 async def set_time(ctx: Context, utc: str | None = None) -> None:
     """Set the mount's clock to this machine's UTC time (or an ISO 8601 time)."""
-    try:
-        when = None if utc is None else astro.parse_utc(utc)
-    except ValueError as exc:
-        raise LightAptError(str(exc)) from None
-    await _scope(ctx).set_time(when)
+    await _scope(ctx).set_clock(utc)
 
 
 # ---------------------------------------------------------------- tracking and rates
@@ -169,17 +163,17 @@ async def set_track(ctx: Context) -> None:
     await _scope(ctx).set_coord_mode("track")
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.set_tracking")
 async def start_track(ctx: Context) -> None:
     await _scope(ctx).set_tracking(True)
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.set_tracking")
 async def stop_track(ctx: Context) -> None:
     await _scope(ctx).set_tracking(False)
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.set_track_mode", params={"track_mode": "mode"})
 async def set_track_mode(ctx: Context, track_mode: str) -> None:
     """``sidereal``, ``solar`` or ``lunar`` (V2), or any mode the driver offers."""
     try:
@@ -188,8 +182,8 @@ async def set_track_mode(ctx: Context, track_mode: str) -> None:
         raise LightAptError("wrong tracking name!") from None
 
 
-@instruction("telescope")
-async def set_slew_rate(ctx: Context, rate: str | int) -> None:
+@instruction("telescope", verb="telescope.set_slew_rate", params=("rate",))
+async def set_slew_rate(ctx: Context, rate: int | str) -> None:
     """The rate of manual moves: one of ``get_set_params``' ``slew_rate.selections``
     (or its index, 0 = slowest)."""
     await _scope(ctx).set_slew_rate(rate)
@@ -230,47 +224,39 @@ async def _release_all(scope: Telescope, held: set[str]) -> None:
 # ---------------------------------------------------------------- gotos
 
 
-async def _start_goto(ctx: Context, slew: Awaitable[Any]) -> None:
-    """Start a goto the verb checks (parked, parking, moving: its refusals
-    are worded by `refusals.REFUSALS`), and word a value out of range."""
-    try:
-        await ctx.start(slew)
-    except InvalidValueError as exc:
-        words = GOTO_RANGES.get(_named(exc) or "")
-        if words is None:
-            raise
-        raise Refusal(words) from exc
-
-
 def _remember(ctx: Context, name: str | None, coord: dict[str, float]) -> None:
     # For get_fits_file_format_data (file names of the frames that follow).
     ctx.state["target"] = None if name is None else {"name": name, "coord": coord}
 
 
-@instruction("telescope")
+# A goto the verb refuses (parked, parking, moving) is worded by
+# `refusals.REFUSALS`; a coordinate out of the verb's range by GOTO_RANGES.
+
+
+@instruction("telescope", verb="telescope.goto", params=("ra", "dec"), words=GOTO_RANGES)
 async def goto(ctx: Context, ra: float, dec: float, target_name: str | None = None) -> None:
     """Slew to RA (hours) / Dec (degrees) of date (JNow, EQUATORIAL_EOD_COORD)
     and track there (the original's default); answers once the slew has started."""
-    await _start_goto(ctx, _scope(ctx).goto(ra, dec, epoch="JNow", replace=False))
+    await ctx.start(_scope(ctx).goto(ra, dec, epoch="JNow", replace=False))
     _remember(ctx, target_name, {"ra": ra, "dec": dec})
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.goto_hadec", params=("ha", "dec"), words=GOTO_RANGES)
 async def goto_ha_dec(ctx: Context, ha: float, dec: float, target_name: str | None = None) -> None:
     """Slew to hour angle (hours, positive west) / Dec of date (needs the site)."""
-    await _start_goto(ctx, _scope(ctx).goto_hadec(ha, dec, replace=False))
+    await ctx.start(_scope(ctx).goto_hadec(ha, dec, replace=False))
     _remember(ctx, target_name, {"ha": ha, "dec": dec})
 
 
-@instruction("telescope")
-async def got_az_al(ctx: Context, az: float, al: float, target_name: str | None = None) -> None:
+@instruction("telescope", verb="telescope.goto_altaz", params=("az", "alt"), words=GOTO_RANGES)
+async def got_az_al(ctx: Context, az: float, alt: float, target_name: str | None = None) -> None:
     """Slew to azimuth (from north through east) / altitude, degrees (the
-    original's spelling and order); the mount stops there."""
-    await _start_goto(ctx, _scope(ctx).goto_altaz(al, az, replace=False))
-    _remember(ctx, target_name, {"az": az, "alt": al})
+    original's spelling and order: the verb's is alt, az); the mount stops there."""
+    await ctx.start(_scope(ctx).goto_altaz(alt, az, replace=False))
+    _remember(ctx, target_name, {"az": az, "alt": alt})
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.abort")
 async def abort(ctx: Context) -> None:
     """Stop every motion (TELESCOPE_ABORT_MOTION), gotos and held buttons alike."""
     await _scope(ctx).abort()
@@ -280,13 +266,13 @@ async def abort(ctx: Context) -> None:
 # ---------------------------------------------------------------- park and home
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.park")
 async def park(ctx: Context) -> None:
     """Park; answers once parking has started."""
     await ctx.start(_scope(ctx).park())
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.unpark")
 async def unpark(ctx: Context) -> None:
     await ctx.start(_scope(ctx).unpark())
 
@@ -303,7 +289,7 @@ async def set_park(ctx: Context, ha: float | None = None, dec: float | None = No
         await scope.set_park_position(None, ha=ha, dec=dec)  # type: ignore[arg-type]
 
 
-@instruction("telescope")
+@instruction("telescope", verb="telescope.home")
 async def go_home(ctx: Context) -> None:
     """Go to the home position where the driver has one (TELESCOPE_HOME)."""
     await ctx.start(_scope(ctx).home())
