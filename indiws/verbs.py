@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -307,7 +308,10 @@ def check_ranges(params: type[Params], **values: float) -> None:
     `InvalidValueError` ("ra must be within [0, 24] hours, got 25") when out."""
     hints = typing.get_type_hints(params, include_extras=True)
     for name, value in values.items():
-        meta = next((m for m in typing.get_args(hints[name])[1:] if isinstance(m, Meta)), None)
+        hint = hints[name]
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):  # ``Range | None``
+            hint = next(a for a in typing.get_args(hint) if a is not type(None))
+        meta = next((m for m in typing.get_args(hint)[1:] if isinstance(m, Meta)), None)
         if meta is None or math.isnan(value):
             continue
         low = meta.ge if meta.ge is not None else meta.gt
