@@ -189,11 +189,14 @@ def verb_call(
     *,
     who: str,
     progress: ProgressCallback | None = None,
+    target: Any = None,
 ) -> Any:
     """Call ``verb`` with ``params`` (every one, defaults filled in) on what
-    holds its role now (the safety policy for ``safety.*``): what every
-    front runs.  The API's timeout check applies; the verb's `needs` are
-    given.  Returns the method's answer (awaitable for an async verb)."""
+    holds its role now (the safety policy for ``safety.*``), or on
+    ``target`` (Alpaca's guide camera calls the camera's verbs on the
+    guider role's device): what every front runs.  The API's timeout check
+    applies; the verb's `needs` are given.  Returns the method's answer
+    (awaitable for an async verb)."""
     kwargs = dict(params)
     if kwargs.get("timeout") is not None:
         kwargs["timeout"] = check_timeout(kwargs["timeout"])  # the API's one timeout check
@@ -201,7 +204,8 @@ def verb_call(
         kwargs["progress"] = progress
     for need in verb.needs:
         kwargs[need] = who if need == "who" else service.role_device(need)
-    target = service.safety if verb.role == "safety" else service.role_device(verb.role)
+    if target is None:
+        target = service.safety if verb.role == "safety" else service.role_device(verb.role)
     return getattr(target, verb.method)(**kwargs)
 
 
