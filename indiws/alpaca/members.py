@@ -184,13 +184,6 @@ def _action(d: AlpacaDevice, p: dict[str, Any]) -> None:
     raise AlpacaError(ACTION_NOT_IMPLEMENTED, f"action {p['Action']!r} is not supported")
 
 
-def _not_impl(what: str) -> Call:
-    def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        raise AlpacaError(NOT_IMPLEMENTED, f"{what} is not implemented")
-
-    return call
-
-
 _COMMAND = (Param("Command", str), Param("Raw", bool))
 
 COMMON: tuple[Member, ...] = (
