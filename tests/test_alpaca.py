@@ -179,6 +179,12 @@ def test_focuser_filter_wheel_rotator_dome_and_panel_do_what_they_are_told(
     until(lambda: d.ShutterStatus == ShutterState.shutterOpen, 120)
     d.CloseShutter()
     until(lambda: d.ShutterStatus == ShutterState.shutterClosed, 120)
+    d.SlewToAzimuth(30.0)
+    until(lambda: not d.Slewing and abs(d.Azimuth - 30.0) < 1, 120)
+    d.Park()
+    until(lambda: d.AtPark and not d.Slewing, 120)
+    with pytest.raises(ParkedException):  # dome.goto's own refusal, through REFUSALS
+        d.SlewToAzimuth(60.0)
 
     p = connected(CoverCalibrator(svc.alpaca, 0))  # type: ignore[attr-defined]
     level = max(1, p.MaxBrightness // 2)

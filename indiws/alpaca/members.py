@@ -1140,11 +1140,6 @@ def _shutter(to: str) -> Member:
     return verb_member(name, verb, (), "DOME_SHUTTER", before=before, background="shutter")
 
 
-def _dome_unparked(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
-    if d.status().get("parked"):
-        raise AlpacaError(INVALID_WHILE_PARKED, "the dome is parked")
-
-
 def _dome_azimuth(d: AlpacaDevice, p: dict[str, Any]) -> float:
     value = d.status().get("azimuth")
     if value is None:
@@ -1198,8 +1193,7 @@ DOME: tuple[Member, ...] = (
         "slewtoazimuth",
         "dome.goto",
         (Arg("Azimuth", "azimuth"),),
-        "ABS_DOME_POSITION",
-        before=_dome_unparked,
+        "ABS_DOME_POSITION; parked: the verb's refusal, 0x408",
         background="slew",
     ),
     _put("synctoazimuth", (Param("Azimuth", float),), None, "not offered"),
