@@ -808,16 +808,6 @@ def _within_control(key: str, param: str) -> Before:
     return before
 
 
-def _needs(capability: str, what: str) -> Before:
-    """NotImplemented where the device lacks ``capability`` (``what`` it lacks)."""
-
-    def before(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
-        if not d.capabilities().get(capability):
-            raise AlpacaError(NOT_IMPLEMENTED, f"the {d.role.replace('_', ' ')} {what}")
-
-    return before
-
-
 def _temperature(d: AlpacaDevice, p: dict[str, Any]) -> float:
     value = d.dev().temperature().get("temperature")
     if value is None:
@@ -835,7 +825,8 @@ def _set_point(d: AlpacaDevice, p: dict[str, Any]) -> float:
 
 
 def _set_point_kept(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
-    _needs("can_set_temperature", "cannot set its temperature")(d, p, fields)
+    if not d.capabilities().get("can_set_temperature"):  # before SetCCDTemperature keeps it
+        raise AlpacaError(NOT_IMPLEMENTED, "the camera cannot set its temperature")
     d.values["setpoint"] = p["SetCCDTemperature"]
 
 
@@ -904,7 +895,6 @@ CAMERA: tuple[Member, ...] = (
         "camera.set_cooler",
         (Arg("CoolerOn", "on"),),
         "CCD_COOLER",
-        before=_needs("has_cooler", "has no cooler"),
     ),
     _get("coolerpower", None, "not offered"),
     _get("electronsperadu", None, "not reported by INDI"),
@@ -1132,12 +1122,11 @@ def _shutter_status(d: AlpacaDevice, p: dict[str, Any]) -> int:
     return SHUTTER[state]
 
 
-def _shutter(to: str) -> Member:
+def _shutter(to: str) -> Before:
     def before(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
         d.values["shutter"] = to  # ShutterStatus says opening or closing meanwhile
 
-    name, verb = ("openshutter", "dome.open") if to == "open" else ("closeshutter", "dome.close")
-    return verb_member(name, verb, (), "DOME_SHUTTER", before=before, background="shutter")
+    return before
 
 
 def _dome_azimuth(d: AlpacaDevice, p: dict[str, Any]) -> float:
@@ -1154,6 +1143,9 @@ def _can_follow(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> A
         raise AlpacaError(NOT_IMPLEMENTED, "the dome cannot follow the mount")
     return NOTHING  # not following already
 
+
+_SHUTTER_OPENS: dict[str, Any] = {"before": _shutter("open"), "background": "shutter"}
+_SHUTTER_CLOSES: dict[str, Any] = {"before": _shutter("closed"), "background": "shutter"}
 
 DOME: tuple[Member, ...] = (
     _get("altitude", None, "no shutter altitude in INDI"),
@@ -1183,9 +1175,9 @@ DOME: tuple[Member, ...] = (
         "dome motion Busy, or a slew running",
     ),
     _halt("abortslew", "dome.abort"),
-    _shutter("closed"),
+    verb_member("closeshutter", "dome.close", (), "DOME_SHUTTER", **_SHUTTER_CLOSES),
     _put("findhome", (), None, "not offered"),
-    _shutter("open"),
+    verb_member("openshutter", "dome.open", (), "DOME_SHUTTER", **_SHUTTER_OPENS),
     verb_member("park", "dome.park", (), "DOME_PARK", background="slew"),
     _put("setpark", (), None, "not offered"),
     _put("slewtoaltitude", (Param("Altitude", float),), None, "not offered"),
@@ -1240,7 +1232,6 @@ ROTATOR: tuple[Member, ...] = (
         "rotator.set_reverse",
         (Arg("Reverse", "on"),),
         "ROTATOR_REVERSE",
-        before=_needs("can_reverse", "cannot reverse"),
     ),
     _get("stepsize", None, "not reported by INDI"),
     _get(
@@ -1302,19 +1293,6 @@ def _within_brightness(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any
     return None if d.capabilities().get("can_dim") else {"brightness": None}
 
 
-def _cover(to: str) -> Member:
-    name, verb = (
-        ("opencover", "flat_panel.open_cap")
-        if to == "open"
-        else (
-            "closecover",
-            "flat_panel.close_cap",
-        )
-    )
-    has_cap = _needs("has_cap", "has no cover")
-    return verb_member(name, verb, (), "CAP_PARK", before=has_cap, background="cover")
-
-
 async def _halt_cover(d: AlpacaDevice, p: dict[str, Any]) -> None:
     # The cover's verbs abort (CAP_ABORT) when the call running them ends.
     if not d.capabilities().get("can_abort_cap"):
@@ -1338,7 +1316,6 @@ COVERCALIBRATOR: tuple[Member, ...] = (
         (),
         "FLAT_LIGHT_CONTROL off",
         fixed={"on": False},
-        before=_needs("has_light", "has no light"),
         background="light",
     ),
     verb_member(
@@ -1350,9 +1327,9 @@ COVERCALIBRATOR: tuple[Member, ...] = (
         before=_within_brightness,
         background="light",
     ),
-    _cover("closed"),
+    verb_member("closecover", "flat_panel.close_cap", (), "CAP_PARK", background="cover"),
     _put("haltcover", (), _halt_cover, "the running open or close ends, sending CAP_ABORT"),
-    _cover("open"),
+    verb_member("opencover", "flat_panel.open_cap", (), "CAP_PARK", background="cover"),
 )
 
 # ----------------------------------------------------------------- ObservingConditions
