@@ -34,6 +34,7 @@ from alpaca_support import alpaca_service, answers, connected, until, weather
 from astropy.io import fits
 
 from indiws.alpaca.members import MEMBERS, coverage_markdown
+from indiws.alpaca.protocol import Param
 from indiws.browser_testing import ServiceProcess
 
 pytestmark = pytest.mark.slow
@@ -61,8 +62,15 @@ def test_management_lists_every_role_as_a_device(svc: ServiceProcess) -> None:
     devices = management.configureddevices(svc.alpaca)  # type: ignore[attr-defined]
     kinds = {(d["DeviceType"], d["DeviceNumber"]) for d in devices}
     assert kinds == {
-        ("Telescope", 0), ("Camera", 0), ("Camera", 1), ("Focuser", 0), ("FilterWheel", 0),
-        ("Dome", 0), ("Rotator", 0), ("CoverCalibrator", 0), ("ObservingConditions", 0),
+        ("Telescope", 0),
+        ("Camera", 0),
+        ("Camera", 1),
+        ("Focuser", 0),
+        ("FilterWheel", 0),
+        ("Dome", 0),
+        ("Rotator", 0),
+        ("CoverCalibrator", 0),
+        ("ObservingConditions", 0),
         ("SafetyMonitor", 0),
     }
     assert len({d["UniqueID"] for d in devices}) == len(devices)
@@ -128,8 +136,11 @@ def test_camera_image_equals_the_stored_frame_in_json_and_imagebytes(
     assert image.shape == (300, 200)
     assert np.array_equal(image, stored.T)
     # The same through JSON.
-    r = requests.get(f"http://{svc.alpaca}/api/v1/camera/0/imagearray",  # type: ignore[attr-defined]
-                     params={"ClientTransactionID": "9"}, timeout=60)
+    r = requests.get(
+        f"http://{svc.alpaca}/api/v1/camera/0/imagearray",  # type: ignore[attr-defined]
+        params={"ClientTransactionID": "9"},
+        timeout=60,
+    )
     body = r.json()
     assert (body["Type"], body["Rank"], body["ErrorNumber"]) == (2, 2, 0)
     assert np.array_equal(np.asarray(body["Value"], dtype=np.int64), stored.T)
@@ -168,6 +179,12 @@ def test_focuser_filter_wheel_rotator_dome_and_panel_do_what_they_are_told(
     until(lambda: d.ShutterStatus == ShutterState.shutterOpen, 120)
     d.CloseShutter()
     until(lambda: d.ShutterStatus == ShutterState.shutterClosed, 120)
+    d.SlewToAzimuth(30.0)
+    until(lambda: not d.Slewing and abs(d.Azimuth - 30.0) < 1, 120)
+    d.Park()
+    until(lambda: d.AtPark and not d.Slewing, 120)
+    with pytest.raises(ParkedException):  # dome.goto's own refusal, through REFUSALS
+        d.SlewToAzimuth(60.0)
 
     p = connected(CoverCalibrator(svc.alpaca, 0))  # type: ignore[attr-defined]
     level = max(1, p.MaxBrightness // 2)
@@ -218,6 +235,44 @@ def test_protocol_checker_finds_no_issue(svc: ServiceProcess) -> None:
     print(f"protocol checker: {checker.calls} requests, 0 issues")
 
 
+def test_values_outside_a_verbs_declared_range_are_invalid_values(svc: ServiceProcess) -> None:
+    """Every verb-backed member with a ranged parameter, sent a value just
+    outside the range its verb declares: 0x401 InvalidValue, ids echoed,
+    and nothing done (the mount's site stays where it was)."""
+    base = f"http://{svc.alpaca}/api/v1"  # type: ignore[attr-defined]
+    site_before = requests.get(f"{base}/telescope/0/sitelatitude", timeout=10).json()
+    sent = 0
+    for device_type, members in MEMBERS.items():
+        numbers = [0, 1] if device_type == "Camera" else [0]
+        for m in members:
+            ranged = [p for p in m.params if p.low is not None or p.high is not None]
+            if not m.verb or not ranged:
+                continue
+            for bad in ranged:
+                outside = bad.low - 1 if bad.low is not None else bad.high + 1  # type: ignore[operator]
+                form = {p.name: _inside(p) for p in m.params} | {bad.name: f"{outside:g}"}
+                for number in numbers:
+                    url = f"{base}/{device_type.lower()}/{number}/{m.name}"
+                    body = requests.put(url, data={**form, "ClientTransactionID": "7"}, timeout=30)
+                    answer = body.json()
+                    assert answer["ErrorNumber"] == 0x401, (url, form, answer)
+                    assert answer["ClientTransactionID"] == 7
+                    sent += 1
+    assert sent >= 15
+    site_after = requests.get(f"{base}/telescope/0/sitelatitude", timeout=10).json()
+    assert site_after.get("Value") == site_before.get("Value")
+
+
+def _inside(param: Param) -> str:
+    """A value ``param`` takes (its choices' first, its range's lowest)."""
+    if param.choices:
+        return str(param.choices[0])
+    if param.type is bool:
+        return "True"
+    low = param.low if param.low is not None else 0
+    return f"{low + 1 if param.low_open else low:g}"
+
+
 def test_docs_coverage_table_is_the_member_tables() -> None:
     text = DOCS.read_text()
     start, end = "<!-- coverage:start -->\n", "<!-- coverage:end -->"
@@ -265,8 +320,12 @@ def test_foreign_host_names_and_cross_site_pages_are_refused(svc: ServiceProcess
     assert r.status_code == 421  # a DNS-rebinding page
     t = connected(Telescope(svc.alpaca, 0))  # type: ignore[attr-defined]
     t.TargetRightAscension = 3.0
-    r = requests.put(f"{base}/targetrightascension", data={"TargetRightAscension": "7"},
-                     headers={"Origin": "http://evil.example"}, timeout=10)
+    r = requests.put(
+        f"{base}/targetrightascension",
+        data={"TargetRightAscension": "7"},
+        headers={"Origin": "http://evil.example"},
+        timeout=10,
+    )
     assert r.status_code == 403  # a page of another origin may not act
     assert t.TargetRightAscension == 3.0
 

@@ -1,35 +1,44 @@
 """The Alpaca members of each device type: ONE table per type.
 
 A row names the member as the URL spells it, its HTTP verb, its parameters
-(exact names, types, ranges) and the device verb or property it translates
-to.  The request handler (`indiws.alpaca.server`), the protocol checker's
-expectations (tests) and the coverage table of docs/alpaca.md all read these
-tables; nothing else lists members.
+and what it translates to.  The request handler (`indiws.alpaca.server`),
+the protocol checker's expectations (tests) and the coverage table of
+docs/alpaca.md all read these tables; nothing else lists members.
 
-A member's ``call`` gets the `AlpacaDevice` (the role's state as Alpaca sees
-it) and the parsed parameters, and returns the value (or an awaitable).
-Refusals are the device layer's own errors, turned into ASCOM errors by
-`indiws.alpaca.protocol.ERROR_TABLE`; ``call=None`` answers NotImplemented.
-Long operations (slews, moves, exposures) start the device verb in the
-background and answer at once (`AlpacaDevice.start`); ``Slewing``,
-``IsMoving``, ``ShutterStatus``, ``CameraState``... report them.
+A member that invokes a device verb is a `verb_member`: it names the
+declared verb (`indiws.verbs.VERBS`) and maps its Alpaca parameters onto the
+verb's fields (`Arg`); their types and ranges are the verb's params struct's,
+and the call is the generic one of `indiws.alpaca.binding` (waits, or starts
+the verb in the background for ASCOM's asynchronous members).  What is left
+here is translation: names, ASCOM's enumerations and units, the front's own
+state (targets, the next exposure's binning and subframe) and the refusals
+ASCOM asks beyond the device's (a slew needs Tracking on).
+
+A member that reads state (``Slewing``, ``CameraState``, the capabilities)
+has a ``call`` that gets the `AlpacaDevice` and the parsed parameters and
+returns the value (or an awaitable).  Refusals are the device layer's own
+errors, turned into ASCOM errors by `indiws.alpaca.protocol.REFUSALS` and
+``ERROR_TABLE``; ``call=None`` answers NotImplemented.  Asynchronous
+operations are reported by ``Slewing``, ``IsMoving``, ``ShutterStatus``,
+``CameraState``...
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .. import __version__
 from ..devices.telescope import SIDEREAL_DEG_PER_S
+from ..verbs import VERBS
+from .binding import NOTHING, Arg, Before, Call, Member, field_param, verb_member, verbs_of
+from .device import AlpacaDevice, log
 from .protocol import (
     ACTION_NOT_IMPLEMENTED,
     INVALID_OPERATION,
@@ -40,12 +49,8 @@ from .protocol import (
     VALUE_NOT_SET,
     AlpacaError,
     Param,
-    error_for,
     image_array,
 )
-
-if TYPE_CHECKING:
-    from ..service import Service
 
 __all__ = [
     "DEVICE_ROLES",
@@ -56,31 +61,20 @@ __all__ = [
     "coverage_markdown",
 ]
 
-log = logging.getLogger("indiws.alpaca")
-
-Call = Callable[["AlpacaDevice", dict[str, Any]], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One Alpaca member of a device type."""
-
-    name: str
-    http: str  # "GET" or "PUT"
-    call: Call | None
-    params: tuple[Param, ...] = ()
-    #: What it translates to (docs/alpaca.md's coverage table).
-    translates: str = ""
-    #: Answered only while the Alpaca device is connected (else NotConnected).
-    needs_connection: bool = True
-    #: A method's answer has no Value.
-    has_value: bool = True
-    #: The answer may be ImageBytes (Accept: application/imagebytes).
-    image: bool = False
-
-    @property
-    def implemented(self) -> bool:
-        return self.call is not None
+#: The Alpaca devices, in the order their numbers are first given: device
+#: type and the role it stands for ("safety": the safety policy).
+DEVICE_ROLES: tuple[tuple[str, str], ...] = (
+    ("Telescope", "telescope"),
+    ("Camera", "camera"),
+    ("Camera", "guider"),
+    ("Focuser", "focuser"),
+    ("FilterWheel", "filter_wheel"),
+    ("Dome", "dome"),
+    ("Rotator", "rotator"),
+    ("CoverCalibrator", "flat_panel"),
+    ("ObservingConditions", "weather"),
+    ("SafetyMonitor", "safety"),
+)
 
 
 def _get(name: str, call: Call | None, translates: str = "", **kw: Any) -> Member:
@@ -92,117 +86,6 @@ def _put(
 ) -> Member:
     kw.setdefault("has_value", False)
     return Member(name, "PUT", call, params, translates, **kw)
-
-
-# ----------------------------------------------------------------- device state
-
-
-@dataclass(eq=False)
-class AlpacaDevice:
-    """One Alpaca device: a role (or the safety policy) of the service, with
-    the state Alpaca keeps beside the device verbs: whether Alpaca clients
-    connected it, the operation started last, a camera's frame settings and
-    last image, a mount's target."""
-
-    service: Service
-    device_type: str
-    number: int
-    role: str
-    unique_id: str
-    connected_flag: bool = False
-    connecting: asyncio.Task[Any] | None = None
-    #: Background operations by kind ("slew", "move", "shutter", "expose", ...).
-    tasks: dict[str, asyncio.Task[Any]] = field(default_factory=dict)
-    errors: dict[str, BaseException] = field(default_factory=dict)
-    values: dict[str, Any] = field(default_factory=dict)
-    image: tuple[str, np.ndarray] | None = None
-
-    # The role's device ---------------------------------------------------
-
-    @property
-    def device_name(self) -> str | None:
-        if self.role == "safety":
-            return None
-        return self.service.roles.device_for(self.role)
-
-    def dev(self) -> Any:
-        return self.service.role_device(self.role)
-
-    def indi_connected(self) -> bool:
-        if self.role == "safety":
-            return True
-        name = self.device_name
-        dev = self.service.client.devices.get(name) if name else None
-        return bool(dev and dev.connected)
-
-    @property
-    def connected(self) -> bool:
-        return self.connected_flag and self.indi_connected()
-
-    def require_connected(self) -> None:
-        name = self.device_name
-        if self.values.get("device", name) != name:
-            # Another device plays the role now: the last one's frame, subframe
-            # and targets are not its own.
-            self.values.clear()
-            self.errors.clear()
-            self.image = None
-        self.values["device"] = name
-        if not self.connected_flag:
-            raise AlpacaError(
-                NOT_CONNECTED,
-                f"{self.device_type} {self.number} is not connected: "
-                "set Connected (or call Connect) first",
-            )
-        if not self.indi_connected():
-            raise AlpacaError(
-                NOT_CONNECTED,
-                f"the {self.role} role has no device"
-                if name is None
-                else f"{name} ({self.role}) is not connected on indiserver",
-            )
-
-    def status(self) -> dict[str, Any]:
-        return self.dev().status()
-
-    def capabilities(self) -> dict[str, Any]:
-        return self.dev().info().get("capabilities") or {}
-
-    # Background operations ----------------------------------------------
-
-    def running(self, kind: str) -> bool:
-        task = self.tasks.get(kind)
-        return task is not None and not task.done()
-
-    async def start(self, kind: str, coro: Coroutine[Any, Any, Any], early: float = 0.3) -> None:
-        """Start a device verb and answer at once: a refusal that comes at
-        once (parked, unsafe, out of range) is the member's error; a later
-        failure is logged and shows in the state members."""
-        # An operation of the same kind still running is not cancelled here:
-        # the device layer ends it when the newer one starts (a newer goto
-        # replaces the older), as ASCOM's clients expect.
-        self.errors.pop(kind, None)
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks[kind] = task
-        task.add_done_callback(lambda t: self._ended(kind, t))
-        done, _ = await asyncio.wait({task}, timeout=early)
-        if done and not task.cancelled() and task.exception() is not None:
-            raise task.exception()  # type: ignore[misc]
-
-    def _ended(self, kind: str, task: asyncio.Task[Any]) -> None:
-        if task.cancelled() or self.tasks.get(kind) is not task:
-            return  # a newer operation of this kind reports for itself
-        exc = task.exception()
-        if exc is not None:
-            self.errors[kind] = exc
-            if error_for(exc) is None:
-                log.error("%s %d: %s failed", self.device_type, self.number, kind, exc_info=exc)
-            else:
-                log.info("%s %d: %s failed: %s", self.device_type, self.number, kind, exc)
-
-    def cancel_all(self) -> None:
-        for task in self.tasks.values():
-            task.cancel()
 
 
 # ----------------------------------------------------------------- common members
@@ -301,13 +184,6 @@ def _action(d: AlpacaDevice, p: dict[str, Any]) -> None:
     raise AlpacaError(ACTION_NOT_IMPLEMENTED, f"action {p['Action']!r} is not supported")
 
 
-def _not_impl(what: str) -> Call:
-    def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        raise AlpacaError(NOT_IMPLEMENTED, f"{what} is not implemented")
-
-    return call
-
-
 _COMMAND = (Param("Command", str), Param("Raw", bool))
 
 COMMON: tuple[Member, ...] = (
@@ -365,10 +241,12 @@ COMMON: tuple[Member, ...] = (
 
 # ----------------------------------------------------------------- Telescope
 
+#: ASCOM's GuideDirections and the pulse verbs' directions.
 DIRECTIONS = {0: "north", 1: "south", 2: "east", 3: "west"}
-_RA = Param("RightAscension", float, 0, 24)
-_DEC = Param("Declination", float, -90, 90)
-_ALTAZ = (Param("Azimuth", float, 0, 360), Param("Altitude", float, -90, 90))
+_RADEC = (Arg("RightAscension", "ra"), Arg("Declination", "dec"))
+_ALTAZ = (Arg("Azimuth", "az"), Arg("Altitude", "alt"))
+#: Pulse guiding, the mount's (telescope.pulse_guide) and the guide camera's (guider.pulse).
+_PULSE = (Arg("Direction", "direction", choices=DIRECTIONS), Arg("Duration", "duration_ms", int))
 
 
 def _tel_status(d: AlpacaDevice, key: str) -> Any:
@@ -390,33 +268,38 @@ def _parked_refusal(d: AlpacaDevice, what: str) -> None:
         raise AlpacaError(INVALID_WHILE_PARKED, f"the mount is parked: unpark it before {what}")
 
 
-async def _slew_to(d: AlpacaDevice, ra: float, dec: float, wait: bool) -> None:
-    _parked_refusal(d, "a slew")
-    if d.status().get("tracking") is False:
-        raise AlpacaError(INVALID_OPERATION, "tracking is off: a slew to RA/Dec needs Tracking on")
-    d.values["target"] = (ra, dec)
-    coro = d.dev().goto(ra, dec, epoch="JNow", track=True)
-    if wait:
-        await coro
-    else:
-        await d.start("slew", coro)
+def _unparked(what: str) -> Before:
+    """ASCOM's InvalidWhileParked (the device's own refusal may be another)."""
+
+    def before(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
+        _parked_refusal(d, what)
+
+    return before
 
 
-def _slew_altaz(wait: bool) -> Call:
-    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        _parked_refusal(d, "a slew")
-        if d.status().get("tracking"):
-            # ITelescopeV4: an Alt/Az slew is for a mount that is not tracking.
+def _radec(what: str) -> Before:
+    """A slew or sync to RA/Dec (the coordinates given, else the target):
+    refused while parked and while not tracking, as ITelescopeV4 says; the
+    coordinates become the target."""
+
+    def before(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        ra, dec = (fields["ra"], fields["dec"]) if "ra" in fields else _target(d)
+        _parked_refusal(d, what)
+        if d.status().get("tracking") is False:
             raise AlpacaError(
-                INVALID_OPERATION, "tracking is on: a slew to Alt/Az needs Tracking off"
+                INVALID_OPERATION, f"tracking is off: {what} to RA/Dec needs Tracking on"
             )
-        coro = d.dev().goto_altaz(p["Altitude"], p["Azimuth"], track=False)
-        if wait:
-            await coro
-        else:
-            await d.start("slew", coro)
+        d.values["target_ra"], d.values["target_dec"] = ra, dec
+        return {"ra": ra, "dec": dec}
 
-    return call
+    return before
+
+
+def _altaz(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
+    _parked_refusal(d, "a slew")
+    if d.status().get("tracking"):
+        # ITelescopeV4: an Alt/Az slew is for a mount that is not tracking.
+        raise AlpacaError(INVALID_OPERATION, "tracking is on: a slew to Alt/Az needs Tracking off")
 
 
 def _target(d: AlpacaDevice) -> tuple[float, float]:
@@ -443,22 +326,10 @@ def _set_value(key: str, param: str) -> Call:
     return call
 
 
-async def _pulse_guide(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    direction = DIRECTIONS.get(p["Direction"])
-    if direction is None:
-        raise AlpacaError(
-            INVALID_VALUE, f"Direction must be 0..3 (N, S, E, W), got {p['Direction']}"
-        )
-    dev = d.dev()
+def _pulse_started(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
     # Drivers time the pulse themselves and may acknowledge it at once: it
     # lasts its duration whatever the property says.
     d.values["pulse_until"] = time.monotonic() + p["Duration"] / 1000
-    if d.role == "guider":  # the guide camera's ST4 port, else the mount
-        await d.start("pulse", dev.pulse(direction, p["Duration"]))
-    elif d.role == "telescope":
-        await d.start("pulse", dev.pulse_guide(direction, p["Duration"]))
-    else:
-        raise AlpacaError(NOT_IMPLEMENTED, "the main camera has no guide port: use the Telescope")
 
 
 def _pulse_guiding(d: AlpacaDevice, p: dict[str, Any]) -> bool:
@@ -470,24 +341,26 @@ def _camera_can_pulse(d: AlpacaDevice, p: dict[str, Any]) -> bool:
     return d.role == "guider" and bool(caps.get("can_pulse_camera") or caps.get("can_pulse_mount"))
 
 
-async def _abort_slew(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    _parked_refusal(d, "an abort")
-    for kind in ("slew", "home"):
-        if (task := d.tasks.get(kind)) is not None:
-            task.cancel()
-    await d.dev().abort()  # manual moves too
-    d.values.pop("moving_axes", None)
+def _cancel(*kinds: str, parked: str = "") -> Before:
+    """Halts: the front's background operations of these kinds end (refused
+    while parked, with ``parked`` saying what)."""
+
+    def before(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
+        if parked:
+            _parked_refusal(d, parked)
+        for kind in kinds:
+            if (task := d.tasks.get(kind)) is not None:
+                task.cancel()
+
+    return before
+
+
+def _axes_stopped(d: AlpacaDevice, result: Any) -> None:
+    d.values.pop("moving_axes", None)  # the mount's abort stops manual moves too
 
 
 def _site(key: str) -> Call:
     return lambda d, p: d.dev().site()[key]
-
-
-def _set_site(key: str, param: str) -> Call:
-    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        await d.dev().set_site(**{key: p[param]})
-
-    return call
 
 
 def _side_of_pier(d: AlpacaDevice, p: dict[str, Any]) -> int:
@@ -501,17 +374,6 @@ def _guide_rate(axis: str) -> Call:
 
 def _utc_text(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-async def _set_utc(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    text = p["UTCDate"].strip().replace("Z", "+00:00")
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise AlpacaError(
-            INVALID_VALUE, f"UTCDate must be ISO 8601, got {p['UTCDate']!r}"
-        ) from None
-    await d.dev().set_time(when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
 #: ASCOM's DriveRates and the TELESCOPE_TRACK_MODE switches they are.
@@ -534,51 +396,21 @@ def _tracking_rate(d: AlpacaDevice, p: dict[str, Any]) -> int:
     return DRIVE_RATES.get(active[0], 0) if active else 0
 
 
-async def _tracking_rate_set(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    rate, offered = p["TrackingRate"], _tracking_rates(d, p)
+def _track_mode(d: AlpacaDevice, rate: int) -> str:
+    """The TELESCOPE_TRACK_MODE switch of a DriveRate the mount offers."""
+    offered = _tracking_rates(d, {})
     if rate not in offered:
         raise AlpacaError(INVALID_VALUE, f"TrackingRate {rate} is not one of {offered}")
-    name = next(n for n, r in DRIVE_RATES.items() if r == rate)
-    if d.dev().has("TELESCOPE_TRACK_MODE"):
-        await d.dev().set_track_mode(name)
+    return next(n for n, r in DRIVE_RATES.items() if r == rate)
 
 
-async def _set_tracking(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    _parked_refusal(d, "tracking")
-    await d.dev().set_tracking(p["Tracking"])
-
-
-async def _park(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if d.status().get("parked"):
-        return
-    await d.start("slew", d.dev().park())
-
-
-async def _sync(d: AlpacaDevice, ra: float, dec: float) -> None:
-    _parked_refusal(d, "a sync")
-    if d.status().get("tracking") is False:
-        raise AlpacaError(INVALID_OPERATION, "tracking is off: a sync to RA/Dec needs Tracking on")
-    d.values["target_ra"], d.values["target_dec"] = ra, dec
-    await d.dev().sync(ra, dec, epoch="JNow")
+def _has_track_modes(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> Any:
+    # Without TELESCOPE_TRACK_MODE the mount tracks sidereal: nothing to set.
+    return None if d.dev().has("TELESCOPE_TRACK_MODE") else NOTHING
 
 
 def _cap(key: str) -> Call:
     return lambda d, p: bool(d.capabilities().get(key))
-
-
-def _slew_target(wait: bool) -> Call:
-    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        await _slew_to(d, *_target(d), wait)
-
-    return call
-
-
-def _slew_coords(wait: bool) -> Call:
-    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        d.values["target_ra"], d.values["target_dec"] = p["RightAscension"], p["Declination"]
-        await _slew_to(d, p["RightAscension"], p["Declination"], wait)
-
-    return call
 
 
 #: Alpaca's TelescopeAxes → the device verbs' axes (an equatorial mount's;
@@ -601,8 +433,10 @@ def _axis_rates(d: AlpacaDevice, p: dict[str, Any]) -> list[dict[str, float]]:
 
 
 def _can_move_axis(d: AlpacaDevice, p: dict[str, Any]) -> bool:
-    return _axis(p) is not None and bool(d.capabilities().get("can_move")) and bool(
-        d.dev().axis_rates()
+    return (
+        _axis(p) is not None
+        and bool(d.capabilities().get("can_move"))
+        and bool(d.dev().axis_rates())
     )
 
 
@@ -617,6 +451,13 @@ async def _move_axis(d: AlpacaDevice, p: dict[str, Any]) -> None:
 
 
 _AXIS = (Param("Axis", int),)
+_HERE = {"option": "current"}
+_JNOW = "JNow (topocentric); Tracking must be on"
+_TARGET = "to TargetRightAscension/TargetDeclination, JNow; Tracking must be on"
+_SLEW: dict[str, Any] = {"fixed": {"epoch": "JNow", "track": True}, "before": _radec("a slew")}
+_SYNC: dict[str, Any] = {"fixed": {"epoch": "JNow"}, "before": _radec("a sync")}
+_ALTAZ_DOC = "tracking off after it; Tracking must be off"
+_ALTAZ_SLEW: dict[str, Any] = {"fixed": {"track": False}, "before": _altaz}
 
 TELESCOPE: tuple[Member, ...] = (
     _get("alignmentmode", None, "not reported by INDI"),
@@ -680,25 +521,17 @@ TELESCOPE: tuple[Member, ...] = (
     _put("sideofpier", (Param("SideOfPier", int),), None, "not offered"),
     _get("siderealtime", lambda d, p: _tel_status(d, "lst"), "local sidereal time (hours)"),
     _get("siteelevation", _site("elevation"), "GEOGRAPHIC_COORD ELEV (m)"),
-    _put(
-        "siteelevation",
-        (Param("SiteElevation", float, -300, 10000),),
-        _set_site("elevation", "SiteElevation"),
-        "Telescope.set_site",
+    verb_member(
+        "siteelevation", "telescope.set_site", (Arg("SiteElevation", "elevation"),), "ELEV"
     ),
     _get("sitelatitude", _site("latitude"), "GEOGRAPHIC_COORD LAT (degrees)"),
-    _put(
-        "sitelatitude",
-        (Param("SiteLatitude", float, -90, 90),),
-        _set_site("latitude", "SiteLatitude"),
-        "Telescope.set_site",
-    ),
+    verb_member("sitelatitude", "telescope.set_site", (Arg("SiteLatitude", "latitude"),), "LAT"),
     _get("sitelongitude", _site("longitude"), "GEOGRAPHIC_COORD LONG (degrees, east +)"),
-    _put(
+    verb_member(
         "sitelongitude",
-        (Param("SiteLongitude", float, -180, 180),),
-        _set_site("longitude", "SiteLongitude"),
-        "Telescope.set_site",
+        "telescope.set_site",
+        (Arg("SiteLongitude", "longitude", within=(-180, 180)),),
+        "LONG, east positive; ASCOM's -180..180 (the verb also takes 0..360)",
     ),
     _get("slewing", _slewing, "coordinates Busy, a slew/park running, or an axis moving"),
     _get("slewsettletime", lambda d, p: d.values.get("settle", 0), "kept by the front"),
@@ -711,34 +544,48 @@ TELESCOPE: tuple[Member, ...] = (
     _get("targetdeclination", _get_target("target_dec"), "kept by the front"),
     _put(
         "targetdeclination",
-        (Param("TargetDeclination", float, -90, 90),),
+        (field_param("TargetDeclination", VERBS["telescope.goto"], "dec"),),
         _set_value("target_dec", "TargetDeclination"),
-        "kept by the front",
+        "kept by the front (range: telescope.goto's dec)",
     ),
     _get("targetrightascension", _get_target("target_ra"), "kept by the front"),
     _put(
         "targetrightascension",
-        (Param("TargetRightAscension", float, 0, 24),),
+        (field_param("TargetRightAscension", VERBS["telescope.goto"], "ra"),),
         _set_value("target_ra", "TargetRightAscension"),
-        "kept by the front",
+        "kept by the front (range: telescope.goto's ra)",
     ),
     _get("tracking", lambda d, p: bool(d.status().get("tracking")), "TELESCOPE_TRACK_STATE"),
-    _put("tracking", (Param("Tracking", bool),), _set_tracking, "Telescope.set_tracking"),
+    verb_member(
+        "tracking",
+        "telescope.set_tracking",
+        (Arg("Tracking", "on"),),
+        "TELESCOPE_TRACK_STATE",
+        before=_unparked("tracking"),
+    ),
     _get(
         "trackingrate",
         _tracking_rate,
         "TELESCOPE_TRACK_MODE (SIDEREAL 0, LUNAR 1, SOLAR 2, KING 3)",
     ),
-    _put(
+    verb_member(
         "trackingrate",
-        (Param("TrackingRate", int),),
-        _tracking_rate_set,
-        "Telescope.set_track_mode",
+        "telescope.set_track_mode",
+        (Arg("TrackingRate", "mode", int, to_verb=_track_mode),),
+        "the DriveRate's TELESCOPE_TRACK_MODE switch; one of TrackingRates",
+        before=_has_track_modes,
     ),
     _get("trackingrates", _tracking_rates, "the DriveRates among TELESCOPE_TRACK_MODE's switches"),
     _get("utcdate", lambda d, p: _utc_text(datetime.now(UTC)), "the service's clock (UTC)"),
-    _put("utcdate", (Param("UTCDate", str),), _set_utc, "Telescope.set_time (TIME_UTC)"),
-    _put("abortslew", (), _abort_slew, "Telescope.abort"),
+    verb_member("utcdate", "telescope.set_time", (Arg("UTCDate", "utc"),), "TIME_UTC"),
+    verb_member(
+        "abortslew",
+        "telescope.abort",
+        (),
+        "slews, park, home and manual moves",
+        before=_cancel("slew", "home", parked="an abort"),
+        after=_axes_stopped,
+    ),
     _put("findhome", (), None, "not offered"),
     _put(
         "moveaxis",
@@ -747,49 +594,35 @@ TELESCOPE: tuple[Member, ...] = (
         "Telescope.move_axis: TELESCOPE_SLEW_RATE + TELESCOPE_MOTION_WE (0, + east) / NS "
         "(1, + north); 0 stops",
     ),
-    _put("park", (), _park, "Telescope.park, in the background"),
-    _put(
+    verb_member("park", "telescope.park", (), "", background="slew"),
+    verb_member(
         "pulseguide",
-        (Param("Direction", int), Param("Duration", int, 0)),
-        _pulse_guide,
-        "Telescope.pulse_guide (N 0, S 1, E 2, W 3; ms), in the background",
+        "telescope.pulse_guide",
+        _PULSE,
+        "N 0, S 1, E 2, W 3",
+        before=_pulse_started,
+        background="pulse",
     ),
-    _put(
-        "setpark",
-        (),
-        lambda d, p: d.dev().set_park_position("current"),
-        "Telescope.set_park_position('current')",
-    ),
-    _put(
-        "slewtoaltaz",
-        _ALTAZ,
-        _slew_altaz(True),
-        "Telescope.goto_altaz (track=False; Tracking must be off), waits",
-    ),
-    _put(
+    verb_member("setpark", "telescope.set_park", (), "where it points now", fixed=_HERE),
+    verb_member("slewtoaltaz", "telescope.goto_altaz", _ALTAZ, _ALTAZ_DOC, **_ALTAZ_SLEW),
+    verb_member(
         "slewtoaltazasync",
+        "telescope.goto_altaz",
         _ALTAZ,
-        _slew_altaz(False),
-        "Telescope.goto_altaz (track=False; Tracking must be off), in the background",
+        _ALTAZ_DOC,
+        background="slew",
+        **_ALTAZ_SLEW,
     ),
-    _put("slewtocoordinates", (_RA, _DEC), _slew_coords(True), "Telescope.goto (JNow), waits"),
-    _put(
-        "slewtocoordinatesasync",
-        (_RA, _DEC),
-        _slew_coords(False),
-        "Telescope.goto (JNow), in the background",
+    verb_member("slewtocoordinates", "telescope.goto", _RADEC, _JNOW, **_SLEW),
+    verb_member(
+        "slewtocoordinatesasync", "telescope.goto", _RADEC, _JNOW, background="slew", **_SLEW
     ),
-    _put("slewtotarget", (), _slew_target(True), "Telescope.goto to the target, waits"),
-    _put("slewtotargetasync", (), _slew_target(False), "Telescope.goto to the target"),
+    verb_member("slewtotarget", "telescope.goto", (), _TARGET, **_SLEW),
+    verb_member("slewtotargetasync", "telescope.goto", (), _TARGET, background="slew", **_SLEW),
     _put("synctoaltaz", (Param("Azimuth", float), Param("Altitude", float)), None, "not offered"),
-    _put(
-        "synctocoordinates",
-        (_RA, _DEC),
-        lambda d, p: _sync(d, p["RightAscension"], p["Declination"]),
-        "Telescope.sync (JNow)",
-    ),
-    _put("synctotarget", (), lambda d, p: _sync(d, *_target(d)), "Telescope.sync to the target"),
-    _put("unpark", (), lambda d, p: d.dev().unpark(), "Telescope.unpark"),
+    verb_member("synctocoordinates", "telescope.sync", _RADEC, _JNOW, **_SYNC),
+    verb_member("synctotarget", "telescope.sync", (), _TARGET, **_SYNC),
+    verb_member("unpark", "telescope.unpark"),
 )
 
 # ----------------------------------------------------------------- Camera
@@ -849,11 +682,13 @@ def _camera_state(d: AlpacaDevice, p: dict[str, Any]) -> int:
     return CAMERA_IDLE
 
 
-async def _start_exposure(d: AlpacaDevice, p: dict[str, Any]) -> None:
+def _exposure(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The camera's own limits and the binning and subframe set before, as
+    ASCOM checks them at StartExposure; the frame the verb takes."""
     duration = p["Duration"]
     caps = d.capabilities()
     low, high = caps.get("exposure_range") or [0, None]
-    if duration < 0 or (high is not None and duration > high):
+    if high is not None and duration > high:
         raise AlpacaError(INVALID_VALUE, f"Duration {duration:g} s is outside 0..{high}")
     if d.running("expose"):
         raise AlpacaError(INVALID_OPERATION, "an exposure is running: wait or abort it first")
@@ -871,23 +706,24 @@ async def _start_exposure(d: AlpacaDevice, p: dict[str, Any]) -> None:
             f"the subframe StartX {sx} NumX {nx} StartY {sy} NumY {ny} at binning {bx}×{by} "
             f"is outside the {width}×{height} sensor",
         )
-    if low is not None and duration < low:
-        duration = low  # a bias: the shortest exposure the camera takes
     d.values["last_start"] = datetime.now(UTC)
-    d.values["last_duration"] = p["Duration"]
+    d.values["last_duration"] = duration
     d.values["last_blob"] = None
     d.values["expose_t0"] = time.monotonic()
+    return {
+        # A bias: the shortest exposure the camera takes.
+        "duration": max(duration, low) if low is not None else duration,
+        "binning": [bx, by],
+        "roi": [sx * bx, sy * by, nx * bx, ny * by],
+    }
 
-    async def expose() -> None:
-        result = await d.dev().expose(
-            duration,
-            frame_type="light" if p["Light"] else "dark",
-            binning=(bx, by),
-            roi=(sx * bx, sy * by, nx * bx, ny * by),
-        )
-        d.values["last_blob"] = result["blob_id"]
 
-    await d.start("expose", expose())
+#: StartExposure's Light and the frame type it stands for.
+_LIGHT = {True: "light", False: "dark"}
+
+
+def _exposed(d: AlpacaDevice, result: Any) -> None:
+    d.values["last_blob"] = result["blob_id"]
 
 
 def _image_ready(d: AlpacaDevice, p: dict[str, Any]) -> bool:
@@ -959,16 +795,17 @@ def _camera_range(key: str, end: int) -> Call:
     return call
 
 
-def _set_camera_control(key: str, param: str) -> Call:
-    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
+def _within_control(key: str, param: str) -> Before:
+    """Gain and offset: within the camera's own range (its GainMin..GainMax)."""
+
+    def before(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
         rng = d.capabilities().get(f"{key}_range")
         if not rng:
             raise AlpacaError(NOT_IMPLEMENTED, f"the camera has no {key}")
         if not rng[0] <= p[param] <= rng[1]:
             raise AlpacaError(INVALID_VALUE, f"{param} must be {rng[0]:g}..{rng[1]:g}")
-        await d.dev().configure(**{key: p[param]})
 
-    return call
+    return before
 
 
 def _temperature(d: AlpacaDevice, p: dict[str, Any]) -> float:
@@ -987,24 +824,16 @@ def _set_point(d: AlpacaDevice, p: dict[str, Any]) -> float:
     return value
 
 
-async def _set_set_point(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if not d.capabilities().get("can_set_temperature"):
+def _set_point_kept(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
+    if not d.capabilities().get("can_set_temperature"):  # before SetCCDTemperature keeps it
         raise AlpacaError(NOT_IMPLEMENTED, "the camera cannot set its temperature")
-    value = p["SetCCDTemperature"]
-    d.values["setpoint"] = value
-    await d.start("cool", d.dev().set_temperature(value))
+    d.values["setpoint"] = p["SetCCDTemperature"]
 
 
 def _cooler_on(d: AlpacaDevice, p: dict[str, Any]) -> bool:
     if not d.capabilities().get("has_cooler"):
         raise AlpacaError(NOT_IMPLEMENTED, "the camera has no cooler")
     return bool(d.status().get("cooler"))
-
-
-def _set_cooler(d: AlpacaDevice, p: dict[str, Any]) -> Awaitable[Any]:
-    if not d.capabilities().get("has_cooler"):
-        raise AlpacaError(NOT_IMPLEMENTED, "the camera has no cooler")
-    return d.dev().set_cooler(p["CoolerOn"])
 
 
 def _max_adu(d: AlpacaDevice, p: dict[str, Any]) -> int:
@@ -1061,7 +890,12 @@ CAMERA: tuple[Member, ...] = (
     _get("canstopexposure", lambda d, p: False, "INDI aborts, it cannot stop early"),
     _get("ccdtemperature", _temperature, "CCD_TEMPERATURE (°C)"),
     _get("cooleron", _cooler_on, "CCD_COOLER"),
-    _put("cooleron", (Param("CoolerOn", bool),), _set_cooler, "Camera.set_cooler"),
+    verb_member(
+        "cooleron",
+        "camera.set_cooler",
+        (Arg("CoolerOn", "on"),),
+        "CCD_COOLER",
+    ),
     _get("coolerpower", None, "not offered"),
     _get("electronsperadu", None, "not reported by INDI"),
     _get("exposuremax", _exposure_limit(1), "CCD_EXPOSURE_VALUE max (s)"),
@@ -1071,8 +905,12 @@ CAMERA: tuple[Member, ...] = (
     _put("fastreadout", (Param("FastReadout", bool),), None, "not offered"),
     _get("fullwellcapacity", None, "not reported by INDI"),
     _get("gain", _camera_control("gain"), "CCD_CONTROLS/CCD_GAIN gain"),
-    _put(
-        "gain", (Param("Gain", int),), _set_camera_control("gain", "Gain"), "Camera.configure(gain)"
+    verb_member(
+        "gain",
+        "camera.configure",
+        (Arg("Gain", "gain", int),),
+        "within GainMin..GainMax",
+        before=_within_control("gain", "Gain"),
     ),
     _get("gainmax", _camera_range("gain", 1), "gain element max"),
     _get("gainmin", _camera_range("gain", 0), "gain element min"),
@@ -1097,11 +935,12 @@ CAMERA: tuple[Member, ...] = (
     _get("numy", lambda d, p: _num(d, "y"), "CCD_FRAME HEIGHT / BinY at the next exposure"),
     _put("numy", (Param("NumY", int),), _set_frame("numy", "NumY"), "kept until StartExposure"),
     _get("offset", _camera_control("offset"), "CCD_CONTROLS offset"),
-    _put(
+    verb_member(
         "offset",
-        (Param("Offset", int),),
-        _set_camera_control("offset", "Offset"),
-        "Camera.configure(offset)",
+        "camera.configure",
+        (Arg("Offset", "offset", int),),
+        "within OffsetMin..OffsetMax",
+        before=_within_control("offset", "Offset"),
     ),
     _get("offsetmax", _camera_range("offset", 1), "offset element max"),
     _get("offsetmin", _camera_range("offset", 0), "offset element min"),
@@ -1115,11 +954,13 @@ CAMERA: tuple[Member, ...] = (
     _get("sensorname", lambda d, p: "", "not reported by INDI"),
     _get("sensortype", lambda d, p: 0, "0 (monochrome)"),
     _get("setccdtemperature", _set_point, "the last target given"),
-    _put(
+    verb_member(
         "setccdtemperature",
-        (Param("SetCCDTemperature", float, -273.15, 100),),
-        _set_set_point,
-        "Camera.set_temperature, in the background",
+        "camera.set_temperature",
+        (Arg("SetCCDTemperature", "target"),),
+        "CCD_TEMPERATURE (°C)",
+        before=_set_point_kept,
+        background="cool",
     ),
     _get(
         "startx", lambda d, p: d.values.get("startx", 0), "CCD_FRAME X / BinX at the next exposure"
@@ -1142,17 +983,24 @@ CAMERA: tuple[Member, ...] = (
     _get("subexposureduration", None, "not offered"),
     _put("subexposureduration", (Param("SubExposureDuration", float),), None, "not offered"),
     _put("abortexposure", (), _abort_exposure, "Camera.abort (the running expose is cancelled)"),
-    _put(
+    verb_member(
         "pulseguide",
-        (Param("Direction", int), Param("Duration", int, 0)),
-        _pulse_guide,
-        "guide camera: Guider.pulse (N 0, S 1, E 2, W 3; ms), in the background",
+        "guider.pulse",
+        _PULSE,
+        "guide camera (Camera 1) only: its ST4 port, or the mount; N 0, S 1, E 2, W 3",
+        roles=("guider",),
+        missing="the main camera has no guide port: use the Telescope",
+        before=_pulse_started,
+        background="pulse",
     ),
-    _put(
+    verb_member(
         "startexposure",
-        (Param("Duration", float), Param("Light", bool)),
-        _start_exposure,
-        "Camera.expose (light or dark, binning, ROI), in the background",
+        "camera.expose",
+        (Arg("Duration", "duration"), Arg("Light", "frame_type", choices=_LIGHT)),
+        "light or dark; the binning and subframe set before (CCD_BINNING, CCD_FRAME)",
+        before=_exposure,
+        after=_exposed,
+        background="expose",
     ),
     _put("stopexposure", (), None, "INDI aborts, it cannot stop early"),
 )
@@ -1174,18 +1022,18 @@ def _focuser_position(d: AlpacaDevice, p: dict[str, Any]) -> int:
     return int(value)
 
 
-async def _focuser_move(d: AlpacaDevice, p: dict[str, Any]) -> None:
+def _within_max(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
     high = _focuser_max(d, p)
     if not 0 <= p["Position"] <= high:
         raise AlpacaError(INVALID_VALUE, f"Position must be 0..{high}, got {p['Position']}")
-    await d.start("move", d.dev().move_to(p["Position"]))
 
 
-async def _halt(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    for kind in ("move", "slew", "shutter", "cover"):
-        if (task := d.tasks.get(kind)) is not None:
-            task.cancel()
-    await d.dev().abort()
+#: What a halt ends of the front's background operations.
+_HALTED = ("move", "slew", "shutter", "cover")
+
+
+def _halt(name: str, verb: str, translates: str = "") -> Member:
+    return verb_member(name, verb, (), translates, before=_cancel(*_HALTED))
 
 
 def _moving(d: AlpacaDevice, p: dict[str, Any]) -> bool:
@@ -1214,8 +1062,15 @@ FOCUSER: tuple[Member, ...] = (
     _get(
         "temperature", lambda d, p: d.dev().temperature()["temperature"], "FOCUS_TEMPERATURE (°C)"
     ),
-    _put("halt", (), _halt, "Focuser.abort"),
-    _put("move", (Param("Position", int),), _focuser_move, "Focuser.move_to, in the background"),
+    _halt("halt", "focuser.abort"),
+    verb_member(
+        "move",
+        "focuser.move_to",
+        (Arg("Position", "position"),),
+        "ABS_FOCUS_POSITION, within 0..MaxStep",
+        before=_within_max,
+        background="move",
+    ),
 )
 
 # ----------------------------------------------------------------- FilterWheel
@@ -1228,11 +1083,12 @@ def _wheel_position(d: AlpacaDevice, p: dict[str, Any]) -> int:
     return int(current["slot"]) - 1
 
 
-async def _wheel_select(d: AlpacaDevice, p: dict[str, Any]) -> None:
+def _slot(d: AlpacaDevice, position: int) -> int:
+    """FILTER_SLOT (1-based) of Alpaca's 0-based Position."""
     count = len(d.dev().filters())
-    if not 0 <= p["Position"] < count:
-        raise AlpacaError(INVALID_VALUE, f"Position must be 0..{count - 1}, got {p['Position']}")
-    await d.start("move", d.dev().select(p["Position"] + 1))
+    if not 0 <= position < count:
+        raise AlpacaError(INVALID_VALUE, f"Position must be 0..{count - 1}, got {position}")
+    return position + 1
 
 
 FILTERWHEEL: tuple[Member, ...] = (
@@ -1243,11 +1099,12 @@ FILTERWHEEL: tuple[Member, ...] = (
         "FILTER_NAME",
     ),
     _get("position", _wheel_position, "FILTER_SLOT - 1 (-1 while moving)"),
-    _put(
+    verb_member(
         "position",
-        (Param("Position", int),),
-        _wheel_select,
-        "FilterWheel.select(Position + 1), in the background",
+        "filter_wheel.select",
+        (Arg("Position", "filter", int, to_verb=_slot),),
+        "FILTER_SLOT = Position + 1",
+        background="move",
     ),
 )
 
@@ -1265,19 +1122,11 @@ def _shutter_status(d: AlpacaDevice, p: dict[str, Any]) -> int:
     return SHUTTER[state]
 
 
-def _shutter(to: str) -> Call:
-    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        d.values["shutter"] = to
-        dome = d.dev()
-        await d.start("shutter", dome.open() if to == "open" else dome.close())
+def _shutter(to: str) -> Before:
+    def before(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> None:
+        d.values["shutter"] = to  # ShutterStatus says opening or closing meanwhile
 
-    return call
-
-
-async def _dome_goto(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if d.status().get("parked"):
-        raise AlpacaError(INVALID_WHILE_PARKED, "the dome is parked")
-    await d.start("slew", d.dev().goto(p["Azimuth"]))
+    return before
 
 
 def _dome_azimuth(d: AlpacaDevice, p: dict[str, Any]) -> float:
@@ -1287,19 +1136,16 @@ def _dome_azimuth(d: AlpacaDevice, p: dict[str, Any]) -> float:
     return float(value)
 
 
-async def _dome_park(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if d.status().get("parked"):
-        return
-    await d.start("slew", d.dev().park())
+def _can_follow(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> Any:
+    if d.capabilities().get("can_follow"):
+        return None
+    if p["Slaved"]:
+        raise AlpacaError(NOT_IMPLEMENTED, "the dome cannot follow the mount")
+    return NOTHING  # not following already
 
 
-async def _set_slaved(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if not d.capabilities().get("can_follow"):
-        if p["Slaved"]:
-            raise AlpacaError(NOT_IMPLEMENTED, "the dome cannot follow the mount")
-        return
-    await d.dev().set_following(p["Slaved"])
-
+_SHUTTER_OPENS: dict[str, Any] = {"before": _shutter("open"), "background": "shutter"}
+_SHUTTER_CLOSES: dict[str, Any] = {"before": _shutter("closed"), "background": "shutter"}
 
 DOME: tuple[Member, ...] = (
     _get("altitude", None, "no shutter altitude in INDI"),
@@ -1316,24 +1162,31 @@ DOME: tuple[Member, ...] = (
     _get("cansyncazimuth", lambda d, p: False, "not offered"),
     _get("shutterstatus", _shutter_status, "DOME_SHUTTER (open 0, closed 1, opening 2, closing 3)"),
     _get("slaved", lambda d, p: bool(d.status().get("following")), "DOME_AUTOSYNC"),
-    _put("slaved", (Param("Slaved", bool),), _set_slaved, "Dome.set_following"),
+    verb_member(
+        "slaved",
+        "dome.set_following",
+        (Arg("Slaved", "on"),),
+        "DOME_AUTOSYNC, snooping the telescope role's mount",
+        before=_can_follow,
+    ),
     _get(
         "slewing",
         lambda d, p: bool(d.status().get("moving") or d.running("slew")),
         "dome motion Busy, or a slew running",
     ),
-    _put("abortslew", (), _halt, "Dome.abort"),
-    _put("closeshutter", (), _shutter("closed"), "Dome.close, in the background"),
+    _halt("abortslew", "dome.abort"),
+    verb_member("closeshutter", "dome.close", (), "DOME_SHUTTER", **_SHUTTER_CLOSES),
     _put("findhome", (), None, "not offered"),
-    _put("openshutter", (), _shutter("open"), "Dome.open, in the background"),
-    _put("park", (), _dome_park, "Dome.park, in the background"),
+    verb_member("openshutter", "dome.open", (), "DOME_SHUTTER", **_SHUTTER_OPENS),
+    verb_member("park", "dome.park", (), "DOME_PARK", background="slew"),
     _put("setpark", (), None, "not offered"),
     _put("slewtoaltitude", (Param("Altitude", float),), None, "not offered"),
-    _put(
+    verb_member(
         "slewtoazimuth",
-        (Param("Azimuth", float, 0, 359.999999),),
-        _dome_goto,
-        "Dome.goto, in the background",
+        "dome.goto",
+        (Arg("Azimuth", "azimuth"),),
+        "ABS_DOME_POSITION; parked: the verb's refusal, 0x408",
+        background="slew",
     ),
     _put("synctoazimuth", (Param("Azimuth", float),), None, "not offered"),
 )
@@ -1348,16 +1201,15 @@ def _angle(d: AlpacaDevice, p: dict[str, Any]) -> float:
     return float(value) % 360.0
 
 
-async def _rotate_to(d: AlpacaDevice, angle: float) -> None:
-    angle %= 360.0
+def _relative(d: AlpacaDevice, offset: float) -> float:
+    """The angle Move's Position (degrees from the current angle) reaches."""
+    return (_angle(d, {}) + offset) % 360.0
+
+
+def _target_angle(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    angle = fields["angle"] % 360.0  # 360 is 0
     d.values["target_angle"] = angle
-    await d.start("move", d.dev().move_to(angle))
-
-
-async def _set_reverse(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if not d.capabilities().get("can_reverse"):
-        raise AlpacaError(NOT_IMPLEMENTED, "the rotator cannot reverse")
-    await d.dev().set_reverse(p["Reverse"])
+    return {"angle": angle}
 
 
 def _reverse(d: AlpacaDevice, p: dict[str, Any]) -> bool:
@@ -1366,8 +1218,8 @@ def _reverse(d: AlpacaDevice, p: dict[str, Any]) -> bool:
     return bool(d.status().get("reversed"))
 
 
-_POSITION = (Param("Position", float),)
-_ABS_POSITION = (Param("Position", float, 0, 359.999999),)
+_ANGLE = (Arg("Position", "angle"),)
+_TO_ANGLE: dict[str, Any] = {"before": _target_angle, "background": "move"}
 
 ROTATOR: tuple[Member, ...] = (
     _get("canreverse", _cap("can_reverse"), "ROTATOR_REVERSE defined"),
@@ -1375,33 +1227,29 @@ ROTATOR: tuple[Member, ...] = (
     _get("mechanicalposition", _angle, "ABS_ROTATOR_ANGLE (degrees)"),
     _get("position", _angle, "ABS_ROTATOR_ANGLE (degrees)"),
     _get("reverse", _reverse, "ROTATOR_REVERSE"),
-    _put("reverse", (Param("Reverse", bool),), _set_reverse, "Rotator.set_reverse"),
+    verb_member(
+        "reverse",
+        "rotator.set_reverse",
+        (Arg("Reverse", "on"),),
+        "ROTATOR_REVERSE",
+    ),
     _get("stepsize", None, "not reported by INDI"),
     _get(
         "targetposition",
         lambda d, p: d.values.get("target_angle", _angle(d, p)),
         "the last target, else the angle",
     ),
-    _put("halt", (), _halt, "Rotator.abort"),
-    _put(
+    _halt("halt", "rotator.abort"),
+    verb_member(
         "move",
-        _POSITION,
-        lambda d, p: _rotate_to(d, _angle(d, p) + p["Position"]),
-        "Rotator.move_to(angle + Position), in the background",
+        "rotator.move_to",
+        (Arg("Position", "angle", float, to_verb=_relative),),
+        "the angle + Position (degrees, modulo 360)",
+        **_TO_ANGLE,
     ),
-    _put(
-        "moveabsolute",
-        _ABS_POSITION,
-        lambda d, p: _rotate_to(d, p["Position"]),
-        "Rotator.move_to, in the background",
-    ),
-    _put(
-        "movemechanical",
-        _ABS_POSITION,
-        lambda d, p: _rotate_to(d, p["Position"]),
-        "Rotator.move_to, in the background",
-    ),
-    _put("sync", _ABS_POSITION, lambda d, p: d.dev().sync(p["Position"]), "Rotator.sync"),
+    verb_member("moveabsolute", "rotator.move_to", _ANGLE, "ABS_ROTATOR_ANGLE", **_TO_ANGLE),
+    verb_member("movemechanical", "rotator.move_to", _ANGLE, "ABS_ROTATOR_ANGLE", **_TO_ANGLE),
+    verb_member("sync", "rotator.sync", _ANGLE, "SYNC_ROTATOR_ANGLE"),
 )
 
 # ----------------------------------------------------------------- CoverCalibrator
@@ -1438,34 +1286,21 @@ def _brightness(d: AlpacaDevice, p: dict[str, Any]) -> int:
     return int(round(d.status().get("brightness") or _max_brightness(d, p)))
 
 
-async def _calibrator_on(d: AlpacaDevice, p: dict[str, Any]) -> None:
+def _within_brightness(d: AlpacaDevice, p: dict[str, Any], fields: dict[str, Any]) -> Any:
     high = _max_brightness(d, p)
     if not 0 <= p["Brightness"] <= high:
         raise AlpacaError(INVALID_VALUE, f"Brightness must be 0..{high}, got {p['Brightness']}")
-    brightness = p["Brightness"] if d.capabilities().get("can_dim") else None
-    await d.start("light", d.dev().set_light(True, brightness=brightness))
-
-
-async def _calibrator_off(d: AlpacaDevice, p: dict[str, Any]) -> None:
-    if not d.capabilities().get("has_light"):
-        raise AlpacaError(NOT_IMPLEMENTED, "the panel has no light")
-    await d.start("light", d.dev().set_light(False))
-
-
-def _cover(to: str) -> Call:
-    async def call(d: AlpacaDevice, p: dict[str, Any]) -> None:
-        if not d.capabilities().get("has_cap"):
-            raise AlpacaError(NOT_IMPLEMENTED, "the panel has no cover")
-        panel = d.dev()
-        await d.start("cover", panel.open_cap() if to == "open" else panel.close_cap())
-
-    return call
+    return None if d.capabilities().get("can_dim") else {"brightness": None}
 
 
 async def _halt_cover(d: AlpacaDevice, p: dict[str, Any]) -> None:
+    # The cover's verbs abort (CAP_ABORT) when the call running them ends.
     if not d.capabilities().get("can_abort_cap"):
         raise AlpacaError(NOT_IMPLEMENTED, "the cover cannot be halted")
-    await _halt(d, p)
+    if (task := d.tasks.get("cover")) is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
 
 
 COVERCALIBRATOR: tuple[Member, ...] = (
@@ -1475,16 +1310,26 @@ COVERCALIBRATOR: tuple[Member, ...] = (
     _get("covermoving", lambda d, p: _cover_state(d, p) == 2, "CAP_PARK Busy"),
     _get("coverstate", _cover_state, "CAP_PARK (NotPresent 0, Closed 1, Moving 2, Open 3)"),
     _get("maxbrightness", _max_brightness, "FLAT_LIGHT_INTENSITY max"),
-    _put("calibratoroff", (), _calibrator_off, "FlatPanel.set_light(False)"),
-    _put(
-        "calibratoron",
-        (Param("Brightness", int),),
-        _calibrator_on,
-        "FlatPanel.set_light(True, brightness), in the background",
+    verb_member(
+        "calibratoroff",
+        "flat_panel.set_light",
+        (),
+        "FLAT_LIGHT_CONTROL off",
+        fixed={"on": False},
+        background="light",
     ),
-    _put("closecover", (), _cover("closed"), "FlatPanel.close_cap, in the background"),
-    _put("haltcover", (), _halt_cover, "FlatPanel abort (CAP_ABORT)"),
-    _put("opencover", (), _cover("open"), "FlatPanel.open_cap, in the background"),
+    verb_member(
+        "calibratoron",
+        "flat_panel.set_light",
+        (Arg("Brightness", "brightness", int),),
+        "FLAT_LIGHT_CONTROL on, FLAT_LIGHT_INTENSITY within 0..MaxBrightness",
+        fixed={"on": True},
+        before=_within_brightness,
+        background="light",
+    ),
+    verb_member("closecover", "flat_panel.close_cap", (), "CAP_PARK", background="cover"),
+    _put("haltcover", (), _halt_cover, "the running open or close ends, sending CAP_ABORT"),
+    verb_member("opencover", "flat_panel.open_cap", (), "CAP_PARK", background="cover"),
 )
 
 # ----------------------------------------------------------------- ObservingConditions
@@ -1579,7 +1424,7 @@ OBSERVINGCONDITIONS: tuple[Member, ...] = (
         "WEATHER_PARAMETERS timestamp (s)",
         params=(Param("SensorName", str),),
     ),
-    _put("refresh", (), lambda d, p: d.dev().refresh(), "Weather.refresh"),
+    verb_member("refresh", "weather.refresh", (), "WEATHER_REFRESH"),
 )
 
 # ----------------------------------------------------------------- SafetyMonitor
@@ -1625,21 +1470,6 @@ MEMBERS: dict[str, tuple[Member, ...]] = {t: COMMON + own for t, own in _OWN.ite
 MEMBER_INDEX: dict[str, dict[tuple[str, str], Member]] = {
     t: {(m.name, m.http): m for m in members} for t, members in MEMBERS.items()
 }
-
-#: The Alpaca devices, in the order their numbers are first given: device
-#: type and the role it stands for ("safety": the safety policy).
-DEVICE_ROLES: tuple[tuple[str, str], ...] = (
-    ("Telescope", "telescope"),
-    ("Camera", "camera"),
-    ("Camera", "guider"),
-    ("Focuser", "focuser"),
-    ("FilterWheel", "filter_wheel"),
-    ("Dome", "dome"),
-    ("Rotator", "rotator"),
-    ("CoverCalibrator", "flat_panel"),
-    ("ObservingConditions", "weather"),
-    ("SafetyMonitor", "safety"),
-)
 
 #: DeviceState's operational members per type (the reference's lists).
 STATE_MEMBERS: dict[str, tuple[str, ...]] = {
@@ -1734,9 +1564,23 @@ _CAMEL = {
 }
 
 
+def _row(device_type: str, m: Member) -> str:
+    roles = tuple(role for t, role in DEVICE_ROLES if t == device_type)
+    params = ", ".join(p.describe() for p in m.params) or "–"
+    verbs = ", ".join(f"`{v}`" for v in verbs_of(m, roles)) or "–"
+    what = m.translates
+    if m.background:
+        what = f"{what}; in the background" if what else "in the background"
+    if not m.implemented:
+        what = f"NotImplemented (0x400): {what}"
+    return f"| `{m.name}` | {m.http} | {params} | {verbs} | {what} |"
+
+
 def coverage_markdown() -> str:
     """docs/alpaca.md's coverage table, one section per device type (a test
-    checks the document holds exactly this)."""
+    checks the document holds exactly this): each member's parameters (a
+    verb-backed member's as its verb declares them) and the verb it calls."""
+    head = ["| Member | HTTP | Parameters | Verb | Translates to |", "|---|---|---|---|---|"]
     lines: list[str] = []
     for device_type in MEMBERS:
         own = _OWN[device_type]
@@ -1745,22 +1589,9 @@ def coverage_markdown() -> str:
             f"### {device_type} (interface version {INTERFACE_VERSIONS[device_type]}): "
             f"{done} of {len(own)} members implemented, plus the common members"
         )
-        lines.append("")
-        lines.append("| Member | HTTP | Parameters | Translates to |")
-        lines.append("|---|---|---|---|")
-        for m in own:
-            params = ", ".join(p.describe() for p in m.params) or "–"
-            what = m.translates if m.implemented else f"NotImplemented (0x400): {m.translates}"
-            lines.append(f"| `{m.name}` | {m.http} | {params} | {what} |")
-        lines.append("")
-    lines.append("### Common members (every device type)")
-    lines.append("")
-    lines.append("| Member | HTTP | Parameters | Translates to |")
-    lines.append("|---|---|---|---|")
-    for m in COMMON:
-        params = ", ".join(p.describe() for p in m.params) or "–"
-        what = m.translates if m.implemented else f"NotImplemented (0x400): {m.translates}"
-        lines.append(f"| `{m.name}` | {m.http} | {params} | {what} |")
+        lines += ["", *head, *(_row(device_type, m) for m in own), ""]
+    lines += ["### Common members (every device type)", "", *head]
+    lines += [_row("", m) for m in COMMON]
     return "\n".join(lines) + "\n"
 
 

@@ -192,8 +192,9 @@ def parse_ids(params: Mapping[str, str], *, put: bool) -> RequestIds:
 @dataclass(frozen=True, slots=True)
 class Param:
     """One parameter of a member: its exact Alpaca name, its type (``bool``,
-    ``int``, ``float``, ``str``), and the range a value must fall in (a
-    value outside is ASCOM's InvalidValue, not a malformed request)."""
+    ``int``, ``float``, ``str``), and the values it may take (a value outside
+    is ASCOM's InvalidValue, not a malformed request).  A member that calls a
+    declared verb derives them from the verb's params (`indiws.alpaca.binding`)."""
 
     name: str
     type: type
@@ -201,14 +202,33 @@ class Param:
     high: float | None = None
     #: Part of the member's contract but may be left out (Action's Parameters).
     optional: bool = False
+    #: The bounds themselves are outside (a field declared ``gt`` / ``lt``).
+    low_open: bool = False
+    high_open: bool = False
+    #: The only values taken (an enumeration's numbers), when not empty.
+    choices: tuple[Any, ...] = ()
+    unit: str = ""
 
     def describe(self) -> str:
-        rng = ""
-        if self.low is not None or self.high is not None:
-            low = "" if self.low is None else f"{self.low:g}"
-            high = "" if self.high is None else f"{self.high:g}"
-            rng = f" {low}..{high}"
-        return f"{self.name} ({self.type.__name__}{rng})"
+        if self.choices:
+            rng = " " + ", ".join(str(c) for c in self.choices)
+        elif self.low is not None and self.high is not None:
+            low = f"{'>' if self.low_open else ''}{self.low:g}"
+            rng = f" {low}..{'<' if self.high_open else ''}{self.high:g}"
+        elif self.low is not None:
+            rng = f" {'>' if self.low_open else '≥'}{self.low:g}"
+        elif self.high is not None:
+            rng = f" {'<' if self.high_open else '≤'}{self.high:g}"
+        else:
+            rng = ""
+        return f"{self.name} ({self.type.__name__}{rng}{' ' + self.unit if self.unit else ''})"
+
+    def outside(self, value: float) -> bool:
+        """``value`` is outside the bounds."""
+        low, high = self.low, self.high
+        return (low is not None and (value <= low if self.low_open else value < low)) or (
+            high is not None and (value >= high if self.high_open else value > high)
+        )
 
     def parse(self, text: str) -> Any:
         value: Any
@@ -228,9 +248,7 @@ class Param:
             ) from None
         if isinstance(value, float) and not math.isfinite(value):
             raise AlpacaError(INVALID_VALUE, f"{self.name} must be a finite number, got {text!r}")
-        if (self.low is not None and value < self.low) or (
-            self.high is not None and value > self.high
-        ):
+        if (self.choices and value not in self.choices) or self.outside(value):
             raise AlpacaError(INVALID_VALUE, f"{self.name} {value:g} is outside {self.describe()}")
         return value
 

@@ -19,7 +19,8 @@ import tornado.web
 from .. import __version__
 from ..security import AccessPolicy, RequestFacts, binds_beyond_loopback
 from ..web.server import GuardedHTTPServer, connection_cap
-from .members import DEVICE_ROLES, MEMBER_INDEX, MEMBERS, AlpacaDevice, image_pixels
+from .device import AlpacaDevice
+from .members import DEVICE_ROLES, MEMBER_INDEX, MEMBERS, image_pixels
 from .protocol import (
     DISCOVERY_MESSAGE,
     IMAGE_BYTES_TYPE,

@@ -17,7 +17,7 @@ from ..blobs import BlobStore, default_store
 from ..client import Device, INDIClient, InvalidValueError, Property
 from ..fits_header import check_fits_cards
 from ..protocol import BLOBMode, PropertyKind, PropertyState
-from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
+from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, check_ranges, verb
 from . import astro
 from .base import ProgressCallback, Range, RoleDevice, Update
 from .errors import (
@@ -112,8 +112,14 @@ class CoolerParams(Params):
     on: bool
 
 
+#: A sensor's target temperature: above absolute zero, at most 100 °C (ASCOM's range).
+Celsius = Annotated[
+    float, Meta(ge=-273.15, le=100, description="degrees C", extra={"unit": "degrees C"})
+]
+
+
 class SetTemperatureParams(Params):
-    target: float
+    target: Celsius
     wait: bool = False
     tolerance: Tolerance = 0.5
     timeout: Timeout | None = None
@@ -1032,6 +1038,7 @@ class Camera(RoleDevice):
         self._prop("CCD_TEMPERATURE", "set a temperature")
         self.client.validate(dev.name, "CCD_TEMPERATURE", {"CCD_TEMPERATURE_VALUE": target})
         target = float(target)
+        check_ranges(SetTemperatureParams, target=target)
         if isinstance(tolerance, bool) or not isinstance(tolerance, int | float) or tolerance <= 0:
             raise InvalidValueError(f"tolerance must be a positive number, got {tolerance!r}")
         if not wait:

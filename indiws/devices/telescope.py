@@ -351,10 +351,28 @@ class Site(Result):
     elevation: float
 
 
+#: A site's latitude, longitude and elevation (ASCOM's ranges too).
+Latitude = Annotated[
+    float, Meta(ge=-90, le=90, description="degrees, north positive", extra={"unit": "degrees"})
+]
+Longitude = Annotated[
+    float,
+    Meta(
+        ge=-180,
+        lt=360,
+        description="degrees, east positive (-180..180, or 0..360)",
+        extra={"unit": "degrees"},
+    ),
+]
+Elevation = Annotated[
+    float, Meta(ge=-300, le=10_000, description="metres above sea level", extra={"unit": "m"})
+]
+
+
 class SetSiteParams(Params):
-    latitude: float | None = None
-    longitude: float | None = None
-    elevation: float | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    elevation: Elevation | None = None
 
 
 class SetTimeParams(Params):
@@ -814,21 +832,18 @@ class Telescope(RoleDevice):
         """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
 
         Latitude -90..90, longitude east positive (-180..180, or 0..360),
-        elevation in metres. Answers the site as get_site does."""
+        elevation in metres (-300..10000). Answers the site as get_site does."""
         prop = self._prop("GEOGRAPHIC_COORD", "set its site")
+        given = {"latitude": latitude, "longitude": longitude, "elevation": elevation}
+        site = {k: _finite(v, k) for k, v in given.items() if v is not None}
+        check_ranges(SetSiteParams, **site)
         values: dict[str, Any] = {}
-        if latitude is not None:
-            values["LAT"] = _finite(latitude, "latitude")
-        if longitude is not None:
-            lon = _finite(longitude, "longitude")
-            if not -180.0 <= lon < 360.0:
-                raise InvalidValueError(
-                    f"longitude must be within [-180, 180] (east positive), got {lon:g}",
-                    param="longitude",
-                )
-            values["LONG"] = astro.longitude_indi(lon)
-        if elevation is not None and "ELEV" in prop.elements:
-            values["ELEV"] = _finite(elevation, "elevation")
+        if "latitude" in site:
+            values["LAT"] = site["latitude"]
+        if "longitude" in site:
+            values["LONG"] = astro.longitude_indi(site["longitude"])
+        if "elevation" in site and "ELEV" in prop.elements:
+            values["ELEV"] = site["elevation"]
         if not values:
             raise InvalidValueError("give latitude, longitude and/or elevation")
         # Send the whole vector: some drivers only act on a complete site.

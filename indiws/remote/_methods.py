@@ -1694,7 +1694,7 @@ class TelescopeMethods(_Namespace):
         """Set the site (GEOGRAPHIC_COORD); a part left out keeps its value.
 
         Latitude -90..90, longitude east positive (-180..180, or 0..360),
-        elevation in metres. Answers the site as get_site does.
+        elevation in metres (-300..10000). Answers the site as get_site does.
         """
         return await self._rpc(
             "telescope.set_site",

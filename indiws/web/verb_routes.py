@@ -204,21 +204,25 @@ def verb_call(
     *,
     who: str,
     progress: ProgressCallback | None = None,
+    target: Any = None,
 ) -> Any:
     """Call ``verb`` with ``params`` (every one, defaults filled in) on what
-    holds its role now (the safety policy for ``safety.*``): what every
-    front runs.  The API's timeout check applies; the verb's `needs` are
-    given.  Returns the method's answer (awaitable for an async verb), an
-    exposure's with its frame's URLs (`with_frame_urls`).
+    holds its role now (the safety policy for ``safety.*``), or on
+    ``target`` (Alpaca's guide camera calls the camera's verbs on the
+    guider role's device): what every front runs.  The API's timeout check
+    applies; the verb's `needs` are given.  Returns the method's answer
+    (awaitable for an async verb), an exposure's with its frame's URLs
+    (`with_frame_urls`).
 
     ``params`` are checked already (the verb's `Params` struct: REST's body,
-    JSON-RPC's `RpcMethod.bind`)."""
+    JSON-RPC's `RpcMethod.bind`, Alpaca's binding)."""
     kwargs = dict(params)
     if verb.progress:
         kwargs["progress"] = progress
     for need in verb.needs:
         kwargs[need] = who if need == "who" else service.role_device(need)
-    target = service.safety if verb.role == "safety" else service.role_device(verb.role)
+    if target is None:
+        target = service.safety if verb.role == "safety" else service.role_device(verb.role)
     answer = getattr(target, verb.method)(**kwargs)
     return _frame_urls_added(answer) if inspect.isawaitable(answer) else with_frame_urls(answer)
 
