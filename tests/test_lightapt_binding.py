@@ -245,7 +245,7 @@ async def test_a_refused_param_gets_the_clear_reply_and_nothing_is_sent(
             ["10E", 40],
             SCOPE,
             "error",
-            'parameter long of set_long_lat must be a number or null, got "10E"',
+            'parameter long of set_long_lat must be a number within [-180, 360) or null, got "10E"',
         ),
         (
             "camera",
