@@ -165,6 +165,10 @@ class Verb:
     #: away (JSON-RPC); a front with no connection to hold it by (REST)
     #: requires the ``duration`` (docs/verbs.md).
     held: typing.Literal["move", "stop"] | None = None
+    #: A procedure over the role's device (autofocus, centering), declared on
+    #: a function of its own module rather than on a method of the device's
+    #: class: the fronts call ``function(device, **params, **needs)``.
+    function: Callable[..., Any] | None = None
 
     @property
     def role(self) -> str:
@@ -235,6 +239,9 @@ def result_schema(result: Any) -> dict[str, Any]:
 #: What a front may give a verb's method beside its params (``needs``).
 NEEDS = {
     "telescope": "the device of the telescope role now (a `Telescope`)",
+    "camera": "the device of the camera role now (a `Camera`)",
+    "blobs": "the service's frame store (a `BlobStore`)",
+    "index_dir": "the folder where the plate solver's index files are built (a `Path`)",
     "who": "who asks: address, front, token or not (for the log)",
 }
 
@@ -253,6 +260,7 @@ def verb(
     needs: tuple[str, ...] = (),
     events: tuple[str, ...] = (),
     held: typing.Literal["move", "stop"] | None = None,
+    procedure: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a device method as the verb ``name`` (``<role>.<verb>``).
 
@@ -260,7 +268,9 @@ def verb(
     description: what ``rpc.discover``, the client and the docs show.
     ``needs``: keyword arguments the front gives beside the params (`NEEDS`);
     ``events``: notifications the call may be followed by beside an action's;
-    ``held``: a manual move that lasts until stopped (`Verb.held`)."""
+    ``held``: a manual move that lasts until stopped (`Verb.held`);
+    ``procedure``: a function whose first argument is the role's device,
+    not a method (`Verb.function`)."""
 
     def declare(func: Callable[..., Any]) -> Callable[..., Any]:
         func.__verb__ = register(  # type: ignore[attr-defined]
@@ -275,6 +285,7 @@ def verb(
             needs=needs,
             events=events,
             held=held,
+            function=func if procedure else None,
         )
         return func
 
@@ -294,6 +305,7 @@ def register(
     needs: tuple[str, ...] = (),
     events: tuple[str, ...] = (),
     held: typing.Literal["move", "stop"] | None = None,
+    function: Callable[..., Any] | None = None,
 ) -> Verb:
     """Declare the verb ``name`` as the device method named ``method`` (what
     `verb` does; for a method declared once for several roles, such as
@@ -318,6 +330,7 @@ def register(
         needs=needs,
         notifications=events,
         held=held,
+        function=function,
     )
     return VERBS[name]
 

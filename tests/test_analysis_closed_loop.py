@@ -180,6 +180,27 @@ async def test_a_frame_solves_to_where_the_mount_points(ws: WsClient) -> None:
     assert (await ws.call("camera.solve", timeout=120))["blob_id"] == shot["blob_id"]
     error = await ws.error("camera.solve", {"blob_id": "nope"})
     assert error["data"]["error"] == "unknown_frame"
+    # Over REST the solve is an action of the camera: 202, followed to its
+    # solution (the same as JSON-RPC's).
+    client = AsyncHTTPClient()
+    url = service(ws).url
+    answer = await client.fetch(
+        f"{url}/api/v1/roles/camera/solve",
+        method="POST",
+        body=json.dumps({"blob_id": shot["blob_id"]}),
+        raise_error=False,
+    )
+    assert answer.code == 202, answer.body
+    location = answer.headers["Location"]
+    while True:
+        state = json.loads((await client.fetch(url + location)).body)
+        if state["state"] == "finished":
+            break
+        await asyncio.sleep(0.3)
+    assert state["action"] == "solve" and state["outcome"] == "ok", state
+    check_result(ws.path, "camera.solve", state["result"])
+    assert state["result"]["ra"] == pytest.approx(solved["ra"], abs=1e-4)
+    assert state["result"]["url"] == f"/blobs/{shot['blob_id']}"
 
 
 async def center(ws: WsClient, **params: Any) -> dict:

@@ -381,6 +381,13 @@ async def test_a_move_is_refused_while_unsafe_unless_forced(svc: RunningService)
     )
     assert status == 200, body
     assert body["parked"] is False and not parked(svc)
+    # A centering slews too: refused as a goto is, before anything is sent.
+    with sent_to(svc, SCOPE) as sent:
+        status, body, _ = await rest(
+            svc, "POST", "/api/v1/roles/telescope/center", {"ra": 5.59, "dec": -5.39}
+        )
+    assert status == 409 and body["error"]["code"] == "unsafe", body
+    assert sent == []
     # The safety policy's verbs, declared too (JSON-RPC), answer their declared results.
     async with Observatory(svc.url) as obs:
         now = await obs.safety.status()

@@ -14,6 +14,10 @@ result dict, and raises one of the errors in `indiws.devices.errors`.
 from __future__ import annotations
 
 from ..verbs import VERBS
+
+# The procedures declared as verbs: focuser.autofocus, camera.analyse,
+# camera.solve, telescope.center.
+from . import autofocus, centering  # noqa: F401
 from .base import (
     ACTION_STARTED,
     Action,

@@ -1,8 +1,10 @@
 """Autofocus: sweep the focuser, measure the stars' HFR in each frame, fit the
 V-curve and move to its minimum.
 
-Written once here on top of `Focuser` and `Camera`; the fronts (JSON-RPC
-``focuser.autofocus``, later a plan step) only translate.  Every position is
+Written once here on top of `Focuser` and `Camera`, and declared as the verb
+``focuser.autofocus`` (`indiws.verbs`, a procedure over the focuser role's
+device that needs the camera role's): JSON-RPC, REST, the client and a
+plan's autofocus step call it.  Every position is
 approached from below (moving outward), so the gears' backlash is taken up
 the same way at each point and at the final position: a move that would go
 inward first overshoots by ``backlash`` steps and comes back outward.
@@ -13,16 +15,18 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from msgspec import Meta
 
 from ..analysis.focus import FIT_KINDS, MIN_POINTS, FocusFitError, FocusPoint, fit_vcurve
-from ..verbs import Result
+from ..verbs import Params, Result, check_ranges, verb
 from .base import Action, ProgressCallback, run_procedure
 from .camera import Camera
 from .errors import DeviceError, InvalidValueError
 from .focuser import Focuser
 
-__all__ = ["AutofocusError", "autofocus"]
+__all__ = ["AutofocusError", "AutofocusParams", "AutofocusResult", "autofocus"]
 
 
 class AutofocusError(DeviceError):
@@ -84,11 +88,54 @@ class AutofocusResult(Result):
     elapsed: float
 
 
+_Steps = Annotated[int, Meta(ge=0, description="focuser steps", extra={"unit": "steps"})]
+
+
+class AutofocusParams(Params):
+    #: Seconds per frame.
+    exposure: Annotated[
+        float, Meta(ge=0.001, le=600, description="seconds per frame", extra={"unit": "seconds"})
+    ] = 2.0
+    step: (
+        Annotated[
+            int,
+            Meta(
+                ge=1,
+                description="steps between positions (default: a fiftieth of the travel)",
+                extra={"unit": "steps"},
+            ),
+        ]
+        | None
+    ) = None
+    steps: Annotated[int, Meta(ge=MIN_POINTS, le=51, description="positions in the sweep")] = 9
+    center: (
+        Annotated[int, Meta(ge=0, description="middle of the sweep (default: where it is)")] | None
+    ) = None
+    backlash: _Steps | None = None
+    fit: Literal["auto", "hyperbolic", "parabolic"] = "auto"
+    min_stars: Annotated[int, Meta(ge=1, le=10_000, description="stars a point needs to count")] = 8
+    extend: (
+        Annotated[int, Meta(ge=0, le=50, description="steps past an end holding the least HFR")]
+        | None
+    ) = None
+    binning: Annotated[int, Meta(ge=1)] | None = None
+
+
 def _check(name: str, value: float, low: float, high: float) -> None:
     if not (isinstance(value, int | float) and math.isfinite(value) and low <= value <= high):
         raise InvalidValueError(f"{name} must be within [{low:g}, {high:g}], not {value!r}")
 
 
+@verb(
+    "focuser.autofocus",
+    AutofocusParams,
+    AutofocusResult,
+    moves=True,
+    long=True,
+    progress=True,
+    needs=("camera",),
+    procedure=True,
+)
 async def autofocus(
     focuser: Focuser,
     camera: Camera,
@@ -105,31 +152,40 @@ async def autofocus(
     roi: Sequence[int] | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Find best focus; see docs/analysis.md for the parameters and the result.
+    """Sweep the focuser, measure HFR per frame, fit the V-curve, move to best focus.
 
-    ``steps`` positions ``step`` apart centred on ``center`` (default: where
-    the focuser is).  When the smallest HFR is at an end of the sweep the
-    sweep goes on that way up to ``extend`` more steps (default steps // 2),
-    until the HFR rises twice.  Each point is an exposure of ``exposure``
-    seconds; points with fewer than ``min_stars`` stars do not count."""
+    steps positions step apart centred on center (default: the focuser's
+    position; step defaults to a fiftieth of its travel); the sweep goes on
+    up to extend steps (default steps // 2) past an end holding the smallest
+    HFR, until the HFR rises twice. Each point is an exposure of exposure
+    seconds with the camera role; points with fewer than min_stars stars do
+    not count. fit: hyperbolic, parabolic or auto (the closer of the two).
+    Every position is approached outward; inward moves overshoot by backlash
+    steps (default: one step). Progress per frame: {state:
+    start|measuring|extending|final, step, position, hfr, stars, blob_id}.
+    Result: {position, hfr, stars (at the end), start: {position, hfr,
+    stars}, points: [{position, hfr, stars}], fit: {kind, position, hfr, r2,
+    rms, used, rejected, ...}, backlash, elapsed}. Errors: autofocus_failed
+    (too few stars, no minimum in the range; data.points; the focuser goes
+    back to where it was), invalid_value, and those of focuser.move_to and
+    camera.expose."""
     started = time.monotonic()
     limit = focuser.max()["max"] or 0
     here = focuser.position()["position"]
     if here is None:
         raise InvalidValueError("autofocus needs a focuser with absolute positions")
-    _check("exposure", exposure, 0.001, 600)
-    _check("steps", steps, MIN_POINTS, 51)
+    check_ranges(AutofocusParams, exposure=exposure, steps=steps, min_stars=min_stars)
+    if extend is not None:
+        check_ranges(AutofocusParams, extend=extend)
     if fit not in FIT_KINDS:
         raise InvalidValueError(f"fit must be one of {', '.join(FIT_KINDS)}, not {fit!r}")
     step = int(step) if step is not None else max(1, int(limit / 50) if limit else 100)
     _check("step", step, 1, limit or math.inf)
-    _check("min_stars", min_stars, 1, 10_000)
     center = here if center is None else int(center)
     _check("center", center, 0, limit or math.inf)
     backlash = step if backlash is None else int(backlash)
     _check("backlash", backlash, 0, limit or math.inf)
     extend = steps // 2 if extend is None else int(extend)
-    _check("extend", extend, 0, 50)
     first = center - (steps - 1) // 2 * step
     positions = [first + i * step for i in range(steps)]
     # Keep the sweep inside the focuser's travel.

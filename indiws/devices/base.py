@@ -340,16 +340,19 @@ async def run_procedure(
     *,
     params: dict[str, Any] | None = None,
     progress: ProgressCallback | None = None,
+    supersede: bool = True,
 ) -> dict[str, Any]:
     """Run ``body(action)`` as one action of ``owner``'s role (``verb``), made
     of other actions: ``action.report`` sends its progress, its result goes
     through ``action.done``.  Its abort (`abort_action`, the role's
-    ``abort``, a newer procedure of the same verb) cancels the step running
-    (whose device is told to stop) and ends it with `ActionAborted`."""
+    ``abort``, a newer procedure of the same verb unless not ``supersede``)
+    cancels the step running (whose device is told to stop) and ends it with
+    `ActionAborted`."""
     task = asyncio.current_task()
     assert task is not None
+    channel = verb if supersede else None
     async with owner._action(
-        verb, (), timeout=None, progress=progress, channel=verb, params=params
+        verb, (), timeout=None, progress=progress, channel=channel, params=params
     ) as act:
         act.on_interrupt = task.cancel
         try:

@@ -1,7 +1,10 @@
 """Plate solving of stored frames and centering a target by solve, sync and goto.
 
 Written once here on top of `Camera`, `Telescope`, the frame store and
-`indiws.analysis.solve`; the fronts only translate.  The hint for the solver
+`indiws.analysis.solve`, and declared as the verbs ``camera.analyse``,
+``camera.solve`` and ``telescope.center`` (`indiws.verbs`: procedures over
+the role's device, given the frame store, the solver's index folder and the
+other roles' devices they need); the fronts only translate.  The hint for the solver
 is where the mount said it pointed when the frame was taken (the frame's
 FITS header, else the mount's position now), so a solve searches a few
 degrees of sky instead of all of it.  Frames of INDI's CCD simulator show
@@ -14,25 +17,36 @@ from __future__ import annotations
 import asyncio
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
+from msgspec import Meta
+
+from ..analysis import analyse_frame
 from ..analysis.frames import FrameData, FrameReadError, finite_number, read_frame
 from ..analysis.solve import SolveError, SolveFailed, SolveHint, solve_frame
-from ..blobs import BlobNotFound, BlobStore
-from ..verbs import Result
+from ..blobs import Blob, BlobNotFound, BlobStore
+from ..verbs import RA, UNSET, Dec, Params, Result, UnsetType, check_ranges, verb
 from . import astro
 from .base import Action, ProgressCallback, run_procedure
-from .camera import Camera
+from .camera import Camera, FrameAnalysis
 from .errors import DeviceError, InvalidValueError
 from .telescope import Telescope
 
 __all__ = [
     "CENTER_METHODS",
     "SIMULATED_SKY_DRIVERS",
+    "AnalysedFrame",
+    "CenterParams",
+    "CenterResult",
     "CenteringError",
+    "FrameParams",
     "SolveError",
     "SolveFailed",
+    "SolveParams",
+    "Solution",
+    "analyse",
     "center",
+    "solve",
     "solve_stored_frame",
 ]
 
@@ -91,6 +105,70 @@ class Solution(Result):
     hint: SolveHintUsed | None
     #: Arcsec between the hint and the solution (null without a hint).
     pointing_error: float | None
+
+
+class SolveResult(Solution):
+    """``camera.solve``'s answer: the solution and the frame's URLs (what
+    every front adds to a result naming a frame), with the action
+    (``solve``), the camera's device and the seconds it ran when a camera
+    holds its role (the solve is then one of its actions)."""
+
+    #: /blobs/<id>, its PNG and JPEG previews.
+    url: str
+    preview_url: str
+    preview_jpg_url: str
+    action: str | UnsetType = UNSET
+    device: str | UnsetType = UNSET
+    elapsed: float | UnsetType = UNSET
+
+
+class AnalysedFrame(FrameAnalysis, kw_only=True):
+    """A stored frame measured again: its blob id, its URLs and the analysis fields."""
+
+    blob_id: str
+    #: /blobs/<id>, its PNG and JPEG previews.
+    url: str
+    preview_url: str
+    preview_jpg_url: str
+
+
+#: A solver's search radius around the hint, degrees.
+Radius = Annotated[
+    float, Meta(gt=0, le=30, description="degrees around the hint", extra={"unit": "degrees"})
+]
+#: How long the solver may take, seconds.
+TimeLimit = Annotated[
+    float, Meta(ge=1, le=600, description="seconds the solver may take", extra={"unit": "seconds"})
+]
+#: A stored frame's id (null: the newest).
+BlobId = Annotated[str, Meta(description="a stored frame's id (GET /blobs)")]
+
+
+class FrameParams(Params):
+    blob_id: BlobId | None = None
+
+
+class SolveParams(FrameParams):
+    radius: Radius = 2.0
+    time_limit: TimeLimit = 30.0
+
+
+class CenterParams(Params):
+    ra: RA
+    dec: Dec
+    epoch: Literal["J2000", "JNow"] = "J2000"
+    tolerance: Annotated[
+        float, Meta(ge=1, le=36_000, description="arcsec from the target", extra={"unit": "arcsec"})
+    ] = 30.0
+    attempts: Annotated[int, Meta(ge=1, le=20, description="solves at most")] = 5
+    exposure: Annotated[
+        float, Meta(ge=0.001, le=600, description="seconds per frame", extra={"unit": "seconds"})
+    ] = 2.0
+    binning: Annotated[int, Meta(ge=1)] | None = None
+    radius: Radius = 2.0
+    time_limit: TimeLimit = 30.0
+    method: Literal["auto", "sync", "offset"] = "auto"
+    force: bool = False
 
 
 class CenterTarget(Result):
@@ -173,16 +251,30 @@ async def solve_stored_frame(
     frame's centre, ``rotation``, ``pixel_scale``, ``parity``, field size,
     ``stars``, ``seconds``) with ``blob_id``, the ``hint`` used and
     ``pointing_error`` (arcsec between the hint and the solution)."""
-    if not 0 < radius <= 30:
-        raise InvalidValueError(f"radius must be within (0, 30] degrees, not {radius!r}")
-    if not 1 <= time_limit <= 600:
-        raise InvalidValueError(f"time_limit must be within [1, 600] seconds, not {time_limit!r}")
+    check_ranges(SolveParams, radius=radius, time_limit=time_limit)
+    blob = _stored(store, blob_id, camera)
+    return await _solve(blob, camera, telescope, index_dir, radius, time_limit)
+
+
+def _stored(store: BlobStore, blob_id: str | None, camera: Camera | None = None) -> Blob:
+    """The frame ``blob_id``, else the newest (of ``camera``'s device): `BlobNotFound`."""
     if blob_id is None:
         latest = store.latest(camera.name if camera is not None else None)
         if latest is None:
             raise BlobNotFound("latest")
         blob_id = latest.id
-    blob = store.get(blob_id)
+    return store.get(blob_id)
+
+
+async def _solve(
+    blob: Blob,
+    camera: Camera | None,
+    telescope: Telescope | None,
+    index_dir: Path,
+    radius: float,
+    time_limit: float,
+) -> dict[str, Any]:
+    blob_id = blob.info.id
     try:
         frame = await asyncio.to_thread(read_frame, blob.data, blob.info.format)
     except FrameReadError as exc:
@@ -218,10 +310,84 @@ async def solve_stored_frame(
     return result
 
 
+def _present(device: Camera | Telescope | None) -> Camera | Telescope | None:
+    """``device`` when a device holds its role and the indiserver has it, else None."""
+    if device is None or device.name is None or device.name not in device.client.devices:
+        return None
+    return device
+
+
+@verb("camera.analyse", FrameParams, AnalysedFrame, needs=("blobs",), procedure=True)
+async def analyse(camera: Camera, *, blob_id: str | None = None, blobs: BlobStore) -> dict:
+    """Measure a stored frame again (blob_id, else the newest).
+
+    The analysis fields of camera.expose's result (stars, hfr, fwhm,
+    background, ...), with the frame's blob_id and URLs. No camera is needed:
+    any stored frame is measured. Errors: unknown_frame."""
+    blob = _stored(blobs, blob_id)
+    return {"blob_id": blob.info.id, **await analyse_frame(blob.data, blob.info.format)}
+
+
+@verb(
+    "camera.solve",
+    SolveParams,
+    SolveResult,
+    long=True,
+    needs=("telescope", "blobs", "index_dir"),
+    procedure=True,
+)
+async def solve(
+    camera: Camera,
+    *,
+    blob_id: str | None = None,
+    radius: float = 2.0,
+    time_limit: float = 30.0,
+    telescope: Telescope | None = None,
+    blobs: BlobStore,
+    index_dir: Path,
+) -> dict[str, Any]:
+    """Plate-solve a stored frame (blob_id, else the camera's newest).
+
+    The hint is where the mount pointed (the frame's FITS header, else the
+    mount now) within radius degrees; time_limit bounds the solver (s).
+    While a camera holds its role the solve is one of its actions (solve):
+    announced, followed and aborted as the others (camera.abort stops it
+    too). Result: {ra (hours), dec (degrees), ra_deg: J2000 centre of the
+    frame, epoch, rotation (degrees), pixel_scale (arcsec/px), parity,
+    field_width, field_height (arcmin), stars, seconds, blob_id, url,
+    preview_url, preview_jpg_url, hint: {ra, dec, radius, source},
+    pointing_error (arcsec from the hint)}, and action, device, elapsed as
+    an action's. Errors: unknown_frame, solve_failed (no solution, too few
+    stars), solver_unavailable (solve-field missing, unreadable frame)."""
+    check_ranges(SolveParams, radius=radius, time_limit=time_limit)
+    cam = _present(camera)
+    mount = _present(telescope)
+    blob = _stored(blobs, blob_id, cam)  # an unknown frame is refused before any action
+
+    async def run(act: Action | None = None) -> dict[str, Any]:
+        return await _solve(blob, cam, mount, index_dir, radius, time_limit)  # type: ignore[arg-type]
+
+    if cam is None:  # a frame solved with no camera: not an action of any device
+        return await run()
+    params = {"blob_id": blob.info.id, "radius": radius, "time_limit": time_limit}
+    # Solves of two frames may run side by side: a newer one does not abort this one.
+    return await run_procedure(cam, "solve", run, params=params, supersede=False)  # type: ignore[arg-type]
+
+
+@verb(
+    "telescope.center",
+    CenterParams,
+    CenterResult,
+    moves=True,
+    long=True,
+    progress=True,
+    needs=("camera", "blobs", "index_dir"),
+    procedure=True,
+)
 async def center(
     telescope: Telescope,
     camera: Camera,
-    store: BlobStore,
+    blobs: BlobStore,
     ra: float,
     dec: float,
     *,
@@ -233,32 +399,47 @@ async def center(
     radius: float = 2.0,
     time_limit: float = 30.0,
     method: str = "auto",
+    force: bool = False,
     index_dir: Path,
     progress: ProgressCallback | None = None,
 ) -> dict[str, Any]:
-    """Goto the target, then expose, solve and correct until the frame's
-    centre is within ``tolerance`` arcsec of the target (J2000 RA hours / Dec
-    degrees, or JNow with ``epoch``), at most ``attempts`` solves.
+    """Put RA (hours) / Dec (degrees) in the middle of the frame: goto, solve, correct.
 
-    ``method`` of correction: ``sync`` (sync the mount to the solution, goto
-    the target again), ``offset`` (goto the target shifted by the error, for
+    Goto the target, then expose, solve, sync and goto again until the
+    frame's centre is within tolerance arcsec of it (J2000, or JNow with
+    epoch), at most attempts solves; exposure/binning for the frames;
+    radius and time_limit as for camera.solve. method: sync (sync to the
+    solution, goto again), offset (goto the target shifted by the error, for
     mounts that cannot sync or an error a sync does not remove, such as a
-    camera off the mount's axis), ``auto`` (sync, and offset from the first
-    sync that did not halve the error on).
-
-    Result: ``target`` (J2000), ``solution`` (the last), ``error`` (arcsec),
-    ``method`` (the last correction), ``attempts`` (each: solved position,
-    error, correction, blob_id), ``elapsed``.  CenteringError (with the
-    attempts) when the tolerance is not reached."""
-    if not (isinstance(tolerance, int | float) and 1 <= tolerance <= 36_000):
-        raise InvalidValueError(f"tolerance must be within [1, 36000] arcsec, not {tolerance!r}")
-    if not (isinstance(attempts, int) and 1 <= attempts <= 20):
-        raise InvalidValueError(f"attempts must be within [1, 20], not {attempts!r}")
-    if not (isinstance(exposure, int | float) and 0.001 <= exposure <= 600):
-        raise InvalidValueError(f"exposure must be within [0.001, 600] s, not {exposure!r}")
+    camera off the mount's axis), auto (sync, then offset once a sync did
+    not halve the error). Moves the mount: refused (unsafe) while the safety
+    policy says unsafe unless force, and (invalid_state) while parked, before
+    anything moves. Progress: {state: slewing|exposing|solving|solved|syncing,
+    attempt, ...; solved adds ra, dec, error (arcsec), blob_id}. Result:
+    {target: {ra, dec, epoch: J2000}, solution (the last camera.solve
+    result), error (arcsec), method (the last correction), attempts:
+    [{attempt, ra, dec, error, correction, blob_id}], elapsed}. Errors:
+    centering_failed (data.attempts), solve_failed, and those of
+    telescope.goto/sync and camera.expose."""
+    check_ranges(
+        CenterParams,
+        ra=ra,
+        dec=dec,
+        tolerance=tolerance,
+        attempts=attempts,
+        exposure=exposure,
+        radius=radius,
+        time_limit=time_limit,
+    )
     if method not in CENTER_METHODS:
         choices = ", ".join(CENTER_METHODS)
         raise InvalidValueError(f"method must be one of {choices}, not {method!r}")
+    # The goto's own gates, before the action starts (a REST call is refused,
+    # not answered 202 and failed).
+    telescope._connected()
+    telescope._check_unparked("centering")
+    telescope._check_safe("goto", force)
+    camera._connected()
     started = time.monotonic()
     if epoch == "JNow":
         target = await asyncio.to_thread(astro.jnow_to_j2000, ra, dec)
@@ -279,7 +460,7 @@ async def center(
         report = act.report
         tries: list[dict[str, Any]] = []
         report({"state": "slewing", "attempt": 0, "target_ra": target[0], "target_dec": target[1]})
-        await telescope.goto(target[0], target[1], epoch="J2000")
+        await telescope.goto(target[0], target[1], epoch="J2000", force=force)
         command = target  # where the mount was last sent
         correction = "sync" if method == "auto" else method
         for attempt in range(1, attempts + 1):
@@ -289,7 +470,7 @@ async def center(
             )
             report({"state": "solving", "attempt": attempt, "blob_id": shot["blob_id"]})
             solution = await solve_stored_frame(
-                store,
+                blobs,
                 blob_id=shot["blob_id"],
                 camera=camera,
                 telescope=telescope,
@@ -345,7 +526,7 @@ async def center(
                     "correction": correction,
                 }
             )
-            await telescope.goto(command[0], command[1], epoch="J2000")
+            await telescope.goto(command[0], command[1], epoch="J2000", force=force)
         raise CenteringError(
             f"the target is still {tries[-1]['error']:.0f}\" from the frame's centre after "
             f'{attempts} attempt(s) (tolerance {tolerance:g}")',

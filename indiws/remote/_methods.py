@@ -83,9 +83,11 @@ class CameraMethods(_Namespace):
         return await self._rpc("camera.abort", {})
 
     async def analyse(self, blob_id: str | None = None) -> AnalysedFrame:
-        """Measure a stored frame again (blob_id, else the newest): the analysis
+        """Measure a stored frame again (blob_id, else the newest).
 
-        fields of camera.expose's result (stars, hfr, fwhm, background, ...).
+        The analysis fields of camera.expose's result (stars, hfr, fwhm,
+        background, ...), with the frame's blob_id and URLs. No camera is needed:
+        any stored frame is measured. Errors: unknown_frame.
         """
         return await self._rpc("camera.analyse", {"blob_id": blob_id})
 
@@ -246,17 +248,22 @@ class CameraMethods(_Namespace):
         blob_id: str | None = None,
         radius: float = 2.0,
         time_limit: float = 30.0,
-    ) -> Solution:
+    ) -> SolveResult:
         """Plate-solve a stored frame (blob_id, else the camera's newest).
 
         The hint is where the mount pointed (the frame's FITS header, else the
         mount now) within radius degrees; time_limit bounds the solver (s).
-        Result: {ra (hours), dec (degrees), ra_deg: J2000 centre of the frame,
-        epoch, rotation (degrees), pixel_scale (arcsec/px), parity,
-        field_width, field_height (arcmin), stars, seconds, blob_id, hint:
-        {ra, dec, radius, source}, pointing_error (arcsec from the hint)}.
-        Errors: unknown_frame, solve_failed (no solution, too few stars),
-        solver_unavailable (solve-field missing, unreadable frame).
+        While a camera holds its role the solve is one of its actions (solve):
+        announced, followed and aborted as the others (camera.abort stops it
+        too). Result: {ra (hours), dec (degrees), ra_deg: J2000 centre of the
+        frame, epoch, rotation (degrees), pixel_scale (arcsec/px), parity,
+        field_width, field_height (arcmin), stars, seconds, blob_id, url,
+        preview_url, preview_jpg_url, hint: {ra, dec, radius, source},
+        pointing_error (arcsec from the hint)}, and action, device, elapsed as
+        an action's. Errors: unknown_frame, solve_failed (no solution, too few
+        stars), solver_unavailable (solve-field missing, unreadable frame).
+
+        Events: action.started, action.finished.
         """
         return await self._rpc(
             "camera.solve", {"blob_id": blob_id, "radius": radius, "time_limit": time_limit}
@@ -578,18 +585,19 @@ class FocuserMethods(_Namespace):
 
         steps positions step apart centred on center (default: the focuser's
         position; step defaults to a fiftieth of its travel); the sweep goes on
-        up to extend steps past an end holding the smallest HFR. Each point is
-        an exposure of exposure seconds with the camera role; points with fewer
-        than min_stars stars do not count. fit: hyperbolic, parabolic or auto
-        (the closer of the two). Every position is approached outward; inward
-        moves overshoot by backlash steps (default: one step). Progress per
-        frame: {state: start|measuring|extending|final, step, position, hfr,
-        stars, blob_id}. Result: {position, hfr, stars (at the end), start:
-        {position, hfr, stars}, points: [{position, hfr, stars}], fit: {kind,
-        position, hfr, r2, rms, used, rejected, ...}, backlash, elapsed}.
-        Errors: autofocus_failed (too few stars, no minimum in the range; data.points;
-        the focuser goes back to where it was), invalid_value, and those of
-        focuser.move_to and camera.expose.
+        up to extend steps (default steps // 2) past an end holding the smallest
+        HFR, until the HFR rises twice. Each point is an exposure of exposure
+        seconds with the camera role; points with fewer than min_stars stars do
+        not count. fit: hyperbolic, parabolic or auto (the closer of the two).
+        Every position is approached outward; inward moves overshoot by backlash
+        steps (default: one step). Progress per frame: {state:
+        start|measuring|extending|final, step, position, hfr, stars, blob_id}.
+        Result: {position, hfr, stars (at the end), start: {position, hfr,
+        stars}, points: [{position, hfr, stars}], fit: {kind, position, hfr, r2,
+        rms, used, rejected, ...}, backlash, elapsed}. Errors: autofocus_failed
+        (too few stars, no minimum in the range; data.points; the focuser goes
+        back to where it was), invalid_value, and those of focuser.move_to and
+        camera.expose.
 
         Events: progress, action.started, action.progress, action.finished.
         """
@@ -1431,22 +1439,26 @@ class TelescopeMethods(_Namespace):
         radius: float = 2.0,
         time_limit: float = 30.0,
         method: Literal["auto", "sync", "offset"] = "auto",
+        force: bool = False,
         *,
         on_progress: ProgressCallback | None = None,
     ) -> CenterResult:
-        """Put RA (hours)/Dec (degrees) in the middle of the frame: goto, then
+        """Put RA (hours) / Dec (degrees) in the middle of the frame: goto, solve, correct.
 
-        expose, solve, sync and goto again until within tolerance arcsec.
-
-        At most attempts solves; exposure/binning for the frames; radius and
-        time_limit as for camera.solve. method: sync (sync to the solution,
-        goto again), offset (goto the target shifted by the error), auto (sync,
-        then offset once a sync did not halve the error). Progress: {state: slewing|exposing|
-        solving|solved|syncing, attempt, ...; solved adds ra, dec, error
-        (arcsec), blob_id}. Result: {target: {ra, dec, epoch: J2000},
-        solution (the last camera.solve result), error (arcsec), method (the
-        last correction), attempts: [{attempt, ra, dec, error, correction,
-        blob_id}], elapsed}. Errors:
+        Goto the target, then expose, solve, sync and goto again until the
+        frame's centre is within tolerance arcsec of it (J2000, or JNow with
+        epoch), at most attempts solves; exposure/binning for the frames;
+        radius and time_limit as for camera.solve. method: sync (sync to the
+        solution, goto again), offset (goto the target shifted by the error, for
+        mounts that cannot sync or an error a sync does not remove, such as a
+        camera off the mount's axis), auto (sync, then offset once a sync did
+        not halve the error). Moves the mount: refused (unsafe) while the safety
+        policy says unsafe unless force, and (invalid_state) while parked, before
+        anything moves. Progress: {state: slewing|exposing|solving|solved|syncing,
+        attempt, ...; solved adds ra, dec, error (arcsec), blob_id}. Result:
+        {target: {ra, dec, epoch: J2000}, solution (the last camera.solve
+        result), error (arcsec), method (the last correction), attempts:
+        [{attempt, ra, dec, error, correction, blob_id}], elapsed}. Errors:
         centering_failed (data.attempts), solve_failed, and those of
         telescope.goto/sync and camera.expose.
 
@@ -1465,6 +1477,7 @@ class TelescopeMethods(_Namespace):
                 "radius": radius,
                 "time_limit": time_limit,
                 "method": method,
+                "force": force,
             },
             on_progress,
         )
@@ -1972,7 +1985,7 @@ class ActionInfo(TypedDict):
 
 
 class AnalysedFrame(TypedDict):
-    """A stored frame measured again: its blob id and the analysis fields."""
+    """A stored frame measured again: its blob id, its URLs and the analysis fields."""
 
     width: NotRequired[int]
     height: NotRequired[int]
@@ -1999,6 +2012,9 @@ class AnalysedFrame(TypedDict):
     seconds: NotRequired[float]
     error: NotRequired[str]
     blob_id: str
+    url: str
+    preview_url: str
+    preview_jpg_url: str
 
 
 class AutofocusResult(TypedDict):
@@ -2943,8 +2959,11 @@ class SlewResult(TypedDict):
     lst: NotRequired[float | None]
 
 
-class Solution(TypedDict):
-    """A stored frame's plate solution (`solve_stored_frame`)."""
+class SolveResult(TypedDict):
+    """``camera.solve``'s answer: the solution and the frame's URLs (what
+    every front adds to a result naming a frame), with the action
+    (``solve``), the camera's device and the seconds it ran when a camera
+    holds its role (the solve is then one of its actions)."""
 
     ra: float
     dec: float
@@ -2960,6 +2979,12 @@ class Solution(TypedDict):
     blob_id: str
     hint: SolveHintUsed | None
     pointing_error: float | None
+    url: str
+    preview_url: str
+    preview_jpg_url: str
+    action: NotRequired[str]
+    device: NotRequired[str]
+    elapsed: NotRequired[float]
 
 
 class SyncResult(TypedDict):
@@ -3434,6 +3459,25 @@ class SlewTarget(TypedDict):
     az: NotRequired[float]
 
 
+class Solution(TypedDict):
+    """A stored frame's plate solution (`solve_stored_frame`)."""
+
+    ra: float
+    dec: float
+    ra_deg: float
+    epoch: str
+    rotation: float
+    pixel_scale: float
+    parity: str
+    field_width: float
+    field_height: float
+    stars: int
+    seconds: float
+    blob_id: str
+    hint: SolveHintUsed | None
+    pointing_error: float | None
+
+
 class SolveHintUsed(TypedDict):
     """Where the solver looked: J2000 RA (hours) / Dec (degrees) within
     radius degrees, and whence that came."""
@@ -3615,7 +3659,7 @@ METHODS: dict[str, dict[str, Any]] = {
     "camera.settings": {"defaults": {}, "events": [], "params": [], "required": []},
     "camera.solve": {
         "defaults": {"blob_id": None, "radius": 2.0, "time_limit": 30.0},
-        "events": [],
+        "events": ["action.started", "action.finished"],
         "params": ["blob_id", "radius", "time_limit"],
         "required": [],
     },
@@ -4284,6 +4328,7 @@ METHODS: dict[str, dict[str, Any]] = {
             "binning": None,
             "epoch": "J2000",
             "exposure": 2.0,
+            "force": False,
             "method": "auto",
             "radius": 2.0,
             "time_limit": 30.0,
@@ -4301,6 +4346,7 @@ METHODS: dict[str, dict[str, Any]] = {
             "radius",
             "time_limit",
             "method",
+            "force",
         ],
         "required": ["ra", "dec"],
     },

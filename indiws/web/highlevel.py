@@ -52,7 +52,6 @@ from ..guiding.results import GuidingBrief
 from ..roles import ROLES, Released, RoleAssignment, RoleTable
 from ..service import Service
 from ..verbs import UNSET, VERBS, Result, UnsetType, Verb
-from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient, requester
 from .blobs import with_frame_urls
 from .errors import INVALID_PARAMS, APIError, invalid_params
@@ -347,7 +346,7 @@ DeclaredVerbs = type(
 )
 
 
-class IndiClientSocket(GuidingRpc, AnalysisVerbs, PlanRpc, DeclaredVerbs, JsonRpcSocket):
+class IndiClientSocket(GuidingRpc, PlanRpc, DeclaredVerbs, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub

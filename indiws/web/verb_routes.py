@@ -36,6 +36,7 @@ from typing import Any
 
 import msgspec
 
+from ..analysis.solve import SolveError, SolveFailed
 from ..devices import (
     ACTION_STARTED,
     Action,
@@ -45,6 +46,8 @@ from ..devices import (
     recent_actions,
     running_actions,
 )
+from ..devices.autofocus import AutofocusError
+from ..devices.centering import CenteringError
 from ..devices.guard import REQUESTER
 from ..roles import ROLES
 from ..service import Service
@@ -56,6 +59,7 @@ from .errors import (
     APIError,
     describe_error,
     invalid_params,
+    register,
     validation_error_path,
 )
 from .openapi import error_responses, json_request, json_response, path_param, query_param, ref
@@ -68,6 +72,12 @@ __all__ = [
     "routes",
     "verb_call",
 ]
+
+# The errors of the procedures declared as verbs (autofocus, solving, centering).
+register(SolveError, 503, -32051, "solver_unavailable")
+register(SolveFailed, 422, -32050, "solve_failed")
+register(AutofocusError, 422, -32052, "autofocus_failed")
+register(CenteringError, 422, -32053, "centering_failed")
 
 PREFIX = "/api/v1"
 #: Finished REST calls whose outcome `GET /api/v1/actions/{id}` still knows.
@@ -220,11 +230,25 @@ def verb_call(
     if verb.progress:
         kwargs["progress"] = progress
     for need in verb.needs:
-        kwargs[need] = who if need == "who" else service.role_device(need)
+        kwargs[need] = _need(service, need, who)
     if target is None:
         target = service.safety if verb.role == "safety" else service.role_device(verb.role)
-    answer = getattr(target, verb.method)(**kwargs)
+    if verb.function is not None:  # a procedure over the role's device
+        answer = verb.function(target, **kwargs)
+    else:
+        answer = getattr(target, verb.method)(**kwargs)
     return _frame_urls_added(answer) if inspect.isawaitable(answer) else with_frame_urls(answer)
+
+
+def _need(service: Service, need: str, who: str) -> Any:
+    """What the front gives a verb beside its params (`verbs.NEEDS`)."""
+    if need == "who":
+        return who
+    if need == "blobs":
+        return service.blobs
+    if need == "index_dir":
+        return service.sky_index_dir
+    return service.role_device(need)
 
 
 async def _frame_urls_added(answer: Awaitable[Any]) -> Any:
