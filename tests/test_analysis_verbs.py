@@ -130,6 +130,15 @@ async def test_a_frame_just_taken_is_analysed_again_over_rest(svc: RunningServic
     assert status == 200 and newest["blob_id"] == shot["blob_id"]
     status, body, _ = await rest(svc, "POST", ROUTES["camera.analyse"], {"blob_id": "nope"})
     assert status == 404 and body["error"]["code"] == "unknown_frame", body
+    # No camera is needed to measure a stored frame.
+    roles = svc.service.roles
+    camera = roles.device_for("camera")
+    roles.release("camera")
+    try:
+        status, again, _ = await rest(svc, "POST", ROUTES["camera.analyse"], {})
+        assert status == 200 and again["stars"] == shot["analysis"]["stars"], again
+    finally:
+        await roles.assign("camera", camera)
 
 
 async def test_a_solve_of_an_unknown_frame_is_refused_before_any_action(
