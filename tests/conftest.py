@@ -63,6 +63,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
+#: Set by bench/suite_cpu.py: this process names the module it runs in a
+#: file of that folder, so CPU seconds are booked to test modules.
+_SUITE_CPU_DIR = os.environ.get("INDIWS_SUITE_CPU_DIR")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the module's fixtures start
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _SUITE_CPU_DIR:
+        # The module's shared fixtures end in its last test's teardown: still its CPU.
+        Path(_SUITE_CPU_DIR, str(os.getpid())).write_text(item.path.name)
+
+
 #: Every process this pytest process (an xdist worker has its own) starts
 #: carries this mark: `_no_process_left` finds any still there at the end.
 PROCESS_MARK = mark_processes()
