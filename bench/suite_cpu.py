@@ -63,31 +63,27 @@ def _kind(pid: int, parent_kind: str) -> str:
         return "?"
     line = " ".join(a.decode(errors="replace") for a in argv)
     exe = os.path.basename(argv[0].decode(errors="replace")) if argv and argv[0] else comm
+    if "chrom" in exe or "chrom" in comm:
+        return "chromium"
+    if exe == "node" or comm == "node":
+        return "playwright driver (node)"
+    if exe.startswith("indi_") or exe in {"indiserver", "solve-field", "astrometry-engine"}:
+        return exe
     if "indiws.sky.gsc" in line or exe == "gsc":
         return "gsc (sky catalogue, per frame)"
     if "multiprocessing.forkserver" in line:
-        return (
-            "analysis worker"
-            if parent_kind.startswith(("forkserver", "analysis"))
-            else "forkserver"
-        )
+        if parent_kind.startswith(("forkserver", "analysis")):
+            return "analysis worker"
+        return "forkserver"
     if "resource_tracker" in line:
         return "resource_tracker"
-    if "execnet" in line or "sys.stdin.readline" in line or "xdist" in line:
-        return "pytest worker (+ in-process service)"
-    if "pytest" in line:
-        return "pytest main"
-    if "-m indiws" in line or exe == "indiws":
+    if " -m indiws" in line or exe == "indiws":
         return "indiws service (subprocess)"
-    if "chrom" in exe or "chrom" in comm:
-        return "chromium"
-    if exe == "node" or "playwright" in line:
-        return "playwright driver (node)"
-    if exe.startswith("indi_"):
-        return exe
-    if exe in {"indiserver", "solve-field", "astrometry-engine", "build-astrometry-index"}:
-        return exe
-    if parent_kind.startswith("python") or exe.startswith("python"):
+    if "sys.stdin.readline" in line:
+        return "pytest worker (+ in-process service)"
+    if " -m pytest" in line or exe == "pytest":
+        return "pytest main"
+    if exe.startswith("python"):
         return "python: " + " ".join(a.decode(errors="replace") for a in argv[1:3])[:40]
     return exe or comm
 
@@ -100,6 +96,9 @@ class Sampler:
         self.by_kind: dict[str, float] = defaultdict(float)
         self.by_module: dict[str, float] = defaultdict(float)
         self.by_module_kind: dict[tuple[str, str], float] = defaultdict(lambda: 0.0)
+        #: (worker pid, module) -> [first, last] seconds since the start it was seen running.
+        self.spans: dict[tuple[int, str], list[float]] = {}
+        self.started = time.monotonic()
 
     def _modules(self) -> dict[int, str]:
         out = {}
@@ -138,6 +137,10 @@ class Sampler:
         for pid, proc in self.procs.items():
             parent.setdefault(pid, proc.ppid)
         modules = self._modules()
+        now = time.monotonic() - self.started
+        for worker, module in modules.items():
+            span = self.spans.setdefault((worker, module), [now, now])
+            span[1] = now
         ours: set[int] = set()
         for pid in stats:
             p, hops = pid, 0
@@ -213,6 +216,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         detail = ", ".join(f"{k} {s:.0f}" for k, s in kinds[:3])
         print(f"  {sec:8.1f}  {module}: {detail}")
+    print("\nModules by worker (seconds from the start: first and last seen):")
+    workers: dict[int, list[tuple[float, float, str]]] = defaultdict(list)
+    for (worker, module), (first, last) in sampler.spans.items():
+        workers[worker].append((first, last, module))
+    for worker, spans in sorted(workers.items(), key=lambda kv: -max(s[1] for s in kv[1])):
+        spans.sort()
+        line = ", ".join(f"{m} {a:.0f}-{b:.0f}" for a, b, m in spans if b - a >= 10)
+        print(f"  worker {worker} ends {max(b for _, b, _ in spans):.0f}: {line}")
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -221,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
                     "cpu_s": reaped_total,
                     "sampled_s": sampled_total,
                     "exit": child.returncode,
+                    "spans": [[w, m, a, b] for (w, m), (a, b) in sampler.spans.items()],
                     "by_kind": sampler.by_kind,
                     "by_module": sampler.by_module,
                     "by_module_kind": [[m, k, s] for (m, k), s in sampler.by_module_kind.items()],
