@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from guiding_support import GUIDE_SETTINGS, TARGET, quicken_simulators
+from guiding_support import GUIDE_SETTINGS, TARGET
 from lightapt_support import LightAptClient
 from PIL import Image
 from test_lightapt_http import axios, send
@@ -77,7 +77,6 @@ async def svc(
         await service.roles.assign("telescope", SCOPE)
         await service.roles.assign("guider", GUIDE)
         service.guiding.configure(**GUIDE_SETTINGS)
-        await quicken_simulators(service.client)
         ws = await WsClient.open(running.ws_url + "/ws/indi_client/")
         try:
             await ws.call("telescope.unpark", timeout=30)

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from guiding_support import GUIDE_SETTINGS, quicken_simulators_at
+from guiding_support import GUIDE_SETTINGS
 from playwright.sync_api import Page, expect, sync_playwright
 from test_panel_browser import ConsoleWatch
 
@@ -36,7 +36,6 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     workdir = prepare(tmp_path_factory.mktemp("panel-guiding"))
     service = ServiceProcess(workdir, "--profile", "Observatory").start()
     try:
-        quicken_simulators_at(service.indi_port)
         yield service
     finally:
         service.stop()
