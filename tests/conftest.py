@@ -32,23 +32,25 @@ from indiws.testing import (
 #: simulators), slowest first.  `make test` hands whole modules to workers in
 #: collection order (--dist loadfile --no-loadscope-reorder), so these start
 #: at once instead of last; a module that grows past a minute joins the list.
-#: Beside each other on the 2-core machine: test_phd2 about 185 s,
-#: test_guiding 170 s (a calibration is a minute); alone test_guiding_night
-#: and test_alpaca about 110 s, test_plans_recovery 105 s, test_plans 93 s,
-#: the others 60-90 s.
+#: In a whole run on the 2-core machine (bench/suite_cpu.py shows when each
+#: module ran): the OpenAPI contract about 150 s (CPU-bound: the fuzzer
+#: and its service share one process), test_guiding 135 s, test_phd2 130 s, test_alpaca
+#: 128 s, test_plans 100 s, test_plans_recovery 96 s, the others 60-90 s.
 SLOWEST_MODULES = (
-    "test_phd2.py",
-    "test_guiding.py",
-    "test_guiding_night.py",
-    "test_alpaca.py",
-    "test_plans_recovery.py",
-    "test_plans.py",
-    "test_guiding_fronts.py",
-    "test_observatory.py",
-    "test_panel_guiding.py",
-    "test_analysis_closed_loop.py",
-    "test_remote_runner.py",
     "test_openapi_contract.py",
+    "test_guiding.py",
+    "test_phd2.py",
+    "test_alpaca.py",
+    "test_plans.py",
+    "test_plans_recovery.py",
+    "test_remote_focus.py",
+    "test_analysis_closed_loop.py",
+    "test_observatory.py",
+    "test_guiding_night.py",
+    "test_plans_focus.py",
+    "test_remote_runner.py",
+    "test_guiding_fronts.py",
+    "test_panel_guiding.py",
 )
 
 
@@ -61,6 +63,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: i for i, name in enumerate(SLOWEST_MODULES)}
     # A stable sort: every module keeps its tests in file order.
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
+#: Set by bench/suite_cpu.py: this process names the module it runs in a
+#: file of that folder, so CPU seconds are booked to test modules.
+_SUITE_CPU_DIR = os.environ.get("INDIWS_SUITE_CPU_DIR")
+
+
+@pytest.hookimpl(tryfirst=True)  # before the module's fixtures start
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if _SUITE_CPU_DIR:
+        # The module's shared fixtures end in its last test's teardown: still its CPU.
+        Path(_SUITE_CPU_DIR, str(os.getpid())).write_text(item.path.name)
 
 
 #: Every process this pytest process (an xdist worker has its own) starts

@@ -20,7 +20,12 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from guiding_support import GUIDE_SETTINGS, TARGET
+from guiding_support import (
+    GUIDE_SETTINGS,
+    TARGET,
+    quicken_guide_camera,
+    until_the_guide_camera_sees,
+)
 from lightapt_support import LightAptClient
 from PIL import Image
 from test_lightapt_http import axios, send
@@ -77,6 +82,7 @@ async def svc(
         await service.roles.assign("telescope", SCOPE)
         await service.roles.assign("guider", GUIDE)
         service.guiding.configure(**GUIDE_SETTINGS)
+        await quicken_guide_camera(service.client)
         ws = await WsClient.open(running.ws_url + "/ws/indi_client/")
         try:
             await ws.call("telescope.unpark", timeout=30)
@@ -86,6 +92,7 @@ async def svc(
             await ws.call("telescope.set_tracking", {"on": True}, timeout=30)
         finally:
             await ws.close()
+        await until_the_guide_camera_sees(service.guiding, *TARGET)
         yield running
     finally:
         await running.stop()

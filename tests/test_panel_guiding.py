@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from guiding_support import GUIDE_SETTINGS
+from guiding_support import GUIDE_SETTINGS, quicken_guide_camera_at
 from playwright.sync_api import Page, expect, sync_playwright
 from test_panel_browser import ConsoleWatch
 
@@ -36,6 +36,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     workdir = prepare(tmp_path_factory.mktemp("panel-guiding"))
     service = ServiceProcess(workdir, "--profile", "Observatory").start()
     try:
+        quicken_guide_camera_at(service.indi_port)
         yield service
     finally:
         service.stop()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from guiding_support import GUIDE_SETTINGS
+from guiding_support import GUIDE_SETTINGS, quicken_guide_camera
 
 from indiws.devices import Telescope
 from indiws.devices.astro import local_sidereal_time
@@ -174,6 +174,7 @@ async def svc(
         # The simulated sky has few stars per field: a smaller search box and
         # calibration distance let stars nearer the edges be chosen.
         service.guiding.configure(**GUIDE_SETTINGS, search_region=10)
+        await quicken_guide_camera(service.client)
         scope = Telescope(service.client, SCOPE)
         await scope.unpark()
         # The target on the meridian (the site's longitude chosen so), and the
