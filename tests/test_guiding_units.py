@@ -12,7 +12,12 @@ import random
 import numpy as np
 import pytest
 
-from indiws.guiding.calibration import Calibration, CalibrationError, CalibrationRun
+from indiws.guiding.calibration import (
+    Calibration,
+    CalibrationError,
+    CalibrationRun,
+    StarLostError,
+)
 from indiws.guiding.control import (
     DecResistSwitch,
     GuideSettings,
@@ -389,3 +394,210 @@ def test_a_star_missed_for_a_frame_while_calibrating_is_looked_for_where_it_was(
     # While guiding, a lost star is looked for at the lock, where guiding holds it.
     engine._mode, engine._lost = "guiding", 1
     assert engine._follow(_Frame(3, 0.0, first), None) is None
+
+
+# A star lost during calibration, a star that does not follow the pulses -------
+
+
+def run_calibration(
+    mount: ModelMount,
+    step: int = 200,
+    *,
+    at: int = -1,
+    lost: int = 0,
+    spot: tuple[float, float] | None = None,
+    jump: tuple[float, float] = (0.0, 0.0),
+    **kwargs: float,
+) -> Calibration:
+    """`calibrate`, but at pulse ``at`` the next ``lost`` frames miss the
+    star (no pulse meanwhile, as the engine does), then the star found is
+    ``jump`` px away (another star of the field: it moves with the pulses), or
+    from then on the frame shows ``spot`` (a fixed point that ignores them)."""
+    run = CalibrationRun(step, **kwargs)
+    pos, t = mount.frame()
+    pulse = run.begin(pos, t)
+    for n in range(500):
+        mount.pulse(pulse.direction, pulse.duration_ms)
+        if n == at:
+            for _ in range(lost):
+                mount.frame()
+                run.lost()
+            mount.x, mount.y = mount.x + jump[0], mount.y + jump[1]
+        pos, t = mount.frame()
+        if spot is not None and n >= at >= 0:
+            pos = spot
+        pulse = run.feed(pos, t)
+        if pulse is None:
+            assert run.result is not None
+            return run.result
+    raise AssertionError("calibration did not end")
+
+
+@pytest.mark.parametrize("found", ["fixed-spot", "another-star-x", "another-star-y"])
+@pytest.mark.parametrize("at", [5, 15, 28, 42])  # West, East, North and South legs
+def test_a_star_found_45_px_away_after_a_loss_fails_the_calibration(at: int, found: str) -> None:
+    """The simulator's stale frames after a sync (a spot that ignores the
+    pulses), a cloud or a satellite trail (another star of the field, which
+    moves with them): what is found after the loss is not the star.  Without
+    the check a jump in the South leg completed the calibration (and guiding
+    then pulled the other star to the lock: a 45 px jump of the telescope);
+    elsewhere it failed blaming the ST4 cable."""
+    mount = ModelMount(drift=(0.05, 0.1))
+    where: dict[str, tuple[float, float]] = {
+        "fixed-spot": {"spot": (mount.x + 45.0, mount.y)},
+        "another-star-x": {"jump": (45.0, 0.0)},
+        "another-star-y": {"jump": (0.0, -45.0)},
+    }[found]
+    with pytest.raises(StarLostError, match="star was lost .*not the calibration star") as err:
+        run_calibration(mount, at=at, lost=3, **where)
+    e = err.value
+    assert math.dist(e.found, e.expected) > e.tolerance
+    assert e.tolerance < 20.0  # a few px and a step, not the wide search's 45
+    assert "last seen at" in str(e)
+
+
+def test_a_star_that_comes_back_where_the_pulses_put_it_calibrates() -> None:
+    for at in (2, 6, 13, 20):
+        mount = ModelMount(drift=(0.1, 0.3), dec_backlash=300.0, noise=0.2, seed=at)
+        cal = run_calibration(mount, at=at, lost=4)
+        assert cal.ra_rate == pytest.approx(0.012, rel=0.08)
+        assert cal.dec_rate == pytest.approx(0.010, rel=0.08)
+
+
+def test_a_star_that_jumps_mid_leg_without_a_loss_fails_the_calibration() -> None:
+    # Along the leg (the leg would end at once on a wrong length) and across it.
+    for jump in ((45.0 * math.cos(0.4), 45.0 * math.sin(0.4)), (0.0, 45.0), (12.0, -12.0)):
+        mount = ModelMount(drift=(0.0, 0.0))
+        run = CalibrationRun(200)
+        pulse = run.begin(*mount.frame())
+        with pytest.raises(CalibrationError, match="jumped .*does not follow the pulses"):
+            for n in range(100):
+                mount.pulse(pulse.direction, pulse.duration_ms)
+                if n == 4:
+                    mount.x, mount.y = mount.x + jump[0], mount.y + jump[1]
+                next_pulse = run.feed(*mount.frame())
+                assert next_pulse is not None, "calibration completed on a star that jumped"
+                pulse = next_pulse
+
+
+class TurningMount(ModelMount):
+    """West pulses move the star West for ``turn`` pulses, then back."""
+
+    def __init__(self, turn: int, **kwargs: float) -> None:
+        super().__init__(**kwargs)
+        self.turn, self.west = turn, 0
+
+    def pulse(self, direction: str, ms: float) -> None:
+        if direction == "west":
+            self.west += 1
+            if self.west > self.turn:
+                direction = "east"
+        super().pulse(direction, ms)
+
+
+def test_a_leg_whose_star_turns_back_fails_clearly() -> None:
+    mount = TurningMount(6, drift=(0.0, 0.0))
+    with pytest.raises(CalibrationError, match="RA calibration failed: the star went .* back"):
+        calibrate(mount, max_steps=30)
+
+
+@pytest.mark.parametrize(
+    "mount",
+    [
+        ModelMount(noise=0.3, drift=(0.2, -0.2), seed=5),
+        ModelMount(dec_backlash=1500.0, noise=0.2, seed=6),  # Dec reversal eats pulses
+        ModelMount(ra_rate=0.03, dec_rate=0.04, noise=0.2, seed=7),  # 6-8 px steps
+        ModelMount(ra_rate=0.003, dec_rate=0.004, noise=0.3, seed=8),  # 0.6 px steps
+    ],
+)
+def test_the_position_checks_pass_ordinary_mounts(mount: ModelMount) -> None:
+    cal = calibrate(mount, max_steps=80)
+    assert cal.ra_rate > 0 and cal.orthogonality_error < 10
+
+
+def star_engine() -> tuple[object, list[tuple[str, dict[str, object]]]]:
+    from indiws.client import INDIClient
+    from indiws.guiding import GuidingEngine
+
+    class Roles:
+        def device_for(self, role: str) -> str | None:
+            return None
+
+    engine = GuidingEngine(INDIClient("127.0.0.1", 1), Roles())
+    events: list[tuple[str, dict[str, object]]] = []
+    engine.subscribe(lambda name, data: events.append((name, data)))
+    return engine, events
+
+
+def test_the_engine_restarts_then_fails_a_calibration_on_a_star_found_elsewhere() -> None:
+    """The engine fed frames: the calibration star vanishes, a star 45 px
+    away is all the wide search finds; the calibration never completes on
+    it: it starts again on a fresh star, then fails saying where."""
+    import asyncio
+
+    from indiws.guiding.control import SettleRule as Rule
+    from indiws.guiding.engine import CALIBRATION_RESTARTS, _Frame, _Op
+
+    async def check() -> None:
+        engine, events = star_engine()
+        engine._op = _Op("guide", Rule(1.5, 2, 60), asyncio.get_running_loop().create_future())
+        star, other = (150.0, 100.0), (195.0, 100.0)
+        for attempt in range(CALIBRATION_RESTARTS + 1):
+            frame = star_field([(*star, 3000.0)])
+            engine._star = measure(frame, *star, 15)
+            engine._lock = star
+            engine._mode = "calibrating"
+            engine._cal_run = run = CalibrationRun(500)
+            run.begin(star, 0.0)
+            engine._cal_lost = 0
+            empty = star_field([(*other, 3000.0)], seed=attempt)
+            for n in range(engine.config.lost_frames + 1):
+                f = _Frame(n, 0.0, empty)
+                await engine._calibration_frame(f, engine._follow(f, None))
+            assert engine._mode == "looping" and engine._cal_run is None
+            assert not any(e == "CalibrationComplete" for e, _ in events)
+            if attempt < CALIBRATION_RESTARTS:
+                assert engine._want_star and engine._op.stage == "starting"
+                assert "starts again on a fresh star" in events[-1][1]["Msg"]
+        failed = [d for e, d in events if e == "CalibrationFailed"]
+        assert len(failed) == 1
+        assert "star was lost" in failed[0]["Reason"]
+        assert "last seen at (150.0, 100.0)" in failed[0]["Reason"]
+        result = engine._op is None and events[-1]
+        assert result and result[0] == "SettleDone" and result[1]["Status"] == 1
+
+    asyncio.run(check())
+
+
+def test_a_guide_star_found_far_from_the_lock_after_a_loss_is_not_taken() -> None:
+    """While guiding: a spot 40 px from the lock after a loss is another star
+    (PHD2 keeps the lock and waits); the guide star back near it is taken."""
+    from indiws.guiding.engine import _Frame
+
+    engine, events = star_engine()
+    lock = (150.0, 100.0)
+    engine._star = measure(star_field([(*lock, 3000.0)]), *lock, 15)
+    engine._lock, engine._mode = lock, "guiding"
+    engine._lost = engine.config.lost_frames
+    other = star_field([(190.0, 100.0, 3000.0)])
+    for n in range(3):
+        assert engine._follow(_Frame(n, 0.0, other), None) is None
+    alerts = [d["Msg"] for e, d in events if e == "Alert"]
+    assert len(alerts) == 1 and "(190" in alerts[0] and "not taken" in alerts[0]
+    assert engine._lock == lock
+    back = engine._follow(_Frame(4, 0.0, star_field([(152.0, 101.0, 3000.0)])), None)
+    assert back is not None and math.dist((back.x, back.y), (152.0, 101.0)) < 0.5
+
+
+def test_a_wide_search_takes_the_star_nearest_where_it_was_not_the_brightest() -> None:
+    from indiws.guiding.engine import _Frame
+
+    engine, _ = star_engine()
+    last = (150.0, 100.0)
+    engine._star = measure(star_field([(*last, 3000.0)]), *last, 15)
+    engine._lock, engine._mode = (120.0, 100.0), "calibrating"
+    engine._lost = engine.config.lost_frames
+    # The lost star is back 18 px away (outside the usual box), a brighter one 35 px away.
+    frame = star_field([(168.0, 100.0, 2500.0), (150.0, 135.0, 9000.0)])
+    found = engine._follow(_Frame(1, 0.0, frame), None)
+    assert found is not None and math.dist((found.x, found.y), (168.0, 100.0)) < 0.5

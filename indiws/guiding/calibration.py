@@ -20,6 +20,7 @@ __all__ = [
     "CalibrationError",
     "CalibrationRun",
     "Pulse",
+    "StarLostError",
     "Vector",
 ]
 
@@ -28,6 +29,23 @@ Vector = tuple[float, float]
 
 class CalibrationError(RuntimeError):
     """Calibration could not finish; the message says why and what to try."""
+
+
+class StarLostError(CalibrationError):
+    """The star was lost during calibration and the spot found afterwards is
+    not where the pulses put it: another star, not the calibration star.
+    ``last``: where the star was last seen; ``found``: the spot; ``expected``:
+    where the pulses predict it, within ``tolerance`` px.  The calibration can
+    start again on a fresh lock."""
+
+    def __init__(
+        self, message: str, last: Vector, found: Vector, expected: Vector, tolerance: float
+    ) -> None:
+        super().__init__(message)
+        self.last = last
+        self.found = found
+        self.expected = expected
+        self.tolerance = tolerance
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,13 +163,26 @@ class _Leg:
     end: Vector | None = None
     end_time: float = 0.0
     steps: int = 0
+    #: Unit vector the star moves along in this leg (once known), and the
+    #: farthest it went along it.
+    axis: Vector | None = None
+    farthest: float = 0.0
 
 
 class CalibrationRun:
     """The calibration's steps.  ``begin(pos, t)`` → first `Pulse`; then
     ``feed(pos, t)`` after each pulse's frame → next `Pulse`, or None when
     done (then ``result``); raises `CalibrationError` on failure.  ``t`` is a
-    clock in seconds (for the drift)."""
+    clock in seconds (for the drift).
+
+    Every position fed must be where the pulses so far put the star: within
+    ``tolerance`` px (or ``tolerance_fraction`` of the distance moved on the
+    leg, the larger) plus a step's motion, the step measured on the leg (or
+    on the leg it undoes); a step not measured yet may be up to half a leg.
+    ``lost()`` says a frame missed the star: the next position fed that is
+    not where the pulses put it raises `StarLostError` (another star, not
+    this one); without a loss such a jump, or a star going back along a leg
+    while the pulses go on, raises `CalibrationError`."""
 
     def __init__(
         self,
@@ -163,6 +194,8 @@ class CalibrationRun:
         backlash_pixels: float = 3.0,
         calibrate_dec: bool = True,
         max_orthogonality_error: float = 20.0,
+        tolerance: float = 4.0,
+        tolerance_fraction: float = 0.25,
     ) -> None:
         if step_ms <= 0:
             raise ValueError(f"calibration step must be positive, got {step_ms}")
@@ -173,6 +206,8 @@ class CalibrationRun:
         self.backlash_pixels = backlash_pixels
         self.calibrate_dec = calibrate_dec
         self.max_orthogonality_error = max_orthogonality_error
+        self.tolerance = float(tolerance)
+        self.tolerance_fraction = float(tolerance_fraction)
         self.phase = "idle"
         self.step = 0
         self.legs: dict[str, _Leg] = {}
@@ -183,6 +218,8 @@ class CalibrationRun:
         #: The last position fed, and how far it is from the leg's start.
         self.position: Vector | None = None
         self.leg_distance = 0.0
+        #: Frames that missed the star since the last position fed.
+        self.lost_frames = 0
 
     @property
     def direction(self) -> str:
@@ -209,7 +246,130 @@ class CalibrationRun:
             leg.steps += 1
         return Pulse(self.direction, self.step_ms)
 
+    #: The phases that send pulses (and are fed positions).
+    direction_phases = ("west", "east", "backlash", "north", "south")
+
+    def lost(self) -> None:
+        """A frame missed the star (no pulse is sent until it is back)."""
+        self.lost_frames += 1
+
+    def expected(self) -> tuple[Vector, float]:
+        """Where the pulses so far put the star on the next frame, and how far
+        from there (px) it may be."""
+        pos = self.position
+        assert pos is not None
+        leg = self.legs.get(self.phase)
+        moved = _dist(leg.start, pos) if leg is not None else self.leg_distance
+        base = max(self.tolerance, self.tolerance_fraction * moved)
+        step = self._step_vector()
+        if step is None:  # no step measured for this direction yet
+            return pos, base + max(self.distance / 2.0, self.tolerance)
+        size = math.hypot(*step)
+        if leg is not None and leg.direction in ("east", "south") and leg.farthest < self._known():
+            # Undoing a leg: the backlash of the reversal may eat a step or more.
+            return pos, base + 2.0 * size
+        return (pos[0] + step[0], pos[1] + step[1]), base + size
+
+    def _known(self) -> float:
+        """Pixels a leg moves before its direction counts as known."""
+        return max(self.tolerance, 0.2 * self.distance)
+
+    def _step_vector(self) -> Vector | None:
+        """The motion of one pulse of the current phase: measured on this
+        leg once it moved clearly, else the reverse of the leg it undoes."""
+        leg = self.legs.get(self.phase)
+        pos = self.position
+        if (
+            leg is not None
+            and pos is not None
+            and leg.steps > 1
+            and leg.axis is not None
+            and leg.farthest >= self._known()
+        ):
+            # The position fed last shows all the leg's pulses but the last one.
+            n = leg.steps - 1
+            return ((pos[0] - leg.start[0]) / n, (pos[1] - leg.start[1]) / n)
+        undone = {"east": "west", "south": "north"}.get(self.phase)
+        if undone is not None:
+            out = self.legs[undone]
+            assert out.end is not None
+            n = max(out.steps, 1)
+            return (-(out.end[0] - out.start[0]) / n, -(out.end[1] - out.start[1]) / n)
+        return None
+
+    def _where(self) -> str:
+        leg = self.legs.get(self.phase)
+        name = "Dec backlash" if self.phase == "backlash" else f"{self.phase.capitalize()}"
+        n = self.step_in_backlash if leg is None else leg.steps
+        return f"{name} leg, pulse {n}"
+
+    def _check_position(self, pos: Vector) -> None:
+        """The star fed must be where the pulses put it (see the class)."""
+        lost, self.lost_frames = self.lost_frames, 0
+        if self.position is None or self.phase not in self.direction_phases:
+            return
+        (ex, ey), tol = self.expected()
+        off = math.hypot(pos[0] - ex, pos[1] - ey)
+        if off <= tol:
+            return
+        last = self.position
+        where = (
+            f"({self._where()}): last seen at ({last[0]:.1f}, {last[1]:.1f}), the spot "
+            f"{'found after ' + str(lost) + ' lost frames ' if lost else ''}at "
+            f"({pos[0]:.1f}, {pos[1]:.1f}) is {off:.1f} px from where the pulses put the star "
+            f"({ex:.1f}, {ey:.1f}; {tol:.1f} px allowed)"
+        )
+        if lost:
+            raise StarLostError(
+                "calibration failed: the star was lost " + where + ": it is not the "
+                "calibration star (clouds, a satellite trail or a bump?)",
+                last,
+                pos,
+                (ex, ey),
+                tol,
+            )
+        raise CalibrationError(
+            "calibration failed: the star jumped " + where + ": it does not follow the "
+            "pulses (another star taken for it, or the mount bumped); recalibrate"
+        )
+
+    def _check_leg(self, leg: _Leg, pos: Vector) -> None:
+        """A leg's star moves on along one direction: it must not go back
+        while the pulses go on."""
+        dx, dy = pos[0] - leg.start[0], pos[1] - leg.start[1]
+        if leg.axis is None:
+            undone = {"east": "west", "south": "north"}.get(leg.direction)
+            if undone is not None:
+                out = self.legs[undone]
+                assert out.end is not None
+                ox, oy = out.end[0] - out.start[0], out.end[1] - out.start[1]
+                norm = max(math.hypot(ox, oy), 1e-9)
+                leg.axis = (-ox / norm, -oy / norm)
+            elif math.hypot(dx, dy) >= self._known():
+                moved = math.hypot(dx, dy)
+                leg.axis = (dx / moved, dy / moved)
+                leg.farthest = moved
+                return
+            else:
+                return
+        along = dx * leg.axis[0] + dy * leg.axis[1]
+        if leg.farthest >= self._known():
+            back = leg.farthest - along
+            if back > max(self.tolerance, self.tolerance_fraction * leg.farthest):
+                axis = "RA" if leg.direction in ("west", "east") else "Dec"
+                raise CalibrationError(
+                    f"{axis} calibration failed: the star went {back:.1f} px back "
+                    f"({self._where()}) after moving {leg.farthest:.1f} px with the "
+                    f"{leg.direction.capitalize()} pulses: it does not follow the pulses "
+                    "(another star taken for it, clouds, or the mount slipping); recalibrate"
+                )
+        leg.farthest = max(leg.farthest, along)
+
     def feed(self, pos: Vector, t: float) -> Pulse | None:
+        self._check_position(pos)
+        leg_now = self.legs.get(self.phase)
+        if leg_now is not None and self.phase != "done":
+            self._check_leg(leg_now, pos)
         self.position = pos
         if self.phase == "west":
             leg = self.legs["west"]

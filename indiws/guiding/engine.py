@@ -37,7 +37,7 @@ from ..analysis.frames import FrameReadError, read_frame
 from ..client import INDIClient, INDIError
 from ..devices.errors import DeviceError
 from ..devices.guider import Guider
-from .calibration import Calibration, CalibrationError, CalibrationRun
+from .calibration import Calibration, CalibrationError, CalibrationRun, StarLostError
 from .control import (
     DecResistSwitch,
     GuideSettings,
@@ -48,7 +48,7 @@ from .control import (
     compute_step,
     dither_offset,
 )
-from .star import StarMeasure, find_stars, measure, select_guide_star
+from .star import StarMeasure, find_stars, measure, nearest_star, select_guide_star
 
 __all__ = ["APP_STATES", "GuiderConfig", "GuidingEngine", "GuidingError"]
 
@@ -78,6 +78,9 @@ EXPOSURE_DURATIONS = (
     15000,
 )
 STATE_FILE = "guiding.json"
+#: Times a calibration starts again on a fresh star after its star was lost
+#: and a spot found where the pulses did not put it; then it fails.
+CALIBRATION_RESTARTS = 2
 
 
 class GuidingError(RuntimeError):
@@ -215,6 +218,10 @@ class _Op:
     tracker: SettleTracker | None = None
     stage: str = "start"
     attempts: int = 0
+    #: Calibrations started again on a fresh star after the star was lost,
+    #: and why the last one was.
+    restarts: int = 0
+    restart_reason: str = ""
 
 
 @dataclass(slots=True)
@@ -271,6 +278,8 @@ class GuidingEngine:
         self._cal_lost = 0
         self._op: _Op | None = None
         self._lost = 0
+        #: A spot the wide search found while guiding, too far to be the guide star.
+        self._refused: tuple[float, float] | None = None
         self._frame_no = 0
         self._guide_count = 0
         self._guide_started = 0.0
@@ -1137,7 +1146,12 @@ class GuidingEngine:
                 self._op.attempts += 1
                 if self._star is None and self._op.attempts >= 3:
                     self._want_star = False
-                    self._end_op(1, "failed to find a suitable guide star")
+                    if self._op.restart_reason:
+                        self._calibration_failed(
+                            self._op.restart_reason + "; no guide star found to start again"
+                        )
+                    else:
+                        self._end_op(1, "failed to find a suitable guide star")
                     return
             if self._star is None:
                 self._emit("LoopingExposures", Frame=f.number)
@@ -1193,11 +1207,15 @@ class GuidingEngine:
         at_lock = self._lost > 0 and self._lock is not None and self._mode != "calibrating"
         x, y = self._lock if at_lock else (self._star.x, self._star.y)  # type: ignore[misc]
         search = self.config.search_region
-        if self._lost >= self.config.lost_frames and f.origin == (0, 0):
-            search = 3 * search  # recovering: look wider on the whole frame
-        star = measure(f.pixels, x - f.origin[0], y - f.origin[1], search, saturation=saturation)
-        if star is not None and self._star.mass > 0 and star.mass < 0.1 * self._star.mass:
-            star = None  # a noise bump, not our star
+        star = self._bright(
+            measure(f.pixels, x - f.origin[0], y - f.origin[1], search, saturation=saturation)
+        )
+        wide = star is None and self._lost >= self.config.lost_frames and f.origin == (0, 0)
+        if wide:
+            # Recovering: the star nearest where it should be, three times wider.
+            star = self._bright(nearest_star(f.pixels, x, y, 3 * search, saturation=saturation))
+        if star is not None and wide and self._mode == "guiding" and self._far(star):
+            star = None
         if star is None:
             self._lost += 1
             return None
@@ -1205,8 +1223,39 @@ class GuidingEngine:
         if self._lost:
             self._alert(f"star found again after {self._lost} frames", "info")
         self._lost = 0
+        self._refused = None
         self._star = star
         return star
+
+    def _bright(self, star: StarMeasure | None) -> StarMeasure | None:
+        """``star`` unless it is a noise bump next to the followed star."""
+        assert self._star is not None
+        if star is not None and self._star.mass > 0 and star.mass < 0.1 * self._star.mass:
+            return None
+        return star
+
+    def _far(self, star: StarMeasure) -> bool:
+        """A spot the wide search found while guiding is taken for the guide
+        star only near where that was last seen (a dither moves the lock
+        away from it): farther it is another star, and guiding on it would
+        move the telescope by the distance between the two.  As PHD2, the
+        guider keeps the lock position and waits for its star (an `Alert`
+        says where the refused spot is, once per spot)."""
+        assert self._star is not None and self._lock is not None
+        reach = self.config.search_region * math.sqrt(2.0)
+        if math.hypot(star.x - self._star.x, star.y - self._star.y) <= reach:
+            return False
+        spot = (round(star.x, 1), round(star.y, 1))
+        if self._refused is None or math.dist(spot, self._refused) > 2.0:
+            self._refused = spot
+            lx, ly = self._lock
+            self._alert(
+                f"a star at ({spot[0]:g}, {spot[1]:g}), "
+                f"{math.hypot(star.x - lx, star.y - ly):.0f} px from the lock position "
+                f"({lx:.1f}, {ly:.1f}), is not taken for the lost guide star: waiting for it "
+                "to come back near the lock position (stop and guide again to choose a new star)"
+            )
+        return True
 
     def _star_lost(self, f: _Frame) -> None:
         self._emit(
@@ -1271,12 +1320,20 @@ class GuidingEngine:
         assert run is not None
         if star is None:
             self._cal_lost += 1
+            run.lost()
             self._star_lost(f)
             if self._cal_lost >= 3 * self.config.lost_frames:
-                self._calibration_failed("the star was lost during calibration")
+                last = run.position or (self._star.x, self._star.y)  # type: ignore[union-attr]
+                self._calibration_failed(
+                    f"calibration failed: the star was lost for {self._cal_lost} frames "
+                    f"(last seen at ({last[0]:.1f}, {last[1]:.1f}))"
+                )
             return
         try:
             pulse = run.feed((star.x, star.y), time.monotonic())
+        except StarLostError as exc:
+            self._restart_calibration(str(exc))
+            return
         except CalibrationError as exc:
             self._calibration_failed(str(exc))
             return
@@ -1304,6 +1361,33 @@ class GuidingEngine:
             )
         # Back where calibration started: lock there and guide.
         self._begin_guiding()
+
+    def _restart_calibration(self, reason: str) -> None:
+        """The calibration star was lost and another spot found: start again
+        on a fresh star from a whole frame (PHD2 would fail; a cloud passing
+        should not end a night's guiding), at most `CALIBRATION_RESTARTS`
+        times, then fail."""
+        op = self._op
+        if op is None or op.restarts >= CALIBRATION_RESTARTS:
+            if op is not None:
+                reason += f" (calibration started again {op.restarts} times)"
+            self._calibration_failed(reason)
+            return
+        op.restarts += 1
+        op.restart_reason = reason
+        op.stage = "starting"
+        op.attempts = 0
+        self._cal_run = None
+        self._mode = "looping"
+        self._star = None
+        self._set_lock(None)
+        self._lost = 0
+        self._want_star = True
+        self.last_error = reason
+        self._alert(
+            f"{reason}: calibration starts again on a fresh star "
+            f"({op.restarts} of {CALIBRATION_RESTARTS})"
+        )
 
     def _calibration_failed(self, reason: str) -> None:
         dec = self._declination()
@@ -1351,6 +1435,7 @@ class GuidingEngine:
         self._ra.reset()
         self._dec.reset()
         self.stats.clear()
+        self._refused = None
         if self._lock is None:
             self._set_lock((self._star.x, self._star.y))
         self._emit("StartGuiding")

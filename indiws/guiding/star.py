@@ -9,7 +9,7 @@ where it was (every guide frame), so it costs well under a millisecond.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -18,6 +18,7 @@ __all__ = [
     "StarMeasure",
     "find_stars",
     "measure",
+    "nearest_star",
     "select_guide_star",
 ]
 
@@ -217,6 +218,30 @@ def find_stars(
         if len(stars) >= limit:
             break
     return stars
+
+
+def nearest_star(
+    image: np.ndarray,
+    x: float,
+    y: float,
+    search: int,
+    *,
+    saturation: float | None = None,
+) -> StarMeasure | None:
+    """The star nearest (``x``, ``y``) within ``search`` pixels (a wide
+    search for a lost star: the brightest of a wide box, which `measure`
+    would give, may be another star while the lost one is back nearer)."""
+    h, w = image.shape
+    cx, cy = int(round(x)), int(round(y))
+    y0, y1 = max(0, cy - search), min(h, cy + search + 1)
+    x0, x1 = max(0, cx - search), min(w, cx + search + 1)
+    if y1 - y0 < 5 or x1 - x0 < 5:
+        return None
+    stars = find_stars(image[y0:y1, x0:x1], saturation=saturation, limit=20)
+    if not stars:
+        return None
+    best = min(stars, key=lambda s: math.hypot(s.x + x0 - x, s.y + y0 - y))
+    return replace(best, x=best.x + x0, y=best.y + y0)
 
 
 def select_guide_star(
