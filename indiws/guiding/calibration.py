@@ -177,8 +177,9 @@ class CalibrationRun:
 
     Every position fed must be where the pulses so far put the star: within
     ``tolerance`` px (or ``tolerance_fraction`` of the distance moved on the
-    leg, the larger) plus a step's motion, the step measured on the leg (or
-    on the leg it undoes); a step not measured yet may be up to half a leg.
+    leg, or 8 times the star's scatter seen so far: the largest) plus a
+    step's motion, the step measured on the leg (or on the leg it undoes); a
+    step not measured yet may be up to half a leg.
     ``lost()`` says a frame missed the star: the next position fed that is
     not where the pulses put it raises `StarLostError` (another star, not
     this one); without a loss such a jump, or a star going back along a leg
@@ -220,6 +221,11 @@ class CalibrationRun:
         self.leg_distance = 0.0
         #: Frames that missed the star since the last position fed.
         self.lost_frames = 0
+        #: The positions of the current phase, and the second differences of
+        #: consecutive ones (pure measurement noise for steady steps).
+        self._track: list[Vector] = []
+        self._curvature: list[float] = []
+        self._phase_of_track = ""
 
     @property
     def direction(self) -> str:
@@ -260,7 +266,7 @@ class CalibrationRun:
         assert pos is not None
         leg = self.legs.get(self.phase)
         moved = _dist(leg.start, pos) if leg is not None else self.leg_distance
-        base = max(self.tolerance, self.tolerance_fraction * moved)
+        base = max(self.tolerance, self.tolerance_fraction * moved, 8.0 * self.jitter)
         step = self._step_vector()
         if step is None:  # no step measured for this direction yet
             return pos, base + max(self.distance / 2.0, self.tolerance)
@@ -269,6 +275,24 @@ class CalibrationRun:
             # Undoing a leg: the backlash of the reversal may eat a step or more.
             return pos, base + 2.0 * size
         return (pos[0] + step[0], pos[1] + step[1]), base + size
+
+    @property
+    def jitter(self) -> float:
+        """The star's measurement scatter (px per axis, seeing and noise) seen
+        so far: the second differences of positions within a phase."""
+        if len(self._curvature) < 2:
+            return 0.0
+        # Each axis of p[k+1] - 2 p[k] + p[k-1] has 6 times the variance.
+        return math.sqrt(sum(c * c for c in self._curvature) / len(self._curvature) / 12.0)
+
+    def _remember(self, pos: Vector) -> None:
+        if self._track and self._phase_of_track != self.phase:
+            self._track = []
+        self._phase_of_track = self.phase
+        self._track.append(pos)
+        if len(self._track) >= 3:
+            (ax, ay), (bx, by), (cx, cy) = self._track[-3:]
+            self._curvature.append(math.hypot(cx - 2 * bx + ax, cy - 2 * by + ay))
 
     def _known(self) -> float:
         """Pixels a leg moves before its direction counts as known."""
@@ -285,6 +309,7 @@ class CalibrationRun:
             and leg.steps > 1
             and leg.axis is not None
             and leg.farthest >= self._known()
+            and len(self._curvature) >= 3
         ):
             # The position fed last shows all the leg's pulses but the last one.
             n = leg.steps - 1
@@ -353,9 +378,9 @@ class CalibrationRun:
             else:
                 return
         along = dx * leg.axis[0] + dy * leg.axis[1]
-        if leg.farthest >= self._known():
+        if leg.farthest >= self._known() and len(self._curvature) >= 3:
             back = leg.farthest - along
-            if back > max(self.tolerance, self.tolerance_fraction * leg.farthest):
+            if back > max(self.tolerance, self.tolerance_fraction * leg.farthest, 8 * self.jitter):
                 axis = "RA" if leg.direction in ("west", "east") else "Dec"
                 raise CalibrationError(
                     f"{axis} calibration failed: the star went {back:.1f} px back "
@@ -371,6 +396,7 @@ class CalibrationRun:
         if leg_now is not None and self.phase != "done":
             self._check_leg(leg_now, pos)
         self.position = pos
+        self._remember(pos)
         if self.phase == "west":
             leg = self.legs["west"]
             moved = _dist(leg.start, pos)
