@@ -31,6 +31,7 @@ from ws_support import sent_to
 
 from indiws.devices import running_actions
 from indiws.protocol import PropertyState, SwitchState
+from indiws.remote import Observatory, RemoteError
 from indiws.testing import RunningService
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
@@ -143,6 +144,20 @@ async def test_a_value_the_device_s_live_range_refuses_is_422_naming_it_and_noth
         status, answer = await rest(svc, "POST", f"/api/v1/roles/{route}", {**body, "wait": True})
     assert (status, answer["error"]["code"]) == (422, "invalid_value"), answer
     assert words in answer["error"]["message"], answer
+    assert verb_commands(sent) == []
+
+
+async def test_json_rpc_keeps_its_code_for_what_the_device_s_range_refuses(
+    svc: RunningService,
+) -> None:
+    """The 422 is REST's: JSON-RPC answers the same refusal ``invalid_value``
+    (-32015), in the same words, nothing sent."""
+    with sent_to(svc, CCD) as sent:
+        async with Observatory(svc.url) as obs:
+            with pytest.raises(RemoteError) as err:
+                await obs.camera.expose(0)
+    assert (err.value.code, err.value.name) == (-32015, "invalid_value")
+    assert "must be within [0.01, 3600], got 0" in err.value.message
     assert verb_commands(sent) == []
 
 
