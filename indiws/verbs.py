@@ -51,6 +51,7 @@ __all__ = [
     "Dec",
     "InvalidParamsError",
     "IsoTime",
+    "Name",
     "NoParams",
     "Params",
     "PulseMs",
@@ -61,6 +62,7 @@ __all__ = [
     "Verb",
     "Described",
     "at_least_one_of",
+    "not_both",
     "check_ranges",
     "register",
     "result_schema",
@@ -96,6 +98,16 @@ def at_least_one_of(*names: str) -> dict[str, Any]:
     return {"anyOf": [{"required": [n], "properties": {n: {"type": "number"}}} for n in names]}
 
 
+def not_both(first: str, second: str) -> dict[str, Any]:
+    """``json_schema_extra`` for two parameters of which one at most may be given (not null)."""
+    return {
+        "not": {
+            "required": [first, second],
+            "properties": {first: {"not": {"type": "null"}}, second: {"not": {"type": "null"}}},
+        }
+    }
+
+
 class NoParams(Params):
     """A verb without parameters."""
 
@@ -113,6 +125,8 @@ Dec = Annotated[float, Meta(ge=-90, le=90, description="degrees", extra={"unit":
 Timeout = Annotated[
     float, Meta(gt=0, le=MAX_TIMEOUT, description="seconds", extra={"unit": "seconds"})
 ]
+#: A name a device matches (a track mode, a rate, a filter): some text, not only blanks.
+Name = Annotated[str, Meta(min_length=1, pattern=r"\S", description="a name (not blank)")]
 #: A guide pulse's length in milliseconds, over 0.
 PulseMs = Annotated[float, Meta(gt=0, description="milliseconds", extra={"unit": "ms"})]
 #: A time as ISO 8601 (``Z`` or an offset; none means UTC).

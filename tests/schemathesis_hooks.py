@@ -4,7 +4,8 @@ A few rules of the OpenAPI document are formats because JSON Schema cannot
 state them whole (a device name is at most 63 bytes of UTF-8; ``maxLength``
 counts characters): here the fuzzer learns to generate valid values for
 them, with the checks the service itself applies (`indiws.db`), and sends
-no remote driver (``Device@host``: the service would connect to that host).
+no remote driver (``Device@host``: the service would connect to that host)
+and forces no move (``"force": true`` is sent as false).
 """
 
 from __future__ import annotations
@@ -49,3 +50,12 @@ schemathesis.openapi.format(bodies.REMOTE_DRIVER_FORMAT, _remote)
 schemathesis.openapi.format(
     bodies.REMOTE_DRIVERS_FORMAT, st.lists(_remote, min_size=1, max_size=3).map(",".join)
 )
+
+
+@schemathesis.hook
+def before_call(ctx: object, case: schemathesis.Case, **kwargs: object) -> None:
+    """No request of the fuzzer forces a move: ``"force": true`` is sent as
+    false (as valid), so the safety policy's refusal holds for every verb
+    and property write it sends (docs/http.md#the-contract)."""
+    if isinstance(case.body, dict) and case.body.get("force") is True:
+        case.body["force"] = False

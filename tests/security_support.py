@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,3 +137,13 @@ async def start_observatory(workdir: Path, **config: Any) -> RunningService:
         await running.stop()
         raise
     return running
+
+
+@contextlib.asynccontextmanager
+async def observatory(workdir: Path, **config: Any) -> AsyncIterator[RunningService]:
+    """`start_observatory`'s service, stopped on leaving."""
+    running = await start_observatory(workdir, **config)
+    try:
+        yield running
+    finally:
+        await running.stop()

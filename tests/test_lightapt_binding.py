@@ -111,7 +111,10 @@ def test_the_range_lightapt_enforces_is_the_verbs(
 ) -> None:
     found = INSTRUCTIONS[role][name]
     assert found.verb is not None
-    low, low_in, high, high_in = _bounds(_schema_of(found.verb, field))
+    schema = _schema_of(found.verb, field)
+    low, low_in, high, high_in = _bounds(schema)
+    # Past the edge by a value of the field's type (a slot 0, not 0.5).
+    past = 1 if schema.get("type") == "integer" else 0.5
     required = len(found.names) - len(found.args.__struct_defaults__)
     at = found.names.index(param)
     params = [_valid(found, p) for p in found.names[: max(required, at + 1)]]
@@ -120,7 +123,7 @@ def test_the_range_lightapt_enforces_is_the_verbs(
         params[at] = value
         return found.bind(params)
 
-    for edge, inclusive, step in ((low, low_in, -0.5), (high, high_in, 0.5)):
+    for edge, inclusive, step in ((low, low_in, -past), (high, high_in, past)):
         if edge is None:
             continue
         if inclusive:
@@ -271,7 +274,7 @@ async def test_a_refused_param_gets_the_clear_reply_and_nothing_is_sent(
             ["Red"],
             WHEEL,
             "error",
-            'parameter slot of switch_filter must be an integer, got "Red"',
+            'parameter slot of switch_filter must be an integer at least 1, got "Red"',
         ),
         (
             "filter",

@@ -1,6 +1,7 @@
 """The HTTP API keeps its OpenAPI contract (docs/http.md#the-contract).
 
-schemathesis fuzzes every operation of ``/api/v1/openapi.json`` of a real
+schemathesis fuzzes every operation of ``/api/v1/openapi.json`` but the
+verb routes (`test_openapi_contract_verbs.py` fuzzes those) of a real
 service (embedded mode: its own indiserver with the simulators) with the
 settings of ``schemathesis.toml`` (fixed seed, bounded examples, the
 operations left out and why): every answer must match its documented
@@ -18,28 +19,18 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
-import schemathesis
-from schemathesis.config import SchemathesisConfig
-from schemathesis.engine import events, from_schema
-from security_support import Answer, http
+from contract_support import JSON, MOTION, call, expected_operations, fuzz, load_config
+from security_support import http
 
 from indiws.client import Event, PropertyState
 from indiws.testing import RunningService, start_embedded_service
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.slow]
 
-JSON = {"Content-Type": "application/json"}
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = ROOT / "schemathesis.toml"
 SCOPE = "Telescope Simulator"
-#: The mount's properties that are Busy while it moves.
-MOTION = ("TELESCOPE_PARK", "EQUATORIAL_EOD_COORD", "HORIZONTAL_COORD", "TELESCOPE_MOTION_NS",
-          "TELESCOPE_MOTION_WE", "TELESCOPE_HOME")  # fmt: skip
 #: Examples per operation in the fuzzing phase (the examples and coverage
 #: phases add their own cases): enough to reach every class found so far.
 MAX_EXAMPLES = 3
@@ -56,12 +47,6 @@ async def svc(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Running
         await running.stop()
 
 
-async def call(svc: RunningService, method: str, path: str, body: Any = None) -> Answer:
-    """One request as a local program sends it; ``body`` as JSON."""
-    data = None if body is None else json.dumps(body)
-    return await http(svc.url + path, method, headers=JSON, body=data)
-
-
 async def until(check: Callable[[], bool], timeout: float = 30) -> None:
     """Wait until ``check()`` holds (the simulators connect at their pace)."""
     for _ in range(int(timeout / 0.05)):
@@ -71,61 +56,10 @@ async def until(check: Callable[[], bool], timeout: float = 30) -> None:
     raise TimeoutError(f"still not true after {timeout} s")
 
 
-def load_config() -> SchemathesisConfig:
-    """``schemathesis.toml``, its hooks file found from any working folder."""
-    text = CONFIG.read_text().replace('hooks = "tests/', f'hooks = "{ROOT}/tests/')
-    return SchemathesisConfig.from_str(text, base_dir=str(ROOT))
-
-
-def fuzz(url: str) -> tuple[list[str], int]:
-    """Run schemathesis as ``schemathesis run <url> --checks all`` would with
-    ``schemathesis.toml``: (every unique failure, number of cases)."""
-    config = load_config()
-    project = config.projects.default
-    project.checks.update(included_check_names=["all"])
-    project.phases.update(phases=["examples", "coverage", "fuzzing"])
-    project.generation.update(max_examples=MAX_EXAMPLES)
-    schema = schemathesis.openapi.from_url(url, config=config)
-    failures: dict[tuple[str, str, str], str] = {}
-    cases = 0
-    for event in from_schema(schema).execute():
-        if isinstance(event, events.ScenarioFinished):
-            for case_id, checks in event.recorder.checks.items():
-                cases += 1
-                for check in checks:
-                    if check.failure_info is None:
-                        continue
-                    failure = check.failure_info.failure
-                    key = (failure.operation, check.name, failure.title)
-                    if key in failures:
-                        continue
-                    failures[key] = _describe(failure, check.name, event, case_id)
-        elif isinstance(event, events.NonFatalError):
-            failures[(event.label, "error", "")] = f"{event.label}: {event.info.message[:600]}"
-        elif isinstance(event, events.FatalError):
-            raise event.exception
-    return list(failures.values()), cases
-
-
-def _describe(failure: Any, check: str, event: Any, case_id: str) -> str:
-    interaction = event.recorder.interactions.get(case_id)
-    request = getattr(interaction, "request", None)
-    response = getattr(interaction, "response", None)
-    body = getattr(request, "body", None)
-    content = getattr(response, "content", b"") or b""
-    return (
-        f"{failure.operation}: {check}: {failure.title}\n"
-        f"  {failure.message.strip()[:600]}\n"
-        f"  request: {getattr(request, 'method', '?')} {getattr(request, 'uri', '?')}"
-        f" body={body!r:.300}\n"
-        f"  answer: {getattr(response, 'status_code', '?')} {content[:300]!r}"
-    )
-
-
 # ------------------------------------------------------------- the whole document
 
 
-async def test_every_operation_keeps_its_contract_and_the_mount_does_not_move(
+async def test_every_operation_but_the_verb_routes_keeps_its_contract_and_the_mount_does_not_move(
     svc: RunningService,
 ) -> None:
     service = svc.service
@@ -141,15 +75,23 @@ async def test_every_operation_keeps_its_contract_and_the_mount_does_not_move(
         if event.name in MOTION and prop is not None and prop.state is PropertyState.BUSY:
             busy.append(event.name)
 
+    document = (await call(svc, "GET", "/api/v1/openapi.json")).body
     sub = service.client.subscribe(watch, device=SCOPE)
     parked_before = service.client.devices[SCOPE].properties["TELESCOPE_PARK"].to_dict()
     try:
         # The fuzzer's requests are blocking: they run in a thread while the
         # service answers on this loop.
-        failures, cases = await asyncio.to_thread(fuzz, f"{svc.url}/api/v1/openapi.json")
+        failures, cases, fuzzed = await asyncio.to_thread(
+            fuzz,
+            f"{svc.url}/api/v1/openapi.json",
+            verb_routes=False,
+            max_examples=MAX_EXAMPLES,
+        )
     finally:
         sub.close()
     assert cases > 1000, cases
+    # Every operation of its half of the document (the verb routes aside), none left out.
+    assert fuzzed == expected_operations(document, verb_routes=False)
     assert failures == [], f"{len(failures)} failures:\n" + "\n".join(failures)
     # Nothing the fuzzer sent moved the mount.
     assert busy == [], busy

@@ -220,7 +220,10 @@ async def test_a_quick_verb_answers_200_and_its_device_errors_keep_their_status(
     status, body, _ = await rest(
         svc, "POST", "/api/v1/roles/telescope/set_track_mode", {"mode": "x"}
     )
-    assert status == 400 and body["error"]["code"] == "invalid_value", body
+    # A mode the mount does not offer: schema-valid, refused against the
+    # device (422, docs/http.md#error-codes), the modes it has named.
+    assert status == 422 and body["error"]["code"] == "invalid_value", body
+    assert "TRACK_SIDEREAL" in body["error"]["message"], body
 
 
 async def call(svc: RunningService, verb: str, body: dict[str, Any] | None = None) -> Any:

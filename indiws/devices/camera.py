@@ -77,10 +77,14 @@ def _toggle(prop: Property) -> tuple[str, str] | None:
 # Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
 
 FrameType = Literal["light", "dark", "flat", "bias"]
-#: Binning: one integer for both axes, or [x, y].
-Binning = int | list[int]
+_Bin = Annotated[int, Meta(ge=1)]
+#: Binning: one integer for both axes, or [x, y]; from 1.  (Lists, not
+#: tuples: msgspec 0.23 crashes on a constrained int in a union with a tuple.)
+Binning = _Bin | Annotated[list[_Bin], Meta(min_length=2, max_length=2)]
 #: A region of interest: [x, y, width, height] in unbinned pixels, or "full".
-Roi = list[int] | Literal["full"]
+Roi = (
+    Annotated[list[Annotated[int, Meta(ge=0)]], Meta(min_length=4, max_length=4)] | Literal["full"]
+)
 Seconds = Annotated[float, Meta(ge=0, description="seconds", extra={"unit": "seconds"})]
 Tolerance = Annotated[float, Meta(gt=0, description="degrees C", extra={"unit": "degrees C"})]
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
 
 from ..client import InvalidValueError, Property
-from ..verbs import UNSET, NoParams, Params, Result, Timeout, UnsetType, verb
+from ..verbs import UNSET, Name, NoParams, Params, Result, Timeout, UnsetType, verb
 from .base import ProgressCallback, RoleDevice, Update
 from .follow import PropertyFollower, Step, follow
 
@@ -21,13 +23,21 @@ _SLOT_SUFFIX = re.compile(r"(\d+)$")
 # Verbs' params and results (indiws/verbs.py; docs/verbs.md) ---------------
 
 
+#: A slot number, from 1.
+Slot = Annotated[int, Meta(ge=1, description="a slot number, from 1")]
+#: A slot number as a JSON object's key.
+SlotKey = Annotated[str, Meta(pattern=r"^0*[1-9][0-9]*$", description="a slot number, from 1")]
+
+
 class SelectParams(Params):
-    filter: int | str
+    #: A slot number (from 1) or a filter's name (any case).
+    filter: Slot | Name
     timeout: Timeout = 60.0
 
 
 class RenameParams(Params):
-    names: dict[str, str]
+    #: {"<slot>": "<name>"}: one entry at least.
+    names: Annotated[dict[SlotKey, Name], Meta(min_length=1)]
 
 
 class Selected(Result):

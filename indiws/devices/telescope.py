@@ -22,6 +22,7 @@ from ..verbs import (
     Dec,
     InvalidParamsError,
     IsoTime,
+    Name,
     NoParams,
     Params,
     PulseMs,
@@ -30,6 +31,7 @@ from ..verbs import (
     UnsetType,
     at_least_one_of,
     check_ranges,
+    not_both,
     verb,
 )
 from . import astro
@@ -370,6 +372,8 @@ Elevation = Annotated[
 
 
 class SetSiteParams(Params):
+    json_schema_extra = at_least_one_of("latitude", "longitude", "elevation")
+
     latitude: Latitude | None = None
     longitude: Longitude | None = None
     elevation: Elevation | None = None
@@ -386,10 +390,19 @@ class TimeResult(Result):
     utc: str
 
 
+#: A park position's axis: TELESCOPE_PARK_POSITION's element without PARK_ (ha, dec, az, ...).
+ParkAxis = Annotated[
+    str,
+    Meta(pattern=r"^(?!(?:timeout|option)$)[A-Za-z][A-Za-z0-9_]*$", description="an axis name"),
+]
+
+
 class SetParkParams(Params):
+    json_schema_extra = not_both("option", "position")
+
     option: Literal["current", "default"] | None = None
     #: Axis values named after TELESCOPE_PARK_POSITION's elements without PARK_.
-    position: Annotated[dict[str, float], Meta(min_length=1)] | None = None
+    position: Annotated[dict[ParkAxis, float], Meta(min_length=1)] | None = None
 
 
 class ParkPositionResult(Result):
@@ -428,7 +441,7 @@ class RateChoice(Choice):
 
 
 class TrackModeParams(Params):
-    mode: str
+    mode: Name
 
 
 class TrackModeResult(Result):
@@ -453,7 +466,8 @@ class TrackRateResult(Result):
 
 
 class SlewRateParams(Params):
-    rate: int | str
+    #: An index (0 = slowest) or a name or label.
+    rate: Annotated[int, Meta(ge=0)] | Name
 
 
 class SlewRateResult(Result):
@@ -844,8 +858,10 @@ class Telescope(RoleDevice):
             values["LONG"] = astro.longitude_indi(site["longitude"])
         if "elevation" in site and "ELEV" in prop.elements:
             values["ELEV"] = site["elevation"]
-        if not values:
-            raise InvalidValueError("give latitude, longitude and/or elevation")
+        if not site:
+            raise InvalidParamsError("give latitude, longitude and/or elevation", param="latitude")
+        if not values:  # only an elevation, which this mount does not take
+            raise InvalidValueError(f"{self.name} takes no elevation: give latitude or longitude")
         # Send the whole vector: some drivers only act on a complete site.
         full = {n: prop[n] for n in ("LAT", "LONG", "ELEV") if n in prop.elements} | values
         await self._set("GEOGRAPHIC_COORD", full, verb="set_site", timeout=timeout)
@@ -1494,6 +1510,9 @@ class Telescope(RoleDevice):
         then saved (PARK_WRITE_DATA) where the driver offers it.
         """
         self._connected()
+        # INDI::Telescope refuses it while parked (a message and an Alert):
+        # say so now, as the refusal it is.
+        self._check_unparked("changing its park position")
         result: dict[str, Any] = {"action": "set_park_position", "device": self.name}
         if option is not None:
             if axes:
@@ -1643,7 +1662,7 @@ class Telescope(RoleDevice):
         if dec is not None:
             values["TRACK_RATE_DE"] = _finite(dec, "dec rate")
         if not values:
-            raise InvalidValueError("give an ra and/or dec rate")
+            raise InvalidParamsError("give an ra and/or dec rate", param="ra")
         full = prop.values() | values
         await self._set(
             "TELESCOPE_TRACK_RATE", full, verb="set_track_rate", timeout=timeout, accept_busy=True
@@ -1713,7 +1732,7 @@ class Telescope(RoleDevice):
         if dec is not None:
             values["GUIDE_RATE_NS"] = _finite(dec, "dec guide rate")
         if not values:
-            raise InvalidValueError("give an ra and/or dec guide rate")
+            raise InvalidParamsError("give an ra and/or dec guide rate", param="ra")
         prop = await self._set(
             "GUIDE_RATE", prop.values() | values, verb="set_guide_rate", timeout=timeout
         )

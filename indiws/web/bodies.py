@@ -37,6 +37,7 @@ __all__ = [
     "Port",
     "ProfileName",
     "decode_body",
+    "integral",
     "schema_components",
 ]
 
@@ -147,20 +148,20 @@ def decode_body(handler: Any, body_type: type[T], *, empty: Any = None) -> T:
         except ValueError as exc:
             raise invalid_params(f"request body is not valid JSON: {exc}") from None
     try:
-        return msgspec.convert(_integral(value), body_type)
+        return msgspec.convert(integral(value), body_type)
     except msgspec.ValidationError as exc:
         raise _refusal(str(exc)) from None
 
 
-def _integral(value: Any) -> Any:
+def integral(value: Any) -> Any:
     """``value`` with its integral floats as ints: in JSON Schema ``7624.0``
     is an integer, as ``7624`` is."""
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
+        return {k: integral(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_integral(v) for v in value]
+        return [integral(v) for v in value]
     return value
 
 

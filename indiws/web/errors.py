@@ -88,10 +88,11 @@ def validation_error_path(exc: msgspec.ValidationError) -> tuple[str, str, str]:
     """msgspec's message split into (what is wrong, its path, the top-level
     field it is in): ``Expected `float`, got `str` - at `$.ra``` gives
     (``Expected `float`, got `str```, ``$.ra``, ``ra``); a missing or unknown
-    field's path ends with the field (``$.ra``)."""
+    field's path ends with the field (``$.ra``); a wrong key of an object is
+    at that object's path (``- at `key` in `$.names``` gives ``$.names``)."""
     text = str(exc)
     path = "$"
-    where = re.search(r" - at `([^`]*)`$", text)
+    where = re.search(r" - at (?:`key` in )?`([^`]*)`$", text)
     if where:
         path = where.group(1)
         text = text[: where.start()]

@@ -66,6 +66,12 @@ ERROR_RESPONSES: dict[int, tuple[str, str]] = {
     404: ("NotFound", "Unknown device, property, element, role or endpoint."),
     405: ("MethodNotAllowed", "The endpoint does not take this HTTP method."),
     409: ("Conflict", "The property or device went away while waiting."),
+    422: (
+        "UnprocessableContent",
+        "A schema-valid value the device refuses against its live range (`invalid_value`: "
+        "the driver's exposure limits, the focuser's travel, the wheel's slots, the mount's "
+        "track modes); nothing was sent.",
+    ),
     502: ("BadGateway", "The driver failed (e.g. could not connect the device)."),
     503: ("ServiceUnavailable", "indiserver is not connected."),
     504: ("GatewayTimeout", "The property was still Busy when the timeout ran out."),
@@ -278,6 +284,16 @@ def _base_components() -> dict[str, Any]:
             "code": "connect_failed",
             "message": "Telescope Simulator failed to connect: port not found",
             "data": {},
+        },
+        422: {
+            "code": "invalid_value",
+            "message": "CCD Simulator.CCD_EXPOSURE.CCD_EXPOSURE_VALUE must be within [0.01, 3600],"
+            " got 0",
+            "data": {
+                "device": "CCD Simulator",
+                "property": "CCD_EXPOSURE",
+                "element": "CCD_EXPOSURE_VALUE",
+            },
         },
         503: {
             "code": "indiserver_unreachable",

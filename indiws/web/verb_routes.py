@@ -37,6 +37,7 @@ from typing import Any
 import msgspec
 
 from ..analysis.solve import SolveError, SolveFailed
+from ..client import InvalidValueError
 from ..devices import (
     ACTION_STARTED,
     Action,
@@ -51,9 +52,10 @@ from ..devices.centering import CenteringError
 from ..devices.guard import REQUESTER
 from ..roles import ROLES
 from ..service import Service
-from ..verbs import VERBS, Params, Result, Verb
+from ..verbs import VERBS, InvalidParamsError, Params, Result, Verb
 from .base import JsonHandler, error_body, requester
 from .blobs import with_frame_urls
+from .bodies import integral
 from .errors import (
     INVALID_PARAMS,
     APIError,
@@ -272,6 +274,24 @@ def _validation_error(verb: Verb, exc: msgspec.ValidationError) -> APIError:
     )
 
 
+#: REST's status for a schema-valid value the device refuses against its
+#: live range (docs/http.md#errors): 400 stays for what the document's own
+#: rules refuse.
+LIVE_RANGE_STATUS = 422
+
+
+def _out_of_live_range(exc: InvalidValueError) -> InvalidValueError | APIError:
+    """A device's `InvalidValueError` on a body the verb's schema took
+    (the driver's exposure range, the focuser's travel, the wheel's slots,
+    the mount's track modes: what the document cannot know) as **422**
+    ``invalid_value``; params that do not go together (`InvalidParamsError`,
+    a rule the schema states) stay 400.  JSON-RPC keeps its codes."""
+    if isinstance(exc, InvalidParamsError):
+        return exc
+    error = describe_error(exc)
+    return APIError(LIVE_RANGE_STATUS, error.code, error.name, error.message, error.data)
+
+
 def _find(role: str, name: str) -> Verb:
     verb = ROUTED.get(f"{role}.{name}")
     if verb is not None:
@@ -315,10 +335,15 @@ class VerbHandler(_Handler):
 
     async def post(self, role: str, name: str) -> None:
         verb = _find(role, name)
+        value = self.json_body()
         try:
-            body = msgspec.convert(self.json_body(), REQUESTS[verb.name])
-        except msgspec.ValidationError as exc:
-            raise _validation_error(verb, exc) from None
+            body = msgspec.convert(value, REQUESTS[verb.name])
+        except msgspec.ValidationError:
+            # In JSON Schema an integral 2.0 is an integer, as 2 is.
+            try:
+                body = msgspec.convert(integral(value), REQUESTS[verb.name])
+            except msgspec.ValidationError as exc:
+                raise _validation_error(verb, exc) from None
         params = {f.name: getattr(body, f.name) for f in verb.fields()}
         who = requester(self.request, "REST")
         loop = asyncio.get_running_loop()
@@ -333,7 +358,11 @@ class VerbHandler(_Handler):
             if started.done() and not task.done():
                 self._accepted(started.result(), task)
                 return
-        self.write_json(await asyncio.shield(task))
+        try:
+            answer = await asyncio.shield(task)
+        except InvalidValueError as exc:
+            raise _out_of_live_range(exc) from None
+        self.write_json(answer)
 
     def _accepted(self, action: Action, task: asyncio.Task[Any]) -> None:
         self.calls.follow(action.id, task)
@@ -481,7 +510,7 @@ def _verb_path(verb: Verb) -> dict[str, Any]:
         responses["202"]["headers"] = {
             "Location": {"description": "The action's URL.", "schema": {"type": "string"}}
         }
-    responses.update(error_responses(400, 404, 409, 502, 503, 504))
+    responses.update(error_responses(400, 404, 409, LIVE_RANGE_STATUS, 502, 503, 504))
     notes = [verb.description] if verb.description else []
     if verb.moves and any(f.name == "force" for f in verb.fields()):
         notes.append(
