@@ -952,13 +952,14 @@ class GuidingMethods(_Namespace):
     ) -> SettleOutcome:
         """Calibrate anew, then guide and settle: guiding.start with recalibrate true.
 
-        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
-        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
-        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
-        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
-        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
-        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
-        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        Events: progress, action.started, action.progress, action.finished,
+        guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
         """
         return await self._rpc(
             "guiding.calibrate",
@@ -1000,10 +1001,10 @@ class GuidingMethods(_Namespace):
     ) -> GuiderConfig:
         """Change guider settings; answers all of them.
 
-        Give only the settings to change (names as guiding.settings answers);
-        each is checked first and one bad value changes nothing
-        (invalid_value). The binning cannot change while capturing (busy).
-        calibration_step_ms and focal_length null: worked out from the devices.
+        Give only the settings to change (names as guiding.settings answers;
+        null or left out: unchanged); each is checked first and one bad value
+        changes nothing (invalid_value). The binning cannot change while
+        capturing (busy).
 
         Events: guiding.guide_param_change.
         """
@@ -1053,13 +1054,14 @@ class GuidingMethods(_Namespace):
         ra_only default: the dither_ra_only setting. Answers as guiding.start.
         Errors: not_guiding, busy (a guide or dither is settling).
 
-        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
-        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
-        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
-        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
-        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
-        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
-        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        Events: progress, action.started, action.progress, action.finished,
+        guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
         """
         return await self._rpc(
             "guiding.dither",
@@ -1134,6 +1136,7 @@ class GuidingMethods(_Namespace):
         """One manual guide pulse the way the guider pulses (not while calibrating or guiding).
 
         Answers when it ended: {direction, duration_ms, via, device, elapsed}.
+        Refused (unsafe) while the safety policy says unsafe.
         """
         return await self._rpc(
             "guiding.pulse", {"direction": direction, "duration_ms": duration_ms}
@@ -1173,14 +1176,16 @@ class GuidingMethods(_Namespace):
         StartGuiding, Settling, ...}); settle_failed when it did not settle
         (or calibration failed). wait false: answers at once {settling: true,
         status}; guiding.settle_done follows. timeout bounds the wait only.
+        Pulses the mount: refused (unsafe) while the safety policy says unsafe.
 
-        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
-        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
-        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
-        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
-        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
-        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
-        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        Events: progress, action.started, action.progress, action.finished,
+        guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
         """
         return await self._rpc(
             "guiding.start",
@@ -3888,6 +3893,9 @@ METHODS: dict[str, dict[str, Any]] = {
         "defaults": {"roi": None, "settle": None, "timeout": None, "wait": True},
         "events": [
             "progress",
+            "action.started",
+            "action.progress",
+            "action.finished",
             "guiding.looping_exposures",
             "guiding.looping_exposures_stopped",
             "guiding.star_selected",
@@ -3977,6 +3985,9 @@ METHODS: dict[str, dict[str, Any]] = {
         "defaults": {"ra_only": None, "settle": None, "timeout": None, "wait": True},
         "events": [
             "progress",
+            "action.started",
+            "action.progress",
+            "action.finished",
             "guiding.looping_exposures",
             "guiding.looping_exposures_stopped",
             "guiding.star_selected",
@@ -4103,6 +4114,9 @@ METHODS: dict[str, dict[str, Any]] = {
         },
         "events": [
             "progress",
+            "action.started",
+            "action.progress",
+            "action.finished",
             "guiding.looping_exposures",
             "guiding.looping_exposures_stopped",
             "guiding.star_selected",

@@ -56,7 +56,7 @@ from .analysis_rpc import AnalysisVerbs
 from .base import dumps_lenient, requester
 from .blobs import with_frame_urls
 from .errors import INVALID_PARAMS, APIError, invalid_params
-from .guiding_rpc import GuidingRpc, event_method, guiding_brief
+from .guiding_rpc import event_method, guiding_brief
 from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc, rpc_from_verb
 from .lightapt import LightAptEndpoint, RoleMemory, is_lightapt_request, phd2_frames
@@ -347,7 +347,7 @@ DeclaredVerbs = type(
 )
 
 
-class IndiClientSocket(GuidingRpc, AnalysisVerbs, PlanRpc, DeclaredVerbs, JsonRpcSocket):
+class IndiClientSocket(AnalysisVerbs, PlanRpc, DeclaredVerbs, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub
