@@ -13,10 +13,10 @@ import pytest
 from ws_support import WsClient
 
 from indiws.devices import ROLE_CLASSES
+from indiws.guiding.verbs import GuidingVerbs
 from indiws.remote import Observatory, RemoteError
 from indiws.remote import _methods as methods_module
 from indiws.remote._methods import (
-    GuidingMethods,
     METHODS,
     CameraMethods,
     DomeMethods,
@@ -25,12 +25,12 @@ from indiws.remote._methods import (
     FocuserMethods,
     GpsMethods,
     GuiderMethods,
+    GuidingMethods,
     RotatorMethods,
     SafetyMethods,
     TelescopeMethods,
     WeatherMethods,
 )
-from indiws.guiding.verbs import GuidingVerbs
 from indiws.roles import ROLES
 from indiws.safety import SafetyPolicy
 from indiws.testing import RunningService
