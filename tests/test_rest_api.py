@@ -280,11 +280,7 @@ async def test_still_busy_after_timeout_is_504(running_service: RunningService) 
         code, body = await set_prop(
             # The simulator asks `gsc` for its stars before it goes Busy: give it
             # time to, and the exposure time to still be running after.
-            svc,
-            "CCD Simulator",
-            "CCD_EXPOSURE",
-            {"CCD_EXPOSURE_VALUE": 10},
-            timeout=2.0,
+            svc, "CCD Simulator", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10}, timeout=2.0
         )
         assert code == 504, body
         err = body["error"]

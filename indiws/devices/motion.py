@@ -25,6 +25,7 @@ __all__ = ["START_TIMEOUT", "move_number", "press"]
 START_TIMEOUT = 10.0
 
 
+
 async def press(
     owner: RoleDevice,
     verb: str,
