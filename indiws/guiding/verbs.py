@@ -194,11 +194,16 @@ def _setting(name: str, hint: Any) -> Any:
     """A setting's type with its range or choices from the engine's `_LIMITS`."""
     rule = _LIMITS[name]
     if isinstance(rule, tuple) and isinstance(rule[0], str):
-        return Annotated[str, Meta(description="one of " + ", ".join(rule))]
+        # A string the engine checks (any case; invalid_value naming the
+        # choices), listed as the schema's enum.
+        choices = {"description": "one of " + ", ".join(rule)}
+        return Annotated[str, Meta(**choices, extra_json_schema={"enum": list(rule)})]
     if isinstance(rule, tuple):
         kind, low, high = rule
         unit = {"exposure": "seconds", "delay": "seconds", "settle_time": "seconds"}.get(name)
-        extra = {"extra": {"unit": unit}} if unit else {}
+        extra: dict[str, Any] = {"extra": {"unit": unit}} if unit else {}
+        if kind is int:  # a whole number, as the engine takes it (84.0 too)
+            return Annotated[float, Meta(ge=low, le=high, multiple_of=1, **extra)]
         return Annotated[kind, Meta(ge=low, le=high, **extra)]
     return hint
 
