@@ -29,7 +29,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from ..devices import ActionAborted, ProgressCallback
+from ..devices import ACTION_STARTED, ActionAborted, ProgressCallback
 from ..devices.guider import GuiderPulseResult
 from ..verbs import VERBS, NoParams, Params, Timeout, verb
 from .control import SettleRule
@@ -437,11 +437,15 @@ class GuidingVerbs:
         progress: ProgressCallback | None,
         params: dict[str, Any],
     ) -> dict[str, Any]:
-        """Answer once settled (an action of the guider role's device, its
-        progress the engine's events), or at once without ``wait``."""
+        """Answer once settled, the engine's events as progress, or at once
+        without ``wait``.  For a front that answers "started" (REST's 202,
+        `ACTION_STARTED`) the wait is an action of the guider role's device,
+        which it follows and may abort; the others wait as they always did."""
         engine = self.engine
         if not wait:
             return {"settling": True, "status": engine.status()["state"]}
+        if ACTION_STARTED.get() is None:
+            return await self._waited(future, timeout, progress)
         task = asyncio.current_task()
         assert task is not None
         owner = engine._device()
@@ -469,6 +473,28 @@ class GuidingVerbs:
             outcome = {"settled": True, **result, "status": engine.status()["state"]}
             act.result = outcome
             return outcome
+
+    async def _waited(
+        self,
+        future: asyncio.Future[dict[str, Any]],
+        timeout: float | None,
+        progress: ProgressCallback | None,
+    ) -> dict[str, Any]:
+        """The settle's outcome, the engine's events reported to ``progress``
+        (``{event, ...its fields}``) meanwhile."""
+        engine = self.engine
+        ctx = contextvars.copy_context()
+
+        def on_event(event: str, fields: dict[str, Any]) -> None:
+            if progress is not None and event in PROGRESS_EVENTS:
+                ctx.run(progress, {"event": event, **fields})
+
+        unsubscribe = engine.subscribe(on_event)
+        try:
+            result = await engine.wait_settled(future, timeout)
+        finally:
+            unsubscribe()
+        return {"settled": True, **result, "status": engine.status()["state"]}
 
 
 #: Its params are the settings' (the method takes them as ``**changes``).
