@@ -387,7 +387,8 @@ async def test_rest_guides_as_an_action_followed_to_its_end(svc: RunningService)
     abort stops guiding, the quick verbs answer 200, a bad body is refused
     before anything starts."""
     guiding = svc.service.guiding
-    assert guiding.state == "Stopped"
+    code, status, _ = await rest(svc, "POST", "/api/v1/roles/guiding/stop")
+    assert code == 200 and status["state"] == "Stopped" and not status["capturing"]
     settle = {"pixels": 2.5, "time": 2, "timeout": 90}
     code, body, _ = await rest(
         svc, "POST", "/api/v1/roles/guiding/start", {"settle": {"pixels": 0}}
