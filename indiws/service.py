@@ -39,6 +39,7 @@ from .devices import ROLE_CLASSES, Camera, DeviceError, Guider, RoleDevice, set_
 from .devices.writes import check_hardware_write
 from .frame_store import INDEX_FILENAME, FrameStore
 from .guiding import GuidingEngine
+from .guiding.verbs import GuidingVerbs
 from .indi_listener import IndiListener
 from .manager import (
     DriverCatalog,
@@ -351,6 +352,8 @@ class Service:
             self.client, self.roles, config.data_dir, is_safe=lambda: self.safety.safe
         )
         self.safety.autoguider = self.guiding
+        #: Its verbs (``guiding.*``: `indiws.guiding.verbs`), what every front calls.
+        self.guiding_verbs = GuidingVerbs(self.guiding)
         #: Imaging plans queued and run by the service, journalled in ``db``.
         self.plans = PlanEngine(
             self.client,

@@ -29,6 +29,7 @@ from guiding_support import (
 from lightapt_support import LightAptClient
 from PIL import Image
 from test_lightapt_http import axios, send
+from tornado.httpclient import AsyncHTTPClient
 from ws_support import WsClient, http
 
 from indiws.remote import Observatory
@@ -166,8 +167,9 @@ async def test_methods_are_discoverable_and_errors_are_clear(
     assert err["code"] == INVALID_PARAMS
     err = await ws.error("guiding.start", {"settle": {"pixels": -1}})
     assert err["code"] == INVALID_PARAMS and "settle.pixels" in err["message"]
+    # A number outside its declared range: invalid_value in the range's words, as every verb.
     err = await ws.error("guiding.history", {"limit": 0})
-    assert err["code"] == INVALID_PARAMS
+    assert err["code"] == INVALID_VALUE and "limit must be within [1, 100000]" in err["message"]
     assert (await ws.call("guiding.configure", {"settle_pixels": 2.0}))["settle_pixels"] == 2.0
 
     resp = await http(svc, "/api/v1/guiding/star.png")
@@ -356,3 +358,81 @@ async def test_lightapt_start_guide_uses_the_kept_calibration(svc: RunningServic
         assert (await phd2_post(svc, "/phd2/stop/"))["data"]["flag"] is True
     finally:
         await client.close()
+
+
+# ---------------------------------------------------------------- REST
+
+
+async def rest(svc: RunningService, method: str, path: str, body: Any = None) -> tuple:
+    """(status, JSON body, headers) of one REST call, as a script sends it."""
+    resp = await AsyncHTTPClient().fetch(
+        svc.url + path,
+        method=method,
+        body=None if method in ("GET", "DELETE") else json.dumps(body or {}),
+        headers={"Content-Type": "application/json"},
+        raise_error=False,
+        request_timeout=300,
+        allow_nonstandard_methods=True,
+    )
+    return resp.code, json.loads(resp.body) if resp.body else None, resp.headers
+
+
+async def finished(svc: RunningService, location: str) -> dict:
+    """Follow an action at ``location`` until it has ended."""
+    async with asyncio.timeout(300):
+        while True:
+            code, action, _ = await rest(svc, "GET", location)
+            assert code == 200, action
+            if action["state"] == "finished":
+                return action
+            await asyncio.sleep(0.5)
+
+
+async def test_rest_guides_as_an_action_followed_to_its_end(svc: RunningService) -> None:
+    """The verbs' REST routes (docs/http.md): start and dither are actions
+    (202, Location, followed to the settle's outcome; 200 with wait), an
+    abort stops guiding, the quick verbs answer 200, a bad body is refused
+    before anything starts."""
+    guiding = svc.service.guiding
+    code, status, _ = await rest(svc, "POST", "/api/v1/roles/guiding/stop")
+    assert code == 200 and status["state"] == "Stopped" and not status["capturing"]
+    settle = {"pixels": 2.5, "time": 2, "timeout": 90}
+    code, body, _ = await rest(
+        svc, "POST", "/api/v1/roles/guiding/start", {"settle": {"pixels": 0}}
+    )
+    assert code == 400 and body["error"]["data"]["path"] == "$.settle.pixels", body
+    assert guiding.state == "Stopped" and not guiding.capturing
+
+    code, status, _ = await rest(svc, "POST", "/api/v1/roles/guiding/status")
+    assert code == 200 and status["state"] == "Stopped" and status["calibrated"]
+
+    code, started, headers = await rest(
+        svc, "POST", "/api/v1/roles/guiding/start", {"settle": settle}
+    )
+    assert code == 202, started
+    assert started["action"] == "guiding.start" and started["role"] == "guider"
+    assert headers["Location"] == started["location"] == f"/api/v1/actions/{started['action_id']}"
+    action = await finished(svc, started["location"])
+    assert action["outcome"] == "ok", action
+    assert action["result"]["settled"] is True and action["result"]["status"] == "Guiding"
+    assert action["progress"]["event"] in ("Settling", "StartGuiding", "SettleBegin")
+
+    code, result, _ = await rest(
+        svc, "POST", "/api/v1/roles/guiding/dither", {"amount": 2, "settle": settle, "wait": True}
+    )
+    assert code == 200 and result["settled"] is True, result
+
+    # A dither that cannot settle soon, aborted: guiding stops, looping goes on.
+    strict = {"pixels": 0.01, "time": 60, "timeout": 300}
+    code, started, _ = await rest(
+        svc, "POST", "/api/v1/roles/guiding/dither", {"amount": 3, "settle": strict}
+    )
+    assert code == 202, started
+    code, aborted, _ = await rest(svc, "DELETE", started["location"])
+    assert code == 200 and aborted["aborted"] is True
+    action = await finished(svc, started["location"])
+    assert action["outcome"] == "aborted" and action["error"]["code"] == "aborted", action
+    assert guiding.state in ("Looping", "Selected") and not guiding.settling
+
+    code, status, _ = await rest(svc, "POST", "/api/v1/roles/guiding/stop")
+    assert code == 200 and status["state"] == "Stopped" and not status["capturing"]

@@ -50,6 +50,9 @@ async def test_token_required_beyond_loopback(lan_service: RunningService) -> No
         ("POST", "/api/server/stop"),
         ("GET", "/FIFO/stop/focuser/x/"),
         ("GET", "/api/docs"),
+        # The autoguider's verbs move the mount: gated as every moving verb.
+        ("POST", "/api/v1/roles/guiding/start"),
+        ("POST", "/api/v1/roles/guiding/pulse"),
     ]:
         answer = await http(svc.url + path, method)
         assert answer.code == 401, (path, answer.body)

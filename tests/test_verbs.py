@@ -3,6 +3,7 @@ declaration agree with it, and the device answers what it declares."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from ws_support import WsClient
 
 from indiws.devices import ROLE_CLASSES
+from indiws.guiding.verbs import GuidingVerbs
 from indiws.remote import Observatory, RemoteError
 from indiws.remote import _methods as methods_module
 from indiws.remote._methods import (
@@ -23,6 +25,7 @@ from indiws.remote._methods import (
     FocuserMethods,
     GpsMethods,
     GuiderMethods,
+    GuidingMethods,
     RotatorMethods,
     SafetyMethods,
     TelescopeMethods,
@@ -37,7 +40,7 @@ from indiws.web.highlevel import DECLARED_ROLES, IndiClientSocket
 SCOPE = "Telescope Simulator"
 DECLARED = [v for v in VERBS.values() if v.role in DECLARED_ROLES]
 COMMON = ("connect", "disconnect", "status", "info")
-DEVICES = {**ROLE_CLASSES, "safety": SafetyPolicy}
+DEVICES = {**ROLE_CLASSES, "safety": SafetyPolicy, "guiding": GuidingVerbs}
 CLIENT = {
     "telescope": TelescopeMethods,
     "camera": CameraMethods,
@@ -50,6 +53,7 @@ CLIENT = {
     "weather": WeatherMethods,
     "gps": GpsMethods,
     "safety": SafetyMethods,
+    "guiding": GuidingMethods,
 }
 
 
@@ -57,6 +61,8 @@ def _result_fields(verb: Verb) -> set[str]:
     struct = verb.result
     if typing.get_origin(struct) is list:
         (struct,) = typing.get_args(struct)
+    if dataclasses.is_dataclass(struct):  # guiding's settings: the GuiderConfig dataclass
+        return {f.name for f in dataclasses.fields(struct)}
     return {f.name for f in msgspec.structs.fields(struct)}
 
 
@@ -247,12 +253,19 @@ def test_the_clients_result_type_is_the_declared_result(verb: Verb) -> None:
     name = struct.__name__
     assert inspect.signature(call).return_annotation == (f"list[{name}]" if listed else name)
     shape = getattr(methods_module, name)
-    fields = msgspec.structs.fields(struct)
+    if dataclasses.is_dataclass(struct):  # guiding's settings (each with a default)
+        missing = dataclasses.MISSING
+        fields = {
+            f.name: f.default is missing and f.default_factory is missing
+            for f in dataclasses.fields(struct)
+        }
+    else:
+        fields = {f.name: f.required for f in msgspec.structs.fields(struct)}
     # The module's annotations are strings (PEP 563): NotRequired is read from them.
     text = {k: getattr(t, "__forward_arg__", t) for k, t in shape.__annotations__.items()}
     optional = {k for k, t in text.items() if t.startswith("NotRequired[")}
-    assert set(shape.__annotations__) == {f.name for f in fields}
-    assert optional == {f.name for f in fields if not f.required}
+    assert set(shape.__annotations__) == set(fields)
+    assert optional == {name for name, required in fields.items() if not required}
 
 
 @pytest.mark.slow
@@ -372,8 +385,8 @@ async def test_jsonrpc_binding_keeps_its_codes_and_leniency(
         )
         assert answer["error"]["code"] == -32602 and answer["error"]["data"]["param"] == "ra"
         # A hand-written method gets only the params given: null is no value.
-        error = await ws.error("guiding.configure", {"exposure": None})
-        assert error["code"] == -32602 and error["data"]["param"] == "exposure"
+        error = await ws.error("assign", {"role": "camera", "device": SCOPE, "connect": None})
+        assert error["code"] == -32602 and error["data"]["param"] == "connect"
         assert (await ws.call("telescope.position"))["slewing"] is False
     finally:
         await ws.close()

@@ -960,13 +960,14 @@ class GuidingMethods(_Namespace):
     ) -> SettleOutcome:
         """Calibrate anew, then guide and settle: guiding.start with recalibrate true.
 
-        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
-        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
-        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
-        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
-        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
-        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
-        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        Events: progress, action.started, action.progress, action.finished,
+        guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
         """
         return await self._rpc(
             "guiding.calibrate",
@@ -981,11 +982,11 @@ class GuidingMethods(_Namespace):
     async def configure(
         self,
         exposure: float | None = None,
-        binning: int | None = None,
-        search_region: int | None = None,
+        binning: float | None = None,
+        search_region: float | None = None,
         use_subframes: bool | None = None,
         via: str | None = None,
-        calibration_step_ms: int | None = None,
+        calibration_step_ms: float | None = None,
         calibration_distance: float | None = None,
         focal_length: float | None = None,
         ra_aggression: float | None = None,
@@ -993,11 +994,11 @@ class GuidingMethods(_Namespace):
         ra_min_move: float | None = None,
         dec_aggression: float | None = None,
         dec_min_move: float | None = None,
-        dec_switch_frames: int | None = None,
+        dec_switch_frames: float | None = None,
         dec_mode: str | None = None,
-        max_ra_ms: int | None = None,
-        max_dec_ms: int | None = None,
-        lost_frames: int | None = None,
+        max_ra_ms: float | None = None,
+        max_dec_ms: float | None = None,
+        lost_frames: float | None = None,
         dither_mode: str | None = None,
         dither_ra_only: bool | None = None,
         settle_pixels: float | None = None,
@@ -1008,10 +1009,10 @@ class GuidingMethods(_Namespace):
     ) -> GuiderConfig:
         """Change guider settings; answers all of them.
 
-        Give only the settings to change (names as guiding.settings answers);
-        each is checked first and one bad value changes nothing
-        (invalid_value). The binning cannot change while capturing (busy).
-        calibration_step_ms and focal_length null: worked out from the devices.
+        Give only the settings to change (names as guiding.settings answers;
+        null or left out: unchanged); each is checked first and one bad value
+        changes nothing (invalid_value). The binning cannot change while
+        capturing (busy).
 
         Events: guiding.guide_param_change.
         """
@@ -1061,13 +1062,14 @@ class GuidingMethods(_Namespace):
         ra_only default: the dither_ra_only setting. Answers as guiding.start.
         Errors: not_guiding, busy (a guide or dither is settling).
 
-        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
-        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
-        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
-        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
-        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
-        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
-        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        Events: progress, action.started, action.progress, action.finished,
+        guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
         """
         return await self._rpc(
             "guiding.dither",
@@ -1142,6 +1144,7 @@ class GuidingMethods(_Namespace):
         """One manual guide pulse the way the guider pulses (not while calibrating or guiding).
 
         Answers when it ended: {direction, duration_ms, via, device, elapsed}.
+        Refused (unsafe) while the safety policy says unsafe.
         """
         return await self._rpc(
             "guiding.pulse", {"direction": direction, "duration_ms": duration_ms}
@@ -1181,14 +1184,16 @@ class GuidingMethods(_Namespace):
         StartGuiding, Settling, ...}); settle_failed when it did not settle
         (or calibration failed). wait false: answers at once {settling: true,
         status}; guiding.settle_done follows. timeout bounds the wait only.
+        Pulses the mount: refused (unsafe) while the safety policy says unsafe.
 
-        Events: progress, guiding.looping_exposures, guiding.looping_exposures_stopped,
-        guiding.star_selected, guiding.star_lost, guiding.lock_position_set,
-        guiding.lock_position_lost, guiding.start_calibration, guiding.calibrating,
-        guiding.calibration_complete, guiding.calibration_failed, guiding.calibration_data_flipped,
-        guiding.start_guiding, guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin,
-        guiding.settling, guiding.settle_done, guiding.guiding_stopped, guiding.paused,
-        guiding.resumed, guiding.guide_param_change, guiding.alert.
+        Events: progress, action.started, action.progress, action.finished,
+        guiding.looping_exposures, guiding.looping_exposures_stopped, guiding.star_selected,
+        guiding.star_lost, guiding.lock_position_set, guiding.lock_position_lost,
+        guiding.start_calibration, guiding.calibrating, guiding.calibration_complete,
+        guiding.calibration_failed, guiding.calibration_data_flipped, guiding.start_guiding,
+        guiding.guide_step, guiding.guiding_dithered, guiding.settle_begin, guiding.settling,
+        guiding.settle_done, guiding.guiding_stopped, guiding.paused, guiding.resumed,
+        guiding.guide_param_change, guiding.alert.
         """
         return await self._rpc(
             "guiding.start",
@@ -3932,6 +3937,9 @@ METHODS: dict[str, dict[str, Any]] = {
         "defaults": {"roi": None, "settle": None, "timeout": None, "wait": True},
         "events": [
             "progress",
+            "action.started",
+            "action.progress",
+            "action.finished",
             "guiding.looping_exposures",
             "guiding.looping_exposures_stopped",
             "guiding.star_selected",
@@ -4021,6 +4029,9 @@ METHODS: dict[str, dict[str, Any]] = {
         "defaults": {"ra_only": None, "settle": None, "timeout": None, "wait": True},
         "events": [
             "progress",
+            "action.started",
+            "action.progress",
+            "action.finished",
             "guiding.looping_exposures",
             "guiding.looping_exposures_stopped",
             "guiding.star_selected",
@@ -4147,6 +4158,9 @@ METHODS: dict[str, dict[str, Any]] = {
         },
         "events": [
             "progress",
+            "action.started",
+            "action.progress",
+            "action.finished",
             "guiding.looping_exposures",
             "guiding.looping_exposures_stopped",
             "guiding.star_selected",

@@ -1,51 +1,35 @@
 """The autoguider (`indiws.guiding.GuidingEngine`) on ``/ws/indi_client/``
-and over HTTP.
+and over HTTP, beside its verbs.
 
-`GuidingRpc` is a mixin of `IndiClientSocket`: each ``guiding.*`` method
-is a thin call of one verb of ``service.guiding``.  The engine's events
-(PHD2's names and fields) reach every socket through `ClientHub` as
-``guiding.<event in snake_case>`` notifications (`event_method`).
-``GET /api/v1/guiding/star.png`` serves the guide star's cutout.
-Documented in docs/indi_client.md.
+The ``guiding.*`` methods are declared verbs (`indiws.guiding.verbs`),
+derived like every other (docs/verbs.md).  What is left here is not a verb:
+the error codes of `GuidingError`, the engine's events (PHD2's names and
+fields) that reach every socket through `ClientHub` as
+``guiding.<event in snake_case>`` notifications (`event_method`), the
+guider's brief state in the periodic status, and
+``GET /api/v1/guiding/star.png`` (the guide star's cutout).
+Documented in docs/indi_client.md and docs/guiding.md.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import dataclasses
-import inspect
 import io
-import re
-import typing
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from ..devices.guider import GuiderPulseResult
 from ..guiding import GuidingError
-from ..guiding.control import SettleRule
-from ..guiding.engine import GuiderConfig
-from ..guiding.results import (
-    CalibrationCleared,
-    CalibrationData,
-    GuideHistory,
-    GuidingStatus,
-    LockPosition,
-    SettleOutcome,
-)
+from ..guiding.verbs import GUIDING_EVENTS, event_method
 from .base import JsonHandler
 from .errors import invalid_params, register_codes
-from .jsonrpc import rpc
-from .limits import check_timeout
 from .openapi import error_responses, json_response, query_param, ref
 
 __all__ = [
     "GUIDING_EVENTS",
     "OPENAPI_PATHS",
-    "GuidingRpc",
     "event_method",
+    "guiding_brief",
     "routes",
     "star_png",
 ]
@@ -69,280 +53,6 @@ register_codes(
     },
     (409, -32098, "guiding_error"),
 )
-
-Direction = Literal["north", "south", "east", "west", "n", "s", "e", "w"]
-
-#: The engine's events (PHD2's names) pushed to every socket.
-ENGINE_EVENTS = (
-    "LoopingExposures",
-    "LoopingExposuresStopped",
-    "StarSelected",
-    "StarLost",
-    "LockPositionSet",
-    "LockPositionLost",
-    "StartCalibration",
-    "Calibrating",
-    "CalibrationComplete",
-    "CalibrationFailed",
-    "CalibrationDataFlipped",
-    "StartGuiding",
-    "GuideStep",
-    "GuidingDithered",
-    "SettleBegin",
-    "Settling",
-    "SettleDone",
-    "GuidingStopped",
-    "Paused",
-    "Resumed",
-    "GuideParamChange",
-    "Alert",
-)
-
-
-def event_method(event: str) -> str:
-    """``GuideStep`` → ``guiding.guide_step``."""
-    return "guiding." + re.sub(r"(?<!^)(?=[A-Z])", "_", event).lower()
-
-
-GUIDING_EVENTS = tuple(event_method(e) for e in ENGINE_EVENTS)
-#: Events a guiding verb may cause while a caller waits (for rpc.discover).
-_RUN_EVENTS = ("progress", *GUIDING_EVENTS)
-#: Engine events forwarded as ``progress`` of a waiting start/dither call.
-_PROGRESS_EVENTS = {
-    "StarSelected",
-    "StartCalibration",
-    "Calibrating",
-    "CalibrationComplete",
-    "StartGuiding",
-    "SettleBegin",
-    "Settling",
-    "StarLost",
-}
-
-
-def _settle(value: dict | None) -> SettleRule | None:
-    if value is None:
-        return None
-    try:
-        return SettleRule.parse(value)
-    except ValueError as exc:
-        raise invalid_params(str(exc), param="settle") from None
-
-
-def _roi(value: list[int] | None) -> tuple[int, int, int, int] | None:
-    if value is None:
-        return None
-    if len(value) != 4 or value[2] <= 0 or value[3] <= 0 or min(value) < 0:
-        raise invalid_params(
-            "roi must be [x, y, width, height] with width, height > 0", param="roi"
-        )
-    return (value[0], value[1], value[2], value[3])
-
-
-def _configure_signature() -> tuple[inspect.Signature, dict[str, Any]]:
-    """``guiding.configure``'s parameters: every GuiderConfig field, optional."""
-    hints = typing.get_type_hints(GuiderConfig)
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    annotations: dict[str, Any] = {"return": dict}
-    for f in dataclasses.fields(GuiderConfig):
-        hint = hints[f.name]
-        if f.name in ("calibration_step_ms", "focal_length"):
-            hint = hint | None
-        params.append(
-            inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
-        )
-        annotations[f.name] = hint
-    return inspect.Signature(params), annotations
-
-
-class GuidingRpc:
-    """``guiding.*`` methods (mixed into IndiClientSocket)."""
-
-    service: Any
-    progress: Callable[..., None]
-
-    @property
-    def _guiding(self) -> Any:
-        return self.service.guiding
-
-    async def _settled(
-        self, future: asyncio.Future[dict[str, Any]], wait: bool, timeout: float | None
-    ) -> dict:
-        """Answer once settled (progress notifications meanwhile), or at once."""
-        engine = self._guiding
-        if not wait:
-            return {"settling": True, "status": engine.status()["state"]}
-        ctx = contextvars.copy_context()
-
-        def on_event(event: str, fields: dict[str, Any]) -> None:
-            if event in _PROGRESS_EVENTS:
-                ctx.run(self.progress, event=event, **fields)
-
-        unsubscribe = engine.subscribe(on_event)
-        try:
-            result = await engine.wait_settled(future, check_timeout(timeout))
-        finally:
-            unsubscribe()
-        return {"settled": True, **result, "status": engine.status()["state"]}
-
-    @rpc("guiding.status", events=GUIDING_EVENTS, result=GuidingStatus)
-    async def guiding_status(self) -> dict:
-        """Everything a panel shows of the guider.
-
-        {state (Stopped, Selected, Calibrating, Guiding, LostLock, Paused,
-        Looping), capturing, paused, settling, camera, mount, connected, star,
-        lock_position, subframe, calibrated, calibration, pixel_scale (arcsec
-        per px), frame, guide_frame, stats: {frames, pixels: {rms_ra, rms_dec,
-        rms_total, peak_ra, peak_dec}, arcsec: {...}}, last_error, settings}."""
-        return self._guiding.status()
-
-    @rpc("guiding.settings", result=GuiderConfig)
-    async def guiding_settings(self) -> dict:
-        """The guider's settings (exposure, binning, aggressions, settle defaults, ...)."""
-        return self._guiding.settings()
-
-    async def guiding_configure(self, **changes: Any) -> dict:
-        """Change guider settings; answers all of them.
-
-        Give only the settings to change (names as guiding.settings answers);
-        each is checked first and one bad value changes nothing
-        (invalid_value). The binning cannot change while capturing (busy).
-        calibration_step_ms and focal_length null: worked out from the devices."""
-        return self._guiding.configure(**changes)
-
-    guiding_configure.__signature__, guiding_configure.__annotations__ = _configure_signature()  # type: ignore[attr-defined]
-    guiding_configure = rpc(
-        "guiding.configure", events=("guiding.guide_param_change",), result=GuiderConfig
-    )(guiding_configure)
-
-    @rpc("guiding.loop", events=GUIDING_EVENTS, result=GuidingStatus)
-    async def guiding_loop(self) -> dict:
-        """Loop guide exposures (no-op while looping); answers the status."""
-        await self._guiding.loop()
-        return self._guiding.status()
-
-    @rpc("guiding.stop", events=GUIDING_EVENTS, result=GuidingStatus)
-    async def guiding_stop(self) -> dict:
-        """Stop guiding and capturing; answers once the loop has stopped, with the status."""
-        await self._guiding.stop_capture()
-        return self._guiding.status()
-
-    @rpc("guiding.stop_guiding", events=GUIDING_EVENTS, result=GuidingStatus)
-    async def guiding_stop_guiding(self) -> dict:
-        """Stop guiding (or calibrating) but keep looping exposures; answers the status."""
-        await self._guiding.stop_guiding()
-        return self._guiding.status()
-
-    @rpc("guiding.find_star", events=GUIDING_EVENTS, result=LockPosition)
-    async def guiding_find_star(
-        self, roi: list[int] | None = None, timeout: float | None = None
-    ) -> dict:
-        """Choose a guide star in the next whole frame (within roi [x, y, w, h]).
-
-        Loops first if needed; locks on the star: {x, y}. Errors: no_star, busy."""
-        x, y = await self._guiding.find_star(_roi(roi), timeout=check_timeout(timeout))
-        return {"x": round(x, 3), "y": round(y, 3)}
-
-    @rpc("guiding.set_lock_position", result=LockPosition)
-    async def guiding_set_lock_position(self, x: float, y: float, exact: bool = True) -> dict:
-        """Lock on (x, y) (unbinned frame pixels); exact false: on the star nearest it: {x, y}."""
-        x, y = self._guiding.set_lock_position(x, y, exact)
-        return {"x": round(x, 3), "y": round(y, 3)}
-
-    @rpc("guiding.start", events=_RUN_EVENTS, result=SettleOutcome)
-    async def guiding_start(
-        self,
-        settle: dict | None = None,
-        recalibrate: bool = False,
-        roi: list[int] | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-    ) -> dict:
-        """Guide: loop, choose a star, calibrate (unless calibrated), guide and settle.
-
-        settle: {pixels, time, timeout} (default: the settle_* settings).
-        With wait (the default) answers once settled: {settled: true, Status,
-        Error, Distance, Frames, DroppedFrames, TotalFrames, status}; progress
-        notifications meanwhile ({event: StartCalibration, Calibrating,
-        StartGuiding, Settling, ...}); settle_failed when it did not settle
-        (or calibration failed). wait false: answers at once {settling: true,
-        status}; guiding.settle_done follows. timeout bounds the wait only."""
-        engine = self._guiding
-        future = await engine.guide(_settle(settle), recalibrate=recalibrate, roi=_roi(roi))
-        return await self._settled(future, wait, timeout)
-
-    @rpc("guiding.calibrate", events=_RUN_EVENTS, result=SettleOutcome)
-    async def guiding_calibrate(
-        self,
-        settle: dict | None = None,
-        roi: list[int] | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-    ) -> dict:
-        """Calibrate anew, then guide and settle: guiding.start with recalibrate true."""
-        return await self.guiding_start(settle, True, roi, wait, timeout)
-
-    @rpc("guiding.dither", events=_RUN_EVENTS, result=SettleOutcome)
-    async def guiding_dither(
-        self,
-        amount: float,
-        ra_only: bool | None = None,
-        settle: dict | None = None,
-        wait: bool = True,
-        timeout: float | None = None,
-    ) -> dict:
-        """Move the lock position by up to amount pixels and settle.
-
-        ra_only default: the dither_ra_only setting. Answers as guiding.start.
-        Errors: not_guiding, busy (a guide or dither is settling)."""
-        future = await self._guiding.dither(amount, ra_only, _settle(settle))
-        return await self._settled(future, wait, timeout)
-
-    @rpc("guiding.pause", events=("guiding.paused",), result=GuidingStatus)
-    async def guiding_pause(self, full: bool = False) -> dict:
-        """Pause guiding (frames go on, no pulses); full: the exposures too. Answers the status."""
-        await self._guiding.set_paused(True, full)
-        return self._guiding.status()
-
-    @rpc("guiding.resume", events=("guiding.resumed",), result=GuidingStatus)
-    async def guiding_resume(self) -> dict:
-        """Resume paused guiding; answers the status."""
-        await self._guiding.set_paused(False)
-        return self._guiding.status()
-
-    @rpc("guiding.clear_calibration", result=CalibrationCleared)
-    async def guiding_clear_calibration(self) -> dict:
-        """Forget the calibration of this camera and mount (the next start calibrates)."""
-        self._guiding.clear_calibration()
-        return {"calibrated": self._guiding.calibrated()}
-
-    @rpc(
-        "guiding.flip_calibration",
-        events=("guiding.calibration_data_flipped",),
-        result=CalibrationData,
-    )
-    async def guiding_flip_calibration(self) -> dict:
-        """Flip the calibration for the other pier side; answers it. Error: not_calibrated."""
-        return self._guiding.flip_calibration().to_dict()
-
-    @rpc("guiding.history", result=GuideHistory)
-    async def guiding_history(self, limit: int = 100) -> dict:
-        """The newest guide steps, oldest first, and the statistics.
-
-        {steps: [GuideStep fields + time, lock, x, y], stats (as guiding.status)}."""
-        if not 1 <= limit <= 100_000:
-            raise invalid_params("limit must be within 1..100000", param="limit")
-        engine = self._guiding
-        return {"steps": engine.guide_steps(limit), "stats": engine.status()["stats"]}
-
-    @rpc("guiding.pulse", result=GuiderPulseResult)
-    async def guiding_pulse(self, direction: Direction, duration_ms: float) -> dict:
-        """One manual guide pulse the way the guider pulses (not while calibrating or guiding).
-
-        Answers when it ended: {direction, duration_ms, via, device, elapsed}."""
-        if not 0 < duration_ms <= 60_000:
-            raise invalid_params("duration_ms must be within (0, 60000]", param="duration_ms")
-        return await self._guiding.guide_pulse(direction, duration_ms)
 
 
 def guiding_brief(engine: Any) -> dict[str, Any]:

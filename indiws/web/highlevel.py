@@ -55,7 +55,7 @@ from ..verbs import UNSET, VERBS, Result, UnsetType, Verb
 from .base import dumps_lenient, requester
 from .blobs import with_frame_urls
 from .errors import INVALID_PARAMS, APIError, invalid_params
-from .guiding_rpc import GuidingRpc, event_method, guiding_brief
+from .guiding_rpc import event_method, guiding_brief
 from .held_moves import HeldMoves
 from .jsonrpc import JsonRpcSocket, RpcMethod, rpc, rpc_from_verb
 from .lightapt import LightAptEndpoint, RoleMemory, is_lightapt_request, phd2_frames
@@ -346,7 +346,7 @@ DeclaredVerbs = type(
 )
 
 
-class IndiClientSocket(GuidingRpc, PlanRpc, DeclaredVerbs, JsonRpcSocket):
+class IndiClientSocket(PlanRpc, DeclaredVerbs, JsonRpcSocket):
     """``/ws/indi_client/``: high-level verbs on the devices that hold the roles."""
 
     hub: ClientHub

@@ -760,6 +760,8 @@ def _schema(hint: Any) -> dict[str, Any]:
     }
     if hint in simple:
         return {"type": simple[hint]}
+    if isinstance(hint, type) and issubclass(hint, msgspec.Struct):  # a verb's nested params
+        return result_schema(hint)
     base = origin or hint
     if base in (dict, typing.Mapping):
         return {"type": "object"}

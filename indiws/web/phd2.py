@@ -1,9 +1,15 @@
 """PHD2's event-server protocol (docs/phd2.md) over the built-in autoguider.
 
 A front like the others: a thin translation of PHD2's methods into the
-`GuidingEngine`'s verbs, and of the engine's events (already named and
-shaped as PHD2's) onto the wire.  Guiding clients written for PHD2
-(N.I.N.A., Ekos, lightAPT, ...) connect to it as they would to PHD2.
+declared ``guiding.*`` verbs (`indiws.guiding.verbs`), and of the engine's
+events (already named and shaped as PHD2's) onto the wire.  A method that
+invokes a guiding operation maps PHD2's params (names, units: ``settle``'s
+whole seconds, ``set_exposure``'s ms, ``raOnly``, integer booleans) onto
+the verb's fields, checks each with that field's type and range
+(`_field`), and calls the verb as every front does (`verb_call`); what is
+left here is PHD2's own: its error codes and strings, its defaults.
+Guiding clients written for PHD2 (N.I.N.A., Ekos, lightAPT, ...) connect
+to it as they would to PHD2.
 
 Wire format, as PHD2's ``src/event_server.cpp``: TCP, one JSON object (or
 batch array) per line ending ``\\r\\n``; events carry ``Event``,
@@ -21,16 +27,25 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
+import inspect
 import json
 import logging
 import math
 import socket
 import time
+import typing
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..guiding import EXPOSURE_DURATIONS, GuidingError, SettleRule
+import msgspec
+
+from ..client import InvalidValueError
+from ..guiding import EXPOSURE_DURATIONS, GuidingError
+from ..guiding.verbs import GuideRoi
 from ..security import QuietLog, binds_beyond_loopback
+from ..verbs import VERBS, check_ranges
+from .verb_routes import verb_call
 
 __all__ = ["MAX_LINE", "PHD2Server", "RpcError"]
 
@@ -70,6 +85,7 @@ _DIRECTIONS = {
     "west": "west",
     "left": "west",
 }
+_OPPOSITE = {"north": "south", "south": "north", "east": "west", "west": "east"}
 _DEC_MODES = {"off": "Off", "auto": "Auto", "north": "North", "south": "South"}
 #: get/set_algo_param: PHD2 name → the engine's setting, per axis.
 _ALGO = {
@@ -139,38 +155,68 @@ def _bool_param(v: Any) -> bool | None:
     return None
 
 
-def _roi(v: Any) -> tuple[int, int, int, int] | None:
-    """[x, y, w, h] of integers; RpcError -32602 otherwise."""
-    if (
-        not isinstance(v, list)
-        or len(v) != 4
-        or not all(_is_int(i) for i in v)
-        or v[0] < 0
-        or v[1] < 0
-        or v[2] <= 0
-        or v[3] <= 0
-    ):
+@functools.cache
+def _field_type(verb: str, name: str) -> Any:
+    """The type (range included) of the field ``name`` of ``verb``'s params."""
+    return typing.get_type_hints(VERBS[verb].params, include_extras=True)[name]
+
+
+def _field(
+    verb: str,
+    name: str,
+    value: Any,
+    message: str,
+    code: int = INVALID_PARAMS,
+    range_code: int | None = None,
+) -> Any:
+    """PHD2's ``value`` (in the verb's units) as the field ``name`` of the
+    declared ``verb`` takes it: checked with the field's type and range.
+    `RpcError` ``code`` with PHD2's ``message`` when it is not of the type; a
+    number outside the declared range adds the range's words
+    (`check_ranges`), with ``range_code`` (default ``code``)."""
+    try:
+        return msgspec.convert(value, _field_type(verb, name))
+    except msgspec.ValidationError:
+        if _is_number(value):
+            try:
+                check_ranges(VERBS[verb].params, **{name: value})
+            except InvalidValueError as exc:
+                raise RpcError(
+                    code if range_code is None else range_code, f"{message}: {exc}"
+                ) from None
+        raise RpcError(code, message) from None
+
+
+def _roi(verb: str, v: Any) -> Any:
+    """[x, y, w, h] of integers as ``verb``'s ``roi``; RpcError -32602 otherwise."""
+    if not isinstance(v, list) or not all(_is_int(i) for i in v):
         raise RpcError(INVALID_PARAMS, "invalid ROI param")
-    return (v[0], v[1], v[2], v[3])
+    return _field(verb, "roi", v, "invalid ROI param")
 
 
-def _settle(present: bool, v: Any) -> SettleRule:
+def _region(v: Any) -> tuple[int, int, int, int]:
+    """A subframe [x, y, w, h] (not a verb's param): the verbs' `GuideRoi`."""
+    if not isinstance(v, list) or not all(_is_int(i) for i in v):
+        raise RpcError(INVALID_PARAMS, "invalid ROI param")
+    try:
+        return msgspec.convert(v, GuideRoi)
+    except msgspec.ValidationError:
+        raise RpcError(INVALID_PARAMS, "invalid ROI param") from None
+
+
+def _settle(verb: str, present: bool, v: Any) -> Any:
     """PHD2's parse_settle: pixels, time and timeout all required; time and
-    timeout are whole seconds (floored)."""
+    timeout are whole seconds (floored); as ``verb``'s ``settle``."""
     if not present or not isinstance(v, dict):
         raise RpcError(INVALID_PARAMS, "expected settle object param")
     if not all(_is_number(v.get(k)) for k in ("pixels", "time", "timeout")):
         raise RpcError(INVALID_PARAMS, "invalid settle params")
-    try:
-        return SettleRule.parse(
-            {
-                "pixels": v["pixels"],
-                "time": math.floor(v["time"]),
-                "timeout": math.floor(v["timeout"]),
-            }
-        )
-    except ValueError:
-        raise RpcError(INVALID_PARAMS, "invalid settle params") from None
+    rule = {
+        "pixels": v["pixels"],
+        "time": math.floor(v["time"]),
+        "timeout": math.floor(v["timeout"]),
+    }
+    return _field(verb, "settle", rule, "invalid settle params")
 
 
 def _g(value: float) -> float:
@@ -526,6 +572,13 @@ class PHD2Server:
             answer = _response(result, id_)
         return answer if has_id else None
 
+    async def _verb(self, name: str, **params: Any) -> Any:
+        """Run the declared verb ``name`` with ``params`` (checked already by
+        `_field`; the verb's defaults for the others), as every front does."""
+        verb = VERBS[name]
+        answer = verb_call(self.service, verb, {**verb.defaults(), **params}, who="PHD2")
+        return await answer if inspect.isawaitable(answer) else answer
+
     # Each m_<name> is PHD2's method <name>; ``params`` lists the names of
     # its positional parameters in order.
 
@@ -554,10 +607,12 @@ class PHD2Server:
         _, v = p.get("exposure")
         if not _is_int(v):
             raise RpcError(INVALID_PARAMS, "expected exposure param")
+        message = "could not set exposure duration"
+        seconds = _field("guiding.configure", "exposure", v / 1000.0, message, GENERAL)
         try:
-            self.engine.configure(exposure=v / 1000.0)
+            await self._verb("guiding.configure", exposure=seconds)
         except GuidingError as exc:
-            raise RpcError(GENERAL, f"could not set exposure duration: {exc}") from None
+            raise RpcError(GENERAL, f"{message}: {exc}") from None
         return 0
 
     m_set_exposure.params = ("exposure",)  # type: ignore[attr-defined]
@@ -595,7 +650,10 @@ class PHD2Server:
         given, kind = p.get("type")
         if given and not isinstance(kind, str):
             raise RpcError(INVALID_PARAMS, "expected string param at index 1")
-        await self.engine.set_paused(paused, full=given and kind == "full")
+        if paused:
+            await self._verb("guiding.pause", full=given and kind == "full")
+        else:
+            await self._verb("guiding.resume")
         return 0
 
     m_set_paused.params = ("paused", "type")  # type: ignore[attr-defined]
@@ -613,8 +671,10 @@ class PHD2Server:
         exact = True if not given else _bool_param(e)
         if exact is None:
             raise RpcError(INVALID_PARAMS, "expected boolean param exact")
+        verb, message = "guiding.set_lock_position", "could not set lock position"
+        x, y = (_field(verb, n, v, message, INVALID_REQUEST) for n, v in (("x", x), ("y", y)))
         try:
-            self.engine.set_lock_position(x, y, exact)
+            await self._verb(verb, x=x, y=y, exact=exact)
         except GuidingError as exc:
             raise RpcError(INVALID_REQUEST, f"could not set lock position: {exc}") from None
         return 0
@@ -623,51 +683,56 @@ class PHD2Server:
 
     async def m_loop(self, p: _Params) -> int:
         try:
-            await self.engine.loop()
+            await self._verb("guiding.loop")
         except GuidingError as exc:
             raise RpcError(GENERAL, f"could not start looping: {exc}") from None
         return 0
 
     async def m_stop_capture(self, p: _Params) -> int:
-        await self.engine.stop_capture()
+        await self._verb("guiding.stop")
         return 0
 
     async def m_guide(self, p: _Params) -> int:
-        rule = _settle(*p.get("settle"))
+        verb = "guiding.start"
+        settle = _settle(verb, *p.get("settle"))
         given, v = p.get("recalibrate")
         recalibrate = False if not given else _bool_param(v)
         if recalibrate is None:
             raise RpcError(INVALID_PARAMS, "expected bool value for recalibrate")
         given, v = p.get("roi")
-        roi = _roi(v) if given else None
-        await self.engine.guide(rule, recalibrate, roi)  # GuidingError: code 1
+        roi = _roi(verb, v) if given else None
+        # Answered once started; SettleDone follows.  GuidingError: code 1.
+        await self._verb(verb, settle=settle, recalibrate=recalibrate, roi=roi, wait=False)
         return 0
 
     m_guide.params = ("settle", "recalibrate", "roi")  # type: ignore[attr-defined]
 
     async def m_dither(self, p: _Params) -> int:
+        verb = "guiding.dither"
         _, amount = p.get("amount")
         if not _is_number(amount):
             raise RpcError(INVALID_PARAMS, "expected dither amount param")
+        amount = _field(verb, "amount", abs(amount), "expected dither amount param")
         given, v = p.get("raOnly")
         ra_only = False if not given else _bool_param(v)
         if ra_only is None:
             raise RpcError(INVALID_PARAMS, "expected dither raOnly param")
-        rule = _settle(*p.get("settle"))
+        settle = _settle(verb, *p.get("settle"))
         # PHD2: RA only when asked for or when its own setting says so.
-        await self.engine.dither(abs(amount), True if ra_only else None, rule)
+        ra_only = True if ra_only else None
+        await self._verb(verb, amount=amount, ra_only=ra_only, settle=settle, wait=False)
         return 0
 
     m_dither.params = ("amount", "raOnly", "settle")  # type: ignore[attr-defined]
 
     async def m_find_star(self, p: _Params) -> list[float]:
         given, v = p.get("roi")
-        roi = _roi(v) if given and v != [] else None
+        roi = _roi("guiding.find_star", v) if given and v != [] else None
         try:
-            x, y = await self.engine.find_star(roi)
+            star = await self._verb("guiding.find_star", roi=roi)
         except GuidingError as exc:
             raise RpcError(GENERAL, f"could not find star: {exc}") from None
-        return [round(x, 2), round(y, 2)]
+        return [round(star["x"], 2), round(star["y"], 2)]
 
     m_find_star.params = ("roi",)  # type: ignore[attr-defined]
 
@@ -677,7 +742,7 @@ class PHD2Server:
 
     async def m_flip_calibration(self, p: _Params) -> int:
         try:
-            self.engine.flip_calibration()
+            await self._verb("guiding.flip_calibration")
         except GuidingError as exc:
             raise RpcError(GENERAL, f"could not flip calibration: {exc}") from None
         return 0
@@ -691,7 +756,7 @@ class PHD2Server:
         if not isinstance(which, str) or which.lower() not in ("mount", "ao", "both"):
             raise RpcError(INVALID_PARAMS, 'expected param "mount", "ao", or "both"')
         if which.lower() != "ao":  # no adaptive optics: nothing to clear there
-            self.engine.clear_calibration()
+            await self._verb("guiding.clear_calibration")
         return 0
 
     m_clear_calibration.params = ("which",)  # type: ignore[attr-defined]
@@ -839,8 +904,9 @@ class PHD2Server:
             raise RpcError(GENERAL, "expected param value param")
         if setting is None:
             raise RpcError(GENERAL, "could not set param")
+        value = _field("guiding.configure", setting, value, "could not set param", GENERAL)
         try:
-            self.engine.configure(**{setting: value})
+            await self._verb("guiding.configure", **{setting: value})
         except GuidingError as exc:
             raise RpcError(GENERAL, f"could not set param: {exc}") from None
         return 0
@@ -856,7 +922,7 @@ class PHD2Server:
             raise RpcError(GENERAL, "expected mode param")
         if mode.lower() not in _DEC_MODES:
             raise RpcError(GENERAL, "invalid dec guide mode param")
-        self.engine.configure(dec_mode=mode.lower())
+        await self._verb("guiding.configure", dec_mode=mode.lower())
         return 0
 
     m_set_dec_guide_mode.params = ("mode",)  # type: ignore[attr-defined]
@@ -883,7 +949,13 @@ class PHD2Server:
             raise RpcError(GENERAL, "device not connected")
         if not self.engine.connected():
             raise RpcError(GENERAL, "device not connected")
-        await self.engine.guide_pulse(_DIRECTIONS[direction.lower()], amount)
+        direction = _DIRECTIONS[direction.lower()]
+        if amount < 0:  # PHD2: a negative pulse goes the other way
+            direction, amount = _OPPOSITE[direction], -amount
+        if amount == 0:
+            return 0  # nothing to send
+        ms = _field("guiding.pulse", "duration_ms", amount, "expected amount param", GENERAL)
+        await self._verb("guiding.pulse", direction=direction, duration_ms=ms)
         return 0
 
     m_guide_pulse.params = ("amount", "direction", "which")  # type: ignore[attr-defined]
@@ -924,7 +996,7 @@ class PHD2Server:
         if given_g and (not _is_int(gain) or not 0 <= gain <= 100):
             raise RpcError(INVALID_PARAMS, "invalid gain param")
         given_s, sub = p.get("subframe")
-        subframe = _roi(sub) if given_s else None
+        subframe = _region(sub) if given_s else None
         given_p, path = p.get("path")
         given_v, save = p.get("save")
         if (given_p and path is not None) or (given_v and _bool_param(save)):

@@ -113,9 +113,14 @@ def request_struct(verb: Verb) -> type[Params]:
     )
 
 
-#: The verbs with a REST route: those of the roles (the safety policy's have
-#: their own routes under /api/v1/safety).
-ROUTED: dict[str, Verb] = {name: v for name, v in VERBS.items() if v.role in ROLES}
+#: The verbs of the service itself rather than of a role's device: their
+#: "role" → the `Service` attribute that has them.
+SERVICE_VERBS = {"safety": "safety", "guiding": "guiding_verbs"}
+#: The "roles" of REST's verb routes: the device roles, and the autoguider.
+ROUTED_ROLES = (*ROLES, "guiding")
+#: The verbs with a REST route: those of the roles and the autoguider's
+#: (the safety policy's have their own routes under /api/v1/safety).
+ROUTED: dict[str, Verb] = {name: v for name, v in VERBS.items() if v.role in ROUTED_ROLES}
 #: verb name → its REST body struct.
 REQUESTS: dict[str, type[Params]] = {name: request_struct(v) for name, v in ROUTED.items()}
 
@@ -234,7 +239,11 @@ def verb_call(
     for need in verb.needs:
         kwargs[need] = _need(service, need, who)
     if target is None:
-        target = service.safety if verb.role == "safety" else service.role_device(verb.role)
+        service_wide = SERVICE_VERBS.get(verb.role)
+        if service_wide is not None:
+            target = getattr(service, service_wide)
+        else:
+            target = service.role_device(verb.role)
     if verb.function is not None:  # a procedure over the role's device
         answer = verb.function(target, **kwargs)
     else:
@@ -296,12 +305,12 @@ def _find(role: str, name: str) -> Verb:
     verb = ROUTED.get(f"{role}.{name}")
     if verb is not None:
         return verb
-    if role not in ROLES:
+    if role not in ROUTED_ROLES:
         raise APIError(
             404,
             INVALID_PARAMS,
             "unknown_role",
-            f"unknown role {role!r} (roles: {', '.join(ROLES)})",
+            f"unknown role {role!r} (roles: {', '.join(ROUTED_ROLES)})",
         )
     known = sorted(v.name.partition(".")[2] for v in ROUTED.values() if v.role == role)
     raise APIError(
@@ -345,6 +354,8 @@ class VerbHandler(_Handler):
             except msgspec.ValidationError as exc:
                 raise _validation_error(verb, exc) from None
         params = {f.name: getattr(body, f.name) for f in verb.fields()}
+        if "wait" in params:  # a verb's own wait (guiding.start's) is REST's: 202 or 200
+            params["wait"] = True
         who = requester(self.request, "REST")
         loop = asyncio.get_running_loop()
         started: asyncio.Future[Action] = loop.create_future()
