@@ -90,11 +90,17 @@ async def get_all_params(ctx: Context) -> dict[str, Any]:
     }
 
 
-@instruction("filter_wheel", verb="filter_wheel.select", params={"slot": "filter"})
+@instruction(
+    "filter_wheel",
+    verb="filter_wheel.select",
+    params={"slot": "filter"},
+    words={"filter": LightAptError(OUT_OF_RANGE)},
+)
 async def switch_filter(ctx: Context, slot: int) -> None:
-    """Turn to a slot (from 1; the verb's ``filter`` without its names);
-    answers once the wheel has started turning (the wheel refuses while it
-    turns, and a slot it has not)."""
+    """Turn to a slot (from 1, as the verb's ``filter`` declares, in the
+    original's words below it; without the verb's names); answers once the
+    wheel has started turning (the wheel refuses while it turns, and a slot
+    it has not)."""
     try:
         await ctx.start(_wheel(ctx).select(slot, replace=False))
     except InvalidValueError as exc:
