@@ -548,11 +548,12 @@ def test_the_engine_restarts_then_fails_a_calibration_on_a_star_found_elsewhere(
     import asyncio
 
     from indiws.guiding.control import SettleRule as Rule
-    from indiws.guiding.engine import CALIBRATION_RESTARTS, _Frame, _Op
+    from indiws.guiding.engine import CALIBRATION_RESTARTS, GuidingError, _Frame, _Op
 
     async def check() -> None:
         engine, events = star_engine()
-        engine._op = _Op("guide", Rule(1.5, 2, 60), asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        engine._op = _Op("guide", Rule(1.5, 2, 60), future)
         star, other = (150.0, 100.0), (195.0, 100.0)
         for attempt in range(CALIBRATION_RESTARTS + 1):
             frame = star_field([(*star, 3000.0)])
@@ -577,6 +578,11 @@ def test_the_engine_restarts_then_fails_a_calibration_on_a_star_found_elsewhere(
         assert "last seen at (150.0, 100.0)" in failed[0]["Reason"]
         result = engine._op is None and events[-1]
         assert result and result[0] == "SettleDone" and result[1]["Status"] == 1
+        # The guide call waiting on it fails as a calibration, not as a settle.
+        with pytest.raises(GuidingError) as failure:
+            await engine.wait_settled(future, timeout=1)
+        assert failure.value.code == "calibration_failed"
+        assert "star was lost" in str(failure.value)
 
     asyncio.run(check())
 

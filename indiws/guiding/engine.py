@@ -81,6 +81,8 @@ STATE_FILE = "guiding.json"
 #: Times a calibration starts again on a fresh star after its star was lost
 #: and a spot found where the pulses did not put it; then it fails.
 CALIBRATION_RESTARTS = 2
+#: How a SettleDone's Error begins when the calibration failed (PHD2's words).
+CALIBRATION_FAILED = "could not start calibration: "
 
 
 class GuidingError(RuntimeError):
@@ -991,10 +993,13 @@ class GuidingEngine:
     async def wait_settled(
         self, future: asyncio.Future[dict[str, Any]], timeout: float | None = None
     ) -> dict[str, Any]:
-        """The settle's outcome; GuidingError when it failed."""
+        """The settle's outcome; GuidingError when it failed: code
+        ``calibration_failed`` when the calibration did, else ``settle_failed``."""
         result = await asyncio.wait_for(asyncio.shield(future), timeout)
         if result.get("Status"):
-            raise GuidingError(result.get("Error") or "settling failed", "settle_failed")
+            error = result.get("Error") or "settling failed"
+            code = "calibration_failed" if error.startswith(CALIBRATION_FAILED) else "settle_failed"
+            raise GuidingError(error, code)
         return result
 
     async def close(self) -> None:
@@ -1401,7 +1406,7 @@ class GuidingEngine:
         self.last_error = reason
         self._emit("CalibrationFailed", Mount=self.mount_label(), Reason=reason)
         self._alert(reason, "error")
-        self._end_op(1, "could not start calibration: " + reason)
+        self._end_op(1, CALIBRATION_FAILED + reason)
 
     # -------- guiding
 

@@ -325,9 +325,10 @@ class GuidingVerbs:
         With wait (the default) answers once settled: {settled: true, Status,
         Error, Distance, Frames, DroppedFrames, TotalFrames, status}; progress
         notifications meanwhile ({event: StartCalibration, Calibrating,
-        StartGuiding, Settling, ...}); settle_failed when it did not settle
-        (or calibration failed). wait false: answers at once {settling: true,
-        status}; guiding.settle_done follows. timeout bounds the wait only.
+        StartGuiding, Settling, ...}); calibration_failed when the
+        calibration failed, settle_failed when it did not settle. wait
+        false: answers at once {settling: true, status};
+        guiding.settle_done follows. timeout bounds the wait only.
         Pulses the mount: refused (unsafe) while the safety policy says unsafe."""
         future = await self.engine.guide(_rule(settle), recalibrate=recalibrate, roi=_roi(roi))
         params = {"settle": _plain(settle), "recalibrate": recalibrate, "roi": _plain(roi)}

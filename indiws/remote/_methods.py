@@ -1181,9 +1181,10 @@ class GuidingMethods(_Namespace):
         With wait (the default) answers once settled: {settled: true, Status,
         Error, Distance, Frames, DroppedFrames, TotalFrames, status}; progress
         notifications meanwhile ({event: StartCalibration, Calibrating,
-        StartGuiding, Settling, ...}); settle_failed when it did not settle
-        (or calibration failed). wait false: answers at once {settling: true,
-        status}; guiding.settle_done follows. timeout bounds the wait only.
+        StartGuiding, Settling, ...}); calibration_failed when the
+        calibration failed, settle_failed when it did not settle. wait
+        false: answers at once {settling: true, status};
+        guiding.settle_done follows. timeout bounds the wait only.
         Pulses the mount: refused (unsafe) while the safety policy says unsafe.
 
         Events: progress, action.started, action.progress, action.finished,
