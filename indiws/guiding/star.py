@@ -132,6 +132,20 @@ def _centroid(
     return cx, cy, mass, snr, max(hfd, 0.5), saturated
 
 
+def _search_box(
+    image: np.ndarray, x: float, y: float, search: int
+) -> tuple[int, int, int, int] | None:
+    """``(y0, y1, x0, x1)`` of the box ``search`` pixels around (``x``,
+    ``y``) within the frame, or None when too little of it is in the frame."""
+    h, w = image.shape
+    cx, cy = int(round(x)), int(round(y))
+    y0, y1 = max(0, cy - search), min(h, cy + search + 1)
+    x0, x1 = max(0, cx - search), min(w, cx + search + 1)
+    if y1 - y0 < 5 or x1 - x0 < 5:
+        return None
+    return y0, y1, x0, x1
+
+
 def measure(
     image: np.ndarray,
     x: float,
@@ -142,12 +156,10 @@ def measure(
 ) -> StarMeasure | None:
     """The star nearest (``x``, ``y``) within ``search`` pixels, or None
     when there is none bright enough (lost)."""
-    h, w = image.shape
-    cx, cy = int(round(x)), int(round(y))
-    y0, y1 = max(0, cy - search), min(h, cy + search + 1)
-    x0, x1 = max(0, cx - search), min(w, cx + search + 1)
-    if y1 - y0 < 5 or x1 - x0 < 5:
+    where = _search_box(image, x, y, search)
+    if where is None:
         return None
+    y0, y1, x0, x1 = where
     raw = image[y0:y1, x0:x1]
     box = raw.astype(np.float32)
     # Background from the box's border: a star near its centre is not in it.
@@ -231,12 +243,10 @@ def nearest_star(
     """The star nearest (``x``, ``y``) within ``search`` pixels (a wide
     search for a lost star: the brightest of a wide box, which `measure`
     would give, may be another star while the lost one is back nearer)."""
-    h, w = image.shape
-    cx, cy = int(round(x)), int(round(y))
-    y0, y1 = max(0, cy - search), min(h, cy + search + 1)
-    x0, x1 = max(0, cx - search), min(w, cx + search + 1)
-    if y1 - y0 < 5 or x1 - x0 < 5:
+    where = _search_box(image, x, y, search)
+    if where is None:
         return None
+    y0, y1, x0, x1 = where
     stars = find_stars(image[y0:y1, x0:x1], saturation=saturation, limit=20)
     if not stars:
         return None
