@@ -52,6 +52,7 @@ __all__ = [
     "IndiServerFactory",
     "IndiServerError",
     "IndiServerProcess",
+    "NO_ALPACA",
     "PROCESS_MARK_ENV",
     "free_port",
     "mark_processes",
@@ -96,6 +97,13 @@ _DRIVER_GAVE_UP = re.compile(r"Driver \S+: Terminated after #\d+ restarts")
 
 class IndiServerError(RuntimeError):
     """indiserver did not start, died, or did not answer in time."""
+
+
+#: Arguments of ``python -m indiws`` for a service started by a test that is
+#: not about Alpaca: the default port 11111 and discovery port 32227 are
+#: fixed, so two such services (or one beside an Alpaca server of the
+#: machine) would collide.
+NO_ALPACA: tuple[str, ...] = ("--alpaca-port", "0", "--alpaca-discovery-port", "0")
 
 
 def free_port(host: str = "") -> int:

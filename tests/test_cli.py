@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from indiws.__main__ import build_parser
-from indiws.testing import IndiServerProcess, free_port
+from indiws.testing import NO_ALPACA, IndiServerProcess, free_port
 
 #: The options the service has promised since its first release.
 CORE_OPTIONS = ("--indi-host", "--indi-port", "--host", "--port", "--data-dir", "--log-level")
@@ -69,6 +69,7 @@ def test_signal_stops_the_service_cleanly(
         str(tmp_path / "data"),
         "--phd2-port",
         "0",
+        *NO_ALPACA,
     ]
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
@@ -121,15 +122,18 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def _start_embedded(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+def _start_embedded(
+    tmp_path: Path, *args: str, ready: bool = True
+) -> tuple[subprocess.Popen[bytes], str, Path]:
     """`python -m indiws` in embedded mode, alone in its process group (a
-    terminal's foreground job); returns once the simulators are listed."""
+    terminal's foreground job); returns once the simulators are listed
+    (at once if not ``ready``)."""
     port = free_port()
     log_path = tmp_path / "indiws.log"
     home = tmp_path / "home"
     home.mkdir()
     cmd = [sys.executable, "-m", "indiws", "--port", str(port), "--data-dir", str(tmp_path / "d")]
-    cmd += ["--embedded-indi-port", str(free_port()), "--phd2-port", "0", *args]
+    cmd += ["--embedded-indi-port", str(free_port()), "--phd2-port", "0", *NO_ALPACA, *args]
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             cmd,
@@ -140,6 +144,8 @@ def _start_embedded(tmp_path: Path, *args: str) -> tuple[subprocess.Popen[bytes]
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
+    if not ready:
+        return proc, url, log_path
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and proc.poll() is None:
         devices = _devices(url)
@@ -200,6 +206,43 @@ def test_ctrl_c_in_a_terminal_stops_every_process_without_a_traceback(tmp_path: 
     output = log_path.read_text()
     assert code == 0, output
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert output.rstrip().endswith("stopped"), output
+    assert not _wait_gone(pids), output
+
+
+def _parent(pid: int) -> int:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return 0
+    return int(raw[raw.rindex(b")") + 2 :].split()[1])
+
+
+def test_ctrl_c_while_the_analysis_worker_starts_leaves_no_traceback(tmp_path: Path) -> None:
+    """Ctrl-C the moment the analysis worker exists, while it still imports
+    the analysis (half a second, before it can ignore SIGINT itself): the
+    service stops cleanly, the worker dies of no KeyboardInterrupt."""
+    proc, url, log_path = _start_embedded(tmp_path, ready=False)
+    try:
+        deadline = time.monotonic() + 30
+        worker = 0
+        while not worker and time.monotonic() < deadline and proc.poll() is None:
+            group = _group(proc.pid)
+            servers = {p for p in group if "forkserver" in _cmdline(p)}
+            worker = next((p for p in group if _parent(p) in servers), 0)
+            time.sleep(0.002)
+        assert worker, log_path.read_text()
+        pids = _group(proc.pid)
+        os.killpg(proc.pid, signal.SIGINT)
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    output = log_path.read_text()
+    assert code == 0, output
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+    assert "could not start" not in output, output
     assert output.rstrip().endswith("stopped"), output
     assert not _wait_gone(pids), output
 

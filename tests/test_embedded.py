@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from indiws.testing import free_port
+from indiws.testing import NO_ALPACA, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -125,6 +125,7 @@ def start_indiws(root: Path, *args: str, **env: str) -> tuple[subprocess.Popen[b
                 str(root / "data"),
                 "--phd2-port",
                 "0",
+                *NO_ALPACA,
                 *args,
             ],
             stdin=subprocess.DEVNULL,

@@ -26,6 +26,7 @@ from ws_support import WsClient, http, http_json
 from indiws.db import DB_FILENAME
 from indiws.frame_store import INDEX_FILENAME
 from indiws.testing import (
+    NO_ALPACA,
     IndiServerFactory,
     IndiServerProcess,
     RunningService,
@@ -161,7 +162,7 @@ async def test_kill_9_during_an_exposure_loses_it_cleanly(
     data, port = tmp_path / "data", free_port()
     cmd = [sys.executable, "-m", "indiws", "--indi-host", indiserver.host]
     cmd += ["--indi-port", str(indiserver.port), "--port", str(port), "--data-dir", str(data)]
-    cmd += ["--phd2-port", "0"]
+    cmd += ["--phd2-port", "0", *NO_ALPACA]
     proc = await asyncio.create_subprocess_exec(
         *cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from indiws.browser_testing import launch_chromium
-from indiws.testing import IndiServerProcess, free_port
+from indiws.testing import NO_ALPACA, IndiServerProcess, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +29,7 @@ def service_first(tmp_path: Path) -> Iterator[tuple[str, int]]:
     listens yet: (its URL, that port)."""
     indi_port, port = free_port(), free_port()
     cmd = [sys.executable, "-m", "indiws", "--indi-port", str(indi_port), "--port", str(port)]
-    cmd += ["--data-dir", str(tmp_path / "data"), "--phd2-port", "0"]
+    cmd += ["--data-dir", str(tmp_path / "data"), "--phd2-port", "0", *NO_ALPACA]
     log_path = tmp_path / "indiws.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

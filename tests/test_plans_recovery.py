@@ -38,7 +38,7 @@ from plans_support import (
 )
 from remote_support import serve_on
 
-from indiws.testing import IndiServerProcess, RunningService, free_port
+from indiws.testing import NO_ALPACA, IndiServerProcess, RunningService, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -137,6 +137,7 @@ def _popen_service(indi: IndiServerProcess, data: Path, port: int) -> subprocess
                 str(port),
                 "--phd2-port",
                 "0",  # PHD2's fixed port is left to the PHD2 tests
+                *NO_ALPACA,
                 "--log-level",
                 "WARNING",
             ],

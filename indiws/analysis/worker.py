@@ -67,8 +67,10 @@ def _worker_setup(owner: int) -> None:
     # Ctrl-C in a terminal reaches every process of the group: the service
     # stops the worker itself, so the worker must not die of it with a
     # KeyboardInterrupt traceback (the forkserver and the resource tracker
-    # ignore SIGINT already).
+    # ignore SIGINT already).  It started with SIGINT blocked (`_started`):
+    # one that came meanwhile is dropped once ignored.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     threading.Thread(target=_exit_with, args=(owner,), name="owner", daemon=True).start()
 
 
@@ -119,11 +121,24 @@ def prepare_with(function: Callable[[], None]) -> None:
 
 def _started() -> ProcessPoolExecutor:
     """The executor with its worker running: starting a process blocks for a
-    few hundred ms, so it is done here, in a thread, not on the event loop."""
-    pool = _executor()
-    for function in list(_preparations) or [_nothing]:
-        pool.submit(function).result()
-    return pool
+    few hundred ms, so it is done here, in a thread, not on the event loop.
+
+    SIGINT is blocked in this thread meanwhile: the forkserver started from
+    it inherits the mask and passes it to every worker it forks, so a Ctrl-C
+    while a worker still imports the analysis (half a second, before
+    `_worker_setup` can ignore it) waits, blocked, instead of killing the
+    import with a KeyboardInterrupt traceback."""
+    # The resource tracker, when it starts, unblocks SIGINT in the calling
+    # thread: it starts first (the forkserver would start it), then the block.
+    multiprocessing.resource_tracker.ensure_running()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        pool = _executor()
+        for function in list(_preparations) or [_nothing]:
+            pool.submit(function).result()
+        return pool
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 def _nothing() -> None:
