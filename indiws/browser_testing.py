@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .testing import DEFAULT_SIMULATORS, SIMULATOR_DEVICES, free_port
+from .testing import DEFAULT_SIMULATORS, NO_ALPACA, SIMULATOR_DEVICES, free_port
 
 __all__ = [
     "CHROMIUM_ARGS",
@@ -139,6 +139,7 @@ class ServiceProcess:
             str(self.workdir / "data"),
             "--phd2-port",
             "0",  # not PHD2's fixed 4400: tests run side by side (``args`` may say otherwise)
+            *NO_ALPACA,  # nor Alpaca's 11111 and 32227 (``args`` may say otherwise)
             *self.args,
         ]
         with open(self.log_path, "ab") as log:

@@ -40,6 +40,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from tornado.netutil import bind_sockets
+
 if TYPE_CHECKING:
     from .web.state import WebState
 
@@ -53,6 +55,9 @@ __all__ = [
     "IndiServerError",
     "IndiServerProcess",
     "NO_ALPACA",
+    "PortReservation",
+    "longitude_for",
+    "ra_east_of_meridian",
     "PROCESS_MARK_ENV",
     "free_port",
     "mark_processes",
@@ -104,6 +109,22 @@ class IndiServerError(RuntimeError):
 #: fixed, so two such services (or one beside an Alpaca server of the
 #: machine) would collide.
 NO_ALPACA: tuple[str, ...] = ("--alpaca-port", "0", "--alpaca-discovery-port", "0")
+
+
+class PortReservation:
+    """A port no one listens on and the kernel hands no one else until
+    `release`: bound, not listening (a connection to it is refused).  For a
+    port a test keeps closed for a while, or binds later itself; `free_port`
+    gives the number only, which another test may be handed meanwhile."""
+
+    def __init__(self) -> None:
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.bind(("", 0))
+        self.port = int(self._sock.getsockname()[1])
+
+    def release(self) -> None:
+        """Free the port, for the test's own server to listen on it now."""
+        self._sock.close()
 
 
 def free_port(host: str = "") -> int:
@@ -693,7 +714,10 @@ async def start_service(
     from .service import Config, Service
     from .web.app import make_app, server_options
 
-    port = free_port()
+    # Bound now, served once the service is up: a port only looked up here
+    # (`free_port`) could be handed to another test meanwhile.
+    sockets = bind_sockets(0, host)
+    port = int(sockets[0].getsockname()[1])
     # Tests choose their targets without regard for the hour: no horizon
     # unless the test asks for one.
     config.setdefault("min_altitude", None)
@@ -706,9 +730,14 @@ async def start_service(
         **config,
     )
     service = Service(cfg)
-    await service.start()
-    await service.client.wait_synced(timeout=15)
-    server = make_app(service).listen(port, host, **server_options(cfg))
+    try:
+        await service.start()
+        await service.client.wait_synced(timeout=15)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    server = make_app(service).serve(sockets, **server_options(cfg))
     running = RunningService(service, server, port)
     if host not in ("", "0.0.0.0", "::", "127.0.0.1"):
         reach = f"[{host}]" if ":" in host else host
@@ -727,17 +756,18 @@ async def start_embedded_service(workdir: Path, **config: Any) -> RunningService
     home = workdir / "home"
     home.mkdir(parents=True, exist_ok=True)
     config.setdefault("min_altitude", None)  # as in start_service
+    sockets = bind_sockets(0, "127.0.0.1")
     cfg = Config(
         indi_host=None,
         host="127.0.0.1",
-        port=free_port(),
+        port=int(sockets[0].getsockname()[1]),
         data_dir=workdir / "data",
         embedded_indi_port=free_port(),
         indiserver_env={"HOME": str(home)},  # drivers write $HOME/.indi
         **config,
     )
     service = Service(cfg)
-    server = make_app(service).listen(cfg.port, "127.0.0.1", **server_options(cfg))
+    server = make_app(service).serve(sockets, **server_options(cfg))
     running = RunningService(service, server, cfg.port)
     try:
         await service.start()
@@ -757,11 +787,15 @@ async def start_embedded_service(workdir: Path, **config: Any) -> RunningService
 def service_without_indiserver(workdir: Path) -> Iterator[tuple[str, int, Path]]:
     """``python -m indiws --indi-host 127.0.0.1 --indi-port <a closed port>``
     in its own process: (its URL, the closed port, its log file), once its
-    HTTP API answers; stopped on exit."""
-    closed, port = free_port(), free_port()
+    HTTP API answers; stopped on exit.  The closed port stays bound (not
+    listening) meanwhile: connections to it are refused, and no other test
+    is handed it by the kernel and listens there."""
+    reserved = PortReservation()
+    closed, port = reserved.port, free_port()
     log_path = Path(workdir) / "indiws.log"
     cmd = [sys.executable, "-m", "indiws", "--indi-host", "127.0.0.1", "--indi-port", str(closed)]
     cmd += ["--port", str(port), "--data-dir", str(Path(workdir) / "data"), "--phd2-port", "0"]
+    cmd += NO_ALPACA
     with log_path.open("w") as log:
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -779,6 +813,7 @@ def service_without_indiserver(workdir: Path) -> Iterator[tuple[str, int, Path]]
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+        reserved.release()
 
 
 #: Where flood connections come from: another host, as far as a service on
@@ -815,6 +850,25 @@ def closed_by_peer(conn: socket.socket) -> bool:
         return True
 
 
+def ra_east_of_meridian(longitude: float, hours_east: float = 1.5) -> float:
+    """The RA (JNow, hours) ``hours_east`` east of the meridian now, at east
+    ``longitude``, kept 0.25 h from 0/24 so that small offsets around it stay
+    valid RAs: a goto around it stays on one side of the pier at any hour."""
+    from indiws.devices.astro import local_sidereal_time
+
+    ra = (local_sidereal_time(longitude) + hours_east) % 24.0
+    return min(max(ra, 0.25), 23.75)
+
+
+def longitude_for(ra: float, hours_east: float = 1.5) -> float:
+    """The east longitude (-180..180) at which ``ra`` (JNow, hours) stands
+    ``hours_east`` east of the meridian now: a site chosen from the hour, for
+    a test whose target is fixed."""
+    from indiws.devices.astro import local_sidereal_time
+
+    return ((ra - hours_east - local_sidereal_time(0.0)) * 15 + 180) % 360 - 180
+
+
 async def sync_mount_east_of_meridian(
     client: Any, device: str = "Telescope Simulator", hours_east: float = 1.5, dec: float = 20.0
 ) -> tuple[float, float]:
@@ -830,10 +884,8 @@ async def sync_mount_east_of_meridian(
     ``client`` is an :class:`indiws.indi.client.INDIClient`; ON_COORD_SET is
     left as it was.
     """
-    from indiws.devices.astro import local_sidereal_time
-
     site = client.get_property(device, "GEOGRAPHIC_COORD")
-    ra = (local_sidereal_time(float(site["LONG"])) + hours_east) % 24.0
+    ra = ra_east_of_meridian(float(site["LONG"]), hours_east)
     mode = client.get_property(device, "ON_COORD_SET").on_switches()
     await client.set_property(device, "ON_COORD_SET", {"SYNC": True}, wait=True)
     try:

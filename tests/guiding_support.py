@@ -14,17 +14,16 @@ import io
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from astropy.io import fits
 
 from indiws.client import INDIClient
-from indiws.devices import Telescope, astro
+from indiws.devices import Telescope
 from indiws.guiding import GuidingEngine
 from indiws.safety import SafetyConfig
-from indiws.testing import IndiServerProcess, RunningService, start_service
+from indiws.testing import IndiServerProcess, RunningService, longitude_for, start_service
 
 SCOPE, GUIDE, CCD = "Telescope Simulator", "Guide Simulator", "CCD Simulator"
 WEATHER = "Weather Simulator"
@@ -136,8 +135,7 @@ async def guiding_service(
             await scope.unpark()
         # A site where the target stands an hour east of the meridian (a
         # plan of the module keeps it: no slew, no flip, whatever the hour).
-        lst_greenwich = astro.local_sidereal_time(0.0, datetime.now(UTC))
-        longitude = ((TARGET[0] - 1.0 - lst_greenwich) * 15 + 180) % 360 - 180
+        longitude = longitude_for(TARGET[0], hours_east=1.0)
         await scope.set_site(latitude=0.0, longitude=longitude, elevation=0.0)
         # Synced there rather than slewed: a slew from the park position
         # takes 15 s, and one that crosses the meridian (at some hours) 30 s.

@@ -245,7 +245,7 @@ def test_dome_started_with_curl_shows_in_the_seed_devices(embedded: Embedded) ->
     # INDI Web Manager: POST /api/drivers/start/<label>.
     answer = embedded.curl("-X", "POST", f"{embedded.url}/api/drivers/start/Dome%20Simulator")
     assert answer == {"message": "Driver Dome Simulator started"}
-    embedded.wait_devices(present=["Dome Simulator"], timeout=1.0)
+    embedded.wait_devices(present=["Dome Simulator"], timeout=5.0)
     seed = {d["device_name"]: d for d in embedded.get("/get/all/devices/")}
     assert seed["Dome Simulator"]["device_driver_exec"] == "indi_simulator_dome"
     assert "Dome Simulator" in {d["label"] for d in embedded.get("/api/server/drivers")}
@@ -268,7 +268,7 @@ def test_second_filter_wheel_under_another_name_then_stopped(embedded: Embedded)
     assert status == 200, driver
     assert driver["name"] == "Wheel Two" and driver["state"] == "running"
     assert driver["present_devices"] == ["Wheel Two"]
-    seen = embedded.wait_devices(present=["Wheel Two", "Filter Simulator"], timeout=1.0)
+    seen = embedded.wait_devices(present=["Wheel Two", "Filter Simulator"], timeout=5.0)
     wheels = {
         d["device_name"]
         for d in embedded.get("/get/all/devices/")
@@ -281,7 +281,7 @@ def test_second_filter_wheel_under_another_name_then_stopped(embedded: Embedded)
     )
     assert status == 200, stopped
     assert stopped["state"] == "stopped"
-    embedded.wait_devices(present=["Filter Simulator"], absent=["Wheel Two"], timeout=1.0)
+    embedded.wait_devices(present=["Filter Simulator"], absent=["Wheel Two"], timeout=5.0)
 
 
 @pytest.mark.skipif(CURL is None, reason="curl is not installed")
@@ -289,7 +289,7 @@ def test_stopped_driver_takes_its_device_away(embedded: Embedded) -> None:
     embedded.wait_devices(present=["Dome Simulator"], timeout=5.0)
     answer = embedded.curl("-X", "POST", f"{embedded.url}/api/drivers/stop/Dome%20Simulator")
     assert answer == {"message": "Driver Dome Simulator stopped"}
-    embedded.wait_devices(absent=["Dome Simulator"], timeout=1.0)
+    embedded.wait_devices(absent=["Dome Simulator"], timeout=5.0)
     status, error = embedded.request("POST", "/api/drivers/stop/Dome%20Simulator")
     assert status == 404
     assert error["error"]["code"] == "driver_not_running"
@@ -337,7 +337,7 @@ def test_indi_web_manager_profile_requests_with_curl(embedded: Embedded) -> None
     embedded.wait_devices(
         present=["Telescope Simulator", "Dome Simulator"],
         absent=["CCD Simulator", "Focuser Simulator", "Filter Simulator"],
-        timeout=1.0,
+        timeout=5.0,
     )
     assert embedded.curl(f"{url}/api/server/status") == [
         {"status": "True", "active_profile": "foo"}
@@ -352,7 +352,7 @@ def test_indi_web_manager_profile_requests_with_curl(embedded: Embedded) -> None
     embedded.wait_devices(absent=["Telescope Simulator", "Dome Simulator"], timeout=2.0)
 
     embedded.curl("-X", "POST", f"{url}/api/server/start/Simulators")
-    embedded.wait_devices(present=SIMULATORS, absent=["Dome Simulator"], timeout=1.0)
+    embedded.wait_devices(present=SIMULATORS, absent=["Dome Simulator"], timeout=5.0)
     assert embedded.curl("-X", "DELETE", f"{url}/api/profiles/foo") == {
         "message": "Profile foo deleted"
     }

@@ -182,10 +182,14 @@ async def test_a_plan_waits_for_its_start_and_for_darkness_with_the_reason(
     start = datetime.now(UTC) + timedelta(seconds=3)
     text = f"start: {start.isoformat().replace('+00:00', 'Z')}\n" + darks(1, 0.1)
     plan_id = await submit(svc.url, text)
-    view = await wait_plan(svc.url, plan_id, lambda v: v["state"] == "waiting")
-    assert view["message"].startswith("waiting: the plan's start at")
+    # Read once it has ended (the wait itself lasts 3 s, which a slow poll
+    # could miss): its journal says it waited and why, its frame is after.
     view = await wait_plan(svc.url, plan_id, ended)
     assert view["state"] == "completed"
+    waits = [e for e in view["events"] if e["type"] == "waiting"]
+    assert waits and waits[0]["message"].startswith("waiting: the plan's start at"), waits
+    taken = datetime.fromisoformat(fits_header(view["frames"][0]["file"])["DATE-OBS"])
+    assert taken.replace(tzinfo=UTC) >= start.replace(microsecond=0), (taken, start)
     # The Sun is never below -90°: the target is skipped, saying why.
     text = plan_text(ra_at(-1.0), 30.0, "      - {duration: 0.1}\n", "sun_max_altitude: -90")
     plan_id = await submit(svc.url, text)

@@ -279,8 +279,13 @@ async def test_still_busy_after_timeout_is_504(running_service: RunningService) 
     try:
         code, body = await set_prop(
             # The simulator asks `gsc` for its stars before it goes Busy: give it
-            # time to, and the exposure time to still be running after.
-            svc, "CCD Simulator", "CCD_EXPOSURE", {"CCD_EXPOSURE_VALUE": 10}, timeout=2.0
+            # time to (a loaded machine too), and the exposure time to still be
+            # running after (it is aborted below).
+            svc,
+            "CCD Simulator",
+            "CCD_EXPOSURE",
+            {"CCD_EXPOSURE_VALUE": 30},
+            timeout=5.0,
         )
         assert code == 504, body
         err = body["error"]

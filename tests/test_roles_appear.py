@@ -17,7 +17,9 @@ async def test_assign_waits_for_a_device_whose_driver_is_still_starting(
     indiserver_factory, tmp_path: Path
 ) -> None:
     indi = indiserver_factory(["indi_simulator_focus"])
-    running = await start_service(indi, tmp_path / "data")
+    # The driver is started a second into the wait: 30 s, not the default 5,
+    # leaves a loaded machine time to start it.
+    running = await start_service(indi, tmp_path / "data", role_appear_timeout=30.0)
     ws = await WsClient.open(running.ws_url + "/ws/indi_client/")
     try:
         assert "Dome Simulator" not in running.service.client.devices

@@ -20,7 +20,7 @@ from security_support import http, non_loopback_address, ws_open, ws_refused
 
 from indiws.security import TOKEN_FILE, TOKEN_URL_FILE, TokenFileError, load_or_create_token
 from indiws.service import Config, Service
-from indiws.testing import IndiServerProcess, RunningService, free_port, start_service
+from indiws.testing import NO_ALPACA, IndiServerProcess, RunningService, free_port, start_service
 
 
 @pytest.fixture
@@ -266,6 +266,10 @@ def test_token_file_that_cannot_be_made(tmp_path: Path) -> None:
 def run_indiws(
     indi: IndiServerProcess, data_dir: Path, port: int, log: Path, *extra: str
 ) -> subprocess.Popen[bytes]:
+    home = log.parent / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "INDIWS_TOKEN"}
+    env["HOME"] = str(home)
     with open(log, "wb") as out:
         return subprocess.Popen(
             [
@@ -280,11 +284,14 @@ def run_indiws(
                 str(port),
                 "--data-dir",
                 str(data_dir),
+                "--phd2-port",
+                "0",
+                *NO_ALPACA,
                 *extra,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env={k: v for k, v in os.environ.items() if k != "INDIWS_TOKEN"},
+            env=env,
         )
 
 

@@ -146,6 +146,13 @@ class GatedApplication(tornado.web.Application):
         server.listen(port, address or "")
         return server
 
+    def serve(self, sockets: list[socket.socket], **kwargs: Any) -> GuardedHTTPServer:
+        """Serve on ``sockets`` already bound and listening (tornado's
+        ``bind_sockets``), as `listen` does on a port."""
+        server = GuardedHTTPServer(self, **kwargs)
+        server.add_sockets(sockets)
+        return server
+
     def find_handler(
         self, request: tornado.httputil.HTTPServerRequest, **kwargs: Any
     ) -> tornado.web._HandlerDelegate:
