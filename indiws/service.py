@@ -437,7 +437,7 @@ class Service:
             except OSError as error:
                 raise PortInUseError(self.indi_listener.port, str(error)) from None
         log.info("starting the embedded indiserver on port %d", supervisor.port)
-        await supervisor.start()
+        await self._start_embedded_indiserver(supervisor)
         log.info(
             "embedded indiserver (pid %s) listens on internal port %d (the service only)",
             supervisor.pid,
@@ -513,6 +513,23 @@ class Service:
         if self.config.profile is not None:
             return self.db.require_profile(self.config.profile)
         return self.db.get_auto_start_profile()
+
+    async def _start_embedded_indiserver(self, supervisor: IndiServerSupervisor) -> None:
+        """Start the embedded indiserver on its internal port; that port was
+        free when the service chose it, and if another program has taken it
+        since, the service chooses another (twice at most) rather than fail."""
+        for attempt in range(3):
+            try:
+                await supervisor.start()
+                return
+            except PortInUseError:
+                if attempt == 2:
+                    raise
+            taken, supervisor.port = supervisor.port, find_free_port()
+            log.info("internal port %d was taken meanwhile: using %d", taken, supervisor.port)
+            self.client.port = supervisor.port
+            if self.indi_listener is not None:
+                self.indi_listener.upstream = ("127.0.0.1", supervisor.port)
 
     def _start_client(self) -> None:
         self._client_started = True

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +22,8 @@ from urllib.parse import quote
 import pytest
 from tornado.httpclient import AsyncHTTPClient
 
-from indiws.testing import RunningService, start_embedded_service
+from indiws.service import Config, Service
+from indiws.testing import RunningService, free_port, start_embedded_service
 
 SIMULATORS = {"Telescope Simulator", "CCD Simulator", "Focuser Simulator", "Filter Simulator"}
 
@@ -437,3 +440,48 @@ async def test_v1_server_and_profile_control(embedded_service: RunningService) -
     assert set(client.devices) == SIMULATORS
     await fails(rs, "POST", "/api/v1/server/start", 404, "unknown_profile", {"profile": "Nope"})
     await fails(rs, "POST", "/api/v1/server/start", 400, "invalid_params", {"profile": 3})
+
+
+async def test_an_internal_port_taken_before_indiserver_starts_is_replaced(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The embedded indiserver's internal port is chosen free when the
+    service is made; another program that takes it before indiserver starts
+    does not stop the service: it chooses another, and its client and INDI
+    port (what KStars connects to) follow."""
+    home = tmp_path / "home"
+    home.mkdir()
+    config = Config(
+        indi_host=None,
+        host="127.0.0.1",
+        port=free_port(),
+        data_dir=tmp_path / "data",
+        embedded_indi_port=free_port(),
+        indiserver_env={"HOME": str(home)},
+        min_altitude=None,
+    )
+    service = Service(config)
+    assert service.supervisor is not None
+    taken = service.supervisor.port
+    squatter = socket.create_server(("127.0.0.1", taken))
+    try:
+        with caplog.at_level(logging.INFO, logger="indiws"):
+            await service.start()
+        assert service.supervisor.port != taken
+        assert f"internal port {taken} was taken meanwhile" in caplog.text
+        # An INDI client on the service's INDI port sees the simulators.
+        reader, writer = await asyncio.open_connection("127.0.0.1", config.embedded_indi_port)
+        try:
+            writer.write(b'<getProperties version="1.7"/>\n')
+            seen = b""
+            async with asyncio.timeout(20):
+                while b'device="Telescope Simulator"' not in seen:
+                    chunk = await reader.read(65536)
+                    assert chunk, seen[-500:]
+                    seen += chunk
+        finally:
+            writer.close()
+        assert "Telescope Simulator" in service.client.devices
+    finally:
+        await service.stop()
+        squatter.close()
