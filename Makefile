@@ -40,6 +40,7 @@ test: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 # First the scripts' smoke tests (each runs a script briefly and checks its
 # report), then every script for its figures (not suite_cpu.py: it runs the

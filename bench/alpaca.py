@@ -48,10 +48,14 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-alpaca-") as tmp:
         svc = ServiceProcess(
             Path(tmp),
-            "--phd2-port", "0",
-            "--alpaca-port", str(alpaca_port),
-            "--alpaca-discovery-port", "0",
-            "--max-frame-bytes", "512",
+            "--phd2-port",
+            "0",
+            "--alpaca-port",
+            str(alpaca_port),
+            "--alpaca-discovery-port",
+            "0",
+            "--max-frame-bytes",
+            "512",
         ).start()
         try:
             return run(svc, alpaca_port, size, args.rounds)
@@ -90,10 +94,11 @@ def run(svc: ServiceProcess, alpaca_port: int, size: int, rounds: int) -> int:
     blob_id = max(frames, key=lambda f: f["seq"])["id"]
 
     def image_bytes() -> tuple[np.ndarray, int]:
-        r = session.get(f"{api}/imagearray", headers={"Accept": "application/imagebytes"},
-                        timeout=300)
+        r = session.get(
+            f"{api}/imagearray", headers={"Accept": "application/imagebytes"}, timeout=300
+        )
         head = IMAGE_BYTES_HEADER.unpack_from(r.content)
-        dims = head[8:8 + head[7]]
+        dims = head[8 : 8 + head[7]]
         pixels = np.frombuffer(r.content, WIRE[head[6]], offset=head[4]).reshape(dims)
         return pixels, len(r.content)
 
@@ -120,7 +125,7 @@ def run(svc: ServiceProcess, alpaca_port: int, size: int, rounds: int) -> int:
     sizes: dict[str, int] = {}
     names = list(readers)
     for r in range(rounds):
-        for name in names[r % len(names):] + names[: r % len(names)]:
+        for name in names[r % len(names) :] + names[: r % len(names)]:
             t0 = time.perf_counter()
             pixels, nbytes = readers[name]()
             times[name].append(time.perf_counter() - t0)
@@ -141,8 +146,10 @@ def run(svc: ServiceProcess, alpaca_port: int, size: int, rounds: int) -> int:
             "mb_per_s": round(pixel_mb / med, 1),
             "ratio_to_imagebytes": round(med / base, 2),
         }
-        print(f"{name:<12}{med:>10.3f}{sizes[name] / 1e6:>10.1f}{pixel_mb / med:>9.1f}"
-              f"{med / base:>14.2f}")
+        print(
+            f"{name:<12}{med:>10.3f}{sizes[name] / 1e6:>10.1f}{pixel_mb / med:>9.1f}"
+            f"{med / base:>14.2f}"
+        )
     print(json.dumps(out))
     return 0
 

@@ -44,11 +44,14 @@ def run(port: int, seconds: float) -> int:
     def getp(prop: str) -> dict[str, str]:
         out = subprocess.run(
             ["indi_getprop", "-p", str(port), "-1", f"{DEVICE}.{prop}.*"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         return {
             line.split("=", 1)[0].rsplit(".", 1)[1]: line.split("=", 1)[1]
-            for line in out.splitlines() if "=" in line
+            for line in out.splitlines()
+            if "=" in line
         }
 
     def coords() -> tuple[float, float]:

@@ -336,8 +336,6 @@ async def nonreader(port: int, batches: int, duration: float) -> dict[str, Any]:
     return {"closed": code}
 
 
-
-
 def _flood(port: int, count: int, duration: float, log: Path) -> dict[str, Any]:
     before = os.path.getsize(log)
     conns = slow_header_connections(port, count)

@@ -129,12 +129,30 @@ POSITION_TYPES = {"Rotator": float, "Focuser": int, "FilterWheel": int}
 ASCOM_ERRORS = {0x400, 0x401, 0x402, 0x407, 0x408, 0x409, 0x40A, 0x40B, 0x40C, 0x40E}
 ENVELOPE_KEYS = {"ClientTransactionID", "ServerTransactionID", "ErrorNumber", "ErrorMessage"}
 #: PUT members without parameters that stop or only read: called as they are.
-STOPS = {"abortslew", "halt", "haltcover", "abortexposure", "stopexposure", "refresh",
-         "calibratoroff"}
+STOPS = {
+    "abortslew",
+    "halt",
+    "haltcover",
+    "abortexposure",
+    "stopexposure",
+    "refresh",
+    "calibratoroff",
+}
 #: PUT members without parameters that move hardware: never called here
 #: (the alpyca tests drive the ones that matter on the simulators).
-MOVES = {"park", "unpark", "findhome", "setpark", "slewtotarget", "slewtotargetasync",
-         "synctotarget", "openshutter", "closeshutter", "opencover", "closecover"}
+MOVES = {
+    "park",
+    "unpark",
+    "findhome",
+    "setpark",
+    "slewtotarget",
+    "slewtotargetasync",
+    "synctotarget",
+    "openshutter",
+    "closeshutter",
+    "opencover",
+    "closecover",
+}
 
 #: Members whose GET takes a parameter, and a valid value for it.
 GET_PARAMS = {
@@ -218,8 +236,12 @@ class Checker:
         if body is not None and body.get("Value") != [1]:
             self.issue("apiversions", f"Value {body.get('Value')!r}")
         body = self.call("GET", "/management/v1/description")
-        if body is not None and not {"ServerName", "Manufacturer", "ManufacturerVersion",
-                                     "Location"} <= set(body.get("Value", {})):
+        if body is not None and not {
+            "ServerName",
+            "Manufacturer",
+            "ManufacturerVersion",
+            "Location",
+        } <= set(body.get("Value", {})):
             self.issue("description", f"Value {body.get('Value')!r}")
         body = self.call("GET", "/management/v1/configureddevices")
         devices = (body or {}).get("Value", [])
@@ -237,16 +259,23 @@ class Checker:
         self.call("GET", f"/api/v1/{t}/A/description", expect=400)
         self.call("GET", f"/api/v1/{t}/{number}/descrip", expect=400)
         for bad in ("", "  ", "-1", "qweqwe", "4294967296"):
-            self.call("GET", f"/api/v1/{t}/{number}/description",
-                      {"ClientTransactionID": bad}, expect=400)
+            self.call(
+                "GET", f"/api/v1/{t}/{number}/description", {"ClientTransactionID": bad}, expect=400
+            )
         # GET parameter names are case insensitive.
-        r = self.session.get(f"{self.base}/api/v1/{t}/{number}/description",
-                             params={"clienttransactionid": "77", "clientid": "1"}, timeout=10)
+        r = self.session.get(
+            f"{self.base}/api/v1/{t}/{number}/description",
+            params={"clienttransactionid": "77", "clientid": "1"},
+            timeout=10,
+        )
         if r.status_code != 200 or r.json().get("ClientTransactionID") != 77:
             self.issue(f"{t} lower-case GET ids", f"{r.status_code} {r.text[:100]}")
         # PUT parameter names are case sensitive: a mis-cased id is ignored...
-        r = self.session.put(f"{self.base}/api/v1/{t}/{number}/connected",
-                             data={"clienttransactionid": "78", "Connected": "True"}, timeout=30)
+        r = self.session.put(
+            f"{self.base}/api/v1/{t}/{number}/connected",
+            data={"clienttransactionid": "78", "Connected": "True"},
+            timeout=30,
+        )
         if r.status_code != 200 or r.json().get("ClientTransactionID") != 0:
             self.issue(f"{t} mis-cased PUT id", f"{r.status_code} {r.text[:100]}")
         # ...and a mis-cased required parameter is a 400.
@@ -385,17 +414,59 @@ class Checker:
     @staticmethod
     def _put_takes_params(device_type: str, name: str) -> bool:
         takes = {
-            "action", "commandblind", "commandbool", "commandstring", "declinationrate",
-            "guideratedeclination", "guideraterightascension", "rightascensionrate",
-            "sideofpier", "siteelevation", "sitelatitude", "sitelongitude", "slewsettletime",
-            "targetdeclination", "targetrightascension", "tracking", "trackingrate", "utcdate",
-            "moveaxis", "pulseguide", "slewtoaltaz", "slewtoaltazasync", "slewtocoordinates",
-            "slewtocoordinatesasync", "synctoaltaz", "synctocoordinates", "binx", "biny",
-            "cooleron", "fastreadout", "gain", "numx", "numy", "offset", "readoutmode",
-            "setccdtemperature", "startx", "starty", "subexposureduration", "startexposure",
-            "tempcomp", "move", "position", "slaved", "slewtoaltitude", "slewtoazimuth",
-            "synctoazimuth", "reverse", "moveabsolute", "movemechanical", "sync",
-            "calibratoron", "averageperiod",
+            "action",
+            "commandblind",
+            "commandbool",
+            "commandstring",
+            "declinationrate",
+            "guideratedeclination",
+            "guideraterightascension",
+            "rightascensionrate",
+            "sideofpier",
+            "siteelevation",
+            "sitelatitude",
+            "sitelongitude",
+            "slewsettletime",
+            "targetdeclination",
+            "targetrightascension",
+            "tracking",
+            "trackingrate",
+            "utcdate",
+            "moveaxis",
+            "pulseguide",
+            "slewtoaltaz",
+            "slewtoaltazasync",
+            "slewtocoordinates",
+            "slewtocoordinatesasync",
+            "synctoaltaz",
+            "synctocoordinates",
+            "binx",
+            "biny",
+            "cooleron",
+            "fastreadout",
+            "gain",
+            "numx",
+            "numy",
+            "offset",
+            "readoutmode",
+            "setccdtemperature",
+            "startx",
+            "starty",
+            "subexposureduration",
+            "startexposure",
+            "tempcomp",
+            "move",
+            "position",
+            "slaved",
+            "slewtoaltitude",
+            "slewtoazimuth",
+            "synctoazimuth",
+            "reverse",
+            "moveabsolute",
+            "movemechanical",
+            "sync",
+            "calibratoron",
+            "averageperiod",
         }
         return name in takes
 

@@ -272,8 +272,11 @@ def service_track_mode(svc: ServiceProcess) -> list[str]:
 def test_tracking_rates_are_the_mounts_track_modes(svc: ServiceProcess, scope: Telescope) -> None:
     t = scope
     # The simulator: sidereal, solar, lunar (and custom, which has no DriveRate).
-    assert sorted(t.TrackingRates) == [DriveRates.driveSidereal, DriveRates.driveLunar,
-                                       DriveRates.driveSolar]
+    assert sorted(t.TrackingRates) == [
+        DriveRates.driveSidereal,
+        DriveRates.driveLunar,
+        DriveRates.driveSolar,
+    ]
     assert t.TrackingRate == DriveRates.driveSidereal
     try:
         t.TrackingRate = DriveRates.driveLunar

@@ -146,9 +146,7 @@ def _ranges(scales: Sequence[int]) -> str:
     return f"index-{names[0]} .. index-{names[-1]}"
 
 
-def advise(
-    width_arcmin: float, height_arcmin: float, folders: Iterable[Path] = ()
-) -> IndexAdvice:
+def advise(width_arcmin: float, height_arcmin: float, folders: Iterable[Path] = ()) -> IndexAdvice:
     """The index scales a field needs, those not in ``folders``, and the
     Debian packages that hold the missing ones (Tycho-2 from main where it
     exists, 2MASS from contrib below scale 7)."""

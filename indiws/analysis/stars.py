@@ -253,9 +253,7 @@ def _detect(
     return objects, background, 2.0 * noise, None, None
 
 
-def _cutouts(
-    src: np.ndarray, offset: float, x: np.ndarray, y: np.ndarray, half: int
-) -> np.ndarray:
+def _cutouts(src: np.ndarray, offset: float, x: np.ndarray, y: np.ndarray, half: int) -> np.ndarray:
     """Float32 squares of side 2·half+1 of ``src`` less ``offset``, centred
     on each star's nearest pixel; rows and columns past an edge repeat it."""
     h, w = src.shape
@@ -385,7 +383,7 @@ def fits_cards(analysis: dict[str, Any]) -> list[tuple[str, Any, str]]:
         (key, analysis[field], comment)
         for key, field, comment in FITS_KEYS
         if analysis.get(field) is not None
-]
+    ]
 
 
 def hfr_info(analysis: dict[str, Any] | None) -> dict[str, Any]:

@@ -58,6 +58,7 @@ class Action(Protocol):
 
     def stopped(self, text: str) -> Exception: ...
 
+
 #: What a settled update that is not the end means: wait on, fail, stop
 #: (the driver ended the motion short), or seconds of grace for a matching one.
 Mismatch = Literal["wait", "fail", "stop"] | float

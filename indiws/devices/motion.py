@@ -25,7 +25,6 @@ __all__ = ["START_TIMEOUT", "move_number", "press"]
 START_TIMEOUT = 10.0
 
 
-
 async def press(
     owner: RoleDevice,
     verb: str,

@@ -98,16 +98,15 @@ def ensure_index(
     exe = shutil.which("build-astrometry-index")
     if exe is None:
         raise IndexBuildError(
-            "build-astrometry-index not found: install Debian's astrometry.net "
-            "(`make setup` does)"
+            "build-astrometry-index not found: install Debian's astrometry.net (`make setup` does)"
         )
     presets = presets_for_field(*field)
     tra, tdec = _tile(ra, dec)
     diag = math.hypot(*field)
     radius = min(30.0, TILE_DEG * 0.75 + search_radius + diag)
-    key = hashlib.sha1(
-        f"{CATALOG_VERSION}:{tra:.4f}:{tdec:.4f}:{radius:.3f}".encode()
-    ).hexdigest()[:16]
+    key = hashlib.sha1(f"{CATALOG_VERSION}:{tra:.4f}:{tdec:.4f}:{radius:.3f}".encode()).hexdigest()[
+        :16
+    ]
     folder = cache_dir / f"v{CATALOG_VERSION}-{key}"
     paths = [folder / f"index-{p:02d}.fits" for p in presets]
     if all(p.exists() for p in paths):

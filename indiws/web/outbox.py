@@ -189,8 +189,10 @@ class Outbox:
         budget = self.budget
         if len(self._pending) > self.max_pending or self._pending_bytes > self.max_pending_bytes:
             reason = "client too slow: messages were not being read"
-        elif budget is not None and budget.total > budget.limit and (
-            self._pending_bytes > budget.share
+        elif (
+            budget is not None
+            and budget.total > budget.limit
+            and (self._pending_bytes > budget.share)
         ):
             reason = "client too slow: the service's send budget is used up"
         else:
