@@ -55,7 +55,6 @@ __all__ = [
     "IndiServerError",
     "IndiServerProcess",
     "NO_ALPACA",
-    "PortReservation",
     "longitude_for",
     "ra_east_of_meridian",
     "PROCESS_MARK_ENV",
@@ -111,33 +110,29 @@ class IndiServerError(RuntimeError):
 NO_ALPACA: tuple[str, ...] = ("--alpaca-port", "0", "--alpaca-discovery-port", "0")
 
 
-class PortReservation:
-    """A port no one listens on and the kernel hands no one else until
-    `release`: bound, not listening (a connection to it is refused).  For a
-    port a test keeps closed for a while, or binds later itself; `free_port`
-    gives the number only, which another test may be handed meanwhile."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._sock.bind(("", 0))
-        self.port = int(self._sock.getsockname()[1])
-
-    def release(self) -> None:
-        """Free the port, for the test's own server to listen on it now."""
-        self._sock.close()
+#: The ports `free_port` handed out, each held by a bound socket for as long
+#: as this process runs.
+_reserved: list[socket.socket] = []
 
 
 def free_port(host: str = "") -> int:
-    """Return a TCP port that nobody listens on right now.
+    """A TCP port nobody listens on, kept for the caller for as long as this
+    process runs.
 
-    indiserver listens on every interface, so by default the port is checked
-    on all of them.  Another process may still take the port before the
-    caller binds it; :meth:`IndiServerProcess.start` retries with a new port
-    when that happens.
+    The port stays bound (not listening: a connection to it is refused) with
+    ``SO_REUSEADDR``, so the kernel hands it to no other test meanwhile
+    (parallel workers, each asking for ports the same way), while a server
+    started for it later, in this process or another, still binds and
+    listens there: indiserver, tornado and asyncio all bind with
+    ``SO_REUSEADDR``, and two such sockets may share a port while neither
+    listens.  A bind without ``SO_REUSEADDR`` is refused.  By default the
+    port is reserved on every interface, as indiserver listens on them all.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, 0))
+    _reserved.append(sock)
+    return int(sock.getsockname()[1])
 
 
 def _attributes(raw: bytes) -> dict[str, str]:
@@ -787,11 +782,9 @@ async def start_embedded_service(workdir: Path, **config: Any) -> RunningService
 def service_without_indiserver(workdir: Path) -> Iterator[tuple[str, int, Path]]:
     """``python -m indiws --indi-host 127.0.0.1 --indi-port <a closed port>``
     in its own process: (its URL, the closed port, its log file), once its
-    HTTP API answers; stopped on exit.  The closed port stays bound (not
-    listening) meanwhile: connections to it are refused, and no other test
-    is handed it by the kernel and listens there."""
-    reserved = PortReservation()
-    closed, port = reserved.port, free_port()
+    HTTP API answers; stopped on exit.  `free_port` keeps the closed port
+    bound: no other test is handed it and listens there."""
+    closed, port = free_port(), free_port()
     log_path = Path(workdir) / "indiws.log"
     cmd = [sys.executable, "-m", "indiws", "--indi-host", "127.0.0.1", "--indi-port", str(closed)]
     cmd += ["--port", str(port), "--data-dir", str(Path(workdir) / "data"), "--phd2-port", "0"]
@@ -813,7 +806,6 @@ def service_without_indiserver(workdir: Path) -> Iterator[tuple[str, int, Path]]
     finally:
         proc.terminate()
         proc.wait(timeout=20)
-        reserved.release()
 
 
 #: Where flood connections come from: another host, as far as a service on

@@ -18,18 +18,16 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from indiws.browser_testing import launch_chromium
-from indiws.testing import NO_ALPACA, IndiServerProcess, PortReservation, free_port
+from indiws.testing import NO_ALPACA, IndiServerProcess, free_port
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def service_first(tmp_path: Path) -> Iterator[tuple[str, PortReservation]]:
+def service_first(tmp_path: Path) -> Iterator[tuple[str, int]]:
     """`python -m indiws` pointed at an indiserver port where nothing
-    listens yet: (its URL, that port, held until the test starts its
-    indiserver there)."""
-    reservation = PortReservation()
-    indi_port, port = reservation.port, free_port()
+    listens yet: (its URL, that port)."""
+    indi_port, port = free_port(), free_port()
     cmd = [sys.executable, "-m", "indiws", "--indi-port", str(indi_port), "--port", str(port)]
     cmd += ["--data-dir", str(tmp_path / "data"), "--phd2-port", "0", *NO_ALPACA]
     log_path = tmp_path / "indiws.log"
@@ -46,9 +44,8 @@ def service_first(tmp_path: Path) -> Iterator[tuple[str, PortReservation]]:
             except (urllib.error.URLError, ConnectionError):
                 assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
                 time.sleep(0.1)
-        yield url, reservation
+        yield url, indi_port
     finally:
-        reservation.release()
         proc.terminate()
         try:
             proc.wait(15)
@@ -58,10 +55,9 @@ def service_first(tmp_path: Path) -> Iterator[tuple[str, PortReservation]]:
 
 
 def test_a_page_opened_before_indiserver_shows_it_once_connected(
-    service_first: tuple[str, PortReservation], tmp_path: Path
+    service_first: tuple[str, int], tmp_path: Path
 ) -> None:
-    url, reservation = service_first
-    indi_port = reservation.port
+    url, indi_port = service_first
     with sync_playwright() as pw:
         context = launch_chromium(pw, tmp_path / "chromium")
         try:
@@ -70,7 +66,6 @@ def test_a_page_opened_before_indiserver_shows_it_once_connected(
             link = page.locator("#link")
             expect(link).to_have_attribute("data-state", "Alert")
             expect(link).to_contain_text(f"indiserver localhost:{indi_port} unreachable")
-            reservation.release()
             with IndiServerProcess(
                 ["indi_simulator_telescope"], port=indi_port, workdir=tmp_path / "indi"
             ):
