@@ -226,3 +226,16 @@ def test_taken_port_is_retried_with_another(
         assert server.device_names() == {"Focuser Simulator"}
         with pytest.raises(IndiServerError, match="Address already in use"):
             indiserver_factory(["indi_simulator_focus"], port=taken)
+
+
+def test_a_free_port_stays_ours_until_its_server_listens() -> None:
+    """Another worker cannot take a port `free_port` handed out (it stays
+    bound), the server it is for still listens there, and nothing else
+    answers on it."""
+    port = testing.free_port()
+    with socket.socket() as other, pytest.raises(OSError):
+        other.bind(("", port))  # another worker's plain bind
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    with socket.create_server(("127.0.0.1", port)):  # SO_REUSEADDR, as servers bind
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
