@@ -481,7 +481,9 @@ async def test_an_internal_port_taken_before_indiserver_starts_is_replaced(
                     seen += chunk
         finally:
             writer.close()
-        assert "Telescope Simulator" in service.client.devices
+        # And so does the service's own client (connected on its own time).
+        await service.client.wait_for("Telescope Simulator", "CONNECTION", lambda _: True, 20)
+        assert service.client.port == service.supervisor.port
     finally:
         await service.stop()
         squatter.close()
