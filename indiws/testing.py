@@ -21,7 +21,6 @@ Typical use::
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import re
 import secrets
@@ -423,29 +422,18 @@ class IndiServerProcess:
         """Write one command line to the server's FIFO, e.g.
         ``start indi_simulator_dome`` or ``stop indi_simulator_wheel -n "Wheel Two"``.
 
-        Returns once written; the driver starts or stops shortly after (see
-        :meth:`wait_for_devices`).
+        Returns once indiserver has read it; the driver starts or stops
+        shortly after (see :meth:`wait_for_devices`).
         """
         if "\n" in line.rstrip("\n"):
             raise ValueError("one FIFO command per call")
-        data = (line.rstrip("\n") + "\n").encode()
-        deadline = time.monotonic() + timeout
-        while True:
-            if not self.running:
-                raise IndiServerError("indiserver is not running; nobody reads the FIFO")
-            try:
-                # Non-blocking, so a missing reader is an error, not a hang.
-                fd = os.open(self.fifo_path, os.O_WRONLY | os.O_NONBLOCK)
-            except OSError as error:
-                if error.errno != errno.ENXIO or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)  # indiserver reopens the FIFO between commands
-                continue
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
-            return
+        from .manager.server import write_fifo_line_blocking
+
+        if not self.running:
+            raise IndiServerError("indiserver is not running; nobody reads the FIFO")
+        write_fifo_line_blocking(
+            self.fifo_path, line.rstrip("\n"), timeout, alive=lambda: self.running
+        )
 
     def start_driver(self, driver: str, name: str | None = None) -> None:
         """Start a driver through the FIFO, optionally under another device name."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import select
 import shutil
 import signal
 import socket
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
@@ -35,6 +37,7 @@ from indiws.manager.server import (
     PortInUseError,
     SupervisorEvent,
     find_free_port,
+    write_fifo_line,
 )
 
 pytestmark = pytest.mark.skipif(
@@ -472,3 +475,51 @@ async def test_fifo_without_reader_fails_instead_of_hanging(
     # ticker at most one tick; how many more it gets depends on the machine's load.
     assert ticks >= 3
     assert supervisor.get_driver("indi_simulator_dome") is None
+
+
+def _read_like_indiserver(fifo: Path, got: list[str], stop: threading.Event) -> None:
+    """Read ``fifo`` as indiserver 1.9.9 does (read-only, non-blocking; after
+    each writer's EOF close the end and open it again), with the moment
+    between the EOF and the close widened to 50 ms."""
+    fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    pending = b""
+    try:
+        while not stop.is_set():
+            if not select.select([fd], [], [], 0.05)[0]:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except BlockingIOError:  # a writer opened, nothing written yet
+                continue
+            if chunk:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                got.extend(line.decode() for line in lines)
+                continue
+            time.sleep(0.05)
+            os.close(fd)
+            fd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    finally:
+        os.close(fd)
+
+
+async def test_fifo_lines_written_while_indiserver_reopens_its_end_all_arrive(
+    tmp_path: Path,
+) -> None:
+    """A command written just before indiserver closes its FIFO end (it does
+    after every writer) stayed in a pipe nobody held and was lost: a driver
+    start that never happened.  Every line arrives, in order."""
+    fifo = tmp_path / "indiserver.fifo"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    stop = threading.Event()
+    reader = threading.Thread(target=_read_like_indiserver, args=(fifo, got, stop))
+    reader.start()
+    try:
+        lines = [f'start indi_simulator_dome -n "Dome {i}"' for i in range(20)]
+        for line in lines:
+            await write_fifo_line(fifo, line, timeout=5)  # returns once it was read
+    finally:
+        stop.set()
+        reader.join()
+    assert got == lines

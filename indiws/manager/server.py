@@ -25,11 +25,13 @@ is listed as :attr:`DriverState.CRASHED` until someone restarts it.  With
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import ctypes
 import enum
 import errno
+import fcntl
 import html
 import ipaddress
 import logging
@@ -42,9 +44,10 @@ import signal
 import socket
 import sys
 import tempfile
+import termios
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +75,8 @@ __all__ = [
     "check_driver_executable",
     "choose_port",
     "find_free_port",
+    "write_fifo_line",
+    "write_fifo_line_blocking",
     "port_is_free",
 ]
 
@@ -269,6 +274,79 @@ def port_is_free(port: int, host: str = "") -> bool:
         except OSError:
             return False
         return True
+
+
+def _unread_bytes(fd: int) -> int:
+    """Bytes written to the pipe ``fd`` that its reader has not read yet."""
+    count = array.array("i", [0])
+    fcntl.ioctl(fd, termios.FIONREAD, count)
+    return int(count[0])
+
+
+def _fifo_steps(
+    path: Path, line: str, timeout: float, alive: Callable[[], bool]
+) -> Iterator[float]:
+    """`write_fifo_line` as steps: each yield is how long to wait before the
+    next (the async and the blocking writers sleep their own way)."""
+    data = (line + "\n").encode()
+    deadline = time.monotonic() + timeout
+    while True:
+        if not alive():
+            raise FifoError(f"indiserver is not running; cannot send {line!r}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as error:
+            if error.errno not in (errno.ENXIO, errno.EAGAIN, errno.EINTR):
+                raise FifoError(f"cannot open FIFO {path}: {error}") from error
+        else:
+            try:
+                if os.write(fd, data) == len(data):
+                    while _unread_bytes(fd) and time.monotonic() < deadline and alive():
+                        yield 0.002
+                    return
+            except (BlockingIOError, BrokenPipeError):
+                pass  # nothing was written
+            except OSError as error:
+                raise FifoError(f"cannot write to FIFO {path}: {error}") from error
+            finally:
+                os.close(fd)
+        if time.monotonic() >= deadline:
+            raise FifoError(
+                f"indiserver did not read its FIFO {path} within {timeout:.1f}s; "
+                f"command {line!r} not sent"
+            )
+        yield 0.02
+
+
+async def write_fifo_line(
+    path: Path, line: str, timeout: float, alive: Callable[[], bool] = lambda: True
+) -> None:
+    """Write ``line`` to indiserver's command FIFO ``path`` without blocking
+    the loop, and return once indiserver has read it.
+
+    indiserver (1.9.9) opens its end read-only and non-blocking, and after
+    each writer has gone (EOF) closes and reopens it.  Hence:
+    * no reader at all: the open fails (ENXIO): again, until ``timeout``;
+    * a full pipe: the write fails (EAGAIN): again;
+    * the open came just before indiserver closed its end: the write finds
+      no reader (EPIPE) and wrote nothing: again;
+    * the write came just before indiserver closed its end: the line is in
+      the pipe with no reader, and a pipe both of whose ends are closed
+      loses what it holds.  So this end stays open until the pipe is empty
+      (indiserver's reopened end read it), ``timeout`` at most.
+    A line is shorter than PIPE_BUF: it is written whole or not at all.
+    ``alive`` says whether indiserver still runs (else `FifoError` at once).
+    """
+    for pause in _fifo_steps(path, line, timeout, alive):
+        await asyncio.sleep(pause)
+
+
+def write_fifo_line_blocking(
+    path: Path, line: str, timeout: float, alive: Callable[[], bool] = lambda: True
+) -> None:
+    """`write_fifo_line` for a caller without an event loop (it sleeps)."""
+    for pause in _fifo_steps(path, line, timeout, alive):
+        time.sleep(pause)
 
 
 def find_free_port(host: str = "") -> int:
@@ -1351,43 +1429,15 @@ class IndiServerSupervisor:
             await self._fifo_write_locked(line)
 
     async def _fifo_write_locked(self, line: str) -> None:
-        """Write one command line to the FIFO without ever blocking the loop.
-
-        The FIFO is opened non-blocking: with no reader the open fails (ENXIO)
-        instead of hanging, and a full pipe fails (EAGAIN) instead of blocking;
-        both are retried until ``fifo_timeout``.  indiserver closes and reopens
-        its end after each writer, so a short ENXIO window is normal.  A line is
-        shorter than PIPE_BUF, so it is written whole or not at all.
-        """
+        """Write one command line to indiserver's FIFO (`write_fifo_line`)."""
         _check_fifo_line(line)
-        data = (line + "\n").encode()
-        deadline = time.monotonic() + self.fifo_timeout
         log.debug("FIFO <- %s", line)
-        while True:
-            if self._proc is None or self._proc.returncode is not None:
-                raise FifoError(f"indiserver is not running; cannot send {line!r}")
-            try:
-                fd = os.open(self.fifo_path, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError as error:
-                if error.errno not in (errno.ENXIO, errno.EAGAIN, errno.EINTR):
-                    raise FifoError(f"cannot open FIFO {self.fifo_path}: {error}") from error
-            else:
-                try:
-                    written = os.write(fd, data)
-                except BlockingIOError:
-                    written = 0
-                except OSError as error:
-                    raise FifoError(f"cannot write to FIFO {self.fifo_path}: {error}") from error
-                finally:
-                    os.close(fd)
-                if written == len(data):
-                    return
-            if time.monotonic() >= deadline:
-                raise FifoError(
-                    f"indiserver did not read its FIFO {self.fifo_path} within "
-                    f"{self.fifo_timeout:.1f}s; command {line!r} not sent"
-                )
-            await asyncio.sleep(0.02)
+        await write_fifo_line(
+            self.fifo_path,
+            line,
+            self.fifo_timeout,
+            alive=lambda: self._proc is not None and self._proc.returncode is None,
+        )
 
     def _stop_line_for_default_instance(
         self, driver: DriverInstance, line: str, device: str | None
