@@ -152,10 +152,7 @@ class ServiceProcess:
     def _wait_ready(self, timeout: float) -> None:
         wanted = {SIMULATOR_DEVICES[d] for d in DEFAULT_SIMULATORS}
         deadline = time.monotonic() + timeout
-        headers = {}
-        token = self._token_arg()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
+        headers = self._headers()
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
                 raise RuntimeError(f"indiws exited ({self.proc.returncode}):\n{self.log_tail()}")
@@ -169,6 +166,32 @@ class ServiceProcess:
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"indiws did not show the simulators in {timeout} s:\n{self.log_tail()}")
+
+    def until_the_weather_reads(self, timeout: float = 60.0) -> None:
+        """Until the safety policy has an "ok" weather reading: the profile's
+        drivers connect on their own time after start, and until the
+        weather station reads, a goto or an unpark is refused as unsafe."""
+        headers = self._headers()
+        deadline = time.monotonic() + timeout
+        state = None
+        while time.monotonic() < deadline:
+            try:
+                req = urllib.request.Request(self.url + "/api/v1/safety", headers=headers)
+                with urllib.request.urlopen(req, timeout=5) as resp:
+                    state = json.loads(resp.read())["weather"]["state"]
+                if state == "ok":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise TimeoutError(
+            f"no ok weather reading in {timeout} s (last: {state}):\n{self.log_tail()}"
+        )
+
+    def _headers(self) -> dict[str, str]:
+        """The access token's header, when the service was given one."""
+        token = self._token_arg()
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     def _token_arg(self) -> str | None:
         if "--token" in self.args:

@@ -39,6 +39,7 @@ def alpaca_service(workdir: Path, *extra: str) -> Iterator[ServiceProcess]:
     service.alpaca = f"127.0.0.1:{alpaca_port}"  # type: ignore[attr-defined]
     service.discovery_port = discovery_port  # type: ignore[attr-defined]
     until(lambda: answers(service.alpaca), 30)  # type: ignore[attr-defined]
+    service.until_the_weather_reads()
     try:
         yield service
     finally:

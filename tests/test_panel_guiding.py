@@ -36,6 +36,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     workdir = prepare(tmp_path_factory.mktemp("panel-guiding"))
     service = ServiceProcess(workdir, "--profile", "Observatory").start()
     try:
+        service.until_the_weather_reads()
         quicken_guide_camera_at(service.indi_port)
         yield service
     finally:
