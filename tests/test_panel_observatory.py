@@ -34,6 +34,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
     folder = tmp_path_factory.mktemp("panel-observatory")
     args = ("--profile", "Observatory", "--require-token", "--token", TOKEN)
     with service_process(folder, *args) as service:
+        service.until_the_weather_reads()  # the dome opens only once it is known safe
         yield service
 
 
