@@ -25,7 +25,12 @@ from ws_support import sent_to
 
 from indiws.protocol import PropertyState, SwitchState
 from indiws.remote import Observatory, RemoteError
-from indiws.testing import IndiServerProcess, RunningService, start_service
+from indiws.testing import (
+    IndiServerProcess,
+    RunningService,
+    start_service,
+    sync_mount_east_of_meridian,
+)
 from indiws.verbs import VERBS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -77,7 +82,14 @@ def parked(svc: RunningService) -> bool:
 
 
 async def target(svc: RunningService, away: float = 0.5) -> dict[str, float]:
-    """A short goto from where the mount points."""
+    """A goto ``away`` hours east of where the mount points, once synced east
+    of the meridian: from wherever an earlier test left it, a goto across the
+    meridian would be a pier flip (a 30-40 s slew the simulator ends off the
+    target) at some hours."""
+    if parked(svc):
+        status, body, _ = await rest(svc, "POST", "/api/v1/roles/telescope/unpark", {"wait": True})
+        assert status == 200, body
+    await sync_mount_east_of_meridian(svc.service.client, SCOPE)
     status, here, _ = await rest(svc, "POST", "/api/v1/roles/telescope/position", {})
     assert status == 200, here
     conforms("telescope.position", here)
