@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,19 +100,33 @@ def test_signal_stops_the_service_cleanly(
 # ------------------------------------------- embedded mode: every process ends
 
 
+def _stat(pid: int | str) -> list[bytes]:
+    """``/proc/PID/stat`` after the command name: state, parent, group, ...
+    (empty once the process is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_bytes()
+    except OSError:
+        return []
+    return raw[raw.rindex(b")") + 2 :].split()
+
+
+def _alive(fields: list[bytes]) -> bool:
+    return bool(fields) and fields[0] not in (b"Z", b"X")
+
+
+def _parent(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else 0
+
+
 def _group(pgid: int) -> list[int]:
     """Live members of process group ``pgid``."""
     members = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_bytes()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(b")") + 2 :].split()
-        if fields[0] not in (b"Z", b"X") and int(fields[2]) == pgid:
-            members.append(int(entry))
+        if entry.isdigit():
+            fields = _stat(entry)
+            if _alive(fields) and int(fields[2]) == pgid:
+                members.append(int(entry))
     return members
 
 
@@ -179,24 +194,26 @@ def _wait_gone(pids: list[int]) -> list[str]:
     left = pids
     while left and time.monotonic() < deadline:
         time.sleep(0.1)
-        left = [p for p in left if _group_member_alive(p)]
+        left = [p for p in left if _alive(_stat(p))]
     return [_cmdline(p) for p in left]
-
-
-def _group_member_alive(pid: int) -> bool:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return False
-    return raw[raw.rindex(b")") + 2 :].split()[0] not in (b"Z", b"X")
 
 
 def test_ctrl_c_in_a_terminal_stops_every_process_without_a_traceback(tmp_path: Path) -> None:
     """Ctrl-C reaches every process of the terminal's job (the analysis
     worker and its forkserver too), not only indiws."""
     proc, url, log_path = _start_embedded(tmp_path)
+    output = _ctrl_c(proc, log_path, lambda: _service_processes(proc, url))
+    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
+
+
+def _ctrl_c(
+    proc: subprocess.Popen[bytes], log_path: Path, processes: Callable[[], list[int]]
+) -> str:
+    """Ctrl-C to the service's whole group, as a terminal sends it, once
+    ``processes()`` has named them; checks that the service exited 0 saying
+    "stopped" and that every one of them is gone; returns the log."""
     try:
-        pids = _service_processes(proc, url)
+        pids = processes()
         os.killpg(proc.pid, signal.SIGINT)
         code = proc.wait(timeout=20)
     finally:
@@ -205,46 +222,30 @@ def test_ctrl_c_in_a_terminal_stops_every_process_without_a_traceback(tmp_path: 
             proc.wait()
     output = log_path.read_text()
     assert code == 0, output
-    assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert output.rstrip().endswith("stopped"), output
     assert not _wait_gone(pids), output
-
-
-def _parent(pid: int) -> int:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_bytes()
-    except OSError:
-        return 0
-    return int(raw[raw.rindex(b")") + 2 :].split()[1])
+    return output
 
 
 def test_ctrl_c_while_the_analysis_worker_starts_leaves_no_traceback(tmp_path: Path) -> None:
     """Ctrl-C the moment the analysis worker exists, while it still imports
     the analysis (half a second, before it can ignore SIGINT itself): the
     service stops cleanly, the worker dies of no KeyboardInterrupt."""
-    proc, url, log_path = _start_embedded(tmp_path, ready=False)
-    try:
+    proc, _, log_path = _start_embedded(tmp_path, ready=False)
+
+    def as_the_worker_appears() -> list[int]:
         deadline = time.monotonic() + 30
-        worker = 0
-        while not worker and time.monotonic() < deadline and proc.poll() is None:
+        while time.monotonic() < deadline and proc.poll() is None:
             group = _group(proc.pid)
             servers = {p for p in group if "forkserver" in _cmdline(p)}
-            worker = next((p for p in group if _parent(p) in servers), 0)
+            if any(_parent(p) in servers for p in group):
+                return group
             time.sleep(0.002)
-        assert worker, log_path.read_text()
-        pids = _group(proc.pid)
-        os.killpg(proc.pid, signal.SIGINT)
-        code = proc.wait(timeout=20)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    output = log_path.read_text()
-    assert code == 0, output
+        raise AssertionError(log_path.read_text())
+
+    output = _ctrl_c(proc, log_path, as_the_worker_appears)
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, output
     assert "could not start" not in output, output
-    assert output.rstrip().endswith("stopped"), output
-    assert not _wait_gone(pids), output
 
 
 def test_sigterm_with_clients_connected_reports_no_false_error(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode
 import tornado.httputil
 import tornado.web
 import tornado.websocket
+from tornado.netutil import bind_sockets
 
 from ..security import (
     SAFE_METHODS,
@@ -142,9 +143,7 @@ class GatedApplication(tornado.web.Application):
     def listen(self, port: int, address: str | None = None, **kwargs: Any) -> GuardedHTTPServer:  # type: ignore[override]
         """Serve on ``port`` with the guarded server (caps, quiet accepts);
         ``kwargs`` are `indiws.web.app.server_options`."""
-        server = GuardedHTTPServer(self, **kwargs)
-        server.listen(port, address or "")
-        return server
+        return self.serve(bind_sockets(port, address or ""), **kwargs)
 
     def serve(self, sockets: list[socket.socket], **kwargs: Any) -> GuardedHTTPServer:
         """Serve on ``sockets`` already bound and listening (tornado's
